@@ -1,0 +1,333 @@
+//! Crawl records → [`SourceDoc`]s.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::http::{self, DecodeError};
+use crate::warc::{RecordType, WarcReader, WarcRecord};
+use crate::{DocKind, ReadError, ReadStats, ReaderOptions, SourceDoc};
+
+/// Reads crawl records from any `Read` and yields [`SourceDoc`]s (response,
+/// resource, revisit and conversion records); other record types are counted
+/// in [`ReadStats::skipped`].
+pub struct DocReader<R: Read> {
+    warc: WarcReader<R>,
+}
+
+impl<R: Read> DocReader<R> {
+    pub fn new(reader: R, uri: impl Into<String>) -> Self {
+        Self::with_options(reader, uri, ReaderOptions::default())
+    }
+
+    pub fn with_options(reader: R, uri: impl Into<String>, opts: ReaderOptions) -> Self {
+        DocReader {
+            warc: WarcReader::with_options(reader, uri, opts),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &ReadStats {
+        &self.warc.stats
+    }
+
+    pub fn uri(&self) -> &str {
+        self.warc.uri()
+    }
+}
+
+impl<R: Read> Iterator for DocReader<R> {
+    type Item = Result<SourceDoc, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rec = match self.warc.next_record()? {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e)),
+            };
+            let offset = rec.location.offset;
+            match record_to_doc(rec, self.warc.options()) {
+                Ok(Some(doc)) => {
+                    self.warc.stats.docs += 1;
+                    self.warc.stats.warnings += doc.warnings.len() as u64;
+                    return Some(Ok(doc));
+                }
+                Ok(None) => self.warc.stats.skipped += 1,
+                Err(reason) => {
+                    self.warc.stats.errors += 1;
+                    return Some(Err(ReadError {
+                        uri: self.warc.uri().to_string(),
+                        offset,
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Iterator over the docs of one local file (see [`read_path`]).
+pub enum PathDocs {
+    Warc(Box<DocReader<File>>),
+    Failed(Option<ReadError>, ReadStats),
+}
+
+impl PathDocs {
+    pub fn stats(&self) -> &ReadStats {
+        match self {
+            PathDocs::Warc(r) => r.stats(),
+            PathDocs::Failed(_, s) => s,
+        }
+    }
+}
+
+impl Iterator for PathDocs {
+    type Item = Result<SourceDoc, ReadError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            PathDocs::Warc(r) => r.next(),
+            PathDocs::Failed(e, _) => e.take().map(Err),
+        }
+    }
+}
+
+/// Reads a local WARC/WET file (plain, gzip per record, or whole-file gzip).
+/// Open errors come out as the first item.
+pub fn read_path(path: &Path) -> PathDocs {
+    read_path_with(path, ReaderOptions::default())
+}
+
+pub fn read_path_with(path: &Path, opts: ReaderOptions) -> PathDocs {
+    let uri = path.display().to_string();
+    match File::open(path) {
+        Ok(f) => PathDocs::Warc(Box::new(DocReader::with_options(f, uri, opts))),
+        Err(e) => {
+            let stats = ReadStats {
+                errors: 1,
+                ..ReadStats::default()
+            };
+            PathDocs::Failed(
+                Some(ReadError {
+                    uri,
+                    offset: 0,
+                    reason: format!("cannot open: {e}"),
+                }),
+                stats,
+            )
+        }
+    }
+}
+
+/// Reads docs from any reader, labelled `uri`.
+pub fn read_reader<R: Read>(reader: R, uri: impl Into<String>) -> DocReader<R> {
+    DocReader::new(reader, uri)
+}
+
+fn is_html_mime(m: &str) -> bool {
+    matches!(
+        m,
+        "text/html" | "application/xhtml+xml" | "application/xhtml" | "text/xhtml"
+    )
+}
+
+fn is_plain_mime(m: &str) -> bool {
+    matches!(m, "text/plain" | "text/markdown" | "text/x-markdown")
+}
+
+/// Sniffs HTML from the first bytes of a payload without a useful type.
+fn sniff_html(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(1024)];
+    let n = head
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace() || **c == 0xef || **c == 0xbb || **c == 0xbf)
+        .count();
+    let h = head[n..].to_ascii_lowercase();
+    h.starts_with(b"<!doctype html")
+        || h.starts_with(b"<html")
+        || h.starts_with(b"<head")
+        || h.starts_with(b"<body")
+        || (h.starts_with(b"<!--") && memchr::memmem::find(&h, b"<html").is_some())
+}
+
+fn tld_of(url: Option<&str>) -> Option<Vec<u8>> {
+    let u = url?;
+    let after = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+    let host = after.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    let host = host.split(':').next()?;
+    let tld = host.rsplit('.').next()?;
+    (!tld.is_empty() && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then(|| tld.to_ascii_lowercase().into_bytes())
+}
+
+/// Turns one WARC record into a doc; `Ok(None)` for record types that are
+/// not documents (request, metadata, warcinfo, ...); `Err` for a record that
+/// cannot be decoded (e.g. payload over the size limit).
+pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<SourceDoc>, String> {
+    let kind = match rec.record_type {
+        RecordType::Response => DocKind::Response,
+        RecordType::Resource => DocKind::Resource,
+        RecordType::Revisit => DocKind::Revisit,
+        RecordType::Conversion => DocKind::Conversion,
+        _ => return Ok(None),
+    };
+    let mut doc = SourceDoc {
+        record_id: rec.record_id.clone(),
+        kind,
+        url: rec.target_uri.clone(),
+        date_unix: rec.date_unix,
+        date_raw: rec.date_raw.clone(),
+        date_error: rec.date_error.clone(),
+        payload_digest: rec.payload_digest.clone(),
+        refers_to: rec.refers_to.clone(),
+        refers_to_target_uri: rec.refers_to_target_uri.clone(),
+        refers_to_date: rec.refers_to_date.clone(),
+        language: rec
+            .header("WARC-Identified-Content-Language")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        location: rec.location.clone(),
+        record_length: rec.content_length,
+        ..SourceDoc::default()
+    };
+    if let Some(e) = &rec.date_error {
+        doc.warnings.push(format!("WARC-Date: {e}"));
+    }
+    if let Some(u) = &doc.url
+        && u.contains(char::is_whitespace)
+    {
+        doc.warnings
+            .push("WARC-Target-URI contains whitespace".into());
+    }
+    let (warc_mime, warc_charset) = rec
+        .content_type
+        .as_deref()
+        .map(http::parse_content_type)
+        .unwrap_or((None, None));
+
+    // Split off the HTTP head when there is one.
+    let block = rec.block;
+    let is_http_block = matches!(kind, DocKind::Response | DocKind::Revisit)
+        && (warc_mime.as_deref() == Some("application/http") || http::looks_like_http(&block));
+    let (mime, declared_charset, body): (Option<String>, Option<String>, Vec<u8>) = if is_http_block
+    {
+        let Some(head) = http::parse_head(&block, opts.max_header_size) else {
+            if kind == DocKind::Revisit {
+                // Revisits may carry no HTTP head at all.
+                return Ok(Some(doc));
+            }
+            return Err(
+                "response record with application/http type but no HTTP status line".into(),
+            );
+        };
+        doc.http_status = head.status;
+        let (m, cs) = head
+            .header("Content-Type")
+            .map(http::parse_content_type)
+            .unwrap_or((None, None));
+        if doc.language.is_none() {
+            doc.language = head
+                .header("Content-Language")
+                .and_then(|l| l.split(',').next())
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty());
+        }
+        let mut body = block[head.body_start.min(block.len())..].to_vec();
+        let te = head
+            .header("Transfer-Encoding")
+            .map(str::to_ascii_lowercase);
+        let ce = head.header("Content-Encoding").map(str::to_string);
+        doc.http_headers = head.headers;
+        if kind == DocKind::Revisit {
+            doc.content_type = m;
+            return Ok(Some(doc));
+        }
+        if te.as_deref().is_some_and(|t| t.contains("chunked")) && http::looks_chunked(&body) {
+            match http::dechunk(&body, opts.max_record_size) {
+                    Ok(b) => body = b,
+                    Err(e) => doc
+                        .warnings
+                        .push(format!("Transfer-Encoding chunked but body is not validly chunked ({e}); using it as is")),
+                }
+        }
+        // Otherwise the archive stored the body already de-chunked.
+        if let Some(ce) = ce {
+            for enc in ce.split(',').map(str::trim).filter(|e| !e.is_empty()).rev() {
+                match http::decode_content_encoding(&body, enc, opts.max_record_size) {
+                    Ok(b) => body = b,
+                    Err(DecodeError::TooLarge(max)) => {
+                        return Err(format!(
+                            "payload decompresses to more than {max} bytes (Content-Encoding {enc})"
+                        ));
+                    }
+                    Err(DecodeError::Unsupported(e)) => {
+                        doc.warnings.push(format!(
+                            "unsupported Content-Encoding {e:?}; payload left as is"
+                        ));
+                        break;
+                    }
+                    Err(DecodeError::Corrupt(e)) => {
+                        // Archives often store the decoded body but keep the header.
+                        doc.warnings.push(format!(
+                            "Content-Encoding {enc} could not be decoded ({e}); using the body as stored"
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        (m, cs, body)
+    } else {
+        if kind == DocKind::Revisit {
+            return Ok(Some(doc));
+        }
+        (warc_mime.clone(), warc_charset.clone(), block)
+    };
+    let mime = mime.filter(|m| !m.is_empty());
+    doc.content_type = mime.clone();
+
+    let tld = tld_of(doc.url.as_deref());
+    let as_html = match mime.as_deref() {
+        Some(m) if is_html_mime(m) => true,
+        Some(m) if is_plain_mime(m) => false,
+        Some("application/octet-stream" | "unknown/unknown" | "application/unknown") | None => {
+            sniff_html(&body)
+        }
+        Some(_) if kind == DocKind::Conversion => false,
+        Some(_) => {
+            doc.text = None;
+            return Ok(Some(doc));
+        }
+    };
+    if kind == DocKind::Conversion {
+        let (text, cs) = http::decode_text(
+            &body,
+            declared_charset.as_deref().or(Some("utf-8")),
+            false,
+            None,
+        );
+        doc.charset = Some(cs.to_string());
+        doc.text = Some(text);
+        return Ok(Some(doc));
+    }
+    if as_html {
+        let (html, cs) =
+            http::decode_text(&body, declared_charset.as_deref(), true, tld.as_deref());
+        doc.charset = Some(cs.to_string());
+        let ex = crate::html::extract(&html);
+        doc.title = ex.title;
+        if doc.language.is_none() {
+            doc.language = ex.lang;
+        }
+        doc.text = Some(ex.text);
+        if opts.keep_html {
+            doc.html = Some(html);
+        }
+    } else if mime.as_deref().is_some_and(is_plain_mime) {
+        let (text, cs) =
+            http::decode_text(&body, declared_charset.as_deref(), false, tld.as_deref());
+        doc.charset = Some(cs.to_string());
+        doc.text = Some(text);
+    }
+    Ok(Some(doc))
+}

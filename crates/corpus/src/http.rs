@@ -1,0 +1,353 @@
+//! HTTP response parsing, transfer/content decoding and charset handling.
+
+use std::io::Read;
+
+use encoding_rs::Encoding;
+
+/// The head of an HTTP response stored in a WARC record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpHead {
+    pub status: Option<u16>,
+    /// Header fields as sent, in order.
+    pub headers: Vec<(String, String)>,
+    /// Offset of the body within the block.
+    pub body_start: usize,
+}
+
+impl HttpHead {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// True if the block starts like an HTTP response (`HTTP/`).
+pub fn looks_like_http(block: &[u8]) -> bool {
+    let b = trim_start(block);
+    b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"HTTP/")
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &b[n..]
+}
+
+/// Parses status line and headers, tolerantly (LF or CRLF line ends, folded
+/// lines, lines without a colon ignored). The head ends at the first empty
+/// line, or at `max_head` bytes, or at the end of the block (a head-only
+/// block, as in revisit records).
+pub fn parse_head(block: &[u8], max_head: usize) -> Option<HttpHead> {
+    let lead = block.len() - trim_start(block).len();
+    let b = &block[lead..];
+    if !looks_like_http(b) {
+        return None;
+    }
+    let mut pos = 0usize;
+    let mut status = None;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut first = true;
+    let limit = b.len().min(max_head);
+    loop {
+        if pos >= limit {
+            break;
+        }
+        let (line, next) = match memchr::memchr(b'\n', &b[pos..]) {
+            Some(i) => (&b[pos..pos + i], pos + i + 1),
+            None => (&b[pos..], b.len()),
+        };
+        pos = next;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if first {
+            first = false;
+            let s = String::from_utf8_lossy(line);
+            status = s
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse::<u16>().ok());
+            continue;
+        }
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(String::from_utf8_lossy(line).trim());
+            }
+            continue;
+        }
+        if let Some(i) = memchr::memchr(b':', line) {
+            headers.push((
+                String::from_utf8_lossy(&line[..i]).trim().to_string(),
+                String::from_utf8_lossy(&line[i + 1..]).trim().to_string(),
+            ));
+        }
+    }
+    Some(HttpHead {
+        status,
+        headers,
+        body_start: lead + pos.min(b.len()),
+    })
+}
+
+/// Splits a Content-Type value into (lowercased mime, charset label).
+pub fn parse_content_type(v: &str) -> (Option<String>, Option<String>) {
+    let mut parts = v.split(';');
+    let mime = parts
+        .next()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty());
+    let mut charset = None;
+    for p in parts {
+        if let Some((k, val)) = p.split_once('=')
+            && k.trim().eq_ignore_ascii_case("charset")
+        {
+            let c = val.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+            if !c.is_empty() {
+                charset = Some(c.to_string());
+            }
+        }
+    }
+    (mime, charset)
+}
+
+/// True if the body starts with a chunk-size line (hex digits, optional
+/// extension, line end). Archives often store de-chunked bodies while keeping
+/// the `Transfer-Encoding: chunked` header.
+pub fn looks_chunked(body: &[u8]) -> bool {
+    let Some(nl) = memchr::memchr(b'\n', &body[..body.len().min(256)]) else {
+        return false;
+    };
+    let line = String::from_utf8_lossy(&body[..nl]);
+    let size = line.split(';').next().unwrap_or("").trim();
+    !size.is_empty() && size.len() <= 15 && size.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Decodes `Transfer-Encoding: chunked`. Tolerates LF line ends, chunk
+/// extensions and a missing final chunk at the end of the data.
+pub fn dechunk(body: &[u8], max: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut pos = 0usize;
+    loop {
+        let rest = &body[pos..];
+        if trim_start(rest).is_empty() {
+            if out.is_empty() && !rest.is_empty() {
+                return Err("empty chunked body".into());
+            }
+            return Ok(out);
+        }
+        let nl = memchr::memchr(b'\n', rest).ok_or("chunk size line without end")?;
+        let line = String::from_utf8_lossy(&rest[..nl]);
+        let size_str = line.split(';').next().unwrap_or("").trim();
+        if size_str.is_empty() || size_str.len() > 15 {
+            return Err(format!("bad chunk size line {:?}", truncate(&line, 40)));
+        }
+        let size = u64::from_str_radix(size_str, 16)
+            .map_err(|_| format!("bad chunk size {:?}", truncate(size_str, 40)))?;
+        pos += nl + 1;
+        if size == 0 {
+            return Ok(out);
+        }
+        if out.len() as u64 + size > max {
+            return Err(format!("chunked body larger than {max} bytes"));
+        }
+        let size = size as usize;
+        if pos + size > body.len() {
+            return Err(format!(
+                "chunk of {size} bytes runs past the end of the body ({} bytes left)",
+                body.len() - pos
+            ));
+        }
+        out.extend_from_slice(&body[pos..pos + size]);
+        pos += size;
+        // Chunk data is followed by CRLF (or LF).
+        if body[pos..].starts_with(b"\r\n") {
+            pos += 2;
+        } else if body[pos..].starts_with(b"\n") {
+            pos += 1;
+        } else if pos < body.len() {
+            return Err("chunk data not followed by CRLF".into());
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Error while decoding a Content-Encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The decoded payload exceeds the size limit (zip bomb guard).
+    TooLarge(u64),
+    /// The data is not valid for the encoding.
+    Corrupt(String),
+    /// An encoding this crate does not decode.
+    Unsupported(String),
+}
+
+fn read_bounded(r: impl Read, max: u64) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    let mut limited = r.take(max.saturating_add(1));
+    limited
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if out.len() as u64 > max {
+        return Err(DecodeError::TooLarge(max));
+    }
+    Ok(out)
+}
+
+/// Decodes one Content-Encoding (`gzip`, `x-gzip`, `deflate`, `br`,
+/// `identity`), bounded by `max` decoded bytes.
+pub fn decode_content_encoding(
+    body: &[u8],
+    encoding: &str,
+    max: u64,
+) -> Result<Vec<u8>, DecodeError> {
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" | "none" => Ok(body.to_vec()),
+        "gzip" | "x-gzip" => read_bounded(flate2::read::MultiGzDecoder::new(body), max),
+        "deflate" => {
+            // Usually zlib-wrapped; some servers send raw deflate.
+            read_bounded(flate2::read::ZlibDecoder::new(body), max)
+                .or_else(|_| read_bounded(flate2::read::DeflateDecoder::new(body), max))
+        }
+        "br" => read_bounded(brotli_decompressor::Decompressor::new(body, 4096), max),
+        other => Err(DecodeError::Unsupported(other.to_string())),
+    }
+}
+
+/// Looks for a charset declared in the first 1024 bytes of an HTML document
+/// (`<meta charset=...>` or `<meta http-equiv=content-type content="...; charset=...">`).
+pub fn sniff_meta_charset(html: &[u8]) -> Option<&'static Encoding> {
+    let head = &html[..html.len().min(1024)];
+    let lower: Vec<u8> = head.to_ascii_lowercase();
+    let mut i = 0;
+    while let Some(j) = memchr::memmem::find(&lower[i..], b"<meta") {
+        let tag_start = i + j;
+        let tag_end = memchr::memchr(b'>', &lower[tag_start..])
+            .map(|e| tag_start + e)
+            .unwrap_or(lower.len());
+        let tag = &lower[tag_start..tag_end];
+        if let Some(k) = memchr::memmem::find(tag, b"charset") {
+            let mut rest = &tag[k + 7..];
+            rest = trim_start(rest);
+            if let Some(r) = rest.strip_prefix(b"=") {
+                let r = trim_start(r);
+                let r = r
+                    .strip_prefix(b"\"")
+                    .or_else(|| r.strip_prefix(b"'"))
+                    .unwrap_or(r);
+                let n = r
+                    .iter()
+                    .take_while(|c| {
+                        !matches!(
+                            c,
+                            b'"' | b'\'' | b';' | b' ' | b'/' | b'>' | b'\t' | b'\r' | b'\n'
+                        )
+                    })
+                    .count();
+                if let Some(enc) = Encoding::for_label(&r[..n]) {
+                    // A meta UTF-16 declaration means UTF-8 per the HTML spec.
+                    if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+                        return Some(encoding_rs::UTF_8);
+                    }
+                    return Some(enc);
+                }
+            }
+        }
+        i = tag_end.max(tag_start + 5);
+        if i >= lower.len() {
+            break;
+        }
+    }
+    None
+}
+
+/// Decodes bytes to UTF-8: BOM, then the declared charset (HTTP header), then
+/// `<meta>` (for HTML), then chardetng sniffing. Returns the text and the
+/// encoding's name.
+pub fn decode_text(
+    bytes: &[u8],
+    declared: Option<&str>,
+    is_html: bool,
+    tld: Option<&[u8]>,
+) -> (String, &'static str) {
+    let enc = Encoding::for_bom(bytes)
+        .map(|(e, _)| e)
+        .or_else(|| declared.and_then(|l| Encoding::for_label(l.as_bytes())))
+        .or_else(|| {
+            if is_html {
+                sniff_meta_charset(bytes)
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| sniff(bytes, tld));
+    let (text, used, _had_errors) = enc.decode(bytes);
+    (text.into_owned(), used.name())
+}
+
+fn sniff(bytes: &[u8], tld: Option<&[u8]>) -> &'static Encoding {
+    if std::str::from_utf8(bytes).is_ok() {
+        return encoding_rs::UTF_8;
+    }
+    let mut det = chardetng::EncodingDetector::new();
+    let sample = &bytes[..bytes.len().min(64 * 1024)];
+    det.feed(sample, sample.len() == bytes.len());
+    det.guess(tld, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_and_chunks() {
+        let b = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n";
+        let h = parse_head(b, 1 << 16).unwrap();
+        assert_eq!(h.status, Some(200));
+        assert_eq!(h.headers.len(), 2);
+        let body = &b[h.body_start..];
+        assert_eq!(dechunk(body, 1000).unwrap(), b"hello world");
+        assert!(dechunk(b"zz\r\nabc", 1000).is_err());
+        assert_eq!(
+            parse_content_type("Text/HTML; Charset=\"utf-8\""),
+            (Some("text/html".into()), Some("utf-8".into()))
+        );
+    }
+
+    #[test]
+    fn lf_only_head_and_meta() {
+        let b = b"HTTP/1.0 404 Not Found\nA: b\n\n<html><meta http-equiv='Content-Type' content='text/html; charset=EUC-JP'>";
+        let h = parse_head(b, 1 << 16).unwrap();
+        assert_eq!(h.status, Some(404));
+        assert_eq!(
+            sniff_meta_charset(&b[h.body_start..]).map(|e| e.name()),
+            Some("EUC-JP")
+        );
+        assert_eq!(
+            sniff_meta_charset(b"<meta charset=utf-8>").map(|e| e.name()),
+            Some("UTF-8")
+        );
+    }
+
+    #[test]
+    fn bomb_guard() {
+        let data = vec![0u8; 1 << 20];
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, &data).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(
+            decode_content_encoding(&gz, "gzip", 1000),
+            Err(DecodeError::TooLarge(1000))
+        );
+        assert_eq!(
+            decode_content_encoding(&gz, "gzip", 2 << 20).unwrap().len(),
+            1 << 20
+        );
+    }
+}
