@@ -2,16 +2,28 @@
 //!
 //! * [`urls`]: SURT keys, registered domains, lookup scan prefixes.
 //! * [`license`]: Creative Commons license detection from HTML.
-//! * opt-out / rights-reservation signals (see the other modules).
+//! * [`optout`]: opt-out / rights-reservation signals (TDMRep, noai,
+//!   aipref `Content-Usage`, Cloudflare `Content-Signal`, robots.txt AI
+//!   tokens, ai.txt) and the per-capture verdict.
+//!
+//! HTML is read with html5ever's streaming tokenizer (no DOM); nothing here
+//! panics on input or does I/O.
 
 mod html;
 pub mod license;
+pub mod optout;
+mod robots;
 pub mod urls;
 
 pub use html::Section;
 pub use license::{
     CcKind, CcLicense, LicenseCandidate, LicenseClass, LicenseFinding, LicenseLocation,
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,
+};
+pub use optout::{
+    AI_CRAWLER_TOKENS, Signal, SignalKind, SignalSource, Stance, Verdict, ai_txt_reservations,
+    analyze_html, combine, effective_tdm, header_signals, html_signals, robots_reservations, stamp,
+    tdmrep_json_signals,
 };
 pub use urls::{
     MatchMode, Surt, UrlError, domain_key_matches, key_matches, registered_domain, surt,
