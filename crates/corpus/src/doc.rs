@@ -1,10 +1,12 @@
 //! Crawl records → [`SourceDoc`]s.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::http::{self, DecodeError};
+use crate::input::Compression;
+use crate::jsonl::JsonlReader;
 use crate::warc::{RecordType, WarcReader, WarcRecord};
 use crate::{DocKind, ReadError, ReadStats, ReaderOptions, SourceDoc};
 
@@ -66,61 +68,106 @@ impl<R: Read> Iterator for DocReader<R> {
     }
 }
 
-/// Iterator over the docs of one local file (see [`read_path`]).
-pub enum PathDocs {
-    Warc(Box<DocReader<File>>),
+/// Bytes read ahead for format detection, then chained before the rest.
+pub type Prefixed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+/// Docs of one input object, whatever its format (WARC/WET or JSONL; plain,
+/// gzip or zstd), detected from its content.
+pub enum Docs<R: Read> {
+    Warc(Box<DocReader<Prefixed<R>>>),
+    Jsonl(Box<JsonlReader<Prefixed<R>>>),
+    /// The input could not be opened or read at all.
     Failed(Option<ReadError>, ReadStats),
 }
 
-impl PathDocs {
+impl<R: Read> Docs<R> {
+    /// Counters so far.
     pub fn stats(&self) -> &ReadStats {
         match self {
-            PathDocs::Warc(r) => r.stats(),
-            PathDocs::Failed(_, s) => s,
+            Docs::Warc(r) => r.stats(),
+            Docs::Jsonl(r) => r.stats(),
+            Docs::Failed(_, s) => s,
         }
+    }
+
+    fn failed(uri: String, reason: String) -> Self {
+        let stats = ReadStats {
+            errors: 1,
+            ..ReadStats::default()
+        };
+        Docs::Failed(
+            Some(ReadError {
+                uri,
+                offset: 0,
+                reason,
+            }),
+            stats,
+        )
     }
 }
 
-impl Iterator for PathDocs {
+impl<R: Read> Iterator for Docs<R> {
     type Item = Result<SourceDoc, ReadError>;
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            PathDocs::Warc(r) => r.next(),
-            PathDocs::Failed(e, _) => e.take().map(Err),
+            Docs::Warc(r) => r.next(),
+            Docs::Jsonl(r) => r.next(),
+            Docs::Failed(e, _) => e.take().map(Err),
         }
     }
 }
 
-/// Reads a local WARC/WET file (plain, gzip per record, or whole-file gzip).
-/// Open errors come out as the first item.
-pub fn read_path(path: &Path) -> PathDocs {
+const SNIFF_LEN: usize = 64 * 1024;
+
+/// Detects the format of `reader`'s content and returns its docs.
+pub fn open_docs<R: Read>(mut reader: R, uri: impl Into<String>, opts: ReaderOptions) -> Docs<R> {
+    let uri = uri.into();
+    let mut prefix = Vec::with_capacity(SNIFF_LEN);
+    if let Err(e) = (&mut reader)
+        .take(SNIFF_LEN as u64)
+        .read_to_end(&mut prefix)
+    {
+        return Docs::failed(uri, format!("read error: {e}"));
+    }
+    let compression = Compression::detect(&prefix);
+    let mut head = Vec::with_capacity(512);
+    match compression {
+        Compression::None => head.extend_from_slice(&prefix[..prefix.len().min(512)]),
+        Compression::Gzip => {
+            let _ = flate2::read::MultiGzDecoder::new(&prefix[..])
+                .take(512)
+                .read_to_end(&mut head);
+        }
+        Compression::Zstd => {
+            if let Ok(d) = ruzstd::decoding::StreamingDecoder::new(&prefix[..]) {
+                let _ = d.take(512).read_to_end(&mut head);
+            }
+        }
+    }
+    let first = head
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xef | 0xbb | 0xbf));
+    let chained = io::Cursor::new(prefix).chain(reader);
+    if first == Some(b'{') {
+        Docs::Jsonl(Box::new(JsonlReader::new(chained, uri, compression, opts)))
+    } else {
+        Docs::Warc(Box::new(DocReader::with_options(chained, uri, opts)))
+    }
+}
+
+/// Reads a local file: WARC/WET (plain, gzip per record, or whole-file gzip)
+/// or JSONL (plain, gzip, zstd). Open errors come out as the first item.
+pub fn read_path(path: &Path) -> Docs<File> {
     read_path_with(path, ReaderOptions::default())
 }
 
-pub fn read_path_with(path: &Path, opts: ReaderOptions) -> PathDocs {
+pub fn read_path_with(path: &Path, opts: ReaderOptions) -> Docs<File> {
     let uri = path.display().to_string();
     match File::open(path) {
-        Ok(f) => PathDocs::Warc(Box::new(DocReader::with_options(f, uri, opts))),
-        Err(e) => {
-            let stats = ReadStats {
-                errors: 1,
-                ..ReadStats::default()
-            };
-            PathDocs::Failed(
-                Some(ReadError {
-                    uri,
-                    offset: 0,
-                    reason: format!("cannot open: {e}"),
-                }),
-                stats,
-            )
-        }
+        Ok(f) => open_docs(f, uri, opts),
+        Err(e) => Docs::failed(uri, format!("cannot open: {e}")),
     }
-}
-
-/// Reads docs from any reader, labelled `uri`.
-pub fn read_reader<R: Read>(reader: R, uri: impl Into<String>) -> DocReader<R> {
-    DocReader::new(reader, uri)
 }
 
 fn is_html_mime(m: &str) -> bool {

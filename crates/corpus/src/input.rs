@@ -150,3 +150,50 @@ impl Compression {
         }
     }
 }
+
+/// Multi-frame zstd over a `BufRead`.
+pub(crate) struct ZstdMulti<R: BufRead> {
+    cur: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+    idle: Option<R>,
+}
+
+impl<R: BufRead> ZstdMulti<R> {
+    pub(crate) fn new(r: R) -> Self {
+        ZstdMulti {
+            cur: None,
+            idle: Some(r),
+        }
+    }
+}
+
+impl<R: BufRead> Read for ZstdMulti<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(d) = &mut self.cur {
+                let n = d.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                if let Some(d) = self.cur.take() {
+                    self.idle = Some(d.into_inner());
+                }
+            }
+            let Some(mut r) = self.idle.take() else {
+                return Ok(0);
+            };
+            if r.fill_buf()?.is_empty() {
+                self.idle = Some(r);
+                return Ok(0);
+            }
+            match ruzstd::decoding::StreamingDecoder::new(r) {
+                Ok(d) => self.cur = Some(d),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("zstd: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+}

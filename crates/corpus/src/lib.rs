@@ -17,9 +17,14 @@ pub mod doc;
 pub mod html;
 pub mod http;
 mod input;
+pub mod jsonl;
+pub mod revisit;
 pub mod warc;
 
-pub use doc::{DocReader, read_path, read_reader};
+pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with};
+pub use input::Compression;
+pub use jsonl::{JsonlFields, JsonlReader};
+pub use revisit::{ResolvedBy, RevisitResolver};
 pub use warc::{RecordType, WarcReader, WarcRecord};
 
 use std::collections::BTreeMap;
@@ -212,6 +217,8 @@ pub struct ReaderOptions {
     pub max_header_size: usize,
     /// Keep the decoded HTML in `SourceDoc::html`.
     pub keep_html: bool,
+    /// Field names for JSONL inputs.
+    pub jsonl: JsonlFields,
 }
 
 impl Default for ReaderOptions {
@@ -220,6 +227,7 @@ impl Default for ReaderOptions {
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             keep_html: true,
+            jsonl: JsonlFields::default(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use flate2::bufread::GzDecoder;
 
-use crate::input::{Compression, RawReader};
+use crate::input::{Compression, RawReader, ZstdMulti};
 use crate::{Framing, ReadError, ReadStats, ReaderOptions, RecordLocation};
 
 /// WARC-Type of a record.
@@ -160,6 +160,7 @@ enum Stream<R: Read> {
     Start(RawReader<R>),
     Plain(RawReader<R>),
     Between(RawReader<R>),
+    Zstd(Box<BufReader<ZstdMulti<RawReader<R>>>>),
     Member(Box<MemberState<R>>),
     Done,
 }
@@ -288,10 +289,10 @@ impl<R: Read> WarcReader<R> {
                         Compression::None => self.stream = Stream::Plain(raw),
                         Compression::Gzip => self.stream = Stream::Between(raw),
                         Compression::Zstd => {
-                            return Some(Err(self.error(
-                                0,
-                                "zstd-compressed WARC is not supported (use gzip or plain WARC)",
-                            )));
+                            self.stream = Stream::Zstd(Box::new(BufReader::with_capacity(
+                                64 * 1024,
+                                ZstdMulti::new(raw),
+                            )))
                         }
                     }
                 }
@@ -321,6 +322,37 @@ impl<R: Read> WarcReader<R> {
                         }
                         Parsed::Io { offset, error } => {
                             return Some(Err(self.error(offset, format!("read error: {error}"))));
+                        }
+                        Parsed::Fatal { offset, reason } => {
+                            return Some(Err(self.error(offset, reason)));
+                        }
+                    }
+                }
+                Stream::Zstd(mut z) => {
+                    let parsed = self.parse(&mut *z);
+                    match parsed {
+                        Parsed::Record {
+                            start,
+                            end,
+                            version,
+                            headers,
+                            block,
+                        } => {
+                            self.stream = Stream::Zstd(z);
+                            let loc = self.dec_location(start, end);
+                            return Some(Ok(self.finish_record(version, headers, block, loc)));
+                        }
+                        Parsed::Eof => return self.at_eof(),
+                        Parsed::Error { offset, reason } => {
+                            self.stream = Stream::Zstd(z);
+                            return Some(Err(self.error(
+                                offset,
+                                format!("{reason} (offset in decompressed stream)"),
+                            )));
+                        }
+                        Parsed::Io { offset, error } => {
+                            let reason = format!("zstd/read error: {error}; stopping this file");
+                            return Some(Err(self.error(offset, reason)));
                         }
                         Parsed::Fatal { offset, reason } => {
                             return Some(Err(self.error(offset, reason)));
