@@ -408,12 +408,10 @@ fn content_usage_signals(
         if item.is_empty() {
             continue;
         }
+        // Structured Fields keys are lowercase (RFC 9651 §3.2): `Train-AI` is malformed.
         let (key, value) = match item.split_once('=') {
-            Some((k, v)) => (
-                k.trim().to_ascii_lowercase(),
-                Some(v.trim().trim_matches('"')),
-            ),
-            None => (item.to_ascii_lowercase(), None),
+            Some((k, v)) => (k.trim().to_string(), Some(v.trim().trim_matches('"'))),
+            None => (item.to_string(), None),
         };
         let training = TRAINING_USAGE_KEYS.contains(&key.as_str());
         let valid_key = !key.is_empty()
