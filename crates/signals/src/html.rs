@@ -142,10 +142,10 @@ fn attr<'a>(tag: &'a Tag, name: &str) -> Option<&'a str> {
 fn render_tag(tag: &Tag) -> String {
     let mut s = String::with_capacity(64);
     s.push('<');
-    s.push_str(&*tag.name);
+    s.push_str(&tag.name);
     for a in &tag.attrs {
         s.push(' ');
-        s.push_str(&*a.name.local);
+        s.push_str(&a.name.local);
         s.push_str("=\"");
         s.push_str(&a.value.replace('"', "&quot;"));
         s.push('"');
@@ -305,32 +305,28 @@ impl State {
                 self.in_head = false;
                 self.seen_body = true;
             }
-            "meta" => {
-                if self.scan.metas.len() < MAX_ITEMS {
-                    let lower = |n| attr(tag, n).map(|v| v.trim().to_ascii_lowercase());
-                    let m = MetaTag {
-                        name: lower("name")
-                            .or_else(|| lower("property"))
-                            .or_else(|| lower("itemprop"))
-                            .unwrap_or_default(),
-                        http_equiv: lower("http-equiv").unwrap_or_default(),
-                        content: attr(tag, "content").unwrap_or("").trim().to_string(),
-                        section: Some(self.head_like_section()),
-                        tag: render_tag(tag),
-                    };
-                    self.scan.metas.push(m);
-                }
+            "meta" if self.scan.metas.len() < MAX_ITEMS => {
+                let lower = |n| attr(tag, n).map(|v| v.trim().to_ascii_lowercase());
+                let m = MetaTag {
+                    name: lower("name")
+                        .or_else(|| lower("property"))
+                        .or_else(|| lower("itemprop"))
+                        .unwrap_or_default(),
+                    http_equiv: lower("http-equiv").unwrap_or_default(),
+                    content: attr(tag, "content").unwrap_or("").trim().to_string(),
+                    section: Some(self.head_like_section()),
+                    tag: render_tag(tag),
+                };
+                self.scan.metas.push(m);
             }
-            "link" => {
-                if self.scan.links.len() < MAX_ITEMS {
-                    self.scan.links.push(LinkTag {
-                        rel: attr(tag, "rel").unwrap_or("").to_ascii_lowercase(),
-                        itemprop: attr(tag, "itemprop").unwrap_or("").to_ascii_lowercase(),
-                        href: attr(tag, "href").unwrap_or("").trim().to_string(),
-                        section: self.head_like_section(),
-                        tag: render_tag(tag),
-                    });
-                }
+            "link" if self.scan.links.len() < MAX_ITEMS => {
+                self.scan.links.push(LinkTag {
+                    rel: attr(tag, "rel").unwrap_or("").to_ascii_lowercase(),
+                    itemprop: attr(tag, "itemprop").unwrap_or("").to_ascii_lowercase(),
+                    href: attr(tag, "href").unwrap_or("").trim().to_string(),
+                    section: self.head_like_section(),
+                    tag: render_tag(tag),
+                });
             }
             "a" => {
                 self.close_anchor();
@@ -421,10 +417,10 @@ impl State {
             "style" | "xmp" | "iframe" | "noembed" | "noframes" => self.in_raw = false,
             // Block ends separate text runs in the context window.
             "p" | "div" | "li" | "td" | "tr" | "section" | "article" | "figure" | "figcaption"
-            | "footer" | "header" | "ul" | "ol" | "br" => {
-                if !self.context.ends_with(' ') && !self.context.is_empty() {
-                    self.context.push(' ');
-                }
+            | "footer" | "header" | "ul" | "ol" | "br"
+                if !self.context.ends_with(' ') && !self.context.is_empty() =>
+            {
+                self.context.push(' ');
             }
             _ => {}
         }

@@ -27,14 +27,17 @@
 //! * Anything inside `<figure>` / `<figcaption>` or an element whose class or
 //!   id contains `caption`, `credit` or `attribution` — that is the license of
 //!   a picture, not of the page (rel=license included).
-//! * An anchor in the body (not the footer) whose preceding text (≤ 60 chars)
-//!   is a media credit (`photo`, `image`, `picture`, `foto`, `bild`, `flickr`,
-//!   `credit`, `illustration`): again a credit line for a picture.
-//! * A plain anchor (no rel=license) that is neither in a footer nor preceded
+//! * An anchor (rel=license or not, footer included) whose preceding 60
+//!   chars contain a media word (`photo`, `image`, `picture`, `foto`, `bild`,
+//!   `flickr`, `credit`, `illustration`, …) with no licensing wording after
+//!   it: a credit line for a picture (`Header photo: <a>CC BY</a>`).
+//! * A plain anchor (no rel=license) outside a footer that is not preceded
 //!   (within 200 chars) by licensing wording (`licensed under`, `available
-//!   under`, `released under`, `published under`, `licence`/`license`,
-//!   `lizenz`, `licencia`, `licenza`, `unless otherwise`, `except where`, `some
-//!   rights reserved`) — a link to a license is not a licensing statement.
+//!   under`, `released under`, `published under`, `is licensed`, `unless
+//!   otherwise`, `except where`, `some rights reserved`, and a few
+//!   translations) nor directly by a `License:` label — a link that merely
+//!   names a license (`the <a>CC BY-SA license</a> requires…`) is not a
+//!   licensing statement.
 //! * A plain anchor on a page that says "All rights reserved" (or a
 //!   translation) anywhere in its text or rights metadata: the page explicitly
 //!   reserves its rights, so a bare CC link there is treated as someone else's
@@ -623,6 +626,8 @@ const MEDIA_CUES: &[&str] = &[
     "immagine",
 ];
 
+/// Wording that states a licence for the page (searched in the text before
+/// a plain anchor).
 const LICENSING_CUES: &[&str] = &[
     "licensed under",
     "licenced under",
@@ -632,15 +637,63 @@ const LICENSING_CUES: &[&str] = &[
     "distributed under",
     "is licensed",
     "are licensed",
-    "license",
-    "licence",
-    "lizenz",
-    "licencia",
-    "licenza",
+    "lizenziert",
+    "unter der lizenz",
+    "unter einer",
+    "sous licence",
+    "sous la licence",
+    "bajo licencia",
+    "bajo la licencia",
+    "disponible bajo",
+    "sotto licenza",
+    "sob a licença",
     "unless otherwise",
     "except where",
     "some rights reserved",
 ];
+
+/// Labels that, right before the link, say "the licence is:" (`License:`,
+/// `<dt>License</dt><dd><a>`).
+const LICENSE_LABELS: &[&str] = &[
+    "license",
+    "licence",
+    "license:",
+    "licence:",
+    "lizenz",
+    "lizenz:",
+    "licencia",
+    "licencia:",
+    "licenza:",
+    "licença:",
+];
+
+/// Whether the text just before an anchor credits a picture: a media word in
+/// the last 60 chars with no licensing wording after it.
+fn media_credit(before: &str) -> bool {
+    let near = tail(before, 60);
+    let last_media = MEDIA_CUES.iter().filter_map(|c| near.rfind(c)).max();
+    let last_licensing = LICENSING_CUES.iter().filter_map(|c| near.rfind(c)).max();
+    match (last_media, last_licensing) {
+        (Some(m), Some(l)) => m > l,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+fn has_licensing_wording(before: &str) -> bool {
+    let last = before
+        .trim_end()
+        .trim_end_matches(['(', '[', '"', '\'', '“'])
+        .trim_end();
+    LICENSING_CUES.iter().any(|c| before.contains(c))
+        || LICENSE_LABELS.iter().any(|l| {
+            last.ends_with(l)
+                && last[..last.len() - l.len()]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        })
+}
 
 fn tail(s: &str, n: usize) -> &str {
     let mut start = s.len().saturating_sub(n);
@@ -662,18 +715,13 @@ fn anchor_candidate(
     } else {
         LicenseLocation::Anchor
     };
-    let near = tail(&a.before, 60);
     let reason = if a.in_figure {
         Some("inside figure/caption")
-    } else if a.section != Section::Footer && MEDIA_CUES.iter().any(|c| near.contains(c)) {
+    } else if media_credit(&a.before) {
         Some("media credit")
     } else if !is_rel && page_arr {
         Some("page says all rights reserved")
-    } else if !is_rel
-        && a.section != Section::Footer
-        && !LICENSING_CUES.iter().any(|c| a.before.contains(c))
-        && !a.text.to_lowercase().contains("licen")
-    {
+    } else if !is_rel && a.section != Section::Footer && !has_licensing_wording(&a.before) {
         Some("no licensing wording")
     } else {
         None

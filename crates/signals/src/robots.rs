@@ -87,7 +87,7 @@ pub(crate) fn normalize_for_match(s: &str) -> String {
             i += 3;
             continue;
         }
-        if c >= 0x80 || c < 0x20 || c == b' ' {
+        if !(0x20..0x80).contains(&c) || c == b' ' {
             out.push('%');
             out.push(char::from(b"0123456789ABCDEF"[usize::from(c >> 4)]));
             out.push(char::from(b"0123456789ABCDEF"[usize::from(c & 15)]));
@@ -264,7 +264,7 @@ pub(crate) fn groups_for<'a>(file: &'a RobotsFile, token: &str) -> Vec<&'a Group
     let t = token.to_ascii_lowercase();
     file.groups
         .iter()
-        .filter(|g| g.agents.iter().any(|a| *a == t))
+        .filter(|g| g.agents.contains(&t))
         .collect()
 }
 
