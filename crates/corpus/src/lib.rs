@@ -19,6 +19,7 @@ pub mod http;
 mod input;
 pub mod jsonl;
 pub mod revisit;
+pub mod store;
 pub mod warc;
 
 pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with};

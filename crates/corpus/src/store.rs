@@ -1,0 +1,649 @@
+//! Input addressing through `object_store`: local paths and `file://`,
+//! `s3://bucket/prefix`, `memory://name/prefix`; globs and prefixes expand to
+//! sorted object lists; objects stream into the sync readers with bounded
+//! memory; `read_range` fetches one record's bytes again as evidence.
+//!
+//! The blocking methods run on the store's own tokio runtime (or on a handle
+//! given to it) and must not be called from inside an async task; use the
+//! `*_async` methods there.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjPath;
+use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
+
+use crate::{Docs, ReaderOptions, open_docs};
+
+/// Errors addressing or fetching objects.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid input URI {uri:?}: {reason}")]
+    InvalidUri { uri: String, reason: String },
+    #[error("{uri}: {source}")]
+    Store {
+        uri: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("{uri}: {source}")]
+    Io {
+        uri: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no objects match {0:?}")]
+    NoMatch(String),
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectInfo {
+    /// Full URI in the same style as the pattern it was listed from (a bare
+    /// local path stays a bare path).
+    pub uri: String,
+    pub size: u64,
+}
+
+/// Explicit S3 settings; anything left `None` comes from the environment
+/// (`AWS_ENDPOINT_URL` / `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` / `AWS_DEFAULT_REGION`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scheme {
+    /// Bare local path (kept bare in listings).
+    Local,
+    File,
+    S3,
+    Memory,
+}
+
+/// A parsed input URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parsed {
+    scheme: Scheme,
+    /// Bucket / memory store name; empty for local.
+    authority: String,
+    /// Key within the store (no leading slash); for local, the absolute path
+    /// without its leading slash.
+    key: String,
+}
+
+impl Parsed {
+    fn store_key(&self) -> String {
+        match self.scheme {
+            Scheme::Local | Scheme::File => "file://".into(),
+            Scheme::S3 => format!("s3://{}", self.authority),
+            Scheme::Memory => format!("memory://{}", self.authority),
+        }
+    }
+
+    fn uri_for(&self, key: &str) -> String {
+        match self.scheme {
+            Scheme::Local => format!("/{key}"),
+            Scheme::File => format!("file:///{key}"),
+            Scheme::S3 => format!("s3://{}/{key}", self.authority),
+            Scheme::Memory => format!("memory://{}/{key}", self.authority),
+        }
+    }
+}
+
+fn parse_uri(uri: &str) -> Result<Parsed, StoreError> {
+    let bad = |reason: &str| StoreError::InvalidUri {
+        uri: uri.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some((scheme, rest)) = uri.split_once("://") {
+        let (authority, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let key = key.trim_start_matches('/').to_string();
+        return match scheme.to_ascii_lowercase().as_str() {
+            "file" => {
+                if !authority.is_empty() && authority != "localhost" {
+                    return Err(bad("file:// URIs must be absolute (file:///path)"));
+                }
+                Ok(Parsed {
+                    scheme: Scheme::File,
+                    authority: String::new(),
+                    key,
+                })
+            }
+            "s3" | "s3a" => {
+                if authority.is_empty() {
+                    return Err(bad("missing bucket"));
+                }
+                Ok(Parsed {
+                    scheme: Scheme::S3,
+                    authority: authority.to_string(),
+                    key,
+                })
+            }
+            "memory" => Ok(Parsed {
+                scheme: Scheme::Memory,
+                authority: authority.to_string(),
+                key,
+            }),
+            _ => Err(bad(
+                "unsupported scheme (use a path, file://, s3:// or memory://)",
+            )),
+        };
+    }
+    let p = std::path::Path::new(uri);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| bad(&format!("no current directory: {e}")))?
+            .join(p)
+    };
+    // Lexical normalization (`.` and `..`), as object_store paths reject them.
+    let mut norm = std::path::PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                norm.pop();
+            }
+            std::path::Component::Normal(x) => norm.push(x),
+            _ => {}
+        }
+    }
+    let s = norm.to_str().ok_or_else(|| bad("path is not UTF-8"))?;
+    Ok(Parsed {
+        scheme: Scheme::Local,
+        authority: String::new(),
+        key: s.trim_start_matches('/').to_string(),
+    })
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+enum Rt {
+    Owned(tokio::runtime::Runtime),
+    Handle(tokio::runtime::Handle),
+}
+
+/// Object-store access for crawl inputs.
+pub struct CorpusStore {
+    rt: Rt,
+    stores: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    s3: S3Settings,
+}
+
+impl CorpusStore {
+    /// A store client with its own small tokio runtime (2 worker threads).
+    pub fn new() -> Result<Self, StoreError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("corpus-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Runtime(e.to_string()))?;
+        Ok(Self::with_rt(Rt::Owned(rt)))
+    }
+
+    /// A store client using an existing runtime; its blocking methods must
+    /// then be called from outside async tasks (e.g. `spawn_blocking`).
+    pub fn with_handle(handle: tokio::runtime::Handle) -> Self {
+        Self::with_rt(Rt::Handle(handle))
+    }
+
+    fn with_rt(rt: Rt) -> Self {
+        CorpusStore {
+            rt,
+            stores: Mutex::new(HashMap::new()),
+            s3: S3Settings::default(),
+        }
+    }
+
+    /// Explicit S3 settings (otherwise from the environment).
+    pub fn with_s3_settings(mut self, s3: S3Settings) -> Self {
+        self.s3 = s3;
+        self
+    }
+
+    /// Registers a store for a prefix like `s3://bucket` or `memory://name`.
+    pub fn register(&self, prefix: &str, store: Arc<dyn ObjectStore>) {
+        let key = prefix.trim_end_matches('/').to_string();
+        self.lock().insert(key, store);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<dyn ObjectStore>>> {
+        self.stores.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.rt {
+            Rt::Owned(rt) => rt.handle().clone(),
+            Rt::Handle(h) => h.clone(),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output, StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::Runtime(
+                "blocking CorpusStore call from inside an async task; use the *_async methods"
+                    .into(),
+            ));
+        }
+        Ok(self.handle().block_on(f))
+    }
+
+    fn store_for(&self, p: &Parsed, uri: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        let key = p.store_key();
+        if let Some(s) = self.lock().get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let store: Arc<dyn ObjectStore> = match p.scheme {
+            Scheme::Local | Scheme::File => Arc::new(LocalFileSystem::new()),
+            Scheme::Memory => Arc::new(InMemory::new()),
+            Scheme::S3 => {
+                let mut b = AmazonS3Builder::from_env().with_bucket_name(&p.authority);
+                let endpoint = self
+                    .s3
+                    .endpoint
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                    .or_else(|| std::env::var("AWS_ENDPOINT").ok())
+                    .filter(|e| !e.is_empty());
+                if let Some(e) = endpoint {
+                    b = b
+                        .with_allow_http(e.starts_with("http://"))
+                        .with_virtual_hosted_style_request(false)
+                        .with_endpoint(e);
+                }
+                let region = self
+                    .s3
+                    .region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into());
+                b = b.with_region(region);
+                if let Some(k) = &self.s3.access_key_id {
+                    b = b.with_access_key_id(k);
+                }
+                if let Some(s) = &self.s3.secret_access_key {
+                    b = b.with_secret_access_key(s);
+                }
+                Arc::new(b.build().map_err(|e| StoreError::Store {
+                    uri: uri.to_string(),
+                    source: e,
+                })?)
+            }
+        };
+        self.lock().entry(key).or_insert_with(|| Arc::clone(&store));
+        Ok(store)
+    }
+
+    fn locate(&self, uri: &str) -> Result<(Arc<dyn ObjectStore>, ObjPath, Parsed), StoreError> {
+        let p = parse_uri(uri)?;
+        let store = self.store_for(&p, uri)?;
+        let path = ObjPath::parse(&p.key).map_err(|e| StoreError::InvalidUri {
+            uri: uri.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok((store, path, p))
+    }
+
+    /// Expands a URI, a prefix ("directory") or a glob (`*`, `?`, `**`,
+    /// `[..]`, `{a,b}` in the key) to a sorted object list.
+    pub async fn list_async(&self, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let p = parse_uri(pattern)?;
+        let store = self.store_for(&p, pattern)?;
+        let err = |e: object_store::Error| StoreError::Store {
+            uri: pattern.to_string(),
+            source: e,
+        };
+        let mut out = Vec::new();
+        if is_glob(&p.key) {
+            let first = p.key.find(['*', '?', '[', '{']).unwrap_or(p.key.len());
+            let prefix = p.key[..first]
+                .rsplit_once('/')
+                .map(|(d, _)| d)
+                .unwrap_or("");
+            let glob = globset::GlobBuilder::new(&p.key)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| StoreError::InvalidUri {
+                    uri: pattern.to_string(),
+                    reason: e.to_string(),
+                })?
+                .compile_matcher();
+            let prefix_path = ObjPath::parse(prefix).map_err(|e| StoreError::InvalidUri {
+                uri: pattern.to_string(),
+                reason: e.to_string(),
+            })?;
+            let mut s = store.list(Some(&prefix_path));
+            while let Some(m) = s.next().await {
+                let m = m.map_err(err)?;
+                if glob.is_match(m.location.as_ref()) {
+                    out.push(ObjectInfo {
+                        uri: p.uri_for(m.location.as_ref()),
+                        size: m.size,
+                    });
+                }
+            }
+        } else {
+            let path = ObjPath::parse(&p.key).map_err(|e| StoreError::InvalidUri {
+                uri: pattern.to_string(),
+                reason: e.to_string(),
+            })?;
+            let single = if p.key.is_empty() || p.key.ends_with('/') {
+                None
+            } else {
+                match store.head(&path).await {
+                    Ok(m) => Some(m),
+                    Err(object_store::Error::NotFound { .. }) => None,
+                    // Local directories and some servers answer a HEAD on a
+                    // prefix with another error: fall back to listing.
+                    Err(_) => None,
+                }
+            };
+            if let Some(m) = single {
+                out.push(ObjectInfo {
+                    uri: if p.scheme == Scheme::Local {
+                        pattern.to_string()
+                    } else {
+                        p.uri_for(m.location.as_ref())
+                    },
+                    size: m.size,
+                });
+            } else {
+                let prefix = (!p.key.is_empty()).then_some(&path);
+                let mut s = store.list(prefix);
+                while let Some(m) = s.next().await {
+                    let m = m.map_err(err)?;
+                    out.push(ObjectInfo {
+                        uri: p.uri_for(m.location.as_ref()),
+                        size: m.size,
+                    });
+                }
+            }
+        }
+        out.sort();
+        if out.is_empty() {
+            return Err(StoreError::NoMatch(pattern.to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Blocking [`Self::list_async`].
+    pub fn list(&self, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.block_on(self.list_async(pattern))?
+    }
+
+    /// Expands several patterns; the union, sorted and deduplicated.
+    pub fn list_all<S: AsRef<str>>(&self, patterns: &[S]) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut out = Vec::new();
+        for p in patterns {
+            out.extend(self.list(p.as_ref())?);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Fetches `length` bytes at `offset` (a byte-range GET).
+    pub async fn read_range_async(
+        &self,
+        uri: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Bytes, StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| StoreError::InvalidUri {
+                uri: uri.to_string(),
+                reason: "range overflows".into(),
+            })?;
+        if length == 0 {
+            return Ok(Bytes::new());
+        }
+        store
+            .get_range(&path, offset..end)
+            .await
+            .map_err(|e| StoreError::Store {
+                uri: uri.to_string(),
+                source: e,
+            })
+    }
+
+    /// Blocking [`Self::read_range_async`]: the original bytes of one record,
+    /// for a [`crate::RecordLocation`] with `Plain` or `GzipMember` framing
+    /// (decode them with [`crate::decode_record`]).
+    pub fn read_range(&self, uri: &str, offset: u64, length: u64) -> Result<Bytes, StoreError> {
+        self.block_on(self.read_range_async(uri, offset, length))?
+    }
+
+    /// Whole object (small objects, tests).
+    pub fn get_bytes(&self, uri: &str) -> Result<Bytes, StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        self.block_on(async {
+            let r = store.get(&path).await?;
+            r.bytes().await
+        })?
+        .map_err(|e| StoreError::Store {
+            uri: uri.to_string(),
+            source: e,
+        })
+    }
+
+    /// Writes an object with `Content-Type: application/octet-stream`.
+    pub fn put(&self, uri: &str, data: Bytes) -> Result<(), StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, "application/octet-stream".into());
+        let opts = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        self.block_on(store.put_opts(&path, PutPayload::from_bytes(data), opts))?
+            .map(|_| ())
+            .map_err(|e| StoreError::Store {
+                uri: uri.to_string(),
+                source: e,
+            })
+    }
+
+    /// A sync reader streaming the object. Local files are read directly;
+    /// other stores stream through a bounded channel (at most `4` chunks in
+    /// flight), so memory stays bounded whatever the object size.
+    pub fn open(&self, uri: &str) -> Result<ObjectReader, StoreError> {
+        let (store, path, p) = self.locate(uri)?;
+        if matches!(p.scheme, Scheme::Local | Scheme::File) {
+            let f = std::fs::File::open(format!("/{}", p.key)).map_err(|e| StoreError::Io {
+                uri: uri.to_string(),
+                source: e,
+            })?;
+            return Ok(ObjectReader {
+                inner: Inner::File(f),
+            });
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::Runtime(
+                "CorpusStore::open from inside an async task; call it from a blocking thread"
+                    .into(),
+            ));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        self.handle().spawn(async move {
+            let res = match store.get(&path).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::other(e))).await;
+                    return;
+                }
+            };
+            let mut s = res.into_stream();
+            while let Some(chunk) = s.next().await {
+                let failed = chunk.is_err();
+                if tx.send(chunk.map_err(io::Error::other)).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(ObjectReader {
+            inner: Inner::Channel {
+                rx,
+                cur: Bytes::new(),
+                done: false,
+            },
+        })
+    }
+
+    /// Docs of one object (format detected from its content). Failure to
+    /// open becomes the iterator's single error.
+    pub fn docs(&self, uri: &str, opts: ReaderOptions) -> Docs<ObjectReader> {
+        match self.open(uri) {
+            Ok(r) => open_docs(r, uri, opts),
+            Err(e) => {
+                let stats = crate::ReadStats {
+                    errors: 1,
+                    ..crate::ReadStats::default()
+                };
+                Docs::Failed(
+                    Some(crate::ReadError {
+                        uri: uri.to_string(),
+                        offset: 0,
+                        reason: e.to_string(),
+                    }),
+                    stats,
+                )
+            }
+        }
+    }
+}
+
+enum Inner {
+    File(std::fs::File),
+    Channel {
+        rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+        cur: Bytes,
+        done: bool,
+    },
+}
+
+/// Sync `Read` over an object (see [`CorpusStore::open`]).
+pub struct ObjectReader {
+    inner: Inner,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::File(f) => f.read(buf),
+            Inner::Channel { rx, cur, done } => {
+                while cur.is_empty() {
+                    if *done {
+                        return Ok(0);
+                    }
+                    match rx.blocking_recv() {
+                        Some(Ok(b)) => *cur = b,
+                        Some(Err(e)) => {
+                            *done = true;
+                            return Err(e);
+                        }
+                        None => {
+                            *done = true;
+                            return Ok(0);
+                        }
+                    }
+                }
+                let n = cur.len().min(buf.len());
+                buf[..n].copy_from_slice(&cur[..n]);
+                *cur = cur.slice(n..);
+                Ok(n)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        let p = parse_uri("s3://bucket/a/b.warc.gz").unwrap();
+        assert_eq!(
+            (&p.scheme, p.authority.as_str(), p.key.as_str()),
+            (&Scheme::S3, "bucket", "a/b.warc.gz")
+        );
+        assert_eq!(p.uri_for(&p.key), "s3://bucket/a/b.warc.gz");
+        let p = parse_uri("file:///tmp/x").unwrap();
+        assert_eq!(p.key, "tmp/x");
+        assert_eq!(p.uri_for(&p.key), "file:///tmp/x");
+        let p = parse_uri("/tmp/x").unwrap();
+        assert_eq!(p.uri_for(&p.key), "/tmp/x");
+        assert_eq!(parse_uri("/a/b/../c/./d").unwrap().key, "a/c/d");
+        assert!(parse_uri("s3:///x").is_err());
+        assert!(parse_uri("ftp://h/x").is_err());
+        assert!(parse_uri("file://host/x").is_err());
+    }
+
+    #[test]
+    fn memory_store_list_glob_range_and_stream() {
+        let s = CorpusStore::new().unwrap();
+        for k in [
+            "a/1.warc.gz",
+            "a/2.warc.gz",
+            "a/sub/3.warc.gz",
+            "a/x.txt",
+            "b/4.warc.gz",
+        ] {
+            s.put(
+                &format!("memory://t/{k}"),
+                Bytes::from(k.as_bytes().to_vec()),
+            )
+            .unwrap();
+        }
+        let names = |v: Vec<ObjectInfo>| v.into_iter().map(|o| o.uri).collect::<Vec<_>>();
+        assert_eq!(
+            names(s.list("memory://t/a/*.warc.gz").unwrap()),
+            ["memory://t/a/1.warc.gz", "memory://t/a/2.warc.gz"]
+        );
+        assert_eq!(names(s.list("memory://t/a/**/*.warc.gz").unwrap()).len(), 3);
+        assert_eq!(names(s.list("memory://t/a").unwrap()).len(), 4);
+        assert_eq!(
+            names(s.list("memory://t/b/4.warc.gz").unwrap()),
+            ["memory://t/b/4.warc.gz"]
+        );
+        assert!(matches!(
+            s.list("memory://t/zzz"),
+            Err(StoreError::NoMatch(_))
+        ));
+        assert_eq!(
+            &s.read_range("memory://t/a/x.txt", 2, 3).unwrap()[..],
+            b"x.t"
+        );
+        let mut buf = Vec::new();
+        s.open("memory://t/a/sub/3.warc.gz")
+            .unwrap()
+            .read_to_end(&mut buf)
+            .unwrap();
+        assert_eq!(buf, b"a/sub/3.warc.gz");
+        assert!(
+            s.open("memory://t/none")
+                .unwrap()
+                .read_to_end(&mut buf)
+                .is_err()
+        );
+    }
+}
