@@ -1,14 +1,19 @@
 //! Single-thread throughput of normalization + MinHash (K=128, 5-word shingles).
 //!
-//! Usage: `sketch_bench FILE.jsonl[.gz] [--repeat N] [--rounds N]` — each line
-//! a JSON object with a `text` field. Runs every phase `--rounds` times (default
+//! Usage: `sketch_bench PATH... [--repeat N] [--rounds N] [--write-normalized OUT]`
+//! — each PATH a `.jsonl`/`.jsonl.gz` file or a directory of them (read in
+//! sorted order); each line a JSON object with a `text` field. Runs every phase `--rounds` times (default
 //! 3) and prints the best round as MB/s (of input text) and docs/s, for:
 //! normalize only; shingle hashing only; signature only (pre-normalized text);
 //! normalize + signature + band keys (the figure to compare). Time is the
 //! thread's CPU time (from /proc/thread-self/schedstat, falling back to wall
-//! time), so other load on the machine does not count.
+//! time), so other load on the machine does not count. MB are 10^6 bytes of
+//! the original (raw) document text, for every figure.
+//!
+//! `--write-normalized OUT` also writes `{"raw_bytes": N, "text": normalized}`
+//! per document, so other tools can sketch exactly the same word sequences.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
 use provindex_sketch::{MinHasher, SketchSpec, normalize, shingle_hash, shingles};
@@ -30,8 +35,10 @@ fn best<F: FnMut() -> u64>(rounds: usize, mut f: F) -> (f64, f64, u64) {
         let w0 = Instant::now();
         acc = acc.wrapping_add(f());
         let wall = w0.elapsed().as_secs_f64();
+        // schedstat advances in scheduler ticks: fall back to wall time for
+        // runs too short to measure.
         let cpu = match (c0, thread_cpu_secs()) {
-            (Some(a), Some(b)) => b - a,
+            (Some(a), Some(b)) if b - a > 0.05 => b - a,
             _ => wall,
         };
         best_cpu = best_cpu.min(cpu);
@@ -42,33 +49,55 @@ fn best<F: FnMut() -> u64>(rounds: usize, mut f: F) -> (f64, f64, u64) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or("usage: sketch_bench FILE.jsonl[.gz] [--repeat N] [--rounds N]")?;
+    let mut paths = Vec::new();
     let mut repeat = 1usize;
     let mut rounds = 3usize;
+    let mut write_normalized = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
-            other => return Err(format!("unknown argument {other}").into()),
+            "--write-normalized" => write_normalized = Some(args.next().ok_or("--write-normalized OUT")?),
+            _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
+            _ => paths.push(std::path::PathBuf::from(a)),
         }
     }
-    let file = std::fs::File::open(&path)?;
-    let reader: Box<dyn Read> = if path.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut texts = Vec::new();
-    for line in BufReader::new(reader).lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+    if paths.is_empty() {
+        return Err("usage: sketch_bench PATH... [--repeat N] [--rounds N] [--write-normalized OUT]".into());
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut in_dir: Vec<_> = std::fs::read_dir(&p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let n = f.to_string_lossy();
+                    n.ends_with(".jsonl") || n.ends_with(".jsonl.gz")
+                })
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else {
+            files.push(p);
         }
-        let v: serde_json::Value = serde_json::from_str(&line)?;
-        if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
-            texts.push(t.to_owned());
+    }
+    let mut texts = Vec::new();
+    for path in &files {
+        let file = std::fs::File::open(path)?;
+        let reader: Box<dyn Read> = if path.to_string_lossy().ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        for line in BufReader::new(reader).lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line)?;
+            if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
+                texts.push(t.to_owned());
+            }
         }
     }
     let texts: Vec<String> = (0..repeat).flat_map(|_| texts.iter().cloned()).collect();
@@ -78,10 +107,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec = SketchSpec::default();
     let hasher = MinHasher::new(&spec)?;
     println!(
-        "docs={} bytes={bytes} ({mb:.1} MB) spec={spec}",
+        "files={} docs={} bytes={bytes} ({mb:.1} MB) spec={spec} rounds={rounds}",
+        files.len(),
         texts.len()
     );
     let normalized: Vec<String> = texts.iter().map(|s| normalize(s)).collect();
+    if let Some(out) = write_normalized {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&out)?);
+        for (raw, n) in texts.iter().zip(&normalized) {
+            let line = serde_json::json!({ "raw_bytes": raw.len(), "text": n });
+            writeln!(w, "{line}")?;
+        }
+        w.flush()?;
+        println!("wrote {out}");
+    }
 
     let report = |name: &str, (cpu, wall, _): (f64, f64, u64)| {
         println!(
