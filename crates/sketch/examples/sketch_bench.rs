@@ -57,13 +57,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
-            "--write-normalized" => write_normalized = Some(args.next().ok_or("--write-normalized OUT")?),
+            "--write-normalized" => {
+                write_normalized = Some(args.next().ok_or("--write-normalized OUT")?)
+            }
             _ if a.starts_with("--") => return Err(format!("unknown option {a}").into()),
             _ => paths.push(std::path::PathBuf::from(a)),
         }
     }
     if paths.is_empty() {
-        return Err("usage: sketch_bench PATH... [--repeat N] [--rounds N] [--write-normalized OUT]".into());
+        return Err(
+            "usage: sketch_bench PATH... [--repeat N] [--rounds N] [--write-normalized OUT]".into(),
+        );
     }
     let mut files = Vec::new();
     for p in paths {
