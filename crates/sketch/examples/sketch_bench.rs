@@ -16,7 +16,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
-use provindex_sketch::{MinHasher, SketchSpec, normalize, shingle_hash, shingles};
+use provindex_sketch::{MinHasher, SketchSpec, normalize, shingle_hashes_into};
 
 /// Seconds of CPU time of this thread, if Linux tells us.
 fn thread_cpu_secs() -> Option<f64> {
@@ -142,11 +142,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report(
         "rust shingle hashes (pre-normalized)",
         best(rounds, || {
-            normalized
-                .iter()
-                .flat_map(|n| shingles(n, 5))
-                .map(|s| u64::from(shingle_hash(s)))
-                .fold(0, u64::wrapping_add)
+            let mut buf = Vec::new();
+            let mut acc = 0u64;
+            for n in &normalized {
+                buf.clear();
+                shingle_hashes_into(n, 5, &mut buf);
+                acc = buf
+                    .iter()
+                    .map(|&h| u64::from(h))
+                    .fold(acc, u64::wrapping_add);
+            }
+            acc
         }),
     );
     report(

@@ -28,7 +28,8 @@ mod spec;
 pub use ids::{ContentId, ParseIdError, content_id, sha256};
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
 pub use minhash::{
-    LANES, MinHasher, Shingles, Signature, SignatureError, jaccard_estimate, shingle_hash, shingles,
+    LANES, MinHasher, SHINGLE_POLY, Shingles, Signature, SignatureError, jaccard_estimate,
+    shingle_hash, shingle_hashes, shingle_hashes_into, shingles, token_hash,
 };
 pub use normalize::{NORMALIZATION_VERSION, normalize, token_count};
 pub use spec::{MAX_NUM_PERM, MAX_SHINGLE_SIZE, SketchSpec, SpecError, SpecParseError};

@@ -1,6 +1,9 @@
 //! Determinism: pinned values that change only if the algorithm changes.
 //! If one of these fails, the sketch definition changed: bump
 //! NORMALIZATION_VERSION or the spec, never just the numbers.
+//! (Signature definition 2 — per-token xxh3 + shingle polynomial, 32-bit
+//! affine permutations — re-pinned the signature and band values; no index
+//! had persisted signatures yet.)
 
 use provindex_sketch::{
     MinHasher, SketchSpec, content_id, normalize, sha256, shingle_hash, shingles, token_count,
@@ -66,25 +69,39 @@ fn scalar_signature(normalized: &str, k: usize, seed: u64) -> Vec<u32> {
         z ^ (z >> 31)
     }
     let mut state = seed;
-    let params: Vec<(u64, u64)> = (0..k)
-        .map(|_| (splitmix64(&mut state), splitmix64(&mut state)))
+    let params: Vec<(u32, u32)> = (0..k)
+        .map(|_| {
+            let a = (splitmix64(&mut state) >> 32) as u32 | 1;
+            let b = (splitmix64(&mut state) >> 32) as u32;
+            (a, b)
+        })
         .collect();
     let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-    let shingles: Vec<String> = if words.len() < 5 {
-        vec![words.join(" ")]
+    // Signature definition 2: token hash xxh3_64(word), shingle polynomial
+    // H = sum t_j * P^(m-1-j) mod 2^64, folded to 32 bits.
+    let tokens: Vec<u64> = words
+        .iter()
+        .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+        .collect();
+    let windows: Vec<&[u64]> = if tokens.len() < 5 {
+        vec![&tokens[..]]
     } else {
-        words.windows(5).map(|w| w.join(" ")).collect()
+        tokens.windows(5).collect()
     };
+    let keys: Vec<u32> = windows
+        .iter()
+        .map(|w| {
+            let h = w.iter().fold(0u64, |h, &t| {
+                h.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t)
+            });
+            (h ^ (h >> 32)) as u32
+        })
+        .collect();
     params
         .iter()
         .map(|&(a, b)| {
-            shingles
-                .iter()
-                .map(|s| {
-                    let h = xxhash_rust::xxh3::xxh3_64(s.as_bytes());
-                    let x = u64::from((h ^ (h >> 32)) as u32);
-                    (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32
-                })
+            keys.iter()
+                .map(|&x| a.wrapping_mul(x).wrapping_add(b))
                 .min()
                 .unwrap()
         })
@@ -117,24 +134,24 @@ fn simd_kernel_equals_scalar_definition() {
     }
 }
 const GOLDEN_SIG_HEAD: [u32; 8] = [
-    106_124_820,
-    100_649_980,
-    242_664_466,
-    247_076_375,
-    198_195_016,
-    188_424_238,
-    47_304_665,
-    11_671_865,
+    314_189_769,
+    54_409_059,
+    77_102_643,
+    34_006_571,
+    225_321_124,
+    44_432_749,
+    36_008_697,
+    212_649_890,
 ];
-const GOLDEN_SIG_SUM: u64 = 14_783_095_114;
+const GOLDEN_SIG_SUM: u64 = 16_604_899_572;
 const GOLDEN_BANDS: [u64; 9] = [
-    4_491_168_385_526_098_575,
-    8_881_123_857_753_708_331,
-    5_610_381_582_203_872_700,
-    1_155_427_628_919_321_669,
-    11_912_935_793_833_589_178,
-    15_825_445_362_894_190_071,
-    2_528_666_388_174_373_227,
-    8_675_072_440_949_240_942,
-    16_937_326_592_514_931_185,
+    1_991_746_982_373_670_839,
+    17_004_748_984_306_311_881,
+    4_022_051_892_526_364_356,
+    12_479_679_065_245_954_695,
+    12_851_314_608_825_792_735,
+    12_214_053_383_432_616_425,
+    13_070_833_489_429_025_306,
+    12_513_035_176_771_439_244,
+    5_698_099_640_955_695_623,
 ];
