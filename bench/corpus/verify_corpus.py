@@ -52,13 +52,19 @@ def sha1_b32(data: bytes) -> str:
 
 def gzip_members(data: bytes):
     """Yields (offset, length, decompressed) for each gzip member."""
+    mv = memoryview(data)
     pos = 0
     while pos < len(data):
         d = zlib.decompressobj(wbits=31)
-        out = d.decompress(data[pos:])
-        check(d.eof, f"truncated gzip member at offset {pos}")
-        length = len(data) - pos - len(d.unused_data)
-        yield pos, length, out
+        out = []
+        p = pos
+        while not d.eof:
+            chunk = mv[p:p + 65536]
+            check(len(chunk) > 0, f"truncated gzip member at offset {pos}")
+            out.append(d.decompress(chunk))
+            p += len(chunk)
+        length = p - pos - len(d.unused_data)
+        yield pos, length, b"".join(out)
         pos += length
 
 
