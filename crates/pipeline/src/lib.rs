@@ -1,1 +1,10 @@
-//! placeholder
+//! Index build stages. [`build_local`] runs the whole build in one process:
+//! reader threads turn crawl records into prepared captures (text extraction,
+//! normalization, hashing, SURT keys) and one writer thread puts them into the
+//! index; revisit records are resolved to their original's content at the end.
+
+mod local;
+mod prepare;
+
+pub use local::{BuildReport, LocalBuild, PipelineError, build_local, expand_inputs};
+pub use prepare::{PreparedCapture, capture_id_for, prepare};

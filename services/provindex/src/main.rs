@@ -1,1 +1,220 @@
-fn main() {}
+//! `provindex`: build a provenance index from a crawl, serve it, query it.
+
+mod lookup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use provindex_index::IndexReader;
+use provindex_pipeline::LocalBuild;
+
+/// Where `lookup` looks for a server unless told otherwise.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:50051";
+
+#[derive(Parser)]
+#[command(
+    name = "provindex",
+    version,
+    about = "A provenance index for web-crawl training corpora"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an index from WARC/WET/JSONL files or directories.
+    Index {
+        /// Input files or directories (searched recursively).
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Output index directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Crawl name recorded with every capture.
+        #[arg(long, default_value = "crawl")]
+        crawl: String,
+        /// Reader threads (default: available cores).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Build time to record, unix seconds (default: now).
+        #[arg(long)]
+        built_at: Option<i64>,
+    },
+    /// Serve an index over gRPC (ProvenanceService, health, reflection).
+    Serve {
+        #[arg(long)]
+        index: PathBuf,
+        /// Address to listen on; port 0 picks a free port (printed on stdout).
+        #[arg(long, default_value = DEFAULT_SERVER)]
+        listen: String,
+    },
+    /// Ask a running server.
+    Lookup(lookup::LookupArgs),
+    /// Print an index's manifest: counts, parameters, crawls, digest.
+    Info {
+        index: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Index {
+            inputs,
+            out,
+            crawl,
+            workers,
+            built_at,
+        } => run_index(inputs, out, crawl, workers, built_at),
+        Command::Serve { index, listen } => run_serve(index, listen),
+        Command::Lookup(args) => return lookup::run(args),
+        Command::Info { index, json } => run_info(index, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(lookup::EXIT_ERROR)
+        }
+    }
+}
+
+fn run_index(
+    inputs: Vec<String>,
+    out: PathBuf,
+    crawl: String,
+    workers: Option<usize>,
+    built_at: Option<i64>,
+) -> anyhow::Result<()> {
+    let workers = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let built_at = built_at.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    });
+    let started = std::time::Instant::now();
+    let report = provindex_pipeline::build_local(&LocalBuild {
+        inputs,
+        out: out.clone(),
+        crawl,
+        workers,
+        max_reported_errors: 50,
+        built_at,
+    })
+    .with_context(|| format!("building index at {}", out.display()))?;
+    for error in &report.errors {
+        eprintln!("read error: {error}");
+    }
+    if report.error_count > report.errors.len() as u64 {
+        eprintln!(
+            "... and {} more read errors",
+            report.error_count - report.errors.len() as u64
+        );
+    }
+    let m = &report.manifest;
+    println!("indexed {} files into {}", report.files, out.display());
+    println!("captures: {}", m.captures);
+    println!("contents: {}", m.contents);
+    println!("urls: {}", m.urls);
+    println!("read errors: {}", report.error_count);
+    println!("captures without text: {}", report.captures_without_text);
+    println!("urls without SURT key: {}", report.url_errors);
+    println!(
+        "revisits: {} resolved, {} unresolved",
+        report.revisits_resolved, report.revisits_unresolved
+    );
+    println!("duplicate capture ids skipped: {}", m.duplicate_captures);
+    println!("digest: {}", m.digest);
+    println!("elapsed: {:.2}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn run_serve(index: PathBuf, listen: String) -> anyhow::Result<()> {
+    let reader =
+        IndexReader::open(&index).with_context(|| format!("opening index {}", index.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        // Tests and scripts read this line to learn the port.
+        println!("listening on {local}");
+        use std::io::Write as _;
+        std::io::stdout().flush().ok();
+        tracing::info!(%local, index = %index.display(), "serving");
+        provindex_rpc::serve(
+            listener,
+            Arc::new(reader),
+            provindex_rpc::ServerConfig::default(),
+            shutdown_signal(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn run_info(index: PathBuf, json: bool) -> anyhow::Result<()> {
+    let reader =
+        IndexReader::open(&index).with_context(|| format!("opening index {}", index.display()))?;
+    let m = reader.manifest();
+    if json {
+        println!("{}", serde_json::to_string_pretty(m)?);
+        return Ok(());
+    }
+    println!("index: {}", index.display());
+    println!("format version: {}", m.format_version);
+    println!("normalization version: {}", m.normalization_version);
+    println!("crawls: {}", m.crawls.join(", "));
+    println!("inputs: {}", m.inputs.len());
+    println!("built at: {}", m.built_at);
+    println!("captures: {}", m.captures);
+    println!("contents: {}", m.contents);
+    println!("urls: {}", m.urls);
+    println!("read errors: {}", m.read_errors);
+    println!("duplicate capture ids skipped: {}", m.duplicate_captures);
+    println!("digest: {}", m.digest);
+    Ok(())
+}

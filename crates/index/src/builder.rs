@@ -1,0 +1,357 @@
+//! Single-writer index build: captures, contents and their links are written
+//! in batches grouped per column family; per-content aggregates (capture count,
+//! first seen) are derived in one ordered pass over `content_captures` at the
+//! end, so the result does not depend on the order records arrived in.
+
+use std::path::{Path, PathBuf};
+
+use probabilistic_collections::bloom::ScalableBloomFilter;
+use prost::Message;
+use rocksdb::{Cache, DB, WriteBatch};
+
+use crate::keys::{self, ID_LEN};
+use crate::records::{self, CaptureRecord, ContentRecord};
+use crate::schema::{self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, META, URLS};
+use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
+
+/// Flush a batch to RocksDB once it holds this many bytes.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Identity and facts of one distinct normalized text.
+#[derive(Debug, Clone)]
+pub struct NewContent {
+    pub content_id: u128,
+    pub sha256: [u8; 32],
+    pub length_bytes: u64,
+    pub token_count: u64,
+    pub preview: String,
+}
+
+/// What the caller knows about the build as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct BuildFacts {
+    pub normalization_version: u32,
+    pub crawls: Vec<String>,
+    pub inputs: Vec<String>,
+    pub read_errors: u64,
+    pub built_at: i64,
+}
+
+/// Counts reported by [`IndexBuilder::finish`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSummary {
+    pub manifest: Manifest,
+}
+
+pub struct IndexBuilder {
+    db: DB,
+    path: PathBuf,
+    batch: WriteBatch,
+    // Detects a capture_id seen before without a read per capture; a "maybe"
+    // is confirmed against the database.
+    seen_captures: ScalableBloomFilter<u128>,
+    captures: u64,
+    urls: u64,
+    duplicate_captures: u64,
+}
+
+impl IndexBuilder {
+    /// Creates a new index at `path`, which must not exist or be an empty directory.
+    pub fn create(path: &Path) -> Result<Self, IndexError> {
+        if path.exists() {
+            let mut entries = std::fs::read_dir(path).map_err(|source| IndexError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            if entries.next().is_some() {
+                return Err(IndexError::AlreadyExists(path.to_path_buf()));
+            }
+        }
+        let cache = Cache::new_lru_cache(64 << 20);
+        let mut options = schema::db_options();
+        options.increase_parallelism(2);
+        let db = DB::open_cf_descriptors(&options, path, schema::column_families(&cache)).map_err(
+            |source| IndexError::Rocks {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            batch: WriteBatch::default(),
+            seen_captures: ScalableBloomFilter::new(1 << 16, 0.01, 2.0, 0.5),
+            captures: 0,
+            urls: 0,
+            duplicate_captures: 0,
+        })
+    }
+
+    fn rocks(&self, source: rocksdb::Error) -> IndexError {
+        IndexError::Rocks {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
+        // Every name in schema::ALL is created by `create`; a missing one is a bug here.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} was created with the database"))
+    }
+
+    /// The content of a capture already added: `None` when there is no such
+    /// capture, `Some(None)` when it has no text.
+    pub fn capture_content(
+        &mut self,
+        capture_id: u128,
+    ) -> Result<Option<Option<u128>>, IndexError> {
+        self.flush()?;
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(CAPTURES), keys::id_key(capture_id))
+            .map_err(|e| self.rocks(e))?;
+        match bytes {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(
+                records::decode::<CaptureRecord>(CAPTURES, &bytes)?.content_id(),
+            )),
+        }
+    }
+
+    /// The content of a capture of `surt` at `time` (any time when `None`):
+    /// the first such capture in key order, preferring one with text. `None`
+    /// when there is no such capture, `Some(None)` when none has text.
+    pub fn url_content(
+        &mut self,
+        surt: &str,
+        time: Option<i64>,
+    ) -> Result<Option<Option<u128>>, IndexError> {
+        self.flush()?;
+        let mut prefix = surt.as_bytes().to_vec();
+        prefix.push(keys::SURT_TERMINATOR);
+        if let Some(time) = time {
+            prefix.extend_from_slice(&keys::encode_time(time));
+        }
+        let mut candidates = Vec::new();
+        {
+            let mut iter = self.db.raw_iterator_cf(self.cf(URLS));
+            iter.seek(&prefix);
+            while iter.valid() && candidates.len() < 64 {
+                let Some(key) = iter.key() else { break };
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some(url_key) = keys::decode_url_key(key) {
+                    candidates.push(url_key.capture_id);
+                }
+                iter.next();
+            }
+            iter.status().map_err(|e| self.rocks(e))?;
+        }
+        let mut found = None;
+        for capture_id in candidates {
+            match self.capture_content(capture_id)? {
+                Some(Some(content)) => return Ok(Some(Some(content))),
+                Some(None) => found = Some(None),
+                None => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// Adds one capture (and its content, when it has text). Returns `false`,
+    /// writing nothing, when a capture with the same id is already in the index.
+    pub fn add_capture(
+        &mut self,
+        capture_id: u128,
+        record: &CaptureRecord,
+        content: Option<&NewContent>,
+    ) -> Result<bool, IndexError> {
+        if self.seen_captures.contains(&capture_id) {
+            self.flush()?;
+            let existing = self
+                .db
+                .get_pinned_cf(self.cf(CAPTURES), keys::id_key(capture_id))
+                .map_err(|e| self.rocks(e))?;
+            if existing.is_some() {
+                self.duplicate_captures += 1;
+                return Ok(false);
+            }
+        }
+        self.seen_captures.insert(&capture_id);
+
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.put_cf(
+            self.cf(CAPTURES),
+            keys::id_key(capture_id),
+            record.encode_to_vec(),
+        );
+        self.captures += 1;
+        if !record.surt.is_empty() {
+            batch.put_cf(
+                self.cf(URLS),
+                keys::url_key(&record.surt, record.capture_time, capture_id),
+                [],
+            );
+            self.urls += 1;
+        }
+        if let Some(content_id) = record.content_id() {
+            batch.put_cf(
+                self.cf(CONTENT_CAPTURES),
+                keys::content_capture_key(content_id, capture_id),
+                keys::encode_time(record.capture_time),
+            );
+        }
+        if let Some(content) = content {
+            let value = ContentRecord {
+                sha256: content.sha256.to_vec(),
+                length_bytes: content.length_bytes,
+                token_count: content.token_count,
+                capture_count: 0,
+                first_seen: None,
+                preview: content.preview.clone(),
+            };
+            // The same content written again carries the same value: idempotent.
+            batch.put_cf(
+                self.cf(CONTENTS),
+                keys::id_key(content.content_id),
+                value.encode_to_vec(),
+            );
+            batch.put_cf(
+                self.cf(CONTENT_SHA256),
+                content.sha256,
+                keys::id_key(content.content_id),
+            );
+        }
+        self.batch = batch;
+        if self.batch.size_in_bytes() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> Result<(), IndexError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.db.write(batch).map_err(|e| self.rocks(e))
+    }
+
+    /// Derives per-content aggregates, computes the digest, writes the manifest
+    /// last and closes the database.
+    pub fn finish(mut self, facts: BuildFacts) -> Result<BuildSummary, IndexError> {
+        self.flush()?;
+        let contents = self.aggregate_contents()?;
+        self.db
+            .compact_range_cf(self.cf(URLS), None::<&[u8]>, None::<&[u8]>);
+        let digest = crate::reader::digest_db(&self.db, &self.path)?;
+        let mut crawls = facts.crawls;
+        crawls.sort();
+        crawls.dedup();
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            normalization_version: facts.normalization_version,
+            crawls,
+            inputs: facts.inputs,
+            built_at: facts.built_at,
+            captures: self.captures,
+            contents,
+            urls: self.urls,
+            read_errors: facts.read_errors,
+            duplicate_captures: self.duplicate_captures,
+            digest,
+        };
+        let encoded = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Corrupt {
+            cf: META,
+            reason: e.to_string(),
+        })?;
+        self.db
+            .put_cf(self.cf(META), schema::MANIFEST_KEY, encoded)
+            .map_err(|e| self.rocks(e))?;
+        self.db.flush_wal(true).map_err(|e| self.rocks(e))?;
+        self.db.flush().map_err(|e| self.rocks(e))?;
+        Ok(BuildSummary { manifest })
+    }
+
+    /// One ordered pass over `content_captures`: each run of equal content ids
+    /// gives that content's capture count and earliest capture time.
+    fn aggregate_contents(&mut self) -> Result<u64, IndexError> {
+        let db = &self.db;
+        let rocks = |source| IndexError::Rocks {
+            path: self.path.clone(),
+            source,
+        };
+        let contents_cf = self.cf(CONTENTS);
+        let mut batch = WriteBatch::default();
+        let mut contents = 0u64;
+        let mut current: Option<(u128, u64, i64)> = None;
+        let mut iter = db.raw_iterator_cf(self.cf(CONTENT_CAPTURES));
+        iter.seek_to_first();
+        while iter.valid() {
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            let (content_id, _) =
+                keys::decode_content_capture_key(key).ok_or_else(|| IndexError::Corrupt {
+                    cf: CONTENT_CAPTURES,
+                    reason: format!("key of {} bytes, expected {}", key.len(), 2 * ID_LEN),
+                })?;
+            let time = keys::decode_time(value.try_into().map_err(|_| IndexError::Corrupt {
+                cf: CONTENT_CAPTURES,
+                reason: format!("value of {} bytes, expected 8", value.len()),
+            })?);
+            match &mut current {
+                Some((id, count, first)) if *id == content_id => {
+                    *count += 1;
+                    *first = (*first).min(time);
+                }
+                _ => {
+                    if let Some(done) = current.take() {
+                        contents += 1;
+                        update_content(db, contents_cf, done, &mut batch)?;
+                        if batch.size_in_bytes() >= BATCH_BYTES {
+                            db.write(std::mem::take(&mut batch)).map_err(rocks)?;
+                        }
+                    }
+                    current = Some((content_id, 1, time));
+                }
+            }
+            iter.next();
+        }
+        iter.status().map_err(rocks)?;
+        if let Some(done) = current.take() {
+            contents += 1;
+            update_content(db, contents_cf, done, &mut batch)?;
+        }
+        db.write(batch).map_err(rocks)?;
+        Ok(contents)
+    }
+}
+
+/// Sets a content's capture count and first-seen time (into `batch`).
+fn update_content(
+    db: &DB,
+    contents_cf: &rocksdb::ColumnFamily,
+    (content_id, count, first_seen): (u128, u64, i64),
+    batch: &mut WriteBatch,
+) -> Result<(), IndexError> {
+    let key = keys::id_key(content_id);
+    let bytes = db
+        .get_pinned_cf(contents_cf, key)
+        .map_err(|source| IndexError::Corrupt {
+            cf: CONTENTS,
+            reason: source.to_string(),
+        })?
+        .ok_or_else(|| IndexError::Corrupt {
+            cf: CONTENTS,
+            reason: format!("content {content_id:032x} has captures but no record"),
+        })?;
+    let mut record: ContentRecord = records::decode(CONTENTS, &bytes)?;
+    record.capture_count = count;
+    record.first_seen = Some(first_seen);
+    batch.put_cf(contents_cf, key, record.encode_to_vec());
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Key codecs, one per column family. All integers are big-endian; signed times
+//! have their sign bit flipped so that byte order equals numeric order.
+
+/// Width of a capture_id / content_id (xxh3-128).
+pub const ID_LEN: usize = 16;
+/// Separator between the SURT and the time in a `urls` key. SURT keys never contain NUL.
+pub const SURT_TERMINATOR: u8 = 0x00;
+
+/// Encodes a signed time so that unsigned byte order is numeric order.
+pub fn encode_time(time: i64) -> [u8; 8] {
+    ((time as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of [`encode_time`].
+pub fn decode_time(bytes: [u8; 8]) -> i64 {
+    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
+pub fn id_key(id: u128) -> [u8; ID_LEN] {
+    id.to_be_bytes()
+}
+
+pub fn decode_id(bytes: &[u8]) -> Option<u128> {
+    <[u8; ID_LEN]>::try_from(bytes)
+        .ok()
+        .map(u128::from_be_bytes)
+}
+
+/// `content_captures` key: content_id ‖ capture_id.
+pub fn content_capture_key(content_id: u128, capture_id: u128) -> [u8; 2 * ID_LEN] {
+    let mut key = [0u8; 2 * ID_LEN];
+    key[..ID_LEN].copy_from_slice(&content_id.to_be_bytes());
+    key[ID_LEN..].copy_from_slice(&capture_id.to_be_bytes());
+    key
+}
+
+pub fn decode_content_capture_key(key: &[u8]) -> Option<(u128, u128)> {
+    if key.len() != 2 * ID_LEN {
+        return None;
+    }
+    Some((decode_id(&key[..ID_LEN])?, decode_id(&key[ID_LEN..])?))
+}
+
+/// `urls` key: SURT ‖ 0x00 ‖ time ‖ capture_id.
+pub fn url_key(surt: &str, time: i64, capture_id: u128) -> Vec<u8> {
+    let mut key = Vec::with_capacity(surt.len() + 1 + 8 + ID_LEN);
+    key.extend_from_slice(surt.as_bytes());
+    key.push(SURT_TERMINATOR);
+    key.extend_from_slice(&encode_time(time));
+    key.extend_from_slice(&capture_id.to_be_bytes());
+    key
+}
+
+/// A decoded `urls` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlKey<'a> {
+    pub surt: &'a str,
+    pub time: i64,
+    pub capture_id: u128,
+}
+
+/// Splits a `urls` key; `None` for anything that is not one (never panics).
+pub fn decode_url_key(key: &[u8]) -> Option<UrlKey<'_>> {
+    const TAIL: usize = 1 + 8 + ID_LEN;
+    if key.len() < TAIL {
+        return None;
+    }
+    let (surt, tail) = key.split_at(key.len() - TAIL);
+    if tail[0] != SURT_TERMINATOR || surt.contains(&SURT_TERMINATOR) {
+        return None;
+    }
+    let surt = std::str::from_utf8(surt).ok()?;
+    let time = decode_time(tail[1..9].try_into().ok()?);
+    let capture_id = decode_id(&tail[9..])?;
+    Some(UrlKey {
+        surt,
+        time,
+        capture_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn time_order_is_byte_order(a: i64, b: i64) {
+            prop_assert_eq!(a.cmp(&b), encode_time(a).cmp(&encode_time(b)));
+            prop_assert_eq!(decode_time(encode_time(a)), a);
+        }
+
+        #[test]
+        fn url_key_round_trips(surt in "[a-z,)/?=&.0-9]{0,40}", time: i64, id: u128) {
+            let key = url_key(&surt, time, id);
+            let decoded = decode_url_key(&key).expect("decodes");
+            prop_assert_eq!(decoded, UrlKey { surt: &surt, time, capture_id: id });
+        }
+
+        #[test]
+        fn url_keys_sort_by_surt_then_time(a in "[a-z,)/]{0,12}", b in "[a-z,)/]{0,12}", ta: i64, tb: i64) {
+            let ka = url_key(&a, ta, 0);
+            let kb = url_key(&b, tb, 0);
+            let expected = (a.as_bytes(), encode_time(ta)).cmp(&(b.as_bytes(), encode_time(tb)));
+            prop_assert_eq!(ka.cmp(&kb), expected);
+        }
+
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = decode_url_key(&bytes);
+            let _ = decode_content_capture_key(&bytes);
+            let _ = decode_id(&bytes);
+        }
+
+        #[test]
+        fn content_capture_key_round_trips(a: u128, b: u128) {
+            prop_assert_eq!(decode_content_capture_key(&content_capture_key(a, b)), Some((a, b)));
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The index manifest: what was built, from what, with which parameters. It is
+//! written last; an index without one is not published and will not open.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the on-disk layout changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// Version of the text normalization used for content ids.
+    pub normalization_version: u32,
+    pub crawls: Vec<String>,
+    pub inputs: Vec<String>,
+    /// Unix seconds when the build finished.
+    pub built_at: i64,
+    pub captures: u64,
+    pub contents: u64,
+    pub urls: u64,
+    /// Records and files that could not be read, by input.
+    pub read_errors: u64,
+    /// Captures skipped because their capture_id was already in the index.
+    pub duplicate_captures: u64,
+    /// Hex SHA-256 over the logical contents (see `IndexReader::digest`).
+    pub digest: String,
+}

@@ -1,0 +1,176 @@
+//! One crawl record → the rows it contributes to the index. Pure computation.
+
+use provindex_corpus::{DocKind, Framing, SourceDoc};
+use provindex_index::NewContent;
+use provindex_index::records::{CaptureRecord, LicenseRecord, SignalRecord};
+use provindex_signals::{LicenseClass, Stance, Verdict};
+
+/// Characters of normalized text kept as a content preview.
+const PREVIEW_CHARS: usize = 200;
+
+/// What one record contributes, computed off the writer thread.
+#[derive(Debug, Clone)]
+pub struct PreparedCapture {
+    pub capture_id: u128,
+    pub record: CaptureRecord,
+    /// The distinct text, when the record had any after normalization.
+    pub content: Option<NewContent>,
+    /// For revisits: how to find the original (resolved after all input is read).
+    pub revisit: Option<RevisitRef>,
+    /// Why the URL has no SURT key, when it has none.
+    pub url_error: Option<String>,
+}
+
+/// What a revisit record says about the record it repeats.
+#[derive(Debug, Clone, Default)]
+pub struct RevisitRef {
+    /// capture_id of WARC-Refers-To, when present.
+    pub refers_to_capture: Option<u128>,
+    pub payload_digest: Option<String>,
+    /// SURT of WARC-Refers-To-Target-URI (or the revisit's own URL) and the
+    /// original's capture time from WARC-Refers-To-Date, when parseable.
+    pub target: Option<(String, Option<i64>)>,
+}
+
+/// `capture_id` = xxh3-128 of the WARC-Record-ID (or of `url date` for inputs without one).
+pub fn capture_id_for(record_id: Option<&str>, url: &str, date_raw: &str) -> u128 {
+    match record_id {
+        Some(id) if !id.is_empty() => xxhash_rust::xxh3::xxh3_128(id.as_bytes()),
+        _ => xxhash_rust::xxh3::xxh3_128(format!("{url} {date_raw}").as_bytes()),
+    }
+}
+
+pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
+    let url = doc.url.clone().unwrap_or_default();
+    let date_raw = doc.date_raw.clone().unwrap_or_default();
+    let capture_id = capture_id_for(doc.record_id.as_deref(), &url, &date_raw);
+    let (surt, url_error) = match provindex_signals::surt(&url) {
+        Ok(surt) => (Some(surt), None),
+        Err(error) => (None, Some(format!("{url:?}: {error}"))),
+    };
+
+    let content = doc.text.as_deref().and_then(|text| {
+        let normalized = provindex_sketch::normalize(text);
+        if normalized.is_empty() {
+            return None;
+        }
+        Some(NewContent {
+            content_id: provindex_sketch::content_id(&normalized).0,
+            sha256: provindex_sketch::sha256(&normalized),
+            length_bytes: normalized.len() as u64,
+            token_count: u64::from(provindex_sketch::token_count(&normalized)),
+            preview: normalized.chars().take(PREVIEW_CHARS).collect(),
+        })
+    });
+
+    let revisit = (doc.kind == DocKind::Revisit).then(|| {
+        let target_url = doc.refers_to_target_uri.as_deref().unwrap_or(&url);
+        let target_time = doc
+            .refers_to_date
+            .as_deref()
+            .and_then(|raw| provindex_corpus::date::parse_warc_date(raw).ok());
+        RevisitRef {
+            refers_to_capture: doc
+                .refers_to
+                .as_deref()
+                .map(|id| capture_id_for(Some(id), "", "")),
+            payload_digest: doc.payload_digest.clone(),
+            target: provindex_signals::surt(target_url)
+                .ok()
+                .map(|surt| (surt.key, target_time)),
+        }
+    });
+
+    let capture_time = doc.date_unix.unwrap_or(0);
+    let mut signals = provindex_signals::header_signals(&doc.http_headers);
+    let license = doc.html.as_deref().and_then(|html| {
+        let (finding, html_signals) = provindex_signals::analyze_html(html, Some(&url));
+        signals.extend(html_signals);
+        (finding.class != LicenseClass::Unknown || finding.id.is_some()).then(|| LicenseRecord {
+            class: finding.class.as_str().to_owned(),
+            id: finding.id.unwrap_or_default(),
+            spdx: finding.spdx.unwrap_or_default(),
+            location: finding
+                .location
+                .map(|l| l.as_str().to_owned())
+                .unwrap_or_default(),
+            evidence: finding.evidence.unwrap_or_default(),
+            conflict: finding.conflict,
+        })
+    });
+    provindex_signals::stamp(&mut signals, capture_time);
+    let (verdict, decider) = provindex_signals::combine(&signals);
+
+    let record = CaptureRecord {
+        url,
+        surt: surt.as_ref().map(|s| s.key.clone()).unwrap_or_default(),
+        capture_time,
+        capture_time_raw: date_raw,
+        http_status: doc.http_status.map(u32::from).unwrap_or(0),
+        content_type: doc.content_type.unwrap_or_default(),
+        language: doc.language.unwrap_or_default(),
+        location_uri: doc.location.uri,
+        location_offset: doc.location.offset,
+        location_length: doc.location.length,
+        payload_digest: doc.payload_digest.unwrap_or_default(),
+        content_id: content
+            .as_ref()
+            .map(|c| c.content_id.to_be_bytes().to_vec())
+            .unwrap_or_default(),
+        record_id: doc.record_id.unwrap_or_default(),
+        record_kind: doc.kind.as_str().to_owned(),
+        crawl: crawl.to_owned(),
+        host: surt.as_ref().map(|s| s.host.clone()).unwrap_or_default(),
+        registered_domain: surt.and_then(|s| s.registered_domain).unwrap_or_default(),
+        refers_to: doc.refers_to.unwrap_or_default(),
+        location_framing: framing_name(doc.location.framing).to_owned(),
+        license,
+        signals: signals.iter().map(signal_record).collect(),
+        optout_verdict: verdict_name(verdict).to_owned(),
+        optout_decider: decider.map(|i| i as u32),
+    };
+    PreparedCapture {
+        capture_id,
+        record,
+        content,
+        revisit,
+        url_error,
+    }
+}
+
+fn framing_name(framing: Framing) -> &'static str {
+    match framing {
+        Framing::Plain => "plain",
+        Framing::GzipMember => "gzip_member",
+        Framing::Decompressed => "decompressed",
+    }
+}
+
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Reserved => "reserved",
+        Verdict::NotReserved => "not_reserved",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+fn stance_name(stance: Stance) -> &'static str {
+    match stance {
+        Stance::Reserved => "reserved",
+        Stance::NotReserved => "not_reserved",
+        Stance::Info => "info",
+        Stance::Malformed => "malformed",
+    }
+}
+
+fn signal_record(signal: &provindex_signals::Signal) -> SignalRecord {
+    SignalRecord {
+        kind: signal.kind.as_str().to_owned(),
+        source: signal.source.as_str().to_owned(),
+        stance: stance_name(signal.stance).to_owned(),
+        value: signal.value.clone(),
+        agent: signal.agent.clone().unwrap_or_default(),
+        evidence: signal.evidence.clone(),
+        captured_at: signal.captured_at.unwrap_or_default(),
+    }
+}

@@ -1,0 +1,86 @@
+//! Index records → API messages.
+
+use provindex_index::records::{CaptureRecord, ContentRecord};
+use provindex_proto::v1;
+
+pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
+    let optout = optout(&record);
+    let license = record.license.as_ref().map(|license| v1::License {
+        class: license.class.clone(),
+        id: license.id.clone(),
+        spdx: license.spdx.clone(),
+        location: license.location.clone(),
+        evidence: license.evidence.clone(),
+        conflict: license.conflict,
+    });
+    let content_id = record
+        .content_id()
+        .map(|id| format!("{id:032x}"))
+        .unwrap_or_default();
+    v1::Capture {
+        capture_id: format!("{capture_id:032x}"),
+        url: record.url,
+        surt: record.surt,
+        capture_time: record.capture_time,
+        capture_time_raw: record.capture_time_raw,
+        http_status: record.http_status,
+        content_type: record.content_type,
+        language: record.language,
+        location: Some(v1::RecordLocation {
+            uri: record.location_uri,
+            offset: record.location_offset,
+            length: record.location_length,
+            framing: record.location_framing,
+        }),
+        payload_digest: record.payload_digest,
+        content_id,
+        record_id: record.record_id,
+        record_kind: record.record_kind,
+        crawl: record.crawl,
+        host: record.host,
+        registered_domain: record.registered_domain,
+        refers_to: record.refers_to,
+        license,
+        optout: Some(optout),
+    }
+}
+
+pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
+    v1::Content {
+        content_id: format!("{content_id:032x}"),
+        sha256: hex::encode(&record.sha256),
+        length_bytes: record.length_bytes,
+        token_count: record.token_count,
+        capture_count: record.capture_count,
+        first_seen: record.first_seen.unwrap_or_default(),
+        preview: record.preview,
+    }
+}
+
+fn signal(record: &provindex_index::records::SignalRecord) -> v1::OptOutSignal {
+    v1::OptOutSignal {
+        kind: record.kind.clone(),
+        source: record.source.clone(),
+        stance: record.stance.clone(),
+        value: record.value.clone(),
+        agent: record.agent.clone(),
+        evidence: record.evidence.clone(),
+        seen_at: record.captured_at,
+    }
+}
+
+fn optout(record: &CaptureRecord) -> v1::OptOutStatus {
+    let deciding_signal = record
+        .optout_decider
+        .and_then(|i| record.signals.get(i as usize))
+        .map(signal);
+    v1::OptOutStatus {
+        verdict: if record.optout_verdict.is_empty() {
+            "unknown".to_owned()
+        } else {
+            record.optout_verdict.clone()
+        },
+        deciding_signal,
+        signals: record.signals.iter().map(signal).collect(),
+    }
+}

@@ -1,0 +1,275 @@
+//! `ProvenanceService`: read-only lookups over a published index.
+
+use std::sync::Arc;
+
+use provindex_index::{IndexReader, UrlScan, keys};
+use provindex_proto::v1::{
+    GetCaptureRequest, GetCaptureResponse, LookupContentRequest, LookupContentResponse,
+    LookupUrlRequest, LookupUrlResponse, UrlMatch, lookup_content_request::Key,
+    provenance_service_server::ProvenanceService,
+};
+use provindex_signals::MatchMode;
+use tonic::{Request, Response, Status};
+
+use crate::{ApiError, convert};
+
+/// Page size when the request leaves it 0.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+#[derive(Clone)]
+pub struct ProvenanceApi {
+    index: Arc<IndexReader>,
+}
+
+impl ProvenanceApi {
+    pub fn new(index: Arc<IndexReader>) -> Self {
+        Self { index }
+    }
+
+    /// Runs a blocking index query off the async workers.
+    async fn blocking<T, F>(&self, query: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&IndexReader) -> Result<T, ApiError> + Send + 'static,
+    {
+        let index = Arc::clone(&self.index);
+        tokio::task::spawn_blocking(move || query(&index))
+            .await
+            .map_err(|join| Status::internal(format!("query task failed: {join}")))?
+            .map_err(Status::from)
+    }
+}
+
+#[tonic::async_trait]
+impl ProvenanceService for ProvenanceApi {
+    async fn lookup_url(
+        &self,
+        request: Request<LookupUrlRequest>,
+    ) -> Result<Response<LookupUrlResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .blocking(move |index| lookup_url(index, &request))
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn lookup_content(
+        &self,
+        request: Request<LookupContentRequest>,
+    ) -> Result<Response<LookupContentResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .blocking(move |index| lookup_content(index, &request))
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_capture(
+        &self,
+        request: Request<GetCaptureRequest>,
+    ) -> Result<Response<GetCaptureResponse>, Status> {
+        let capture_id = parse_id("capture_id", &request.get_ref().capture_id)?;
+        let record = self
+            .index
+            .capture(capture_id)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no capture {capture_id:032x}")))?;
+        Ok(Response::new(GetCaptureResponse {
+            capture: Some(convert::capture(capture_id, record)),
+        }))
+    }
+}
+
+fn page_size(requested: u32) -> Result<usize, ApiError> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE as usize),
+        n if n <= MAX_PAGE_SIZE => Ok(n as usize),
+        n => Err(ApiError::invalid(
+            "page_size",
+            format!("{n} is larger than the maximum {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+/// Key prefixes of the `urls` table that a URL and match mode cover.
+fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mode = match mode {
+        UrlMatch::Unspecified | UrlMatch::Exact => MatchMode::Exact,
+        UrlMatch::Prefix => MatchMode::Prefix,
+        UrlMatch::Host => MatchMode::Host,
+        UrlMatch::Domain => MatchMode::Domain,
+    };
+    let prefix = provindex_signals::surt_scan_prefix(url, mode)
+        .map_err(|error| ApiError::invalid("url", error.to_string()))?;
+    Ok(match mode {
+        MatchMode::Exact => {
+            let mut key = prefix.into_bytes();
+            key.push(keys::SURT_TERMINATOR);
+            vec![key]
+        }
+        MatchMode::Prefix | MatchMode::Host => vec![prefix.into_bytes()],
+        // The host itself, its subdomains and its explicit ports, in key order.
+        MatchMode::Domain => [")", ",", ":"]
+            .iter()
+            .map(|boundary| format!("{prefix}{boundary}").into_bytes())
+            .collect(),
+    })
+}
+
+fn lookup_url(
+    index: &IndexReader,
+    request: &LookupUrlRequest,
+) -> Result<LookupUrlResponse, ApiError> {
+    if request.url.trim().is_empty() {
+        return Err(ApiError::invalid("url", "is empty"));
+    }
+    let mode = UrlMatch::try_from(request.r#match).map_err(|_| {
+        ApiError::invalid("match", format!("unknown match mode {}", request.r#match))
+    })?;
+    if let (Some(from), Some(to)) = (request.from_time, request.to_time)
+        && from > to
+    {
+        return Err(ApiError::invalid(
+            "from_time",
+            format!("{from} is after to_time {to}"),
+        ));
+    }
+    let limit = page_size(request.page_size)?;
+    let prefixes = url_prefixes(&request.url, mode)?;
+    let after = if request.page_token.is_empty() {
+        None
+    } else {
+        let key = hex::decode(&request.page_token)
+            .map_err(|e| ApiError::invalid("page_token", format!("not a page token: {e}")))?;
+        let belongs = keys::decode_url_key(&key).is_some()
+            && prefixes.iter().any(|prefix| key.starts_with(prefix));
+        if !belongs {
+            return Err(ApiError::invalid(
+                "page_token",
+                "does not belong to this query (url and match must not change between pages)",
+            ));
+        }
+        Some(key)
+    };
+    let first_page = after.is_none();
+    let page = index.scan_urls(&UrlScan {
+        prefixes,
+        from_time: request.from_time,
+        to_time: request.to_time,
+        after,
+        limit,
+        reverse: request.newest_first,
+    })?;
+    if first_page && page.hits.is_empty() && page.next.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no captures for {} (match {})",
+            request.url,
+            mode.as_str_name()
+        )));
+    }
+    let mut captures = Vec::with_capacity(page.hits.len());
+    for hit in page.hits {
+        let record =
+            index
+                .capture(hit.capture_id)?
+                .ok_or_else(|| provindex_index::IndexError::Corrupt {
+                    cf: provindex_index::schema::CAPTURES,
+                    reason: format!("url entry for missing capture {:032x}", hit.capture_id),
+                })?;
+        captures.push(convert::capture(hit.capture_id, record));
+    }
+    Ok(LookupUrlResponse {
+        captures,
+        next_page_token: page.next.map(hex::encode).unwrap_or_default(),
+    })
+}
+
+fn lookup_content(
+    index: &IndexReader,
+    request: &LookupContentRequest,
+) -> Result<LookupContentResponse, ApiError> {
+    let limit = page_size(request.page_size)?;
+    let content_id = match &request.key {
+        None => {
+            return Err(ApiError::invalid(
+                "key",
+                "set one of content_id, sha256 or text",
+            ));
+        }
+        Some(Key::ContentId(hex_id)) => parse_id("content_id", hex_id)?,
+        Some(Key::Sha256(hex_sha)) => {
+            let sha = parse_sha256(hex_sha)?;
+            index
+                .content_id_by_sha256(&sha)?
+                .ok_or_else(|| ApiError::NotFound(format!("no content with sha256 {hex_sha}")))?
+        }
+        Some(Key::Text(text)) => {
+            let version = index.manifest().normalization_version;
+            if version != provindex_sketch::NORMALIZATION_VERSION {
+                return Err(ApiError::invalid(
+                    "text",
+                    format!(
+                        "the index uses normalization v{version}; this server implements v{}",
+                        provindex_sketch::NORMALIZATION_VERSION
+                    ),
+                ));
+            }
+            let normalized = provindex_sketch::normalize(text);
+            if normalized.is_empty() {
+                return Err(ApiError::invalid("text", "is empty after normalization"));
+            }
+            provindex_sketch::content_id(&normalized).0
+        }
+    };
+    let record = index
+        .content(content_id)?
+        .ok_or_else(|| ApiError::NotFound(format!("no content {content_id:032x}")))?;
+    let after = if request.page_token.is_empty() {
+        None
+    } else {
+        Some(parse_id("page_token", &request.page_token)?)
+    };
+    let (capture_ids, more) = index.content_captures(content_id, after, limit)?;
+    let mut captures = Vec::with_capacity(capture_ids.len());
+    for capture_id in &capture_ids {
+        if let Some(capture) = index.capture(*capture_id)? {
+            captures.push(convert::capture(*capture_id, capture));
+        }
+    }
+    let next_page_token = match (more, capture_ids.last()) {
+        (true, Some(last)) => format!("{last:032x}"),
+        _ => String::new(),
+    };
+    Ok(LookupContentResponse {
+        content: Some(convert::content(content_id, record)),
+        captures,
+        next_page_token,
+    })
+}
+
+/// Parses a 128-bit id written as 32 hex characters.
+fn parse_id(field: &'static str, text: &str) -> Result<u128, ApiError> {
+    if text.len() != 32 {
+        return Err(ApiError::invalid(
+            field,
+            format!("expected 32 hex characters, got {}", text.len()),
+        ));
+    }
+    u128::from_str_radix(text, 16)
+        .map_err(|_| ApiError::invalid(field, format!("{text:?} is not hexadecimal")))
+}
+
+fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
+    if text.len() != 64 {
+        return Err(ApiError::invalid(
+            "sha256",
+            format!("expected 64 hex characters, got {}", text.len()),
+        ));
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out)
+        .map_err(|_| ApiError::invalid("sha256", format!("{text:?} is not hexadecimal")))?;
+    Ok(out)
+}

@@ -1,0 +1,25 @@
+# Sourced by deploy/demo.sh and tests/run.sh: installs what a fresh Debian
+# machine with a Rust toolchain lacks, and fixes the cargo target directory
+# outside the clone so repeated runs reuse the (slow) RocksDB build.
+
+need_packages=()
+# rust-rocksdb runs bindgen at build time: it needs libclang.
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
+  need_packages+=(libclang-dev)
+fi
+command -v c++ >/dev/null 2>&1 || need_packages+=(g++)
+command -v make >/dev/null 2>&1 || need_packages+=(make)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  echo "installing missing system packages: ${need_packages[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}" >&2
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/provindex-target}"
+mkdir -p "$CARGO_TARGET_DIR"

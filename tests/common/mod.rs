@@ -1,0 +1,129 @@
+//! Helpers shared by the end-to-end tests: locating the binary and the shared
+//! corpus, running a server process, and an independent WARC header scan.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub fn provindex_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_provindex"))
+}
+
+/// `../shared/corpus` next to the repository.
+pub fn corpus_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("../shared/corpus");
+    assert!(dir.is_dir(), "shared corpus not found at {}", dir.display());
+    dir
+}
+
+/// A `provindex serve` child process, killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: String,
+}
+
+impl ServerProcess {
+    pub fn start(index: &Path) -> Self {
+        let mut child = Command::new(provindex_bin())
+            .arg("serve")
+            .arg("--index")
+            .arg(index)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start provindex serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        // The server prints its address once bound; EOF means it died first.
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("server did not start: {line:?}")
+            })
+            .to_owned();
+        Self { child, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Header facts of one WARC record.
+#[derive(Debug, Clone)]
+pub struct ScannedRecord {
+    pub warc_type: String,
+    pub target_uri: String,
+    pub record_id: String,
+    pub payload_digest: String,
+}
+
+/// Reads a well-formed WARC file (plain or gzip) by its headers alone: a
+/// deliberately simple, separate reader to check the index against.
+pub fn scan_warc(path: &Path) -> Vec<ScannedRecord> {
+    let raw = std::fs::read(path).expect("read warc");
+    let data = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    } else {
+        raw
+    };
+    let mut records = Vec::new();
+    let mut pos = 0;
+    while let Some(start) = find(&data[pos..], b"WARC/").map(|i| pos + i) {
+        let Some(header_end) = find(&data[start..], b"\r\n\r\n").map(|i| start + i) else {
+            break;
+        };
+        let header = String::from_utf8_lossy(&data[start..header_end]);
+        let mut record = ScannedRecord {
+            warc_type: String::new(),
+            target_uri: String::new(),
+            record_id: String::new(),
+            payload_digest: String::new(),
+        };
+        let mut length = 0usize;
+        for line in header.lines().skip(1) {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim().to_owned();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "warc-type" => record.warc_type = value,
+                "warc-target-uri" => {
+                    record.target_uri = value
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                }
+                "warc-record-id" => record.record_id = value,
+                "warc-payload-digest" => record.payload_digest = value,
+                "content-length" => length = value.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        records.push(record);
+        pos = (header_end + 4 + length).min(data.len());
+    }
+    records
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

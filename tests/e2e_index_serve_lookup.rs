@@ -1,0 +1,491 @@
+//! End to end, with real processes: `provindex index` builds an index from the
+//! real WARC files in ../shared/corpus/warc (plus one malformed file),
+//! `provindex serve` serves it on an ephemeral loopback port, and a real gRPC
+//! client (and the `provindex lookup` CLI) checks the answers against an
+//! independent reading of the same WARC files.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use common::{ServerProcess, corpus_dir, provindex_bin, scan_warc};
+use provindex_proto::v1::{
+    GetCaptureRequest, LookupContentRequest, LookupUrlRequest, UrlMatch,
+    lookup_content_request::Key, provenance_service_client::ProvenanceServiceClient,
+};
+use tonic::Code;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    index: std::path::PathBuf,
+    summary: String,
+}
+
+fn build_index() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("warc"))
+        .arg(corpus_dir().join("malformed/clipped.warc.gz"))
+        .arg(corpus_dir().join("malformed/example-wrong-chunks.warc.gz"))
+        .arg("--out")
+        .arg(&index)
+        .args([
+            "--crawl",
+            "shared-corpus",
+            "--workers",
+            "2",
+            "--built-at",
+            "0",
+        ])
+        .output()
+        .expect("run provindex index");
+    let summary = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "index failed: {summary}\n{stderr}");
+    // The malformed files are reported with their name and a byte offset, and counted.
+    for file in ["clipped.warc.gz@", "example-wrong-chunks.warc.gz@"] {
+        assert!(
+            stderr.contains(file),
+            "read errors must name file@offset: {stderr}"
+        );
+    }
+    let errors: u64 = summary_value(&summary, "read errors")
+        .parse()
+        .expect("count");
+    assert!(errors >= 3, "{summary}");
+    Fixture {
+        _dir: dir,
+        index,
+        summary,
+    }
+}
+
+fn summary_value<'a>(summary: &'a str, key: &str) -> &'a str {
+    summary
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no `{key}:` line in {summary}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_serve_and_look_up_the_real_corpus() {
+    let fixture = build_index();
+    let server = ServerProcess::start(&fixture.index);
+    let channel = tonic::transport::Channel::from_shared(server.url())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = ProvenanceServiceClient::new(channel.clone());
+
+    // An independent reading of the WARC files: every http(s) response record.
+    let mut responses = Vec::new();
+    let mut good_file_records = 0;
+    for entry in std::fs::read_dir(corpus_dir().join("warc")).expect("corpus") {
+        let path = entry.expect("entry").path();
+        for record in scan_warc(&path) {
+            good_file_records += 1;
+            if record.warc_type == "response"
+                && (record.target_uri.starts_with("http://")
+                    || record.target_uri.starts_with("https://"))
+            {
+                responses.push(record);
+            }
+        }
+    }
+    assert!(
+        responses.len() > 450,
+        "expected the whole corpus, got {}",
+        responses.len()
+    );
+    assert!(good_file_records > responses.len());
+
+    // 1. Every response record's URL is found, and the capture with its record id is there.
+    let mut content_by_record = BTreeMap::new();
+    for record in &responses {
+        let mut found = None;
+        let mut request = LookupUrlRequest {
+            url: record.target_uri.clone(),
+            r#match: UrlMatch::Exact as i32,
+            page_size: 1000,
+            ..Default::default()
+        };
+        loop {
+            let page = client
+                .lookup_url(request.clone())
+                .await
+                .unwrap_or_else(|status| panic!("lookup {}: {status}", record.target_uri))
+                .into_inner();
+            if let Some(capture) = page
+                .captures
+                .iter()
+                .find(|c| c.record_id == record.record_id)
+            {
+                found = Some(capture.clone());
+            }
+            if page.next_page_token.is_empty() || found.is_some() {
+                break;
+            }
+            request.page_token = page.next_page_token;
+        }
+        let capture = found.unwrap_or_else(|| {
+            panic!(
+                "{} ({}) not found by URL",
+                record.target_uri, record.record_id
+            )
+        });
+        assert_eq!(capture.record_kind, "response");
+        assert_eq!(capture.crawl, "shared-corpus");
+        content_by_record.insert(record.record_id.clone(), capture.content_id.clone());
+    }
+
+    // 2. Responses with the same payload digest carry the same text: same content_id.
+    //    (The CC excerpt is in the corpus twice, plain and gzipped: the same
+    //    record ids, indexed once.)
+    let mut by_digest: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for record in &responses {
+        if !record.payload_digest.is_empty() {
+            let ids = by_digest.entry(&record.payload_digest).or_default();
+            if !ids.contains(&record.record_id.as_str()) {
+                ids.push(&record.record_id);
+            }
+        }
+    }
+    let mut shared_pairs = 0;
+    for records in by_digest.values().filter(|r| r.len() > 1) {
+        let ids: BTreeSet<&String> = records.iter().map(|r| &content_by_record[*r]).collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "same payload, different content ids: {records:?}"
+        );
+        if ids.iter().all(|id| !id.is_empty()) {
+            shared_pairs += 1;
+        }
+    }
+    assert!(
+        shared_pairs >= 5,
+        "expected several identical payloads with text, got {shared_pairs}"
+    );
+
+    // 3. LookupContent by id lists those captures; by SHA-256 and by id agree.
+    let (digest, records) = by_digest
+        .iter()
+        .find(|(_, r)| r.len() > 1 && !content_by_record[r[0]].is_empty())
+        .expect("a repeated payload with text");
+    let content_id = content_by_record[records[0]].clone();
+    let by_id = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::ContentId(content_id.clone())),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .expect("lookup content")
+        .into_inner();
+    let content = by_id.content.expect("content");
+    assert!(
+        content.capture_count >= records.len() as u64,
+        "{digest}: {content:?}"
+    );
+    let listed: BTreeSet<&str> = by_id
+        .captures
+        .iter()
+        .map(|c| c.record_id.as_str())
+        .collect();
+    for record in records {
+        assert!(listed.contains(record), "{record} missing from {listed:?}");
+    }
+    let by_sha = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::Sha256(content.sha256.clone())),
+            ..Default::default()
+        })
+        .await
+        .expect("lookup by sha256")
+        .into_inner();
+    assert_eq!(by_sha.content.expect("content").content_id, content_id);
+
+    // 4. Revisits of the second gov.uk crawl resolve to the first crawl's content.
+    let revisit_page = client
+        .lookup_url(LookupUrlRequest {
+            url: "http://data.gov.uk/".into(),
+            r#match: UrlMatch::Host as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("host lookup")
+        .into_inner();
+    let revisits: Vec<_> = revisit_page
+        .captures
+        .iter()
+        .filter(|c| c.record_kind == "revisit")
+        .collect();
+    assert!(
+        revisits.len() >= 50,
+        "gov.uk revisits are indexed: {}",
+        revisits.len()
+    );
+    // Each revisit carries its original's content (the response of crawl a with
+    // the same URL), text or no text.
+    let mut compared = 0;
+    for revisit in &revisits {
+        let original = revisit_page.captures.iter().find(|c| {
+            c.record_kind == "response"
+                && c.url == revisit.url
+                && c.capture_time < revisit.capture_time
+        });
+        if let Some(original) = original {
+            assert_eq!(revisit.content_id, original.content_id, "{}", revisit.url);
+            compared += 1;
+        }
+    }
+    assert!(
+        compared * 10 >= revisits.len() * 9,
+        "{compared} of {}",
+        revisits.len()
+    );
+    assert!(revisits.iter().filter(|c| !c.content_id.is_empty()).count() >= 20);
+
+    // 5. GetCapture returns the evidence location of a capture.
+    let capture_id = revisit_page.captures[0].capture_id.clone();
+    let capture = client
+        .get_capture(GetCaptureRequest {
+            capture_id: capture_id.clone(),
+        })
+        .await
+        .expect("get capture")
+        .into_inner()
+        .capture
+        .expect("capture");
+    let location = capture.location.expect("location");
+    assert!(location.uri.contains("gov.uk-2014"), "{location:?}");
+    assert!(location.length > 0);
+
+    // 6. Licenses stated by real pages travel with their captures; unlicensed
+    //    pages say nothing (never a guess), and every capture carries a verdict.
+    for (url, spdx) in [
+        (
+            "https://an.wikipedia.org/wiki/Escopete",
+            Some("CC-BY-SA-4.0"),
+        ),
+        (
+            "http://www.archive.org/details/JTRNET15",
+            Some("CC-BY-NC-ND-3.0"),
+        ),
+        ("https://soldaini.net/", Some("CC-BY-4.0")),
+        ("http://data.gov.uk/terms-and-conditions", None),
+    ] {
+        let page = client
+            .lookup_url(LookupUrlRequest {
+                url: url.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{url}: {status}"))
+            .into_inner();
+        let response = page
+            .captures
+            .iter()
+            .find(|c| c.record_kind == "response")
+            .unwrap_or_else(|| panic!("{url}: no response capture"));
+        assert_eq!(
+            response.license.as_ref().map(|l| l.spdx.as_str()),
+            spdx,
+            "{url}: {:?}",
+            response.license
+        );
+        let optout = response.optout.as_ref().expect("opt-out status");
+        assert!(
+            ["reserved", "not_reserved", "unknown"].contains(&optout.verdict.as_str()),
+            "{optout:?}"
+        );
+    }
+
+    // 7. Unknown URL → NOT_FOUND; malformed requests → INVALID_ARGUMENT.
+    let status = client
+        .lookup_url(LookupUrlRequest {
+            url: "http://no-such-host.example/never".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown url");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    for (request, field) in [
+        (LookupUrlRequest::default(), "url"),
+        (
+            LookupUrlRequest {
+                url: "http://[broken".into(),
+                ..Default::default()
+            },
+            "url",
+        ),
+        (
+            LookupUrlRequest {
+                url: "http://data.gov.uk/".into(),
+                page_token: "zz-not-hex".into(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+        (
+            LookupUrlRequest {
+                url: "http://data.gov.uk/".into(),
+                page_size: 100_000,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+    ] {
+        let status = client.lookup_url(request).await.expect_err("invalid");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains(field), "{status:?}");
+    }
+    for key in [
+        None,
+        Some(Key::ContentId("1234".into())),
+        Some(Key::ContentId("g".repeat(32))),
+        Some(Key::Sha256("00".into())),
+        Some(Key::Text("  ...  ".into())),
+    ] {
+        let status = client
+            .lookup_content(LookupContentRequest {
+                key,
+                ..Default::default()
+            })
+            .await
+            .expect_err("invalid content lookup");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
+    let status = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::ContentId("0".repeat(32))),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown content");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // 8. The CLI client: human output and exit status 0 when found, 1 when not.
+    let found = Command::new(provindex_bin())
+        .args([
+            "lookup",
+            "url",
+            &responses[0].target_uri,
+            "--server",
+            &server.addr,
+        ])
+        .output()
+        .expect("lookup cli");
+    assert!(found.status.success(), "{found:?}");
+    assert!(String::from_utf8_lossy(&found.stdout).contains(&responses[0].target_uri));
+    let json = Command::new(provindex_bin())
+        .args([
+            "lookup",
+            "content",
+            &content_id,
+            "--json",
+            "--server",
+            &server.addr,
+        ])
+        .output()
+        .expect("lookup cli");
+    assert!(json.status.success(), "{json:?}");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json output");
+    assert_eq!(value["content"]["content_id"], content_id.as_str());
+    let missing = Command::new(provindex_bin())
+        .args([
+            "lookup",
+            "url",
+            "http://no-such-host.example/",
+            "--server",
+            &server.addr,
+        ])
+        .output()
+        .expect("lookup cli");
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+
+    // 9. Health is SERVING over the standard health protocol.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let reply = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "provindex.v1.ProvenanceService".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(
+        reply.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    assert!(fixture.summary.contains("digest: "));
+}
+
+#[test]
+fn same_corpus_gives_the_same_digest_whatever_the_worker_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut digests = BTreeSet::new();
+    for workers in ["1", "3"] {
+        let out = dir.path().join(format!("index-{workers}"));
+        let output = Command::new(provindex_bin())
+            .arg("index")
+            .arg(corpus_dir().join("warc/gov.uk-2014-crawl-b-revisits.warc.gz"))
+            .arg(corpus_dir().join("warc/gov.uk-2014-crawl-a.warc.gz"))
+            .arg(corpus_dir().join("warc/iana.org-2014.warc.gz"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--workers", workers, "--built-at", "0"])
+            .output()
+            .expect("index");
+        assert!(output.status.success(), "{output:?}");
+        let info = Command::new(provindex_bin())
+            .arg("info")
+            .arg(&out)
+            .output()
+            .expect("info");
+        assert!(info.status.success(), "{info:?}");
+        let text = String::from_utf8_lossy(&info.stdout).into_owned();
+        digests.insert(summary_value(&text, "digest").to_owned());
+    }
+    assert_eq!(digests.len(), 1, "{digests:?}");
+}
+
+#[test]
+fn a_file_that_is_not_warc_is_reported_and_the_rest_is_indexed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("not-a-warc.txt");
+    std::fs::write(&junk, "this is not a web archive\n".repeat(100)).expect("write");
+    let out = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(&junk)
+        .arg(corpus_dir().join("warc/cc-main-2020-34-excerpt.warc.gz"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("index");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("not-a-warc.txt@0"), "{stderr}");
+    assert_eq!(summary_value(&stdout, "captures"), "16", "{stdout}");
+    assert!(
+        summary_value(&stdout, "read errors")
+            .parse::<u64>()
+            .expect("n")
+            >= 1
+    );
+
+    // A missing input stops the build before anything is written.
+    let missing = Command::new(provindex_bin())
+        .args(["index", "/no/such/file.warc.gz", "--out"])
+        .arg(dir.path().join("never"))
+        .output()
+        .expect("index");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file.warc.gz"));
+}
