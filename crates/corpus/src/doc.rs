@@ -181,6 +181,22 @@ fn is_plain_mime(m: &str) -> bool {
     matches!(m, "text/plain" | "text/markdown" | "text/x-markdown")
 }
 
+/// Site-wide policy files whose body is kept as `SourceDoc::text` whatever
+/// their media type (a tdmrep.json is `application/json`, a robots.txt may be
+/// served as `application/octet-stream`): returns the URL's path when it is
+/// exactly `/robots.txt`, `/ai.txt` or `/.well-known/tdmrep.json` (no query).
+pub fn site_file_path(url: &str) -> Option<&'static str> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let path = &rest[rest.find('/')?..];
+    ["/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"]
+        .into_iter()
+        .find(|p| *p == path)
+}
+
 /// Sniffs HTML from the first bytes of a payload without a useful type.
 fn sniff_html(body: &[u8]) -> bool {
     let head = &body[..body.len().min(1024)];
@@ -341,6 +357,8 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
             sniff_html(&body)
         }
         Some(_) if kind == DocKind::Conversion => false,
+        // robots.txt, ai.txt and tdmrep.json are read as text whatever their type.
+        Some(_) if doc.url.as_deref().and_then(site_file_path).is_some() => false,
         Some(_) => {
             doc.text = None;
             return Ok(Some(doc));
@@ -370,11 +388,60 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         if opts.keep_html {
             doc.html = Some(html);
         }
-    } else if mime.as_deref().is_some_and(is_plain_mime) {
+    } else if mime.as_deref().is_some_and(is_plain_mime)
+        || doc.url.as_deref().and_then(site_file_path).is_some()
+    {
         let (text, cs) =
             http::decode_text(&body, declared_charset.as_deref(), false, tld.as_deref());
         doc.charset = Some(cs.to_string());
         doc.text = Some(text);
     }
     Ok(Some(doc))
+}
+
+#[cfg(test)]
+mod site_file_tests {
+    use super::*;
+
+    #[test]
+    fn site_file_paths() {
+        assert_eq!(
+            site_file_path("https://example.com/robots.txt"),
+            Some("/robots.txt")
+        );
+        assert_eq!(
+            site_file_path("HTTP://Example.com:8080/ai.txt#x"),
+            Some("/ai.txt")
+        );
+        assert_eq!(
+            site_file_path("http://example.com/.well-known/tdmrep.json"),
+            Some("/.well-known/tdmrep.json")
+        );
+        for not in [
+            "http://example.com/robots.txt?x=1",
+            "http://example.com/a/robots.txt",
+            "http://example.com/ROBOTS.TXT",
+            "ftp://example.com/robots.txt",
+            "http://example.com",
+            "robots.txt",
+        ] {
+            assert_eq!(site_file_path(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn tdmrep_json_keeps_its_body() {
+        let body = r#"[{"location":"/","tdm-reservation":1}]"#;
+        let block = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let warc = format!(
+            "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:1>\r\nWARC-Target-URI: http://example.com/.well-known/tdmrep.json\r\nWARC-Date: 2024-01-01T00:00:00Z\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n{block}\r\n\r\n",
+            block.len()
+        );
+        let docs: Vec<_> = DocReader::new(warc.as_bytes(), "mem").collect();
+        let doc = docs[0].as_ref().expect("doc");
+        assert_eq!(doc.text.as_deref(), Some(body));
+    }
 }

@@ -22,7 +22,7 @@ pub mod revisit;
 pub mod store;
 pub mod warc;
 
-pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with};
+pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with, site_file_path};
 pub use input::Compression;
 pub use jsonl::{JsonlFields, JsonlReader};
 pub use revisit::{ResolvedBy, RevisitResolver};

@@ -21,9 +21,9 @@ pub use license::{
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,
 };
 pub use optout::{
-    AI_CRAWLER_TOKENS, Signal, SignalKind, SignalSource, Stance, Verdict, ai_txt_reservations,
-    analyze_html, combine, effective_tdm, header_signals, html_signals, robots_reservations, stamp,
-    tdmrep_json_signals,
+    AI_CRAWLER_TOKENS, RobotsTxt, Signal, SignalKind, SignalSource, Stance, Verdict,
+    ai_txt_reservations, analyze_html, combine, effective_tdm, header_signals, html_signals,
+    robots_reservations, stamp, tdmrep_json_signals,
 };
 pub use urls::{
     MatchMode, Surt, UrlError, domain_key_matches, key_matches, registered_domain, surt,

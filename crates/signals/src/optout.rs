@@ -609,15 +609,41 @@ fn group_evidence(g: &robots::Group, line: &str) -> String {
 ///   one with the longest matching path per group) → their signals, scoped
 ///   to the group's agents (`None` when the group includes `*`).
 pub fn robots_reservations(robots_txt: &str, path: &str) -> Vec<Signal> {
+    RobotsTxt::parse(robots_txt).robots_reservations(path)
+}
+
+/// A parsed robots.txt or ai.txt, to evaluate many paths against one file
+/// without parsing it again: [`RobotsTxt::robots_reservations`] and
+/// [`RobotsTxt::ai_txt_reservations`] give exactly what
+/// [`robots_reservations`] and [`ai_txt_reservations`] give for its text.
+#[derive(Debug, Clone)]
+pub struct RobotsTxt(robots::RobotsFile);
+
+impl RobotsTxt {
+    pub fn parse(text: &str) -> RobotsTxt {
+        RobotsTxt(robots::parse(text))
+    }
+
+    /// [`robots_reservations`] for this file.
+    pub fn robots_reservations(&self, path: &str) -> Vec<Signal> {
+        robots_file_reservations(&self.0, path)
+    }
+
+    /// [`ai_txt_reservations`] for this file.
+    pub fn ai_txt_reservations(&self, path: &str) -> Vec<Signal> {
+        ai_txt_file_reservations(&self.0, path)
+    }
+}
+
+fn robots_file_reservations(file: &robots::RobotsFile, path: &str) -> Vec<Signal> {
     let src = SignalSource::RobotsTxt;
-    let file = robots::parse(robots_txt);
     let target = robots::match_path(path);
     let mut out = Vec::new();
     if target == "/robots.txt" {
         return out;
     }
     for token in AI_CRAWLER_TOKENS {
-        let groups = robots::groups_for(&file, token);
+        let groups = robots::groups_for(file, token);
         if groups.is_empty() {
             continue;
         }
@@ -642,7 +668,7 @@ pub fn robots_reservations(robots_txt: &str, path: &str) -> Vec<Signal> {
             );
         }
     }
-    let star = robots::groups_for(&file, "*");
+    let star = robots::groups_for(file, "*");
     if let Some(rule) = robots::decide(star.iter().flat_map(|g| g.rules.iter()), &target)
         && !rule.allow
     {
@@ -700,8 +726,11 @@ pub fn robots_reservations(robots_txt: &str, path: &str) -> Vec<Signal> {
 /// named group's is a reservation for that agent. Patterns such as `*.jpg`
 /// match by extension.
 pub fn ai_txt_reservations(ai_txt: &str, path: &str) -> Vec<Signal> {
+    RobotsTxt::parse(ai_txt).ai_txt_reservations(path)
+}
+
+fn ai_txt_file_reservations(file: &robots::RobotsFile, path: &str) -> Vec<Signal> {
     let src = SignalSource::AiTxt;
-    let file = robots::parse(ai_txt);
     let target = robots::match_path(path);
     let mut out = Vec::new();
     let mut agents: Vec<&str> = Vec::new();
@@ -713,7 +742,7 @@ pub fn ai_txt_reservations(ai_txt: &str, path: &str) -> Vec<Signal> {
         }
     }
     for agent in agents {
-        let groups = robots::groups_for(&file, agent);
+        let groups = robots::groups_for(file, agent);
         if let Some(rule) = robots::decide(groups.iter().flat_map(|g| g.rules.iter()), &target)
             && !rule.allow
         {
