@@ -3,10 +3,16 @@
 # outside the clone so repeated runs reuse the (slow) RocksDB build.
 
 need_packages=()
-# rust-rocksdb runs bindgen at build time: it needs libclang.
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
-  need_packages+=(libclang-dev)
-fi
+# rust-rocksdb runs bindgen at build time: it needs libclang itself (libclang.so),
+# not just libclang-cpp, which a fresh Debian image already has.
+has_libclang() {
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "install ok installed"
+  else
+    compgen -G '/usr/lib/llvm-*/lib/libclang.so' >/dev/null
+  fi
+}
+has_libclang || need_packages+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need_packages+=(g++)
 command -v make >/dev/null 2>&1 || need_packages+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
