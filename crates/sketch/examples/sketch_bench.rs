@@ -1,6 +1,6 @@
 //! Single-thread throughput of normalization + MinHash (K=128, 5-word shingles).
 //!
-//! Usage: `sketch_bench PATH... [--repeat N] [--rounds N] [--write-normalized OUT]`
+//! Usage: `sketch_bench PATH... [--repeat N] [--rounds N] [--only PHASE] [--write-normalized OUT]`
 //! — each PATH a `.jsonl`/`.jsonl.gz` file or a directory of them (read in
 //! sorted order); each line a JSON object with a `text` field. Runs every phase `--rounds` times (default
 //! 3) and prints the best round as MB/s (of input text) and docs/s, for:
@@ -9,6 +9,9 @@
 //! thread's CPU time (from /proc/thread-self/schedstat, falling back to wall
 //! time), so other load on the machine does not count. MB are 10^6 bytes of
 //! the original (raw) document text, for every figure.
+//!
+//! `--only PHASE` runs one phase (`normalize`, `hashes`, `signature`, `full`),
+//! e.g. under a profiler.
 //!
 //! `--write-normalized OUT` also writes `{"raw_bytes": N, "text": normalized}`
 //! per document, so other tools can sketch exactly the same word sequences.
@@ -53,10 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut repeat = 1usize;
     let mut rounds = 3usize;
     let mut write_normalized = None;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
+            "--only" => only = Some(args.next().ok_or("--only PHASE")?),
             "--write-normalized" => {
                 write_normalized = Some(args.next().ok_or("--write-normalized OUT")?)
             }
@@ -126,6 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("wrote {out}");
     }
 
+    let run = |phase: &str| only.as_deref().is_none_or(|o| o == phase);
     let report = |name: &str, (cpu, wall, _): (f64, f64, u64)| {
         println!(
             "{name:<36} {:>8.1} MB/s {:>9.0} docs/s  (cpu {cpu:.3} s, wall {wall:.3} s)",
@@ -133,49 +139,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             docs / cpu
         );
     };
-    report(
-        "rust normalize",
-        best(rounds, || {
-            texts.iter().map(|s| normalize(s).len() as u64).sum()
-        }),
-    );
-    report(
-        "rust shingle hashes (pre-normalized)",
-        best(rounds, || {
-            let mut buf = Vec::new();
-            let mut acc = 0u64;
-            for n in &normalized {
-                buf.clear();
-                shingle_hashes_into(n, 5, &mut buf);
-                acc = buf
-                    .iter()
-                    .map(|&h| u64::from(h))
-                    .fold(acc, u64::wrapping_add);
-            }
-            acc
-        }),
-    );
-    report(
-        "rust signature (pre-normalized)",
-        best(rounds, || {
-            normalized
-                .iter()
-                .filter_map(|n| hasher.signature(n))
-                .map(|s| u64::from(s.0[0]))
-                .fold(0, u64::wrapping_add)
-        }),
-    );
-    report(
-        "rust normalize+signature+band keys",
-        best(rounds, || {
-            let mut acc = 0u64;
-            for s in &texts {
-                if let Some(sig) = hasher.signature(&normalize(s)) {
-                    acc = acc.wrapping_add(hasher.band_keys(&sig)[0]);
+    if run("normalize") {
+        report(
+            "rust normalize",
+            best(rounds, || {
+                texts.iter().map(|s| normalize(s).len() as u64).sum()
+            }),
+        );
+    }
+    if run("hashes") {
+        report(
+            "rust shingle hashes (pre-normalized)",
+            best(rounds, || {
+                let mut buf = Vec::new();
+                let mut acc = 0u64;
+                for n in &normalized {
+                    buf.clear();
+                    shingle_hashes_into(n, 5, &mut buf);
+                    acc = buf
+                        .iter()
+                        .map(|&h| u64::from(h))
+                        .fold(acc, u64::wrapping_add);
                 }
-            }
-            acc
-        }),
-    );
+                acc
+            }),
+        );
+    }
+    if run("signature") {
+        report(
+            "rust signature (pre-normalized)",
+            best(rounds, || {
+                normalized
+                    .iter()
+                    .filter_map(|n| hasher.signature(n))
+                    .map(|s| u64::from(s.0[0]))
+                    .fold(0, u64::wrapping_add)
+            }),
+        );
+    }
+    if run("full") {
+        report(
+            "rust normalize+signature+band keys",
+            best(rounds, || {
+                let mut acc = 0u64;
+                for s in &texts {
+                    if let Some(sig) = hasher.signature(&normalize(s)) {
+                        acc = acc.wrapping_add(hasher.band_keys(&sig)[0]);
+                    }
+                }
+                acc
+            }),
+        );
+    }
     Ok(())
 }

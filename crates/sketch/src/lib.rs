@@ -24,6 +24,7 @@ mod lsh;
 mod minhash;
 mod normalize;
 mod spec;
+mod wordhash;
 
 pub use ids::{ContentId, ParseIdError, content_id, sha256};
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};

@@ -53,15 +53,21 @@
 //! for each block the minima stay in registers while the shingle hashes
 //! stream past, four at a time: `m[l] = min(m[l], a[l]*x + b[l])` over
 //! fixed-size arrays, which LLVM turns into `vpmulld`/`vpaddd`/`vpminud`.
-//! Shingle windows are combined from the token hashes in a separate
-//! vectorized pass (`vpmullq`). On x86-64, copies compiled for AVX-512
+//! Token hashes are computed in batches (`wordhash.rs`: word spans found 64
+//! bytes at a time, xxh3's 1–16-byte paths evaluated branch-free in SIMD
+//! lanes, bit-identical to `xxh3_64(word)`), and shingle windows are combined
+//! from them in a separate vectorized pass (`vpmullq`). Buffers are reused per
+//! thread, so a document allocates only its signature. On x86-64, copies compiled for AVX-512
 //! (F/DQ/VL/BW, i.e. x86-64-v4), AVX2 (x86-64-v3) and SSE4.1 are selected at
 //! run time by CPU detection (the `multiversion` crate; no `unsafe` here and
 //! no `target-cpu=native` needed).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64;
+
+use crate::wordhash::{WordScratch, token_hashes_into};
 
 use crate::lsh::band_key_with;
 use crate::spec::{MAX_SHINGLE_SIZE, SketchSpec, SpecError};
@@ -305,54 +311,46 @@ pub fn shingle_hashes(normalized: &str, shingle_size: usize) -> Vec<u32> {
 
 /// Like [`shingle_hashes`], appending to `out`.
 pub fn shingle_hashes_into(normalized: &str, shingle_size: usize, out: &mut Vec<u32>) {
-    let mut tokens = Vec::new();
-    token_hashes_into(normalized, &mut tokens);
-    combine_shingles(&tokens, shingle_size, out);
+    with_scratch(|s| shingle_hashes_scratch(normalized, shingle_size, s, out));
 }
 
-/// `xxh3_64` of every word of `text` (split at ASCII spaces, empty words
-/// skipped), in order, appended to `out`.
-fn token_hashes_into(text: &str, out: &mut Vec<u64>) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() / 4 + 1);
-    let mut start = 0usize;
-    // Spaces found 8 bytes at a time (SWAR), words hashed as they end.
-    let mut i = 0usize;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let y = x ^ 0x2020_2020_2020_2020;
-        // High bit of each byte set exactly where that byte of x is b' '.
-        let mut m = !(((y & LOW7) + LOW7) | y | LOW7);
-        while m != 0 {
-            let p = i + (m.trailing_zeros() / 8) as usize;
-            if p > start {
-                out.push(token_hash_in(bytes, start, p));
-            }
-            start = p + 1;
-            m &= m - 1;
-        }
-        i += 8;
-    }
-    for (p, &c) in bytes.iter().enumerate().skip(i) {
-        if c == b' ' {
-            if p > start {
-                out.push(token_hash_in(bytes, start, p));
-            }
-            start = p + 1;
-        }
-    }
-    if start < bytes.len() {
-        out.push(token_hash_in(bytes, start, bytes.len()));
-    }
+/// Reusable per-thread buffers, so hashing a document does not allocate.
+#[derive(Debug, Default)]
+struct Scratch {
+    words: WordScratch,
+    tokens: Vec<u64>,
+    acc: Vec<u64>,
+    hashes: Vec<u32>,
 }
 
-const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        // Not reachable (no re-entrancy), but stay total.
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+fn shingle_hashes_scratch(
+    normalized: &str,
+    shingle_size: usize,
+    s: &mut Scratch,
+    out: &mut Vec<u32>,
+) {
+    s.tokens.clear();
+    token_hashes_into(normalized.as_bytes(), &mut s.words, &mut s.tokens);
+    combine_shingles(&s.tokens, shingle_size, &mut s.acc, out);
+}
 
 /// Shingle hashes from token hashes: `H_k = Σ_j t_{k+j} · P^(n-1-j)` for every
 /// window of n tokens (or one window over all tokens if there are fewer),
 /// folded to 32 bits. Each window is computed directly (n multiply-adds,
 /// vectorized) rather than rolled, so no value depends on the previous one.
-fn combine_shingles(tokens: &[u64], shingle_size: usize, out: &mut Vec<u32>) {
+fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out: &mut Vec<u32>) {
     let n = shingle_size.clamp(1, MAX_SHINGLE_SIZE as usize);
     if tokens.is_empty() {
         return;
@@ -376,8 +374,10 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, out: &mut Vec<u32>) {
     let windows = tokens.len() - n + 1;
     let base = out.len();
     out.resize(base + windows, 0);
+    acc.clear();
+    acc.resize(windows, 0);
     if let Some(dst) = out.get_mut(base..) {
-        combine_windows(tokens, powers.get(..n).unwrap_or(&[]), dst);
+        combine_windows(tokens, powers.get(..n).unwrap_or(&[]), acc, dst);
     }
 }
 
@@ -386,8 +386,7 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, out: &mut Vec<u32>) {
     "x86_64+avx2",
     "x86_64+sse4.1"
 ))]
-fn combine_windows(tokens: &[u64], powers: &[u64], dst: &mut [u32]) {
-    let mut acc = vec![0u64; dst.len()];
+fn combine_windows(tokens: &[u64], powers: &[u64], acc: &mut [u64], dst: &mut [u32]) {
     for (j, &pw) in powers.iter().enumerate() {
         if let Some(src) = tokens.get(j..j + acc.len()) {
             for (a, &t) in acc.iter_mut().zip(src) {
@@ -395,16 +394,9 @@ fn combine_windows(tokens: &[u64], powers: &[u64], dst: &mut [u32]) {
             }
         }
     }
-    for (d, &h) in dst.iter_mut().zip(&acc) {
+    for (d, &h) in dst.iter_mut().zip(acc.iter()) {
         *d = finish_shingle(h);
     }
-}
-
-/// `xxh3_64(&text[start..end])`. (A branch-free copy of xxh3's 1–16-byte
-/// paths was tried and was slower than the library's length dispatch.)
-#[inline(always)]
-fn token_hash_in(text: &[u8], start: usize, end: usize) -> u64 {
-    text.get(start..end).map_or(0, xxh3_64)
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -462,8 +454,14 @@ impl MinHasher {
     /// empty documents never collide).
     #[must_use]
     pub fn signature(&self, normalized: &str) -> Option<Signature> {
-        let hashes = shingle_hashes(normalized, self.spec.shingle_size as usize);
-        self.signature_from_hashes(&hashes)
+        with_scratch(|s| {
+            let mut hashes = std::mem::take(&mut s.hashes);
+            hashes.clear();
+            shingle_hashes_scratch(normalized, self.spec.shingle_size as usize, s, &mut hashes);
+            let sig = self.signature_from_hashes(&hashes);
+            s.hashes = hashes;
+            sig
+        })
     }
 
     /// The signature of a set (or multiset) of 32-bit shingle hashes as made
