@@ -11,9 +11,11 @@ pub mod keys;
 mod manifest;
 mod reader;
 pub mod records;
+pub mod registry;
 pub mod schema;
 
 pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, Manifest};
 pub use reader::{IndexReader, UrlHit, UrlScan, UrlScanPage};
+pub use registry::{OptOutEntry, Registry};

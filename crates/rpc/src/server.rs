@@ -4,13 +4,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use provindex_index::IndexReader;
+use provindex_index::{IndexReader, Registry};
+use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
-use crate::ProvenanceApi;
+use crate::auth::{Auth, ReadGated};
+use crate::{OptOutApi, ProvenanceApi};
 
 /// Limits that keep one client from exhausting the server.
 #[derive(Debug, Clone)]
@@ -21,6 +23,11 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Concurrent requests per connection.
     pub concurrency_per_connection: usize,
+    /// The writable opt-out registry; `None` serves no OptOutService.
+    pub registry: Option<Arc<Registry>>,
+    /// Bearer tokens and roles; `None`: OptOutService refuses every call
+    /// (UNAUTHENTICATED) and reads are open.
+    pub auth: Option<Arc<Auth>>,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +36,8 @@ impl Default for ServerConfig {
             max_message_bytes: 8 << 20,
             request_timeout: Duration::from_secs(30),
             concurrency_per_connection: 256,
+            registry: None,
+            auth: None,
         }
     }
 }
@@ -41,14 +50,35 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let provenance = ProvenanceServiceServer::new(ProvenanceApi::new(index))
-        .max_decoding_message_size(config.max_message_bytes)
-        .max_encoding_message_size(config.max_message_bytes);
+    let opt_out = match &config.registry {
+        Some(registry) => Some(
+            OptOutServiceServer::new(OptOutApi::new(
+                Arc::clone(registry),
+                Arc::clone(&index),
+                config.auth.clone(),
+            )?)
+            .max_decoding_message_size(config.max_message_bytes)
+            .max_encoding_message_size(config.max_message_bytes),
+        ),
+        None => None,
+    };
+    // Reads need a token only when the auth configuration gates them (--auth-reads).
+    let provenance = ReadGated::new(
+        ProvenanceServiceServer::new(ProvenanceApi::new(index))
+            .max_decoding_message_size(config.max_message_bytes)
+            .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<ProvenanceServiceServer<ProvenanceApi>>()
         .await;
+    if opt_out.is_some() {
+        health_reporter
+            .set_serving::<OptOutServiceServer<OptOutApi>>()
+            .await;
+    }
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(provindex_proto::FILE_DESCRIPTOR_SET)
@@ -61,6 +91,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(provenance)
+        .add_optional_service(opt_out)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

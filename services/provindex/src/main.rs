@@ -1,6 +1,7 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
 mod lookup;
+mod registry_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,9 +54,13 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, default_value = DEFAULT_SERVER)]
         listen: String,
+        #[command(flatten)]
+        access: registry_cli::AccessArgs,
     },
     /// Ask a running server.
     Lookup(lookup::LookupArgs),
+    /// Print the audit log of an opt-out registry.
+    Audit(registry_cli::AuditArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
         index: PathBuf,
@@ -81,8 +86,13 @@ fn main() -> ExitCode {
             workers,
             built_at,
         } => run_index(inputs, out, crawl, workers, built_at),
-        Command::Serve { index, listen } => run_serve(index, listen),
+        Command::Serve {
+            index,
+            listen,
+            access,
+        } => run_serve(index, listen, access),
         Command::Lookup(args) => return lookup::run(args),
+        Command::Audit(args) => registry_cli::run_audit(args),
         Command::Info { index, json } => run_info(index, json),
     };
     match result {
@@ -149,9 +159,14 @@ fn run_index(
     Ok(())
 }
 
-fn run_serve(index: PathBuf, listen: String) -> anyhow::Result<()> {
+fn run_serve(
+    index: PathBuf,
+    listen: String,
+    access: registry_cli::AccessArgs,
+) -> anyhow::Result<()> {
     let reader =
         IndexReader::open(&index).with_context(|| format!("opening index {}", index.display()))?;
+    let access = access.open(&index)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
@@ -163,14 +178,11 @@ fn run_serve(index: PathBuf, listen: String) -> anyhow::Result<()> {
         use std::io::Write as _;
         std::io::stdout().flush().ok();
         tracing::info!(%local, index = %index.display(), "serving");
-        provindex_rpc::serve(
-            listener,
-            Arc::new(reader),
-            provindex_rpc::ServerConfig::default(),
-            shutdown_signal(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+        let mut config = provindex_rpc::ServerConfig::default();
+        access.apply(&mut config);
+        provindex_rpc::serve(listener, Arc::new(reader), config, shutdown_signal())
+            .await
+            .map_err(|e| anyhow::anyhow!("server failed: {e}"))
     })
 }
 

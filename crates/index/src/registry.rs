@@ -1,0 +1,1082 @@
+//! The opt-out registry: a small, writable RocksDB database next to the
+//! (read-only) published index, holding rightholders' opt-out registrations
+//! and an append-only audit log of every write.
+//!
+//! * Every write is one atomic `WriteBatch` (entry, id index, audit record)
+//!   written with `sync = true`: an acknowledged registration survives a crash
+//!   or `kill -9`, and a failed one leaves nothing behind.
+//! * All entries are also held in memory, indexed by scope, so that
+//!   [`Registry::entries_covering`] answers without touching the disk and
+//!   registrations apply to lookups on an existing index at once, without a
+//!   rebuild.
+//!
+//! Column families (keys big-endian, as in [`crate::keys`]):
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `optouts` | scope kind (1) ‖ scope ‖ id (8) | [`RegistrationRecord`] (protobuf) |
+//! | `optout_ids` | id (8) | the entry's `optouts` key |
+//! | `audit` | sequence number (8) | [`AuditRecord`] (JSON) |
+//!
+//! Scope encodings in `optouts` keys: domain `0x01 ‖ registered domain ‖ 0x00`,
+//! URL prefix `0x02 ‖ SURT prefix ‖ 0x00`, content `0x03 ‖ content_id (16)`,
+//! work `0x04 ‖ content_id (16)` of the normalized submitted text.
+//!
+//! This crate does no URL parsing or text normalization: callers hand over
+//! canonical scopes (registered domain, SURT prefix, content ids, MinHash
+//! signatures) computed with `provindex-signals` and `provindex-sketch`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use prost::Message;
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::IndexError;
+use crate::keys::ID_LEN;
+
+/// scope key ‖ id → [`RegistrationRecord`].
+pub const OPTOUTS: &str = "optouts";
+/// id (8) → the entry's key in [`OPTOUTS`].
+pub const OPTOUT_IDS: &str = "optout_ids";
+/// sequence number (8) → [`AuditRecord`] as JSON. Append-only.
+pub const AUDIT: &str = "audit";
+/// Every column family of the registry.
+pub const REGISTRY_CFS: [&str; 3] = [OPTOUTS, OPTOUT_IDS, AUDIT];
+
+/// Default near-duplicate threshold for work entries (estimated Jaccard),
+/// the default `SketchSpec` threshold.
+pub const DEFAULT_WORK_THRESHOLD: f64 = 0.8;
+
+/// What an opt-out registration covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every capture whose registered domain is this one (e.g. `data.gov.uk`).
+    Domain(String),
+    /// Every capture whose SURT key starts with this SURT prefix
+    /// (e.g. `uk,gov,data)/dataset`), CDX prefix semantics.
+    UrlPrefix(String),
+    /// One content (normalized text) by content_id.
+    Content(u128),
+    /// A submitted work: its normalized text's content_id (exact matches);
+    /// near-duplicates are matched by the entry's MinHash signature.
+    Work(u128),
+}
+
+/// The kind of a [`Scope`], as written in the API and audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeKind {
+    Domain,
+    UrlPrefix,
+    Content,
+    Work,
+}
+
+impl ScopeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Domain => "domain",
+            ScopeKind::UrlPrefix => "url_prefix",
+            ScopeKind::Content => "content",
+            ScopeKind::Work => "work",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "domain" => ScopeKind::Domain,
+            "url_prefix" => ScopeKind::UrlPrefix,
+            "content" => ScopeKind::Content,
+            "work" => ScopeKind::Work,
+            _ => return None,
+        })
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            ScopeKind::Domain => 1,
+            ScopeKind::UrlPrefix => 2,
+            ScopeKind::Content => 3,
+            ScopeKind::Work => 4,
+        }
+    }
+}
+
+impl Scope {
+    pub fn kind(&self) -> ScopeKind {
+        match self {
+            Scope::Domain(_) => ScopeKind::Domain,
+            Scope::UrlPrefix(_) => ScopeKind::UrlPrefix,
+            Scope::Content(_) => ScopeKind::Content,
+            Scope::Work(_) => ScopeKind::Work,
+        }
+    }
+
+    /// The scope as text: the domain, the SURT prefix, or the content id in hex.
+    pub fn value(&self) -> String {
+        match self {
+            Scope::Domain(text) | Scope::UrlPrefix(text) => text.clone(),
+            Scope::Content(id) | Scope::Work(id) => format!("{id:032x}"),
+        }
+    }
+
+    fn from_parts(kind: &str, value: &str) -> Option<Self> {
+        Some(match ScopeKind::parse(kind)? {
+            ScopeKind::Domain => Scope::Domain(value.to_owned()),
+            ScopeKind::UrlPrefix => Scope::UrlPrefix(value.to_owned()),
+            ScopeKind::Content => Scope::Content(parse_hex_id(value)?),
+            ScopeKind::Work => Scope::Work(parse_hex_id(value)?),
+        })
+    }
+
+    /// Key prefix in [`OPTOUTS`] shared by every entry of this scope.
+    pub fn key_prefix(&self) -> Vec<u8> {
+        let mut key = vec![self.kind().tag()];
+        match self {
+            Scope::Domain(text) | Scope::UrlPrefix(text) => {
+                key.extend_from_slice(text.as_bytes());
+                key.push(0);
+            }
+            Scope::Content(id) | Scope::Work(id) => key.extend_from_slice(&id.to_be_bytes()),
+        }
+        key
+    }
+
+    /// The [`OPTOUTS`] key of entry `id` with this scope.
+    pub fn entry_key(&self, id: u64) -> Vec<u8> {
+        let mut key = self.key_prefix();
+        key.extend_from_slice(&id.to_be_bytes());
+        key
+    }
+}
+
+fn parse_hex_id(text: &str) -> Option<u128> {
+    if text.len() != 2 * ID_LEN {
+        return None;
+    }
+    u128::from_str_radix(text, 16).ok()
+}
+
+/// Stored value of an [`OPTOUTS`] entry. Protobuf, so fields can be added.
+#[derive(Clone, PartialEq, Message)]
+pub struct RegistrationRecord {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    pub rightholder: String,
+    /// domain | url_prefix | content | work
+    #[prost(string, tag = "3")]
+    pub scope_kind: String,
+    /// Registered domain, SURT prefix or content id (hex).
+    #[prost(string, tag = "4")]
+    pub scope_value: String,
+    /// What the client submitted for the scope (URL as given, domain as given;
+    /// empty for work texts, which are not stored).
+    #[prost(string, tag = "5")]
+    pub submitted: String,
+    /// Work entries: MinHash signature of the normalized text.
+    #[prost(uint32, repeated, tag = "6")]
+    pub work_signature: Vec<u32>,
+    /// Work entries: the `SketchSpec` the signature was made with.
+    #[prost(string, tag = "7")]
+    pub sketch_spec: String,
+    #[prost(int64, tag = "8")]
+    pub effective_from: i64,
+    #[prost(string, tag = "9")]
+    pub evidence: String,
+    #[prost(int64, tag = "10")]
+    pub created_at: i64,
+    #[prost(string, tag = "11")]
+    pub created_by: String,
+    #[prost(int64, optional, tag = "12")]
+    pub revoked_at: Option<i64>,
+    #[prost(string, tag = "13")]
+    pub revoked_by: String,
+    #[prost(string, tag = "14")]
+    pub revocation_reason: String,
+    /// Work entries: whitespace tokens of the normalized text.
+    #[prost(uint64, tag = "15")]
+    pub work_token_count: u64,
+}
+
+/// One opt-out registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOutEntry {
+    pub id: u64,
+    pub rightholder: String,
+    pub scope: Scope,
+    /// The scope as the client submitted it (URL, domain); empty for works.
+    pub submitted: String,
+    /// Work entries: MinHash signature of the normalized text (empty otherwise).
+    pub work_signature: Vec<u32>,
+    /// Work entries: the sketch spec of `work_signature`, e.g.
+    /// `norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1`.
+    pub sketch_spec: String,
+    pub work_token_count: u64,
+    /// Unix seconds from which the opt-out applies.
+    pub effective_from: i64,
+    pub evidence: String,
+    pub created_at: i64,
+    /// Principal that registered it.
+    pub created_by: String,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: String,
+    pub revocation_reason: String,
+}
+
+impl OptOutEntry {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+
+    /// Active and already effective at `time` (unix seconds).
+    pub fn in_effect_at(&self, time: i64) -> bool {
+        self.is_active() && self.effective_from <= time
+    }
+
+    fn to_record(&self) -> RegistrationRecord {
+        RegistrationRecord {
+            id: self.id,
+            rightholder: self.rightholder.clone(),
+            scope_kind: self.scope.kind().as_str().to_owned(),
+            scope_value: self.scope.value(),
+            submitted: self.submitted.clone(),
+            work_signature: self.work_signature.clone(),
+            sketch_spec: self.sketch_spec.clone(),
+            effective_from: self.effective_from,
+            evidence: self.evidence.clone(),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            revoked_at: self.revoked_at,
+            revoked_by: self.revoked_by.clone(),
+            revocation_reason: self.revocation_reason.clone(),
+            work_token_count: self.work_token_count,
+        }
+    }
+
+    fn from_record(record: RegistrationRecord) -> Result<Self, IndexError> {
+        let scope =
+            Scope::from_parts(&record.scope_kind, &record.scope_value).ok_or_else(|| {
+                IndexError::Corrupt {
+                    cf: OPTOUTS,
+                    reason: format!(
+                        "entry {}: bad scope {:?} {:?}",
+                        record.id, record.scope_kind, record.scope_value
+                    ),
+                }
+            })?;
+        Ok(Self {
+            id: record.id,
+            rightholder: record.rightholder,
+            scope,
+            submitted: record.submitted,
+            work_signature: record.work_signature,
+            sketch_spec: record.sketch_spec,
+            work_token_count: record.work_token_count,
+            effective_from: record.effective_from,
+            evidence: record.evidence,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            revoked_at: record.revoked_at,
+            revoked_by: record.revoked_by,
+            revocation_reason: record.revocation_reason,
+        })
+    }
+}
+
+/// A registration to add (validated and canonicalized by the caller).
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub rightholder: String,
+    pub scope: Scope,
+    pub submitted: String,
+    pub work_signature: Vec<u32>,
+    pub sketch_spec: String,
+    pub work_token_count: u64,
+    pub effective_from: i64,
+    pub evidence: String,
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The principal's name from the auth configuration.
+    pub name: String,
+    /// admin | rightholder | reader
+    pub role: String,
+}
+
+/// One audit log record: who did what, when, with which result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Sequence number (the key); filled in when read back.
+    #[serde(default)]
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: i64,
+    pub actor: Actor,
+    /// register | revoke
+    pub action: String,
+    /// The entry written or addressed, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<u64>,
+    /// The request as understood (scope, rightholder, effective_from, evidence, reason).
+    pub request: serde_json::Value,
+    /// `ok`, or the gRPC status code name of the rejection (e.g. `ALREADY_EXISTS`).
+    pub result: String,
+    /// Human-readable detail of a rejection; empty on success.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// Why a registry write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("an identical active opt-out already exists: id {existing}")]
+    Duplicate { existing: u64 },
+    #[error("no opt-out with id {0}")]
+    NotFound(u64),
+    #[error("opt-out {id} was already revoked at {revoked_at}")]
+    AlreadyRevoked { id: u64, revoked_at: i64 },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// How an entry covers a capture or content.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CoverReason {
+    /// The capture's registered domain is the entry's domain.
+    Domain,
+    /// The capture's SURT key starts with the entry's SURT prefix.
+    UrlPrefix,
+    /// The content id is the entry's content id.
+    Content,
+    /// The content id is the work's normalized-text content id.
+    WorkExact,
+    /// The content's MinHash signature is within the threshold of the work's.
+    WorkNear { jaccard: f64 },
+}
+
+impl CoverReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CoverReason::Domain => "domain",
+            CoverReason::UrlPrefix => "url_prefix",
+            CoverReason::Content => "content",
+            CoverReason::WorkExact => "work_exact",
+            CoverReason::WorkNear { .. } => "work_near_duplicate",
+        }
+    }
+}
+
+/// One entry covering a target, and how.
+#[derive(Debug, Clone)]
+pub struct Coverage {
+    pub entry: Arc<OptOutEntry>,
+    pub reason: CoverReason,
+}
+
+/// What to check coverage for: any of the fields may be missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoverQuery<'a> {
+    /// The capture's SURT key (e.g. `uk,gov,data)/dataset/x`).
+    pub surt_key: Option<&'a str>,
+    /// The capture's registered domain (e.g. `data.gov.uk`).
+    pub registered_domain: Option<&'a str>,
+    pub content_id: Option<u128>,
+    /// The content's MinHash signature (index's spec) for near-duplicate
+    /// matching of work entries; compared only to signatures of equal length.
+    pub signature: Option<&'a [u32]>,
+    /// Estimated Jaccard at or above which a work covers a near-duplicate;
+    /// `None` = [`DEFAULT_WORK_THRESHOLD`].
+    pub threshold: Option<f64>,
+}
+
+/// Filter for [`Registry::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub rightholder: Option<String>,
+    pub kind: Option<ScopeKind>,
+    pub scope: Option<Scope>,
+    pub include_revoked: bool,
+}
+
+#[derive(Default)]
+struct State {
+    entries: BTreeMap<u64, Arc<OptOutEntry>>,
+    // Active entries only, by scope.
+    by_domain: HashMap<String, Vec<u64>>,
+    by_prefix: BTreeMap<String, Vec<u64>>,
+    by_content: HashMap<u128, Vec<u64>>,
+    works: Vec<u64>,
+    next_id: u64,
+}
+
+impl State {
+    fn insert(&mut self, entry: OptOutEntry) {
+        let id = entry.id;
+        self.next_id = self.next_id.max(id + 1);
+        if entry.is_active() {
+            match &entry.scope {
+                Scope::Domain(domain) => self.by_domain.entry(domain.clone()).or_default().push(id),
+                Scope::UrlPrefix(prefix) => {
+                    self.by_prefix.entry(prefix.clone()).or_default().push(id)
+                }
+                Scope::Content(cid) => self.by_content.entry(*cid).or_default().push(id),
+                Scope::Work(cid) => {
+                    self.by_content.entry(*cid).or_default().push(id);
+                    self.works.push(id);
+                }
+            }
+        }
+        self.entries.insert(id, Arc::new(entry));
+    }
+
+    fn deactivate(&mut self, entry: &OptOutEntry) {
+        fn drop_id<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Vec<u64>>, key: &K, id: u64) {
+            if let Some(ids) = map.get_mut(key) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        let id = entry.id;
+        match &entry.scope {
+            Scope::Domain(domain) => drop_id(&mut self.by_domain, domain, id),
+            Scope::UrlPrefix(prefix) => {
+                if let Some(ids) = self.by_prefix.get_mut(prefix) {
+                    ids.retain(|x| *x != id);
+                    if ids.is_empty() {
+                        self.by_prefix.remove(prefix);
+                    }
+                }
+            }
+            Scope::Content(cid) => drop_id(&mut self.by_content, cid, id),
+            Scope::Work(cid) => {
+                drop_id(&mut self.by_content, cid, id);
+                self.works.retain(|x| *x != id);
+            }
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<&Arc<OptOutEntry>> {
+        self.entries.get(&id)
+    }
+}
+
+/// The opt-out registry database. Open it once per process; it is `Sync` and
+/// serializes writes internally.
+pub struct Registry {
+    db: DB,
+    path: PathBuf,
+    state: RwLock<State>,
+    // Serializes writes: id and sequence allocation, duplicate checks, the
+    // batch and the in-memory update happen under it.
+    writer: Mutex<u64>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn registry_options() -> Options {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_max_open_files(64);
+    options
+}
+
+fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+    REGISTRY_CFS
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()))
+        .collect()
+}
+
+fn lock_poisoned<T>(_: T) -> IndexError {
+    IndexError::Corrupt {
+        cf: OPTOUTS,
+        reason: "registry lock poisoned by a panicked writer".into(),
+    }
+}
+
+impl Registry {
+    /// Opens (creating if needed) the registry at `path` for reading and
+    /// writing. One process at a time: a second opener fails on RocksDB's lock.
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let db = DB::open_cf_descriptors(&registry_options(), path, descriptors()).map_err(
+            |source| IndexError::Rocks {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
+        Self::load(db, path)
+    }
+
+    /// Opens an existing registry read-only (e.g. to read the audit log while
+    /// a server holds it open for writing). Writes fail.
+    pub fn open_read_only(path: &Path) -> Result<Self, IndexError> {
+        if !path.join("CURRENT").is_file() {
+            return Err(IndexError::NotAnIndex {
+                path: path.to_path_buf(),
+                reason: "no opt-out registry here".into(),
+            });
+        }
+        let db = DB::open_cf_descriptors_read_only(&registry_options(), path, descriptors(), false)
+            .map_err(|source| IndexError::Rocks {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::load(db, path)
+    }
+
+    fn load(db: DB, path: &Path) -> Result<Self, IndexError> {
+        let rocks = |source| IndexError::Rocks {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut state = State::default();
+        {
+            let mut iter = db.raw_iterator_cf(cf(&db, OPTOUTS));
+            iter.seek_to_first();
+            while iter.valid() {
+                let Some(value) = iter.value() else { break };
+                let record: RegistrationRecord = crate::records::decode(OPTOUTS, value)?;
+                state.insert(OptOutEntry::from_record(record)?);
+                iter.next();
+            }
+            iter.status().map_err(rocks)?;
+        }
+        let next_seq = {
+            let mut iter = db.raw_iterator_cf(cf(&db, AUDIT));
+            iter.seek_to_last();
+            let last = if iter.valid() {
+                iter.key().and_then(decode_u64)
+            } else {
+                None
+            };
+            iter.status().map_err(rocks)?;
+            last.map_or(1, |seq| seq + 1)
+        };
+        if state.next_id == 0 {
+            state.next_id = 1;
+        }
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            state: RwLock::new(state),
+            writer: Mutex::new(next_seq),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn rocks(&self, source: rocksdb::Error) -> IndexError {
+        IndexError::Rocks {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn write_synced(&self, batch: WriteBatch) -> Result<(), IndexError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .write_opt(batch, &options)
+            .map_err(|e| self.rocks(e))
+    }
+
+    fn put_audit(&self, batch: &mut WriteBatch, seq: u64, record: &AuditRecord) {
+        let mut record = record.clone();
+        record.seq = seq;
+        // Serializing plain data with string keys cannot fail.
+        let json = serde_json::to_vec(&record).unwrap_or_default();
+        batch.put_cf(cf(&self.db, AUDIT), seq.to_be_bytes(), json);
+    }
+
+    /// Adds a registration. Refused with [`RegistryError::Duplicate`] when the
+    /// same rightholder already has an active entry with the same scope. The
+    /// entry, its id index and the audit record are written in one synced
+    /// batch: on `Ok` the registration is durable.
+    pub fn register(
+        &self,
+        new: NewRegistration,
+        actor: &Actor,
+        now: i64,
+        request: serde_json::Value,
+    ) -> Result<OptOutEntry, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let id =
+            {
+                let state = self.state.read().map_err(lock_poisoned)?;
+                if let Some(existing) = state.entries.values().find(|e| {
+                    e.is_active() && e.scope == new.scope && e.rightholder == new.rightholder
+                }) {
+                    return Err(RegistryError::Duplicate {
+                        existing: existing.id,
+                    });
+                }
+                state.next_id
+            };
+        let entry = OptOutEntry {
+            id,
+            rightholder: new.rightholder,
+            scope: new.scope,
+            submitted: new.submitted,
+            work_signature: new.work_signature,
+            sketch_spec: new.sketch_spec,
+            work_token_count: new.work_token_count,
+            effective_from: new.effective_from,
+            evidence: new.evidence,
+            created_at: now,
+            created_by: actor.name.clone(),
+            revoked_at: None,
+            revoked_by: String::new(),
+            revocation_reason: String::new(),
+        };
+        let key = entry.scope.entry_key(id);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            cf(&self.db, OPTOUTS),
+            &key,
+            entry.to_record().encode_to_vec(),
+        );
+        batch.put_cf(cf(&self.db, OPTOUT_IDS), id.to_be_bytes(), &key);
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &AuditRecord {
+                seq: 0,
+                at: now,
+                actor: actor.clone(),
+                action: "register".into(),
+                entry_id: Some(id),
+                request,
+                result: "ok".into(),
+                message: String::new(),
+            },
+        );
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        self.state
+            .write()
+            .map_err(lock_poisoned)?
+            .insert(entry.clone());
+        Ok(entry)
+    }
+
+    /// Revokes entry `id`: it stays in the registry (and the audit log) with
+    /// its revocation time, and stops covering anything.
+    pub fn revoke(
+        &self,
+        id: u64,
+        actor: &Actor,
+        reason: &str,
+        now: i64,
+        request: serde_json::Value,
+    ) -> Result<OptOutEntry, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let current = self
+            .state
+            .read()
+            .map_err(lock_poisoned)?
+            .get(id)
+            .cloned()
+            .ok_or(RegistryError::NotFound(id))?;
+        if let Some(revoked_at) = current.revoked_at {
+            return Err(RegistryError::AlreadyRevoked { id, revoked_at });
+        }
+        let mut entry = (*current).clone();
+        entry.revoked_at = Some(now);
+        entry.revoked_by = actor.name.clone();
+        entry.revocation_reason = reason.to_owned();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            cf(&self.db, OPTOUTS),
+            entry.scope.entry_key(id),
+            entry.to_record().encode_to_vec(),
+        );
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &AuditRecord {
+                seq: 0,
+                at: now,
+                actor: actor.clone(),
+                action: "revoke".into(),
+                entry_id: Some(id),
+                request,
+                result: "ok".into(),
+                message: String::new(),
+            },
+        );
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        let mut state = self.state.write().map_err(lock_poisoned)?;
+        state.deactivate(&current);
+        state.insert(entry.clone());
+        Ok(entry)
+    }
+
+    /// Appends a record of a refused write (invalid, denied, duplicate...) to
+    /// the audit log. `record.seq` is assigned here.
+    pub fn audit_rejection(&self, record: AuditRecord) -> Result<u64, IndexError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let mut batch = WriteBatch::default();
+        let seq = *next_seq;
+        self.put_audit(&mut batch, seq, &record);
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Audit records with sequence number > `after`, in order, at most `limit`.
+    pub fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, IndexError> {
+        let mut iter = self.db.raw_iterator_cf(cf(&self.db, AUDIT));
+        iter.seek((after + 1).to_be_bytes());
+        let mut out = Vec::new();
+        while iter.valid() && out.len() < limit {
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            let mut record: AuditRecord =
+                serde_json::from_slice(value).map_err(|e| IndexError::Corrupt {
+                    cf: AUDIT,
+                    reason: e.to_string(),
+                })?;
+            record.seq = decode_u64(key).ok_or_else(|| IndexError::Corrupt {
+                cf: AUDIT,
+                reason: format!("key of {} bytes", key.len()),
+            })?;
+            out.push(record);
+            iter.next();
+        }
+        iter.status().map_err(|e| self.rocks(e))?;
+        Ok(out)
+    }
+
+    /// One entry by id (active or revoked).
+    pub fn get(&self, id: u64) -> Option<Arc<OptOutEntry>> {
+        self.state.read().ok()?.get(id).cloned()
+    }
+
+    /// Entries matching `filter` with id > `after`, in id order, at most
+    /// `limit`; the second value is the id to resume after when more follow.
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<Arc<OptOutEntry>>, Option<u64>) {
+        let Ok(state) = self.state.read() else {
+            return (Vec::new(), None);
+        };
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let mut out = Vec::new();
+        for entry in state.entries.range(start..).map(|(_, e)| e) {
+            let keep = (filter.include_revoked || entry.is_active())
+                && filter
+                    .rightholder
+                    .as_ref()
+                    .is_none_or(|r| *r == entry.rightholder)
+                && filter.kind.is_none_or(|k| k == entry.scope.kind())
+                && filter.scope.as_ref().is_none_or(|s| *s == entry.scope);
+            if !keep {
+                continue;
+            }
+            if out.len() == limit {
+                let next = after_of(&out);
+                return (out, next);
+            }
+            out.push(Arc::clone(entry));
+        }
+        (out, None)
+    }
+
+    /// Every active (not revoked) entry covering a capture or content, with
+    /// how it covers it, in id order. Includes entries whose `effective_from`
+    /// is still in the future: check [`OptOutEntry::in_effect_at`].
+    ///
+    /// Domain entries match `registered_domain`; URL-prefix entries match
+    /// when `surt_key` starts with their SURT prefix; content entries match
+    /// `content_id`; work entries match `content_id` exactly, and `signature`
+    /// (when given, same length) at estimated Jaccard ≥ the threshold.
+    pub fn covering(&self, query: &CoverQuery<'_>) -> Vec<Coverage> {
+        let Ok(state) = self.state.read() else {
+            return Vec::new();
+        };
+        let mut found: BTreeMap<u64, CoverReason> = BTreeMap::new();
+        if let Some(domain) = query.registered_domain.filter(|d| !d.is_empty())
+            && let Some(ids) = state.by_domain.get(&domain.to_ascii_lowercase())
+        {
+            for id in ids {
+                found.entry(*id).or_insert(CoverReason::Domain);
+            }
+        }
+        if let Some(key) = query.surt_key.filter(|k| !k.is_empty()) {
+            for (end, _) in key.char_indices().skip(1).chain([(key.len(), ' ')]) {
+                if let Some(ids) = state.by_prefix.get(&key[..end]) {
+                    for id in ids {
+                        found.entry(*id).or_insert(CoverReason::UrlPrefix);
+                    }
+                }
+            }
+        }
+        if let Some(cid) = query.content_id
+            && let Some(ids) = state.by_content.get(&cid)
+        {
+            for id in ids {
+                let reason = match state.get(*id).map(|e| e.scope.kind()) {
+                    Some(ScopeKind::Work) => CoverReason::WorkExact,
+                    _ => CoverReason::Content,
+                };
+                found.entry(*id).or_insert(reason);
+            }
+        }
+        if let Some(signature) = query.signature.filter(|s| !s.is_empty()) {
+            let threshold = query.threshold.unwrap_or(DEFAULT_WORK_THRESHOLD);
+            for id in &state.works {
+                if found.contains_key(id) {
+                    continue;
+                }
+                let Some(entry) = state.get(*id) else {
+                    continue;
+                };
+                if entry.work_signature.len() != signature.len() {
+                    continue;
+                }
+                let equal = entry
+                    .work_signature
+                    .iter()
+                    .zip(signature)
+                    .filter(|(a, b)| a == b)
+                    .count();
+                #[allow(clippy::cast_precision_loss)]
+                let jaccard = equal as f64 / signature.len() as f64;
+                if jaccard >= threshold {
+                    found.insert(*id, CoverReason::WorkNear { jaccard });
+                }
+            }
+        }
+        found
+            .into_iter()
+            .filter_map(|(id, reason)| {
+                state.get(id).map(|entry| Coverage {
+                    entry: Arc::clone(entry),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The seam for `CheckOptOut` and export: every active registry entry
+    /// covering a capture with this SURT key and registered domain, and/or a
+    /// content (exact content and work matches). Pass `""` / `None` for what
+    /// is unknown. For near-duplicate work matches use [`Registry::covering`]
+    /// with the content's MinHash signature.
+    pub fn entries_covering(
+        &self,
+        surt_key: &str,
+        registered_domain: &str,
+        content_id: Option<u128>,
+    ) -> Vec<OptOutEntry> {
+        self.covering(&CoverQuery {
+            surt_key: Some(surt_key),
+            registered_domain: Some(registered_domain),
+            content_id,
+            ..CoverQuery::default()
+        })
+        .into_iter()
+        .map(|c| (*c.entry).clone())
+        .collect()
+    }
+
+    /// Number of entries (active and revoked).
+    pub fn len(&self) -> usize {
+        self.state.read().map_or(0, |s| s.entries.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn after_of(page: &[Arc<OptOutEntry>]) -> Option<u64> {
+    page.last().map(|e| e.id)
+}
+
+fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
+    // Every name in REGISTRY_CFS is opened with the database; a missing one is a bug here.
+    db.cf_handle(name)
+        .unwrap_or_else(|| panic!("column family {name} is opened with the registry"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor {
+            name: "admin".into(),
+            role: "admin".into(),
+        }
+    }
+
+    fn new(rightholder: &str, scope: Scope) -> NewRegistration {
+        NewRegistration {
+            rightholder: rightholder.into(),
+            scope,
+            submitted: String::new(),
+            work_signature: Vec::new(),
+            sketch_spec: String::new(),
+            work_token_count: 0,
+            effective_from: 100,
+            evidence: "letter".into(),
+        }
+    }
+
+    #[test]
+    fn register_cover_revoke_and_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry");
+        let registry = Registry::open(&path).expect("open");
+        let domain = registry
+            .register(
+                new("Gov", Scope::Domain("data.gov.uk".into())),
+                &actor(),
+                10,
+                serde_json::json!({}),
+            )
+            .expect("register");
+        assert_eq!(domain.id, 1);
+        let prefix = registry
+            .register(
+                new("Gov", Scope::UrlPrefix("uk,gov,data)/dataset".into())),
+                &actor(),
+                11,
+                serde_json::json!({}),
+            )
+            .expect("register");
+        let work = registry
+            .register(
+                NewRegistration {
+                    work_signature: vec![1, 2, 3, 4, 5],
+                    ..new("Author", Scope::Work(7))
+                },
+                &actor(),
+                12,
+                serde_json::json!({}),
+            )
+            .expect("register");
+        assert!(matches!(
+            registry.register(
+                new("Gov", Scope::Domain("data.gov.uk".into())),
+                &actor(),
+                13,
+                serde_json::json!({})
+            ),
+            Err(RegistryError::Duplicate { existing: 1 })
+        ));
+
+        let hits = registry.covering(&CoverQuery {
+            surt_key: Some("uk,gov,data)/dataset/abc"),
+            registered_domain: Some("data.gov.uk"),
+            content_id: Some(7),
+            ..CoverQuery::default()
+        });
+        let reasons: Vec<_> = hits.iter().map(|c| (c.entry.id, c.reason)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (domain.id, CoverReason::Domain),
+                (prefix.id, CoverReason::UrlPrefix),
+                (work.id, CoverReason::WorkExact)
+            ]
+        );
+        assert!(
+            registry
+                .entries_covering("uk,gov,data)/other", "other.org", None)
+                .is_empty()
+        );
+        let near = registry.covering(&CoverQuery {
+            content_id: Some(8),
+            signature: Some(&[1, 2, 3, 4, 9]),
+            ..CoverQuery::default()
+        });
+        assert_eq!(near.len(), 1);
+        assert_eq!(near[0].reason, CoverReason::WorkNear { jaccard: 0.8 });
+
+        registry
+            .revoke(prefix.id, &actor(), "withdrawn", 20, serde_json::json!({}))
+            .expect("revoke");
+        assert!(matches!(
+            registry.revoke(prefix.id, &actor(), "again", 21, serde_json::json!({})),
+            Err(RegistryError::AlreadyRevoked { revoked_at: 20, .. })
+        ));
+        assert!(matches!(
+            registry.revoke(99, &actor(), "", 21, serde_json::json!({})),
+            Err(RegistryError::NotFound(99))
+        ));
+        assert_eq!(
+            registry
+                .entries_covering("uk,gov,data)/dataset/abc", "", None)
+                .len(),
+            0
+        );
+        drop(registry);
+
+        let registry = Registry::open(&path).expect("reopen");
+        assert_eq!(registry.len(), 3);
+        let (page, next) = registry.list(&ListFilter::default(), None, 1);
+        assert_eq!(page[0].id, 1);
+        let (page, next) = registry.list(&ListFilter::default(), next, 10);
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(next, None);
+        let all = ListFilter {
+            include_revoked: true,
+            ..ListFilter::default()
+        };
+        assert_eq!(registry.list(&all, None, 10).0.len(), 3);
+        let revoked = registry.get(prefix.id).expect("entry");
+        assert_eq!(revoked.revoked_at, Some(20));
+        assert_eq!(revoked.revocation_reason, "withdrawn");
+        let audit = registry.audit_log(0, 100).expect("audit");
+        assert_eq!(
+            audit
+                .iter()
+                .map(|r| (r.seq, r.action.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (1, "register"),
+                (2, "register"),
+                (3, "register"),
+                (4, "revoke")
+            ]
+        );
+        // A new registration after reopening continues the id sequence.
+        let again = registry
+            .register(
+                new("Gov", Scope::Content(5)),
+                &actor(),
+                30,
+                serde_json::json!({}),
+            )
+            .expect("register");
+        assert_eq!(again.id, 4);
+        assert_eq!(registry.audit_log(4, 10).expect("audit")[0].seq, 5);
+    }
+}

@@ -1,0 +1,462 @@
+//! Bearer-token authentication and role-based authorization.
+//!
+//! The configuration is a JSON file (`provindex serve --auth FILE`):
+//!
+//! ```json
+//! {
+//!   "tokens": {
+//!     "admin-secret-token":   {"role": "admin", "name": "ops"},
+//!     "sha256:9f86d08...":    {"role": "rightholder", "name": "Gov",
+//!                              "scopes": ["data.gov.uk", "https://www.gov.uk/government/"]},
+//!     "auditor-token":        {"role": "reader", "name": "auditor"}
+//!   }
+//! }
+//! ```
+//!
+//! A key is either the token itself or `sha256:` and the hex SHA-256 of the
+//! token (so the file need not hold secrets in clear). Only SHA-256 digests
+//! are kept in memory; a presented token is hashed and compared with every
+//! digest in constant time.
+//!
+//! Roles: `admin` may do everything; `rightholder` may register and revoke
+//! opt-outs within its `scopes` (a bare host such as `data.gov.uk` grants the
+//! domain and all its subdomains; a URL grants every URL under its SURT
+//! prefix) and list its own; `reader` may read (list opt-outs, and
+//! ProvenanceService when reads are gated) but never write.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use provindex_signals::MatchMode;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::task::{Context, Poll};
+
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::metadata::MetadataMap;
+use tonic::server::NamedService;
+
+/// What a principal may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Rightholder,
+    Reader,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Rightholder => "rightholder",
+            Role::Reader => "reader",
+        }
+    }
+}
+
+/// A scope granted to a rightholder, canonicalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A host and all its subdomains: `surt` is the domain SURT prefix
+    /// (`uk,gov,data` for `data.gov.uk`).
+    Domain { given: String, surt: String },
+    /// Every URL whose SURT key starts with `surt`.
+    UrlPrefix { given: String, surt: String },
+}
+
+impl Grant {
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty scope".into());
+        }
+        let is_url = text.contains("://") || text.contains('/');
+        let mode = if is_url {
+            MatchMode::Prefix
+        } else {
+            MatchMode::Domain
+        };
+        let surt = provindex_signals::surt_scan_prefix(text, mode)
+            .map_err(|e| format!("scope {text:?}: {e}"))?;
+        Ok(if is_url {
+            Grant::UrlPrefix {
+                given: text.to_owned(),
+                surt,
+            }
+        } else {
+            Grant::Domain {
+                given: text.to_owned(),
+                surt,
+            }
+        })
+    }
+
+    /// Whether a URL with SURT key (or SURT prefix) `key` lies inside this grant.
+    fn covers_key(&self, key: &str) -> bool {
+        match self {
+            Grant::Domain { surt, .. } => provindex_signals::domain_key_matches(key, surt),
+            Grant::UrlPrefix { surt, .. } => key.starts_with(surt.as_str()),
+        }
+    }
+
+    /// Whether every capture of the domain with domain SURT prefix
+    /// `domain_surt` (e.g. `uk,gov,data`) lies inside this grant.
+    fn covers_domain(&self, domain_surt: &str) -> bool {
+        match self {
+            Grant::Domain { surt, .. } => {
+                domain_surt == surt
+                    || domain_surt
+                        .strip_prefix(surt.as_str())
+                        .is_some_and(|rest| rest.starts_with(','))
+            }
+            Grant::UrlPrefix { .. } => false,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub grants: Vec<Grant>,
+}
+
+impl Principal {
+    /// Whether a URL (SURT key or prefix) is inside the principal's grants.
+    /// Admins: always; readers: never.
+    pub fn may_cover_url(&self, surt_key: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Reader => false,
+            Role::Rightholder => self.grants.iter().any(|g| g.covers_key(surt_key)),
+        }
+    }
+
+    /// Whether a whole domain (its domain SURT prefix, e.g. `uk,gov,data`) is
+    /// inside the principal's grants.
+    pub fn may_cover_domain(&self, domain_surt: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Reader => false,
+            Role::Rightholder => self.grants.iter().any(|g| g.covers_domain(domain_surt)),
+        }
+    }
+
+    /// The granted scopes as written in the configuration.
+    pub fn grant_list(&self) -> String {
+        self.grants
+            .iter()
+            .map(|g| match g {
+                Grant::Domain { given, .. } | Grant::UrlPrefix { given, .. } => given.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The token table and the read-gating switch.
+pub struct Auth {
+    tokens: Vec<([u8; 32], Arc<Principal>)>,
+    gate_reads: bool,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print token digests.
+        f.debug_struct("Auth")
+            .field("principals", &self.tokens.len())
+            .field("gate_reads", &self.gate_reads)
+            .finish()
+    }
+}
+
+/// Why an auth configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("auth configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFormat {
+    tokens: std::collections::BTreeMap<String, TokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    role: Role,
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Equality without an early exit, so timing does not reveal how many
+/// leading bytes matched.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+impl Auth {
+    /// Loads the JSON configuration at `path`.
+    pub fn load(path: &Path, gate_reads: bool) -> Result<Self, AuthConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AuthConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, gate_reads)
+    }
+
+    /// Parses a configuration (see the module docs for the format).
+    pub fn from_json(text: &str, gate_reads: bool) -> Result<Self, AuthConfigError> {
+        let file: FileFormat = serde_json::from_str(text)
+            .map_err(|e| AuthConfigError::Invalid(format!("not a valid auth file: {e}")))?;
+        let mut tokens = Vec::with_capacity(file.tokens.len());
+        for (key, entry) in file.tokens {
+            let name = entry.name.trim().to_owned();
+            if name.is_empty() {
+                return Err(AuthConfigError::Invalid(
+                    "every token needs a non-empty name".into(),
+                ));
+            }
+            let hash = match key.strip_prefix("sha256:") {
+                Some(hex_digest) => {
+                    let mut out = [0u8; 32];
+                    hex::decode_to_slice(hex_digest, &mut out).map_err(|_| {
+                        AuthConfigError::Invalid(format!(
+                            "{name}: sha256: must be followed by 64 hex characters"
+                        ))
+                    })?;
+                    out
+                }
+                None if key.len() < 16 => {
+                    return Err(AuthConfigError::Invalid(format!(
+                        "{name}: tokens must be at least 16 characters"
+                    )));
+                }
+                None => digest(&key),
+            };
+            if tokens.iter().any(|(h, _)| h == &hash) {
+                return Err(AuthConfigError::Invalid(format!(
+                    "{name}: the same token is listed twice"
+                )));
+            }
+            let grants = entry
+                .scopes
+                .iter()
+                .map(|s| Grant::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AuthConfigError::Invalid(format!("{name}: {e}")))?;
+            match entry.role {
+                Role::Rightholder if grants.is_empty() => {
+                    return Err(AuthConfigError::Invalid(format!(
+                        "{name}: a rightholder needs at least one scope"
+                    )));
+                }
+                Role::Admin | Role::Reader if !grants.is_empty() => {
+                    return Err(AuthConfigError::Invalid(format!(
+                        "{name}: scopes only apply to rightholders"
+                    )));
+                }
+                _ => {}
+            }
+            tokens.push((
+                hash,
+                Arc::new(Principal {
+                    name,
+                    role: entry.role,
+                    grants,
+                }),
+            ));
+        }
+        Ok(Self { tokens, gate_reads })
+    }
+
+    /// Whether ProvenanceService (reads) needs a token too.
+    pub fn gates_reads(&self) -> bool {
+        self.gate_reads
+    }
+
+    /// The principal of the request's bearer token: UNAUTHENTICATED when the
+    /// `authorization` metadata is missing, malformed or names no known token.
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Principal>, Status> {
+        let value = metadata.get("authorization").ok_or_else(|| {
+            Status::unauthenticated("missing `authorization: Bearer <token>` metadata")
+        })?;
+        let value = value.to_str().map_err(|_| {
+            Status::unauthenticated("`authorization` metadata is not a Bearer token")
+        })?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Status::unauthenticated("`authorization` metadata is not a Bearer token")
+            })?;
+        let presented = digest(token);
+        let mut found = None;
+        // Look at every entry whatever matches, so the time taken does not
+        // depend on where (or whether) the token is.
+        for (hash, principal) in &self.tokens {
+            if constant_time_eq(hash, &presented) {
+                found = Some(principal);
+            }
+        }
+        found
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+}
+
+/// A read service behind the read gate: everything passes when reads are
+/// open (no auth configured, or configured without `--auth-reads`); else a
+/// known token of any role is required (UNAUTHENTICATED otherwise).
+#[derive(Clone)]
+pub struct ReadGated<S> {
+    inner: S,
+    auth: Option<Arc<Auth>>,
+}
+
+impl<S> ReadGated<S> {
+    pub fn new(inner: S, auth: Option<Arc<Auth>>) -> Self {
+        Self {
+            inner,
+            auth: auth.filter(|a| a.gates_reads()),
+        }
+    }
+}
+
+impl<S: NamedService> NamedService for ReadGated<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> Service<http::Request<Body>> for ReadGated<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if let Some(auth) = &self.auth {
+            let metadata = MetadataMap::from_headers(request.headers().clone());
+            if let Err(status) = auth.authenticate(&metadata) {
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Auth {
+        let hashed = hex::encode(digest("rightholder-token-2"));
+        Auth::from_json(
+            &format!(
+                r#"{{"tokens": {{
+                    "admin-token-0000001": {{"role": "admin", "name": "ops"}},
+                    "rightholder-token-1": {{"role": "rightholder", "name": "Gov",
+                        "scopes": ["data.gov.uk", "https://www.iana.org/domains/"]}},
+                    "sha256:{hashed}": {{"role": "rightholder", "name": "Other", "scopes": ["example.org"]}},
+                    "reader-token-000001": {{"role": "reader", "name": "auditor"}}
+                }}}}"#
+            ),
+            false,
+        )
+        .expect("config")
+    }
+
+    fn with_token(token: &str) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        metadata.insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+        metadata
+    }
+
+    #[test]
+    fn tokens_map_to_principals() {
+        let auth = config();
+        assert_eq!(
+            auth.authenticate(&with_token("admin-token-0000001"))
+                .expect("admin")
+                .role,
+            Role::Admin
+        );
+        assert_eq!(
+            auth.authenticate(&with_token("rightholder-token-2"))
+                .expect("hashed")
+                .name,
+            "Other"
+        );
+        for metadata in [MetadataMap::new(), with_token("nope-nope-nope-nope")] {
+            assert_eq!(
+                auth.authenticate(&metadata).expect_err("unknown").code(),
+                tonic::Code::Unauthenticated
+            );
+        }
+    }
+
+    #[test]
+    fn rightholder_scopes() {
+        let auth = config();
+        let gov = auth
+            .authenticate(&with_token("rightholder-token-1"))
+            .expect("gov");
+        assert!(gov.may_cover_domain("uk,gov,data"));
+        assert!(gov.may_cover_domain("uk,gov,data,beta"));
+        assert!(!gov.may_cover_domain("uk,gov"));
+        assert!(!gov.may_cover_domain("uk,gov,datab"));
+        assert!(gov.may_cover_url("uk,gov,data)/dataset"));
+        assert!(gov.may_cover_url("uk,gov,data,www2)/x"));
+        assert!(!gov.may_cover_url("uk,gov,database)/x"));
+        assert!(gov.may_cover_url("org,iana)/domains/root"));
+        assert!(!gov.may_cover_url("org,iana)/about"));
+        assert!(!gov.may_cover_domain("org,iana"));
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        for text in [
+            "{}",
+            r#"{"tokens": {"short": {"role": "admin", "name": "x"}}}"#,
+            r#"{"tokens": {"long-enough-token-1": {"role": "rightholder", "name": "x"}}}"#,
+            r#"{"tokens": {"long-enough-token-1": {"role": "reader", "name": "x", "scopes": ["a.org"]}}}"#,
+            r#"{"tokens": {"long-enough-token-1": {"role": "owner", "name": "x"}}}"#,
+            r#"{"tokens": {"sha256:zz": {"role": "admin", "name": "x"}}}"#,
+            r#"{"tokens": {"long-enough-token-1": {"role": "rightholder", "name": "x", "scopes": ["http://[bad"]}}}"#,
+        ] {
+            assert!(Auth::from_json(text, false).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,643 @@
+//! `OptOutService`: register, revoke and list opt-out registrations in the
+//! writable registry next to the published index. Every call is
+//! authenticated ([`crate::auth`]); every write attempt by an authenticated
+//! caller, accepted or refused, lands in the registry's audit log.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use provindex_index::registry::{
+    Actor, AuditRecord, ListFilter, NewRegistration, Registry, RegistryError, Scope, ScopeKind,
+};
+use provindex_index::{IndexReader, OptOutEntry};
+use provindex_proto::v1::{
+    ListOptOutsRequest, ListOptOutsResponse, OptOutRegistration, OptOutScope,
+    RegisterOptOutRequest, RegisterOptOutResponse, RevokeOptOutRequest, RevokeOptOutResponse,
+    opt_out_scope, opt_out_service_server::OptOutService,
+};
+use provindex_signals::MatchMode;
+use provindex_sketch::{MinHasher, SketchSpec};
+use serde_json::json;
+use tonic::{Code, Request, Response, Status};
+
+use crate::auth::{Auth, Principal, Role};
+
+/// Page size when the request leaves it 0.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Longest evidence note / revocation reason, in bytes.
+pub const MAX_NOTE_BYTES: usize = 8192;
+/// Longest rightholder name, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Captures of a content examined to decide whether a rightholder's grants
+/// cover it.
+const MAX_CAPTURES_CHECKED: usize = 10_000;
+
+/// The registry service.
+#[derive(Clone)]
+pub struct OptOutApi {
+    registry: Arc<Registry>,
+    index: Arc<IndexReader>,
+    auth: Option<Arc<Auth>>,
+    hasher: Arc<MinHasher>,
+}
+
+/// A scope as canonicalized from a request.
+struct Canonical {
+    scope: Scope,
+    submitted: String,
+    /// Domain SURT prefix (domain scopes) or SURT prefix (URL scopes), for grants.
+    surt: String,
+    work_signature: Vec<u32>,
+    work_token_count: u64,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+impl OptOutApi {
+    pub fn new(
+        registry: Arc<Registry>,
+        index: Arc<IndexReader>,
+        auth: Option<Arc<Auth>>,
+    ) -> Result<Self, String> {
+        let hasher = MinHasher::new(&SketchSpec::default())
+            .map_err(|e| format!("default sketch spec: {e}"))?;
+        Ok(Self {
+            registry,
+            index,
+            auth,
+            hasher: Arc::new(hasher),
+        })
+    }
+
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
+        match &self.auth {
+            Some(auth) => auth.authenticate(request.metadata()),
+            None => Err(Status::unauthenticated(
+                "this server has no --auth configuration: the opt-out registry accepts no calls",
+            )),
+        }
+    }
+
+    /// Runs blocking registry / index work off the async workers.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Registry, &IndexReader) -> Result<T, Status> + Send + 'static,
+    {
+        let registry = Arc::clone(&self.registry);
+        let index = Arc::clone(&self.index);
+        tokio::task::spawn_blocking(move || work(&registry, &index))
+            .await
+            .map_err(|join| Status::internal(format!("registry task failed: {join}")))?
+    }
+
+    /// Records a refused write in the audit log, then returns the refusal.
+    async fn refuse(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        entry_id: Option<u64>,
+        request: serde_json::Value,
+        status: Status,
+    ) -> Status {
+        let record = AuditRecord {
+            seq: 0,
+            at: now(),
+            actor: actor(principal),
+            action: action.into(),
+            entry_id,
+            request,
+            result: code_name(status.code()).into(),
+            message: status.message().to_owned(),
+        };
+        let logged = self
+            .blocking(move |registry, _| {
+                registry
+                    .audit_rejection(record)
+                    .map_err(|e| Status::internal(format!("audit log: {e}")))
+            })
+            .await;
+        match logged {
+            Ok(_) => status,
+            Err(error) => {
+                tracing::error!(%error, "could not record a refused write in the audit log");
+                error
+            }
+        }
+    }
+
+    /// Turns a request scope into a registry scope; INVALID_ARGUMENT names the field.
+    fn canonical_scope(&self, scope: Option<&OptOutScope>) -> Result<Canonical, Status> {
+        let scope = scope.and_then(|s| s.scope.as_ref()).ok_or_else(|| {
+            invalid(
+                "scope",
+                "set one of domain, url_prefix, content_id or work_text",
+            )
+        })?;
+        match scope {
+            opt_out_scope::Scope::Domain(given) => {
+                let field = "scope.domain";
+                let text = given.trim();
+                if text.is_empty() {
+                    return Err(invalid(field, "is empty"));
+                }
+                if text.contains(['/', ':', '@', '?', '#', ' ']) {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "{text:?} is not a bare domain such as example.org (use url_prefix for URLs)"
+                        ),
+                    ));
+                }
+                let surt = provindex_signals::surt(text).map_err(|e| invalid(field, e))?;
+                if surt.is_ip {
+                    return Err(invalid(field, format!("{text:?} is an IP address")));
+                }
+                let host = surt.host.trim_end_matches('.').to_owned();
+                let registered = provindex_signals::registered_domain(&host).ok_or_else(|| {
+                    invalid(
+                        field,
+                        format!("{text:?} is a public suffix, not a registered domain"),
+                    )
+                })?;
+                if registered != host {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "{text:?} is not a registered domain (its registered domain is {registered}); use url_prefix for a single host"
+                        ),
+                    ));
+                }
+                let domain_surt = provindex_signals::surt_scan_prefix(&host, MatchMode::Domain)
+                    .map_err(|e| invalid(field, e))?;
+                Ok(Canonical {
+                    scope: Scope::Domain(registered),
+                    submitted: given.clone(),
+                    surt: domain_surt,
+                    work_signature: Vec::new(),
+                    work_token_count: 0,
+                })
+            }
+            opt_out_scope::Scope::UrlPrefix(given) => {
+                let field = "scope.url_prefix";
+                if given.trim().is_empty() {
+                    return Err(invalid(field, "is empty"));
+                }
+                let prefix = provindex_signals::surt_scan_prefix(given, MatchMode::Prefix)
+                    .map_err(|e| invalid(field, e))?;
+                Ok(Canonical {
+                    scope: Scope::UrlPrefix(prefix.clone()),
+                    submitted: given.clone(),
+                    surt: prefix,
+                    work_signature: Vec::new(),
+                    work_token_count: 0,
+                })
+            }
+            opt_out_scope::Scope::ContentId(given) => {
+                let id = parse_content_id("scope.content_id", given)?;
+                Ok(Canonical {
+                    scope: Scope::Content(id),
+                    submitted: given.clone(),
+                    surt: String::new(),
+                    work_signature: Vec::new(),
+                    work_token_count: 0,
+                })
+            }
+            opt_out_scope::Scope::WorkText(text) => {
+                let field = "scope.work_text";
+                let version = self.index.manifest().normalization_version;
+                if version != provindex_sketch::NORMALIZATION_VERSION {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "the index uses normalization v{version}; this server implements v{}",
+                            provindex_sketch::NORMALIZATION_VERSION
+                        ),
+                    ));
+                }
+                let normalized = provindex_sketch::normalize(text);
+                if normalized.is_empty() {
+                    return Err(invalid(field, "is empty after normalization"));
+                }
+                let signature = self
+                    .hasher
+                    .signature(&normalized)
+                    .ok_or_else(|| invalid(field, "has no words to sketch"))?;
+                Ok(Canonical {
+                    scope: Scope::Work(provindex_sketch::content_id(&normalized).0),
+                    submitted: String::new(),
+                    surt: String::new(),
+                    work_signature: signature.0,
+                    work_token_count: provindex_sketch::token_count(&normalized) as u64,
+                })
+            }
+        }
+    }
+}
+
+fn parse_content_id(field: &str, text: &str) -> Result<u128, Status> {
+    if text.len() != 32 {
+        return Err(invalid(
+            field,
+            format!("expected 32 hex characters, got {}", text.len()),
+        ));
+    }
+    u128::from_str_radix(text, 16)
+        .map_err(|_| invalid(field, format!("{text:?} is not hexadecimal")))
+}
+
+fn parse_entry_id(field: &str, text: &str) -> Result<u64, Status> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    text.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| invalid(field, format!("{text:?} is not a registry id")))
+}
+
+fn actor(principal: &Principal) -> Actor {
+    Actor {
+        name: principal.name.clone(),
+        role: principal.role.as_str().into(),
+    }
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+        _ => "INTERNAL",
+    }
+}
+
+fn registry_status(error: RegistryError) -> Status {
+    match error {
+        RegistryError::Duplicate { existing } => Status::already_exists(format!(
+            "the rightholder already has an active opt-out with this scope: id {existing}"
+        )),
+        RegistryError::NotFound(id) => Status::not_found(format!("no opt-out with id {id}")),
+        RegistryError::AlreadyRevoked { id, revoked_at } => {
+            Status::failed_precondition(format!("opt-out {id} was already revoked at {revoked_at}"))
+        }
+        RegistryError::Index(error) => {
+            tracing::error!(%error, "registry failure");
+            Status::internal(format!("registry error: {error}"))
+        }
+    }
+}
+
+/// Registry entry → API message.
+pub fn registration(entry: &OptOutEntry) -> OptOutRegistration {
+    OptOutRegistration {
+        id: entry.id.to_string(),
+        rightholder: entry.rightholder.clone(),
+        scope_kind: entry.scope.kind().as_str().into(),
+        scope_key: entry.scope.value(),
+        submitted: entry.submitted.clone(),
+        effective_from: entry.effective_from,
+        evidence: entry.evidence.clone(),
+        created_at: entry.created_at,
+        created_by: entry.created_by.clone(),
+        revoked_at: entry.revoked_at,
+        revoked_by: entry.revoked_by.clone(),
+        revocation_reason: entry.revocation_reason.clone(),
+        sketch_spec: entry.sketch_spec.clone(),
+        work_token_count: entry.work_token_count,
+    }
+}
+
+/// The request as recorded in the audit log (work texts are not stored, only
+/// their length).
+fn register_audit_json(request: &RegisterOptOutRequest) -> serde_json::Value {
+    let scope = match request.scope.as_ref().and_then(|s| s.scope.as_ref()) {
+        None => json!(null),
+        Some(opt_out_scope::Scope::Domain(d)) => json!({"domain": d}),
+        Some(opt_out_scope::Scope::UrlPrefix(u)) => json!({"url_prefix": u}),
+        Some(opt_out_scope::Scope::ContentId(c)) => json!({"content_id": c}),
+        Some(opt_out_scope::Scope::WorkText(t)) => json!({"work_text_bytes": t.len()}),
+    };
+    json!({
+        "rightholder": request.rightholder,
+        "scope": scope,
+        "effective_from": request.effective_from,
+        "evidence": request.evidence,
+    })
+}
+
+/// Whether any capture of `content_id` in the index lies in the principal's grants.
+fn content_in_grants(
+    index: &IndexReader,
+    principal: &Principal,
+    content_id: u128,
+) -> Result<bool, Status> {
+    let internal = |e: provindex_index::IndexError| Status::internal(format!("index error: {e}"));
+    let (capture_ids, _) = index
+        .content_captures(content_id, None, MAX_CAPTURES_CHECKED)
+        .map_err(internal)?;
+    for capture_id in capture_ids {
+        if let Some(capture) = index.capture(capture_id).map_err(internal)?
+            && principal.may_cover_url(&capture.surt)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+impl OptOutApi {
+    async fn register(
+        &self,
+        principal: &Principal,
+        request: RegisterOptOutRequest,
+    ) -> Result<OptOutEntry, Status> {
+        if principal.role == Role::Reader {
+            return Err(Status::permission_denied(format!(
+                "{} is a reader: readers cannot register opt-outs",
+                principal.name
+            )));
+        }
+        let canonical = self.canonical_scope(request.scope.as_ref())?;
+        let rightholder = request.rightholder.trim();
+        let rightholder = match principal.role {
+            Role::Rightholder if rightholder.is_empty() || rightholder == principal.name => {
+                principal.name.clone()
+            }
+            Role::Rightholder => {
+                return Err(Status::permission_denied(format!(
+                    "rightholder: {} may register opt-outs only for itself, not {rightholder:?}",
+                    principal.name
+                )));
+            }
+            _ if rightholder.is_empty() => {
+                return Err(invalid(
+                    "rightholder",
+                    "is required (the rightholder the opt-out is registered for)",
+                ));
+            }
+            _ => rightholder.to_owned(),
+        };
+        if rightholder.len() > MAX_NAME_BYTES {
+            return Err(invalid(
+                "rightholder",
+                format!("longer than {MAX_NAME_BYTES} bytes"),
+            ));
+        }
+        if request.evidence.len() > MAX_NOTE_BYTES {
+            return Err(invalid(
+                "evidence",
+                format!("longer than {MAX_NOTE_BYTES} bytes"),
+            ));
+        }
+        if canonical.scope.kind() == ScopeKind::Work && request.evidence.trim().is_empty() {
+            return Err(invalid(
+                "evidence",
+                "is required for a work (what makes the submitter its rightholder)",
+            ));
+        }
+        let effective_from = match request.effective_from {
+            Some(time) if time < 0 => {
+                return Err(invalid("effective_from", format!("{time} is before 1970")));
+            }
+            Some(time) => time,
+            None => now(),
+        };
+        // Authorization of the scope itself.
+        match &canonical.scope {
+            Scope::Domain(domain) if !principal.may_cover_domain(&canonical.surt) => {
+                return Err(Status::permission_denied(format!(
+                    "scope.domain: {domain} is outside the scopes granted to {} ({})",
+                    principal.name,
+                    principal.grant_list()
+                )));
+            }
+            Scope::UrlPrefix(_) if !principal.may_cover_url(&canonical.surt) => {
+                return Err(Status::permission_denied(format!(
+                    "scope.url_prefix: {} is outside the scopes granted to {} ({})",
+                    canonical.submitted,
+                    principal.name,
+                    principal.grant_list()
+                )));
+            }
+            Scope::Content(content_id) if principal.role != Role::Admin => {
+                let principal_copy = principal.clone();
+                let content_id = *content_id;
+                let inside = self
+                    .blocking(move |_, index| content_in_grants(index, &principal_copy, content_id))
+                    .await?;
+                if !inside {
+                    return Err(Status::permission_denied(format!(
+                        "scope.content_id: no capture of {content_id:032x} in the index lies in the scopes granted to {} ({})",
+                        principal.name,
+                        principal.grant_list()
+                    )));
+                }
+            }
+            _ => {}
+        }
+        let new = NewRegistration {
+            rightholder,
+            scope: canonical.scope,
+            submitted: canonical.submitted,
+            work_signature: canonical.work_signature,
+            sketch_spec: if canonical.work_token_count > 0 {
+                self.hasher.spec().to_string()
+            } else {
+                String::new()
+            },
+            work_token_count: canonical.work_token_count,
+            effective_from,
+            evidence: request.evidence.clone(),
+        };
+        let who = actor(principal);
+        let audit = register_audit_json(&request);
+        self.blocking(move |registry, _| {
+            registry
+                .register(new, &who, now(), audit)
+                .map_err(registry_status)
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        principal: &Principal,
+        request: &RevokeOptOutRequest,
+    ) -> Result<OptOutEntry, Status> {
+        if principal.role == Role::Reader {
+            return Err(Status::permission_denied(format!(
+                "{} is a reader: readers cannot revoke opt-outs",
+                principal.name
+            )));
+        }
+        let id = parse_entry_id("id", &request.id)?;
+        if request.reason.len() > MAX_NOTE_BYTES {
+            return Err(invalid(
+                "reason",
+                format!("longer than {MAX_NOTE_BYTES} bytes"),
+            ));
+        }
+        let entry = self
+            .registry
+            .get(id)
+            .ok_or_else(|| Status::not_found(format!("no opt-out with id {id}")))?;
+        if principal.role == Role::Rightholder && entry.rightholder != principal.name {
+            return Err(Status::permission_denied(format!(
+                "opt-out {id} belongs to another rightholder; {} may revoke only its own",
+                principal.name
+            )));
+        }
+        let who = actor(principal);
+        let reason = request.reason.clone();
+        let audit = json!({"id": request.id, "reason": request.reason});
+        self.blocking(move |registry, _| {
+            registry
+                .revoke(id, &who, &reason, now(), audit)
+                .map_err(registry_status)
+        })
+        .await
+    }
+
+    fn list(
+        &self,
+        principal: &Principal,
+        request: &ListOptOutsRequest,
+    ) -> Result<ListOptOutsResponse, Status> {
+        let requested = request.rightholder.trim();
+        let rightholder = match principal.role {
+            Role::Rightholder if requested.is_empty() || requested == principal.name => {
+                Some(principal.name.clone())
+            }
+            Role::Rightholder => {
+                return Err(Status::permission_denied(format!(
+                    "rightholder: {} may list only its own opt-outs",
+                    principal.name
+                )));
+            }
+            _ if requested.is_empty() => None,
+            _ => Some(requested.to_owned()),
+        };
+        let kind = match request.scope_kind.trim() {
+            "" => None,
+            text => Some(ScopeKind::parse(text).ok_or_else(|| {
+                invalid(
+                    "scope_kind",
+                    format!("{text:?} is not one of domain, url_prefix, content, work"),
+                )
+            })?),
+        };
+        let scope = match &request.scope {
+            Some(scope) if scope.scope.is_some() => Some(self.canonical_scope(Some(scope))?.scope),
+            _ => None,
+        };
+        let limit = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE as usize,
+            n if n <= MAX_PAGE_SIZE => n as usize,
+            n => {
+                return Err(invalid(
+                    "page_size",
+                    format!("{n} is larger than the maximum {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(parse_entry_id("page_token", &request.page_token)?)
+        };
+        let filter = ListFilter {
+            rightholder,
+            kind,
+            scope,
+            include_revoked: request.include_revoked,
+        };
+        let (entries, next) = self.registry.list(&filter, after, limit);
+        Ok(ListOptOutsResponse {
+            registrations: entries.iter().map(|e| registration(e)).collect(),
+            next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl OptOutService for OptOutApi {
+    async fn register_opt_out(
+        &self,
+        request: Request<RegisterOptOutRequest>,
+    ) -> Result<Response<RegisterOptOutResponse>, Status> {
+        let principal = self.authenticate(&request)?;
+        let request = request.into_inner();
+        match self.register(&principal, request.clone()).await {
+            Ok(entry) => {
+                tracing::info!(id = entry.id, actor = %principal.name, scope = ?entry.scope, "opt-out registered");
+                Ok(Response::new(RegisterOptOutResponse {
+                    registration: Some(registration(&entry)),
+                }))
+            }
+            Err(status) if status.code() == Code::Internal => Err(status),
+            Err(status) => Err(self
+                .refuse(
+                    &principal,
+                    "register",
+                    None,
+                    register_audit_json(&request),
+                    status,
+                )
+                .await),
+        }
+    }
+
+    async fn revoke_opt_out(
+        &self,
+        request: Request<RevokeOptOutRequest>,
+    ) -> Result<Response<RevokeOptOutResponse>, Status> {
+        let principal = self.authenticate(&request)?;
+        let request = request.into_inner();
+        match self.revoke(&principal, &request).await {
+            Ok(entry) => {
+                tracing::info!(id = entry.id, actor = %principal.name, "opt-out revoked");
+                Ok(Response::new(RevokeOptOutResponse {
+                    registration: Some(registration(&entry)),
+                }))
+            }
+            Err(status) if status.code() == Code::Internal => Err(status),
+            Err(status) => {
+                let id = request.id.trim().parse::<u64>().ok();
+                Err(self
+                    .refuse(
+                        &principal,
+                        "revoke",
+                        id,
+                        json!({"id": request.id, "reason": request.reason}),
+                        status,
+                    )
+                    .await)
+            }
+        }
+    }
+
+    async fn list_opt_outs(
+        &self,
+        request: Request<ListOptOutsRequest>,
+    ) -> Result<Response<ListOptOutsResponse>, Status> {
+        let principal = self.authenticate(&request)?;
+        Ok(Response::new(self.list(&principal, request.get_ref())?))
+    }
+}
