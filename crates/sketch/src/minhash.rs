@@ -375,7 +375,9 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out
     let base = out.len();
     out.resize(base + windows, 0);
     acc.clear();
-    acc.resize(windows, 0);
+    if n != 5 {
+        acc.resize(windows, 0);
+    }
     if let Some(dst) = out.get_mut(base..) {
         combine_windows(tokens, powers.get(..n).unwrap_or(&[]), acc, dst);
     }
@@ -387,6 +389,28 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out
     "x86_64+sse4.1"
 ))]
 fn combine_windows(tokens: &[u64], powers: &[u64], acc: &mut [u64], dst: &mut [u32]) {
+    // The default shingle size in one pass, without the accumulator array.
+    if let (&[p0, p1, p2, p3, p4], Some(t0), Some(t1), Some(t2), Some(t3), Some(t4)) = (
+        powers,
+        tokens.get(..dst.len()),
+        tokens.get(1..=dst.len()),
+        tokens.get(2..dst.len() + 2),
+        tokens.get(3..dst.len() + 3),
+        tokens.get(4..dst.len() + 4),
+    ) {
+        for (((((d, &a), &b), &c), &e), &f) in
+            dst.iter_mut().zip(t0).zip(t1).zip(t2).zip(t3).zip(t4)
+        {
+            let h = a
+                .wrapping_mul(p0)
+                .wrapping_add(b.wrapping_mul(p1))
+                .wrapping_add(c.wrapping_mul(p2))
+                .wrapping_add(e.wrapping_mul(p3))
+                .wrapping_add(f.wrapping_mul(p4));
+            *d = finish_shingle(h);
+        }
+        return;
+    }
     for (j, &pw) in powers.iter().enumerate() {
         if let Some(src) = tokens.get(j..j + acc.len()) {
             for (a, &t) in acc.iter_mut().zip(src) {

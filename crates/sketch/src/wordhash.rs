@@ -104,7 +104,14 @@ pub(crate) fn token_hashes_into(text: &[u8], s: &mut WordScratch, out: &mut Vec<
         }
     }
     s.long.clear();
-    let n = spans(&s.padded, blocks, &mut s.w0, &mut s.w1, &mut s.lens, &mut s.long);
+    let n = spans(
+        &s.padded,
+        blocks,
+        &mut s.w0,
+        &mut s.w1,
+        &mut s.lens,
+        &mut s.long,
+    );
     let base = out.len();
     out.resize(base + n, 0);
     if let (Some(dst), Some(w0), Some(w1), Some(lens)) = (
