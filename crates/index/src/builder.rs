@@ -11,7 +11,9 @@ use rocksdb::{Cache, DB, WriteBatch};
 
 use crate::keys::{self, ID_LEN};
 use crate::records::{self, CaptureRecord, ContentRecord};
-use crate::schema::{self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, META, URLS};
+use crate::schema::{
+    self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, LSH, META, SIGNATURES, URLS,
+};
 use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
 
 /// Flush a batch to RocksDB once it holds this many bytes.
@@ -35,6 +37,8 @@ pub struct BuildFacts {
     pub inputs: Vec<String>,
     pub read_errors: u64,
     pub built_at: i64,
+    /// Text form of the sketch spec the signatures were computed with (empty: none).
+    pub sketch_spec: String,
 }
 
 /// Counts reported by [`IndexBuilder::finish`].
@@ -232,6 +236,31 @@ impl IndexBuilder {
         Ok(true)
     }
 
+    /// Adds a content's MinHash signature (`signatures`) and its LSH bucket
+    /// entries (`lsh`, band index = position in `band_keys`). Writing the same
+    /// content again writes the same rows: idempotent.
+    pub fn add_sketch(
+        &mut self,
+        content_id: u128,
+        signature: &[u8],
+        band_keys: &[u64],
+    ) -> Result<(), IndexError> {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.put_cf(self.cf(SIGNATURES), keys::id_key(content_id), signature);
+        for (band, band_key) in band_keys.iter().enumerate() {
+            let band = u16::try_from(band).map_err(|_| IndexError::Corrupt {
+                cf: LSH,
+                reason: format!("{} bands do not fit a u16 band index", band_keys.len()),
+            })?;
+            batch.put_cf(self.cf(LSH), keys::lsh_key(band, *band_key, content_id), []);
+        }
+        self.batch = batch;
+        if self.batch.size_in_bytes() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), IndexError> {
         if self.batch.is_empty() {
             return Ok(());
@@ -263,6 +292,7 @@ impl IndexBuilder {
             read_errors: facts.read_errors,
             duplicate_captures: self.duplicate_captures,
             digest,
+            sketch_spec: facts.sketch_spec,
         };
         let encoded = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Corrupt {
             cf: META,

@@ -41,6 +41,36 @@ pub fn decode_content_capture_key(key: &[u8]) -> Option<(u128, u128)> {
     Some((decode_id(&key[..ID_LEN])?, decode_id(&key[ID_LEN..])?))
 }
 
+/// Length of an `lsh` key: band (2) ‖ band key (8) ‖ content_id (16).
+pub const LSH_KEY_LEN: usize = 2 + 8 + ID_LEN;
+
+/// `lsh` key: band (u16 BE) ‖ band key (u64 BE) ‖ content_id. All contents
+/// sharing one band's key are adjacent, under [`lsh_prefix`].
+pub fn lsh_key(band: u16, band_key: u64, content_id: u128) -> [u8; LSH_KEY_LEN] {
+    let mut key = [0u8; LSH_KEY_LEN];
+    key[..10].copy_from_slice(&lsh_prefix(band, band_key));
+    key[10..].copy_from_slice(&content_id.to_be_bytes());
+    key
+}
+
+/// The first 10 bytes of every `lsh` key of one (band, band key) bucket.
+pub fn lsh_prefix(band: u16, band_key: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[..2].copy_from_slice(&band.to_be_bytes());
+    key[2..].copy_from_slice(&band_key.to_be_bytes());
+    key
+}
+
+/// Splits an `lsh` key into (band, band key, content_id); `None` for anything else.
+pub fn decode_lsh_key(key: &[u8]) -> Option<(u16, u64, u128)> {
+    if key.len() != LSH_KEY_LEN {
+        return None;
+    }
+    let band = u16::from_be_bytes(key[..2].try_into().ok()?);
+    let band_key = u64::from_be_bytes(key[2..10].try_into().ok()?);
+    Some((band, band_key, decode_id(&key[10..])?))
+}
+
 /// `urls` key: SURT ‖ 0x00 ‖ time ‖ capture_id.
 pub fn url_key(surt: &str, time: i64, capture_id: u128) -> Vec<u8> {
     let mut key = Vec::with_capacity(surt.len() + 1 + 8 + ID_LEN);
@@ -111,6 +141,14 @@ mod tests {
             let _ = decode_url_key(&bytes);
             let _ = decode_content_capture_key(&bytes);
             let _ = decode_id(&bytes);
+            let _ = decode_lsh_key(&bytes);
+        }
+
+        #[test]
+        fn lsh_key_round_trips_and_groups_by_bucket(band: u16, key: u64, a: u128, b: u128) {
+            prop_assert_eq!(decode_lsh_key(&lsh_key(band, key, a)), Some((band, key, a)));
+            prop_assert!(lsh_key(band, key, a).starts_with(&lsh_prefix(band, key)));
+            prop_assert_eq!(lsh_key(band, key, a).cmp(&lsh_key(band, key, b)), a.cmp(&b));
         }
 
         #[test]

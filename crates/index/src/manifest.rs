@@ -24,4 +24,9 @@ pub struct Manifest {
     pub duplicate_captures: u64,
     /// Hex SHA-256 over the logical contents (see `IndexReader::digest`).
     pub digest: String,
+    /// Text form of the MinHash/LSH parameters the `signatures` and `lsh`
+    /// tables were built with (`provindex_sketch::SketchSpec`), e.g.
+    /// `norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1`. Empty: no sketches.
+    #[serde(default)]
+    pub sketch_spec: String,
 }

@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::{self, ID_LEN};
 use crate::records::{self, CaptureRecord, ContentRecord};
-use crate::schema::{self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, META, URLS};
+use crate::schema::{
+    self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, LSH, META, SIGNATURES, URLS,
+};
 use crate::{IndexError, Manifest};
 
 /// Keys examined by one URL scan before it returns a partial page with a resume
@@ -139,6 +141,48 @@ impl IndexReader {
                     reason: format!("value of {} bytes, expected {ID_LEN}", b.len()),
                 }),
         }
+    }
+
+    /// The stored MinHash signature bytes of a content (`None`: no such
+    /// content, or its text was empty).
+    pub fn signature(&self, content_id: u128) -> Result<Option<Vec<u8>>, IndexError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(SIGNATURES), keys::id_key(content_id))
+            .map_err(|e| self.rocks(e))?;
+        Ok(bytes.map(|b| b.to_vec()))
+    }
+
+    /// Content ids in one LSH bucket (band, band key), ascending, at most
+    /// `limit`. Returns the ids and whether the bucket holds more.
+    pub fn lsh_bucket(
+        &self,
+        band: u16,
+        band_key: u64,
+        limit: usize,
+    ) -> Result<(Vec<u128>, bool), IndexError> {
+        let prefix = keys::lsh_prefix(band, band_key);
+        let mut iter = self.db.raw_iterator_cf(self.cf(LSH));
+        iter.seek(prefix);
+        let mut ids = Vec::new();
+        while iter.valid() {
+            let Some(key) = iter.key() else { break };
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if ids.len() == limit {
+                return Ok((ids, true));
+            }
+            let (_, _, content_id) =
+                keys::decode_lsh_key(key).ok_or_else(|| IndexError::Corrupt {
+                    cf: LSH,
+                    reason: format!("key of {} bytes", key.len()),
+                })?;
+            ids.push(content_id);
+            iter.next();
+        }
+        iter.status().map_err(|e| self.rocks(e))?;
+        Ok((ids, false))
     }
 
     /// Capture ids of one content in ascending order, starting after `after`.

@@ -15,16 +15,24 @@ pub const URLS: &str = "urls";
 /// SHA-256 (32) of the normalized text → content_id (16). Not in DESIGN.md's list:
 /// it serves `LookupContent` by SHA-256 without a scan.
 pub const CONTENT_SHA256: &str = "content_sha256";
+/// content_id (16) → MinHash signature (K × u32 big-endian, see the manifest's
+/// `sketch_spec`). Contents with empty normalized text have none.
+pub const SIGNATURES: &str = "signatures";
+/// band (2, u16) ‖ band key (8, u64) ‖ content_id (16) → empty: the LSH buckets
+/// FindWork probes; see [`crate::keys::lsh_key`].
+pub const LSH: &str = "lsh";
 /// Manifest and build facts, keyed by name.
 pub const META: &str = "meta";
 
 /// Every column family, in a fixed order (the digest walks them in this order).
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 8] = [
     CAPTURES,
     CONTENTS,
     CONTENT_CAPTURES,
     URLS,
     CONTENT_SHA256,
+    SIGNATURES,
+    LSH,
     META,
 ];
 
@@ -48,10 +56,10 @@ pub(crate) fn column_families(block_cache: &Cache) -> Vec<ColumnFamilyDescriptor
 fn cf_options(name: &str, block_cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(block_cache);
-    // Point lookups dominate every table but `urls` and `content_captures`,
+    // Point lookups dominate every table but `urls`, `content_captures` and `lsh`,
     // which are scanned by prefix; a whole-key Bloom filter still helps their seeks
     // little, so they go without.
-    if !matches!(name, URLS | CONTENT_CAPTURES) {
+    if !matches!(name, URLS | CONTENT_CAPTURES | LSH) {
         table.set_bloom_filter(10.0, false);
     }
     table.set_cache_index_and_filter_blocks(true);

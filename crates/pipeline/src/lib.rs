@@ -7,4 +7,6 @@ mod local;
 mod prepare;
 
 pub use local::{BuildReport, LocalBuild, PipelineError, build_local, expand_inputs};
-pub use prepare::{PreparedCapture, capture_id_for, prepare};
+pub use prepare::{
+    PreparedCapture, PreparedSketch, capture_id_for, default_hasher, prepare, prepare_with,
+};

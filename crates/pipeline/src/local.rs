@@ -178,11 +178,20 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
                     if prepared.content.is_none() {
                         report.captures_without_text += 1;
                     }
-                    builder.add_capture(
+                    let added = builder.add_capture(
                         prepared.capture_id,
                         &prepared.record,
                         prepared.content.as_ref(),
                     )?;
+                    if added
+                        && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)
+                    {
+                        builder.add_sketch(
+                            content.content_id,
+                            &sketch.signature,
+                            &sketch.band_keys,
+                        )?;
+                    }
                 }
             }
         }
@@ -197,6 +206,7 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
         inputs: files.iter().map(|p| p.display().to_string()).collect(),
         read_errors: report.error_count,
         built_at: config.built_at,
+        sketch_spec: crate::prepare::default_hasher().spec().to_string(),
     })?;
     report.manifest = summary.manifest;
     Ok(report)
@@ -276,5 +286,6 @@ fn empty_manifest() -> Manifest {
         read_errors: 0,
         duplicate_captures: 0,
         digest: String::new(),
+        sketch_spec: String::new(),
     }
 }

@@ -4,6 +4,8 @@ use provindex_corpus::{DocKind, Framing, SourceDoc};
 use provindex_index::NewContent;
 use provindex_index::records::{CaptureRecord, LicenseRecord, SignalRecord};
 use provindex_signals::{LicenseClass, Stance, Verdict};
+use provindex_sketch::{MinHasher, SketchSpec};
+use std::sync::OnceLock;
 
 /// Characters of normalized text kept as a content preview.
 const PREVIEW_CHARS: usize = 200;
@@ -19,6 +21,27 @@ pub struct PreparedCapture {
     pub revisit: Option<RevisitRef>,
     /// Why the URL has no SURT key, when it has none.
     pub url_error: Option<String>,
+    /// The content's MinHash signature and LSH band keys (with `content`,
+    /// when the normalized text has at least one word).
+    pub sketch: Option<PreparedSketch>,
+}
+
+/// A content's near-duplicate sketch, computed in the reader threads.
+#[derive(Debug, Clone)]
+pub struct PreparedSketch {
+    /// [`provindex_sketch::Signature::to_bytes`]: K values, 4 bytes big-endian each.
+    pub signature: Vec<u8>,
+    /// One key per LSH band, in band order.
+    pub band_keys: Vec<u64>,
+}
+
+/// The hasher for the default [`SketchSpec`], built once per process.
+pub fn default_hasher() -> &'static MinHasher {
+    static HASHER: OnceLock<MinHasher> = OnceLock::new();
+    HASHER.get_or_init(|| {
+        // The default spec is valid by construction (a sketch crate test checks it).
+        MinHasher::new(&SketchSpec::default()).expect("the default sketch spec is valid")
+    })
 }
 
 /// What a revisit record says about the record it repeats.
@@ -40,7 +63,13 @@ pub fn capture_id_for(record_id: Option<&str>, url: &str, date_raw: &str) -> u12
     }
 }
 
+/// [`prepare_with`] the default sketch spec's hasher.
 pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
+    prepare_with(doc, crawl, default_hasher())
+}
+
+/// One record → its rows, with MinHash sketches made by `hasher`.
+pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> PreparedCapture {
     let url = doc.url.clone().unwrap_or_default();
     let date_raw = doc.date_raw.clone().unwrap_or_default();
     let capture_id = capture_id_for(doc.record_id.as_deref(), &url, &date_raw);
@@ -49,11 +78,18 @@ pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
         Err(error) => (None, Some(format!("{url:?}: {error}"))),
     };
 
+    let mut sketch = None;
     let content = doc.text.as_deref().and_then(|text| {
         let normalized = provindex_sketch::normalize(text);
         if normalized.is_empty() {
             return None;
         }
+        sketch = hasher
+            .signature(&normalized)
+            .map(|signature| PreparedSketch {
+                band_keys: hasher.band_keys(&signature),
+                signature: signature.to_bytes(),
+            });
         Some(NewContent {
             content_id: provindex_sketch::content_id(&normalized).0,
             sha256: provindex_sketch::sha256(&normalized),
@@ -135,6 +171,7 @@ pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
         content,
         revisit,
         url_error,
+        sketch,
     }
 }
 

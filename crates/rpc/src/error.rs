@@ -8,6 +8,9 @@ pub enum ApiError {
     InvalidArgument { field: &'static str, reason: String },
     #[error("{0}")]
     NotFound(String),
+    /// The request is fine but the index cannot answer it (e.g. it has no sketches).
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("index error: {0}")]
     Index(#[from] IndexError),
 }
@@ -26,6 +29,7 @@ impl From<ApiError> for Status {
         match &error {
             ApiError::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
             ApiError::NotFound(_) => Status::not_found(error.to_string()),
+            ApiError::FailedPrecondition(_) => Status::failed_precondition(error.to_string()),
             ApiError::Index(IndexError::InvalidPageToken(_)) => {
                 Status::invalid_argument(error.to_string())
             }

@@ -2,13 +2,19 @@
 //! and index queries. Errors become `tonic::Status` in one place ([`ApiError`]).
 
 pub mod auth;
+mod batch;
+mod checkoptout;
 mod convert;
 mod error;
+mod findwork;
+pub mod metrics;
 mod optout;
 mod provenance;
 mod server;
 
+pub use checkoptout::{OptOutRegistry, RegistryEntry};
 pub use error::ApiError;
+pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::ProvenanceApi;
 pub use server::{ServerConfig, serve};

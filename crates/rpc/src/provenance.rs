@@ -4,13 +4,17 @@ use std::sync::Arc;
 
 use provindex_index::{IndexReader, UrlScan, keys};
 use provindex_proto::v1::{
+    BatchLookupRequest, CheckOptOutRequest, CheckOptOutResponse, FindWorkRequest, FindWorkResponse,
     GetCaptureRequest, GetCaptureResponse, LookupContentRequest, LookupContentResponse,
     LookupUrlRequest, LookupUrlResponse, UrlMatch, lookup_content_request::Key,
     provenance_service_server::ProvenanceService,
 };
 use provindex_signals::MatchMode;
-use tonic::{Request, Response, Status};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
 
+use crate::checkoptout::{OptOutRegistry, check_opt_out};
+use crate::findwork::{WorkSearch, find_work};
 use crate::{ApiError, convert};
 
 /// Page size when the request leaves it 0.
@@ -21,11 +25,47 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 #[derive(Clone)]
 pub struct ProvenanceApi {
     index: Arc<IndexReader>,
+    search: Arc<WorkSearch>,
+    registry: Option<Arc<dyn OptOutRegistry>>,
 }
 
 impl ProvenanceApi {
     pub fn new(index: Arc<IndexReader>) -> Self {
-        Self { index }
+        let search = Arc::new(WorkSearch::for_index(&index));
+        Self {
+            index,
+            search,
+            registry: None,
+        }
+    }
+
+    /// Consults `registry` in CheckOptOut (issue 8's opt-out registry).
+    #[must_use]
+    pub fn with_registry(mut self, registry: Arc<dyn OptOutRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    pub(crate) async fn url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status> {
+        self.blocking(move |index| lookup_url(index, &request))
+            .await
+    }
+
+    pub(crate) async fn content(
+        &self,
+        request: LookupContentRequest,
+    ) -> Result<LookupContentResponse, Status> {
+        self.blocking(move |index| lookup_content(index, &request))
+            .await
+    }
+
+    pub(crate) async fn opt_out(
+        &self,
+        request: CheckOptOutRequest,
+    ) -> Result<CheckOptOutResponse, Status> {
+        let registry = self.registry.clone();
+        self.blocking(move |index| check_opt_out(index, registry.as_deref(), &request))
+            .await
     }
 
     /// Runs a blocking index query off the async workers.
@@ -44,6 +84,38 @@ impl ProvenanceApi {
 
 #[tonic::async_trait]
 impl ProvenanceService for ProvenanceApi {
+    type BatchLookupStream =
+        ReceiverStream<Result<provindex_proto::v1::BatchLookupResponse, Status>>;
+
+    async fn find_work(
+        &self,
+        request: Request<FindWorkRequest>,
+    ) -> Result<Response<FindWorkResponse>, Status> {
+        let request = request.into_inner();
+        let search = Arc::clone(&self.search);
+        let response = self
+            .blocking(move |index| find_work(index, &search, &request))
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn check_opt_out(
+        &self,
+        request: Request<CheckOptOutRequest>,
+    ) -> Result<Response<CheckOptOutResponse>, Status> {
+        Ok(Response::new(self.opt_out(request.into_inner()).await?))
+    }
+
+    async fn batch_lookup(
+        &self,
+        request: Request<Streaming<BatchLookupRequest>>,
+    ) -> Result<Response<Self::BatchLookupStream>, Status> {
+        Ok(Response::new(crate::batch::batch_lookup(
+            self.clone(),
+            request.into_inner(),
+        )))
+    }
+
     async fn lookup_url(
         &self,
         request: Request<LookupUrlRequest>,
@@ -94,7 +166,7 @@ fn page_size(requested: u32) -> Result<usize, ApiError> {
 }
 
 /// Key prefixes of the `urls` table that a URL and match mode cover.
-fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, ApiError> {
+pub(crate) fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, ApiError> {
     let mode = match mode {
         UrlMatch::Unspecified | UrlMatch::Exact => MatchMode::Exact,
         UrlMatch::Prefix => MatchMode::Prefix,
@@ -250,7 +322,7 @@ fn lookup_content(
 }
 
 /// Parses a 128-bit id written as 32 hex characters.
-fn parse_id(field: &'static str, text: &str) -> Result<u128, ApiError> {
+pub(crate) fn parse_id(field: &'static str, text: &str) -> Result<u128, ApiError> {
     if text.len() != 32 {
         return Err(ApiError::invalid(
             field,

@@ -12,6 +12,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::auth::{Auth, ReadGated};
+use crate::metrics::{Metered, Metrics};
 use crate::{OptOutApi, ProvenanceApi};
 
 /// Limits that keep one client from exhausting the server.
@@ -28,6 +29,9 @@ pub struct ServerConfig {
     /// Bearer tokens and roles; `None`: OptOutService refuses every call
     /// (UNAUTHENTICATED) and reads are open.
     pub auth: Option<Arc<Auth>>,
+    /// Where request counts and latencies are recorded (`None`: not recorded);
+    /// `crate::serve_metrics` exposes them.
+    pub metrics: Option<Metrics>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +42,7 @@ impl Default for ServerConfig {
             concurrency_per_connection: 256,
             registry: None,
             auth: None,
+            metrics: None,
         }
     }
 }
@@ -88,10 +93,10 @@ pub async fn serve(
     Server::builder()
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(provenance)
-        .add_optional_service(opt_out)
+        .add_service(Metered::new(health_service, config.metrics.clone()))
+        .add_service(Metered::new(reflection, config.metrics.clone()))
+        .add_service(Metered::new(provenance, config.metrics.clone()))
+        .add_optional_service(opt_out.map(|s| Metered::new(s, config.metrics.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

@@ -54,6 +54,10 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, default_value = DEFAULT_SERVER)]
         listen: String,
+        /// Serve Prometheus `/metrics` over HTTP on this address (port 0: a
+        /// free port, printed as `metrics on ADDR`). Off unless given.
+        #[arg(long)]
+        metrics_listen: Option<String>,
         #[command(flatten)]
         access: registry_cli::AccessArgs,
     },
@@ -89,8 +93,9 @@ fn main() -> ExitCode {
         Command::Serve {
             index,
             listen,
+            metrics_listen,
             access,
-        } => run_serve(index, listen, access),
+        } => run_serve(index, listen, metrics_listen, access),
         Command::Lookup(args) => return lookup::run(args),
         Command::Audit(args) => registry_cli::run_audit(args),
         Command::Info { index, json } => run_info(index, json),
@@ -162,6 +167,7 @@ fn run_index(
 fn run_serve(
     index: PathBuf,
     listen: String,
+    metrics_listen: Option<String>,
     access: registry_cli::AccessArgs,
 ) -> anyhow::Result<()> {
     let reader =
@@ -175,11 +181,26 @@ fn run_serve(
         let local = listener.local_addr().context("reading the bound address")?;
         // Tests and scripts read this line to learn the port.
         println!("listening on {local}");
+        let mut config = provindex_rpc::ServerConfig::default();
+        access.apply(&mut config);
+        if let Some(metrics_listen) = &metrics_listen {
+            let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
+                .await
+                .with_context(|| format!("binding {metrics_listen}"))?;
+            let metrics_local = metrics_listener
+                .local_addr()
+                .context("reading the metrics address")?;
+            println!("metrics on {metrics_local}");
+            let metrics = provindex_rpc::Metrics::new();
+            tokio::spawn(provindex_rpc::serve_metrics(
+                metrics_listener,
+                metrics.clone(),
+            ));
+            config.metrics = Some(metrics);
+        }
         use std::io::Write as _;
         std::io::stdout().flush().ok();
         tracing::info!(%local, index = %index.display(), "serving");
-        let mut config = provindex_rpc::ServerConfig::default();
-        access.apply(&mut config);
         provindex_rpc::serve(listener, Arc::new(reader), config, shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("server failed: {e}"))
