@@ -19,6 +19,11 @@ use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
 /// Flush a batch to RocksDB once it holds this many bytes.
 const BATCH_BYTES: usize = 8 << 20;
 
+// In-place capture updates (site-signal pass): `impl IndexBuilder` in update.rs.
+#[path = "update.rs"]
+mod update;
+pub use update::CaptureUpdates;
+
 /// Identity and facts of one distinct normalized text.
 #[derive(Debug, Clone)]
 pub struct NewContent {

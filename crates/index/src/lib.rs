@@ -14,7 +14,7 @@ pub mod records;
 pub mod registry;
 pub mod schema;
 
-pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
+pub use builder::{BuildFacts, BuildSummary, CaptureUpdates, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, Manifest};
 pub use reader::{IndexReader, UrlHit, UrlScan, UrlScanPage};

@@ -5,6 +5,7 @@
 
 mod local;
 mod prepare;
+pub mod site_signals;
 
 pub use local::{BuildReport, LocalBuild, PipelineError, build_local, expand_inputs};
 pub use prepare::{

@@ -42,6 +42,9 @@ pub struct LocalBuild {
     /// Build time recorded in the manifest (unix seconds); a parameter so that
     /// rebuilding the same corpus can reproduce a manifest exactly.
     pub built_at: i64,
+    /// A robots.txt set given to the job (a file or a directory of files
+    /// named by host); see [`crate::site_signals`].
+    pub robots: Option<PathBuf>,
 }
 
 /// What a build did, for the CLI summary.
@@ -58,6 +61,8 @@ pub struct BuildReport {
     pub captures_without_text: u64,
     pub revisits_resolved: u64,
     pub revisits_unresolved: u64,
+    /// The site-signal pass (robots.txt, tdmrep.json, ai.txt of the crawl).
+    pub site_signals: crate::site_signals::SiteSignalStats,
 }
 
 enum Event {
@@ -113,7 +118,17 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
         captures_without_text: 0,
         revisits_resolved: 0,
         revisits_unresolved: 0,
+        site_signals: Default::default(),
     };
+    let mut site_files = crate::site_signals::SiteFiles::default();
+    if let Some(robots) = &config.robots {
+        site_files
+            .add_given_robots(robots)
+            .map_err(|source| PipelineError::ListInput {
+                path: robots.display().to_string(),
+                source,
+            })?;
+    }
     let mut revisits: Vec<PreparedCapture> = Vec::new();
     // Payload digest → content (None: the payload has no text), to resolve
     // revisits that name no record id.
@@ -129,7 +144,10 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
             let next_file = &next_file;
             let crawl = config.crawl.as_str();
             // The HTML is kept for license and opt-out detection in `prepare`.
-            let reader_options = provindex_corpus::ReaderOptions::default();
+            let reader_options = provindex_corpus::ReaderOptions {
+                keep_html: crate::site_signals::signal_extraction_enabled(),
+                ..Default::default()
+            };
             scope.spawn(move || {
                 loop {
                     let index = next_file.fetch_add(1, Ordering::Relaxed);
@@ -156,7 +174,7 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
                         report.errors.push(error.to_string());
                     }
                 }
-                Event::Capture(prepared) => {
+                Event::Capture(mut prepared) => {
                     if let Some(reason) = &prepared.url_error {
                         tracing::debug!(%reason, "url without SURT key");
                         report.url_errors += 1;
@@ -192,6 +210,9 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
                             &sketch.band_keys,
                         )?;
                     }
+                    if added && let Some(file) = prepared.site_file.take() {
+                        site_files.observe(file, prepared.capture_id, &prepared.record);
+                    }
                 }
             }
         }
@@ -199,6 +220,8 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
     })?;
 
     resolve_revisits(&mut builder, revisits, &digests, &mut report)?;
+    // Site files apply to every capture of their origin, revisits included.
+    report.site_signals = site_files.apply(&mut builder)?;
 
     let summary = builder.finish(BuildFacts {
         normalization_version: provindex_sketch::NORMALIZATION_VERSION,

@@ -21,6 +21,8 @@ pub struct PreparedCapture {
     pub revisit: Option<RevisitRef>,
     /// Why the URL has no SURT key, when it has none.
     pub url_error: Option<String>,
+    /// robots.txt / tdmrep.json / ai.txt body, for the site-signal pass.
+    pub site_file: Option<crate::site_signals::SiteFile>,
     /// The content's MinHash signature and LSH band keys (with `content`,
     /// when the normalized text has at least one word).
     pub sketch: Option<PreparedSketch>,
@@ -77,6 +79,10 @@ pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> Prepared
         Ok(surt) => (Some(surt), None),
         Err(error) => (None, Some(format!("{url:?}: {error}"))),
     };
+    let extract_signals = crate::site_signals::signal_extraction_enabled();
+    let site_file = extract_signals
+        .then(|| crate::site_signals::site_file(&doc, surt.as_ref()))
+        .flatten();
 
     let mut sketch = None;
     let content = doc.text.as_deref().and_then(|text| {
@@ -118,8 +124,13 @@ pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> Prepared
     });
 
     let capture_time = doc.date_unix.unwrap_or(0);
-    let mut signals = provindex_signals::header_signals(&doc.http_headers);
-    let license = doc.html.as_deref().and_then(|html| {
+    let mut signals = if extract_signals {
+        provindex_signals::header_signals(&doc.http_headers)
+    } else {
+        Vec::new()
+    };
+    let html = doc.html.as_deref().filter(|_| extract_signals);
+    let license = html.and_then(|html| {
         let (finding, html_signals) = provindex_signals::analyze_html(html, Some(&url));
         signals.extend(html_signals);
         (finding.class != LicenseClass::Unknown || finding.id.is_some()).then(|| LicenseRecord {
@@ -172,6 +183,7 @@ pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> Prepared
         revisit,
         url_error,
         sketch,
+        site_file,
     }
 }
 
@@ -183,7 +195,7 @@ fn framing_name(framing: Framing) -> &'static str {
     }
 }
 
-fn verdict_name(verdict: Verdict) -> &'static str {
+pub(crate) fn verdict_name(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Reserved => "reserved",
         Verdict::NotReserved => "not_reserved",
@@ -200,7 +212,7 @@ fn stance_name(stance: Stance) -> &'static str {
     }
 }
 
-fn signal_record(signal: &provindex_signals::Signal) -> SignalRecord {
+pub(crate) fn signal_record(signal: &provindex_signals::Signal) -> SignalRecord {
     SignalRecord {
         kind: signal.kind.as_str().to_owned(),
         source: signal.source.as_str().to_owned(),

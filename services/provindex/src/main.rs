@@ -46,6 +46,15 @@ enum Command {
         /// Build time to record, unix seconds (default: now).
         #[arg(long)]
         built_at: Option<i64>,
+        /// robots.txt set given to the job: a file, or a directory of files,
+        /// each named by its host (`example.com` or `example.com.txt`). Used
+        /// for hosts whose robots.txt is not captured in the crawl.
+        #[arg(long)]
+        robots: Option<PathBuf>,
+        /// Benchmarking switch: skip license and opt-out signal extraction
+        /// (every capture's verdict is `unknown`).
+        #[arg(long, hide = true)]
+        no_signals: bool,
     },
     /// Serve an index over gRPC (ProvenanceService, health, reflection).
     Serve {
@@ -89,7 +98,12 @@ fn main() -> ExitCode {
             crawl,
             workers,
             built_at,
-        } => run_index(inputs, out, crawl, workers, built_at),
+            robots,
+            no_signals,
+        } => {
+            provindex_pipeline::site_signals::set_signal_extraction(!no_signals);
+            run_index(inputs, out, crawl, workers, built_at, robots)
+        }
         Command::Serve {
             index,
             listen,
@@ -115,6 +129,7 @@ fn run_index(
     crawl: String,
     workers: Option<usize>,
     built_at: Option<i64>,
+    robots: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let workers = workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -135,6 +150,7 @@ fn run_index(
         workers,
         max_reported_errors: 50,
         built_at,
+        robots,
     })
     .with_context(|| format!("building index at {}", out.display()))?;
     for error in &report.errors {
@@ -159,6 +175,15 @@ fn run_index(
         report.revisits_resolved, report.revisits_unresolved
     );
     println!("duplicate capture ids skipped: {}", m.duplicate_captures);
+    let site = &report.site_signals;
+    println!(
+        "site files: {} kept, {} dropped, {} truncated, {} given robots.txt",
+        site.files_kept, site.files_dropped, site.files_truncated, site.given_robots
+    );
+    println!(
+        "site signals: {} captures updated of {} on {} hosts",
+        site.captures_updated, site.captures_visited, site.hosts
+    );
     println!("digest: {}", m.digest);
     println!("elapsed: {:.2}s", started.elapsed().as_secs_f64());
     Ok(())
