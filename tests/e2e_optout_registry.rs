@@ -91,6 +91,10 @@ impl Server {
         Self { child, addr }
     }
 
+    fn url_plain(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.addr))
             .expect("uri")
@@ -914,4 +918,161 @@ fn a_bad_auth_file_stops_the_server_before_it_listens() {
         "{second:?}"
     );
     drop(first);
+}
+
+/// A throwaway CA and a server certificate for localhost / 127.0.0.1,
+/// made with the `openssl` command-line tool.
+fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command-line tool is needed to make test certificates");
+        assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=provindex test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("write ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_by_configuration() {
+    use tonic::transport::{Certificate, ClientTlsConfig};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = build_index(dir.path(), &["iana.org-2014.warc.gz"]);
+    let (ca, cert, key) = make_certificates(dir.path());
+    let args: Vec<OsString> = vec![
+        "--auth".into(),
+        auth_file(dir.path()).into(),
+        "--tls-cert".into(),
+        cert.clone().into(),
+        "--tls-key".into(),
+        key.clone().into(),
+    ];
+    let server = Server::start(&index, &args);
+
+    // A client that trusts the CA talks to the server over TLS, with tokens.
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(&ca).expect("ca")))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://{}", server.addr))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls config")
+        .connect()
+        .await
+        .expect("TLS connect");
+    let registered = register(
+        &mut OptOutServiceClient::new(channel.clone()),
+        Some(ADMIN),
+        "IANA",
+        domain("iana.org"),
+    )
+    .await
+    .expect("register over TLS");
+    assert_eq!(registered.scope_key, "iana.org");
+    ProvenanceServiceClient::new(channel)
+        .lookup_url(LookupUrlRequest {
+            url: "http://www.iana.org/numbers".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("read over TLS");
+
+    // A plaintext client gets nowhere.
+    let plaintext = match Channel::from_shared(server.url_plain())
+        .expect("uri")
+        .connect()
+        .await
+    {
+        Ok(channel) => OptOutServiceClient::new(channel)
+            .list_opt_outs(request(ListOptOutsRequest::default(), Some(ADMIN)))
+            .await
+            .map(|_| ()),
+        Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+    };
+    assert!(
+        plaintext.is_err(),
+        "plaintext request succeeded on a TLS server"
+    );
+    drop(server);
+
+    // A file that holds no key stops the server before it listens.
+    let output = Command::new(provindex_bin())
+        .arg("serve")
+        .arg("--index")
+        .arg(&index)
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(dir.path().join("server.ext"))
+        .output()
+        .expect("serve");
+    assert!(!output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("TLS certificate"),
+        "{output:?}"
+    );
 }

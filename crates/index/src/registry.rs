@@ -465,6 +465,19 @@ impl State {
     fn get(&self, id: u64) -> Option<&Arc<OptOutEntry>> {
         self.entries.get(&id)
     }
+
+    /// The active entry of `rightholder` with exactly `scope`, if any.
+    fn active_with_scope(&self, scope: &Scope, rightholder: &str) -> Option<u64> {
+        let ids = match scope {
+            Scope::Domain(domain) => self.by_domain.get(domain),
+            Scope::UrlPrefix(prefix) => self.by_prefix.get(prefix),
+            Scope::Content(cid) | Scope::Work(cid) => self.by_content.get(cid),
+        }?;
+        ids.iter().copied().find(|id| {
+            self.get(*id)
+                .is_some_and(|e| e.scope == *scope && e.rightholder == rightholder)
+        })
+    }
 }
 
 /// The opt-out registry database. Open it once per process; it is `Sync` and
@@ -616,18 +629,13 @@ impl Registry {
         request: serde_json::Value,
     ) -> Result<OptOutEntry, RegistryError> {
         let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
-        let id =
-            {
-                let state = self.state.read().map_err(lock_poisoned)?;
-                if let Some(existing) = state.entries.values().find(|e| {
-                    e.is_active() && e.scope == new.scope && e.rightholder == new.rightholder
-                }) {
-                    return Err(RegistryError::Duplicate {
-                        existing: existing.id,
-                    });
-                }
-                state.next_id
-            };
+        let id = {
+            let state = self.state.read().map_err(lock_poisoned)?;
+            if let Some(existing) = state.active_with_scope(&new.scope, &new.rightholder) {
+                return Err(RegistryError::Duplicate { existing });
+            }
+            state.next_id
+        };
         let entry = OptOutEntry {
             id,
             rightholder: new.rightholder,

@@ -23,6 +23,9 @@
 //! domain and all its subdomains; a URL grants every URL under its SURT
 //! prefix) and list its own; `reader` may read (list opt-outs, and
 //! ProvenanceService when reads are gated) but never write.
+//!
+//! Tokens travel in clear unless the server runs with TLS ([`TlsIdentity`],
+//! `provindex serve --tls-cert --tls-key`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -325,6 +328,32 @@ impl Auth {
         found
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+}
+
+/// The server's TLS certificate chain and private key (PEM).
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("TlsIdentity")
+            .field("cert_pem_bytes", &self.cert_pem.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsIdentity {
+    /// The tonic server configuration for this identity.
+    pub fn server_config(&self) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
+            &self.cert_pem,
+            &self.key_pem,
+        ))
     }
 }
 

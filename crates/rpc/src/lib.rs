@@ -10,6 +10,7 @@ mod findwork;
 pub mod metrics;
 mod optout;
 mod provenance;
+mod registry_check;
 mod server;
 
 pub use checkoptout::{OptOutRegistry, RegistryEntry};

@@ -11,8 +11,9 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
-use crate::auth::{Auth, ReadGated};
+use crate::auth::{Auth, ReadGated, TlsIdentity};
 use crate::metrics::{Metered, Metrics};
+use crate::registry_check::RegistryCheck;
 use crate::{OptOutApi, ProvenanceApi};
 
 /// Limits that keep one client from exhausting the server.
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     /// Bearer tokens and roles; `None`: OptOutService refuses every call
     /// (UNAUTHENTICATED) and reads are open.
     pub auth: Option<Arc<Auth>>,
+    /// Serve over TLS with this identity; `None`: plaintext.
+    pub tls: Option<TlsIdentity>,
     /// Where request counts and latencies are recorded (`None`: not recorded);
     /// `crate::serve_metrics` exposes them.
     pub metrics: Option<Metrics>,
@@ -42,8 +45,20 @@ impl Default for ServerConfig {
             concurrency_per_connection: 256,
             registry: None,
             auth: None,
+            tls: None,
             metrics: None,
         }
+    }
+}
+
+/// ProvenanceService over `index`; CheckOptOut consults `registry` when given.
+fn provenance_api(index: Arc<IndexReader>, registry: Option<&Arc<Registry>>) -> ProvenanceApi {
+    let api = ProvenanceApi::new(Arc::clone(&index));
+    match registry {
+        Some(registry) => {
+            api.with_registry(Arc::new(RegistryCheck::new(Arc::clone(registry), index)))
+        }
+        None => api,
     }
 }
 
@@ -69,7 +84,7 @@ pub async fn serve(
     };
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
-        ProvenanceServiceServer::new(ProvenanceApi::new(index))
+        ProvenanceServiceServer::new(provenance_api(index, config.registry.as_ref()))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
@@ -90,7 +105,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(tls.server_config())?;
+    }
+    builder
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .add_service(Metered::new(health_service, config.metrics.clone()))

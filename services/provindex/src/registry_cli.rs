@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use provindex_index::Registry;
-use provindex_rpc::auth::Auth;
+use provindex_rpc::auth::{Auth, TlsIdentity};
 
 /// Registry and authentication options of `provindex serve`.
 #[derive(Args, Debug, Clone)]
@@ -23,12 +23,19 @@ pub struct AccessArgs {
     /// Require a token (any role) for ProvenanceService reads too.
     #[arg(long, requires = "auth")]
     auth_reads: bool,
+    /// Serve gRPC over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// What [`AccessArgs::open`] prepared.
 pub struct Access {
     registry: Arc<Registry>,
     auth: Option<Arc<Auth>>,
+    tls: Option<TlsIdentity>,
 }
 
 /// `INDEX.registry` next to `INDEX` (trailing slashes ignored).
@@ -54,6 +61,25 @@ impl AccessArgs {
             )),
             None => None,
         };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let read = |path: &PathBuf| {
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+                };
+                let identity = TlsIdentity {
+                    cert_pem: read(cert)?,
+                    key_pem: read(key)?,
+                };
+                // Checked now, so a bad certificate or key stops the server before it listens.
+                tonic::transport::Server::builder()
+                    .tls_config(identity.server_config())
+                    .with_context(|| {
+                        format!("TLS certificate {} / key {}", cert.display(), key.display())
+                    })?;
+                Some(identity)
+            }
+            _ => None,
+        };
         let path = self
             .registry
             .clone()
@@ -68,6 +94,7 @@ impl AccessArgs {
         Ok(Access {
             registry: Arc::new(registry),
             auth,
+            tls,
         })
     }
 }
@@ -76,6 +103,7 @@ impl Access {
     pub fn apply(&self, config: &mut provindex_rpc::ServerConfig) {
         config.registry = Some(Arc::clone(&self.registry));
         config.auth = self.auth.clone();
+        config.tls = self.tls.clone();
     }
 }
 
