@@ -100,10 +100,14 @@ pub async fn serve(
             .await;
     }
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(provindex_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both reflection versions: grpcurl and many other clients still ask v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(provindex_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
@@ -113,7 +117,8 @@ pub async fn serve(
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .add_service(Metered::new(health_service, config.metrics.clone()))
-        .add_service(Metered::new(reflection, config.metrics.clone()))
+        .add_service(Metered::new(reflection_v1, config.metrics.clone()))
+        .add_service(Metered::new(reflection_v1alpha, config.metrics.clone()))
         .add_service(Metered::new(provenance, config.metrics.clone()))
         .add_optional_service(opt_out.map(|s| Metered::new(s, config.metrics.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
