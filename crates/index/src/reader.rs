@@ -284,6 +284,48 @@ impl IndexReader {
         Ok(page)
     }
 
+    /// Visits every content in content-id order (a full walk of `contents`).
+    pub fn for_each_content<E: From<IndexError>>(
+        &self,
+        mut visit: impl FnMut(u128, ContentRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.walk(CONTENTS, |id, bytes| {
+            visit(id, records::decode(CONTENTS, bytes)?)
+        })
+    }
+
+    /// Visits every capture in capture-id order (a full walk of `captures`).
+    pub fn for_each_capture<E: From<IndexError>>(
+        &self,
+        mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.walk(CAPTURES, |id, bytes| {
+            visit(id, records::decode(CAPTURES, bytes)?)
+        })
+    }
+
+    fn walk<E: From<IndexError>>(
+        &self,
+        name: &'static str,
+        mut visit: impl FnMut(u128, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(name));
+        iter.seek_to_first();
+        while iter.valid() {
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            let id = keys::decode_id(key).ok_or_else(|| IndexError::Corrupt {
+                cf: name,
+                reason: format!("key of {} bytes, expected {ID_LEN}", key.len()),
+            })?;
+            visit(id, value)?;
+            iter.next();
+        }
+        iter.status().map_err(|e| self.rocks(e))?;
+        Ok(())
+    }
+
     /// Hex SHA-256 over the logical contents of every table but `meta`: the
     /// same records give the same digest whatever the SST layout.
     pub fn digest(&self) -> Result<String, IndexError> {

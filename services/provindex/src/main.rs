@@ -1,5 +1,6 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
+mod export;
 mod lookup;
 mod registry_cli;
 
@@ -74,6 +75,13 @@ enum Command {
     Lookup(lookup::LookupArgs),
     /// Print the audit log of an opt-out registry.
     Audit(registry_cli::AuditArgs),
+    /// Write the training manifest (JSONL): every content not opted out by
+    /// crawl signals or the registry, with a summary of what was excluded.
+    Export(export::ExportArgs),
+    /// Transparency summary of the indexed corpus (JSON, HTML with SVG charts).
+    Report(export::ReportArgs),
+    /// Pro-rata compensation statement per registered domain (CSV, JSON).
+    Compensation(export::CompensationArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
         index: PathBuf,
@@ -113,6 +121,9 @@ fn main() -> ExitCode {
         Command::Lookup(args) => return lookup::run(args),
         Command::Audit(args) => registry_cli::run_audit(args),
         Command::Info { index, json } => run_info(index, json),
+        Command::Export(args) => export::run_export(args),
+        Command::Report(args) => export::run_report(args),
+        Command::Compensation(args) => export::run_compensation(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
