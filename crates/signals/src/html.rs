@@ -97,6 +97,19 @@ const ALL_RIGHTS_RESERVED: &[&str] = &[
     "alle rechten voorbehouden",
 ];
 
+/// Bytes of the longest phrase in [`ALL_RIGHTS_RESERVED`].
+const MAX_PHRASE_BYTES: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < ALL_RIGHTS_RESERVED.len() {
+        if ALL_RIGHTS_RESERVED[i].len() > max {
+            max = ALL_RIGHTS_RESERVED[i].len();
+        }
+        i += 1;
+    }
+    max
+};
+
 pub(crate) fn says_all_rights_reserved(lower: &str) -> bool {
     ALL_RIGHTS_RESERVED.iter().any(|p| lower.contains(p))
 }
@@ -166,18 +179,26 @@ pub(crate) fn cap(mut s: String, max: usize) -> String {
     s
 }
 
-fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) {
+/// Appends `text` with whitespace runs collapsed; returns the bytes appended
+/// (before the front of `buf` is trimmed to its last `max` bytes).
+fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) -> usize {
+    let before = buf.len();
     for c in text.chars() {
         if c.is_whitespace() {
             if !buf.is_empty() && !buf.ends_with(' ') {
                 buf.push(' ');
             }
         } else if lowercase {
-            buf.extend(c.to_lowercase());
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                buf.extend(c.to_lowercase());
+            }
         } else {
             buf.push(c);
         }
     }
+    let appended = buf.len() - before;
     if buf.len() > max * 2 {
         // Keep the tail (the most recent text).
         let mut start = buf.len() - max;
@@ -186,6 +207,7 @@ fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) {
         }
         buf.drain(..start);
     }
+    appended
 }
 
 fn is_void(name: &str) -> bool {
@@ -265,9 +287,23 @@ impl State {
             }
             return;
         }
-        push_collapsed(&mut self.context, t, true, CONTEXT_CHARS);
-        if !self.scan.all_rights_reserved && says_all_rights_reserved(&self.context) {
-            self.scan.all_rights_reserved = true;
+        let appended = push_collapsed(&mut self.context, t, true, CONTEXT_CHARS);
+        if !self.scan.all_rights_reserved {
+            // The window only grows at its end (text here, spaces in `end_tag`,
+            // which no phrase ends with) and loses its front: a phrase not seen
+            // at the last check ends in the appended text, so the tail of
+            // `appended + MAX_PHRASE_BYTES` bytes holds it. Same answer as
+            // searching the whole window, without rescanning it per token.
+            let mut start = self
+                .context
+                .len()
+                .saturating_sub(appended + MAX_PHRASE_BYTES);
+            while !self.context.is_char_boundary(start) {
+                start -= 1;
+            }
+            if says_all_rights_reserved(&self.context[start..]) {
+                self.scan.all_rights_reserved = true;
+            }
         }
         if let Some(a) = self.anchor.as_mut() {
             push_collapsed(&mut a.anchor.text, t, false, MAX_TEXT);
@@ -480,6 +516,45 @@ pub(crate) fn scan(html: &str) -> PageScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The incremental "all rights reserved" check gives, after every
+        /// step, exactly what a search of the whole window gives.
+        #[test]
+        fn incremental_all_rights_reserved_check_is_exact(
+            ops in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "all", "All", " rights", "rights ", "reserved", "RESERVED.", " ", "\n",
+                        "tous droits", " réservés", "Ré", "servés", "alle rechte", " vorbehalten",
+                        "x", "İ", "ÄÖ", "</p>",
+                    ]),
+                    proptest::sample::select(vec!["a", "b ", "é", "ok all ", "  "]),
+                ],
+                0..400,
+            )
+        ) {
+            let mut new = State::default();
+            let mut old = String::new();
+            let mut old_found = false;
+            for op in ops {
+                if op == "</p>" {
+                    // What `end_tag` does for a block end.
+                    for ctx in [&mut new.context, &mut old] {
+                        if !ctx.ends_with(' ') && !ctx.is_empty() {
+                            ctx.push(' ');
+                        }
+                    }
+                } else {
+                    new.text(op);
+                    push_collapsed(&mut old, op, true, CONTEXT_CHARS);
+                    old_found |= says_all_rights_reserved(&old);
+                }
+                proptest::prop_assert_eq!(&new.context, &old);
+                proptest::prop_assert_eq!(new.scan.all_rights_reserved, old_found);
+            }
+        }
+    }
 
     #[test]
     fn collects_elements_with_context() {
