@@ -6,11 +6,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin};
 use provindex_proto::v1::{
     Capture, LookupContentRequest, LookupUrlRequest, OptOutScope, RegisterOptOutRequest, UrlMatch,
     lookup_content_request::Key, opt_out_scope::Scope, opt_out_service_client::OptOutServiceClient,
@@ -36,56 +36,6 @@ fn run(args: &[&std::ffi::OsStr]) -> Output {
 
 fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(index: &Path, auth: &Path, registry: &Path) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("serve")
-            .arg("--index")
-            .arg(index)
-            .args(["--listen", "127.0.0.1:0", "--auth"])
-            .arg(auth)
-            .arg("--registry")
-            .arg(registry)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("server did not start: {line:?}")
-            })
-            .to_owned();
-        Self { child, addr }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn read_manifest(path: &Path) -> Vec<Value> {
@@ -219,7 +169,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     )
     .expect("auth file");
     let registry = dir.path().join("registry");
-    let server = Server::start(&index, &auth, &registry);
+    let server = start_server(&index, &auth, &registry);
     let channel = server.channel().await;
     let mut reads = ProvenanceServiceClient::new(channel.clone());
     let gov = contents_of_domain(&mut reads, "data.gov.uk").await;
@@ -441,4 +391,17 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         "{output:?}"
     );
     assert!(!empty_json.exists());
+}
+
+/// `provindex serve` with an auth file and a registry directory.
+fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
+    ServerProcess::start_with(
+        index,
+        &[
+            OsStr::new("--auth"),
+            auth.as_os_str(),
+            OsStr::new("--registry"),
+            registry.as_os_str(),
+        ],
+    )
 }

@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, OptOutScope, RegisterOptOutRequest,
     RevokeOptOutRequest, check_opt_out_request::Target, opt_out_scope::Scope,
@@ -22,44 +22,6 @@ use tonic::transport::Channel;
 
 const ADMIN: &str = "admin-token-0123456789";
 const GOV: &str = "gov-token-0123456789";
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(index: &Path, auth: &Path, registry: &Path) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("serve")
-            .arg("--index")
-            .arg(index)
-            .args(["--listen", "127.0.0.1:0", "--auth"])
-            .arg(auth)
-            .arg("--registry")
-            .arg(registry)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .to_owned();
-        Self { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -131,7 +93,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
         ),
     )
     .expect("auth file");
-    let server = Server::start(&index, &auth, &dir.path().join("registry"));
+    let server = start_server(&index, &auth, &dir.path().join("registry"));
     let channel = Channel::from_shared(format!("http://{}", server.addr))
         .expect("uri")
         .connect()
@@ -262,4 +224,17 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
     let revoked = check(&mut reads, Target::Url(gov_url.into())).await;
     assert!(registry_findings(&revoked).is_empty(), "{revoked:?}");
     assert_eq!(revoked.verdict, gov_verdict_before);
+}
+
+/// `provindex serve` with an auth file and a registry directory.
+fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
+    ServerProcess::start_with(
+        index,
+        &[
+            OsStr::new("--auth"),
+            auth.as_os_str(),
+            OsStr::new("--registry"),
+            registry.as_os_str(),
+        ],
+    )
 }

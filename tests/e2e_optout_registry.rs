@@ -10,11 +10,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{corpus_dir, provindex_bin};
+use common::{ServerProcess as Server, corpus_dir, provindex_bin};
 use provindex_index::Registry;
 use provindex_proto::v1::{
     ListOptOutsRequest, LookupUrlRequest, OptOutRegistration, OptOutScope, RegisterOptOutRequest,
@@ -57,64 +56,6 @@ fn sha256_hex(text: &str) -> String {
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `provindex serve` with extra arguments, killed (SIGKILL) on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(index: &Path, extra: &[OsString]) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("serve")
-            .arg("--index")
-            .arg(index)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("server did not start: {line:?}")
-            })
-            .to_owned();
-        Self { child, addr }
-    }
-
-    fn url_plain(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect")
-    }
-
-    /// SIGKILL: no shutdown hook, no flush.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn build_index(dir: &Path, files: &[&str]) -> PathBuf {
@@ -286,7 +227,7 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
         "--registry".into(),
         registry_dir.clone().into(),
     ];
-    let server = Server::start(&index, &args);
+    let server = Server::start_with(&index, &args);
     let channel = server.channel().await;
     let mut client = OptOutServiceClient::new(channel.clone());
     let mut reads = ProvenanceServiceClient::new(channel.clone());
@@ -691,7 +632,7 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
     )
     .await;
     server.kill9();
-    let server = Server::start(&index, &args);
+    let server = Server::start_with(&index, &args);
     let mut client = OptOutServiceClient::new(server.channel().await);
     let after_restart = list_all(
         &mut client,
@@ -818,7 +759,7 @@ async fn reads_need_a_token_only_with_auth_reads() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = build_index(dir.path(), &["iana.org-2014.warc.gz"]);
     let auth = auth_file(dir.path());
-    let server = Server::start(
+    let server = Server::start_with(
         &index,
         &[
             "--auth".into(),
@@ -865,7 +806,7 @@ async fn reads_need_a_token_only_with_auth_reads() {
 
     // Without --auth: reads open, the registry refuses every call.
     drop(server);
-    let server = Server::start(&index, &[]);
+    let server = Server::start(&index);
     let channel = server.channel().await;
     ProvenanceServiceClient::new(channel.clone())
         .lookup_url(lookup)
@@ -904,7 +845,7 @@ fn a_bad_auth_file_stops_the_server_before_it_listens() {
     assert!(stderr.contains("at least 16 characters"), "{stderr}");
 
     // A registry held by a running server cannot be opened by a second one.
-    let first = Server::start(&index, &[]);
+    let first = Server::start(&index);
     let second = Command::new(provindex_bin())
         .arg("serve")
         .arg("--index")
@@ -1010,7 +951,7 @@ async fn tls_by_configuration() {
         "--tls-key".into(),
         key.clone().into(),
     ];
-    let server = Server::start(&index, &args);
+    let server = Server::start_with(&index, &args);
 
     // A client that trusts the CA talks to the server over TLS, with tokens.
     let tls = ClientTlsConfig::new()
@@ -1041,7 +982,7 @@ async fn tls_by_configuration() {
         .expect("read over TLS");
 
     // A plaintext client gets nowhere.
-    let plaintext = match Channel::from_shared(server.url_plain())
+    let plaintext = match Channel::from_shared(server.url())
         .expect("uri")
         .connect()
         .await

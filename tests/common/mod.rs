@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,11 +28,17 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(index: &Path) -> Self {
+        Self::start_with(index, &[] as &[&OsStr])
+    }
+
+    /// `provindex serve --index INDEX --listen 127.0.0.1:0 EXTRA...`.
+    pub fn start_with(index: &Path, extra: &[impl AsRef<OsStr>]) -> Self {
         let mut child = Command::new(provindex_bin())
             .arg("serve")
             .arg("--index")
             .arg(index)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -53,6 +60,21 @@ impl ServerProcess {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// A connected plaintext channel to the server.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.url())
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// SIGKILL: no shutdown hook, no flush.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
     }
 }
 
