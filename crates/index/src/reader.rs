@@ -164,25 +164,14 @@ impl IndexReader {
         let prefix = keys::lsh_prefix(band, band_key);
         let mut iter = self.db.raw_iterator_cf(self.cf(LSH));
         iter.seek(prefix);
-        let mut ids = Vec::new();
-        while iter.valid() {
-            let Some(key) = iter.key() else { break };
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            if ids.len() == limit {
-                return Ok((ids, true));
-            }
-            let (_, _, content_id) =
-                keys::decode_lsh_key(key).ok_or_else(|| IndexError::Corrupt {
+        self.collect_ids(iter, &prefix, limit, |key| {
+            keys::decode_lsh_key(key)
+                .map(|(_, _, content_id)| content_id)
+                .ok_or_else(|| IndexError::Corrupt {
                     cf: LSH,
                     reason: format!("key of {} bytes", key.len()),
-                })?;
-            ids.push(content_id);
-            iter.next();
-        }
-        iter.status().map_err(|e| self.rocks(e))?;
-        Ok((ids, false))
+                })
+        })
     }
 
     /// Capture ids of one content in ascending order, starting after `after`.
@@ -207,21 +196,35 @@ impl IndexReader {
             }
             None => iter.seek(prefix),
         }
+        self.collect_ids(iter, &prefix, limit, |key| {
+            keys::decode_content_capture_key(key)
+                .map(|(_, capture_id)| capture_id)
+                .ok_or_else(|| IndexError::Corrupt {
+                    cf: CONTENT_CAPTURES,
+                    reason: format!("key of {} bytes", key.len()),
+                })
+        })
+    }
+
+    /// Walks keys starting with `prefix` from the iterator's position, decoding
+    /// an id from each, up to `limit`. Returns the ids and whether more follow.
+    fn collect_ids(
+        &self,
+        mut iter: DBRawIterator<'_>,
+        prefix: &[u8],
+        limit: usize,
+        decode: impl Fn(&[u8]) -> Result<u128, IndexError>,
+    ) -> Result<(Vec<u128>, bool), IndexError> {
         let mut ids = Vec::new();
         while iter.valid() {
             let Some(key) = iter.key() else { break };
-            if !key.starts_with(&prefix) {
+            if !key.starts_with(prefix) {
                 break;
             }
             if ids.len() == limit {
                 return Ok((ids, true));
             }
-            let (_, capture_id) =
-                keys::decode_content_capture_key(key).ok_or_else(|| IndexError::Corrupt {
-                    cf: CONTENT_CAPTURES,
-                    reason: format!("key of {} bytes", key.len()),
-                })?;
-            ids.push(capture_id);
+            ids.push(decode(key)?);
             iter.next();
         }
         iter.status().map_err(|e| self.rocks(e))?;
