@@ -17,7 +17,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
-use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
 
 use crate::{Docs, ReaderOptions, open_docs};
 
@@ -40,8 +42,32 @@ pub enum StoreError {
     },
     #[error("no objects match {0:?}")]
     NoMatch(String),
+    /// A create-only put ([`CorpusStore::put_new`]) found an object there.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
     #[error("runtime: {0}")]
     Runtime(String),
+}
+
+impl StoreError {
+    /// Whether the store refused the request for good (no such bucket or
+    /// object, no permission, bad credentials, an invalid URI) rather than
+    /// failing in a way worth retrying.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            StoreError::InvalidUri { .. }
+            | StoreError::NoMatch(_)
+            | StoreError::AlreadyExists(_) => true,
+            StoreError::Store { source, .. } => matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::InvalidPath { .. }
+            ),
+            StoreError::Io { .. } | StoreError::Runtime(_) => false,
+        }
+    }
 }
 
 /// One listed object.
@@ -447,19 +473,66 @@ impl CorpusStore {
 
     /// Writes an object with `Content-Type: application/octet-stream`.
     pub fn put(&self, uri: &str, data: Bytes) -> Result<(), StoreError> {
+        self.block_on(self.put_async(uri, data, false))?
+    }
+
+    /// Writes an object only if none exists at `uri` (one atomic put: S3
+    /// `If-None-Match: *`, a no-clobber link locally);
+    /// [`StoreError::AlreadyExists`] otherwise.
+    pub fn put_new(&self, uri: &str, data: Bytes) -> Result<(), StoreError> {
+        self.block_on(self.put_async(uri, data, true))?
+    }
+
+    /// Async [`Self::put`] (`create_only: false`) and [`Self::put_new`]
+    /// (`create_only: true`). Either way the object appears whole or not at all.
+    pub async fn put_async(
+        &self,
+        uri: &str,
+        data: Bytes,
+        create_only: bool,
+    ) -> Result<(), StoreError> {
         let (store, path, _) = self.locate(uri)?;
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::ContentType, "application/octet-stream".into());
         let opts = PutOptions {
+            mode: if create_only {
+                PutMode::Create
+            } else {
+                PutMode::Overwrite
+            },
             attributes,
             ..PutOptions::default()
         };
-        self.block_on(store.put_opts(&path, PutPayload::from_bytes(data), opts))?
-            .map(|_| ())
-            .map_err(|e| StoreError::Store {
+        match store
+            .put_opts(&path, PutPayload::from_bytes(data), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(StoreError::AlreadyExists(uri.to_string()))
+            }
+            Err(e) => Err(StoreError::Store {
                 uri: uri.to_string(),
                 source: e,
-            })
+            }),
+        }
+    }
+
+    /// Deletes an object (absent objects are not an error).
+    pub async fn delete_async(&self, uri: &str) -> Result<(), StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StoreError::Store {
+                uri: uri.to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Blocking [`Self::delete_async`].
+    pub fn delete(&self, uri: &str) -> Result<(), StoreError> {
+        self.block_on(self.delete_async(uri))?
     }
 
     /// A sync reader streaming the object. Local files are read directly;
@@ -639,6 +712,17 @@ mod tests {
             .read_to_end(&mut buf)
             .unwrap();
         assert_eq!(buf, b"a/sub/3.warc.gz");
+        // Create-only puts never replace an object.
+        assert!(matches!(
+            s.put_new("memory://t/a/x.txt", Bytes::from_static(b"new")),
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert_eq!(&s.get_bytes("memory://t/a/x.txt").unwrap()[..], b"a/x.txt");
+        s.put_new("memory://t/c/new.txt", Bytes::from_static(b"new"))
+            .unwrap();
+        s.delete("memory://t/c/new.txt").unwrap();
+        s.delete("memory://t/c/new.txt").unwrap();
+        assert!(s.get_bytes("memory://t/c/new.txt").is_err());
         assert!(
             s.open("memory://t/none")
                 .unwrap()

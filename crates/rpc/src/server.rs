@@ -1,4 +1,5 @@
-//! The gRPC server: ProvenanceService plus health and reflection, with limits.
+//! The gRPC server: ProvenanceService, OptOutService (with a registry) and
+//! ReportService, plus health and reflection, with limits.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use provindex_index::{IndexReader, Registry};
 use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
+use provindex_proto::v1::report_service_server::ReportServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
@@ -14,7 +16,7 @@ use tonic::transport::Server;
 use crate::auth::{Auth, ReadGated, TlsIdentity};
 use crate::metrics::{Metered, Metrics};
 use crate::registry_check::RegistryCheck;
-use crate::{OptOutApi, ProvenanceApi};
+use crate::{OptOutApi, ProvenanceApi, ReportApi};
 
 /// Limits that keep one client from exhausting the server.
 #[derive(Debug, Clone)]
@@ -82,6 +84,18 @@ pub async fn serve(
         ),
         None => None,
     };
+    // Report and statement are reads; ExportTrainingManifest checks for an
+    // admin token itself, whatever the read gate says.
+    let report = ReadGated::new(
+        ReportServiceServer::new(ReportApi::new(
+            Arc::clone(&index),
+            config.registry.clone(),
+            config.auth.clone(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
         ProvenanceServiceServer::new(provenance_api(index, config.registry.as_ref()))
@@ -93,6 +107,9 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<ProvenanceServiceServer<ProvenanceApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ReportServiceServer<ReportApi>>()
         .await;
     if opt_out.is_some() {
         health_reporter
@@ -120,6 +137,7 @@ pub async fn serve(
         .add_service(Metered::new(reflection_v1, config.metrics.clone()))
         .add_service(Metered::new(reflection_v1alpha, config.metrics.clone()))
         .add_service(Metered::new(provenance, config.metrics.clone()))
+        .add_service(Metered::new(report, config.metrics.clone()))
         .add_optional_service(opt_out.map(|s| Metered::new(s, config.metrics.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

@@ -57,7 +57,8 @@ enum Command {
         #[arg(long, hide = true)]
         no_signals: bool,
     },
-    /// Serve an index over gRPC (ProvenanceService, health, reflection).
+    /// Serve an index over gRPC (ProvenanceService, OptOutService,
+    /// ReportService, health, reflection).
     Serve {
         #[arg(long)]
         index: PathBuf,
@@ -80,7 +81,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Transparency summary of the indexed corpus (JSON, HTML with SVG charts).
     Report(export::ReportArgs),
-    /// Pro-rata compensation statement per registered domain (CSV, JSON).
+    /// Pro-rata compensation statement per registered domain and per
+    /// rightholder named in the registry (CSV, JSON).
     Compensation(export::CompensationArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {

@@ -1,0 +1,1177 @@
+//! Export, report and compensation: the filtered training manifest, the
+//! transparency summary and the pro-rata compensation statement, each
+//! computed by one walk over the index. Shared by the `provindex export` /
+//! `report` / `compensation` subcommands and the gRPC `ReportService`
+//! ([`crate::ReportApi`]); the outputs are typed (serde) so that the JSON
+//! files and the protobuf answers carry the same numbers.
+//!
+//! Deduplication is exact: one distinct normalized text (`content_id`) is one
+//! sample. Which contents count as their near-duplicate cluster's keeper is
+//! decided in one place, [`is_keeper`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use provindex_corpus::store::{CorpusStore, StoreError};
+use provindex_index::records::{CaptureRecord, ContentRecord};
+use provindex_index::registry::{CoverQuery, CoverReason, Registry};
+use provindex_index::{IndexError, IndexReader, OptOutEntry};
+use serde::Serialize;
+
+/// The dedup rule, as stated in every output.
+pub const DEDUP_RULE: &str = "exact deduplication: each distinct normalized text (content_id) \
+     counts once; near-duplicate clusters are not used yet, so every distinct content is its \
+     own keeper";
+
+/// One reason per excluded content, as stated in the export summary.
+pub const REASON_RULE: &str = "one reason per excluded content: a reserved crawl-signal verdict on any capture (crawl_signal:KIND of the deciding signal) before registry entries in force at `at` (registry:SCOPE_KIND of the lowest entry id) before not being its near-duplicate cluster's keeper (near_duplicate); matched_by_reason counts every reason that applied";
+
+/// How compensation is distributed per registered domain.
+pub const DOMAIN_RULE: &str = "pro rata by tokens after deduplication: each distinct content that is its near-duplicate cluster's keeper counts once, attributed to the registered domain of its earliest capture, and only when that capture falls in [from, to]; every distinct content is its own keeper for now";
+
+/// How compensation is distributed per rightholder.
+pub const RIGHTHOLDER_RULE: &str = "the same pool and the same counted contents as the domain rows, seen by rightholder: a content's tokens go to the rightholders named by registry entries in force at `at` that cover it (any scope: domain, URL prefix, content, work incl. near-duplicates), split equally among the distinct rightholders covering it; contents no entry covers are unclaimed; rightholder rows plus the unclaimed row sum to the pool";
+
+/// Whether a content is its near-duplicate cluster's keeper, i.e. whether it
+/// counts in the training manifest, the report's token totals and the
+/// compensation statement. Every distinct content is its own keeper for now:
+/// switch this one function when clusters are stored in the index.
+pub fn is_keeper(_content_id: u128, _record: &ContentRecord) -> bool {
+    true
+}
+
+/// Why an export, report or statement could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum DisclosureError {
+    /// A bad argument; `field` names it (`pool`, `output_uri`, ...).
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    /// The index has nothing to summarize or distribute.
+    #[error("{0}")]
+    Empty(String),
+    /// The output exists already (create-only writes).
+    #[error("{0} already exists: exports never replace an object")]
+    AlreadyExists(String),
+    /// The index contradicts itself (a content without captures, totals that
+    /// do not reconcile).
+    #[error("{0}")]
+    Inconsistent(String),
+    #[error("index error: {0}")]
+    Index(#[from] IndexError),
+    #[error("writing the export: {0}")]
+    Store(StoreError),
+}
+
+impl DisclosureError {
+    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DisclosureError>;
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One content with its captures, earliest first (capture time, then id).
+struct ContentView {
+    id: u128,
+    record: ContentRecord,
+    captures: Vec<(u128, CaptureRecord)>,
+}
+
+impl ContentView {
+    fn earliest(&self) -> Result<&CaptureRecord> {
+        self.captures.first().map(|(_, c)| c).ok_or_else(|| {
+            DisclosureError::Inconsistent(format!(
+                "content {:032x} has no captures: the index is inconsistent",
+                self.id
+            ))
+        })
+    }
+
+    fn keeper(&self) -> bool {
+        is_keeper(self.id, &self.record)
+    }
+}
+
+/// Walks every content with its captures; returns the number visited.
+fn walk_contents(
+    reader: &IndexReader,
+    mut visit: impl FnMut(ContentView) -> Result<()>,
+) -> Result<u64> {
+    let mut visited = 0u64;
+    reader.for_each_content(|id, record| -> Result<()> {
+        let mut captures = Vec::new();
+        let mut after = None;
+        loop {
+            let (ids, more) = reader.content_captures(id, after, 1000)?;
+            for capture_id in &ids {
+                let capture = reader.capture(*capture_id)?.ok_or_else(|| {
+                    DisclosureError::Inconsistent(format!(
+                        "capture {capture_id:032x} of content {id:032x} is missing"
+                    ))
+                })?;
+                captures.push((*capture_id, capture));
+            }
+            after = ids.last().copied();
+            if !more || after.is_none() {
+                break;
+            }
+        }
+        captures.sort_by_key(|(cid, c)| (c.capture_time, *cid));
+        visited += 1;
+        visit(ContentView {
+            id,
+            record,
+            captures,
+        })
+    })?;
+    Ok(visited)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn license_of(capture: &CaptureRecord) -> String {
+    capture
+        .license
+        .as_ref()
+        .and_then(|l| {
+            [&l.spdx, &l.id]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .cloned()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn license_class(capture: &CaptureRecord) -> String {
+    capture
+        .license
+        .as_ref()
+        .map(|l| l.class.clone())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn domain_of(capture: &CaptureRecord) -> String {
+    if capture.registered_domain.is_empty() {
+        "(none)".into()
+    } else {
+        capture.registered_domain.clone()
+    }
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// `crawl_signal:KIND` when any capture's crawl-signal verdict is `reserved`
+/// (KIND: the deciding signal's kind).
+fn crawl_signal_reason(view: &ContentView) -> Option<String> {
+    view.captures
+        .iter()
+        .map(|(_, c)| c)
+        .find(|c| c.optout_verdict == "reserved")
+        .map(|c| {
+            let kind = c
+                .optout_decider
+                .and_then(|i| c.signals.get(i as usize))
+                .map(|s| s.kind.clone())
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| "unknown".into());
+            format!("crawl_signal:{kind}")
+        })
+}
+
+/// Every registry entry in force at `at` covering the content (by its id and
+/// MinHash signature) or any of its captures (SURT key, registered domain),
+/// by entry id.
+fn covering_entries(
+    registry: &Registry,
+    reader: &IndexReader,
+    view: &ContentView,
+    at: i64,
+) -> Result<BTreeMap<u64, Arc<OptOutEntry>>> {
+    let index_spec = reader.manifest().sketch_spec.as_str();
+    let signature: Option<Vec<u32>> = reader.signature(view.id)?.map(|bytes| {
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    });
+    let mut coverages = registry.covering(&CoverQuery {
+        content_id: Some(view.id),
+        signature: signature.as_deref(),
+        ..CoverQuery::default()
+    });
+    for (_, capture) in &view.captures {
+        coverages.extend(registry.covering(&CoverQuery {
+            surt_key: Some(&capture.surt),
+            registered_domain: Some(&capture.registered_domain),
+            ..CoverQuery::default()
+        }));
+    }
+    let mut by_id = BTreeMap::new();
+    for coverage in coverages {
+        let entry = coverage.entry;
+        if !entry.in_effect_at(at) {
+            continue;
+        }
+        // A near-duplicate match is meaningful only between signatures made
+        // with the same sketch parameters.
+        if matches!(coverage.reason, CoverReason::WorkNear { .. })
+            && !entry.sketch_spec.is_empty()
+            && !index_spec.is_empty()
+            && entry.sketch_spec != index_spec
+        {
+            continue;
+        }
+        by_id.insert(entry.id, entry);
+    }
+    Ok(by_id)
+}
+
+/// `registry:SCOPE_KIND` of the covering entries, distinct, in order of their
+/// lowest entry id.
+fn registry_reasons(entries: &BTreeMap<u64, Arc<OptOutEntry>>) -> Vec<String> {
+    let mut reasons: Vec<String> = Vec::new();
+    for entry in entries.values() {
+        let reason = format!("registry:{}", entry.scope.kind().as_str());
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    reasons
+}
+
+/// What the index, registry and time of a computation are.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub reader: &'a IndexReader,
+    /// Opt-out registry to honour (`None`: only crawl signals apply).
+    pub registry: Option<&'a Registry>,
+    /// Registry entries in force at this time apply (unix seconds).
+    pub at: i64,
+}
+
+impl Sources<'_> {
+    fn index_label(&self) -> String {
+        self.reader.path().display().to_string()
+    }
+
+    fn registry_label(&self) -> Option<String> {
+        self.registry.map(|r| r.path().display().to_string())
+    }
+}
+
+// ---------------------------------------------------------------- export
+
+/// The export summary (`MANIFEST.summary.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportSummary {
+    pub index: String,
+    pub registry: Option<String>,
+    pub at: i64,
+    /// Where the manifest was written (set by [`write_export`]).
+    pub manifest: String,
+    pub contents: u64,
+    pub kept: u64,
+    pub kept_tokens: u64,
+    pub excluded: u64,
+    pub excluded_by_reason: BTreeMap<String, u64>,
+    pub matched_by_reason: BTreeMap<String, u64>,
+    pub reason_rule: String,
+    pub dedup: String,
+}
+
+/// A training manifest built in memory, ready for [`write_export`].
+pub struct Export {
+    /// JSONL: one `{"content_id", "sha256", "url", "license"}` per kept content.
+    pub manifest: Vec<u8>,
+    pub summary: ExportSummary,
+}
+
+/// Builds the training manifest: every keeper not opted out by crawl signals
+/// or by registry entries in force at `sources.at`. Fails (and produces
+/// nothing) unless `kept + excluded` equals the contents walked and the
+/// index manifest's count.
+pub fn build_export(sources: Sources<'_>) -> Result<Export> {
+    let reader = sources.reader;
+    let mut manifest = Vec::new();
+    let mut kept = 0u64;
+    let mut kept_tokens = 0u64;
+    let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
+    let mut matched: BTreeMap<String, u64> = BTreeMap::new();
+    let contents = walk_contents(reader, |view| {
+        let signal = crawl_signal_reason(&view);
+        let from_registry = match sources.registry {
+            Some(registry) => {
+                registry_reasons(&covering_entries(registry, reader, &view, sources.at)?)
+            }
+            None => Vec::new(),
+        };
+        let near_duplicate = (!view.keeper()).then(|| "near_duplicate".to_owned());
+        for reason in signal.iter().chain(&from_registry).chain(&near_duplicate) {
+            *matched.entry(reason.clone()).or_default() += 1;
+        }
+        // Crawl signals first (they were stated at capture time), then the
+        // registry entry with the lowest id, then deduplication.
+        if let Some(reason) = signal
+            .or_else(|| from_registry.into_iter().next())
+            .or(near_duplicate)
+        {
+            *excluded.entry(reason).or_default() += 1;
+            return Ok(());
+        }
+        let earliest = view.earliest()?;
+        let line = serde_json::json!({
+            "content_id": format!("{:032x}", view.id),
+            "sha256": hex(&view.record.sha256),
+            "url": earliest.url,
+            "license": license_of(earliest),
+        });
+        manifest.extend_from_slice(line.to_string().as_bytes());
+        manifest.push(b'\n');
+        kept += 1;
+        kept_tokens += view.record.token_count;
+        Ok(())
+    })?;
+    let excluded_total: u64 = excluded.values().sum();
+    if kept + excluded_total != contents {
+        return Err(DisclosureError::Inconsistent(format!(
+            "export does not reconcile: kept {kept} + excluded {excluded_total} != {contents} contents walked"
+        )));
+    }
+    if contents != reader.manifest().contents {
+        return Err(DisclosureError::Inconsistent(format!(
+            "export does not reconcile: {contents} contents walked, the manifest says {}",
+            reader.manifest().contents
+        )));
+    }
+    Ok(Export {
+        manifest,
+        summary: ExportSummary {
+            index: sources.index_label(),
+            registry: sources.registry_label(),
+            at: sources.at,
+            manifest: String::new(),
+            contents,
+            kept,
+            kept_tokens,
+            excluded: excluded_total,
+            excluded_by_reason: excluded,
+            matched_by_reason: matched,
+            reason_rule: REASON_RULE.into(),
+            dedup: DEDUP_RULE.into(),
+        },
+    })
+}
+
+/// `X.jsonl` → `X.summary.json`; any other name: `NAME.summary.json`.
+pub fn summary_uri(out: &str) -> String {
+    let stem = out.strip_suffix(".jsonl").unwrap_or(out);
+    format!("{stem}.summary.json")
+}
+
+/// Writes the manifest to `out` (a local path, `file:///...` or
+/// `s3://bucket/key`), then the summary to [`summary_uri`]: each object in one
+/// put, so it appears whole or not at all, and the summary only once the
+/// manifest is in place. With `create_only` neither may exist beforehand
+/// ([`DisclosureError::AlreadyExists`]). If the summary cannot be written the
+/// manifest written here is deleted again. `field` names the output argument
+/// in errors. Returns the summary as written.
+pub async fn write_export(
+    store: &CorpusStore,
+    out: &str,
+    export: Export,
+    create_only: bool,
+    field: &'static str,
+) -> Result<ExportSummary> {
+    if out.trim().is_empty() {
+        return Err(DisclosureError::invalid(field, "is empty"));
+    }
+    if out.ends_with('/') {
+        return Err(DisclosureError::invalid(
+            field,
+            format!("{out:?} names a folder; give the manifest's object name"),
+        ));
+    }
+    let summary_out = summary_uri(out);
+    let mut summary = export.summary;
+    summary.manifest = out.to_owned();
+    let mut summary_bytes = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| DisclosureError::Inconsistent(format!("encoding the summary: {e}")))?;
+    summary_bytes.push(b'\n');
+    let store_error = |error: StoreError| match error {
+        StoreError::InvalidUri { uri, reason } => {
+            DisclosureError::invalid(field, format!("{uri:?}: {reason}"))
+        }
+        StoreError::AlreadyExists(uri) => DisclosureError::AlreadyExists(uri),
+        other => DisclosureError::Store(other),
+    };
+    if create_only {
+        // Refuse before writing anything when the summary is there already.
+        match store.list_async(&summary_out).await {
+            Ok(found) if found.iter().any(|o| o.uri == summary_out) => {
+                return Err(DisclosureError::AlreadyExists(summary_out));
+            }
+            Err(error @ StoreError::InvalidUri { .. }) => return Err(store_error(error)),
+            _ => {}
+        }
+    }
+    store
+        .put_async(out, Bytes::from(export.manifest), create_only)
+        .await
+        .map_err(store_error)?;
+    if let Err(error) = store
+        .put_async(&summary_out, Bytes::from(summary_bytes), create_only)
+        .await
+    {
+        if let Err(cleanup) = store.delete_async(out).await {
+            tracing::error!(%cleanup, manifest = out, "could not delete the manifest after the summary failed");
+        }
+        return Err(store_error(error));
+    }
+    Ok(summary)
+}
+
+// ---------------------------------------------------------------- report
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionPeriod {
+    pub from: i64,
+    pub to: i64,
+    pub from_utc: String,
+    pub to_utc: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    pub captures: u64,
+    pub captures_with_text: u64,
+    pub contents: u64,
+    /// Contents that are their near-duplicate cluster's keeper ([`is_keeper`]).
+    pub keepers: u64,
+    /// Tokens of the keepers.
+    pub tokens_after_exact_dedup: u64,
+    pub registered_domains: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainTokens {
+    pub domain: String,
+    pub tokens: u64,
+    pub contents: u64,
+    pub share_of_tokens: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopDomains {
+    pub rule: String,
+    pub count: u64,
+    pub share_of_tokens: f64,
+    pub domains: Vec<DomainTokens>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LicenseClass {
+    pub class: String,
+    pub contents: u64,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LicenseMix {
+    pub rule: String,
+    pub classes: Vec<LicenseClass>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReservationSignals {
+    pub contents_with_reservation: u64,
+    pub share_of_contents: f64,
+    pub captures_reserved: u64,
+    pub by_signal_kind: BTreeMap<String, u64>,
+    pub honoured: String,
+    pub excluded_from_export: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Duplicates {
+    pub captures_with_text: u64,
+    pub contents: u64,
+    pub duplicate_rate: f64,
+    pub rule: String,
+    pub near_duplicates: String,
+}
+
+/// The transparency summary of the indexed corpus.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransparencyReport {
+    pub title: String,
+    pub index: String,
+    pub index_digest: String,
+    pub built_at: i64,
+    pub generated_at: i64,
+    pub crawls: Vec<String>,
+    pub collection_period: CollectionPeriod,
+    pub totals: Totals,
+    pub top_domains: TopDomains,
+    pub license_mix: LicenseMix,
+    pub reservation_signals: ReservationSignals,
+    pub duplicates: Duplicates,
+    pub dedup: String,
+}
+
+/// Builds the transparency summary; [`DisclosureError::Empty`] on an index
+/// without contents.
+pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
+    let manifest = reader.manifest();
+    let index = reader.path().display().to_string();
+    let mut captures = 0u64;
+    let mut captures_with_text = 0u64;
+    let mut captures_reserved = 0u64;
+    let mut crawls: BTreeSet<String> = manifest.crawls.iter().cloned().collect();
+    let mut period: Option<(i64, i64)> = None;
+    let mut domains_with_text: BTreeSet<String> = BTreeSet::new();
+    reader.for_each_capture(|_, capture| -> Result<()> {
+        captures += 1;
+        if !capture.crawl.is_empty() {
+            crawls.insert(capture.crawl.clone());
+        }
+        if capture.capture_time > 0 {
+            let t = capture.capture_time;
+            period = Some(period.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        }
+        if !capture.content_id.is_empty() {
+            captures_with_text += 1;
+            domains_with_text.insert(domain_of(&capture));
+        }
+        if capture.optout_verdict == "reserved" {
+            captures_reserved += 1;
+        }
+        Ok(())
+    })?;
+    let mut contents = 0u64;
+    let mut keepers = 0u64;
+    let mut tokens = 0u64;
+    let mut domain_tokens: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut licenses: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reserved_contents = 0u64;
+    let mut reserved_by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let walked = walk_contents(reader, |view| {
+        let earliest = view.earliest()?;
+        contents += 1;
+        *licenses.entry(license_class(earliest)).or_default() += 1;
+        if let Some(reason) = crawl_signal_reason(&view) {
+            reserved_contents += 1;
+            let kind = reason.trim_start_matches("crawl_signal:").to_owned();
+            *reserved_by_kind.entry(kind).or_default() += 1;
+        }
+        if view.keeper() {
+            keepers += 1;
+            tokens += view.record.token_count;
+            let slot = domain_tokens.entry(domain_of(earliest)).or_default();
+            slot.0 += view.record.token_count;
+            slot.1 += 1;
+        }
+        Ok(())
+    })?;
+    if walked == 0 {
+        return Err(DisclosureError::Empty(format!(
+            "index {index} holds no contents ({captures} captures, none with text): nothing to summarize"
+        )));
+    }
+    if captures_with_text == 0 {
+        return Err(DisclosureError::Inconsistent(format!(
+            "index {index} has {walked} contents but no capture with text: the index is inconsistent"
+        )));
+    }
+    let domain_count = domains_with_text.len().max(domain_tokens.len());
+    let top_n = domain_count.div_ceil(10).max(1);
+    let mut ranked: Vec<(&String, &(u64, u64))> = domain_tokens.iter().collect();
+    ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
+    let top: Vec<DomainTokens> = ranked
+        .iter()
+        .take(top_n)
+        .map(|(domain, (t, c))| DomainTokens {
+            domain: (*domain).clone(),
+            tokens: *t,
+            contents: *c,
+            share_of_tokens: share(*t, tokens),
+        })
+        .collect();
+    let top_tokens: u64 = top.iter().map(|d| d.tokens).sum();
+    let (from, to) = period.unwrap_or((0, 0));
+    Ok(TransparencyReport {
+        title: "Summary of the content used for training (provenance index)".into(),
+        index,
+        index_digest: manifest.digest.clone(),
+        built_at: manifest.built_at,
+        generated_at: now(),
+        crawls: crawls.into_iter().collect(),
+        collection_period: CollectionPeriod {
+            from,
+            to,
+            from_utc: utc(from),
+            to_utc: utc(to),
+        },
+        totals: Totals {
+            captures,
+            captures_with_text,
+            contents,
+            keepers,
+            tokens_after_exact_dedup: tokens,
+            registered_domains: domain_count as u64,
+        },
+        top_domains: TopDomains {
+            rule: "top 10% of registered domains (rounded up, at least 1) by tokens after deduplication (keepers only); a content's tokens go to the registered domain of its earliest capture".into(),
+            count: top.len() as u64,
+            share_of_tokens: share(top_tokens, tokens),
+            domains: top,
+        },
+        license_mix: LicenseMix {
+            rule: "share of contents by the license class of the earliest capture; unknown = no license stated".into(),
+            classes: licenses
+                .iter()
+                .map(|(class, n)| LicenseClass {
+                    class: class.clone(),
+                    contents: *n,
+                    share: share(*n, contents),
+                })
+                .collect(),
+        },
+        reservation_signals: ReservationSignals {
+            contents_with_reservation: reserved_contents,
+            share_of_contents: share(reserved_contents, contents),
+            captures_reserved,
+            by_signal_kind: reserved_by_kind,
+            honoured: "a content with a reserved crawl-signal verdict on any capture is excluded from `provindex export` (reason crawl_signal:KIND); registry opt-outs are excluded as well".into(),
+            excluded_from_export: reserved_contents,
+        },
+        duplicates: Duplicates {
+            captures_with_text,
+            contents,
+            duplicate_rate: 1.0 - share(contents, captures_with_text),
+            rule: "1 - contents / captures with text (exact duplicates)".into(),
+            near_duplicates: "not measured: near-duplicate clusters are not used yet".into(),
+        },
+        dedup: DEDUP_RULE.into(),
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds (proleptic Gregorian, UTC).
+pub fn utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn pct(value: f64) -> String {
+    format!("{:.1}%", value * 100.0)
+}
+
+/// A horizontal bar chart: one bar per (label, share in 0..=1).
+fn svg_bars(title: &str, rows: &[(String, f64)]) -> String {
+    let height = 24 * rows.len() + 10;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
+        esc(title)
+    );
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let y = 5 + 24 * i;
+        let width = (value.clamp(0.0, 1.0) * 380.0).round();
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>\
+             <rect x=\"200\" y=\"{y}\" width=\"{width}\" height=\"18\" fill=\"#3b6ea5\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            y + 14,
+            esc(label),
+            205.0 + width,
+            y + 14,
+            pct(*value)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A self-contained HTML page with SVG charts.
+pub fn render_html(report: &TransparencyReport) -> String {
+    let domains: Vec<(String, f64)> = report
+        .top_domains
+        .domains
+        .iter()
+        .map(|d| (d.domain.clone(), d.share_of_tokens))
+        .collect();
+    let licenses: Vec<(String, f64)> = report
+        .license_mix
+        .classes
+        .iter()
+        .map(|c| (c.class.clone(), c.share))
+        .collect();
+    let totals = &report.totals;
+    let reservation = &report.reservation_signals;
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    html.push_str(&format!("<title>{}</title>", esc(&report.title)));
+    html.push_str(
+        "<style>body{font-family:sans-serif;max-width:760px;margin:2em auto;color:#222}\
+         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
+         .note{color:#555;font-size:90%}</style></head><body>",
+    );
+    html.push_str(&format!("<h1>{}</h1>", esc(&report.title)));
+    html.push_str(&format!(
+        "<p class=\"note\">Index {} (digest {}), in the spirit of the EU AI Act training-content summary template.</p>",
+        esc(&report.index),
+        esc(&report.index_digest)
+    ));
+    html.push_str("<h2>1. Sources and collection period</h2><table>");
+    html.push_str(&format!(
+        "<tr><th>Crawls</th><td>{}</td></tr>",
+        esc(&report.crawls.join(", "))
+    ));
+    html.push_str(&format!(
+        "<tr><th>Collection period</th><td>{} – {}</td></tr>",
+        esc(&report.collection_period.from_utc),
+        esc(&report.collection_period.to_utc)
+    ));
+    for (label, value) in [
+        ("Captures", totals.captures),
+        ("Captures with text", totals.captures_with_text),
+        ("Distinct contents", totals.contents),
+        (
+            "Tokens after deduplication",
+            totals.tokens_after_exact_dedup,
+        ),
+        ("Registered domains", totals.registered_domains),
+    ] {
+        html.push_str(&format!("<tr><th>{label}</th><td>{value}</td></tr>"));
+    }
+    html.push_str("</table>");
+    html.push_str(&format!(
+        "<h2>2. Top domains by share of tokens</h2><p class=\"note\">{}</p>",
+        esc(&report.top_domains.rule)
+    ));
+    html.push_str(&svg_bars("Top domains by share of tokens", &domains));
+    html.push_str(&format!(
+        "<p>The top {} domain(s) hold {} of all tokens.</p>",
+        report.top_domains.count,
+        pct(report.top_domains.share_of_tokens)
+    ));
+    html.push_str(&format!(
+        "<h2>3. License mix</h2><p class=\"note\">{}</p>",
+        esc(&report.license_mix.rule)
+    ));
+    html.push_str(&svg_bars("License mix", &licenses));
+    html.push_str("<h2>4. Reservation of rights (opt-outs)</h2><table>");
+    html.push_str(&format!(
+        "<tr><th>Contents with a reservation signal</th><td>{} ({})</td></tr>",
+        reservation.contents_with_reservation,
+        pct(reservation.share_of_contents)
+    ));
+    html.push_str(&format!(
+        "<tr><th>Captures with a reserved verdict</th><td>{}</td></tr>",
+        reservation.captures_reserved
+    ));
+    html.push_str(&format!(
+        "<tr><th>How honoured</th><td>{}</td></tr></table>",
+        esc(&reservation.honoured)
+    ));
+    html.push_str("<h2>5. Duplicates</h2>");
+    let rate = report.duplicates.duplicate_rate;
+    html.push_str(&svg_bars(
+        "Duplicate rate",
+        &[
+            ("duplicate captures".into(), rate),
+            ("distinct contents".into(), 1.0 - rate),
+        ],
+    ));
+    html.push_str(&format!(
+        "<p class=\"note\">{}. {}</p>",
+        esc(&report.duplicates.rule),
+        esc(&report.dedup)
+    ));
+    html.push_str("</body></html>\n");
+    html
+}
+
+// ---------------------------------------------------------------- compensation
+
+/// The pool and period of a statement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompensationTerms {
+    pub pool: f64,
+    /// Count contents first seen at or after this time (unix seconds).
+    pub from: Option<i64>,
+    /// Count contents first seen at or before this time (unix seconds).
+    pub to: Option<i64>,
+}
+
+impl CompensationTerms {
+    /// INVALID_ARGUMENT-style checks; the error names `pool`, `from` or `to`.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.pool.is_finite() && self.pool >= 0.0) {
+            return Err(DisclosureError::invalid(
+                "pool",
+                format!("must be a finite amount >= 0, got {}", self.pool),
+            ));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(DisclosureError::invalid(
+                "from",
+                format!("{from} is after to {to}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One registered domain's share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainShare {
+    pub registered_domain: String,
+    pub contents: u64,
+    pub tokens: u64,
+    pub share: f64,
+    pub amount: f64,
+}
+
+/// One rightholder's share (tokens may be fractional: a content covered by
+/// several rightholders is split equally among them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RightholderShare {
+    pub rightholder: String,
+    /// Counted contents any of its entries covers (shared ones included).
+    pub contents: u64,
+    pub tokens: f64,
+    pub share: f64,
+    pub amount: f64,
+    /// The registry entries (in force at `at`) through which it is credited.
+    pub entry_ids: Vec<u64>,
+}
+
+/// The part of the pool no rightholder claims.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unclaimed {
+    pub contents: u64,
+    pub tokens: u64,
+    pub share: f64,
+    pub amount: f64,
+}
+
+/// The compensation statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompensationStatement {
+    pub index: String,
+    pub registry: Option<String>,
+    pub pool: f64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Registry entries in force at this time name the rightholders.
+    pub at: i64,
+    pub contents: u64,
+    pub tokens: u64,
+    pub rule: String,
+    pub rightholder_rule: String,
+    /// Per registered domain, by tokens descending (then name).
+    pub shares: Vec<DomainShare>,
+    /// Per rightholder, by tokens descending (then name).
+    pub rightholder_shares: Vec<RightholderShare>,
+    pub unclaimed: Unclaimed,
+}
+
+/// Distributes `terms.pool` pro rata over the deduplicated tokens of the
+/// keepers first seen in `[from, to]`, per registered domain and per
+/// rightholder ([`DOMAIN_RULE`], [`RIGHTHOLDER_RULE`]).
+pub fn build_compensation(
+    sources: Sources<'_>,
+    terms: CompensationTerms,
+) -> Result<CompensationStatement> {
+    terms.validate()?;
+    let reader = sources.reader;
+    let mut domains: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // rightholder → (contents, tokens, entry ids)
+    let mut holders: BTreeMap<String, (u64, f64, BTreeSet<u64>)> = BTreeMap::new();
+    let mut unclaimed = (0u64, 0u64);
+    let mut total_tokens = 0u64;
+    let mut counted = 0u64;
+    walk_contents(reader, |view| {
+        if !view.keeper() {
+            return Ok(());
+        }
+        let earliest = view.earliest()?;
+        let first_seen = earliest.capture_time;
+        if terms.from.is_some_and(|f| first_seen < f) || terms.to.is_some_and(|t| first_seen > t) {
+            return Ok(());
+        }
+        let tokens = view.record.token_count;
+        let slot = domains.entry(domain_of(earliest)).or_default();
+        slot.0 += 1;
+        slot.1 += tokens;
+        counted += 1;
+        total_tokens += tokens;
+        let mut covering: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        let entries = match sources.registry {
+            Some(registry) => covering_entries(registry, reader, &view, sources.at)?,
+            None => BTreeMap::new(),
+        };
+        for entry in entries.values() {
+            covering
+                .entry(entry.rightholder.as_str())
+                .or_default()
+                .push(entry.id);
+        }
+        if covering.is_empty() {
+            unclaimed.0 += 1;
+            unclaimed.1 += tokens;
+            return Ok(());
+        }
+        let part = tokens as f64 / covering.len() as f64;
+        for (holder, ids) in covering {
+            let slot = holders.entry(holder.to_owned()).or_default();
+            slot.0 += 1;
+            slot.1 += part;
+            slot.2.extend(ids);
+        }
+        Ok(())
+    })?;
+    if total_tokens == 0 {
+        return Err(DisclosureError::Empty(format!(
+            "no tokens in contents first seen in the period ({counted} contents): nothing to distribute"
+        )));
+    }
+    let whole = total_tokens as f64;
+    let mut shares: Vec<DomainShare> = domains
+        .into_iter()
+        .map(|(domain, (contents, tokens))| {
+            let share = share(tokens, total_tokens);
+            DomainShare {
+                registered_domain: domain,
+                contents,
+                tokens,
+                share,
+                amount: terms.pool * share,
+            }
+        })
+        .collect();
+    shares.sort_by(|a, b| {
+        b.tokens
+            .cmp(&a.tokens)
+            .then_with(|| a.registered_domain.cmp(&b.registered_domain))
+    });
+    let mut rightholder_shares: Vec<RightholderShare> = holders
+        .into_iter()
+        .map(|(rightholder, (contents, tokens, ids))| {
+            let share = tokens / whole;
+            RightholderShare {
+                rightholder,
+                contents,
+                tokens,
+                share,
+                amount: terms.pool * share,
+                entry_ids: ids.into_iter().collect(),
+            }
+        })
+        .collect();
+    rightholder_shares.sort_by(|a, b| {
+        b.tokens
+            .total_cmp(&a.tokens)
+            .then_with(|| a.rightholder.cmp(&b.rightholder))
+    });
+    let unclaimed_share = share(unclaimed.1, total_tokens);
+    Ok(CompensationStatement {
+        index: sources.index_label(),
+        registry: sources.registry_label(),
+        pool: terms.pool,
+        from: terms.from,
+        to: terms.to,
+        at: sources.at,
+        contents: counted,
+        tokens: total_tokens,
+        rule: DOMAIN_RULE.into(),
+        rightholder_rule: RIGHTHOLDER_RULE.into(),
+        shares,
+        rightholder_shares,
+        unclaimed: Unclaimed {
+            contents: unclaimed.0,
+            tokens: unclaimed.1,
+            share: unclaimed_share,
+            amount: terms.pool * unclaimed_share,
+        },
+    })
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The statement as CSV: `kind,name,contents,tokens,share,amount`, one row
+/// per registered domain (`kind` = `registered_domain`), then one per
+/// rightholder (`rightholder`), then the `unclaimed` row. Domain rows sum to
+/// the pool; so do rightholder rows plus the unclaimed row.
+pub fn compensation_csv(statement: &CompensationStatement) -> String {
+    let mut out = String::from("kind,name,contents,tokens,share,amount\n");
+    for row in &statement.shares {
+        out.push_str(&format!(
+            "registered_domain,{},{},{},{:.9},{:.2}\n",
+            csv_field(&row.registered_domain),
+            row.contents,
+            row.tokens,
+            row.share,
+            row.amount
+        ));
+    }
+    for row in &statement.rightholder_shares {
+        out.push_str(&format!(
+            "rightholder,{},{},{:.3},{:.9},{:.2}\n",
+            csv_field(&row.rightholder),
+            row.contents,
+            row.tokens,
+            row.share,
+            row.amount
+        ));
+    }
+    let u = &statement.unclaimed;
+    out.push_str(&format!(
+        "unclaimed,,{},{},{:.9},{:.2}\n",
+        u.contents, u.tokens, u.share, u.amount
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_names() {
+        assert_eq!(summary_uri("s3://b/x/m.jsonl"), "s3://b/x/m.summary.json");
+        assert_eq!(summary_uri("/tmp/m"), "/tmp/m.summary.json");
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_400_000_000), "2014-05-13T16:53:20Z");
+    }
+
+    #[test]
+    fn terms_are_checked() {
+        let ok = CompensationTerms {
+            pool: 10.0,
+            from: Some(1),
+            to: Some(2),
+        };
+        assert!(ok.validate().is_ok());
+        for (terms, field) in [
+            (
+                CompensationTerms {
+                    pool: f64::NAN,
+                    ..ok
+                },
+                "pool",
+            ),
+            (CompensationTerms { pool: -1.0, ..ok }, "pool"),
+            (
+                CompensationTerms {
+                    from: Some(3),
+                    ..ok
+                },
+                "from",
+            ),
+        ] {
+            match terms.validate() {
+                Err(DisclosureError::InvalidArgument { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn csv_quotes_names() {
+        let statement = CompensationStatement {
+            index: String::new(),
+            registry: None,
+            pool: 10.0,
+            from: None,
+            to: None,
+            at: 0,
+            contents: 1,
+            tokens: 3,
+            rule: String::new(),
+            rightholder_rule: String::new(),
+            shares: vec![DomainShare {
+                registered_domain: "a.org".into(),
+                contents: 1,
+                tokens: 3,
+                share: 1.0,
+                amount: 10.0,
+            }],
+            rightholder_shares: vec![RightholderShare {
+                rightholder: "Smith, \"J\"".into(),
+                contents: 1,
+                tokens: 1.5,
+                share: 0.5,
+                amount: 5.0,
+                entry_ids: vec![1],
+            }],
+            unclaimed: Unclaimed {
+                contents: 0,
+                tokens: 0,
+                share: 0.5,
+                amount: 5.0,
+            },
+        };
+        let csv = compensation_csv(&statement);
+        assert!(
+            csv.contains("rightholder,\"Smith, \"\"J\"\"\",1,1.500,"),
+            "{csv}"
+        );
+        assert_eq!(csv.lines().count(), 4);
+    }
+}
