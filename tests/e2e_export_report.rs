@@ -12,9 +12,11 @@ use std::process::{Command, Output};
 
 use common::{ServerProcess, corpus_dir, provindex_bin};
 use provindex_proto::v1::{
-    Capture, LookupContentRequest, LookupUrlRequest, OptOutScope, RegisterOptOutRequest, UrlMatch,
-    lookup_content_request::Key, opt_out_scope::Scope, opt_out_service_client::OptOutServiceClient,
-    provenance_service_client::ProvenanceServiceClient,
+    Capture, ExportTrainingManifestRequest, GetCompensationStatementRequest,
+    GetTransparencyReportRequest, LookupContentRequest, LookupUrlRequest, OptOutScope,
+    RegisterOptOutRequest, UrlMatch, lookup_content_request::Key, opt_out_scope::Scope,
+    opt_out_service_client::OptOutServiceClient,
+    provenance_service_client::ProvenanceServiceClient, report_service_client::ReportServiceClient,
 };
 use serde_json::Value;
 use tonic::transport::Channel;
@@ -366,8 +368,20 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         let domain = share["registered_domain"].as_str().expect("domain");
         assert_eq!(share["tokens"], domain_tokens[domain], "{domain}");
     }
+    // Without a registry every token is unclaimed: header, domains, unclaimed.
+    assert!(
+        statement["rightholder_shares"]
+            .as_array()
+            .expect("rows")
+            .is_empty()
+    );
+    assert_eq!(statement["unclaimed"]["tokens"], tokens);
     let csv_text = std::fs::read_to_string(&csv).expect("csv");
-    assert_eq!(csv_text.lines().count(), shares.len() + 1);
+    assert_eq!(csv_text.lines().count(), shares.len() + 2);
+    assert_eq!(
+        csv_text.lines().next(),
+        Some("kind,name,contents,tokens,share,amount")
+    );
 
     // 6. An empty index: a precise error, nothing written.
     let empty = dir.path().join("empty");
@@ -404,4 +418,705 @@ fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
             registry.as_os_str(),
         ],
     )
+}
+
+// ------------------------------------------------------------ ReportService
+
+const READER: &str = "reader-token-0123456789";
+const HOLDER: &str = "rightholder-token-012345";
+/// Registry entries in force at this time (all test entries are effective from 1.4e9).
+const AT: i64 = 2_000_000_000;
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request
+}
+
+fn run_env(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
+    let output = Command::new(provindex_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run provindex");
+    assert!(
+        output.status.success(),
+        "provindex {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The gov.uk a + b and iana.org crawls indexed into DIR/index.
+fn build_index(dir: &Path) -> PathBuf {
+    let index = dir.join("index");
+    let warc = corpus_dir().join("warc");
+    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
+    for file in [
+        "gov.uk-2014-crawl-a.warc.gz",
+        "gov.uk-2014-crawl-b-revisits.warc.gz",
+        "iana.org-2014.warc.gz",
+    ] {
+        args.push(warc.join(file).into());
+    }
+    args.extend(["--out".into(), index.clone().into()]);
+    args.extend(["--crawl".into(), "export-test".into()]);
+    run(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    index
+}
+
+/// A venv with moto[server] (shared with crates/corpus/tests/s3_moto.rs).
+fn moto_venv() -> PathBuf {
+    let dir = std::env::temp_dir().join("provindex-moto-venv");
+    let bin = dir.join("bin");
+    if bin.join("moto_server").exists() && bin.join("python").exists() {
+        return dir;
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status();
+    assert!(ok.is_ok_and(|s| s.success()), "python3 -m venv failed");
+    let out = Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "moto[server]", "boto3"])
+        .output()
+        .expect("running pip");
+    assert!(
+        out.status.success(),
+        "pip install moto[server] failed (is PyPI reachable?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// A moto S3 server, killed on drop.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto(venv: &Path, bucket: &str) -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new(venv.join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let moto = Moto { child, endpoint };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let script = format!(
+        "import boto3\nboto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')\n",
+        moto.endpoint
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "create bucket: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    moto
+}
+
+/// Reads an S3 object back (on a plain thread: the store blocks).
+fn s3_get(endpoint: &str, uri: &str) -> Option<Vec<u8>> {
+    let endpoint = endpoint.to_owned();
+    let uri = uri.to_owned();
+    std::thread::spawn(move || {
+        let store = provindex_corpus::store::CorpusStore::new()
+            .expect("store")
+            .with_s3_settings(provindex_corpus::store::S3Settings {
+                endpoint: Some(endpoint),
+                region: Some("us-east-1".into()),
+                access_key_id: Some("test".into()),
+                secret_access_key: Some("test".into()),
+            });
+        store.get_bytes(&uri).ok().map(|b| b.to_vec())
+    })
+    .join()
+    .expect("s3 thread")
+}
+
+fn assert_code<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) {
+    let status = result.expect_err("the call must fail");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(needle), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
+    let venv = moto_venv();
+    let moto = start_moto(&venv, "exports");
+    let s3_env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = build_index(dir.path());
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"tokens": {{
+                "{ADMIN}": {{"role": "admin", "name": "ops"}},
+                "{READER}": {{"role": "reader", "name": "auditor"}},
+                "{HOLDER}": {{"role": "rightholder", "name": "Crown copyright", "scopes": ["data.gov.uk"]}}
+            }}}}"#
+        ),
+    )
+    .expect("auth file");
+    let registry = dir.path().join("registry");
+    let server = ServerProcess::start_with_env(
+        &index,
+        &[
+            OsStr::new("--auth"),
+            auth.as_os_str(),
+            OsStr::new("--registry"),
+            registry.as_os_str(),
+        ],
+        &s3_env,
+    );
+    let channel = server.channel().await;
+    let mut reads = ProvenanceServiceClient::new(channel.clone());
+    let mut reports = ReportServiceClient::new(channel.clone());
+    let mut optouts = OptOutServiceClient::new(channel);
+
+    // 1. Every content's tokens, independently (LookupContent over an
+    // unfiltered CLI export), and which contents each domain holds.
+    let plain = dir.path().join("plain.jsonl");
+    run(&[
+        "export".as_ref(),
+        index.as_os_str(),
+        "--out".as_ref(),
+        plain.as_os_str(),
+    ]);
+    let mut tokens_of: BTreeMap<String, u64> = BTreeMap::new();
+    for id in ids_of(&read_manifest(&plain)) {
+        let (tokens, _, _) = content_facts(&mut reads, &id).await;
+        tokens_of.insert(id, tokens);
+    }
+    let total: u64 = tokens_of.values().sum();
+    let gov = contents_of_domain(&mut reads, "data.gov.uk").await;
+    let iana = contents_of_domain(&mut reads, "iana.org").await;
+    assert!(!gov.is_empty() && !iana.is_empty() && gov.is_disjoint(&iana));
+    let shared = gov.iter().next().expect("a gov content").clone();
+    let sum = |ids: &BTreeSet<String>| ids.iter().map(|id| tokens_of[id]).sum::<u64>();
+
+    // 2. Opt-outs naming three rightholders; one content is claimed twice.
+    let scopes = [
+        ("Crown copyright", Scope::Domain("data.gov.uk".into())),
+        ("IANA", Scope::Domain("iana.org".into())),
+        ("Shared Holder", Scope::ContentId(shared.clone())),
+    ];
+    let mut entry_ids = BTreeMap::new();
+    for (holder, scope) in scopes {
+        let reply = optouts
+            .register_opt_out(with_token(
+                RegisterOptOutRequest {
+                    rightholder: holder.into(),
+                    scope: Some(OptOutScope { scope: Some(scope) }),
+                    effective_from: Some(1_400_000_000),
+                    evidence: "test".into(),
+                },
+                ADMIN,
+            ))
+            .await
+            .expect("register")
+            .into_inner();
+        let id: u64 = reply
+            .registration
+            .expect("registration")
+            .id
+            .parse()
+            .expect("id");
+        entry_ids.insert(holder, id);
+    }
+
+    // 3. Compensation over gRPC: per domain and per rightholder, by hand.
+    let statement = reports
+        .get_compensation_statement(GetCompensationStatementRequest {
+            pool: 1000.0,
+            at: Some(AT),
+            ..Default::default()
+        })
+        .await
+        .expect("statement")
+        .into_inner();
+    assert_eq!(statement.tokens, total);
+    assert_eq!(statement.contents, tokens_of.len() as u64);
+    assert!(statement.registry_used);
+    let domain_sum: f64 = statement.shares.iter().map(|s| s.amount).sum();
+    assert!((domain_sum - 1000.0).abs() < 1e-6, "{domain_sum}");
+    let half = tokens_of[&shared] as f64 / 2.0;
+    let expected = [
+        ("Crown copyright", sum(&gov) as f64 - half, gov.len() as u64),
+        ("IANA", sum(&iana) as f64, iana.len() as u64),
+        ("Shared Holder", half, 1),
+    ];
+    assert_eq!(statement.rightholder_shares.len(), 3, "{statement:?}");
+    for (holder, tokens, contents) in expected {
+        let row = statement
+            .rightholder_shares
+            .iter()
+            .find(|r| r.rightholder == holder)
+            .unwrap_or_else(|| panic!("no row for {holder}"));
+        assert!(close(row.tokens, tokens), "{holder}: {row:?}");
+        assert_eq!(row.contents, contents, "{holder}");
+        assert!(
+            close(row.amount, 1000.0 * tokens / total as f64),
+            "{holder}"
+        );
+        assert_eq!(row.entry_ids, vec![entry_ids[holder]], "{holder}");
+    }
+    let unclaimed = statement.unclaimed.expect("unclaimed");
+    assert_eq!(unclaimed.tokens, total - sum(&gov) - sum(&iana));
+    let holder_sum: f64 = statement
+        .rightholder_shares
+        .iter()
+        .map(|r| r.amount)
+        .sum::<f64>()
+        + unclaimed.amount;
+    assert!((holder_sum - 1000.0).abs() < 1e-6, "{holder_sum}");
+
+    // ... and the CLI says the same (it reads the registry while the server holds it).
+    let csv = dir.path().join("comp.csv");
+    let comp_json = dir.path().join("comp.json");
+    run(&[
+        "compensation".as_ref(),
+        index.as_os_str(),
+        "--pool".as_ref(),
+        "1000".as_ref(),
+        "--registry".as_ref(),
+        registry.as_os_str(),
+        "--at".as_ref(),
+        AT.to_string().as_ref(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        "--json".as_ref(),
+        comp_json.as_os_str(),
+    ]);
+    let cli: Value =
+        serde_json::from_slice(&std::fs::read(&comp_json).expect("comp")).expect("JSON");
+    assert_eq!(cli["tokens"], statement.tokens);
+    let cli_domains = cli["shares"].as_array().expect("shares");
+    assert_eq!(cli_domains.len(), statement.shares.len());
+    for (c, g) in cli_domains.iter().zip(&statement.shares) {
+        assert_eq!(c["registered_domain"], g.registered_domain.as_str());
+        assert_eq!(c["tokens"], g.tokens);
+        assert_eq!(c["amount"].as_f64(), Some(g.amount));
+    }
+    let cli_holders = cli["rightholder_shares"].as_array().expect("rows");
+    assert_eq!(cli_holders.len(), statement.rightholder_shares.len());
+    for (c, g) in cli_holders.iter().zip(&statement.rightholder_shares) {
+        assert_eq!(c["rightholder"], g.rightholder.as_str());
+        assert_eq!(c["tokens"].as_f64(), Some(g.tokens));
+        assert_eq!(c["amount"].as_f64(), Some(g.amount));
+    }
+    let csv_text = std::fs::read_to_string(&csv).expect("csv");
+    assert_eq!(
+        csv_text
+            .lines()
+            .filter(|l| l.starts_with("rightholder,"))
+            .count(),
+        3
+    );
+    assert!(
+        csv_text.contains("\nrightholder,Crown copyright,"),
+        "{csv_text}"
+    );
+    assert!(
+        csv_text
+            .lines()
+            .last()
+            .expect("rows")
+            .starts_with("unclaimed,,")
+    );
+
+    // 4. The report over gRPC equals the CLI's, and the hand-computed totals.
+    let report = reports
+        .get_transparency_report(GetTransparencyReportRequest {})
+        .await
+        .expect("report")
+        .into_inner();
+    let cli_report = json_of(&run(&["report".as_ref(), index.as_os_str()]));
+    let totals = report.totals.expect("totals");
+    assert_eq!(totals.tokens_after_exact_dedup, total);
+    assert_eq!(totals.contents, tokens_of.len() as u64);
+    assert_eq!(cli_report["totals"]["captures"], totals.captures);
+    assert_eq!(
+        cli_report["totals"]["captures_with_text"],
+        totals.captures_with_text
+    );
+    assert_eq!(cli_report["totals"]["contents"], totals.contents);
+    assert_eq!(cli_report["totals"]["keepers"], totals.keepers);
+    assert_eq!(
+        cli_report["totals"]["registered_domains"],
+        totals.registered_domains
+    );
+    assert_eq!(cli_report["crawls"], serde_json::json!(report.crawls));
+    assert_eq!(report.crawls, vec!["export-test".to_owned()]);
+    let period = report.collection_period.clone().expect("period");
+    assert_eq!(cli_report["collection_period"]["from"], period.from);
+    assert_eq!(
+        cli_report["collection_period"]["to_utc"],
+        period.to_utc.as_str()
+    );
+    let top = report.top_domains.clone().expect("top");
+    assert_eq!(cli_report["top_domains"]["count"], top.count);
+    assert_eq!(top.domains[0].domain, "data.gov.uk");
+    for (c, g) in cli_report["top_domains"]["domains"]
+        .as_array()
+        .expect("domains")
+        .iter()
+        .zip(&top.domains)
+    {
+        assert_eq!(c["domain"], g.domain.as_str());
+        assert_eq!(c["tokens"], g.tokens);
+        assert_eq!(c["share_of_tokens"].as_f64(), Some(g.share_of_tokens));
+    }
+    let mix = report.license_mix.clone().expect("mix");
+    assert_eq!(
+        cli_report["license_mix"]["classes"]
+            .as_array()
+            .expect("classes")
+            .len(),
+        mix.classes.len()
+    );
+    let duplicates = report.duplicates.clone().expect("duplicates");
+    assert_eq!(
+        cli_report["duplicates"]["duplicate_rate"].as_f64(),
+        Some(duplicates.duplicate_rate)
+    );
+    assert!(close(
+        duplicates.duplicate_rate,
+        1.0 - totals.contents as f64 / totals.captures_with_text as f64
+    ));
+    assert_eq!(
+        cli_report["reservation_signals"]["contents_with_reservation"],
+        report
+            .reservation_signals
+            .expect("signals")
+            .contents_with_reservation
+    );
+
+    // 5. Export over gRPC to S3 (moto) equals the CLI's export, byte for byte.
+    let local = dir.path().join("filtered.jsonl");
+    let cli_summary = json_of(&run(&[
+        "export".as_ref(),
+        index.as_os_str(),
+        "--out".as_ref(),
+        local.as_os_str(),
+        "--registry".as_ref(),
+        registry.as_os_str(),
+        "--at".as_ref(),
+        AT.to_string().as_ref(),
+    ]));
+    let uri = "s3://exports/run1/manifest.jsonl";
+    let summary = reports
+        .export_training_manifest(with_token(
+            ExportTrainingManifestRequest {
+                output_uri: uri.into(),
+                at: Some(AT),
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("export")
+        .into_inner();
+    assert_eq!(summary.manifest_uri, uri);
+    assert_eq!(
+        summary.summary_uri,
+        "s3://exports/run1/manifest.summary.json"
+    );
+    let excluded: BTreeSet<String> = gov.union(&iana).cloned().collect();
+    assert_eq!(summary.excluded, excluded.len() as u64);
+    assert_eq!(summary.kept + summary.excluded, summary.contents);
+    assert_eq!(summary.contents, tokens_of.len() as u64);
+    assert_eq!(
+        summary.kept_tokens,
+        total - excluded.iter().map(|id| tokens_of[id]).sum::<u64>()
+    );
+    assert_eq!(
+        summary.excluded_by_reason,
+        [("registry:domain".to_owned(), excluded.len() as u64)].into()
+    );
+    assert_eq!(summary.matched_by_reason["registry:content"], 1);
+    assert_eq!(cli_summary["kept"], summary.kept);
+    assert_eq!(cli_summary["kept_tokens"], summary.kept_tokens);
+    assert_eq!(
+        cli_summary["matched_by_reason"],
+        serde_json::to_value(&summary.matched_by_reason).expect("json")
+    );
+    let from_s3 = s3_get(&moto.endpoint, uri).expect("manifest object");
+    assert_eq!(from_s3, std::fs::read(&local).expect("local manifest"));
+    let s3_summary: Value = serde_json::from_slice(
+        &s3_get(&moto.endpoint, &summary.summary_uri).expect("summary object"),
+    )
+    .expect("summary JSON");
+    assert_eq!(s3_summary["kept"], summary.kept);
+    assert_eq!(s3_summary["manifest"], uri);
+    // Exports never replace an object.
+    assert_code(
+        reports
+            .export_training_manifest(with_token(
+                ExportTrainingManifestRequest {
+                    output_uri: uri.into(),
+                    at: Some(AT),
+                },
+                ADMIN,
+            ))
+            .await,
+        tonic::Code::AlreadyExists,
+        "already exists",
+    );
+    // The CLI writes to S3 too.
+    let cli_uri = "s3://exports/cli/manifest.jsonl";
+    run_env(
+        &[
+            "export".as_ref(),
+            index.as_os_str(),
+            "--out".as_ref(),
+            cli_uri.as_ref(),
+            "--registry".as_ref(),
+            registry.as_os_str(),
+            "--at".as_ref(),
+            AT.to_string().as_ref(),
+        ],
+        &s3_env,
+    );
+    assert_eq!(s3_get(&moto.endpoint, cli_uri), Some(from_s3));
+    assert!(s3_get(&moto.endpoint, "s3://exports/cli/manifest.summary.json").is_some());
+
+    // 6. Roles and bad arguments.
+    assert_code(
+        reports
+            .export_training_manifest(ExportTrainingManifestRequest {
+                output_uri: "s3://exports/x.jsonl".into(),
+                at: None,
+            })
+            .await,
+        tonic::Code::Unauthenticated,
+        "authorization",
+    );
+    for token in [READER, HOLDER] {
+        assert_code(
+            reports
+                .export_training_manifest(with_token(
+                    ExportTrainingManifestRequest {
+                        output_uri: "s3://exports/x.jsonl".into(),
+                        at: None,
+                    },
+                    token,
+                ))
+                .await,
+            tonic::Code::PermissionDenied,
+            "admin",
+        );
+    }
+    assert!(s3_get(&moto.endpoint, "s3://exports/x.jsonl").is_none());
+    for (output_uri, needle) in [
+        ("", "output_uri: is empty"),
+        ("relative/x.jsonl", "output_uri"),
+        ("ftp://host/x.jsonl", "output_uri"),
+        ("s3://exports/folder/", "output_uri"),
+    ] {
+        assert_code(
+            reports
+                .export_training_manifest(with_token(
+                    ExportTrainingManifestRequest {
+                        output_uri: output_uri.into(),
+                        at: None,
+                    },
+                    ADMIN,
+                ))
+                .await,
+            tonic::Code::InvalidArgument,
+            needle,
+        );
+    }
+    for (request, needle) in [
+        (
+            GetCompensationStatementRequest {
+                pool: -1.0,
+                ..Default::default()
+            },
+            "pool",
+        ),
+        (
+            GetCompensationStatementRequest {
+                pool: f64::INFINITY,
+                ..Default::default()
+            },
+            "pool",
+        ),
+        (
+            GetCompensationStatementRequest {
+                pool: 1.0,
+                from: Some(10),
+                to: Some(5),
+                ..Default::default()
+            },
+            "from",
+        ),
+    ] {
+        assert_code(
+            reports.get_compensation_statement(request).await,
+            tonic::Code::InvalidArgument,
+            needle,
+        );
+    }
+    // A period without contents has nothing to distribute.
+    assert_code(
+        reports
+            .get_compensation_statement(GetCompensationStatementRequest {
+                pool: 1.0,
+                to: Some(1),
+                ..Default::default()
+            })
+            .await,
+        tonic::Code::FailedPrecondition,
+        "nothing to distribute",
+    );
+    // Exports land in the audit log.
+    let audit = run(&["audit".as_ref(), registry.as_os_str(), "--json".as_ref()]);
+    let exports: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["action"] == "export")
+        .collect();
+    assert!(exports.iter().any(|r| r["result"] == "ok"), "{exports:?}");
+    drop(server);
+
+    // 7. With --auth-reads, report and statement need a token (any role).
+    let gated = ServerProcess::start_with(
+        &index,
+        &[
+            OsStr::new("--auth"),
+            auth.as_os_str(),
+            OsStr::new("--auth-reads"),
+            OsStr::new("--registry"),
+            dir.path().join("registry2").as_os_str(),
+        ],
+    );
+    let mut gated_reports = ReportServiceClient::new(gated.channel().await);
+    assert_code(
+        gated_reports
+            .get_transparency_report(GetTransparencyReportRequest {})
+            .await,
+        tonic::Code::Unauthenticated,
+        "authorization",
+    );
+    assert_code(
+        gated_reports
+            .get_compensation_statement(GetCompensationStatementRequest {
+                pool: 1.0,
+                ..Default::default()
+            })
+            .await,
+        tonic::Code::Unauthenticated,
+        "authorization",
+    );
+    let gated_report = gated_reports
+        .get_transparency_report(with_token(GetTransparencyReportRequest {}, READER))
+        .await
+        .expect("a reader may read")
+        .into_inner();
+    assert_eq!(gated_report.totals, report.totals);
+    let gated_statement = gated_reports
+        .get_compensation_statement(with_token(
+            GetCompensationStatementRequest {
+                pool: 1000.0,
+                at: Some(AT),
+                ..Default::default()
+            },
+            HOLDER,
+        ))
+        .await
+        .expect("a rightholder may read")
+        .into_inner();
+    // This server's registry is empty: everything is unclaimed.
+    assert!(gated_statement.rightholder_shares.is_empty());
+    assert_eq!(gated_statement.shares, statement.shares);
+    drop(gated);
+
+    // 8. An empty index: FAILED_PRECONDITION saying why.
+    let empty = dir.path().join("empty");
+    run(&[
+        "index".as_ref(),
+        corpus_dir().join("malformed/empty.gz").as_os_str(),
+        "--out".as_ref(),
+        empty.as_os_str(),
+    ]);
+    let empty_server = ServerProcess::start_with(&empty, &[OsStr::new("--auth"), auth.as_os_str()]);
+    let mut empty_reports = ReportServiceClient::new(empty_server.channel().await);
+    assert_code(
+        empty_reports
+            .get_transparency_report(GetTransparencyReportRequest {})
+            .await,
+        tonic::Code::FailedPrecondition,
+        "holds no contents",
+    );
+    assert_code(
+        empty_reports
+            .get_compensation_statement(GetCompensationStatementRequest {
+                pool: 1.0,
+                ..Default::default()
+            })
+            .await,
+        tonic::Code::FailedPrecondition,
+        "nothing to distribute",
+    );
+    let empty_out = dir.path().join("empty-export.jsonl");
+    let empty_export = reports_export_local(&mut empty_reports, &empty_out).await;
+    assert!(empty_export.kept == 0 && empty_export.contents == 0);
+    assert!(empty_out.exists());
+}
+
+/// Exports the (empty) index to a local file on the server.
+async fn reports_export_local(
+    client: &mut ReportServiceClient<Channel>,
+    out: &Path,
+) -> provindex_proto::v1::ExportSummary {
+    client
+        .export_training_manifest(with_token(
+            ExportTrainingManifestRequest {
+                output_uri: out.display().to_string(),
+                at: None,
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("export of an empty index")
+        .into_inner()
 }

@@ -33,7 +33,17 @@ impl ServerProcess {
 
     /// `provindex serve --index INDEX --listen 127.0.0.1:0 EXTRA...`.
     pub fn start_with(index: &Path, extra: &[impl AsRef<OsStr>]) -> Self {
+        Self::start_with_env(index, extra, &[] as &[(&str, &str)])
+    }
+
+    /// [`Self::start_with`] with extra environment variables for the server.
+    pub fn start_with_env(
+        index: &Path,
+        extra: &[impl AsRef<OsStr>],
+        env: &[(impl AsRef<OsStr>, impl AsRef<OsStr>)],
+    ) -> Self {
         let mut child = Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("serve")
             .arg("--index")
             .arg(index)
