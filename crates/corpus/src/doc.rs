@@ -379,6 +379,10 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         let (html, cs) =
             http::decode_text(&body, declared_charset.as_deref(), true, tld.as_deref());
         doc.charset = Some(cs.to_string());
+        if !opts.html_text {
+            doc.html = Some(html);
+            return Ok(Some(doc));
+        }
         let ex = crate::html::extract(&html);
         doc.title = ex.title;
         if doc.language.is_none() {

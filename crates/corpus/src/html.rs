@@ -9,9 +9,34 @@ use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts};
+pub use html5ever::tokenizer::{Tag, TokenSinkResult};
+
+/// Sees the tokens of [`extract_observed`]'s tokenizer pass, so another scan
+/// of the page (license, opt-out signals) needs no second pass.
+pub trait TokenObserver {
+    /// A start tag, and what the extractor told the tokenizer to read after
+    /// it: `RawData(kind)` (raw text up to the matching end tag),
+    /// `Plaintext` (raw text to the end) or `Continue` (markup). The
+    /// extractor switches to raw text after non-self-closing `script`,
+    /// `style`, `xmp`, `iframe`, `noembed`, `noframes`, `noscript` (raw
+    /// text), `title`, `textarea` (RCDATA) and `plaintext`, except inside
+    /// content it drops (`svg`, `math`, `template`, `object`, `select`, ...).
+    fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>);
+    fn end_tag(&mut self, tag: &Tag);
+    /// Text, character references decoded (as the tokenizer gives it).
+    fn text(&mut self, text: &str);
+    /// The end of the document.
+    fn end(&mut self);
+}
+
+/// Sees nothing ([`extract`]).
+impl TokenObserver for () {
+    fn start_tag(&mut self, _: &Tag, _: &TokenSinkResult<()>) {}
+    fn end_tag(&mut self, _: &Tag) {}
+    fn text(&mut self, _: &str) {}
+    fn end(&mut self) {}
+}
 
 /// Result of [`extract`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -26,21 +51,28 @@ pub struct Extracted {
 
 /// Extracts readable text from an HTML document.
 pub fn extract(html: &str) -> Extracted {
+    extract_observed(html, &mut ())
+}
+
+/// [`extract`], with every token of its one tokenizer pass shown to
+/// `observer` in document order.
+pub fn extract_observed<O: TokenObserver + ?Sized>(html: &str, observer: &mut O) -> Extracted {
     let sink = Sink {
         st: RefCell::new(State::default()),
+        observer: RefCell::new(observer),
     };
     let tok = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
-    // Feed in slices so the tokenizer's buffers stay small.
-    let mut rest = html;
-    while !rest.is_empty() {
-        let mut cut = rest.len().min(64 * 1024);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        input.push_back(StrTendril::from_slice(&rest[..cut]));
-        rest = &rest[cut..];
+    // One buffer: the tokenizer's text tokens then break where those of any
+    // other whole-document pass do (an observer may depend on it).
+    input.push_back(StrTendril::from_slice(html));
+    // `feed` returns early only for `Script` results, which this sink never
+    // produces; loop defensively anyway, bounded.
+    for _ in 0..4 {
         let _ = tok.feed(&input);
+        if input.is_empty() {
+            break;
+        }
     }
     tok.end();
     let st = tok.sink.st.into_inner();
@@ -112,8 +144,9 @@ impl State {
     }
 }
 
-struct Sink {
+struct Sink<'o, O: ?Sized> {
     st: RefCell<State>,
+    observer: RefCell<&'o mut O>,
 }
 
 fn is_skipped(name: &str) -> bool {
@@ -215,13 +248,34 @@ fn allowed_in_head(name: &str) -> bool {
     )
 }
 
-impl TokenSink for Sink {
+impl<O: TokenObserver + ?Sized> TokenSink for Sink<'_, O> {
     type Handle = ();
 
     fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let mut observer = self.observer.borrow_mut();
+        match &token {
+            Token::CharacterTokens(t) => observer.text(t),
+            Token::TagToken(tag) => match tag.kind {
+                TagKind::StartTag => {
+                    let next = self.process(&token);
+                    observer.start_tag(tag, &next);
+                    return next;
+                }
+                TagKind::EndTag => observer.end_tag(tag),
+            },
+            Token::EOFToken => observer.end(),
+            _ => {}
+        }
+        self.process(&token)
+    }
+}
+
+impl<O: ?Sized> Sink<'_, O> {
+    /// The extractor's own handling of a token.
+    fn process(&self, token: &Token) -> TokenSinkResult<()> {
         let mut st = self.st.borrow_mut();
         match token {
-            Token::CharacterTokens(t) => st.text(&t),
+            Token::CharacterTokens(t) => st.text(t),
             Token::TagToken(tag) => {
                 let name: &str = &tag.name;
                 match tag.kind {
@@ -313,6 +367,48 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("A page"));
         assert_eq!(e.lang.as_deref(), Some("en"));
         assert_eq!(e.text, "Hello&bye\none two three\nx\ny\na\nb\nend!");
+    }
+
+    /// The text does not depend on how the input is cut into buffers (it
+    /// was fed in 64 KiB slices before the one-buffer feed).
+    #[test]
+    fn text_does_not_depend_on_input_buffers() {
+        fn extract_in_slices(html: &str, size: usize) -> Extracted {
+            let mut none = ();
+            let sink = Sink {
+                st: RefCell::new(State::default()),
+                observer: RefCell::new(&mut none),
+            };
+            let tok = Tokenizer::new(sink, TokenizerOpts::default());
+            let input = BufferQueue::default();
+            let mut rest = html;
+            while !rest.is_empty() {
+                let mut cut = rest.len().min(size);
+                while !rest.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                input.push_back(StrTendril::from_slice(&rest[..cut]));
+                rest = &rest[cut..];
+                let _ = tok.feed(&input);
+            }
+            tok.end();
+            tok.sink.st.into_inner().finish()
+        }
+        let pages = [
+            "<!doctype html><html lang=de><head><title> Ä  page &amp; x</title>\r\n\
+             <style>p{}</style><script>if (a<b) x = '</scr' + 'ipt>';</script></head>\r\n\
+             <body><pre>a\r\n b</pre><p>caf&eacute; &#x1F600; na\u{ef}ve&nbsp;x</p><table><tr>\
+             <td>1</td><td>2</td></tr></table><noscript><p>no</p></noscript><svg><title>s</title>\
+             <script>x</script></svg><plaintext><p>plain &amp; text",
+            "<<<>>><p <a></",
+            "",
+        ];
+        for page in pages {
+            let whole = extract(page);
+            for size in [1, 2, 3, 5, 7, 16, 64, 1 << 16] {
+                assert_eq!(extract_in_slices(page, size), whole, "slices of {size}: {page}");
+            }
+        }
     }
 
     #[test]

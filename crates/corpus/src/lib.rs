@@ -218,6 +218,12 @@ pub struct ReaderOptions {
     pub max_header_size: usize,
     /// Keep the decoded HTML in `SourceDoc::html`.
     pub keep_html: bool,
+    /// Extract the text, title and `<html lang>` of HTML payloads (the
+    /// default). When false, an HTML payload's doc has its decoded HTML in
+    /// `SourceDoc::html` (whatever `keep_html` says) and `text: None`: the
+    /// caller extracts it, e.g. with [`html::extract_observed`] to scan the
+    /// page for more in the same tokenizer pass.
+    pub html_text: bool,
     /// Field names for JSONL inputs.
     pub jsonl: JsonlFields,
 }
@@ -228,6 +234,7 @@ impl Default for ReaderOptions {
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             keep_html: true,
+            html_text: true,
             jsonl: JsonlFields::default(),
         }
     }
