@@ -8,8 +8,9 @@ use std::cell::RefCell;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+    BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts,
 };
+pub use html5ever::tokenizer::{Tag, TokenSinkResult};
 
 /// Where in the page an element was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -85,6 +86,8 @@ const MAX_STACK: usize = 512;
 const MAX_TEXT: usize = 300;
 const MAX_JSONLD: usize = 1 << 20;
 const MAX_TAG: usize = 600;
+/// Raw text collected for [`HtmlScanner`] to tokenize (a `<noscript>`).
+const MAX_COLLECTED: usize = 64 << 20;
 
 /// Phrases (lowercase) that mean the page reserves all rights.
 const ALL_RIGHTS_RESERVED: &[&str] = &[
@@ -114,17 +117,19 @@ pub(crate) fn says_all_rights_reserved(lower: &str) -> bool {
     ALL_RIGHTS_RESERVED.iter().any(|p| lower.contains(p))
 }
 
+#[derive(Debug)]
 struct Frame {
     name: String,
     footer: bool,
     figure: bool,
 }
 
+#[derive(Debug)]
 struct OpenAnchor {
     anchor: Anchor,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     scan: PageScan,
     stack: Vec<Frame>,
@@ -143,6 +148,8 @@ struct State {
 
 struct Sink {
     state: RefCell<State>,
+    /// Tokenizing a part of the document: its end is not the document's.
+    nested: bool,
 }
 
 fn attr<'a>(tag: &'a Tag, name: &str) -> Option<&'a str> {
@@ -307,6 +314,14 @@ impl State {
         }
         if let Some(a) = self.anchor.as_mut() {
             push_collapsed(&mut a.anchor.text, t, false, MAX_TEXT);
+        }
+    }
+
+    fn eof(&mut self) {
+        self.close_anchor();
+        if let Some(text) = self.jsonld.take() {
+            let section = self.body_section();
+            self.scan.jsonld.push(JsonLd { text, section });
         }
     }
 
@@ -479,13 +494,7 @@ impl TokenSink for Sink {
                 TagKind::EndTag => st.end_tag(&tag),
             },
             Token::CharacterTokens(t) => st.text(&t),
-            Token::EOFToken => {
-                st.close_anchor();
-                if let Some(text) = st.jsonld.take() {
-                    let section = st.body_section();
-                    st.scan.jsonld.push(JsonLd { text, section });
-                }
-            }
+            Token::EOFToken if !self.nested => st.eof(),
             _ => {}
         }
         TokenSinkResult::Continue
@@ -496,6 +505,18 @@ impl TokenSink for Sink {
 pub(crate) fn scan(html: &str) -> PageScan {
     let sink = Sink {
         state: RefCell::new(State::default()),
+        nested: false,
+    };
+    let sink = tokenize(sink, html, true);
+    sink.state.into_inner().scan
+}
+
+/// Runs html5ever's tokenizer over `html` into `sink` (`eof`: end with an
+/// `EOFToken`, i.e. the whole document) and gives the sink back.
+fn tokenize(sink: Sink, html: &str, eof: bool) -> Sink {
+    let sink = Sink {
+        state: sink.state,
+        nested: !eof,
     };
     let tok = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
@@ -509,8 +530,134 @@ pub(crate) fn scan(html: &str) -> PageScan {
         }
     }
     tok.end();
-    let st = tok.sink.state.into_inner();
-    st.scan
+    tok.sink
+}
+
+/// Where the token stream of the driving tokenizer differs from the one this
+/// crate's own tokenizer pass would see ([`HtmlScanner`]).
+#[derive(Debug, Default)]
+enum Divert {
+    #[default]
+    None,
+    /// The scan reads raw text after `<name>` (script, style, title, ...) but
+    /// the driver tokenizes markup there (its element was self-closing, or
+    /// inside content it drops): up to `</name>`, tags are text.
+    Raw { name: String },
+    /// The driver reads raw text the scan would tokenize as markup
+    /// (`<noscript>`, `<plaintext>`): collected and tokenized here at the
+    /// driver's next end tag (`</noscript>`) or the end of the document.
+    Collect { text: String },
+}
+
+/// The scan behind [`analyze_html`](crate::analyze_html), fed with the tokens
+/// of a tokenizer pass made by someone else (e.g. an HTML→text extractor),
+/// so that a page is tokenized once for both.
+///
+/// Feed every start tag (with what the driving tokenizer reads after it),
+/// end tag and text token in document order, then call
+/// [`finish`](HtmlScanner::finish). When the driver switches to raw text
+/// exactly where this crate's own pass would (`script`, `style`, `xmp`,
+/// `iframe`, `noembed`, `noframes`: raw text; `title`, `textarea`: RCDATA),
+/// the result is that of [`analyze_html`](crate::analyze_html) on the same
+/// page. Where it does not, the scanner makes up for it: in raw text the
+/// driver reads as markup, up to its end tag, tags are taken as text
+/// (rebuilt from the token: comments, character references and attribute
+/// quoting may differ from the source), and markup the driver reads as raw
+/// text (`noscript`, `plaintext`) is tokenized here.
+#[derive(Debug, Default)]
+pub struct HtmlScanner {
+    state: State,
+    divert: Divert,
+}
+
+impl HtmlScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A start tag; `next` is what the driving tokenizer's sink returned for
+    /// it (`RawData`, `Plaintext` or `Continue`).
+    pub fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>) {
+        match &self.divert {
+            // The driver tokenizes what the scan reads as raw text: the tag
+            // is text here, as near as it can be rebuilt.
+            Divert::Raw { .. } => {
+                let mut source = String::with_capacity(64);
+                source.push('<');
+                source.push_str(&tag.name);
+                for a in &tag.attrs {
+                    source.push(' ');
+                    source.push_str(&a.name.local);
+                    source.push_str("=\"");
+                    source.push_str(&a.value);
+                    source.push('"');
+                }
+                source.push_str(if tag.self_closing { "/>" } else { ">" });
+                self.state.text(&source);
+                return;
+            }
+            // A raw-text driver gives no start tags; be safe anyway.
+            Divert::Collect { .. } => self.flush_collected(),
+            Divert::None => {}
+        }
+        let wanted = self.state.start_tag(tag);
+        let driver_raw = matches!(next, TokenSinkResult::RawData(_) | TokenSinkResult::Plaintext);
+        self.divert = match (wanted, driver_raw) {
+            (Some(_), false) => Divert::Raw {
+                name: tag.name.to_string(),
+            },
+            (None, true) => Divert::Collect {
+                text: String::new(),
+            },
+            _ => Divert::None,
+        };
+    }
+
+    /// An end tag.
+    pub fn end_tag(&mut self, tag: &Tag) {
+        match &self.divert {
+            Divert::None => {}
+            Divert::Raw { name } => {
+                if *name != *tag.name {
+                    self.state.text(&format!("</{}>", tag.name));
+                    return;
+                }
+                self.divert = Divert::None;
+            }
+            Divert::Collect { .. } => self.flush_collected(),
+        }
+        self.state.end_tag(tag);
+    }
+
+    /// A text token (character references decoded, as the tokenizer gives it).
+    pub fn text(&mut self, text: &str) {
+        match &mut self.divert {
+            Divert::Collect { text: buf } => {
+                if buf.len() + text.len() <= MAX_COLLECTED {
+                    buf.push_str(text);
+                }
+            }
+            Divert::None | Divert::Raw { .. } => self.state.text(text),
+        }
+    }
+
+    /// Tokenizes collected raw text as markup, into the same state.
+    fn flush_collected(&mut self) {
+        if let Divert::Collect { text } = std::mem::take(&mut self.divert) {
+            let sink = Sink {
+                state: RefCell::new(std::mem::take(&mut self.state)),
+                nested: true,
+            };
+            self.state = tokenize(sink, &text, false).state.into_inner();
+        }
+    }
+
+    /// The end of the document: what the page says.
+    pub(crate) fn end(mut self) -> PageScan {
+        self.flush_collected();
+        self.state.eof();
+        self.state.scan
+    }
 }
 
 #[cfg(test)]

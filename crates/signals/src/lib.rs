@@ -15,7 +15,7 @@ pub mod optout;
 mod robots;
 pub mod urls;
 
-pub use html::Section;
+pub use html::{HtmlScanner, Section};
 pub use license::{
     CcKind, CcLicense, LicenseCandidate, LicenseClass, LicenseFinding, LicenseLocation,
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,

@@ -841,12 +841,26 @@ pub fn analyze_html(
     html: &str,
     page_url: Option<&str>,
 ) -> (crate::license::LicenseFinding, Vec<Signal>) {
+    analyze_scan(&html::scan(html), page_url)
+}
+
+fn analyze_scan(
+    scan: &PageScan,
+    page_url: Option<&str>,
+) -> (crate::license::LicenseFinding, Vec<Signal>) {
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
-    let scan = html::scan(html);
     (
-        crate::license::from_scan(&scan, base.as_ref()),
-        from_scan(&scan),
+        crate::license::from_scan(scan, base.as_ref()),
+        from_scan(scan),
     )
+}
+
+impl html::HtmlScanner {
+    /// The end of the document: the page's license and HTML signals, as
+    /// [`analyze_html`] gives them.
+    pub fn finish(self, page_url: Option<&str>) -> (crate::license::LicenseFinding, Vec<Signal>) {
+        analyze_scan(&self.end(), page_url)
+    }
 }
 
 #[cfg(test)]
