@@ -9,5 +9,6 @@ pub mod site_signals;
 
 pub use local::{BuildReport, LocalBuild, PipelineError, build_local, expand_inputs};
 pub use prepare::{
-    PreparedCapture, PreparedSketch, capture_id_for, default_hasher, prepare, prepare_with,
+    PreparedCapture, PreparedSketch, capture_id_for, default_hasher, extract_html, prepare,
+    prepare_with, reader_options,
 };

@@ -143,11 +143,8 @@ pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
             let files = &files;
             let next_file = &next_file;
             let crawl = config.crawl.as_str();
-            // The HTML is kept for license and opt-out detection in `prepare`.
-            let reader_options = provindex_corpus::ReaderOptions {
-                keep_html: crate::site_signals::signal_extraction_enabled(),
-                ..Default::default()
-            };
+            // HTML pages are left to `prepare` (text and signals in one pass).
+            let reader_options = crate::prepare::reader_options();
             scope.spawn(move || {
                 loop {
                     let index = next_file.fetch_add(1, Ordering::Relaxed);

@@ -1,9 +1,10 @@
 //! One crawl record → the rows it contributes to the index. Pure computation.
 
-use provindex_corpus::{DocKind, Framing, SourceDoc};
+use provindex_corpus::html::{Extracted, Tag, TokenObserver, TokenSinkResult};
+use provindex_corpus::{DocKind, Framing, ReaderOptions, SourceDoc};
 use provindex_index::NewContent;
 use provindex_index::records::{CaptureRecord, LicenseRecord, SignalRecord};
-use provindex_signals::{LicenseClass, Stance, Verdict};
+use provindex_signals::{HtmlScanner, LicenseClass, LicenseFinding, Signal, Stance, Verdict};
 use provindex_sketch::{MinHasher, SketchSpec};
 use std::sync::OnceLock;
 
@@ -65,21 +66,80 @@ pub fn capture_id_for(record_id: Option<&str>, url: &str, date_raw: &str) -> u12
     }
 }
 
+/// Reader options for [`prepare`]. With signal extraction on, the reader
+/// leaves HTML payloads to `prepare`, which extracts their text and scans
+/// them for the license and opt-out signals in one tokenizer pass
+/// ([`extract_html`]); with it off, the reader extracts the text itself.
+pub fn reader_options() -> ReaderOptions {
+    ReaderOptions {
+        html_text: !crate::site_signals::signal_extraction_enabled(),
+        keep_html: false,
+        ..ReaderOptions::default()
+    }
+}
+
+/// Feeds the HTML→text extractor's tokens to the signals scanner.
+struct SignalsObserver(HtmlScanner);
+
+impl TokenObserver for SignalsObserver {
+    fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>) {
+        self.0.start_tag(tag, next);
+    }
+    fn end_tag(&mut self, tag: &Tag) {
+        self.0.end_tag(tag);
+    }
+    fn text(&mut self, text: &str) {
+        self.0.text(text);
+    }
+    fn end(&mut self) {}
+}
+
+/// One tokenizer pass over an HTML page: its text (as
+/// [`provindex_corpus::html::extract`] gives it) and its license and HTML
+/// opt-out signals (as [`provindex_signals::analyze_html`] gives them).
+pub fn extract_html(html: &str, page_url: Option<&str>) -> (Extracted, LicenseFinding, Vec<Signal>) {
+    let mut observer = SignalsObserver(HtmlScanner::new());
+    let extracted = provindex_corpus::html::extract_observed(html, &mut observer);
+    let (finding, signals) = observer.0.finish(page_url);
+    (extracted, finding, signals)
+}
+
 /// [`prepare_with`] the default sketch spec's hasher.
 pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
     prepare_with(doc, crawl, default_hasher())
 }
 
 /// One record → its rows, with MinHash sketches made by `hasher`.
-pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> PreparedCapture {
+pub fn prepare_with(mut doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> PreparedCapture {
     let url = doc.url.clone().unwrap_or_default();
+    let extract_signals = crate::site_signals::signal_extraction_enabled();
+    // An HTML page the reader left to us ([`reader_options`]): text, license
+    // and HTML signals from one tokenizer pass.
+    let mut html_findings = None;
+    // (`html` stays: a site file served as HTML is kept with its markup.)
+    let extracted = match doc.html.as_deref() {
+        Some(html) if doc.text.is_none() => Some(if extract_signals {
+            let (extracted, finding, signals) = extract_html(html, Some(&url));
+            html_findings = Some((finding, signals));
+            extracted
+        } else {
+            provindex_corpus::html::extract(html)
+        }),
+        _ => None,
+    };
+    if let Some(extracted) = extracted {
+        doc.text = Some(extracted.text);
+        doc.title = extracted.title;
+        if doc.language.is_none() {
+            doc.language = extracted.lang;
+        }
+    }
     let date_raw = doc.date_raw.clone().unwrap_or_default();
     let capture_id = capture_id_for(doc.record_id.as_deref(), &url, &date_raw);
     let (surt, url_error) = match provindex_signals::surt(&url) {
         Ok(surt) => (Some(surt), None),
         Err(error) => (None, Some(format!("{url:?}: {error}"))),
     };
-    let extract_signals = crate::site_signals::signal_extraction_enabled();
     let site_file = extract_signals
         .then(|| crate::site_signals::site_file(&doc, surt.as_ref()))
         .flatten();
@@ -129,9 +189,15 @@ pub fn prepare_with(doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> Prepared
     } else {
         Vec::new()
     };
-    let html = doc.html.as_deref().filter(|_| extract_signals);
-    let license = html.and_then(|html| {
-        let (finding, html_signals) = provindex_signals::analyze_html(html, Some(&url));
+    // A doc read with the HTML kept and the text extracted (other reader
+    // options than [`reader_options`]): a second tokenizer pass.
+    if html_findings.is_none()
+        && extract_signals
+        && let Some(html) = doc.html.as_deref()
+    {
+        html_findings = Some(provindex_signals::analyze_html(html, Some(&url)));
+    }
+    let license = html_findings.and_then(|(finding, html_signals)| {
         signals.extend(html_signals);
         (finding.class != LicenseClass::Unknown || finding.id.is_some()).then(|| LicenseRecord {
             class: finding.class.as_str().to_owned(),
