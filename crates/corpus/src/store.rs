@@ -491,9 +491,12 @@ impl CorpusStore {
         data: Bytes,
         create_only: bool,
     ) -> Result<(), StoreError> {
-        let (store, path, _) = self.locate(uri)?;
+        let (store, path, parsed) = self.locate(uri)?;
         let mut attributes = Attributes::new();
-        attributes.insert(Attribute::ContentType, "application/octet-stream".into());
+        // The local filesystem store keeps no attributes (and refuses them).
+        if !matches!(parsed.scheme, Scheme::Local | Scheme::File) {
+            attributes.insert(Attribute::ContentType, "application/octet-stream".into());
+        }
         let opts = PutOptions {
             mode: if create_only {
                 PutMode::Create
@@ -533,6 +536,53 @@ impl CorpusStore {
     /// Blocking [`Self::delete_async`].
     pub fn delete(&self, uri: &str) -> Result<(), StoreError> {
         self.block_on(self.delete_async(uri))?
+    }
+
+    /// [`Self::put_new`] as a race outcome: `Ok(false)` when another writer
+    /// created the object first.
+    pub fn put_if_absent(&self, uri: &str, data: Bytes) -> Result<bool, StoreError> {
+        match self.put_new(uri, data) {
+            Ok(()) => Ok(true),
+            Err(StoreError::AlreadyExists(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether an object exists at `uri`.
+    pub fn exists(&self, uri: &str) -> Result<bool, StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        match self.block_on(store.head(&path))? {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(StoreError::Store {
+                uri: uri.to_string(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Deletes every object under the prefix `uri` (best effort clean-up of
+    /// staging files); a missing prefix is not an error.
+    pub fn delete_prefix(&self, uri: &str) -> Result<(), StoreError> {
+        let (store, path, _) = self.locate(uri)?;
+        let err = |e: object_store::Error| StoreError::Store {
+            uri: uri.to_string(),
+            source: e,
+        };
+        self.block_on(async {
+            let mut listing = store.list(Some(&path));
+            let mut locations = Vec::new();
+            while let Some(meta) = listing.next().await {
+                locations.push(meta.map_err(err)?.location);
+            }
+            for location in locations {
+                match store.delete(&location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(err(e)),
+                }
+            }
+            Ok(())
+        })?
     }
 
     /// A sync reader streaming the object. Local files are read directly;

@@ -12,7 +12,8 @@ use rocksdb::{Cache, DB, WriteBatch};
 use crate::keys::{self, ID_LEN};
 use crate::records::{self, CaptureRecord, ContentRecord};
 use crate::schema::{
-    self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, LSH, META, SIGNATURES, URLS,
+    self, CAPTURES, CLUSTERS, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, LSH, META, SIGNATURES,
+    URLS,
 };
 use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
 
@@ -62,6 +63,8 @@ pub struct IndexBuilder {
     captures: u64,
     urls: u64,
     duplicate_captures: u64,
+    clusters: u64,
+    clustered_contents: u64,
 }
 
 impl IndexBuilder {
@@ -93,6 +96,8 @@ impl IndexBuilder {
             captures: 0,
             urls: 0,
             duplicate_captures: 0,
+            clusters: 0,
+            clustered_contents: 0,
         })
     }
 
@@ -221,6 +226,7 @@ impl IndexBuilder {
                 capture_count: 0,
                 first_seen: None,
                 preview: content.preview.clone(),
+                ..ContentRecord::default()
             };
             // The same content written again carries the same value: idempotent.
             batch.put_cf(
@@ -266,6 +272,44 @@ impl IndexBuilder {
         Ok(())
     }
 
+    /// Records that `content_id` belongs to the near-duplicate cluster
+    /// `cluster` (of more than one content): a `clusters` row and the
+    /// content's cluster fields. Call once per member, after its content was
+    /// added; a content not in the index is an error (the cluster stage and the
+    /// scan disagree).
+    pub fn set_cluster(
+        &mut self,
+        content_id: u128,
+        cluster: crate::records::ClusterInfo,
+    ) -> Result<(), IndexError> {
+        self.flush()?;
+        let key = keys::id_key(content_id);
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(CONTENTS), key)
+            .map_err(|e| self.rocks(e))?
+            .ok_or_else(|| IndexError::Corrupt {
+                cf: CONTENTS,
+                reason: format!("cluster member {content_id:032x} is not a content of the index"),
+            })?;
+        let mut record: ContentRecord = records::decode(CONTENTS, &bytes)?;
+        record.cluster_id = cluster.cluster_id.to_be_bytes().to_vec();
+        record.cluster_keeper = cluster.keeper.to_be_bytes().to_vec();
+        record.cluster_size = cluster.size;
+        let mut cluster_key = [0u8; 2 * ID_LEN];
+        cluster_key[..ID_LEN].copy_from_slice(&keys::id_key(cluster.cluster_id));
+        cluster_key[ID_LEN..].copy_from_slice(&key);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.put_cf(self.cf(CONTENTS), key, record.encode_to_vec());
+        batch.put_cf(self.cf(CLUSTERS), cluster_key, []);
+        self.batch = batch;
+        self.clustered_contents += 1;
+        if cluster.cluster_id == content_id {
+            self.clusters += 1;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), IndexError> {
         if self.batch.is_empty() {
             return Ok(());
@@ -298,6 +342,8 @@ impl IndexBuilder {
             duplicate_captures: self.duplicate_captures,
             digest,
             sketch_spec: facts.sketch_spec,
+            clusters: self.clusters,
+            clustered_contents: self.clustered_contents,
         };
         let encoded = serde_json::to_vec_pretty(&manifest).map_err(|e| IndexError::Corrupt {
             cf: META,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -29,4 +29,9 @@ pub struct Manifest {
     /// `norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1`. Empty: no sketches.
     #[serde(default)]
     pub sketch_spec: String,
+    /// Near-duplicate clusters with more than one content, and the contents in them.
+    #[serde(default)]
+    pub clusters: u64,
+    #[serde(default)]
+    pub clustered_contents: u64,
 }

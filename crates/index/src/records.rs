@@ -124,6 +124,52 @@ pub struct ContentRecord {
     /// The first characters of the normalized text.
     #[prost(string, tag = "6")]
     pub preview: String,
+    /// Near-duplicate cluster (16 bytes); empty when the content is alone in
+    /// its cluster (then the cluster id is its own content id).
+    #[prost(bytes = "vec", tag = "7")]
+    pub cluster_id: Vec<u8>,
+    /// The cluster's keeper (16 bytes); empty when alone (it keeps itself).
+    #[prost(bytes = "vec", tag = "8")]
+    pub cluster_keeper: Vec<u8>,
+    /// Contents in the cluster; 0 when alone (a cluster of one).
+    #[prost(uint64, tag = "9")]
+    pub cluster_size: u64,
+}
+
+/// A content's near-duplicate cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub cluster_id: u128,
+    pub keeper: u128,
+    pub size: u64,
+}
+
+impl ContentRecord {
+    /// The cluster of content `content_id` (this record): a cluster of one
+    /// when the build found no near-duplicate.
+    pub fn cluster(&self, content_id: u128) -> ClusterInfo {
+        match (
+            crate::keys::decode_id(&self.cluster_id),
+            crate::keys::decode_id(&self.cluster_keeper),
+        ) {
+            (Some(cluster_id), Some(keeper)) if self.cluster_size > 1 => ClusterInfo {
+                cluster_id,
+                keeper,
+                size: self.cluster_size,
+            },
+            _ => ClusterInfo {
+                cluster_id: content_id,
+                keeper: content_id,
+                size: 1,
+            },
+        }
+    }
+
+    /// Whether this content is its cluster's keeper (the one a deduplicated
+    /// training manifest keeps).
+    pub fn is_keeper(&self, content_id: u128) -> bool {
+        self.cluster(content_id).keeper == content_id
+    }
 }
 
 impl CaptureRecord {

@@ -21,11 +21,15 @@ pub const SIGNATURES: &str = "signatures";
 /// band (2, u16) ‖ band key (8, u64) ‖ content_id (16) → empty: the LSH buckets
 /// FindWork probes; see [`crate::keys::lsh_key`].
 pub const LSH: &str = "lsh";
+/// cluster_id (16) ‖ content_id (16) → empty: the members of each
+/// near-duplicate cluster with more than one content (a content alone is its
+/// own cluster and has no row). cluster_id = the smallest content_id of the cluster.
+pub const CLUSTERS: &str = "clusters";
 /// Manifest and build facts, keyed by name.
 pub const META: &str = "meta";
 
 /// Every column family, in a fixed order (the digest walks them in this order).
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     CAPTURES,
     CONTENTS,
     CONTENT_CAPTURES,
@@ -33,6 +37,7 @@ pub const ALL: [&str; 8] = [
     CONTENT_SHA256,
     SIGNATURES,
     LSH,
+    CLUSTERS,
     META,
 ];
 
@@ -59,7 +64,7 @@ fn cf_options(name: &str, block_cache: &Cache) -> Options {
     // Point lookups dominate every table but `urls`, `content_captures` and `lsh`,
     // which are scanned by prefix; a whole-key Bloom filter still helps their seeks
     // little, so they go without.
-    if !matches!(name, URLS | CONTENT_CAPTURES | LSH) {
+    if !matches!(name, URLS | CONTENT_CAPTURES | LSH | CLUSTERS) {
         table.set_bloom_filter(10.0, false);
     }
     table.set_cache_index_and_filter_blocks(true);

@@ -1,14 +1,23 @@
-//! Index build stages. [`build_local`] runs the whole build in one process:
-//! reader threads turn crawl records into prepared captures (text extraction,
-//! normalization, hashing, SURT keys) and one writer thread puts them into the
-//! index; revisit records are resolved to their original's content at the end.
+//! Index build stages (DESIGN.md "Batch pipeline"): scan → cluster →
+//! components → build → publish, run as leased tasks pulled by workers from a
+//! coordinator ([`job::Coordinator`]). [`build_local`] runs the same tasks in
+//! one process (an in-memory coordinator and worker threads).
 
+pub mod job;
 mod local;
 mod prepare;
+mod scan_record;
 pub mod site_signals;
+pub mod tasks;
+pub mod worker;
+mod writer;
 
-pub use local::{BuildReport, LocalBuild, PipelineError, build_local, expand_inputs};
+pub use local::{
+    LocalBuild, PipelineError, build_local, build_local_with_progress, check_output,
+    default_staging, expand_inputs, list_inputs,
+};
 pub use prepare::{
     PreparedCapture, PreparedSketch, capture_id_for, default_hasher, extract_html, prepare,
     prepare_with, reader_options,
 };
+pub use writer::{BuildReport, IndexWriter};

@@ -1,14 +1,18 @@
-//! The whole build in one process: N reader threads, one index writer.
+//! The whole build in one process: the staged pipeline with an in-memory
+//! coordinator and worker threads (the same tasks a cluster runs).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use provindex_corpus::ReadError;
-use provindex_index::{BuildFacts, IndexBuilder, IndexError, Manifest};
+use provindex_corpus::store::CorpusStore;
+use provindex_index::IndexError;
 
-use crate::prepare::{PreparedCapture, prepare};
+use crate::job::{Coordinator, InputObject, Job, JobSpec, JobState};
+use crate::tasks::TaskContext;
+use crate::worker::{WorkerOptions, lock, now_ms, run_worker};
+pub use crate::writer::BuildReport;
 
 /// Errors that stop a build. Bad records and bad files do not: they are
 /// counted in the [`BuildReport`] and the manifest.
@@ -26,48 +30,35 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error("object store: {0}")]
+    Store(String),
+    #[error("staging files: {0}")]
+    Staging(String),
+    #[error("job failed: {0}")]
+    Job(String),
 }
 
 /// A local build's parameters.
 #[derive(Debug, Clone)]
 pub struct LocalBuild {
-    /// Files or directories (searched recursively, in sorted order).
+    /// Files, directories (searched recursively), globs or object URIs.
     pub inputs: Vec<String>,
     pub out: PathBuf,
     pub crawl: String,
-    /// Reader threads; at least 1.
+    /// Worker threads; at least 1.
     pub workers: usize,
-    /// How many error messages the report keeps (all are counted).
-    pub max_reported_errors: usize,
     /// Build time recorded in the manifest (unix seconds); a parameter so that
     /// rebuilding the same corpus can reproduce a manifest exactly.
     pub built_at: i64,
     /// A robots.txt set given to the job (a file or a directory of files
     /// named by host); see [`crate::site_signals`].
     pub robots: Option<PathBuf>,
-}
-
-/// What a build did, for the CLI summary.
-#[derive(Debug, Clone)]
-pub struct BuildReport {
-    pub manifest: Manifest,
-    pub files: usize,
-    /// The first `max_reported_errors` read errors (`uri@offset: reason`).
-    pub errors: Vec<String>,
-    pub error_count: u64,
-    /// Records whose URL has no SURT key (kept, but not findable by URL).
-    pub url_errors: u64,
-    /// Records without extractable text (images, PDFs, empty pages).
-    pub captures_without_text: u64,
-    pub revisits_resolved: u64,
-    pub revisits_unresolved: u64,
-    /// The site-signal pass (robots.txt, tdmrep.json, ai.txt of the crawl).
-    pub site_signals: crate::site_signals::SiteSignalStats,
-}
-
-enum Event {
-    Capture(Box<PreparedCapture>),
-    Error(ReadError),
+    /// Staging prefix for run files (default: a directory next to `out`,
+    /// removed after a successful build).
+    pub staging: Option<String>,
+    /// LSH band partitions (0: default).
+    pub partitions: u32,
+    pub no_signals: bool,
 }
 
 /// Expands files and directories into a sorted, de-duplicated file list.
@@ -106,206 +97,167 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
-    let files = expand_inputs(&config.inputs)?;
-    let mut builder = IndexBuilder::create(&config.out)?;
-    let mut report = BuildReport {
-        manifest: empty_manifest(),
-        files: files.len(),
-        errors: Vec::new(),
-        error_count: 0,
-        url_errors: 0,
-        captures_without_text: 0,
-        revisits_resolved: 0,
-        revisits_unresolved: 0,
-        site_signals: Default::default(),
-    };
-    let mut site_files = crate::site_signals::SiteFiles::default();
-    if let Some(robots) = &config.robots {
-        site_files
-            .add_given_robots(robots)
-            .map_err(|source| PipelineError::ListInput {
-                path: robots.display().to_string(),
-                source,
-            })?;
-    }
-    let mut revisits: Vec<PreparedCapture> = Vec::new();
-    // Payload digest → content (None: the payload has no text), to resolve
-    // revisits that name no record id.
-    let mut digests: HashMap<String, Option<u128>> = HashMap::new();
-
-    let next_file = AtomicUsize::new(0);
-    let workers = config.workers.max(1);
-    std::thread::scope(|scope| -> Result<(), PipelineError> {
-        let (sender, receiver) = mpsc::sync_channel::<Event>(1024);
-        for _ in 0..workers {
-            let sender = sender.clone();
-            let files = &files;
-            let next_file = &next_file;
-            let crawl = config.crawl.as_str();
-            // HTML pages are left to `prepare` (text and signals in one pass).
-            let reader_options = crate::prepare::reader_options();
-            scope.spawn(move || {
-                loop {
-                    let index = next_file.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(index) else { break };
-                    for item in provindex_corpus::read_path_with(path, reader_options.clone()) {
-                        let event = match item {
-                            Ok(doc) => Event::Capture(Box::new(prepare(doc, crawl))),
-                            Err(error) => Event::Error(error),
-                        };
-                        if sender.send(event).is_err() {
-                            return; // the writer stopped on an index error
-                        }
-                    }
-                }
-            });
-        }
-        drop(sender);
-        for event in receiver {
-            match event {
-                Event::Error(error) => {
-                    tracing::debug!(%error, "unreadable record");
-                    report.error_count += 1;
-                    if report.errors.len() < config.max_reported_errors {
-                        report.errors.push(error.to_string());
-                    }
-                }
-                Event::Capture(mut prepared) => {
-                    if let Some(reason) = &prepared.url_error {
-                        tracing::debug!(%reason, "url without SURT key");
-                        report.url_errors += 1;
-                    }
-                    if prepared.revisit.is_some() {
-                        revisits.push(*prepared);
-                        continue;
-                    }
-                    if !prepared.record.payload_digest.is_empty() {
-                        let content = prepared.content.as_ref().map(|c| c.content_id);
-                        let entry = digests
-                            .entry(prepared.record.payload_digest.clone())
-                            .or_insert(content);
-                        // Equal payloads give equal text; prefer a known content.
-                        if entry.is_none() {
-                            *entry = content;
-                        }
-                    }
-                    if prepared.content.is_none() {
-                        report.captures_without_text += 1;
-                    }
-                    let added = builder.add_capture(
-                        prepared.capture_id,
-                        &prepared.record,
-                        prepared.content.as_ref(),
-                    )?;
-                    if added
-                        && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)
-                    {
-                        builder.add_sketch(
-                            content.content_id,
-                            &sketch.signature,
-                            &sketch.band_keys,
-                        )?;
-                    }
-                    if added && let Some(file) = prepared.site_file.take() {
-                        site_files.observe(file, prepared.capture_id, &prepared.record);
-                    }
-                }
+/// Lists the job's inputs through the object store: sorted, deduplicated.
+pub fn list_inputs(
+    store: &CorpusStore,
+    inputs: &[String],
+) -> Result<Vec<InputObject>, PipelineError> {
+    let mut objects = Vec::new();
+    for input in inputs {
+        match store.list(input) {
+            Ok(listed) => objects.extend(listed.into_iter().map(|o| InputObject {
+                uri: o.uri,
+                size: o.size,
+            })),
+            Err(provindex_corpus::store::StoreError::NoMatch(_)) => {
+                return Err(PipelineError::MissingInput(input.clone()));
+            }
+            Err(error) => {
+                return Err(PipelineError::Store(format!("listing {input}: {error}")));
             }
         }
-        Ok(())
-    })?;
-
-    resolve_revisits(&mut builder, revisits, &digests, &mut report)?;
-    // Site files apply to every capture of their origin, revisits included.
-    report.site_signals = site_files.apply(&mut builder)?;
-
-    let summary = builder.finish(BuildFacts {
-        normalization_version: provindex_sketch::NORMALIZATION_VERSION,
-        crawls: vec![config.crawl.clone()],
-        inputs: files.iter().map(|p| p.display().to_string()).collect(),
-        read_errors: report.error_count,
-        built_at: config.built_at,
-        sketch_spec: crate::prepare::default_hasher().spec().to_string(),
-    })?;
-    report.manifest = summary.manifest;
-    Ok(report)
+    }
+    objects.sort_by(|a, b| a.uri.cmp(&b.uri));
+    objects.dedup_by(|a, b| a.uri == b.uri);
+    if objects.is_empty() {
+        return Err(PipelineError::NoInputs(inputs.to_vec()));
+    }
+    Ok(objects)
 }
 
-/// Points each revisit at its original's content: by WARC-Refers-To record id,
-/// else by payload digest, else by target URL and date. Revisits are handled
-/// in capture-id order, in passes, so chains of revisits resolve whatever the
-/// input order was.
-fn resolve_revisits(
-    builder: &mut IndexBuilder,
-    mut pending: Vec<PreparedCapture>,
-    digests: &HashMap<String, Option<u128>>,
-    report: &mut BuildReport,
-) -> Result<(), PipelineError> {
-    pending.sort_by_key(|p| p.capture_id);
-    loop {
-        let before = pending.len();
-        let mut unresolved = Vec::new();
-        for mut revisit in pending {
-            let Some(reference) = revisit.revisit.as_ref() else {
-                continue;
-            };
-            let mut content = None;
-            if let Some(original) = reference.refers_to_capture {
-                content = builder.capture_content(original)?;
-            }
-            if content.is_none() {
-                content = reference
-                    .payload_digest
-                    .as_ref()
-                    .and_then(|digest| digests.get(digest).copied());
-            }
-            if content.is_none()
-                && let Some((surt, time)) = &reference.target
-            {
-                content = builder.url_content(surt, *time)?;
-            }
-            match content {
-                Some(original) => {
-                    // An original without text leaves the revisit without text too.
-                    if let Some(content_id) = original {
-                        revisit.record.content_id = content_id.to_be_bytes().to_vec();
-                    } else {
-                        report.captures_without_text += 1;
-                    }
-                    builder.add_capture(revisit.capture_id, &revisit.record, None)?;
-                    report.revisits_resolved += 1;
-                }
-                None => unresolved.push(revisit),
-            }
+/// Checks that `out` can receive a new index: absent, or an empty directory.
+pub fn check_output(out: &Path) -> Result<(), PipelineError> {
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .map(|mut entries| entries.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(PipelineError::Index(IndexError::AlreadyExists(
+                out.to_path_buf(),
+            )));
         }
-        pending = unresolved;
-        if pending.is_empty() || pending.len() == before {
-            break;
-        }
-    }
-    // Unresolved revisits are still captures: provenance without known text.
-    for revisit in pending {
-        report.revisits_unresolved += 1;
-        report.captures_without_text += 1;
-        builder.add_capture(revisit.capture_id, &revisit.record, None)?;
     }
     Ok(())
 }
 
-fn empty_manifest() -> Manifest {
-    Manifest {
-        format_version: provindex_index::FORMAT_VERSION,
-        normalization_version: provindex_sketch::NORMALIZATION_VERSION,
-        crawls: Vec::new(),
-        inputs: Vec::new(),
-        built_at: 0,
-        captures: 0,
-        contents: 0,
-        urls: 0,
-        read_errors: 0,
-        duplicate_captures: 0,
-        digest: String::new(),
-        sketch_spec: String::new(),
+/// The default staging directory of a build writing `out`.
+pub fn default_staging(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    out.with_file_name(format!(".{name}.staging"))
+}
+
+/// The whole staged build in this process: an in-memory coordinator and
+/// `workers` worker threads running the same tasks a cluster runs.
+pub fn build_local(config: &LocalBuild) -> Result<BuildReport, PipelineError> {
+    build_local_with_progress(config, &mut |_| {})
+}
+
+/// [`build_local`], calling `progress` with the job after every change.
+pub fn build_local_with_progress(
+    config: &LocalBuild,
+    progress: &mut dyn FnMut(&Job),
+) -> Result<BuildReport, PipelineError> {
+    let store = Arc::new(CorpusStore::new().map_err(|e| PipelineError::Store(e.to_string()))?);
+    let inputs = list_inputs(&store, &config.inputs)?;
+    check_output(&config.out)?;
+    let out = absolute(&config.out)?;
+    let default_staging = default_staging(&out);
+    let staging = config
+        .staging
+        .clone()
+        .unwrap_or_else(|| default_staging.display().to_string());
+    let spec = JobSpec {
+        inputs: config.inputs.clone(),
+        crawl: config.crawl.clone(),
+        output: out.display().to_string(),
+        staging: staging.clone(),
+        partitions: config.partitions,
+        built_at: config.built_at,
+        robots: config
+            .robots
+            .as_ref()
+            .map(|r| r.display().to_string())
+            .unwrap_or_default(),
+        max_attempts: 0,
+        skip_failed_inputs: false,
+        no_signals: config.no_signals,
+        lease_seconds: 0,
+    };
+    let coordinator = Mutex::new(Coordinator::in_memory());
+    let job_id = lock(&coordinator)
+        .submit("local", spec, inputs, now_ms())
+        .map_err(|e| PipelineError::Job(e.to_string()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("provindex-scratch-")
+        .tempdir()
+        .map_err(|e| PipelineError::Store(format!("scratch directory: {e}")))?;
+    let ctx = TaskContext {
+        store: Arc::clone(&store),
+        scratch: scratch.path().to_path_buf(),
+        sort_budget: crate::tasks::SORT_BUDGET,
+        record_delay: Duration::ZERO,
+    };
+    let stop = AtomicBool::new(false);
+    let job = std::thread::scope(|scope| {
+        for n in 0..config.workers.max(1) {
+            let (coordinator, ctx, stop) = (&coordinator, &ctx, &stop);
+            scope.spawn(move || {
+                let options = WorkerOptions {
+                    name: format!("local-{n}"),
+                    idle_poll: Duration::from_millis(20),
+                };
+                run_worker(coordinator, ctx, &options, stop);
+            });
+        }
+        let mut seen = u64::MAX;
+        loop {
+            {
+                let coordinator = lock(&coordinator);
+                let job = coordinator.job(&job_id).cloned();
+                if coordinator.generation() != seen {
+                    seen = coordinator.generation();
+                    if let Ok(job) = &job {
+                        progress(job);
+                    }
+                }
+                match job {
+                    Ok(job) if job.state == JobState::Running => {}
+                    other => {
+                        stop.store(true, Ordering::Relaxed);
+                        break other;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .map_err(|e| PipelineError::Job(e.to_string()))?;
+    match job.state {
+        JobState::Succeeded => {
+            let result = job
+                .build_result()
+                .ok_or_else(|| PipelineError::Job("the build task left no result".into()))?;
+            if config.staging.is_none() {
+                let _ = std::fs::remove_dir_all(&default_staging);
+            } else {
+                let _ = store.delete_prefix(&format!("{}/{job_id}", staging.trim_end_matches('/')));
+            }
+            Ok(result.report)
+        }
+        _ => Err(PipelineError::Job(
+            job.error.unwrap_or_else(|| "the job failed".into()),
+        )),
     }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, PipelineError> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .map_err(|e| PipelineError::Store(format!("current directory: {e}")))
 }

@@ -165,7 +165,7 @@ pub fn site_file(doc: &SourceDoc, surt: Option<&Surt>) -> Option<SiteFile> {
 }
 
 /// Counters of the site-signal pass (in the build report).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiteSignalStats {
     /// Site file captures kept (robots.txt, tdmrep.json, ai.txt).
     pub files_kept: u64,

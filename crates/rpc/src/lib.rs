@@ -4,6 +4,7 @@
 pub mod auth;
 mod batch;
 mod checkoptout;
+pub mod coordinator;
 mod convert;
 pub mod disclosure;
 mod error;

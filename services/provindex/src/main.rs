@@ -1,18 +1,17 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
 mod export;
+mod jobs;
 mod lookup;
 mod registry_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use provindex_index::IndexReader;
-use provindex_pipeline::LocalBuild;
 
 /// Where `lookup` looks for a server unless told otherwise.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:50051";
@@ -30,33 +29,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an index from WARC/WET/JSONL files or directories.
-    Index {
-        /// Input files or directories (searched recursively).
-        #[arg(required = true)]
-        inputs: Vec<String>,
-        /// Output index directory (must not exist or be empty).
-        #[arg(long)]
-        out: PathBuf,
-        /// Crawl name recorded with every capture.
-        #[arg(long, default_value = "crawl")]
-        crawl: String,
-        /// Reader threads (default: available cores).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Build time to record, unix seconds (default: now).
-        #[arg(long)]
-        built_at: Option<i64>,
-        /// robots.txt set given to the job: a file, or a directory of files,
-        /// each named by its host (`example.com` or `example.com.txt`). Used
-        /// for hosts whose robots.txt is not captured in the crawl.
-        #[arg(long)]
-        robots: Option<PathBuf>,
-        /// Benchmarking switch: skip license and opt-out signal extraction
-        /// (every capture's verdict is `unknown`).
-        #[arg(long, hide = true)]
-        no_signals: bool,
-    },
+    /// Build an index from WARC/WET/JSONL inputs: in this process (a
+    /// coordinator and worker threads), or as a job on a coordinator.
+    Index(jobs::IndexArgs),
+    /// Run the build coordinator (CoordinatorService) with durable job state.
+    Coordinator(jobs::CoordinatorArgs),
+    /// Run a build worker pulling tasks from a coordinator.
+    Worker(jobs::WorkerArgs),
     /// Serve an index over gRPC (ProvenanceService, OptOutService,
     /// ReportService, health, reflection).
     Serve {
@@ -102,18 +81,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Index {
-            inputs,
-            out,
-            crawl,
-            workers,
-            built_at,
-            robots,
-            no_signals,
-        } => {
-            provindex_pipeline::site_signals::set_signal_extraction(!no_signals);
-            run_index(inputs, out, crawl, workers, built_at, robots)
-        }
+        Command::Index(args) => jobs::run_index(args),
+        Command::Coordinator(args) => jobs::run_coordinator(args),
+        Command::Worker(args) => jobs::run_worker(args),
         Command::Serve {
             index,
             listen,
@@ -134,72 +104,6 @@ fn main() -> ExitCode {
             ExitCode::from(lookup::EXIT_ERROR)
         }
     }
-}
-
-fn run_index(
-    inputs: Vec<String>,
-    out: PathBuf,
-    crawl: String,
-    workers: Option<usize>,
-    built_at: Option<i64>,
-    robots: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let workers = workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let built_at = built_at.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
-    let started = std::time::Instant::now();
-    let report = provindex_pipeline::build_local(&LocalBuild {
-        inputs,
-        out: out.clone(),
-        crawl,
-        workers,
-        max_reported_errors: 50,
-        built_at,
-        robots,
-    })
-    .with_context(|| format!("building index at {}", out.display()))?;
-    for error in &report.errors {
-        eprintln!("read error: {error}");
-    }
-    if report.error_count > report.errors.len() as u64 {
-        eprintln!(
-            "... and {} more read errors",
-            report.error_count - report.errors.len() as u64
-        );
-    }
-    let m = &report.manifest;
-    println!("indexed {} files into {}", report.files, out.display());
-    println!("captures: {}", m.captures);
-    println!("contents: {}", m.contents);
-    println!("urls: {}", m.urls);
-    println!("read errors: {}", report.error_count);
-    println!("captures without text: {}", report.captures_without_text);
-    println!("urls without SURT key: {}", report.url_errors);
-    println!(
-        "revisits: {} resolved, {} unresolved",
-        report.revisits_resolved, report.revisits_unresolved
-    );
-    println!("duplicate capture ids skipped: {}", m.duplicate_captures);
-    let site = &report.site_signals;
-    println!(
-        "site files: {} kept, {} dropped, {} truncated, {} given robots.txt",
-        site.files_kept, site.files_dropped, site.files_truncated, site.given_robots
-    );
-    println!(
-        "site signals: {} captures updated of {} on {} hosts",
-        site.captures_updated, site.captures_visited, site.hosts
-    );
-    println!("digest: {}", m.digest);
-    println!("elapsed: {:.2}s", started.elapsed().as_secs_f64());
-    Ok(())
 }
 
 fn run_serve(
@@ -245,7 +149,7 @@ fn run_serve(
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

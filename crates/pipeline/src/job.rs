@@ -1,0 +1,783 @@
+//! The coordinator's core: jobs planned into staged tasks, leases with
+//! fencing tokens, retries, the failure policy and durable job state. No
+//! network here: the gRPC adapter (crates/rpc) and the in-process driver
+//! ([`crate::local`]) both call these methods; time is passed in (`now_ms`)
+//! so the rules are testable without sleeping.
+//!
+//! # Rules
+//!
+//! - Stages run one after another: every task of a stage is done (or, for
+//!   scan tasks under `skip_failed_inputs`, failed and listed) before the next
+//!   stage is planned from the committed results of this one.
+//! - [`Coordinator::acquire`] leases the first pending task, with a new
+//!   fencing token (increasing, never reused, also across restarts) and
+//!   counts an attempt.
+//! - A lease lasts `lease_seconds` from the last heartbeat. An expired lease
+//!   makes the task pending again (a new attempt gets a new token); calls
+//!   carrying the old token get [`JobError::LeaseLost`].
+//! - A task whose attempts reach `max_attempts` (or that fails permanently)
+//!   fails the job, except scan tasks under `skip_failed_inputs`, which are
+//!   listed and left out.
+//! - Every change is written to `<state>/<job_id>.json` (write, fsync,
+//!   rename) before the call returns, so an acknowledged completion survives
+//!   a crash and a restarted coordinator resumes every job.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tasks::{
+    BuildPayload, BuildResult, ClusterPayload, ClusterResult, ComponentsPayload, ComponentsResult,
+    ScanPayload, ScanResult,
+};
+
+/// Default number of LSH band partitions (cluster tasks).
+pub const DEFAULT_PARTITIONS: u32 = 4;
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_LEASE_SECONDS: u32 = 30;
+/// Read errors kept verbatim in a job's report (all are counted).
+pub const MAX_REPORTED_ERRORS: usize = 50;
+
+/// What to build (the `JobSpec` message of coordinator.proto).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct JobSpec {
+    pub inputs: Vec<String>,
+    pub crawl: String,
+    pub output: String,
+    pub staging: String,
+    pub partitions: u32,
+    pub built_at: i64,
+    pub robots: String,
+    pub max_attempts: u32,
+    pub skip_failed_inputs: bool,
+    pub no_signals: bool,
+    pub lease_seconds: u32,
+}
+
+impl JobSpec {
+    /// Fills defaults and checks the fields; the error names the field.
+    pub fn normalized(mut self) -> Result<Self, JobError> {
+        let invalid = |field: &str, reason: &str| JobError::InvalidSpec(format!("{field}: {reason}"));
+        if self.inputs.is_empty() {
+            return Err(invalid("inputs", "at least one input is required"));
+        }
+        if self.output.trim().is_empty() {
+            return Err(invalid("output", "an output index directory is required"));
+        }
+        if self.staging.trim().is_empty() {
+            return Err(invalid("staging", "a staging prefix is required"));
+        }
+        if self.crawl.is_empty() {
+            self.crawl = "crawl".into();
+        }
+        if self.partitions == 0 {
+            self.partitions = DEFAULT_PARTITIONS;
+        }
+        if self.partitions > 4096 {
+            return Err(invalid("partitions", "at most 4096"));
+        }
+        if self.max_attempts == 0 {
+            self.max_attempts = DEFAULT_MAX_ATTEMPTS;
+        }
+        if self.lease_seconds == 0 {
+            self.lease_seconds = DEFAULT_LEASE_SECONDS;
+        }
+        self.staging = self.staging.trim_end_matches('/').to_string();
+        Ok(self)
+    }
+}
+
+/// One input object as listed when the job was submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputObject {
+    pub uri: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Scan,
+    Cluster,
+    Components,
+    Build,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Scan, Stage::Cluster, Stage::Components, Stage::Build];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Scan => "scan",
+            Stage::Cluster => "cluster",
+            Stage::Components => "components",
+            Stage::Build => "build",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    Leased {
+        worker: String,
+        token: u64,
+        expires_ms: i64,
+    },
+    Done,
+    /// Attempts exhausted (listed in the job status).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub stage: Stage,
+    /// Stage-specific inputs (JSON of a `tasks::*Payload`).
+    pub payload: String,
+    /// The input object (scan tasks).
+    pub input: Option<String>,
+    pub input_bytes: u64,
+    pub status: TaskStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// The committed result (JSON of a `tasks::*Result`).
+    pub result: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub spec: JobSpec,
+    pub inputs: Vec<InputObject>,
+    pub state: JobState,
+    pub stage: Stage,
+    pub error: Option<String>,
+    /// Every task planned so far, stage after stage.
+    pub tasks: Vec<Task>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub retries: u32,
+    /// The largest fencing token handed out for this job.
+    pub last_token: u64,
+}
+
+/// A task handed to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub job_id: String,
+    pub task_id: String,
+    pub stage: Stage,
+    pub token: u64,
+    pub lease_ms: u32,
+    pub spec: JobSpec,
+    pub payload: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("invalid job: {0}")]
+    InvalidSpec(String),
+    #[error("no job {0:?}")]
+    UnknownJob(String),
+    #[error("job {0:?} already exists with another spec")]
+    JobExists(String),
+    #[error("no task {task:?} in job {job:?}")]
+    UnknownTask { job: String, task: String },
+    #[error("lease of task {task} (token {token}) is no longer current")]
+    LeaseLost { task: String, token: u64 },
+    #[error("task {task}: unreadable result: {reason}")]
+    BadResult { task: String, reason: String },
+    #[error("job state {path}: {reason}")]
+    State { path: PathBuf, reason: String },
+}
+
+/// Progress of one stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    pub total: u32,
+    pub done: u32,
+    pub running: u32,
+    pub failed: u32,
+}
+
+impl Job {
+    pub fn stage_counts(&self, stage: Stage) -> StageCounts {
+        let mut counts = StageCounts::default();
+        for task in self.tasks.iter().filter(|t| t.stage == stage) {
+            counts.total += 1;
+            match task.status {
+                TaskStatus::Done => counts.done += 1,
+                TaskStatus::Leased { .. } => counts.running += 1,
+                TaskStatus::Failed => counts.failed += 1,
+                TaskStatus::Pending => {}
+            }
+        }
+        counts
+    }
+
+    /// Input bytes of all scan tasks and of those done.
+    pub fn input_bytes(&self) -> (u64, u64) {
+        let scans = self.tasks.iter().filter(|t| t.stage == Stage::Scan);
+        let total = scans.clone().map(|t| t.input_bytes).sum();
+        let done = scans
+            .filter(|t| t.status == TaskStatus::Done)
+            .map(|t| t.input_bytes)
+            .sum();
+        (total, done)
+    }
+
+    /// Records read by the scan tasks done.
+    pub fn records_done(&self) -> u64 {
+        self.results::<ScanResult>(Stage::Scan)
+            .map(|(_, r)| r.records)
+            .sum()
+    }
+
+    /// The build report, once the job succeeded.
+    pub fn build_result(&self) -> Option<BuildResult> {
+        self.results::<BuildResult>(Stage::Build)
+            .next()
+            .map(|(_, r)| r)
+    }
+
+    fn results<'a, T: for<'de> Deserialize<'de>>(
+        &'a self,
+        stage: Stage,
+    ) -> impl Iterator<Item = (&'a Task, T)> + 'a {
+        self.tasks
+            .iter()
+            .filter(move |t| t.stage == stage && t.status == TaskStatus::Done)
+            .filter_map(|t| {
+                let result = serde_json::from_str(t.result.as_deref()?).ok()?;
+                Some((t, result))
+            })
+    }
+
+    fn task_mut(&mut self, task_id: &str) -> Result<&mut Task, JobError> {
+        let job = self.id.clone();
+        self.tasks
+            .iter_mut()
+            .find(|t| t.id == task_id)
+            .ok_or_else(|| JobError::UnknownTask {
+                job,
+                task: task_id.to_string(),
+            })
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.state = JobState::Failed;
+        self.error = Some(reason);
+        for task in &mut self.tasks {
+            if matches!(task.status, TaskStatus::Leased { .. } | TaskStatus::Pending) {
+                task.status = TaskStatus::Failed;
+                task.last_error.get_or_insert_with(|| "job failed".into());
+            }
+        }
+    }
+
+    /// Plans the next stage when every task of this one is finished.
+    fn advance(&mut self) -> Result<(), JobError> {
+        while self.state == JobState::Running {
+            let counts = self.stage_counts(self.stage);
+            if counts.done + counts.failed < counts.total {
+                return Ok(());
+            }
+            let next = match self.stage {
+                Stage::Scan => {
+                    let scans: Vec<ScanResult> =
+                        self.results(Stage::Scan).map(|(_, r)| r).collect();
+                    let partitions = self.spec.partitions;
+                    let mut tasks = Vec::new();
+                    for partition in 0..partitions {
+                        let band_runs = scans
+                            .iter()
+                            .flat_map(|s| s.band_runs.get(partition as usize).cloned().unwrap_or_default())
+                            .collect();
+                        tasks.push(new_task(
+                            format!("cluster-{partition:04}"),
+                            Stage::Cluster,
+                            &ClusterPayload {
+                                partition,
+                                band_runs,
+                            },
+                        ));
+                    }
+                    (Stage::Cluster, tasks)
+                }
+                Stage::Cluster => {
+                    let clusters: Vec<ClusterResult> =
+                        self.results(Stage::Cluster).map(|(_, r)| r).collect();
+                    let payload = ComponentsPayload {
+                        edge_runs: clusters.iter().flat_map(|c| c.edge_runs.clone()).collect(),
+                        node_runs: clusters.iter().flat_map(|c| c.node_runs.clone()).collect(),
+                    };
+                    (
+                        Stage::Components,
+                        vec![new_task("components".into(), Stage::Components, &payload)],
+                    )
+                }
+                Stage::Components => {
+                    let components: Option<ComponentsResult> =
+                        self.results(Stage::Components).map(|(_, r)| r).next();
+                    let mut payload = BuildPayload {
+                        capture_runs: Vec::new(),
+                        cluster_runs: components.map(|c| c.cluster_runs).unwrap_or_default(),
+                        inputs: Vec::new(),
+                        read_errors: 0,
+                        errors: Vec::new(),
+                        skipped_inputs: Vec::new(),
+                    };
+                    for task in self.tasks.iter().filter(|t| t.stage == Stage::Scan) {
+                        let input = task.input.clone().unwrap_or_default();
+                        match (&task.status, task.result.as_deref()) {
+                            (TaskStatus::Done, Some(result)) => {
+                                let scan: ScanResult = serde_json::from_str(result).map_err(|e| {
+                                    JobError::BadResult {
+                                        task: task.id.clone(),
+                                        reason: e.to_string(),
+                                    }
+                                })?;
+                                payload.capture_runs.extend(scan.capture_runs);
+                                payload.read_errors += scan.read_errors;
+                                for error in scan.errors {
+                                    if payload.errors.len() < MAX_REPORTED_ERRORS {
+                                        payload.errors.push(error);
+                                    }
+                                }
+                                payload.inputs.push(input);
+                            }
+                            _ => payload.skipped_inputs.push(format!(
+                                "{input}: {}",
+                                task.last_error.as_deref().unwrap_or("failed")
+                            )),
+                        }
+                    }
+                    (
+                        Stage::Build,
+                        vec![new_task("build".into(), Stage::Build, &payload)],
+                    )
+                }
+                Stage::Build => {
+                    self.state = JobState::Succeeded;
+                    return Ok(());
+                }
+            };
+            self.stage = next.0;
+            self.tasks.extend(next.1);
+        }
+        Ok(())
+    }
+}
+
+fn new_task<P: Serialize>(id: String, stage: Stage, payload: &P) -> Task {
+    Task {
+        id,
+        stage,
+        // Serializing plain structs of strings and numbers cannot fail.
+        payload: serde_json::to_string(payload).unwrap_or_default(),
+        input: None,
+        input_bytes: 0,
+        status: TaskStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        result: None,
+    }
+}
+
+/// Jobs, their tasks and leases.
+pub struct Coordinator {
+    state_dir: Option<PathBuf>,
+    jobs: BTreeMap<String, Job>,
+    next_token: u64,
+    /// Bumped on every change (for watchers).
+    generation: u64,
+}
+
+impl Coordinator {
+    /// A coordinator whose job state lives only in memory (one-process builds).
+    pub fn in_memory() -> Self {
+        Coordinator {
+            state_dir: None,
+            jobs: BTreeMap::new(),
+            next_token: 1,
+            generation: 0,
+        }
+    }
+
+    /// A coordinator with durable state in `dir`: every job found there is
+    /// resumed (leases stay valid until they expire, so workers that kept
+    /// working across the restart can still complete).
+    pub fn open(dir: &Path) -> Result<Self, JobError> {
+        let state_error = |reason: String| JobError::State {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| state_error(e.to_string()))?;
+        let mut coordinator = Coordinator {
+            state_dir: Some(dir.to_path_buf()),
+            ..Coordinator::in_memory()
+        };
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| state_error(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let bytes = std::fs::read(&path).map_err(|e| JobError::State {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let job: Job = serde_json::from_slice(&bytes).map_err(|e| JobError::State {
+                path: path.clone(),
+                reason: format!("unreadable job state: {e}"),
+            })?;
+            coordinator.next_token = coordinator.next_token.max(job.last_token + 1);
+            coordinator.jobs.insert(job.id.clone(), job);
+        }
+        Ok(coordinator)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn job(&self, job_id: &str) -> Result<&Job, JobError> {
+        self.jobs
+            .get(job_id)
+            .ok_or_else(|| JobError::UnknownJob(job_id.to_string()))
+    }
+
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.values()
+    }
+
+    /// Plans a job over `inputs` (listed by the caller, sorted). Submitting
+    /// an existing id with the same spec returns it unchanged.
+    pub fn submit(
+        &mut self,
+        job_id: &str,
+        spec: JobSpec,
+        inputs: Vec<InputObject>,
+        now_ms: i64,
+    ) -> Result<String, JobError> {
+        let spec = spec.normalized()?;
+        if job_id.is_empty()
+            || job_id.len() > 64
+            || !job_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(JobError::InvalidSpec(format!(
+                "job_id: {job_id:?} must be 1-64 characters of [a-z0-9-]"
+            )));
+        }
+        if let Some(existing) = self.jobs.get(job_id) {
+            return if existing.spec == spec {
+                Ok(job_id.to_string())
+            } else {
+                Err(JobError::JobExists(job_id.to_string()))
+            };
+        }
+        if inputs.is_empty() {
+            return Err(JobError::InvalidSpec("inputs: no input objects".into()));
+        }
+        let tasks = inputs
+            .iter()
+            .enumerate()
+            .map(|(ordinal, input)| {
+                let mut task = new_task(
+                    format!("scan-{ordinal:05}"),
+                    Stage::Scan,
+                    &ScanPayload {
+                        input: input.uri.clone(),
+                        ordinal: ordinal as u32,
+                        partitions: spec.partitions,
+                    },
+                );
+                task.input = Some(input.uri.clone());
+                task.input_bytes = input.size;
+                task
+            })
+            .collect();
+        let job = Job {
+            id: job_id.to_string(),
+            spec,
+            inputs,
+            state: JobState::Running,
+            stage: Stage::Scan,
+            error: None,
+            tasks,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            retries: 0,
+            last_token: 0,
+        };
+        self.jobs.insert(job_id.to_string(), job);
+        self.save(job_id, now_ms)?;
+        Ok(job_id.to_string())
+    }
+
+    /// Re-queues expired leases (a lost worker), failing tasks whose attempts
+    /// are exhausted.
+    pub fn expire(&mut self, now_ms: i64) -> Result<(), JobError> {
+        let mut changed = Vec::new();
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                continue;
+            }
+            let mut exhausted = None;
+            let mut expired = false;
+            for task in &mut job.tasks {
+                if let TaskStatus::Leased {
+                    worker, expires_ms, ..
+                } = &task.status
+                    && *expires_ms < now_ms
+                {
+                    let reason = format!("lease expired: worker {worker} stopped heartbeating");
+                    tracing::warn!(job = %job.id, task = %task.id, %reason);
+                    task.last_error = Some(reason);
+                    task.status = TaskStatus::Pending;
+                    job.retries += 1;
+                    expired = true;
+                    if task.attempts >= job.spec.max_attempts && exhausted.is_none() {
+                        exhausted = Some(task.id.clone());
+                    }
+                }
+            }
+            if let Some(task_id) = exhausted {
+                exhaust(job, &task_id)?;
+            }
+            if expired {
+                changed.push(job.id.clone());
+            }
+        }
+        for job_id in changed {
+            self.save(&job_id, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Leases the first pending task of the oldest running job.
+    pub fn acquire(&mut self, worker: &str, now_ms: i64) -> Result<Option<Lease>, JobError> {
+        self.expire(now_ms)?;
+        let token = self.next_token;
+        let mut leased = None;
+        for job in self.jobs.values_mut() {
+            if job.state != JobState::Running {
+                continue;
+            }
+            let lease_ms = job.spec.lease_seconds.saturating_mul(1000);
+            if let Some(task) = job
+                .tasks
+                .iter_mut()
+                .find(|t| t.status == TaskStatus::Pending)
+            {
+                task.attempts += 1;
+                task.status = TaskStatus::Leased {
+                    worker: worker.to_string(),
+                    token,
+                    expires_ms: now_ms + i64::from(lease_ms),
+                };
+                job.last_token = token;
+                leased = Some(Lease {
+                    job_id: job.id.clone(),
+                    task_id: task.id.clone(),
+                    stage: task.stage,
+                    token,
+                    lease_ms,
+                    spec: job.spec.clone(),
+                    payload: task.payload.clone(),
+                });
+                break;
+            }
+        }
+        if let Some(lease) = &leased {
+            self.next_token += 1;
+            self.save(&lease.job_id, now_ms)?;
+        }
+        Ok(leased)
+    }
+
+    fn leased_task<'a>(
+        &'a mut self,
+        job_id: &str,
+        task_id: &str,
+        token: u64,
+    ) -> Result<(&'a mut Job, usize), JobError> {
+        let job = self
+            .jobs
+            .get_mut(job_id)
+            .ok_or_else(|| JobError::UnknownJob(job_id.to_string()))?;
+        let index = job
+            .tasks
+            .iter()
+            .position(|t| t.id == task_id)
+            .ok_or_else(|| JobError::UnknownTask {
+                job: job_id.to_string(),
+                task: task_id.to_string(),
+            })?;
+        match &job.tasks[index].status {
+            TaskStatus::Leased { token: current, .. } if *current == token => Ok((job, index)),
+            _ => Err(JobError::LeaseLost {
+                task: task_id.to_string(),
+                token,
+            }),
+        }
+    }
+
+    /// Extends a lease; returns its length in milliseconds.
+    pub fn heartbeat(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        token: u64,
+        now_ms: i64,
+    ) -> Result<u32, JobError> {
+        let (job, index) = self.leased_task(job_id, task_id, token)?;
+        let lease_ms = job.spec.lease_seconds.saturating_mul(1000);
+        if let TaskStatus::Leased { expires_ms, .. } = &mut job.tasks[index].status {
+            *expires_ms = now_ms + i64::from(lease_ms);
+        }
+        // Heartbeats are not persisted: after a restart a lease lasts at most
+        // one more lease period from its last saved expiry, which is safe.
+        self.generation += 1;
+        Ok(lease_ms)
+    }
+
+    /// Records a committed task and plans the next stage when this one is done.
+    pub fn complete(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        token: u64,
+        result: String,
+        now_ms: i64,
+    ) -> Result<(), JobError> {
+        let (job, index) = self.leased_task(job_id, task_id, token)?;
+        let task = &mut job.tasks[index];
+        check_result(task.stage, task_id, &result)?;
+        task.status = TaskStatus::Done;
+        task.result = Some(result);
+        task.last_error = None;
+        job.advance()?;
+        self.save(job_id, now_ms)
+    }
+
+    /// Records a failed attempt: the task is retried, or its failure applies
+    /// the job's policy once its attempts are exhausted (at once if `permanent`).
+    pub fn fail(
+        &mut self,
+        job_id: &str,
+        task_id: &str,
+        token: u64,
+        reason: &str,
+        permanent: bool,
+        now_ms: i64,
+    ) -> Result<(), JobError> {
+        let (job, index) = self.leased_task(job_id, task_id, token)?;
+        let task = &mut job.tasks[index];
+        task.last_error = Some(reason.to_string());
+        task.status = TaskStatus::Pending;
+        if permanent || task.attempts >= job.spec.max_attempts {
+            let task_id = task.id.clone();
+            exhaust(job, &task_id)?;
+        } else {
+            job.retries += 1;
+        }
+        self.save(job_id, now_ms)
+    }
+
+    fn save(&mut self, job_id: &str, now_ms: i64) -> Result<(), JobError> {
+        self.generation += 1;
+        let Some(job) = self.jobs.get_mut(job_id) else {
+            return Ok(());
+        };
+        job.updated_ms = now_ms;
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        let path = dir.join(format!("{job_id}.json"));
+        let state_error = |reason: String| JobError::State {
+            path: path.clone(),
+            reason,
+        };
+        let bytes = serde_json::to_vec_pretty(job).map_err(|e| state_error(e.to_string()))?;
+        let tmp = dir.join(format!(".{job_id}.json.tmp"));
+        write_durably(&tmp, &bytes).map_err(|e| state_error(e.to_string()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| state_error(e.to_string()))?;
+        // The rename is durable once the directory is synced.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| state_error(e.to_string()))
+    }
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// A task that will not be retried: listed (scan under `skip_failed_inputs`)
+/// or the job's failure.
+fn exhaust(job: &mut Job, task_id: &str) -> Result<(), JobError> {
+    let task = job.task_mut(task_id)?;
+    task.status = TaskStatus::Failed;
+    let reason = format!(
+        "task {} {}failed after {} attempt(s): {}",
+        task.id,
+        task.input
+            .as_deref()
+            .map(|i| format!("(input {i}) "))
+            .unwrap_or_default(),
+        task.attempts,
+        task.last_error.as_deref().unwrap_or("unknown error")
+    );
+    if task.stage == Stage::Scan && job.spec.skip_failed_inputs {
+        tracing::warn!(job = %job.id, %reason, "input skipped");
+        job.advance()
+    } else {
+        job.fail(reason);
+        Ok(())
+    }
+}
+
+fn check_result(stage: Stage, task_id: &str, result: &str) -> Result<(), JobError> {
+    let parsed = match stage {
+        Stage::Scan => serde_json::from_str::<ScanResult>(result).map(|_| ()),
+        Stage::Cluster => serde_json::from_str::<ClusterResult>(result).map(|_| ()),
+        Stage::Components => serde_json::from_str::<ComponentsResult>(result).map(|_| ()),
+        Stage::Build => serde_json::from_str::<BuildResult>(result).map(|_| ()),
+    };
+    parsed.map_err(|e| JobError::BadResult {
+        task: task_id.to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,734 @@
+//! What each stage's task does, given its lease: read its inputs from object
+//! storage, write its outputs as sorted run files under its own attempt
+//! prefix, and commit with a create-only write of `<task>/COMMIT`.
+//!
+//! Staging layout under `<staging>/<job_id>/`:
+//!
+//! ```text
+//! <task_id>/attempt-<token>/...   files of one attempt (never overwritten)
+//! <task_id>/COMMIT                the committed attempt's result (JSON, create-only)
+//! ```
+//!
+//! The first attempt to create `COMMIT` wins; a later attempt (a retry after
+//! an expired lease, or a zombie worker) finds it and reports that result, so
+//! the job sees exactly one output per task. Every task's output is a
+//! function of its inputs only, so which attempt wins does not matter.
+//!
+//! Run files ([`provindex_runs`]):
+//! - scan `captures-*.run`: capture_id (16) ‖ input ordinal (4) ‖ record
+//!   number (8) → [`crate::scan_record`]; `bands-<p>-*.run`: band (2) ‖ band
+//!   key (8) ‖ content_id (16) → earliest capture time in this input (8),
+//!   partitioned by a hash of band and band key;
+//! - cluster `edges-*.run`: content_id ‖ content_id (the smallest of its
+//!   bucket) → empty; `nodes-*.run`: content_id → earliest capture time;
+//! - components `clusters.run`: content_id → cluster_id ‖ keeper ‖ size (8).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use provindex_corpus::ReaderOptions;
+use provindex_corpus::store::CorpusStore;
+use provindex_index::records::ClusterInfo;
+use provindex_index::BuildFacts;
+use provindex_runs::{ExternalSorter, RunReader, RunWriter};
+use serde::{Deserialize, Serialize};
+
+use crate::job::{JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
+use crate::writer::{BuildReport, IndexWriter};
+
+/// Bytes of records a task sorts in memory before spilling a run.
+pub const SORT_BUDGET: usize = 64 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanPayload {
+    pub input: String,
+    /// Position of the input in the job's sorted input list.
+    pub ordinal: u32,
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanResult {
+    pub attempt: String,
+    pub capture_runs: Vec<String>,
+    /// Per partition, its band runs.
+    pub band_runs: Vec<Vec<String>>,
+    pub records: u64,
+    pub contents: u64,
+    pub read_errors: u64,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterPayload {
+    pub partition: u32,
+    pub band_runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterResult {
+    pub attempt: String,
+    pub edge_runs: Vec<String>,
+    pub node_runs: Vec<String>,
+    /// Buckets with more than one content.
+    pub shared_buckets: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComponentsPayload {
+    pub edge_runs: Vec<String>,
+    pub node_runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComponentsResult {
+    pub attempt: String,
+    pub cluster_runs: Vec<String>,
+    pub clusters: u64,
+    pub clustered_contents: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildPayload {
+    /// Every scan run of captures, in input order.
+    pub capture_runs: Vec<String>,
+    pub cluster_runs: Vec<String>,
+    /// Inputs scanned.
+    pub inputs: Vec<String>,
+    pub read_errors: u64,
+    pub errors: Vec<String>,
+    pub skipped_inputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildResult {
+    /// The published index directory.
+    pub output: String,
+    pub report: BuildReport,
+}
+
+/// Why a task attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// Worth retrying (storage unreachable, I/O).
+    #[error("{0}")]
+    Retry(String),
+    /// Retrying will not help (missing input, corrupt staging file, bad payload).
+    #[error("{0}")]
+    Permanent(String),
+    /// The lease was lost; the attempt stopped.
+    #[error("cancelled: lease lost")]
+    Cancelled,
+}
+
+impl TaskError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TaskError::Permanent(_))
+    }
+}
+
+/// What a worker needs to run tasks.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub store: Arc<CorpusStore>,
+    /// Local scratch space for spilled runs and index attempts.
+    pub scratch: PathBuf,
+    pub sort_budget: usize,
+    /// Fault-injection switch for tests: sleep this long after each scanned
+    /// record, so a test can kill a worker in the middle of a scan task.
+    pub record_delay: std::time::Duration,
+}
+
+fn attempt_prefix(spec: &JobSpec, lease: &Lease) -> String {
+    format!(
+        "{}/{}/{}/attempt-{:016x}",
+        spec.staging, lease.job_id, lease.task_id, lease.token
+    )
+}
+
+fn commit_uri(spec: &JobSpec, lease: &Lease) -> String {
+    format!("{}/{}/{}/COMMIT", spec.staging, lease.job_id, lease.task_id)
+}
+
+/// Runs one task attempt and commits it; returns the committed result (this
+/// attempt's, or an earlier attempt's that committed first).
+pub fn run_task(ctx: &TaskContext, lease: &Lease, cancel: &AtomicBool) -> Result<String, TaskError> {
+    let commit = commit_uri(&lease.spec, lease);
+    // An earlier attempt may have committed and lost its lease before
+    // reporting: its result stands.
+    if let Some(result) = read_commit(ctx, &commit)? {
+        if lease.stage == Stage::Build {
+            let build: BuildCommit = serde_json::from_str(&result)
+                .map_err(|e| TaskError::Permanent(format!("{commit}: unreadable commit: {e}")))?;
+            publish(&build)?;
+            return Ok(to_json(&build.result));
+        }
+        return Ok(result);
+    }
+    let scratch = ctx.scratch.join(format!(
+        "{}-{}-{:016x}",
+        lease.job_id, lease.task_id, lease.token
+    ));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| TaskError::Retry(format!("scratch {}: {e}", scratch.display())))?;
+    let outcome = run_stage(ctx, lease, &scratch, cancel);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let result = outcome?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(TaskError::Cancelled);
+    }
+    let created = ctx
+        .store
+        .put_if_absent(&commit, Bytes::from(result.clone()))
+        .map_err(|e| TaskError::Retry(format!("committing {commit}: {e}")))?;
+    let committed = if created {
+        result
+    } else {
+        tracing::info!(task = %lease.task_id, "another attempt committed first; using its result");
+        read_commit(ctx, &commit)?
+            .ok_or_else(|| TaskError::Retry(format!("{commit} vanished after a conflict")))?
+    };
+    if lease.stage == Stage::Build {
+        let build: BuildCommit = serde_json::from_str(&committed)
+            .map_err(|e| TaskError::Permanent(format!("{commit}: unreadable commit: {e}")))?;
+        if !created {
+            // Our own attempt directory is not the committed one.
+            let _ = std::fs::remove_dir_all(attempt_dir(&lease.spec.output, lease.token));
+        }
+        publish(&build)?;
+        return Ok(to_json(&build.result));
+    }
+    Ok(committed)
+}
+
+fn read_commit(ctx: &TaskContext, uri: &str) -> Result<Option<String>, TaskError> {
+    if !ctx.store.exists(uri).map_err(|e| TaskError::Retry(e.to_string()))? {
+        return Ok(None);
+    }
+    let bytes = ctx
+        .store
+        .get_bytes(uri)
+        .map_err(|e| TaskError::Retry(e.to_string()))?;
+    String::from_utf8(bytes.to_vec())
+        .map(Some)
+        .map_err(|_| TaskError::Permanent(format!("{uri}: not UTF-8")))
+}
+
+fn run_stage(
+    ctx: &TaskContext,
+    lease: &Lease,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<String, TaskError> {
+    let bad_payload =
+        |e: serde_json::Error| TaskError::Permanent(format!("task {}: payload: {e}", lease.task_id));
+    let attempt = attempt_prefix(&lease.spec, lease);
+    match lease.stage {
+        Stage::Scan => {
+            let payload: ScanPayload = serde_json::from_str(&lease.payload).map_err(bad_payload)?;
+            Ok(to_json(&scan(ctx, lease, &payload, &attempt, scratch, cancel)?))
+        }
+        Stage::Cluster => {
+            let payload: ClusterPayload =
+                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
+            Ok(to_json(&cluster(ctx, &payload, &attempt, scratch, cancel)?))
+        }
+        Stage::Components => {
+            let payload: ComponentsPayload =
+                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
+            Ok(to_json(&components(ctx, &payload, &attempt, scratch, cancel)?))
+        }
+        Stage::Build => {
+            let payload: BuildPayload = serde_json::from_str(&lease.payload).map_err(bad_payload)?;
+            Ok(to_json(&build(ctx, lease, &payload, cancel)?))
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Plain structs of strings and numbers always serialize.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Uploads spilled runs under the attempt prefix; returns their URIs.
+fn upload_runs(
+    ctx: &TaskContext,
+    attempt: &str,
+    runs: Vec<(PathBuf, provindex_runs::RunInfo)>,
+) -> Result<Vec<String>, TaskError> {
+    let mut uris = Vec::new();
+    for (path, _) in runs {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("run")
+            .to_string();
+        let uri = format!("{attempt}/{name}");
+        let bytes = std::fs::read(&path)
+            .map_err(|e| TaskError::Retry(format!("reading {}: {e}", path.display())))?;
+        ctx.store
+            .put(&uri, Bytes::from(bytes))
+            .map_err(|e| TaskError::Retry(format!("uploading {uri}: {e}")))?;
+        let _ = std::fs::remove_file(&path);
+        uris.push(uri);
+    }
+    Ok(uris)
+}
+
+/// Opens a staged run for streaming.
+fn open_run(
+    ctx: &TaskContext,
+    uri: &str,
+) -> Result<RunReader<std::io::BufReader<provindex_corpus::store::ObjectReader>>, TaskError> {
+    let reader = ctx
+        .store
+        .open(uri)
+        .map_err(|e| TaskError::Retry(format!("opening {uri}: {e}")))?;
+    RunReader::new(std::io::BufReader::with_capacity(1 << 20, reader), uri)
+        .map_err(|e| TaskError::Retry(e.to_string()))
+}
+
+fn run_error(e: provindex_runs::RunError) -> TaskError {
+    // A corrupt or truncated staging file may be a torn download: retry;
+    // attempts are bounded by the job's policy.
+    TaskError::Retry(e.to_string())
+}
+
+fn partition_of(band: u16, band_key: u64, partitions: u32) -> usize {
+    let mut bytes = [0u8; 10];
+    bytes[..2].copy_from_slice(&band.to_be_bytes());
+    bytes[2..].copy_from_slice(&band_key.to_be_bytes());
+    (xxhash_rust::xxh3::xxh3_64(&bytes) % u64::from(partitions.max(1))) as usize
+}
+
+fn scan(
+    ctx: &TaskContext,
+    lease: &Lease,
+    payload: &ScanPayload,
+    attempt: &str,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<ScanResult, TaskError> {
+    let spec = &lease.spec;
+    crate::site_signals::set_signal_extraction(!spec.no_signals);
+    let reader = ctx.store.open(&payload.input).map_err(|e| {
+        let message = format!("cannot open input {}: {e}", payload.input);
+        match &e {
+            provindex_corpus::store::StoreError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                TaskError::Permanent(message)
+            }
+            provindex_corpus::store::StoreError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            } => TaskError::Permanent(message),
+            _ => TaskError::Retry(message),
+        }
+    })?;
+    let options = ReaderOptions {
+        keep_html: !spec.no_signals,
+        ..Default::default()
+    };
+    let partitions = payload.partitions.max(1) as usize;
+    let mut captures = ExternalSorter::new(scratch, "captures", ctx.sort_budget);
+    // Content → (earliest capture time here, band keys).
+    let mut contents: HashMap<u128, (i64, Vec<u64>)> = HashMap::new();
+    let mut result = ScanResult {
+        attempt: attempt.to_string(),
+        capture_runs: Vec::new(),
+        band_runs: vec![Vec::new(); partitions],
+        records: 0,
+        contents: 0,
+        read_errors: 0,
+        errors: Vec::new(),
+    };
+    let docs = provindex_corpus::open_docs(reader, &payload.input, options);
+    for (number, item) in docs.enumerate() {
+        if number % 1024 == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        match item {
+            Ok(doc) => {
+                if !ctx.record_delay.is_zero() {
+                    std::thread::sleep(ctx.record_delay);
+                }
+                let prepared = crate::prepare(doc, &spec.crawl);
+                result.records += 1;
+                if prepared.revisit.is_none()
+                    && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)
+                {
+                    let time = prepared.record.capture_time;
+                    contents
+                        .entry(content.content_id)
+                        .and_modify(|(first, _)| *first = (*first).min(time))
+                        .or_insert_with(|| (time, sketch.band_keys.clone()));
+                }
+                let mut key = Vec::with_capacity(28);
+                key.extend_from_slice(&prepared.capture_id.to_be_bytes());
+                key.extend_from_slice(&payload.ordinal.to_be_bytes());
+                key.extend_from_slice(&(number as u64).to_be_bytes());
+                captures
+                    .push(key, crate::scan_record::encode(&prepared))
+                    .map_err(run_error)?;
+            }
+            Err(error) => {
+                result.read_errors += 1;
+                if result.errors.len() < MAX_REPORTED_ERRORS {
+                    result.errors.push(error.to_string());
+                }
+            }
+        }
+    }
+    result.capture_runs = upload_runs(ctx, attempt, captures.finish().map_err(run_error)?)?;
+    result.contents = contents.len() as u64;
+
+    let mut bands: Vec<ExternalSorter> = (0..partitions)
+        .map(|p| ExternalSorter::new(scratch, &format!("bands-{p:04}"), ctx.sort_budget / partitions))
+        .collect();
+    for (content_id, (time, band_keys)) in contents {
+        for (band, band_key) in band_keys.into_iter().enumerate() {
+            let band = band as u16;
+            let mut key = Vec::with_capacity(26);
+            key.extend_from_slice(&band.to_be_bytes());
+            key.extend_from_slice(&band_key.to_be_bytes());
+            key.extend_from_slice(&content_id.to_be_bytes());
+            bands[partition_of(band, band_key, partitions as u32)]
+                .push(key, time.to_be_bytes().to_vec())
+                .map_err(run_error)?;
+        }
+    }
+    for (p, sorter) in bands.into_iter().enumerate() {
+        result.band_runs[p] = upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?;
+    }
+    Ok(result)
+}
+
+fn id_of(bytes: &[u8], what: &str) -> Result<u128, TaskError> {
+    <[u8; 16]>::try_from(bytes)
+        .map(u128::from_be_bytes)
+        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 16", bytes.len())))
+}
+
+fn time_of(bytes: &[u8], what: &str) -> Result<i64, TaskError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(i64::from_be_bytes)
+        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 8", bytes.len())))
+}
+
+/// Groups equal band keys of one partition into candidate edges.
+fn cluster(
+    ctx: &TaskContext,
+    payload: &ClusterPayload,
+    attempt: &str,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<ClusterResult, TaskError> {
+    let runs = payload
+        .band_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut edges = ExternalSorter::new(scratch, "edges", ctx.sort_budget / 2);
+    let mut nodes = ExternalSorter::new(scratch, "nodes", ctx.sort_budget / 2);
+    let mut shared_buckets = 0u64;
+    // One bucket at a time: (content, earliest time) in content order.
+    let mut bucket: Vec<(u128, i64)> = Vec::new();
+    let mut bucket_key: Option<[u8; 10]> = None;
+    let mut flush = |bucket: &mut Vec<(u128, i64)>| -> Result<(), TaskError> {
+        if bucket.len() > 1 {
+            shared_buckets += 1;
+            let root = bucket[0].0;
+            for (content, time) in bucket.iter() {
+                nodes
+                    .push(content.to_be_bytes().to_vec(), time.to_be_bytes().to_vec())
+                    .map_err(run_error)?;
+                if *content != root {
+                    let mut key = content.to_be_bytes().to_vec();
+                    key.extend_from_slice(&root.to_be_bytes());
+                    edges.push(key, Vec::new()).map_err(run_error)?;
+                }
+            }
+        }
+        bucket.clear();
+        Ok(())
+    };
+    for (n, item) in provindex_runs::merge(runs).enumerate() {
+        if n % 65536 == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        let (key, value) = item.map_err(run_error)?;
+        if key.len() != 26 {
+            return Err(TaskError::Permanent(format!(
+                "band run key of {} bytes, expected 26",
+                key.len()
+            )));
+        }
+        let this: [u8; 10] = key[..10].try_into().unwrap_or_default();
+        if bucket_key != Some(this) {
+            flush(&mut bucket)?;
+            bucket_key = Some(this);
+        }
+        let content = id_of(&key[10..], "band run content id")?;
+        let time = time_of(&value, "band run time")?;
+        match bucket.last_mut() {
+            // The same content from several inputs: keep its earliest time.
+            Some((last, first)) if *last == content => *first = (*first).min(time),
+            _ => bucket.push((content, time)),
+        }
+    }
+    flush(&mut bucket)?;
+    Ok(ClusterResult {
+        attempt: attempt.to_string(),
+        edge_runs: upload_runs(ctx, attempt, edges.finish().map_err(run_error)?)?,
+        node_runs: upload_runs(ctx, attempt, nodes.finish().map_err(run_error)?)?,
+        shared_buckets,
+    })
+}
+
+/// Union-find over every candidate edge → clusters with their keeper.
+///
+/// Keeper rule: the member with the earliest capture time (over its
+/// non-revisit captures), ties by the smallest content_id. Cluster id: the
+/// smallest content_id of the cluster. Both depend only on the set of edges
+/// and times, not on their order.
+fn components(
+    ctx: &TaskContext,
+    payload: &ComponentsPayload,
+    attempt: &str,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<ComponentsResult, TaskError> {
+    // Memory: one entry per content that shares a bucket with another
+    // (near-duplicate candidates), not per content of the corpus.
+    let mut first_seen: HashMap<u128, i64> = HashMap::new();
+    let node_runs = payload
+        .node_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    for item in provindex_runs::merge(node_runs) {
+        let (key, value) = item.map_err(run_error)?;
+        let content = id_of(&key, "node run content id")?;
+        let time = time_of(&value, "node run time")?;
+        first_seen
+            .entry(content)
+            .and_modify(|t| *t = (*t).min(time))
+            .or_insert(time);
+    }
+    let mut ids: Vec<u128> = first_seen.keys().copied().collect();
+    ids.sort_unstable();
+    let position: HashMap<u128, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut parent: Vec<usize> = (0..ids.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let edge_runs = payload
+        .edge_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (n, item) in provindex_runs::merge(edge_runs).enumerate() {
+        if n % 65536 == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        let (key, _) = item.map_err(run_error)?;
+        if key.len() != 32 {
+            return Err(TaskError::Permanent(format!(
+                "edge run key of {} bytes, expected 32",
+                key.len()
+            )));
+        }
+        let (a, b) = (id_of(&key[..16], "edge")?, id_of(&key[16..], "edge")?);
+        let (Some(&a), Some(&b)) = (position.get(&a), position.get(&b)) else {
+            return Err(TaskError::Permanent(
+                "an edge names a content missing from the node runs".into(),
+            ));
+        };
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            // The smaller index becomes the root: the root is the smallest id.
+            let (low, high) = (ra.min(rb), ra.max(rb));
+            parent[high] = low;
+        }
+    }
+    // root → (keeper index, size)
+    let mut clusters: HashMap<usize, (usize, u64)> = HashMap::new();
+    for i in 0..ids.len() {
+        let root = find(&mut parent, i);
+        let entry = clusters.entry(root).or_insert((i, 0));
+        entry.1 += 1;
+        let better = (first_seen[&ids[i]], ids[i]) < (first_seen[&ids[entry.0]], ids[entry.0]);
+        if better {
+            entry.0 = i;
+        }
+    }
+    let path = scratch.join("clusters.run");
+    let file = std::fs::File::create(&path)
+        .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
+    let mut writer = RunWriter::new(std::io::BufWriter::new(file), "clusters.run").map_err(run_error)?;
+    let mut clustered = 0u64;
+    for (i, id) in ids.iter().enumerate() {
+        let root = find(&mut parent, i);
+        let (keeper, size) = clusters[&root];
+        if size < 2 {
+            continue;
+        }
+        clustered += 1;
+        let mut value = Vec::with_capacity(40);
+        value.extend_from_slice(&ids[root].to_be_bytes());
+        value.extend_from_slice(&ids[keeper].to_be_bytes());
+        value.extend_from_slice(&size.to_be_bytes());
+        writer.push(&id.to_be_bytes(), &value).map_err(run_error)?;
+    }
+    let (info, mut inner) = writer.finish().map_err(run_error)?;
+    use std::io::Write as _;
+    inner
+        .flush()
+        .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
+    drop(inner);
+    Ok(ComponentsResult {
+        attempt: attempt.to_string(),
+        cluster_runs: upload_runs(ctx, attempt, vec![(path, info)])?,
+        clusters: clusters.values().filter(|(_, size)| *size > 1).count() as u64,
+        clustered_contents: clustered,
+    })
+}
+
+/// What the build task commits: the result plus where its index was built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BuildCommit {
+    attempt_dir: String,
+    result: BuildResult,
+}
+
+fn attempt_dir(output: &str, token: u64) -> PathBuf {
+    let output = Path::new(output.strip_prefix("file://").unwrap_or(output));
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index".into());
+    output.with_file_name(format!(".{name}.attempt-{token:016x}"))
+}
+
+/// Moves the committed attempt's index to the output path (idempotent).
+fn publish(commit: &BuildCommit) -> Result<(), TaskError> {
+    let output = Path::new(&commit.result.output);
+    let attempt = Path::new(&commit.attempt_dir);
+    if output.join("CURRENT").is_file() && !attempt.exists() {
+        return Ok(()); // published before
+    }
+    if output.is_dir() {
+        // An empty directory made by the user (checked at submit).
+        std::fs::remove_dir(output).map_err(|e| {
+            TaskError::Permanent(format!("output {} is not empty: {e}", output.display()))
+        })?;
+    }
+    std::fs::rename(attempt, output).map_err(|e| {
+        TaskError::Retry(format!(
+            "publishing {} as {}: {e}",
+            attempt.display(),
+            output.display()
+        ))
+    })
+}
+
+fn build(
+    ctx: &TaskContext,
+    lease: &Lease,
+    payload: &BuildPayload,
+    cancel: &AtomicBool,
+) -> Result<BuildCommit, TaskError> {
+    let spec = &lease.spec;
+    let dir = attempt_dir(&spec.output, lease.token);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| TaskError::Retry(format!("clearing {}: {e}", dir.display())))?;
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| TaskError::Retry(format!("creating {}: {e}", parent.display())))?;
+    }
+    let robots = (!spec.robots.is_empty()).then(|| PathBuf::from(&spec.robots));
+    let mut writer = IndexWriter::create(&dir, robots.as_deref())
+        .map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let runs = payload
+        .capture_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (n, item) in provindex_runs::merge(runs).enumerate() {
+        if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        let (_, value) = item.map_err(run_error)?;
+        let prepared = crate::scan_record::decode(&value)
+            .map_err(|e| TaskError::Permanent(format!("capture run: {e}")))?;
+        writer
+            .add(prepared)
+            .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
+    }
+    let cluster_runs = payload
+        .cluster_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clusters = provindex_runs::merge(cluster_runs).map(|item| {
+        let (key, value) = item.map_err(|e| crate::PipelineError::Staging(e.to_string()))?;
+        let bad = || crate::PipelineError::Staging(format!("cluster run record of {} bytes", value.len()));
+        let content = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| bad())?;
+        if value.len() != 40 {
+            return Err(bad());
+        }
+        let cluster_id = u128::from_be_bytes(value[..16].try_into().map_err(|_| bad())?);
+        let keeper = u128::from_be_bytes(value[16..32].try_into().map_err(|_| bad())?);
+        let size = u64::from_be_bytes(value[32..].try_into().map_err(|_| bad())?);
+        Ok((
+            u128::from_be_bytes(content),
+            ClusterInfo {
+                cluster_id,
+                keeper,
+                size,
+            },
+        ))
+    });
+    let facts = BuildFacts {
+        normalization_version: provindex_sketch::NORMALIZATION_VERSION,
+        crawls: vec![spec.crawl.clone()],
+        inputs: payload.inputs.clone(),
+        read_errors: payload.read_errors,
+        built_at: spec.built_at,
+        sketch_spec: crate::prepare::default_hasher().spec().to_string(),
+    };
+    let report = BuildReport {
+        manifest: crate::writer::empty_manifest(),
+        files: payload.inputs.len(),
+        errors: payload.errors.clone(),
+        error_count: payload.read_errors,
+        url_errors: 0,
+        captures_without_text: 0,
+        revisits_resolved: 0,
+        revisits_unresolved: 0,
+        site_signals: Default::default(),
+        skipped_inputs: payload.skipped_inputs.clone(),
+    };
+    let report = writer
+        .finish(clusters, facts, report)
+        .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
+    Ok(BuildCommit {
+        attempt_dir: dir.display().to_string(),
+        result: BuildResult {
+            output: Path::new(spec.output.strip_prefix("file://").unwrap_or(&spec.output))
+                .display()
+                .to_string(),
+            report,
+        },
+    })
+}

@@ -1,0 +1,438 @@
+//! CoordinatorService: a thin adapter over [`provindex_pipeline::job::Coordinator`]
+//! (the rules live there), and [`GrpcTaskSource`], the worker's client side.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::Stream;
+use provindex_corpus::store::CorpusStore;
+use provindex_pipeline::job::{Coordinator, InputObject, Job, JobError, JobSpec, Lease, Stage};
+use provindex_pipeline::worker::{SourceError, TaskSource, lock, now_ms};
+use provindex_proto::v1 as pb;
+use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use provindex_proto::v1::coordinator_service_server::{
+    CoordinatorService, CoordinatorServiceServer,
+};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+/// Every coordinator failure as a gRPC status, in one place.
+fn status(error: JobError) -> Status {
+    match &error {
+        JobError::InvalidSpec(_) => Status::invalid_argument(error.to_string()),
+        JobError::UnknownJob(_) | JobError::UnknownTask { .. } => {
+            Status::not_found(error.to_string())
+        }
+        JobError::JobExists(_) => Status::already_exists(error.to_string()),
+        JobError::LeaseLost { .. } => Status::failed_precondition(error.to_string()),
+        JobError::BadResult { .. } => Status::invalid_argument(error.to_string()),
+        JobError::State { .. } => {
+            tracing::error!(%error, "job state");
+            Status::internal(error.to_string())
+        }
+    }
+}
+
+/// The coordinator behind gRPC. Inputs are listed at submission with
+/// `store`; a background tick re-queues expired leases.
+#[derive(Clone)]
+pub struct CoordinatorApi {
+    coordinator: Arc<Mutex<Coordinator>>,
+    store: Arc<CorpusStore>,
+    changed: Arc<Notify>,
+}
+
+impl CoordinatorApi {
+    pub fn new(coordinator: Coordinator, store: Arc<CorpusStore>) -> Self {
+        Self {
+            coordinator: Arc::new(Mutex::new(coordinator)),
+            store,
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn into_server(self) -> CoordinatorServiceServer<Self> {
+        CoordinatorServiceServer::new(self)
+    }
+
+    /// Expires leases every `period` (run it for the server's lifetime).
+    pub async fn tick(self, period: Duration) {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            interval.tick().await;
+            let before = lock(&self.coordinator).generation();
+            if let Err(error) = lock(&self.coordinator).expire(now_ms()) {
+                tracing::error!(%error, "expiring leases");
+            }
+            if lock(&self.coordinator).generation() != before {
+                self.changed.notify_waiters();
+            }
+        }
+    }
+
+    fn after_change(&self) {
+        self.changed.notify_waiters();
+    }
+}
+
+pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
+    JobSpec {
+        inputs: spec.inputs,
+        crawl: spec.crawl,
+        output: spec.output,
+        staging: spec.staging,
+        partitions: spec.partitions,
+        built_at: spec.built_at,
+        robots: spec.robots,
+        max_attempts: spec.max_attempts,
+        skip_failed_inputs: spec.skip_failed_inputs,
+        no_signals: spec.no_signals,
+        lease_seconds: spec.lease_seconds,
+    }
+}
+
+pub fn spec_to_proto(spec: &JobSpec) -> pb::JobSpec {
+    pb::JobSpec {
+        inputs: spec.inputs.clone(),
+        crawl: spec.crawl.clone(),
+        output: spec.output.clone(),
+        staging: spec.staging.clone(),
+        partitions: spec.partitions,
+        built_at: spec.built_at,
+        robots: spec.robots.clone(),
+        max_attempts: spec.max_attempts,
+        skip_failed_inputs: spec.skip_failed_inputs,
+        no_signals: spec.no_signals,
+        lease_seconds: spec.lease_seconds,
+    }
+}
+
+/// A job's status message.
+pub fn job_status(job: &Job) -> pb::JobStatus {
+    let (input_bytes, input_bytes_done) = job.input_bytes();
+    let build = job.build_result();
+    pb::JobStatus {
+        job_id: job.id.clone(),
+        state: job.state.as_str().to_string(),
+        stage: job.stage.as_str().to_string(),
+        stages: Stage::ALL
+            .iter()
+            .map(|stage| {
+                let counts = job.stage_counts(*stage);
+                pb::StageProgress {
+                    stage: stage.as_str().to_string(),
+                    tasks_total: counts.total,
+                    tasks_done: counts.done,
+                    tasks_running: counts.running,
+                    tasks_failed: counts.failed,
+                }
+            })
+            .collect(),
+        input_bytes,
+        input_bytes_done,
+        records_done: job.records_done(),
+        error: job.error.clone().unwrap_or_default(),
+        failed_tasks: job
+            .tasks
+            .iter()
+            .filter(|t| t.status == provindex_pipeline::job::TaskStatus::Failed)
+            .map(|t| pb::FailedTask {
+                task_id: t.id.clone(),
+                input: t.input.clone().unwrap_or_default(),
+                reason: t.last_error.clone().unwrap_or_default(),
+                attempts: t.attempts,
+            })
+            .collect(),
+        digest: build
+            .as_ref()
+            .map(|b| b.report.manifest.digest.clone())
+            .unwrap_or_default(),
+        report_json: build
+            .as_ref()
+            .and_then(|b| serde_json::to_string(&b.report).ok())
+            .unwrap_or_default(),
+        created_at_ms: job.created_ms,
+        updated_at_ms: job.updated_ms,
+        retries: job.retries,
+    }
+}
+
+fn lease_to_proto(lease: Lease) -> pb::TaskLease {
+    pb::TaskLease {
+        job_id: lease.job_id,
+        task_id: lease.task_id,
+        stage: lease.stage.as_str().to_string(),
+        token: lease.token,
+        lease_ms: lease.lease_ms,
+        spec: Some(spec_to_proto(&lease.spec)),
+        payload_json: lease.payload,
+    }
+}
+
+type StatusStream = Pin<Box<dyn Stream<Item = Result<pb::JobStatus, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CoordinatorService for CoordinatorApi {
+    async fn submit_job(
+        &self,
+        request: Request<pb::SubmitJobRequest>,
+    ) -> Result<Response<pb::SubmitJobResponse>, Status> {
+        let request = request.into_inner();
+        let spec = request
+            .spec
+            .ok_or_else(|| Status::invalid_argument("spec: missing"))?;
+        let spec = spec_from_proto(spec).normalized().map_err(status)?;
+        let job_id = if request.job_id.is_empty() {
+            format!("job-{}", now_ms())
+        } else {
+            request.job_id
+        };
+        // A job already known needs no listing (resubmission is idempotent).
+        let known = lock(&self.coordinator).job(&job_id).is_ok();
+        let mut inputs = Vec::new();
+        if !known {
+            provindex_pipeline::check_output(std::path::Path::new(&spec.output))
+                .map_err(|e| Status::invalid_argument(format!("output: {e}")))?;
+            for pattern in &spec.inputs {
+                match self.store.list_async(pattern).await {
+                    Ok(listed) => inputs.extend(listed.into_iter().map(|o| InputObject {
+                        uri: o.uri,
+                        size: o.size,
+                    })),
+                    Err(provindex_corpus::store::StoreError::NoMatch(_)) => {
+                        return Err(Status::invalid_argument(format!(
+                            "inputs: {pattern} does not exist (no object matches)"
+                        )));
+                    }
+                    Err(error) => {
+                        return Err(Status::unavailable(format!(
+                            "inputs: listing {pattern}: {error}"
+                        )));
+                    }
+                }
+            }
+            inputs.sort_by(|a, b| a.uri.cmp(&b.uri));
+            inputs.dedup_by(|a, b| a.uri == b.uri);
+        }
+        let job_id = lock(&self.coordinator)
+            .submit(&job_id, spec, inputs, now_ms())
+            .map_err(status)?;
+        tracing::info!(%job_id, "job submitted");
+        self.after_change();
+        Ok(Response::new(pb::SubmitJobResponse { job_id }))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<pb::JobStatus>, Status> {
+        let coordinator = lock(&self.coordinator);
+        let job = coordinator.job(&request.get_ref().job_id).map_err(status)?;
+        Ok(Response::new(job_status(job)))
+    }
+
+    type WatchJobStream = StatusStream;
+
+    async fn watch_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let job_id = request.into_inner().job_id;
+        lock(&self.coordinator).job(&job_id).map_err(status)?;
+        let api = self.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut last: Option<pb::JobStatus> = None;
+            loop {
+                let notified = api.changed.notified();
+                let current = {
+                    let coordinator = lock(&api.coordinator);
+                    coordinator.job(&job_id).map(job_status).map_err(status)
+                };
+                let current = match current {
+                    Ok(current) => current,
+                    Err(error) => {
+                        let _ = sender.send(Err(error)).await;
+                        return;
+                    }
+                };
+                let ended = current.state != "running";
+                let changed = last.as_ref().is_none_or(|l| {
+                    (l.stages.clone(), l.state.clone(), l.retries)
+                        != (current.stages.clone(), current.state.clone(), current.retries)
+                });
+                if changed {
+                    last = Some(current.clone());
+                    if sender.send(Ok(current)).await.is_err() {
+                        return; // the watcher went away
+                    }
+                }
+                if ended {
+                    return;
+                }
+                // Wake on a change, and at least every second (lease expiry).
+                let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
+    async fn acquire_task(
+        &self,
+        request: Request<pb::AcquireTaskRequest>,
+    ) -> Result<Response<pb::AcquireTaskResponse>, Status> {
+        let worker = request.into_inner().worker;
+        let lease = lock(&self.coordinator)
+            .acquire(&worker, now_ms())
+            .map_err(status)?;
+        if lease.is_some() {
+            self.after_change();
+        }
+        Ok(Response::new(pb::AcquireTaskResponse {
+            retry_after_ms: if lease.is_none() { 500 } else { 0 },
+            task: lease.map(lease_to_proto),
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = request.into_inner();
+        let lease_ms = lock(&self.coordinator)
+            .heartbeat(&r.job_id, &r.task_id, r.token, now_ms())
+            .map_err(status)?;
+        Ok(Response::new(pb::HeartbeatResponse { lease_ms }))
+    }
+
+    async fn complete_task(
+        &self,
+        request: Request<pb::CompleteTaskRequest>,
+    ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
+        let r = request.into_inner();
+        lock(&self.coordinator)
+            .complete(&r.job_id, &r.task_id, r.token, r.result_json, now_ms())
+            .map_err(status)?;
+        tracing::info!(job = %r.job_id, task = %r.task_id, "task completed");
+        self.after_change();
+        Ok(Response::new(pb::CompleteTaskResponse {}))
+    }
+
+    async fn fail_task(
+        &self,
+        request: Request<pb::FailTaskRequest>,
+    ) -> Result<Response<pb::FailTaskResponse>, Status> {
+        let r = request.into_inner();
+        tracing::warn!(job = %r.job_id, task = %r.task_id, reason = %r.reason, "task attempt failed");
+        lock(&self.coordinator)
+            .fail(&r.job_id, &r.task_id, r.token, &r.reason, r.permanent, now_ms())
+            .map_err(status)?;
+        self.after_change();
+        Ok(Response::new(pb::FailTaskResponse {}))
+    }
+}
+
+/// A worker's connection to a remote coordinator (blocking calls on a
+/// runtime of its own, from worker threads). Every call has a deadline.
+pub struct GrpcTaskSource {
+    runtime: tokio::runtime::Handle,
+    client: CoordinatorServiceClient<Channel>,
+    timeout: Duration,
+}
+
+impl GrpcTaskSource {
+    pub fn new(runtime: tokio::runtime::Handle, channel: Channel) -> Self {
+        Self {
+            runtime,
+            client: CoordinatorServiceClient::new(channel),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn call<T, F, Fut>(&self, f: F) -> Result<T, SourceError>
+    where
+        F: FnOnce(CoordinatorServiceClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<T>, Status>>,
+    {
+        let client = self.client.clone();
+        let timeout = self.timeout;
+        self.runtime.block_on(async move {
+            match tokio::time::timeout(timeout, f(client)).await {
+                Err(_) => Err(SourceError::Unavailable("coordinator call timed out".into())),
+                Ok(Ok(response)) => Ok(response.into_inner()),
+                Ok(Err(status)) => Err(match status.code() {
+                    tonic::Code::FailedPrecondition => {
+                        SourceError::LeaseLost(status.message().to_string())
+                    }
+                    tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Unknown
+                    | tonic::Code::Cancelled => {
+                        SourceError::Unavailable(status.message().to_string())
+                    }
+                    _ => SourceError::Other(format!("{:?}: {}", status.code(), status.message())),
+                }),
+            }
+        })
+    }
+}
+
+impl TaskSource for GrpcTaskSource {
+    fn acquire(&self, worker: &str) -> Result<Option<Lease>, SourceError> {
+        let worker = worker.to_string();
+        let response = self.call(|mut c| async move {
+            c.acquire_task(pb::AcquireTaskRequest { worker }).await
+        })?;
+        let Some(task) = response.task else {
+            return Ok(None);
+        };
+        let stage = Stage::parse(&task.stage)
+            .ok_or_else(|| SourceError::Other(format!("unknown stage {:?}", task.stage)))?;
+        Ok(Some(Lease {
+            job_id: task.job_id,
+            task_id: task.task_id,
+            stage,
+            token: task.token,
+            lease_ms: task.lease_ms,
+            spec: spec_from_proto(task.spec.unwrap_or_default()),
+            payload: task.payload_json,
+        }))
+    }
+
+    fn heartbeat(&self, lease: &Lease) -> Result<(), SourceError> {
+        let request = pb::HeartbeatRequest {
+            job_id: lease.job_id.clone(),
+            task_id: lease.task_id.clone(),
+            token: lease.token,
+        };
+        self.call(|mut c| async move { c.heartbeat(request).await })
+            .map(|_| ())
+    }
+
+    fn complete(&self, lease: &Lease, result: String) -> Result<(), SourceError> {
+        let request = pb::CompleteTaskRequest {
+            job_id: lease.job_id.clone(),
+            task_id: lease.task_id.clone(),
+            token: lease.token,
+            result_json: result,
+        };
+        self.call(|mut c| async move { c.complete_task(request).await })
+            .map(|_| ())
+    }
+
+    fn fail(&self, lease: &Lease, reason: &str, permanent: bool) -> Result<(), SourceError> {
+        let request = pb::FailTaskRequest {
+            job_id: lease.job_id.clone(),
+            task_id: lease.task_id.clone(),
+            token: lease.token,
+            reason: reason.to_string(),
+            permanent,
+        };
+        self.call(|mut c| async move { c.fail_task(request).await })
+            .map(|_| ())
+    }
+}
