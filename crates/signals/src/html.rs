@@ -11,6 +11,7 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts,
 };
 pub use html5ever::tokenizer::{Tag, TokenSinkResult};
+use html5ever::{LocalName, local_name};
 
 /// Where in the page an element was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -117,16 +118,47 @@ pub(crate) fn says_all_rights_reserved(lower: &str) -> bool {
     ALL_RIGHTS_RESERVED.iter().any(|p| lower.contains(p))
 }
 
+/// Whether the `v` at `bytes[p]` can be the last `v` of a phrase of
+/// [`ALL_RIGHTS_RESERVED`]: `…serv…` (reserved, réservés, reservados,
+/// riservati) or `vorb…`/`voorb…` (vorbehalten, voorbehouden).
+fn last_v_of_a_phrase(bytes: &[u8], p: usize) -> bool {
+    (p >= 3 && &bytes[p - 3..p] == b"ser")
+        || bytes[p..].starts_with(b"vorb")
+        || bytes[p..].starts_with(b"voorb")
+}
+
+/// Every phrase of [`ALL_RIGHTS_RESERVED`] has a `v` in its last word; the
+/// most bytes from a phrase's last `v` to its end.
+const MAX_BYTES_FROM_LAST_V: usize = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < ALL_RIGHTS_RESERVED.len() {
+        let p = ALL_RIGHTS_RESERVED[i].as_bytes();
+        let mut j = p.len();
+        while j > 0 && p[j - 1] != b'v' {
+            j -= 1;
+        }
+        assert!(j > 0, "every phrase has a v");
+        if p.len() - (j - 1) > max {
+            max = p.len() - (j - 1);
+        }
+        i += 1;
+    }
+    max
+};
+
 #[derive(Debug)]
 struct Frame {
-    name: String,
+    name: LocalName,
     footer: bool,
     figure: bool,
 }
 
 #[derive(Debug)]
 struct OpenAnchor {
-    anchor: Anchor,
+    /// None: its `href` cannot be a license (`license::may_be_cc_url`), so
+    /// it is only counted.
+    anchor: Option<Anchor>,
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +172,11 @@ struct State {
     /// Rolling window of recent visible text, lowercase, whitespace collapsed.
     context: String,
     anchor: Option<OpenAnchor>,
+    /// Anchors closed so far (kept or not): the first [`MAX_ITEMS`] count.
+    anchors_seen: usize,
+    /// Relative links may resolve to creativecommons.org
+    /// (`license::base_may_be_cc` of the page URL).
+    base_may_be_cc: bool,
     /// Inside `<script type=application/ld+json>`: its text so far.
     jsonld: Option<String>,
     /// Inside a raw-text element whose text is not visible (script, style).
@@ -190,6 +227,79 @@ pub(crate) fn cap(mut s: String, max: usize) -> String {
 /// (before the front of `buf` is trimmed to its last `max` bytes).
 fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) -> usize {
     let before = buf.len();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    if text.is_ascii() && collapses_to_itself(bytes, buf.is_empty() || buf.ends_with(' ')) {
+        // Most text: copied and lowercased at once, not word by word.
+        buf.push_str(text);
+        if lowercase {
+            buf[before..].make_ascii_lowercase();
+        }
+        i = bytes.len();
+    }
+    while i < bytes.len() {
+        if is_ascii_space(bytes[i]) {
+            if !buf.is_empty() && !buf.ends_with(' ') {
+                buf.push(' ');
+            }
+            i += 1;
+            continue;
+        }
+        // A word: up to the next ASCII space (a character boundary).
+        let start = i;
+        let mut ascii = true;
+        while i < bytes.len() && !is_ascii_space(bytes[i]) {
+            ascii &= bytes[i] < 0x80;
+            i += 1;
+        }
+        let word = text.get(start..i).unwrap_or("");
+        if ascii {
+            let at = buf.len();
+            buf.push_str(word);
+            if lowercase {
+                buf[at..].make_ascii_lowercase();
+            }
+        } else {
+            push_collapsed_chars(buf, word, lowercase);
+        }
+    }
+    let appended = buf.len() - before;
+    if buf.len() > max * 2 {
+        // Keep the tail (the most recent text).
+        let mut start = buf.len() - max;
+        while !buf.is_char_boundary(start) {
+            start += 1;
+        }
+        buf.drain(..start);
+    }
+    appended
+}
+
+/// Whether ASCII `bytes` appended after a space (or to an empty buffer:
+/// `after_space`) come out of [`push_collapsed`] unchanged but for case: no
+/// whitespace other than single spaces, none leading after a space.
+fn collapses_to_itself(bytes: &[u8], after_space: bool) -> bool {
+    if after_space && bytes.first() == Some(&b' ') {
+        return false;
+    }
+    // Branch-free folds (vectorized): any \t \n \x0B \x0C \r, any two spaces.
+    let controls = bytes
+        .iter()
+        .fold(false, |acc, &b| acc | (b.wrapping_sub(b'\t') < 5));
+    let doubles = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |acc, (&a, &b)| acc | ((a == b' ') & (b == b' ')));
+    !controls && !doubles
+}
+
+/// The ASCII characters for which `char::is_whitespace` holds.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// [`push_collapsed`]'s loop, one character at a time (without the trim).
+fn push_collapsed_chars(buf: &mut String, text: &str, lowercase: bool) {
     for c in text.chars() {
         if c.is_whitespace() {
             if !buf.is_empty() && !buf.ends_with(' ') {
@@ -205,16 +315,6 @@ fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) -> 
             buf.push(c);
         }
     }
-    let appended = buf.len() - before;
-    if buf.len() > max * 2 {
-        // Keep the tail (the most recent text).
-        let mut start = buf.len() - max;
-        while !buf.is_char_boundary(start) {
-            start += 1;
-        }
-        buf.drain(..start);
-    }
-    appended
 }
 
 fn is_void(name: &str) -> bool {
@@ -238,35 +338,65 @@ fn is_void(name: &str) -> bool {
     )
 }
 
-fn marks_footer(tag: &Tag) -> bool {
-    if &*tag.name == "footer" {
-        return true;
-    }
-    if attr(tag, "role").is_some_and(|r| r.eq_ignore_ascii_case("contentinfo")) {
-        return true;
-    }
-    let hit = |v: &str| {
-        let v = v.to_ascii_lowercase();
-        v.contains("footer")
-            || v.contains("copyright")
-            || v.contains("license")
-            || v.contains("licence")
-    };
-    attr(tag, "id").is_some_and(hit) || attr(tag, "class").is_some_and(hit)
+/// `hay[i..]` starts with `needle` (lowercase ASCII), ASCII case ignored.
+pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool {
+    hay.get(i..i + needle.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(needle))
 }
 
-fn marks_figure(tag: &Tag) -> bool {
-    if matches!(&*tag.name, "figure" | "figcaption") {
-        return true;
+/// Whether an `id`/`class` value marks a footer (it contains `footer`,
+/// `copyright`, `license` or `licence`) and a figure (`caption`, `credit`,
+/// `attribution`), in any ASCII case: one pass over the value.
+fn class_marks(v: &str) -> (bool, bool) {
+    let (mut footer, mut figure) = (false, false);
+    let b = v.as_bytes();
+    for i in 0..b.len() {
+        match b[i].to_ascii_lowercase() {
+            b'f' => footer |= at_ignore_ascii_case(b, i, b"footer"),
+            b'c' => {
+                footer |= at_ignore_ascii_case(b, i, b"copyright");
+                figure |= at_ignore_ascii_case(b, i, b"caption")
+                    || at_ignore_ascii_case(b, i, b"credit");
+            }
+            b'l' => {
+                footer |= at_ignore_ascii_case(b, i, b"license")
+                    || at_ignore_ascii_case(b, i, b"licence");
+            }
+            b'a' => figure |= at_ignore_ascii_case(b, i, b"attribution"),
+            _ => {}
+        }
     }
-    let hit = |v: &str| {
-        let v = v.to_ascii_lowercase();
-        v.contains("caption") || v.contains("credit") || v.contains("attribution")
-    };
-    attr(tag, "id").is_some_and(hit) || attr(tag, "class").is_some_and(hit)
+    (footer, figure)
+}
+
+/// Whether an element opens a footer (`<footer>`, `role=contentinfo`, or
+/// [`class_marks`] of its `id` or `class`) and a figure (`<figure>`,
+/// `<figcaption>`, or [`class_marks`]).
+fn marks(tag: &Tag) -> (bool, bool) {
+    let mut footer = tag.name == local_name!("footer");
+    let mut figure = tag.name == local_name!("figure") || tag.name == local_name!("figcaption");
+    // The tokenizer keeps the first of repeated attributes only.
+    for a in &tag.attrs {
+        let name = &a.name.local;
+        if *name == local_name!("role") {
+            footer |= a.value.eq_ignore_ascii_case("contentinfo");
+        } else if *name == local_name!("id") || *name == local_name!("class") {
+            let (fo, fi) = class_marks(&a.value);
+            footer |= fo;
+            figure |= fi;
+        }
+    }
+    (footer, figure)
 }
 
 impl State {
+    fn for_base(base: Option<&url::Url>) -> Self {
+        State {
+            base_may_be_cc: crate::license::base_may_be_cc(base),
+            ..State::default()
+        }
+    }
+
     fn body_section(&self) -> Section {
         if self.footer_depth > 0 {
             Section::Footer
@@ -295,25 +425,37 @@ impl State {
             return;
         }
         let appended = push_collapsed(&mut self.context, t, true, CONTEXT_CHARS);
-        if !self.scan.all_rights_reserved {
+        // (Nothing or one space appended, e.g. whitespace between tags: no
+        // phrase ends with a space.)
+        let only_space = appended == 0 || appended == 1 && self.context.ends_with(' ');
+        if !self.scan.all_rights_reserved && !only_space {
             // The window only grows at its end (text here, spaces in `end_tag`,
             // which no phrase ends with) and loses its front: a phrase not seen
             // at the last check ends in the appended text, so the tail of
             // `appended + MAX_PHRASE_BYTES` bytes holds it. Same answer as
             // searching the whole window, without rescanning it per token.
-            let mut start = self
-                .context
-                .len()
-                .saturating_sub(appended + MAX_PHRASE_BYTES);
-            while !self.context.is_char_boundary(start) {
-                start -= 1;
-            }
-            if says_all_rights_reserved(&self.context[start..]) {
-                self.scan.all_rights_reserved = true;
+            // A phrase ending in the appended text has its last `v` within
+            // `appended + MAX_BYTES_FROM_LAST_V` bytes of the end: no `v`
+            // there, no new phrase (a byte search instead of seven).
+            let bytes = self.context.as_bytes();
+            let v_from = bytes.len().saturating_sub(appended + MAX_BYTES_FROM_LAST_V);
+            if memchr::memchr_iter(b'v', &bytes[v_from..])
+                .any(|k| last_v_of_a_phrase(bytes, v_from + k))
+            {
+                let mut start = self
+                    .context
+                    .len()
+                    .saturating_sub(appended + MAX_PHRASE_BYTES);
+                while !self.context.is_char_boundary(start) {
+                    start -= 1;
+                }
+                if says_all_rights_reserved(&self.context[start..]) {
+                    self.scan.all_rights_reserved = true;
+                }
             }
         }
-        if let Some(a) = self.anchor.as_mut() {
-            push_collapsed(&mut a.anchor.text, t, false, MAX_TEXT);
+        if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut() {
+            push_collapsed(&mut a.text, t, false, MAX_TEXT);
         }
     }
 
@@ -327,16 +469,18 @@ impl State {
 
     fn close_anchor(&mut self) {
         if let Some(open) = self.anchor.take() {
-            let mut a = open.anchor;
-            a.text = cap(a.text.trim().to_string(), MAX_TEXT);
-            if self.scan.anchors.len() < MAX_ITEMS {
+            if self.anchors_seen < MAX_ITEMS
+                && let Some(mut a) = open.anchor
+            {
+                a.text = cap(a.text.trim().to_string(), MAX_TEXT);
                 self.scan.anchors.push(a);
             }
+            self.anchors_seen = self.anchors_seen.saturating_add(1);
         }
     }
 
-    fn pop_to(&mut self, name: &str) {
-        if let Some(pos) = self.stack.iter().rposition(|f| f.name == name) {
+    fn pop_to(&mut self, name: &LocalName) {
+        if let Some(pos) = self.stack.iter().rposition(|f| f.name == *name) {
             for f in self.stack.drain(pos..) {
                 if f.footer {
                     self.footer_depth -= 1;
@@ -381,18 +525,18 @@ impl State {
             }
             "a" => {
                 self.close_anchor();
-                let href = attr(tag, "href").unwrap_or("").trim().to_string();
-                let before = {
-                    let c = self.context.trim_end();
-                    let mut start = c.len().saturating_sub(CONTEXT_CHARS);
-                    while !c.is_char_boundary(start) {
-                        start += 1;
-                    }
-                    c[start..].to_string()
-                };
-                self.anchor = Some(OpenAnchor {
-                    anchor: Anchor {
-                        href,
+                let href = attr(tag, "href").unwrap_or("").trim();
+                let anchor = crate::license::may_be_cc_url(href, self.base_may_be_cc).then(|| {
+                    let before = {
+                        let c = self.context.trim_end();
+                        let mut start = c.len().saturating_sub(CONTEXT_CHARS);
+                        while !c.is_char_boundary(start) {
+                            start += 1;
+                        }
+                        c[start..].to_string()
+                    };
+                    Anchor {
+                        href: href.to_string(),
                         rel: attr(tag, "rel").unwrap_or("").to_ascii_lowercase(),
                         itemprop: attr(tag, "itemprop").unwrap_or("").to_ascii_lowercase(),
                         text: String::new(),
@@ -404,8 +548,9 @@ impl State {
                         in_figure: self.figure_depth > 0,
                         before,
                         tag: render_tag(tag),
-                    },
+                    }
                 });
+                self.anchor = Some(OpenAnchor { anchor });
                 if tag.self_closing {
                     self.close_anchor();
                 }
@@ -413,11 +558,11 @@ impl State {
             }
             "img" => {
                 // An image inside an anchor: its alt text is the anchor text.
-                if let Some(a) = self.anchor.as_mut()
+                if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut()
                     && let Some(alt) = attr(tag, "alt")
                 {
-                    push_collapsed(&mut a.anchor.text, alt, false, MAX_TEXT);
-                    a.anchor.text.push(' ');
+                    push_collapsed(&mut a.text, alt, false, MAX_TEXT);
+                    a.text.push(' ');
                 }
             }
             "script" => {
@@ -436,8 +581,7 @@ impl State {
             _ => {}
         }
         if !is_void(name) && !tag.self_closing && self.stack.len() < MAX_STACK {
-            let footer = marks_footer(tag);
-            let figure = marks_figure(tag);
+            let (footer, figure) = marks(tag);
             if footer {
                 self.footer_depth += 1;
             }
@@ -445,7 +589,7 @@ impl State {
                 self.figure_depth += 1;
             }
             self.stack.push(Frame {
-                name: name.to_string(),
+                name: tag.name.clone(),
                 footer,
                 figure,
             });
@@ -475,7 +619,7 @@ impl State {
             }
             _ => {}
         }
-        self.pop_to(name);
+        self.pop_to(&tag.name);
     }
 }
 
@@ -501,10 +645,11 @@ impl TokenSink for Sink {
     }
 }
 
-/// Tokenizes `html` once and collects what the signal extractors need.
-pub(crate) fn scan(html: &str) -> PageScan {
+/// Tokenizes `html` once and collects what the signal extractors need
+/// (anchors only when they may be licenses on a page at `base`).
+pub(crate) fn scan(html: &str, base: Option<&url::Url>) -> PageScan {
     let sink = Sink {
-        state: RefCell::new(State::default()),
+        state: RefCell::new(State::for_base(base)),
         nested: false,
     };
     let sink = tokenize(sink, html, true);
@@ -564,15 +709,24 @@ enum Divert {
 /// (rebuilt from the token: comments, character references and attribute
 /// quoting may differ from the source), and markup the driver reads as raw
 /// text (`noscript`, `plaintext`) is tokenized here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HtmlScanner {
     state: State,
     divert: Divert,
+    /// The page URL, parsed (relative links resolve against it).
+    base: Option<url::Url>,
 }
 
 impl HtmlScanner {
-    pub fn new() -> Self {
-        Self::default()
+    /// A scanner for the page at `page_url` (relative links resolve
+    /// against it, as in [`analyze_html`](crate::analyze_html)).
+    pub fn new(page_url: Option<&str>) -> Self {
+        let base = page_url.and_then(|u| url::Url::parse(u).ok());
+        HtmlScanner {
+            state: State::for_base(base.as_ref()),
+            divert: Divert::None,
+            base,
+        }
     }
 
     /// A start tag; `next` is what the driving tokenizer's sink returned for
@@ -653,10 +807,10 @@ impl HtmlScanner {
     }
 
     /// The end of the document: what the page says.
-    pub(crate) fn end(mut self) -> PageScan {
+    pub(crate) fn end(mut self) -> (PageScan, Option<url::Url>) {
         self.flush_collected();
         self.state.eof();
-        self.state.scan
+        (self.state.scan, self.base)
     }
 }
 
@@ -704,6 +858,61 @@ mod tests {
     }
 
     #[test]
+    fn every_phrase_ends_with_a_recognized_last_v() {
+        for p in ALL_RIGHTS_RESERVED {
+            let b = p.as_bytes();
+            let last_v = b.iter().rposition(|&c| c == b'v').expect("a v");
+            assert!(last_v_of_a_phrase(b, last_v), "{p}");
+            assert!(b.len() - last_v <= MAX_BYTES_FROM_LAST_V, "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `class_marks` is the lowercase-and-contains test it replaces.
+        #[test]
+        fn class_marks_equals_lowercase_contains(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "foot", "er", "Footer", "COPYRIGHT", "copy", "right", "licen", "se", "ce",
+                    "caption", "Credit", "attribution", "ATTRIB", "x", " ", "-", "é", "İ",
+                ]),
+                0..8,
+            ),
+        ) {
+            let v: String = parts.concat();
+            let l = v.to_ascii_lowercase();
+            let footer = ["footer", "copyright", "license", "licence"].iter().any(|n| l.contains(n));
+            let figure = ["caption", "credit", "attribution"].iter().any(|n| l.contains(n));
+            proptest::prop_assert_eq!(class_marks(&v), (footer, figure));
+        }
+    }
+
+    proptest::proptest! {
+        /// `push_collapsed`'s ASCII fast path appends what the plain
+        /// character loop appends.
+        #[test]
+        fn push_collapsed_equals_the_character_loop(
+            start in proptest::sample::select(vec!["", "x", "x ", "é"]),
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "AB c", " ", "\t\n", "\u{b}", "\u{c}\r", "\u{a0}", "\u{2003}", "É", "İ", "ß",
+                    "Ω", "😀", "x\u{85}y", "ǅ", "K", "…",
+                ]),
+                0..30,
+            ),
+            lowercase: bool,
+        ) {
+            let text: String = parts.concat();
+            let mut fast = start.to_string();
+            let mut slow = start.to_string();
+            let appended = push_collapsed(&mut fast, &text, lowercase, usize::MAX / 4);
+            push_collapsed_chars(&mut slow, &text, lowercase);
+            proptest::prop_assert_eq!(&fast, &slow);
+            proptest::prop_assert_eq!(appended, slow.len() - start.len());
+        }
+    }
+
+    #[test]
     fn collects_elements_with_context() {
         let html = r#"<html><head><meta name="Robots" content="noai">
             <link rel="license" href="https://creativecommons.org/licenses/by/4.0/">
@@ -713,7 +922,7 @@ mod tests {
             <a href="https://creativecommons.org/licenses/by/2.0/">CC BY</a></figcaption></figure>
             <div id="footer"><p>Content is licensed under <a rel="license" href="//creativecommons.org/licenses/by-sa/3.0/"><img alt="CC BY-SA"></a></p></div>
             <p>All Rights Reserved.</p></body></html>"#;
-        let s = scan(html);
+        let s = scan(html, None);
         assert_eq!(s.metas.len(), 1);
         assert_eq!(s.metas[0].name, "robots");
         assert_eq!(s.links[0].rel, "license");

@@ -414,6 +414,15 @@ impl LicenseFinding {
 /// `legalcode[.xx]` suffixes are accepted.
 pub fn parse_cc_url(href: &str, base: Option<&url::Url>) -> Option<CcLicense> {
     let href = href.trim();
+    if !may_be_cc_url(href, base_may_be_cc(base)) {
+        return None;
+    }
+    parse_cc_url_unfiltered(href, base)
+}
+
+/// [`parse_cc_url`] without the [`may_be_cc_url`] shortcut.
+fn parse_cc_url_unfiltered(href: &str, base: Option<&url::Url>) -> Option<CcLicense> {
+    let href = href.trim();
     if href.is_empty() || href.len() > 2048 {
         return None;
     }
@@ -830,8 +839,42 @@ pub fn detect_license_at(html: &str, page_url: Option<&str>) -> LicenseFinding {
         return LicenseFinding::unknown();
     }
     let base = page_url.and_then(|u| url::Url::parse(u).ok());
-    let scan = html::scan(html);
+    let scan = html::scan(html, base.as_ref());
     from_scan(&scan, base.as_ref())
+}
+
+/// Whether a relative link on a page with this base URL may resolve to a
+/// creativecommons.org host (the resolved host is then the base's host).
+pub(crate) fn base_may_be_cc(base: Option<&url::Url>) -> bool {
+    base.and_then(url::Url::host_str)
+        .is_some_and(|h| h.to_ascii_lowercase().contains("creativecommons"))
+}
+
+/// False only when `href` cannot resolve to a creativecommons.org host, so
+/// [`parse_cc_url`] would say None: the host then comes from `href` itself
+/// (or from a base that [`base_may_be_cc`] rules out), and an ASCII `href`
+/// without `%` (percent-decoding), `xn--` (punycode) or `creativecommons` in
+/// any case — tabs and newlines removed, as the URL parser removes them —
+/// cannot name that host. Non-ASCII `href`s (UTS-46 mapping: fullwidth
+/// letters, soft hyphens, ...) are always parsed.
+pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
+    if base_may_be_cc || !href.is_ascii() || href.contains('%') {
+        return true;
+    }
+    let found = |h: &[u8]| {
+        let at = html::at_ignore_ascii_case;
+        memchr::memchr2_iter(b'c', b'C', h).any(|i| at(h, i, b"creativecommons"))
+            || memchr::memchr2_iter(b'x', b'X', h).any(|i| at(h, i, b"xn--"))
+    };
+    if memchr::memchr3(b'\t', b'\n', b'\r', href.as_bytes()).is_some() {
+        let squeezed: Vec<u8> = href
+            .bytes()
+            .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+            .collect();
+        found(&squeezed)
+    } else {
+        found(href.as_bytes())
+    }
 }
 
 /// Cheap prefilter: a page without any of these byte strings cannot carry a
@@ -964,6 +1007,38 @@ mod tests {
 
     fn id(u: &str) -> Option<String> {
         parse_cc_url(u, None).map(|l| l.id())
+    }
+
+    proptest::proptest! {
+        /// The `may_be_cc_url` shortcut never hides a license the full
+        /// parse finds (obfuscated hosts: case, tabs, percent-encoding,
+        /// fullwidth letters, soft hyphens, punycode; relative links on
+        /// creativecommons.org pages).
+        #[test]
+        fn may_be_cc_url_is_exact(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "https:", "http:", "//", "/", "\\", "creative", "commons", "CreativeCommons",
+                    "creativecommons", ".org", ".ORG", "\t", "\n", "%63", "%2F", "ｃ", "\u{ad}",
+                    "xn--", "www.", "i.", "licenses", "/licenses/by/4.0/", "by-sa", "4.0", "publicdomain",
+                    "/zero/1.0/", "example.org", "?x=", "#", "@", ":80", " ", ".",
+                ]),
+                0..10,
+            ),
+            base in proptest::sample::select(vec![
+                "", "https://example.org/a/b", "https://creativecommons.org/x/",
+                "https://CreativeCommons.org./", "https://www.creativecommons.org/licenses/",
+                "https://ｃreativecommons.org/", "http://xn--creativecommons-.org/",
+            ]),
+        ) {
+            let href: String = parts.concat();
+            let base = url::Url::parse(base).ok();
+            let full = parse_cc_url_unfiltered(&href, base.as_ref());
+            if full.is_some() {
+                proptest::prop_assert!(may_be_cc_url(href.trim(), base_may_be_cc(base.as_ref())));
+            }
+            proptest::prop_assert_eq!(parse_cc_url(&href, base.as_ref()), full);
+        }
     }
 
     #[test]

@@ -536,7 +536,8 @@ pub fn html_signals(html: &str) -> Vec<Signal> {
     if !html_may_have_signals(html) {
         return Vec::new();
     }
-    from_scan(&html::scan(html))
+    // (No page URL: anchors, which only licenses use, are left out.)
+    from_scan(&html::scan(html, None))
 }
 
 fn html_may_have_signals(html: &str) -> bool {
@@ -841,25 +842,24 @@ pub fn analyze_html(
     html: &str,
     page_url: Option<&str>,
 ) -> (crate::license::LicenseFinding, Vec<Signal>) {
-    analyze_scan(&html::scan(html), page_url)
+    let base = page_url.and_then(|u| url::Url::parse(u).ok());
+    analyze_scan(&html::scan(html, base.as_ref()), base.as_ref())
 }
 
 fn analyze_scan(
     scan: &PageScan,
-    page_url: Option<&str>,
+    base: Option<&url::Url>,
 ) -> (crate::license::LicenseFinding, Vec<Signal>) {
-    let base = page_url.and_then(|u| url::Url::parse(u).ok());
-    (
-        crate::license::from_scan(scan, base.as_ref()),
-        from_scan(scan),
-    )
+    (crate::license::from_scan(scan, base), from_scan(scan))
 }
 
 impl html::HtmlScanner {
     /// The end of the document: the page's license and HTML signals, as
-    /// [`analyze_html`] gives them.
-    pub fn finish(self, page_url: Option<&str>) -> (crate::license::LicenseFinding, Vec<Signal>) {
-        analyze_scan(&self.end(), page_url)
+    /// [`analyze_html`] gives them for the page URL given to
+    /// [`new`](html::HtmlScanner::new).
+    pub fn finish(self) -> (crate::license::LicenseFinding, Vec<Signal>) {
+        let (scan, base) = self.end();
+        analyze_scan(&scan, base.as_ref())
     }
 }
 
