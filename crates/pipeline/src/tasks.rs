@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use provindex_corpus::ReaderOptions;
 use provindex_corpus::store::CorpusStore;
 use provindex_index::records::ClusterInfo;
 use provindex_index::BuildFacts;
@@ -329,10 +328,9 @@ fn scan(
             _ => TaskError::Retry(message),
         }
     })?;
-    let options = ReaderOptions {
-        keep_html: !spec.no_signals,
-        ..Default::default()
-    };
+    // With signals on, HTML pages are left to `prepare`: text, license and
+    // HTML signals from one tokenizer pass (issue 5).
+    let options = crate::prepare::reader_options();
     let partitions = payload.partitions.max(1) as usize;
     let mut captures = ExternalSorter::new(scratch, "captures", ctx.sort_budget);
     // Content → (earliest capture time here, band keys).
