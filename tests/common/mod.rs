@@ -159,3 +159,78 @@ pub fn scan_warc(path: &Path) -> Vec<ScannedRecord> {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A venv with moto[server] (shared with crates/corpus/tests/s3_moto.rs).
+pub fn moto_venv() -> PathBuf {
+    let dir = std::env::temp_dir().join("provindex-moto-venv");
+    let bin = dir.join("bin");
+    if bin.join("moto_server").exists() && bin.join("python").exists() {
+        return dir;
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status();
+    assert!(ok.is_ok_and(|s| s.success()), "python3 -m venv failed");
+    let out = Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "moto[server]", "boto3"])
+        .output()
+        .expect("running pip");
+    assert!(
+        out.status.success(),
+        "pip install moto[server] failed (is PyPI reachable?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// A moto S3 server, killed on drop.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_moto(venv: &Path, bucket: &str) -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new(venv.join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let moto = Moto { child, endpoint };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let script = format!(
+        "import boto3\nboto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')\n",
+        moto.endpoint
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "create bucket: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    moto
+}

@@ -781,3 +781,150 @@ fn check_result(stage: Stage, task_id: &str, result: &str) -> Result<(), JobErro
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(skip: bool) -> JobSpec {
+        JobSpec {
+            inputs: vec!["/in".into()],
+            output: "/out".into(),
+            staging: "/staging".into(),
+            partitions: 2,
+            lease_seconds: 10,
+            max_attempts: 2,
+            skip_failed_inputs: skip,
+            ..JobSpec::default()
+        }
+    }
+
+    fn inputs(n: usize) -> Vec<InputObject> {
+        (0..n)
+            .map(|i| InputObject {
+                uri: format!("/in/{i}.warc.gz"),
+                size: 100,
+            })
+            .collect()
+    }
+
+    fn scan_result() -> String {
+        serde_json::to_string(&ScanResult {
+            attempt: "a".into(),
+            capture_runs: vec!["c".into()],
+            band_runs: vec![vec!["b0".into()], vec![]],
+            records: 3,
+            contents: 2,
+            read_errors: 0,
+            errors: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_expired_lease_is_reissued_with_a_new_token_and_the_old_one_is_refused() {
+        let mut c = Coordinator::in_memory();
+        c.submit("j", spec(false), inputs(1), 0).unwrap();
+        let first = c.acquire("w1", 0).unwrap().unwrap();
+        assert!(c.acquire("w2", 1).unwrap().is_none(), "one task, leased");
+        c.heartbeat("j", &first.task_id, first.token, 5_000).unwrap();
+        // Heartbeat moved the expiry to 15 000.
+        assert!(c.acquire("w2", 14_000).unwrap().is_none());
+        let second = c.acquire("w2", 15_001).unwrap().unwrap();
+        assert_eq!(second.task_id, first.task_id);
+        assert!(second.token > first.token);
+        assert!(matches!(
+            c.complete("j", &first.task_id, first.token, scan_result(), 15_002),
+            Err(JobError::LeaseLost { .. })
+        ));
+        assert!(matches!(
+            c.heartbeat("j", &first.task_id, first.token, 15_002),
+            Err(JobError::LeaseLost { .. })
+        ));
+        c.complete("j", &second.task_id, second.token, scan_result(), 15_003)
+            .unwrap();
+        let job = c.job("j").unwrap();
+        assert_eq!(job.retries, 1);
+        assert_eq!(job.stage, Stage::Cluster);
+        assert_eq!(job.stage_counts(Stage::Cluster).total, 2, "one per partition");
+        let cluster: ClusterPayload =
+            serde_json::from_str(&job.tasks.last().unwrap().payload).unwrap();
+        assert_eq!(cluster.partition, 1);
+    }
+
+    #[test]
+    fn exhausted_attempts_fail_the_job_or_skip_the_input() {
+        for skip in [false, true] {
+            let mut c = Coordinator::in_memory();
+            c.submit("j", spec(skip), inputs(2), 0).unwrap();
+            for attempt in 0..2 {
+                let lease = c.acquire("w", attempt).unwrap().unwrap();
+                assert_eq!(lease.task_id, "scan-00000");
+                c.fail("j", &lease.task_id, lease.token, "boom", false, attempt)
+                    .unwrap();
+            }
+            let job = c.job("j").unwrap();
+            if skip {
+                assert_eq!(job.state, JobState::Running);
+                let other = c.acquire("w", 10).unwrap().unwrap();
+                assert_eq!(other.task_id, "scan-00001");
+                c.complete("j", "scan-00001", other.token, scan_result(), 11)
+                    .unwrap();
+                assert_eq!(c.job("j").unwrap().stage, Stage::Cluster);
+            } else {
+                assert_eq!(job.state, JobState::Failed);
+                let error = job.error.as_deref().unwrap();
+                assert!(error.contains("/in/0.warc.gz") && error.contains("boom"), "{error}");
+                assert!(c.acquire("w", 10).unwrap().is_none(), "a failed job leases nothing");
+            }
+        }
+    }
+
+    #[test]
+    fn a_permanent_failure_is_not_retried() {
+        let mut c = Coordinator::in_memory();
+        c.submit("j", spec(false), inputs(1), 0).unwrap();
+        let lease = c.acquire("w", 0).unwrap().unwrap();
+        c.fail("j", &lease.task_id, lease.token, "no such object", true, 1)
+            .unwrap();
+        assert_eq!(c.job("j").unwrap().state, JobState::Failed);
+    }
+
+    #[test]
+    fn a_restarted_coordinator_resumes_jobs_and_keeps_tokens_increasing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (task, token) = {
+            let mut c = Coordinator::open(dir.path()).unwrap();
+            c.submit("j", spec(false), inputs(2), 0).unwrap();
+            let a = c.acquire("w", 0).unwrap().unwrap();
+            c.complete("j", &a.task_id, a.token, scan_result(), 1).unwrap();
+            let b = c.acquire("w", 2).unwrap().unwrap();
+            (b.task_id, b.token)
+        };
+        let mut c = Coordinator::open(dir.path()).unwrap();
+        let job = c.job("j").unwrap();
+        assert_eq!(job.stage_counts(Stage::Scan).done, 1);
+        // The lease survives the restart: its worker can still complete.
+        c.complete("j", &task, token, scan_result(), 3).unwrap();
+        let next = c.acquire("w", 4).unwrap().unwrap();
+        assert!(next.token > token);
+        assert_eq!(next.stage, Stage::Cluster);
+        // Resubmitting the same job is idempotent; another spec is refused.
+        c.submit("j", spec(false), inputs(2), 5).unwrap();
+        assert!(matches!(
+            c.submit("j", spec(true), inputs(2), 5),
+            Err(JobError::JobExists(_))
+        ));
+    }
+
+    #[test]
+    fn bad_specs_name_the_field() {
+        let mut c = Coordinator::in_memory();
+        let mut bad = spec(false);
+        bad.output.clear();
+        let error = c.submit("j", bad, inputs(1), 0).unwrap_err().to_string();
+        assert!(error.contains("output"), "{error}");
+        let error = c.submit("J!", spec(false), inputs(1), 0).unwrap_err().to_string();
+        assert!(error.contains("job_id"), "{error}");
+    }
+}

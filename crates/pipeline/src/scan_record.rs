@@ -200,7 +200,10 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(decode(b"\xff\xff\xff").is_err());
-        assert!(decode(&[]).unwrap_err().contains("record"));
+        // A length-delimited field longer than the input.
+        assert!(decode(b"\x0a\xff\x01").is_err());
+        // A capture id of the wrong length.
+        assert!(decode(b"\x0a\x03abc").unwrap_err().contains("capture_id"));
+        assert!(decode(&[]).unwrap_err().contains("capture_id"));
     }
 }

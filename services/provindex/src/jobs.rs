@@ -424,6 +424,8 @@ pub struct WorkerArgs {
 
 pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A lazy channel spawns its connection task on the current runtime.
+    let _entered = runtime.enter();
     let channel = tonic::transport::Endpoint::from_shared(args.coordinator.clone())
         .with_context(|| format!("coordinator address {:?}", args.coordinator))?
         .connect_timeout(Duration::from_secs(5))

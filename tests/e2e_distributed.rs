@@ -1,0 +1,353 @@
+//! The distributed build with real processes on loopback: a coordinator,
+//! workers and a real S3-compatible server (moto). A worker killed with
+//! SIGKILL in the middle of a scan task, and a coordinator killed and
+//! restarted mid-job: both jobs finish, with the digest of a one-process
+//! build of the same objects.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{corpus_dir, moto_venv, provindex_bin, start_moto};
+use provindex_proto::v1 as pb;
+use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+
+/// Crawl files uploaded to the bucket: several objects so that scan tasks
+/// run in parallel, with revisits across objects (gov.uk b → a).
+const FILES: [&str; 6] = [
+    "gov.uk-2014-crawl-a.warc.gz",
+    "gov.uk-2014-crawl-b-revisits.warc.gz",
+    "iana.org-2014.warc.gz",
+    "wget-2024-sample-0000.warc.gz",
+    "wget-2024-sample-0001.warc.gz",
+    "cc-main-2020-34-excerpt.warc.gz",
+];
+
+fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+/// Uploads the crawl files to s3://crawl/warc/ (on a plain thread: the store blocks).
+fn upload(endpoint: &str) {
+    let endpoint = endpoint.to_string();
+    std::thread::spawn(move || {
+        let store = provindex_corpus::store::CorpusStore::new()
+            .expect("store")
+            .with_s3_settings(provindex_corpus::store::S3Settings {
+                endpoint: Some(endpoint),
+                region: Some("us-east-1".into()),
+                access_key_id: Some("test".into()),
+                secret_access_key: Some("test".into()),
+            });
+        for file in FILES {
+            let bytes = std::fs::read(corpus_dir().join("warc").join(file)).expect("read");
+            store
+                .put(&format!("s3://crawl/warc/{file}"), bytes.into())
+                .expect("upload");
+        }
+    })
+    .join()
+    .expect("upload thread");
+}
+
+fn digest_of(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("digest: "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no digest in the output:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .to_string()
+}
+
+fn provindex(env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(provindex_bin());
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    fn kill9(&mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().expect("wait");
+    }
+}
+
+/// `provindex coordinator`; returns the process and its address.
+fn start_coordinator(env: &[(&str, String)], state: &Path, listen: &str) -> (Process, String) {
+    let mut child = provindex(env)
+        .args(["coordinator", "--listen", listen, "--state"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start coordinator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
+        .to_string();
+    (Process(child), addr)
+}
+
+fn start_worker(env: &[(&str, String)], coordinator: &str, name: &str, delay_ms: u64) -> Process {
+    Process(
+        provindex(env)
+            .args(["worker", "--coordinator", coordinator, "--name", name])
+            .args(["--record-delay-ms", &delay_ms.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start worker"),
+    )
+}
+
+/// `provindex index --coordinator ...` following the job (runs until the job ends).
+fn submit(env: &[(&str, String)], coordinator: &str, out: &Path, job: &str, lease: u32) -> Child {
+    provindex(env)
+        .args(["index", "s3://crawl/warc/", "--coordinator", coordinator, "--out"])
+        .arg(out)
+        .args(["--staging", &format!("s3://crawl/staging-{job}")])
+        .args(["--job-id", job, "--built-at", "0", "--crawl", "dist"])
+        .args(["--lease-seconds", &lease.to_string(), "--timeout", "600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("submit")
+}
+
+async fn job_status(coordinator: &str, job: &str) -> Option<pb::JobStatus> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{coordinator}"))
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    let mut client = CoordinatorServiceClient::new(channel);
+    client
+        .get_job(pb::GetJobRequest {
+            job_id: job.to_string(),
+        })
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+fn stage<'a>(status: &'a pb::JobStatus, name: &str) -> &'a pb::StageProgress {
+    status
+        .stages
+        .iter()
+        .find(|s| s.stage == name)
+        .expect("stage listed")
+}
+
+/// Polls the job until `ready` holds (bounded).
+async fn wait_for(coordinator: &str, job: &str, what: &str, ready: impl Fn(&pb::JobStatus) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = job_status(coordinator, job).await
+            && ready(&status)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn wait_output(child: Child) -> Output {
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "provindex index --coordinator failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_digest() {
+    let venv = moto_venv();
+    let moto = start_moto(&venv, "crawl");
+    upload(&moto.endpoint);
+    let env = s3_env(&moto.endpoint);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // The reference: the whole build in one process, from the same objects.
+    let reference = provindex(&env)
+        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
+        .args(["--workers", "1", "--staging", "s3://crawl/staging-reference", "--out"])
+        .arg(dir.path().join("reference"))
+        .output()
+        .expect("reference build");
+    assert!(
+        reference.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let expected = digest_of(&reference);
+    let stdout = String::from_utf8_lossy(&reference.stdout);
+    assert!(stdout.contains("indexed 6 files"), "{stdout}");
+    assert!(stdout.contains(" resolved, 0 unresolved"), "{stdout}");
+
+    // 1. A worker killed with SIGKILL in the middle of a scan task.
+    {
+        let (_coordinator, addr) =
+            start_coordinator(&env, &dir.path().join("state-kill"), "127.0.0.1:0");
+        let url = format!("http://{addr}");
+        // The only worker at first, slowed down so that it is surely inside a task.
+        let mut slow = start_worker(&env, &url, "slow", 100);
+        let follower = submit(&env, &url, &dir.path().join("killed-worker"), "kill", 2);
+        wait_for(&addr, "kill", "the slow worker to hold a scan task", |s| {
+            stage(s, "scan").tasks_running == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let status = job_status(&addr, "kill").await.expect("status");
+        assert_eq!(stage(&status, "scan").tasks_done, 0, "the slow task finished already");
+        slow.kill9();
+        let _workers: Vec<Process> = (0..3)
+            .map(|n| start_worker(&env, &url, &format!("w{n}"), 0))
+            .collect();
+        let output = wait_output(follower);
+        assert_eq!(digest_of(&output), expected, "digest after a worker was killed");
+        let status = job_status(&addr, "kill").await.expect("status");
+        assert_eq!(status.state, "succeeded");
+        assert!(status.retries >= 1, "the killed worker's lease was re-issued: {status:?}");
+    }
+
+    // 2. The coordinator killed with SIGKILL mid-job and restarted on its state.
+    {
+        let state = dir.path().join("state-restart");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let (mut coordinator, addr) = start_coordinator(&env, &state, &listen);
+        let url = format!("http://{addr}");
+        let _workers: Vec<Process> = (0..3)
+            .map(|n| start_worker(&env, &url, &format!("r{n}"), 20))
+            .collect();
+        let follower = submit(&env, &url, &dir.path().join("restarted"), "restart", 3);
+        wait_for(&addr, "restart", "a committed scan task", |s| {
+            stage(s, "scan").tasks_done >= 1 && s.state == "running"
+        })
+        .await;
+        coordinator.kill9();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (_coordinator, _) = start_coordinator(&env, &state, &listen);
+        let output = wait_output(follower);
+        assert_eq!(digest_of(&output), expected, "digest after a coordinator restart");
+        let status = job_status(&addr, "restart").await.expect("status");
+        assert_eq!(status.state, "succeeded");
+        assert_eq!(stage(&status, "scan").tasks_done, FILES.len() as u32);
+    }
+
+    // The published index opens and reports the same digest.
+    let info = provindex(&env)
+        .arg("info")
+        .arg(dir.path().join("restarted"))
+        .output()
+        .expect("info");
+    assert_eq!(digest_of(&info), expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_and_unreadable_inputs_are_reported_by_the_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env: Vec<(&str, String)> = vec![("RUST_LOG", "warn".into())];
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).expect("mkdir");
+    for file in ["gov.uk-2014-crawl-a.warc.gz", "iana.org-2014.warc.gz"] {
+        std::fs::copy(corpus_dir().join("warc").join(file), inputs.join(file)).expect("copy");
+    }
+    let (_coordinator, addr) = start_coordinator(&env, &dir.path().join("state"), "127.0.0.1:0");
+    let url = format!("http://{addr}");
+
+    // A missing input: refused at submission, naming it.
+    let missing = provindex(&env)
+        .args(["index", "--coordinator", &url, "--out"])
+        .arg(dir.path().join("never"))
+        .arg(dir.path().join("no-such-dir"))
+        .output()
+        .expect("submit");
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no-such-dir") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+
+    // An input that disappears after planning: the scan task fails for good
+    // (not found is permanent) and the job fails naming the input...
+    let submit_with = |out: &str, job: &str, extra: &[&str]| {
+        provindex(&env)
+            .args(["index", "--coordinator", &url, "--job-id", job, "--out"])
+            .arg(dir.path().join(out))
+            .arg(&inputs)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("submit")
+    };
+    let failing = submit_with("failing", "failing", &[]);
+    wait_for(&addr, "failing", "the job to be planned", |_| true).await;
+    let vanished = inputs.join("iana.org-2014.warc.gz");
+    let kept = std::fs::read(&vanished).expect("read");
+    std::fs::remove_file(&vanished).expect("remove");
+    let worker = start_worker(&env, &url, "w", 0);
+    let output = failing.wait_with_output().expect("wait");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("iana.org-2014.warc.gz") && stderr.contains("cannot open input"),
+        "{stderr}"
+    );
+    drop(worker);
+
+    // ...or, when the job allows it, finishes without it and lists it.
+    std::fs::write(&vanished, &kept).expect("restore");
+    let skipping = submit_with("skipping", "skipping", &["--skip-failed-inputs"]);
+    wait_for(&addr, "skipping", "the job to be planned", |_| true).await;
+    std::fs::remove_file(&vanished).expect("remove");
+    let _worker = start_worker(&env, &url, "w2", 0);
+    let output = skipping.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipped input") && stderr.contains("iana.org-2014.warc.gz"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("indexed 1 files"), "{stdout}");
+}
