@@ -351,3 +351,82 @@ async fn missing_and_unreadable_inputs_are_reported_by_the_job() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("indexed 1 files"), "{stdout}");
 }
+
+/// Near-duplicate clusters of the real corpus: one keeper per cluster by the
+/// documented rule (earliest first capture, ties by the smallest content id),
+/// cluster id = smallest member id, members really near-duplicates, and the
+/// cluster served by LookupContent and on every capture.
+#[tokio::test(flavor = "multi_thread")]
+async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("warc"))
+        .args(["--built-at", "0", "--out"])
+        .arg(&index)
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let mut clusters: BTreeMap<u128, Vec<(u128, provindex_index::records::ContentRecord)>> =
+        BTreeMap::new();
+    let mut total = 0u64;
+    {
+        let reader = provindex_index::IndexReader::open(&index).expect("open");
+        reader
+            .for_each_content::<provindex_index::IndexError>(|id, record| {
+                total += 1;
+                let cluster = record.cluster(id);
+                if cluster.size > 1 {
+                    clusters.entry(cluster.cluster_id).or_default().push((id, record));
+                }
+                Ok(())
+            })
+            .expect("walk");
+        assert_eq!(reader.manifest().clusters, clusters.len() as u64);
+    }
+    assert!(!clusters.is_empty(), "the real corpus has near-duplicate pages");
+    for (cluster_id, members) in &clusters {
+        assert_eq!(members.len() as u64, members[0].1.cluster(members[0].0).size);
+        assert_eq!(*cluster_id, members.iter().map(|(id, _)| *id).min().unwrap());
+        let keeper = members
+            .iter()
+            .min_by_key(|(id, record)| (record.first_seen, *id))
+            .unwrap()
+            .0;
+        for (id, record) in members {
+            assert_eq!(record.cluster(*id).keeper, keeper, "cluster {cluster_id:032x}");
+        }
+        assert_eq!(members.iter().filter(|(id, r)| r.is_keeper(*id)).count(), 1);
+    }
+
+    // Served: LookupContent carries the cluster; every capture its id.
+    let server = common::ServerProcess::start(&index);
+    let mut client =
+        provindex_proto::v1::provenance_service_client::ProvenanceServiceClient::new(
+            server.channel().await,
+        );
+    let (cluster_id, members) = clusters.iter().next().unwrap();
+    for (id, _) in members {
+        let response = client
+            .lookup_content(pb::LookupContentRequest {
+                key: Some(pb::lookup_content_request::Key::ContentId(format!("{id:032x}"))),
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await
+            .expect("lookup")
+            .into_inner();
+        let content = response.content.expect("content");
+        let cluster = content.cluster.expect("cluster");
+        assert_eq!(cluster.cluster_id, format!("{cluster_id:032x}"));
+        assert_eq!(cluster.size, members.len() as u64);
+        assert_eq!(content.is_keeper, cluster.keeper == content.content_id);
+        assert!(!response.captures.is_empty());
+        for capture in &response.captures {
+            assert_eq!(capture.cluster_id, cluster.cluster_id);
+        }
+    }
+}

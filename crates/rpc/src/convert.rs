@@ -42,11 +42,35 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
         refers_to: record.refers_to,
         license,
         optout: Some(optout),
+        cluster_id: String::new(),
     }
 }
 
+/// A capture with its content's cluster id (looked up in `contents`).
+pub fn capture_in(
+    index: &provindex_index::IndexReader,
+    capture_id: u128,
+    record: CaptureRecord,
+) -> Result<v1::Capture, provindex_index::IndexError> {
+    let content_id = record.content_id();
+    let mut message = capture(capture_id, record);
+    if let Some(content_id) = content_id
+        && let Some(content) = index.content(content_id)?
+    {
+        message.cluster_id = format!("{:032x}", content.cluster(content_id).cluster_id);
+    }
+    Ok(message)
+}
+
 pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
+    let cluster = record.cluster(content_id);
     v1::Content {
+        cluster: Some(v1::Cluster {
+            cluster_id: format!("{:032x}", cluster.cluster_id),
+            size: cluster.size,
+            keeper: format!("{:032x}", cluster.keeper),
+        }),
+        is_keeper: cluster.keeper == content_id,
         content_id: format!("{content_id:032x}"),
         sha256: hex::encode(&record.sha256),
         length_bytes: record.length_bytes,

@@ -22,24 +22,23 @@ use serde::Serialize;
 
 /// The dedup rule, as stated in every output.
 pub const DEDUP_RULE: &str = "exact deduplication: each distinct normalized text (content_id) \
-     counts once; near-duplicate clusters are not used yet, so every distinct content is its \
-     own keeper";
+     counts once; a content that is not its near-duplicate cluster's keeper is excluded as near_duplicate";
 
 /// One reason per excluded content, as stated in the export summary.
 pub const REASON_RULE: &str = "one reason per excluded content: a reserved crawl-signal verdict on any capture (crawl_signal:KIND of the deciding signal) before registry entries in force at `at` (registry:SCOPE_KIND of the lowest entry id) before not being its near-duplicate cluster's keeper (near_duplicate); matched_by_reason counts every reason that applied";
 
 /// How compensation is distributed per registered domain.
-pub const DOMAIN_RULE: &str = "pro rata by tokens after deduplication: each distinct content that is its near-duplicate cluster's keeper counts once, attributed to the registered domain of its earliest capture, and only when that capture falls in [from, to]; every distinct content is its own keeper for now";
+pub const DOMAIN_RULE: &str = "pro rata by tokens after deduplication: each distinct content that is its near-duplicate cluster's keeper counts once, attributed to the registered domain of its earliest capture, and only when that capture falls in [from, to]; a cluster's keeper is its member with the earliest first capture time, ties by the smallest content_id";
 
 /// How compensation is distributed per rightholder.
 pub const RIGHTHOLDER_RULE: &str = "the same pool and the same counted contents as the domain rows, seen by rightholder: a content's tokens go to the rightholders named by registry entries in force at `at` that cover it (any scope: domain, URL prefix, content, work incl. near-duplicates), split equally among the distinct rightholders covering it; contents no entry covers are unclaimed; rightholder rows plus the unclaimed row sum to the pool";
 
 /// Whether a content is its near-duplicate cluster's keeper, i.e. whether it
 /// counts in the training manifest, the report's token totals and the
-/// compensation statement. Every distinct content is its own keeper for now:
-/// switch this one function when clusters are stored in the index.
-pub fn is_keeper(_content_id: u128, _record: &ContentRecord) -> bool {
-    true
+/// compensation statement: the build's keeper rule (earliest first capture
+/// time, ties by the smallest content_id; see the pipeline's components stage).
+pub fn is_keeper(content_id: u128, record: &ContentRecord) -> bool {
+    record.is_keeper(content_id)
 }
 
 /// Why an export, report or statement could not be produced.

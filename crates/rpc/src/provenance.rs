@@ -149,7 +149,9 @@ impl ProvenanceService for ProvenanceApi {
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no capture {capture_id:032x}")))?;
         Ok(Response::new(GetCaptureResponse {
-            capture: Some(convert::capture(capture_id, record)),
+            capture: Some(
+                convert::capture_in(&self.index, capture_id, record).map_err(ApiError::from)?,
+            ),
         }))
     }
 }
@@ -250,7 +252,7 @@ fn lookup_url(
                     cf: provindex_index::schema::CAPTURES,
                     reason: format!("url entry for missing capture {:032x}", hit.capture_id),
                 })?;
-        captures.push(convert::capture(hit.capture_id, record));
+        captures.push(convert::capture_in(index, hit.capture_id, record)?);
     }
     Ok(LookupUrlResponse {
         captures,
@@ -304,10 +306,13 @@ fn lookup_content(
         Some(parse_id("page_token", &request.page_token)?)
     };
     let (capture_ids, more) = index.content_captures(content_id, after, limit)?;
+    let cluster_id = format!("{:032x}", record.cluster(content_id).cluster_id);
     let mut captures = Vec::with_capacity(capture_ids.len());
     for capture_id in &capture_ids {
         if let Some(capture) = index.capture(*capture_id)? {
-            captures.push(convert::capture(*capture_id, capture));
+            let mut capture = convert::capture(*capture_id, capture);
+            capture.cluster_id.clone_from(&cluster_id);
+            captures.push(capture);
         }
     }
     let next_page_token = match (more, capture_ids.last()) {
