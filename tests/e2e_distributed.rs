@@ -132,7 +132,13 @@ fn start_worker(env: &[(&str, String)], coordinator: &str, name: &str, delay_ms:
 /// `provindex index --coordinator ...` following the job (runs until the job ends).
 fn submit(env: &[(&str, String)], coordinator: &str, out: &Path, job: &str, lease: u32) -> Child {
     provindex(env)
-        .args(["index", "s3://crawl/warc/", "--coordinator", coordinator, "--out"])
+        .args([
+            "index",
+            "s3://crawl/warc/",
+            "--coordinator",
+            coordinator,
+            "--out",
+        ])
         .arg(out)
         .args(["--staging", &format!("s3://crawl/staging-{job}")])
         .args(["--job-id", job, "--built-at", "0", "--crawl", "dist"])
@@ -168,7 +174,12 @@ fn stage<'a>(status: &'a pb::JobStatus, name: &str) -> &'a pb::StageProgress {
 }
 
 /// Polls the job until `ready` holds (bounded).
-async fn wait_for(coordinator: &str, job: &str, what: &str, ready: impl Fn(&pb::JobStatus) -> bool) {
+async fn wait_for(
+    coordinator: &str,
+    job: &str,
+    what: &str,
+    ready: impl Fn(&pb::JobStatus) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(status) = job_status(coordinator, job).await
@@ -202,8 +213,21 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
 
     // The reference: the whole build in one process, from the same objects.
     let reference = provindex(&env)
-        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
-        .args(["--workers", "1", "--staging", "s3://crawl/staging-reference", "--out"])
+        .args([
+            "index",
+            "s3://crawl/warc/",
+            "--built-at",
+            "0",
+            "--crawl",
+            "dist",
+        ])
+        .args([
+            "--workers",
+            "1",
+            "--staging",
+            "s3://crawl/staging-reference",
+            "--out",
+        ])
         .arg(dir.path().join("reference"))
         .output()
         .expect("reference build");
@@ -231,16 +255,27 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
         .await;
         tokio::time::sleep(Duration::from_millis(700)).await;
         let status = job_status(&addr, "kill").await.expect("status");
-        assert_eq!(stage(&status, "scan").tasks_done, 0, "the slow task finished already");
+        assert_eq!(
+            stage(&status, "scan").tasks_done,
+            0,
+            "the slow task finished already"
+        );
         slow.kill9();
         let _workers: Vec<Process> = (0..3)
             .map(|n| start_worker(&env, &url, &format!("w{n}"), 0))
             .collect();
         let output = wait_output(follower);
-        assert_eq!(digest_of(&output), expected, "digest after a worker was killed");
+        assert_eq!(
+            digest_of(&output),
+            expected,
+            "digest after a worker was killed"
+        );
         let status = job_status(&addr, "kill").await.expect("status");
         assert_eq!(status.state, "succeeded");
-        assert!(status.retries >= 1, "the killed worker's lease was re-issued: {status:?}");
+        assert!(
+            status.retries >= 1,
+            "the killed worker's lease was re-issued: {status:?}"
+        );
     }
 
     // 2. The coordinator killed with SIGKILL mid-job and restarted on its state.
@@ -266,7 +301,11 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (_coordinator, _) = start_coordinator(&env, &state, &listen);
         let output = wait_output(follower);
-        assert_eq!(digest_of(&output), expected, "digest after a coordinator restart");
+        assert_eq!(
+            digest_of(&output),
+            expected,
+            "digest after a coordinator restart"
+        );
         let status = job_status(&addr, "restart").await.expect("status");
         assert_eq!(status.state, "succeeded");
         assert_eq!(stage(&status, "scan").tasks_done, FILES.len() as u32);
@@ -368,7 +407,11 @@ async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
         .arg(&index)
         .output()
         .expect("index");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let mut clusters: BTreeMap<u128, Vec<(u128, provindex_index::records::ContentRecord)>> =
         BTreeMap::new();
@@ -380,39 +423,56 @@ async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
                 total += 1;
                 let cluster = record.cluster(id);
                 if cluster.size > 1 {
-                    clusters.entry(cluster.cluster_id).or_default().push((id, record));
+                    clusters
+                        .entry(cluster.cluster_id)
+                        .or_default()
+                        .push((id, record));
                 }
                 Ok(())
             })
             .expect("walk");
         assert_eq!(reader.manifest().clusters, clusters.len() as u64);
     }
-    assert!(!clusters.is_empty(), "the real corpus has near-duplicate pages");
+    assert!(
+        !clusters.is_empty(),
+        "the real corpus has near-duplicate pages"
+    );
     for (cluster_id, members) in &clusters {
-        assert_eq!(members.len() as u64, members[0].1.cluster(members[0].0).size);
-        assert_eq!(*cluster_id, members.iter().map(|(id, _)| *id).min().unwrap());
+        assert_eq!(
+            members.len() as u64,
+            members[0].1.cluster(members[0].0).size
+        );
+        assert_eq!(
+            *cluster_id,
+            members.iter().map(|(id, _)| *id).min().unwrap()
+        );
         let keeper = members
             .iter()
             .min_by_key(|(id, record)| (record.first_seen, *id))
             .unwrap()
             .0;
         for (id, record) in members {
-            assert_eq!(record.cluster(*id).keeper, keeper, "cluster {cluster_id:032x}");
+            assert_eq!(
+                record.cluster(*id).keeper,
+                keeper,
+                "cluster {cluster_id:032x}"
+            );
         }
         assert_eq!(members.iter().filter(|(id, r)| r.is_keeper(*id)).count(), 1);
     }
 
     // Served: LookupContent carries the cluster; every capture its id.
     let server = common::ServerProcess::start(&index);
-    let mut client =
-        provindex_proto::v1::provenance_service_client::ProvenanceServiceClient::new(
-            server.channel().await,
-        );
+    let mut client = provindex_proto::v1::provenance_service_client::ProvenanceServiceClient::new(
+        server.channel().await,
+    );
     let (cluster_id, members) = clusters.iter().next().unwrap();
     for (id, _) in members {
         let response = client
             .lookup_content(pb::LookupContentRequest {
-                key: Some(pb::lookup_content_request::Key::ContentId(format!("{id:032x}"))),
+                key: Some(pb::lookup_content_request::Key::ContentId(format!(
+                    "{id:032x}"
+                ))),
                 page_size: 0,
                 page_token: String::new(),
             })

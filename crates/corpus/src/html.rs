@@ -406,7 +406,11 @@ mod tests {
         for page in pages {
             let whole = extract(page);
             for size in [1, 2, 3, 5, 7, 16, 64, 1 << 16] {
-                assert_eq!(extract_in_slices(page, size), whole, "slices of {size}: {page}");
+                assert_eq!(
+                    extract_in_slices(page, size),
+                    whole,
+                    "slices of {size}: {page}"
+                );
             }
         }
     }

@@ -58,7 +58,8 @@ pub struct JobSpec {
 impl JobSpec {
     /// Fills defaults and checks the fields; the error names the field.
     pub fn normalized(mut self) -> Result<Self, JobError> {
-        let invalid = |field: &str, reason: &str| JobError::InvalidSpec(format!("{field}: {reason}"));
+        let invalid =
+            |field: &str, reason: &str| JobError::InvalidSpec(format!("{field}: {reason}"));
         if self.inputs.is_empty() {
             return Err(invalid("inputs", "at least one input is required"));
         }
@@ -316,7 +317,12 @@ impl Job {
                     for partition in 0..partitions {
                         let band_runs = scans
                             .iter()
-                            .flat_map(|s| s.band_runs.get(partition as usize).cloned().unwrap_or_default())
+                            .flat_map(|s| {
+                                s.band_runs
+                                    .get(partition as usize)
+                                    .cloned()
+                                    .unwrap_or_default()
+                            })
                             .collect();
                         tasks.push(new_task(
                             format!("cluster-{partition:04}"),
@@ -356,12 +362,13 @@ impl Job {
                         let input = task.input.clone().unwrap_or_default();
                         match (&task.status, task.result.as_deref()) {
                             (TaskStatus::Done, Some(result)) => {
-                                let scan: ScanResult = serde_json::from_str(result).map_err(|e| {
-                                    JobError::BadResult {
-                                        task: task.id.clone(),
-                                        reason: e.to_string(),
-                                    }
-                                })?;
+                                let scan: ScanResult =
+                                    serde_json::from_str(result).map_err(|e| {
+                                        JobError::BadResult {
+                                            task: task.id.clone(),
+                                            reason: e.to_string(),
+                                        }
+                                    })?;
                                 payload.capture_runs.extend(scan.capture_runs);
                                 payload.read_errors += scan.read_errors;
                                 for error in scan.errors {
@@ -827,7 +834,8 @@ mod tests {
         c.submit("j", spec(false), inputs(1), 0).unwrap();
         let first = c.acquire("w1", 0).unwrap().unwrap();
         assert!(c.acquire("w2", 1).unwrap().is_none(), "one task, leased");
-        c.heartbeat("j", &first.task_id, first.token, 5_000).unwrap();
+        c.heartbeat("j", &first.task_id, first.token, 5_000)
+            .unwrap();
         // Heartbeat moved the expiry to 15 000.
         assert!(c.acquire("w2", 14_000).unwrap().is_none());
         let second = c.acquire("w2", 15_001).unwrap().unwrap();
@@ -846,7 +854,11 @@ mod tests {
         let job = c.job("j").unwrap();
         assert_eq!(job.retries, 1);
         assert_eq!(job.stage, Stage::Cluster);
-        assert_eq!(job.stage_counts(Stage::Cluster).total, 2, "one per partition");
+        assert_eq!(
+            job.stage_counts(Stage::Cluster).total,
+            2,
+            "one per partition"
+        );
         let cluster: ClusterPayload =
             serde_json::from_str(&job.tasks.last().unwrap().payload).unwrap();
         assert_eq!(cluster.partition, 1);
@@ -874,8 +886,14 @@ mod tests {
             } else {
                 assert_eq!(job.state, JobState::Failed);
                 let error = job.error.as_deref().unwrap();
-                assert!(error.contains("/in/0.warc.gz") && error.contains("boom"), "{error}");
-                assert!(c.acquire("w", 10).unwrap().is_none(), "a failed job leases nothing");
+                assert!(
+                    error.contains("/in/0.warc.gz") && error.contains("boom"),
+                    "{error}"
+                );
+                assert!(
+                    c.acquire("w", 10).unwrap().is_none(),
+                    "a failed job leases nothing"
+                );
             }
         }
     }
@@ -897,7 +915,8 @@ mod tests {
             let mut c = Coordinator::open(dir.path()).unwrap();
             c.submit("j", spec(false), inputs(2), 0).unwrap();
             let a = c.acquire("w", 0).unwrap().unwrap();
-            c.complete("j", &a.task_id, a.token, scan_result(), 1).unwrap();
+            c.complete("j", &a.task_id, a.token, scan_result(), 1)
+                .unwrap();
             let b = c.acquire("w", 2).unwrap().unwrap();
             (b.task_id, b.token)
         };
@@ -924,7 +943,10 @@ mod tests {
         bad.output.clear();
         let error = c.submit("j", bad, inputs(1), 0).unwrap_err().to_string();
         assert!(error.contains("output"), "{error}");
-        let error = c.submit("J!", spec(false), inputs(1), 0).unwrap_err().to_string();
+        let error = c
+            .submit("J!", spec(false), inputs(1), 0)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("job_id"), "{error}");
     }
 }

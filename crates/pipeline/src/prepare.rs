@@ -97,7 +97,10 @@ impl TokenObserver for SignalsObserver {
 /// One tokenizer pass over an HTML page: its text (as
 /// [`provindex_corpus::html::extract`] gives it) and its license and HTML
 /// opt-out signals (as [`provindex_signals::analyze_html`] gives them).
-pub fn extract_html(html: &str, page_url: Option<&str>) -> (Extracted, LicenseFinding, Vec<Signal>) {
+pub fn extract_html(
+    html: &str,
+    page_url: Option<&str>,
+) -> (Extracted, LicenseFinding, Vec<Signal>) {
     let mut observer = SignalsObserver(HtmlScanner::new(page_url));
     let extracted = provindex_corpus::html::extract_observed(html, &mut observer);
     let (finding, signals) = observer.0.finish();

@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use provindex_corpus::store::CorpusStore;
-use provindex_index::records::ClusterInfo;
 use provindex_index::BuildFacts;
+use provindex_index::records::ClusterInfo;
 use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
 
@@ -154,7 +154,11 @@ fn commit_uri(spec: &JobSpec, lease: &Lease) -> String {
 
 /// Runs one task attempt and commits it; returns the committed result (this
 /// attempt's, or an earlier attempt's that committed first).
-pub fn run_task(ctx: &TaskContext, lease: &Lease, cancel: &AtomicBool) -> Result<String, TaskError> {
+pub fn run_task(
+    ctx: &TaskContext,
+    lease: &Lease,
+    cancel: &AtomicBool,
+) -> Result<String, TaskError> {
     let commit = commit_uri(&lease.spec, lease);
     // An earlier attempt may have committed and lost its lease before
     // reporting: its result stands.
@@ -204,7 +208,11 @@ pub fn run_task(ctx: &TaskContext, lease: &Lease, cancel: &AtomicBool) -> Result
 }
 
 fn read_commit(ctx: &TaskContext, uri: &str) -> Result<Option<String>, TaskError> {
-    if !ctx.store.exists(uri).map_err(|e| TaskError::Retry(e.to_string()))? {
+    if !ctx
+        .store
+        .exists(uri)
+        .map_err(|e| TaskError::Retry(e.to_string()))?
+    {
         return Ok(None);
     }
     let bytes = ctx
@@ -222,13 +230,16 @@ fn run_stage(
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<String, TaskError> {
-    let bad_payload =
-        |e: serde_json::Error| TaskError::Permanent(format!("task {}: payload: {e}", lease.task_id));
+    let bad_payload = |e: serde_json::Error| {
+        TaskError::Permanent(format!("task {}: payload: {e}", lease.task_id))
+    };
     let attempt = attempt_prefix(&lease.spec, lease);
     match lease.stage {
         Stage::Scan => {
             let payload: ScanPayload = serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&scan(ctx, lease, &payload, &attempt, scratch, cancel)?))
+            Ok(to_json(&scan(
+                ctx, lease, &payload, &attempt, scratch, cancel,
+            )?))
         }
         Stage::Cluster => {
             let payload: ClusterPayload =
@@ -238,10 +249,13 @@ fn run_stage(
         Stage::Components => {
             let payload: ComponentsPayload =
                 serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&components(ctx, &payload, &attempt, scratch, cancel)?))
+            Ok(to_json(&components(
+                ctx, &payload, &attempt, scratch, cancel,
+            )?))
         }
         Stage::Build => {
-            let payload: BuildPayload = serde_json::from_str(&lease.payload).map_err(bad_payload)?;
+            let payload: BuildPayload =
+                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
             Ok(to_json(&build(ctx, lease, &payload, cancel)?))
         }
     }
@@ -385,7 +399,13 @@ fn scan(
     result.contents = contents.len() as u64;
 
     let mut bands: Vec<ExternalSorter> = (0..partitions)
-        .map(|p| ExternalSorter::new(scratch, &format!("bands-{p:04}"), ctx.sort_budget / partitions))
+        .map(|p| {
+            ExternalSorter::new(
+                scratch,
+                &format!("bands-{p:04}"),
+                ctx.sort_budget / partitions,
+            )
+        })
         .collect();
     for (content_id, (time, band_keys)) in contents {
         for (band, band_key) in band_keys.into_iter().enumerate() {
@@ -571,7 +591,8 @@ fn components(
     let path = scratch.join("clusters.run");
     let file = std::fs::File::create(&path)
         .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
-    let mut writer = RunWriter::new(std::io::BufWriter::new(file), "clusters.run").map_err(run_error)?;
+    let mut writer =
+        RunWriter::new(std::io::BufWriter::new(file), "clusters.run").map_err(run_error)?;
     let mut clustered = 0u64;
     for (i, id) in ids.iter().enumerate() {
         let root = find(&mut parent, i);
@@ -680,7 +701,9 @@ fn build(
         .collect::<Result<Vec<_>, _>>()?;
     let clusters = provindex_runs::merge(cluster_runs).map(|item| {
         let (key, value) = item.map_err(|e| crate::PipelineError::Staging(e.to_string()))?;
-        let bad = || crate::PipelineError::Staging(format!("cluster run record of {} bytes", value.len()));
+        let bad = || {
+            crate::PipelineError::Staging(format!("cluster run record of {} bytes", value.len()))
+        };
         let content = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| bad())?;
         if value.len() != 40 {
             return Err(bad());

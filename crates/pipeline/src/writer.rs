@@ -53,12 +53,12 @@ impl IndexWriter {
         let builder = IndexBuilder::create(out)?;
         let mut site_files = SiteFiles::default();
         if let Some(robots) = robots {
-            site_files
-                .add_given_robots(robots)
-                .map_err(|source| crate::PipelineError::ListInput {
+            site_files.add_given_robots(robots).map_err(|source| {
+                crate::PipelineError::ListInput {
                     path: robots.display().to_string(),
                     source,
-                })?;
+                }
+            })?;
         }
         Ok(Self {
             builder,
@@ -129,7 +129,12 @@ impl IndexWriter {
         facts: BuildFacts,
         mut report: BuildReport,
     ) -> Result<BuildReport, crate::PipelineError> {
-        resolve_revisits(&mut self.builder, self.revisits, &self.digests, &mut self.report)?;
+        resolve_revisits(
+            &mut self.builder,
+            self.revisits,
+            &self.digests,
+            &mut self.report,
+        )?;
         // Site files apply to every capture of their origin, revisits included.
         self.report.site_signals = self.site_files.apply(&mut self.builder)?;
         for member in clusters {

@@ -27,7 +27,11 @@ fn shared_warcs() -> Vec<PathBuf> {
         })
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected the shared WARC files in {}", dir.display());
+    assert!(
+        files.len() >= 10,
+        "expected the shared WARC files in {}",
+        dir.display()
+    );
     if let Ok(more) = std::env::var("PROVINDEX_EQUIV_WARC") {
         files.extend(more.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
     }
@@ -98,8 +102,14 @@ fn single_pass_equals_two_passes_on_every_real_html_record() {
         }
     }
     eprintln!("{counts:?}");
-    assert!(counts.html >= 300, "too few HTML records compared: {counts:?}");
-    assert!(counts.with_findings >= 5, "too few pages with a license or signal: {counts:?}");
+    assert!(
+        counts.html >= 300,
+        "too few HTML records compared: {counts:?}"
+    );
+    assert!(
+        counts.with_findings >= 5,
+        "too few pages with a license or signal: {counts:?}"
+    );
 }
 
 /// Pages where the extractor's tokenizer reads raw text differently from the
@@ -129,9 +139,7 @@ fn single_pass_equals_two_passes_where_raw_text_modes_differ() {
             r#"<body><p>All rights reserved</p><style/><a rel=license href="{cc}">x</a></style>
             <textarea/><a href="{cc}">y</a></textarea><footer><a href="{cc}">CC BY</a></footer>"#
         ),
-        format!(
-            r#"<body><script type="application/ld+json"/>{{"license": "{cc}"}}</script><p>z"#
-        ),
+        format!(r#"<body><script type="application/ld+json"/>{{"license": "{cc}"}}</script><p>z"#),
         // Raw-text elements inside content the extractor drops.
         format!(
             r#"<body><svg><title>All rights <a href=x>reserved</a></title><style>a<b>{{}}</style>

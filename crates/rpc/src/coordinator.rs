@@ -261,7 +261,11 @@ impl CoordinatorService for CoordinatorApi {
                 let ended = current.state != "running";
                 let changed = last.as_ref().is_none_or(|l| {
                     (l.stages.clone(), l.state.clone(), l.retries)
-                        != (current.stages.clone(), current.state.clone(), current.retries)
+                        != (
+                            current.stages.clone(),
+                            current.state.clone(),
+                            current.retries,
+                        )
                 });
                 if changed {
                     last = Some(current.clone());
@@ -329,7 +333,14 @@ impl CoordinatorService for CoordinatorApi {
         let r = request.into_inner();
         tracing::warn!(job = %r.job_id, task = %r.task_id, reason = %r.reason, "task attempt failed");
         lock(&self.coordinator)
-            .fail(&r.job_id, &r.task_id, r.token, &r.reason, r.permanent, now_ms())
+            .fail(
+                &r.job_id,
+                &r.task_id,
+                r.token,
+                &r.reason,
+                r.permanent,
+                now_ms(),
+            )
             .map_err(status)?;
         self.after_change();
         Ok(Response::new(pb::FailTaskResponse {}))
@@ -362,7 +373,9 @@ impl GrpcTaskSource {
         let timeout = self.timeout;
         self.runtime.block_on(async move {
             match tokio::time::timeout(timeout, f(client)).await {
-                Err(_) => Err(SourceError::Unavailable("coordinator call timed out".into())),
+                Err(_) => Err(SourceError::Unavailable(
+                    "coordinator call timed out".into(),
+                )),
                 Ok(Ok(response)) => Ok(response.into_inner()),
                 Ok(Err(status)) => Err(match status.code() {
                     tonic::Code::FailedPrecondition => {
@@ -384,9 +397,8 @@ impl GrpcTaskSource {
 impl TaskSource for GrpcTaskSource {
     fn acquire(&self, worker: &str) -> Result<Option<Lease>, SourceError> {
         let worker = worker.to_string();
-        let response = self.call(|mut c| async move {
-            c.acquire_task(pb::AcquireTaskRequest { worker }).await
-        })?;
+        let response = self
+            .call(|mut c| async move { c.acquire_task(pb::AcquireTaskRequest { worker }).await })?;
         let Some(task) = response.task else {
             return Ok(None);
         };

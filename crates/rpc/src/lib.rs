@@ -4,8 +4,8 @@
 pub mod auth;
 mod batch;
 mod checkoptout;
-pub mod coordinator;
 mod convert;
+pub mod coordinator;
 pub mod disclosure;
 mod error;
 mod findwork;

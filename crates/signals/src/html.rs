@@ -7,9 +7,7 @@ use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts};
 pub use html5ever::tokenizer::{Tag, TokenSinkResult};
 use html5ever::{LocalName, local_name};
 
@@ -355,8 +353,8 @@ fn class_marks(v: &str) -> (bool, bool) {
             b'f' => footer |= at_ignore_ascii_case(b, i, b"footer"),
             b'c' => {
                 footer |= at_ignore_ascii_case(b, i, b"copyright");
-                figure |= at_ignore_ascii_case(b, i, b"caption")
-                    || at_ignore_ascii_case(b, i, b"credit");
+                figure |=
+                    at_ignore_ascii_case(b, i, b"caption") || at_ignore_ascii_case(b, i, b"credit");
             }
             b'l' => {
                 footer |= at_ignore_ascii_case(b, i, b"license")
@@ -755,7 +753,10 @@ impl HtmlScanner {
             Divert::None => {}
         }
         let wanted = self.state.start_tag(tag);
-        let driver_raw = matches!(next, TokenSinkResult::RawData(_) | TokenSinkResult::Plaintext);
+        let driver_raw = matches!(
+            next,
+            TokenSinkResult::RawData(_) | TokenSinkResult::Plaintext
+        );
         self.divert = match (wanted, driver_raw) {
             (Some(_), false) => Divert::Raw {
                 name: tag.name.to_string(),

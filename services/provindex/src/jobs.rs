@@ -138,7 +138,11 @@ fn submit_and_follow(
         .staging
         .as_deref()
         .map(absolute_uri)
-        .unwrap_or_else(|| provindex_pipeline::default_staging(&out).display().to_string());
+        .unwrap_or_else(|| {
+            provindex_pipeline::default_staging(&out)
+                .display()
+                .to_string()
+        });
     let spec = pb::JobSpec {
         inputs: args.inputs.iter().map(|i| absolute_uri(i)).collect(),
         crawl: args.crawl.clone(),
@@ -319,11 +323,10 @@ impl Progress {
         let mut stderr = std::io::stderr();
         if self.terminal {
             let width = 30;
-            let done = if status.input_bytes == 0 {
-                0
-            } else {
-                (status.input_bytes_done * width / status.input_bytes) as usize
-            };
+            let done = (status.input_bytes_done * width)
+                .checked_div(status.input_bytes)
+                .unwrap_or(0)
+                .min(width) as usize;
             let bar = format!(
                 "[{}{}]",
                 "#".repeat(done),
@@ -357,13 +360,12 @@ pub struct CoordinatorArgs {
 }
 
 pub fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
-    let state = PathBuf::from(
-        args.state
-            .to_str()
-            .and_then(|s| s.strip_prefix("file://"))
-            .map(PathBuf::from)
-            .unwrap_or(args.state.clone()),
-    );
+    let state = args
+        .state
+        .to_str()
+        .and_then(|s| s.strip_prefix("file://"))
+        .map(PathBuf::from)
+        .unwrap_or(args.state.clone());
     let coordinator = provindex_pipeline::job::Coordinator::open(&state)
         .with_context(|| format!("opening job state in {}", state.display()))?;
     for job in coordinator.jobs().filter(|j| j.state == JobState::Running) {
@@ -432,7 +434,8 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(15))
         .connect_lazy();
     let source = provindex_rpc::coordinator::GrpcTaskSource::new(runtime.handle().clone(), channel);
-    let store = Arc::new(provindex_corpus::store::CorpusStore::new().context("object store client")?);
+    let store =
+        Arc::new(provindex_corpus::store::CorpusStore::new().context("object store client")?);
     let scratch = args.scratch.unwrap_or_else(std::env::temp_dir);
     let name = args
         .name
@@ -457,9 +460,9 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
                 },
                 idle_poll: Duration::from_millis(250),
             };
-            scope.spawn(move || provindex_pipeline::worker::run_worker(source, ctx, &options, stop));
+            scope
+                .spawn(move || provindex_pipeline::worker::run_worker(source, ctx, &options, stop));
         }
     });
     Ok(())
 }
-
