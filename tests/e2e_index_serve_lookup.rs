@@ -252,19 +252,37 @@ async fn index_serve_and_look_up_the_real_corpus() {
     assert!(revisits.iter().filter(|c| !c.content_id.is_empty()).count() >= 20);
 
     // 5. GetCapture returns the evidence location of a capture.
+    //    With include_record, the original record bytes come back from the
+    //    object, and decode to the same record.
     let capture_id = revisit_page.captures[0].capture_id.clone();
-    let capture = client
+    let response = client
         .get_capture(GetCaptureRequest {
             capture_id: capture_id.clone(),
+            include_record: true,
         })
         .await
         .expect("get capture")
-        .into_inner()
-        .capture
-        .expect("capture");
-    let location = capture.location.expect("location");
+        .into_inner();
+    let capture = response.capture.expect("capture");
+    let location = capture.location.clone().expect("location");
     assert!(location.uri.contains("gov.uk-2014"), "{location:?}");
     assert!(location.length > 0);
+    assert_eq!(response.record.len() as u64, location.length);
+    let original =
+        provindex_corpus::decode_record(&response.record, &location.uri).expect("decodes");
+    assert_eq!(
+        original.header("WARC-Record-ID").unwrap_or_default(),
+        capture.record_id
+    );
+    let without = client
+        .get_capture(GetCaptureRequest {
+            capture_id: capture_id.clone(),
+            include_record: false,
+        })
+        .await
+        .expect("get capture")
+        .into_inner();
+    assert!(without.record.is_empty());
 
     // 6. Licenses stated by real pages travel with their captures; unlicensed
     //    pages say nothing (never a guess), and every capture carries a verdict.

@@ -393,6 +393,7 @@ async fn site_signals_from_the_crawl_apply_per_origin_and_time() {
     let got = client
         .get_capture(GetCaptureRequest {
             capture_id: stats.capture_id.clone(),
+            include_record: false,
         })
         .await
         .expect("get capture")

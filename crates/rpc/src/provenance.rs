@@ -21,12 +21,16 @@ use crate::{ApiError, convert};
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Largest original record GetCapture returns (under the 8 MiB message limit).
+pub const MAX_RECORD_BYTES: u64 = 7 << 20;
 
 #[derive(Clone)]
 pub struct ProvenanceApi {
     index: Arc<IndexReader>,
     search: Arc<WorkSearch>,
     registry: Option<Arc<dyn OptOutRegistry>>,
+    /// Reads original records back (GetCapture include_record); made on first use.
+    store: Arc<std::sync::OnceLock<Arc<provindex_corpus::store::CorpusStore>>>,
 }
 
 impl ProvenanceApi {
@@ -36,7 +40,43 @@ impl ProvenanceApi {
             index,
             search,
             registry: None,
+            store: Arc::default(),
         }
+    }
+
+    /// The record's original bytes, read back from its object.
+    async fn original_record(
+        &self,
+        record: &provindex_index::records::CaptureRecord,
+    ) -> Result<Vec<u8>, Status> {
+        let uri = &record.location_uri;
+        match record.location_framing.as_str() {
+            "plain" | "gzip_member" => {}
+            framing => {
+                return Err(Status::failed_precondition(format!(
+                    "the record is inside a whole-file compressed object ({uri}, framing \
+                     {framing:?}): there is no byte range to read; fetch the object and \
+                     decompress to offset {}",
+                    record.location_offset
+                )));
+            }
+        }
+        if record.location_length > MAX_RECORD_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "the record is {} bytes; at most {MAX_RECORD_BYTES} are returned",
+                record.location_length
+            )));
+        }
+        let store = Arc::clone(self.store.get_or_init(|| {
+            Arc::new(provindex_corpus::store::CorpusStore::with_handle(
+                tokio::runtime::Handle::current(),
+            ))
+        }));
+        store
+            .read_range_async(uri, record.location_offset, record.location_length)
+            .await
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| Status::unavailable(format!("reading the record back: {e}")))
     }
 
     /// Consults `registry` in CheckOptOut (issue 8's opt-out registry).
@@ -148,10 +188,16 @@ impl ProvenanceService for ProvenanceApi {
             .capture(capture_id)
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no capture {capture_id:032x}")))?;
+        let original = if request.get_ref().include_record {
+            self.original_record(&record).await?
+        } else {
+            Vec::new()
+        };
         Ok(Response::new(GetCaptureResponse {
             capture: Some(
                 convert::capture_in(&self.index, capture_id, record).map_err(ApiError::from)?,
             ),
+            record: original,
         }))
     }
 }

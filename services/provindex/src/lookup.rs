@@ -236,7 +236,10 @@ async fn lookup(args: LookupArgs) -> Result<(), tonic::Status> {
         }
         LookupWhat::Capture { capture_id } => {
             let response = client
-                .get_capture(GetCaptureRequest { capture_id })
+                .get_capture(GetCaptureRequest {
+                    capture_id,
+                    include_record: false,
+                })
                 .await?
                 .into_inner();
             let capture = response
