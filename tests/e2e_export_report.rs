@@ -2,6 +2,11 @@
 //! processes on the real corpus (gov.uk crawl a + b, iana.org): the numbers
 //! are checked against `provindex info` and against values computed here
 //! independently from the server's `LookupUrl` / `LookupContent` answers.
+//!
+//! Near-duplicate clusters: only a cluster's keeper counts (export, tokens,
+//! compensation). The content ids come from the index's contents table, the
+//! clusters from `LookupContent`, and the keeper rule (earliest first capture,
+//! ties by the smallest content_id) is re-derived here from the captures.
 
 mod common;
 
@@ -86,11 +91,19 @@ async fn contents_of_domain(
     }
 }
 
-/// A content's token count, capture count and every capture, via LookupContent.
-async fn content_facts(
-    client: &mut ProvenanceServiceClient<Channel>,
-    content_id: &str,
-) -> (u64, u64, Vec<Capture>) {
+/// What LookupContent says about one content.
+struct Facts {
+    tokens: u64,
+    /// Every capture, earliest first (capture time, then capture id).
+    captures: Vec<Capture>,
+    cluster_id: String,
+    cluster_size: u64,
+    cluster_keeper: String,
+    is_keeper: bool,
+}
+
+/// A content's token count, every capture and its cluster, via LookupContent.
+async fn content_facts(client: &mut ProvenanceServiceClient<Channel>, content_id: &str) -> Facts {
     let mut request = LookupContentRequest {
         key: Some(Key::ContentId(content_id.into())),
         page_size: 1000,
@@ -106,14 +119,110 @@ async fn content_facts(
         let content = page.content.expect("content");
         captures.extend(page.captures);
         if page.next_page_token.is_empty() {
-            return (content.token_count, content.capture_count, captures);
+            assert_eq!(captures.len() as u64, content.capture_count, "{content_id}");
+            assert!(!captures.is_empty(), "{content_id} has captures");
+            captures.sort_by(|a, b| {
+                (a.capture_time, &a.capture_id).cmp(&(b.capture_time, &b.capture_id))
+            });
+            assert_eq!(captures[0].capture_time, content.first_seen, "{content_id}");
+            let cluster = content.cluster.expect("cluster");
+            return Facts {
+                tokens: content.token_count,
+                captures,
+                cluster_id: cluster.cluster_id,
+                cluster_size: cluster.size,
+                cluster_keeper: cluster.keeper,
+                is_keeper: content.is_keeper,
+            };
         }
         request.page_token = page.next_page_token;
     }
 }
 
+/// Every content of the index (content id → facts): the ids from the index's
+/// contents table, the facts from the server. Checks the clusters by hand:
+/// each cluster lists all its members, its id is the smallest member and its
+/// keeper the member with the earliest first capture (ties: smallest id);
+/// `is_keeper` holds for exactly that member.
+async fn all_content_facts(
+    client: &mut ProvenanceServiceClient<Channel>,
+    index: &Path,
+) -> BTreeMap<String, Facts> {
+    let mut ids = Vec::new();
+    let reader = provindex_index::IndexReader::open(index).expect("open index");
+    reader
+        .for_each_content::<provindex_index::IndexError>(|id, _| {
+            ids.push(format!("{id:032x}"));
+            Ok(())
+        })
+        .expect("walk contents");
+    assert_eq!(ids.len() as u64, reader.manifest().contents);
+    drop(reader);
+    let mut facts = BTreeMap::new();
+    for id in ids {
+        let f = content_facts(client, &id).await;
+        facts.insert(id, f);
+    }
+    let mut clusters: BTreeMap<&str, Vec<(&String, &Facts)>> = BTreeMap::new();
+    for (id, f) in &facts {
+        clusters
+            .entry(f.cluster_id.as_str())
+            .or_default()
+            .push((id, f));
+    }
+    for (cluster_id, members) in &clusters {
+        let smallest = members
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .min()
+            .expect("member");
+        assert_eq!(*cluster_id, smallest, "cluster id = smallest member");
+        let keeper = members
+            .iter()
+            .min_by_key(|(id, f)| (f.captures[0].capture_time, id.as_str()))
+            .expect("member")
+            .0;
+        for (id, f) in members {
+            assert_eq!(f.cluster_size, members.len() as u64, "{cluster_id}");
+            assert_eq!(&f.cluster_keeper, keeper, "{cluster_id}");
+            assert_eq!(f.is_keeper, *id == keeper, "{id}");
+        }
+    }
+    facts
+}
+
+/// The keepers (the contents that count) and the near-duplicates (the rest).
+fn split_keepers(facts: &BTreeMap<String, Facts>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (keepers, near): (Vec<_>, Vec<_>) = facts.iter().partition(|(_, f)| f.is_keeper);
+    (
+        keepers.into_iter().map(|(id, _)| id.clone()).collect(),
+        near.into_iter().map(|(id, _)| id.clone()).collect(),
+    )
+}
+
+/// `{reason: count}` without the reasons that count 0.
+fn reasons(pairs: &[(&str, usize)]) -> BTreeMap<String, u64> {
+    pairs
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| ((*r).to_owned(), *n as u64))
+        .collect()
+}
+
+fn reasons_json(pairs: &[(&str, usize)]) -> Value {
+    serde_json::to_value(reasons(pairs)).expect("json")
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
+}
+
+/// A float read back from the CLI's JSON equals the server's: serde_json
+/// (without `float_roundtrip`) may parse the printed shortest form into a
+/// neighbouring double, so equal within a relative 1e-12.
+fn same_f64(json: &Value, value: f64) -> bool {
+    json.as_f64()
+        .is_some_and(|j| (j - value).abs() <= 1e-12 * value.abs().max(1.0))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,9 +248,21 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     ]));
     let contents = info["contents"].as_u64().expect("contents");
     let captures = info["captures"].as_u64().expect("captures");
+    let clusters = info["clusters"].as_u64().expect("clusters");
+    let clustered = info["clustered_contents"]
+        .as_u64()
+        .expect("clustered_contents");
     assert!(contents > 20, "{info}");
+    // Of each near-duplicate cluster (2+ contents) only the keeper counts.
+    let near_count = clustered - clusters;
+    assert!(
+        near_count > 0,
+        "the corpus has near-duplicate pages: {info}"
+    );
+    let keeper_count = contents - near_count;
 
-    // 1. Export without a registry: nothing in this 2014 corpus is reserved.
+    // 1. Export without a registry: nothing in this 2014 corpus is reserved,
+    // so only the near-duplicates (non-keepers) are excluded.
     let out1 = dir.path().join("plain.jsonl");
     let summary1 = json_of(&run(&[
         "export".as_ref(),
@@ -150,8 +271,18 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         out1.as_os_str(),
     ]));
     assert_eq!(summary1["contents"], contents, "{summary1}");
-    assert_eq!(summary1["kept"], contents, "{summary1}");
-    assert_eq!(summary1["excluded"], 0, "{summary1}");
+    assert_eq!(summary1["kept"], keeper_count, "{summary1}");
+    assert_eq!(summary1["excluded"], near_count, "{summary1}");
+    assert_eq!(
+        summary1["excluded_by_reason"],
+        serde_json::json!({"near_duplicate": near_count}),
+        "{summary1}"
+    );
+    assert_eq!(
+        summary1["matched_by_reason"],
+        serde_json::json!({"near_duplicate": near_count}),
+        "{summary1}"
+    );
     let on_disk: Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("plain.summary.json")).expect("summary file"),
     )
@@ -160,8 +291,8 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     assert!(!dir.path().join("plain.jsonl.tmp").exists());
     let manifest1 = read_manifest(&out1);
     let ids1 = ids_of(&manifest1);
-    assert_eq!(manifest1.len() as u64, contents);
-    assert_eq!(ids1.len() as u64, contents, "every content exactly once");
+    assert_eq!(manifest1.len() as u64, keeper_count);
+    assert_eq!(ids1.len() as u64, keeper_count, "every keeper exactly once");
 
     // 2. Independent facts from the server, and a registry opt-out of data.gov.uk.
     let auth = dir.path().join("auth.json");
@@ -174,25 +305,55 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     let server = start_server(&index, &auth, &registry);
     let channel = server.channel().await;
     let mut reads = ProvenanceServiceClient::new(channel.clone());
+    let facts = all_content_facts(&mut reads, &index).await;
+    assert_eq!(facts.len() as u64, contents);
+    let (keepers, near) = split_keepers(&facts);
+    assert_eq!(
+        near.len() as u64,
+        near_count,
+        "non-keepers = clustered - clusters"
+    );
+    let multi: BTreeMap<&str, u64> = facts
+        .values()
+        .filter(|f| f.cluster_size > 1)
+        .map(|f| (f.cluster_id.as_str(), f.cluster_size))
+        .collect();
+    assert_eq!(multi.len() as u64, clusters);
+    assert_eq!(multi.values().sum::<u64>(), clustered);
+    assert_eq!(ids1, keepers, "the plain export lists exactly the keepers");
     let gov = contents_of_domain(&mut reads, "data.gov.uk").await;
-    assert!(gov.len() > 10 && gov.is_subset(&ids1), "{gov:?}");
+    assert!(
+        gov.len() > 10 && gov.iter().all(|id| facts.contains_key(id)),
+        "{gov:?}"
+    );
+    let lines1: BTreeMap<&str, &Value> = manifest1
+        .iter()
+        .map(|l| (l["content_id"].as_str().expect("id"), l))
+        .collect();
 
+    // Tokens and domains over the keepers; captures, period and license mix
+    // over every content.
     let mut tokens = 0u64;
     let mut captures_with_text = 0u64;
     let mut domain_tokens: BTreeMap<String, u64> = BTreeMap::new();
     let mut license_classes: BTreeMap<String, u64> = BTreeMap::new();
     let mut times = Vec::new();
-    for line in &manifest1 {
-        let id = line["content_id"].as_str().expect("id");
-        let (token_count, capture_count, mut caps) = content_facts(&mut reads, id).await;
-        assert_eq!(caps.len() as u64, capture_count);
-        tokens += token_count;
-        captures_with_text += capture_count;
-        caps.sort_by(|a, b| (a.capture_time, &a.capture_id).cmp(&(b.capture_time, &b.capture_id)));
-        times.extend(caps.iter().map(|c| c.capture_time));
-        let earliest = &caps[0];
-        assert_eq!(line["url"], earliest.url.as_str(), "url = earliest capture");
+    for (id, f) in &facts {
+        captures_with_text += f.captures.len() as u64;
+        times.extend(f.captures.iter().map(|c| c.capture_time));
+        let earliest = &f.captures[0];
         let license = earliest.license.as_ref();
+        let class = license
+            .map(|l| l.class.clone())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        *license_classes.entry(class).or_default() += 1;
+        if !f.is_keeper {
+            continue;
+        }
+        tokens += f.tokens;
+        let line = lines1[id.as_str()];
+        assert_eq!(line["url"], earliest.url.as_str(), "url = earliest capture");
         let expected_license = license
             .map(|l| {
                 if l.spdx.is_empty() {
@@ -204,17 +365,12 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
             .filter(|l| !l.is_empty())
             .unwrap_or_else(|| "unknown".into());
         assert_eq!(line["license"], expected_license.as_str());
-        let class = license
-            .map(|l| l.class.clone())
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "unknown".into());
-        *license_classes.entry(class).or_default() += 1;
         let domain = if earliest.registered_domain.is_empty() {
             "(none)".to_owned()
         } else {
             earliest.registered_domain.clone()
         };
-        *domain_tokens.entry(domain).or_default() += token_count;
+        *domain_tokens.entry(domain).or_default() += f.tokens;
     }
 
     let mut optouts = OptOutServiceClient::new(channel);
@@ -247,15 +403,33 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     let excluded = summary2["excluded"].as_u64().expect("excluded");
     assert_eq!(kept + excluded, contents, "{summary2}");
     assert_eq!(summary2["contents"], contents);
-    assert_eq!(excluded, gov.len() as u64, "{summary2}");
+    // The registry reason comes before near_duplicate.
+    let gov_or_near: BTreeSet<String> = gov.union(&near).cloned().collect();
+    assert_eq!(excluded, gov_or_near.len() as u64, "{summary2}");
     assert_eq!(
         summary2["excluded_by_reason"],
-        serde_json::json!({"registry:domain": gov.len()})
+        reasons_json(&[
+            ("registry:domain", gov.len()),
+            ("near_duplicate", near.difference(&gov).count()),
+        ]),
+        "{summary2}"
+    );
+    assert_eq!(
+        summary2["matched_by_reason"],
+        reasons_json(&[
+            ("registry:domain", gov.len()),
+            ("near_duplicate", near.len())
+        ]),
+        "{summary2}"
     );
     let manifest2 = read_manifest(&out2);
     assert_eq!(manifest2.len() as u64, kept);
-    let expected: BTreeSet<String> = ids1.difference(&gov).cloned().collect();
+    let expected: BTreeSet<String> = keepers.difference(&gov).cloned().collect();
     assert_eq!(ids_of(&manifest2), expected);
+    assert_eq!(
+        summary2["kept_tokens"],
+        expected.iter().map(|id| facts[id].tokens).sum::<u64>()
+    );
     // Before the entry takes effect it excludes nothing.
     let early = json_of(&run(&[
         "export".as_ref(),
@@ -267,7 +441,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         "--at".as_ref(),
         "1399999999".as_ref(),
     ]));
-    assert_eq!(early["kept"], contents, "{early}");
+    assert_eq!(early["kept"], keeper_count, "{early}");
 
     // 4. The report, against the independent numbers.
     let report_json = dir.path().join("report.json");
@@ -285,6 +459,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     let totals = &report["totals"];
     assert_eq!(totals["captures"], captures, "{report}");
     assert_eq!(totals["contents"], contents);
+    assert_eq!(totals["keepers"], keeper_count);
     assert_eq!(totals["captures_with_text"], captures_with_text);
     assert_eq!(totals["tokens_after_exact_dedup"], tokens);
     assert_eq!(report["crawls"], serde_json::json!(["export-test"]));
@@ -303,6 +478,17 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     assert!(close(
         rate,
         1.0 - contents as f64 / captures_with_text as f64
+    ));
+    let duplicates = &report["duplicates"];
+    assert_eq!(
+        duplicates["near_duplicate_contents"], near_count,
+        "{duplicates}"
+    );
+    assert!(close(
+        duplicates["near_duplicate_rate"]
+            .as_f64()
+            .expect("near rate"),
+        near_count as f64 / contents as f64
     ));
     // Top 10% of the registered domains (at least 1), by attributed tokens.
     let mut ranked: Vec<(&String, &u64)> = domain_tokens.iter().collect();
@@ -334,12 +520,24 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
             n as f64 / contents as f64
         ));
     }
+    // The crawl signals the plain export honoured (none in this corpus).
+    let signalled: u64 = summary1["matched_by_reason"]
+        .as_object()
+        .expect("reasons")
+        .iter()
+        .filter(|(reason, _)| reason.starts_with("crawl_signal:"))
+        .map(|(_, n)| n.as_u64().expect("n"))
+        .sum();
     assert_eq!(
         report["reservation_signals"]["contents_with_reservation"],
-        summary1["excluded"]
+        signalled
     );
     let html = std::fs::read_to_string(&report_html).expect("html");
     assert!(html.contains("<svg") && html.contains("data.gov.uk"));
+    assert!(html.contains("Near-duplicate rate"));
+    assert!(html.contains(&format!(
+        "{near_count} of {contents} distinct contents are near-duplicates"
+    )));
 
     // 5. Compensation: every token of the period, shares summing to the pool.
     let csv = dir.path().join("comp.csv");
@@ -357,7 +555,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     let statement: Value =
         serde_json::from_slice(&std::fs::read(&comp_json).expect("comp")).expect("JSON");
     assert_eq!(statement["tokens"], tokens);
-    assert_eq!(statement["contents"], contents);
+    assert_eq!(statement["contents"], keeper_count);
     let shares = statement["shares"].as_array().expect("shares");
     let amount: f64 = shares
         .iter()
@@ -537,8 +735,14 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     let mut reports = ReportServiceClient::new(channel.clone());
     let mut optouts = OptOutServiceClient::new(channel);
 
-    // 1. Every content's tokens, independently (LookupContent over an
-    // unfiltered CLI export), and which contents each domain holds.
+    // 1. Every content's tokens and whether it is its cluster's keeper,
+    // independently (the index's contents, LookupContent), and which contents
+    // each domain holds. Only keepers count.
+    let facts = all_content_facts(&mut reads, &index).await;
+    let (keepers, near) = split_keepers(&facts);
+    assert!(!near.is_empty(), "the corpus has near-duplicate pages");
+    let tokens_of: BTreeMap<String, u64> =
+        facts.iter().map(|(id, f)| (id.clone(), f.tokens)).collect();
     let plain = dir.path().join("plain.jsonl");
     run(&[
         "export".as_ref(),
@@ -546,17 +750,24 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         "--out".as_ref(),
         plain.as_os_str(),
     ]);
-    let mut tokens_of: BTreeMap<String, u64> = BTreeMap::new();
-    for id in ids_of(&read_manifest(&plain)) {
-        let (tokens, _, _) = content_facts(&mut reads, &id).await;
-        tokens_of.insert(id, tokens);
-    }
-    let total: u64 = tokens_of.values().sum();
+    assert_eq!(ids_of(&read_manifest(&plain)), keepers);
+    let total: u64 = keepers.iter().map(|id| tokens_of[id]).sum();
     let gov = contents_of_domain(&mut reads, "data.gov.uk").await;
     let iana = contents_of_domain(&mut reads, "iana.org").await;
     assert!(!gov.is_empty() && !iana.is_empty() && gov.is_disjoint(&iana));
-    let shared = gov.iter().next().expect("a gov content").clone();
-    let sum = |ids: &BTreeSet<String>| ids.iter().map(|id| tokens_of[id]).sum::<u64>();
+    // A counted gov content, claimed by a second rightholder below.
+    let shared = gov
+        .intersection(&keepers)
+        .next()
+        .expect("a gov keeper")
+        .clone();
+    // Tokens and number of the counted (keeper) contents among `ids`.
+    let sum = |ids: &BTreeSet<String>| {
+        ids.intersection(&keepers)
+            .map(|id| tokens_of[id])
+            .sum::<u64>()
+    };
+    let count = |ids: &BTreeSet<String>| ids.intersection(&keepers).count() as u64;
 
     // 2. Opt-outs naming three rightholders; one content is claimed twice.
     let scopes = [
@@ -599,14 +810,14 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         .expect("statement")
         .into_inner();
     assert_eq!(statement.tokens, total);
-    assert_eq!(statement.contents, tokens_of.len() as u64);
+    assert_eq!(statement.contents, keepers.len() as u64);
     assert!(statement.registry_used);
     let domain_sum: f64 = statement.shares.iter().map(|s| s.amount).sum();
     assert!((domain_sum - 1000.0).abs() < 1e-6, "{domain_sum}");
     let half = tokens_of[&shared] as f64 / 2.0;
     let expected = [
-        ("Crown copyright", sum(&gov) as f64 - half, gov.len() as u64),
-        ("IANA", sum(&iana) as f64, iana.len() as u64),
+        ("Crown copyright", sum(&gov) as f64 - half, count(&gov)),
+        ("IANA", sum(&iana) as f64, count(&iana)),
         ("Shared Holder", half, 1),
     ];
     assert_eq!(statement.rightholder_shares.len(), 3, "{statement:?}");
@@ -626,6 +837,10 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     }
     let unclaimed = statement.unclaimed.expect("unclaimed");
     assert_eq!(unclaimed.tokens, total - sum(&gov) - sum(&iana));
+    assert_eq!(
+        unclaimed.contents,
+        keepers.len() as u64 - count(&gov) - count(&iana)
+    );
     let holder_sum: f64 = statement
         .rightholder_shares
         .iter()
@@ -659,14 +874,29 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     for (c, g) in cli_domains.iter().zip(&statement.shares) {
         assert_eq!(c["registered_domain"], g.registered_domain.as_str());
         assert_eq!(c["tokens"], g.tokens);
-        assert_eq!(c["amount"].as_f64(), Some(g.amount));
+        assert!(
+            same_f64(&c["amount"], g.amount),
+            "{} vs {}",
+            c["amount"],
+            g.amount
+        );
     }
     let cli_holders = cli["rightholder_shares"].as_array().expect("rows");
     assert_eq!(cli_holders.len(), statement.rightholder_shares.len());
     for (c, g) in cli_holders.iter().zip(&statement.rightholder_shares) {
         assert_eq!(c["rightholder"], g.rightholder.as_str());
-        assert_eq!(c["tokens"].as_f64(), Some(g.tokens));
-        assert_eq!(c["amount"].as_f64(), Some(g.amount));
+        assert!(
+            same_f64(&c["tokens"], g.tokens),
+            "{} vs {}",
+            c["tokens"],
+            g.tokens
+        );
+        assert!(
+            same_f64(&c["amount"], g.amount),
+            "{} vs {}",
+            c["amount"],
+            g.amount
+        );
     }
     let csv_text = std::fs::read_to_string(&csv).expect("csv");
     assert_eq!(
@@ -698,6 +928,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     let totals = report.totals.expect("totals");
     assert_eq!(totals.tokens_after_exact_dedup, total);
     assert_eq!(totals.contents, tokens_of.len() as u64);
+    assert_eq!(totals.keepers, keepers.len() as u64);
     assert_eq!(cli_report["totals"]["captures"], totals.captures);
     assert_eq!(
         cli_report["totals"]["captures_with_text"],
@@ -728,7 +959,12 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     {
         assert_eq!(c["domain"], g.domain.as_str());
         assert_eq!(c["tokens"], g.tokens);
-        assert_eq!(c["share_of_tokens"].as_f64(), Some(g.share_of_tokens));
+        assert!(
+            same_f64(&c["share_of_tokens"], g.share_of_tokens),
+            "{} vs {}",
+            c["share_of_tokens"],
+            g.share_of_tokens
+        );
     }
     let mix = report.license_mix.clone().expect("mix");
     assert_eq!(
@@ -739,14 +975,37 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         mix.classes.len()
     );
     let duplicates = report.duplicates.clone().expect("duplicates");
-    assert_eq!(
-        cli_report["duplicates"]["duplicate_rate"].as_f64(),
-        Some(duplicates.duplicate_rate)
+    assert!(
+        same_f64(
+            &cli_report["duplicates"]["duplicate_rate"],
+            duplicates.duplicate_rate
+        ),
+        "{} vs {}",
+        cli_report["duplicates"]["duplicate_rate"],
+        duplicates.duplicate_rate
     );
     assert!(close(
         duplicates.duplicate_rate,
         1.0 - totals.contents as f64 / totals.captures_with_text as f64
     ));
+    assert_eq!(duplicates.near_duplicate_contents, near.len() as u64);
+    assert!(close(
+        duplicates.near_duplicate_rate,
+        near.len() as f64 / tokens_of.len() as f64
+    ));
+    assert_eq!(
+        cli_report["duplicates"]["near_duplicate_contents"],
+        duplicates.near_duplicate_contents
+    );
+    assert!(
+        same_f64(
+            &cli_report["duplicates"]["near_duplicate_rate"],
+            duplicates.near_duplicate_rate
+        ),
+        "{} vs {}",
+        cli_report["duplicates"]["near_duplicate_rate"],
+        duplicates.near_duplicate_rate
+    );
     assert_eq!(
         cli_report["reservation_signals"]["contents_with_reservation"],
         report
@@ -784,19 +1043,29 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         summary.summary_uri,
         "s3://exports/run1/manifest.summary.json"
     );
-    let excluded: BTreeSet<String> = gov.union(&iana).cloned().collect();
+    // Registry reasons before near_duplicate.
+    let opted_out: BTreeSet<String> = gov.union(&iana).cloned().collect();
+    let excluded: BTreeSet<String> = opted_out.union(&near).cloned().collect();
     assert_eq!(summary.excluded, excluded.len() as u64);
     assert_eq!(summary.kept + summary.excluded, summary.contents);
     assert_eq!(summary.contents, tokens_of.len() as u64);
+    assert_eq!(summary.kept_tokens, total - sum(&opted_out));
     assert_eq!(
-        summary.kept_tokens,
-        total - excluded.iter().map(|id| tokens_of[id]).sum::<u64>()
-    );
-    assert_eq!(
-        summary.excluded_by_reason,
-        [("registry:domain".to_owned(), excluded.len() as u64)].into()
+        summary
+            .excluded_by_reason
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        reasons(&[
+            ("registry:domain", opted_out.len()),
+            ("near_duplicate", near.difference(&opted_out).count()),
+        ])
     );
     assert_eq!(summary.matched_by_reason["registry:content"], 1);
+    assert_eq!(
+        summary.matched_by_reason["near_duplicate"],
+        near.len() as u64
+    );
     assert_eq!(cli_summary["kept"], summary.kept);
     assert_eq!(cli_summary["kept_tokens"], summary.kept_tokens);
     assert_eq!(

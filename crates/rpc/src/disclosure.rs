@@ -5,9 +5,11 @@
 //! ([`crate::ReportApi`]); the outputs are typed (serde) so that the JSON
 //! files and the protobuf answers carry the same numbers.
 //!
-//! Deduplication is exact: one distinct normalized text (`content_id`) is one
-//! sample. Which contents count as their near-duplicate cluster's keeper is
-//! decided in one place, [`is_keeper`].
+//! Deduplication is exact, then by near-duplicate cluster: one distinct
+//! normalized text (`content_id`) is one content, and of each near-duplicate
+//! cluster (built by the index) only its keeper counts as a sample. Which
+//! contents count as their cluster's keeper is decided in one place,
+//! [`is_keeper`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -515,9 +517,16 @@ pub struct ReservationSignals {
 pub struct Duplicates {
     pub captures_with_text: u64,
     pub contents: u64,
+    /// Exact duplicates: 1 - contents / captures with text.
     pub duplicate_rate: f64,
     pub rule: String,
+    /// The near-duplicate rule (how `near_duplicate_rate` is computed).
     pub near_duplicates: String,
+    /// Contents that are not their near-duplicate cluster's keeper
+    /// (contents - keepers): excluded from the export as `near_duplicate`.
+    pub near_duplicate_contents: u64,
+    /// near_duplicate_contents / contents.
+    pub near_duplicate_rate: f64,
 }
 
 /// The transparency summary of the indexed corpus.
@@ -669,7 +678,9 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
             contents,
             duplicate_rate: 1.0 - share(contents, captures_with_text),
             rule: "1 - contents / captures with text (exact duplicates)".into(),
-            near_duplicates: "not measured: near-duplicate clusters are not used yet".into(),
+            near_duplicates: "near-duplicate contents / contents: a near-duplicate content is a distinct content that is not its near-duplicate cluster's keeper (MinHash LSH clusters; keeper = earliest first capture time, ties by the smallest content_id); it counts in neither the tokens nor the export".into(),
+            near_duplicate_contents: contents - keepers,
+            near_duplicate_rate: share(contents - keepers, contents),
         },
         dedup: DEDUP_RULE.into(),
     })
@@ -777,6 +788,7 @@ pub fn render_html(report: &TransparencyReport) -> String {
         ("Captures", totals.captures),
         ("Captures with text", totals.captures_with_text),
         ("Distinct contents", totals.contents),
+        ("Near-duplicate cluster keepers", totals.keepers),
         (
             "Tokens after deduplication",
             totals.tokens_after_exact_dedup,
@@ -825,8 +837,24 @@ pub fn render_html(report: &TransparencyReport) -> String {
         ],
     ));
     html.push_str(&format!(
+        "<p class=\"note\">{}.</p>",
+        esc(&report.duplicates.rule)
+    ));
+    let near = report.duplicates.near_duplicate_rate;
+    html.push_str(&svg_bars(
+        "Near-duplicate rate",
+        &[
+            ("near-duplicate contents".into(), near),
+            ("cluster keepers".into(), 1.0 - near),
+        ],
+    ));
+    html.push_str(&format!(
+        "<p>{} of {} distinct contents are near-duplicates (not their cluster's keeper).</p>",
+        report.duplicates.near_duplicate_contents, report.duplicates.contents
+    ));
+    html.push_str(&format!(
         "<p class=\"note\">{}. {}</p>",
-        esc(&report.duplicates.rule),
+        esc(&report.duplicates.near_duplicates),
         esc(&report.dedup)
     ));
     html.push_str("</body></html>\n");

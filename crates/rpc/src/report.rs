@@ -223,6 +223,8 @@ fn report_message(r: disclosure::TransparencyReport) -> pb::TransparencyReport {
             duplicate_rate: r.duplicates.duplicate_rate,
             rule: r.duplicates.rule,
             near_duplicates: r.duplicates.near_duplicates,
+            near_duplicate_contents: r.duplicates.near_duplicate_contents,
+            near_duplicate_rate: r.duplicates.near_duplicate_rate,
         }),
         dedup: r.dedup,
     }
