@@ -311,6 +311,35 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
         assert_eq!(stage(&status, "scan").tasks_done, FILES.len() as u32);
     }
 
+    // 3. A worker that cannot reach the object store: its scan attempts fail
+    //    with the store's error, the attempts run out, and the job fails with
+    //    that reason (it does not hang).
+    {
+        let (_coordinator, addr) =
+            start_coordinator(&env, &dir.path().join("state-unreachable"), "127.0.0.1:0");
+        let url = format!("http://{addr}");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut bad_env = env.clone();
+        bad_env[0].1 = format!("http://127.0.0.1:{closed}");
+        let follower = submit(&env, &url, &dir.path().join("unreachable"), "unreachable", 5);
+        let _worker = start_worker(&bad_env, &url, "cut-off", 0);
+        let output = follower.wait_with_output().expect("wait");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("failed after 3 attempt(s)")
+                && stderr.contains("staging store unreachable: reading s3://crawl/staging-unreachable/"),
+            "{stderr}"
+        );
+        let status = job_status(&addr, "unreachable").await.expect("status");
+        assert_eq!(status.state, "failed");
+        assert!(!status.failed_tasks.is_empty());
+    }
+
     // The published index opens and reports the same digest.
     let info = provindex(&env)
         .arg("info")

@@ -279,7 +279,16 @@ impl CorpusStore {
             Scheme::Local | Scheme::File => Arc::new(LocalFileSystem::new()),
             Scheme::Memory => Arc::new(InMemory::new()),
             Scheme::S3 => {
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(&p.authority);
+                // Bounded retries: an unreachable store fails a task in
+                // seconds (the job's attempts policy retries it), not after
+                // object_store's default three minutes per request.
+                let mut b = AmazonS3Builder::from_env()
+                    .with_bucket_name(&p.authority)
+                    .with_retry(object_store::RetryConfig {
+                        max_retries: 4,
+                        retry_timeout: std::time::Duration::from_secs(20),
+                        ..Default::default()
+                    });
                 let endpoint = self
                     .s3
                     .endpoint

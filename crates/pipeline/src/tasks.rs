@@ -208,17 +208,13 @@ pub fn run_task(
 }
 
 fn read_commit(ctx: &TaskContext, uri: &str) -> Result<Option<String>, TaskError> {
-    if !ctx
-        .store
-        .exists(uri)
-        .map_err(|e| TaskError::Retry(e.to_string()))?
-    {
+    let unreachable = |e: provindex_corpus::store::StoreError| {
+        TaskError::Retry(format!("staging store unreachable: reading {uri}: {e}"))
+    };
+    if !ctx.store.exists(uri).map_err(unreachable)? {
         return Ok(None);
     }
-    let bytes = ctx
-        .store
-        .get_bytes(uri)
-        .map_err(|e| TaskError::Retry(e.to_string()))?;
+    let bytes = ctx.store.get_bytes(uri).map_err(unreachable)?;
     String::from_utf8(bytes.to_vec())
         .map(Some)
         .map_err(|_| TaskError::Permanent(format!("{uri}: not UTF-8")))
