@@ -55,6 +55,9 @@ pub struct BuildSummary {
 
 pub struct IndexBuilder {
     db: DB,
+    cache: Cache,
+    /// `signatures`, `lsh`, `content_captures`: sorted and ingested as SSTs.
+    bulk: Option<crate::bulk::BulkTables>,
     path: PathBuf,
     batch: WriteBatch,
     // Detects a capture_id seen before without a read per capture; a "maybe"
@@ -80,6 +83,20 @@ impl IndexBuilder {
             }
         }
         let cache = Cache::new_lru_cache(64 << 20);
+        let bulk_dir = {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "index".into());
+            path.with_file_name(format!(".{name}.bulk"))
+        };
+        if bulk_dir.exists() {
+            // Left by a build that did not finish.
+            std::fs::remove_dir_all(&bulk_dir).map_err(|source| IndexError::Io {
+                path: bulk_dir.clone(),
+                source,
+            })?;
+        }
         let mut options = schema::db_options();
         options.increase_parallelism(2);
         let db = DB::open_cf_descriptors(&options, path, schema::column_families(&cache)).map_err(
@@ -90,6 +107,11 @@ impl IndexBuilder {
         )?;
         Ok(Self {
             db,
+            bulk: Some(crate::bulk::BulkTables::new(
+                bulk_dir,
+                &[SIGNATURES, LSH, CONTENT_CAPTURES],
+            )),
+            cache,
             path: path.to_path_buf(),
             batch: WriteBatch::default(),
             seen_captures: ScalableBloomFilter::new(1 << 16, 0.01, 2.0, 0.5),
@@ -212,11 +234,11 @@ impl IndexBuilder {
             self.urls += 1;
         }
         if let Some(content_id) = record.content_id() {
-            batch.put_cf(
-                self.cf(CONTENT_CAPTURES),
-                keys::content_capture_key(content_id, capture_id),
-                keys::encode_time(record.capture_time),
-            );
+            self.bulk_put(
+                CONTENT_CAPTURES,
+                &keys::content_capture_key(content_id, capture_id),
+                &keys::encode_time(record.capture_time),
+            )?;
         }
         if let Some(content) = content {
             let value = ContentRecord {
@@ -256,20 +278,25 @@ impl IndexBuilder {
         signature: &[u8],
         band_keys: &[u64],
     ) -> Result<(), IndexError> {
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.put_cf(self.cf(SIGNATURES), keys::id_key(content_id), signature);
+        self.bulk_put(SIGNATURES, &keys::id_key(content_id), signature)?;
         for (band, band_key) in band_keys.iter().enumerate() {
             let band = u16::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: LSH,
                 reason: format!("{} bands do not fit a u16 band index", band_keys.len()),
             })?;
-            batch.put_cf(self.cf(LSH), keys::lsh_key(band, *band_key, content_id), []);
-        }
-        self.batch = batch;
-        if self.batch.size_in_bytes() >= BATCH_BYTES {
-            self.flush()?;
+            self.bulk_put(LSH, &keys::lsh_key(band, *band_key, content_id), &[])?;
         }
         Ok(())
+    }
+
+    fn bulk_put(&mut self, cf: &'static str, key: &[u8], value: &[u8]) -> Result<(), IndexError> {
+        match &mut self.bulk {
+            Some(bulk) => bulk.put(cf, key, value),
+            None => Err(IndexError::Corrupt {
+                cf,
+                reason: "bulk rows added after the bulk tables were ingested".into(),
+            }),
+        }
     }
 
     /// Records that `content_id` belongs to the near-duplicate cluster
@@ -322,6 +349,9 @@ impl IndexBuilder {
     /// last and closes the database.
     pub fn finish(mut self, facts: BuildFacts) -> Result<BuildSummary, IndexError> {
         self.flush()?;
+        if let Some(bulk) = self.bulk.take() {
+            bulk.ingest(&self.db, &self.cache)?;
+        }
         let contents = self.aggregate_contents()?;
         self.db
             .compact_range_cf(self.cf(URLS), None::<&[u8]>, None::<&[u8]>);

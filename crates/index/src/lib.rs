@@ -6,6 +6,7 @@
 //! This is the only crate in the workspace that links RocksDB.
 
 mod builder;
+mod bulk;
 mod error;
 pub mod keys;
 mod manifest;

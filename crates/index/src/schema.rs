@@ -58,7 +58,7 @@ pub(crate) fn column_families(block_cache: &Cache) -> Vec<ColumnFamilyDescriptor
         .collect()
 }
 
-fn cf_options(name: &str, block_cache: &Cache) -> Options {
+pub(crate) fn cf_options(name: &str, block_cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(block_cache);
     // Point lookups dominate every table but `urls`, `content_captures` and `lsh`,
