@@ -119,15 +119,18 @@ pub fn run_leased(source: &dyn TaskSource, ctx: &TaskContext, lease: &Lease) {
             let done = Arc::clone(&done);
             scope.spawn(move || {
                 let (finished, wake) = &*done;
-                let mut finished = finished.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
+                    // Checks `finished` before waiting (the task may end before
+                    // this thread first runs), and holds no lock while calling
+                    // the coordinator.
+                    let guard = finished.lock().unwrap_or_else(|p| p.into_inner());
                     let (guard, _) = wake
-                        .wait_timeout(finished, interval)
+                        .wait_timeout_while(guard, interval, |finished| !*finished)
                         .unwrap_or_else(|p| p.into_inner());
-                    finished = guard;
-                    if *finished {
+                    if *guard {
                         return;
                     }
+                    drop(guard);
                     match source.heartbeat(lease) {
                         Ok(()) => {}
                         Err(SourceError::LeaseLost(reason)) => {
