@@ -325,14 +325,21 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
             .port();
         let mut bad_env = env.clone();
         bad_env[0].1 = format!("http://127.0.0.1:{closed}");
-        let follower = submit(&env, &url, &dir.path().join("unreachable"), "unreachable", 5);
+        let follower = submit(
+            &env,
+            &url,
+            &dir.path().join("unreachable"),
+            "unreachable",
+            5,
+        );
         let _worker = start_worker(&bad_env, &url, "cut-off", 0);
         let output = follower.wait_with_output().expect("wait");
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("failed after 3 attempt(s)")
-                && stderr.contains("staging store unreachable: reading s3://crawl/staging-unreachable/"),
+                && stderr
+                    .contains("staging store unreachable: reading s3://crawl/staging-unreachable/"),
             "{stderr}"
         );
         let status = job_status(&addr, "unreachable").await.expect("status");

@@ -35,12 +35,22 @@ impl BulkTables {
     pub(crate) fn new(dir: PathBuf, names: &[&'static str]) -> Self {
         let tables = names
             .iter()
-            .map(|name| (*name, ExternalSorter::new(dir.join(name), name, SORT_BUDGET)))
+            .map(|name| {
+                (
+                    *name,
+                    ExternalSorter::new(dir.join(name), name, SORT_BUDGET),
+                )
+            })
             .collect();
         Self { dir, tables }
     }
 
-    pub(crate) fn put(&mut self, cf: &'static str, key: &[u8], value: &[u8]) -> Result<(), IndexError> {
+    pub(crate) fn put(
+        &mut self,
+        cf: &'static str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), IndexError> {
         let dir = self.dir.clone();
         let (_, sorter) = self
             .tables

@@ -150,10 +150,9 @@ fn single_pass_equals_two_passes_where_raw_text_modes_differ() {
         ),
         // plaintext: raw text to the end for the extractor.
         format!(r#"<body><p>x</p><plaintext><a rel="license" href="{cc}">CC</a> &amp; more"#),
-        format!(
-            r#"<head><meta name="tdm-reservation" content="1"><noscript><iframe src=x></iframe></noscript>
+        r#"<head><meta name="tdm-reservation" content="1"><noscript><iframe src=x></iframe></noscript>
             <script>var s = "</noscript>";</script></head><body>Tous droits réservés</body>"#
-        ),
+            .to_owned(),
         String::new(),
         "<<<>>><p <a></".to_owned(),
         "<noscript>".to_owned(),
