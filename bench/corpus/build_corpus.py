@@ -46,11 +46,14 @@ SOURCES = {
 }
 
 # Hosts on which exact and near-duplicate copies appear (RFC 2606 example domains).
-MIRROR_HOSTS = [
-    f"{name}{i:02d}.example.{tld}"
-    for i in range(1, 9)
-    for name, tld in (("docs-mirror", "org"), ("archive", "net"), ("cache", "com"))
-]
+def mirror_hosts(n: int) -> list[str]:
+    """The first n mirror hosts: docs-mirror01.example.org, archive01.example.net,
+    cache01.example.com, docs-mirror02.example.org, ..."""
+    names = (("docs-mirror", "org"), ("archive", "net"), ("cache", "com"))
+    return [f"{names[k % 3][0]}{k // 3 + 1:02d}.example.{names[k % 3][1]}" for k in range(n)]
+
+
+MIRROR_HOSTS = mirror_hosts(24)
 
 WARC_BASE_TIME = 1704067200  # 2024-01-01T00:00:00Z
 UUID_NAMESPACE = uuid.UUID("6f1c1b8e-3a52-5a4e-9d0b-70726f76696e")  # fixed, arbitrary
@@ -519,15 +522,19 @@ class Writer:
             self.jsonl_f.close()
             self.jsonl_f = None
 
-    def add(self, index: int, rid: str, url: str, payload: bytes, text: str, truth: dict) -> None:
+    def add(self, index: int, rid: str, url: str, payload: bytes, text: str, truth: dict,
+            ts: int | None = None) -> None:
+        """ts: capture time (default WARC_BASE_TIME + index). With --unit passage the
+        JSONL line also carries it as "date"."""
         if self.file_no < 0 or self.in_file >= self.args.records_per_file:
             self._open_next()
         self.in_file += 1
         n_new = (1 if self.want_warc else 0) + (1 if self.want_jsonl else 0)
         for f in self.files[-n_new:]:
             f["records"] += 1
-        if self.want_warc:
+        if ts is None:
             ts = WARC_BASE_TIME + index
+        if self.want_warc:
             http_head = (
                 "HTTP/1.1 200 OK\r\n"
                 f"Date: {email.utils.formatdate(ts, usegmt=True)}\r\n"
@@ -554,7 +561,10 @@ class Writer:
             truth["warc_length"] = len(data)
             self.warc_offset += len(data)
         if self.want_jsonl:
-            line = json.dumps({"id": rid, "url": url, "text": text}, ensure_ascii=False, separators=(",", ":"))
+            doc = {"id": rid, "url": url, "text": text}
+            if self.args.unit == "passage":
+                doc = {"id": rid, "url": url, "date": warc_date(ts), "text": text}
+            line = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
             self.jsonl_f.write(line.encode("utf-8") + b"\n")
         self.truth.write(json.dumps(truth, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
 
@@ -573,6 +583,149 @@ def page_url(page: Page, gen: int) -> str:
     return base + (f"v{gen + 1}/" if gen else "") + page.rel
 
 
+# ---------------------------------------------------------------------------
+# --unit passage: many short records (query-service benchmarks)
+# ---------------------------------------------------------------------------
+
+PASSAGE_HEAD = "<!DOCTYPE html>\n<html><head><title>passage</title></head><body><p>"
+PASSAGE_TAIL = "</p></body></html>\n"
+
+
+def split_passages(text: str, w: int) -> list[str]:
+    """Cuts a page's visible text into passages of about w words: whole lines are
+    joined until a passage has >= w words; a line of more than 2w words is cut
+    into runs of w words; a last passage under w/2 words joins the one before."""
+    pieces: list[tuple[str, int]] = []
+    for line in text.split("\n"):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) > 2 * w:
+            for k in range(0, len(words), w):
+                chunk = words[k:k + w]
+                pieces.append((" ".join(chunk), len(chunk)))
+        else:
+            pieces.append((line.strip(), len(words)))
+    out: list[str] = []
+    cur: list[str] = []
+    n = 0
+    for t, c in pieces:
+        cur.append(t)
+        n += c
+        if n >= w:
+            out.append("\n".join(cur))
+            cur, n = [], 0
+    if cur:
+        if out and n < w // 2:
+            out[-1] += "\n" + "\n".join(cur)
+        else:
+            out.append("\n".join(cur))
+    return out
+
+
+def passage_page(pkg: str, rel: str, text: str) -> Page:
+    return Page(pkg, rel, [PASSAGE_HEAD, PASSAGE_TAIL], [text], ["", ""])
+
+
+def build_passages(args, pages, pool, page_for, variant_texts, writer, target, size_of):
+    """Record loop of --unit passage. Each record is one passage of a real page
+    (see split_passages), captured at WARC_BASE_TIME + index * --seconds-per-record:
+    - recapture (--recapture-rate): an earlier record's URL captured again, same text;
+    - exact / near (as for pages): a copy of an earlier unique passage on one of
+      --mirror-hosts hosts, near copies with the same word edits as pages;
+    - unique: the next passage of the page sequence (generations as for pages).
+    URLs: the page URL + "?part=K" (mirrors: https://HOST/<slug>/[vG/]<path>?part=K)."""
+    rng = random.Random(f"{args.seed}:passage")
+    hosts = mirror_hosts(args.mirror_hosts)
+    uniques: list[tuple[int, str, str, int, str]] = []  # (index, pkg, rel?part=K, gen, text)
+    captured: list[tuple[str, str]] = []  # (url, text) of every record so far
+    used_urls: set[str] = set()
+    counts = collections.Counter()
+    by_fraction = collections.Counter()
+    total_html = total_text = 0
+    index = 0
+    n_pages = 0
+    queue: list[tuple[int, str]] = []  # passages (K, text) of the current page, reversed
+    cur = None  # (page, gen)
+    t_start = time.time()
+    next_log = time.time() + 5
+    edit_fracs = args.edit_fractions
+    while True:
+        if args.records is not None and index >= args.records:
+            break
+        if target is not None and (total_html if size_of == "html" else total_text) >= target:
+            break
+        rid = f"s{args.seed}-{index:08d}"
+        ts = WARC_BASE_TIME + index * args.seconds_per_record
+        u = rng.random()
+        if captured and u < args.recapture_rate:
+            kind = "recapture"
+        elif uniques and u < args.recapture_rate + args.exact_dup_rate:
+            kind = "exact"
+        elif uniques and u < args.recapture_rate + args.exact_dup_rate + args.near_dup_rate:
+            kind = "near"
+        else:
+            kind = "unique"
+        truth = {"id": rid, "kind": kind}
+        if kind == "recapture":
+            src = rng.randrange(len(captured))
+            url, text = captured[src]
+            truth.update(url=url, source_id=f"s{args.seed}-{src:08d}", edit_fraction=0.0)
+            page_name, gen = None, None
+        elif kind == "unique":
+            while not queue:
+                pi, gen = page_for(n_pages)
+                n_pages += 1
+                page = pages[pi]
+                full = finish_text(interleave(page.seps, variant_texts(page, gen)))
+                queue = list(enumerate(split_passages(full, args.passage_words)))[::-1]
+                cur = (page, gen)
+            k, text = queue.pop()
+            page, gen = cur
+            rel = f"{page.rel}?part={k}"
+            url = SOURCES[page.pkg][1] + (f"v{gen + 1}/" if gen else "") + rel
+            uniques.append((index, page.pkg, rel, gen, text))
+            truth.update(url=url, source_id=None, edit_fraction=None)
+            page_name = f"{page.pkg}/{page.rel}"
+        else:
+            src_index, pkg, rel, gen, src_text = uniques[rng.randrange(len(uniques))]
+            host = hosts[rng.randrange(len(hosts))]
+            url = f"https://{host}/{SOURCES[pkg][2]}/" + (f"v{gen + 1}/" if gen else "") + rel
+            if kind == "exact":
+                text = src_text
+                truth.update(source_id=f"s{args.seed}-{src_index:08d}", edit_fraction=0.0)
+            else:
+                frac = edit_fracs[rng.randrange(len(edit_fracs))]
+                rrng = random.Random(f"{args.seed}:edit:{index}")
+                pp = passage_page(pkg, rel, src_text)
+                texts, n_edits, ops = apply_edits(pp, pp.texts, frac, rrng, pool)
+                text = finish_text(texts[0])
+                by_fraction[str(frac)] += 1
+                truth.update(source_id=f"s{args.seed}-{src_index:08d}", edit_fraction=frac,
+                             edited_words=n_edits, source_words=pp.words, edit_ops=ops)
+            if url in used_urls:
+                url += f"&copy={index}"
+            truth["url"] = url
+            page_name = f"{pkg}/{rel.split('?', 1)[0]}"
+        used_urls.add(url)
+        captured.append((url, text))
+        payload = (PASSAGE_HEAD + esc(text) + PASSAGE_TAIL).encode("utf-8")
+        truth["page"] = page_name
+        truth["generation"] = gen
+        truth["html_bytes"] = len(payload)
+        truth["text_bytes"] = len(text.encode("utf-8"))
+        writer.add(index, rid, url, payload, text, truth, ts=ts)
+        counts[kind] += 1
+        total_html += len(payload)
+        total_text += truth["text_bytes"]
+        index += 1
+        if time.time() >= next_log:
+            next_log = time.time() + 5
+            log(f"[build] {index} records, {total_text / 1e6:.0f} MB text, "
+                f"{index / max(time.time() - t_start, 1e-9):.0f} records/s")
+    return index, counts, by_fraction, total_html, total_text, n_pages
+
+
 def build(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -589,7 +742,7 @@ def build(args) -> dict:
     t_start = time.time()
     rng = random.Random(args.seed)
     size_of = args.size_of if args.size_of != "auto" else ("text" if args.format == "jsonl" else "html")
-    target = int(args.size_mb * 1_000_000)
+    target = int(args.size_mb * 1_000_000) if args.size_mb is not None else None
 
     # Replacement/insertion word pool, drawn from real text of every page
     # (words of up to 16 evenly spaced text nodes per page, at most 64 per page).
@@ -620,6 +773,11 @@ def build(args) -> dict:
         return vocab.remap(page.texts, gen)
 
     writer = Writer(args, out)
+    if args.unit == "passage":
+        index, counts, by_fraction, total_html, total_text, n_unique = build_passages(
+            args, pages, pool, page_for, variant_texts, writer, target, size_of)
+        return finish(args, out, writer, packages, source_info, pages, size_of, t_start,
+                      index, counts, by_fraction, total_html, total_text, n_unique)
     uniques: list[tuple[int, int, int]] = []  # (record index, page index, generation)
     used_urls: set[str] = set()
     counts = collections.Counter()
@@ -630,7 +788,8 @@ def build(args) -> dict:
     next_log = time.time() + 5
     edit_fracs = args.edit_fractions
 
-    while (total_html if size_of == "html" else total_text) < target:
+    while ((target is None or (total_html if size_of == "html" else total_text) < target)
+           and (args.records is None or index < args.records)):
         rid = f"s{args.seed}-{index:08d}"
         u = rng.random()
         if uniques and u < args.exact_dup_rate:
@@ -688,8 +847,15 @@ def build(args) -> dict:
             next_log = time.time() + 5
             done = total_html if size_of == "html" else total_text
             el = time.time() - t_start
-            log(f"[build] {index} records, {done / 1e6:.0f}/{target / 1e6:.0f} MB {size_of}, "
+            log(f"[build] {index} records, {done / 1e6:.0f}/{(target or 0) / 1e6:.0f} MB {size_of}, "
                 f"{done / 1e6 / max(el, 1e-9):.1f} MB/s")
+    return finish(args, out, writer, packages, source_info, pages, size_of, t_start,
+                  index, counts, by_fraction, total_html, total_text, n_unique)
+
+
+def finish(args, out, writer, packages, source_info, pages, size_of, t_start,
+           index, counts, by_fraction, total_html, total_text, n_unique) -> dict:
+    edit_fracs = args.edit_fractions
     writer.close()
     elapsed = time.time() - t_start
 
@@ -718,7 +884,8 @@ def build(args) -> dict:
         "sources": source_info,
         "source_pages": len(pages),
         "records": index,
-        "counts_by_kind": {k: counts.get(k, 0) for k in ("unique", "exact", "near")},
+        "counts_by_kind": {k: counts.get(k, 0) for k in ("unique", "exact", "near")
+                           + (("recapture",) if args.unit == "passage" else ())},
         "near_by_edit_fraction": dict(sorted(by_fraction.items(), key=lambda kv: float(kv[0]))),
         "generations": (n_unique - 1) // len(pages) + 1 if n_unique else 0,
         "total_html_bytes": total_html,
@@ -726,6 +893,13 @@ def build(args) -> dict:
         "files": files,
         "truth": {"path": "truth.jsonl", "bytes": truth_path.stat().st_size, "sha256": file_sha256(truth_path)},
     }
+    if args.unit == "passage":
+        manifest["parameters"].update(
+            unit="passage", records=args.records, passage_words=args.passage_words,
+            recapture_rate=args.recapture_rate, mirror_hosts=args.mirror_hosts,
+            seconds_per_record=args.seconds_per_record)
+    elif args.records is not None:
+        manifest["parameters"]["records"] = args.records
     with open(out / "manifest.json", "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, ensure_ascii=False)
         f.write("\n")
@@ -747,8 +921,21 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--size-mb", type=float, required=True,
-                    help="stop once this many MB (10^6 bytes) of payload are written (see --size-of)")
+    ap.add_argument("--size-mb", type=float, default=None,
+                    help="stop once this many MB (10^6 bytes) of payload are written (see --size-of); "
+                         "--size-mb, --records or both (whichever is reached first)")
+    ap.add_argument("--records", type=int, default=None, help="stop after this many records")
+    ap.add_argument("--unit", choices=("page", "passage"), default="page",
+                    help="what one record is: a whole page, or a passage of about --passage-words "
+                         "words of a page's visible text (many short records; JSONL lines carry a "
+                         "\"date\"; recaptures of earlier URLs; see build_passages)")
+    ap.add_argument("--passage-words", type=int, default=40, help="--unit passage: words per passage")
+    ap.add_argument("--recapture-rate", type=float, default=0.1,
+                    help="--unit passage: share of records that capture an earlier record's URL again")
+    ap.add_argument("--mirror-hosts", type=int, default=24,
+                    help="--unit passage: number of mirror hosts for exact and near copies")
+    ap.add_argument("--seconds-per-record", type=int, default=30,
+                    help="--unit passage: capture time step between consecutive records")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--format", choices=("warc", "jsonl", "both"), default="warc")
     ap.add_argument("--size-of", choices=("auto", "html", "text"), default="auto",
@@ -769,8 +956,16 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if not (0 <= args.exact_dup_rate and 0 <= args.near_dup_rate and args.exact_dup_rate + args.near_dup_rate < 1):
         ap.error("need 0 <= exact-dup-rate, near-dup-rate and their sum < 1")
-    if args.records_per_file < 1 or args.size_mb <= 0:
-        ap.error("--records-per-file and --size-mb must be positive")
+    if args.size_mb is None and args.records is None:
+        ap.error("need --size-mb or --records")
+    if args.records_per_file < 1 or (args.size_mb is not None and args.size_mb <= 0) \
+            or (args.records is not None and args.records <= 0):
+        ap.error("--records-per-file, --size-mb and --records must be positive")
+    if args.unit == "passage" and not (
+            args.passage_words >= 1 and args.mirror_hosts >= 1 and args.seconds_per_record >= 0
+            and 0 <= args.recapture_rate
+            and args.recapture_rate + args.exact_dup_rate + args.near_dup_rate < 1):
+        ap.error("--unit passage: need --passage-words, --mirror-hosts >= 1 and the three rates' sum < 1")
     build(args)
 
 
