@@ -342,7 +342,9 @@ impl IndexBuilder {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        self.db.write(batch).map_err(|e| self.rocks(e))
+        self.db
+            .write_opt(batch, &unlogged())
+            .map_err(|e| self.rocks(e))
     }
 
     /// Derives per-content aggregates, computes the digest, writes the manifest
@@ -382,8 +384,13 @@ impl IndexBuilder {
         self.db
             .put_cf(self.cf(META), schema::MANIFEST_KEY, encoded)
             .map_err(|e| self.rocks(e))?;
+        // Batches skip the write-ahead log (a failed build is rebuilt, not
+        // recovered), so every table's memtable is flushed to SST files here;
+        // the published index then carries no log files.
+        for name in schema::ALL {
+            self.db.flush_cf(self.cf(name)).map_err(|e| self.rocks(e))?;
+        }
         self.db.flush_wal(true).map_err(|e| self.rocks(e))?;
-        self.db.flush().map_err(|e| self.rocks(e))?;
         Ok(BuildSummary { manifest })
     }
 
@@ -424,7 +431,8 @@ impl IndexBuilder {
                         contents += 1;
                         update_content(db, contents_cf, done, &mut batch)?;
                         if batch.size_in_bytes() >= BATCH_BYTES {
-                            db.write(std::mem::take(&mut batch)).map_err(rocks)?;
+                            db.write_opt(std::mem::take(&mut batch), &unlogged())
+                                .map_err(rocks)?;
                         }
                     }
                     current = Some((content_id, 1, time));
@@ -437,9 +445,16 @@ impl IndexBuilder {
             contents += 1;
             update_content(db, contents_cf, done, &mut batch)?;
         }
-        db.write(batch).map_err(rocks)?;
+        db.write_opt(batch, &unlogged()).map_err(rocks)?;
         Ok(contents)
     }
+}
+
+/// Write options of the build's batches: no write-ahead log.
+fn unlogged() -> rocksdb::WriteOptions {
+    let mut options = rocksdb::WriteOptions::default();
+    options.disable_wal(true);
+    options
 }
 
 /// Sets a content's capture count and first-seen time (into `batch`).

@@ -9,7 +9,7 @@
 use prost::Message;
 use rocksdb::WriteBatch;
 
-use super::{BATCH_BYTES, IndexBuilder};
+use super::{BATCH_BYTES, IndexBuilder, unlogged};
 use crate::IndexError;
 use crate::keys;
 use crate::records::{self, CaptureRecord};
@@ -76,13 +76,14 @@ impl IndexBuilder {
                 );
                 counts.rewritten += 1;
                 if batch.size_in_bytes() >= BATCH_BYTES {
-                    db.write(std::mem::take(&mut batch)).map_err(rocks)?;
+                    db.write_opt(std::mem::take(&mut batch), &unlogged())
+                        .map_err(rocks)?;
                 }
             }
             iter.next();
         }
         iter.status().map_err(rocks)?;
-        db.write(batch).map_err(rocks)?;
+        db.write_opt(batch, &unlogged()).map_err(rocks)?;
         Ok(counts)
     }
 }

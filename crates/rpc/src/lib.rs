@@ -22,4 +22,4 @@ pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::ProvenanceApi;
 pub use report::ReportApi;
-pub use server::{ServerConfig, serve};
+pub use server::{ServerConfig, incoming, serve};

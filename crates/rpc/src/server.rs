@@ -10,7 +10,6 @@ use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use provindex_proto::v1::report_service_server::ReportServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::auth::{Auth, ReadGated, TlsIdentity};
@@ -139,7 +138,13 @@ pub async fn serve(
         .add_service(Metered::new(provenance, config.metrics.clone()))
         .add_service(Metered::new(report, config.metrics.clone()))
         .add_optional_service(opt_out.map(|s| Metered::new(s, config.metrics.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// Accepted connections with TCP_NODELAY: without it Nagle's algorithm holds
+/// the tail of each response until the client's delayed ACK (~40 ms a lookup).
+pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }

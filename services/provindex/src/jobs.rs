@@ -396,7 +396,7 @@ pub fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
             .add_service(health)
             .add_service(api.into_server())
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                provindex_rpc::incoming(listener),
                 crate::shutdown_signal(),
             )
             .await
