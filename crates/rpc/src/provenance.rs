@@ -21,6 +21,25 @@ use crate::{ApiError, convert};
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Largest page answered on the async worker itself (point lookups; 0 is
+/// the default page, 100).
+const INLINE_PAGE_SIZE: u32 = DEFAULT_PAGE_SIZE;
+
+/// An exact-URL lookup of a small page: a seek and a few point reads.
+fn is_point_url_lookup(request: &LookupUrlRequest) -> bool {
+    matches!(request.r#match(), UrlMatch::Exact | UrlMatch::Unspecified)
+        && request.page_size <= INLINE_PAGE_SIZE
+        && request.from_time.is_none()
+        && request.to_time.is_none()
+}
+
+/// A content lookup by id or SHA-256 with a small page of captures (text
+/// lookups normalize and hash the text: they go to the blocking pool).
+fn is_point_content_lookup(request: &LookupContentRequest) -> bool {
+    matches!(request.key, Some(Key::ContentId(_) | Key::Sha256(_)))
+        && request.page_size <= INLINE_PAGE_SIZE
+}
+
 /// Largest original record GetCapture returns (under the 8 MiB message limit).
 pub const MAX_RECORD_BYTES: u64 = 7 << 20;
 
@@ -87,6 +106,11 @@ impl ProvenanceApi {
     }
 
     pub(crate) async fn url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status> {
+        if is_point_url_lookup(&request) {
+            // A few point reads from the block cache: cheaper inline than a
+            // hand-off to the blocking pool.
+            return lookup_url(&self.index, &request).map_err(Status::from);
+        }
         self.blocking(move |index| lookup_url(index, &request))
             .await
     }
@@ -95,6 +119,9 @@ impl ProvenanceApi {
         &self,
         request: LookupContentRequest,
     ) -> Result<LookupContentResponse, Status> {
+        if is_point_content_lookup(&request) {
+            return lookup_content(&self.index, &request).map_err(Status::from);
+        }
         self.blocking(move |index| lookup_content(index, &request))
             .await
     }
@@ -160,22 +187,14 @@ impl ProvenanceService for ProvenanceApi {
         &self,
         request: Request<LookupUrlRequest>,
     ) -> Result<Response<LookupUrlResponse>, Status> {
-        let request = request.into_inner();
-        let response = self
-            .blocking(move |index| lookup_url(index, &request))
-            .await?;
-        Ok(Response::new(response))
+        Ok(Response::new(self.url(request.into_inner()).await?))
     }
 
     async fn lookup_content(
         &self,
         request: Request<LookupContentRequest>,
     ) -> Result<Response<LookupContentResponse>, Status> {
-        let request = request.into_inner();
-        let response = self
-            .blocking(move |index| lookup_content(index, &request))
-            .await?;
-        Ok(Response::new(response))
+        Ok(Response::new(self.content(request.into_inner()).await?))
     }
 
     async fn get_capture(
