@@ -40,14 +40,7 @@ fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
 fn upload(endpoint: &str) {
     let endpoint = endpoint.to_string();
     std::thread::spawn(move || {
-        let store = provindex_corpus::store::CorpusStore::new()
-            .expect("store")
-            .with_s3_settings(provindex_corpus::store::S3Settings {
-                endpoint: Some(endpoint),
-                region: Some("us-east-1".into()),
-                access_key_id: Some("test".into()),
-                secret_access_key: Some("test".into()),
-            });
+        let store = common::moto_store(&endpoint);
         for file in FILES {
             let bytes = std::fs::read(corpus_dir().join("warc").join(file)).expect("read");
             store

@@ -671,14 +671,7 @@ fn s3_get(endpoint: &str, uri: &str) -> Option<Vec<u8>> {
     let endpoint = endpoint.to_owned();
     let uri = uri.to_owned();
     std::thread::spawn(move || {
-        let store = provindex_corpus::store::CorpusStore::new()
-            .expect("store")
-            .with_s3_settings(provindex_corpus::store::S3Settings {
-                endpoint: Some(endpoint),
-                region: Some("us-east-1".into()),
-                access_key_id: Some("test".into()),
-                secret_access_key: Some("test".into()),
-            });
+        let store = common::moto_store(&endpoint);
         store.get_bytes(&uri).ok().map(|b| b.to_vec())
     })
     .join()

@@ -234,3 +234,16 @@ pub fn start_moto(venv: &Path, bucket: &str) -> Moto {
     );
     moto
 }
+
+/// A store client for the moto server at `endpoint` (test credentials).
+/// Its calls block: use it from a plain thread, not an async task.
+pub fn moto_store(endpoint: &str) -> provindex_corpus::store::CorpusStore {
+    provindex_corpus::store::CorpusStore::new()
+        .expect("store")
+        .with_s3_settings(provindex_corpus::store::S3Settings {
+            endpoint: Some(endpoint.to_string()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".into()),
+        })
+}

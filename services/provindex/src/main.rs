@@ -190,6 +190,11 @@ fn run_info(index: PathBuf, json: bool) -> anyhow::Result<()> {
     println!("urls: {}", m.urls);
     println!("read errors: {}", m.read_errors);
     println!("duplicate capture ids skipped: {}", m.duplicate_captures);
+    println!(
+        "near-duplicate clusters: {} ({} contents)",
+        m.clusters, m.clustered_contents
+    );
+    println!("sketch spec: {}", m.sketch_spec);
     println!("digest: {}", m.digest);
     Ok(())
 }
