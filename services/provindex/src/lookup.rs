@@ -312,6 +312,15 @@ fn print_content(content: &Content) {
     );
     println!("captures: {}", content.capture_count);
     println!("first seen: {}", content.first_seen);
+    if let Some(cluster) = &content.cluster {
+        println!(
+            "near-duplicate cluster: {} ({} contents, keeper {}{})",
+            cluster.cluster_id,
+            cluster.size,
+            cluster.keeper,
+            if content.is_keeper { ": this one" } else { "" }
+        );
+    }
     println!("preview: {}", content.preview);
 }
 
@@ -356,6 +365,12 @@ fn content_json(content: &Content) -> Value {
         "token_count": content.token_count,
         "capture_count": content.capture_count,
         "first_seen": content.first_seen,
+        "cluster": content.cluster.as_ref().map(|c| json!({
+            "cluster_id": c.cluster_id,
+            "size": c.size,
+            "keeper": c.keeper,
+        })),
+        "is_keeper": content.is_keeper,
         "preview": content.preview,
     })
 }
