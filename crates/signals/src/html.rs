@@ -262,15 +262,20 @@ fn push_collapsed(buf: &mut String, text: &str, lowercase: bool, max: usize) -> 
         }
     }
     let appended = buf.len() - before;
-    if buf.len() > max * 2 {
-        // Keep the tail (the most recent text).
+    keep_tail(buf, max);
+    appended
+}
+
+/// Once `buf` is over twice `max` bytes, keeps its last `max` (the most
+/// recent text), cut at a character boundary.
+fn keep_tail(buf: &mut String, max: usize) {
+    if buf.len() > max.saturating_mul(2) {
         let mut start = buf.len() - max;
         while !buf.is_char_boundary(start) {
             start += 1;
         }
         buf.drain(..start);
     }
-    appended
 }
 
 /// Whether ASCII `bytes` appended after a space (or to an empty buffer:
@@ -422,7 +427,9 @@ impl State {
             }
             return;
         }
-        let appended = push_collapsed(&mut self.context, t, true, CONTEXT_CHARS);
+        // Untrimmed until the phrase check below has seen all of `t`: a long
+        // token trimmed first would lose a phrase near its start.
+        let appended = push_collapsed(&mut self.context, t, true, usize::MAX / 4);
         // (Nothing or one space appended, e.g. whitespace between tags: no
         // phrase ends with a space.)
         let only_space = appended == 0 || appended == 1 && self.context.ends_with(' ');
@@ -452,6 +459,7 @@ impl State {
                 }
             }
         }
+        keep_tail(&mut self.context, CONTEXT_CHARS);
         if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut() {
             push_collapsed(&mut a.text, t, false, MAX_TEXT);
         }
@@ -849,12 +857,29 @@ mod tests {
                     }
                 } else {
                     new.text(op);
-                    push_collapsed(&mut old, op, true, CONTEXT_CHARS);
+                    push_collapsed(&mut old, op, true, usize::MAX / 4);
                     old_found |= says_all_rights_reserved(&old);
+                    keep_tail(&mut old, CONTEXT_CHARS);
                 }
                 proptest::prop_assert_eq!(&new.context, &old);
                 proptest::prop_assert_eq!(new.scan.all_rights_reserved, old_found);
             }
+        }
+    }
+
+    #[test]
+    fn a_phrase_at_the_start_of_a_long_text_token_is_seen() {
+        // One text token far longer than the window: the phrase near its
+        // start must not be trimmed away before the check.
+        let filler = "lorem ipsum dolor sit amet ".repeat(40);
+        for text in [
+            format!("All rights reserved. {filler}"),
+            format!("{filler} All rights reserved. {filler}"),
+        ] {
+            let mut state = State::default();
+            state.text(&text);
+            assert!(state.scan.all_rights_reserved, "{}", &text[..40]);
+            assert!(state.context.len() <= 2 * CONTEXT_CHARS);
         }
     }
 
