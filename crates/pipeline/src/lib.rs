@@ -14,7 +14,7 @@ mod writer;
 
 pub use local::{
     LocalBuild, PipelineError, build_local, build_local_with_progress, check_output,
-    default_staging, expand_inputs, list_inputs,
+    default_staging, expand_inputs, input_objects, list_inputs,
 };
 pub use prepare::{
     PreparedCapture, PreparedSketch, capture_id_for, default_hasher, extract_html, prepare,

@@ -102,15 +102,35 @@ pub fn list_inputs(
     store: &CorpusStore,
     inputs: &[String],
 ) -> Result<Vec<InputObject>, PipelineError> {
+    input_objects(
+        inputs
+            .iter()
+            .map(|input| (input.as_str(), store.list(input))),
+    )
+}
+
+/// The job's input objects from the listing of each input pattern: sorted,
+/// deduplicated; a pattern matching nothing is [`PipelineError::MissingInput`].
+/// (The coordinator lists asynchronously and calls this too.)
+pub fn input_objects<'a>(
+    listings: impl IntoIterator<
+        Item = (
+            &'a str,
+            Result<Vec<provindex_corpus::store::ObjectInfo>, provindex_corpus::store::StoreError>,
+        ),
+    >,
+) -> Result<Vec<InputObject>, PipelineError> {
+    let mut patterns = Vec::new();
     let mut objects = Vec::new();
-    for input in inputs {
-        match store.list(input) {
+    for (input, listing) in listings {
+        patterns.push(input.to_string());
+        match listing {
             Ok(listed) => objects.extend(listed.into_iter().map(|o| InputObject {
                 uri: o.uri,
                 size: o.size,
             })),
             Err(provindex_corpus::store::StoreError::NoMatch(_)) => {
-                return Err(PipelineError::MissingInput(input.clone()));
+                return Err(PipelineError::MissingInput(input.to_string()));
             }
             Err(error) => {
                 return Err(PipelineError::Store(format!("listing {input}: {error}")));
@@ -120,7 +140,7 @@ pub fn list_inputs(
     objects.sort_by(|a, b| a.uri.cmp(&b.uri));
     objects.dedup_by(|a, b| a.uri == b.uri);
     if objects.is_empty() {
-        return Err(PipelineError::NoInputs(inputs.to_vec()));
+        return Err(PipelineError::NoInputs(patterns));
     }
     Ok(objects)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use provindex_corpus::store::CorpusStore;
-use provindex_pipeline::job::{Coordinator, InputObject, Job, JobError, JobSpec, Lease, Stage};
+use provindex_pipeline::job::{Coordinator, Job, JobError, JobSpec, Lease, Stage};
 use provindex_pipeline::worker::{SourceError, TaskSource, lock, now_ms};
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
@@ -195,26 +195,21 @@ impl CoordinatorService for CoordinatorApi {
         if !known {
             provindex_pipeline::check_output(std::path::Path::new(&spec.output))
                 .map_err(|e| Status::invalid_argument(format!("output: {e}")))?;
+            let mut listings = Vec::with_capacity(spec.inputs.len());
             for pattern in &spec.inputs {
-                match self.store.list_async(pattern).await {
-                    Ok(listed) => inputs.extend(listed.into_iter().map(|o| InputObject {
-                        uri: o.uri,
-                        size: o.size,
-                    })),
-                    Err(provindex_corpus::store::StoreError::NoMatch(_)) => {
-                        return Err(Status::invalid_argument(format!(
-                            "inputs: {pattern} does not exist (no object matches)"
-                        )));
-                    }
-                    Err(error) => {
-                        return Err(Status::unavailable(format!(
-                            "inputs: listing {pattern}: {error}"
-                        )));
-                    }
-                }
+                listings.push((pattern.as_str(), self.store.list_async(pattern).await));
             }
-            inputs.sort_by(|a, b| a.uri.cmp(&b.uri));
-            inputs.dedup_by(|a, b| a.uri == b.uri);
+            inputs = provindex_pipeline::input_objects(listings).map_err(|e| match e {
+                provindex_pipeline::PipelineError::MissingInput(pattern) => {
+                    Status::invalid_argument(format!(
+                        "inputs: {pattern} does not exist (no object matches)"
+                    ))
+                }
+                provindex_pipeline::PipelineError::NoInputs(_) => {
+                    Status::invalid_argument(format!("inputs: {e}"))
+                }
+                other => Status::unavailable(format!("inputs: {other}")),
+            })?;
         }
         let job_id = lock(&self.coordinator)
             .submit(&job_id, spec, inputs, now_ms())
