@@ -54,7 +54,8 @@
 //! stream past, four at a time: `m[l] = min(m[l], a[l]*x + b[l])` over
 //! fixed-size arrays, which LLVM turns into `vpmulld`/`vpaddd`/`vpminud`.
 //! Token hashes are computed in batches (`wordhash.rs`: word spans found 64
-//! bytes at a time, xxh3's 1–16-byte paths evaluated branch-free in SIMD
+//! bytes at a time, in place for normalized text, with `vpcompressb` where the
+//! CPU has AVX-512 VBMI2; xxh3's 1–16-byte paths evaluated branch-free in SIMD
 //! lanes, bit-identical to `xxh3_64(word)`), and shingle windows are combined
 //! from them in a separate vectorized pass (`vpmullq`). Buffers are reused per
 //! thread, so a document allocates only its signature. On x86-64, copies compiled for AVX-512

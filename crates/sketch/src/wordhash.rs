@@ -8,21 +8,34 @@
 //! unpredictable, and the word splitter's own loop-exit branch mispredicts
 //! too. Here the work is split into passes without data-dependent branches:
 //!
-//! 1. **Spans.** The text is copied into a padded buffer (8 zero bytes in
-//!    front, a terminating space and zero bytes behind), so that every word's
-//!    first and last 8 bytes can be read as two `u64`s without bounds
-//!    branches. Spaces are found 64 bytes at a time as a bit mask (one vector
-//!    compare); for each space the preceding word's `w0 = read64(start)`,
-//!    `w1 = read64(end - 8)` and length are stored at slot `n`, and `n`
-//!    advances only for non-empty words (branch-free compaction).
+//! 1. **Spans.** Each word is stored as `w0` = its first 8 bytes and `w1` =
+//!    its last 8 bytes (as two `u64`) and its length.
+//!    - *Fast path* (texts of at least 8 bytes without empty words — no
+//!      leading, trailing or doubled space — i.e. every normalized text of 8
+//!      bytes or more), reading the text in place. Spaces are found 64 bytes
+//!      at a time as a bit mask (vector compare); the offsets of the set bits
+//!      are written 16 at a time without a branch on their number (with
+//!      AVX-512 VBMI2: one `vpcompressb` of the indices 0..64 by the mask;
+//!      otherwise `tzcnt` / clear-lowest-bit, unrolled). The word ends are
+//!      exactly these offsets (plus one at the end of the text), so the spans
+//!      are then filled in a vectorized loop from consecutive offsets; reads
+//!      that would leave the text are clamped into it and shifted back (the
+//!      xxh3 short paths never look at bytes outside the word).
+//!    - *General path* (any text): the text is copied into a padded buffer
+//!      (8 zero bytes in front, a terminating space and zero bytes behind),
+//!      so every read stays inside it; for each space of the mask the
+//!      preceding word's span is stored at slot `n`, and `n` advances only
+//!      for non-empty words (branch-free compaction).
 //! 2. **Short words** (1–16 bytes, nearly all of them): all three xxh3 short
 //!    paths are computed from `(w0, w1, len)` and the right one is selected,
 //!    eight words per AVX-512 register (the 64×64→128 multiply of the 9–16
 //!    path is written with 32-bit halves so it vectorizes as `vpmuludq`).
 //! 3. **Long words** (> 16 bytes, rare) are rehashed with the library.
 //!
-//! The test `batched_token_hashes_equal_xxh3` checks every length 0–40 and
-//! random texts against `xxh3_64`.
+//! The tests `batched_token_hashes_equal_xxh3` and `fast_path_equals_xxh3`
+//! check every length 0–40, texts around the 8- and 64-byte edges and random
+//! texts against `xxh3_64`; `space_offsets_and_masks` checks the SIMD block
+//! helpers this CPU can run against the scalar ones.
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -68,14 +81,20 @@ const PAD: usize = 8;
 
 /// Reusable buffers; kept per thread by the callers so no document allocates.
 /// (A variant that processed 2 KiB segments with fixed-size buffers and read
-/// the text in place, with edge fallbacks, measured 15% slower.)
+/// the text in place, with edge fallbacks, measured 15% slower than the
+/// general path; the fast path reads in place with clamped reads instead.)
 #[derive(Debug, Default)]
 pub(crate) struct WordScratch {
     padded: Vec<u8>,
+    /// Fast path: `u32::MAX` (i.e. -1) followed by the offsets in the text of
+    /// its spaces and of the terminating space (and 16 spare slots for the
+    /// unconditional writes of [`space_positions`]).
+    pos: Vec<u32>,
     w0: Vec<u64>,
     w1: Vec<u64>,
     lens: Vec<u64>,
-    /// (word index, start in `padded`, length) of words longer than 16 bytes.
+    /// (word index, start, length) of words longer than 16 bytes; the start
+    /// is in the text (fast path) or in `padded`.
     long: Vec<(usize, usize, usize)>,
 }
 
@@ -86,15 +105,6 @@ pub(crate) fn token_hashes_into(text: &[u8], s: &mut WordScratch, out: &mut Vec<
         return;
     }
     let len = text.len();
-    // PAD zeros, the text, a terminating space, zeros up to a whole number of
-    // 64-byte blocks after PAD, plus 8 more (for read64 at the last start).
-    let blocks = (len + 1).div_ceil(64);
-    let total = PAD + blocks * 64 + 8;
-    s.padded.clear();
-    s.padded.resize(PAD, 0);
-    s.padded.extend_from_slice(text);
-    s.padded.push(b' ');
-    s.padded.resize(total, 0);
     // At most one word per two bytes (plus the last one); one spare slot for
     // the unconditional write of an empty word.
     let slots = len / 2 + 2;
@@ -104,14 +114,29 @@ pub(crate) fn token_hashes_into(text: &[u8], s: &mut WordScratch, out: &mut Vec<
         }
     }
     s.long.clear();
-    let n = spans(
-        &s.padded,
-        blocks,
-        &mut s.w0,
-        &mut s.w1,
-        &mut s.lens,
-        &mut s.long,
-    );
+    let (n, src) = if let Some(n) = fast_spans(text, s) {
+        (n, text)
+    } else {
+        // PAD zeros, the text, a terminating space, zeros up to a whole number
+        // of 64-byte blocks after PAD, plus 8 more (for read64 at the last
+        // start).
+        let blocks = (len + 1).div_ceil(64);
+        let total = PAD + blocks * 64 + 8;
+        s.padded.clear();
+        s.padded.resize(PAD, 0);
+        s.padded.extend_from_slice(text);
+        s.padded.push(b' ');
+        s.padded.resize(total, 0);
+        let n = spans(
+            &s.padded,
+            blocks,
+            &mut s.w0,
+            &mut s.w1,
+            &mut s.lens,
+            &mut s.long,
+        );
+        (n, &s.padded[..])
+    };
     let base = out.len();
     out.resize(base + n, 0);
     if let (Some(dst), Some(w0), Some(w1), Some(lens)) = (
@@ -122,11 +147,280 @@ pub(crate) fn token_hashes_into(text: &[u8], s: &mut WordScratch, out: &mut Vec<
     ) {
         hash_short(w0, w1, lens, dst);
         for &(i, start, l) in &s.long {
-            if let (Some(d), Some(word)) = (dst.get_mut(i), s.padded.get(start..start + l)) {
+            if let (Some(d), Some(word)) = (dst.get_mut(i), src.get(start..start + l)) {
                 *d = xxh3_64(word);
             }
         }
     }
+}
+
+/// Pass 1 for texts of at least 8 bytes without empty words (no leading
+/// space, no two spaces in a row, no trailing space: every normalized text of
+/// 8 bytes or more), reading the text in place. Their word ends are exactly
+/// the spaces of the text plus a terminating one, so the offsets of the spaces
+/// are collected first, branch-free ([`space_positions`]), and the spans are
+/// filled from them in a loop without data-dependent branches
+/// ([`fill_spans`]). Returns the number of words, or `None` if the text has an
+/// empty word or is too short or too long for this path; then the text is
+/// copied into `padded` and [`spans`] is used.
+fn fast_spans(text: &[u8], s: &mut WordScratch) -> Option<usize> {
+    let len = text.len();
+    if len < 8 || u32::try_from(len + 64).is_err() {
+        return None;
+    }
+    let want = (len + 1).div_ceil(64) * 64 + 17;
+    if s.pos.len() < want {
+        s.pos.resize(want, 0);
+    }
+    let n = space_positions(text, &mut s.pos)?;
+    // n spaces end n non-empty words (the last one at the terminating space).
+    let pos = s.pos.get(..=n)?;
+    let (w0, w1, lens) = (s.w0.get_mut(..n)?, s.w1.get_mut(..n)?, s.lens.get_mut(..n)?);
+    if fill_spans(text, pos, w0, w1, lens) {
+        for (i, (&l, &p)) in lens.iter().zip(pos).enumerate() {
+            if l > 16 {
+                // `p` is the space before word i.
+                s.long.push((i, p.wrapping_add(1) as usize, l as usize));
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Bit `i` set iff `chunk[i]` is a space.
+#[inline(always)]
+fn space_mask_scalar(chunk: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (i, &b) in chunk.iter().enumerate() {
+        m |= u64::from(b == b' ') << i;
+    }
+    m
+}
+
+/// Writes `u32::MAX` and then the offsets of all spaces of `text` and of a
+/// terminating space at `text.len()` to `pos` (which has at least
+/// `(text.len() + 1).div_ceil(64) * 64 + 17` slots) and returns their number,
+/// or `None` if two spaces are adjacent or the text starts or ends with one.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx512bw+avx512vbmi2",
+    "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
+    "x86_64+avx2",
+    "x86_64+sse4.1"
+))]
+fn space_positions(text: &[u8], pos: &mut [u32]) -> Option<usize> {
+    let full = text.len() / 64;
+    // The last partial block, the terminating space and zeros.
+    let mut tail = [0u8; 64];
+    let rest = text.get(full * 64..)?;
+    tail.get_mut(..rest.len())?.copy_from_slice(rest);
+    *tail.get_mut(rest.len())? = b' ';
+    *pos.first_mut()? = u32::MAX;
+    let mut st = Flatten {
+        n: 1,
+        carry: 1, // the byte before the text counts as a space
+        adjacent: 0,
+        base: 0,
+    };
+    for i in 0..=full {
+        let chunk: &[u8; 64] = if i < full {
+            text.get(i * 64..i * 64 + 64)?.try_into().ok()?
+        } else {
+            &tail
+        };
+        multiversion::target::match_target! {
+            "x86_64+avx512vbmi2" => {
+                let dst: &mut [u32; 16] = pos.get_mut(st.n..st.n + 16)?.try_into().ok()?;
+                let mut bytes = [0u8; 64];
+                // SAFETY: this copy runs only on CPUs with AVX-512 F, BW and
+                // VBMI2 (runtime detection by `multiversion`).
+                #[allow(unsafe_code)]
+                let m = unsafe { block_vbmi2(chunk, st.base, dst, &mut bytes) };
+                let cnt = m.count_ones() as usize;
+                if cnt > 16 {
+                    for (k, &b) in bytes.iter().enumerate().take(cnt).skip(16) {
+                        *pos.get_mut(st.n + k)? = st.base + u32::from(b);
+                    }
+                }
+                st.note(m, cnt);
+            }
+            "x86_64+avx2" => {
+                // SAFETY: this copy runs only on CPUs with AVX2 (runtime
+                // detection by `multiversion`).
+                #[allow(unsafe_code)]
+                let m = unsafe { space_mask_avx2(chunk) };
+                st.push(m, pos)?;
+            }
+            _ => st.push(space_mask_scalar(chunk), pos)?,
+        }
+    }
+    if st.adjacent != 0 {
+        return None;
+    }
+    Some(st.n - 1)
+}
+
+/// [`space_mask_scalar`] with two AVX2 compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+fn space_mask_avx2(chunk: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let sp = _mm256_set1_epi8(b' ' as i8);
+    // SAFETY: the two unaligned loads read exactly the 64 bytes of `chunk`.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(chunk.as_ptr().cast()),
+            _mm256_loadu_si256(chunk.as_ptr().add(32).cast()),
+        )
+    };
+    // Each movemask's i32 holds 32 bits of the mask.
+    #[allow(clippy::cast_sign_loss)]
+    let (lo, hi) = (
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, sp)) as u32,
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, sp)) as u32,
+    );
+    u64::from(lo) | (u64::from(hi) << 32)
+}
+
+/// The space mask of `chunk` (as [`space_mask_scalar`]); the offsets
+/// `base + i` of its first 16 spaces (in order; junk after the last) go to
+/// `dst`, and the indices `i` of all its spaces, packed, to `bytes`. One
+/// vpcmpeqb and one vpcompressb, which packs the indices 0..64 by the mask.
+/// Inline assembly because the AVX-512 intrinsics need Rust 1.89 (the MSRV is
+/// 1.88).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2")]
+#[allow(unsafe_code)]
+fn block_vbmi2(chunk: &[u8; 64], base: u32, dst: &mut [u32; 16], bytes: &mut [u8; 64]) -> u64 {
+    let m: u64;
+    // SAFETY: the asm reads the 64 bytes of `chunk` and of `IOTA` and writes
+    // the 64 bytes of `bytes` and of `dst` (16 × u32), all valid for unaligned
+    // access; it touches no other memory and not the stack. The instructions
+    // are AVX-512 F/BW/VBMI2, enabled for this function.
+    unsafe {
+        std::arch::asm!(
+            "vpbroadcastb {sp}, {space:e}",
+            "vpcmpeqb {k}, {sp}, zmmword ptr [{chunk}]",
+            "kmovq {m}, {k}",
+            "vmovdqu8 {p}, zmmword ptr [{iota}]",
+            "vpcompressb {p} {{{k}}} {{z}}, {p}",
+            "vmovdqu8 zmmword ptr [{bytes}], {p}",
+            "vpmovzxbd {f}, {p:x}",
+            "vpbroadcastd {b}, {base:e}",
+            "vpaddd {f}, {f}, {b}",
+            "vmovdqu32 zmmword ptr [{dst}], {f}",
+            space = in(reg) u32::from(b' '),
+            chunk = in(reg) chunk.as_ptr(),
+            iota = in(reg) IOTA.as_ptr(),
+            bytes = in(reg) bytes.as_mut_ptr(),
+            base = in(reg) base,
+            dst = in(reg) dst.as_mut_ptr(),
+            m = out(reg) m,
+            k = out(kreg) _,
+            sp = out(zmm_reg) _,
+            p = out(zmm_reg) _,
+            f = out(zmm_reg) _,
+            b = out(zmm_reg) _,
+            options(nostack, preserves_flags),
+        );
+    }
+    m
+}
+
+/// 0, 1, …, 63.
+#[cfg(target_arch = "x86_64")]
+const IOTA: [u8; 64] = {
+    let mut a = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        a[i] = i as u8;
+        i += 1;
+    }
+    a
+};
+
+/// State of [`space_positions`].
+struct Flatten {
+    /// Offsets written so far.
+    n: usize,
+    /// Bit 63 of the previous mask.
+    carry: u64,
+    /// Non-zero once two adjacent spaces were seen.
+    adjacent: u64,
+    /// Offset of the current block.
+    base: u32,
+}
+
+impl Flatten {
+    /// Appends the offsets of the set bits of the space mask `m` of the next
+    /// 64-byte block.
+    #[inline(always)]
+    fn push(&mut self, mut m: u64, pos: &mut [u32]) -> Option<()> {
+        let cnt = m.count_ones() as usize;
+        let base = self.base;
+        self.note(m, cnt);
+        // The first 16 offsets unconditionally (slots past `cnt` get junk that
+        // later blocks overwrite): no branch on the number of words.
+        let n = self.n - cnt;
+        let dst: &mut [u32; 16] = pos.get_mut(n..n + 16)?.try_into().ok()?;
+        for d in dst.iter_mut() {
+            *d = base + m.trailing_zeros();
+            m &= m.wrapping_sub(1);
+        }
+        if cnt > 16 {
+            let mut k = n + 16;
+            while m != 0 {
+                *pos.get_mut(k)? = base + m.trailing_zeros();
+                m &= m - 1;
+                k += 1;
+            }
+        }
+        Some(())
+    }
+
+    /// Advances past a block with space mask `m` and `cnt` offsets written
+    /// at `n..`.
+    #[inline(always)]
+    fn note(&mut self, m: u64, cnt: usize) {
+        self.adjacent |= m & ((m << 1) | self.carry);
+        self.carry = m >> 63;
+        self.n += cnt;
+        self.base = self.base.wrapping_add(64);
+    }
+}
+
+/// Spans of the words of `text` (at least 8 bytes) between consecutive
+/// offsets of `pos` (`pos[i]` is the space before word `i`, `pos[i + 1]` the
+/// one after it; both may be just outside the text): `w0` = the 8 bytes from
+/// the word's start, `w1` = the 8 bytes up to its end, as `read64` of a
+/// padded copy would give them except that bytes outside the word are zero or
+/// other text bytes (the xxh3 short paths never use them). Near the edges the
+/// reads are clamped into the text and shifted back. Returns whether a word is
+/// longer than 16 bytes.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
+    "x86_64+avx2",
+    "x86_64+sse4.1"
+))]
+fn fill_spans(text: &[u8], pos: &[u32], w0: &mut [u64], w1: &mut [u64], lens: &mut [u64]) -> bool {
+    let mut long = false;
+    let Some(last) = text.len().checked_sub(8) else {
+        return false;
+    };
+    for (((p, x), y), z) in pos.windows(2).zip(w0).zip(w1).zip(lens) {
+        // Every word is non-empty: start < end <= len, end >= 1.
+        let (start, end) = (p[0].wrapping_add(1) as usize, p[1] as usize);
+        let s0 = start.min(last);
+        *x = read64(text, s0) >> (((start - s0) & 7) * 8);
+        let e1 = end.max(8);
+        *y = read64(text, (e1 - 8).min(last)) << (((e1 - end) & 7) * 8);
+        let l = (end - start) as u64;
+        *z = l;
+        long |= l > 16;
+    }
+    long
 }
 
 #[inline(always)]
@@ -136,7 +430,7 @@ fn read64(buf: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_le_bytes)
 }
 
-/// Pass 1 (see the module docs): word spans of `padded` as `(w0, w1, len)`
+/// Pass 1, general path (see the module docs): word spans of `padded` as `(w0, w1, len)`
 /// at slots `0..n`; returns `n`.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
@@ -326,5 +620,115 @@ mod tests {
         assert!(batched(b"").is_empty());
         assert!(batched(b"    ").is_empty());
         assert_eq!(batched("é ü".as_bytes()), reference("é ü".as_bytes()));
+    }
+
+    /// Texts of single-space-separated words (the in-place fast path), of
+    /// every length around the 8-byte and 64-byte edges, with word lengths
+    /// 1–40 and blocks of 0 to 64 spaces.
+    #[test]
+    fn fast_path_equals_xxh3() {
+        let mut state = 0x9876_5432_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let word = |max: u64, next: &mut dyn FnMut() -> u64| -> Vec<u8> {
+            let l = 1 + next() % max;
+            (0..l).map(|_| b'!' + (next() % 90) as u8).collect()
+        };
+        for _ in 0..3000 {
+            let max = [1, 2, 3, 8, 16, 17, 40][(next() % 7) as usize];
+            let target = (next() % 300) as usize;
+            let mut t = word(max, &mut next);
+            while t.len() < target {
+                t.push(b' ');
+                t.extend(word(max, &mut next));
+            }
+            assert_eq!(
+                batched(&t),
+                reference(&t),
+                "{:?}",
+                String::from_utf8_lossy(&t)
+            );
+            // Every prefix that ends inside a word is again such a text.
+            for cut in [7, 8, 9, 63, 64, 65, 127, 128, 129] {
+                if let Some(p) = t.get(..cut)
+                    && p.last() != Some(&b' ')
+                {
+                    assert_eq!(batched(p), reference(p));
+                }
+            }
+        }
+    }
+
+    /// The SIMD block helpers this CPU can run agree with the scalar ones.
+    fn check_simd_block(chunk: &[u8; 64], m: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected.
+                #[allow(unsafe_code)]
+                let got = unsafe { space_mask_avx2(chunk) };
+                assert_eq!(got, m);
+            }
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vbmi2")
+            {
+                let (mut dst, mut bytes) = ([7u32; 16], [7u8; 64]);
+                // SAFETY: the features were detected.
+                #[allow(unsafe_code)]
+                let got = unsafe { block_vbmi2(chunk, 640, &mut dst, &mut bytes) };
+                assert_eq!(got, m);
+                let idx: Vec<u8> = (0..64).filter(|i| m >> i & 1 == 1).collect();
+                assert_eq!(&bytes[..idx.len()], &idx[..]);
+                for (d, &i) in dst.iter().zip(&idx) {
+                    assert_eq!(*d, 640 + u32::from(i));
+                }
+            }
+        }
+        let _ = (chunk, m);
+    }
+
+    #[test]
+    fn space_offsets_and_masks() {
+        let mut state = 0x5555_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state
+        };
+        for _ in 0..2000 {
+            // Masks from empty to full, sparse to dense.
+            let m = match next() % 4 {
+                0 => next() & next() & next(),
+                1 => next(),
+                2 => next() | next(),
+                _ => !(next() & next() & next() & next()),
+            };
+            let chunk: [u8; 64] =
+                std::array::from_fn(|i| if m >> i & 1 == 1 { b' ' } else { b'a' });
+            assert_eq!(space_mask_scalar(&chunk), m);
+            check_simd_block(&chunk, m);
+            let mut pos = vec![7u32; 200];
+            let mut st = Flatten {
+                n: 3,
+                carry: 0,
+                adjacent: 0,
+                base: 128,
+            };
+            st.push(m, &mut pos).unwrap();
+            let want: Vec<u32> = (0..64)
+                .filter(|i| m >> i & 1 == 1)
+                .map(|i| 128 + i)
+                .collect();
+            assert_eq!(st.n, 3 + want.len());
+            assert_eq!(&pos[3..st.n], &want[..]);
+            assert_eq!(st.adjacent, m & (m << 1));
+            assert_eq!(st.carry, m >> 63);
+        }
     }
 }
