@@ -52,17 +52,29 @@ pub struct IndexReader {
     manifest: Manifest,
 }
 
+/// Block cache of a reader opened with [`IndexReader::open`].
+pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 256 << 20;
+
 impl IndexReader {
-    /// Opens a published index read-only. Fails when the manifest is missing
-    /// (the build did not finish) or has another format version.
+    /// Opens a published index read-only with the default block cache. Fails
+    /// when the manifest is missing (the build did not finish) or has another
+    /// format version.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
+        Self::open_with_cache(path, DEFAULT_BLOCK_CACHE_BYTES)
+    }
+
+    /// Opens a published index read-only with a block cache of
+    /// `block_cache_bytes` (uncompressed blocks, shared by every table; a
+    /// server whose hot blocks fit in it answers point lookups without a
+    /// read and decompression per lookup).
+    pub fn open_with_cache(path: &Path, block_cache_bytes: usize) -> Result<Self, IndexError> {
         if !path.join("CURRENT").is_file() {
             return Err(IndexError::NotAnIndex {
                 path: path.to_path_buf(),
                 reason: "no RocksDB database here".into(),
             });
         }
-        let cache = Cache::new_lru_cache(256 << 20);
+        let cache = Cache::new_lru_cache(block_cache_bytes);
         let options = schema::db_options();
         let db = DB::open_cf_descriptors_read_only(
             &options,
