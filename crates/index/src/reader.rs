@@ -131,6 +131,24 @@ impl IndexReader {
         bytes.map(|b| records::decode(CAPTURES, &b)).transpose()
     }
 
+    /// Several captures in one batched read (RocksDB MultiGet: the keys share
+    /// their filter, index and block lookups), in the order of `capture_ids`.
+    pub fn captures(
+        &self,
+        capture_ids: &[u128],
+    ) -> Result<Vec<Option<CaptureRecord>>, IndexError> {
+        let keys: Vec<[u8; ID_LEN]> = capture_ids.iter().map(|id| keys::id_key(*id)).collect();
+        let sorted = keys.is_sorted();
+        self.db
+            .batched_multi_get_cf(self.cf(CAPTURES), &keys, sorted)
+            .into_iter()
+            .map(|value| match value.map_err(|e| self.rocks(e))? {
+                Some(bytes) => records::decode(CAPTURES, &bytes).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
     pub fn content(&self, content_id: u128) -> Result<Option<ContentRecord>, IndexError> {
         let bytes = self
             .db

@@ -62,6 +62,25 @@ pub fn capture_in(
     Ok(message)
 }
 
+/// The captures of one content (all in the same cluster), read in one batch;
+/// ids without a capture record are skipped.
+pub fn content_captures(
+    index: &provindex_index::IndexReader,
+    capture_ids: &[u128],
+    cluster_id: &str,
+) -> Result<Vec<v1::Capture>, provindex_index::IndexError> {
+    let records = index.captures(capture_ids)?;
+    Ok(capture_ids
+        .iter()
+        .zip(records)
+        .filter_map(|(capture_id, record)| {
+            let mut capture = capture(*capture_id, record?);
+            capture.cluster_id = cluster_id.to_owned();
+            Some(capture)
+        })
+        .collect())
+}
+
 pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
     let cluster = record.cluster(content_id);
     v1::Content {

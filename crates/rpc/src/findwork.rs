@@ -192,14 +192,7 @@ pub(crate) fn find_work(
         let capture_count = record.capture_count;
         let cluster_id = format!("{:032x}", record.cluster(id).cluster_id);
         let (capture_ids, more) = index.content_captures(id, None, captures_per_match)?;
-        let mut captures = Vec::with_capacity(capture_ids.len());
-        for capture_id in &capture_ids {
-            if let Some(capture) = index.capture(*capture_id)? {
-                let mut capture = convert::capture(*capture_id, capture);
-                capture.cluster_id.clone_from(&cluster_id);
-                captures.push(capture);
-            }
-        }
+        let captures = convert::content_captures(index, &capture_ids, &cluster_id)?;
         let captures_page_token = match (more, capture_ids.last()) {
             (true, Some(last)) => format!("{last:032x}"),
             _ => String::new(),

@@ -308,16 +308,14 @@ fn lookup_url(
             mode.as_str_name()
         )));
     }
-    let mut captures = Vec::with_capacity(page.hits.len());
-    for hit in page.hits {
-        let record =
-            index
-                .capture(hit.capture_id)?
-                .ok_or_else(|| provindex_index::IndexError::Corrupt {
-                    cf: provindex_index::schema::CAPTURES,
-                    reason: format!("url entry for missing capture {:032x}", hit.capture_id),
-                })?;
-        captures.push(convert::capture_in(index, hit.capture_id, record)?);
+    let capture_ids: Vec<u128> = page.hits.iter().map(|hit| hit.capture_id).collect();
+    let mut captures = Vec::with_capacity(capture_ids.len());
+    for (capture_id, record) in capture_ids.iter().zip(index.captures(&capture_ids)?) {
+        let record = record.ok_or_else(|| provindex_index::IndexError::Corrupt {
+            cf: provindex_index::schema::CAPTURES,
+            reason: format!("url entry for missing capture {capture_id:032x}"),
+        })?;
+        captures.push(convert::capture_in(index, *capture_id, record)?);
     }
     Ok(LookupUrlResponse {
         captures,
@@ -372,14 +370,7 @@ fn lookup_content(
     };
     let (capture_ids, more) = index.content_captures(content_id, after, limit)?;
     let cluster_id = format!("{:032x}", record.cluster(content_id).cluster_id);
-    let mut captures = Vec::with_capacity(capture_ids.len());
-    for capture_id in &capture_ids {
-        if let Some(capture) = index.capture(*capture_id)? {
-            let mut capture = convert::capture(*capture_id, capture);
-            capture.cluster_id.clone_from(&cluster_id);
-            captures.push(capture);
-        }
-    }
+    let captures = convert::content_captures(index, &capture_ids, &cluster_id)?;
     let next_page_token = match (more, capture_ids.last()) {
         (true, Some(last)) => format!("{last:032x}"),
         _ => String::new(),
