@@ -133,10 +133,7 @@ impl IndexReader {
 
     /// Several captures in one batched read (RocksDB MultiGet: the keys share
     /// their filter, index and block lookups), in the order of `capture_ids`.
-    pub fn captures(
-        &self,
-        capture_ids: &[u128],
-    ) -> Result<Vec<Option<CaptureRecord>>, IndexError> {
+    pub fn captures(&self, capture_ids: &[u128]) -> Result<Vec<Option<CaptureRecord>>, IndexError> {
         let keys: Vec<[u8; ID_LEN]> = capture_ids.iter().map(|id| keys::id_key(*id)).collect();
         let sorted = keys.is_sorted();
         self.db
