@@ -24,6 +24,9 @@
 #      CLIENTS ("default quickack": each measurement with a default client, then
 #      with provindex-loadgen --quickack, a client that never delays its ACKs;
 #      see docs/BENCHMARKS.md on the 40 ms stall);
+#      RATES (""): open-loop runs after the closed-loop ones, LookupUrl and
+#      LookupContent each offered RATE requests/s by RATE_CONCURRENCY (64)
+#      workers (loadgen --rate): latency at a fixed load, not at saturation;
 #      CARGO_TARGET_DIR is honoured.
 # Output: the markdown table on stdout; JSON lines in bench/out/query/results.jsonl.
 set -euo pipefail
@@ -38,6 +41,8 @@ SAMPLE="${SAMPLE:-100000}"
 LOADGEN_THREADS="${LOADGEN_THREADS:-1}"
 CONNECTIONS="${CONNECTIONS:-4}"
 CLIENTS="${CLIENTS:-default quickack}"
+RATES="${RATES:-}"
+RATE_CONCURRENCY="${RATE_CONCURRENCY:-64}"
 OUT="bench/out/query"
 CORPUS="$OUT/corpus-$RECORDS"
 IDX="$OUT/index-$RECORDS"
@@ -141,6 +146,13 @@ for qa in $CLIENTS; do
         run "${LG[@]}" grpc --addr "$GRPC" --rpc content --connections "$CONNECTIONS" "${L[@]}"
         run "${LG[@]}" http --addr "127.0.0.1:$PYWB_PORT" --prefix "$PREFIX" "${L[@]}"
     done
+done
+
+for rate in $RATES; do
+    echo "== open loop, $rate requests/s offered" >&2
+    L=(--urls "$URLS" --concurrency "$RATE_CONCURRENCY" --warmup "$WARMUP" --duration "$DURATION" --rate "$rate")
+    run "$LOADGEN" --threads "$LOADGEN_THREADS" grpc --addr "$GRPC" --rpc url --connections "$CONNECTIONS" "${L[@]}"
+    run "$LOADGEN" --threads "$LOADGEN_THREADS" grpc --addr "$GRPC" --rpc content --connections "$CONNECTIONS" "${L[@]}"
 done
 
 INDEX_BYTES=$(du -sb "$IDX" | cut -f1)

@@ -48,15 +48,24 @@ print(f"- answers (500 sampled URLs): provindex found {check['provindex_found']}
 print(f"- machine: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB; server(s) and load generator share the cores; "
       f"load average at the end {open('/proc/loadavg').read().split()[0:3]}")
 print()
-print("| client | system | operation | concurrency | requests | throughput (req/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | empty | load avg before |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| client | system | operation | concurrency | offered (req/s) | requests | throughput (req/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | empty | load avg before |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
-    print(f"| {'quickack' if r.get('quickack') else 'default'} | {r['target']} | {r['op']} | {r['concurrency']} | {r['requests']:,} | {r['throughput']:,.0f} | "
+    offered = f"{r['rate']:,.0f}" if r.get("rate") else "closed loop"
+    print(f"| {'quickack' if r.get('quickack') else 'default'} | {r['target']} | {r['op']} | {r['concurrency']} | {offered} | {r['requests']:,} | {r['throughput']:,.0f} | "
           f"{r['p50_us'] / 1e3:.3f} | {r['p99_us'] / 1e3:.3f} | {r['p999_us'] / 1e3:.3f} | {r['errors']} | "
           f"{r['empty']} | {r['load_before']} |")
 print()
-by = {(bool(r.get("quickack")), r["target"], r["op"], r["concurrency"]): r for r in rows}
-for qa, c in sorted({(bool(r.get("quickack")), r["concurrency"]) for r in rows}):
+closed = [r for r in rows if not r.get("rate")]
+for r in rows:
+    if r.get("rate"):
+        kept_up = r["throughput"] >= 0.98 * r["rate"]
+        print(f"- open loop, {r['op']} offered {r['rate']:,.0f}/s (concurrency {r['concurrency']}): achieved "
+              f"{r['throughput']:,.0f}/s ({'kept up' if kept_up else 'did NOT keep up'}), p99 {r['p99_us'] / 1e3:.2f} ms "
+              f"({'met' if r['p99_us'] < 2000 else 'NOT met'} < 2 ms), sent late by p50 {r['send_lag_p50_us'] / 1e3:.2f} / "
+              f"p99 {r['send_lag_p99_us'] / 1e3:.2f} ms")
+by = {(bool(r.get("quickack")), r["target"], r["op"], r["concurrency"]): r for r in closed}
+for qa, c in sorted({(bool(r.get("quickack")), r["concurrency"]) for r in closed}):
     u = by.get((qa, "provindex", "LookupUrl", c))
     k = by.get((qa, "provindex", "LookupContent", c))
     w = by.get((qa, "pywb", "cdx url lookup", c))

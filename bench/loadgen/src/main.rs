@@ -118,6 +118,14 @@ struct Load {
     /// Seconds measured.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Open loop: send this many requests per second in all (worker w sends
+    /// its k-th request at (k·concurrency + w) / rate seconds), whatever the
+    /// answers' speed, so latency is measured at a fixed offered load. A
+    /// worker still waits for its previous answer; the time a request was
+    /// sent after its due time is reported as `send_lag` (when it grows, the
+    /// server or the generator is not keeping up). 0: closed loop.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Label copied into the output line.
     #[arg(long, default_value = "")]
     label: String,
@@ -175,6 +183,8 @@ fn read_lines(path: &str) -> anyhow::Result<Vec<String>> {
 #[derive(Default)]
 struct Tally {
     lat_ns: Vec<u64>,
+    /// Open loop: how late each recorded request was sent.
+    lag_ns: Vec<u64>,
     errors: u64,
     empty: u64,
     first_error: Option<String>,
@@ -201,13 +211,27 @@ where
         stop: AtomicBool::new(false),
     });
     let mut handles = Vec::new();
+    let origin = tokio::time::Instant::now();
+    let (rate, workers) = (load.rate, load.concurrency);
     for w in 0..load.concurrency {
         let mut one = make_worker(w);
         let phase = phase.clone();
         handles.push(tokio::spawn(async move {
             let mut t = Tally::default();
             t.lat_ns.reserve(1 << 16);
+            let mut sent = 0u64;
             while !phase.stop.load(Ordering::Relaxed) {
+                let mut lag_ns = 0;
+                if rate > 0.0 {
+                    let slot = sent * workers as u64 + w as u64;
+                    sent += 1;
+                    let due = origin + Duration::from_secs_f64(slot as f64 / rate);
+                    tokio::time::sleep_until(due).await;
+                    lag_ns = due.elapsed().as_nanos() as u64;
+                    if phase.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
                 let i = phase.next.fetch_add(1, Ordering::Relaxed);
                 let rec = phase.recording.load(Ordering::Relaxed);
                 let start = Instant::now();
@@ -220,6 +244,9 @@ where
                 match r {
                     Ok(found) => {
                         t.lat_ns.push(ns);
+                        if rate > 0.0 {
+                            t.lag_ns.push(lag_ns);
+                        }
                         if !found {
                             t.empty += 1;
                         }
@@ -257,10 +284,12 @@ fn report(
     elapsed: f64,
 ) {
     let mut lat: Vec<u64> = Vec::new();
+    let mut lag: Vec<u64> = Vec::new();
     let (mut errors, mut empty) = (0u64, 0u64);
     let mut first_error = None;
     for t in tallies {
         lat.extend_from_slice(&t.lat_ns);
+        lag.extend_from_slice(&t.lag_ns);
         errors += t.errors;
         empty += t.empty;
         if first_error.is_none() {
@@ -268,15 +297,17 @@ fn report(
         }
     }
     lat.sort_unstable();
+    lag.sort_unstable();
     let n = lat.len();
     // Nearest-rank percentile, in microseconds.
-    let pct = |q: f64| -> f64 {
-        if n == 0 {
+    let percentile = |sorted: &[u64], q: f64| -> f64 {
+        if sorted.is_empty() {
             return f64::NAN;
         }
-        let k = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
-        lat[k] as f64 / 1e3
+        let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[k] as f64 / 1e3
     };
+    let pct = |q: f64| percentile(&lat, q);
     let mean = if n == 0 {
         f64::NAN
     } else {
@@ -300,6 +331,9 @@ fn report(
         "max_us": if n == 0 { f64::NAN } else { lat[n - 1] as f64 / 1e3 },
         "mean_us": mean,
         "first_error": first_error,
+        "rate": load.rate,
+        "send_lag_p50_us": percentile(&lag, 0.50),
+        "send_lag_p99_us": percentile(&lag, 0.99),
         "quickack": QUICKACK.load(Ordering::Relaxed),
     });
     if let (Some(o), serde_json::Value::Object(e)) = (out.as_object_mut(), extra) {
