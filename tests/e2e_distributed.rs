@@ -445,12 +445,14 @@ async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
     let mut clusters: BTreeMap<u128, Vec<(u128, provindex_index::records::ContentRecord)>> =
         BTreeMap::new();
     let mut total = 0u64;
+    let mut cluster_of = std::collections::HashMap::new();
     {
         let reader = provindex_index::IndexReader::open(&index).expect("open");
         reader
             .for_each_content::<provindex_index::IndexError>(|id, record| {
                 total += 1;
                 let cluster = record.cluster(id);
+                cluster_of.insert(id, cluster.cluster_id);
                 if cluster.size > 1 {
                     clusters
                         .entry(cluster.cluster_id)
@@ -461,6 +463,29 @@ async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
             })
             .expect("walk");
         assert_eq!(reader.manifest().clusters, clusters.len() as u64);
+        // Every capture carries its content's cluster id (copied at the end
+        // of the build for URL lookups).
+        let mut clustered_captures = 0;
+        reader
+            .for_each_capture::<provindex_index::IndexError>(|capture_id, record| {
+                if let Some(content_id) = record.content_id() {
+                    let expected = cluster_of[&content_id];
+                    assert_eq!(
+                        record.cluster_id(),
+                        Some(expected),
+                        "capture {capture_id:032x}"
+                    );
+                    if expected != content_id {
+                        clustered_captures += 1;
+                    }
+                }
+                Ok(())
+            })
+            .expect("walk captures");
+        assert!(
+            clustered_captures > 0,
+            "some captures are in a cluster led by another content"
+        );
     }
     assert!(
         !clusters.is_empty(),
@@ -516,6 +541,20 @@ async fn clusters_have_one_keeper_by_the_documented_rule_and_are_served() {
         assert!(!response.captures.is_empty());
         for capture in &response.captures {
             assert_eq!(capture.cluster_id, cluster.cluster_id);
+            let by_url = client
+                .lookup_url(pb::LookupUrlRequest {
+                    url: capture.url.clone(),
+                    ..Default::default()
+                })
+                .await
+                .expect("lookup url")
+                .into_inner();
+            let same = by_url
+                .captures
+                .iter()
+                .find(|c| c.capture_id == capture.capture_id)
+                .expect("the capture is among its URL's captures");
+            assert_eq!(same.cluster_id, cluster.cluster_id);
         }
     }
 }

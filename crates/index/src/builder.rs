@@ -395,7 +395,10 @@ impl IndexBuilder {
     }
 
     /// One ordered pass over `content_captures`: each run of equal content ids
-    /// gives that content's capture count and earliest capture time.
+    /// gives that content's capture count and earliest capture time; the
+    /// captures of a clustered content get the cluster id when it is not the
+    /// content's own (clusters are final by now: `set_cluster` runs before
+    /// `finish`).
     fn aggregate_contents(&mut self) -> Result<u64, IndexError> {
         let db = &self.db;
         let rocks = |source| IndexError::Rocks {
@@ -403,16 +406,17 @@ impl IndexBuilder {
             source,
         };
         let contents_cf = self.cf(CONTENTS);
+        let captures_cf = self.cf(CAPTURES);
         let mut batch = WriteBatch::default();
         let mut contents = 0u64;
-        let mut current: Option<(u128, u64, i64)> = None;
+        let mut current: Option<ContentRun> = None;
         let mut iter = db.raw_iterator_cf(self.cf(CONTENT_CAPTURES));
         iter.seek_to_first();
         while iter.valid() {
             let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
                 break;
             };
-            let (content_id, _) =
+            let (content_id, capture_id) =
                 keys::decode_content_capture_key(key).ok_or_else(|| IndexError::Corrupt {
                     cf: CONTENT_CAPTURES,
                     reason: format!("key of {} bytes, expected {}", key.len(), 2 * ID_LEN),
@@ -421,33 +425,114 @@ impl IndexBuilder {
                 cf: CONTENT_CAPTURES,
                 reason: format!("value of {} bytes, expected 8", value.len()),
             })?);
-            match &mut current {
-                Some((id, count, first)) if *id == content_id => {
-                    *count += 1;
-                    *first = (*first).min(time);
-                }
-                _ => {
-                    if let Some(done) = current.take() {
-                        contents += 1;
-                        update_content(db, contents_cf, done, &mut batch)?;
-                        if batch.size_in_bytes() >= BATCH_BYTES {
-                            db.write_opt(std::mem::take(&mut batch), &unlogged())
-                                .map_err(rocks)?;
-                        }
+            if current
+                .as_ref()
+                .is_none_or(|run| run.content_id != content_id)
+            {
+                if let Some(done) = current.take() {
+                    contents += 1;
+                    done.write(contents_cf, &mut batch);
+                    if batch.size_in_bytes() >= BATCH_BYTES {
+                        db.write_opt(std::mem::take(&mut batch), &unlogged())
+                            .map_err(rocks)?;
                     }
-                    current = Some((content_id, 1, time));
                 }
+                current = Some(ContentRun::start(db, contents_cf, content_id, time)?);
+            }
+            let run = current.as_mut().expect("a run was just started");
+            run.count += 1;
+            run.first_seen = run.first_seen.min(time);
+            if let Some(cluster_id) = &run.cluster_id {
+                set_capture_cluster(db, captures_cf, capture_id, cluster_id, &mut batch)?;
             }
             iter.next();
         }
         iter.status().map_err(rocks)?;
         if let Some(done) = current.take() {
             contents += 1;
-            update_content(db, contents_cf, done, &mut batch)?;
+            done.write(contents_cf, &mut batch);
         }
         db.write_opt(batch, &unlogged()).map_err(rocks)?;
         Ok(contents)
     }
+}
+
+/// One content's run of `content_captures` rows during `aggregate_contents`.
+struct ContentRun {
+    content_id: u128,
+    record: ContentRecord,
+    count: u64,
+    first_seen: i64,
+    /// Set when the content's cluster id is not its own id.
+    cluster_id: Option<Vec<u8>>,
+}
+
+impl ContentRun {
+    fn start(
+        db: &DB,
+        contents_cf: &rocksdb::ColumnFamily,
+        content_id: u128,
+        time: i64,
+    ) -> Result<Self, IndexError> {
+        let bytes = db
+            .get_pinned_cf(contents_cf, keys::id_key(content_id))
+            .map_err(|source| IndexError::Corrupt {
+                cf: CONTENTS,
+                reason: source.to_string(),
+            })?
+            .ok_or_else(|| IndexError::Corrupt {
+                cf: CONTENTS,
+                reason: format!("content {content_id:032x} has captures but no record"),
+            })?;
+        let record: ContentRecord = records::decode(CONTENTS, &bytes)?;
+        let cluster = record.cluster(content_id);
+        // A capture stores only a cluster id other than its content's own.
+        let cluster_id =
+            (cluster.cluster_id != content_id).then(|| keys::id_key(cluster.cluster_id).to_vec());
+        Ok(Self {
+            content_id,
+            record,
+            count: 0,
+            first_seen: time,
+            cluster_id,
+        })
+    }
+
+    /// Sets the content's capture count and first-seen time (into `batch`).
+    fn write(mut self, contents_cf: &rocksdb::ColumnFamily, batch: &mut WriteBatch) {
+        self.record.capture_count = self.count;
+        self.record.first_seen = Some(self.first_seen);
+        batch.put_cf(
+            contents_cf,
+            keys::id_key(self.content_id),
+            self.record.encode_to_vec(),
+        );
+    }
+}
+
+/// Copies a content's cluster id into one of its capture records (into `batch`).
+fn set_capture_cluster(
+    db: &DB,
+    captures_cf: &rocksdb::ColumnFamily,
+    capture_id: u128,
+    cluster_id: &[u8],
+    batch: &mut WriteBatch,
+) -> Result<(), IndexError> {
+    let key = keys::id_key(capture_id);
+    let bytes = db
+        .get_pinned_cf(captures_cf, key)
+        .map_err(|source| IndexError::Corrupt {
+            cf: CAPTURES,
+            reason: source.to_string(),
+        })?
+        .ok_or_else(|| IndexError::Corrupt {
+            cf: CAPTURES,
+            reason: format!("content_captures row for missing capture {capture_id:032x}"),
+        })?;
+    let mut record: CaptureRecord = records::decode(CAPTURES, &bytes)?;
+    record.cluster_id = cluster_id.to_vec();
+    batch.put_cf(captures_cf, key, record.encode_to_vec());
+    Ok(())
 }
 
 /// Write options of the build's batches: no write-ahead log.
@@ -455,29 +540,4 @@ fn unlogged() -> rocksdb::WriteOptions {
     let mut options = rocksdb::WriteOptions::default();
     options.disable_wal(true);
     options
-}
-
-/// Sets a content's capture count and first-seen time (into `batch`).
-fn update_content(
-    db: &DB,
-    contents_cf: &rocksdb::ColumnFamily,
-    (content_id, count, first_seen): (u128, u64, i64),
-    batch: &mut WriteBatch,
-) -> Result<(), IndexError> {
-    let key = keys::id_key(content_id);
-    let bytes = db
-        .get_pinned_cf(contents_cf, key)
-        .map_err(|source| IndexError::Corrupt {
-            cf: CONTENTS,
-            reason: source.to_string(),
-        })?
-        .ok_or_else(|| IndexError::Corrupt {
-            cf: CONTENTS,
-            reason: format!("content {content_id:032x} has captures but no record"),
-        })?;
-    let mut record: ContentRecord = records::decode(CONTENTS, &bytes)?;
-    record.capture_count = count;
-    record.first_seen = Some(first_seen);
-    batch.put_cf(contents_cf, key, record.encode_to_vec());
-    Ok(())
 }

@@ -62,6 +62,12 @@ pub struct CaptureRecord {
     /// Index into `signals` of the signal that decided the verdict.
     #[prost(uint32, optional, tag = "23")]
     pub optout_decider: Option<u32>,
+    /// The near-duplicate cluster of the capture's content (16 bytes), copied
+    /// from the content at the end of the build so a URL lookup needs no
+    /// second read; empty when the cluster id is the content's own id (alone
+    /// in its cluster, or its smallest member) or the capture has no content.
+    #[prost(bytes = "vec", tag = "24")]
+    pub cluster_id: Vec<u8>,
 }
 
 /// The page license a capture states.
@@ -175,6 +181,12 @@ impl ContentRecord {
 impl CaptureRecord {
     pub fn content_id(&self) -> Option<u128> {
         crate::keys::decode_id(&self.content_id)
+    }
+
+    /// The near-duplicate cluster of the capture's content: the stored one,
+    /// else the content's own id (a cluster of one); `None` without content.
+    pub fn cluster_id(&self) -> Option<u128> {
+        crate::keys::decode_id(&self.cluster_id).or_else(|| self.content_id())
     }
 }
 

@@ -244,6 +244,8 @@ pub fn prepare_with(mut doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> Prep
         signals: signals.iter().map(signal_record).collect(),
         optout_verdict: verdict_name(verdict).to_owned(),
         optout_decider: decider.map(|i| i as u32),
+        // Set at the end of the build, once clusters are known.
+        cluster_id: Vec::new(),
     };
     PreparedCapture {
         capture_id,

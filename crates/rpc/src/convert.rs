@@ -17,6 +17,10 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
         .content_id()
         .map(|id| format!("{id:032x}"))
         .unwrap_or_default();
+    let cluster_id = record
+        .cluster_id()
+        .map(|id| format!("{id:032x}"))
+        .unwrap_or_default();
     v1::Capture {
         capture_id: format!("{capture_id:032x}"),
         url: record.url,
@@ -42,42 +46,20 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
         refers_to: record.refers_to,
         license,
         optout: Some(optout),
-        cluster_id: String::new(),
+        cluster_id,
     }
 }
 
-/// A capture with its content's cluster id (looked up in `contents`).
-pub fn capture_in(
-    index: &provindex_index::IndexReader,
-    capture_id: u128,
-    record: CaptureRecord,
-) -> Result<v1::Capture, provindex_index::IndexError> {
-    let content_id = record.content_id();
-    let mut message = capture(capture_id, record);
-    if let Some(content_id) = content_id
-        && let Some(content) = index.content(content_id)?
-    {
-        message.cluster_id = format!("{:032x}", content.cluster(content_id).cluster_id);
-    }
-    Ok(message)
-}
-
-/// The captures of one content (all in the same cluster), read in one batch;
-/// ids without a capture record are skipped.
-pub fn content_captures(
+/// Captures read in one batch; ids without a capture record are skipped.
+pub fn captures(
     index: &provindex_index::IndexReader,
     capture_ids: &[u128],
-    cluster_id: &str,
 ) -> Result<Vec<v1::Capture>, provindex_index::IndexError> {
     let records = index.captures(capture_ids)?;
     Ok(capture_ids
         .iter()
         .zip(records)
-        .filter_map(|(capture_id, record)| {
-            let mut capture = capture(*capture_id, record?);
-            capture.cluster_id = cluster_id.to_owned();
-            Some(capture)
-        })
+        .filter_map(|(capture_id, record)| Some(capture(*capture_id, record?)))
         .collect())
 }
 

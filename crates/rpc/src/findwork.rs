@@ -190,9 +190,8 @@ pub(crate) fn find_work(
             continue;
         };
         let capture_count = record.capture_count;
-        let cluster_id = format!("{:032x}", record.cluster(id).cluster_id);
         let (capture_ids, more) = index.content_captures(id, None, captures_per_match)?;
-        let captures = convert::content_captures(index, &capture_ids, &cluster_id)?;
+        let captures = convert::captures(index, &capture_ids)?;
         let captures_page_token = match (more, capture_ids.last()) {
             (true, Some(last)) => format!("{last:032x}"),
             _ => String::new(),

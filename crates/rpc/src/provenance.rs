@@ -213,9 +213,7 @@ impl ProvenanceService for ProvenanceApi {
             Vec::new()
         };
         Ok(Response::new(GetCaptureResponse {
-            capture: Some(
-                convert::capture_in(&self.index, capture_id, record).map_err(ApiError::from)?,
-            ),
+            capture: Some(convert::capture(capture_id, record)),
             record: original,
         }))
     }
@@ -315,7 +313,7 @@ fn lookup_url(
             cf: provindex_index::schema::CAPTURES,
             reason: format!("url entry for missing capture {capture_id:032x}"),
         })?;
-        captures.push(convert::capture_in(index, *capture_id, record)?);
+        captures.push(convert::capture(*capture_id, record));
     }
     Ok(LookupUrlResponse {
         captures,
@@ -369,8 +367,7 @@ fn lookup_content(
         Some(parse_id("page_token", &request.page_token)?)
     };
     let (capture_ids, more) = index.content_captures(content_id, after, limit)?;
-    let cluster_id = format!("{:032x}", record.cluster(content_id).cluster_id);
-    let captures = convert::content_captures(index, &capture_ids, &cluster_id)?;
+    let captures = convert::captures(index, &capture_ids)?;
     let next_page_token = match (more, capture_ids.last()) {
         (true, Some(last)) => format!("{last:032x}"),
         _ => String::new(),
