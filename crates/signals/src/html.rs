@@ -156,7 +156,8 @@ struct Frame {
 struct OpenAnchor {
     /// None: its `href` cannot be a license (`license::may_be_cc_url`), so
     /// it is only counted.
-    anchor: Option<Anchor>,
+    /// (Boxed: most anchors are not kept, and this moves per anchor.)
+    anchor: Option<Box<Anchor>>,
 }
 
 #[derive(Debug, Default)]
@@ -167,8 +168,10 @@ struct State {
     figure_depth: usize,
     in_head: bool,
     seen_body: bool,
-    /// Rolling window of recent visible text, lowercase, whitespace collapsed.
-    context: String,
+    /// Rolling window of recent visible text, lowercase, whitespace
+    /// collapsed (UTF-8: [`push_lower_collapsed`] appends whole characters
+    /// and [`keep_tail`] cuts at character boundaries).
+    context: Vec<u8>,
     anchor: Option<OpenAnchor>,
     /// Anchors closed so far (kept or not): the first [`MAX_ITEMS`] count.
     anchors_seen: usize,
@@ -187,10 +190,10 @@ struct Sink {
     nested: bool,
 }
 
-fn attr<'a>(tag: &'a Tag, name: &str) -> Option<&'a str> {
+fn attr<'a>(tag: &'a Tag, name: &LocalName) -> Option<&'a str> {
     tag.attrs
         .iter()
-        .find(|a| &*a.name.local == name)
+        .find(|a| a.name.local == *name)
         .map(|a| &*a.value)
 }
 
@@ -278,6 +281,204 @@ fn keep_tail(buf: &mut String, max: usize) {
     }
 }
 
+/// [`keep_tail`] on the UTF-8 bytes of the context window.
+fn keep_tail_bytes(buf: &mut Vec<u8>, max: usize) {
+    if buf.len() > max.saturating_mul(2) {
+        let mut start = buf.len() - max;
+        while !is_char_boundary(buf, start) {
+            start += 1;
+        }
+        buf.drain(..start);
+    }
+}
+
+/// `str::is_char_boundary` on the bytes of a UTF-8 string.
+fn is_char_boundary(bytes: &[u8], i: usize) -> bool {
+    i == 0 || i >= bytes.len() || (bytes[i] as i8) >= -0x40
+}
+
+/// [`says_all_rights_reserved`] on the bytes of a UTF-8 string.
+fn says_all_rights_reserved_bytes(lower: &[u8]) -> bool {
+    ALL_RIGHTS_RESERVED
+        .iter()
+        .any(|p| memchr::memmem::find(lower, p.as_bytes()).is_some())
+}
+
+/// Per ASCII byte: `b' '` for whitespace (`char::is_whitespace`), else the
+/// byte lowercased.
+const ASCII_LOWER_OR_SPACE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => b' ',
+            x => x.to_ascii_lowercase(),
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Bit `k` of word `k / 64`: U+0080 + `k` is not whitespace and
+/// `char::to_lowercase` maps it to itself (a test checks every bit).
+const LOWERCASE_IS_ITSELF_2_BYTES: [u64; 30] = [
+    0xFFFFFFFEFFFFFFDF,
+    0xFFFFFFFF80800000,
+    0x55AAAAAAAAAAAAAA,
+    0xD4AAAAAAAAAAAB55,
+    0xEE512D2A4E243129,
+    0xAA29AAAAB555524F,
+    0x93FAAAAAAAAAAAAA,
+    0xFFFFFFFFFFFFAA85,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0x7FBAFFFFFFFFFFFF,
+    0xFFFFF004000128BF,
+    0x196FAAAAAAFF7FFF,
+    0xFFFF000000000000,
+    0xAAAAAAAAFFFFFFFF,
+    0xAAAAAAAAAAAAABFE,
+    0xAAAAAAAAAAAAD554,
+    0x0001AAAAAAAAAAAA,
+    0xFFFFFFFFFF800000,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+    0xFFFFFFFFFFFFFFFF,
+];
+
+/// Whether the non-ASCII code point `cp` is not whitespace and
+/// `char::to_lowercase` maps it to itself, checked cheaply: every 2-byte
+/// character (a bitmap), and some 3-byte ranges (scripts without case from
+/// Samaritan to Myanmar, dashes, quotes and other punctuation, currency
+/// signs, CJK to Vai, Hangul). False may also mean "not known".
+fn lowercase_is_itself(cp: u32) -> bool {
+    match cp {
+        0x80..=0x7FF => {
+            let k = (cp - 0x80) as usize;
+            LOWERCASE_IS_ITSELF_2_BYTES[k / 64] >> (k % 64) & 1 == 1
+        }
+        0x800..=0x109F
+        | 0x2010..=0x2027
+        | 0x2030..=0x205E
+        | 0x20A0..=0x20CF
+        | 0x3001..=0xA63F
+        | 0xAC00..=0xD7FF => true,
+        _ => false,
+    }
+}
+
+/// 0x01 in every byte of a `u64`.
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+/// 0x80 in every byte of a `u64`.
+const HIGH: u64 = ONES * 0x80;
+
+/// Eight bytes of text (little-endian) at once: when they are ASCII without
+/// \t \n \x0B \x0C \r, their lowercase and 0x80 in each byte that is a space.
+fn lower_word(x: u64) -> Option<(u64, u64)> {
+    if x & HIGH != 0 {
+        return None;
+    }
+    // For ASCII bytes: 0x80 in each byte >= `c` (no carries between bytes).
+    let at_least = |c: u8| x.wrapping_add(ONES * u64::from(0x80 - c)) & HIGH;
+    if at_least(b'\t') & !at_least(b'\r' + 1) != 0 {
+        return None;
+    }
+    let upper = at_least(b'A') & !at_least(b'Z' + 1);
+    let s = x ^ (ONES * u64::from(b' '));
+    let space = !(((s & !HIGH) + !HIGH) | s) & HIGH;
+    Some((x | (upper >> 2), space))
+}
+
+/// Appends `text` lowercased, whitespace runs collapsed to one space (none
+/// at the start of the window or after a space): exactly
+/// [`push_collapsed_chars`]`(buf, text, true)` on the window's bytes.
+/// Returns the bytes appended.
+fn push_lower_collapsed(buf: &mut Vec<u8>, text: &str) -> usize {
+    let before = buf.len();
+    let bytes = text.as_bytes();
+    // The window is empty or ends with a space: whitespace appends nothing.
+    let mut after_space = buf.last().is_none_or(|&b| b == b' ');
+    buf.reserve(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text: eight bytes that only need lowercasing — ASCII, no
+        // whitespace but single spaces, none leading after a space.
+        if let Some(word) = bytes.get(i..i + 8)
+            && let Ok(word) = <[u8; 8]>::try_from(word)
+            && let Some((lower, space)) = lower_word(u64::from_le_bytes(word))
+            && space & (space >> 8) == 0
+            && !(after_space && space & 0x80 != 0)
+        {
+            buf.extend_from_slice(&lower.to_le_bytes());
+            after_space = space >> 63 == 1;
+            i += 8;
+            continue;
+        }
+        let n = (bytes.len() - i).min(8);
+        // Else these bytes character by character.
+        let end = i + n;
+        while i < end {
+            let b = bytes[i];
+            if b < 0x80 {
+                let m = ASCII_LOWER_OR_SPACE[usize::from(b)];
+                let space = m == b' ';
+                if !(space && after_space) {
+                    buf.push(m);
+                }
+                after_space = space;
+                i += 1;
+                continue;
+            }
+            // A non-ASCII character (`text` is UTF-8: `b` is a lead byte).
+            let len = if b < 0xE0 {
+                2
+            } else if b < 0xF0 {
+                3
+            } else {
+                4
+            };
+            let Some(utf8) = bytes.get(i..i + len) else {
+                return buf.len() - before;
+            };
+            i += len;
+            let cp = utf8[1..]
+                .iter()
+                .fold(u32::from(b) & (0x7F >> len), |cp, &c| {
+                    cp << 6 | u32::from(c & 0x3F)
+                });
+            if lowercase_is_itself(cp) {
+                buf.extend_from_slice(utf8);
+                after_space = false;
+                continue;
+            }
+            let Some(c) = char::from_u32(cp) else {
+                return buf.len() - before;
+            };
+            if c.is_whitespace() {
+                if !after_space {
+                    buf.push(b' ');
+                    after_space = true;
+                }
+            } else {
+                let mut enc = [0u8; 4];
+                for l in c.to_lowercase() {
+                    buf.extend_from_slice(l.encode_utf8(&mut enc).as_bytes());
+                }
+                after_space = false;
+            }
+        }
+    }
+    buf.len() - before
+}
+
 /// Whether ASCII `bytes` appended after a space (or to an empty buffer:
 /// `after_space`) come out of [`push_collapsed`] unchanged but for case: no
 /// whitespace other than single spaces, none leading after a space.
@@ -320,24 +521,24 @@ fn push_collapsed_chars(buf: &mut String, text: &str, lowercase: bool) {
     }
 }
 
-fn is_void(name: &str) -> bool {
+fn is_void(name: &LocalName) -> bool {
     matches!(
-        name,
-        "area"
-            | "base"
-            | "br"
-            | "col"
-            | "embed"
-            | "hr"
-            | "img"
-            | "input"
-            | "link"
-            | "meta"
-            | "source"
-            | "track"
-            | "wbr"
-            | "param"
-            | "keygen"
+        *name,
+        local_name!("area")
+            | local_name!("base")
+            | local_name!("br")
+            | local_name!("col")
+            | local_name!("embed")
+            | local_name!("hr")
+            | local_name!("img")
+            | local_name!("input")
+            | local_name!("link")
+            | local_name!("meta")
+            | local_name!("source")
+            | local_name!("track")
+            | local_name!("wbr")
+            | local_name!("param")
+            | local_name!("keygen")
     )
 }
 
@@ -427,12 +628,24 @@ impl State {
             }
             return;
         }
+        if t.bytes().all(is_ascii_space) {
+            // Whitespace (between tags, mostly): one space at most, and no
+            // phrase ends with one.
+            if !self.context.ends_with(b" ") && !self.context.is_empty() {
+                self.context.push(b' ');
+            }
+            keep_tail_bytes(&mut self.context, CONTEXT_CHARS);
+            if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut() {
+                push_collapsed(&mut a.text, t, false, MAX_TEXT);
+            }
+            return;
+        }
         // Untrimmed until the phrase check below has seen all of `t`: a long
         // token trimmed first would lose a phrase near its start.
-        let appended = push_collapsed(&mut self.context, t, true, usize::MAX / 4);
+        let appended = push_lower_collapsed(&mut self.context, t);
         // (Nothing or one space appended, e.g. whitespace between tags: no
         // phrase ends with a space.)
-        let only_space = appended == 0 || appended == 1 && self.context.ends_with(' ');
+        let only_space = appended == 0 || appended == 1 && self.context.ends_with(b" ");
         if !self.scan.all_rights_reserved && !only_space {
             // The window only grows at its end (text here, spaces in `end_tag`,
             // which no phrase ends with) and loses its front: a phrase not seen
@@ -442,24 +655,21 @@ impl State {
             // A phrase ending in the appended text has its last `v` within
             // `appended + MAX_BYTES_FROM_LAST_V` bytes of the end: no `v`
             // there, no new phrase (a byte search instead of seven).
-            let bytes = self.context.as_bytes();
+            let bytes = &self.context[..];
             let v_from = bytes.len().saturating_sub(appended + MAX_BYTES_FROM_LAST_V);
             if memchr::memchr_iter(b'v', &bytes[v_from..])
                 .any(|k| last_v_of_a_phrase(bytes, v_from + k))
             {
-                let mut start = self
-                    .context
-                    .len()
-                    .saturating_sub(appended + MAX_PHRASE_BYTES);
-                while !self.context.is_char_boundary(start) {
+                let mut start = bytes.len().saturating_sub(appended + MAX_PHRASE_BYTES);
+                while !is_char_boundary(bytes, start) {
                     start -= 1;
                 }
-                if says_all_rights_reserved(&self.context[start..]) {
+                if says_all_rights_reserved_bytes(&bytes[start..]) {
                     self.scan.all_rights_reserved = true;
                 }
             }
         }
-        keep_tail(&mut self.context, CONTEXT_CHARS);
+        keep_tail_bytes(&mut self.context, CONTEXT_CHARS);
         if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut() {
             push_collapsed(&mut a.text, t, false, MAX_TEXT);
         }
@@ -479,7 +689,7 @@ impl State {
                 && let Some(mut a) = open.anchor
             {
                 a.text = cap(a.text.trim().to_string(), MAX_TEXT);
-                self.scan.anchors.push(a);
+                self.scan.anchors.push(*a);
             }
             self.anchors_seen = self.anchors_seen.saturating_add(1);
         }
@@ -499,52 +709,66 @@ impl State {
     }
 
     fn start_tag(&mut self, tag: &Tag) -> Option<RawKind> {
-        let name = &*tag.name;
-        match name {
-            "head" => self.in_head = true,
-            "body" => {
+        match tag.name {
+            local_name!("head") => self.in_head = true,
+            local_name!("body") => {
                 self.in_head = false;
                 self.seen_body = true;
             }
-            "meta" if self.scan.metas.len() < MAX_ITEMS => {
-                let lower = |n| attr(tag, n).map(|v| v.trim().to_ascii_lowercase());
+            local_name!("meta") if self.scan.metas.len() < MAX_ITEMS => {
+                let lower = |n: LocalName| attr(tag, &n).map(|v| v.trim().to_ascii_lowercase());
                 let m = MetaTag {
-                    name: lower("name")
-                        .or_else(|| lower("property"))
-                        .or_else(|| lower("itemprop"))
+                    name: lower(local_name!("name"))
+                        .or_else(|| lower(local_name!("property")))
+                        .or_else(|| lower(local_name!("itemprop")))
                         .unwrap_or_default(),
-                    http_equiv: lower("http-equiv").unwrap_or_default(),
-                    content: attr(tag, "content").unwrap_or("").trim().to_string(),
+                    http_equiv: lower(local_name!("http-equiv")).unwrap_or_default(),
+                    content: attr(tag, &local_name!("content"))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
                     section: Some(self.head_like_section()),
                     tag: render_tag(tag),
                 };
                 self.scan.metas.push(m);
             }
-            "link" if self.scan.links.len() < MAX_ITEMS => {
+            local_name!("link") if self.scan.links.len() < MAX_ITEMS => {
                 self.scan.links.push(LinkTag {
-                    rel: attr(tag, "rel").unwrap_or("").to_ascii_lowercase(),
-                    itemprop: attr(tag, "itemprop").unwrap_or("").to_ascii_lowercase(),
-                    href: attr(tag, "href").unwrap_or("").trim().to_string(),
+                    rel: attr(tag, &local_name!("rel"))
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    itemprop: attr(tag, &local_name!("itemprop"))
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    href: attr(tag, &local_name!("href"))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
                     section: self.head_like_section(),
                     tag: render_tag(tag),
                 });
             }
-            "a" => {
+            local_name!("a") => {
                 self.close_anchor();
-                let href = attr(tag, "href").unwrap_or("").trim();
+                let href = attr(tag, &local_name!("href")).unwrap_or("").trim();
                 let anchor = crate::license::may_be_cc_url(href, self.base_may_be_cc).then(|| {
                     let before = {
-                        let c = self.context.trim_end();
+                        // (The window's only whitespace is single spaces.)
+                        let c = self.context.trim_ascii_end();
                         let mut start = c.len().saturating_sub(CONTEXT_CHARS);
-                        while !c.is_char_boundary(start) {
+                        while !is_char_boundary(c, start) {
                             start += 1;
                         }
-                        c[start..].to_string()
+                        String::from_utf8_lossy(&c[start..]).into_owned()
                     };
-                    Anchor {
+                    Box::new(Anchor {
                         href: href.to_string(),
-                        rel: attr(tag, "rel").unwrap_or("").to_ascii_lowercase(),
-                        itemprop: attr(tag, "itemprop").unwrap_or("").to_ascii_lowercase(),
+                        rel: attr(tag, &local_name!("rel"))
+                            .unwrap_or("")
+                            .to_ascii_lowercase(),
+                        itemprop: attr(tag, &local_name!("itemprop"))
+                            .unwrap_or("")
+                            .to_ascii_lowercase(),
                         text: String::new(),
                         section: if self.footer_depth > 0 {
                             Section::Footer
@@ -554,7 +778,7 @@ impl State {
                         in_figure: self.figure_depth > 0,
                         before,
                         tag: render_tag(tag),
-                    }
+                    })
                 });
                 self.anchor = Some(OpenAnchor { anchor });
                 if tag.self_closing {
@@ -562,31 +786,38 @@ impl State {
                 }
                 return None;
             }
-            "img" => {
+            local_name!("img") => {
                 // An image inside an anchor: its alt text is the anchor text.
                 if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut()
-                    && let Some(alt) = attr(tag, "alt")
+                    && let Some(alt) = attr(tag, &local_name!("alt"))
                 {
                     push_collapsed(&mut a.text, alt, false, MAX_TEXT);
                     a.text.push(' ');
                 }
             }
-            "script" => {
-                let ty = attr(tag, "type").unwrap_or("").trim().to_ascii_lowercase();
+            local_name!("script") => {
+                let ty = attr(tag, &local_name!("type"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 if ty == "application/ld+json" && self.scan.jsonld.len() < MAX_ITEMS {
                     self.jsonld = Some(String::new());
                 }
                 self.in_raw = true;
                 return Some(RawKind::ScriptData);
             }
-            "style" | "xmp" | "iframe" | "noembed" | "noframes" => {
+            local_name!("style")
+            | local_name!("xmp")
+            | local_name!("iframe")
+            | local_name!("noembed")
+            | local_name!("noframes") => {
                 self.in_raw = true;
                 return Some(RawKind::Rawtext);
             }
-            "title" | "textarea" => return Some(RawKind::Rcdata),
+            local_name!("title") | local_name!("textarea") => return Some(RawKind::Rcdata),
             _ => {}
         }
-        if !is_void(name) && !tag.self_closing && self.stack.len() < MAX_STACK {
+        if !is_void(&tag.name) && !tag.self_closing && self.stack.len() < MAX_STACK {
             let (footer, figure) = marks(tag);
             if footer {
                 self.footer_depth += 1;
@@ -604,24 +835,39 @@ impl State {
     }
 
     fn end_tag(&mut self, tag: &Tag) {
-        let name = &*tag.name;
-        match name {
-            "head" => self.in_head = false,
-            "a" => self.close_anchor(),
-            "script" => {
+        match tag.name {
+            local_name!("head") => self.in_head = false,
+            local_name!("a") => self.close_anchor(),
+            local_name!("script") => {
                 self.in_raw = false;
                 if let Some(text) = self.jsonld.take() {
                     let section = self.body_section();
                     self.scan.jsonld.push(JsonLd { text, section });
                 }
             }
-            "style" | "xmp" | "iframe" | "noembed" | "noframes" => self.in_raw = false,
+            local_name!("style")
+            | local_name!("xmp")
+            | local_name!("iframe")
+            | local_name!("noembed")
+            | local_name!("noframes") => self.in_raw = false,
             // Block ends separate text runs in the context window.
-            "p" | "div" | "li" | "td" | "tr" | "section" | "article" | "figure" | "figcaption"
-            | "footer" | "header" | "ul" | "ol" | "br"
-                if !self.context.ends_with(' ') && !self.context.is_empty() =>
+            local_name!("p")
+            | local_name!("div")
+            | local_name!("li")
+            | local_name!("td")
+            | local_name!("tr")
+            | local_name!("section")
+            | local_name!("article")
+            | local_name!("figure")
+            | local_name!("figcaption")
+            | local_name!("footer")
+            | local_name!("header")
+            | local_name!("ul")
+            | local_name!("ol")
+            | local_name!("br")
+                if !self.context.ends_with(b" ") && !self.context.is_empty() =>
             {
-                self.context.push(' ');
+                self.context.push(b' ');
             }
             _ => {}
         }
@@ -850,10 +1096,11 @@ mod tests {
             for op in ops {
                 if op == "</p>" {
                     // What `end_tag` does for a block end.
-                    for ctx in [&mut new.context, &mut old] {
-                        if !ctx.ends_with(' ') && !ctx.is_empty() {
-                            ctx.push(' ');
-                        }
+                    if !new.context.ends_with(b" ") && !new.context.is_empty() {
+                        new.context.push(b' ');
+                    }
+                    if !old.ends_with(' ') && !old.is_empty() {
+                        old.push(' ');
                     }
                 } else {
                     new.text(op);
@@ -861,7 +1108,7 @@ mod tests {
                     old_found |= says_all_rights_reserved(&old);
                     keep_tail(&mut old, CONTEXT_CHARS);
                 }
-                proptest::prop_assert_eq!(&new.context, &old);
+                proptest::prop_assert_eq!(std::str::from_utf8(&new.context), Ok(old.as_str()));
                 proptest::prop_assert_eq!(new.scan.all_rights_reserved, old_found);
             }
         }
@@ -935,6 +1182,86 @@ mod tests {
             push_collapsed_chars(&mut slow, &text, lowercase);
             proptest::prop_assert_eq!(&fast, &slow);
             proptest::prop_assert_eq!(appended, slow.len() - start.len());
+        }
+    }
+
+    proptest::proptest! {
+        /// `push_lower_collapsed` appends what the character loop
+        /// `push_collapsed_chars(…, true)` appends (runs longer than its
+        /// 64-byte ASCII blocks included).
+        #[test]
+        fn push_lower_collapsed_equals_the_character_loop(
+            start in proptest::sample::select(vec!["", "x", "x ", "é", "ab c "]),
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "AB c", " ", "  ", "\t\n", "\u{b}", "\u{c}\r", "\u{a0}", "\u{2003}", "\u{3000}",
+                    "É", "İ", "ß", "Ω", "😀", "x\u{85}y", "ǅ", "K", "…", "Ж", "ж", "中文", "한",
+                    "\u{1c}", "\u{1f}", "\u{7f}", "Zz09!~", "ÀÉÎÕÜ", "ⅰⅣ", "Ａｂ", "@[`{AZaz",
+                    "sixteen byte run", "Sixteen Byte Run",
+                    "The Quick Brown Fox Jumps Over The Lazy Dog, All Rights Reserved",
+                ]),
+                0..40,
+            ),
+        ) {
+            let text: String = parts.concat();
+            let mut fast = start.as_bytes().to_vec();
+            let mut slow = start.to_string();
+            let appended = push_lower_collapsed(&mut fast, &text);
+            push_collapsed_chars(&mut slow, &text, true);
+            proptest::prop_assert_eq!(std::str::from_utf8(&fast), Ok(slow.as_str()));
+            proptest::prop_assert_eq!(appended, slow.len() - start.len());
+        }
+    }
+
+    #[test]
+    fn lowercase_is_itself_holds_for_every_character_it_accepts() {
+        let mut accepted = 0;
+        for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+            let mut l = c.to_lowercase();
+            let itself = (l.next(), l.next()) == (Some(c), None) && !c.is_whitespace();
+            if lowercase_is_itself(u32::from(c)) {
+                accepted += 1;
+                assert!(itself, "{c:?}");
+            } else if u32::from(c) < 0x800 {
+                // The 2-byte bitmap is complete.
+                assert!(!itself, "{c:?}");
+            }
+        }
+        assert!(accepted > 40_000);
+    }
+
+    #[test]
+    fn lower_word_classifies_every_byte() {
+        for b in 0u8..=255 {
+            for k in 0..8 {
+                let mut word = [b'a'; 8];
+                word[k] = b;
+                let got = lower_word(u64::from_le_bytes(word));
+                let c = char::from(b);
+                if b >= 0x80 || (c.is_whitespace() && b != b' ') {
+                    assert_eq!(got, None, "{b:#x} at {k}");
+                } else {
+                    let (lower, space) = got.expect("ASCII");
+                    let mut want = [b'a'; 8];
+                    want[k] = b.to_ascii_lowercase();
+                    assert_eq!(lower.to_le_bytes(), want, "{b:#x} at {k}");
+                    let want_space = if b == b' ' { 0x80u64 << (8 * k) } else { 0 };
+                    assert_eq!(space, want_space, "{b:#x} at {k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_table_is_whitespace_or_lowercase() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            let want = if c.is_whitespace() {
+                b' '
+            } else {
+                b.to_ascii_lowercase()
+            };
+            assert_eq!(ASCII_LOWER_OR_SPACE[usize::from(b)], want, "{b:#x}");
         }
     }
 
