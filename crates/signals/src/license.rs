@@ -850,6 +850,25 @@ pub(crate) fn base_may_be_cc(base: Option<&url::Url>) -> bool {
         .is_some_and(|h| h.to_ascii_lowercase().contains("creativecommons"))
 }
 
+/// [`may_be_cc_url`]'s classes of bytes.
+const HREF_NON_ASCII: u8 = 1;
+const HREF_PERCENT: u8 = 2;
+const HREF_V_OR_X: u8 = 4;
+const HREF_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] = HREF_NON_ASCII;
+        b += 1;
+    }
+    t[b'%' as usize] = HREF_PERCENT;
+    t[b'v' as usize] = HREF_V_OR_X;
+    t[b'V' as usize] = HREF_V_OR_X;
+    t[b'x' as usize] = HREF_V_OR_X;
+    t[b'X' as usize] = HREF_V_OR_X;
+    t
+};
+
 /// False only when `href` cannot resolve to a creativecommons.org host, so
 /// [`parse_cc_url`] would say None: the host then comes from `href` itself
 /// (or from a base that [`base_may_be_cc`] rules out), and an ASCII `href`
@@ -858,12 +877,25 @@ pub(crate) fn base_may_be_cc(base: Option<&url::Url>) -> bool {
 /// cannot name that host. Non-ASCII `href`s (UTS-46 mapping: fullwidth
 /// letters, soft hyphens, ...) are always parsed.
 pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
-    if base_may_be_cc || !href.is_ascii() || href.contains('%') {
+    if base_may_be_cc {
         return true;
+    }
+    // One pass for the bytes that matter.
+    let seen = href
+        .bytes()
+        .fold(0u8, |seen, b| seen | HREF_BYTES[usize::from(b)]);
+    if seen & (HREF_NON_ASCII | HREF_PERCENT) != 0 {
+        return true;
+    }
+    // `creativecommons` has a `v`, `xn--` an `x` (tabs and newlines removed
+    // or not).
+    if seen & HREF_V_OR_X == 0 {
+        return false;
     }
     let found = |h: &[u8]| {
         let at = html::at_ignore_ascii_case;
-        memchr::memchr2_iter(b'c', b'C', h).any(|i| at(h, i, b"creativecommons"))
+        // By its `v` (rarer in URLs than `c`): `creati[v]ecommons`.
+        memchr::memchr2_iter(b'v', b'V', h).any(|i| i >= 6 && at(h, i - 6, b"creativecommons"))
             || memchr::memchr2_iter(b'x', b'X', h).any(|i| at(h, i, b"xn--"))
     };
     if memchr::memchr3(b'\t', b'\n', b'\r', href.as_bytes()).is_some() {
@@ -1038,6 +1070,32 @@ mod tests {
                 proptest::prop_assert!(may_be_cc_url(href.trim(), base_may_be_cc(base.as_ref())));
             }
             proptest::prop_assert_eq!(parse_cc_url(&href, base.as_ref()), full);
+        }
+    }
+
+    proptest::proptest! {
+        /// `may_be_cc_url` is the test it replaced (a search from every
+        /// `c`/`C`; it now searches from the `v`).
+        #[test]
+        fn may_be_cc_url_equals_the_search_from_c(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "creativecommons", "CreativeCommons", "CREATIVECOMMONS", "creati", "ve",
+                    "commons", "v", "V", "c", "x", "xn--", "XN-", "-", "\t", "\n", "\r", "%",
+                    "https://", ".org/", "é", "a",
+                ]),
+                0..8,
+            ),
+            base_may_be_cc: bool,
+        ) {
+            let href: String = parts.concat();
+            let old = base_may_be_cc || !href.is_ascii() || href.contains('%') || {
+                let h: Vec<u8> = href.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')).collect();
+                let at = html::at_ignore_ascii_case;
+                memchr::memchr2_iter(b'c', b'C', &h).any(|i| at(&h, i, b"creativecommons"))
+                    || memchr::memchr2_iter(b'x', b'X', &h).any(|i| at(&h, i, b"xn--"))
+            };
+            proptest::prop_assert_eq!(may_be_cc_url(&href, base_may_be_cc), old);
         }
     }
 
