@@ -184,7 +184,8 @@ impl CaptureRecord {
     }
 
     /// The near-duplicate cluster of the capture's content: the stored one,
-    /// else the content's own id (a cluster of one); `None` without content.
+    /// else the content's own id (a cluster of one, or the cluster's smallest
+    /// member); `None` without content.
     pub fn cluster_id(&self) -> Option<u128> {
         crate::keys::decode_id(&self.cluster_id).or_else(|| self.content_id())
     }
