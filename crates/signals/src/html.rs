@@ -299,9 +299,15 @@ fn is_char_boundary(bytes: &[u8], i: usize) -> bool {
 
 /// [`says_all_rights_reserved`] on the bytes of a UTF-8 string.
 fn says_all_rights_reserved_bytes(lower: &[u8]) -> bool {
-    ALL_RIGHTS_RESERVED
-        .iter()
-        .any(|p| memchr::memmem::find(lower, p.as_bytes()).is_some())
+    // Built once: `memmem::find` builds a searcher per call.
+    static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::LazyLock::new(|| {
+            ALL_RIGHTS_RESERVED
+                .iter()
+                .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                .collect()
+        });
+    FINDERS.iter().any(|f| f.find(lower).is_some())
 }
 
 /// Per ASCII byte: `b' '` for whitespace (`char::is_whitespace`), else the
@@ -426,17 +432,22 @@ fn push_lower_collapsed(buf: &mut Vec<u8>, text: &str) -> usize {
         // Else these bytes character by character.
         let end = i + n;
         while i < end {
-            let b = bytes[i];
-            if b < 0x80 {
-                let m = ASCII_LOWER_OR_SPACE[usize::from(b)];
+            // ASCII bytes: gathered, then appended at once.
+            let mut run = [0u8; 8];
+            let mut len = 0;
+            while i < end && bytes[i] < 0x80 {
+                let m = ASCII_LOWER_OR_SPACE[usize::from(bytes[i])];
                 let space = m == b' ';
-                if !(space && after_space) {
-                    buf.push(m);
-                }
+                run[len & 7] = m;
+                len += usize::from(!(space && after_space));
                 after_space = space;
                 i += 1;
-                continue;
             }
+            buf.extend_from_slice(&run[..len]);
+            if i == end {
+                break;
+            }
+            let b = bytes[i];
             // A non-ASCII character (`text` is UTF-8: `b` is a lead byte).
             let len = if b < 0xE0 {
                 2
@@ -554,23 +565,65 @@ pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool 
 fn class_marks(v: &str) -> (bool, bool) {
     let (mut footer, mut figure) = (false, false);
     let b = v.as_bytes();
-    for i in 0..b.len() {
-        match b[i].to_ascii_lowercase() {
-            b'f' => footer |= at_ignore_ascii_case(b, i, b"footer"),
-            b'c' => {
-                footer |= at_ignore_ascii_case(b, i, b"copyright");
-                figure |=
-                    at_ignore_ascii_case(b, i, b"caption") || at_ignore_ascii_case(b, i, b"credit");
-            }
-            b'l' => {
-                footer |= at_ignore_ascii_case(b, i, b"license")
-                    || at_ignore_ascii_case(b, i, b"licence");
-            }
-            b'a' => figure |= at_ignore_ascii_case(b, i, b"attribution"),
-            _ => {}
+    // Eight positions at a time (SWAR, no per-byte branches): only where
+    // three bytes are, ASCII case ignored, the first three letters of a word
+    // above (`foo`, `cop`, `cap`, `cre`, `lic`, `att`) can one start. (`|
+    // 0x20` maps exactly the two cases of a letter to its lowercase, and no
+    // other byte to a lowercase letter.)
+    let mut i = 0;
+    while let Some(bytes) = b.get(i..i + 10) {
+        let word = |k: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[k..k + 8]);
+            u64::from_le_bytes(w) | (ONES * 0x20)
+        };
+        let (x, y, z) = (word(0), word(1), word(2));
+        // 0x80 in each byte of `w` equal to `c`.
+        let eq = |w: u64, c: u8| {
+            let s = w ^ (ONES * u64::from(c));
+            !(((s & !HIGH) + !HIGH) | s) & HIGH
+        };
+        let mut starts = (eq(x, b'f') & eq(y, b'o') & eq(z, b'o'))
+            | (eq(x, b'c')
+                & ((eq(y, b'o') & eq(z, b'p'))
+                    | (eq(y, b'a') & eq(z, b'p'))
+                    | (eq(y, b'r') & eq(z, b'e'))))
+            | (eq(x, b'l') & eq(y, b'i') & eq(z, b'c'))
+            | (eq(x, b'a') & eq(y, b't') & eq(z, b't'));
+        while starts != 0 {
+            class_marks_at(
+                b,
+                i + starts.trailing_zeros() as usize / 8,
+                &mut footer,
+                &mut figure,
+            );
+            starts &= starts - 1;
         }
+        i += 8;
+    }
+    for i in i..b.len() {
+        class_marks_at(b, i, &mut footer, &mut figure);
     }
     (footer, figure)
+}
+
+/// [`class_marks`]' words starting at `b[i]`.
+#[inline(always)]
+fn class_marks_at(b: &[u8], i: usize, footer: &mut bool, figure: &mut bool) {
+    match b[i].to_ascii_lowercase() {
+        b'f' => *footer |= at_ignore_ascii_case(b, i, b"footer"),
+        b'c' => {
+            *footer |= at_ignore_ascii_case(b, i, b"copyright");
+            *figure |=
+                at_ignore_ascii_case(b, i, b"caption") || at_ignore_ascii_case(b, i, b"credit");
+        }
+        b'l' => {
+            *footer |=
+                at_ignore_ascii_case(b, i, b"license") || at_ignore_ascii_case(b, i, b"licence");
+        }
+        b'a' => *figure |= at_ignore_ascii_case(b, i, b"attribution"),
+        _ => {}
+    }
 }
 
 /// Whether an element opens a footer (`<footer>`, `role=contentinfo`, or
@@ -657,8 +710,12 @@ impl State {
             // there, no new phrase (a byte search instead of seven).
             let bytes = &self.context[..];
             let v_from = bytes.len().saturating_sub(appended + MAX_BYTES_FROM_LAST_V);
-            if memchr::memchr_iter(b'v', &bytes[v_from..])
-                .any(|k| last_v_of_a_phrase(bytes, v_from + k))
+            let tail = &bytes[v_from..];
+            // (Short tails, most: a branch-free test for a `v` first, cheaper
+            // than a `memchr` call.)
+            let short = tail.len() <= 64;
+            if (!short || tail.iter().fold(false, |any, &c| any | (c == b'v')))
+                && memchr::memchr_iter(b'v', tail).any(|k| last_v_of_a_phrase(bytes, v_from + k))
             {
                 let mut start = bytes.len().saturating_sub(appended + MAX_PHRASE_BYTES);
                 while !is_char_boundary(bytes, start) {
@@ -1148,8 +1205,9 @@ mod tests {
                 proptest::sample::select(vec![
                     "foot", "er", "Footer", "COPYRIGHT", "copy", "right", "licen", "se", "ce",
                     "caption", "Credit", "attribution", "ATTRIB", "x", " ", "-", "é", "İ",
+                    "F", "o", "fO", "cR", "cA", "lI", "aT", "foo", "CoP", "caP", "crE", "LIC", "aTt", "@", "\u{c6}", "col-lg-4 ", "content",
                 ]),
-                0..8,
+                0..16,
             ),
         ) {
             let v: String = parts.concat();
