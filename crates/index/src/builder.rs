@@ -474,17 +474,10 @@ impl ContentRun {
         content_id: u128,
         time: i64,
     ) -> Result<Self, IndexError> {
-        let bytes = db
-            .get_pinned_cf(contents_cf, keys::id_key(content_id))
-            .map_err(|source| IndexError::Corrupt {
-                cf: CONTENTS,
-                reason: source.to_string(),
-            })?
-            .ok_or_else(|| IndexError::Corrupt {
-                cf: CONTENTS,
-                reason: format!("content {content_id:032x} has captures but no record"),
+        let record: ContentRecord =
+            read_existing(db, contents_cf, CONTENTS, keys::id_key(content_id), || {
+                format!("content {content_id:032x} has captures but no record")
             })?;
-        let record: ContentRecord = records::decode(CONTENTS, &bytes)?;
         let cluster = record.cluster(content_id);
         // A capture stores only a cluster id other than its content's own.
         let cluster_id =
@@ -519,20 +512,34 @@ fn set_capture_cluster(
     batch: &mut WriteBatch,
 ) -> Result<(), IndexError> {
     let key = keys::id_key(capture_id);
-    let bytes = db
-        .get_pinned_cf(captures_cf, key)
-        .map_err(|source| IndexError::Corrupt {
-            cf: CAPTURES,
-            reason: source.to_string(),
-        })?
-        .ok_or_else(|| IndexError::Corrupt {
-            cf: CAPTURES,
-            reason: format!("content_captures row for missing capture {capture_id:032x}"),
-        })?;
-    let mut record: CaptureRecord = records::decode(CAPTURES, &bytes)?;
+    let mut record: CaptureRecord = read_existing(db, captures_cf, CAPTURES, key, || {
+        format!("content_captures row for missing capture {capture_id:032x}")
+    })?;
     record.cluster_id = cluster_id.to_vec();
     batch.put_cf(captures_cf, key, record.encode_to_vec());
     Ok(())
+}
+
+/// Reads and decodes a record the build has written (table `name`); its
+/// absence means the tables disagree, reported with `missing()`.
+fn read_existing<T: Message + Default>(
+    db: &DB,
+    cf: &rocksdb::ColumnFamily,
+    name: &'static str,
+    key: [u8; ID_LEN],
+    missing: impl FnOnce() -> String,
+) -> Result<T, IndexError> {
+    let bytes = db
+        .get_pinned_cf(cf, key)
+        .map_err(|source| IndexError::Corrupt {
+            cf: name,
+            reason: source.to_string(),
+        })?
+        .ok_or_else(|| IndexError::Corrupt {
+            cf: name,
+            reason: missing(),
+        })?;
+    records::decode(name, &bytes)
 }
 
 /// Write options of the build's batches: no write-ahead log.
