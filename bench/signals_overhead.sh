@@ -16,7 +16,7 @@ for round in $(seq 1 "$ROUNDS"); do
     flag=()
     [ "$mode" = no-signals ] && flag=(--no-signals)
     /usr/bin/time -o "$OUT/time" -f "$mode round=$round user=%U sys=%S wall=%e maxrss_kb=%M" \
-      "$BIN" index "$CORPUS" --out "$OUT/idx" --workers 2 --built-at 0 "${flag[@]}" > /dev/null
+      "$BIN" index "$CORPUS" --out "$OUT/idx" --workers ${WORKERS:-2} --built-at 0 "${flag[@]}" > /dev/null
     cat "$OUT/time" | tee -a "$OUT/all"
   done
 done

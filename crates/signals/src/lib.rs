@@ -14,6 +14,7 @@ pub mod license;
 pub mod optout;
 mod robots;
 pub mod urls;
+mod visible_text;
 
 pub use html::{HtmlScanner, Section};
 pub use license::{
