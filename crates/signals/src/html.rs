@@ -11,8 +11,9 @@ use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, To
 pub use html5ever::tokenizer::{Tag, TokenSinkResult};
 use html5ever::{LocalName, local_name};
 
+use crate::swar::{CASE, bytes_equal, word_at};
+use crate::visible_text::VisibleText;
 pub(crate) use crate::visible_text::says_all_rights_reserved;
-use crate::visible_text::{HIGH, ONES, VisibleText};
 
 /// Where in the page an element was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -149,7 +150,14 @@ fn render_tag(tag: &Tag) -> String {
         s.push(' ');
         s.push_str(&a.name.local);
         s.push_str("=\"");
-        s.push_str(&a.value.replace('"', "&quot;"));
+        // (`replace('"', "&quot;")` without a copy of every value.)
+        let mut rest: &str = &a.value;
+        while let Some(i) = memchr::memchr(b'"', rest.as_bytes()) {
+            s.push_str(&rest[..i]);
+            s.push_str("&quot;");
+            rest = &rest[i + 1..];
+        }
+        s.push_str(rest);
         s.push('"');
     }
     s.push('>');
@@ -300,46 +308,52 @@ pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool 
 fn class_marks(v: &str) -> (bool, bool) {
     let (mut footer, mut figure) = (false, false);
     let b = v.as_bytes();
-    // Eight positions at a time (SWAR, no per-byte branches): only where
-    // three bytes are, ASCII case ignored, the first three letters of a word
-    // above (`foo`, `cop`, `cap`, `cre`, `lic`, `att`) can one start. (`|
-    // 0x20` maps exactly the two cases of a letter to its lowercase, and no
-    // other byte to a lowercase letter.)
-    let mut i = 0;
-    while let Some(bytes) = b.get(i..i + 10) {
-        let word = |k: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&bytes[k..k + 8]);
-            u64::from_le_bytes(w) | (ONES * 0x20)
-        };
-        let (x, y, z) = (word(0), word(1), word(2));
-        // 0x80 in each byte of `w` equal to `c`.
-        let eq = |w: u64, c: u8| {
-            let s = w ^ (ONES * u64::from(c));
-            !(((s & !HIGH) + !HIGH) | s) & HIGH
-        };
-        let mut starts = (eq(x, b'f') & eq(y, b'o') & eq(z, b'o'))
-            | (eq(x, b'c')
-                & ((eq(y, b'o') & eq(z, b'p'))
-                    | (eq(y, b'a') & eq(z, b'p'))
-                    | (eq(y, b'r') & eq(z, b'e'))))
-            | (eq(x, b'l') & eq(y, b'i') & eq(z, b'c'))
-            | (eq(x, b'a') & eq(y, b't') & eq(z, b't'));
+    let mut visit = |mut starts: u64, from: usize| {
         while starts != 0 {
-            class_marks_at(
-                b,
-                i + starts.trailing_zeros() as usize / 8,
-                &mut footer,
-                &mut figure,
-            );
+            let i = from + starts.trailing_zeros() as usize / 8;
+            class_marks_at(b, i, &mut footer, &mut figure);
             starts &= starts - 1;
         }
+    };
+    let mut i = 0;
+    while let Some(bytes) = b.get(i..i + 10) {
+        visit(word_starts(bytes), i);
         i += 8;
     }
-    for i in i..b.len() {
-        class_marks_at(b, i, &mut footer, &mut figure);
+    // The last (at most nine) positions, zero-padded: zeros are no letters,
+    // so they start nothing. (Most values are short: no byte-by-byte loop.)
+    if i < b.len() {
+        let mut padded = [0u8; 18];
+        padded[..b.len() - i].copy_from_slice(&b[i..]);
+        visit(word_starts(&padded[..10]), i);
+        if b.len() - i > 8 {
+            visit(word_starts(&padded[8..]), i + 8);
+        }
     }
     (footer, figure)
+}
+
+/// Of the eight positions starting at `bytes[0]` (of ten bytes), 0x80 in
+/// the byte of each where, ASCII case ignored, the first three letters of a
+/// word of [`class_marks`] (`foo`, `cop`, `cap`, `cre`, `lic`, `att`) are:
+/// only there can one start. Eight positions at a time (SWAR, no per-byte
+/// branches; `| 0x20` maps exactly the two cases of a letter to its
+/// lowercase, and no other byte to a lowercase letter).
+#[inline(always)]
+fn word_starts(bytes: &[u8]) -> u64 {
+    let (x, y, z) = (
+        word_at(bytes, 0) | CASE,
+        word_at(bytes, 1) | CASE,
+        word_at(bytes, 2) | CASE,
+    );
+    let eq = bytes_equal;
+    (eq(x, b'f') & eq(y, b'o') & eq(z, b'o'))
+        | (eq(x, b'c')
+            & ((eq(y, b'o') & eq(z, b'p'))
+                | (eq(y, b'a') & eq(z, b'p'))
+                | (eq(y, b'r') & eq(z, b'e'))))
+        | (eq(x, b'l') & eq(y, b'i') & eq(z, b'c'))
+        | (eq(x, b'a') & eq(y, b't') & eq(z, b't'))
 }
 
 /// [`class_marks`]' words starting at `b[i]`.

@@ -13,6 +13,7 @@ mod html;
 pub mod license;
 pub mod optout;
 mod robots;
+mod swar;
 pub mod urls;
 mod visible_text;
 

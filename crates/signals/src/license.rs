@@ -72,6 +72,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::html::{self, Anchor, PageScan, Section};
+use crate::swar::{CASE, HIGH, bytes_equal, word_at};
 
 /// License class used for reporting and filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -854,20 +855,67 @@ pub(crate) fn base_may_be_cc(base: Option<&url::Url>) -> bool {
 const HREF_NON_ASCII: u8 = 1;
 const HREF_PERCENT: u8 = 2;
 const HREF_V_OR_X: u8 = 4;
-const HREF_BYTES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0x80;
-    while b < 256 {
-        t[b] = HREF_NON_ASCII;
-        b += 1;
+/// Tab, newline, carriage return (which the URL parser removes).
+const HREF_TAB_NL: u8 = 8;
+
+/// The classes of an `href` byte.
+#[inline(always)]
+fn href_byte_class(b: u8) -> u8 {
+    let folded = b | 0x20;
+    u8::from(b >= 0x80) * HREF_NON_ASCII
+        | u8::from(b == b'%') * HREF_PERCENT
+        | u8::from(folded == b'v' || folded == b'x') * HREF_V_OR_X
+        | u8::from(matches!(b, b'\t' | b'\n' | b'\r')) * HREF_TAB_NL
+}
+
+/// The classes of all of `bytes` ([`href_byte_class`] of each, or-ed):
+/// eight bytes at a time (SWAR), the rest one by one.
+fn href_classes(bytes: &[u8]) -> u8 {
+    let (mut non_ascii, mut percent, mut v_or_x, mut tab_nl) = (0u64, 0u64, 0u64, 0u64);
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let w = word_at(bytes, i);
+        let folded = w | CASE;
+        non_ascii |= w;
+        percent |= bytes_equal(w, b'%');
+        v_or_x |= bytes_equal(folded, b'v') | bytes_equal(folded, b'x');
+        tab_nl |= bytes_equal(w, b'\t') | bytes_equal(w, b'\n') | bytes_equal(w, b'\r');
+        i += 8;
     }
-    t[b'%' as usize] = HREF_PERCENT;
-    t[b'v' as usize] = HREF_V_OR_X;
-    t[b'V' as usize] = HREF_V_OR_X;
-    t[b'x' as usize] = HREF_V_OR_X;
-    t[b'X' as usize] = HREF_V_OR_X;
-    t
-};
+    let mut seen = u8::from(non_ascii & HIGH != 0) * HREF_NON_ASCII
+        | u8::from(percent != 0) * HREF_PERCENT
+        | u8::from(v_or_x != 0) * HREF_V_OR_X
+        | u8::from(tab_nl != 0) * HREF_TAB_NL;
+    for &b in &bytes[i..] {
+        seen |= href_byte_class(b);
+    }
+    seen
+}
+
+/// Whether ASCII `h` contains `creativecommons` or `xn--`, ASCII case
+/// ignored: checked from each `v` (rarer in URLs than `c`:
+/// `creati[v]ecommons`) and `x`, found eight bytes at a time.
+fn names_cc_host(h: &[u8]) -> bool {
+    let at = html::at_ignore_ascii_case;
+    let check = |i: usize| match h[i] | 0x20 {
+        b'v' => i >= 6 && at(h, i - 6, b"creativecommons"),
+        b'x' => at(h, i, b"xn--"),
+        _ => false,
+    };
+    let mut i = 0;
+    while i + 8 <= h.len() {
+        let folded = word_at(h, i) | CASE;
+        let mut found = bytes_equal(folded, b'v') | bytes_equal(folded, b'x');
+        while found != 0 {
+            if check(i + found.trailing_zeros() as usize / 8) {
+                return true;
+            }
+            found &= found - 1;
+        }
+        i += 8;
+    }
+    (i..h.len()).any(check)
+}
 
 /// False only when `href` cannot resolve to a creativecommons.org host, so
 /// [`parse_cc_url`] would say None: the host then comes from `href` itself
@@ -881,9 +929,7 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
         return true;
     }
     // One pass for the bytes that matter.
-    let seen = href
-        .bytes()
-        .fold(0u8, |seen, b| seen | HREF_BYTES[usize::from(b)]);
+    let seen = href_classes(href.as_bytes());
     if seen & (HREF_NON_ASCII | HREF_PERCENT) != 0 {
         return true;
     }
@@ -892,20 +938,14 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
     if seen & HREF_V_OR_X == 0 {
         return false;
     }
-    let found = |h: &[u8]| {
-        let at = html::at_ignore_ascii_case;
-        // By its `v` (rarer in URLs than `c`): `creati[v]ecommons`.
-        memchr::memchr2_iter(b'v', b'V', h).any(|i| i >= 6 && at(h, i - 6, b"creativecommons"))
-            || memchr::memchr2_iter(b'x', b'X', h).any(|i| at(h, i, b"xn--"))
-    };
-    if memchr::memchr3(b'\t', b'\n', b'\r', href.as_bytes()).is_some() {
+    if seen & HREF_TAB_NL != 0 {
         let squeezed: Vec<u8> = href
             .bytes()
             .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
             .collect();
-        found(&squeezed)
+        names_cc_host(&squeezed)
     } else {
-        found(href.as_bytes())
+        names_cc_host(href.as_bytes())
     }
 }
 
@@ -1096,6 +1136,42 @@ mod tests {
                     || memchr::memchr2_iter(b'x', b'X', &h).any(|i| at(&h, i, b"xn--"))
             };
             proptest::prop_assert_eq!(may_be_cc_url(&href, base_may_be_cc), old);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn href_classes_is_the_class_of_every_byte(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'a', b'v', b'V', b'x', b'X', b'%', b'6', b'8', b' ', 0, 0x80, 0xD6, 0xF6, 0xFF,
+                    b'\t', b'\n', b'\r', 0x29, 0x2D,
+                ]),
+                0..40,
+            ),
+        ) {
+            let want = bytes.iter().fold(0, |seen, &b| seen | href_byte_class(b));
+            proptest::prop_assert_eq!(href_classes(&bytes), want);
+        }
+    }
+
+    #[test]
+    fn href_byte_class_of_every_byte() {
+        for b in 0u8..=255 {
+            let mut want = 0;
+            if !b.is_ascii() {
+                want |= HREF_NON_ASCII;
+            }
+            if b == b'%' {
+                want |= HREF_PERCENT;
+            }
+            if matches!(b, b'v' | b'V' | b'x' | b'X') {
+                want |= HREF_V_OR_X;
+            }
+            if matches!(b, b'\t' | b'\n' | b'\r') {
+                want |= HREF_TAB_NL;
+            }
+            assert_eq!(href_byte_class(b), want, "{b:#x}");
         }
     }
 
