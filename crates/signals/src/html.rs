@@ -308,6 +308,10 @@ pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool 
 fn class_marks(v: &str) -> (bool, bool) {
     let (mut footer, mut figure) = (false, false);
     let b = v.as_bytes();
+    // (The shortest words, `footer` and `credit`, have six letters.)
+    if b.len() < 6 {
+        return (false, false);
+    }
     let mut visit = |mut starts: u64, from: usize| {
         while starts != 0 {
             let i = from + starts.trailing_zeros() as usize / 8;
@@ -317,35 +321,48 @@ fn class_marks(v: &str) -> (bool, bool) {
     };
     let mut i = 0;
     while let Some(bytes) = b.get(i..i + 10) {
-        visit(word_starts(bytes), i);
+        visit(
+            word_starts(word_at(bytes, 0), word_at(bytes, 1), word_at(bytes, 2)),
+            i,
+        );
         i += 8;
     }
-    // The last (at most nine) positions, zero-padded: zeros are no letters,
-    // so they start nothing. (Most values are short: no byte-by-byte loop.)
+    // The last (at most nine) bytes; zeros past the end are no letters, so
+    // they start nothing (and the ninth position has too few bytes left).
     if i < b.len() {
-        let mut padded = [0u8; 18];
-        padded[..b.len() - i].copy_from_slice(&b[i..]);
-        visit(word_starts(&padded[..10]), i);
-        if b.len() - i > 8 {
-            visit(word_starts(&padded[8..]), i + 8);
-        }
+        let t = tail_bytes(b, i);
+        visit(word_starts(t as u64, (t >> 8) as u64, (t >> 16) as u64), i);
     }
     (footer, figure)
 }
 
-/// Of the eight positions starting at `bytes[0]` (of ten bytes), 0x80 in
-/// the byte of each where, ASCII case ignored, the first three letters of a
-/// word of [`class_marks`] (`foo`, `cop`, `cap`, `cre`, `lic`, `att`) are:
-/// only there can one start. Eight positions at a time (SWAR, no per-byte
-/// branches; `| 0x20` maps exactly the two cases of a letter to its
-/// lowercase, and no other byte to a lowercase letter).
+/// The bytes of `b` from `i` (at most nine), little-endian, zero past the
+/// end: from overlapping loads of `b` itself (a zero-padded copy on the
+/// stack, read back in overlapping words, stalls store forwarding).
 #[inline(always)]
-fn word_starts(bytes: &[u8]) -> u64 {
-    let (x, y, z) = (
-        word_at(bytes, 0) | CASE,
-        word_at(bytes, 1) | CASE,
-        word_at(bytes, 2) | CASE,
-    );
+fn tail_bytes(b: &[u8], i: usize) -> u128 {
+    let rest = b.len() - i;
+    if b.len() >= 8 {
+        let last = u128::from(word_at(b, b.len() - 8));
+        if rest >= 8 {
+            u128::from(word_at(b, i)) | last << ((rest - 8) * 8)
+        } else {
+            last >> ((8 - rest) * 8)
+        }
+    } else {
+        b[i..].iter().rev().fold(0, |t, &c| t << 8 | u128::from(c))
+    }
+}
+
+/// Of eight positions, given the words of bytes at each (`x`), one after
+/// (`y`) and two after (`z`): 0x80 in the byte of each where, ASCII case
+/// ignored, the first three letters of a word of [`class_marks`] (`foo`,
+/// `cop`, `cap`, `cre`, `lic`, `att`) are: only there can one start. (SWAR,
+/// no per-byte branches; `| 0x20` maps exactly the two cases of a letter to
+/// its lowercase, and no other byte to a lowercase letter.)
+#[inline(always)]
+fn word_starts(x: u64, y: u64, z: u64) -> u64 {
+    let (x, y, z) = (x | CASE, y | CASE, z | CASE);
     let eq = bytes_equal;
     (eq(x, b'f') & eq(y, b'o') & eq(z, b'o'))
         | (eq(x, b'c')
