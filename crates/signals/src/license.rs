@@ -72,7 +72,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::html::{self, Anchor, PageScan, Section};
-use crate::swar::{CASE, HIGH, bytes_equal, word_at};
+use crate::swar::{CASE, HIGH, ONES, bytes_equal, word_at};
 
 /// License class used for reporting and filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -928,8 +928,31 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
     if base_may_be_cc {
         return true;
     }
-    // One pass for the bytes that matter.
-    let seen = href_classes(href.as_bytes());
+    // Most `href`s are printable ASCII without `%`: one cheap pass tells,
+    // and finds whether there is a `v` or `x` at all.
+    let h = href.as_bytes();
+    let (mut unusual, mut v_or_x) = (0u64, 0u64);
+    let mut i = 0;
+    while i + 8 <= h.len() {
+        let w = word_at(h, i);
+        // High bit: non-ASCII, or ASCII below 0x20 (`+ 0x60` carries out of
+        // no ASCII byte; a non-ASCII byte is unusual anyway), or `%`.
+        unusual |= w | !w.wrapping_add(ONES * 0x60) | bytes_equal(w, b'%');
+        let folded = w | CASE;
+        v_or_x |= bytes_equal(folded, b'v') | bytes_equal(folded, b'x');
+        i += 8;
+    }
+    let mut unusual = unusual & HIGH != 0;
+    let mut v_or_x = v_or_x != 0;
+    for &b in &h[i..] {
+        unusual |= !(0x20..0x80).contains(&b) || b == b'%';
+        v_or_x |= matches!(b | 0x20, b'v' | b'x');
+    }
+    if !unusual {
+        return v_or_x && names_cc_host(h);
+    }
+    // Else the classes of every byte.
+    let seen = href_classes(h);
     if seen & (HREF_NON_ASCII | HREF_PERCENT) != 0 {
         return true;
     }
@@ -1122,7 +1145,7 @@ mod tests {
                 proptest::sample::select(vec![
                     "creativecommons", "CreativeCommons", "CREATIVECOMMONS", "creati", "ve",
                     "commons", "v", "V", "c", "x", "xn--", "XN-", "-", "\t", "\n", "\r", "%",
-                    "https://", ".org/", "é", "a",
+                    "https://", ".org/", "é", "a", "\u{1}", " ", "\u{7f}", "/path/to/a/page.html",
                 ]),
                 0..8,
             ),

@@ -40,6 +40,11 @@ pub(crate) struct VisibleText {
     /// that may end it to `raw[searched]`.
     phrase_tail: Option<Vec<u8>>,
     all_rights_reserved: bool,
+    /// The end of the collapsed text as of `raw[..context_end]` (at least
+    /// [`CONTEXT_CHARS`]` + 1` bytes, or all of it), kept between
+    /// [`context`](Self::context) calls so that each collapses only the text
+    /// since the last (pages on creativecommons.org ask at every link).
+    context_tail: Option<(Vec<u8>, usize)>,
 }
 
 impl Default for VisibleText {
@@ -50,9 +55,14 @@ impl Default for VisibleText {
             searched: 0,
             phrase_tail: None,
             all_rights_reserved: false,
+            context_tail: None,
         }
     }
 }
+
+/// New raw bytes up to which [`VisibleText::context`] extends the collapsed
+/// text it kept, rather than collapsing the end of the text afresh.
+const CONTEXT_RECOLLAPSE: usize = 4 * CONTEXT_CHARS;
 
 /// Raw bytes the phrase search collapses at a time while a phrase is open.
 const PHRASE_STEP: usize = 32;
@@ -77,14 +87,39 @@ impl VisibleText {
 
     /// The last [`CONTEXT_CHARS`] bytes of the collapsed text, without its
     /// trailing space, cut forward to a character boundary.
-    pub(crate) fn context(&self) -> String {
-        let collapsed = self.collapsed_tail(CONTEXT_CHARS + 1);
+    pub(crate) fn context(&mut self) -> String {
+        let end = self.raw.len();
+        let collapsed = match self.context_tail.take() {
+            // Little new text: collapse just that, after what was kept.
+            Some((mut tail, from)) if end.saturating_sub(from) <= CONTEXT_RECOLLAPSE => {
+                let after_space = match tail.last() {
+                    Some(&b) => b == b' ',
+                    None => self.after_space_at(from),
+                };
+                push_lower_collapsed_after(&mut tail, &self.raw[from..], after_space);
+                if tail.len() > 4 * CONTEXT_CHARS {
+                    let mut start = tail.len() - 2 * CONTEXT_CHARS;
+                    while !is_char_boundary(&tail, start) {
+                        start += 1;
+                    }
+                    tail.drain(..start);
+                }
+                tail
+            }
+            _ => self.collapsed_tail(CONTEXT_CHARS + 1),
+        };
         let c = collapsed.trim_ascii_end();
         let mut start = c.len().saturating_sub(CONTEXT_CHARS);
         while !is_char_boundary(c, start) {
             start += 1;
         }
-        String::from_utf8_lossy(&c[start..]).into_owned()
+        // (Valid UTF-8, cut at character boundaries: checked, not repaired.)
+        let context = match std::str::from_utf8(&c[start..]) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(&c[start..]).into_owned(),
+        };
+        self.context_tail = Some((collapsed, end));
+        context
     }
 
     /// Searches `raw[searched..]` for phrases.
@@ -188,6 +223,10 @@ impl VisibleText {
             self.raw_after_space = self.after_space_at(start);
             self.raw.drain(..start);
             self.searched = self.raw.len();
+            self.context_tail = self
+                .context_tail
+                .take()
+                .and_then(|(tail, from)| Some((tail, from.checked_sub(start)?)));
             return;
         }
         // Mostly whitespace: keep the end of the collapsed text itself
@@ -203,6 +242,7 @@ impl VisibleText {
         }
         self.raw = String::from_utf8_lossy(&collapsed[cut..]).into_owned();
         self.searched = self.raw.len();
+        self.context_tail = None;
     }
 
     /// The collapsed text of `raw[start..]` (`start` a character boundary).
