@@ -862,10 +862,10 @@ const HREF_TAB_NL: u8 = 8;
 #[inline(always)]
 fn href_byte_class(b: u8) -> u8 {
     let folded = b | 0x20;
-    u8::from(b >= 0x80) * HREF_NON_ASCII
-        | u8::from(b == b'%') * HREF_PERCENT
-        | u8::from(folded == b'v' || folded == b'x') * HREF_V_OR_X
-        | u8::from(matches!(b, b'\t' | b'\n' | b'\r')) * HREF_TAB_NL
+    (u8::from(b >= 0x80) * HREF_NON_ASCII)
+        | (u8::from(b == b'%') * HREF_PERCENT)
+        | (u8::from(folded == b'v' || folded == b'x') * HREF_V_OR_X)
+        | (u8::from(matches!(b, b'\t' | b'\n' | b'\r')) * HREF_TAB_NL)
 }
 
 /// The classes of all of `bytes` ([`href_byte_class`] of each, or-ed):
@@ -882,10 +882,10 @@ fn href_classes(bytes: &[u8]) -> u8 {
         tab_nl |= bytes_equal(w, b'\t') | bytes_equal(w, b'\n') | bytes_equal(w, b'\r');
         i += 8;
     }
-    let mut seen = u8::from(non_ascii & HIGH != 0) * HREF_NON_ASCII
-        | u8::from(percent != 0) * HREF_PERCENT
-        | u8::from(v_or_x != 0) * HREF_V_OR_X
-        | u8::from(tab_nl != 0) * HREF_TAB_NL;
+    let mut seen = (u8::from(non_ascii & HIGH != 0) * HREF_NON_ASCII)
+        | (u8::from(percent != 0) * HREF_PERCENT)
+        | (u8::from(v_or_x != 0) * HREF_V_OR_X)
+        | (u8::from(tab_nl != 0) * HREF_TAB_NL);
     for &b in &bytes[i..] {
         seen |= href_byte_class(b);
     }
