@@ -5,7 +5,7 @@
 //!
 //! Neither needs the whole text collapsed, so it is not: the text is kept
 //! as the tokenizer gave it (copied, bounded), and collapsed only where it
-//! is read — around a `v` that may end a phrase (`…serv…`, `vorb…`), and at
+//! is read — around a `v` that may end a phrase (`reserv…`, `vorb…`), and at
 //! the rare anchors that may be licenses. (Collapsing every text token as it
 //! came was most of what the signal scan added to indexing: issue 5.)
 
@@ -462,9 +462,9 @@ fn lower_word(x: u64) -> Option<(u64, u64)> {
 }
 
 /// Appends `text` lowercased, whitespace runs collapsed to one space (none
-/// at the start or after a space): exactly
-/// [`push_collapsed_chars`]`(buf, text, true)` on `buf`'s bytes. Returns
-/// the bytes appended.
+/// at the start or after a space): exactly what
+/// [`push_collapsed_chars`](crate::html::push_collapsed_chars)`(buf, text,
+/// true)` appends, on `buf`'s bytes. Returns the bytes appended.
 fn push_lower_collapsed(buf: &mut Vec<u8>, text: &str) -> usize {
     let after_space = buf.last().is_none_or(|&b| b == b' ');
     push_lower_collapsed_after(buf, text, after_space)
