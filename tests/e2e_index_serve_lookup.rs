@@ -1,5 +1,5 @@
 //! End to end, with real processes: `provindex index` builds an index from the
-//! real WARC files in ../shared/corpus/warc (plus one malformed file),
+//! real WARC files in tests/data/corpus/warc (plus one malformed file),
 //! `provindex serve` serves it on an ephemeral loopback port, and a real gRPC
 //! client (and the `provindex lookup` CLI) checks the answers against an
 //! independent reading of the same WARC files.

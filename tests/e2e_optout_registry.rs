@@ -1,5 +1,5 @@
 //! The opt-out registry end to end, with real processes: `provindex index`
-//! builds an index from real WARC files of ../shared/corpus/warc, `provindex
+//! builds an index from real WARC files of tests/data/corpus/warc, `provindex
 //! serve --auth FILE --registry DIR` serves it, and a real tonic client
 //! registers, lists and revokes opt-outs with every role. The server is then
 //! killed with SIGKILL and restarted: acknowledged writes are still there, the

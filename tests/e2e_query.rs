@@ -1,5 +1,5 @@
 //! End to end, with real processes: `provindex index` builds an index of the
-//! real WARC files in ../shared/corpus/warc, `provindex serve --metrics-listen`
+//! real WARC files in tests/data/corpus/warc, `provindex serve --metrics-listen`
 //! serves it, and a real tonic client exercises FindWork, CheckOptOut,
 //! BatchLookup, LookupUrl pagination in every match mode, and `/metrics`.
 

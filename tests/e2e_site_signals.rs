@@ -1,6 +1,6 @@
 //! Site-level opt-out signals end to end, on a corpus derived from real
 //! records: the test takes real HTML response records of
-//! `../shared/corpus/warc/cc-main-2020-34-excerpt.warc.gz`, adds synthetic
+//! `tests/data/corpus/warc/cc-main-2020-34-excerpt.warc.gz`, adds synthetic
 //! robots.txt, tdmrep.json and ai.txt response records for their hosts,
 //! re-dates or re-addresses a few copies of real pages, injects
 //! `tdm-reservation` / `X-Robots-Tag` headers into others, indexes the result

@@ -1,4 +1,4 @@
-//! Helpers shared by the end-to-end tests: locating the binary and the shared
+//! Helpers shared by the end-to-end tests: locating the binary and the bundled
 //! corpus, running a server process, and an independent WARC header scan.
 
 #![allow(dead_code)]
@@ -12,11 +12,10 @@ pub fn provindex_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_provindex"))
 }
 
-/// `../shared/corpus` next to the repository.
+/// The real crawl files bundled in `tests/data/corpus`.
 pub fn corpus_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.join("../shared/corpus");
-    assert!(dir.is_dir(), "shared corpus not found at {}", dir.display());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus");
+    assert!(dir.is_dir(), "bundled corpus not found at {}", dir.display());
     dir
 }
 

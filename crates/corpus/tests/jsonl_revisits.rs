@@ -7,7 +7,7 @@ use provindex_corpus::*;
 
 fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
+        .join("../../tests/data/corpus")
         .join(rel)
 }
 

@@ -10,7 +10,7 @@ use provindex_corpus::*;
 fn corpus_bytes(rel: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus")
+            .join("../../tests/data/corpus")
             .join(rel),
     )
     .unwrap()

@@ -11,7 +11,7 @@ use provindex_corpus::store::{CorpusStore, S3Settings};
 use provindex_corpus::*;
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus")
 }
 
 fn venv() -> PathBuf {

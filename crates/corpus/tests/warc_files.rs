@@ -1,4 +1,4 @@
-//! Reads the shared real-crawl corpus and checks counts, locations and errors.
+//! Reads the bundled real-crawl corpus (tests/data/corpus) and checks counts, locations and errors.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use provindex_corpus::*;
 
 fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
+        .join("../../tests/data/corpus")
         .join(rel)
 }
 

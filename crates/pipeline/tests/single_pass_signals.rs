@@ -2,7 +2,7 @@
 //! (`prepare::extract_html`: the corpus extractor's tokens fed to the signals
 //! scanner) equal what two passes give (`corpus::html::extract` and
 //! `signals::analyze_html`), on every HTML record of the real WARC files in
-//! `../shared/corpus/warc` and on crafted pages where the two tokenizer
+//! `tests/data/corpus/warc` and on crafted pages where the two tokenizer
 //! passes switch to raw text differently.
 //!
 //! `PROVINDEX_EQUIV_WARC=a.warc.gz:b.warc.gz` adds more WARC files (e.g. the
@@ -14,7 +14,7 @@ use provindex_corpus::{ReaderOptions, SourceDoc, read_path_with};
 use provindex_pipeline::{extract_html, prepare, reader_options};
 
 fn shared_warcs() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/warc");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus/warc");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("shared corpus at {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 /// Texts of the real Common Crawl documents (Dolma JSONL, `text` field) copied
-/// from `shared/corpus/jsonl/` into `tests/data/`, in file then line order.
+/// from the bundled corpus `tests/data/corpus/jsonl/` into `tests/data/`, in file then line order.
 pub fn real_texts() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
