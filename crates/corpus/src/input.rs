@@ -4,8 +4,18 @@
 use std::io::{self, BufRead, Read};
 
 const BUF_SIZE: usize = 64 * 1024;
+/// Kept bytes of a recording are trimmed once they reach this size (and then
+/// each time they double).
+const TRIM_AT: usize = 64 * 1024;
+/// At most this many consumed bytes are kept for a rewind. A decoder that
+/// reads further past a damaged member before it notices loses the members
+/// it ran over (each later candidate is still kept).
+const MAX_KEPT: usize = 8 * 1024 * 1024;
 
 /// Buffered reader that counts consumed bytes and can peek a few bytes ahead.
+/// It can also keep the bytes consumed since a mark and hand them back
+/// ([`RawReader::rewind`]), so that a damaged gzip member is rescanned from
+/// its own start rather than from wherever inflating it failed.
 pub(crate) struct RawReader<R> {
     inner: R,
     buf: Box<[u8]>,
@@ -13,6 +23,68 @@ pub(crate) struct RawReader<R> {
     end: usize,
     pos: u64,
     eof: bool,
+    /// Bytes handed back by `rewind`, served before `inner` is read again.
+    replay: Vec<u8>,
+    replay_at: usize,
+    recording: Option<Recording>,
+}
+
+/// Consumed bytes from position `from` on, less any prefix that holds no
+/// possible gzip member start (a rewind only looks for one).
+struct Recording {
+    from: u64,
+    bytes: Vec<u8>,
+    trim_at: usize,
+    /// `bytes[0]` is still the mark (a member's first byte, never rescanned).
+    at_mark: bool,
+}
+
+/// Whether `b` starts like a gzip member: `1f 8b 08` and a flag byte with
+/// its reserved bits clear.
+fn is_member_start(b: &[u8]) -> bool {
+    b.len() >= 4 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08 && b[3] & 0xe0 == 0
+}
+
+/// Index of the first possible member start at or after `from`; a match cut
+/// by the end of `b` counts, since the next bytes may complete it.
+fn next_member_start(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < b.len() {
+        let j = i + memchr::memchr(0x1f, &b[i..])?;
+        let tail = &b[j..];
+        if is_member_start(tail) || (tail.len() < 4 && is_prefix_of_member_start(tail)) {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    None
+}
+
+fn is_prefix_of_member_start(tail: &[u8]) -> bool {
+    let magic = [0x1f, 0x8b, 0x08];
+    tail.iter().zip(magic).all(|(a, b)| *a == b)
+}
+
+impl Recording {
+    fn trim(&mut self) {
+        let from = usize::from(self.at_mark);
+        let cut = next_member_start(&self.bytes, from).unwrap_or(self.bytes.len());
+        self.drop_front(cut);
+        while self.bytes.len() > MAX_KEPT {
+            // Over the bound: give up the earliest candidate.
+            let cut = next_member_start(&self.bytes, 1).unwrap_or(self.bytes.len());
+            self.drop_front(cut);
+        }
+        self.trim_at = (self.bytes.len() * 2).max(TRIM_AT);
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        if n > 0 {
+            self.at_mark = false;
+        }
+        self.bytes.drain(..n);
+        self.from += n as u64;
+    }
 }
 
 impl<R: Read> RawReader<R> {
@@ -24,7 +96,52 @@ impl<R: Read> RawReader<R> {
             end: 0,
             pos: 0,
             eof: false,
+            replay: Vec::new(),
+            replay_at: 0,
+            recording: None,
         }
+    }
+
+    /// Starts keeping the bytes consumed from here on (replacing any earlier
+    /// recording), for a later [`RawReader::rewind`].
+    pub(crate) fn start_recording(&mut self) {
+        self.recording = Some(Recording {
+            from: self.pos,
+            bytes: Vec::new(),
+            trim_at: TRIM_AT,
+            at_mark: true,
+        });
+    }
+
+    pub(crate) fn stop_recording(&mut self) {
+        self.recording = None;
+    }
+
+    /// Goes back to position `to` (after the recording's mark), or to the
+    /// first kept byte after it if the bytes before hold no member start, so
+    /// the next reads return those bytes again. Ends the recording; false if
+    /// there was none.
+    pub(crate) fn rewind(&mut self, to: u64) -> bool {
+        let Some(rec) = self.recording.take() else {
+            return false;
+        };
+        let to = to.max(rec.from);
+        if to > self.pos {
+            return false;
+        }
+        let skip = (to - rec.from) as usize;
+        let mut replay = Vec::with_capacity(
+            rec.bytes.len() - skip + (self.end - self.start) + (self.replay.len() - self.replay_at),
+        );
+        replay.extend_from_slice(&rec.bytes[skip..]);
+        replay.extend_from_slice(&self.buf[self.start..self.end]);
+        replay.extend_from_slice(&self.replay[self.replay_at..]);
+        self.replay = replay;
+        self.replay_at = 0;
+        self.start = 0;
+        self.end = 0;
+        self.pos = to;
+        true
     }
 
     /// Bytes consumed so far.
@@ -33,6 +150,18 @@ impl<R: Read> RawReader<R> {
     }
 
     fn read_more(&mut self) -> io::Result<usize> {
+        if self.replay_at < self.replay.len() {
+            let n = (self.replay.len() - self.replay_at).min(self.buf.len() - self.end);
+            self.buf[self.end..self.end + n]
+                .copy_from_slice(&self.replay[self.replay_at..self.replay_at + n]);
+            self.end += n;
+            self.replay_at += n;
+            if self.replay_at == self.replay.len() {
+                self.replay = Vec::new();
+                self.replay_at = 0;
+            }
+            return Ok(n);
+        }
         if self.eof {
             return Ok(0);
         }
@@ -93,7 +222,7 @@ impl<R: Read> RawReader<R> {
                         self.consume(n);
                         return Ok(false);
                     }
-                    if head[1] == 0x8b && head[2] == 0x08 && head[3] & 0xe0 == 0 {
+                    if is_member_start(head) {
                         return Ok(true);
                     }
                     self.consume(1);
@@ -115,6 +244,13 @@ impl<R: Read> BufRead for RawReader<R> {
 
     fn consume(&mut self, amt: usize) {
         let amt = amt.min(self.end - self.start);
+        if let Some(rec) = &mut self.recording {
+            rec.bytes
+                .extend_from_slice(&self.buf[self.start..self.start + amt]);
+            if rec.bytes.len() >= rec.trim_at {
+                rec.trim();
+            }
+        }
         self.start += amt;
         self.pos += amt as u64;
     }
@@ -195,5 +331,71 @@ impl<R: BufRead> Read for ZstdMulti<R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Filler without any 0x1f byte, so it holds no member start.
+    fn filler(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| match (i % 251) as u8 {
+                0x1f => 0x20,
+                b => b,
+            })
+            .collect()
+    }
+
+    /// Consumes `n` bytes through `BufRead`, as a decoder would.
+    fn consume(r: &mut RawReader<&[u8]>, mut n: usize) {
+        while n > 0 {
+            let k = r.fill_buf().unwrap().len().min(n);
+            assert!(k > 0);
+            r.consume(k);
+            n -= k;
+        }
+    }
+
+    #[test]
+    fn rewind_replays_the_consumed_bytes_then_the_rest() {
+        let data = filler(300_000);
+        let mut r = RawReader::new(&data[..]);
+        consume(&mut r, 10);
+        r.start_recording();
+        consume(&mut r, 1000);
+        let _ = r.peek(100).unwrap();
+        assert!(r.rewind(11));
+        assert_eq!(r.pos(), 11);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &data[11..]);
+    }
+
+    /// A member start far behind the failure point is found again, however
+    /// often the kept bytes were trimmed on the way.
+    #[test]
+    fn rewind_after_trimming_keeps_the_first_member_start() {
+        let mut data = filler(200_000);
+        data.extend_from_slice(&[0x1f, 0x8b, 0x08, 0x00]);
+        data.extend(filler(400_000));
+        let mut r = RawReader::new(&data[..]);
+        r.start_recording();
+        consume(&mut r, data.len() - 10);
+        assert!(r.rewind(1));
+        assert!(r.scan_gzip_magic().unwrap());
+        assert_eq!(r.pos(), 200_000);
+    }
+
+    #[test]
+    fn rewind_never_rescans_the_mark() {
+        let mut data = vec![0x1f, 0x8b, 0x08, 0x00];
+        data.extend(filler(100_000));
+        let mut r = RawReader::new(&data[..]);
+        r.start_recording();
+        consume(&mut r, data.len());
+        assert!(r.rewind(1));
+        assert!(!r.scan_gzip_magic().unwrap());
     }
 }

@@ -145,6 +145,21 @@ struct MemberState<R: Read> {
     raw_start: u64,
     dec_start: u64,
     records: u32,
+    /// While the member has framed at most one record: that record (when
+    /// more data follows it) and the framing errors so far. A member that
+    /// then fails a check (inflate, CRC) was damaged and these are symptoms:
+    /// it gets one error from `member_failed`. Otherwise they come out in
+    /// order once the member ends or frames a second record.
+    held: Vec<Held>,
+}
+
+/// Held framing errors per member, at most; more are reported at once.
+const MAX_HELD: usize = 4;
+
+enum Held {
+    Record(String, Vec<(String, String)>, Vec<u8>, RecordLocation),
+    /// Offset and reason.
+    Error(u64, String),
 }
 
 impl<R: Read> MemberState<R> {
@@ -210,8 +225,8 @@ pub struct WarcReader<R: Read> {
     /// error; errors of false candidates are suppressed.
     raw_resync: bool,
     compression: Option<Compression>,
-    /// Errors to report before reading on.
-    pending: Vec<ReadError>,
+    /// Records and errors to return, in order, before reading on.
+    pending: std::collections::VecDeque<Result<WarcRecord, ReadError>>,
     pub(crate) stats: ReadStats,
 }
 
@@ -230,7 +245,7 @@ impl<R: Read> WarcReader<R> {
             resync: false,
             raw_resync: false,
             compression: None,
-            pending: Vec::new(),
+            pending: Default::default(),
             stats: ReadStats::default(),
         }
     }
@@ -272,8 +287,8 @@ impl<R: Read> WarcReader<R> {
 
     /// The next record, or an error for a bad one; `None` at the end.
     pub fn next_record(&mut self) -> Option<Result<WarcRecord, ReadError>> {
-        if let Some(e) = self.pending.pop() {
-            return Some(Err(e));
+        if let Some(item) = self.pending.pop_front() {
+            return Some(item);
         }
         loop {
             match std::mem::replace(&mut self.stream, Stream::Done) {
@@ -374,11 +389,14 @@ impl<R: Read> WarcReader<R> {
                         // A new member is a natural sync point.
                         self.resync = false;
                         let raw_start = raw.pos();
+                        // Kept until the member ends, to rescan it if it is damaged.
+                        raw.start_recording();
                         self.stream = Stream::Member(Box::new(MemberState {
                             dec: BufReader::with_capacity(64 * 1024, GzDecoder::new(raw)),
                             raw_start,
                             dec_start: self.dec_pos,
                             records: 0,
+                            held: Vec::new(),
                         }));
                         continue;
                     }
@@ -411,8 +429,15 @@ impl<R: Read> WarcReader<R> {
                 Stream::Member(mut m) => {
                     match m.dec.fill_buf() {
                         Ok([]) => {
-                            self.stream = Stream::Between(m.into_raw());
-                            continue;
+                            // The member ends sound: what it held is real.
+                            self.release_held(&mut m);
+                            let mut raw = m.into_raw();
+                            raw.stop_recording();
+                            self.stream = Stream::Between(raw);
+                            match self.pending.pop_front() {
+                                Some(item) => return Some(item),
+                                None => continue,
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -435,7 +460,7 @@ impl<R: Read> WarcReader<R> {
                             let first = m.records == 0 && start == m.dec_start;
                             m.records += 1;
                             self.raw_resync = false;
-                            let (loc, pending) = match m.dec.fill_buf() {
+                            match m.dec.fill_buf() {
                                 Ok([]) if first => {
                                     let loc = RecordLocation {
                                         uri: self.uri.clone(),
@@ -443,24 +468,61 @@ impl<R: Read> WarcReader<R> {
                                         length: m.raw_pos() - m.raw_start,
                                         framing: Framing::GzipMember,
                                     };
-                                    self.stream = Stream::Between(m.into_raw());
-                                    (loc, None)
+                                    let mut raw = m.into_raw();
+                                    raw.stop_recording();
+                                    self.stream = Stream::Between(raw);
+                                    return Some(Ok(
+                                        self.finish_record(version, headers, block, loc)
+                                    ));
+                                }
+                                Ok([]) => {
+                                    let loc = self.dec_location(start, end);
+                                    self.release_held(&mut m);
+                                    let rec = self.finish_record(version, headers, block, loc);
+                                    self.pending.push_back(Ok(rec));
+                                    let mut raw = m.into_raw();
+                                    raw.stop_recording();
+                                    self.stream = Stream::Between(raw);
+                                }
+                                Ok(_) if m.records == 1 => {
+                                    // More data after the member's only record
+                                    // so far: wait for the member to prove sound.
+                                    let loc = self.dec_location(start, end);
+                                    m.held.push(Held::Record(version, headers, block, loc));
+                                    self.stream = Stream::Member(m);
+                                    continue;
                                 }
                                 Ok(_) => {
+                                    let loc = self.dec_location(start, end);
+                                    self.release_held(&mut m);
+                                    let rec = self.finish_record(version, headers, block, loc);
+                                    self.pending.push_back(Ok(rec));
                                     self.stream = Stream::Member(m);
-                                    (self.dec_location(start, end), None)
+                                }
+                                Err(e) if m.records == 1 => {
+                                    // The member's only record, followed by a
+                                    // failed check (inflate, CRC): its bytes
+                                    // cannot be trusted, so only the error.
+                                    let loc = self.dec_location(start, end);
+                                    m.held.push(Held::Record(version, headers, block, loc));
+                                    if let Some(err) = self.member_failed(*m, e) {
+                                        return Some(Err(err));
+                                    }
+                                    continue;
                                 }
                                 Err(e) => {
+                                    // One of several records: the failure
+                                    // comes after it.
                                     let loc = self.dec_location(start, end);
-                                    (loc, self.member_failed(*m, e))
+                                    self.release_held(&mut m);
+                                    let rec = self.finish_record(version, headers, block, loc);
+                                    self.pending.push_back(Ok(rec));
+                                    if let Some(err) = self.member_failed(*m, e) {
+                                        self.pending.push_back(Err(err));
+                                    }
                                 }
-                            };
-                            let rec = self.finish_record(version, headers, block, loc);
-                            if let Some(err) = pending {
-                                // Report the member's failure after its record.
-                                self.pending.push(err);
                             }
-                            return Some(Ok(rec));
+                            return self.pending.pop_front();
                         }
                         Parsed::Eof => {
                             self.stream = Stream::Member(m);
@@ -468,24 +530,29 @@ impl<R: Read> WarcReader<R> {
                         }
                         Parsed::Error { offset, reason } => {
                             let suppress = self.raw_resync && m.records == 0;
-                            let raw_start = m.raw_start;
                             let in_stream = m.records > 0 || offset != m.dec_start;
-                            self.stream = Stream::Member(m);
                             if suppress {
+                                self.stream = Stream::Member(m);
                                 continue;
                             }
-                            let err = if in_stream {
-                                self.error(
-                                    offset,
-                                    format!("{reason} (offset in decompressed stream)"),
-                                )
+                            let (offset, reason) = if in_stream {
+                                (offset, format!("{reason} (offset in decompressed stream)"))
                             } else {
-                                self.error(
+                                let raw_start = m.raw_start;
+                                (
                                     raw_start,
                                     format!("gzip member at byte {raw_start}: {reason}"),
                                 )
                             };
-                            return Some(Err(err));
+                            m.held.push(Held::Error(offset, reason));
+                            if m.records > 1 || m.held.len() > MAX_HELD {
+                                self.release_held(&mut m);
+                            }
+                            self.stream = Stream::Member(m);
+                            match self.pending.pop_front() {
+                                Some(item) => return Some(item),
+                                None => continue,
+                            }
                         }
                         Parsed::Io { offset: _, error } => {
                             if let Some(err) = self.member_failed(*m, error) {
@@ -499,6 +566,19 @@ impl<R: Read> WarcReader<R> {
                     }
                 }
             }
+        }
+    }
+
+    /// Queues what a member held, in order: it read on soundly.
+    fn release_held(&mut self, m: &mut MemberState<R>) {
+        for held in std::mem::take(&mut m.held) {
+            let item = match held {
+                Held::Record(version, headers, block, loc) => {
+                    Ok(self.finish_record(version, headers, block, loc))
+                }
+                Held::Error(offset, reason) => Err(self.error(offset, reason)),
+            };
+            self.pending.push_back(item);
         }
     }
 
@@ -519,17 +599,35 @@ impl<R: Read> WarcReader<R> {
         let records = m.records;
         let whole_file = raw_start == 0 && records > 1;
         let suppress = self.raw_resync && records == 0;
+        // What the member held is dropped with it (see `MemberState::held`).
+        let dropped = m.held.iter().find_map(|h| match h {
+            Held::Record(_, headers, _, _) => Some(
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("WARC-Record-ID"))
+                    .map_or_else(|| "without WARC-Record-ID".to_string(), |(_, v)| v.clone()),
+            ),
+            Held::Error(..) => None,
+        });
         // The decompressed position restarts being meaningful at the next member.
         let mut raw = m.into_raw();
         let mut reason = format!(
             "gzip member at byte {raw_start}: {} (near compressed byte {fail_at})",
             describe_io(&e)
         );
+        if let Some(id) = dropped {
+            reason.push_str(&format!("; its record {id} is not read"));
+        }
         if whole_file {
+            raw.stop_recording();
             reason.push_str("; whole-file gzip cannot be resynchronized, stopping this file");
             self.stream = Stream::Done;
         } else {
-            if raw.pos() == raw_start {
+            // Rescan from just after the member's first byte, not from where
+            // inflating failed: a truncated member or a false header field
+            // (FEXTRA, FNAME) lets the decoder read on into the members
+            // after it before it notices.
+            if !raw.rewind(raw_start + 1) && raw.pos() == raw_start {
                 raw.consume(1);
             }
             self.raw_resync = true;
