@@ -164,6 +164,12 @@ pub fn read_path(path: &Path) -> Docs<File> {
 
 pub fn read_path_with(path: &Path, opts: ReaderOptions) -> Docs<File> {
     let uri = path.display().to_string();
+    // Never open a FIFO or other special file: opening one may block.
+    match crate::store::local_input_problem(path) {
+        Ok(Some(reason)) => return Docs::failed(uri, reason),
+        Ok(None) => {}
+        Err(e) => return Docs::failed(uri, format!("cannot open: {e}")),
+    }
     match File::open(path) {
         Ok(f) => open_docs(f, uri, opts),
         Err(e) => Docs::failed(uri, format!("cannot open: {e}")),

@@ -195,6 +195,193 @@ fn parse_uri(uri: &str) -> Result<Parsed, StoreError> {
     })
 }
 
+/// Why a local input path cannot be read as a file, found without opening
+/// it: `Ok(None)` for a regular file, `Err` when nothing is there at all.
+pub(crate) fn local_input_problem(path: &std::path::Path) -> io::Result<Option<String>> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return match std::fs::read_link(path) {
+                Ok(target) => Ok(Some(format!(
+                    "dangling symbolic link to {}: {e}",
+                    target.display()
+                ))),
+                Err(_) => Err(e),
+            };
+        }
+        // ELOOP (a symbolic link chain that loops), EACCES, ...
+        Err(e) => return Ok(Some(format!("cannot be read: {e}"))),
+    };
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(None);
+    } else if t.is_dir() {
+        return Ok(Some(directory_problem(path)));
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    };
+    Ok(Some(format!(
+        "{what}, not a regular file; skipped without opening it"
+    )))
+}
+
+fn directory_problem(path: &std::path::Path) -> String {
+    if let Err(e) = std::fs::read_dir(path) {
+        return format!("a directory that cannot be listed: {e}");
+    }
+    let target = std::fs::canonicalize(path);
+    let parent = path.parent().map(std::fs::canonicalize);
+    if let (Ok(target), Some(Ok(parent))) = (target, parent)
+        && parent.starts_with(&target)
+    {
+        return format!(
+            "a symbolic link loop: leads back to {}, which contains it",
+            target.display()
+        );
+    }
+    "a directory, not a file".into()
+}
+
+/// Lists a local path, directory or glob without stopping at bad entries: a
+/// symbolic link loop, a dangling link, a directory that cannot be listed or
+/// a special file (FIFO, socket, device) is listed as an object of size 0,
+/// and reading it gives one error that says what it is
+/// ([`local_input_problem`]), so one bad entry costs only itself.
+fn list_local(p: &Parsed, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+    let mut out = Vec::new();
+    if is_glob(&p.key) {
+        let first = p.key.find(['*', '?', '[', '{']).unwrap_or(p.key.len());
+        let prefix = p.key[..first]
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or("");
+        let glob = globset::GlobBuilder::new(&p.key)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| StoreError::InvalidUri {
+                uri: pattern.to_string(),
+                reason: e.to_string(),
+            })?
+            .compile_matcher();
+        let root = std::path::PathBuf::from(format!("/{prefix}"));
+        if std::fs::metadata(&root).is_ok_and(|m| m.is_dir()) {
+            LocalWalk::new(p, &mut out).dir(&root);
+        }
+        out.retain(|o| {
+            let key = match p.scheme {
+                Scheme::File => o.uri.trim_start_matches("file:///"),
+                _ => o.uri.trim_start_matches('/'),
+            };
+            glob.is_match(key)
+        });
+    } else {
+        let key = p.key.trim_end_matches('/');
+        let root = std::path::PathBuf::from(format!("/{key}"));
+        match std::fs::metadata(&root) {
+            Ok(m) if m.is_dir() => LocalWalk::new(p, &mut out).dir(&root),
+            // Absolute, like every listed URI: captures keep it as their
+            // evidence location, read again by a server elsewhere.
+            Ok(m) => out.push(ObjectInfo {
+                uri: p.uri_for(key),
+                size: if m.is_file() { m.len() } else { 0 },
+            }),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) && std::fs::symlink_metadata(&root).is_err() => {}
+            // A dangling or looping link, or a path that cannot be read:
+            // listed, so that reading it reports why.
+            Err(_) => out.push(ObjectInfo {
+                uri: p.uri_for(key),
+                size: 0,
+            }),
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err(StoreError::NoMatch(pattern.to_string()));
+    }
+    Ok(out)
+}
+
+/// A recursive directory listing that follows symbolic links, enters each
+/// directory once (so it ends whatever the links), and lists what it cannot
+/// walk instead of failing.
+struct LocalWalk<'a> {
+    parsed: &'a Parsed,
+    out: &'a mut Vec<ObjectInfo>,
+    /// (device, inode) of every directory entered.
+    seen: std::collections::HashSet<(u64, u64)>,
+    /// Those of the directories being walked (a loop leads back to one).
+    ancestors: Vec<(u64, u64)>,
+}
+
+impl<'a> LocalWalk<'a> {
+    fn new(parsed: &'a Parsed, out: &'a mut Vec<ObjectInfo>) -> Self {
+        LocalWalk {
+            parsed,
+            out,
+            seen: Default::default(),
+            ancestors: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, path: &std::path::Path, size: u64) {
+        // Object URIs are UTF-8; such a name could not be opened again by URI.
+        let Some(s) = path.to_str() else { return };
+        self.out.push(ObjectInfo {
+            uri: self.parsed.uri_for(s.trim_start_matches('/')),
+            size,
+        });
+    }
+
+    fn dir(&mut self, dir: &std::path::Path) {
+        use std::os::unix::fs::MetadataExt;
+        let id = match std::fs::metadata(dir) {
+            Ok(m) => (m.dev(), m.ino()),
+            Err(_) => return self.push(dir, 0),
+        };
+        if self.ancestors.contains(&id) {
+            // A link back to a directory being walked: a loop.
+            return self.push(dir, 0);
+        }
+        if !self.seen.insert(id) {
+            // Reached before by another link: its files are listed already.
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.collect::<Result<Vec<_>, _>>(),
+            Err(e) => Err(e),
+        };
+        let Ok(mut entries) = entries else {
+            return self.push(dir, 0);
+        };
+        entries.sort_by_key(|e| e.file_name());
+        self.ancestors.push(id);
+        for entry in entries {
+            let path = entry.path();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => self.dir(&path),
+                Ok(m) if m.is_file() => self.push(&path, m.len()),
+                // Special files, dangling and looping links.
+                _ => self.push(&path, 0),
+            }
+        }
+        self.ancestors.pop();
+    }
+}
+
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
@@ -340,6 +527,12 @@ impl CorpusStore {
     /// `[..]`, `{a,b}` in the key) to a sorted object list.
     pub async fn list_async(&self, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let p = parse_uri(pattern)?;
+        if matches!(p.scheme, Scheme::Local | Scheme::File) {
+            let pattern = pattern.to_string();
+            return tokio::task::spawn_blocking(move || list_local(&p, &pattern))
+                .await
+                .map_err(|e| StoreError::Runtime(format!("local listing task: {e}")))?;
+        }
         let store = self.store_for(&p, pattern)?;
         let err = |e: object_store::Error| StoreError::Store {
             uri: pattern.to_string(),
@@ -600,10 +793,20 @@ impl CorpusStore {
     pub fn open(&self, uri: &str) -> Result<ObjectReader, StoreError> {
         let (store, path, p) = self.locate(uri)?;
         if matches!(p.scheme, Scheme::Local | Scheme::File) {
-            let f = std::fs::File::open(format!("/{}", p.key)).map_err(|e| StoreError::Io {
+            let local = std::path::PathBuf::from(format!("/{}", p.key));
+            let io_error = |source| StoreError::Io {
                 uri: uri.to_string(),
-                source: e,
-            })?;
+                source,
+            };
+            // What is not a regular file is never opened (opening a FIFO
+            // waits for a writer): it reads as one error, so the file is
+            // reported and the rest of the job goes on.
+            if let Some(reason) = local_input_problem(&local).map_err(io_error)? {
+                return Ok(ObjectReader {
+                    inner: Inner::Failed(Some(io::Error::new(io::ErrorKind::InvalidInput, reason))),
+                });
+            }
+            let f = std::fs::File::open(&local).map_err(io_error)?;
             return Ok(ObjectReader {
                 inner: Inner::File(f),
             });
@@ -665,6 +868,8 @@ impl CorpusStore {
 
 enum Inner {
     File(std::fs::File),
+    /// An input that cannot be read: its error, once.
+    Failed(Option<io::Error>),
     Channel {
         rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
         cur: Bytes,
@@ -681,6 +886,10 @@ impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::File(f) => f.read(buf),
+            Inner::Failed(e) => match e.take() {
+                Some(e) => Err(e),
+                None => Ok(0),
+            },
             Inner::Channel { rx, cur, done } => {
                 while cur.is_empty() {
                     if *done {
