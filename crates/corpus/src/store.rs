@@ -47,6 +47,10 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("runtime: {0}")]
     Runtime(String),
+    /// A destination that cannot take a new object (missing or read-only
+    /// folder, a special file system such as /proc).
+    #[error("{uri}: cannot be written: {reason}")]
+    Unwritable { uri: String, reason: String },
 }
 
 impl StoreError {
@@ -57,7 +61,8 @@ impl StoreError {
         match self {
             StoreError::InvalidUri { .. }
             | StoreError::NoMatch(_)
-            | StoreError::AlreadyExists(_) => true,
+            | StoreError::AlreadyExists(_)
+            | StoreError::Unwritable { .. } => true,
             StoreError::Store { source, .. } => matches!(
                 source,
                 object_store::Error::NotFound { .. }
@@ -193,6 +198,99 @@ fn parse_uri(uri: &str) -> Result<Parsed, StoreError> {
         authority: String::new(),
         key: s.trim_start_matches('/').to_string(),
     })
+}
+
+/// Creates a fresh scratch file beside `target` (its folder created if
+/// missing). Written here rather than through object_store's local store,
+/// whose staged upload retries forever when a folder refuses new files
+/// (`/proc/self/x`: NotFound after its parent "exists").
+fn create_scratch(
+    target: &std::path::Path,
+    uri: &str,
+) -> Result<(std::fs::File, std::path::PathBuf), StoreError> {
+    let unwritable = |reason: String| StoreError::Unwritable {
+        uri: uri.to_string(),
+        reason,
+    };
+    let (Some(folder), Some(name)) = (target.parent(), target.file_name()) else {
+        return Err(unwritable("names no file".into()));
+    };
+    if target.is_dir() {
+        return Err(unwritable("is a folder".into()));
+    }
+    std::fs::create_dir_all(folder)
+        .map_err(|e| unwritable(format!("creating folder {}: {e}", folder.display())))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // A handful of names: a collision means another writer picked the same
+    // pid and nanosecond, so a few tries settle it; never an open-ended loop.
+    let mut last = None;
+    for attempt in 0..4u32 {
+        let mut scratch_name = std::ffi::OsString::from(".");
+        scratch_name.push(name);
+        scratch_name.push(format!(".{}.{nanos}.{attempt}.tmp", std::process::id()));
+        let scratch = folder.join(scratch_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&scratch)
+        {
+            Ok(file) => return Ok((file, scratch)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(unwritable(format!(
+                    "creating a file in {}: {e}",
+                    folder.display()
+                )));
+            }
+        }
+    }
+    Err(unwritable(format!(
+        "creating a file in {}: {}",
+        folder.display(),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+/// Writes `data` to `target` whole or not at all: a synced scratch file in
+/// the same folder, then linked (create-only: fails if `target` exists) or
+/// renamed over it.
+fn write_local(
+    target: &std::path::Path,
+    data: &[u8],
+    create_only: bool,
+    uri: &str,
+) -> Result<(), StoreError> {
+    use std::io::Write;
+    let (mut file, scratch) = create_scratch(target, uri)?;
+    let io_error = |source: io::Error| StoreError::Io {
+        uri: uri.to_string(),
+        source,
+    };
+    let written = file
+        .write_all(data)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error);
+    drop(file);
+    let placed = written.and_then(|()| {
+        if create_only {
+            std::fs::hard_link(&scratch, target).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    StoreError::AlreadyExists(uri.to_string())
+                } else {
+                    io_error(e)
+                }
+            })
+        } else {
+            std::fs::rename(&scratch, target).map_err(io_error)
+        }
+    });
+    if create_only || placed.is_err() {
+        let _ = std::fs::remove_file(&scratch);
+    }
+    placed
 }
 
 /// Why a local input path cannot be read as a file, found without opening
@@ -584,12 +682,10 @@ impl CorpusStore {
                 }
             };
             if let Some(m) = single {
+                // Local paths come back absolute: captures keep this URI as
+                // their evidence location, read again by a server elsewhere.
                 out.push(ObjectInfo {
-                    uri: if p.scheme == Scheme::Local {
-                        pattern.to_string()
-                    } else {
-                        p.uri_for(m.location.as_ref())
-                    },
+                    uri: p.uri_for(m.location.as_ref()),
                     size: m.size,
                 });
             } else {
@@ -694,11 +790,17 @@ impl CorpusStore {
         create_only: bool,
     ) -> Result<(), StoreError> {
         let (store, path, parsed) = self.locate(uri)?;
-        let mut attributes = Attributes::new();
-        // The local filesystem store keeps no attributes (and refuses them).
-        if !matches!(parsed.scheme, Scheme::Local | Scheme::File) {
-            attributes.insert(Attribute::ContentType, "application/octet-stream".into());
+        if matches!(parsed.scheme, Scheme::Local | Scheme::File) {
+            let target = std::path::PathBuf::from(format!("/{}", parsed.key));
+            let uri = uri.to_string();
+            return tokio::task::spawn_blocking(move || {
+                write_local(&target, &data, create_only, &uri)
+            })
+            .await
+            .map_err(|e| StoreError::Runtime(format!("local write task: {e}")))?;
         }
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, "application/octet-stream".into());
         let opts = PutOptions {
             mode: if create_only {
                 PutMode::Create
@@ -721,6 +823,27 @@ impl CorpusStore {
                 source: e,
             }),
         }
+    }
+
+    /// Refuses a destination that cannot take a new object, before any work
+    /// is spent producing it. Local paths are probed with a scratch file in
+    /// the target folder; other stores answer on the write itself, within
+    /// their bounded retries.
+    pub async fn check_writable_async(&self, uri: &str) -> Result<(), StoreError> {
+        let parsed = parse_uri(uri)?;
+        if !matches!(parsed.scheme, Scheme::Local | Scheme::File) {
+            return Ok(());
+        }
+        let target = std::path::PathBuf::from(format!("/{}", parsed.key));
+        let uri = uri.to_string();
+        tokio::task::spawn_blocking(move || {
+            let (file, scratch) = create_scratch(&target, &uri)?;
+            drop(file);
+            let _ = std::fs::remove_file(scratch);
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Runtime(format!("local probe task: {e}")))?
     }
 
     /// Deletes an object (absent objects are not an error).

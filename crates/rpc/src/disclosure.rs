@@ -390,6 +390,26 @@ pub fn summary_uri(out: &str) -> String {
     format!("{stem}.summary.json")
 }
 
+fn destination_error(error: StoreError, field: &'static str) -> DisclosureError {
+    match error {
+        StoreError::InvalidUri { uri, reason } => {
+            DisclosureError::invalid(field, format!("{uri:?}: {reason}"))
+        }
+        error @ StoreError::Unwritable { .. } => DisclosureError::invalid(field, error.to_string()),
+        StoreError::AlreadyExists(uri) => DisclosureError::AlreadyExists(uri),
+        other => DisclosureError::Store(other),
+    }
+}
+
+/// Refuses an export destination that cannot be written before the export
+/// is computed.
+pub async fn check_destination(store: &CorpusStore, out: &str, field: &'static str) -> Result<()> {
+    store
+        .check_writable_async(out)
+        .await
+        .map_err(|error| destination_error(error, field))
+}
+
 /// Writes the manifest to `out` (a local path, `file:///...` or
 /// `s3://bucket/key`), then the summary to [`summary_uri`]: each object in one
 /// put, so it appears whole or not at all, and the summary only once the
@@ -419,13 +439,7 @@ pub async fn write_export(
     let mut summary_bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| DisclosureError::Inconsistent(format!("encoding the summary: {e}")))?;
     summary_bytes.push(b'\n');
-    let store_error = |error: StoreError| match error {
-        StoreError::InvalidUri { uri, reason } => {
-            DisclosureError::invalid(field, format!("{uri:?}: {reason}"))
-        }
-        StoreError::AlreadyExists(uri) => DisclosureError::AlreadyExists(uri),
-        other => DisclosureError::Store(other),
-    };
+    let store_error = |error: StoreError| destination_error(error, field);
     if create_only {
         // Refuse before writing anything when the summary is there already.
         match store.list_async(&summary_out).await {

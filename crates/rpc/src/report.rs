@@ -339,6 +339,7 @@ impl ReportService for ReportApi {
         let outcome = async {
             validate_output(&request.output_uri)?;
             let out = request.output_uri.trim().to_owned();
+            disclosure::check_destination(&self.store, &out, "output_uri").await?;
             let at = request.at.unwrap_or_else(disclosure::now);
             let export = self
                 .blocking(move |reader, registry| {

@@ -405,7 +405,8 @@ fn canonical_query(query: &str) -> Option<String> {
 /// The key prefix to scan in the SURT-sorted `urls` table for a lookup.
 ///
 /// Accepts input with or without scheme (`example.com/path` is http); a
-/// trailing `*` (CDX style `example.com/docs*`) is ignored.
+/// trailing `*` (CDX style `example.com/docs*`) is ignored except in `Exact`
+/// mode, where it belongs to the URL.
 ///
 /// * `Exact` → the full key (`com,example)/a?b=1`). Caller must still require
 ///   the stored key to equal it (the `urls` key has `\0` after the SURT).
@@ -424,7 +425,11 @@ fn canonical_query(query: &str) -> Option<String> {
 ///   `com,example,sub...`), not its registered domain.
 pub fn surt_scan_prefix(url: &str, mode: MatchMode) -> Result<String, UrlError> {
     let input = url.trim();
-    let input = input.strip_suffix('*').unwrap_or(input);
+    // In exact mode `*` is part of the URL (MediaWiki's `load.php?…&*`).
+    let input = match mode {
+        MatchMode::Exact => input,
+        _ => input.strip_suffix('*').unwrap_or(input),
+    };
     let s = surt(input)?;
     let close = s.key.find(')').ok_or_else(|| UrlError::MissingHost {
         url: url.to_string(),

@@ -128,16 +128,17 @@ fn pretty(value: serde_json::Value) -> Vec<u8> {
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let reader = open(&args.index)?;
     let registry = open_registry(args.registry.as_ref())?;
-    let export = disclosure::build_export(Sources {
-        reader: &reader,
-        registry: registry.as_ref(),
-        at: args.at.unwrap_or_else(disclosure::now),
-    })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let store = provindex_corpus::store::CorpusStore::with_handle(runtime.handle().clone());
+    runtime.block_on(disclosure::check_destination(&store, &args.out, "--out"))?;
+    let export = disclosure::build_export(Sources {
+        reader: &reader,
+        registry: registry.as_ref(),
+        at: args.at.unwrap_or_else(disclosure::now),
+    })?;
     let summary = runtime.block_on(disclosure::write_export(
         &store,
         &args.out,
