@@ -18,6 +18,6 @@ pub use local::{
 };
 pub use prepare::{
     PreparedCapture, PreparedSketch, capture_id_for, default_hasher, extract_html, prepare,
-    prepare_with, reader_options,
+    ScanOptions, prepare_with, reader_options,
 };
 pub use writer::{BuildReport, IndexWriter};

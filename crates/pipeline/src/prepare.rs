@@ -66,13 +66,31 @@ pub fn capture_id_for(record_id: Option<&str>, url: &str, date_raw: &str) -> u12
     }
 }
 
-/// Reader options for [`prepare`]. With signal extraction on, the reader
-/// leaves HTML payloads to `prepare`, which extracts their text and scans
-/// them for the license and opt-out signals in one tokenizer pass
+/// What a scan task extracts besides text and sketches; part of each task's
+/// job spec, so two jobs in one worker never see each other's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// License and opt-out extraction (HTTP headers, `analyze_html`, site
+    /// files). Off only for `provindex index --no-signals`, which measures
+    /// what extraction costs: every capture then says `unknown`.
+    pub extract_signals: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            extract_signals: true,
+        }
+    }
+}
+
+/// Reader options for [`prepare_with`]. With signal extraction on, the
+/// reader leaves HTML payloads to `prepare_with`, which extracts their text
+/// and scans them for the license and opt-out signals in one tokenizer pass
 /// ([`extract_html`]); with it off, the reader extracts the text itself.
-pub fn reader_options() -> ReaderOptions {
+pub fn reader_options(options: ScanOptions) -> ReaderOptions {
     ReaderOptions {
-        html_text: !crate::site_signals::signal_extraction_enabled(),
+        html_text: !options.extract_signals,
         keep_html: false,
         ..ReaderOptions::default()
     }
@@ -107,15 +125,20 @@ pub fn extract_html(
     (extracted, finding, signals)
 }
 
-/// [`prepare_with`] the default sketch spec's hasher.
+/// [`prepare_with`] the default sketch spec's hasher and signals extracted.
 pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
-    prepare_with(doc, crawl, default_hasher())
+    prepare_with(doc, crawl, default_hasher(), ScanOptions::default())
 }
 
 /// One record → its rows, with MinHash sketches made by `hasher`.
-pub fn prepare_with(mut doc: SourceDoc, crawl: &str, hasher: &MinHasher) -> PreparedCapture {
+pub fn prepare_with(
+    mut doc: SourceDoc,
+    crawl: &str,
+    hasher: &MinHasher,
+    options: ScanOptions,
+) -> PreparedCapture {
     let url = doc.url.clone().unwrap_or_default();
-    let extract_signals = crate::site_signals::signal_extraction_enabled();
+    let extract_signals = options.extract_signals;
     // An HTML page the reader left to us ([`reader_options`]): text, license
     // and HTML signals from one tokenizer pass.
     let mut html_findings = None;

@@ -58,7 +58,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use provindex_corpus::{DocKind, SourceDoc};
 use provindex_index::records::{CaptureRecord, SignalRecord};
@@ -66,21 +65,6 @@ use provindex_index::{IndexBuilder, IndexError};
 use provindex_signals::{RobotsTxt, Signal, SignalKind, SignalSource, Stance, Surt};
 
 use crate::prepare::{signal_record, verdict_name};
-
-static SIGNAL_EXTRACTION: AtomicBool = AtomicBool::new(true);
-
-/// Benchmarking switch (`provindex index --no-signals`): when off, `prepare`
-/// skips license and opt-out extraction (HTTP headers, `analyze_html`) and
-/// site files are not collected, so every capture says `unknown`. It exists
-/// to measure what signal extraction costs; it is process-wide.
-pub fn set_signal_extraction(enabled: bool) {
-    SIGNAL_EXTRACTION.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether signal and license extraction is on (the default).
-pub fn signal_extraction_enabled() -> bool {
-    SIGNAL_EXTRACTION.load(Ordering::Relaxed)
-}
 
 /// Bytes kept of one site file (RFC 9309 asks parsers to read at least 500 KiB).
 pub const MAX_FILE_BYTES: usize = 512 * 1024;

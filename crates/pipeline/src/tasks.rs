@@ -322,7 +322,9 @@ fn scan(
     cancel: &AtomicBool,
 ) -> Result<ScanResult, TaskError> {
     let spec = &lease.spec;
-    crate::site_signals::set_signal_extraction(!spec.no_signals);
+    let scan_options = crate::prepare::ScanOptions {
+        extract_signals: !spec.no_signals,
+    };
     let reader = ctx.store.open(&payload.input).map_err(|e| {
         let message = format!("cannot open input {}: {e}", payload.input);
         match &e {
@@ -340,7 +342,7 @@ fn scan(
     })?;
     // With signals on, HTML pages are left to `prepare`: text, license and
     // HTML signals from one tokenizer pass (issue 5).
-    let options = crate::prepare::reader_options();
+    let options = crate::prepare::reader_options(scan_options);
     let partitions = payload.partitions.max(1) as usize;
     let mut captures = ExternalSorter::new(scratch, "captures", ctx.sort_budget);
     // Content → (earliest capture time here, band keys).
@@ -364,7 +366,8 @@ fn scan(
                 if !ctx.record_delay.is_zero() {
                     std::thread::sleep(ctx.record_delay);
                 }
-                let prepared = crate::prepare(doc, &spec.crawl);
+                let prepared =
+                    crate::prepare_with(doc, &spec.crawl, crate::default_hasher(), scan_options);
                 result.records += 1;
                 if prepared.revisit.is_none()
                     && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use provindex_corpus::{ReaderOptions, SourceDoc, read_path_with};
-use provindex_pipeline::{extract_html, prepare, reader_options};
+use provindex_pipeline::{ScanOptions, extract_html, prepare, reader_options};
 
 fn shared_warcs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus/warc");
@@ -68,7 +68,7 @@ fn single_pass_equals_two_passes_on_every_real_html_record() {
         let two_pass: Vec<SourceDoc> = read_path_with(&file, keep.clone())
             .filter_map(Result::ok)
             .collect();
-        let one_pass: Vec<SourceDoc> = read_path_with(&file, reader_options())
+        let one_pass: Vec<SourceDoc> = read_path_with(&file, reader_options(ScanOptions::default()))
             .filter_map(Result::ok)
             .collect();
         assert_eq!(two_pass.len(), one_pass.len(), "{name}: record count");
@@ -165,4 +165,58 @@ fn single_pass_equals_two_passes_where_raw_text_modes_differ() {
     let (_, f, s) = extract_html(&pages[0], None);
     assert_eq!(f.spdx.as_deref(), Some("CC-BY-4.0"));
     assert!(!s.is_empty());
+}
+
+/// Scan options travel with each call: two scans with opposite choices
+/// running at once in one process each get their own (signal extraction
+/// used to be a process-wide switch that the last task to start set).
+#[test]
+fn scan_options_are_per_call_not_per_process() {
+    let page = SourceDoc {
+        record_id: Some("<urn:uuid:7d1c3f0e-0000-4000-8000-000000000001>".into()),
+        kind: provindex_corpus::DocKind::Response,
+        url: Some("https://reserved.example/books/one.html".into()),
+        date_unix: Some(1_700_000_000),
+        date_raw: Some("2023-11-14T22:13:20Z".into()),
+        http_status: Some(200),
+        http_headers: vec![("X-Robots-Tag".into(), "noai, noimageai".into())],
+        content_type: Some("text/html".into()),
+        html: Some(
+            "<html><head><title>One</title><meta name=\"robots\" content=\"noai\"></head>\
+             <body><p>A chapter of a book whose publisher reserves text and data mining.</p>\
+             <footer><a rel=\"license\" href=\"https://creativecommons.org/licenses/by-nd/4.0/\">\
+             CC BY-ND 4.0</a></footer></body></html>"
+                .into(),
+        ),
+        ..SourceDoc::default()
+    };
+    let run = |options: ScanOptions| {
+        let page = page.clone();
+        std::thread::spawn(move || {
+            (0..200)
+                .map(|_| {
+                    let prepared = provindex_pipeline::prepare_with(
+                        page.clone(),
+                        "c",
+                        provindex_pipeline::default_hasher(),
+                        options,
+                    );
+                    (
+                        prepared.record.signals.len(),
+                        prepared.record.license.is_some(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let on = run(ScanOptions {
+        extract_signals: true,
+    });
+    let off = run(ScanOptions {
+        extract_signals: false,
+    });
+    let (on, off) = (on.join().expect("on"), off.join().expect("off"));
+    // Header noai, header noimageai and the meta noai; the CC license.
+    assert!(on.iter().all(|&found| found == (3, true)), "{:?}", &on[..3]);
+    assert!(off.iter().all(|&found| found == (0, false)), "{:?}", &off[..3]);
 }
