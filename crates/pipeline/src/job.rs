@@ -266,6 +266,7 @@ impl Job {
             .map(|(_, r)| r)
     }
 
+    /// Readable results of the stage's finished tasks (for progress).
     fn results<'a, T: for<'de> Deserialize<'de>>(
         &'a self,
         stage: Stage,
@@ -277,6 +278,27 @@ impl Job {
                 let result = serde_json::from_str(t.result.as_deref()?).ok()?;
                 Some((t, result))
             })
+    }
+
+    /// Every finished task's result of the stage, for planning the next one:
+    /// a missing or unreadable result (a damaged job state file) is an error,
+    /// never a task silently left out of the plan.
+    fn planned_results<T: for<'de> Deserialize<'de>>(
+        &self,
+        stage: Stage,
+    ) -> Result<Vec<T>, JobError> {
+        self.tasks
+            .iter()
+            .filter(|t| t.stage == stage && t.status == TaskStatus::Done)
+            .map(|t| {
+                let bad = |reason: String| JobError::BadResult {
+                    task: t.id.clone(),
+                    reason,
+                };
+                let text = t.result.as_deref().ok_or_else(|| bad("missing".into()))?;
+                serde_json::from_str(text).map_err(|e| bad(e.to_string()))
+            })
+            .collect()
     }
 
     fn task_mut(&mut self, task_id: &str) -> Result<&mut Task, JobError> {
@@ -310,8 +332,7 @@ impl Job {
             }
             let next = match self.stage {
                 Stage::Scan => {
-                    let scans: Vec<ScanResult> =
-                        self.results(Stage::Scan).map(|(_, r)| r).collect();
+                    let scans: Vec<ScanResult> = self.planned_results(Stage::Scan)?;
                     let partitions = self.spec.partitions;
                     let mut tasks = Vec::new();
                     for partition in 0..partitions {
@@ -336,8 +357,7 @@ impl Job {
                     (Stage::Cluster, tasks)
                 }
                 Stage::Cluster => {
-                    let clusters: Vec<ClusterResult> =
-                        self.results(Stage::Cluster).map(|(_, r)| r).collect();
+                    let clusters: Vec<ClusterResult> = self.planned_results(Stage::Cluster)?;
                     let payload = ComponentsPayload {
                         edge_runs: clusters.iter().flat_map(|c| c.edge_runs.clone()).collect(),
                         node_runs: clusters.iter().flat_map(|c| c.node_runs.clone()).collect(),
@@ -349,7 +369,7 @@ impl Job {
                 }
                 Stage::Components => {
                     let components: Option<ComponentsResult> =
-                        self.results(Stage::Components).map(|(_, r)| r).next();
+                        self.planned_results(Stage::Components)?.into_iter().next();
                     let mut payload = BuildPayload {
                         capture_runs: Vec::new(),
                         cluster_runs: components.map(|c| c.cluster_runs).unwrap_or_default(),
@@ -862,6 +882,28 @@ mod tests {
         let cluster: ClusterPayload =
             serde_json::from_str(&job.tasks.last().unwrap().payload).unwrap();
         assert_eq!(cluster.partition, 1);
+    }
+
+    #[test]
+    fn an_unreadable_finished_result_stops_planning_instead_of_dropping_the_task() {
+        let mut job = {
+            let mut c = Coordinator::in_memory();
+            c.submit("j", spec(false), inputs(2), 0).unwrap();
+            let first = c.acquire("w", 0).unwrap().unwrap();
+            c.complete("j", &first.task_id, first.token, scan_result(), 1)
+                .unwrap();
+            c.job("j").unwrap().clone()
+        };
+        // As if the job state file had been damaged: one finished scan's
+        // result no longer decodes; the other scan finishes after.
+        job.tasks[0].result = Some("{\"attempt\": 7}".into());
+        job.tasks[1].status = TaskStatus::Done;
+        job.tasks[1].result = Some(scan_result());
+        match job.advance() {
+            Err(JobError::BadResult { task, .. }) => assert_eq!(task, job.tasks[0].id),
+            other => panic!("planning must refuse the damaged result: {other:?}"),
+        }
+        assert_eq!(job.stage, Stage::Scan, "nothing planned from a partial set");
     }
 
     #[test]
