@@ -9,6 +9,7 @@
 //! ties by the smallest content_id) is re-derived here from the captures.
 
 mod common;
+mod reservation_table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -520,18 +521,121 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
             n as f64 / contents as f64
         ));
     }
-    // The crawl signals the plain export honoured (none in this corpus).
-    let signalled: u64 = summary1["matched_by_reason"]
-        .as_object()
-        .expect("reasons")
-        .iter()
-        .filter(|(reason, _)| reason.starts_with("crawl_signal:"))
-        .map(|(_, n)| n.as_u64().expect("n"))
-        .sum();
+    // The crawl signals the plain export honoured: none in this corpus. By
+    // hand: the 2014 gov.uk and iana.org captures carry no tdm-*, noai,
+    // noimageai, Content-Usage or Content-Signal header or meta, and their
+    // robots.txt files name no AI crawler. Counted independently from every
+    // capture the server returned, and said alike by export and report.
+    let signalled = |summary: &Value| -> u64 {
+        summary["matched_by_reason"]
+            .as_object()
+            .expect("reasons")
+            .iter()
+            .filter(|(reason, _)| reason.starts_with("crawl_signal:"))
+            .map(|(_, n)| n.as_u64().expect("n"))
+            .sum()
+    };
+    let reserved_verdict = |c: &Capture| c.optout.as_ref().is_some_and(|o| o.verdict == "reserved");
+    let reserved_contents = facts
+        .values()
+        .filter(|f| f.captures.iter().any(reserved_verdict))
+        .count();
+    assert_eq!(reserved_contents, 0);
+    assert_eq!(signalled(&summary1), 0, "{summary1}");
+    let reservations = &report["reservation_signals"];
     assert_eq!(
-        report["reservation_signals"]["contents_with_reservation"],
-        signalled
+        reservations["contents_with_reservation"], 0,
+        "{reservations}"
     );
+    assert_eq!(reservations["captures_reserved"], 0, "{reservations}");
+    assert_eq!(reservations["by_signal_kind"], serde_json::json!({}));
+    // The same corpus with the reservation crawl (tests/data/reservations)
+    // indexed alongside: the export excludes exactly the reserved contents of
+    // the hand-computed table, by the kind of their deciding signal, on top of
+    // the same near-duplicates, and the report counts the same contents.
+    let index_r = dir.path().join("index-reservations");
+    let mut args_r: Vec<std::ffi::OsString> = vec!["index".into()];
+    for file in [
+        "gov.uk-2014-crawl-a.warc.gz",
+        "gov.uk-2014-crawl-b-revisits.warc.gz",
+        "iana.org-2014.warc.gz",
+    ] {
+        args_r.push(warc.join(file).into());
+    }
+    args_r.push(reservation_table::reservations_warc().into());
+    args_r.extend(["--out".into(), index_r.clone().into()]);
+    run(&args_r.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let out_r = dir.path().join("with-reservations.jsonl");
+    let summary_r = json_of(&run(&[
+        "export".as_ref(),
+        index_r.as_os_str(),
+        "--out".as_ref(),
+        out_r.as_os_str(),
+    ]));
+    let reserved_total: u64 = reservation_table::EXPORT_EXCLUDED
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(reserved_total, 13);
+    let mut expected_reasons: BTreeMap<String, u64> = reservation_table::EXPORT_EXCLUDED
+        .iter()
+        .map(|(r, n)| ((*r).to_owned(), *n))
+        .collect();
+    expected_reasons.insert("near_duplicate".into(), near_count);
+    assert_eq!(
+        summary_r["contents"],
+        contents + reservation_table::CONTENT_COUNT,
+        "{summary_r}"
+    );
+    assert_eq!(
+        summary_r["kept"],
+        keeper_count + reservation_table::EXPORT_KEPT,
+        "{summary_r}"
+    );
+    assert_eq!(
+        summary_r["excluded_by_reason"],
+        serde_json::json!(expected_reasons)
+    );
+    assert_eq!(
+        summary_r["matched_by_reason"],
+        serde_json::json!(expected_reasons)
+    );
+    assert_eq!(signalled(&summary_r), reserved_total);
+    let manifest_r = read_manifest(&out_r);
+    let new_urls: BTreeSet<&str> = manifest_r
+        .iter()
+        .filter(|l| !ids1.contains(l["content_id"].as_str().expect("id")))
+        .map(|l| l["url"].as_str().expect("url"))
+        .collect();
+    assert_eq!(
+        new_urls,
+        reservation_table::KEPT_URLS.iter().copied().collect(),
+        "the 2014 keepers stay, and the reservation crawl's unreserved contents join them"
+    );
+    assert_eq!(
+        manifest_r.len() as u64 - new_urls.len() as u64,
+        keeper_count
+    );
+    let report_r = dir.path().join("report-reservations.json");
+    run(&[
+        "report".as_ref(),
+        index_r.as_os_str(),
+        "--json".as_ref(),
+        report_r.as_os_str(),
+    ]);
+    let report_r: Value =
+        serde_json::from_slice(&std::fs::read(&report_r).expect("report")).expect("JSON");
+    let reservations_r = &report_r["reservation_signals"];
+    assert_eq!(
+        reservations_r["contents_with_reservation"], reserved_total,
+        "{reservations_r}"
+    );
+    assert_eq!(reservations_r["excluded_from_export"], reserved_total);
+    let by_kind: BTreeMap<&str, u64> = reservation_table::EXPORT_EXCLUDED
+        .iter()
+        .map(|(r, n)| (r.trim_start_matches("crawl_signal:"), *n))
+        .collect();
+    assert_eq!(reservations_r["by_signal_kind"], serde_json::json!(by_kind));
     let html = std::fs::read_to_string(&report_html).expect("html");
     assert!(html.contains("<svg") && html.contains("data.gov.uk"));
     assert!(html.contains("Near-duplicate rate"));

@@ -1,9 +1,11 @@
 //! End to end, with real processes: `provindex index` builds an index of the
-//! real WARC files in tests/data/corpus/warc, `provindex serve --metrics-listen`
+//! real WARC files in tests/data/corpus/warc and of the reservation crawl
+//! (tests/data/reservations), `provindex serve --metrics-listen`
 //! serves it, and a real tonic client exercises FindWork, CheckOptOut,
 //! BatchLookup, LookupUrl pagination in every match mode, and `/metrics`.
 
 mod common;
+mod reservation_table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,6 +19,7 @@ use provindex_proto::v1::{
     batch_lookup_response::Result as ItemResult, check_opt_out_request::Target,
     lookup_content_request::Key, provenance_service_client::ProvenanceServiceClient,
 };
+use reservation_table::{CAPTURES, MIRROR, NOVEL, URLS_NOT_RESERVED, URLS_RESERVED, URLS_UNKNOWN};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -89,6 +92,7 @@ fn build_index(dir: &Path) -> std::path::PathBuf {
     let output = Command::new(provindex_bin())
         .arg("index")
         .arg(corpus_dir().join("warc"))
+        .arg(reservation_table::reservations_warc())
         .arg("--out")
         .arg(&index)
         .args(["--workers", "2", "--built-at", "0"])
@@ -328,15 +332,28 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
     }
 
     // ---- CheckOptOut ------------------------------------------------------
-    // For every captured URL: the verdict of its newest capture.
+    // For every captured URL: the verdict of its newest capture, against the
+    // hand-computed expectation. The real crawl files carry no reservation
+    // signal at all (no tdm-*, noai, noimageai, Content-Usage or Content-Signal
+    // header or meta, and no robots.txt among them names an AI crawler), so
+    // each of their URLs is `unknown`; the reservation crawl's URLs get the
+    // verdicts of tests/reservation_table.
     let urls: BTreeSet<&str> = pages
         .iter()
         .map(|(u, _)| u.as_str())
         .filter(|u| u.starts_with("http"))
         .collect();
+    let mut expected: Vec<(&str, &str, Option<(&str, &str)>)> =
+        urls.iter().map(|u| (*u, "unknown", None)).collect();
+    for row in CAPTURES {
+        let decider = row
+            .decider
+            .map(|i| (row.signals[i].kind, row.signals[i].source));
+        expected.push((row.url, row.verdict, decider));
+    }
     let mut verdicts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut reserved_url = None;
-    for url in &urls {
+    let mut reserved_urls = Vec::new();
+    for (url, verdict, decider) in &expected {
         let answer = client
             .check_opt_out(CheckOptOutRequest {
                 target: Some(Target::Url((*url).to_owned())),
@@ -357,20 +374,38 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
             .captures
             .remove(0);
         let status = newest.optout.expect("optout");
-        assert_eq!(answer.verdict, status.verdict, "{url}");
+        assert_eq!(answer.verdict, *verdict, "{url}: {answer:?}");
+        assert_eq!(status.verdict, *verdict, "{url}: {status:?}");
         let deciding = answer.deciding.expect("deciding");
         assert_eq!(deciding.capture_id, newest.capture_id);
         assert_eq!(deciding.since, newest.capture_time);
+        assert_eq!(
+            deciding
+                .signal
+                .as_ref()
+                .map(|s| (s.kind.as_str(), s.source.as_str())),
+            *decider,
+            "{url}"
+        );
         assert_eq!(deciding.signal, status.deciding_signal);
         // `serve` always opens the opt-out registry (default INDEX.registry), empty here.
         assert!(answer.registry_checked);
         if answer.verdict == "reserved" {
-            reserved_url.get_or_insert((url.to_string(), newest.content_id.clone()));
+            reserved_urls.push((url.to_string(), newest.content_id.clone(), *decider));
         }
         *verdicts.entry(answer.verdict).or_default() += 1;
     }
-    eprintln!("CheckOptOut over {} URLs: {verdicts:?}", urls.len());
+    eprintln!("CheckOptOut over {} URLs: {verdicts:?}", expected.len());
+    assert_eq!(
+        verdicts,
+        BTreeMap::from([
+            ("not_reserved".to_owned(), URLS_NOT_RESERVED),
+            ("reserved".to_owned(), URLS_RESERVED),
+            ("unknown".to_owned(), urls.len() + URLS_UNKNOWN),
+        ])
+    );
     // By content: reserved iff any capture of it is; the earliest decides.
+    // The longest real page: none of its captures is reserved.
     let content_answer = client
         .check_opt_out(CheckOptOutRequest {
             target: Some(Target::ContentId(page_content.clone())),
@@ -388,14 +423,61 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
         .expect("content")
         .into_inner()
         .captures;
-    let any_reserved = captures
-        .iter()
-        .any(|c| c.optout.as_ref().map(|o| o.verdict.as_str()) == Some("reserved"));
-    assert_eq!(content_answer.verdict == "reserved", any_reserved);
+    assert_eq!(content_answer.verdict, "unknown", "{content_answer:?}");
+    assert!(content_answer.reserving.is_empty());
     assert_eq!(content_answer.captures_checked, captures.len() as u64);
-    if let Some((url, content_id)) = &reserved_url
-        && !content_id.is_empty()
-    {
+    // The novel of the reservation crawl is captured twice with the same text:
+    // on its own site, reserved by tdmrep.json, and later on a mirror, with no
+    // signal. The content is reserved, decided by the earlier capture.
+    let novel_content = reserved_urls
+        .iter()
+        .find(|(url, _, _)| url == NOVEL)
+        .expect("the novel is reserved")
+        .1
+        .clone();
+    let novel_captures = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::ContentId(novel_content.clone())),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("novel content")
+        .into_inner()
+        .captures;
+    let mut novel_verdicts: Vec<(String, String)> = novel_captures
+        .iter()
+        .map(|c| {
+            (
+                c.url.clone(),
+                c.optout.as_ref().expect("optout").verdict.clone(),
+            )
+        })
+        .collect();
+    novel_verdicts.sort();
+    assert_eq!(
+        novel_verdicts,
+        [
+            (MIRROR.to_owned(), "unknown".to_owned()),
+            (NOVEL.to_owned(), "reserved".to_owned())
+        ]
+    );
+    let novel = client
+        .check_opt_out(CheckOptOutRequest {
+            target: Some(Target::ContentId(novel_content.clone())),
+        })
+        .await
+        .expect("novel opt-out")
+        .into_inner();
+    assert_eq!(novel.verdict, "reserved", "{novel:?}");
+    assert_eq!(novel.captures_checked, 2);
+    assert_eq!(novel.reserving.len(), 1);
+    assert_eq!(novel.deciding.as_ref().expect("deciding").url, NOVEL);
+    // Every reserved URL's content is reserved, decided by a reserving
+    // capture with the signal kind of the table.
+    assert_eq!(reserved_urls.len(), URLS_RESERVED);
+    for (url, content_id, decider) in &reserved_urls {
+        assert!(!content_id.is_empty(), "{url} has text");
         let answer = client
             .check_opt_out(CheckOptOutRequest {
                 target: Some(Target::ContentId(content_id.clone())),
@@ -406,7 +488,15 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
         assert_eq!(answer.verdict, "reserved", "{url}");
         let deciding = answer.deciding.expect("deciding");
         assert_eq!(deciding.verdict, "reserved");
-        assert!(deciding.signal.is_some());
+        assert_eq!(deciding.url, *url);
+        assert_eq!(
+            deciding
+                .signal
+                .as_ref()
+                .map(|s| (s.kind.as_str(), s.source.as_str())),
+            *decider,
+            "{url}"
+        );
         assert!(answer.reserving.iter().all(|f| f.since >= deciding.since));
     }
     for (target, code) in [
