@@ -109,7 +109,7 @@ fn check_url(
     let newest = page
         .hits
         .first()
-        .ok_or_else(|| ApiError::NotFound(format!("no captures for {url}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no captures for {}", crate::echo(url))))?;
     let record = index
         .capture(newest.capture_id)?
         .ok_or_else(|| ApiError::NotFound(format!("capture {:032x}", newest.capture_id)))?;

@@ -4,6 +4,7 @@
 pub mod auth;
 mod batch;
 mod checkoptout;
+pub mod conn;
 mod convert;
 pub mod coordinator;
 pub mod disclosure;
@@ -17,7 +18,8 @@ mod report;
 mod server;
 
 pub use checkoptout::{OptOutRegistry, RegistryEntry};
-pub use error::ApiError;
+pub use conn::{ConnectionLimits, GuardedConnectInfo};
+pub use error::{ApiError, echo};
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::ProvenanceApi;

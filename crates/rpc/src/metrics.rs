@@ -6,8 +6,12 @@
 //! unary calls as trailers-only responses); a response without one counts as
 //! OK. Latency runs until the response headers: the whole call for unary
 //! methods, the stream's start for streaming ones.
+//!
+//! The method label is one of the methods the server defines (read from the
+//! services' descriptor sets) or [`OTHER_METHOD`]: labels taken from request
+//! paths as sent would let any client create series without bound.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -18,6 +22,9 @@ use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::NamedService;
+
+/// The method label of every call to a method the server does not define.
+pub const OTHER_METHOD: &str = "other";
 
 /// Upper bounds of the latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 16] = [
@@ -39,18 +46,43 @@ struct State {
 }
 
 /// Shared metric state; cheap to clone.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     state: Arc<Mutex<State>>,
+    /// `package.Service/Method` of every method that gets its own label.
+    known: Arc<BTreeSet<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
+    /// Labels the methods of every service `crate::serve` runs: provindex's,
+    /// health and both reflection versions.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_descriptor_sets(&[
+            provindex_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ])
+    }
+
+    /// Labels the methods of the services in these encoded
+    /// `FileDescriptorSet`s; every other method counts as [`OTHER_METHOD`].
+    pub fn with_descriptor_sets(sets: &[&[u8]]) -> Self {
+        Self {
+            state: Arc::default(),
+            known: Arc::new(sets.iter().flat_map(|set| methods_of(set)).collect()),
+        }
     }
 
     /// Records one finished request.
     pub fn record(&self, method: &str, code: tonic::Code, elapsed: Duration) {
+        let method = self.known.get(method).map_or(OTHER_METHOD, String::as_str);
         let seconds = elapsed.as_secs_f64();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         *state
@@ -108,6 +140,63 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The parts of `google.protobuf.FileDescriptorSet` that name methods
+/// (prost skips the other fields).
+mod descriptor {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct FileSet {
+        #[prost(message, repeated, tag = "1")]
+        pub file: Vec<File>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct File {
+        #[prost(string, optional, tag = "2")]
+        pub package: Option<String>,
+        #[prost(message, repeated, tag = "6")]
+        pub service: Vec<Service>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Service {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(message, repeated, tag = "2")]
+        pub method: Vec<Method>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Method {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+    }
+}
+
+/// `package.Service/Method` of every method in an encoded `FileDescriptorSet`
+/// (none if it does not decode).
+fn methods_of(set: &[u8]) -> Vec<String> {
+    let Ok(set) = <descriptor::FileSet as prost::Message>::decode(set) else {
+        tracing::warn!("undecodable descriptor set: its methods are labeled {OTHER_METHOD}");
+        return Vec::new();
+    };
+    let mut methods = Vec::new();
+    for file in set.file {
+        let package = file.package.unwrap_or_default();
+        for service in file.service {
+            let service_name = service.name.unwrap_or_default();
+            let full = if package.is_empty() {
+                service_name
+            } else {
+                format!("{package}.{service_name}")
+            };
+            for method in service.method {
+                methods.push(format!("{full}/{}", method.name.unwrap_or_default()));
+            }
+        }
+    }
+    methods
 }
 
 /// `SCREAMING_CASE` name of a gRPC code, as in the gRPC spec.
@@ -229,5 +318,41 @@ pub async fn serve_metrics(listener: TcpListener, metrics: Metrics) {
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_defined_methods_get_their_own_label() {
+        let metrics = Metrics::new();
+        for method in [
+            "provindex.v1.ProvenanceService/LookupUrl",
+            "provindex.v1.OptOutService/RegisterOptOut",
+            "grpc.health.v1.Health/Check",
+            "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert!(metrics.known.contains(method), "{method}");
+        }
+        for i in 0..100 {
+            let bogus = format!("provindex.v1.ProvenanceService/Bogus{i}");
+            metrics.record(&bogus, tonic::Code::Unimplemented, Duration::ZERO);
+        }
+        metrics.record(
+            "provindex.v1.ProvenanceService/LookupUrl",
+            tonic::Code::Ok,
+            Duration::ZERO,
+        );
+        let text = metrics.render();
+        assert!(!text.contains("Bogus"), "{text}");
+        assert!(text.contains(
+            "provindex_grpc_requests_total{method=\"other\",code=\"UNIMPLEMENTED\"} 100"
+        ));
+        assert!(text.contains(
+            "provindex_grpc_requests_total{method=\"provindex.v1.ProvenanceService/LookupUrl\",code=\"OK\"} 1"
+        ));
     }
 }

@@ -239,7 +239,7 @@ pub(crate) fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, Ap
         UrlMatch::Domain => MatchMode::Domain,
     };
     let prefix = provindex_signals::surt_scan_prefix(url, mode)
-        .map_err(|error| ApiError::invalid("url", error.to_string()))?;
+        .map_err(|error| ApiError::invalid("url", crate::error::url_error(&error)))?;
     Ok(match mode {
         MatchMode::Exact => {
             let mut key = prefix.into_bytes();
@@ -302,7 +302,7 @@ fn lookup_url(
     if first_page && page.hits.is_empty() && page.next.is_none() {
         return Err(ApiError::NotFound(format!(
             "no captures for {} (match {})",
-            request.url,
+            crate::echo(&request.url),
             mode.as_str_name()
         )));
     }

@@ -145,14 +145,16 @@ fn validate_output(uri: &str) -> Result<(), Status> {
     }
     if !uri.contains("://") && !uri.starts_with('/') {
         return Err(Status::invalid_argument(format!(
-            "{field}: {uri:?} is a relative path; give an absolute path, file:///path or s3://bucket/key"
+            "{field}: {:?} is a relative path; give an absolute path, file:///path or s3://bucket/key",
+            crate::echo(uri)
         )));
     }
     if uri.split_once("://").is_some_and(|(scheme, _)| {
         !matches!(scheme.to_ascii_lowercase().as_str(), "file" | "s3" | "s3a")
     }) {
         return Err(Status::invalid_argument(format!(
-            "{field}: {uri:?}: unsupported scheme (use an absolute path, file:///path or s3://bucket/key)"
+            "{field}: {:?}: unsupported scheme (use an absolute path, file:///path or s3://bucket/key)",
+            crate::echo(uri)
         )));
     }
     Ok(())

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tonic::transport::Server;
 
 use crate::auth::{Auth, ReadGated, TlsIdentity};
+use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::registry_check::RegistryCheck;
 use crate::{OptOutApi, ProvenanceApi, ReportApi};
@@ -26,6 +27,13 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Concurrent requests per connection.
     pub concurrency_per_connection: usize,
+    /// Connections at once, and how long one may stay without completing the
+    /// HTTP/2 handshake or without an open stream.
+    pub connections: ConnectionLimits,
+    /// HTTP/2 PING this often on every connection (`None`: never) ...
+    pub http2_keepalive_interval: Option<Duration>,
+    /// ... and close it when the PING is not acknowledged within this.
+    pub http2_keepalive_timeout: Duration,
     /// The writable opt-out registry; `None` serves no OptOutService.
     pub registry: Option<Arc<Registry>>,
     /// Bearer tokens and roles; `None`: OptOutService refuses every call
@@ -44,6 +52,11 @@ impl Default for ServerConfig {
             max_message_bytes: 8 << 20,
             request_timeout: Duration::from_secs(30),
             concurrency_per_connection: 256,
+            connections: ConnectionLimits::default(),
+            // Finds dead peers (vanished NAT entries, half-open TCP) that
+            // would otherwise hold a connection slot until the idle timeout.
+            http2_keepalive_interval: Some(Duration::from_secs(60)),
+            http2_keepalive_timeout: Duration::from_secs(20),
             registry: None,
             auth: None,
             tls: None,
@@ -129,22 +142,41 @@ pub async fn serve(
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls.server_config())?;
     }
+    // Tracked outermost: a call's stream stays open until its response body ends.
     builder
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
-        .add_service(Metered::new(health_service, config.metrics.clone()))
-        .add_service(Metered::new(reflection_v1, config.metrics.clone()))
-        .add_service(Metered::new(reflection_v1alpha, config.metrics.clone()))
-        .add_service(Metered::new(provenance, config.metrics.clone()))
-        .add_service(Metered::new(report, config.metrics.clone()))
-        .add_optional_service(opt_out.map(|s| Metered::new(s, config.metrics.clone())))
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .http2_keepalive_interval(config.http2_keepalive_interval)
+        .http2_keepalive_timeout(Some(config.http2_keepalive_timeout))
+        .add_service(Tracked::new(Metered::new(
+            health_service,
+            config.metrics.clone(),
+        )))
+        .add_service(Tracked::new(Metered::new(
+            reflection_v1,
+            config.metrics.clone(),
+        )))
+        .add_service(Tracked::new(Metered::new(
+            reflection_v1alpha,
+            config.metrics.clone(),
+        )))
+        .add_service(Tracked::new(Metered::new(
+            provenance,
+            config.metrics.clone(),
+        )))
+        .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
+        .add_optional_service(
+            opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
+        )
+        .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())
 }
 
 /// Accepted connections with TCP_NODELAY: without it Nagle's algorithm holds
 /// the tail of each response until the client's delayed ACK (~40 ms a lookup).
+/// No connection limits (the coordinator's server); [`serve`] applies
+/// [`ConnectionLimits`].
 pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use provindex_index::IndexReader;
+use provindex_rpc::conn;
 
 // glibc's malloc was the largest single cost of the query server (tonic boxes
 // every request's future, RocksDB allocates per iterator); mimalloc's
@@ -61,6 +62,8 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_BLOCK_CACHE_MB)]
         block_cache_mb: usize,
         #[command(flatten)]
+        connections: ConnectionArgs,
+        #[command(flatten)]
         access: registry_cli::AccessArgs,
     },
     /// Ask a running server.
@@ -81,6 +84,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Connection limits of `provindex serve`: idle or half-open connections
+/// must not hold the server's sockets forever.
+#[derive(clap::Args)]
+struct ConnectionArgs {
+    /// Connections served at once; a connection beyond is closed as soon as
+    /// it is accepted.
+    #[arg(long, default_value_t = conn::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Close a connection that has not sent the HTTP/2 preface and its
+    /// SETTINGS frame (with TLS: its first request) within this many
+    /// seconds; 0: never.
+    #[arg(long, default_value_t = conn::DEFAULT_HANDSHAKE_TIMEOUT.as_secs())]
+    handshake_timeout_secs: u64,
+    /// Close a connection without a call in flight for this many seconds
+    /// (clients reconnect on their next call); 0: never.
+    #[arg(long, default_value_t = conn::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    idle_timeout_secs: u64,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> conn::ConnectionLimits {
+        let secs = |n: u64| (n > 0).then(|| std::time::Duration::from_secs(n));
+        conn::ConnectionLimits {
+            max_connections: self.max_connections,
+            handshake_timeout: secs(self.handshake_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+        }
+    }
 }
 
 /// Default block cache of `provindex serve`, in MiB.
@@ -104,8 +137,16 @@ fn main() -> ExitCode {
             listen,
             metrics_listen,
             block_cache_mb,
+            connections,
             access,
-        } => run_serve(index, listen, metrics_listen, block_cache_mb, access),
+        } => run_serve(
+            index,
+            listen,
+            metrics_listen,
+            block_cache_mb,
+            connections,
+            access,
+        ),
         Command::Lookup(args) => return lookup::run(args),
         Command::Audit(args) => registry_cli::run_audit(args),
         Command::Info { index, json } => run_info(index, json),
@@ -127,8 +168,13 @@ fn run_serve(
     listen: String,
     metrics_listen: Option<String>,
     block_cache_mb: usize,
+    connections: ConnectionArgs,
     access: registry_cli::AccessArgs,
 ) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        connections.max_connections > 0,
+        "--max-connections must be at least 1"
+    );
     let block_cache_bytes = block_cache_mb
         .checked_mul(1 << 20)
         .with_context(|| format!("--block-cache-mb {block_cache_mb} is too large"))?;
@@ -143,7 +189,10 @@ fn run_serve(
         let local = listener.local_addr().context("reading the bound address")?;
         // Tests and scripts read this line to learn the port.
         println!("listening on {local}");
-        let mut config = provindex_rpc::ServerConfig::default();
+        let mut config = provindex_rpc::ServerConfig {
+            connections: connections.limits(),
+            ..Default::default()
+        };
         access.apply(&mut config);
         if let Some(metrics_listen) = &metrics_listen {
             let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
