@@ -68,6 +68,8 @@ use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::fold::fold_into;
+use crate::normalize::{NormalizationVersion, normalize_with};
 use crate::wordhash::{WordScratch, token_hashes_into};
 
 use crate::lsh::band_key_with;
@@ -322,6 +324,8 @@ struct Scratch {
     tokens: Vec<u64>,
     acc: Vec<u64>,
     hashes: Vec<u32>,
+    /// Version 2: the folded text being sketched.
+    folded: String,
 }
 
 thread_local! {
@@ -475,18 +479,47 @@ impl MinHasher {
         &self.spec
     }
 
-    /// The signature of a normalized text, or `None` if it has no words (so
-    /// empty documents never collide).
+    /// The signature of a text normalized with the spec's normalization
+    /// version ([`crate::normalize_with`]), or `None` if it has no words (so
+    /// empty documents never collide). For a version 2 spec the text is first
+    /// folded to Simplified Chinese ([`crate::fold_for_sketch`]); pass the
+    /// normalized text itself (the one `content_id` is computed from), not a
+    /// folded copy. For version 1 nothing changes.
     #[must_use]
     pub fn signature(&self, normalized: &str) -> Option<Signature> {
         with_scratch(|s| {
             let mut hashes = std::mem::take(&mut s.hashes);
             hashes.clear();
-            shingle_hashes_scratch(normalized, self.spec.shingle_size as usize, s, &mut hashes);
+            let n = self.spec.shingle_size as usize;
+            let mut folded = std::mem::take(&mut s.folded);
+            if self.spec.normalization_version == NormalizationVersion::V2
+                && fold_into(normalized, &mut folded)
+            {
+                shingle_hashes_scratch(&folded, n, s, &mut hashes);
+            } else {
+                shingle_hashes_scratch(normalized, n, s, &mut hashes);
+            }
+            s.folded = folded;
             let sig = self.signature_from_hashes(&hashes);
             s.hashes = hashes;
             sig
         })
+    }
+
+    /// Normalizes raw `text` with the spec's version and returns its
+    /// signature: `self.signature(&normalize_with(version, text))`.
+    #[must_use]
+    pub fn sketch(&self, text: &str) -> Option<Signature> {
+        self.signature(&normalize_with(self.spec.normalization_version, text))
+    }
+
+    /// The 32-bit shingle hashes [`Self::signature`] takes the minimum over,
+    /// for a text normalized with the spec's version (folded first for
+    /// version 2), in order.
+    #[must_use]
+    pub fn shingle_hashes(&self, normalized: &str) -> Vec<u32> {
+        let text = crate::fold::fold_for_sketch(self.spec.normalization_version, normalized);
+        shingle_hashes(&text, self.spec.shingle_size as usize)
     }
 
     /// The signature of a set (or multiset) of 32-bit shingle hashes as made

@@ -1,8 +1,13 @@
-//! Text normalization, version [`NORMALIZATION_VERSION`] = 1.
+//! Text normalization, versions 1 and 2 ([`NormalizationVersion`]).
 //!
-//! [`normalize`] is the single definition used at index-build time and at query
-//! time. Its output is what every content identity (`content_id`, SHA-256,
-//! token count, MinHash shingles) is computed from. Version 1 is defined as:
+//! [`normalize_with`] is the single definition used at index-build time and at
+//! query time; [`normalize`] is `normalize_with(V1, ..)`, kept for the code
+//! that predates version 2. Its output is what every content identity
+//! (`content_id`, SHA-256, token count, MinHash shingles) is computed from.
+//!
+//! # Version 1
+//!
+//! Version 1 is defined as:
 //!
 //! 1. **NFKC.** The input is put in Unicode Normalization Form KC
 //!    (compatibility decomposition followed by canonical composition), so
@@ -38,17 +43,133 @@
 //! the `unicode-normalization` crate and of Rust's `std`. For characters
 //! assigned in Unicode 15 and earlier these do not change between releases;
 //! characters assigned later may normalize differently on older toolchains.
+//!
+//! # Version 2 (issue 16: scripts written without spaces)
+//!
+//! Version 1 makes a whole Chinese clause between two punctuation marks one
+//! word. Version 2 is version 1 plus one rule, applied in step 3:
+//!
+//! 3b. **Characters of scripts written without spaces are words of their
+//!     own.** A word character `c` that is not an attached combining mark is
+//!     a *no-space character* if its Unicode `Script` is one of Han,
+//!     Hiragana, Katakana, Bopomofo, Yi, Thai, Lao, Khmer, Myanmar, Tai Tham,
+//!     Tai Le, New Tai Lue, Tai Viet, Balinese, Javanese, Tangut, Nushu or
+//!     Khitan Small Script — scripts whose text does not mark word boundaries
+//!     with spaces — or if its `Script` is Common or Inherited and its
+//!     `Script_Extensions` name one of them (e.g. the prolonged sound mark
+//!     `ー`, the kana iteration marks). A no-space character starts a new
+//!     word, and the word it starts ends after it and the combining marks
+//!     that directly follow it (Thai vowel and tone marks, Myanmar medials,
+//!     variation selectors stay with their base character). Tibetan, Korean
+//!     Hangul and all other scripts keep the version 1 rule: they separate
+//!     words with spaces or punctuation (Tibetan's tsheg `་` is punctuation).
+//!
+//! So Chinese, Japanese and Thai text becomes a sequence of one-character
+//! words, and shingles over it are character n-grams, while Latin words and
+//! numbers inside it stay whole: `"用Rust写的ＡＰＩ，版本2.0"` →
+//! `"用 rust 写 的 api 版 本 2 0"`. Version 2 output is exactly version 1
+//! output with a space inserted at each such word boundary. Token counts
+//! ([`token_count_with`]) therefore count each such character.
+//!
+//! Version 2 does **not** fold Traditional to Simplified Chinese: the
+//! normalized text stays what the page says, and content identity
+//! (`content_id`, SHA-256) is computed over it. The fold is applied only for
+//! sketching, by [`crate::MinHasher`] for a version 2 spec (see
+//! [`crate::fold_for_sketch`] and the crate README for why).
+//!
+//! Character properties: `Script` and `Script_Extensions` come from the
+//! `unicode-script` crate's tables (Unicode 16 in 0.5.9); the same stability
+//! note as above applies.
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+use unicode_script::{Script, UnicodeScript};
 
-/// Version of the normalization defined in this module. Recorded in every
-/// [`crate::SketchSpec`] and index manifest; bump it on any change of output.
+/// Version of [`normalize`] (version 1). Index manifests record the version
+/// their contents were normalized with; use [`NormalizationVersion`] and
+/// [`normalize_with`] for code that handles both versions.
 pub const NORMALIZATION_VERSION: u32 = 1;
 
+/// A version of the text normalization. Part of every [`crate::SketchSpec`]
+/// (text form `norm=1` / `norm=2`) and recorded in index manifests; an index
+/// answers queries with the version it was built with.
+///
+/// `Default` is [`NormalizationVersion::V1`]: the version a record that names
+/// no version (a manifest or spec written before version 2 existed) was made
+/// with, so `#[serde(default)]` on a manifest field reads old manifests
+/// correctly. The version for *new* indexes is [`NormalizationVersion::LATEST`].
+/// Serialized (serde) as its number, `1` or `2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum NormalizationVersion {
+    /// Version 1: NFKC, lowercase, non-alphanumerics to single spaces.
+    #[default]
+    V1,
+    /// Version 2: version 1, and every character of a script written without
+    /// spaces (Han, kana, Thai, …) is a word of its own; sketches fold
+    /// Traditional to Simplified Chinese.
+    V2,
+}
+
+impl NormalizationVersion {
+    /// The newest version, for new indexes.
+    pub const LATEST: Self = Self::V2;
+    /// Every version this build implements, oldest first.
+    pub const ALL: [Self; 2] = [Self::V1, Self::V2];
+
+    /// The version number (`1`, `2`), as written in spec texts and manifests.
+    #[must_use]
+    pub const fn number(self) -> u32 {
+        match self {
+            Self::V1 => 1,
+            Self::V2 => 2,
+        }
+    }
+
+    /// The version with this number, if this build implements it.
+    #[must_use]
+    pub const fn from_number(n: u32) -> Option<Self> {
+        match n {
+            1 => Some(Self::V1),
+            2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for NormalizationVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl serde::Serialize for NormalizationVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.number())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NormalizationVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = <u32 as serde::Deserialize>::deserialize(d)?;
+        Self::from_number(n).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "normalization version {n} is not supported (this build implements 1 and 2)"
+            ))
+        })
+    }
+}
+
 /// Normalizes `text` with normalization version 1 (see the module docs).
+/// The same as `normalize_with(NormalizationVersion::V1, text)`.
 #[must_use]
 pub fn normalize(text: &str) -> String {
-    let (mut out, mut is_nfkc) = normalize_round(text);
+    normalize_with(NormalizationVersion::V1, text)
+}
+
+/// Normalizes `text` with the given version (see the module docs).
+#[must_use]
+pub fn normalize_with(version: NormalizationVersion, text: &str) -> String {
+    let v2 = version == NormalizationVersion::V2;
+    let (mut out, mut is_nfkc) = normalize_round(text, v2);
     // Lowercasing can (rarely) leave text that is not in NFKC; apply the whole
     // round again until it is. Two extra rounds are more than Unicode needs;
     // the bound only keeps the loop finite.
@@ -56,7 +177,7 @@ pub fn normalize(text: &str) -> String {
         if is_nfkc {
             break;
         }
-        let (again, again_nfkc) = normalize_round(&out);
+        let (again, again_nfkc) = normalize_round(&out, v2);
         is_nfkc = again_nfkc || again == out;
         out = again;
     }
@@ -72,12 +193,20 @@ pub fn normalize(text: &str) -> String {
 /// before it (a possible composition base, e.g. `e` + U+0301) — that go
 /// through the full Unicode path. Output is the same as running the full path
 /// on the whole text.
-fn normalize_round(text: &str) -> (String, bool) {
+fn normalize_round(text: &str, v2: bool) -> (String, bool) {
     let bytes = text.as_bytes();
     let mut f = Filter {
-        out: Vec::with_capacity(text.len()),
+        // Version 2 inserts a space after (nearly) every CJK character: 4
+        // output bytes per 3 input bytes.
+        out: Vec::with_capacity(if v2 {
+            text.len() + text.len() / 3
+        } else {
+            text.len()
+        }),
         pending_space: false,
         in_word: false,
+        v2,
+        isolated: false,
     };
     let mut is_nfkc = true;
     let mut i = 0;
@@ -152,6 +281,12 @@ struct Filter {
     pending_space: bool,
     /// The last character seen was a word character.
     in_word: bool,
+    /// Version 2 rules (step 3b).
+    v2: bool,
+    /// Version 2: the current word is a no-space character (plus attached
+    /// marks), so the next word character that is not an attached mark
+    /// starts a new word.
+    isolated: bool,
 }
 
 impl Filter {
@@ -176,13 +311,34 @@ impl Filter {
     #[inline]
     fn separator(&mut self) {
         self.in_word = false;
+        self.isolated = false;
         self.pending_space = !self.out.is_empty();
+    }
+
+    /// Version 2: a word character `c` that is not an attached mark.
+    #[inline]
+    fn word_char_v2(&mut self, c: char, no_space: bool) {
+        if self.isolated || (no_space && self.in_word) {
+            self.pending_space = true;
+        }
+        self.word_char(c);
+        self.isolated = no_space;
     }
 
     /// A run of ASCII bytes. Branch-free inner loop: every step writes a
     /// space and the mapped byte at the cursor and advances the cursor only
     /// past what is kept.
     fn ascii(&mut self, run: &[u8]) {
+        if run.is_empty() {
+            return;
+        }
+        if self.isolated {
+            // Version 2: the word before is a no-space character; an ASCII
+            // word character after it starts a new word (and a separator
+            // would set `pending_space` anyway).
+            self.pending_space = true;
+            self.isolated = false;
+        }
         let base = self.out.len();
         // At most one byte per input byte, plus one scratch write past the end.
         self.out.resize(base + run.len() + 2, 0);
@@ -214,6 +370,10 @@ impl Filter {
 
     /// Lowercases and classifies (already NFKC) characters.
     fn chars(&mut self, chars: impl Iterator<Item = char>) {
+        if self.v2 {
+            self.chars_v2(chars);
+            return;
+        }
         for c in chars {
             if c.is_ascii() {
                 if c.is_ascii_alphanumeric() {
@@ -234,6 +394,109 @@ impl Filter {
             }
         }
     }
+}
+
+impl Filter {
+    /// [`Self::chars`] with the version 2 rule (step 3b).
+    fn chars_v2(&mut self, chars: impl Iterator<Item = char>) {
+        for c in chars {
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() {
+                    self.word_char_v2(c.to_ascii_lowercase(), false);
+                } else {
+                    self.separator();
+                }
+                continue;
+            }
+            if common_no_space(c) {
+                // CJK ideographs and kana: NFKC-stable, caseless, alphabetic,
+                // never marks (the common case of Chinese and Japanese text).
+                self.word_char_v2(c, true);
+                continue;
+            }
+            for l in c.to_lowercase() {
+                if self.in_word && unicode_normalization::char::is_combining_mark(l) {
+                    // Attached mark: stays in the current word.
+                    self.word_char(l);
+                } else if l.is_alphanumeric() {
+                    self.word_char_v2(l, is_no_space(l));
+                } else {
+                    self.separator();
+                }
+            }
+        }
+    }
+}
+
+/// Whether `c` is one of the characters of the most common no-space blocks that need
+/// no lowercasing or classification: CJK Unified Ideographs (U+4E00–U+9FFF),
+/// Extension A (U+3400–U+4DBF), Hiragana letters (U+3041–U+3096) and Katakana
+/// letters (U+30A1–U+30FA). All are alphabetic, have no case, no
+/// decomposition and are not marks.
+#[inline]
+fn common_no_space(c: char) -> bool {
+    let u = u32::from(c);
+    (0x4E00..=0x9FFF).contains(&u)
+        || (0x3400..=0x4DBF).contains(&u)
+        || (0x3041..=0x3096).contains(&u)
+        || (0x30A1..=0x30FA).contains(&u)
+}
+
+/// Scripts written without spaces between words (step 3b).
+const NO_SPACE_SCRIPTS: [Script; 18] = [
+    Script::Han,
+    Script::Hiragana,
+    Script::Katakana,
+    Script::Bopomofo,
+    Script::Yi,
+    Script::Thai,
+    Script::Lao,
+    Script::Khmer,
+    Script::Myanmar,
+    Script::Tai_Tham,
+    Script::Tai_Le,
+    Script::New_Tai_Lue,
+    Script::Tai_Viet,
+    Script::Balinese,
+    Script::Javanese,
+    Script::Tangut,
+    Script::Nushu,
+    Script::Khitan_Small_Script,
+];
+
+/// Whether `c` is a no-space character (step 3b), by its `Script` or, for
+/// Common and Inherited characters, its `Script_Extensions`.
+#[must_use]
+pub fn is_no_space(c: char) -> bool {
+    if c.is_ascii() {
+        return false;
+    }
+    if common_no_space(c) {
+        return true;
+    }
+    let script = c.script();
+    if NO_SPACE_SCRIPTS.contains(&script) {
+        return true;
+    }
+    if script == Script::Common || script == Script::Inherited {
+        let ext = c.script_extension();
+        if ext.is_common() || ext.is_inherited() {
+            return false;
+        }
+        return NO_SPACE_SCRIPTS.iter().any(|&s| ext.contains_script(s));
+    }
+    false
+}
+
+/// Number of tokens of a text normalized with `version`: its words (maximal
+/// runs of non-whitespace characters), saturating at `u32::MAX`. With version
+/// 2 each character of a script written without spaces is a word, so a
+/// Chinese passage counts its characters; the counting rule itself is the
+/// same for both versions.
+#[must_use]
+pub fn token_count_with(version: NormalizationVersion, normalized: &str) -> u32 {
+    let _ = version;
+    token_count(normalized)
 }
 
 /// Number of words of a normalized text (maximal runs of non-whitespace

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::lsh::optimal_param;
-use crate::normalize::NORMALIZATION_VERSION;
+use crate::normalize::NormalizationVersion;
 
 /// Largest supported shingle size (words per shingle).
 pub const MAX_SHINGLE_SIZE: u32 = 32;
@@ -19,11 +19,26 @@ pub const MAX_NUM_PERM: u32 = 8192;
 /// `norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1` — fields in this order,
 /// `;`-separated, no whitespace; the threshold is written in Rust's shortest
 /// round-trip decimal form. The parser accepts the fields in any order but
-/// requires each exactly once and validates the result.
+/// requires each exactly once (except `norm`, see below) and validates the
+/// result.
+///
+/// **Normalization version.** `normalization_version` picks the text
+/// normalization ([`crate::normalize_with`]) and, for version 2, the
+/// Traditional → Simplified folding that [`crate::MinHasher`] applies before
+/// shingling. A spec text without `norm=` (none was ever written, but the
+/// rule is fixed) means version 1, like [`NormalizationVersion::default`].
+///
+/// **Defaults.** [`SketchSpec::default`] and [`SketchSpec::new`] still give a
+/// version 1 spec: it is the spec the build pipeline writes today, and the
+/// pipeline normalizes with version 1, so a version 2 default before the
+/// pipeline is switched would label version 1 sketches `norm=2`. New indexes
+/// should use [`SketchSpec::latest`] (version 2) once the pipeline normalizes
+/// with `spec.normalization_version`; the change that wires that up should
+/// make `Default` follow [`NormalizationVersion::LATEST`] in the same commit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SketchSpec {
-    /// Version of [`crate::normalize`] the text was normalized with.
-    pub normalization_version: u32,
+    /// Normalization the text is normalized (and, for version 2, folded) with.
+    pub normalization_version: NormalizationVersion,
     /// Words per shingle (default 5).
     pub shingle_size: u32,
     /// Number of MinHash permutations K (default 128).
@@ -43,7 +58,7 @@ impl Default for SketchSpec {
     /// `optimal_param(0.8, 128, 0.5, 0.5)`, checked by a test).
     fn default() -> Self {
         Self {
-            normalization_version: NORMALIZATION_VERSION,
+            normalization_version: NormalizationVersion::V1,
             shingle_size: 5,
             num_perm: 128,
             threshold: 0.8,
@@ -57,7 +72,8 @@ impl Default for SketchSpec {
 /// Why a [`SketchSpec`] cannot be used.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpecError {
-    /// This build only implements [`NORMALIZATION_VERSION`].
+    /// A normalization version this build does not implement (it
+    /// implements [`NormalizationVersion::ALL`]).
     UnsupportedNormalization(u32),
     /// Shingle size outside `1..=MAX_SHINGLE_SIZE`.
     ShingleSize(u32),
@@ -81,7 +97,7 @@ impl fmt::Display for SpecError {
         match self {
             Self::UnsupportedNormalization(v) => write!(
                 f,
-                "normalization version {v} is not supported (this build implements {NORMALIZATION_VERSION})"
+                "normalization version {v} is not supported (this build implements 1 and 2)"
             ),
             Self::ShingleSize(n) => {
                 write!(f, "shingle size {n} outside 1..={MAX_SHINGLE_SIZE}")
@@ -152,7 +168,7 @@ impl SketchSpec {
     /// Spec for a Jaccard `threshold`, `num_perm` permutations and
     /// `shingle_size` words per shingle, with bands × rows from
     /// [`optimal_param`]`(threshold, num_perm, 0.5, 0.5)`, normalization
-    /// [`NORMALIZATION_VERSION`] and seed 1.
+    /// version 1 (as [`SketchSpec::default`]) and seed 1.
     pub fn new(threshold: f64, num_perm: u32, shingle_size: u32) -> Result<Self, SpecError> {
         let mut spec = Self {
             threshold,
@@ -174,12 +190,25 @@ impl SketchSpec {
         Self { seed, ..self }
     }
 
-    fn validate_except_banding(&self) -> Result<(), SpecError> {
-        if self.normalization_version != NORMALIZATION_VERSION {
-            return Err(SpecError::UnsupportedNormalization(
-                self.normalization_version,
-            ));
+    /// The same spec with another normalization version.
+    #[must_use]
+    pub fn with_normalization(self, normalization_version: NormalizationVersion) -> Self {
+        Self {
+            normalization_version,
+            ..self
         }
+    }
+
+    /// The default parameters with the newest normalization
+    /// ([`NormalizationVersion::LATEST`], version 2): the spec for new
+    /// indexes once the pipeline normalizes with the spec's version.
+    /// `norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1`.
+    #[must_use]
+    pub fn latest() -> Self {
+        Self::default().with_normalization(NormalizationVersion::LATEST)
+    }
+
+    fn validate_except_banding(&self) -> Result<(), SpecError> {
         if !(1..=MAX_SHINGLE_SIZE).contains(&self.shingle_size) {
             return Err(SpecError::ShingleSize(self.shingle_size));
         }
@@ -215,7 +244,7 @@ impl fmt::Display for SketchSpec {
         write!(
             f,
             "norm={};shingle={};k={};t={};b={};r={};seed={}",
-            self.normalization_version,
+            self.normalization_version.number(),
             self.shingle_size,
             self.num_perm,
             self.threshold,
@@ -277,8 +306,16 @@ impl FromStr for SketchSpec {
                 value: value.to_owned(),
             })
         }
+        // An absent `norm` means version 1 (see the type docs).
+        let norm: u32 = match get(0) {
+            Ok(field) => num(field)?,
+            Err(_) => NormalizationVersion::default().number(),
+        };
+        let normalization_version = NormalizationVersion::from_number(norm).ok_or(
+            SpecParseError::Invalid(SpecError::UnsupportedNormalization(norm)),
+        )?;
         let spec = Self {
-            normalization_version: num(get(0)?)?,
+            normalization_version,
             shingle_size: num(get(1)?)?,
             num_perm: num(get(2)?)?,
             threshold: num(get(3)?)?,

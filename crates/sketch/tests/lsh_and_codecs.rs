@@ -141,8 +141,8 @@ fn spec_text_form() {
         }
     );
     assert_eq!(
-        err("norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1"),
-        SpecParseError::Invalid(SpecError::UnsupportedNormalization(2))
+        err("norm=3;shingle=5;k=128;t=0.8;b=9;r=13;seed=1"),
+        SpecParseError::Invalid(SpecError::UnsupportedNormalization(3))
     );
     assert_eq!(
         err("norm=1;shingle=5;k=128;t=0.8;b=10;r=13;seed=1"),
