@@ -1,6 +1,6 @@
 //! Single-thread throughput of normalization + MinHash (K=128, 5-word shingles).
 //!
-//! Usage: `sketch_bench PATH... [--repeat N] [--rounds N] [--only PHASE] [--write-normalized OUT]`
+//! Usage: `sketch_bench PATH... [--norm 1|2] [--repeat N] [--rounds N] [--only PHASE] [--write-normalized OUT]`
 //! — each PATH a `.jsonl`/`.jsonl.gz` file or a directory of them (read in
 //! sorted order); each line a JSON object with a `text` field. Runs every phase `--rounds` times (default
 //! 3) and prints the best round as MB/s (of input text) and docs/s, for:
@@ -10,8 +10,12 @@
 //! time), so other load on the machine does not count. MB are 10^6 bytes of
 //! the original (raw) document text, for every figure.
 //!
-//! `--only PHASE` runs one phase (`normalize`, `hashes`, `signature`, `full`),
-//! e.g. under a profiler.
+//! `--only PHASE` runs one phase (`normalize`, `hashes`, `signature`, `full`,
+//! `lang`), e.g. under a profiler. `lang` is `detect_language` on the raw text.
+//!
+//! `--norm 2` uses normalization version 2 and a version 2 spec (issue 16:
+//! one token per CJK/Thai/… character; the signature phases include the
+//! Traditional → Simplified fold). Default `--norm 1`.
 //!
 //! `--write-normalized OUT` also writes `{"raw_bytes": N, "text": normalized}`
 //! per document, so other tools can sketch exactly the same word sequences.
@@ -19,7 +23,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
-use provindex_sketch::{MinHasher, SketchSpec, normalize, shingle_hashes_into};
+use provindex_sketch::{
+    MinHasher, NormalizationVersion, SketchSpec, detect_language, normalize_with,
+    shingle_hashes_into,
+};
 
 /// Seconds of CPU time of this thread, if Linux tells us.
 fn thread_cpu_secs() -> Option<f64> {
@@ -57,8 +64,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rounds = 3usize;
     let mut write_normalized = None;
     let mut only: Option<String> = None;
+    let mut version = NormalizationVersion::V1;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--norm" => {
+                let n: u32 = args.next().ok_or("--norm 1|2")?.parse()?;
+                version = NormalizationVersion::from_number(n).ok_or("--norm 1|2")?;
+            }
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
             "--only" => only = Some(args.next().ok_or("--only PHASE")?),
@@ -113,7 +125,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes: usize = texts.iter().map(String::len).sum();
     let mb = bytes as f64 / 1e6;
     let docs = texts.len() as f64;
-    let spec = SketchSpec::default();
+    let spec = SketchSpec::default().with_normalization(version);
+    let normalize = |s: &str| normalize_with(version, s);
     let hasher = MinHasher::new(&spec)?;
     println!(
         "files={} docs={} bytes={bytes} ({mb:.1} MB) spec={spec} rounds={rounds}",
@@ -121,6 +134,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         texts.len()
     );
     let normalized: Vec<String> = texts.iter().map(|s| normalize(s)).collect();
+    let tokens: usize = normalized.iter().map(|n| n.split(' ').count()).sum();
+    println!(
+        "tokens={tokens} ({:.2} input bytes per token)",
+        bytes as f64 / tokens.max(1) as f64
+    );
     if let Some(out) = write_normalized {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&out)?);
         for (raw, n) in texts.iter().zip(&normalized) {
@@ -174,6 +192,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .filter_map(|n| hasher.signature(n))
                     .map(|s| u64::from(s.0[0]))
                     .fold(0, u64::wrapping_add)
+            }),
+        );
+    }
+    if run("lang") {
+        report(
+            "detect_language (whatlang, raw text)",
+            best(rounds, || {
+                texts
+                    .iter()
+                    .map(|s| detect_language(s).map_or(0, |c| c.len() as u64))
+                    .sum()
             }),
         );
     }

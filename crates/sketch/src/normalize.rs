@@ -216,6 +216,19 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
             .get(i..)
             .and_then(|rest| rest.iter().position(|b| !b.is_ascii()))
             .map_or(bytes.len(), |off| i + off);
+        // Version 2 fast path: a CJK ideograph (U+3400–U+4DBF,
+        // U+4E00–U+9FFF) is, like an ASCII character, a starter that never
+        // composes with what precedes or follows it and is its own NFKC,
+        // lowercase and NFKC quick-check "Yes"; so NFKC distributes over it
+        // too, and it is emitted directly as a one-character word.
+        if v2 && let Some(han) = ideograph_at(bytes, p) {
+            if let Some(run) = bytes.get(i..p) {
+                f.ascii(run);
+            }
+            f.ideograph(han);
+            i = p + 3;
+            continue;
+        }
         // ASCII run [i, seg_start); the ASCII char just before p (if any in
         // this run) joins the mixed segment as a possible composition base.
         let seg_start = if p < bytes.len() && p > i { p - 1 } else { p };
@@ -227,11 +240,15 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
         }
         // Mixed segment ends before the first ASCII byte that is followed by
         // another ASCII byte or the end of the text.
+        // Version 2: it also ends before a CJK ideograph (see above).
         let mut q = p;
         while q < bytes.len() {
             let here = bytes.get(q).is_some_and(u8::is_ascii);
             let next = bytes.get(q + 1).is_none_or(u8::is_ascii);
             if here && next {
+                break;
+            }
+            if v2 && q > p && ideograph_at(bytes, q).is_some() {
                 break;
             }
             q += 1;
@@ -256,6 +273,19 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
         i = q;
     }
     (f.into_string(), is_nfkc)
+}
+
+/// The three UTF-8 bytes at `p` if they encode a CJK Unified Ideograph
+/// (U+4E00–U+9FFF) or Extension A (U+3400–U+4DBF).
+#[inline]
+fn ideograph_at(bytes: &[u8], p: usize) -> Option<&[u8]> {
+    let b = bytes.get(p..p + 3)?;
+    let (b0, b1, b2) = (*b.first()?, *b.get(1)?, *b.get(2)?);
+    if !(0xE3..=0xE9).contains(&b0) || b1 & 0xC0 != 0x80 || b2 & 0xC0 != 0x80 {
+        return None;
+    }
+    let u = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+    ((0x3400..=0x4DBF).contains(&u) || (0x4E00..=0x9FFF).contains(&u)).then_some(b)
 }
 
 /// `ASCII_MAP[b]` is the lowercase of `b` if `b` is an ASCII alphanumeric,
@@ -313,6 +343,19 @@ impl Filter {
         self.in_word = false;
         self.isolated = false;
         self.pending_space = !self.out.is_empty();
+    }
+
+    /// Version 2: a CJK ideograph given as its UTF-8 bytes (the same as
+    /// `word_char_v2(c, true)`).
+    #[inline]
+    fn ideograph(&mut self, utf8: &[u8]) {
+        if self.pending_space || self.in_word {
+            self.out.push(b' ');
+            self.pending_space = false;
+        }
+        self.out.extend_from_slice(utf8);
+        self.in_word = true;
+        self.isolated = true;
     }
 
     /// Version 2: a word character `c` that is not an attached mark.
