@@ -213,8 +213,21 @@ pub fn fold_for_sketch(version: NormalizationVersion, normalized: &str) -> Cow<'
 pub(crate) fn fold_into(text: &str, out: &mut String) -> bool {
     out.clear();
     let bytes = text.as_bytes();
-    // Han characters start with a byte >= 0xE3 (U+3400 is E3 90 80).
-    let Some(first) = bytes.iter().position(|&b| b >= 0xE3) else {
+    // Han characters start with a byte >= 0xE3 (U+3400 is E3 90 80). Find
+    // the first 64-byte block with such a byte (a vectorized max), then the
+    // byte.
+    let Some(block) = bytes
+        .chunks(64)
+        .position(|c| c.iter().copied().max().unwrap_or(0) >= 0xE3)
+    else {
+        return false;
+    };
+    let Some(first) = bytes
+        .iter()
+        .skip(block * 64)
+        .position(|&b| b >= 0xE3)
+        .map(|i| block * 64 + i)
+    else {
         return false;
     };
     let t = table();
