@@ -27,6 +27,9 @@ pub(crate) struct RawReader<R> {
     replay: Vec<u8>,
     replay_at: usize,
     recording: Option<Recording>,
+    /// The last recording's buffer, reused: one per member would cost an
+    /// allocation and its growth copies on every member.
+    spare: Vec<u8>,
 }
 
 /// Consumed bytes from position `from` on, less any prefix that holds no
@@ -99,22 +102,32 @@ impl<R: Read> RawReader<R> {
             replay: Vec::new(),
             replay_at: 0,
             recording: None,
+            spare: Vec::new(),
         }
     }
 
     /// Starts keeping the bytes consumed from here on (replacing any earlier
     /// recording), for a later [`RawReader::rewind`].
     pub(crate) fn start_recording(&mut self) {
+        self.stop_recording();
+        let mut bytes = std::mem::take(&mut self.spare);
+        if bytes.capacity() > 2 * TRIM_AT {
+            // Grown by a long read past a damaged member: not kept for good.
+            bytes = Vec::new();
+        }
+        bytes.clear();
         self.recording = Some(Recording {
             from: self.pos,
-            bytes: Vec::new(),
+            bytes,
             trim_at: TRIM_AT,
             at_mark: true,
         });
     }
 
     pub(crate) fn stop_recording(&mut self) {
-        self.recording = None;
+        if let Some(rec) = self.recording.take() {
+            self.spare = rec.bytes;
+        }
     }
 
     /// Goes back to position `to` (after the recording's mark), or to the
@@ -138,6 +151,7 @@ impl<R: Read> RawReader<R> {
         replay.extend_from_slice(&self.replay[self.replay_at..]);
         self.replay = replay;
         self.replay_at = 0;
+        self.spare = rec.bytes;
         self.start = 0;
         self.end = 0;
         self.pos = to;
