@@ -25,6 +25,9 @@
 //! This crate does no URL parsing or text normalization: callers hand over
 //! canonical scopes (registered domain, SURT prefix, content ids, MinHash
 //! signatures) computed with `provindex-signals` and `provindex-sketch`.
+//! Whether a SURT key lies inside a URL-prefix entry is decided by
+//! [`provindex_signals::url_prefix_covers`], the rule that also bounds
+//! rightholders' grants.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -55,8 +58,9 @@ pub const DEFAULT_WORK_THRESHOLD: f64 = 0.8;
 pub enum Scope {
     /// Every capture whose registered domain is this one (e.g. `data.gov.uk`).
     Domain(String),
-    /// Every capture whose SURT key starts with this SURT prefix
-    /// (e.g. `uk,gov,data)/dataset`), CDX prefix semantics.
+    /// Every capture inside this SURT prefix (e.g. `uk,gov,data)/dataset`)
+    /// up to path-segment boundaries: `/dataset`, `/dataset/…`,
+    /// `/dataset?…`, not `/datasets` ([`provindex_signals::url_prefix_covers`]).
     UrlPrefix(String),
     /// One content (normalized text) by content_id.
     Content(u128),
@@ -153,7 +157,8 @@ impl Scope {
 }
 
 fn parse_hex_id(text: &str) -> Option<u128> {
-    if text.len() != 2 * ID_LEN {
+    // Digit by digit: `from_str_radix` alone takes a leading `+`.
+    if text.len() != 2 * ID_LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u128::from_str_radix(text, 16).ok()
@@ -349,7 +354,7 @@ pub enum RegistryError {
 pub enum CoverReason {
     /// The capture's registered domain is the entry's domain.
     Domain,
-    /// The capture's SURT key starts with the entry's SURT prefix.
+    /// The capture's SURT key lies inside the entry's SURT prefix.
     UrlPrefix,
     /// The content id is the entry's content id.
     Content,
@@ -816,7 +821,8 @@ impl Registry {
     /// is still in the future: check [`OptOutEntry::in_effect_at`].
     ///
     /// Domain entries match `registered_domain`; URL-prefix entries match
-    /// when `surt_key` starts with their SURT prefix; content entries match
+    /// when `surt_key` lies inside their SURT prefix (at a path-segment
+    /// boundary, [`provindex_signals::url_prefix_covers`]); content entries match
     /// `content_id`; work entries match `content_id` exactly, and `signature`
     /// (when given, same length) at estimated Jaccard ≥ the threshold.
     pub fn covering(&self, query: &CoverQuery<'_>) -> Vec<Coverage> {
@@ -833,7 +839,10 @@ impl Registry {
         }
         if let Some(key) = query.surt_key.filter(|k| !k.is_empty()) {
             for (end, _) in key.char_indices().skip(1).chain([(key.len(), ' ')]) {
-                if let Some(ids) = state.by_prefix.get(&key[..end]) {
+                let prefix = &key[..end];
+                if let Some(ids) = state.by_prefix.get(prefix)
+                    && provindex_signals::url_prefix_covers(prefix, key)
+                {
                     for id in ids {
                         found.entry(*id).or_insert(CoverReason::UrlPrefix);
                     }
@@ -1020,6 +1029,21 @@ mod tests {
                 .entries_covering("uk,gov,data)/other", "other.org", None)
                 .is_empty()
         );
+        // A URL prefix covers at path-segment boundaries only (issue 14).
+        for (key, covered) in [
+            ("uk,gov,data)/dataset", true),
+            ("uk,gov,data)/dataset?page=2", true),
+            ("uk,gov,data)/datasets", false),
+            ("uk,gov,data)/dataset-admin/x", false),
+            ("uk,gov,data)/dataset.json", false),
+        ] {
+            let ids: Vec<u64> = registry
+                .entries_covering(key, "", None)
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids.contains(&prefix.id), covered, "{key}");
+        }
         let near = registry.covering(&CoverQuery {
             content_id: Some(8),
             signature: Some(&[1, 2, 3, 4, 9]),

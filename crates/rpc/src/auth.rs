@@ -14,14 +14,16 @@
 //! ```
 //!
 //! A key is either the token itself or `sha256:` and the hex SHA-256 of the
-//! token (so the file need not hold secrets in clear). Only SHA-256 digests
+//! token (so the file need not hold secrets in clear). A key listed twice is
+//! refused (a JSON object would silently keep only the last one). Only SHA-256 digests
 //! are kept in memory; a presented token is hashed and compared with every
 //! digest in constant time.
 //!
 //! Roles: `admin` may do everything; `rightholder` may register and revoke
 //! opt-outs within its `scopes` (a bare host such as `data.gov.uk` grants the
 //! domain and all its subdomains; a URL grants every URL under its SURT
-//! prefix) and list its own; `reader` may read (list opt-outs, and
+//! prefix, up to path-segment boundaries: see
+//! [`provindex_signals::url_prefix_covers`]) and list its own; `reader` may read (list opt-outs, and
 //! ProvenanceService when reads are gated) but never write.
 //!
 //! Tokens travel in clear unless the server runs with TLS ([`TlsIdentity`],
@@ -66,7 +68,8 @@ pub enum Grant {
     /// A host and all its subdomains: `surt` is the domain SURT prefix
     /// (`uk,gov,data` for `data.gov.uk`).
     Domain { given: String, surt: String },
-    /// Every URL whose SURT key starts with `surt`.
+    /// Every URL inside the SURT prefix `surt`, up to segment boundaries
+    /// ([`provindex_signals::url_prefix_covers`]).
     UrlPrefix { given: String, surt: String },
 }
 
@@ -76,14 +79,26 @@ impl Grant {
         if text.is_empty() {
             return Err("empty scope".into());
         }
+        if text.chars().any(char::is_control) {
+            return Err(format!(
+                "scope {}: contains a control character",
+                shown(text)
+            ));
+        }
         let is_url = text.contains("://") || text.contains('/');
+        let host = provindex_signals::surt(text)
+            .map_err(|e| format!("scope {}: {e}", shown(text)))?
+            .host;
+        if let Some(problem) = provindex_signals::hostname_problem(&host) {
+            return Err(format!("scope {}: {problem}", shown(text)));
+        }
         let mode = if is_url {
             MatchMode::Prefix
         } else {
             MatchMode::Domain
         };
         let surt = provindex_signals::surt_scan_prefix(text, mode)
-            .map_err(|e| format!("scope {text:?}: {e}"))?;
+            .map_err(|e| format!("scope {}: {e}", shown(text)))?;
         Ok(if is_url {
             Grant::UrlPrefix {
                 given: text.to_owned(),
@@ -101,7 +116,7 @@ impl Grant {
     fn covers_key(&self, key: &str) -> bool {
         match self {
             Grant::Domain { surt, .. } => provindex_signals::domain_key_matches(key, surt),
-            Grant::UrlPrefix { surt, .. } => key.starts_with(surt.as_str()),
+            Grant::UrlPrefix { surt, .. } => provindex_signals::url_prefix_covers(surt, key),
         }
     }
 
@@ -193,7 +208,43 @@ pub enum AuthConfigError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileFormat {
-    tokens: std::collections::BTreeMap<String, TokenEntry>,
+    tokens: TokenList,
+}
+
+/// The `tokens` object in file order, keeping repeated keys (a map would keep
+/// only the last, silently turning e.g. an admin into a reader).
+struct TokenList(Vec<(String, TokenEntry)>);
+
+impl<'de> Deserialize<'de> for TokenList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = TokenList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object mapping tokens to {role, name, scopes}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TokenList, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, TokenEntry>()? {
+                    entries.push(entry);
+                }
+                Ok(TokenList(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// At most 64 characters of `text`, quoted, for messages (never megabytes).
+fn shown(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -233,8 +284,21 @@ impl Auth {
     pub fn from_json(text: &str, gate_reads: bool) -> Result<Self, AuthConfigError> {
         let file: FileFormat = serde_json::from_str(text)
             .map_err(|e| AuthConfigError::Invalid(format!("not a valid auth file: {e}")))?;
-        let mut tokens = Vec::with_capacity(file.tokens.len());
-        for (key, entry) in file.tokens {
+        let entries = file.tokens.0;
+        // Named by position and name, never by the key: it may be the secret.
+        for (i, (key, entry)) in entries.iter().enumerate() {
+            if let Some(first) = entries[..i].iter().position(|(k, _)| k == key) {
+                return Err(AuthConfigError::Invalid(format!(
+                    "token #{} ({}) has the same key as token #{} ({}): every token key must be listed once",
+                    i + 1,
+                    shown(entry.name.trim()),
+                    first + 1,
+                    shown(entries[first].1.name.trim()),
+                )));
+            }
+        }
+        let mut tokens: Vec<([u8; 32], Arc<Principal>)> = Vec::with_capacity(entries.len());
+        for (key, entry) in entries {
             let name = entry.name.trim().to_owned();
             if name.is_empty() {
                 return Err(AuthConfigError::Invalid(
@@ -258,9 +322,10 @@ impl Auth {
                 }
                 None => digest(&key),
             };
-            if tokens.iter().any(|(h, _)| h == &hash) {
+            if let Some((_, other)) = tokens.iter().find(|(h, _)| h == &hash) {
                 return Err(AuthConfigError::Invalid(format!(
-                    "{name}: the same token is listed twice"
+                    "{name}: the same token is listed twice, also for {} (in clear and as sha256:, or as two digests)",
+                    other.name
                 )));
             }
             let grants = entry
@@ -308,10 +373,12 @@ impl Auth {
         let value = value.to_str().map_err(|_| {
             Status::unauthenticated("`authorization` metadata is not a Bearer token")
         })?;
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+            .trim_start()
+            .split_once([' ', '\t'])
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 Status::unauthenticated("`authorization` metadata is not a Bearer token")
@@ -474,6 +541,114 @@ mod tests {
         assert!(!gov.may_cover_domain("org,iana"));
     }
 
+    /// The scope-escape cases of issue 14: a URL grant admits only URLs under
+    /// it, at path-segment boundaries, on the same host and port.
+    #[test]
+    fn url_grants_respect_segment_boundaries() {
+        let auth = Auth::from_json(
+            r#"{"tokens": {
+                "gov-token-000000001": {"role": "rightholder", "name": "Gov",
+                    "scopes": ["https://www.gov.uk/government/", "https://www.iana.org/domains/",
+                               "http://example.org:8080/app", "data.gov.uk"]}
+            }}"#,
+            false,
+        )
+        .expect("config");
+        let gov = auth
+            .authenticate(&with_token("gov-token-000000001"))
+            .expect("gov");
+        let key =
+            |url: &str| provindex_signals::surt_scan_prefix(url, MatchMode::Prefix).expect("url");
+        for (url, allowed) in [
+            ("https://www.gov.uk/government/", true),
+            ("https://www.gov.uk/government", true),
+            ("https://www.gov.uk/government/organisations/", true),
+            ("https://www.gov.uk/government?page=2", true),
+            ("https://WWW.GOV.UK/government/x", true),
+            ("https://www.gov.uk:443/government/x", true),
+            ("https://www.gov.uk/governmental-other/", false),
+            ("https://www.gov.uk/government-admin/", false),
+            ("https://www.gov.uk/government/%2e%2e/other", false),
+            ("https://www.gov.uk/government/%252E%252E/other", false),
+            ("https://www.gov.uk:8443/government/x", false),
+            ("https://www.gov.uk.evil.example/government/", false),
+            ("https://www.iana.org/domains/root", true),
+            ("https://www.iana.org/domainsX/evil", false),
+            ("https://www.iana.org/domains-admin/", false),
+            ("https://www.iana.org/domains.json", false),
+            ("http://example.org:8080/app/x", true),
+            ("http://example.org/app/x", false),
+            ("http://example.org:8081/app/x", false),
+            ("http://example.org:8080/apple", false),
+            ("https://beta.data.gov.uk/x", true),
+            ("https://evildata.gov.uk/x", false),
+        ] {
+            assert_eq!(gov.may_cover_url(&key(url)), allowed, "{url}");
+        }
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let auth = config();
+        for header in [
+            "Bearer admin-token-0000001",
+            "bearer admin-token-0000001",
+            "BEARER admin-token-0000001",
+            "bEaReR  admin-token-0000001",
+        ] {
+            let mut metadata = MetadataMap::new();
+            metadata.insert("authorization", header.parse().expect("ascii"));
+            assert_eq!(
+                auth.authenticate(&metadata).expect(header).role,
+                Role::Admin,
+                "{header}"
+            );
+        }
+        for header in [
+            "Basic admin-token-0000001",
+            "Bearer",
+            "Bearer   ",
+            "Beareradmin-token-0000001",
+        ] {
+            let mut metadata = MetadataMap::new();
+            metadata.insert("authorization", header.parse().expect("ascii"));
+            assert_eq!(
+                auth.authenticate(&metadata).expect_err(header).code(),
+                tonic::Code::Unauthenticated,
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_token_keys_are_refused_without_naming_the_secret() {
+        let text = r#"{"tokens": {
+            "shared-secret-token-1": {"role": "admin", "name": "ops"},
+            "reader-token-000001": {"role": "reader", "name": "auditor"},
+            "shared-secret-token-1": {"role": "reader", "name": "intern"}
+        }}"#;
+        let error = Auth::from_json(text, false)
+            .expect_err("duplicate key")
+            .to_string();
+        assert!(error.contains("#3") && error.contains("intern"), "{error}");
+        assert!(error.contains("#1") && error.contains("ops"), "{error}");
+        assert!(!error.contains("shared-secret-token-1"), "{error}");
+
+        // The same token in clear and as its digest is a duplicate too.
+        let hashed = hex::encode(digest("shared-secret-token-1"));
+        let text = format!(
+            r#"{{"tokens": {{
+                "shared-secret-token-1": {{"role": "admin", "name": "ops"}},
+                "sha256:{hashed}": {{"role": "reader", "name": "intern"}}
+            }}}}"#
+        );
+        let error = Auth::from_json(&text, false)
+            .expect_err("same digest")
+            .to_string();
+        assert!(error.contains("ops") && error.contains("intern"), "{error}");
+        assert!(!error.contains("shared-secret-token-1"), "{error}");
+    }
+
     #[test]
     fn bad_configurations_are_refused() {
         for text in [
@@ -484,6 +659,9 @@ mod tests {
             r#"{"tokens": {"long-enough-token-1": {"role": "owner", "name": "x"}}}"#,
             r#"{"tokens": {"sha256:zz": {"role": "admin", "name": "x"}}}"#,
             r#"{"tokens": {"long-enough-token-1": {"role": "rightholder", "name": "x", "scopes": ["http://[bad"]}}}"#,
+            // A SURT key is not a URL (it would become the host `org,example)`).
+            r#"{"tokens": {"long-enough-token-1": {"role": "rightholder", "name": "x", "scopes": ["org,example)/"]}}}"#,
+            r#"{"tokens": {"long-enough-token-1": {"role": "rightholder", "name": "x", "scopes": ["exa\tmple.org"]}}}"#,
         ] {
             assert!(Auth::from_json(text, false).is_err(), "{text}");
         }

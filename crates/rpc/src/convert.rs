@@ -1,4 +1,4 @@
-//! Index records → API messages.
+//! Index records → API messages, and strict parsing of the ids they carry.
 
 use provindex_index::records::{CaptureRecord, ContentRecord};
 use provindex_proto::v1;
@@ -82,6 +82,27 @@ pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
     }
 }
 
+/// A 128-bit id written as exactly 32 hex digits. Checked digit by digit:
+/// `u128::from_str_radix` alone also takes a leading `+` (`+000…` was an id).
+pub fn hex_u128(text: &str) -> Option<u128> {
+    if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(text, 16).ok()
+}
+
+/// A decimal id as the API writes it: ASCII digits, no sign, no whitespace,
+/// no leading zero. `str::parse` alone also takes `+1`.
+pub fn decimal_u64(text: &str) -> Option<u64> {
+    if text.is_empty()
+        || !text.bytes().all(|b| b.is_ascii_digit())
+        || (text.len() > 1 && text.starts_with('0'))
+    {
+        return None;
+    }
+    text.parse().ok()
+}
+
 fn signal(record: &provindex_index::records::SignalRecord) -> v1::OptOutSignal {
     v1::OptOutSignal {
         kind: record.kind.clone(),
@@ -107,5 +128,48 @@ fn optout(record: &CaptureRecord) -> v1::OptOutStatus {
         },
         deciding_signal,
         signals: record.signals.iter().map(signal).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_strictly() {
+        let zero = "0".repeat(32);
+        assert_eq!(hex_u128(&zero), Some(0));
+        assert_eq!(hex_u128(&format!("{:032x}", u128::MAX)), Some(u128::MAX));
+        assert_eq!(
+            hex_u128(&"AbC0".repeat(8)),
+            Some(0xabc0_abc0_abc0_abc0_abc0_abc0_abc0_abc0)
+        );
+        for bad in [
+            format!("+{}", "0".repeat(31)),
+            format!("-{}", "0".repeat(31)),
+            format!(" {}", "0".repeat(31)),
+            "0".repeat(31),
+            "0".repeat(33),
+            format!("0x{}", "0".repeat(30)),
+            "g".repeat(32),
+        ] {
+            assert_eq!(hex_u128(&bad), None, "{bad:?}");
+        }
+        assert_eq!(decimal_u64("1"), Some(1));
+        assert_eq!(decimal_u64("0"), Some(0));
+        assert_eq!(decimal_u64("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "01",
+            "",
+            "1e3",
+            "18446744073709551616",
+            "١",
+        ] {
+            assert_eq!(decimal_u64(bad), None, "{bad:?}");
+        }
     }
 }

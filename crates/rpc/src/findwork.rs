@@ -76,8 +76,11 @@ fn parse_page_token(token: &str, content_id: u128) -> Result<usize, ApiError> {
     }
     let parsed = (token.len() == 48)
         .then(|| {
-            let id = u128::from_str_radix(token.get(..32)?, 16).ok()?;
-            let offset = u64::from_str_radix(token.get(32..)?, 16).ok()?;
+            let id = crate::convert::hex_u128(token.get(..32)?)?;
+            let offset = token
+                .get(32..)
+                .filter(|o| o.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            let offset = u64::from_str_radix(offset, 16).ok()?;
             Some((id, offset))
         })
         .flatten();

@@ -30,6 +30,14 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const MAX_NOTE_BYTES: usize = 8192;
 /// Longest rightholder name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
+/// Longest `scope.domain` as submitted, in bytes: room for an IDN in UTF-8
+/// whose punycode form still has to fit the 253-byte hostname limit.
+pub const MAX_DOMAIN_INPUT_BYTES: usize = 1024;
+/// Longest `scope.url_prefix` as submitted, in bytes (the sitemap protocol's
+/// URL limit; a scope is a site section, not a page with a long query).
+pub const MAX_URL_PREFIX_BYTES: usize = 2048;
+/// Longest id / content id text copied into the audit log of a refusal.
+const MAX_ID_TEXT_BYTES: usize = 64;
 /// Captures of a content examined to decide whether a rightholder's grants
 /// cover it.
 const MAX_CAPTURES_CHECKED: usize = 10_000;
@@ -62,6 +70,64 @@ fn now() -> i64 {
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+/// At most 100 characters of client text, quoted, for error messages.
+fn shown(text: &str) -> String {
+    const MAX: usize = 100;
+    match text.char_indices().nth(MAX) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+    }
+}
+
+/// Client text as recorded in the audit log: whole up to `max` bytes (what an
+/// accepted request may hold), else its first `max` bytes and its length, so
+/// a refused megabyte input does not land in the log.
+fn audit_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [truncated, {} bytes]", &text[..end], text.len())
+}
+
+/// Bounds and control characters of a submitted domain or URL, checked
+/// before anything else so no longer text is parsed, echoed or logged.
+fn check_scope_text(field: &str, text: &str, max: usize) -> Result<(), Status> {
+    if text.len() > max {
+        return Err(invalid(
+            field,
+            format!("is {} bytes, longer than {max}", text.len()),
+        ));
+    }
+    // The URL parser would silently drop tabs and newlines.
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(invalid(
+            field,
+            format!("contains the control character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a host the WHATWG parser accepts but DNS does not; a SURT key
+/// (`org,example)/`) submitted as a URL gets a message saying so.
+fn check_host(field: &str, text: &str, host: &str) -> Result<(), Status> {
+    match provindex_signals::hostname_problem(host) {
+        None => Ok(()),
+        Some(_) if host.contains([',', ')']) => Err(invalid(
+            field,
+            format!(
+                "{} looks like a SURT key; submit the URL or domain itself (e.g. https://example.org/ or example.org)",
+                shown(text)
+            ),
+        )),
+        Some(problem) => Err(invalid(field, format!("{}: {problem}", shown(text)))),
+    }
 }
 
 impl OptOutApi {
@@ -148,6 +214,7 @@ impl OptOutApi {
         match scope {
             opt_out_scope::Scope::Domain(given) => {
                 let field = "scope.domain";
+                check_scope_text(field, given, MAX_DOMAIN_INPUT_BYTES)?;
                 let text = given.trim();
                 if text.is_empty() {
                     return Err(invalid(field, "is empty"));
@@ -156,14 +223,16 @@ impl OptOutApi {
                     return Err(invalid(
                         field,
                         format!(
-                            "{text:?} is not a bare domain such as example.org (use url_prefix for URLs)"
+                            "{} is not a bare domain such as example.org (use url_prefix for URLs)",
+                            shown(text)
                         ),
                     ));
                 }
                 let surt = provindex_signals::surt(text).map_err(|e| invalid(field, e))?;
                 if surt.is_ip {
-                    return Err(invalid(field, format!("{text:?} is an IP address")));
+                    return Err(invalid(field, format!("{} is an IP address", shown(text))));
                 }
+                check_host(field, text, &surt.host)?;
                 let host = surt.host.trim_end_matches('.').to_owned();
                 let registered = provindex_signals::registered_domain(&host).ok_or_else(|| {
                     invalid(
@@ -191,9 +260,17 @@ impl OptOutApi {
             }
             opt_out_scope::Scope::UrlPrefix(given) => {
                 let field = "scope.url_prefix";
+                check_scope_text(field, given, MAX_URL_PREFIX_BYTES)?;
                 if given.trim().is_empty() {
                     return Err(invalid(field, "is empty"));
                 }
+                // The host as surt_scan_prefix sees it (it ignores a trailing `*`).
+                let text = given.trim();
+                let text = text.strip_suffix('*').unwrap_or(text);
+                let host = provindex_signals::surt(text)
+                    .map_err(|e| invalid(field, e))?
+                    .host;
+                check_host(field, text, &host)?;
                 let prefix = provindex_signals::surt_scan_prefix(given, MatchMode::Prefix)
                     .map_err(|e| invalid(field, e))?;
                 Ok(Canonical {
@@ -253,19 +330,25 @@ fn parse_content_id(field: &str, text: &str) -> Result<u128, Status> {
             format!("expected 32 hex characters, got {}", text.len()),
         ));
     }
-    u128::from_str_radix(text, 16)
-        .map_err(|_| invalid(field, format!("{text:?} is not hexadecimal")))
+    crate::convert::hex_u128(text)
+        .ok_or_else(|| invalid(field, format!("{text:?} is not 32 hex digits")))
 }
 
 fn parse_entry_id(field: &str, text: &str) -> Result<u64, Status> {
-    let text = text.trim();
     if text.is_empty() {
         return Err(invalid(field, "is empty"));
     }
-    text.parse::<u64>()
-        .ok()
+    crate::convert::decimal_u64(text)
         .filter(|id| *id > 0)
-        .ok_or_else(|| invalid(field, format!("{text:?} is not a registry id")))
+        .ok_or_else(|| {
+            invalid(
+                field,
+                format!(
+                    "{} is not a registry id (a decimal number from 1, digits only)",
+                    shown(text)
+                ),
+            )
+        })
 }
 
 fn actor(principal: &Principal) -> Actor {
@@ -329,16 +412,30 @@ pub fn registration(entry: &OptOutEntry) -> OptOutRegistration {
 fn register_audit_json(request: &RegisterOptOutRequest) -> serde_json::Value {
     let scope = match request.scope.as_ref().and_then(|s| s.scope.as_ref()) {
         None => json!(null),
-        Some(opt_out_scope::Scope::Domain(d)) => json!({"domain": d}),
-        Some(opt_out_scope::Scope::UrlPrefix(u)) => json!({"url_prefix": u}),
-        Some(opt_out_scope::Scope::ContentId(c)) => json!({"content_id": c}),
+        Some(opt_out_scope::Scope::Domain(d)) => {
+            json!({"domain": audit_text(d, MAX_DOMAIN_INPUT_BYTES)})
+        }
+        Some(opt_out_scope::Scope::UrlPrefix(u)) => {
+            json!({"url_prefix": audit_text(u, MAX_URL_PREFIX_BYTES)})
+        }
+        Some(opt_out_scope::Scope::ContentId(c)) => {
+            json!({"content_id": audit_text(c, MAX_ID_TEXT_BYTES)})
+        }
         Some(opt_out_scope::Scope::WorkText(t)) => json!({"work_text_bytes": t.len()}),
     };
     json!({
-        "rightholder": request.rightholder,
+        "rightholder": audit_text(&request.rightholder, MAX_NAME_BYTES),
         "scope": scope,
         "effective_from": request.effective_from,
-        "evidence": request.evidence,
+        "evidence": audit_text(&request.evidence, MAX_NOTE_BYTES),
+    })
+}
+
+/// A revocation request as recorded in the audit log.
+fn revoke_audit_json(request: &RevokeOptOutRequest) -> serde_json::Value {
+    json!({
+        "id": audit_text(&request.id, MAX_ID_TEXT_BYTES),
+        "reason": audit_text(&request.reason, MAX_NOTE_BYTES),
     })
 }
 
@@ -382,8 +479,9 @@ impl OptOutApi {
             }
             Role::Rightholder => {
                 return Err(Status::permission_denied(format!(
-                    "rightholder: {} may register opt-outs only for itself, not {rightholder:?}",
-                    principal.name
+                    "rightholder: {} may register opt-outs only for itself, not {}",
+                    principal.name,
+                    shown(rightholder)
                 )));
             }
             _ if rightholder.is_empty() => {
@@ -431,7 +529,7 @@ impl OptOutApi {
             Scope::UrlPrefix(_) if !principal.may_cover_url(&canonical.surt) => {
                 return Err(Status::permission_denied(format!(
                     "scope.url_prefix: {} is outside the scopes granted to {} ({})",
-                    canonical.submitted,
+                    shown(&canonical.submitted),
                     principal.name,
                     principal.grant_list()
                 )));
@@ -506,7 +604,7 @@ impl OptOutApi {
         }
         let who = actor(principal);
         let reason = request.reason.clone();
-        let audit = json!({"id": request.id, "reason": request.reason});
+        let audit = revoke_audit_json(request);
         self.blocking(move |registry, _| {
             registry
                 .revoke(id, &who, &reason, now(), audit)
@@ -539,7 +637,10 @@ impl OptOutApi {
             text => Some(ScopeKind::parse(text).ok_or_else(|| {
                 invalid(
                     "scope_kind",
-                    format!("{text:?} is not one of domain, url_prefix, content, work"),
+                    format!(
+                        "{} is not one of domain, url_prefix, content, work",
+                        shown(text)
+                    ),
                 )
             })?),
         };
@@ -619,13 +720,13 @@ impl OptOutService for OptOutApi {
             }
             Err(status) if status.code() == Code::Internal => Err(status),
             Err(status) => {
-                let id = request.id.trim().parse::<u64>().ok();
+                let id = crate::convert::decimal_u64(&request.id);
                 Err(self
                     .refuse(
                         &principal,
                         "revoke",
                         id,
-                        json!({"id": request.id, "reason": request.reason}),
+                        revoke_audit_json(&request),
                         status,
                     )
                     .await)
@@ -639,5 +740,130 @@ impl OptOutService for OptOutApi {
     ) -> Result<Response<ListOptOutsResponse>, Status> {
         let principal = self.authenticate(&request)?;
         Ok(Response::new(self.list(&principal, request.get_ref())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_are_strict_decimal() {
+        assert_eq!(parse_entry_id("id", "1").ok(), Some(1));
+        assert_eq!(parse_entry_id("id", "42").ok(), Some(42));
+        for bad in [
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "01",
+            "0",
+            "",
+            "1.0",
+            "0x1",
+            "99999999999999999999",
+        ] {
+            let status = parse_entry_id("id", bad).expect_err(bad);
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+            assert!(status.message().starts_with("id: "), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn content_ids_are_exactly_32_hex_digits() {
+        let id = format!("{:032x}", 0xabcdef_u128);
+        assert_eq!(
+            parse_content_id("scope.content_id", &id).ok(),
+            Some(0xabcdef)
+        );
+        for bad in [
+            format!("+{}", "0".repeat(31)),
+            format!("-{}", "0".repeat(31)),
+            format!("{} ", "0".repeat(31)),
+            "0".repeat(31),
+            "z".repeat(32),
+        ] {
+            let status = parse_content_id("scope.content_id", &bad).expect_err(&bad);
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scope_texts_are_bounded_and_free_of_control_characters() {
+        assert!(check_scope_text("scope.domain", "example.org", MAX_DOMAIN_INPUT_BYTES).is_ok());
+        for bad in [
+            "exa\tmple.org",
+            "example.org\n",
+            "exa\u{7f}mple.org",
+            "a\u{85}b.org",
+        ] {
+            let status =
+                check_scope_text("scope.domain", bad, MAX_DOMAIN_INPUT_BYTES).expect_err(bad);
+            assert!(status.message().contains("control character"), "{status:?}");
+        }
+        let huge = format!("https://example.org/{}", "a".repeat(1 << 20));
+        let status =
+            check_scope_text("scope.url_prefix", &huge, MAX_URL_PREFIX_BYTES).expect_err("1 MB");
+        assert!(
+            status
+                .message()
+                .starts_with("scope.url_prefix: is 1048596 bytes")
+        );
+        assert!(status.message().len() < 200, "{status:?}");
+    }
+
+    #[test]
+    fn hosts_must_be_hostnames_and_surt_keys_are_named() {
+        let host = |text: &str| provindex_signals::surt(text).expect(text).host;
+        assert!(
+            check_host(
+                "scope.url_prefix",
+                "https://example.org/",
+                &host("https://example.org/")
+            )
+            .is_ok()
+        );
+        let status = check_host("scope.url_prefix", "org,example)/", &host("org,example)/"))
+            .expect_err("SURT key");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("SURT key"), "{status:?}");
+        let long_label = format!("{}.org", "a".repeat(64));
+        let status =
+            check_host("scope.domain", &long_label, &host(&long_label)).expect_err("long label");
+        assert!(status.message().contains("longer than 63"), "{status:?}");
+        assert!(status.message().len() < 300, "{status:?}");
+    }
+
+    #[test]
+    fn audit_copies_of_refused_requests_are_bounded() {
+        let huge = "d".repeat(1 << 20);
+        let json = register_audit_json(&RegisterOptOutRequest {
+            rightholder: huge.clone(),
+            scope: Some(OptOutScope {
+                scope: Some(opt_out_scope::Scope::Domain(huge.clone())),
+            }),
+            effective_from: None,
+            evidence: huge.clone(),
+        });
+        assert!(
+            json.to_string().len() < 16 * 1024,
+            "{} bytes",
+            json.to_string().len()
+        );
+        assert!(
+            json["scope"]["domain"]
+                .as_str()
+                .expect("domain")
+                .contains("1048576 bytes")
+        );
+        let json = revoke_audit_json(&RevokeOptOutRequest {
+            id: huge.clone(),
+            reason: huge,
+        });
+        assert!(json.to_string().len() < 16 * 1024);
+        // What an accepted request may hold is kept whole.
+        let evidence = "e".repeat(MAX_NOTE_BYTES);
+        assert_eq!(audit_text(&evidence, MAX_NOTE_BYTES), evidence);
+        assert_eq!(audit_text("ééé", 3), "é… [truncated, 6 bytes]");
     }
 }

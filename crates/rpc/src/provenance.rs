@@ -387,8 +387,8 @@ pub(crate) fn parse_id(field: &'static str, text: &str) -> Result<u128, ApiError
             format!("expected 32 hex characters, got {}", text.len()),
         ));
     }
-    u128::from_str_radix(text, 16)
-        .map_err(|_| ApiError::invalid(field, format!("{text:?} is not hexadecimal")))
+    convert::hex_u128(text)
+        .ok_or_else(|| ApiError::invalid(field, format!("{text:?} is not hexadecimal")))
 }
 
 fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {

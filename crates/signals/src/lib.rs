@@ -28,6 +28,7 @@ pub use optout::{
     robots_reservations, stamp, tdmrep_json_signals,
 };
 pub use urls::{
-    MatchMode, Surt, UrlError, domain_key_matches, key_matches, registered_domain, surt,
-    surt_prefix, surt_scan_prefix,
+    MAX_HOSTNAME_BYTES, MAX_LABEL_BYTES, MatchMode, Surt, UrlError, domain_key_matches,
+    hostname_problem, key_matches, registered_domain, surt, surt_prefix, surt_scan_prefix,
+    url_prefix_covers,
 };

@@ -466,6 +466,85 @@ pub fn key_matches(key: &str, prefix: &str, mode: MatchMode) -> bool {
     }
 }
 
+/// Whether the SURT key `key` lies inside the URL-prefix scope `prefix` (a
+/// [`MatchMode::Prefix`] key such as `uk,gov)/government`). This is the one
+/// containment rule for opt-out scopes: it decides both what a rightholder's
+/// URL grant admits and what a registered URL prefix covers. `key` may be a
+/// capture's key or a narrower prefix; a prefix contained in another covers a
+/// subset of it.
+///
+/// Unlike a CDX byte-prefix scan, containment stops at path-segment
+/// boundaries: the prefix covers its own key, keys continuing it with `/`
+/// (below it) or `?` (its query strings), never `/governmental`. Keys drop
+/// the trailing slash, so `.../government/` and `.../government` are the same
+/// scope. A prefix ending in `/` (a host root) already ends on a boundary. A
+/// prefix with a query covers that key and keys adding whole arguments after
+/// it (`?a=1` covers `?a=1&b=2`, not `?a=10`). Host, port and `)` are
+/// compared exactly, so another port, a subdomain or a look-alike host
+/// (`com,example,evil`, `com,examples`) is never inside.
+pub fn url_prefix_covers(prefix: &str, key: &str) -> bool {
+    let Some(rest) = key.strip_prefix(prefix) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    if !prefix.contains(')') {
+        // Not a URL key (no host part ends in it): only the key itself.
+        return false;
+    }
+    if prefix.contains('?') {
+        return rest.starts_with('&');
+    }
+    prefix.ends_with('/') || rest.starts_with(['/', '?'])
+}
+
+/// Longest DNS hostname, in bytes (RFC 1035, without the trailing dot).
+pub const MAX_HOSTNAME_BYTES: usize = 253;
+/// Longest DNS label, in bytes (RFC 1035).
+pub const MAX_LABEL_BYTES: usize = 63;
+
+/// Why a canonical host (as in [`Surt::host`]: lowercase ASCII, IDNA already
+/// turned into punycode) is not a DNS hostname; `None` when it is one or is an
+/// IP literal. Labels are 1–63 bytes of letters, digits, `-` and `_` (seen in
+/// real subdomains), at most 253 bytes in all. The WHATWG parser accepts far
+/// more (`org,example)` is a valid "host" to it), which is harmless for
+/// crawled URLs but not for opt-out scopes and grants.
+pub fn hostname_problem(host: &str) -> Option<String> {
+    if is_ip_literal(host) {
+        return None;
+    }
+    if host.is_empty() {
+        return Some("the host is empty".into());
+    }
+    if host.len() > MAX_HOSTNAME_BYTES {
+        return Some(format!(
+            "the host is {} bytes, longer than {MAX_HOSTNAME_BYTES}",
+            host.len()
+        ));
+    }
+    for label in host.split('.') {
+        if label.is_empty() {
+            return Some("the host has an empty label".into());
+        }
+        if label.len() > MAX_LABEL_BYTES {
+            return Some(format!(
+                "a host label is {} bytes, longer than {MAX_LABEL_BYTES}",
+                label.len()
+            ));
+        }
+        if let Some(bad) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+        {
+            return Some(format!(
+                "{bad:?} is not allowed in a hostname (letters, digits, '-', '_' and '.' only)"
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,5 +700,97 @@ mod tests {
         assert!(!domain_key_matches("com,examples)/", &d));
         assert!(!domain_key_matches("com,example", &d));
         assert!(!domain_key_matches("org,example)/", &d));
+    }
+
+    #[test]
+    fn url_prefix_containment_stops_at_segment_boundaries() {
+        let gov = p_prefix("https://www.gov.uk/government/");
+        assert_eq!(gov, "uk,gov)/government");
+        assert_eq!(gov, p_prefix("https://www.gov.uk/government"));
+        for (url, inside) in [
+            ("https://www.gov.uk/government", true),
+            ("https://www.gov.uk/government/", true),
+            ("https://www.gov.uk/government/organisations/x", true),
+            ("https://www.gov.uk/government?page=2", true),
+            ("https://www.gov.uk/government/?page=2", true),
+            ("HTTPS://WWW.GOV.UK/Government/X", true),
+            ("https://www.gov.uk:443/government/x", true),
+            ("https://www.gov.uk/a/../government/x", true),
+            ("https://www.gov.uk/governmental-other/", false),
+            ("https://www.gov.uk/governmentx", false),
+            ("https://www.gov.uk/government-admin", false),
+            ("https://www.gov.uk/government.json", false),
+            ("https://www.gov.uk/government%2e%2e/x", false),
+            ("https://www.gov.uk/government/%2e%2e/secret", false),
+            ("https://www.gov.uk/government/%252e%252e/secret", false),
+            ("https://www.gov.uk/government/../secret", false),
+            ("https://www.gov.uk:8443/government/x", false),
+            ("http://www.gov.uk:443/government/x", false),
+            ("https://sub.gov.uk/government/x", false),
+            ("https://www.gov.uk.evil.example/government/x", false),
+            ("https://evil.example/government/x", false),
+            ("https://www.gov.uk/", false),
+        ] {
+            let key = surt(url).unwrap().key;
+            assert_eq!(url_prefix_covers(&gov, &key), inside, "{url} ({key})");
+        }
+
+        let root = p_prefix("https://example.org/");
+        assert_eq!(root, "org,example)/");
+        assert!(url_prefix_covers(&root, "org,example)/"));
+        assert!(url_prefix_covers(&root, "org,example)/a/b?c"));
+        assert!(url_prefix_covers(&root, "org,example)/?q=1"));
+        assert!(!url_prefix_covers(&root, "org,example,sub)/"));
+        assert!(!url_prefix_covers(&root, "org,example:8080)/"));
+        assert!(!url_prefix_covers(&root, "org,examples)/"));
+
+        let port = p_prefix("http://example.org:8080/app/");
+        assert_eq!(port, "org,example:8080)/app");
+        assert!(url_prefix_covers(&port, "org,example:8080)/app/x"));
+        assert!(!url_prefix_covers(&port, "org,example:80801)/app/x"));
+        assert!(!url_prefix_covers(&port, "org,example)/app/x"));
+
+        let query = p_prefix("https://example.org/search?a=1");
+        assert!(url_prefix_covers(&query, "org,example)/search?a=1"));
+        assert!(url_prefix_covers(&query, "org,example)/search?a=1&b=2"));
+        assert!(!url_prefix_covers(&query, "org,example)/search?a=10"));
+
+        // Not a URL key, or empty: only itself.
+        assert!(!url_prefix_covers("org,example", "org,example,evil)/"));
+        assert!(url_prefix_covers("org,example", "org,example"));
+        assert!(!url_prefix_covers("org,example)/a", ""));
+    }
+
+    #[test]
+    fn hostnames() {
+        for ok in [
+            "example.org",
+            "xn--mnchen-3ya.de",
+            "a-b_c.example",
+            "10.0.0.1",
+            "[::1]",
+        ] {
+            assert_eq!(hostname_problem(ok), None, "{ok}");
+        }
+        let long_label = format!("{}.org", "a".repeat(64));
+        let long_host = format!("{}org", "abcdefghi.".repeat(26));
+        for bad in [
+            "org,example)",
+            "a b.org",
+            "a\tb.org",
+            "",
+            "a..b",
+            &long_label,
+            &long_host,
+        ] {
+            assert!(hostname_problem(bad).is_some(), "{bad:?}");
+        }
+        // The WHATWG parser takes a SURT key as a host; the hostname rules do not.
+        let s = surt("org,example)/").unwrap();
+        assert!(hostname_problem(&s.host).is_some(), "{}", s.host);
+    }
+
+    fn p_prefix(url: &str) -> String {
+        surt_scan_prefix(url, MatchMode::Prefix).unwrap()
     }
 }
