@@ -33,6 +33,8 @@ pub struct NewContent {
     pub length_bytes: u64,
     pub token_count: u64,
     pub preview: String,
+    /// Detected language (ISO 639-3), empty when unknown.
+    pub language: String,
 }
 
 /// What the caller knows about the build as a whole.
@@ -248,6 +250,7 @@ impl IndexBuilder {
                 capture_count: 0,
                 first_seen: None,
                 preview: content.preview.clone(),
+                language: content.language.clone(),
                 ..ContentRecord::default()
             };
             // The same content written again carries the same value: idempotent.

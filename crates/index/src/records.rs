@@ -68,6 +68,12 @@ pub struct CaptureRecord {
     /// in its cluster, or its smallest member) or the capture has no content.
     #[prost(bytes = "vec", tag = "24")]
     pub cluster_id: Vec<u8>,
+    /// Language of the capture's text: the content's detected language
+    /// (ISO 639-3, `provindex_sketch::detect_language`), else the language
+    /// the page declares (`language`, as written); empty when neither is
+    /// known or the index was built before issue 16.
+    #[prost(string, tag = "25")]
+    pub content_language: String,
 }
 
 /// The page license a capture states.
@@ -140,6 +146,12 @@ pub struct ContentRecord {
     /// Contents in the cluster; 0 when alone (a cluster of one).
     #[prost(uint64, tag = "9")]
     pub cluster_size: u64,
+    /// Detected language of the text (ISO 639-3, e.g. `cmn`, `eng`; from
+    /// `provindex_sketch::detect_language`, so the same for every capture of
+    /// the content); empty when detection was not reliable or the index was
+    /// built before issue 16 (a field added with a default: old indexes read).
+    #[prost(string, tag = "10")]
+    pub language: String,
 }
 
 /// A content's near-duplicate cluster.

@@ -49,6 +49,7 @@ fn content(text: &str) -> NewContent {
         sha256: sha,
         length_bytes: text.len() as u64,
         token_count: text.split_whitespace().count() as u64,
+        language: String::new(),
         preview: text.to_owned(),
     }
 }

@@ -38,7 +38,9 @@ pub struct PreparedSketch {
     pub band_keys: Vec<u64>,
 }
 
-/// The hasher for the default [`SketchSpec`], built once per process.
+/// The hasher for the default [`SketchSpec`] (normalization version 2 since
+/// issue 16), built once per process. Its spec's `normalization_version` is
+/// the one [`prepare_with`] normalizes with and the manifest records.
 pub fn default_hasher() -> &'static MinHasher {
     static HASHER: OnceLock<MinHasher> = OnceLock::new();
     HASHER.get_or_init(|| {
@@ -172,7 +174,10 @@ pub fn prepare_with(
 
     let mut sketch = None;
     let content = doc.text.as_deref().and_then(|text| {
-        let normalized = provindex_sketch::normalize(text);
+        // The spec's version drives normalization, token counting and (for
+        // version 2, by folding) the signature: one version per index.
+        let version = hasher.spec().normalization_version;
+        let normalized = provindex_sketch::normalize_with(version, text);
         if normalized.is_empty() {
             return None;
         }
@@ -186,8 +191,12 @@ pub fn prepare_with(
             content_id: provindex_sketch::content_id(&normalized).0,
             sha256: provindex_sketch::sha256(&normalized),
             length_bytes: normalized.len() as u64,
-            token_count: u64::from(provindex_sketch::token_count(&normalized)),
+            token_count: u64::from(provindex_sketch::token_count_with(version, &normalized)),
             preview: normalized.chars().take(PREVIEW_CHARS).collect(),
+            // From the text alone, so every capture of a content agrees.
+            language: provindex_sketch::detect_language(text)
+                .unwrap_or_default()
+                .to_owned(),
         })
     });
 
@@ -240,6 +249,14 @@ pub fn prepare_with(
     provindex_signals::stamp(&mut signals, capture_time);
     let (verdict, decider) = provindex_signals::combine(&signals);
 
+    // The detected language, else the declared one (issue 16).
+    let content_language = content
+        .as_ref()
+        .map(|c| c.language.as_str())
+        .filter(|l| !l.is_empty())
+        .or(doc.language.as_deref())
+        .unwrap_or_default()
+        .to_owned();
     let record = CaptureRecord {
         url,
         surt: surt.as_ref().map(|s| s.key.clone()).unwrap_or_default(),
@@ -269,6 +286,7 @@ pub fn prepare_with(
         optout_decider: decider.map(|i| i as u32),
         // Set at the end of the build, once clusters are known.
         cluster_id: Vec::new(),
+        content_language,
     };
     PreparedCapture {
         capture_id,

@@ -39,6 +39,8 @@ struct ScanContent {
     token_count: u64,
     #[prost(string, tag = "5")]
     preview: String,
+    #[prost(string, tag = "6")]
+    language: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -86,6 +88,7 @@ pub(crate) fn encode(prepared: &PreparedCapture) -> Vec<u8> {
             length_bytes: c.length_bytes,
             token_count: c.token_count,
             preview: c.preview.clone(),
+            language: c.language.clone(),
         }),
         revisit: prepared.revisit.as_ref().map(|r| ScanRevisit {
             refers_to_capture: r.refers_to_capture.map(|id| id.to_be_bytes().to_vec()),
@@ -131,6 +134,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PreparedCapture, String> {
             length_bytes: c.length_bytes,
             token_count: c.token_count,
             preview: c.preview,
+            language: c.language,
         }),
     };
     let revisit = match scan.revisit {

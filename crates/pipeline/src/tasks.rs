@@ -720,7 +720,11 @@ fn build(
         ))
     });
     let facts = BuildFacts {
-        normalization_version: provindex_sketch::NORMALIZATION_VERSION,
+        // The version the scan normalized with (`prepare_with` uses the hasher's spec).
+        normalization_version: crate::prepare::default_hasher()
+            .spec()
+            .normalization_version
+            .number(),
         crawls: vec![spec.crawl.clone()],
         inputs: payload.inputs.clone(),
         read_errors: payload.read_errors,

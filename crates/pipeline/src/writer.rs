@@ -216,7 +216,10 @@ fn resolve_revisits(
 pub(crate) fn empty_manifest() -> Manifest {
     Manifest {
         format_version: provindex_index::FORMAT_VERSION,
-        normalization_version: provindex_sketch::NORMALIZATION_VERSION,
+        normalization_version: crate::prepare::default_hasher()
+            .spec()
+            .normalization_version
+            .number(),
         crawls: Vec::new(),
         inputs: Vec::new(),
         built_at: 0,

@@ -47,6 +47,7 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
         license,
         optout: Some(optout),
         cluster_id,
+        content_language: record.content_language,
     }
 }
 
@@ -79,6 +80,7 @@ pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
         capture_count: record.capture_count,
         first_seen: record.first_seen.unwrap_or_default(),
         preview: record.preview,
+        language: record.language,
     }
 }
 

@@ -303,7 +303,7 @@ pub struct ExportSummary {
 
 /// A training manifest built in memory, ready for [`write_export`].
 pub struct Export {
-    /// JSONL: one `{"content_id", "sha256", "url", "license"}` per kept content.
+    /// JSONL: one `{"content_id", "sha256", "url", "license", "language"}` per kept content.
     pub manifest: Vec<u8>,
     pub summary: ExportSummary,
 }
@@ -346,6 +346,7 @@ pub fn build_export(sources: Sources<'_>) -> Result<Export> {
             "sha256": hex(&view.record.sha256),
             "url": earliest.url,
             "license": license_of(earliest),
+            "language": language_of(&view.record),
         });
         manifest.extend_from_slice(line.to_string().as_bytes());
         manifest.push(b'\n');
@@ -559,6 +560,8 @@ pub struct TransparencyReport {
     pub reservation_signals: ReservationSignals,
     pub duplicates: Duplicates,
     pub dedup: String,
+    /// Contents per detected language (ISO 639-3; `und` when not detected).
+    pub languages: BTreeMap<String, u64>,
 }
 
 /// Builds the transparency summary; [`DisclosureError::Empty`] on an index
@@ -597,9 +600,11 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
     let mut licenses: BTreeMap<String, u64> = BTreeMap::new();
     let mut reserved_contents = 0u64;
     let mut reserved_by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let mut languages: BTreeMap<String, u64> = BTreeMap::new();
     let walked = walk_contents(reader, |view| {
         let earliest = view.earliest()?;
         contents += 1;
+        *languages.entry(language_of(&view.record)).or_default() += 1;
         *licenses.entry(license_class(earliest)).or_default() += 1;
         if let Some(reason) = crawl_signal_reason(&view) {
             reserved_contents += 1;
@@ -697,7 +702,16 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
             near_duplicate_rate: share(contents - keepers, contents),
         },
         dedup: DEDUP_RULE.into(),
+        languages,
     })
+}
+
+/// A content's detected language for the report and export (`und` when none).
+fn language_of(record: &provindex_index::records::ContentRecord) -> String {
+    match record.language.as_str() {
+        "" => "und".to_owned(),
+        code => code.to_owned(),
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds (proleptic Gregorian, UTC).

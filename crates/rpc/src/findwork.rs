@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use provindex_index::IndexReader;
+use provindex_index::{IndexReader, Manifest};
 use provindex_proto::v1::{FindWorkRequest, FindWorkResponse, WorkMatch};
-use provindex_sketch::{MinHasher, Signature, SketchSpec, jaccard_estimate};
+use provindex_sketch::{MinHasher, NormalizationVersion, Signature, SketchSpec, jaccard_estimate};
 
 use crate::{ApiError, convert};
 
@@ -52,6 +52,49 @@ impl WorkSearch {
         }
         Self { hasher, spec_text }
     }
+}
+
+/// The normalization queries against an index use: the version its manifest
+/// records (a version 1 index keeps answering with version 1, a version 2
+/// index with version 2). A version this build does not implement is refused
+/// with a message naming both.
+pub(crate) fn index_normalization(manifest: &Manifest) -> Result<NormalizationVersion, String> {
+    let n = manifest.normalization_version;
+    NormalizationVersion::from_number(n).ok_or_else(|| {
+        let known: Vec<String> = NormalizationVersion::ALL
+            .iter()
+            .map(|v| format!("v{v}"))
+            .collect();
+        format!(
+            "the index uses normalization v{n}; this server implements {}",
+            known.join(" and ")
+        )
+    })
+}
+
+/// Query text normalized the way the index's contents were
+/// ([`index_normalization`]), with the version used.
+pub(crate) fn normalize_query(
+    manifest: &Manifest,
+    text: &str,
+) -> Result<(NormalizationVersion, String), String> {
+    let version = index_normalization(manifest)?;
+    Ok((version, provindex_sketch::normalize_with(version, text)))
+}
+
+/// The sketch spec work texts are signed with for this index: the
+/// manifest's, else the default parameters with the index's normalization
+/// version (an unknown version is refused where text is normalized).
+pub(crate) fn index_sketch_spec(manifest: &Manifest) -> SketchSpec {
+    manifest
+        .sketch_spec
+        .parse::<SketchSpec>()
+        .ok()
+        .filter(|spec| MinHasher::new(spec).is_ok())
+        .unwrap_or_else(|| {
+            SketchSpec::default()
+                .with_normalization(index_normalization(manifest).unwrap_or_default())
+        })
 }
 
 fn bounded(field: &'static str, value: u32, default: u32, max: u32) -> Result<usize, ApiError> {
@@ -128,14 +171,8 @@ pub(crate) fn find_work(
         DEFAULT_CAPTURES_PER_MATCH,
         MAX_CAPTURES_PER_MATCH,
     )?;
-    let version = index.manifest().normalization_version;
-    if version != provindex_sketch::NORMALIZATION_VERSION {
-        return Err(ApiError::FailedPrecondition(format!(
-            "the index uses normalization v{version}; this server implements v{}",
-            provindex_sketch::NORMALIZATION_VERSION
-        )));
-    }
-    let normalized = provindex_sketch::normalize(&request.text);
+    let (_, normalized) =
+        normalize_query(index.manifest(), &request.text).map_err(ApiError::FailedPrecondition)?;
     if normalized.is_empty() {
         return Err(ApiError::invalid("text", "is empty after normalization"));
     }
@@ -235,5 +272,59 @@ mod tests {
         assert!(parse_page_token("zz", 7).is_err());
         assert!(parse_page_token(&"g".repeat(48), 7).is_err());
         assert_eq!(parse_page_token("", 7).expect("first page"), 0);
+    }
+
+    fn manifest(version: u32, spec: &str) -> Manifest {
+        Manifest {
+            format_version: provindex_index::FORMAT_VERSION,
+            normalization_version: version,
+            crawls: Vec::new(),
+            inputs: Vec::new(),
+            built_at: 0,
+            captures: 0,
+            contents: 0,
+            urls: 0,
+            read_errors: 0,
+            duplicate_captures: 0,
+            digest: String::new(),
+            sketch_spec: spec.to_owned(),
+            clusters: 0,
+            clustered_contents: 0,
+        }
+    }
+
+    #[test]
+    fn queries_normalize_with_the_index_manifest_version() {
+        let text = "中文文本，用Rust写的。";
+        // A version 1 index (built before issue 16): the clause is one word.
+        let v1 = manifest(1, "norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1");
+        let (version, normalized) = normalize_query(&v1, text).expect("v1");
+        assert_eq!(version, NormalizationVersion::V1);
+        assert_eq!(normalized, provindex_sketch::normalize(text));
+        assert_eq!(normalized, "中文文本 用rust写的");
+        assert_eq!(
+            index_sketch_spec(&v1).normalization_version,
+            NormalizationVersion::V1
+        );
+        // A manifest without a spec still signs work texts with its version.
+        assert_eq!(
+            index_sketch_spec(&manifest(1, "")).normalization_version,
+            NormalizationVersion::V1
+        );
+        // A version 2 index: one token per Han character.
+        let v2 = manifest(2, &SketchSpec::latest().to_string());
+        let (version, normalized) = normalize_query(&v2, text).expect("v2");
+        assert_eq!(version, NormalizationVersion::V2);
+        assert_eq!(normalized, "中 文 文 本 用 rust 写 的");
+        assert_eq!(
+            index_sketch_spec(&v2).normalization_version,
+            NormalizationVersion::V2
+        );
+        // Unknown: refused, naming the index's version and the ones served.
+        let error = normalize_query(&manifest(3, ""), text).expect_err("v3");
+        assert_eq!(
+            error,
+            "the index uses normalization v3; this server implements v1 and v2"
+        );
     }
 }

@@ -16,7 +16,7 @@ use provindex_proto::v1::{
     opt_out_scope, opt_out_service_server::OptOutService,
 };
 use provindex_signals::MatchMode;
-use provindex_sketch::{MinHasher, SketchSpec};
+use provindex_sketch::MinHasher;
 use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
@@ -136,8 +136,9 @@ impl OptOutApi {
         index: Arc<IndexReader>,
         auth: Option<Arc<Auth>>,
     ) -> Result<Self, String> {
-        let hasher = MinHasher::new(&SketchSpec::default())
-            .map_err(|e| format!("default sketch spec: {e}"))?;
+        // Work sketches use the index's spec (and so its normalization version).
+        let hasher = MinHasher::new(&crate::findwork::index_sketch_spec(index.manifest()))
+            .map_err(|e| format!("index sketch spec: {e}"))?;
         Ok(Self {
             registry,
             index,
@@ -293,17 +294,9 @@ impl OptOutApi {
             }
             opt_out_scope::Scope::WorkText(text) => {
                 let field = "scope.work_text";
-                let version = self.index.manifest().normalization_version;
-                if version != provindex_sketch::NORMALIZATION_VERSION {
-                    return Err(invalid(
-                        field,
-                        format!(
-                            "the index uses normalization v{version}; this server implements v{}",
-                            provindex_sketch::NORMALIZATION_VERSION
-                        ),
-                    ));
-                }
-                let normalized = provindex_sketch::normalize(text);
+                let (version, normalized) =
+                    crate::findwork::normalize_query(self.index.manifest(), text)
+                        .map_err(|reason| invalid(field, reason))?;
                 if normalized.is_empty() {
                     return Err(invalid(field, "is empty after normalization"));
                 }
@@ -316,7 +309,8 @@ impl OptOutApi {
                     submitted: String::new(),
                     surt: String::new(),
                     work_signature: signature.0,
-                    work_token_count: provindex_sketch::token_count(&normalized) as u64,
+                    work_token_count: provindex_sketch::token_count_with(version, &normalized)
+                        as u64,
                 })
             }
         }

@@ -341,17 +341,8 @@ fn lookup_content(
                 .ok_or_else(|| ApiError::NotFound(format!("no content with sha256 {hex_sha}")))?
         }
         Some(Key::Text(text)) => {
-            let version = index.manifest().normalization_version;
-            if version != provindex_sketch::NORMALIZATION_VERSION {
-                return Err(ApiError::invalid(
-                    "text",
-                    format!(
-                        "the index uses normalization v{version}; this server implements v{}",
-                        provindex_sketch::NORMALIZATION_VERSION
-                    ),
-                ));
-            }
-            let normalized = provindex_sketch::normalize(text);
+            let (_, normalized) = crate::findwork::normalize_query(index.manifest(), text)
+                .map_err(|reason| ApiError::invalid("text", reason))?;
             if normalized.is_empty() {
                 return Err(ApiError::invalid("text", "is empty after normalization"));
             }

@@ -229,6 +229,7 @@ fn report_message(r: disclosure::TransparencyReport) -> pb::TransparencyReport {
             near_duplicate_rate: r.duplicates.near_duplicate_rate,
         }),
         dedup: r.dedup,
+        languages: r.languages.into_iter().collect(),
     }
 }
 

@@ -28,13 +28,11 @@ pub const MAX_NUM_PERM: u32 = 8192;
 /// shingling. A spec text without `norm=` (none was ever written, but the
 /// rule is fixed) means version 1, like [`NormalizationVersion::default`].
 ///
-/// **Defaults.** [`SketchSpec::default`] and [`SketchSpec::new`] still give a
-/// version 1 spec: it is the spec the build pipeline writes today, and the
-/// pipeline normalizes with version 1, so a version 2 default before the
-/// pipeline is switched would label version 1 sketches `norm=2`. New indexes
-/// should use [`SketchSpec::latest`] (version 2) once the pipeline normalizes
-/// with `spec.normalization_version`; the change that wires that up should
-/// make `Default` follow [`NormalizationVersion::LATEST`] in the same commit.
+/// **Defaults.** [`SketchSpec::default`] and [`SketchSpec::new`] give a
+/// version 2 spec ([`NormalizationVersion::LATEST`], the same as
+/// [`SketchSpec::latest`]): the build pipeline normalizes with
+/// `spec.normalization_version`, so new indexes are version 2. Indexes built
+/// before keep the spec text in their manifest (`norm=1`) and answer with it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SketchSpec {
     /// Normalization the text is normalized (and, for version 2, folded) with.
@@ -54,11 +52,11 @@ pub struct SketchSpec {
 }
 
 impl Default for SketchSpec {
-    /// `norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1` (b, r =
+    /// `norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1` (b, r =
     /// `optimal_param(0.8, 128, 0.5, 0.5)`, checked by a test).
     fn default() -> Self {
         Self {
-            normalization_version: NormalizationVersion::V1,
+            normalization_version: NormalizationVersion::LATEST,
             shingle_size: 5,
             num_perm: 128,
             threshold: 0.8,
@@ -168,7 +166,7 @@ impl SketchSpec {
     /// Spec for a Jaccard `threshold`, `num_perm` permutations and
     /// `shingle_size` words per shingle, with bands × rows from
     /// [`optimal_param`]`(threshold, num_perm, 0.5, 0.5)`, normalization
-    /// version 1 (as [`SketchSpec::default`]) and seed 1.
+    /// version 2 (as [`SketchSpec::default`]) and seed 1.
     pub fn new(threshold: f64, num_perm: u32, shingle_size: u32) -> Result<Self, SpecError> {
         let mut spec = Self {
             threshold,
@@ -201,7 +199,7 @@ impl SketchSpec {
 
     /// The default parameters with the newest normalization
     /// ([`NormalizationVersion::LATEST`], version 2): the spec for new
-    /// indexes once the pipeline normalizes with the spec's version.
+    /// indexes (today the same as [`SketchSpec::default`]).
     /// `norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1`.
     #[must_use]
     pub fn latest() -> Self {

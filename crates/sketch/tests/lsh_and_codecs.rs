@@ -67,7 +67,7 @@ fn default_spec_uses_optimal_param() {
     assert_eq!(SketchSpec::new(0.8, 128, 5), Ok(spec));
     assert_eq!(
         spec.to_string(),
-        "norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1"
+        "norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1"
     );
 }
 
@@ -99,7 +99,10 @@ fn spec_text_form() {
     let spec: SketchSpec = "norm=1;shingle=5;k=128;t=0.8;b=9;r=13;seed=1"
         .parse()
         .unwrap();
-    assert_eq!(spec, SketchSpec::default());
+    assert_eq!(
+        spec,
+        SketchSpec::default().with_normalization(provindex_sketch::NormalizationVersion::V1)
+    );
     let shuffled: SketchSpec = "seed=1;b=9;r=13;t=0.8;k=128;shingle=5;norm=1"
         .parse()
         .unwrap();
@@ -107,7 +110,7 @@ fn spec_text_form() {
     let other = SketchSpec::new(0.7, 256, 3).unwrap().with_seed(42);
     assert_eq!(
         other.to_string(),
-        "norm=1;shingle=3;k=256;t=0.7;b=25;r=10;seed=42"
+        "norm=2;shingle=3;k=256;t=0.7;b=25;r=10;seed=42"
     );
     assert_eq!(other.to_string().parse::<SketchSpec>(), Ok(other));
     assert_ne!(other, spec);

@@ -130,7 +130,7 @@ fn traditional_and_simplified_fold_to_the_same_sketch_tokens() {
     assert_eq!(h.sketch(simp), h.sketch(trad));
     assert_eq!(h.shingle_hashes(&n2(trad)), h.shingle_hashes(&n2(simp)));
     // A version 1 hasher does not fold.
-    let h1 = MinHasher::new(&SketchSpec::default()).unwrap();
+    let h1 = MinHasher::new(&SketchSpec::default().with_normalization(V1)).unwrap();
     assert_ne!(h1.signature(&n2(simp)), h1.signature(&n2(trad)));
     // Taiwan and Hong Kong variant characters fold as well.
     assert_eq!(sketch_text("臺灣 裏 峯"), sketch_text("台湾 里 峰"));
@@ -164,11 +164,11 @@ fn spec_carries_the_version() {
         v2,
         "latest = default parameters with version 2"
     );
-    // Default stays version 1 until the pipeline is wired (see SketchSpec).
-    assert_eq!(SketchSpec::default().normalization_version, V1);
+    // Default is version 2 since the pipeline normalizes with the spec's version.
+    assert_eq!(SketchSpec::default().normalization_version, V2);
     // A spec text without norm= means version 1.
     let old: SketchSpec = "shingle=5;k=128;t=0.8;b=9;r=13;seed=1".parse().unwrap();
-    assert_eq!(old, SketchSpec::default());
+    assert_eq!(old, SketchSpec::default().with_normalization(V1));
     assert_eq!(
         "norm=0;shingle=5;k=128;t=0.8;b=9;r=13;seed=1".parse::<SketchSpec>(),
         Err(SpecParseError::Invalid(
@@ -177,7 +177,7 @@ fn spec_carries_the_version() {
     );
     // Different versions give different hashers for Chinese text only.
     let (h1, h2) = (
-        MinHasher::new(&SketchSpec::default()).unwrap(),
+        MinHasher::new(&SketchSpec::default().with_normalization(V1)).unwrap(),
         MinHasher::new(&v2).unwrap(),
     );
     let en = normalize("plain english words are the same in both versions of course");

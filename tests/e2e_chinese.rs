@@ -1,0 +1,352 @@
+//! Chinese support end to end (issue 16), with real processes: a WARC of real
+//! Simplified Chinese pages (debian-handbook paragraphs from
+//! crates/sketch/tests/data/zh, CC-BY-SA-3.0/GPL-2+, see its README), a
+//! Traditional-character copy of one page (OpenCC `s2tw`, from the same
+//! file), a 1%-edited copy, an unrelated Chinese page, a short page and an
+//! English control page is indexed by `provindex index`, served by
+//! `provindex serve`, and checked: normalization version 2 in the manifest,
+//! FindWork near-duplicates across the edit and the script, content
+//! languages in LookupContent/LookupUrl, character token counts, the export
+//! rows' language and the report's language counts.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{ServerProcess, provindex_bin};
+use provindex_proto::v1::{
+    FindWorkRequest, LookupContentRequest, LookupUrlRequest, lookup_content_request::Key,
+    provenance_service_client::ProvenanceServiceClient,
+};
+use serde_json::Value;
+
+const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
+
+const ENGLISH: &str = "The Debian project is an association of individuals who have made \
+    common cause to create a free operating system. This operating system is called Debian. \
+    An operating system is the set of basic programs and utilities that make your computer \
+    run. At the core of an operating system is the kernel, the most fundamental program on \
+    the computer, which does all the basic housekeeping and lets you start other programs.";
+
+/// 15 Han characters (punctuation is not a token): 这是一个简短的中文页面 + 用于测试.
+const SHORT: &str = "这是一个简短的中文页面，用于测试。";
+
+fn run(args: &[&std::ffi::OsStr]) -> Output {
+    let output = Command::new(provindex_bin())
+        .args(args)
+        .output()
+        .expect("run provindex");
+    assert!(
+        output.status.success(),
+        "provindex {args:?} failed: {output:?}"
+    );
+    output
+}
+
+fn rows() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect()
+}
+
+/// The paragraphs `range` of field `field`, one `<p>` each.
+fn paragraphs(rows: &[Value], range: std::ops::Range<usize>, field: &str) -> Vec<String> {
+    rows[range]
+        .iter()
+        .map(|r| r[field].as_str().expect(field).to_owned())
+        .collect()
+}
+
+/// Replaces about 1% of the Han characters (every 100th) by another one.
+fn edit_one_percent(paragraphs: &[String]) -> (Vec<String>, usize) {
+    let mut seen = 0usize;
+    let mut edits = 0usize;
+    let edited = paragraphs
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| {
+                    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+                        seen += 1;
+                        if seen % 100 == 50 {
+                            edits += 1;
+                            return if c == '改' { '动' } else { '改' };
+                        }
+                    }
+                    c
+                })
+                .collect()
+        })
+        .collect();
+    (edited, edits)
+}
+
+fn html(lang: &str, title: &str, paragraphs: &[String]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body></html>\n"
+    )
+}
+
+/// One WARC/1.0 response record (uncompressed) for `url` with `body` as UTF-8 HTML.
+fn response_record(n: usize, url: &str, body: &str) -> Vec<u8> {
+    let http = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
+         WARC-Date: 2024-03-0{}T12:00:00Z\r\nWARC-Target-URI: {url}\r\n\
+         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+        n % 9 + 1,
+        http.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(http.as_bytes());
+    record.extend_from_slice(b"\r\n\r\n");
+    record
+}
+
+const ORIGINAL: &str = "https://zh.example.org/handbook/raid.html";
+const EDITED: &str = "https://mirror.example.net/raid-copy.html";
+const TRADITIONAL: &str = "https://tw.example.org/handbook/raid.html";
+const UNRELATED: &str = "https://zh.example.org/handbook/other.html";
+const SHORT_URL: &str = "https://zh.example.org/short.html";
+const ENGLISH_URL: &str = "https://en.example.org/about.html";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = rows();
+    let original = paragraphs(&rows, 0..6, "zh_cn");
+    let traditional = paragraphs(&rows, 0..6, "s2tw");
+    let (edited, edits) = edit_one_percent(&original);
+    let han: usize = original
+        .iter()
+        .flat_map(|p| p.chars())
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count();
+    assert!(
+        edits >= 5 && edits * 100 <= han + 100,
+        "{edits} edits of {han}"
+    );
+    let unrelated = paragraphs(&rows, 40..46, "zh_cn");
+    let pages = [
+        (ORIGINAL, html("zh-CN", "RAID", &original)),
+        (EDITED, html("zh-CN", "RAID", &edited)),
+        (TRADITIONAL, html("zh-TW", "RAID", &traditional)),
+        (UNRELATED, html("zh-CN", "其他", &unrelated)),
+        (SHORT_URL, html("zh-CN", "", &[SHORT.to_owned()])),
+        (ENGLISH_URL, html("en", "About", &[ENGLISH.to_owned()])),
+    ];
+    let warc = dir.path().join("zh.warc");
+    let mut bytes = Vec::new();
+    for (n, (url, body)) in pages.iter().enumerate() {
+        bytes.extend(response_record(n + 1, url, body));
+    }
+    std::fs::write(&warc, bytes).expect("write WARC");
+
+    let index = dir.path().join("index");
+    run(&[
+        "index".as_ref(),
+        warc.as_os_str(),
+        "--out".as_ref(),
+        index.as_os_str(),
+        "--built-at".as_ref(),
+        "0".as_ref(),
+    ]);
+    let info: Value = serde_json::from_slice(
+        &run(&["info".as_ref(), index.as_os_str(), "--json".as_ref()]).stdout,
+    )
+    .expect("info JSON");
+    assert_eq!(info["normalization_version"], 2, "{info}");
+    assert!(
+        info["sketch_spec"]
+            .as_str()
+            .expect("spec")
+            .starts_with("norm=2;"),
+        "{info}"
+    );
+    assert_eq!(info["captures"], pages.len(), "{info}");
+
+    let server = ServerProcess::start(&index);
+    let mut client = ProvenanceServiceClient::new(server.channel().await);
+
+    // Capture → content id and language, per URL.
+    let mut content_of: BTreeMap<&str, String> = BTreeMap::new();
+    for (url, _) in &pages {
+        let captures = client
+            .lookup_url(LookupUrlRequest {
+                url: (*url).to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("LookupUrl")
+            .into_inner()
+            .captures;
+        assert_eq!(captures.len(), 1, "{url}");
+        let capture = &captures[0];
+        assert!(!capture.content_id.is_empty(), "{url} has text");
+        let expected = if *url == ENGLISH_URL { "eng" } else { "cmn" };
+        if *url != SHORT_URL {
+            assert_eq!(capture.content_language, expected, "{url}");
+        }
+        content_of.insert(url, capture.content_id.clone());
+    }
+    let distinct: std::collections::BTreeSet<_> = content_of.values().collect();
+    assert_eq!(
+        distinct.len(),
+        pages.len(),
+        "the Traditional and edited copies are contents of their own (identity does not fold)"
+    );
+
+    // LookupContent: language and token counts.
+    let mut languages: BTreeMap<String, u64> = BTreeMap::new();
+    for (url, id) in &content_of {
+        let content = client
+            .lookup_content(LookupContentRequest {
+                key: Some(Key::ContentId(id.clone())),
+                ..Default::default()
+            })
+            .await
+            .expect("LookupContent")
+            .into_inner()
+            .content
+            .expect("content");
+        let expected = match *url {
+            ENGLISH_URL => "eng",
+            SHORT_URL => content.language.as_str(), // checked below
+            _ => "cmn",
+        };
+        assert_eq!(content.language, expected, "{url}");
+        *languages
+            .entry(if content.language.is_empty() {
+                "und".to_owned()
+            } else {
+                content.language.clone()
+            })
+            .or_default() += 1;
+        if *url == ORIGINAL {
+            // Version 2 counts characters: far more tokens than the ~140
+            // clause-words version 1 made of a passage this long.
+            assert!(
+                content.token_count as usize >= han,
+                "{} tokens for {han} Han characters",
+                content.token_count
+            );
+        }
+    }
+    // Hand-checked: the short page is 15 characters, punctuation dropped.
+    let short = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::Text(SHORT.to_owned())),
+            ..Default::default()
+        })
+        .await
+        .expect("LookupContent by text (normalized with the index's v2)")
+        .into_inner()
+        .content
+        .expect("content");
+    assert_eq!(short.content_id, content_of[SHORT_URL]);
+    assert_eq!(short.token_count, 15);
+    assert_eq!(
+        short.preview,
+        "这 是 一 个 简 短 的 中 文 页 面 用 于 测 试"
+    );
+    let english = client
+        .lookup_content(LookupContentRequest {
+            key: Some(Key::ContentId(content_of[ENGLISH_URL].clone())),
+            ..Default::default()
+        })
+        .await
+        .expect("LookupContent")
+        .into_inner()
+        .content
+        .expect("content");
+    assert_eq!(
+        english.token_count,
+        ENGLISH
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .count() as u64,
+        "English counts words as before"
+    );
+
+    // FindWork with the Simplified text: the original (exact), the edited and
+    // the Traditional copies (near-duplicates), not the unrelated page.
+    let response = client
+        .find_work(FindWorkRequest {
+            text: original.join("\n"),
+            ..Default::default()
+        })
+        .await
+        .expect("FindWork")
+        .into_inner();
+    let found: BTreeMap<&str, f64> = response
+        .matches
+        .iter()
+        .map(|m| {
+            let content = m.content.as_ref().expect("match content");
+            (content.content_id.as_str(), m.similarity)
+        })
+        .collect();
+    for url in [ORIGINAL, EDITED, TRADITIONAL] {
+        let similarity = found.get(content_of[url].as_str());
+        assert!(
+            similarity.is_some_and(|s| *s >= 0.5),
+            "{url} should match: {similarity:?} in {found:?}"
+        );
+    }
+    assert!(
+        !found.contains_key(content_of[UNRELATED].as_str()),
+        "{found:?}"
+    );
+    drop(server);
+
+    // Export rows carry the language; the report counts languages.
+    let out = dir.path().join("export.jsonl");
+    run(&[
+        "export".as_ref(),
+        index.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    let rows_out: Vec<Value> = std::fs::read_to_string(&out)
+        .expect("export")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect();
+    assert!(!rows_out.is_empty());
+    for row in &rows_out {
+        let id = row["content_id"].as_str().expect("id");
+        let url = content_of
+            .iter()
+            .find(|(_, c)| c.as_str() == id)
+            .map(|(u, _)| *u)
+            .expect("a known content");
+        let language = row["language"].as_str().expect("language field");
+        match url {
+            ENGLISH_URL => assert_eq!(language, "eng"),
+            SHORT_URL => {}
+            _ => assert_eq!(language, "cmn", "{row}"),
+        }
+    }
+    let report_json = dir.path().join("report.json");
+    run(&[
+        "report".as_ref(),
+        index.as_os_str(),
+        "--json".as_ref(),
+        report_json.as_os_str(),
+    ]);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report_json).expect("report")).expect("JSON");
+    let counted: BTreeMap<String, u64> =
+        serde_json::from_value(report["languages"].clone()).expect("languages map");
+    assert_eq!(counted, languages, "{report}");
+    assert!(counted["cmn"] >= 4 && counted["eng"] == 1, "{counted:?}");
+}
