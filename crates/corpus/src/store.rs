@@ -1122,3 +1122,21 @@ mod tests {
         );
     }
 }
+
+impl provindex_errors::ErrorExt for StoreError {
+    /// A refusal ([`StoreError::is_refusal`]) is the request's or the
+    /// deployment's to fix (FAILED_PRECONDITION unless a more precise code
+    /// applies); anything else is worth retrying (UNAVAILABLE).
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use provindex_errors::StatusCode;
+        match self {
+            StoreError::InvalidUri { .. } => StatusCode::InvalidArgument,
+            StoreError::NoMatch(_) => StatusCode::NotFound,
+            StoreError::AlreadyExists(_) => StatusCode::AlreadyExists,
+            StoreError::Unwritable { .. } => StatusCode::FailedPrecondition,
+            StoreError::Store { .. } if self.is_refusal() => StatusCode::FailedPrecondition,
+            StoreError::Store { .. } | StoreError::Io { .. } => StatusCode::Unavailable,
+            StoreError::Runtime(_) => StatusCode::Internal,
+        }
+    }
+}

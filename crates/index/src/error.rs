@@ -24,3 +24,32 @@ pub enum IndexError {
         source: std::io::Error,
     },
 }
+
+impl provindex_errors::ErrorExt for IndexError {
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use provindex_errors::StatusCode;
+        match self {
+            // A client's page token: the one index error that is the caller's.
+            IndexError::InvalidPageToken(_) => StatusCode::InvalidArgument,
+            // Only a build's output directory; never reached from a request.
+            IndexError::AlreadyExists(_) => StatusCode::AlreadyExists,
+            IndexError::Rocks { .. }
+            | IndexError::NotAnIndex { .. }
+            | IndexError::Corrupt { .. }
+            | IndexError::Io { .. } => StatusCode::Internal,
+        }
+    }
+}
+
+impl provindex_errors::ErrorExt for crate::registry::RegistryError {
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use crate::registry::RegistryError;
+        use provindex_errors::StatusCode;
+        match self {
+            RegistryError::Duplicate { .. } => StatusCode::AlreadyExists,
+            RegistryError::NotFound(_) => StatusCode::NotFound,
+            RegistryError::AlreadyRevoked { .. } => StatusCode::FailedPrecondition,
+            RegistryError::Index(error) => error.status_code(),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod job;
 mod local;
 mod prepare;
 mod scan_record;
+mod status;
 pub mod site_signals;
 pub mod tasks;
 pub mod worker;

@@ -192,6 +192,26 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// Why a request is not let in: UNAUTHENTICATED, whatever the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing `authorization: Bearer <token>` metadata")]
+    MissingToken,
+    #[error("`authorization` metadata is not a Bearer token")]
+    NotBearer,
+    #[error("unknown token")]
+    UnknownToken,
+    /// A service that needs tokens on a server without `--auth`.
+    #[error("this server has no --auth configuration: {0} accepts no calls")]
+    NotConfigured(&'static str),
+}
+
+impl provindex_errors::ErrorExt for AuthError {
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        provindex_errors::StatusCode::Unauthenticated
+    }
+}
+
 /// Why an auth configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
@@ -203,6 +223,13 @@ pub enum AuthConfigError {
     },
     #[error("auth configuration: {0}")]
     Invalid(String),
+}
+
+impl provindex_errors::ErrorExt for AuthConfigError {
+    /// Only at startup; the deployment's to fix either way.
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        provindex_errors::StatusCode::FailedPrecondition
+    }
 }
 
 #[derive(Deserialize)]
@@ -366,13 +393,11 @@ impl Auth {
 
     /// The principal of the request's bearer token: UNAUTHENTICATED when the
     /// `authorization` metadata is missing, malformed or names no known token.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Principal>, Status> {
-        let value = metadata.get("authorization").ok_or_else(|| {
-            Status::unauthenticated("missing `authorization: Bearer <token>` metadata")
-        })?;
-        let value = value.to_str().map_err(|_| {
-            Status::unauthenticated("`authorization` metadata is not a Bearer token")
-        })?;
+    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Arc<Principal>, AuthError> {
+        let value = metadata
+            .get("authorization")
+            .ok_or(AuthError::MissingToken)?;
+        let value = value.to_str().map_err(|_| AuthError::NotBearer)?;
         // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = value
             .trim_start()
@@ -380,9 +405,7 @@ impl Auth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Status::unauthenticated("`authorization` metadata is not a Bearer token")
-            })?;
+            .ok_or(AuthError::NotBearer)?;
         let presented = digest(token);
         let mut found = None;
         // Look at every entry whatever matches, so the time taken does not
@@ -392,9 +415,7 @@ impl Auth {
                 found = Some(principal);
             }
         }
-        found
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("unknown token"))
+        found.cloned().ok_or(AuthError::UnknownToken)
     }
 }
 
@@ -462,7 +483,8 @@ where
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         if let Some(auth) = &self.auth {
             let metadata = MetadataMap::from_headers(request.headers().clone());
-            if let Err(status) = auth.authenticate(&metadata) {
+            if let Err(error) = auth.authenticate(&metadata) {
+                let status: Status = error.into();
                 return Box::pin(async move { Ok(status.into_http()) });
             }
         }
@@ -517,7 +539,7 @@ mod tests {
         );
         for metadata in [MetadataMap::new(), with_token("nope-nope-nope-nope")] {
             assert_eq!(
-                auth.authenticate(&metadata).expect_err("unknown").code(),
+                Status::from(auth.authenticate(&metadata).expect_err("unknown")).code(),
                 tonic::Code::Unauthenticated
             );
         }
@@ -613,7 +635,7 @@ mod tests {
             let mut metadata = MetadataMap::new();
             metadata.insert("authorization", header.parse().expect("ascii"));
             assert_eq!(
-                auth.authenticate(&metadata).expect_err(header).code(),
+                Status::from(auth.authenticate(&metadata).expect_err(header)).code(),
                 tonic::Code::Unauthenticated,
                 "{header}"
             );

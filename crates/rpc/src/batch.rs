@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use crate::ProvenanceApi;
+use crate::{ApiError, ProvenanceApi};
 
 /// Items of one stream being answered at the same time.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -53,9 +53,7 @@ pub(crate) fn batch_lookup(
 
 async fn answer(api: &ProvenanceApi, item: BatchLookupRequest) -> BatchLookupResponse {
     let result = match item.lookup {
-        None => Err(Status::invalid_argument(
-            "lookup: set one of url, content or opt_out",
-        )),
+        None => Err(ApiError::invalid("lookup", "set one of url, content or opt_out").into()),
         Some(Lookup::Url(request)) => api.url(request).await.map(ItemResult::Url),
         Some(Lookup::Content(request)) => api.content(request).await.map(ItemResult::Content),
         Some(Lookup::OptOut(request)) => api.opt_out(request).await.map(ItemResult::OptOut),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use provindex_corpus::store::CorpusStore;
-use provindex_pipeline::job::{Coordinator, Job, JobError, JobSpec, Lease, Stage};
+use provindex_pipeline::job::{Coordinator, Job, JobSpec, Lease, Stage};
 use provindex_pipeline::worker::{SourceError, TaskSource, lock, now_ms};
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
@@ -18,22 +18,7 @@ use tokio::sync::Notify;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-/// Every coordinator failure as a gRPC status, in one place.
-fn status(error: JobError) -> Status {
-    match &error {
-        JobError::InvalidSpec(_) => Status::invalid_argument(error.to_string()),
-        JobError::UnknownJob(_) | JobError::UnknownTask { .. } => {
-            Status::not_found(error.to_string())
-        }
-        JobError::JobExists(_) => Status::already_exists(error.to_string()),
-        JobError::LeaseLost { .. } => Status::failed_precondition(error.to_string()),
-        JobError::BadResult { .. } => Status::invalid_argument(error.to_string()),
-        JobError::State { .. } => {
-            tracing::error!(%error, "job state");
-            Status::internal(error.to_string())
-        }
-    }
-}
+use crate::ApiError;
 
 /// The coordinator behind gRPC. Inputs are listed at submission with
 /// `store`; a background tick re-queues expired leases.
@@ -182,8 +167,8 @@ impl CoordinatorService for CoordinatorApi {
         let request = request.into_inner();
         let spec = request
             .spec
-            .ok_or_else(|| Status::invalid_argument("spec: missing"))?;
-        let spec = spec_from_proto(spec).normalized().map_err(status)?;
+            .ok_or_else(|| ApiError::invalid("spec", "missing"))?;
+        let spec = spec_from_proto(spec).normalized().map_err(ApiError::from)?;
         let job_id = if request.job_id.is_empty() {
             format!("job-{}", now_ms())
         } else {
@@ -194,26 +179,27 @@ impl CoordinatorService for CoordinatorApi {
         let mut inputs = Vec::new();
         if !known {
             provindex_pipeline::check_output(std::path::Path::new(&spec.output))
-                .map_err(|e| Status::invalid_argument(format!("output: {e}")))?;
+                .map_err(|e| ApiError::invalid("output", e.to_string()))?;
             let mut listings = Vec::with_capacity(spec.inputs.len());
             for pattern in &spec.inputs {
                 listings.push((pattern.as_str(), self.store.list_async(pattern).await));
             }
             inputs = provindex_pipeline::input_objects(listings).map_err(|e| match e {
-                provindex_pipeline::PipelineError::MissingInput(pattern) => {
-                    Status::invalid_argument(format!(
-                        "inputs: {pattern} does not exist (no object matches)"
-                    ))
-                }
+                provindex_pipeline::PipelineError::MissingInput(pattern) => ApiError::invalid(
+                    "inputs",
+                    format!("{pattern} does not exist (no object matches)"),
+                ),
                 provindex_pipeline::PipelineError::NoInputs(_) => {
-                    Status::invalid_argument(format!("inputs: {e}"))
+                    ApiError::invalid("inputs", e.to_string())
                 }
-                other => Status::unavailable(format!("inputs: {other}")),
+                // Listing failed: the store's to fix or retry, whatever the
+                // pipeline error's own code.
+                other => ApiError::Unavailable(format!("inputs: {other}")),
             })?;
         }
         let job_id = lock(&self.coordinator)
             .submit(&job_id, spec, inputs, now_ms())
-            .map_err(status)?;
+            .map_err(ApiError::from)?;
         tracing::info!(%job_id, "job submitted");
         self.after_change();
         Ok(Response::new(pb::SubmitJobResponse { job_id }))
@@ -224,7 +210,9 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<pb::JobStatus>, Status> {
         let coordinator = lock(&self.coordinator);
-        let job = coordinator.job(&request.get_ref().job_id).map_err(status)?;
+        let job = coordinator
+            .job(&request.get_ref().job_id)
+            .map_err(ApiError::from)?;
         Ok(Response::new(job_status(job)))
     }
 
@@ -235,7 +223,9 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let job_id = request.into_inner().job_id;
-        lock(&self.coordinator).job(&job_id).map_err(status)?;
+        lock(&self.coordinator)
+            .job(&job_id)
+            .map_err(ApiError::from)?;
         let api = self.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(8);
         tokio::spawn(async move {
@@ -244,7 +234,10 @@ impl CoordinatorService for CoordinatorApi {
                 let notified = api.changed.notified();
                 let current = {
                     let coordinator = lock(&api.coordinator);
-                    coordinator.job(&job_id).map(job_status).map_err(status)
+                    coordinator
+                        .job(&job_id)
+                        .map(job_status)
+                        .map_err(|e| ApiError::from(e).into())
                 };
                 let current = match current {
                     Ok(current) => current,
@@ -287,7 +280,7 @@ impl CoordinatorService for CoordinatorApi {
         let worker = request.into_inner().worker;
         let lease = lock(&self.coordinator)
             .acquire(&worker, now_ms())
-            .map_err(status)?;
+            .map_err(ApiError::from)?;
         if lease.is_some() {
             self.after_change();
         }
@@ -304,7 +297,7 @@ impl CoordinatorService for CoordinatorApi {
         let r = request.into_inner();
         let lease_ms = lock(&self.coordinator)
             .heartbeat(&r.job_id, &r.task_id, r.token, now_ms())
-            .map_err(status)?;
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::HeartbeatResponse { lease_ms }))
     }
 
@@ -315,7 +308,7 @@ impl CoordinatorService for CoordinatorApi {
         let r = request.into_inner();
         lock(&self.coordinator)
             .complete(&r.job_id, &r.task_id, r.token, r.result_json, now_ms())
-            .map_err(status)?;
+            .map_err(ApiError::from)?;
         tracing::info!(job = %r.job_id, task = %r.task_id, "task completed");
         self.after_change();
         Ok(Response::new(pb::CompleteTaskResponse {}))
@@ -336,7 +329,7 @@ impl CoordinatorService for CoordinatorApi {
                 r.permanent,
                 now_ms(),
             )
-            .map_err(status)?;
+            .map_err(ApiError::from)?;
         self.after_change();
         Ok(Response::new(pb::FailTaskResponse {}))
     }

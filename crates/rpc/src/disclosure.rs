@@ -74,6 +74,21 @@ impl DisclosureError {
     }
 }
 
+impl provindex_errors::ErrorExt for DisclosureError {
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use provindex_errors::StatusCode;
+        match self {
+            DisclosureError::InvalidArgument { .. } => StatusCode::InvalidArgument,
+            DisclosureError::Empty(_) => StatusCode::FailedPrecondition,
+            DisclosureError::AlreadyExists(_) => StatusCode::AlreadyExists,
+            // A refused write is the deployment's to fix, anything else may pass.
+            DisclosureError::Store(store) if store.is_refusal() => StatusCode::FailedPrecondition,
+            DisclosureError::Store(_) => StatusCode::Unavailable,
+            DisclosureError::Inconsistent(_) | DisclosureError::Index(_) => StatusCode::Internal,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, DisclosureError>;
 
 pub fn now() -> i64 {

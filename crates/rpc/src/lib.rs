@@ -1,5 +1,7 @@
 //! gRPC adapters: each service is a thin translation between protobuf messages
-//! and index queries. Errors become `tonic::Status` in one place ([`ApiError`]).
+//! and index queries. Every error is a domain error implementing
+//! [`provindex_errors::ErrorExt`]; it becomes a `tonic::Status` in one place,
+//! [`status_of`] (issue 15).
 
 pub mod auth;
 mod batch;
@@ -19,7 +21,7 @@ mod server;
 
 pub use checkoptout::{OptOutRegistry, RegistryEntry};
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
-pub use error::{ApiError, echo};
+pub use error::{ApiError, echo, status_of};
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::ProvenanceApi;

@@ -20,7 +20,7 @@ use provindex_sketch::MinHasher;
 use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
-use crate::auth::{Auth, Principal, Role};
+use crate::auth::{Auth, AuthError, Principal, Role};
 
 /// Page size when the request leaves it 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -68,8 +68,8 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {reason}"))
+fn invalid(field: &'static str, reason: impl std::fmt::Display) -> crate::ApiError {
+    crate::ApiError::invalid(field, reason.to_string())
 }
 
 /// At most 100 characters of client text, quoted, for error messages.
@@ -97,7 +97,7 @@ fn audit_text(text: &str, max: usize) -> String {
 
 /// Bounds and control characters of a submitted domain or URL, checked
 /// before anything else so no longer text is parsed, echoed or logged.
-fn check_scope_text(field: &str, text: &str, max: usize) -> Result<(), Status> {
+fn check_scope_text(field: &'static str, text: &str, max: usize) -> Result<(), crate::ApiError> {
     if text.len() > max {
         return Err(invalid(
             field,
@@ -116,7 +116,7 @@ fn check_scope_text(field: &str, text: &str, max: usize) -> Result<(), Status> {
 
 /// Refuses a host the WHATWG parser accepts but DNS does not; a SURT key
 /// (`org,example)/`) submitted as a URL gets a message saying so.
-fn check_host(field: &str, text: &str, host: &str) -> Result<(), Status> {
+fn check_host(field: &'static str, text: &str, host: &str) -> Result<(), crate::ApiError> {
     match provindex_signals::hostname_problem(host) {
         None => Ok(()),
         Some(_) if host.contains([',', ')']) => Err(invalid(
@@ -147,26 +147,24 @@ impl OptOutApi {
         })
     }
 
-    fn authenticate<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, AuthError> {
         match &self.auth {
             Some(auth) => auth.authenticate(request.metadata()),
-            None => Err(Status::unauthenticated(
-                "this server has no --auth configuration: the opt-out registry accepts no calls",
-            )),
+            None => Err(AuthError::NotConfigured("the opt-out registry")),
         }
     }
 
     /// Runs blocking registry / index work off the async workers.
-    async fn blocking<T, F>(&self, work: F) -> Result<T, Status>
+    async fn blocking<T, F>(&self, work: F) -> Result<T, crate::ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Registry, &IndexReader) -> Result<T, Status> + Send + 'static,
+        F: FnOnce(&Registry, &IndexReader) -> Result<T, crate::ApiError> + Send + 'static,
     {
         let registry = Arc::clone(&self.registry);
         let index = Arc::clone(&self.index);
         tokio::task::spawn_blocking(move || work(&registry, &index))
             .await
-            .map_err(|join| Status::internal(format!("registry task failed: {join}")))?
+            .map_err(|join| crate::ApiError::Internal(format!("registry task failed: {join}")))?
     }
 
     /// Records a refused write in the audit log, then returns the refusal.
@@ -192,20 +190,20 @@ impl OptOutApi {
             .blocking(move |registry, _| {
                 registry
                     .audit_rejection(record)
-                    .map_err(|e| Status::internal(format!("audit log: {e}")))
+                    .map_err(|e| crate::ApiError::Internal(format!("audit log: {e}")))
             })
             .await;
         match logged {
             Ok(_) => status,
             Err(error) => {
                 tracing::error!(%error, "could not record a refused write in the audit log");
-                error
+                error.into()
             }
         }
     }
 
     /// Turns a request scope into a registry scope; INVALID_ARGUMENT names the field.
-    fn canonical_scope(&self, scope: Option<&OptOutScope>) -> Result<Canonical, Status> {
+    fn canonical_scope(&self, scope: Option<&OptOutScope>) -> Result<Canonical, crate::ApiError> {
         let scope = scope.and_then(|s| s.scope.as_ref()).ok_or_else(|| {
             invalid(
                 "scope",
@@ -317,7 +315,7 @@ impl OptOutApi {
     }
 }
 
-fn parse_content_id(field: &str, text: &str) -> Result<u128, Status> {
+fn parse_content_id(field: &'static str, text: &str) -> Result<u128, crate::ApiError> {
     if text.len() != 32 {
         return Err(invalid(
             field,
@@ -328,7 +326,7 @@ fn parse_content_id(field: &str, text: &str) -> Result<u128, Status> {
         .ok_or_else(|| invalid(field, format!("{text:?} is not 32 hex digits")))
 }
 
-fn parse_entry_id(field: &str, text: &str) -> Result<u64, Status> {
+fn parse_entry_id(field: &'static str, text: &str) -> Result<u64, crate::ApiError> {
     if text.is_empty() {
         return Err(invalid(field, "is empty"));
     }
@@ -362,22 +360,6 @@ fn code_name(code: Code) -> &'static str {
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::Unauthenticated => "UNAUTHENTICATED",
         _ => "INTERNAL",
-    }
-}
-
-fn registry_status(error: RegistryError) -> Status {
-    match error {
-        RegistryError::Duplicate { existing } => Status::already_exists(format!(
-            "the rightholder already has an active opt-out with this scope: id {existing}"
-        )),
-        RegistryError::NotFound(id) => Status::not_found(format!("no opt-out with id {id}")),
-        RegistryError::AlreadyRevoked { id, revoked_at } => {
-            Status::failed_precondition(format!("opt-out {id} was already revoked at {revoked_at}"))
-        }
-        RegistryError::Index(error) => {
-            tracing::error!(%error, "registry failure");
-            Status::internal(format!("registry error: {error}"))
-        }
     }
 }
 
@@ -438,8 +420,8 @@ fn content_in_grants(
     index: &IndexReader,
     principal: &Principal,
     content_id: u128,
-) -> Result<bool, Status> {
-    let internal = |e: provindex_index::IndexError| Status::internal(format!("index error: {e}"));
+) -> Result<bool, crate::ApiError> {
+    let internal = crate::ApiError::Index;
     let (capture_ids, _) = index
         .content_captures(content_id, None, MAX_CAPTURES_CHECKED)
         .map_err(internal)?;
@@ -460,10 +442,11 @@ impl OptOutApi {
         request: RegisterOptOutRequest,
     ) -> Result<OptOutEntry, Status> {
         if principal.role == Role::Reader {
-            return Err(Status::permission_denied(format!(
+            return Err(crate::ApiError::PermissionDenied(format!(
                 "{} is a reader: readers cannot register opt-outs",
                 principal.name
-            )));
+            ))
+            .into());
         }
         let canonical = self.canonical_scope(request.scope.as_ref())?;
         let rightholder = request.rightholder.trim();
@@ -472,41 +455,40 @@ impl OptOutApi {
                 principal.name.clone()
             }
             Role::Rightholder => {
-                return Err(Status::permission_denied(format!(
+                return Err(crate::ApiError::PermissionDenied(format!(
                     "rightholder: {} may register opt-outs only for itself, not {}",
                     principal.name,
                     shown(rightholder)
-                )));
+                ))
+                .into());
             }
             _ if rightholder.is_empty() => {
                 return Err(invalid(
                     "rightholder",
                     "is required (the rightholder the opt-out is registered for)",
-                ));
+                )
+                .into());
             }
             _ => rightholder.to_owned(),
         };
         if rightholder.len() > MAX_NAME_BYTES {
-            return Err(invalid(
-                "rightholder",
-                format!("longer than {MAX_NAME_BYTES} bytes"),
-            ));
+            return Err(
+                invalid("rightholder", format!("longer than {MAX_NAME_BYTES} bytes")).into(),
+            );
         }
         if request.evidence.len() > MAX_NOTE_BYTES {
-            return Err(invalid(
-                "evidence",
-                format!("longer than {MAX_NOTE_BYTES} bytes"),
-            ));
+            return Err(invalid("evidence", format!("longer than {MAX_NOTE_BYTES} bytes")).into());
         }
         if canonical.scope.kind() == ScopeKind::Work && request.evidence.trim().is_empty() {
             return Err(invalid(
                 "evidence",
                 "is required for a work (what makes the submitter its rightholder)",
-            ));
+            )
+            .into());
         }
         let effective_from = match request.effective_from {
             Some(time) if time < 0 => {
-                return Err(invalid("effective_from", format!("{time} is before 1970")));
+                return Err(invalid("effective_from", format!("{time} is before 1970")).into());
             }
             Some(time) => time,
             None => now(),
@@ -514,19 +496,21 @@ impl OptOutApi {
         // Authorization of the scope itself.
         match &canonical.scope {
             Scope::Domain(domain) if !principal.may_cover_domain(&canonical.surt) => {
-                return Err(Status::permission_denied(format!(
+                return Err(crate::ApiError::PermissionDenied(format!(
                     "scope.domain: {domain} is outside the scopes granted to {} ({})",
                     principal.name,
                     principal.grant_list()
-                )));
+                ))
+                .into());
             }
             Scope::UrlPrefix(_) if !principal.may_cover_url(&canonical.surt) => {
-                return Err(Status::permission_denied(format!(
+                return Err(crate::ApiError::PermissionDenied(format!(
                     "scope.url_prefix: {} is outside the scopes granted to {} ({})",
                     shown(&canonical.submitted),
                     principal.name,
                     principal.grant_list()
-                )));
+                ))
+                .into());
             }
             Scope::Content(content_id) if principal.role != Role::Admin => {
                 let principal_copy = principal.clone();
@@ -535,11 +519,11 @@ impl OptOutApi {
                     .blocking(move |_, index| content_in_grants(index, &principal_copy, content_id))
                     .await?;
                 if !inside {
-                    return Err(Status::permission_denied(format!(
+                    return Err(crate::ApiError::PermissionDenied(format!(
                         "scope.content_id: no capture of {content_id:032x} in the index lies in the scopes granted to {} ({})",
                         principal.name,
                         principal.grant_list()
-                    )));
+                    )).into());
                 }
             }
             _ => {}
@@ -563,9 +547,10 @@ impl OptOutApi {
         self.blocking(move |registry, _| {
             registry
                 .register(new, &who, now(), audit)
-                .map_err(registry_status)
+                .map_err(crate::ApiError::from)
         })
         .await
+        .map_err(Into::into)
     }
 
     async fn revoke(
@@ -574,27 +559,26 @@ impl OptOutApi {
         request: &RevokeOptOutRequest,
     ) -> Result<OptOutEntry, Status> {
         if principal.role == Role::Reader {
-            return Err(Status::permission_denied(format!(
+            return Err(crate::ApiError::PermissionDenied(format!(
                 "{} is a reader: readers cannot revoke opt-outs",
                 principal.name
-            )));
+            ))
+            .into());
         }
         let id = parse_entry_id("id", &request.id)?;
         if request.reason.len() > MAX_NOTE_BYTES {
-            return Err(invalid(
-                "reason",
-                format!("longer than {MAX_NOTE_BYTES} bytes"),
-            ));
+            return Err(invalid("reason", format!("longer than {MAX_NOTE_BYTES} bytes")).into());
         }
         let entry = self
             .registry
             .get(id)
-            .ok_or_else(|| Status::not_found(format!("no opt-out with id {id}")))?;
+            .ok_or(crate::ApiError::Registry(RegistryError::NotFound(id)))?;
         if principal.role == Role::Rightholder && entry.rightholder != principal.name {
-            return Err(Status::permission_denied(format!(
+            return Err(crate::ApiError::PermissionDenied(format!(
                 "opt-out {id} belongs to another rightholder; {} may revoke only its own",
                 principal.name
-            )));
+            ))
+            .into());
         }
         let who = actor(principal);
         let reason = request.reason.clone();
@@ -602,9 +586,10 @@ impl OptOutApi {
         self.blocking(move |registry, _| {
             registry
                 .revoke(id, &who, &reason, now(), audit)
-                .map_err(registry_status)
+                .map_err(crate::ApiError::from)
         })
         .await
+        .map_err(Into::into)
     }
 
     fn list(
@@ -618,10 +603,11 @@ impl OptOutApi {
                 Some(principal.name.clone())
             }
             Role::Rightholder => {
-                return Err(Status::permission_denied(format!(
+                return Err(crate::ApiError::PermissionDenied(format!(
                     "rightholder: {} may list only its own opt-outs",
                     principal.name
-                )));
+                ))
+                .into());
             }
             _ if requested.is_empty() => None,
             _ => Some(requested.to_owned()),
@@ -649,7 +635,8 @@ impl OptOutApi {
                 return Err(invalid(
                     "page_size",
                     format!("{n} is larger than the maximum {MAX_PAGE_SIZE}"),
-                ));
+                )
+                .into());
             }
         };
         let after = if request.page_token.is_empty() {
@@ -757,7 +744,7 @@ mod tests {
             "0x1",
             "99999999999999999999",
         ] {
-            let status = parse_entry_id("id", bad).expect_err(bad);
+            let status = Status::from(parse_entry_id("id", bad).expect_err(bad));
             assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
             assert!(status.message().starts_with("id: "), "{status:?}");
         }
@@ -777,7 +764,7 @@ mod tests {
             "0".repeat(31),
             "z".repeat(32),
         ] {
-            let status = parse_content_id("scope.content_id", &bad).expect_err(&bad);
+            let status = Status::from(parse_content_id("scope.content_id", &bad).expect_err(&bad));
             assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
         }
     }
@@ -791,13 +778,15 @@ mod tests {
             "exa\u{7f}mple.org",
             "a\u{85}b.org",
         ] {
-            let status =
-                check_scope_text("scope.domain", bad, MAX_DOMAIN_INPUT_BYTES).expect_err(bad);
+            let status = Status::from(
+                check_scope_text("scope.domain", bad, MAX_DOMAIN_INPUT_BYTES).expect_err(bad),
+            );
             assert!(status.message().contains("control character"), "{status:?}");
         }
         let huge = format!("https://example.org/{}", "a".repeat(1 << 20));
-        let status =
-            check_scope_text("scope.url_prefix", &huge, MAX_URL_PREFIX_BYTES).expect_err("1 MB");
+        let status = Status::from(
+            check_scope_text("scope.url_prefix", &huge, MAX_URL_PREFIX_BYTES).expect_err("1 MB"),
+        );
         assert!(
             status
                 .message()
@@ -817,13 +806,16 @@ mod tests {
             )
             .is_ok()
         );
-        let status = check_host("scope.url_prefix", "org,example)/", &host("org,example)/"))
-            .expect_err("SURT key");
+        let status = Status::from(
+            check_host("scope.url_prefix", "org,example)/", &host("org,example)/"))
+                .expect_err("SURT key"),
+        );
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().contains("SURT key"), "{status:?}");
         let long_label = format!("{}.org", "a".repeat(64));
-        let status =
-            check_host("scope.domain", &long_label, &host(&long_label)).expect_err("long label");
+        let status = Status::from(
+            check_host("scope.domain", &long_label, &host(&long_label)).expect_err("long label"),
+        );
         assert!(status.message().contains("longer than 63"), "{status:?}");
         assert!(status.message().len() < 300, "{status:?}");
     }

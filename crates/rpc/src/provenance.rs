@@ -67,12 +67,12 @@ impl ProvenanceApi {
     async fn original_record(
         &self,
         record: &provindex_index::records::CaptureRecord,
-    ) -> Result<Vec<u8>, Status> {
+    ) -> Result<Vec<u8>, ApiError> {
         let uri = &record.location_uri;
         match record.location_framing.as_str() {
             "plain" | "gzip_member" => {}
             framing => {
-                return Err(Status::failed_precondition(format!(
+                return Err(ApiError::FailedPrecondition(format!(
                     "the record is inside a whole-file compressed object ({uri}, framing \
                      {framing:?}): there is no byte range to read; fetch the object and \
                      decompress to offset {}",
@@ -81,7 +81,7 @@ impl ProvenanceApi {
             }
         }
         if record.location_length > MAX_RECORD_BYTES {
-            return Err(Status::resource_exhausted(format!(
+            return Err(ApiError::ResourceExhausted(format!(
                 "the record is {} bytes; at most {MAX_RECORD_BYTES} are returned",
                 record.location_length
             )));
@@ -95,7 +95,7 @@ impl ProvenanceApi {
             .read_range_async(uri, record.location_offset, record.location_length)
             .await
             .map(|bytes| bytes.to_vec())
-            .map_err(|e| Status::unavailable(format!("reading the record back: {e}")))
+            .map_err(|e| ApiError::Unavailable(format!("reading the record back: {e}")))
     }
 
     /// Consults `registry` in CheckOptOut (issue 8's opt-out registry).
@@ -109,7 +109,7 @@ impl ProvenanceApi {
         if is_point_url_lookup(&request) {
             // A few point reads from the block cache: cheaper inline than a
             // hand-off to the blocking pool.
-            return lookup_url(&self.index, &request).map_err(Status::from);
+            return lookup_url(&self.index, &request).map_err(Into::into);
         }
         self.blocking(move |index| lookup_url(index, &request))
             .await
@@ -120,7 +120,7 @@ impl ProvenanceApi {
         request: LookupContentRequest,
     ) -> Result<LookupContentResponse, Status> {
         if is_point_content_lookup(&request) {
-            return lookup_content(&self.index, &request).map_err(Status::from);
+            return lookup_content(&self.index, &request).map_err(Into::into);
         }
         self.blocking(move |index| lookup_content(index, &request))
             .await
@@ -144,8 +144,8 @@ impl ProvenanceApi {
         let index = Arc::clone(&self.index);
         tokio::task::spawn_blocking(move || query(&index))
             .await
-            .map_err(|join| Status::internal(format!("query task failed: {join}")))?
-            .map_err(Status::from)
+            .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))?
+            .map_err(Into::into)
     }
 }
 

@@ -18,7 +18,8 @@ use provindex_proto::v1::report_service_server::ReportService;
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Auth, Principal, Role};
+use crate::ApiError;
+use crate::auth::{Auth, AuthError, Principal, Role};
 use crate::disclosure::{self, CompensationTerms, DisclosureError, Sources};
 
 /// The report service over one index (and its registry, when served).
@@ -28,25 +29,6 @@ pub struct ReportApi {
     registry: Option<Arc<Registry>>,
     auth: Option<Arc<Auth>>,
     store: Arc<CorpusStore>,
-}
-
-impl From<DisclosureError> for Status {
-    fn from(error: DisclosureError) -> Self {
-        let message = error.to_string();
-        match error {
-            DisclosureError::InvalidArgument { .. } => Status::invalid_argument(message),
-            DisclosureError::Empty(_) => Status::failed_precondition(message),
-            DisclosureError::AlreadyExists(_) => Status::already_exists(message),
-            DisclosureError::Store(ref store) if store.is_refusal() => {
-                Status::failed_precondition(message)
-            }
-            DisclosureError::Store(_) => Status::unavailable(message),
-            DisclosureError::Inconsistent(_) | DisclosureError::Index(_) => {
-                tracing::error!(%message, "report failure");
-                Status::internal(message)
-            }
-        }
-    }
 }
 
 impl ReportApi {
@@ -74,21 +56,20 @@ impl ReportApi {
         let registry = self.registry.clone();
         tokio::task::spawn_blocking(move || work(&index, registry.as_deref()))
             .await
-            .map_err(|join| Status::internal(format!("report task failed: {join}")))?
-            .map_err(Status::from)
+            .map_err(|join| ApiError::Internal(format!("report task failed: {join}")))?
+            .map_err(Into::into)
     }
 
     /// The admin behind the request: UNAUTHENTICATED without a known token
     /// (or without an auth configuration), PERMISSION_DENIED for other roles.
-    fn admin<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
-        let auth = self.auth.as_ref().ok_or_else(|| {
-            Status::unauthenticated(
-                "this server has no --auth configuration: ExportTrainingManifest accepts no calls",
-            )
-        })?;
+    fn admin<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, ApiError> {
+        let auth = self
+            .auth
+            .as_ref()
+            .ok_or(AuthError::NotConfigured("ExportTrainingManifest"))?;
         let principal = auth.authenticate(request.metadata())?;
         if principal.role != Role::Admin {
-            return Err(Status::permission_denied(format!(
+            return Err(ApiError::PermissionDenied(format!(
                 "{} ({}) may not export: ExportTrainingManifest needs the admin role",
                 principal.name,
                 principal.role.as_str()
@@ -137,25 +118,31 @@ impl ReportApi {
     }
 }
 
-fn validate_output(uri: &str) -> Result<(), Status> {
+fn validate_output(uri: &str) -> Result<(), ApiError> {
     let field = "output_uri";
     let uri = uri.trim();
     if uri.is_empty() {
-        return Err(Status::invalid_argument(format!("{field}: is empty")));
+        return Err(ApiError::invalid(field, "is empty"));
     }
     if !uri.contains("://") && !uri.starts_with('/') {
-        return Err(Status::invalid_argument(format!(
-            "{field}: {:?} is a relative path; give an absolute path, file:///path or s3://bucket/key",
-            crate::echo(uri)
-        )));
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{:?} is a relative path; give an absolute path, file:///path or s3://bucket/key",
+                crate::echo(uri)
+            ),
+        ));
     }
     if uri.split_once("://").is_some_and(|(scheme, _)| {
         !matches!(scheme.to_ascii_lowercase().as_str(), "file" | "s3" | "s3a")
     }) {
-        return Err(Status::invalid_argument(format!(
-            "{field}: {:?}: unsupported scheme (use an absolute path, file:///path or s3://bucket/key)",
-            crate::echo(uri)
-        )));
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{:?}: unsupported scheme (use an absolute path, file:///path or s3://bucket/key)",
+                crate::echo(uri)
+            ),
+        ));
     }
     Ok(())
 }
