@@ -1039,6 +1039,24 @@ impl Read for ObjectReader {
     }
 }
 
+impl provindex_errors::ErrorExt for StoreError {
+    /// A refusal ([`StoreError::is_refusal`]) is the request's or the
+    /// deployment's to fix (FAILED_PRECONDITION unless a more precise code
+    /// applies); anything else is worth retrying (UNAVAILABLE).
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use provindex_errors::StatusCode;
+        match self {
+            StoreError::InvalidUri { .. } => StatusCode::InvalidArgument,
+            StoreError::NoMatch(_) => StatusCode::NotFound,
+            StoreError::AlreadyExists(_) => StatusCode::AlreadyExists,
+            StoreError::Unwritable { .. } => StatusCode::FailedPrecondition,
+            StoreError::Store { .. } if self.is_refusal() => StatusCode::FailedPrecondition,
+            StoreError::Store { .. } | StoreError::Io { .. } => StatusCode::Unavailable,
+            StoreError::Runtime(_) => StatusCode::Internal,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1120,23 +1138,5 @@ mod tests {
                 .read_to_end(&mut buf)
                 .is_err()
         );
-    }
-}
-
-impl provindex_errors::ErrorExt for StoreError {
-    /// A refusal ([`StoreError::is_refusal`]) is the request's or the
-    /// deployment's to fix (FAILED_PRECONDITION unless a more precise code
-    /// applies); anything else is worth retrying (UNAVAILABLE).
-    fn status_code(&self) -> provindex_errors::StatusCode {
-        use provindex_errors::StatusCode;
-        match self {
-            StoreError::InvalidUri { .. } => StatusCode::InvalidArgument,
-            StoreError::NoMatch(_) => StatusCode::NotFound,
-            StoreError::AlreadyExists(_) => StatusCode::AlreadyExists,
-            StoreError::Unwritable { .. } => StatusCode::FailedPrecondition,
-            StoreError::Store { .. } if self.is_refusal() => StatusCode::FailedPrecondition,
-            StoreError::Store { .. } | StoreError::Io { .. } => StatusCode::Unavailable,
-            StoreError::Runtime(_) => StatusCode::Internal,
-        }
     }
 }
