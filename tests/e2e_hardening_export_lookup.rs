@@ -193,7 +193,8 @@ async fn unwritable_exports_fail_fast_and_star_urls_and_relative_inputs_are_serv
             "{output_uri}: {status:?}"
         );
         assert!(
-            status.message().contains("output_uri") && status.message().contains("cannot be written"),
+            status.message().contains("output_uri")
+                && status.message().contains("cannot be written"),
             "{output_uri}: {status:?}"
         );
     }

@@ -716,6 +716,7 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
         let content_id = u128::from_str_radix(content_id, 16).ok();
         let ids: Vec<String> = registry
             .entries_covering(surt, registered_domain, content_id)
+            .expect("registry answers")
             .iter()
             .map(|e| e.id.to_string())
             .collect();
@@ -731,6 +732,7 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
         let content_id = u128::from_str_radix(content_id, 16).ok();
         let ids: Vec<String> = registry
             .entries_covering(surt, registered_domain, content_id)
+            .expect("registry answers")
             .iter()
             .map(|e| e.id.to_string())
             .collect();
@@ -744,7 +746,9 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
     assert!(root_covered >= 3, "{root_covered}");
     // The content entry covers that content wherever it was captured.
     let gov_content_id = u128::from_str_radix(&gov_content, 16).expect("hex");
-    let by_content = registry.entries_covering("", "", Some(gov_content_id));
+    let by_content = registry
+        .entries_covering("", "", Some(gov_content_id))
+        .expect("registry answers");
     assert_eq!(
         by_content
             .iter()

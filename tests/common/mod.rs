@@ -15,7 +15,11 @@ pub fn provindex_bin() -> PathBuf {
 /// The real crawl files bundled in `tests/data/corpus`.
 pub fn corpus_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus");
-    assert!(dir.is_dir(), "bundled corpus not found at {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "bundled corpus not found at {}",
+        dir.display()
+    );
     dir
 }
 

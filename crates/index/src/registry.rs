@@ -778,9 +778,11 @@ impl Registry {
         Ok(out)
     }
 
-    /// One entry by id (active or revoked).
-    pub fn get(&self, id: u64) -> Option<Arc<OptOutEntry>> {
-        self.state.read().ok()?.get(id).cloned()
+    /// One entry by id (active or revoked). Like every read of the
+    /// registry, an error when a writer panicked while holding the state
+    /// lock: a registry that cannot answer must not answer "no entries".
+    pub fn get(&self, id: u64) -> Result<Option<Arc<OptOutEntry>>, IndexError> {
+        Ok(self.state.read().map_err(lock_poisoned)?.get(id).cloned())
     }
 
     /// Entries matching `filter` with id > `after`, in id order, at most
@@ -790,10 +792,8 @@ impl Registry {
         filter: &ListFilter,
         after: Option<u64>,
         limit: usize,
-    ) -> (Vec<Arc<OptOutEntry>>, Option<u64>) {
-        let Ok(state) = self.state.read() else {
-            return (Vec::new(), None);
-        };
+    ) -> Result<(Vec<Arc<OptOutEntry>>, Option<u64>), IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
         let start = after.map_or(0, |a| a.saturating_add(1));
         let mut out = Vec::new();
         for entry in state.entries.range(start..).map(|(_, e)| e) {
@@ -809,11 +809,11 @@ impl Registry {
             }
             if out.len() == limit {
                 let next = after_of(&out);
-                return (out, next);
+                return Ok((out, next));
             }
             out.push(Arc::clone(entry));
         }
-        (out, None)
+        Ok((out, None))
     }
 
     /// Every active (not revoked) entry covering a capture or content, with
@@ -825,10 +825,8 @@ impl Registry {
     /// boundary, [`provindex_signals::url_prefix_covers`]); content entries match
     /// `content_id`; work entries match `content_id` exactly, and `signature`
     /// (when given, same length) at estimated Jaccard ≥ the threshold.
-    pub fn covering(&self, query: &CoverQuery<'_>) -> Vec<Coverage> {
-        let Ok(state) = self.state.read() else {
-            return Vec::new();
-        };
+    pub fn covering(&self, query: &CoverQuery<'_>) -> Result<Vec<Coverage>, IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
         let mut found: BTreeMap<u64, CoverReason> = BTreeMap::new();
         if let Some(domain) = query.registered_domain.filter(|d| !d.is_empty())
             && let Some(ids) = state.by_domain.get(&domain.to_ascii_lowercase())
@@ -885,7 +883,7 @@ impl Registry {
                 }
             }
         }
-        found
+        Ok(found
             .into_iter()
             .filter_map(|(id, reason)| {
                 state.get(id).map(|entry| Coverage {
@@ -893,7 +891,7 @@ impl Registry {
                     reason,
                 })
             })
-            .collect()
+            .collect())
     }
 
     /// The seam for `CheckOptOut` and export: every active registry entry
@@ -906,21 +904,26 @@ impl Registry {
         surt_key: &str,
         registered_domain: &str,
         content_id: Option<u128>,
-    ) -> Vec<OptOutEntry> {
-        self.covering(&CoverQuery {
-            surt_key: Some(surt_key),
-            registered_domain: Some(registered_domain),
-            content_id,
-            ..CoverQuery::default()
-        })
-        .into_iter()
-        .map(|c| (*c.entry).clone())
-        .collect()
+    ) -> Result<Vec<OptOutEntry>, IndexError> {
+        Ok(self
+            .covering(&CoverQuery {
+                surt_key: Some(surt_key),
+                registered_domain: Some(registered_domain),
+                content_id,
+                ..CoverQuery::default()
+            })?
+            .into_iter()
+            .map(|c| (*c.entry).clone())
+            .collect())
     }
 
     /// Number of entries (active and revoked).
     pub fn len(&self) -> usize {
-        self.state.read().map_or(0, |s| s.entries.len())
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entries
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -967,6 +970,39 @@ mod tests {
     }
 
     #[test]
+    fn a_poisoned_registry_refuses_to_answer_instead_of_answering_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = Registry::open(&dir.path().join("registry")).expect("open");
+        let cover = CoverQuery {
+            surt_key: Some("uk,gov,data)/dataset"),
+            registered_domain: Some("data.gov.uk"),
+            ..CoverQuery::default()
+        };
+        assert!(registry.covering(&cover).expect("healthy").is_empty());
+        // A writer that panics while holding the state lock.
+        std::thread::scope(|scope| {
+            let panicked = scope
+                .spawn(|| {
+                    let _state = registry.state.write().expect("lock");
+                    panic!("writer failed mid-update");
+                })
+                .join();
+            assert!(panicked.is_err());
+        });
+        assert!(matches!(
+            registry.covering(&cover),
+            Err(IndexError::Corrupt { .. })
+        ));
+        assert!(
+            registry
+                .entries_covering("uk,gov)/", "gov.uk", None)
+                .is_err()
+        );
+        assert!(registry.list(&ListFilter::default(), None, 10).is_err());
+        assert!(registry.get(1).is_err());
+    }
+
+    #[test]
     fn register_cover_revoke_and_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("registry");
@@ -1009,12 +1045,14 @@ mod tests {
             Err(RegistryError::Duplicate { existing: 1 })
         ));
 
-        let hits = registry.covering(&CoverQuery {
-            surt_key: Some("uk,gov,data)/dataset/abc"),
-            registered_domain: Some("data.gov.uk"),
-            content_id: Some(7),
-            ..CoverQuery::default()
-        });
+        let hits = registry
+            .covering(&CoverQuery {
+                surt_key: Some("uk,gov,data)/dataset/abc"),
+                registered_domain: Some("data.gov.uk"),
+                content_id: Some(7),
+                ..CoverQuery::default()
+            })
+            .expect("covering");
         let reasons: Vec<_> = hits.iter().map(|c| (c.entry.id, c.reason)).collect();
         assert_eq!(
             reasons,
@@ -1027,6 +1065,7 @@ mod tests {
         assert!(
             registry
                 .entries_covering("uk,gov,data)/other", "other.org", None)
+                .expect("covering")
                 .is_empty()
         );
         // A URL prefix covers at path-segment boundaries only (issue 14).
@@ -1039,16 +1078,19 @@ mod tests {
         ] {
             let ids: Vec<u64> = registry
                 .entries_covering(key, "", None)
+                .expect("covering")
                 .iter()
                 .map(|e| e.id)
                 .collect();
             assert_eq!(ids.contains(&prefix.id), covered, "{key}");
         }
-        let near = registry.covering(&CoverQuery {
-            content_id: Some(8),
-            signature: Some(&[1, 2, 3, 4, 9]),
-            ..CoverQuery::default()
-        });
+        let near = registry
+            .covering(&CoverQuery {
+                content_id: Some(8),
+                signature: Some(&[1, 2, 3, 4, 9]),
+                ..CoverQuery::default()
+            })
+            .expect("covering");
         assert_eq!(near.len(), 1);
         assert_eq!(near[0].reason, CoverReason::WorkNear { jaccard: 0.8 });
 
@@ -1066,6 +1108,7 @@ mod tests {
         assert_eq!(
             registry
                 .entries_covering("uk,gov,data)/dataset/abc", "", None)
+                .expect("covering")
                 .len(),
             0
         );
@@ -1073,17 +1116,21 @@ mod tests {
 
         let registry = Registry::open(&path).expect("reopen");
         assert_eq!(registry.len(), 3);
-        let (page, next) = registry.list(&ListFilter::default(), None, 1);
+        let (page, next) = registry
+            .list(&ListFilter::default(), None, 1)
+            .expect("list");
         assert_eq!(page[0].id, 1);
-        let (page, next) = registry.list(&ListFilter::default(), next, 10);
+        let (page, next) = registry
+            .list(&ListFilter::default(), next, 10)
+            .expect("list");
         assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3]);
         assert_eq!(next, None);
         let all = ListFilter {
             include_revoked: true,
             ..ListFilter::default()
         };
-        assert_eq!(registry.list(&all, None, 10).0.len(), 3);
-        let revoked = registry.get(prefix.id).expect("entry");
+        assert_eq!(registry.list(&all, None, 10).expect("list").0.len(), 3);
+        let revoked = registry.get(prefix.id).expect("get").expect("entry");
         assert_eq!(revoked.revoked_at, Some(20));
         assert_eq!(revoked.revocation_reason, "withdrawn");
         let audit = registry.audit_log(0, 100).expect("audit");

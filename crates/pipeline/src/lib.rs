@@ -7,8 +7,8 @@ pub mod job;
 mod local;
 mod prepare;
 mod scan_record;
-mod status;
 pub mod site_signals;
+mod status;
 pub mod tasks;
 pub mod worker;
 mod writer;
@@ -18,7 +18,7 @@ pub use local::{
     default_staging, expand_inputs, input_objects, list_inputs,
 };
 pub use prepare::{
-    PreparedCapture, PreparedSketch, capture_id_for, default_hasher, extract_html, prepare,
-    ScanOptions, prepare_with, reader_options,
+    PreparedCapture, PreparedSketch, ScanOptions, capture_id_for, default_hasher, extract_html,
+    prepare, prepare_with, reader_options,
 };
 pub use writer::{BuildReport, IndexWriter};

@@ -68,9 +68,10 @@ fn single_pass_equals_two_passes_on_every_real_html_record() {
         let two_pass: Vec<SourceDoc> = read_path_with(&file, keep.clone())
             .filter_map(Result::ok)
             .collect();
-        let one_pass: Vec<SourceDoc> = read_path_with(&file, reader_options(ScanOptions::default()))
-            .filter_map(Result::ok)
-            .collect();
+        let one_pass: Vec<SourceDoc> =
+            read_path_with(&file, reader_options(ScanOptions::default()))
+                .filter_map(Result::ok)
+                .collect();
         assert_eq!(two_pass.len(), one_pass.len(), "{name}: record count");
         for (old, new) in two_pass.into_iter().zip(one_pass) {
             counts.records += 1;
@@ -218,5 +219,9 @@ fn scan_options_are_per_call_not_per_process() {
     let (on, off) = (on.join().expect("on"), off.join().expect("off"));
     // Header noai, header noimageai and the meta noai; the CC license.
     assert!(on.iter().all(|&found| found == (3, true)), "{:?}", &on[..3]);
-    assert!(off.iter().all(|&found| found == (0, false)), "{:?}", &off[..3]);
+    assert!(
+        off.iter().all(|&found| found == (0, false)),
+        "{:?}",
+        &off[..3]
+    );
 }

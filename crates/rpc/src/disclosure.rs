@@ -235,13 +235,13 @@ fn covering_entries(
         content_id: Some(view.id),
         signature: signature.as_deref(),
         ..CoverQuery::default()
-    });
+    })?;
     for (_, capture) in &view.captures {
         coverages.extend(registry.covering(&CoverQuery {
             surt_key: Some(&capture.surt),
             registered_domain: Some(&capture.registered_domain),
             ..CoverQuery::default()
-        }));
+        })?);
     }
     let mut by_id = BTreeMap::new();
     for coverage in coverages {

@@ -21,6 +21,7 @@ use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
 use crate::auth::{Auth, AuthError, Principal, Role};
+use crate::error::ApiError;
 
 /// Page size when the request leaves it 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -572,6 +573,7 @@ impl OptOutApi {
         let entry = self
             .registry
             .get(id)
+            .map_err(ApiError::from)?
             .ok_or(crate::ApiError::Registry(RegistryError::NotFound(id)))?;
         if principal.role == Role::Rightholder && entry.rightholder != principal.name {
             return Err(crate::ApiError::PermissionDenied(format!(
@@ -650,7 +652,10 @@ impl OptOutApi {
             scope,
             include_revoked: request.include_revoked,
         };
-        let (entries, next) = self.registry.list(&filter, after, limit);
+        let (entries, next) = self
+            .registry
+            .list(&filter, after, limit)
+            .map_err(ApiError::from)?;
         Ok(ListOptOutsResponse {
             registrations: entries.iter().map(|e| registration(e)).collect(),
             next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),

@@ -79,7 +79,7 @@ impl OptOutRegistry for RegistryCheck {
                 surt_key: Some(surt),
                 registered_domain: domain.as_deref(),
                 ..CoverQuery::default()
-            }),
+            })?,
             &mut out,
         );
         Ok(out.into_values().collect())
@@ -102,7 +102,7 @@ impl OptOutRegistry for RegistryCheck {
                 content_id: Some(content_id),
                 signature: signature.as_ref().map(|s| s.0.as_slice()),
                 ..CoverQuery::default()
-            }),
+            })?,
             &mut out,
         );
         for surt in capture_surts {
@@ -112,7 +112,7 @@ impl OptOutRegistry for RegistryCheck {
                     surt_key: Some(surt),
                     registered_domain: domain.as_deref(),
                     ..CoverQuery::default()
-                }),
+                })?,
                 &mut out,
             );
         }
