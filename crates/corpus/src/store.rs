@@ -357,19 +357,7 @@ fn directory_problem(path: &std::path::Path) -> String {
 fn list_local(p: &Parsed, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
     let mut out = Vec::new();
     if is_glob(&p.key) {
-        let first = p.key.find(['*', '?', '[', '{']).unwrap_or(p.key.len());
-        let prefix = p.key[..first]
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or("");
-        let glob = globset::GlobBuilder::new(&p.key)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| StoreError::InvalidUri {
-                uri: pattern.to_string(),
-                reason: e.to_string(),
-            })?
-            .compile_matcher();
+        let (prefix, glob) = glob_of(p, pattern)?;
         let root = std::path::PathBuf::from(format!("/{prefix}"));
         if std::fs::metadata(&root).is_ok_and(|m| m.is_dir()) {
             LocalWalk::new(p, &mut out).dir(&root);
@@ -478,6 +466,28 @@ impl<'a> LocalWalk<'a> {
         }
         self.ancestors.pop();
     }
+}
+
+/// A glob key's literal folder (the part before its first wildcard, up to
+/// a `/`) and its matcher.
+fn glob_of<'a>(
+    p: &'a Parsed,
+    pattern: &str,
+) -> Result<(&'a str, globset::GlobMatcher), StoreError> {
+    let first = p.key.find(['*', '?', '[', '{']).unwrap_or(p.key.len());
+    let prefix = p.key[..first]
+        .rsplit_once('/')
+        .map(|(d, _)| d)
+        .unwrap_or("");
+    let glob = globset::GlobBuilder::new(&p.key)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| StoreError::InvalidUri {
+            uri: pattern.to_string(),
+            reason: e.to_string(),
+        })?
+        .compile_matcher();
+    Ok((prefix, glob))
 }
 
 fn is_glob(s: &str) -> bool {
@@ -638,19 +648,7 @@ impl CorpusStore {
         };
         let mut out = Vec::new();
         if is_glob(&p.key) {
-            let first = p.key.find(['*', '?', '[', '{']).unwrap_or(p.key.len());
-            let prefix = p.key[..first]
-                .rsplit_once('/')
-                .map(|(d, _)| d)
-                .unwrap_or("");
-            let glob = globset::GlobBuilder::new(&p.key)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| StoreError::InvalidUri {
-                    uri: pattern.to_string(),
-                    reason: e.to_string(),
-                })?
-                .compile_matcher();
+            let (prefix, glob) = glob_of(&p, pattern)?;
             let prefix_path = ObjPath::parse(prefix).map_err(|e| StoreError::InvalidUri {
                 uri: pattern.to_string(),
                 reason: e.to_string(),
