@@ -220,10 +220,42 @@ pub fn decode_content_encoding(
     }
 }
 
-/// Looks for a charset declared in the first 1024 bytes of an HTML document
-/// (`<meta charset=...>` or `<meta http-equiv=content-type content="...; charset=...">`).
+/// Bytes of an HTML document searched for a `<meta>` charset declaration
+/// beyond the first 1024 (the HTML prescan's) when none is there: pages
+/// put it after long scripts, styles or comments (issue 16: many GBK and
+/// Big5 pages do), where browsers still honour it once the parser gets
+/// there.
+const LATE_META_BYTES: usize = 16 << 10;
+
+/// Looks for a charset declared in a `<meta charset=...>` or `<meta
+/// http-equiv=content-type content="...; charset=...">` of an HTML
+/// document: in its first 1024 bytes (the HTML prescan), else before its
+/// `<body` within its first [`LATE_META_BYTES`].
 pub fn sniff_meta_charset(html: &[u8]) -> Option<&'static Encoding> {
-    let head = &html[..html.len().min(1024)];
+    if let Some(enc) = meta_charset_in(&html[..html.len().min(1024)]) {
+        return Some(enc);
+    }
+    if html.len() <= 1024 {
+        return None;
+    }
+    let head = &html[..html.len().min(LATE_META_BYTES)];
+    let end = find_ignore_ascii_case(head, b"<body").unwrap_or(head.len());
+    if end <= 1024 {
+        return None;
+    }
+    meta_charset_in(&head[..end])
+}
+
+/// The first occurrence of `needle` (lowercase ASCII) in `hay`, ASCII case
+/// ignored.
+fn find_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', hay).find(|&i| {
+        hay.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
+fn meta_charset_in(head: &[u8]) -> Option<&'static Encoding> {
     let lower: Vec<u8> = head.to_ascii_lowercase();
     let mut i = 0;
     while let Some(j) = memchr::memmem::find(&lower[i..], b"<meta") {
@@ -285,20 +317,47 @@ pub fn decode_text(
             } else {
                 None
             }
-        })
-        .unwrap_or_else(|| sniff(bytes, tld));
+        });
+    let Some(enc) = enc else {
+        return sniff_and_decode(bytes, tld);
+    };
     let (text, used, _had_errors) = enc.decode(bytes);
     (text.into_owned(), used.name())
 }
 
-fn sniff(bytes: &[u8], tld: Option<&[u8]>) -> &'static Encoding {
-    if std::str::from_utf8(bytes).is_ok() {
-        return encoding_rs::UTF_8;
+/// Decodes undeclared bytes: UTF-8 when they are, else chardetng's guess
+/// with the URL's top-level domain as a hint (`cn` → GBK, `tw` → Big5, …,
+/// as browsers guess). The guess from the content alone (no hint) is taken
+/// instead when it differs, decodes without errors, and either the hinted
+/// guess decodes with errors or the two are GBK and Big5 (issue 16: the
+/// hint outweighs the content, so a GBK page on a `.tw` host was read as
+/// Big5, replacement characters in it, and a Big5 page on a `.cn` host as
+/// GBK, which accepts Big5's bytes: mojibake without an error).
+fn sniff_and_decode(bytes: &[u8], tld: Option<&[u8]>) -> (String, &'static str) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return (text.to_owned(), encoding_rs::UTF_8.name());
     }
     let mut det = chardetng::EncodingDetector::new();
     let sample = &bytes[..bytes.len().min(64 * 1024)];
     det.feed(sample, sample.len() == bytes.len());
-    det.guess(tld, true)
+    // (chardetng panics on a TLD with upper case, a period or non-ASCII.)
+    let tld = tld.filter(|t| {
+        t.iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    });
+    let enc = det.guess(tld, true);
+    let (text, used, had_errors) = enc.decode(bytes);
+    if tld.is_some() {
+        let generic = det.guess(None, true);
+        let chinese = |e: &'static Encoding| e == encoding_rs::GBK || e == encoding_rs::BIG5;
+        if generic != enc && (had_errors || (chinese(enc) && chinese(generic))) {
+            let (other, other_used, other_errors) = generic.decode(bytes);
+            if !other_errors {
+                return (other.into_owned(), other_used.name());
+            }
+        }
+    }
+    (text.into_owned(), used.name())
 }
 
 #[cfg(test)]
@@ -333,6 +392,23 @@ mod tests {
             sniff_meta_charset(b"<meta charset=utf-8>").map(|e| e.name()),
             Some("UTF-8")
         );
+    }
+
+    #[test]
+    fn late_meta_before_body_only() {
+        let pad = format!("<script>{}</script>", "x".repeat(2000));
+        let late = format!("<html><head>{pad}<meta charset=\"gb2312\"></head><body>");
+        assert_eq!(
+            sniff_meta_charset(late.as_bytes()).map(|e| e.name()),
+            Some("GBK")
+        );
+        let in_body = format!("<html><head>{pad}</head><BODY><meta charset=\"big5\">");
+        assert_eq!(sniff_meta_charset(in_body.as_bytes()), None);
+        let beyond = format!(
+            "<html><head>{}<meta charset=big5>",
+            "x".repeat(LATE_META_BYTES)
+        );
+        assert_eq!(sniff_meta_charset(beyond.as_bytes()), None);
     }
 
     #[test]
