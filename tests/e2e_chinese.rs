@@ -13,9 +13,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{ServerProcess, provindex_bin};
+use common::{ServerProcess, run_ok};
 use provindex_proto::v1::{
     FindWorkRequest, LookupContentRequest, LookupUrlRequest, lookup_content_request::Key,
     provenance_service_client::ProvenanceServiceClient,
@@ -32,18 +31,6 @@ const ENGLISH: &str = "The Debian project is an association of individuals who h
 
 /// 15 Han characters (punctuation is not a token): 这是一个简短的中文页面 + 用于测试.
 const SHORT: &str = "这是一个简短的中文页面，用于测试。";
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?} failed: {output:?}"
-    );
-    output
-}
 
 fn rows() -> Vec<Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
@@ -152,7 +139,7 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
     std::fs::write(&warc, bytes).expect("write WARC");
 
     let index = dir.path().join("index");
-    run(&[
+    run_ok(&[
         "index".as_ref(),
         warc.as_os_str(),
         "--out".as_ref(),
@@ -161,7 +148,7 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
         "0".as_ref(),
     ]);
     let info: Value = serde_json::from_slice(
-        &run(&["info".as_ref(), index.as_os_str(), "--json".as_ref()]).stdout,
+        &run_ok(&["info".as_ref(), index.as_os_str(), "--json".as_ref()]).stdout,
     )
     .expect("info JSON");
     assert_eq!(info["normalization_version"], 2, "{info}");
@@ -310,7 +297,7 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
 
     // Export rows carry the language; the report counts languages.
     let out = dir.path().join("export.jsonl");
-    run(&[
+    run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -337,7 +324,7 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
         }
     }
     let report_json = dir.path().join("report.json");
-    run(&[
+    run_ok(&[
         "report".as_ref(),
         index.as_os_str(),
         "--json".as_ref(),

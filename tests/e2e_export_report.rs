@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
+use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, run_ok, start_moto, with_token};
 use provindex_proto::v1::{
     Capture, ExportTrainingManifestRequest, GetCompensationStatementRequest,
     GetTransparencyReportRequest, LookupContentRequest, LookupUrlRequest, OptOutScope,
@@ -28,19 +28,6 @@ use serde_json::Value;
 use tonic::transport::Channel;
 
 const ADMIN: &str = "admin-token-0123456789";
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
@@ -241,8 +228,8 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     }
     args.extend(["--out".into(), index.clone().into()]);
     args.extend(["--crawl".into(), "export-test".into()]);
-    run(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    let info = json_of(&run(&[
+    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let info = json_of(&run_ok(&[
         "info".as_ref(),
         index.as_os_str(),
         "--json".as_ref(),
@@ -265,7 +252,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     // 1. Export without a registry: nothing in this 2014 corpus is reserved,
     // so only the near-duplicates (non-keepers) are excluded.
     let out1 = dir.path().join("plain.jsonl");
-    let summary1 = json_of(&run(&[
+    let summary1 = json_of(&run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -392,7 +379,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
 
     // 3. Export with the registry: the data.gov.uk contents go, for that reason.
     let out2 = dir.path().join("filtered.jsonl");
-    let summary2 = json_of(&run(&[
+    let summary2 = json_of(&run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -432,7 +419,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         expected.iter().map(|id| facts[id].tokens).sum::<u64>()
     );
     // Before the entry takes effect it excludes nothing.
-    let early = json_of(&run(&[
+    let early = json_of(&run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -447,7 +434,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     // 4. The report, against the independent numbers.
     let report_json = dir.path().join("report.json");
     let report_html = dir.path().join("report.html");
-    run(&[
+    run_ok(&[
         "report".as_ref(),
         index.as_os_str(),
         "--json".as_ref(),
@@ -564,9 +551,9 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     }
     args_r.push(reservation_table::reservations_warc().into());
     args_r.extend(["--out".into(), index_r.clone().into()]);
-    run(&args_r.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    run_ok(&args_r.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
     let out_r = dir.path().join("with-reservations.jsonl");
-    let summary_r = json_of(&run(&[
+    let summary_r = json_of(&run_ok(&[
         "export".as_ref(),
         index_r.as_os_str(),
         "--out".as_ref(),
@@ -617,7 +604,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
         keeper_count
     );
     let report_r = dir.path().join("report-reservations.json");
-    run(&[
+    run_ok(&[
         "report".as_ref(),
         index_r.as_os_str(),
         "--json".as_ref(),
@@ -646,7 +633,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     // 5. Compensation: every token of the period, shares summing to the pool.
     let csv = dir.path().join("comp.csv");
     let comp_json = dir.path().join("comp.json");
-    run(&[
+    run_ok(&[
         "compensation".as_ref(),
         index.as_os_str(),
         "--pool".as_ref(),
@@ -687,7 +674,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
 
     // 6. An empty index: a precise error, nothing written.
     let empty = dir.path().join("empty");
-    run(&[
+    run_ok(&[
         "index".as_ref(),
         corpus_dir().join("malformed/empty.gz").as_os_str(),
         "--out".as_ref(),
@@ -729,15 +716,6 @@ const HOLDER: &str = "rightholder-token-012345";
 /// Registry entries in force at this time (all test entries are effective from 1.4e9).
 const AT: i64 = 2_000_000_000;
 
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request
-}
-
 fn run_env(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
     let output = Command::new(provindex_bin())
         .args(args)
@@ -766,7 +744,7 @@ fn build_index(dir: &Path) -> PathBuf {
     }
     args.extend(["--out".into(), index.clone().into()]);
     args.extend(["--crawl".into(), "export-test".into()]);
-    run(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
     index
 }
 
@@ -841,7 +819,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     let tokens_of: BTreeMap<String, u64> =
         facts.iter().map(|(id, f)| (id.clone(), f.tokens)).collect();
     let plain = dir.path().join("plain.jsonl");
-    run(&[
+    run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -949,7 +927,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     // ... and the CLI says the same (it reads the registry while the server holds it).
     let csv = dir.path().join("comp.csv");
     let comp_json = dir.path().join("comp.json");
-    run(&[
+    run_ok(&[
         "compensation".as_ref(),
         index.as_os_str(),
         "--pool".as_ref(),
@@ -1021,7 +999,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         .await
         .expect("report")
         .into_inner();
-    let cli_report = json_of(&run(&["report".as_ref(), index.as_os_str()]));
+    let cli_report = json_of(&run_ok(&["report".as_ref(), index.as_os_str()]));
     let totals = report.totals.expect("totals");
     assert_eq!(totals.tokens_after_exact_dedup, total);
     assert_eq!(totals.contents, tokens_of.len() as u64);
@@ -1113,7 +1091,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
 
     // 5. Export over gRPC to S3 (moto) equals the CLI's export, byte for byte.
     let local = dir.path().join("filtered.jsonl");
-    let cli_summary = json_of(&run(&[
+    let cli_summary = json_of(&run_ok(&[
         "export".as_ref(),
         index.as_os_str(),
         "--out".as_ref(),
@@ -1300,7 +1278,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
         "nothing to distribute",
     );
     // Exports land in the audit log.
-    let audit = run(&["audit".as_ref(), registry.as_os_str(), "--json".as_ref()]);
+    let audit = run_ok(&["audit".as_ref(), registry.as_os_str(), "--json".as_ref()]);
     let exports: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -1363,7 +1341,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
 
     // 8. An empty index: FAILED_PRECONDITION saying why.
     let empty = dir.path().join("empty");
-    run(&[
+    run_ok(&[
         "index".as_ref(),
         corpus_dir().join("malformed/empty.gz").as_os_str(),
         "--out".as_ref(),

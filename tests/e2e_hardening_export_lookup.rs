@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ServerProcess, corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
 use provindex_proto::v1::provenance_service_client::ProvenanceServiceClient;
 use provindex_proto::v1::report_service_client::ReportServiceClient;
 use provindex_proto::v1::{
@@ -71,15 +71,6 @@ fn run_bounded(args: &[&OsStr], cwd: &Path, limit: Duration) -> (bool, String) {
         let _ = pipe.read_to_string(&mut stderr);
     }
     (status.success(), stderr)
-}
-
-fn with_token<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {ADMIN}").parse().expect("ascii"),
-    );
-    request
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,10 +169,13 @@ async fn unwritable_exports_fail_fast_and_star_urls_and_relative_inputs_are_serv
         "/proc/self/deeper/nope.jsonl",
         "file:///proc/self/nope.jsonl",
     ] {
-        let mut request = with_token(ExportTrainingManifestRequest {
-            output_uri: output_uri.into(),
-            at: None,
-        });
+        let mut request = with_token(
+            ExportTrainingManifestRequest {
+                output_uri: output_uri.into(),
+                at: None,
+            },
+            ADMIN,
+        );
         request.set_timeout(Duration::from_secs(20));
         let status = reports
             .export_training_manifest(request)
@@ -201,10 +195,13 @@ async fn unwritable_exports_fail_fast_and_star_urls_and_relative_inputs_are_serv
     // A writable destination still works on the same server.
     let good = dir.path().join("exports/manifest.jsonl");
     let summary = reports
-        .export_training_manifest(with_token(ExportTrainingManifestRequest {
-            output_uri: good.display().to_string(),
-            at: None,
-        }))
+        .export_training_manifest(with_token(
+            ExportTrainingManifestRequest {
+                output_uri: good.display().to_string(),
+                at: None,
+            },
+            ADMIN,
+        ))
         .await
         .expect("export to a writable path")
         .into_inner();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{ServerProcess, corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, OptOutScope, RegisterOptOutRequest,
     RevokeOptOutRequest, check_opt_out_request::Target, opt_out_scope::Scope,
@@ -22,15 +22,6 @@ use tonic::transport::Channel;
 
 const ADMIN: &str = "admin-token-0123456789";
 const GOV: &str = "gov-token-0123456789";
-
-fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request
-}
 
 fn scope(scope: Scope) -> Option<OptOutScope> {
     Some(OptOutScope { scope: Some(scope) })
@@ -113,7 +104,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
 
     // 1. A domain registration reserves the page and its content at once.
     let domain = registry
-        .register_opt_out(authed(
+        .register_opt_out(with_token(
             RegisterOptOutRequest {
                 rightholder: String::new(),
                 scope: scope(Scope::Domain("data.gov.uk".into())),
@@ -158,7 +149,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
     let before = check(&mut reads, Target::ContentId(iana_content.clone())).await;
     assert!(registry_findings(&before).is_empty(), "{before:?}");
     let work = registry
-        .register_opt_out(authed(
+        .register_opt_out(with_token(
             RegisterOptOutRequest {
                 rightholder: "IANA".into(),
                 scope: scope(Scope::WorkText(edited)),
@@ -192,7 +183,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
         .expect("clock")
         .as_secs() as i64;
     registry
-        .register_opt_out(authed(
+        .register_opt_out(with_token(
             RegisterOptOutRequest {
                 rightholder: "IANA".into(),
                 scope: scope(Scope::UrlPrefix("http://www.iana.org/numbers".into())),
@@ -212,7 +203,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
 
     // 4. Revocation flips the answers back.
     registry
-        .revoke_opt_out(authed(
+        .revoke_opt_out(with_token(
             RevokeOptOutRequest {
                 id: domain.id.clone(),
                 reason: "licence granted".into(),

@@ -16,9 +16,8 @@ mod common;
 mod reservation_table;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
 
-use common::{ServerProcess, provindex_bin};
+use common::{ServerProcess, run_ok};
 use provindex_proto::v1::{
     Capture, CheckOptOutRequest, GetCaptureRequest, LookupUrlRequest, OptOutSignal, UrlMatch,
     check_opt_out_request::Target, provenance_service_client::ProvenanceServiceClient,
@@ -30,20 +29,6 @@ use reservation_table::{
 };
 use serde_json::Value;
 use tonic::transport::Channel;
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// (kind, source, stance, value, agent) of a signal the server reports.
 type SigTuple = (String, String, String, String, String);
@@ -152,7 +137,7 @@ async fn every_reservation_signal_reaches_lookup_check_opt_out_and_export() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = dir.path().join("index");
     let warc = reservations_warc();
-    let out = run(&[
+    let out = run_ok(&[
         "index".as_ref(),
         warc.as_os_str(),
         "--out".as_ref(),
@@ -172,7 +157,7 @@ async fn every_reservation_signal_reaches_lookup_check_opt_out_and_export() {
         "{stdout}"
     );
     let info: Value = serde_json::from_slice(
-        &run(&["info".as_ref(), "--json".as_ref(), index.as_os_str()]).stdout,
+        &run_ok(&["info".as_ref(), "--json".as_ref(), index.as_os_str()]).stdout,
     )
     .expect("info JSON");
     assert_eq!(info["captures"], CAPTURE_COUNT, "{info}");
@@ -308,7 +293,7 @@ async fn every_reservation_signal_reaches_lookup_check_opt_out_and_export() {
     // ---- provindex export: exactly the reserved contents go ----------------
     let manifest = dir.path().join("train.jsonl");
     let summary: Value = serde_json::from_slice(
-        &run(&[
+        &run_ok(&[
             "export".as_ref(),
             index.as_os_str(),
             "--out".as_ref(),
@@ -375,7 +360,7 @@ async fn every_reservation_signal_reaches_lookup_check_opt_out_and_export() {
 
     // ---- provindex report: the same reservations ---------------------------
     let report_json = dir.path().join("report.json");
-    run(&[
+    run_ok(&[
         "report".as_ref(),
         index.as_os_str(),
         "--json".as_ref(),

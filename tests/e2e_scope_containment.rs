@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ServerProcess, corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, GetCompensationStatementRequest, ListOptOutsRequest,
     LookupContentRequest, LookupUrlRequest, OptOutRegistration, OptOutScope, RegisterOptOutRequest,
@@ -88,15 +88,6 @@ fn start(dir: &Path, index: &Path) -> ServerProcess {
     ServerProcess::start_with(index, &args)
 }
 
-fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request
-}
-
 async fn register(
     client: &mut OptOutServiceClient<Channel>,
     token: &str,
@@ -104,7 +95,7 @@ async fn register(
     scope: Scope,
 ) -> Result<OptOutRegistration, tonic::Status> {
     client
-        .register_opt_out(authed(
+        .register_opt_out(with_token(
             RegisterOptOutRequest {
                 rightholder: rightholder.into(),
                 scope: Some(OptOutScope { scope: Some(scope) }),
@@ -270,7 +261,7 @@ async fn url_grants_admit_only_urls_under_them_at_segment_boundaries() {
 
     // Nothing refused was stored.
     let listed: BTreeSet<String> = client
-        .list_opt_outs(authed(
+        .list_opt_outs(with_token(
             ListOptOutsRequest {
                 page_size: 1000,
                 ..Default::default()
@@ -433,7 +424,7 @@ async fn url_prefix_entries_cover_and_credit_only_pages_under_them() {
 
     // 4. The compensation statement credits nobody through the look-alike entry.
     let statement = reports
-        .get_compensation_statement(authed(
+        .get_compensation_statement(with_token(
             GetCompensationStatementRequest {
                 pool: 1000.0,
                 at: Some(2_000_000_000),

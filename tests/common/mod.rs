@@ -250,3 +250,28 @@ pub fn moto_store(endpoint: &str) -> provindex_corpus::store::CorpusStore {
             secret_access_key: Some("test".into()),
         })
 }
+
+/// A request carrying `Authorization: Bearer TOKEN`.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request
+}
+
+/// Runs `provindex ARGS`, failing the test (with its output) unless it succeeds.
+pub fn run_ok(args: &[&OsStr]) -> std::process::Output {
+    let output = Command::new(provindex_bin())
+        .args(args)
+        .output()
+        .expect("run provindex");
+    assert!(
+        output.status.success(),
+        "provindex {args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
