@@ -12,6 +12,7 @@
 mod html;
 pub mod license;
 pub mod optout;
+mod rights_zh;
 mod robots;
 mod swar;
 pub mod urls;

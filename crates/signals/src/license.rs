@@ -39,7 +39,10 @@
 //!   names a license (`the <a>CC BY-SA license</a> requires…`) is not a
 //!   licensing statement.
 //! * A plain anchor on a page that says "All rights reserved" (or a
-//!   translation) anywhere in its text or rights metadata: the page explicitly
+//!   translation, or a Chinese statement such as `版权所有` or
+//!   `未经授权不得转载`: see `rights_zh.rs` for which count and which,
+//!   like `转载请注明出处`, do not) anywhere in its text or rights
+//!   metadata: the page explicitly
 //!   reserves its rights, so a bare CC link there is treated as someone else's
 //!   (e.g. an image badge). Explicit markup (rank ≥ 2) still counts on such a
 //!   page; `all_rights_reserved` is reported so callers can see the tension.
@@ -972,8 +975,9 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
     }
 }
 
-/// Cheap prefilter: a page without any of these byte strings cannot carry a
-/// license this module recognizes.
+/// Cheap prefilter: a page without any of these byte strings (nor a key
+/// word of a Chinese all-rights-reserved statement) cannot carry a license
+/// this module recognizes or say it reserves all rights.
 fn quick_check(html: &str) -> bool {
     let lower = html.to_ascii_lowercase();
     [
@@ -986,6 +990,7 @@ fn quick_check(html: &str) -> bool {
     ]
     .iter()
     .any(|n| memchr::memmem::find(lower.as_bytes(), n.as_bytes()).is_some())
+        || crate::rights_zh::may_say_all_rights_reserved_zh(html.as_bytes())
 }
 
 pub(crate) fn from_scan(scan: &PageScan, base: Option<&url::Url>) -> LicenseFinding {

@@ -8,6 +8,10 @@
 //! is read — around a `v` that may end a phrase (`reserv…`, `vorb…`), and at
 //! the rare anchors that may be licenses. (Collapsing every text token as it
 //! came was most of what the signal scan added to indexing: issue 5.)
+//!
+//! Chinese statements ([`crate::rights_zh`], issue 16) have no `v`: they
+//! are searched for on the raw text, and only where it is not all ASCII
+//! (one `is_ascii` pass over English text, nothing more).
 
 use crate::swar::{HIGH, ONES, bytes_equal};
 
@@ -124,6 +128,19 @@ impl VisibleText {
 
     /// Searches `raw[searched..]` for phrases.
     fn search_phrases(&mut self) {
+        // Chinese statements (no `v` to look for): on the raw text, when
+        // what was not searched yet is not all ASCII (a statement ends with
+        // a Chinese character), from far enough before it to see one begun
+        // there.
+        if !self.all_rights_reserved && !self.raw.as_bytes()[self.searched..].is_ascii() {
+            let start = self.boundary_at_or_after(
+                self.searched
+                    .saturating_sub(crate::rights_zh::MAX_STATEMENT_BYTES),
+            );
+            if crate::rights_zh::says_all_rights_reserved_zh_non_ascii(&self.raw[start..]) {
+                self.all_rights_reserved = true;
+            }
+        }
         let mut from = self.searched;
         self.searched = self.raw.len();
         while from < self.raw.len() && !self.all_rights_reserved {
@@ -308,8 +325,12 @@ const MAX_PHRASE_BYTES: usize = {
     max
 };
 
+/// Whether `lower` (lowercased text) says "all rights reserved", a
+/// translation of [`ALL_RIGHTS_RESERVED`], or a Chinese statement
+/// ([`crate::rights_zh`]).
 pub(crate) fn says_all_rights_reserved(lower: &str) -> bool {
     ALL_RIGHTS_RESERVED.iter().any(|p| lower.contains(p))
+        || crate::rights_zh::says_all_rights_reserved_zh(lower)
 }
 
 /// Whether the `v` or `V` at `raw[p]` can be the last `v` of a phrase of
@@ -669,6 +690,54 @@ mod tests {
                 assert!(visible.says_all_rights_reserved(), "{text:?} char by char");
             }
         }
+    }
+
+    #[test]
+    fn chinese_statements_cut_anywhere_into_tokens_are_seen() {
+        for text in [
+            "网站首页 | 版权所有 © 2024 某某网",
+            "未经书面授权，不得转载。",
+            "版權所有，保留所有權利",
+        ] {
+            let cuts: Vec<usize> = (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for (k, &i) in cuts.iter().enumerate() {
+                for &j in &cuts[k..] {
+                    let mut visible = VisibleText::default();
+                    for part in [&text[..i], &text[i..j], &text[j..]] {
+                        visible.push(part);
+                    }
+                    assert!(
+                        visible.says_all_rights_reserved(),
+                        "{text:?} cut at {i}, {j}"
+                    );
+                }
+            }
+        }
+        // Across a trim, with the text before it searched already.
+        for filler in ["x", "文"] {
+            for split in ["版权", "未经书面授权，不得"] {
+                let mut visible = VisibleText::default();
+                visible.push(&filler.repeat(RAW_MAX / filler.len()));
+                visible.push(split);
+                visible.push(&filler.repeat(RAW_MAX / filler.len()));
+                assert!(!visible.says_all_rights_reserved());
+                let mut visible = VisibleText::default();
+                visible.push(&filler.repeat(RAW_MAX / filler.len()));
+                visible.push(split);
+                assert!(visible.raw.len() < RAW_MAX, "trimmed");
+                visible.push(if split == "版权" {
+                    "所有"
+                } else {
+                    "转载"
+                });
+                assert!(visible.says_all_rights_reserved(), "{filler} {split}");
+            }
+        }
+        let mut visible = VisibleText::default();
+        visible.push("转载请注明出处。欢迎转载。");
+        assert!(!visible.says_all_rights_reserved());
     }
 
     #[test]
