@@ -186,11 +186,25 @@ impl ContentRecord {
     /// Whether this content is its cluster's keeper (the one a deduplicated
     /// training manifest keeps).
     pub fn is_keeper(&self, content_id: u128) -> bool {
-        self.cluster(content_id).keeper == content_id
+        provindex_policy::keeper::is_keeper(content_id, self.cluster(content_id).keeper)
     }
 }
 
 impl CaptureRecord {
+    /// The capture's stored crawl-signal finding, as a fact for
+    /// [`provindex_policy::reservation`].
+    pub fn crawl_signal(&self, capture_id: u128) -> provindex_policy::CaptureSignal {
+        provindex_policy::CaptureSignal {
+            capture_id,
+            capture_time: self.capture_time,
+            verdict: provindex_policy::Verdict::parse(&self.optout_verdict),
+            signal_kind: self
+                .optout_decider
+                .and_then(|i| self.signals.get(i as usize))
+                .map(|s| s.kind.clone()),
+        }
+    }
+
     pub fn content_id(&self) -> Option<u128> {
         crate::keys::decode_id(&self.content_id)
     }

@@ -29,7 +29,7 @@
 //! [`provindex_signals::url_prefix_covers`], the rule that also bounds
 //! rightholders' grants.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -381,6 +381,39 @@ impl CoverReason {
 pub struct Coverage {
     pub entry: Arc<OptOutEntry>,
     pub reason: CoverReason,
+}
+
+impl Coverage {
+    /// The coverage as a fact for [`provindex_policy::reservation`], which
+    /// decides whether it reserves (in force at a time, sketch-spec guard).
+    pub fn to_policy(&self) -> provindex_policy::RegistryCover {
+        let entry = &self.entry;
+        provindex_policy::RegistryCover {
+            entry_id: entry.id,
+            rightholder: entry.rightholder.clone(),
+            scope_kind: entry.scope.kind().as_str().to_owned(),
+            scope_value: entry.scope.value(),
+            cover: match self.reason {
+                CoverReason::Domain => provindex_policy::Cover::Domain,
+                CoverReason::UrlPrefix => provindex_policy::Cover::UrlPrefix,
+                CoverReason::Content => provindex_policy::Cover::Content,
+                CoverReason::WorkExact => provindex_policy::Cover::WorkExact,
+                CoverReason::WorkNear { jaccard } => provindex_policy::Cover::WorkNear { jaccard },
+            },
+            effective_from: entry.effective_from,
+            revoked_at: entry.revoked_at,
+            sketch_spec: entry.sketch_spec.clone(),
+        }
+    }
+}
+
+/// The registered domain of the host in a SURT key (`uk,gov,data,www2)/x` →
+/// `data.gov.uk`); `None` for IP hosts and keys without a host part.
+pub fn registered_domain_of_surt(surt: &str) -> Option<String> {
+    let host_part = &surt[..surt.find(')')?];
+    let host_part = host_part.split(':').next().unwrap_or(host_part);
+    let host: Vec<&str> = host_part.split(',').rev().collect();
+    provindex_signals::registered_domain(&host.join("."))
 }
 
 /// What to check coverage for: any of the fields may be missing.
@@ -894,6 +927,50 @@ impl Registry {
             .collect())
     }
 
+    /// Every entry covering a content (the facts for
+    /// [`provindex_policy::reservation`], not yet judged: revoked, future and
+    /// cross-spec entries included), each once, in id order: by its id and
+    /// stored MinHash `signature` (content, work exact and near-duplicate),
+    /// and by each capture's SURT key and registered domain (`captures`:
+    /// (SURT key, registered domain); an empty domain is derived from the
+    /// SURT key). `CheckOptOut`, export and compensation all ask this.
+    pub fn covering_content(
+        &self,
+        content_id: u128,
+        signature: Option<&[u32]>,
+        captures: &[(&str, &str)],
+    ) -> Result<Vec<Coverage>, IndexError> {
+        let mut found: BTreeMap<u64, Coverage> = BTreeMap::new();
+        for coverage in self.covering(&CoverQuery {
+            content_id: Some(content_id),
+            signature,
+            ..CoverQuery::default()
+        })? {
+            found.entry(coverage.entry.id).or_insert(coverage);
+        }
+        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for &(surt, domain) in captures {
+            if !seen.insert((surt, domain)) {
+                continue;
+            }
+            let derived;
+            let domain = if domain.is_empty() {
+                derived = registered_domain_of_surt(surt).unwrap_or_default();
+                derived.as_str()
+            } else {
+                domain
+            };
+            for coverage in self.covering(&CoverQuery {
+                surt_key: Some(surt),
+                registered_domain: Some(domain),
+                ..CoverQuery::default()
+            })? {
+                found.entry(coverage.entry.id).or_insert(coverage);
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
     /// The seam for `CheckOptOut` and export: every active registry entry
     /// covering a capture with this SURT key and registered domain, and/or a
     /// content (exact content and work matches). Pass `""` / `None` for what
@@ -948,6 +1025,20 @@ fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn surt_hosts_map_to_registered_domains() {
+        for (surt, domain) in [
+            ("uk,gov,data)/dataset", Some("data.gov.uk")),
+            ("uk,gov,data,beta)/", Some("data.gov.uk")),
+            ("org,iana:8080)/x", Some("iana.org")),
+            ("org,iana)/", Some("iana.org")),
+            ("uk,co)/", None),
+            ("no-host-part", None),
+        ] {
+            assert_eq!(registered_domain_of_surt(surt).as_deref(), domain, "{surt}");
+        }
+    }
 
     fn actor() -> Actor {
         Actor {

@@ -582,7 +582,10 @@ fn components(
         let root = find(&mut parent, i);
         let entry = clusters.entry(root).or_insert((i, 0));
         entry.1 += 1;
-        let better = (first_seen[&ids[i]], ids[i]) < (first_seen[&ids[entry.0]], ids[entry.0]);
+        let better = provindex_policy::keeper::precedes(
+            (first_seen[&ids[i]], ids[i]),
+            (first_seen[&ids[entry.0]], ids[entry.0]),
+        );
         if better {
             entry.0 = i;
         }

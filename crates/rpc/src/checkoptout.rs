@@ -2,8 +2,14 @@
 //! capture, plus — through the [`OptOutRegistry`] seam — rightholders'
 //! registry entries (issue 8 implements the registry; this file only asks it).
 
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use provindex_index::records::CaptureRecord;
 use provindex_index::{IndexReader, UrlScan};
+use provindex_policy::{
+    CaptureSignal, Cover, Reason, RegistryCover, Reservation, Subject, Verdict, reservation,
+};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, OptOutFinding, UrlMatch, check_opt_out_request::Target,
 };
@@ -15,38 +21,28 @@ pub const MAX_CAPTURES_CHECKED: usize = 100_000;
 /// Reserving findings listed at most.
 pub const MAX_RESERVING_LISTED: usize = 100;
 
-/// One opt-out registry entry covering the thing asked about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegistryEntry {
-    pub id: String,
-    /// e.g. `domain:example.org`, `url_prefix:...`, `content:<id>`, `work:<id>`.
-    pub scope: String,
-    /// Unix seconds from which the reservation applies.
-    pub effective_from: i64,
-}
-
-/// The seam for the opt-out registry (issue 8): entries in force now that
-/// cover a URL or a content. `CheckOptOut` treats any returned entry as a
-/// reservation. Without a registry, answers come from crawl signals alone and
-/// say `registry_checked: false`.
+/// The seam for the opt-out registry (issue 8): the registry entries found
+/// covering a URL or a content, as facts for [`provindex_policy::reservation`]
+/// (which decides which of them reserve: in force now, the sketch-spec
+/// guard). Without a registry, answers come from crawl signals alone and say
+/// `registry_checked: false`.
 pub trait OptOutRegistry: Send + Sync + 'static {
     /// Entries covering one URL, given with its SURT key.
-    fn entries_for_url(&self, url: &str, surt: &str) -> Result<Vec<RegistryEntry>, ApiError>;
-    /// Entries covering a content, given with the SURT keys of its captures
-    /// (so domain and URL-prefix entries can match).
-    fn entries_for_content(
+    fn covers_for_url(&self, url: &str, surt: &str) -> Result<Vec<RegistryCover>, ApiError>;
+    /// Entries covering a content, given with (SURT key, registered domain)
+    /// of its captures (so domain and URL-prefix entries can match).
+    fn covers_for_content(
         &self,
         content_id: u128,
-        capture_surts: &[String],
-    ) -> Result<Vec<RegistryEntry>, ApiError>;
+        captures: &[(&str, &str)],
+    ) -> Result<Vec<RegistryCover>, ApiError>;
 }
 
-fn verdict_of(record: &CaptureRecord) -> &str {
-    if record.optout_verdict.is_empty() {
-        "unknown"
-    } else {
-        &record.optout_verdict
-    }
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn capture_finding(capture_id: u128, record: &CaptureRecord) -> OptOutFinding {
@@ -55,7 +51,7 @@ fn capture_finding(capture_id: u128, record: &CaptureRecord) -> OptOutFinding {
         origin: "crawl_signal".to_owned(),
         capture_id: format!("{capture_id:032x}"),
         url: record.url.clone(),
-        verdict: verdict_of(record).to_owned(),
+        verdict: Verdict::parse(&record.optout_verdict).as_str().to_owned(),
         signal: status.and_then(|s| s.deciding_signal),
         since: record.capture_time,
         registry_entry_id: String::new(),
@@ -63,14 +59,57 @@ fn capture_finding(capture_id: u128, record: &CaptureRecord) -> OptOutFinding {
     }
 }
 
-fn registry_finding(entry: RegistryEntry) -> OptOutFinding {
+/// `scope` text of a registry finding: `domain:data.gov.uk`,
+/// `url_prefix:uk,gov,data)/x`, `content:<id>`, `work:<id>` (exact) or
+/// `work:<id>~0.86` (near-duplicate, estimated Jaccard).
+fn registry_finding(cover: &RegistryCover) -> OptOutFinding {
+    let scope = match cover.cover {
+        Cover::WorkNear { jaccard } => {
+            format!("{}:{}~{jaccard:.2}", cover.scope_kind, cover.scope_value)
+        }
+        _ => format!("{}:{}", cover.scope_kind, cover.scope_value),
+    };
     OptOutFinding {
         origin: "registry".to_owned(),
         verdict: "reserved".to_owned(),
-        since: entry.effective_from,
-        registry_entry_id: entry.id,
-        scope: entry.scope,
+        since: cover.effective_from,
+        registry_entry_id: cover.entry_id.to_string(),
+        scope,
         ..Default::default()
+    }
+}
+
+/// The policy's decision as an answer: every reason as a finding, earliest
+/// first (ties: crawl signals, then by entry id); the earliest decides, else
+/// the `newest` capture.
+fn answer(
+    decision: &Reservation,
+    captures: &BTreeMap<u128, OptOutFinding>,
+    newest: Option<OptOutFinding>,
+    content_id: String,
+    checked: usize,
+    registry_checked: bool,
+) -> CheckOptOutResponse {
+    let mut reserving: Vec<OptOutFinding> = decision
+        .by
+        .iter()
+        .filter_map(|reason| match reason {
+            Reason::CrawlSignal { capture_id, .. } => captures.get(capture_id).cloned(),
+            Reason::Registry(cover) => Some(registry_finding(cover)),
+        })
+        .collect();
+    // Stable: crawl signals (by capture time) stay before registry entries
+    // (by id) with the same `since`.
+    reserving.sort_by_key(|f| f.since);
+    let deciding = reserving.first().cloned().or(newest);
+    reserving.truncate(MAX_RESERVING_LISTED);
+    CheckOptOutResponse {
+        verdict: decision.verdict.as_str().to_owned(),
+        deciding,
+        reserving,
+        content_id,
+        captures_checked: checked as u64,
+        registry_checked,
     }
 }
 
@@ -113,42 +152,31 @@ fn check_url(
     let record = index
         .capture(newest.capture_id)?
         .ok_or_else(|| ApiError::NotFound(format!("capture {:032x}", newest.capture_id)))?;
-    let capture = capture_finding(newest.capture_id, &record);
-    let mut response = CheckOptOutResponse {
-        verdict: capture.verdict.clone(),
-        deciding: Some(capture.clone()),
-        reserving: Vec::new(),
-        content_id: record
-            .content_id()
-            .map(|id| format!("{id:032x}"))
-            .unwrap_or_default(),
-        captures_checked: 1,
-        registry_checked: registry.is_some(),
+    let covers = match registry {
+        Some(registry) => registry.covers_for_url(url, &newest.surt)?,
+        None => Vec::new(),
     };
-    if capture.verdict == "reserved" {
-        response.reserving.push(capture);
-    }
-    if let Some(registry) = registry {
-        let mut entries = registry.entries_for_url(url, &newest.surt)?;
-        entries.sort_by(|a, b| {
-            a.effective_from
-                .cmp(&b.effective_from)
-                .then(a.id.cmp(&b.id))
-        });
-        if let Some(first) = entries.first() {
-            // A registry entry reserves the URL whatever its captures said.
-            response.verdict = "reserved".to_owned();
-            if response.reserving.is_empty() {
-                response.deciding = Some(registry_finding(first.clone()));
-            }
-        }
-        response
-            .reserving
-            .extend(entries.into_iter().map(registry_finding));
-        response.reserving.sort_by_key(|f| f.since);
-        response.reserving.truncate(MAX_RESERVING_LISTED);
-    }
-    Ok(response)
+    let signal = record.crawl_signal(newest.capture_id);
+    let decision = reservation(Subject {
+        captures: std::slice::from_ref(&signal),
+        covers: &covers,
+        at: now(),
+        index_sketch_spec: &index.manifest().sketch_spec,
+    });
+    let finding = capture_finding(newest.capture_id, &record);
+    let captures = BTreeMap::from([(newest.capture_id, finding.clone())]);
+    let content_id = record
+        .content_id()
+        .map(|id| format!("{id:032x}"))
+        .unwrap_or_default();
+    Ok(answer(
+        &decision,
+        &captures,
+        Some(finding),
+        content_id,
+        1,
+        registry.is_some(),
+    ))
 }
 
 fn check_content(
@@ -159,11 +187,11 @@ fn check_content(
     if index.content(content_id)?.is_none() {
         return Err(ApiError::NotFound(format!("no content {content_id:032x}")));
     }
-    let mut reserving: Vec<OptOutFinding> = Vec::new();
+    let mut signals: Vec<CaptureSignal> = Vec::new();
+    let mut findings: BTreeMap<u128, OptOutFinding> = BTreeMap::new();
     let mut newest: Option<OptOutFinding> = None;
-    let mut any_not_reserved = false;
     let mut checked = 0usize;
-    let mut surts = Vec::new();
+    let mut keys: Vec<(String, String)> = Vec::new();
     let mut after = None;
     loop {
         let (ids, more) = index.content_captures(content_id, after, 1000)?;
@@ -172,54 +200,47 @@ fn check_content(
                 continue;
             };
             checked += 1;
-            if registry.is_some() && !record.surt.is_empty() && !surts.contains(&record.surt) {
-                surts.push(record.surt.clone());
+            let key = (record.surt.clone(), record.registered_domain.clone());
+            if registry.is_some() && !record.surt.is_empty() && !keys.contains(&key) {
+                keys.push(key);
             }
+            let signal = record.crawl_signal(*capture_id);
             let finding = capture_finding(*capture_id, &record);
-            match finding.verdict.as_str() {
-                "reserved" => reserving.push(finding.clone()),
-                "not_reserved" => any_not_reserved = true,
-                _ => {}
-            }
             if newest.as_ref().is_none_or(|n| finding.since > n.since) {
-                newest = Some(finding);
+                newest = Some(finding.clone());
             }
+            if signal.verdict == Verdict::Reserved {
+                findings.insert(*capture_id, finding);
+            }
+            signals.push(signal);
         }
         after = ids.last().copied();
         if !more || checked >= MAX_CAPTURES_CHECKED || after.is_none() {
             break;
         }
     }
-    if let Some(registry) = registry {
-        reserving.extend(
-            registry
-                .entries_for_content(content_id, &surts)?
-                .into_iter()
-                .map(registry_finding),
-        );
-    }
-    reserving.sort_by(|a, b| {
-        a.since
-            .cmp(&b.since)
-            .then(a.capture_id.cmp(&b.capture_id))
-            .then(a.registry_entry_id.cmp(&b.registry_entry_id))
-    });
-    let verdict = if !reserving.is_empty() {
-        "reserved"
-    } else if any_not_reserved {
-        "not_reserved"
-    } else {
-        "unknown"
+    let covers = match registry {
+        Some(registry) => {
+            let keys: Vec<(&str, &str)> = keys
+                .iter()
+                .map(|(surt, domain)| (surt.as_str(), domain.as_str()))
+                .collect();
+            registry.covers_for_content(content_id, &keys)?
+        }
+        None => Vec::new(),
     };
-    // The earliest reservation decides (since when); otherwise the newest capture.
-    let deciding = reserving.first().cloned().or(newest);
-    reserving.truncate(MAX_RESERVING_LISTED);
-    Ok(CheckOptOutResponse {
-        verdict: verdict.to_owned(),
-        deciding,
-        reserving,
-        content_id: format!("{content_id:032x}"),
-        captures_checked: checked as u64,
-        registry_checked: registry.is_some(),
-    })
+    let decision = reservation(Subject {
+        captures: &signals,
+        covers: &covers,
+        at: now(),
+        index_sketch_spec: &index.manifest().sketch_spec,
+    });
+    Ok(answer(
+        &decision,
+        &findings,
+        newest,
+        format!("{content_id:032x}"),
+        checked,
+        registry.is_some(),
+    ))
 }

@@ -12,14 +12,16 @@
 //! [`is_keeper`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::records::{CaptureRecord, ContentRecord};
-use provindex_index::registry::{CoverQuery, CoverReason, Registry};
-use provindex_index::{IndexError, IndexReader, OptOutEntry};
+use provindex_index::registry::{Coverage, Registry};
+use provindex_index::{IndexError, IndexReader};
+use provindex_policy::arithmetic::{in_period, pro_rata, share, split_equally, top_domain_count};
+use provindex_policy::export::export_reasons;
+use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation};
 use serde::Serialize;
 
 /// The dedup rule, as stated in every output.
@@ -27,7 +29,7 @@ pub const DEDUP_RULE: &str = "exact deduplication: each distinct normalized text
      counts once; a content that is not its near-duplicate cluster's keeper is excluded as near_duplicate";
 
 /// One reason per excluded content, as stated in the export summary.
-pub const REASON_RULE: &str = "one reason per excluded content: a reserved crawl-signal verdict on any capture (crawl_signal:KIND of the deciding signal) before registry entries in force at `at` (registry:SCOPE_KIND of the lowest entry id) before not being its near-duplicate cluster's keeper (near_duplicate); matched_by_reason counts every reason that applied";
+pub use provindex_policy::export::REASON_RULE;
 
 /// How compensation is distributed per registered domain.
 pub const DOMAIN_RULE: &str = "pro rata by tokens after deduplication: each distinct content that is its near-duplicate cluster's keeper counts once, attributed to the registered domain of its earliest capture, and only when that capture falls in [from, to]; a cluster's keeper is its member with the earliest first capture time, ties by the smallest content_id";
@@ -38,7 +40,7 @@ pub const RIGHTHOLDER_RULE: &str = "the same pool and the same counted contents 
 /// Whether a content is its near-duplicate cluster's keeper, i.e. whether it
 /// counts in the training manifest, the report's token totals and the
 /// compensation statement: the build's keeper rule (earliest first capture
-/// time, ties by the smallest content_id; see the pipeline's components stage).
+/// time, ties by the smallest content_id: [`provindex_policy::keeper`]).
 pub fn is_keeper(content_id: u128, record: &ContentRecord) -> bool {
     record.is_keeper(content_id)
 }
@@ -189,91 +191,45 @@ fn domain_of(capture: &CaptureRecord) -> String {
     }
 }
 
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-/// `crawl_signal:KIND` when any capture's crawl-signal verdict is `reserved`
-/// (KIND: the deciding signal's kind).
-fn crawl_signal_reason(view: &ContentView) -> Option<String> {
-    view.captures
+/// The policy's reservation decision for a content
+/// ([`provindex_policy::reservation`]): its captures' crawl signals, and the
+/// registry entries covering it (by its id and stored MinHash signature, and
+/// by each capture's SURT key and registered domain) judged at `sources.at`
+/// under the index's sketch spec. Without a registry, crawl signals alone.
+fn reservation_of(sources: &Sources<'_>, view: &ContentView) -> Result<Reservation> {
+    let signals: Vec<CaptureSignal> = view
+        .captures
         .iter()
-        .map(|(_, c)| c)
-        .find(|c| c.optout_verdict == "reserved")
-        .map(|c| {
-            let kind = c
-                .optout_decider
-                .and_then(|i| c.signals.get(i as usize))
-                .map(|s| s.kind.clone())
-                .filter(|k| !k.is_empty())
-                .unwrap_or_else(|| "unknown".into());
-            format!("crawl_signal:{kind}")
-        })
-}
-
-/// Every registry entry in force at `at` covering the content (by its id and
-/// MinHash signature) or any of its captures (SURT key, registered domain),
-/// by entry id.
-fn covering_entries(
-    registry: &Registry,
-    reader: &IndexReader,
-    view: &ContentView,
-    at: i64,
-) -> Result<BTreeMap<u64, Arc<OptOutEntry>>> {
-    let index_spec = reader.manifest().sketch_spec.as_str();
-    let signature: Option<Vec<u32>> = reader.signature(view.id)?.map(|bytes| {
-        bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    });
-    let mut coverages = registry.covering(&CoverQuery {
-        content_id: Some(view.id),
-        signature: signature.as_deref(),
-        ..CoverQuery::default()
-    })?;
-    for (_, capture) in &view.captures {
-        coverages.extend(registry.covering(&CoverQuery {
-            surt_key: Some(&capture.surt),
-            registered_domain: Some(&capture.registered_domain),
-            ..CoverQuery::default()
-        })?);
-    }
-    let mut by_id = BTreeMap::new();
-    for coverage in coverages {
-        let entry = coverage.entry;
-        if !entry.in_effect_at(at) {
-            continue;
+        .map(|(id, capture)| capture.crawl_signal(*id))
+        .collect();
+    let covers = match sources.registry {
+        Some(registry) => {
+            let signature: Option<Vec<u32>> =
+                sources.reader.signature(view.id)?.map(|bytes| {
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect()
+                });
+            let keys: Vec<(&str, &str)> = view
+                .captures
+                .iter()
+                .map(|(_, c)| (c.surt.as_str(), c.registered_domain.as_str()))
+                .collect();
+            registry
+                .covering_content(view.id, signature.as_deref(), &keys)?
+                .iter()
+                .map(Coverage::to_policy)
+                .collect()
         }
-        // A near-duplicate match is meaningful only between signatures made
-        // with the same sketch parameters.
-        if matches!(coverage.reason, CoverReason::WorkNear { .. })
-            && !entry.sketch_spec.is_empty()
-            && !index_spec.is_empty()
-            && entry.sketch_spec != index_spec
-        {
-            continue;
-        }
-        by_id.insert(entry.id, entry);
-    }
-    Ok(by_id)
-}
-
-/// `registry:SCOPE_KIND` of the covering entries, distinct, in order of their
-/// lowest entry id.
-fn registry_reasons(entries: &BTreeMap<u64, Arc<OptOutEntry>>) -> Vec<String> {
-    let mut reasons: Vec<String> = Vec::new();
-    for entry in entries.values() {
-        let reason = format!("registry:{}", entry.scope.kind().as_str());
-        if !reasons.contains(&reason) {
-            reasons.push(reason);
-        }
-    }
-    reasons
+        None => Vec::new(),
+    };
+    Ok(reservation(Subject {
+        captures: &signals,
+        covers: &covers,
+        at: sources.at,
+        index_sketch_spec: &sources.reader.manifest().sketch_spec,
+    }))
 }
 
 /// What the index, registry and time of a computation are.
@@ -335,23 +291,11 @@ pub fn build_export(sources: Sources<'_>) -> Result<Export> {
     let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
     let mut matched: BTreeMap<String, u64> = BTreeMap::new();
     let contents = walk_contents(reader, |view| {
-        let signal = crawl_signal_reason(&view);
-        let from_registry = match sources.registry {
-            Some(registry) => {
-                registry_reasons(&covering_entries(registry, reader, &view, sources.at)?)
-            }
-            None => Vec::new(),
-        };
-        let near_duplicate = (!view.keeper()).then(|| "near_duplicate".to_owned());
-        for reason in signal.iter().chain(&from_registry).chain(&near_duplicate) {
+        let reasons = export_reasons(&reservation_of(&sources, &view)?, view.keeper());
+        for reason in &reasons.matched {
             *matched.entry(reason.clone()).or_default() += 1;
         }
-        // Crawl signals first (they were stated at capture time), then the
-        // registry entry with the lowest id, then deduplication.
-        if let Some(reason) = signal
-            .or_else(|| from_registry.into_iter().next())
-            .or(near_duplicate)
-        {
+        if let Some(reason) = reasons.excluded_by {
             *excluded.entry(reason).or_default() += 1;
             return Ok(());
         }
@@ -621,10 +565,18 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
         contents += 1;
         *languages.entry(language_of(&view.record)).or_default() += 1;
         *licenses.entry(license_class(earliest)).or_default() += 1;
-        if let Some(reason) = crawl_signal_reason(&view) {
+        // Crawl signals only: the report describes the corpus as crawled.
+        let crawl = reservation_of(
+            &Sources {
+                reader,
+                registry: None,
+                at: 0,
+            },
+            &view,
+        )?;
+        if let Some(Reason::CrawlSignal { kind, .. }) = crawl.crawl_signal() {
             reserved_contents += 1;
-            let kind = reason.trim_start_matches("crawl_signal:").to_owned();
-            *reserved_by_kind.entry(kind).or_default() += 1;
+            *reserved_by_kind.entry(kind.clone()).or_default() += 1;
         }
         if view.keeper() {
             keepers += 1;
@@ -646,7 +598,7 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
         )));
     }
     let domain_count = domains_with_text.len().max(domain_tokens.len());
-    let top_n = domain_count.div_ceil(10).max(1);
+    let top_n = top_domain_count(domain_count);
     let mut ranked: Vec<(&String, &(u64, u64))> = domain_tokens.iter().collect();
     ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
     let top: Vec<DomainTokens> = ranked
@@ -1012,7 +964,7 @@ pub fn build_compensation(
         }
         let earliest = view.earliest()?;
         let first_seen = earliest.capture_time;
-        if terms.from.is_some_and(|f| first_seen < f) || terms.to.is_some_and(|t| first_seen > t) {
+        if !in_period(first_seen, terms.from, terms.to) {
             return Ok(());
         }
         let tokens = view.record.token_count;
@@ -1021,23 +973,23 @@ pub fn build_compensation(
         slot.1 += tokens;
         counted += 1;
         total_tokens += tokens;
-        let mut covering: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-        let entries = match sources.registry {
-            Some(registry) => covering_entries(registry, reader, &view, sources.at)?,
-            None => BTreeMap::new(),
+        let decision = match sources.registry {
+            Some(_) => Some(reservation_of(&sources, &view)?),
+            None => None,
         };
-        for entry in entries.values() {
+        let mut covering: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for entry in decision.iter().flat_map(Reservation::registry_entries) {
             covering
                 .entry(entry.rightholder.as_str())
                 .or_default()
-                .push(entry.id);
+                .push(entry.entry_id);
         }
         if covering.is_empty() {
             unclaimed.0 += 1;
             unclaimed.1 += tokens;
             return Ok(());
         }
-        let part = tokens as f64 / covering.len() as f64;
+        let part = split_equally(tokens, covering.len());
         for (holder, ids) in covering {
             let slot = holders.entry(holder.to_owned()).or_default();
             slot.0 += 1;
@@ -1051,17 +1003,16 @@ pub fn build_compensation(
             "no tokens in contents first seen in the period ({counted} contents): nothing to distribute"
         )));
     }
-    let whole = total_tokens as f64;
     let mut shares: Vec<DomainShare> = domains
         .into_iter()
         .map(|(domain, (contents, tokens))| {
-            let share = share(tokens, total_tokens);
+            let (share, amount) = pro_rata(terms.pool, tokens as f64, total_tokens);
             DomainShare {
                 registered_domain: domain,
                 contents,
                 tokens,
                 share,
-                amount: terms.pool * share,
+                amount,
             }
         })
         .collect();
@@ -1073,13 +1024,13 @@ pub fn build_compensation(
     let mut rightholder_shares: Vec<RightholderShare> = holders
         .into_iter()
         .map(|(rightholder, (contents, tokens, ids))| {
-            let share = tokens / whole;
+            let (share, amount) = pro_rata(terms.pool, tokens, total_tokens);
             RightholderShare {
                 rightholder,
                 contents,
                 tokens,
                 share,
-                amount: terms.pool * share,
+                amount,
                 entry_ids: ids.into_iter().collect(),
             }
         })
@@ -1089,7 +1040,8 @@ pub fn build_compensation(
             .total_cmp(&a.tokens)
             .then_with(|| a.rightholder.cmp(&b.rightholder))
     });
-    let unclaimed_share = share(unclaimed.1, total_tokens);
+    let (unclaimed_share, unclaimed_amount) =
+        pro_rata(terms.pool, unclaimed.1 as f64, total_tokens);
     Ok(CompensationStatement {
         index: sources.index_label(),
         registry: sources.registry_label(),
@@ -1107,7 +1059,7 @@ pub fn build_compensation(
             contents: unclaimed.0,
             tokens: unclaimed.1,
             share: unclaimed_share,
-            amount: terms.pool * unclaimed_share,
+            amount: unclaimed_amount,
         },
     })
 }

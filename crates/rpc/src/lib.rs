@@ -19,7 +19,7 @@ mod registry_check;
 mod report;
 mod server;
 
-pub use checkoptout::{OptOutRegistry, RegistryEntry};
+pub use checkoptout::OptOutRegistry;
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
 pub use metrics::{Metered, Metrics, serve_metrics};

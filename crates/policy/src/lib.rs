@@ -1,0 +1,22 @@
+//! Every *rule* of provindex in one pure crate (no I/O, no RocksDB, no tonic;
+//! docs/DESIGN.md "policy"): callers gather facts from the index and the
+//! registry, and ask here what they mean.
+//!
+//! - [`reservation`]: whether a capture or content is reserved (opted out),
+//!   by what and since when — crawl signals, registry entries in force at a
+//!   time, work coverage and the sketch-spec guard. `CheckOptOut`, export,
+//!   report and compensation all call it.
+//! - [`keeper`]: which member of a near-duplicate cluster counts.
+//! - [`export`]: the reason a content is excluded from the training manifest.
+//! - [`arithmetic`]: report and compensation numbers (shares, pro-rata pool
+//!   split, equal split among rightholders, the collection period test, top
+//!   domains).
+
+pub mod arithmetic;
+pub mod export;
+pub mod keeper;
+pub mod reservation;
+
+pub use reservation::{
+    CaptureSignal, Cover, Reason, RegistryCover, Reservation, Subject, Verdict, reservation,
+};
