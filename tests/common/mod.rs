@@ -105,6 +105,8 @@ pub struct ScannedRecord {
     pub target_uri: String,
     pub record_id: String,
     pub payload_digest: String,
+    /// `WARC-Date`, as written.
+    pub warc_date: String,
 }
 
 /// Reads a well-formed WARC file (plain or gzip) by its headers alone: a
@@ -132,6 +134,7 @@ pub fn scan_warc(path: &Path) -> Vec<ScannedRecord> {
             target_uri: String::new(),
             record_id: String::new(),
             payload_digest: String::new(),
+            warc_date: String::new(),
         };
         let mut length = 0usize;
         for line in header.lines().skip(1) {
@@ -149,6 +152,7 @@ pub fn scan_warc(path: &Path) -> Vec<ScannedRecord> {
                 }
                 "warc-record-id" => record.record_id = value,
                 "warc-payload-digest" => record.payload_digest = value,
+                "warc-date" => record.warc_date = value,
                 "content-length" => length = value.parse().unwrap_or(0),
                 _ => {}
             }

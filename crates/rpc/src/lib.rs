@@ -24,6 +24,9 @@ pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
-pub use provenance::ProvenanceApi;
+pub use provenance::{
+    MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage, read_original_record, url_captures,
+    url_prefixes,
+};
 pub use report::ReportApi;
 pub use server::{ServerConfig, incoming, serve};

@@ -43,6 +43,38 @@ fn is_point_content_lookup(request: &LookupContentRequest) -> bool {
 /// Largest original record GetCapture returns (under the 8 MiB message limit).
 pub const MAX_RECORD_BYTES: u64 = 7 << 20;
 
+/// A capture's original WARC record, read back from its object: the gzip
+/// member or plain record at its location (GetCapture include_record and the
+/// HTTP `/record/{capture_id}` both read it here).
+pub async fn read_original_record(
+    store: &provindex_corpus::store::CorpusStore,
+    record: &provindex_index::records::CaptureRecord,
+) -> Result<Vec<u8>, ApiError> {
+    let uri = &record.location_uri;
+    match record.location_framing.as_str() {
+        "plain" | "gzip_member" => {}
+        framing => {
+            return Err(ApiError::FailedPrecondition(format!(
+                "the record is inside a whole-file compressed object ({uri}, framing \
+                 {framing:?}): there is no byte range to read; fetch the object and \
+                 decompress to offset {}",
+                record.location_offset
+            )));
+        }
+    }
+    if record.location_length > MAX_RECORD_BYTES {
+        return Err(ApiError::ResourceExhausted(format!(
+            "the record is {} bytes; at most {MAX_RECORD_BYTES} are returned",
+            record.location_length
+        )));
+    }
+    store
+        .read_range_async(uri, record.location_offset, record.location_length)
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(|e| ApiError::Unavailable(format!("reading the record back: {e}")))
+}
+
 #[derive(Clone)]
 pub struct ProvenanceApi {
     index: Arc<IndexReader>,
@@ -68,34 +100,12 @@ impl ProvenanceApi {
         &self,
         record: &provindex_index::records::CaptureRecord,
     ) -> Result<Vec<u8>, ApiError> {
-        let uri = &record.location_uri;
-        match record.location_framing.as_str() {
-            "plain" | "gzip_member" => {}
-            framing => {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "the record is inside a whole-file compressed object ({uri}, framing \
-                     {framing:?}): there is no byte range to read; fetch the object and \
-                     decompress to offset {}",
-                    record.location_offset
-                )));
-            }
-        }
-        if record.location_length > MAX_RECORD_BYTES {
-            return Err(ApiError::ResourceExhausted(format!(
-                "the record is {} bytes; at most {MAX_RECORD_BYTES} are returned",
-                record.location_length
-            )));
-        }
         let store = Arc::clone(self.store.get_or_init(|| {
             Arc::new(provindex_corpus::store::CorpusStore::with_handle(
                 tokio::runtime::Handle::current(),
             ))
         }));
-        store
-            .read_range_async(uri, record.location_offset, record.location_length)
-            .await
-            .map(|bytes| bytes.to_vec())
-            .map_err(|e| ApiError::Unavailable(format!("reading the record back: {e}")))
+        read_original_record(&store, record).await
     }
 
     /// Consults `registry` in CheckOptOut (issue 8's opt-out registry).
@@ -231,7 +241,7 @@ fn page_size(requested: u32) -> Result<usize, ApiError> {
 }
 
 /// Key prefixes of the `urls` table that a URL and match mode cover.
-pub(crate) fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, ApiError> {
+pub fn url_prefixes(url: &str, mode: UrlMatch) -> Result<Vec<Vec<u8>>, ApiError> {
     let mode = match mode {
         UrlMatch::Unspecified | UrlMatch::Exact => MatchMode::Exact,
         UrlMatch::Prefix => MatchMode::Prefix,
@@ -291,21 +301,48 @@ fn lookup_url(
         Some(key)
     };
     let first_page = after.is_none();
-    let page = index.scan_urls(&UrlScan {
-        prefixes,
-        from_time: request.from_time,
-        to_time: request.to_time,
-        after,
-        limit,
-        reverse: request.newest_first,
-    })?;
-    if first_page && page.hits.is_empty() && page.next.is_none() {
+    let page = url_captures(
+        index,
+        &UrlScan {
+            prefixes,
+            from_time: request.from_time,
+            to_time: request.to_time,
+            after,
+            limit,
+            reverse: request.newest_first,
+        },
+    )?;
+    if first_page && page.captures.is_empty() && page.next.is_none() {
         return Err(ApiError::NotFound(format!(
             "no captures for {} (match {})",
             crate::echo(&request.url),
             mode.as_str_name()
         )));
     }
+    let captures = page
+        .captures
+        .into_iter()
+        .map(|(capture_id, record)| convert::capture(capture_id, record))
+        .collect();
+    Ok(LookupUrlResponse {
+        captures,
+        next_page_token: page.next.map(hex::encode).unwrap_or_default(),
+    })
+}
+
+/// One page of a URL query: the captures in `urls` key order (or reversed)
+/// with their records, and the key to resume after when more may follow.
+#[derive(Debug, Default)]
+pub struct UrlCapturesPage {
+    pub captures: Vec<(u128, provindex_index::records::CaptureRecord)>,
+    pub next: Option<Vec<u8>>,
+}
+
+/// The URL query both adapters run (gRPC LookupUrl, HTTP `/cdx`): a scan of
+/// the `urls` table (prefixes from [`url_prefixes`]) and the capture records
+/// of its hits.
+pub fn url_captures(index: &IndexReader, scan: &UrlScan) -> Result<UrlCapturesPage, ApiError> {
+    let page = index.scan_urls(scan)?;
     let capture_ids: Vec<u128> = page.hits.iter().map(|hit| hit.capture_id).collect();
     let mut captures = Vec::with_capacity(capture_ids.len());
     for (capture_id, record) in capture_ids.iter().zip(index.captures(&capture_ids)?) {
@@ -313,11 +350,11 @@ fn lookup_url(
             cf: provindex_index::schema::CAPTURES,
             reason: format!("url entry for missing capture {capture_id:032x}"),
         })?;
-        captures.push(convert::capture(*capture_id, record));
+        captures.push((*capture_id, record));
     }
-    Ok(LookupUrlResponse {
+    Ok(UrlCapturesPage {
         captures,
-        next_page_token: page.next.map(hex::encode).unwrap_or_default(),
+        next: page.next,
     })
 }
 

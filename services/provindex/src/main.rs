@@ -55,6 +55,11 @@ enum Command {
         /// free port, printed as `metrics on ADDR`). Off unless given.
         #[arg(long)]
         metrics_listen: Option<String>,
+        /// Also serve HTTP on this address: pywb's CDX server API at `/cdx`
+        /// and original WARC records at `/record/{capture_id}` (port 0: a
+        /// free port, printed as `http listening on ADDR`). Off unless given.
+        #[arg(long)]
+        http_listen: Option<String>,
         /// Block cache for the index's uncompressed blocks, in MiB, shared by
         /// all tables. Lookups whose blocks are cached cost no read and no
         /// decompression; size it to the hot part of the index (memory is
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
             index,
             listen,
             metrics_listen,
+            http_listen,
             block_cache_mb,
             connections,
             access,
@@ -143,6 +149,7 @@ fn main() -> ExitCode {
             index,
             listen,
             metrics_listen,
+            http_listen,
             block_cache_mb,
             connections,
             access,
@@ -167,6 +174,7 @@ fn run_serve(
     index: PathBuf,
     listen: String,
     metrics_listen: Option<String>,
+    http_listen: Option<String>,
     block_cache_mb: usize,
     connections: ConnectionArgs,
     access: registry_cli::AccessArgs,
@@ -209,10 +217,31 @@ fn run_serve(
             ));
             config.metrics = Some(metrics);
         }
+        let reader = Arc::new(reader);
+        if let Some(http_listen) = &http_listen {
+            use std::io::Write as _;
+            let http_listener = tokio::net::TcpListener::bind(http_listen)
+                .await
+                .with_context(|| format!("binding {http_listen}"))?;
+            let http_local = http_listener
+                .local_addr()
+                .context("reading the http address")?;
+            // After "listening on": scripts read the gRPC address first. A
+            // reader that stopped after that line must not kill the server.
+            let _ = writeln!(std::io::stdout(), "http listening on {http_local}");
+            let index = Arc::clone(&reader);
+            tokio::spawn(async move {
+                if let Err(error) =
+                    provindex_http::serve(http_listener, index, shutdown_signal()).await
+                {
+                    tracing::error!(%error, "http server failed");
+                }
+            });
+        }
         use std::io::Write as _;
         std::io::stdout().flush().ok();
         tracing::info!(%local, index = %index.display(), "serving");
-        provindex_rpc::serve(listener, Arc::new(reader), config, shutdown_signal())
+        provindex_rpc::serve(listener, reader, config, shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("server failed: {e}"))
     })
