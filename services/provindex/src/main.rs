@@ -1,5 +1,6 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
+mod client;
 mod export;
 mod jobs;
 mod lookup;
@@ -71,8 +72,16 @@ enum Command {
         #[command(flatten)]
         access: registry_cli::AccessArgs,
     },
-    /// Ask a running server.
+    /// Ask a running server: captures of a URL, a content, a capture.
     Lookup(lookup::LookupArgs),
+    /// One capture; with --record its original WARC record's bytes.
+    Capture(lookup::CaptureArgs),
+    /// Where does a work appear? Exact and near-duplicate matches with their sources.
+    FindWork(lookup::FindWorkArgs),
+    /// Opt-out status of a URL or a content, with what decided it.
+    CheckOptout(lookup::CheckOptOutArgs),
+    /// Register, list and revoke opt-outs in a server's registry.
+    Optout(lookup::OptOutArgs),
     /// Print the audit log of an opt-out registry.
     Audit(registry_cli::AuditArgs),
     /// Write the training manifest (JSONL): every content not opted out by
@@ -155,6 +164,10 @@ fn main() -> ExitCode {
             access,
         ),
         Command::Lookup(args) => return lookup::run(args),
+        Command::Capture(args) => return lookup::run_capture(args),
+        Command::FindWork(args) => return lookup::run_find_work(args),
+        Command::CheckOptout(args) => return lookup::run_check_optout(args),
+        Command::Optout(args) => return lookup::run_optout(args),
         Command::Audit(args) => registry_cli::run_audit(args),
         Command::Info { index, json } => run_info(index, json),
         Command::Export(args) => export::run_export(args),
@@ -165,7 +178,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(lookup::EXIT_ERROR)
+            ExitCode::from(client::EXIT_ERROR)
         }
     }
 }
