@@ -8,7 +8,7 @@ use provindex_signals::UrlError;
 use tonic::{Code, Status};
 
 use crate::auth::AuthError;
-use crate::disclosure::DisclosureError;
+use provindex_disclosure::DisclosureError;
 
 /// Longest client-supplied value an error message repeats, in bytes.
 pub const MAX_ECHO_BYTES: usize = 200;
@@ -175,7 +175,7 @@ macro_rules! into_status {
     )*};
 }
 
-into_status!(ApiError, DisclosureError, AuthError);
+into_status!(ApiError, AuthError);
 
 #[cfg(test)]
 mod tests {

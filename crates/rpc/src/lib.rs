@@ -9,7 +9,6 @@ mod checkoptout;
 pub mod conn;
 mod convert;
 pub mod coordinator;
-pub mod disclosure;
 mod error;
 mod findwork;
 pub mod metrics;

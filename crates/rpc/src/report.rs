@@ -1,5 +1,5 @@
 //! `ReportService`: the transparency summary, the compensation statement and
-//! the training-manifest export over gRPC, computed by [`crate::disclosure`]
+//! the training-manifest export over gRPC, computed by [`provindex_disclosure`]
 //! exactly as the `provindex report` / `compensation` / `export` subcommands
 //! compute them.
 //!
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use crate::ApiError;
 use crate::auth::{Auth, AuthError, Principal, Role};
-use crate::disclosure::{self, CompensationTerms, DisclosureError, Sources};
+use provindex_disclosure::{self as disclosure, CompensationTerms, DisclosureError, Sources};
 
 /// The report service over one index (and its registry, when served).
 #[derive(Clone)]
@@ -57,7 +57,7 @@ impl ReportApi {
         tokio::task::spawn_blocking(move || work(&index, registry.as_deref()))
             .await
             .map_err(|join| ApiError::Internal(format!("report task failed: {join}")))?
-            .map_err(Into::into)
+            .map_err(|error| ApiError::from(error).into())
     }
 
     /// The admin behind the request: UNAUTHENTICATED without a known token
@@ -302,7 +302,7 @@ impl ReportService for ReportApi {
             from: request.from,
             to: request.to,
         };
-        terms.validate()?;
+        terms.validate().map_err(ApiError::from)?;
         let at = request.at.unwrap_or_else(disclosure::now);
         let statement = self
             .blocking(move |reader, registry| {
@@ -329,7 +329,9 @@ impl ReportService for ReportApi {
         let outcome = async {
             validate_output(&request.output_uri)?;
             let out = request.output_uri.trim().to_owned();
-            disclosure::check_destination(&self.store, &out, "output_uri").await?;
+            disclosure::check_destination(&self.store, &out, "output_uri")
+                .await
+                .map_err(ApiError::from)?;
             let at = request.at.unwrap_or_else(disclosure::now);
             let export = self
                 .blocking(move |reader, registry| {
@@ -340,8 +342,9 @@ impl ReportService for ReportApi {
                     })
                 })
                 .await?;
-            let summary =
-                disclosure::write_export(&self.store, &out, export, true, "output_uri").await?;
+            let summary = disclosure::write_export(&self.store, &out, export, true, "output_uri")
+                .await
+                .map_err(ApiError::from)?;
             Ok(summary_message(summary))
         }
         .await;

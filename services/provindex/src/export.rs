@@ -1,5 +1,5 @@
 //! `provindex export`, `provindex report` and `provindex compensation`: argument
-//! parsing and output files around [`provindex_rpc::disclosure`], which
+//! parsing and output files around [`provindex_disclosure`], which
 //! computes all three (the gRPC `ReportService` calls the same functions).
 
 use std::fs::File;
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use provindex_disclosure::{self as disclosure, CompensationTerms, Sources};
 use provindex_index::{IndexReader, Registry};
-use provindex_rpc::disclosure::{self, CompensationTerms, Sources};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
