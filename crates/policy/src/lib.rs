@@ -11,8 +11,11 @@
 //! - [`arithmetic`]: report and compensation numbers (shares, pro-rata pool
 //!   split, equal split among rightholders, the collection period test, top
 //!   domains).
+//! - [`authorization`]: roles, rightholders' granted scopes, who may
+//!   register, revoke, list and export.
 
 pub mod arithmetic;
+pub mod authorization;
 pub mod export;
 pub mod keeper;
 pub mod reservation;

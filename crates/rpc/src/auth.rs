@@ -43,137 +43,67 @@ use tonic::codegen::{BoxFuture, Service, http};
 use tonic::metadata::MetadataMap;
 use tonic::server::NamedService;
 
-/// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+// Roles, grants and principals are policy's (who may write which scope is a
+// rule): this module authenticates and parses the configuration.
+pub use provindex_policy::authorization::{Grant, Principal, Role};
+
+/// A role as written in the configuration.
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+enum RoleText {
     Admin,
     Rightholder,
     Reader,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Rightholder => "rightholder",
-            Role::Reader => "reader",
+impl From<RoleText> for Role {
+    fn from(role: RoleText) -> Self {
+        match role {
+            RoleText::Admin => Role::Admin,
+            RoleText::Rightholder => Role::Rightholder,
+            RoleText::Reader => Role::Reader,
         }
     }
 }
 
-/// A scope granted to a rightholder, canonicalized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Grant {
-    /// A host and all its subdomains: `surt` is the domain SURT prefix
-    /// (`uk,gov,data` for `data.gov.uk`).
-    Domain { given: String, surt: String },
-    /// Every URL inside the SURT prefix `surt`, up to segment boundaries
-    /// ([`provindex_signals::url_prefix_covers`]).
-    UrlPrefix { given: String, surt: String },
-}
-
-impl Grant {
-    fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("empty scope".into());
-        }
-        if text.chars().any(char::is_control) {
-            return Err(format!(
-                "scope {}: contains a control character",
-                shown(text)
-            ));
-        }
-        let is_url = text.contains("://") || text.contains('/');
-        let host = provindex_signals::surt(text)
-            .map_err(|e| format!("scope {}: {e}", shown(text)))?
-            .host;
-        if let Some(problem) = provindex_signals::hostname_problem(&host) {
-            return Err(format!("scope {}: {problem}", shown(text)));
-        }
-        let mode = if is_url {
-            MatchMode::Prefix
-        } else {
-            MatchMode::Domain
-        };
-        let surt = provindex_signals::surt_scan_prefix(text, mode)
-            .map_err(|e| format!("scope {}: {e}", shown(text)))?;
-        Ok(if is_url {
-            Grant::UrlPrefix {
-                given: text.to_owned(),
-                surt,
-            }
-        } else {
-            Grant::Domain {
-                given: text.to_owned(),
-                surt,
-            }
-        })
+/// A configured scope (`data.gov.uk`, `https://www.gov.uk/government/`),
+/// canonicalized to a [`Grant`].
+fn parse_grant(text: &str) -> Result<Grant, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty scope".into());
     }
-
-    /// Whether a URL with SURT key (or SURT prefix) `key` lies inside this grant.
-    fn covers_key(&self, key: &str) -> bool {
-        match self {
-            Grant::Domain { surt, .. } => provindex_signals::domain_key_matches(key, surt),
-            Grant::UrlPrefix { surt, .. } => provindex_signals::url_prefix_covers(surt, key),
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "scope {}: contains a control character",
+            shown(text)
+        ));
+    }
+    let is_url = text.contains("://") || text.contains('/');
+    let host = provindex_signals::surt(text)
+        .map_err(|e| format!("scope {}: {e}", shown(text)))?
+        .host;
+    if let Some(problem) = provindex_signals::hostname_problem(&host) {
+        return Err(format!("scope {}: {problem}", shown(text)));
+    }
+    let mode = if is_url {
+        MatchMode::Prefix
+    } else {
+        MatchMode::Domain
+    };
+    let surt = provindex_signals::surt_scan_prefix(text, mode)
+        .map_err(|e| format!("scope {}: {e}", shown(text)))?;
+    Ok(if is_url {
+        Grant::UrlPrefix {
+            given: text.to_owned(),
+            surt,
         }
-    }
-
-    /// Whether every capture of the domain with domain SURT prefix
-    /// `domain_surt` (e.g. `uk,gov,data`) lies inside this grant.
-    fn covers_domain(&self, domain_surt: &str) -> bool {
-        match self {
-            Grant::Domain { surt, .. } => {
-                domain_surt == surt
-                    || domain_surt
-                        .strip_prefix(surt.as_str())
-                        .is_some_and(|rest| rest.starts_with(','))
-            }
-            Grant::UrlPrefix { .. } => false,
+    } else {
+        Grant::Domain {
+            given: text.to_owned(),
+            surt,
         }
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub name: String,
-    pub role: Role,
-    pub grants: Vec<Grant>,
-}
-
-impl Principal {
-    /// Whether a URL (SURT key or prefix) is inside the principal's grants.
-    /// Admins: always; readers: never.
-    pub fn may_cover_url(&self, surt_key: &str) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Reader => false,
-            Role::Rightholder => self.grants.iter().any(|g| g.covers_key(surt_key)),
-        }
-    }
-
-    /// Whether a whole domain (its domain SURT prefix, e.g. `uk,gov,data`) is
-    /// inside the principal's grants.
-    pub fn may_cover_domain(&self, domain_surt: &str) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Reader => false,
-            Role::Rightholder => self.grants.iter().any(|g| g.covers_domain(domain_surt)),
-        }
-    }
-
-    /// The granted scopes as written in the configuration.
-    pub fn grant_list(&self) -> String {
-        self.grants
-            .iter()
-            .map(|g| match g {
-                Grant::Domain { given, .. } | Grant::UrlPrefix { given, .. } => given.as_str(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+    })
 }
 
 /// The token table and the read-gating switch.
@@ -277,7 +207,7 @@ fn shown(text: &str) -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenEntry {
-    role: Role,
+    role: RoleText,
     name: String,
     #[serde(default)]
     scopes: Vec<String>,
@@ -358,10 +288,11 @@ impl Auth {
             let grants = entry
                 .scopes
                 .iter()
-                .map(|s| Grant::parse(s))
+                .map(|s| parse_grant(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| AuthConfigError::Invalid(format!("{name}: {e}")))?;
-            match entry.role {
+            let role = Role::from(entry.role);
+            match role {
                 Role::Rightholder if grants.is_empty() => {
                     return Err(AuthConfigError::Invalid(format!(
                         "{name}: a rightholder needs at least one scope"
@@ -378,7 +309,7 @@ impl Auth {
                 hash,
                 Arc::new(Principal {
                     name,
-                    role: entry.role,
+                    role,
                     grants,
                 }),
             ));

@@ -72,7 +72,7 @@ pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {
             size: cluster.size,
             keeper: format!("{:032x}", cluster.keeper),
         }),
-        is_keeper: cluster.keeper == content_id,
+        is_keeper: record.is_keeper(content_id),
         content_id: format!("{content_id:032x}"),
         sha256: hex::encode(&record.sha256),
         length_bytes: record.length_bytes,

@@ -163,6 +163,16 @@ pub fn status_of(error: &(dyn ErrorExt + '_)) -> Status {
     Status::new(code_of(code), message)
 }
 
+impl From<provindex_policy::authorization::Denied> for ApiError {
+    fn from(denied: provindex_policy::authorization::Denied) -> Self {
+        use provindex_policy::authorization::Denied;
+        match denied {
+            Denied::Permission(message) => ApiError::PermissionDenied(message),
+            Denied::Invalid { field, reason } => ApiError::invalid(field, reason),
+        }
+    }
+}
+
 /// `From<E> for Status` through [`status_of`], for the error types of this
 /// crate (the orphan rule keeps other crates' errors behind [`ApiError`]).
 macro_rules! into_status {

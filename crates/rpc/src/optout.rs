@@ -20,7 +20,8 @@ use provindex_sketch::MinHasher;
 use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
-use crate::auth::{Auth, AuthError, Principal, Role};
+use crate::auth::{Auth, AuthError, Principal};
+use provindex_policy::authorization::{self, RequestedScope};
 use crate::error::ApiError;
 
 /// Page size when the request leaves it 0.
@@ -416,24 +417,20 @@ fn revoke_audit_json(request: &RevokeOptOutRequest) -> serde_json::Value {
     })
 }
 
-/// Whether any capture of `content_id` in the index lies in the principal's grants.
-fn content_in_grants(
-    index: &IndexReader,
-    principal: &Principal,
-    content_id: u128,
-) -> Result<bool, crate::ApiError> {
+/// The SURT keys of a content's captures (the first `MAX_CAPTURES_CHECKED`),
+/// for [`authorization::authorize_scope`].
+fn capture_surts(index: &IndexReader, content_id: u128) -> Result<Vec<String>, crate::ApiError> {
     let internal = crate::ApiError::Index;
     let (capture_ids, _) = index
         .content_captures(content_id, None, MAX_CAPTURES_CHECKED)
         .map_err(internal)?;
+    let mut surts = Vec::new();
     for capture_id in capture_ids {
-        if let Some(capture) = index.capture(capture_id).map_err(internal)?
-            && principal.may_cover_url(&capture.surt)
-        {
-            return Ok(true);
+        if let Some(capture) = index.capture(capture_id).map_err(internal)? {
+            surts.push(capture.surt);
         }
     }
-    Ok(false)
+    Ok(surts)
 }
 
 impl OptOutApi {
@@ -442,36 +439,11 @@ impl OptOutApi {
         principal: &Principal,
         request: RegisterOptOutRequest,
     ) -> Result<OptOutEntry, Status> {
-        if principal.role == Role::Reader {
-            return Err(crate::ApiError::PermissionDenied(format!(
-                "{} is a reader: readers cannot register opt-outs",
-                principal.name
-            ))
-            .into());
-        }
+        authorization::may_write(principal, "register").map_err(ApiError::from)?;
         let canonical = self.canonical_scope(request.scope.as_ref())?;
         let rightholder = request.rightholder.trim();
-        let rightholder = match principal.role {
-            Role::Rightholder if rightholder.is_empty() || rightholder == principal.name => {
-                principal.name.clone()
-            }
-            Role::Rightholder => {
-                return Err(crate::ApiError::PermissionDenied(format!(
-                    "rightholder: {} may register opt-outs only for itself, not {}",
-                    principal.name,
-                    shown(rightholder)
-                ))
-                .into());
-            }
-            _ if rightholder.is_empty() => {
-                return Err(invalid(
-                    "rightholder",
-                    "is required (the rightholder the opt-out is registered for)",
-                )
-                .into());
-            }
-            _ => rightholder.to_owned(),
-        };
+        let rightholder = authorization::registrant(principal, rightholder, &shown(rightholder))
+            .map_err(ApiError::from)?;
         if rightholder.len() > MAX_NAME_BYTES {
             return Err(
                 invalid("rightholder", format!("longer than {MAX_NAME_BYTES} bytes")).into(),
@@ -495,40 +467,31 @@ impl OptOutApi {
             None => now(),
         };
         // Authorization of the scope itself.
-        match &canonical.scope {
-            Scope::Domain(domain) if !principal.may_cover_domain(&canonical.surt) => {
-                return Err(crate::ApiError::PermissionDenied(format!(
-                    "scope.domain: {domain} is outside the scopes granted to {} ({})",
-                    principal.name,
-                    principal.grant_list()
-                ))
-                .into());
-            }
-            Scope::UrlPrefix(_) if !principal.may_cover_url(&canonical.surt) => {
-                return Err(crate::ApiError::PermissionDenied(format!(
-                    "scope.url_prefix: {} is outside the scopes granted to {} ({})",
-                    shown(&canonical.submitted),
-                    principal.name,
-                    principal.grant_list()
-                ))
-                .into());
-            }
-            Scope::Content(content_id) if principal.role != Role::Admin => {
-                let principal_copy = principal.clone();
+        let surts = match &canonical.scope {
+            Scope::Content(content_id) if principal.needs_captures_for_content() => {
                 let content_id = *content_id;
-                let inside = self
-                    .blocking(move |_, index| content_in_grants(index, &principal_copy, content_id))
-                    .await?;
-                if !inside {
-                    return Err(crate::ApiError::PermissionDenied(format!(
-                        "scope.content_id: no capture of {content_id:032x} in the index lies in the scopes granted to {} ({})",
-                        principal.name,
-                        principal.grant_list()
-                    )).into());
-                }
+                self.blocking(move |_, index| capture_surts(index, content_id))
+                    .await?
             }
-            _ => {}
-        }
+            _ => Vec::new(),
+        };
+        let shown_prefix = shown(&canonical.submitted);
+        let requested = match &canonical.scope {
+            Scope::Domain(domain) => RequestedScope::Domain {
+                domain,
+                surt: &canonical.surt,
+            },
+            Scope::UrlPrefix(_) => RequestedScope::UrlPrefix {
+                shown: &shown_prefix,
+                surt: &canonical.surt,
+            },
+            Scope::Content(content_id) => RequestedScope::Content {
+                content_id: *content_id,
+                capture_surts: &surts,
+            },
+            _ => RequestedScope::Work,
+        };
+        authorization::authorize_scope(principal, requested).map_err(ApiError::from)?;
         let new = NewRegistration {
             rightholder,
             scope: canonical.scope,
@@ -559,13 +522,7 @@ impl OptOutApi {
         principal: &Principal,
         request: &RevokeOptOutRequest,
     ) -> Result<OptOutEntry, Status> {
-        if principal.role == Role::Reader {
-            return Err(crate::ApiError::PermissionDenied(format!(
-                "{} is a reader: readers cannot revoke opt-outs",
-                principal.name
-            ))
-            .into());
-        }
+        authorization::may_write(principal, "revoke").map_err(ApiError::from)?;
         let id = parse_entry_id("id", &request.id)?;
         if request.reason.len() > MAX_NOTE_BYTES {
             return Err(invalid("reason", format!("longer than {MAX_NOTE_BYTES} bytes")).into());
@@ -575,13 +532,7 @@ impl OptOutApi {
             .get(id)
             .map_err(ApiError::from)?
             .ok_or(crate::ApiError::Registry(RegistryError::NotFound(id)))?;
-        if principal.role == Role::Rightholder && entry.rightholder != principal.name {
-            return Err(crate::ApiError::PermissionDenied(format!(
-                "opt-out {id} belongs to another rightholder; {} may revoke only its own",
-                principal.name
-            ))
-            .into());
-        }
+        authorization::may_revoke(principal, id, &entry.rightholder).map_err(ApiError::from)?;
         let who = actor(principal);
         let reason = request.reason.clone();
         let audit = revoke_audit_json(request);
@@ -600,20 +551,8 @@ impl OptOutApi {
         request: &ListOptOutsRequest,
     ) -> Result<ListOptOutsResponse, Status> {
         let requested = request.rightholder.trim();
-        let rightholder = match principal.role {
-            Role::Rightholder if requested.is_empty() || requested == principal.name => {
-                Some(principal.name.clone())
-            }
-            Role::Rightholder => {
-                return Err(crate::ApiError::PermissionDenied(format!(
-                    "rightholder: {} may list only its own opt-outs",
-                    principal.name
-                ))
-                .into());
-            }
-            _ if requested.is_empty() => None,
-            _ => Some(requested.to_owned()),
-        };
+        let rightholder =
+            authorization::list_filter(principal, requested).map_err(ApiError::from)?;
         let kind = match request.scope_kind.trim() {
             "" => None,
             text => Some(ScopeKind::parse(text).ok_or_else(|| {

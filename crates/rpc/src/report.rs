@@ -19,7 +19,7 @@ use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use crate::ApiError;
-use crate::auth::{Auth, AuthError, Principal, Role};
+use crate::auth::{Auth, AuthError, Principal};
 use provindex_disclosure::{self as disclosure, CompensationTerms, DisclosureError, Sources};
 
 /// The report service over one index (and its registry, when served).
@@ -68,13 +68,7 @@ impl ReportApi {
             .as_ref()
             .ok_or(AuthError::NotConfigured("ExportTrainingManifest"))?;
         let principal = auth.authenticate(request.metadata())?;
-        if principal.role != Role::Admin {
-            return Err(ApiError::PermissionDenied(format!(
-                "{} ({}) may not export: ExportTrainingManifest needs the admin role",
-                principal.name,
-                principal.role.as_str()
-            )));
-        }
+        provindex_policy::authorization::may_export(&principal)?;
         Ok(principal)
     }
 
