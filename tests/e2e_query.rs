@@ -343,8 +343,9 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
         .map(|(u, _)| u.as_str())
         .filter(|u| u.starts_with("http"))
         .collect();
-    let mut expected: Vec<(&str, &str, Option<(&str, &str)>)> =
-        urls.iter().map(|u| (*u, "unknown", None)).collect();
+    // (url, verdict, deciding signal's kind and source)
+    type Expected<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+    let mut expected: Vec<Expected<'_>> = urls.iter().map(|u| (*u, "unknown", None)).collect();
     for row in CAPTURES {
         let decider = row
             .decider
