@@ -13,7 +13,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{ServerProcess as Server, corpus_dir, provindex_bin, with_token};
+use common::{ServerProcess as Server, corpus_dir, make_certificates, provindex_bin, with_token};
 use provindex_proto::v1::{
     Capture, CheckOptOutRequest, FindWorkRequest, GetCaptureRequest, ListOptOutsRequest,
     LookupContentRequest, LookupUrlRequest, UrlMatch, check_opt_out_request::Target,
@@ -558,7 +558,12 @@ async fn the_cli_answers_every_question_with_tokens_and_complete_json() {
     assert!(output.stdout.is_empty());
     let output = cli(
         &[
-            "optout", "register", "--domain", "data.gov.uk", "--server", &addr,
+            "optout",
+            "register",
+            "--domain",
+            "data.gov.uk",
+            "--server",
+            &addr,
         ],
         Some(IANA),
     );
@@ -597,81 +602,6 @@ async fn the_cli_answers_every_question_with_tokens_and_complete_json() {
     );
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     assert!(stderr(&output).contains("UNAVAILABLE"), "{output:?}");
-}
-
-/// A throwaway CA and a server certificate for localhost / 127.0.0.1, made
-/// with the `openssl` command-line tool (as tests/e2e_optout_registry.rs does).
-fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command-line tool is needed to make test certificates");
-        assert!(output.status.success(), "openssl {args:?}: {output:?}");
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=provindex test CA",
-        ],
-    ]
-    .concat());
-    run(&[
-        &["req"][..],
-        &ec,
-        &[
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    ]
-    .concat());
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("write ext");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
 }
 
 #[test]
