@@ -17,8 +17,8 @@
 //! - FindWork with each original finds every light copy and none of the 30%
 //!   edits nor the other articles;
 //! - a rightholder's `work`-scope opt-out with the Chinese text of one article
-//!   makes CheckOptOut on the content of its Traditional repost (found by the
-//!   repost's URL) and of its 1% edit answer "reserved" through that entry,
+//!   makes CheckOptOut on its Traditional repost (by URL and by content) and
+//!   on its 1% edit answer "reserved" through that entry,
 //!   as a near-duplicate work match; other articles and the 30% edit stay
 //!   without a registry finding;
 //! - token counts: every content's stored count equals its characters counted
@@ -577,7 +577,8 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
     }
 
     // 3. A rightholder registers article 0 as a work; CheckOptOut on its
-    //    Traditional repost's URL reports it reserved through that entry.
+    //    Traditional repost (URL or content) reports it reserved through that
+    //    entry.
     let page_of = |article: usize, kind: Kind| {
         pages
             .iter()
@@ -607,27 +608,27 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
         work.work_token_count,
         hand_token_count(&pages[original_of(0)].text)
     );
-    // The Traditional repost, by the content its URL's capture holds (as
-    // LookupUrl gave it). CheckOptOut by URL consults only domain and
-    // URL-prefix entries (registry_check.rs, covers_for_url), so a work entry
-    // does not show there; by content it does.
+    // The Traditional repost, by its URL and by the content its URL's capture
+    // holds: the same near-duplicate work finding either way.
     let traditional = &pages[page_of(0, Kind::Traditional)];
     let by_url = check(&mut client, Target::Url(traditional.url.clone())).await;
     assert_eq!(by_url.content_id, content_of[page_of(0, Kind::Traditional)]);
-    let reserved = check(&mut client, Target::ContentId(by_url.content_id.clone())).await;
-    assert!(reserved.registry_checked);
-    assert_eq!(reserved.verdict, "reserved", "{reserved:?}");
-    let findings = registry_findings(&reserved);
-    assert_eq!(findings.len(), 1, "{reserved:?}");
-    assert_eq!(findings[0].0, work.id);
-    let (prefix, similarity) = findings[0]
-        .1
-        .split_once('~')
-        .expect("a near-duplicate work match carries its similarity");
-    assert_eq!(prefix, format!("work:{}", work.scope_key));
-    let similarity: f64 = similarity.parse().expect("similarity");
-    // The fold makes the Traditional sketch equal the Simplified one (here: 1).
-    assert!((0.8..=1.0).contains(&similarity), "{similarity}");
+    let by_content = check(&mut client, Target::ContentId(by_url.content_id.clone())).await;
+    for reserved in [&by_url, &by_content] {
+        assert!(reserved.registry_checked);
+        assert_eq!(reserved.verdict, "reserved", "{reserved:?}");
+        let findings = registry_findings(reserved);
+        assert_eq!(findings.len(), 1, "{reserved:?}");
+        assert_eq!(findings[0].0, work.id);
+        let (prefix, similarity) = findings[0]
+            .1
+            .split_once('~')
+            .expect("a near-duplicate work match carries its similarity");
+        assert_eq!(prefix, format!("work:{}", work.scope_key));
+        let similarity: f64 = similarity.parse().expect("similarity");
+        // The fold makes the Traditional sketch equal the Simplified one (here: 1).
+        assert!((0.8..=1.0).contains(&similarity), "{similarity}");
+    }
     let edited = check(
         &mut client,
         Target::ContentId(content_of[page_of(0, Kind::OnePercent)].clone()),
@@ -643,14 +644,16 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
         let page = &pages[page_of(article, kind)];
         let by_url = check(&mut client, Target::Url(page.url.clone())).await;
         assert_eq!(by_url.content_id, content_of[page_of(article, kind)]);
-        let answer = check(&mut client, Target::ContentId(by_url.content_id.clone())).await;
-        assert!(answer.registry_checked);
-        assert!(
-            registry_findings(&answer).is_empty(),
-            "{}: {answer:?}",
-            page.url
-        );
-        assert_ne!(answer.verdict, "reserved", "{}: {answer:?}", page.url);
+        let by_content = check(&mut client, Target::ContentId(by_url.content_id.clone())).await;
+        for answer in [&by_url, &by_content] {
+            assert!(answer.registry_checked);
+            assert!(
+                registry_findings(answer).is_empty(),
+                "{}: {answer:?}",
+                page.url
+            );
+            assert_ne!(answer.verdict, "reserved", "{}: {answer:?}", page.url);
+        }
     }
     drop(server);
 

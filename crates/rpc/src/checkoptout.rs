@@ -152,9 +152,15 @@ fn check_url(
     let record = index
         .capture(newest.capture_id)?
         .ok_or_else(|| ApiError::NotFound(format!("capture {:032x}", newest.capture_id)))?;
-    let covers = match registry {
-        Some(registry) => registry.covers_for_url(url, &newest.surt)?,
-        None => Vec::new(),
+    // The page's own content counts too: content and work entries (exact or
+    // near-duplicate) reserve a URL whose newest capture holds what they cover.
+    let covers = match (registry, record.content_id()) {
+        (Some(registry), Some(content_id)) => registry.covers_for_content(
+            content_id,
+            &[(newest.surt.as_str(), record.registered_domain.as_str())],
+        )?,
+        (Some(registry), None) => registry.covers_for_url(url, &newest.surt)?,
+        (None, _) => Vec::new(),
     };
     let signal = record.crawl_signal(newest.capture_id);
     let decision = reservation(Subject {
