@@ -270,7 +270,8 @@ mod tests {
     #[test]
     fn scopes_inside_grants_only() {
         let gov = gov();
-        let domain = |d: &'static str, surt: &'static str| RequestedScope::Domain { domain: d, surt };
+        let domain =
+            |d: &'static str, surt: &'static str| RequestedScope::Domain { domain: d, surt };
         assert!(authorize_scope(&gov, domain("data.gov.uk", "uk,gov,data")).is_ok());
         assert!(authorize_scope(&gov, domain("beta.data.gov.uk", "uk,gov,data,beta")).is_ok());
         assert!(authorize_scope(&gov, domain("gov.uk", "uk,gov")).is_err());
@@ -306,10 +307,16 @@ mod tests {
         assert!(may_write(&reader, "register").is_err());
         assert!(may_write(&gov, "register").is_ok());
         assert_eq!(registrant(&gov, "", "\"\"").as_deref(), Ok("Gov"));
-        assert!(matches!(registrant(&gov, "Other", "\"Other\""), Err(Denied::Permission(_))));
+        assert!(matches!(
+            registrant(&gov, "Other", "\"Other\""),
+            Err(Denied::Permission(_))
+        ));
         assert!(matches!(
             registrant(&admin, "", "\"\""),
-            Err(Denied::Invalid { field: "rightholder", .. })
+            Err(Denied::Invalid {
+                field: "rightholder",
+                ..
+            })
         ));
         assert_eq!(registrant(&admin, "Other", "").as_deref(), Ok("Other"));
         assert!(may_revoke(&gov, 1, "Gov").is_ok());

@@ -45,9 +45,7 @@ pub fn export_reasons(reservation: &Reservation, keeper: bool) -> ExportReasons 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reservation::{
-        CaptureSignal, Cover, RegistryCover, Subject, Verdict, reservation,
-    };
+    use crate::reservation::{CaptureSignal, Cover, RegistryCover, Subject, Verdict, reservation};
 
     fn entry(id: u64, kind: &str, cover: Cover) -> RegistryCover {
         RegistryCover {
@@ -62,7 +60,11 @@ mod tests {
         }
     }
 
-    fn reasons(reserved_kind: Option<&str>, covers: &[RegistryCover], keeper: bool) -> ExportReasons {
+    fn reasons(
+        reserved_kind: Option<&str>,
+        covers: &[RegistryCover],
+        keeper: bool,
+    ) -> ExportReasons {
         let captures: Vec<CaptureSignal> = reserved_kind
             .into_iter()
             .map(|kind| CaptureSignal {
@@ -101,7 +103,12 @@ mod tests {
         assert_eq!(all.excluded_by.as_deref(), Some("crawl_signal:tdmrep"));
         assert_eq!(
             all.matched,
-            ["crawl_signal:tdmrep", "registry:work", "registry:domain", "near_duplicate"]
+            [
+                "crawl_signal:tdmrep",
+                "registry:work",
+                "registry:domain",
+                "near_duplicate"
+            ]
         );
         let registry = reasons(None, &covers, false);
         assert_eq!(registry.excluded_by.as_deref(), Some("registry:work"));

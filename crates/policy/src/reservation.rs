@@ -326,12 +326,18 @@ mod tests {
         assert!(at_40.reserved());
         assert_eq!(at_40.since, Some(40));
         assert_eq!(
-            at_40.registry_entries().map(|c| c.entry_id).collect::<Vec<_>>(),
+            at_40
+                .registry_entries()
+                .map(|c| c.entry_id)
+                .collect::<Vec<_>>(),
             vec![1]
         );
         let at_100 = decide(&captures, &covers, 100);
         assert_eq!(
-            at_100.registry_entries().map(|c| c.entry_id).collect::<Vec<_>>(),
+            at_100
+                .registry_entries()
+                .map(|c| c.entry_id)
+                .collect::<Vec<_>>(),
             vec![1, 2]
         );
         assert_eq!(at_100.since, Some(40));

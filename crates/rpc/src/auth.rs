@@ -305,14 +305,7 @@ impl Auth {
                 }
                 _ => {}
             }
-            tokens.push((
-                hash,
-                Arc::new(Principal {
-                    name,
-                    role,
-                    grants,
-                }),
-            ));
+            tokens.push((hash, Arc::new(Principal { name, role, grants })));
         }
         Ok(Self { tokens, gate_reads })
     }

@@ -21,8 +21,8 @@ use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
 use crate::auth::{Auth, AuthError, Principal};
-use provindex_policy::authorization::{self, RequestedScope};
 use crate::error::ApiError;
+use provindex_policy::authorization::{self, RequestedScope};
 
 /// Page size when the request leaves it 0.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
