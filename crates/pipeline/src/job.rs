@@ -20,7 +20,11 @@
 //!   listed and left out.
 //! - Every change is written to `<state>/<job_id>.json` (write, fsync,
 //!   rename) before the call returns, so an acknowledged completion survives
-//!   a crash and a restarted coordinator resumes every job.
+//!   a crash and a restarted coordinator resumes every job. Task payloads
+//!   and results are held typed ([`TaskPayload`], [`TaskResult`], tagged with
+//!   their stage). Job state is transient: a file written before these types
+//!   (payloads as JSON text) is refused at [`Coordinator::open`] with an error
+//!   naming the file, not converted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +32,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::tasks::{
-    BuildPayload, BuildResult, ClusterPayload, ClusterResult, ComponentsPayload, ComponentsResult,
-    ScanPayload, ScanResult,
+    BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, ScanPayload, ScanResult,
+    TaskPayload, TaskResult,
 };
 
 /// Default number of LSH band partitions (cluster tasks).
@@ -154,23 +158,23 @@ pub enum TaskStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
     pub stage: Stage,
-    /// Stage-specific inputs (JSON of a `tasks::*Payload`).
-    pub payload: String,
+    /// Stage-specific inputs (its tag is always `stage`).
+    pub payload: TaskPayload,
     /// The input object (scan tasks).
     pub input: Option<String>,
     pub input_bytes: u64,
     pub status: TaskStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
-    /// The committed result (JSON of a `tasks::*Result`).
-    pub result: Option<String>,
+    /// The committed result (its tag checked against `stage` on completion).
+    pub result: Option<TaskResult>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub id: String,
     pub spec: JobSpec,
@@ -188,7 +192,7 @@ pub struct Job {
 }
 
 /// A task handed to a worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Lease {
     pub job_id: String,
     pub task_id: String,
@@ -196,7 +200,8 @@ pub struct Lease {
     pub token: u64,
     pub lease_ms: u32,
     pub spec: JobSpec,
-    pub payload: String,
+    /// Decoded once where the lease is received (its tag is `stage`).
+    pub payload: TaskPayload,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +216,7 @@ pub enum JobError {
     UnknownTask { job: String, task: String },
     #[error("lease of task {task} (token {token}) is no longer current")]
     LeaseLost { task: String, token: u64 },
-    #[error("task {task}: unreadable result: {reason}")]
+    #[error("task {task}: bad result: {reason}")]
     BadResult { task: String, reason: String },
     #[error("job state {path}: {reason}")]
     State { path: PathBuf, reason: String },
@@ -254,50 +259,39 @@ impl Job {
 
     /// Records read by the scan tasks done.
     pub fn records_done(&self) -> u64 {
-        self.results::<ScanResult>(Stage::Scan)
-            .map(|(_, r)| r.records)
+        self.results(Stage::Scan)
+            .filter_map(TaskResult::as_scan)
+            .map(|r| r.records)
             .sum()
     }
 
     /// The build report, once the job succeeded.
     pub fn build_result(&self) -> Option<BuildResult> {
-        self.results::<BuildResult>(Stage::Build)
-            .next()
-            .map(|(_, r)| r)
+        self.results(Stage::Build)
+            .find_map(TaskResult::as_build)
+            .cloned()
     }
 
-    /// Readable results of the stage's finished tasks (for progress).
-    fn results<'a, T: for<'de> Deserialize<'de>>(
-        &'a self,
-        stage: Stage,
-    ) -> impl Iterator<Item = (&'a Task, T)> + 'a {
+    /// Results of the stage's finished tasks (for progress).
+    fn results(&self, stage: Stage) -> impl Iterator<Item = &TaskResult> + '_ {
         self.tasks
             .iter()
             .filter(move |t| t.stage == stage && t.status == TaskStatus::Done)
-            .filter_map(|t| {
-                let result = serde_json::from_str(t.result.as_deref()?).ok()?;
-                Some((t, result))
-            })
+            .filter_map(|t| t.result.as_ref())
     }
 
     /// Every finished task's result of the stage, for planning the next one:
-    /// a missing or unreadable result (a damaged job state file) is an error,
-    /// never a task silently left out of the plan.
-    fn planned_results<T: for<'de> Deserialize<'de>>(
+    /// a missing result or one of another stage (a damaged job state file) is
+    /// an error, never a task silently left out of the plan.
+    fn planned_results<T: Clone>(
         &self,
         stage: Stage,
+        pick: impl Fn(&TaskResult) -> Option<&T>,
     ) -> Result<Vec<T>, JobError> {
         self.tasks
             .iter()
             .filter(|t| t.stage == stage && t.status == TaskStatus::Done)
-            .map(|t| {
-                let bad = |reason: String| JobError::BadResult {
-                    task: t.id.clone(),
-                    reason,
-                };
-                let text = t.result.as_deref().ok_or_else(|| bad("missing".into()))?;
-                serde_json::from_str(text).map_err(|e| bad(e.to_string()))
-            })
+            .map(|t| planned_result(t, &pick))
             .collect()
     }
 
@@ -332,7 +326,7 @@ impl Job {
             }
             let next = match self.stage {
                 Stage::Scan => {
-                    let scans: Vec<ScanResult> = self.planned_results(Stage::Scan)?;
+                    let scans = self.planned_results(Stage::Scan, TaskResult::as_scan)?;
                     let partitions = self.spec.partitions;
                     let mut tasks = Vec::new();
                     for partition in 0..partitions {
@@ -348,28 +342,34 @@ impl Job {
                         tasks.push(new_task(
                             format!("cluster-{partition:04}"),
                             Stage::Cluster,
-                            &ClusterPayload {
+                            TaskPayload::Cluster(ClusterPayload {
                                 partition,
                                 band_runs,
-                            },
+                            }),
                         ));
                     }
                     (Stage::Cluster, tasks)
                 }
                 Stage::Cluster => {
-                    let clusters: Vec<ClusterResult> = self.planned_results(Stage::Cluster)?;
+                    let clusters = self.planned_results(Stage::Cluster, TaskResult::as_cluster)?;
                     let payload = ComponentsPayload {
                         edge_runs: clusters.iter().flat_map(|c| c.edge_runs.clone()).collect(),
                         node_runs: clusters.iter().flat_map(|c| c.node_runs.clone()).collect(),
                     };
                     (
                         Stage::Components,
-                        vec![new_task("components".into(), Stage::Components, &payload)],
+                        vec![new_task(
+                            "components".into(),
+                            Stage::Components,
+                            TaskPayload::Components(payload),
+                        )],
                     )
                 }
                 Stage::Components => {
-                    let components: Option<ComponentsResult> =
-                        self.planned_results(Stage::Components)?.into_iter().next();
+                    let components = self
+                        .planned_results(Stage::Components, TaskResult::as_components)?
+                        .into_iter()
+                        .next();
                     let mut payload = BuildPayload {
                         capture_runs: Vec::new(),
                         cluster_runs: components.map(|c| c.cluster_runs).unwrap_or_default(),
@@ -380,15 +380,9 @@ impl Job {
                     };
                     for task in self.tasks.iter().filter(|t| t.stage == Stage::Scan) {
                         let input = task.input.clone().unwrap_or_default();
-                        match (&task.status, task.result.as_deref()) {
-                            (TaskStatus::Done, Some(result)) => {
-                                let scan: ScanResult =
-                                    serde_json::from_str(result).map_err(|e| {
-                                        JobError::BadResult {
-                                            task: task.id.clone(),
-                                            reason: e.to_string(),
-                                        }
-                                    })?;
+                        match &task.status {
+                            TaskStatus::Done => {
+                                let scan: ScanResult = planned_result(task, TaskResult::as_scan)?;
                                 payload.capture_runs.extend(scan.capture_runs);
                                 payload.read_errors += scan.read_errors;
                                 for error in scan.errors {
@@ -406,7 +400,11 @@ impl Job {
                     }
                     (
                         Stage::Build,
-                        vec![new_task("build".into(), Stage::Build, &payload)],
+                        vec![new_task(
+                            "build".into(),
+                            Stage::Build,
+                            TaskPayload::Build(payload),
+                        )],
                     )
                 }
                 Stage::Build => {
@@ -421,12 +419,32 @@ impl Job {
     }
 }
 
-fn new_task<P: Serialize>(id: String, stage: Stage, payload: &P) -> Task {
+/// A finished task's result as the stage's type: missing or of another stage
+/// is an error naming the task.
+fn planned_result<T: Clone>(
+    task: &Task,
+    pick: impl Fn(&TaskResult) -> Option<&T>,
+) -> Result<T, JobError> {
+    let result = task.result.as_ref().ok_or_else(|| JobError::BadResult {
+        task: task.id.clone(),
+        reason: "missing".into(),
+    })?;
+    result.check_stage(&task.id, task.stage)?;
+    pick(result).cloned().ok_or_else(|| JobError::BadResult {
+        task: task.id.clone(),
+        reason: format!(
+            "a {} result where planning needs another stage's",
+            result.stage().as_str()
+        ),
+    })
+}
+
+fn new_task(id: String, stage: Stage, payload: TaskPayload) -> Task {
+    debug_assert_eq!(payload.stage(), stage);
     Task {
         id,
         stage,
-        // Serializing plain structs of strings and numbers cannot fail.
-        payload: serde_json::to_string(payload).unwrap_or_default(),
+        payload,
         input: None,
         input_bytes: 0,
         status: TaskStatus::Pending,
@@ -482,7 +500,15 @@ impl Coordinator {
             })?;
             let job: Job = serde_json::from_slice(&bytes).map_err(|e| JobError::State {
                 path: path.clone(),
-                reason: format!("unreadable job state: {e}"),
+                reason: if is_untyped_state(&bytes) {
+                    format!(
+                        "job state from before typed task payloads and results (issue 15) \
+                         is not read: finish the job with the previous version or remove \
+                         this file and resubmit the job ({e})"
+                    )
+                } else {
+                    format!("unreadable job state: {e}")
+                },
             })?;
             coordinator.next_token = coordinator.next_token.max(job.last_token + 1);
             coordinator.jobs.insert(job.id.clone(), job);
@@ -541,11 +567,11 @@ impl Coordinator {
                 let mut task = new_task(
                     format!("scan-{ordinal:05}"),
                     Stage::Scan,
-                    &ScanPayload {
+                    TaskPayload::Scan(ScanPayload {
                         input: input.uri.clone(),
                         ordinal: ordinal as u32,
                         partitions: spec.partitions,
-                    },
+                    }),
                 );
                 task.input = Some(input.uri.clone());
                 task.input_bytes = input.size;
@@ -703,12 +729,12 @@ impl Coordinator {
         job_id: &str,
         task_id: &str,
         token: u64,
-        result: String,
+        result: TaskResult,
         now_ms: i64,
     ) -> Result<(), JobError> {
         let (job, index) = self.leased_task(job_id, task_id, token)?;
         let task = &mut job.tasks[index];
-        check_result(task.stage, task_id, &result)?;
+        result.check_stage(task_id, task.stage)?;
         task.status = TaskStatus::Done;
         task.result = Some(result);
         task.last_error = None;
@@ -765,6 +791,16 @@ impl Coordinator {
     }
 }
 
+/// Whether a job state file holds task payloads as JSON text (the format
+/// before issue 15), which is deliberately not read: job state is transient.
+fn is_untyped_state(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|state| {
+        state["tasks"]
+            .as_array()
+            .is_some_and(|tasks| tasks.iter().any(|t| t["payload"].is_string()))
+    })
+}
+
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut file = std::fs::File::create(path)?;
@@ -796,19 +832,6 @@ fn exhaust(job: &mut Job, task_id: &str) -> Result<(), JobError> {
     }
 }
 
-fn check_result(stage: Stage, task_id: &str, result: &str) -> Result<(), JobError> {
-    let parsed = match stage {
-        Stage::Scan => serde_json::from_str::<ScanResult>(result).map(|_| ()),
-        Stage::Cluster => serde_json::from_str::<ClusterResult>(result).map(|_| ()),
-        Stage::Components => serde_json::from_str::<ComponentsResult>(result).map(|_| ()),
-        Stage::Build => serde_json::from_str::<BuildResult>(result).map(|_| ()),
-    };
-    parsed.map_err(|e| JobError::BadResult {
-        task: task_id.to_string(),
-        reason: e.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,8 +858,8 @@ mod tests {
             .collect()
     }
 
-    fn scan_result() -> String {
-        serde_json::to_string(&ScanResult {
+    fn scan_result() -> TaskResult {
+        TaskResult::Scan(ScanResult {
             attempt: "a".into(),
             capture_runs: vec!["c".into()],
             band_runs: vec![vec!["b0".into()], vec![]],
@@ -845,7 +868,15 @@ mod tests {
             read_errors: 0,
             errors: vec![],
         })
-        .unwrap()
+    }
+
+    fn cluster_result() -> TaskResult {
+        TaskResult::Cluster(crate::tasks::ClusterResult {
+            attempt: "a".into(),
+            edge_runs: vec![],
+            node_runs: vec![],
+            shared_buckets: 0,
+        })
     }
 
     #[test]
@@ -879,9 +910,10 @@ mod tests {
             2,
             "one per partition"
         );
-        let cluster: ClusterPayload =
-            serde_json::from_str(&job.tasks.last().unwrap().payload).unwrap();
-        assert_eq!(cluster.partition, 1);
+        match &job.tasks.last().unwrap().payload {
+            TaskPayload::Cluster(cluster) => assert_eq!(cluster.partition, 1),
+            other => panic!("a cluster task holds a cluster payload: {other:?}"),
+        }
     }
 
     #[test]
@@ -896,7 +928,7 @@ mod tests {
         };
         // As if the job state file had been damaged: one finished scan's
         // result no longer decodes; the other scan finishes after.
-        job.tasks[0].result = Some("{\"attempt\": 7}".into());
+        job.tasks[0].result = Some(cluster_result());
         job.tasks[1].status = TaskStatus::Done;
         job.tasks[1].result = Some(scan_result());
         match job.advance() {
@@ -904,6 +936,85 @@ mod tests {
             other => panic!("planning must refuse the damaged result: {other:?}"),
         }
         assert_eq!(job.stage, Stage::Scan, "nothing planned from a partial set");
+    }
+
+    #[test]
+    fn a_result_of_another_stage_or_garbage_is_refused_naming_the_task() {
+        let mut c = Coordinator::in_memory();
+        c.submit("j", spec(false), inputs(1), 0).unwrap();
+        let lease = c.acquire("w", 0).unwrap().unwrap();
+        match c.complete("j", &lease.task_id, lease.token, cluster_result(), 1) {
+            Err(error @ JobError::BadResult { .. }) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains("scan-00000")
+                        && message.contains("a cluster result for a scan task"),
+                    "{message}"
+                );
+            }
+            other => panic!("a cluster result for a scan task must be refused: {other:?}"),
+        }
+        for garbage in ["not json", "{\"stage\": \"scan\"}", "{\"attempt\": \"a\"}"] {
+            match TaskResult::from_json("scan-00000", garbage) {
+                Err(error @ JobError::BadResult { .. }) => {
+                    assert!(error.to_string().contains("task scan-00000"), "{error}")
+                }
+                other => panic!("{garbage:?} must be refused: {other:?}"),
+            }
+        }
+        let job = c.job("j").unwrap();
+        assert_eq!(job.stage_counts(Stage::Scan).done, 0, "nothing recorded");
+        // The lease still stands: the right result is accepted.
+        let wire = scan_result().to_json();
+        let decoded = TaskResult::from_json(&lease.task_id, &wire).unwrap();
+        c.complete("j", &lease.task_id, lease.token, decoded, 2)
+            .unwrap();
+        assert_eq!(c.job("j").unwrap().stage, Stage::Cluster);
+    }
+
+    #[test]
+    fn a_payload_of_another_stage_or_garbage_is_refused_naming_the_task() {
+        let mut c = Coordinator::in_memory();
+        c.submit("j", spec(false), inputs(1), 0).unwrap();
+        let lease = c.acquire("w", 0).unwrap().unwrap();
+        let wire = lease.payload.to_json();
+        assert!(matches!(
+            TaskPayload::from_json(&lease.task_id, Stage::Scan, &wire),
+            Ok(TaskPayload::Scan(_))
+        ));
+        let error = TaskPayload::from_json(&lease.task_id, Stage::Cluster, &wire).unwrap_err();
+        assert!(
+            error.contains("scan-00000") && error.contains("a scan payload for a cluster task"),
+            "{error}"
+        );
+        let error = TaskPayload::from_json("scan-00000", Stage::Scan, "{]").unwrap_err();
+        assert!(
+            error.contains("task scan-00000: undecodable payload"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_job_state_file_of_the_untyped_format_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        let mut state = {
+            let mut c = Coordinator::in_memory();
+            c.submit("old", spec(false), inputs(1), 0).unwrap();
+            serde_json::to_value(c.job("old").unwrap()).unwrap()
+        };
+        state["tasks"][0]["payload"] = serde_json::Value::String(
+            "{\"input\":\"/in/0.warc.gz\",\"ordinal\":0,\"partitions\":2}".into(),
+        );
+        std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+        let error = Coordinator::open(dir.path())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            error.contains("old.json") && error.contains("before typed task payloads"),
+            "{error}"
+        );
     }
 
     #[test]

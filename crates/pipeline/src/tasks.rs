@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! <task_id>/attempt-<token>/...   files of one attempt (never overwritten)
-//! <task_id>/COMMIT                the committed attempt's result (JSON, create-only)
+//! <task_id>/COMMIT                the committed attempt's result (JSON of a
+//!                                 [`TaskResult`]; of the build's `BuildCommit`), create-only
 //! ```
 //!
 //! The first attempt to create `COMMIT` wins; a later attempt (a retry after
@@ -35,7 +36,7 @@ use provindex_index::records::ClusterInfo;
 use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
+use crate::job::{JobError, JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
 use crate::writer::{BuildReport, IndexWriter};
 
 /// Bytes of records a task sorts in memory before spilling a run.
@@ -109,6 +110,132 @@ pub struct BuildResult {
     pub report: BuildReport,
 }
 
+/// A task's inputs, tagged with its stage (issue 15). Held typed in the job
+/// state; on the wire (`TaskLease.payload_json`) it is the JSON of this enum,
+/// decoded once by the worker with [`TaskPayload::from_json`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "stage", content = "payload", rename_all = "snake_case")]
+pub enum TaskPayload {
+    Scan(ScanPayload),
+    Cluster(ClusterPayload),
+    Components(ComponentsPayload),
+    Build(BuildPayload),
+}
+
+impl TaskPayload {
+    pub fn stage(&self) -> Stage {
+        match self {
+            TaskPayload::Scan(_) => Stage::Scan,
+            TaskPayload::Cluster(_) => Stage::Cluster,
+            TaskPayload::Components(_) => Stage::Components,
+            TaskPayload::Build(_) => Stage::Build,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+
+    /// Decodes the payload of task `task` leased for `stage`: text that does
+    /// not decode, or a payload of another stage, is refused with the task
+    /// named.
+    pub fn from_json(task: &str, stage: Stage, text: &str) -> Result<Self, String> {
+        let payload: TaskPayload = serde_json::from_str(text)
+            .map_err(|e| format!("task {task}: undecodable payload: {e}"))?;
+        if payload.stage() != stage {
+            return Err(format!(
+                "task {task}: a {} payload for a {} task",
+                payload.stage().as_str(),
+                stage.as_str()
+            ));
+        }
+        Ok(payload)
+    }
+}
+
+/// A task's committed result, tagged with its stage (issue 15). Held typed
+/// in the job state; on the wire (`CompleteTaskRequest.result_json`) it is
+/// the JSON of this enum, decoded once by the coordinator with
+/// [`TaskResult::from_json`] and checked against the task's stage by
+/// [`crate::job::Coordinator::complete`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "stage", content = "result", rename_all = "snake_case")]
+pub enum TaskResult {
+    Scan(ScanResult),
+    Cluster(ClusterResult),
+    Components(ComponentsResult),
+    Build(BuildResult),
+}
+
+impl TaskResult {
+    pub fn stage(&self) -> Stage {
+        match self {
+            TaskResult::Scan(_) => Stage::Scan,
+            TaskResult::Cluster(_) => Stage::Cluster,
+            TaskResult::Components(_) => Stage::Components,
+            TaskResult::Build(_) => Stage::Build,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+
+    /// Decodes the result reported for task `task`; text that does not
+    /// decode is refused with the task named (the stage is checked where the
+    /// task is known, [`TaskResult::check_stage`]).
+    pub fn from_json(task: &str, text: &str) -> Result<Self, JobError> {
+        serde_json::from_str(text).map_err(|e| JobError::BadResult {
+            task: task.to_string(),
+            reason: format!("undecodable result: {e}"),
+        })
+    }
+
+    /// Refuses a result of another stage than task `task`'s.
+    pub fn check_stage(&self, task: &str, stage: Stage) -> Result<(), JobError> {
+        if self.stage() == stage {
+            Ok(())
+        } else {
+            Err(JobError::BadResult {
+                task: task.to_string(),
+                reason: format!(
+                    "a {} result for a {} task",
+                    self.stage().as_str(),
+                    stage.as_str()
+                ),
+            })
+        }
+    }
+
+    pub fn as_scan(&self) -> Option<&ScanResult> {
+        match self {
+            TaskResult::Scan(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_cluster(&self) -> Option<&ClusterResult> {
+        match self {
+            TaskResult::Cluster(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_components(&self) -> Option<&ComponentsResult> {
+        match self {
+            TaskResult::Components(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_build(&self) -> Option<&BuildResult> {
+        match self {
+            TaskResult::Build(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// Why a task attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -158,18 +285,12 @@ pub fn run_task(
     ctx: &TaskContext,
     lease: &Lease,
     cancel: &AtomicBool,
-) -> Result<String, TaskError> {
+) -> Result<TaskResult, TaskError> {
     let commit = commit_uri(&lease.spec, lease);
     // An earlier attempt may have committed and lost its lease before
     // reporting: its result stands.
     if let Some(result) = read_commit(ctx, &commit)? {
-        if lease.stage == Stage::Build {
-            let build: BuildCommit = serde_json::from_str(&result)
-                .map_err(|e| TaskError::Permanent(format!("{commit}: unreadable commit: {e}")))?;
-            publish(&build)?;
-            return Ok(to_json(&build.result));
-        }
-        return Ok(result);
+        return committed_result(lease, &commit, &result);
     }
     let scratch = ctx.scratch.join(format!(
         "{}-{}-{:016x}",
@@ -194,17 +315,34 @@ pub fn run_task(
         read_commit(ctx, &commit)?
             .ok_or_else(|| TaskError::Retry(format!("{commit} vanished after a conflict")))?
     };
-    if lease.stage == Stage::Build {
-        let build: BuildCommit = serde_json::from_str(&committed)
-            .map_err(|e| TaskError::Permanent(format!("{commit}: unreadable commit: {e}")))?;
-        if !created {
-            // Our own attempt directory is not the committed one.
-            let _ = std::fs::remove_dir_all(attempt_dir(&lease.spec.output, lease.token));
-        }
-        publish(&build)?;
-        return Ok(to_json(&build.result));
+    if lease.stage == Stage::Build && !created {
+        // Our own attempt directory is not the committed one.
+        let _ = std::fs::remove_dir_all(attempt_dir(&lease.spec.output, lease.token));
     }
-    Ok(committed)
+    committed_result(lease, &commit, &committed)
+}
+
+/// The typed result of a commit file's text (publishing the index of a
+/// build commit); a commit that does not decode as this task's stage fails
+/// the task permanently, naming the task and the file.
+fn committed_result(lease: &Lease, commit: &str, text: &str) -> Result<TaskResult, TaskError> {
+    let unreadable = |reason: String| {
+        TaskError::Permanent(format!(
+            "task {}: unreadable commit {commit}: {reason}",
+            lease.task_id
+        ))
+    };
+    if lease.stage == Stage::Build {
+        let build: BuildCommit =
+            serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+        publish(&build)?;
+        return Ok(TaskResult::Build(build.result));
+    }
+    let result: TaskResult = serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+    result
+        .check_stage(&lease.task_id, lease.stage)
+        .map_err(|e| unreadable(e.to_string()))?;
+    Ok(result)
 }
 
 fn read_commit(ctx: &TaskContext, uri: &str) -> Result<Option<String>, TaskError> {
@@ -220,40 +358,35 @@ fn read_commit(ctx: &TaskContext, uri: &str) -> Result<Option<String>, TaskError
         .map_err(|_| TaskError::Permanent(format!("{uri}: not UTF-8")))
 }
 
+/// Runs the task's stage; returns the text to commit (a [`TaskResult`], or
+/// the build's [`BuildCommit`]).
 fn run_stage(
     ctx: &TaskContext,
     lease: &Lease,
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<String, TaskError> {
-    let bad_payload = |e: serde_json::Error| {
-        TaskError::Permanent(format!("task {}: payload: {e}", lease.task_id))
-    };
     let attempt = attempt_prefix(&lease.spec, lease);
-    match lease.stage {
-        Stage::Scan => {
-            let payload: ScanPayload = serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&scan(
-                ctx, lease, &payload, &attempt, scratch, cancel,
-            )?))
+    if lease.payload.stage() != lease.stage {
+        return Err(TaskError::Permanent(format!(
+            "task {}: a {} payload for a {} task",
+            lease.task_id,
+            lease.payload.stage().as_str(),
+            lease.stage.as_str()
+        )));
+    }
+    match &lease.payload {
+        TaskPayload::Scan(payload) => {
+            Ok(TaskResult::Scan(scan(ctx, lease, payload, &attempt, scratch, cancel)?).to_json())
         }
-        Stage::Cluster => {
-            let payload: ClusterPayload =
-                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&cluster(ctx, &payload, &attempt, scratch, cancel)?))
+        TaskPayload::Cluster(payload) => {
+            Ok(TaskResult::Cluster(cluster(ctx, payload, &attempt, scratch, cancel)?).to_json())
         }
-        Stage::Components => {
-            let payload: ComponentsPayload =
-                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&components(
-                ctx, &payload, &attempt, scratch, cancel,
-            )?))
-        }
-        Stage::Build => {
-            let payload: BuildPayload =
-                serde_json::from_str(&lease.payload).map_err(bad_payload)?;
-            Ok(to_json(&build(ctx, lease, &payload, cancel)?))
-        }
+        TaskPayload::Components(payload) => Ok(TaskResult::Components(components(
+            ctx, payload, &attempt, scratch, cancel,
+        )?)
+        .to_json()),
+        TaskPayload::Build(payload) => Ok(to_json(&build(ctx, lease, payload, cancel)?)),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::job::{Coordinator, JobError, Lease};
-use crate::tasks::{TaskContext, TaskError, run_task};
+use crate::tasks::{TaskContext, TaskError, TaskResult, run_task};
 
 /// Why a call to the coordinator failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum SourceError {
 pub trait TaskSource: Send + Sync {
     fn acquire(&self, worker: &str) -> Result<Option<Lease>, SourceError>;
     fn heartbeat(&self, lease: &Lease) -> Result<(), SourceError>;
-    fn complete(&self, lease: &Lease, result: String) -> Result<(), SourceError>;
+    fn complete(&self, lease: &Lease, result: TaskResult) -> Result<(), SourceError>;
     fn fail(&self, lease: &Lease, reason: &str, permanent: bool) -> Result<(), SourceError>;
 }
 
@@ -55,7 +55,7 @@ impl TaskSource for Mutex<Coordinator> {
         lock(self).heartbeat(&lease.job_id, &lease.task_id, lease.token, now_ms())?;
         Ok(())
     }
-    fn complete(&self, lease: &Lease, result: String) -> Result<(), SourceError> {
+    fn complete(&self, lease: &Lease, result: TaskResult) -> Result<(), SourceError> {
         Ok(lock(self).complete(&lease.job_id, &lease.task_id, lease.token, result, now_ms())?)
     }
     fn fail(&self, lease: &Lease, reason: &str, permanent: bool) -> Result<(), SourceError> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::Stream;
 use provindex_corpus::store::CorpusStore;
 use provindex_pipeline::job::{Coordinator, Job, JobSpec, Lease, Stage};
+use provindex_pipeline::tasks::{TaskPayload, TaskResult};
 use provindex_pipeline::worker::{SourceError, TaskSource, lock, now_ms};
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
@@ -152,7 +153,7 @@ fn lease_to_proto(lease: Lease) -> pb::TaskLease {
         token: lease.token,
         lease_ms: lease.lease_ms,
         spec: Some(spec_to_proto(&lease.spec)),
-        payload_json: lease.payload,
+        payload_json: lease.payload.to_json(),
     }
 }
 
@@ -306,8 +307,12 @@ impl CoordinatorService for CoordinatorApi {
         request: Request<pb::CompleteTaskRequest>,
     ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
         let r = request.into_inner();
+        // The one place a reported result is decoded: garbage, or a result of
+        // another stage (checked by `complete`), is INVALID_ARGUMENT naming
+        // the task.
+        let result = TaskResult::from_json(&r.task_id, &r.result_json).map_err(ApiError::from)?;
         lock(&self.coordinator)
-            .complete(&r.job_id, &r.task_id, r.token, r.result_json, now_ms())
+            .complete(&r.job_id, &r.task_id, r.token, result, now_ms())
             .map_err(ApiError::from)?;
         tracing::info!(job = %r.job_id, task = %r.task_id, "task completed");
         self.after_change();
@@ -390,17 +395,40 @@ impl TaskSource for GrpcTaskSource {
         let Some(task) = response.task else {
             return Ok(None);
         };
-        let stage = Stage::parse(&task.stage)
-            .ok_or_else(|| SourceError::Other(format!("unknown stage {:?}", task.stage)))?;
-        Ok(Some(Lease {
-            job_id: task.job_id,
-            task_id: task.task_id,
-            stage,
-            token: task.token,
-            lease_ms: task.lease_ms,
-            spec: spec_from_proto(task.spec.unwrap_or_default()),
-            payload: task.payload_json,
-        }))
+        // The one place a leased payload is decoded. One that does not
+        // decode, or is of another stage, fails the task permanently (the
+        // coordinator records the reason naming the task) instead of being
+        // retried or run.
+        let decoded = Stage::parse(&task.stage)
+            .ok_or_else(|| format!("task {}: unknown stage {:?}", task.task_id, task.stage))
+            .and_then(|stage| {
+                TaskPayload::from_json(&task.task_id, stage, &task.payload_json)
+                    .map(|payload| (stage, payload))
+            });
+        let spec = spec_from_proto(task.spec.unwrap_or_default());
+        match decoded {
+            Ok((stage, payload)) => Ok(Some(Lease {
+                job_id: task.job_id,
+                task_id: task.task_id,
+                stage,
+                token: task.token,
+                lease_ms: task.lease_ms,
+                spec,
+                payload,
+            })),
+            Err(reason) => {
+                tracing::error!(job = %task.job_id, task = %task.task_id, %reason, "refusing the leased task");
+                let request = pb::FailTaskRequest {
+                    job_id: task.job_id,
+                    task_id: task.task_id,
+                    token: task.token,
+                    reason: reason.clone(),
+                    permanent: true,
+                };
+                self.call(|mut c| async move { c.fail_task(request).await })?;
+                Err(SourceError::Other(reason))
+            }
+        }
     }
 
     fn heartbeat(&self, lease: &Lease) -> Result<(), SourceError> {
@@ -413,12 +441,12 @@ impl TaskSource for GrpcTaskSource {
             .map(|_| ())
     }
 
-    fn complete(&self, lease: &Lease, result: String) -> Result<(), SourceError> {
+    fn complete(&self, lease: &Lease, result: TaskResult) -> Result<(), SourceError> {
         let request = pb::CompleteTaskRequest {
             job_id: lease.job_id.clone(),
             task_id: lease.task_id.clone(),
             token: lease.token,
-            result_json: result,
+            result_json: result.to_json(),
         };
         self.call(|mut c| async move { c.complete_task(request).await })
             .map(|_| ())
@@ -434,5 +462,58 @@ impl TaskSource for GrpcTaskSource {
         };
         self.call(|mut c| async move { c.fail_task(request).await })
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provindex_pipeline::job::InputObject;
+    use provindex_pipeline::tasks::ClusterResult;
+
+    #[test]
+    fn a_result_that_does_not_decode_or_is_of_another_stage_is_invalid_argument() {
+        let mut coordinator = Coordinator::in_memory();
+        let spec = JobSpec {
+            inputs: vec!["/in".into()],
+            output: "/out".into(),
+            staging: "/staging".into(),
+            ..JobSpec::default()
+        };
+        let input = InputObject {
+            uri: "/in/0.warc.gz".into(),
+            size: 1,
+        };
+        coordinator.submit("j", spec, vec![input], 0).unwrap();
+        let lease = coordinator.acquire("w", now_ms()).unwrap().unwrap();
+        let api = CoordinatorApi::new(coordinator, Arc::new(CorpusStore::new().unwrap()));
+        let cluster = TaskResult::Cluster(ClusterResult {
+            attempt: "a".into(),
+            edge_runs: vec![],
+            node_runs: vec![],
+            shared_buckets: 0,
+        });
+        for (result_json, expected) in [
+            ("garbage".to_string(), "undecodable result"),
+            (cluster.to_json(), "a cluster result for a scan task"),
+        ] {
+            let request = Request::new(pb::CompleteTaskRequest {
+                job_id: "j".into(),
+                task_id: lease.task_id.clone(),
+                token: lease.token,
+                result_json,
+            });
+            // The store's own runtime must not be dropped inside this one.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let status = runtime.block_on(api.complete_task(request)).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::InvalidArgument);
+            assert!(
+                status.message().contains("task scan-00000") && status.message().contains(expected),
+                "{}",
+                status.message()
+            );
+        }
     }
 }
