@@ -164,7 +164,8 @@ pub enum TaskResult {
     Scan(ScanResult),
     Cluster(ClusterResult),
     Components(ComponentsResult),
-    Build(BuildResult),
+    // Boxed: the build report is far larger than the other stages' results.
+    Build(Box<BuildResult>),
 }
 
 impl TaskResult {
@@ -230,7 +231,7 @@ impl TaskResult {
 
     pub fn as_build(&self) -> Option<&BuildResult> {
         match self {
-            TaskResult::Build(r) => Some(r),
+            TaskResult::Build(r) => Some(r.as_ref()),
             _ => None,
         }
     }
@@ -336,7 +337,7 @@ fn committed_result(lease: &Lease, commit: &str, text: &str) -> Result<TaskResul
         let build: BuildCommit =
             serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
         publish(&build)?;
-        return Ok(TaskResult::Build(build.result));
+        return Ok(TaskResult::Build(Box::new(build.result)));
     }
     let result: TaskResult = serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
     result
