@@ -703,7 +703,10 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
         .lines()
         .map(|l| {
             let row: Value = serde_json::from_str(l).expect("row");
-            row["content_id"].as_str().expect("id").to_owned()
+            let id = row["content_id"].as_str().expect("id").to_owned();
+            // Each row's own count: the hand-checked characters of its text.
+            assert_eq!(row["tokens"], tokens_of[&id], "{row}");
+            id
         })
         .collect();
     assert_eq!(exported, keepers);

@@ -281,6 +281,30 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     let ids1 = ids_of(&manifest1);
     assert_eq!(manifest1.len() as u64, keeper_count);
     assert_eq!(ids1.len() as u64, keeper_count, "every keeper exactly once");
+    // Every row joins back to its original record: the bytes at its location
+    // are one gzip member holding a WARC record with the row's record id and URL.
+    for row in &manifest1 {
+        let location = &row["location"];
+        assert_eq!(location["framing"], "gzip_member", "{row}");
+        let bytes = std::fs::read(location["uri"].as_str().expect("uri")).expect("WARC file");
+        let offset = location["offset"].as_u64().expect("offset") as usize;
+        let length = location["length"].as_u64().expect("length") as usize;
+        let mut record = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&bytes[offset..offset + length]),
+            &mut record,
+        )
+        .unwrap_or_else(|e| panic!("{row}: {e}"));
+        let record = String::from_utf8_lossy(&record);
+        let record_id = row["record_id"].as_str().expect("record_id");
+        let url = row["url"].as_str().expect("url");
+        assert!(
+            record.contains(&format!("WARC-Record-ID: {record_id}\r\n"))
+                && record.contains(&format!("WARC-Target-URI: {url}\r\n")),
+            "{row}"
+        );
+        assert_eq!(row["crawl"], "export-test", "{row}");
+    }
 
     // 2. Independent facts from the server, and a registry opt-out of data.gov.uk.
     let auth = dir.path().join("auth.json");

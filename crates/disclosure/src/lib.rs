@@ -280,7 +280,10 @@ pub struct ExportSummary {
 
 /// A training manifest built in memory, ready for [`write_export`].
 pub struct Export {
-    /// JSONL: one `{"content_id", "sha256", "url", "license", "language"}` per kept content.
+    /// JSONL: one row per kept content: `content_id`, `sha256`, `url`,
+    /// `license`, `language`, `tokens`, `cluster_id`, and its earliest
+    /// capture's `crawl`, `capture_time`, `record_id` and record `location`
+    /// (`uri`, `offset`, `length`, `framing`), to join back to the documents.
     pub manifest: Vec<u8>,
     pub summary: ExportSummary,
 }
@@ -312,6 +315,17 @@ pub fn build_export(sources: Sources<'_>) -> Result<Export> {
             "url": earliest.url,
             "license": license_of(earliest),
             "language": language_of(&view.record),
+            "tokens": view.record.token_count,
+            "cluster_id": format!("{:032x}", view.record.cluster(view.id).cluster_id),
+            "crawl": earliest.crawl,
+            "capture_time": earliest.capture_time,
+            "record_id": earliest.record_id,
+            "location": {
+                "uri": earliest.location_uri,
+                "offset": earliest.location_offset,
+                "length": earliest.location_length,
+                "framing": earliest.location_framing,
+            },
         });
         manifest.extend_from_slice(line.to_string().as_bytes());
         manifest.push(b'\n');
