@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::venv::venv_python;
 use common::{ScannedRecord, corpus_dir, provindex_bin, scan_warc};
 
 const WARCS: [&str; 2] = ["iana.org-2014.warc.gz", "gov.uk-2014-crawl-a.warc.gz"];
@@ -204,46 +205,6 @@ fn timestamps(v: &[Expected]) -> Vec<String> {
     v.iter().map(|e| e.timestamp.clone()).collect()
 }
 
-/// A venv with pywb and warcio, built under a unique name and renamed into
-/// place so parallel tests never see a half-made one.
-fn pywb_venv() -> PathBuf {
-    let dir = std::env::temp_dir().join("provindex-pywb-venv");
-    let ready = |d: &Path| d.join("bin/wayback").exists() && d.join("bin/python").exists();
-    if ready(&dir) {
-        return dir;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let building = std::env::temp_dir().join(format!(
-        "provindex-pywb-venv.{}-{nanos}",
-        std::process::id()
-    ));
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&building)
-        .status();
-    assert!(ok.is_ok_and(|s| s.success()), "python3 -m venv failed");
-    let out = Command::new(building.join("bin/pip"))
-        .args(["install", "--quiet", "pywb", "warcio"])
-        .output()
-        .expect("running pip");
-    assert!(
-        out.status.success(),
-        "pip install pywb warcio failed (is PyPI reachable?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // A venv's scripts name its path: a renamed venv's `bin/wayback` would
-    // point at the build name. Run everything as `python -m`/`python -c`
-    // through the venv's python, which works from any path.
-    if std::fs::rename(&building, &dir).is_err() {
-        // Another test made it first.
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    assert!(ready(&dir), "pywb venv not usable at {}", dir.display());
-    dir
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -254,7 +215,7 @@ fn free_port() -> u16 {
 
 /// warcio's reading of a record file: [(record id, target uri, type)], and
 /// the payload of the first record written to `payload_out`.
-fn warcio_read(venv: &Path, record: &Path, payload_out: &Path) -> Vec<(String, String, String)> {
+fn warcio_read(python: &Path, record: &Path, payload_out: &Path) -> Vec<(String, String, String)> {
     let script = r#"
 import sys, json
 from warcio.archiveiterator import ArchiveIterator
@@ -268,7 +229,7 @@ with open(sys.argv[1], 'rb') as f:
                     r.rec_headers.get_header('WARC-Target-URI'), r.rec_type])
 print(json.dumps(out))
 "#;
-    let out = Command::new(venv.join("bin/python"))
+    let out = Command::new(python)
         .arg("-c")
         .arg(script)
         .arg(record)
@@ -495,7 +456,7 @@ fn cdx_api_and_records_over_http_with_pywb_and_warcio() {
     assert_eq!(status, 404);
 
     // warcio reads /record bytes: same record id and target URI as the WARC.
-    let venv = pywb_venv();
+    let python = venv_python("pywb", &["pywb", "warcio"], "pywb, warcio");
     let scanned: Vec<ScannedRecord> = warcs.iter().flat_map(|w| scan_warc(w)).collect();
     let work = dir.path();
     // (url, timestamp): a response, a gov.uk page, and a revisit that pywb
@@ -535,7 +496,7 @@ fn cdx_api_and_records_over_http_with_pywb_and_warcio() {
         let record_file = work.join(format!("record-{i}.warc.gz"));
         let payload_file = work.join(format!("payload-{i}"));
         std::fs::write(&record_file, &bytes).unwrap();
-        let read = warcio_read(&venv, &record_file, &payload_file);
+        let read = warcio_read(&python, &record_file, &payload_file);
         assert_eq!(read.len(), 1, "{read:?}");
         let (record_id, uri, kind) = &read[0];
         assert_eq!(uri, &capture.url);
@@ -558,7 +519,7 @@ fn cdx_api_and_records_over_http_with_pywb_and_warcio() {
         corpus_dir().join("warc").display()
     );
     std::fs::write(work.join("config.yaml"), config).unwrap();
-    let wayback = Command::new(venv.join("bin/python"))
+    let wayback = Command::new(&python)
         .args([
             "-c",
             "import sys; from pywb.apps.cli import wayback; sys.exit(wayback())",

@@ -12,6 +12,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::provindex_bin;
+use common::venv::venv_python;
 use provindex_proto::v1::{
     BatchLookupRequest, CheckOptOutRequest, LookupUrlRequest, batch_lookup_request::Lookup,
     batch_lookup_response::Result as ItemResult, check_opt_out_request::Target,
@@ -394,49 +395,6 @@ fn brief(status: &tonic::Status) -> String {
     )
 }
 
-/// A venv with grpcio (a C-core gRPC client), created once per machine: built
-/// in a private directory and renamed into place, so concurrent tests never
-/// see a half-built one.
-fn grpcio_python() -> PathBuf {
-    let dir = std::env::temp_dir().join("provindex-grpcio-venv");
-    let python = dir.join("bin/python");
-    let ready = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import grpc"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready(&python) {
-        return python;
-    }
-    let building = std::env::temp_dir().join(format!(
-        "provindex-grpcio-venv.{}.{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_dir_all(&building);
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&building)
-        .status();
-    assert!(ok.is_ok_and(|s| s.success()), "python3 -m venv failed");
-    let out = Command::new(building.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "grpcio"])
-        .output()
-        .expect("running pip");
-    assert!(
-        out.status.success(),
-        "pip install grpcio failed (is PyPI reachable?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Another test may have won the race: then its venv is used.
-    if std::fs::rename(&building, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    assert!(ready(&python), "no usable grpcio venv at {}", dir.display());
-    python
-}
-
 /// LookupUrl through grpcio (request encoded by hand: field 1, the URL):
 /// prints `CODE MESSAGE_LENGTH`.
 const GRPCIO_LOOKUP: &str = r#"
@@ -522,7 +480,7 @@ async fn errors_do_not_echo_huge_input() {
 
     // grpc-core clients (grpcio) refuse large metadata with RESOURCE_EXHAUSTED,
     // hiding the real status: they see it now.
-    let python = grpcio_python();
+    let python = venv_python("grpcio", &["grpcio"], "grpc");
     let addr = server.addr.clone();
     for n in [1, 20_000, 1 << 20] {
         let out = Command::new(&python)

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod venv;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

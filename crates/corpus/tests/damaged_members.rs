@@ -6,10 +6,14 @@
 
 use std::io::{self, Read};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use provindex_corpus::{Framing, ReadError, WarcReader};
+
+#[path = "../../../tests/common/venv.rs"]
+mod venv;
+use venv::venv_python;
 
 fn corpus(rel: &str) -> Vec<u8> {
     std::fs::read(
@@ -185,51 +189,6 @@ fn every_damaged_member_costs_only_its_record() {
     }
 }
 
-/// A venv with warcio, shared by test runs. Built under a unique name and
-/// renamed into place, so concurrent test processes never use a half-built
-/// one (the loser of the rename race removes its own copy).
-fn warcio_python() -> PathBuf {
-    let dir = std::env::temp_dir().join("provindex-warcio-venv");
-    let python = dir.join("bin/python");
-    let works = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import warcio"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if works(&python) {
-        return python;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let building = std::env::temp_dir().join(format!(
-        "provindex-warcio-venv.{}.{nanos}",
-        std::process::id()
-    ));
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&building)
-        .status();
-    assert!(ok.is_ok_and(|s| s.success()), "python3 -m venv failed");
-    // `python -m pip`, not bin/pip: a venv's scripts name its first path.
-    let out = Command::new(building.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "warcio"])
-        .output()
-        .expect("running pip");
-    assert!(
-        out.status.success(),
-        "pip install warcio failed (is PyPI reachable?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if works(&python) || std::fs::rename(&building, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    assert!(works(&python), "warcio venv at {}", dir.display());
-    python
-}
-
 /// The WARC-Record-IDs warcio reads from `data`, in order.
 fn warcio_ids(python: &Path, data: &[u8]) -> Vec<String> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -260,7 +219,7 @@ fn warcio_ids(python: &Path, data: &[u8]) -> Vec<String> {
 /// reads from the intact members alone.
 #[test]
 fn damaged_member_reads_what_warcio_reads_from_the_intact_members() {
-    let python = warcio_python();
+    let python = venv_python("warcio", &["warcio"], "warcio");
     for file in [
         "gov.uk-2014-crawl-a.warc.gz",
         "iana.org-2014.warc.gz",
