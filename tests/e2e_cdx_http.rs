@@ -11,18 +11,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::venv::venv_python;
-use common::{ScannedRecord, corpus_dir, provindex_bin, scan_warc};
+use common::{ScannedRecord, ServerProcess, corpus_dir, provindex_bin, scan_warc};
 
 const WARCS: [&str; 2] = ["iana.org-2014.warc.gz", "gov.uk-2014-crawl-a.warc.gz"];
 
 /// A child process killed on drop.
+/// A child process (pywb's `wayback`), killed on drop.
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -30,41 +31,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// `provindex serve --http-listen 127.0.0.1:0`: the process and its HTTP address.
-fn start_server(index: &Path) -> (Proc, String) {
-    let mut child = Command::new(provindex_bin())
-        .arg("serve")
-        .arg("--index")
-        .arg(index)
-        .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start provindex serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Proc(child);
-    let mut lines = BufReader::new(stdout);
-    let mut http = None;
-    // "listening on ADDR" first, then "http listening on ADDR"; bounded.
-    for _ in 0..8 {
-        let mut line = String::new();
-        if lines.read_line(&mut line).expect("read stdout") == 0 {
-            break;
-        }
-        if let Some(addr) = line.trim().strip_prefix("http listening on ") {
-            http = Some(addr.to_owned());
-            break;
-        }
-    }
-    let http = http.expect("server printed no `http listening on` line");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = lines.read_to_end(&mut sink);
-    });
-    (server, http)
 }
 
 /// A minimal HTTP/1.1 GET over loopback: status, lower-cased headers, body.
@@ -265,7 +231,8 @@ fn cdx_api_and_records_over_http_with_pywb_and_warcio() {
         "index failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let (_server, http) = start_server(&index);
+    let server = ServerProcess::start_with(&index, &["--http-listen", "127.0.0.1:0"]);
+    let http = server.http_addr.clone().expect("http address");
     let all = expected_captures();
 
     // Exact URL: every capture of it, in time order, with pywb's fields.

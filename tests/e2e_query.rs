@@ -8,11 +8,10 @@ mod common;
 mod reservation_table;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin};
 use provindex_proto::v1::{
     BatchLookupRequest, CheckOptOutRequest, FindWorkRequest, LookupContentRequest,
     LookupUrlRequest, UrlMatch, batch_lookup_request::Lookup,
@@ -21,71 +20,6 @@ use provindex_proto::v1::{
 };
 use reservation_table::{CAPTURES, MIRROR, NOVEL, URLS_NOT_RESERVED, URLS_RESERVED, URLS_UNKNOWN};
 use tonic::Code;
-use tonic::transport::Channel;
-
-/// `provindex serve` with `--metrics-listen`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    metrics_addr: String,
-}
-
-impl Server {
-    fn start(index: &Path) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("serve")
-            .arg("--index")
-            .arg(index)
-            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut read = |prefix: &str| {
-            let mut line = String::new();
-            stdout.read_line(&mut line).expect("read");
-            line.trim()
-                .strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("expected `{prefix}...`, got {line:?}"))
-                .to_owned()
-        };
-        let addr = read("listening on ");
-        let metrics_addr = read("metrics on ");
-        Self {
-            child,
-            addr,
-            metrics_addr,
-        }
-    }
-
-    async fn client(&self) -> ProvenanceServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        ProvenanceServiceClient::new(channel)
-    }
-
-    fn metrics(&self) -> String {
-        let mut stream = std::net::TcpStream::connect(&self.metrics_addr).expect("metrics");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("write");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn build_index(dir: &Path) -> std::path::PathBuf {
     let index = dir.join("index");
@@ -158,8 +92,8 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
         manifest["sketch_spec"],
         provindex_sketch::SketchSpec::default().to_string()
     );
-    let server = Server::start(&index);
-    let mut client = server.client().await;
+    let server = ServerProcess::start_with(&index, &["--metrics-listen", "127.0.0.1:0"]);
+    let mut client = ProvenanceServiceClient::new(server.channel().await);
 
     // ---- FindWork ---------------------------------------------------------
     // The longest real page of the corpus, read independently of the index.
@@ -645,7 +579,7 @@ async fn find_work_check_opt_out_batch_pagination_and_metrics() {
     }
 
     // ---- /metrics ---------------------------------------------------------
-    let metrics = server.metrics();
+    let metrics = server.metrics_page();
     let count = |method: &str, code: &str| -> u64 {
         let needle = format!(
             "provindex_grpc_requests_total{{method=\"provindex.v1.ProvenanceService/{method}\",code=\"{code}\"}} "

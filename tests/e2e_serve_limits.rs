@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::provindex_bin;
 use common::venv::venv_python;
+use common::{ServerProcess, provindex_bin};
 use provindex_proto::v1::{
     BatchLookupRequest, CheckOptOutRequest, LookupUrlRequest, batch_lookup_request::Lookup,
     batch_lookup_response::Result as ItemResult, check_opt_out_request::Target,
@@ -28,80 +28,15 @@ const EMPTY_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 /// Every wait on the server is bounded by this (generous: debug builds, 2 cores).
 const BOUND: Duration = Duration::from_secs(30);
 
-/// `provindex serve` on 127.0.0.1:0 with extra flags, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    metrics_addr: Option<String>,
-    /// Kept open: the server prints to it.
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Server {
-    fn start(index: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("serve")
-            .arg("--index")
-            .arg(index)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut read = |prefix: &str| {
-            let mut line = String::new();
-            stdout.read_line(&mut line).expect("read");
-            line.trim()
-                .strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("expected `{prefix}...`, got {line:?}"))
-                .to_owned()
-        };
-        let addr = read("listening on ");
-        let metrics_addr = extra
-            .contains(&"--metrics-listen")
-            .then(|| read("metrics on "));
-        Self {
-            child,
-            addr,
-            metrics_addr,
-            _stdout: stdout,
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(BOUND)
-            .connect()
-            .await
-            .expect("connect")
-    }
-
-    fn metrics(&self) -> String {
-        let addr = self
-            .metrics_addr
-            .as_ref()
-            .expect("started with --metrics-listen");
-        let mut stream = TcpStream::connect(addr).expect("metrics");
-        stream.set_read_timeout(Some(BOUND)).expect("timeout");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("write");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A plaintext channel to `server` whose waits are bounded.
+async fn bounded_channel(server: &ServerProcess) -> Channel {
+    Channel::from_shared(server.url())
+        .expect("uri")
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(BOUND)
+        .connect()
+        .await
+        .expect("connect")
 }
 
 /// An index of the small sample crawl excerpt.
@@ -157,8 +92,8 @@ fn series(page: &str) -> Vec<&str> {
 async fn metrics_label_only_the_methods_the_server_defines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = sample_index(dir.path());
-    let server = Server::start(&index, &["--metrics-listen", "127.0.0.1:0"]);
-    let channel = server.channel().await;
+    let server = ServerProcess::start_with(&index, &["--metrics-listen", "127.0.0.1:0"]);
+    let channel = bounded_channel(&server).await;
     let mut client = ProvenanceServiceClient::new(channel.clone());
     client
         .lookup_url(LookupUrlRequest {
@@ -182,11 +117,11 @@ async fn metrics_label_only_the_methods_the_server_defines() {
     for path in paths(0..50) {
         assert_eq!(raw_call(&channel, &path).await, Some(12), "{path}");
     }
-    let before = server.metrics();
+    let before = server.metrics_page();
     for path in paths(50..1550) {
         assert_eq!(raw_call(&channel, &path).await, Some(12), "{path}");
     }
-    let after = server.metrics();
+    let after = server.metrics_page();
 
     assert!(!after.contains("Bogus"), "a made-up method got a label");
     assert_eq!(
@@ -257,7 +192,7 @@ fn wait_closed(streams: &mut [TcpStream]) -> usize {
 async fn idle_and_half_open_connections_are_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = sample_index(dir.path());
-    let server = Server::start(
+    let server = ServerProcess::start_with(
         &index,
         &[
             "--handshake-timeout-secs",
@@ -270,7 +205,7 @@ async fn idle_and_half_open_connections_are_closed() {
     );
 
     // A stream held open longer than the idle timeout keeps its connection.
-    let channel = server.channel().await;
+    let channel = bounded_channel(&server).await;
     let mut client = ProvenanceServiceClient::new(channel);
     let (send, receive) = tokio::sync::mpsc::channel(4);
     let mut answers = client
@@ -309,7 +244,7 @@ async fn idle_and_half_open_connections_are_closed() {
     drop(send);
 
     // And a new client is served.
-    let mut client = ProvenanceServiceClient::new(server.channel().await);
+    let mut client = ProvenanceServiceClient::new(bounded_channel(&server).await);
     let status = client
         .lookup_url(LookupUrlRequest {
             url: "http://example.com/".into(),
@@ -325,7 +260,7 @@ async fn connections_beyond_the_limit_are_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = sample_index(dir.path());
     // Timeouts far beyond the test: only the limit closes connections here.
-    let server = Server::start(
+    let server = ServerProcess::start_with(
         &index,
         &[
             "--max-connections",
@@ -419,8 +354,8 @@ except grpc.RpcError as error:
 async fn errors_do_not_echo_huge_input() {
     let dir = tempfile::tempdir().expect("tempdir");
     let index = sample_index(dir.path());
-    let server = Server::start(&index, &[]);
-    let client = ProvenanceServiceClient::new(server.channel().await);
+    let server = ServerProcess::start(&index);
+    let client = ProvenanceServiceClient::new(bounded_channel(&server).await);
 
     let lookup = |url: String| {
         let mut client = client.clone();

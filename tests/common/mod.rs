@@ -29,6 +29,10 @@ pub fn corpus_dir() -> PathBuf {
 pub struct ServerProcess {
     child: Child,
     pub addr: String,
+    /// Announced when started with `--metrics-listen`.
+    pub metrics_addr: Option<String>,
+    /// Announced when started with `--http-listen`.
+    pub http_addr: Option<String>,
 }
 
 impl ServerProcess {
@@ -58,19 +62,42 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start provindex serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        // The server prints its address once bound; EOF means it died first.
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("server did not start: {line:?}")
-            })
-            .to_owned();
-        Self { child, addr }
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        // The server prints each address once bound, in this order; EOF
+        // means it died first.
+        let mut read = |prefix: &str| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read");
+            line.trim()
+                .strip_prefix(prefix)
+                .map(str::to_owned)
+                .ok_or(line)
+        };
+        let wants = |flag: &str| extra.iter().any(|a| a.as_ref() == flag);
+        let announced = (|| {
+            let addr = read("listening on ")?;
+            let metrics_addr = match wants("--metrics-listen") {
+                true => Some(read("metrics on ")?),
+                false => None,
+            };
+            let http_addr = match wants("--http-listen") {
+                true => Some(read("http listening on ")?),
+                false => None,
+            };
+            Ok::<_, String>((addr, metrics_addr, http_addr))
+        })();
+        let (addr, metrics_addr, http_addr) = announced.unwrap_or_else(|line| {
+            let _ = child.kill();
+            panic!("server did not start: {line:?}")
+        });
+        // Keep reading: a server writing to a closed pipe would fail.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self {
+            child,
+            addr,
+            metrics_addr,
+            http_addr,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -84,6 +111,26 @@ impl ServerProcess {
             .connect()
             .await
             .expect("connect")
+    }
+
+    /// The `/metrics` page (started with `--metrics-listen`), read within 30 s.
+    pub fn metrics_page(&self) -> String {
+        use std::io::Write;
+        let addr = self
+            .metrics_addr
+            .as_ref()
+            .expect("started with --metrics-listen");
+        let mut stream = std::net::TcpStream::connect(addr).expect("metrics");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
     }
 
     /// SIGKILL: no shutdown hook, no flush.
