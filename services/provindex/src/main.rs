@@ -204,25 +204,14 @@ fn run_serve(
     let access = access.open(&index)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        let local = listener.local_addr().context("reading the bound address")?;
-        // Tests and scripts read this line to learn the port.
-        println!("listening on {local}");
+        let (listener, local) = bind_announced(&listen, "listening on").await?;
         let mut config = provindex_rpc::ServerConfig {
             connections: connections.limits(),
             ..Default::default()
         };
         access.apply(&mut config);
         if let Some(metrics_listen) = &metrics_listen {
-            let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
-                .await
-                .with_context(|| format!("binding {metrics_listen}"))?;
-            let metrics_local = metrics_listener
-                .local_addr()
-                .context("reading the metrics address")?;
-            println!("metrics on {metrics_local}");
+            let (metrics_listener, _) = bind_announced(metrics_listen, "metrics on").await?;
             let metrics = provindex_rpc::Metrics::new();
             tokio::spawn(provindex_rpc::serve_metrics(
                 metrics_listener,
@@ -232,16 +221,7 @@ fn run_serve(
         }
         let reader = Arc::new(reader);
         if let Some(http_listen) = &http_listen {
-            use std::io::Write as _;
-            let http_listener = tokio::net::TcpListener::bind(http_listen)
-                .await
-                .with_context(|| format!("binding {http_listen}"))?;
-            let http_local = http_listener
-                .local_addr()
-                .context("reading the http address")?;
-            // After "listening on": scripts read the gRPC address first. A
-            // reader that stopped after that line must not kill the server.
-            let _ = writeln!(std::io::stdout(), "http listening on {http_local}");
+            let (http_listener, _) = bind_announced(http_listen, "http listening on").await?;
             let index = Arc::clone(&reader);
             tokio::spawn(async move {
                 if let Err(error) =
@@ -251,8 +231,6 @@ fn run_serve(
                 }
             });
         }
-        use std::io::Write as _;
-        std::io::stdout().flush().ok();
         tracing::info!(%local, index = %index.display(), "serving");
         provindex_rpc::serve(listener, reader, config, shutdown_signal())
             .await
@@ -308,4 +286,24 @@ fn run_info(index: PathBuf, json: bool) -> anyhow::Result<()> {
     println!("sketch spec: {}", m.sketch_spec);
     println!("digest: {}", m.digest);
     Ok(())
+}
+
+/// Binds `addr` and prints `LABEL ADDR` once bound: tests and scripts read
+/// these lines, in the order serve binds (gRPC, metrics, HTTP), to learn the
+/// ports. A reader that stopped reading must not stop the server, so a
+/// failed write is ignored.
+async fn bind_announced(
+    addr: &str,
+    label: &str,
+) -> anyhow::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    use std::io::Write as _;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("reading the address bound for {addr}"))?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{label} {local}").and_then(|()| stdout.flush());
+    Ok((listener, local))
 }
