@@ -639,26 +639,16 @@ async fn optout(args: OptOutArgs) -> Result<(), tonic::Status> {
                 }))
                 .await?
                 .into_inner()
-                .registration
-                .ok_or_else(|| tonic::Status::internal("server sent no registration"))?;
-            if json_out {
-                println!("{:#}", registration_json(&entry));
-            } else {
-                println!("registered {}", registration_line(&entry));
-            }
+                .registration;
+            print_registration(json_out, "registered", entry)?;
         }
         OptOutWhat::Revoke { id, reason } => {
             let entry = client
                 .revoke_opt_out(conn.request(RevokeOptOutRequest { id, reason }))
                 .await?
                 .into_inner()
-                .registration
-                .ok_or_else(|| tonic::Status::internal("server sent no registration"))?;
-            if json_out {
-                println!("{:#}", registration_json(&entry));
-            } else {
-                println!("revoked {}", registration_line(&entry));
-            }
+                .registration;
+            print_registration(json_out, "revoked", entry)?;
         }
         OptOutWhat::List {
             rightholder,
@@ -697,6 +687,21 @@ async fn optout(args: OptOutArgs) -> Result<(), tonic::Status> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Prints the registration a register or revoke call answered with.
+fn print_registration(
+    json_out: bool,
+    verb: &str,
+    entry: Option<OptOutRegistration>,
+) -> Result<(), tonic::Status> {
+    let entry = entry.ok_or_else(|| tonic::Status::internal("server sent no registration"))?;
+    if json_out {
+        println!("{:#}", registration_json(&entry));
+    } else {
+        println!("{verb} {}", registration_line(&entry));
     }
     Ok(())
 }
