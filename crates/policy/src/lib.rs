@@ -13,13 +13,22 @@
 //!   domains).
 //! - [`authorization`]: roles, rightholders' granted scopes, who may
 //!   register, revoke, list and export.
+//! - [`pii`]: personal identifiers in a text (kinds and distinct counts) and
+//!   their keyed hashes for data subjects' requests.
+//! - [`sampling`]: reproducible audit samples per source, failure-rate
+//!   intervals and the TC260 acceptance rules.
 
 pub mod arithmetic;
 pub mod authorization;
 pub mod export;
 pub mod keeper;
+pub mod pii;
 pub mod reservation;
+pub mod sampling;
 
 pub use reservation::{
     CaptureSignal, Cover, Reason, RegistryCover, Reservation, Subject, Verdict, reservation,
 };
+
+pub use pii::{PiiError, PiiFindings, PiiKind, canonical_query, detect, detect_each, pii_key};
+pub use sampling::{BottomN, Interval, sample_rank, wilson_interval};

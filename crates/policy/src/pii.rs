@@ -1,0 +1,1372 @@
+//! Personal information in contents (issue 19): detection of e-mail
+//! addresses, phone numbers, Chinese resident identity numbers and payment
+//! card numbers, and the keyed hash that lets a data subject's request
+//! ("which samples contain my phone number?") be answered without the index
+//! storing the identifiers.
+//!
+//! [`detect`] gives per kind the number of *distinct* identifiers in a text;
+//! [`detect_each`] also hands each distinct canonical identifier to a
+//! callback (for [`pii_key`]) — the findings never hold a value.
+//! [`canonical_query`] turns a data subject's own notation into the same
+//! canonical form, so `pii_key(key, kind, &canonical_query(kind, input)?)`
+//! finds what the build hashed.
+//!
+//! Canonical forms:
+//! - e-mail: `local@domain`, both parts lowercased. The local part is
+//!   case-sensitive in RFC 5321, but no significant provider treats it so,
+//!   and a subject types it however they like; nothing else is folded (no
+//!   dot or `+tag` removal: `a.b+x@` and `ab@` are different addresses).
+//!   Only ASCII addresses (IDN domains in their `xn--` form) whose domain
+//!   ends in a known public suffix (`logo@2x.png` is not an address).
+//! - phone: E.164 with its `+`: a Chinese mobile `+86` + 11 digits, a Chinese
+//!   landline `+86` + area code without its trunk `0` + local number, an
+//!   international number `+` + 8–15 digits as written (a `(0)` trunk group
+//!   after the country code dropped).
+//! - resident identity number: 18 characters, a final `x` uppercased.
+//! - payment card: the digits.
+//!
+//! Full-width forms (`１３８`, `＠`, `＋`, `－`, `（`) count as their ASCII
+//! counterparts and the ideographic space as a space: no normalization is
+//! needed before [`detect`].
+//!
+//! What is *not* recognized, on purpose (false positives cost more than the
+//! rare miss: every hit is a content flagged as holding personal data):
+//! digits inside a longer digit run or glued to ASCII letters, `_` or `@`
+//! (order numbers, hashes, QQ-mail local parts); runs next to `.` and a digit
+//! (decimals, versions, IP addresses); a Chinese landline without a
+//! separator after its area code (`01012345678` is as likely an order
+//! number); international numbers without a `+` (except `0086`); a `+86`
+//! number that is neither a mobile nor a landline.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// A kind of personal identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PiiKind {
+    Email,
+    Phone,
+    ChineseResidentId,
+    PaymentCard,
+}
+
+impl PiiKind {
+    pub const ALL: [PiiKind; 4] = [
+        PiiKind::Email,
+        PiiKind::Phone,
+        PiiKind::ChineseResidentId,
+        PiiKind::PaymentCard,
+    ];
+
+    /// Stable name: in reports, and in every keyed hash ([`pii_key`]) — do
+    /// not rename.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::ChineseResidentId => "cn_resident_id",
+            PiiKind::PaymentCard => "payment_card",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for PiiKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Per kind, how many distinct identifiers a text holds. Never the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PiiFindings {
+    counts: [u32; 4],
+}
+
+impl PiiFindings {
+    pub fn count(&self, kind: PiiKind) -> u32 {
+        self.counts[kind.index()]
+    }
+
+    pub fn total(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// The kinds found, with their counts (zero counts left out).
+    pub fn kinds(&self) -> impl Iterator<Item = (PiiKind, u32)> + '_ {
+        PiiKind::ALL
+            .into_iter()
+            .map(|k| (k, self.count(k)))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+/// Why a data subject's input is not an identifier of the asked kind. The
+/// messages never repeat the input (they may be logged).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PiiError {
+    #[error("empty input")]
+    Empty,
+    #[error("not an e-mail address: {0}")]
+    InvalidEmail(&'static str),
+    #[error(
+        "not a recognized phone number (Chinese mobile, Chinese landline with area code, or +country code and 8-15 digits)"
+    )]
+    UnrecognizedPhone,
+    #[error("more than one phone number, or digits besides the phone number")]
+    ExtraDigits,
+    #[error("unexpected character {0:?}")]
+    InvalidCharacter(char),
+    #[error("a {kind} has {expected}, not {len} characters")]
+    WrongLength {
+        kind: PiiKind,
+        expected: &'static str,
+        len: usize,
+    },
+    #[error("resident identity number: unknown province code")]
+    UnknownRegion,
+    #[error("resident identity number: implausible birth date")]
+    ImplausibleBirthDate,
+    #[error("resident identity number: wrong check character (ISO 7064 MOD 11-2)")]
+    BadIdChecksum,
+    #[error("payment card number: fails the Luhn check")]
+    LuhnFailure,
+    #[error("payment card number: not a known card network prefix")]
+    UnknownIssuer,
+}
+
+/// The kinds and distinct counts of personal identifiers in `text`.
+pub fn detect(text: &str) -> PiiFindings {
+    detect_each(text, |_, _| {})
+}
+
+/// [`detect`], handing each distinct canonical identifier once to `each`
+/// (in kind, then byte order) — e.g. to record its [`pii_key`].
+pub fn detect_each(text: &str, mut each: impl FnMut(PiiKind, &str)) -> PiiFindings {
+    let mut found: Vec<(PiiKind, String)> = Vec::new();
+    scan(text, &mut |m| found.push((m.kind, m.canonical)));
+    let mut findings = PiiFindings::default();
+    if found.is_empty() {
+        return findings;
+    }
+    found.sort_unstable();
+    found.dedup();
+    for (kind, canonical) in &found {
+        findings.counts[kind.index()] += 1;
+        each(*kind, canonical);
+    }
+    findings
+}
+
+/// HMAC-SHA-256 under the build's `key` of `kind name ‖ 0x00 ‖ canonical`:
+/// the kind separates domains (a card number and a phone with the same
+/// digits get different keys). The key table maps this to contents.
+pub fn pii_key(key: &[u8], kind: PiiKind, canonical: &str) -> [u8; 32] {
+    // HMAC takes keys of any length; new_from_slice cannot fail.
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(kind.name().as_bytes());
+    mac.update(&[0]);
+    mac.update(canonical.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// A data subject's identifier in the canonical form detection produces
+/// ("+86 138-0013-8000" → "+8613800138000"), or why it is not one.
+pub fn canonical_query(kind: PiiKind, input: &str) -> Result<String, PiiError> {
+    let input = input.trim_matches(|c: char| fold(c).is_whitespace());
+    if input.is_empty() {
+        return Err(PiiError::Empty);
+    }
+    match kind {
+        PiiKind::Email => {
+            let ats: Vec<usize> = input
+                .char_indices()
+                .filter(|&(_, c)| fold(c) == '@')
+                .map(|(i, _)| i)
+                .collect();
+            let [at] = ats[..] else {
+                return Err(PiiError::InvalidEmail("needs exactly one '@'"));
+            };
+            let at_len = input[at..].chars().next().map_or(1, char::len_utf8);
+            let m = email_at(input, at, at_len).map_err(PiiError::InvalidEmail)?;
+            if m.start != 0 {
+                return Err(PiiError::InvalidEmail(
+                    "invalid character in the local part",
+                ));
+            }
+            if m.end != input.len() {
+                return Err(PiiError::InvalidEmail("invalid character in the domain"));
+            }
+            Ok(m.canonical)
+        }
+        PiiKind::Phone => {
+            let mut phones = Vec::new();
+            scan_numbers(input, &mut |m| {
+                if m.kind == PiiKind::Phone {
+                    phones.push(m)
+                }
+            });
+            let [m] = &phones[..] else {
+                return Err(if phones.is_empty() {
+                    PiiError::UnrecognizedPhone
+                } else {
+                    PiiError::ExtraDigits
+                });
+            };
+            let outside = input[..m.start]
+                .chars()
+                .chain(input[m.end..].chars())
+                .map(fold)
+                .find(|c| c.is_ascii_alphanumeric());
+            match outside {
+                Some(c) if c.is_ascii_digit() => Err(PiiError::ExtraDigits),
+                Some(c) => Err(PiiError::InvalidCharacter(c)),
+                None => Ok(m.canonical.clone()),
+            }
+        }
+        PiiKind::ChineseResidentId => {
+            let s = compact(input)?;
+            validate_resident_id(s.as_bytes())?;
+            Ok(s)
+        }
+        PiiKind::PaymentCard => {
+            let s = compact(input)?;
+            validate_card(s.as_bytes())?;
+            Ok(s)
+        }
+    }
+}
+
+/// The input without spaces and hyphens, folded to ASCII, `x` uppercased;
+/// only digits and `X` allowed.
+fn compact(input: &str) -> Result<String, PiiError> {
+    let mut s = String::with_capacity(input.len());
+    for c in input.chars().map(fold) {
+        match c {
+            '0'..='9' => s.push(c),
+            'x' | 'X' => s.push('X'),
+            ' ' | '-' => {}
+            _ => return Err(PiiError::InvalidCharacter(c)),
+        }
+    }
+    Ok(s)
+}
+
+/// Full-width ASCII variants to ASCII, other spaces to ' ', hyphen-like
+/// dashes to '-': Chinese pages write `１３８－００１３－８０００` too.
+fn fold(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' | '\u{00A0}' | '\u{2002}'..='\u{200A}' | '\u{202F}' => ' ',
+        '\u{2010}'..='\u{2013}' | '\u{2212}' => '-',
+        _ => c,
+    }
+}
+
+/// The folded char at byte `p` and its encoded length.
+fn char_at(text: &str, p: usize) -> Option<(char, usize)> {
+    text[p..].chars().next().map(|c| (fold(c), c.len_utf8()))
+}
+
+/// One detected identifier: canonical value and its byte span in the text.
+struct Match {
+    kind: PiiKind,
+    canonical: String,
+    start: usize,
+    end: usize,
+}
+
+fn scan(text: &str, out: &mut impl FnMut(Match)) {
+    scan_emails(text, out);
+    scan_numbers(text, out);
+}
+
+// ---------------------------------------------------------------- e-mail
+
+fn scan_emails(text: &str, out: &mut impl FnMut(Match)) {
+    let bytes = text.as_bytes();
+    // Prefilter: most texts hold neither '@' nor '＠' (EF BC A0).
+    for at in memchr::memchr_iter(b'@', bytes) {
+        if let Ok(m) = email_at(text, at, 1) {
+            out(m);
+        }
+    }
+    for at in memchr::memmem::find_iter(bytes, "＠".as_bytes()) {
+        if let Ok(m) = email_at(text, at, 3) {
+            out(m);
+        }
+    }
+}
+
+fn is_local_char(c: char) -> bool {
+    // The atext that occurs in real addresses; quotes, '/', '=' and friends
+    // would swallow surrounding markup and punctuation.
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+}
+
+/// The address around the '@' at byte `at` (`at_len` bytes long).
+fn email_at(text: &str, at: usize, at_len: usize) -> Result<Match, &'static str> {
+    let mut start = at;
+    let mut local = String::new();
+    for (i, c) in text[..at].char_indices().rev() {
+        let c = fold(c);
+        if !is_local_char(c) {
+            break;
+        }
+        if local.len() == 64 {
+            return Err("local part longer than 64 characters");
+        }
+        local.insert(0, c.to_ascii_lowercase());
+        start = i;
+    }
+    // "see:.foo@x.com": a leading dot is punctuation, not the address.
+    while local.starts_with('.') {
+        local.remove(0);
+        start += text[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    if local.is_empty() {
+        return Err("empty local part");
+    }
+    if local.ends_with('.') || local.contains("..") {
+        return Err("misplaced '.' in the local part");
+    }
+    let mut domain = String::new();
+    let mut end = at + at_len;
+    let mut p = end;
+    while let Some((c, len)) = char_at(text, p) {
+        if !(c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+            break;
+        }
+        if domain.len() == 253 {
+            return Err("domain longer than 253 characters");
+        }
+        domain.push(c.to_ascii_lowercase());
+        p += len;
+        // The end of the address is after its last label char: a trailing
+        // '.' ends the sentence.
+        if c != '.' {
+            end = p;
+        }
+    }
+    let trimmed = domain.trim_end_matches('.').len();
+    domain.truncate(trimmed);
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err("domain without a '.'");
+    }
+    for l in &labels {
+        if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
+            return Err("invalid domain label");
+        }
+    }
+    use psl::Psl as _;
+    let known = psl::List
+        .domain(domain.as_bytes())
+        .is_some_and(|d| d.suffix().is_known());
+    if !known {
+        return Err("domain without a known public suffix");
+    }
+    Ok(Match {
+        kind: PiiKind::Email,
+        canonical: format!("{local}@{domain}"),
+        start,
+        end,
+    })
+}
+
+// --------------------------------------------------------------- numbers
+
+/// A maximal digit string inside a run (see [`scan_numbers`]).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// Offset of its digits in the run's digit buffer.
+    at: usize,
+    len: usize,
+    /// Followed by 'X'/'x' (a resident identity number's check character).
+    x: bool,
+    /// The separator before it (`Sep::None` for the first group).
+    sep: Sep,
+    /// Byte span in the text.
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sep {
+    None,
+    Space,
+    Hyphen,
+    /// Spaces, a hyphen and/or parentheses: "(010) ", ") ", " (".
+    Mixed {
+        open_paren: bool,
+    },
+}
+
+struct Run {
+    /// Byte offset of the run (its '+' if any).
+    start: usize,
+    plus: bool,
+    groups: Vec<Group>,
+    digits: Vec<u8>,
+    /// Whether the first group may start an identifier / the last end one.
+    left_ok: bool,
+    right_ok: bool,
+}
+
+impl Run {
+    fn d(&self, g: usize) -> &[u8] {
+        let g = &self.groups[g];
+        &self.digits[g.at..g.at + g.len]
+    }
+}
+
+fn is_candidate_start(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        b'0'..=b'9' | b'+' => true,
+        // '０'..'９' are EF BC 90..99, '＋' is EF BC 8B.
+        0xEF => {
+            b.get(i + 1) == Some(&0xBC)
+                && b.get(i + 2)
+                    .is_some_and(|&c| (0x90..=0x99).contains(&c) || c == 0x8B)
+        }
+        _ => false,
+    }
+}
+
+/// Runs are digit groups joined by short separators (spaces, one hyphen,
+/// parentheses), optionally led by '+'. Identifiers are spans of whole
+/// groups, so digits inside a longer digit string never match, while
+/// "2024-01-01 138 0013 8000" still finds the phone.
+fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
+    let b = text.as_bytes();
+    let mut run = Run {
+        start: 0,
+        plus: false,
+        groups: Vec::new(),
+        digits: Vec::new(),
+        left_ok: false,
+        right_ok: false,
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if !is_candidate_start(b, i) {
+            i += 1;
+            continue;
+        }
+        match parse_run(text, i, &mut run) {
+            Some(end) => {
+                match_run(&run, out);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn left_ok(text: &str, pos: usize) -> bool {
+    let mut before = text[..pos].chars().rev().map(fold);
+    match before.next() {
+        None => true,
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '@' => false,
+        // "3.14", "192.168.0.1", "v1.2.3": not the start of an identifier.
+        Some('.') => !before.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => true,
+    }
+}
+
+fn right_ok(text: &str, end: usize) -> bool {
+    let mut after = text[end..].chars().map(fold);
+    match after.next() {
+        None => true,
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '@' => false,
+        Some('.') => !after.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => true,
+    }
+}
+
+/// Parses the run at byte `pos` into `run`; its end, or `None` if `pos`
+/// starts no run (a '+' without a digit).
+fn parse_run(text: &str, pos: usize, run: &mut Run) -> Option<usize> {
+    run.groups.clear();
+    run.digits.clear();
+    run.start = pos;
+    let mut p = pos;
+    let (first, len) = char_at(text, p)?;
+    run.plus = first == '+';
+    if run.plus {
+        p += len;
+        if !char_at(text, p).is_some_and(|(c, _)| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    run.left_ok = left_ok(text, pos);
+    let mut sep = Sep::None;
+    loop {
+        let start = p;
+        let at = run.digits.len();
+        while let Some((c, len)) = char_at(text, p).filter(|(c, _)| c.is_ascii_digit()) {
+            run.digits.push(c as u8);
+            p += len;
+        }
+        let x = match char_at(text, p) {
+            Some(('X' | 'x', len)) => {
+                p += len;
+                true
+            }
+            _ => false,
+        };
+        run.groups.push(Group {
+            at,
+            len: run.digits.len() - at,
+            x,
+            sep,
+            start,
+            end: p,
+        });
+        if x {
+            break;
+        }
+        let (next_sep, q) = separator(text, p);
+        match next_sep {
+            Some(s) if char_at(text, q).is_some_and(|(c, _)| c.is_ascii_digit()) => {
+                sep = s;
+                p = q;
+            }
+            _ => break,
+        }
+    }
+    run.right_ok = right_ok(text, p);
+    Some(p)
+}
+
+/// The separator at byte `p` (at most 3 chars: spaces, one '-', one '(',
+/// one ')') and the byte after it.
+fn separator(text: &str, mut p: usize) -> (Option<Sep>, usize) {
+    let (mut spaces, mut hyphens, mut open, mut close, mut n) = (0, 0, 0, 0, 0);
+    while n < 3 {
+        match char_at(text, p) {
+            Some((' ', l)) => {
+                spaces += 1;
+                p += l;
+            }
+            Some(('-', l)) => {
+                hyphens += 1;
+                p += l;
+            }
+            Some(('(', l)) => {
+                open += 1;
+                p += l;
+            }
+            Some((')', l)) => {
+                close += 1;
+                p += l;
+            }
+            _ => break,
+        }
+        n += 1;
+    }
+    let sep = if n == 0 || hyphens > 1 || open > 1 || close > 1 {
+        None
+    } else {
+        match (spaces, hyphens, open, close) {
+            (1, 0, 0, 0) => Some(Sep::Space),
+            (0, 1, 0, 0) => Some(Sep::Hyphen),
+            // Several spaces alone: table columns, not one number.
+            (_, 0, 0, 0) => None,
+            _ => Some(Sep::Mixed {
+                open_paren: open == 1,
+            }),
+        }
+    };
+    (sep, p)
+}
+
+/// Finds identifiers among the run's groups, left to right; a matched span
+/// is consumed.
+fn match_run(run: &Run, out: &mut impl FnMut(Match)) {
+    let k = run.groups.len();
+    let mut i = usize::from(!run.left_ok);
+    while i < k {
+        let found = match_resident_id(run, i)
+            .or_else(|| match_cn_phone(run, i))
+            .or_else(|| match_international(run, i))
+            .or_else(|| match_card(run, i));
+        match found {
+            Some((kind, canonical, j)) => {
+                // A span from the first group includes the '+'.
+                let start = if i == 0 {
+                    run.start
+                } else {
+                    run.groups[i].start
+                };
+                out(Match {
+                    kind,
+                    canonical,
+                    start,
+                    end: run.groups[j - 1].end,
+                });
+                i = j;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+type Found = Option<(PiiKind, String, usize)>;
+
+/// Whether a span ending before group `j` may end there.
+fn end_ok(run: &Run, j: usize) -> bool {
+    j < run.groups.len() || run.right_ok
+}
+
+fn lens(run: &Run, i: usize, j: usize) -> impl Iterator<Item = usize> + '_ {
+    run.groups[i..j].iter().map(|g| g.len)
+}
+
+fn concat(run: &Run, i: usize, j: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(20);
+    for g in i..j {
+        v.extend_from_slice(run.d(g));
+    }
+    v
+}
+
+fn match_resident_id(run: &Run, i: usize) -> Found {
+    // 18 characters as one string, or 6-8-4 / 6-4-4-4.
+    const SHAPES: [&[usize]; 3] = [&[18], &[6, 8, 4], &[6, 4, 4, 4]];
+    for shape in SHAPES {
+        let j = i + shape.len();
+        if j > run.groups.len() || !end_ok(run, j) {
+            continue;
+        }
+        let last = &run.groups[j - 1];
+        let fits = run.groups[i..j - 1].iter().all(|g| !g.x)
+            && lens(run, i, j)
+                .zip(shape.iter())
+                .enumerate()
+                .all(|(n, (len, &want))| {
+                    len == want || (n + 1 == shape.len() && last.x && len + 1 == want)
+                });
+        if !fits {
+            continue;
+        }
+        let mut id = concat(run, i, j);
+        if last.x {
+            id.push(b'X');
+        }
+        if validate_resident_id(&id).is_ok() {
+            return Some((PiiKind::ChineseResidentId, ascii(id), j));
+        }
+    }
+    None
+}
+
+fn ascii(v: Vec<u8>) -> String {
+    v.into_iter().map(char::from).collect()
+}
+
+/// Chinese mobile or landline, with an optional +86 / 0086 / 86 prefix.
+fn match_cn_phone(run: &Run, i: usize) -> Found {
+    let k = run.groups.len();
+    let plus = i == 0 && run.plus;
+    for j in (i + 1..=(i + 4).min(k)).rev() {
+        if !end_ok(run, j) || run.groups[i..j].iter().any(|g| g.x) {
+            continue;
+        }
+        if let Some(canonical) = cn_phone(run, i, j, plus) {
+            return Some((PiiKind::Phone, canonical, j));
+        }
+    }
+    None
+}
+
+fn cn_phone(run: &Run, i: usize, j: usize, plus: bool) -> Option<String> {
+    let first = run.d(i);
+    // Group lengths of the national number, and its digits.
+    let (national_lens, national, prefixed): (Vec<usize>, Vec<u8>, bool) = {
+        let prefix = if plus {
+            Some(2).filter(|_| first.starts_with(b"86"))
+        } else if first.starts_with(b"0086") {
+            Some(4)
+        } else if first.starts_with(b"86") {
+            Some(2)
+        } else {
+            None
+        };
+        match prefix {
+            // "+86 138 0013 8000": the prefix is a group of its own.
+            Some(p) if first.len() == p && j > i + 1 => {
+                (lens(run, i + 1, j).collect(), concat(run, i + 1, j), true)
+            }
+            // "+8613800138000": glued to a single-group national number.
+            Some(p) if first.len() > p && j == i + 1 => {
+                (vec![first.len() - p], first[p..].to_vec(), true)
+            }
+            _ if plus => return None,
+            _ => (lens(run, i, j).collect(), concat(run, i, j), false),
+        }
+    };
+    if is_cn_mobile(&national) && matches!(national_lens[..], [11] | [3, 4, 4] | [3, 8]) {
+        return Some(format!("+86{}", ascii(national)));
+    }
+    // Landline: area code, then a 7-8 digit local number (possibly 3-4/4-4);
+    // the area code keeps its trunk '0' unless prefixed.
+    let (&area_len, local_lens) = national_lens.split_first()?;
+    let (area, local) = national.split_at(area_len);
+    let area = if prefixed {
+        area.strip_prefix(b"0").unwrap_or(area)
+    } else {
+        area.strip_prefix(b"0")?
+    };
+    let local_ok = matches!(local_lens, [7] | [8] | [3, 4] | [4, 4])
+        && matches!(local.first(), Some(b'2'..=b'9'));
+    (is_cn_area_code(area) && local_ok)
+        .then(|| format!("+86{}{}", ascii(area.to_vec()), ascii(local.to_vec())))
+}
+
+/// 1[3-9] and 9 more digits.
+fn is_cn_mobile(d: &[u8]) -> bool {
+    d.len() == 11 && d[0] == b'1' && (b'3'..=b'9').contains(&d[1])
+}
+
+/// An area code without its trunk '0': 10, 2x, or three digits from 3xx.
+fn is_cn_area_code(a: &[u8]) -> bool {
+    match a {
+        [b'1', b'0'] => true,
+        [b'2', _] => true,
+        [b'3'..=b'9', _, _] => true,
+        _ => false,
+    }
+}
+
+/// '+' and a country code other than 86: the whole run, 8-15 digits.
+fn match_international(run: &Run, i: usize) -> Found {
+    if i != 0 || !run.plus || run.d(0).starts_with(b"86") || run.d(0)[0] == b'0' {
+        return None;
+    }
+    let k = run.groups.len();
+    if !end_ok(run, k) || run.groups.iter().any(|g| g.x) {
+        return None;
+    }
+    let mut digits = b"+".to_vec();
+    for g in 0..k {
+        // "+44 (0)20 7946 0958": the trunk prefix is not dialled from abroad.
+        let trunk = g == 1
+            && run.d(1) == b"0"
+            && matches!(run.groups[1].sep, Sep::Mixed { open_paren: true });
+        if !trunk {
+            digits.extend_from_slice(run.d(g));
+        }
+    }
+    (9..=16)
+        .contains(&digits.len())
+        .then(|| (PiiKind::Phone, ascii(digits), k))
+}
+
+fn match_card(run: &Run, i: usize) -> Found {
+    let k = run.groups.len();
+    let g0 = &run.groups[i];
+    let j = if (13..=19).contains(&g0.len) {
+        i + 1
+    } else if g0.len == 4 {
+        // Groups of four with one separator kind, a shorter last group
+        // allowed; or Amex 4-6-5 / Diners 4-6-4.
+        let mut j = i + 1;
+        let mut total = 4;
+        let sep = run.groups.get(j).map(|g| g.sep);
+        if sep.is_some_and(|s| s == Sep::Space || s == Sep::Hyphen)
+            && run.groups[j].len == 6
+            && run
+                .groups
+                .get(j + 1)
+                .is_some_and(|g| (g.len == 5 || g.len == 4) && Some(g.sep) == sep)
+        {
+            j += 2;
+        } else {
+            while j < k && Some(run.groups[j].sep) == sep && total <= 19 {
+                let len = run.groups[j].len;
+                if len > 4 {
+                    break;
+                }
+                total += len;
+                j += 1;
+                if len < 4 {
+                    break;
+                }
+            }
+            if total > 19 {
+                return None;
+            }
+        }
+        if !matches!(sep, Some(Sep::Space | Sep::Hyphen)) {
+            return None;
+        }
+        j
+    } else {
+        return None;
+    };
+    if !end_ok(run, j) || run.groups[i..j].iter().any(|g| g.x) {
+        return None;
+    }
+    let digits = concat(run, i, j);
+    validate_card(&digits)
+        .is_ok()
+        .then(|| (PiiKind::PaymentCard, ascii(digits), j))
+}
+
+// ------------------------------------------------------------ validators
+
+/// Province-level codes of GB/T 2260 (81/82/83: Hong Kong, Macao and Taiwan
+/// residence permits).
+fn is_cn_region(a: u8, b: u8) -> bool {
+    matches!(
+        (a, b),
+        (b'1', b'1'..=b'5')
+            | (b'2', b'1'..=b'3')
+            | (b'3', b'1'..=b'7')
+            | (b'4', b'1'..=b'6')
+            | (b'5', b'0'..=b'4')
+            | (b'6', b'1'..=b'5')
+            | (b'7', b'1')
+            | (b'8', b'1'..=b'3')
+    )
+}
+
+/// GB 11643: 6-digit region, YYYYMMDD birth date, 3-digit sequence, ISO 7064
+/// MOD 11-2 check character (0-9 or X).
+fn validate_resident_id(id: &[u8]) -> Result<(), PiiError> {
+    if id.len() != 18 {
+        return Err(PiiError::WrongLength {
+            kind: PiiKind::ChineseResidentId,
+            expected: "18",
+            len: id.len(),
+        });
+    }
+    if let Some(&c) = id[..17].iter().find(|c| !c.is_ascii_digit()) {
+        return Err(PiiError::InvalidCharacter(char::from(c)));
+    }
+    if !(id[17].is_ascii_digit() || id[17] == b'X') {
+        return Err(PiiError::InvalidCharacter(char::from(id[17])));
+    }
+    if !is_cn_region(id[0], id[1]) {
+        return Err(PiiError::UnknownRegion);
+    }
+    let num = |s: &[u8]| s.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    let (year, month, day) = (num(&id[6..10]), num(&id[10..12]), num(&id[12..14]));
+    if !(1890..=2099).contains(&year)
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in(year, month)
+    {
+        return Err(PiiError::ImplausibleBirthDate);
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = id[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&d, w)| u32::from(d - b'0') * w)
+        .sum();
+    if b"10X98765432"[(sum % 11) as usize] != id[17] {
+        return Err(PiiError::BadIdChecksum);
+    }
+    Ok(())
+}
+
+fn days_in(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// 13-19 digits, a network prefix (3-6, or Mastercard's 2221-2720), Luhn.
+fn validate_card(d: &[u8]) -> Result<(), PiiError> {
+    if !(13..=19).contains(&d.len()) {
+        return Err(PiiError::WrongLength {
+            kind: PiiKind::PaymentCard,
+            expected: "13 to 19",
+            len: d.len(),
+        });
+    }
+    if let Some(&c) = d.iter().find(|c| !c.is_ascii_digit()) {
+        return Err(PiiError::InvalidCharacter(char::from(c)));
+    }
+    let iin = match d[0] {
+        b'3'..=b'6' => true,
+        b'2' => (b"2221".as_slice()..=b"2720".as_slice()).contains(&&d[..4]),
+        _ => false,
+    };
+    if !iin {
+        return Err(PiiError::UnknownIssuer);
+    }
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(n, &c)| {
+            let v = u32::from(c - b'0');
+            if n % 2 == 1 {
+                if v * 2 > 9 { v * 2 - 9 } else { v * 2 }
+            } else {
+                v
+            }
+        })
+        .sum();
+    if sum % 10 != 0 {
+        return Err(PiiError::LuhnFailure);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The distinct (kind, canonical) pairs detection hands out.
+    fn found(text: &str) -> Vec<(PiiKind, String)> {
+        let mut v = Vec::new();
+        detect_each(text, |k, c| v.push((k, c.to_owned())));
+        v
+    }
+
+    fn phones(text: &str) -> Vec<String> {
+        found(text)
+            .into_iter()
+            .filter(|(k, _)| *k == PiiKind::Phone)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    fn one(kind: PiiKind, canonical: &str) -> Vec<(PiiKind, String)> {
+        vec![(kind, canonical.to_owned())]
+    }
+
+    #[test]
+    fn kind_names_are_stable() {
+        let names: Vec<&str> = PiiKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["email", "phone", "cn_resident_id", "payment_card"]);
+        for k in PiiKind::ALL {
+            assert_eq!(PiiKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(PiiKind::from_name("Email"), None);
+    }
+
+    #[test]
+    fn emails_in_chinese_and_english_text() {
+        assert_eq!(
+            found("联系邮箱：foo@example.cn。"),
+            one(PiiKind::Email, "foo@example.cn")
+        );
+        assert_eq!(
+            found("邮箱Foo.Bar+news@Mail.Example.COM.cn请联系"),
+            one(PiiKind::Email, "foo.bar+news@mail.example.com.cn")
+        );
+        // Sentence-final '.', angle brackets, full-width '＠' and letters.
+        assert_eq!(
+            found("Write to <jane_doe@example.org>. Or jane_doe@example.org."),
+            one(PiiKind::Email, "jane_doe@example.org")
+        );
+        assert_eq!(
+            found("ｆｏｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+            one(PiiKind::Email, "foo@example.com")
+        );
+        // QQ mail: the digits are the address, not a phone.
+        assert_eq!(
+            found("QQ邮箱13800138000@qq.com"),
+            one(PiiKind::Email, "13800138000@qq.com")
+        );
+        for not_email in [
+            "logo@2x.png",
+            "user@localhost",
+            "@example.com",
+            "a@b",
+            "foo@-example.com",
+            "foo..bar@example.com",
+            "价格 @ 100 元",
+            "foo@example.invalidtld",
+        ] {
+            assert_eq!(found(not_email), [], "{not_email}");
+        }
+    }
+
+    #[test]
+    fn chinese_mobiles_in_many_notations() {
+        for text in [
+            "电话13800138000",
+            "电话：138 0013 8000。",
+            "138-0013-8000",
+            "+86 138 0013 8000",
+            "+86-138-0013-8000",
+            "(+86) 138 0013 8000",
+            "+8613800138000",
+            "0086 13800138000",
+            "008613800138000",
+            "86 138 0013 8000",
+            "8613800138000",
+            "１３８００１３８０００",
+            "＋８６　１３８－００１３－８０００",
+            "手机:138 00138000,",
+        ] {
+            assert_eq!(phones(text), ["+8613800138000"], "{text}");
+        }
+        // Two phones, one repeated: distinct count 2.
+        let text = "张三 13912345678，李四 15000000001，再次 139-1234-5678";
+        let f = detect(text);
+        assert_eq!(f.count(PiiKind::Phone), 2);
+        assert_eq!(f.total(), 2);
+        assert_eq!(phones(text), ["+8613912345678", "+8615000000001"]);
+    }
+
+    #[test]
+    fn chinese_landlines_and_international_numbers() {
+        assert_eq!(phones("电话：010-62345678"), ["+861062345678"]);
+        assert_eq!(phones("(010) 6552 9988"), ["+861065529988"]);
+        assert_eq!(phones("0755-2345678 转 801"), ["+867552345678"]);
+        assert_eq!(phones("+86 10 6552 9988"), ["+861065529988"]);
+        assert_eq!(phones("+86-755-23456789"), ["+8675523456789"]);
+        assert_eq!(phones("Call +1 (415) 555-2671 today"), ["+14155552671"]);
+        assert_eq!(phones("+44 (0)20 7946 0958"), ["+442079460958"]);
+        assert_eq!(phones("+49 30 901820"), ["+4930901820"]);
+        assert_eq!(phones("+33 1 23 45 67 89"), ["+33123456789"]);
+        // Too short / too long for E.164; +86 that is no Chinese number.
+        assert_eq!(phones("+1 555 12"), Vec::<String>::new());
+        assert_eq!(phones("+1 234 567 890 123 456"), Vec::<String>::new());
+        assert_eq!(phones("+86 12345"), Vec::<String>::new());
+        // A landline needs its separator (an 11-digit 0... is an order number).
+        assert_eq!(phones("01012345678"), Vec::<String>::new());
+        // Local numbers do not start with 0 or 1.
+        assert_eq!(phones("010-12345"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn resident_ids_by_checksum() {
+        // GB 11643's example: weights 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2 over
+        // 11010519491231002 give 7+9+0+5+0+20+2+9+24+27+7+18+30+5+0+0+4 = 167,
+        // 167 mod 11 = 2 → "10X98765432"[2] = 'X'.
+        assert_eq!(
+            found("身份证号：11010519491231002X。"),
+            one(PiiKind::ChineseResidentId, "11010519491231002X")
+        );
+        assert_eq!(
+            found("身份证号11010519491231002x"),
+            one(PiiKind::ChineseResidentId, "11010519491231002X")
+        );
+        // 44030419900307301: 28+36+0+15+0+16+2+9+54+0+0+27+0+15+56+12+2 = 272,
+        // 272 mod 11 = 8 → '6'.
+        assert_eq!(
+            found("证件 440304 19900307 3016"),
+            one(PiiKind::ChineseResidentId, "440304199003073016")
+        );
+        // Born on 2000-02-29 (a leap day): 31011520000229123, sum 215,
+        // 215 mod 11 = 6 → '5'.
+        assert_eq!(
+            found("310115 2000 0229 1235"),
+            one(PiiKind::ChineseResidentId, "310115200002291235")
+        );
+        // Wrong check character; 1999-02-29 does not exist; region 99.
+        assert_eq!(found("110105194912310021"), []);
+        assert_eq!(found("310115199902291234"), []);
+        assert_eq!(found("990105194912310021"), []);
+        // Not also a phone or a card.
+        let f = detect("11010519491231002X 440304199003073016");
+        assert_eq!(f.count(PiiKind::ChineseResidentId), 2);
+        assert_eq!(f.total(), 2);
+    }
+
+    #[test]
+    fn payment_cards_by_luhn_and_prefix() {
+        assert_eq!(
+            found("卡号4111 1111 1111 1111"),
+            one(PiiKind::PaymentCard, "4111111111111111")
+        );
+        assert_eq!(
+            found("5555555555554444"),
+            one(PiiKind::PaymentCard, "5555555555554444")
+        );
+        assert_eq!(
+            found("5555-5555-5555-4444"),
+            one(PiiKind::PaymentCard, "5555555555554444")
+        );
+        assert_eq!(
+            found("Amex 3782 822463 10005"),
+            one(PiiKind::PaymentCard, "378282246310005")
+        );
+        assert_eq!(
+            found("2221 0000 0000 0009"),
+            one(PiiKind::PaymentCard, "2221000000000009")
+        );
+        // A 19-digit UnionPay number, 4-4-4-4-3.
+        assert_eq!(
+            found("6212 2611 0000 0000 007"),
+            one(PiiKind::PaymentCard, "6212261100000000007")
+        );
+        // Luhn failure; a Luhn-valid number without a card prefix; mixed
+        // separators; five groups of four (20 digits).
+        assert_eq!(found("4111 1111 1111 1112"), []);
+        assert_eq!(found("1111 1111 1111 1117"), []);
+        assert_eq!(found("4111 1111-1111 1111"), []);
+        assert_eq!(found("4111 1111 1111 1111 1111"), []);
+        let f = detect("4111111111111111, 4111-1111-1111-1111 and 5555555555554444");
+        assert_eq!(f.count(PiiKind::PaymentCard), 2);
+    }
+
+    #[test]
+    fn look_alikes_are_not_identifiers() {
+        for text in [
+            "服务器 192.168.100.138 与 10.0.0.1",
+            "发布于 2024-01-01 12:30:00",
+            "2024年01月01日",
+            "ISBN 978-7-111-54742-6",
+            "ISBN 9787111547426",
+            "版本 v13.800.138.000 或 13800138000.5",
+            "3.13800138000",
+            "订单号：202401011380013800",
+            "订单号 1380013800012345678",
+            "SN13800138000",
+            "id=13800138000abc",
+            "hash 4111111111111111a",
+            "1920x1080 分辨率",
+            "价格 13,800,138,000 元",
+            "时间戳 1717171717171",
+            "邮编 100000，电话区号 010",
+            "0000000000000000000000000",
+        ] {
+            assert_eq!(found(text), [], "{text}");
+        }
+        // A date before a phone does not swallow it.
+        assert_eq!(phones("2024-01-01 138 0013 8000"), ["+8613800138000"]);
+    }
+
+    #[test]
+    fn mixed_text_counts_distinct_values_per_kind() {
+        let text = "客服邮箱：Service@Example.cn，service@example.cn；\
+                    电话 400-810-8888 或 138 0013 8000 / +86 13800138000；\
+                    身份证 11010519491231002X；卡号 4111111111111111。";
+        let f = detect(text);
+        assert_eq!(f.count(PiiKind::Email), 1);
+        assert_eq!(f.count(PiiKind::Phone), 1);
+        assert_eq!(f.count(PiiKind::ChineseResidentId), 1);
+        assert_eq!(f.count(PiiKind::PaymentCard), 1);
+        assert_eq!(f.kinds().count(), 4);
+        assert!(detect("没有个人信息的普通文本 123 456.").is_empty());
+    }
+
+    #[test]
+    fn hmac_known_answers() {
+        // Computed once with Python:
+        //   hmac.new(key, kind.encode() + b"\0" + canonical.encode(),
+        //            hashlib.sha256).hexdigest()
+        let hex = |k: [u8; 32]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(
+            hex(pii_key(
+                b"provindex-test-key",
+                PiiKind::Phone,
+                "+8613800138000"
+            )),
+            "f48f0bd3c7de6cb8fe446afce91bb08945161c7e780c7ba8039e1acc6e57e656"
+        );
+        assert_eq!(
+            hex(pii_key(
+                b"provindex-test-key",
+                PiiKind::Email,
+                "foo@example.com"
+            )),
+            "a22f9e0265d98f0572355ef38ae2a2d5c6bdf060da0b717c8bba087a64f7f150"
+        );
+        assert_eq!(
+            hex(pii_key(
+                b"",
+                PiiKind::ChineseResidentId,
+                "11010519491231002X"
+            )),
+            "83306b6e2c8ec9a3b633e0cf9a76fd8a5ec78885508d7f335c0ab5a3f40e2d84"
+        );
+        // Domain separation by kind.
+        assert_ne!(
+            pii_key(b"k", PiiKind::Phone, "4111111111111111"),
+            pii_key(b"k", PiiKind::PaymentCard, "4111111111111111")
+        );
+    }
+
+    #[test]
+    fn queries_canonicalize_like_detection() {
+        let q = canonical_query;
+        for input in [
+            "+86 138-0013-8000",
+            "138 0013 8000",
+            "13800138000",
+            " 0086 138 0013 8000 ",
+            "(+86) 13800138000",
+        ] {
+            assert_eq!(
+                q(PiiKind::Phone, input).as_deref(),
+                Ok("+8613800138000"),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            q(PiiKind::Phone, "(010) 6552-9988").as_deref(),
+            Ok("+861065529988")
+        );
+        assert_eq!(
+            q(PiiKind::Phone, "+1 (415) 555-2671").as_deref(),
+            Ok("+14155552671")
+        );
+        assert_eq!(
+            q(PiiKind::Email, "Foo@Example.COM").as_deref(),
+            Ok("foo@example.com")
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "110105 19491231 002x").as_deref(),
+            Ok("11010519491231002X")
+        );
+        assert_eq!(
+            q(PiiKind::PaymentCard, "4111-1111-1111-1111").as_deref(),
+            Ok("4111111111111111")
+        );
+        // Every canonical form detection produced is its own query.
+        for (kind, canonical) in found(
+            "a foo@example.cn b +8613800138000 c 11010519491231002X d 4111111111111111 e +14155552671",
+        ) {
+            assert_eq!(q(kind, &canonical).as_deref(), Ok(canonical.as_str()));
+        }
+    }
+
+    #[test]
+    fn queries_say_what_is_wrong() {
+        let q = canonical_query;
+        assert_eq!(q(PiiKind::Email, "  "), Err(PiiError::Empty));
+        assert_eq!(
+            q(PiiKind::Email, "foo.example.com"),
+            Err(PiiError::InvalidEmail("needs exactly one '@'"))
+        );
+        assert!(matches!(
+            q(PiiKind::Email, "foo@localhost"),
+            Err(PiiError::InvalidEmail(_))
+        ));
+        assert!(matches!(
+            q(PiiKind::Email, "my mail: foo@example.com"),
+            Err(PiiError::InvalidEmail(_))
+        ));
+        assert_eq!(
+            q(PiiKind::Phone, "138 0013 800"),
+            Err(PiiError::UnrecognizedPhone)
+        );
+        assert_eq!(
+            q(PiiKind::Phone, "13800138000 13900139000"),
+            Err(PiiError::ExtraDigits)
+        );
+        assert_eq!(
+            q(PiiKind::Phone, "13800138000 ext. 12"),
+            Err(PiiError::InvalidCharacter('e'))
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "110105194912310021"),
+            Err(PiiError::BadIdChecksum)
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "310115199902291234"),
+            Err(PiiError::ImplausibleBirthDate)
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "990105194912310021"),
+            Err(PiiError::UnknownRegion)
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "11010519491231002"),
+            Err(PiiError::WrongLength {
+                kind: PiiKind::ChineseResidentId,
+                expected: "18",
+                len: 17
+            })
+        );
+        assert_eq!(
+            q(PiiKind::ChineseResidentId, "1101051949123100X2"),
+            Err(PiiError::InvalidCharacter('X'))
+        );
+        assert_eq!(
+            q(PiiKind::PaymentCard, "4111 1111 1111 1112"),
+            Err(PiiError::LuhnFailure)
+        );
+        assert_eq!(
+            q(PiiKind::PaymentCard, "1111 1111 1111 1117"),
+            Err(PiiError::UnknownIssuer)
+        );
+        assert_eq!(
+            q(PiiKind::PaymentCard, "4111/1111"),
+            Err(PiiError::InvalidCharacter('/'))
+        );
+        // The messages never repeat the input.
+        let msg = q(PiiKind::ChineseResidentId, "110105194912310021")
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("1101"), "{msg}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn detect_never_panics(s in "\\PC*") {
+            let _ = detect(&s);
+        }
+
+        #[test]
+        fn detect_never_panics_on_number_soup(s in "[0-9０-９xX+＋@.\\- ()（）a-z，。电话]{0,80}") {
+            let mut n = 0;
+            let f = detect_each(&s, |_, _| n += 1);
+            proptest::prop_assert_eq!(f.total(), n);
+        }
+
+        #[test]
+        fn queries_never_panic(s in "\\PC{0,40}", k in 0usize..4) {
+            let _ = canonical_query(PiiKind::ALL[k], &s);
+        }
+    }
+
+    /// Throughput on ~4 MB of mixed Chinese/English text; run with
+    /// `cargo test --release -p provindex-policy -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "measurement"]
+    fn detect_throughput() {
+        let para = "据新华社报道，2024年1月1日，北京市发布了新版城市规划（第3.2版），\
+            涉及 1,380 个项目，总投资 4500 亿元。详情见 https://www.example.gov.cn/news/20240101/123456.html。\
+            The report (ISBN 978-7-111-54742-6) covers 192.168.0.1 networks and v1.2.3 releases. \
+            联系人：王先生，电话 138 0013 8000，邮箱 wang@example.cn。\n";
+        let plain = "这是一段没有任何个人信息的普通中文文本，用于测量检测速度，其中包含一些标点符号和英文单词 like this one.\n";
+        let mut text = String::new();
+        while text.len() < 4 << 20 {
+            text.push_str(para);
+            for _ in 0..9 {
+                text.push_str(plain);
+            }
+        }
+        let t = std::time::Instant::now();
+        let mut total = 0;
+        let rounds = 5;
+        for _ in 0..rounds {
+            total += detect(&text).total();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let mb = (text.len() * rounds) as f64 / 1e6;
+        println!(
+            "detect: {:.1} MB/s over {:.1} MB ({total} findings)",
+            mb / secs,
+            mb
+        );
+    }
+}
