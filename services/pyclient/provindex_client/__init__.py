@@ -1,0 +1,1 @@
+"""Python client tools for provindex."""

@@ -1,0 +1,327 @@
+"""Independent verifier of provindex ledger documents (issue 18).
+
+Written from the format description (crates/ledger/src/lib.rs), not from the
+Rust code, so that a bug in one is caught by the other. It checks:
+
+- a signed ledger manifest: the canonical bytes are rebuilt from the JSON
+  fields, and the Ed25519 signature over
+  b"provindex-ledger-manifest-v1\\0" + canonical bytes must verify under a
+  public key the caller trusts;
+- an inclusion proof: RFC 9162 section 2.1.3.2 audit path verification of
+  SHA-256(0x00 + leaf) against the manifest's content_root or sha256_root,
+  with tree size content_count;
+- a non-inclusion proof: both neighbours included, adjacent (or at an
+  edge, or an empty tree) and bracketing the absent key.
+
+Usage: python -m provindex_client.ledger --manifest M.json --public-key HEX
+       [PROOF.json ...]   (exit status 0 only if every document verifies)
+"""
+
+import argparse
+import hashlib
+import json
+import struct
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+SIGNATURE_DOMAIN = b"provindex-ledger-manifest-v1\x00"
+SIGNED_MANIFEST_FORMAT = "provindex-ledger-signed-manifest-v1"
+INCLUSION_FORMAT = "provindex-ledger-inclusion-v1"
+NON_INCLUSION_FORMAT = "provindex-ledger-non-inclusion-v1"
+LEAF_FORMAT_VERSION = 1
+MANIFEST_FORMAT_VERSION = 1
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+OPT_OUT = {0: "unknown", 1: "not_reserved", 2: "reserved"}
+
+MANIFEST_FIELDS = {
+    "index_format_version", "normalization_version", "sketch_spec",
+    "content_count", "content_root", "sha256_root", "created_at",
+    "base_version_digest", "index_digest",
+}
+NEIGHBOR_FIELDS = {"leaf", "leaf_index", "tree_size", "audit_path"}
+
+
+class VerificationError(Exception):
+    """A document is malformed or does not verify; the message says which check."""
+
+
+def leaf_hash(leaf):
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _hex(value, field, length=None):
+    if not isinstance(value, str) or value != value.lower():
+        raise VerificationError(f"{field}: not lowercase hex")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise VerificationError(f"{field}: not hex") from None
+    if length is not None and len(raw) != length:
+        raise VerificationError(f"{field}: {len(raw)} bytes, expected {length}")
+    return raw
+
+
+def _uint(value, field, bits=64):
+    if type(value) is not int or not 0 <= value < 2**bits:
+        raise VerificationError(f"{field}: not a u{bits}")
+    return value
+
+
+def _fields(doc, expected, what):
+    if not isinstance(doc, dict) or set(doc) != expected:
+        raise VerificationError(f"{what}: fields must be exactly {sorted(expected)}")
+
+
+def decode_content_leaf(leaf):
+    """The content tree leaf: version, content_id, sha256, capture_count,
+    cluster_id, keeper, opt-out verdict, u32-length-prefixed language."""
+    head = 1 + 16 + 32 + 8 + 16 + 1 + 1 + 4
+    if len(leaf) < head:
+        raise VerificationError("content leaf too short")
+    if leaf[0] != LEAF_FORMAT_VERSION:
+        raise VerificationError(f"unknown leaf format version {leaf[0]}")
+    content_id = leaf[1:17]
+    sha256 = leaf[17:49]
+    (capture_count,) = struct.unpack(">Q", leaf[49:57])
+    cluster_id = leaf[57:73]
+    keeper, opt_out = leaf[73], leaf[74]
+    (length,) = struct.unpack(">I", leaf[75:79])
+    if keeper not in (0, 1):
+        raise VerificationError("keeper flag is neither 0 nor 1")
+    if opt_out not in OPT_OUT:
+        raise VerificationError("unknown opt-out verdict")
+    if len(leaf) - head != length:
+        raise VerificationError("language length does not match the leaf")
+    try:
+        language = leaf[head:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError("language is not UTF-8") from None
+    return {
+        "key": content_id,
+        "content_id": content_id.hex(),
+        "sha256": sha256.hex(),
+        "capture_count": capture_count,
+        "cluster_id": cluster_id.hex(),
+        "keeper": keeper == 1,
+        "opt_out": OPT_OUT[opt_out],
+        "language": language,
+    }
+
+
+def decode_sha_leaf(leaf):
+    """The SHA-256 tree leaf: version, sha256, content_id (49 bytes)."""
+    if len(leaf) != 49:
+        raise VerificationError("sha256 leaf is not 49 bytes")
+    if leaf[0] != LEAF_FORMAT_VERSION:
+        raise VerificationError(f"unknown leaf format version {leaf[0]}")
+    return {"key": leaf[1:33], "sha256": leaf[1:33].hex(), "content_id": leaf[33:].hex()}
+
+
+TREES = {
+    # tree name -> (manifest root field, key length, leaf decoder)
+    "content": ("content_root", 16, decode_content_leaf),
+    "sha256": ("sha256_root", 32, decode_sha_leaf),
+}
+
+
+def root_from_audit_path(leaf_digest, index, size, path):
+    """RFC 9162 section 2.1.3.2, step by step."""
+    if index >= size:
+        raise VerificationError(f"leaf index {index} outside a tree of {size}")
+    fn, sn, r = index, size - 1, leaf_digest
+    for p in path:
+        if sn == 0:
+            raise VerificationError("audit path too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("audit path too short")
+    return r
+
+
+def canonical_manifest_bytes(m):
+    """The manifest's canonical bytes, rebuilt from its JSON fields."""
+    _fields(m, MANIFEST_FIELDS, "manifest")
+    spec = m["sketch_spec"]
+    if not isinstance(spec, str):
+        raise VerificationError("sketch_spec: not a string")
+    spec = spec.encode("utf-8")
+    created = m["created_at"]
+    if type(created) is not int or not -(2**63) <= created < 2**63:
+        raise VerificationError("created_at: not an i64")
+    out = bytes([MANIFEST_FORMAT_VERSION])
+    out += struct.pack(">I", _uint(m["index_format_version"], "index_format_version", 32))
+    out += struct.pack(">I", _uint(m["normalization_version"], "normalization_version", 32))
+    out += struct.pack(">I", len(spec)) + spec
+    out += struct.pack(">Q", _uint(m["content_count"], "content_count"))
+    out += _hex(m["content_root"], "content_root", 32)
+    out += _hex(m["sha256_root"], "sha256_root", 32)
+    out += struct.pack(">q", created)
+    base = m["base_version_digest"]
+    out += b"\x00" if base is None else b"\x01" + _hex(base, "base_version_digest", 32)
+    out += _hex(m["index_digest"], "index_digest", 32)
+    return out
+
+
+def manifest_digest(m):
+    return hashlib.sha256(canonical_manifest_bytes(m)).digest()
+
+
+def verify_signed_manifest(doc, trusted_public_key):
+    """Returns the manifest fields once `trusted_public_key` (32 bytes) is
+    shown to have signed them."""
+    _fields(doc, {"format", "manifest", "public_key", "signature"}, "signed manifest")
+    if doc["format"] != SIGNED_MANIFEST_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not a signed manifest")
+    public_key = _hex(doc["public_key"], "public_key", 32)
+    signature = _hex(doc["signature"], "signature", 64)
+    if public_key != trusted_public_key:
+        raise VerificationError("manifest is signed by a key that is not the trusted one")
+    message = SIGNATURE_DOMAIN + canonical_manifest_bytes(doc["manifest"])
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(signature, message)
+    except InvalidSignature:
+        raise VerificationError("manifest signature does not verify") from None
+    return doc["manifest"]
+
+
+def _check_leaf(neighbor, tree, manifest):
+    """Verifies one leaf's audit path against the manifest; returns the decoded leaf."""
+    root_field, _, decode = TREES[tree]
+    size = manifest["content_count"]
+    index = _uint(neighbor["leaf_index"], "leaf_index")
+    if _uint(neighbor["tree_size"], "tree_size") != size:
+        raise VerificationError("proof's tree size is not the manifest's content_count")
+    if not isinstance(neighbor["audit_path"], list):
+        raise VerificationError("audit_path: not a list")
+    leaf = _hex(neighbor["leaf"], "leaf")
+    path = [_hex(h, "audit_path", 32) for h in neighbor["audit_path"]]
+    root = root_from_audit_path(leaf_hash(leaf), index, size, path)
+    if root != bytes.fromhex(manifest[root_field]):
+        raise VerificationError("computed root is not the manifest's root")
+    facts = decode(leaf)
+    facts["leaf_index"] = index
+    return facts
+
+
+def _tree(doc):
+    tree = doc["tree"]
+    if tree not in TREES:
+        raise VerificationError(f"unknown tree {tree!r}")
+    return tree
+
+
+def verify_inclusion(doc, manifest):
+    """Returns the included leaf's decoded fields."""
+    _fields(doc, {"format", "tree"} | NEIGHBOR_FIELDS, "inclusion proof")
+    if doc["format"] != INCLUSION_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not an inclusion proof")
+    return _check_leaf(doc, _tree(doc), manifest)
+
+
+def verify_non_inclusion(doc, manifest):
+    """Returns the absent key (bytes) once it is shown absent."""
+    fields = {"format", "tree", "key", "tree_size", "predecessor", "successor"}
+    _fields(doc, fields, "non-inclusion proof")
+    if doc["format"] != NON_INCLUSION_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not a non-inclusion proof")
+    tree = _tree(doc)
+    key = _hex(doc["key"], "key", TREES[tree][1])
+    size = manifest["content_count"]
+    if _uint(doc["tree_size"], "tree_size") != size:
+        raise VerificationError("proof's tree size is not the manifest's content_count")
+    sides = {}
+    for side in ("predecessor", "successor"):
+        if doc[side] is not None:
+            _fields(doc[side], NEIGHBOR_FIELDS, side)
+            try:
+                sides[side] = _check_leaf(doc[side], tree, manifest)
+            except VerificationError as e:
+                raise VerificationError(f"{side}: {e}") from None
+    pred, succ = sides.get("predecessor"), sides.get("successor")
+    if pred is None and succ is None:
+        if size != 0:
+            raise VerificationError("no neighbours, but the tree is not empty")
+        if bytes.fromhex(manifest[TREES[tree][0]]) != EMPTY_ROOT:
+            raise VerificationError("empty tree whose root is not SHA-256('')")
+        return key
+    if pred is not None and not pred["key"] < key:
+        raise VerificationError("predecessor's key is not below the key")
+    if succ is not None and not key < succ["key"]:
+        raise VerificationError("successor's key is not above the key")
+    if pred is not None and succ is not None:
+        if succ["leaf_index"] != pred["leaf_index"] + 1:
+            raise VerificationError("neighbours are not adjacent leaves")
+    elif pred is None:
+        if succ["leaf_index"] != 0:
+            raise VerificationError("no predecessor, but the successor is not leaf 0")
+    elif pred["leaf_index"] != size - 1:
+        raise VerificationError("no successor, but the predecessor is not the last leaf")
+    return key
+
+
+def verify_document(doc, manifest):
+    """Verifies a proof document of either kind; returns a one-line summary."""
+    if not isinstance(doc, dict):
+        raise VerificationError("not a JSON object")
+    kind = doc.get("format")
+    if kind == INCLUSION_FORMAT:
+        facts = verify_inclusion(doc, manifest)
+        return f"included in the {doc['tree']} tree at leaf {facts['leaf_index']}"
+    if kind == NON_INCLUSION_FORMAT:
+        key = verify_non_inclusion(doc, manifest)
+        return f"{key.hex()} absent from the {doc['tree']} tree"
+    raise VerificationError(f"unknown document format {kind!r}")
+
+
+def _load(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise VerificationError(f"cannot read {path}: {e}") from None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--manifest", required=True, help="signed manifest JSON")
+    parser.add_argument("--public-key", required=True,
+                        help="trusted Ed25519 public key: 64 hex digits, or @FILE")
+    parser.add_argument("proofs", nargs="*", help="inclusion / non-inclusion proof JSON files")
+    args = parser.parse_args(argv)
+    key_text = args.public_key
+    if key_text.startswith("@"):
+        with open(key_text[1:], encoding="utf-8") as f:
+            key_text = f.read().strip()
+    failed = False
+    try:
+        manifest = verify_signed_manifest(_load(args.manifest), _hex(key_text, "public key", 32))
+        print(f"ok {args.manifest}: manifest of {manifest['content_count']} contents, "
+              f"digest {manifest_digest(manifest).hex()}")
+    except VerificationError as e:
+        print(f"FAIL {args.manifest}: {e}")
+        return 1
+    for path in args.proofs:
+        try:
+            print(f"ok {path}: {verify_document(_load(path), manifest)}")
+        except VerificationError as e:
+            print(f"FAIL {path}: {e}")
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
