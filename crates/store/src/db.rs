@@ -1,0 +1,389 @@
+//! The database handle and its typed operations.
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBRawIterator, Options,
+    WriteBatch, WriteOptions,
+};
+
+use crate::{KeyCodec, Schema, StoreError, ValueCodec};
+
+/// One column family and how it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnFamilySpec {
+    pub name: &'static str,
+    /// Read mostly by point lookups of whole keys: a Bloom filter saves reads.
+    /// Tables scanned by prefix go without.
+    pub point_lookups: bool,
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read and write, creating the database and missing column families.
+    ReadWrite,
+    /// Read only; the database must exist with every column family.
+    ReadOnly,
+}
+
+/// Whether a write waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the write-ahead log and synced before returning: survives
+    /// a crash once acknowledged.
+    Synced,
+    /// No write-ahead log: for builds, which are rebuilt rather than recovered
+    /// and flush every table before they publish.
+    Unlogged,
+}
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    cache: Cache,
+    families: Vec<ColumnFamilySpec>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database at `path` with exactly `families` (plus RocksDB's
+    /// `default`) and an LRU block cache of `block_cache_bytes` shared by them.
+    pub fn open(
+        path: &Path,
+        families: &[ColumnFamilySpec],
+        mode: OpenMode,
+        block_cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
+        let cache = Cache::new_lru_cache(block_cache_bytes);
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_open_files(512);
+        let descriptors = families
+            .iter()
+            .map(|spec| ColumnFamilyDescriptor::new(spec.name, family_options(spec, &cache)));
+        let rocks = |source| StoreError::Rocks {
+            path: path.to_path_buf(),
+            source,
+        };
+        let db = match mode {
+            OpenMode::ReadWrite => {
+                options.increase_parallelism(2);
+                DB::open_cf_descriptors(&options, path, descriptors).map_err(rocks)?
+            }
+            OpenMode::ReadOnly => {
+                DB::open_cf_descriptors_read_only(&options, path, descriptors, false)
+                    .map_err(rocks)?
+            }
+        };
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            cache,
+            families: families.to_vec(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn rocks(&self, source: rocksdb::Error) -> StoreError {
+        StoreError::Rocks {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(&self, cf: &'static str, what: &'static str, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            cf,
+            what,
+            reason,
+        }
+    }
+
+    fn handle(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.db.cf_handle(name).ok_or_else(|| {
+            self.corrupt(name, "column family", "not opened with this store".into())
+        })
+    }
+
+    pub(crate) fn spec(&self, name: &'static str) -> Result<ColumnFamilySpec, StoreError> {
+        self.families
+            .iter()
+            .find(|spec| spec.name == name)
+            .copied()
+            .ok_or_else(|| self.corrupt(name, "column family", "not opened with this store".into()))
+    }
+
+    pub(crate) fn options_of(&self, spec: &ColumnFamilySpec) -> Options {
+        family_options(spec, &self.cache)
+    }
+
+    pub(crate) fn decode_value<S: Schema>(&self, bytes: &[u8]) -> Result<S::Value, StoreError> {
+        S::Value::decode_value(bytes).map_err(|e| self.corrupt(S::COLUMN_FAMILY, "value", e.0))
+    }
+
+    pub(crate) fn decode_key<S: Schema>(&self, bytes: &[u8]) -> Result<S::Key, StoreError> {
+        S::Key::decode_key(bytes).map_err(|e| self.corrupt(S::COLUMN_FAMILY, "key", e.0))
+    }
+
+    pub fn get<S: Schema>(&self, key: &S::Key) -> Result<Option<S::Value>, StoreError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.handle(S::COLUMN_FAMILY)?, key.encode_key())
+            .map_err(|e| self.rocks(e))?;
+        bytes.map(|b| self.decode_value::<S>(&b)).transpose()
+    }
+
+    /// Whether `key` is present, without decoding its value.
+    pub fn contains<S: Schema>(&self, key: &S::Key) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.handle(S::COLUMN_FAMILY)?, key.encode_key())
+            .map_err(|e| self.rocks(e))?
+            .is_some())
+    }
+
+    /// Several keys in one batched read (RocksDB MultiGet), answers in the
+    /// order of `keys`.
+    pub fn multi_get<S: Schema>(
+        &self,
+        keys: &[S::Key],
+    ) -> Result<Vec<Option<S::Value>>, StoreError> {
+        let encoded: Vec<Vec<u8>> = keys.iter().map(KeyCodec::encode_key).collect();
+        let sorted = encoded.is_sorted();
+        self.db
+            .batched_multi_get_cf(self.handle(S::COLUMN_FAMILY)?, &encoded, sorted)
+            .into_iter()
+            .map(|value| match value.map_err(|e| self.rocks(e))? {
+                Some(bytes) => self.decode_value::<S>(&bytes).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    pub fn put<S: Schema>(
+        &self,
+        key: &S::Key,
+        value: &S::Value,
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        let mut batch = self.batch();
+        batch.put::<S>(key, value)?;
+        self.write(batch, durability)
+    }
+
+    pub fn batch(&self) -> SchemaBatch<'_> {
+        SchemaBatch {
+            store: self,
+            batch: WriteBatch::default(),
+        }
+    }
+
+    /// Writes every row of `batch` atomically.
+    pub fn write(&self, batch: SchemaBatch<'_>, durability: Durability) -> Result<(), StoreError> {
+        if batch.batch.is_empty() {
+            return Ok(());
+        }
+        let mut options = WriteOptions::default();
+        match durability {
+            Durability::Synced => options.set_sync(true),
+            Durability::Unlogged => options.disable_wal(true),
+        }
+        self.db
+            .write_opt(batch.batch, &options)
+            .map_err(|e| self.rocks(e))
+    }
+
+    /// A cursor over schema `S`'s table, not yet positioned.
+    pub fn iter<S: Schema>(&self) -> Result<SchemaIterator<'_, S>, StoreError> {
+        Ok(SchemaIterator {
+            store: self,
+            inner: self.db.raw_iterator_cf(self.handle(S::COLUMN_FAMILY)?),
+            schema: PhantomData,
+        })
+    }
+
+    /// Every row of `S` in key order.
+    pub fn for_each<S: Schema, E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(S::Key, S::Value) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut iter = self.iter::<S>()?;
+        iter.seek_to_first();
+        while let Some((key, value)) = iter.entry().transpose()? {
+            visit(key, value)?;
+            iter.next();
+        }
+        iter.status()?;
+        Ok(())
+    }
+
+    /// Every row of column family `name` as stored bytes, in key order (for
+    /// digests over the logical contents, which must not depend on codecs).
+    pub fn for_each_raw(
+        &self,
+        name: &'static str,
+        mut visit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.handle(name)?);
+        iter.seek_to_first();
+        while iter.valid() {
+            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
+            visit(key, value);
+            iter.next();
+        }
+        iter.status().map_err(|e| self.rocks(e))
+    }
+
+    /// Compacts schema `S`'s whole table.
+    pub fn compact<S: Schema>(&self) -> Result<(), StoreError> {
+        self.db
+            .compact_range_cf(self.handle(S::COLUMN_FAMILY)?, None::<&[u8]>, None::<&[u8]>);
+        Ok(())
+    }
+
+    /// Flushes every table's memtable to SST files and syncs the log: after
+    /// unlogged writes, the database on disk then holds them all.
+    pub fn flush_all(&self) -> Result<(), StoreError> {
+        for spec in &self.families {
+            self.db
+                .flush_cf(self.handle(spec.name)?)
+                .map_err(|e| self.rocks(e))?;
+        }
+        self.db.flush_wal(true).map_err(|e| self.rocks(e))
+    }
+
+    pub(crate) fn ingest(&self, name: &'static str, sst: &Path) -> Result<(), StoreError> {
+        let mut ingest = rocksdb::IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        self.db
+            .ingest_external_file_cf_opts(self.handle(name)?, &ingest, vec![sst])
+            .map_err(|e| self.rocks(e))
+    }
+}
+
+fn family_options(spec: &ColumnFamilySpec, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    if spec.point_lookups {
+        table.set_bloom_filter(10.0, false);
+    }
+    table.set_cache_index_and_filter_blocks(true);
+    let mut options = Options::default();
+    options.set_block_based_table_factory(&table);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    options
+}
+
+/// Rows of any schemas, written together by [`Store::write`].
+pub struct SchemaBatch<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+}
+
+impl SchemaBatch<'_> {
+    pub fn put<S: Schema>(&mut self, key: &S::Key, value: &S::Value) -> Result<(), StoreError> {
+        let cf = self.store.handle(S::COLUMN_FAMILY)?;
+        self.batch.put_cf(cf, key.encode_key(), value.encode_value());
+        Ok(())
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        self.batch.size_in_bytes()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+}
+
+/// A cursor over one schema's table. Positioning takes encoded keys or key
+/// prefixes (a prefix of an encoded key is where a range begins); rows come
+/// back decoded by the schema's codecs, and [`Self::key_bytes`] gives the
+/// encoded key for prefix checks and resume tokens.
+pub struct SchemaIterator<'a, S: Schema> {
+    store: &'a Store,
+    inner: DBRawIterator<'a>,
+    schema: PhantomData<S>,
+}
+
+impl<S: Schema> SchemaIterator<'_, S> {
+    pub fn seek_to_first(&mut self) {
+        self.inner.seek_to_first();
+    }
+
+    pub fn seek_to_last(&mut self) {
+        self.inner.seek_to_last();
+    }
+
+    /// The first row whose encoded key is ≥ `bytes`.
+    pub fn seek(&mut self, bytes: &[u8]) {
+        self.inner.seek(bytes);
+    }
+
+    pub fn seek_key(&mut self, key: &S::Key) {
+        self.inner.seek(key.encode_key());
+    }
+
+    /// The last row whose encoded key is ≤ `bytes`.
+    pub fn seek_for_prev(&mut self, bytes: &[u8]) {
+        self.inner.seek_for_prev(bytes);
+    }
+
+    pub fn valid(&self) -> bool {
+        self.inner.valid()
+    }
+
+    pub fn next(&mut self) {
+        self.inner.next();
+    }
+
+    pub fn prev(&mut self) {
+        self.inner.prev();
+    }
+
+    pub fn key_bytes(&self) -> Option<&[u8]> {
+        if self.inner.valid() {
+            self.inner.key()
+        } else {
+            None
+        }
+    }
+
+    /// The current row's key, `None` past the end.
+    pub fn key(&self) -> Option<Result<S::Key, StoreError>> {
+        self.key_bytes().map(|bytes| self.store.decode_key::<S>(bytes))
+    }
+
+    /// The current row, `None` past the end.
+    pub fn entry(&self) -> Option<Result<(S::Key, S::Value), StoreError>> {
+        if !self.inner.valid() {
+            return None;
+        }
+        let (key, value) = (self.inner.key()?, self.inner.value()?);
+        Some(
+            self.store
+                .decode_key::<S>(key)
+                .and_then(|k| Ok((k, self.store.decode_value::<S>(value)?))),
+        )
+    }
+
+    /// The error that ended the iteration early, if any (call after the loop:
+    /// an invalid cursor is either the end or an error).
+    pub fn status(&self) -> Result<(), StoreError> {
+        self.inner.status().map_err(|e| self.store.rocks(e))
+    }
+}
