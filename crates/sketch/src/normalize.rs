@@ -198,11 +198,12 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
     let mut f = Filter {
         // Version 2 inserts a space after (nearly) every CJK character: 4
         // output bytes per 3 input bytes.
-        out: Vec::with_capacity(if v2 {
+        out: String::with_capacity(if v2 {
             text.len() + text.len() / 3
         } else {
             text.len()
         }),
+        scratch: Vec::new(),
         pending_space: false,
         in_word: false,
         v2,
@@ -212,21 +213,32 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
     let mut i = 0;
     while i < bytes.len() {
         // Next non-ASCII byte at or after i.
-        let p = bytes
+        let mut p = bytes
             .get(i..)
             .and_then(|rest| rest.iter().position(|b| !b.is_ascii()))
             .map_or(bytes.len(), |off| i + off);
-        // Version 2 fast path: a CJK ideograph (U+3400–U+4DBF,
-        // U+4E00–U+9FFF) is, like an ASCII character, a starter that never
-        // composes with what precedes or follows it and is its own NFKC,
-        // lowercase and NFKC quick-check "Yes"; so NFKC distributes over it
-        // too, and it is emitted directly as a one-character word.
-        if v2 && let Some(han) = ideograph_at(bytes, p) {
+        // Characters that, like ASCII, are NFKC segment boundaries and need
+        // no Unicode lookups: CJK ideographs (version 2; emitted directly as
+        // one-character words) and common punctuation (separators; see
+        // `simple_separator`). A run of them is handled here.
+        if let Some(kind) = fast_char_at(bytes, p, v2) {
             if let Some(run) = bytes.get(i..p) {
                 f.ascii(run);
             }
-            f.ideograph(han);
-            i = p + 3;
+            let mut kind = Some(kind);
+            while let Some(k) = kind {
+                match k {
+                    Fast::Ideograph => {
+                        if let Some(han) = text.get(p..p + 3) {
+                            f.ideograph(han);
+                        }
+                    }
+                    Fast::Separator => f.separator(),
+                }
+                p += 3;
+                kind = fast_char_at(bytes, p, v2);
+            }
+            i = p;
             continue;
         }
         // ASCII run [i, seg_start); the ASCII char just before p (if any in
@@ -239,8 +251,8 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
             break;
         }
         // Mixed segment ends before the first ASCII byte that is followed by
-        // another ASCII byte or the end of the text.
-        // Version 2: it also ends before a CJK ideograph (see above).
+        // another ASCII byte or the end of the text, and before a fast
+        // character (see above).
         let mut q = p;
         while q < bytes.len() {
             let here = bytes.get(q).is_some_and(u8::is_ascii);
@@ -248,7 +260,7 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
             if here && next {
                 break;
             }
-            if v2 && q > p && ideograph_at(bytes, q).is_some() {
+            if q > p && fast_char_at(bytes, q, v2).is_some() {
                 break;
             }
             q += 1;
@@ -262,30 +274,68 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
             }
             if let Some(produced) = f.out.get(before..)
                 && !produced.is_ascii()
+                && is_nfkc_quick(produced.chars()) != IsNormalized::Yes
             {
-                // `produced` holds whole characters only.
-                let produced = String::from_utf8_lossy(produced);
-                if is_nfkc_quick(produced.chars()) != IsNormalized::Yes {
-                    is_nfkc = false;
-                }
+                is_nfkc = false;
             }
         }
         i = q;
     }
-    (f.into_string(), is_nfkc)
+    (f.out, is_nfkc)
 }
 
-/// The three UTF-8 bytes at `p` if they encode a CJK Unified Ideograph
-/// (U+4E00–U+9FFF) or Extension A (U+3400–U+4DBF).
+/// A character [`normalize_round`] handles without Unicode lookups.
+#[derive(Clone, Copy)]
+enum Fast {
+    /// Version 2: a CJK ideograph.
+    Ideograph,
+    /// A separator of [`simple_separator`].
+    Separator,
+}
+
+/// What the three-byte character at `p` is, if it is a [`Fast`] one: a CJK
+/// Unified Ideograph (U+4E00–U+9FFF) or Extension A (U+3400–U+4DBF) with
+/// version 2 — a starter that never composes with what precedes or follows
+/// it and is its own NFKC, lowercase and NFKC quick-check "Yes" — or a
+/// [`simple_separator`].
 #[inline]
-fn ideograph_at(bytes: &[u8], p: usize) -> Option<&[u8]> {
+fn fast_char_at(bytes: &[u8], p: usize, v2: bool) -> Option<Fast> {
     let b = bytes.get(p..p + 3)?;
     let (b0, b1, b2) = (*b.first()?, *b.get(1)?, *b.get(2)?);
-    if !(0xE3..=0xE9).contains(&b0) || b1 & 0xC0 != 0x80 || b2 & 0xC0 != 0x80 {
+    if b0 & 0xF0 != 0xE0 || b1 & 0xC0 != 0x80 || b2 & 0xC0 != 0x80 {
         return None;
     }
     let u = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-    ((0x3400..=0x4DBF).contains(&u) || (0x4E00..=0x9FFF).contains(&u)).then_some(b)
+    if v2 && ((0x4E00..=0x9FFF).contains(&u) || (0x3400..=0x4DBF).contains(&u)) {
+        return Some(Fast::Ideograph);
+    }
+    simple_separator(u).then_some(Fast::Separator)
+}
+
+/// Punctuation common in CJK and typeset text (general punctuation, arrows,
+/// CJK symbols, full- and half-width forms) whose NFKC is one or more
+/// starters that are separators and that never compose with what precedes
+/// them; what follows composes only as `→` + U+0338 → `↛` and the like, a
+/// separator again. So, like an ASCII punctuation mark, such a character is
+/// an NFKC segment boundary and a separator in both versions: the same output
+/// as the full path (checked for each of them in the tests).
+#[inline]
+fn simple_separator(u: u32) -> bool {
+    matches!(
+        u,
+        0x2010..=0x2016
+            | 0x2018..=0x2027
+            | 0x2030..=0x203D
+            | 0x203F..=0x205E
+            | 0x2190..=0x21FF
+            | 0x3000..=0x3003
+            | 0x3008..=0x3011
+            | 0x3014..=0x301F
+            | 0xFF01..=0xFF0F
+            | 0xFF1A..=0xFF20
+            | 0xFF3B..=0xFF40
+            | 0xFF5B..=0xFF65
+    )
 }
 
 /// `ASCII_MAP[b]` is the lowercase of `b` if `b` is an ASCII alphanumeric,
@@ -303,10 +353,11 @@ const ASCII_MAP: [u8; 128] = {
     t
 };
 
-/// Steps 2–4 as a state machine over characters. Output is built as UTF-8
-/// bytes (only whole characters are ever appended).
+/// Steps 2–4 as a state machine over characters.
 struct Filter {
-    out: Vec<u8>,
+    out: String,
+    /// Reused buffer of [`Self::ascii`]'s byte-wise loop.
+    scratch: Vec<u8>,
     /// A separator was seen since the last word character.
     pending_space: bool,
     /// The last character seen was a word character.
@@ -320,21 +371,13 @@ struct Filter {
 }
 
 impl Filter {
-    fn into_string(self) -> String {
-        // Always valid: only whole UTF-8 characters are appended.
-        String::from_utf8(self.out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-
     #[inline]
     fn word_char(&mut self, c: char) {
         if self.pending_space {
-            self.out.push(b' ');
+            self.out.push(' ');
             self.pending_space = false;
         }
-        let mut buf = [0u8; 4];
-        self.out
-            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        self.out.push(c);
         self.in_word = true;
     }
 
@@ -345,15 +388,14 @@ impl Filter {
         self.pending_space = !self.out.is_empty();
     }
 
-    /// Version 2: a CJK ideograph given as its UTF-8 bytes (the same as
-    /// `word_char_v2(c, true)`).
+    /// Version 2: a CJK ideograph (the same as `word_char_v2(c, true)`).
     #[inline]
-    fn ideograph(&mut self, utf8: &[u8]) {
+    fn ideograph(&mut self, han: &str) {
         if self.pending_space || self.in_word {
-            self.out.push(b' ');
+            self.out.push(' ');
             self.pending_space = false;
         }
-        self.out.extend_from_slice(utf8);
+        self.out.push_str(han);
         self.in_word = true;
         self.isolated = true;
     }
@@ -382,29 +424,31 @@ impl Filter {
             self.pending_space = true;
             self.isolated = false;
         }
-        let base = self.out.len();
         // At most one byte per input byte, plus one scratch write past the end.
-        self.out.resize(base + run.len() + 2, 0);
-        let mut o = base;
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.resize(run.len() + 2, 0);
+        let mut o = 0;
         let mut pending = self.pending_space;
-        let mut nonempty = base > 0;
-        if let Some(buf) = self.out.get_mut(..) {
-            for &b in run {
-                let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
-                let word = m != 0;
-                if let Some(slot) = buf.get_mut(o) {
-                    *slot = b' ';
-                }
-                o += usize::from(word & pending);
-                if let Some(slot) = buf.get_mut(o) {
-                    *slot = m;
-                }
-                o += usize::from(word);
-                nonempty |= word;
-                pending = !word & nonempty;
+        let mut nonempty = !self.out.is_empty();
+        for &b in run {
+            let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
+            let word = m != 0;
+            if let Some(slot) = buf.get_mut(o) {
+                *slot = b' ';
             }
+            o += usize::from(word & pending);
+            if let Some(slot) = buf.get_mut(o) {
+                *slot = m;
+            }
+            o += usize::from(word);
+            nonempty |= word;
+            pending = !word & nonempty;
         }
-        self.out.truncate(o);
+        // ASCII by construction, so this check takes the ASCII fast path.
+        if let Some(Ok(kept)) = buf.get(..o).map(std::str::from_utf8) {
+            self.out.push_str(kept);
+        }
         if let Some(&last) = run.last() {
             self.in_word = ASCII_MAP.get(usize::from(last)).is_some_and(|&m| m != 0);
         }
@@ -547,4 +591,162 @@ pub fn token_count_with(version: NormalizationVersion, normalized: &str) -> u32 
 #[must_use]
 pub fn token_count(normalized: &str) -> u32 {
     u32::try_from(normalized.split_whitespace().count()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
+
+    /// The documented no-space rule from the Unicode properties alone.
+    fn no_space_reference(c: char) -> bool {
+        let s = c.script();
+        if NO_SPACE_SCRIPTS.contains(&s) {
+            return true;
+        }
+        if s == Script::Common || s == Script::Inherited {
+            let e = c.script_extension();
+            return !e.is_common()
+                && !e.is_inherited()
+                && NO_SPACE_SCRIPTS.iter().any(|&x| e.contains_script(x));
+        }
+        false
+    }
+
+    /// Both versions as documented, with no fast path: NFKC of the whole
+    /// text, lowercase, classify character by character, collapse; the
+    /// round repeated while its output is not NFKC.
+    fn reference(version: NormalizationVersion, text: &str) -> String {
+        let v2 = version == NormalizationVersion::V2;
+        let round = |s: &str| -> String {
+            let mut out = String::new();
+            let (mut pending, mut in_word, mut isolated) = (false, false, false);
+            for c in s.nfkc() {
+                for l in c.to_lowercase() {
+                    let mark = in_word && is_combining_mark(l);
+                    let word = mark || l.is_alphanumeric();
+                    if word {
+                        if v2 && !mark {
+                            let ns = no_space_reference(l);
+                            if isolated || (ns && in_word) {
+                                pending = true;
+                            }
+                            isolated = ns;
+                        }
+                        if pending {
+                            out.push(' ');
+                            pending = false;
+                        }
+                        out.push(l);
+                    } else {
+                        pending |= !out.is_empty();
+                        isolated = false;
+                    }
+                    in_word = word;
+                }
+            }
+            out
+        };
+        let mut out = round(text);
+        for _ in 0..2 {
+            if is_nfkc_quick(out.chars()) == IsNormalized::Yes {
+                break;
+            }
+            let again = round(&out);
+            if again == out {
+                break;
+            }
+            out = again;
+        }
+        out
+    }
+
+    fn check(text: &str) {
+        for v in NormalizationVersion::ALL {
+            assert_eq!(
+                normalize_with(v, text),
+                reference(v, text),
+                "version {v}, input {text:?}"
+            );
+        }
+    }
+
+    /// Every fast separator next to every character that can compose with
+    /// or reorder around it (NFKC quick check "Maybe", nonzero combining
+    /// class; a seventh of those above the BMP) and a few others: the fast
+    /// path equals the full path. (It catches U+203E OVERLINE, whose NFKC
+    /// ends in a combining mark, if it is added to `simple_separator`.)
+    #[test]
+    fn fast_separators_equal_the_full_path() {
+        let mut neighbours: Vec<char> = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| {
+                is_nfkc_quick(std::iter::once(c)) == IsNormalized::Maybe
+                    || canonical_combining_class(c) != 0
+            })
+            .filter(|&c| u32::from(c) < 0x1_0000 || u32::from(c) % 7 == 0)
+            .collect();
+        neighbours.extend("ae İΣ中が\u{FF76}가\u{1100}ก〇々ー１Ａ，".chars());
+        let separators: Vec<char> = (0x2000..=0xFFFF_u32)
+            .filter(|&u| simple_separator(u))
+            .filter_map(char::from_u32)
+            .collect();
+        assert!(separators.len() > 200);
+        for &c in &separators {
+            check(&c.to_string());
+            for &x in &neighbours {
+                check(&format!("{x}{c}"));
+                check(&format!("{c}{x}"));
+                check(&format!("a{c}{x}\u{301}"));
+                check(&format!("中{x}{c}{x}"));
+                if canonical_combining_class(x) != 0 {
+                    // Two marks after it: reordered and maybe composed.
+                    check(&format!("{c}\u{5B0}{x}"));
+                }
+            }
+        }
+    }
+
+    fn mixed_char() -> impl Strategy<Value = char> {
+        let range = |a: u32, b: u32| (a..=b).prop_filter_map("unassigned", char::from_u32);
+        prop_oneof![
+            6 => prop::sample::select(
+                " \t\n.,-'/()aAeEiIzZ09xyq".chars().collect::<Vec<_>>()
+            ),
+            6 => range(0x4E00, 0x9FFF),
+            1 => range(0x3400, 0x4DBF),
+            1 => range(0x20000, 0x2A6DF),
+            1 => range(0xF900, 0xFAFF),
+            3 => range(0x3000, 0x303F),
+            3 => range(0xFF00, 0xFFEF),
+            2 => range(0x2000, 0x206F),
+            1 => range(0x2190, 0x21FF),
+            2 => range(0x0300, 0x036F),
+            1 => prop::sample::select(vec!['\u{338}', '\u{3099}', '\u{309A}', '\u{20D2}']),
+            2 => range(0x3040, 0x30FF),
+            2 => range(0xAC00, 0xD7A3),
+            1 => range(0x1100, 0x11FF),
+            2 => range(0x0E00, 0x0E7F),
+            1 => range(0x00C0, 0x024F),
+            1 => range(0x0370, 0x03FF),
+            2 => range(0x1F300, 0x1FAFF),
+            1 => prop::sample::select(vec!['\u{FE0F}', '\u{200D}', '\u{1F3FD}', '\u{E0100}']),
+            1 => any::<char>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        #[test]
+        fn fast_path_equals_reference(
+            s in prop::collection::vec(mixed_char(), 0..64)
+                .prop_map(|v| v.into_iter().collect::<String>())
+        ) {
+            for v in NormalizationVersion::ALL {
+                prop_assert_eq!(normalize_with(v, &s), reference(v, &s), "version {}, input {:?}", v, s);
+            }
+        }
+    }
 }
