@@ -285,15 +285,15 @@ pub fn verify_non_inclusion<L: SortedLeaf>(
             }
         }
         (pred, succ) => {
-            if let Some(pred) = pred {
-                if neighbor(Side::Predecessor, pred)?.key() >= *key {
-                    return Err(LedgerError::PredecessorNotBelow);
-                }
+            if let Some(pred) = pred
+                && neighbor(Side::Predecessor, pred)?.key() >= *key
+            {
+                return Err(LedgerError::PredecessorNotBelow);
             }
-            if let Some(succ) = succ {
-                if neighbor(Side::Successor, succ)?.key() <= *key {
-                    return Err(LedgerError::SuccessorNotAbove);
-                }
+            if let Some(succ) = succ
+                && neighbor(Side::Successor, succ)?.key() <= *key
+            {
+                return Err(LedgerError::SuccessorNotAbove);
             }
             match (pred, succ) {
                 (Some(pred), Some(succ)) => {

@@ -72,7 +72,7 @@ fn facts(i: u128) -> LeafFacts {
         sha256: Sha256::digest(i.to_be_bytes()).into(),
         capture_count: i as u64 + 1,
         cluster_id: i / 4,
-        keeper: i % 4 == 0,
+        keeper: i.is_multiple_of(4),
         opt_out: [
             OptOutAtBuild::Unknown,
             OptOutAtBuild::NotReserved,
