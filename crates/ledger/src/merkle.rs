@@ -159,7 +159,7 @@ impl MerkleTree {
         &self.levels[0]
     }
 
-    /// RFC 9162 §2.1.3.1 PATH(index, D[size]).
+    /// RFC 9162 §2.1.3.1 `PATH(index, D[size])`.
     pub fn inclusion_proof(&self, index: u64) -> Result<InclusionProof> {
         let tree_size = self.size();
         if index >= tree_size {
