@@ -203,7 +203,6 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
         } else {
             text.len()
         }),
-        scratch: Vec::new(),
         pending_space: false,
         in_word: false,
         v2,
@@ -213,10 +212,7 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
     let mut i = 0;
     while i < bytes.len() {
         // Next non-ASCII byte at or after i.
-        let mut p = bytes
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|b| !b.is_ascii()))
-            .map_or(bytes.len(), |off| i + off);
+        let mut p = next_non_ascii(bytes, i);
         // Characters that, like ASCII, are NFKC segment boundaries and need
         // no Unicode lookups: CJK ideographs (version 2; emitted directly as
         // one-character words) and common punctuation (separators; see
@@ -282,6 +278,28 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
         i = q;
     }
     (f.out, is_nfkc)
+}
+
+/// Index of the first non-ASCII byte at or after `from`, or `bytes.len()`;
+/// eight bytes per step.
+#[inline]
+fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let rest = bytes.get(from..).unwrap_or_default();
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        if w & HIGH != 0 {
+            return at + (w & HIGH).trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map_or(bytes.len(), |off| at + off)
 }
 
 /// A character [`normalize_round`] handles without Unicode lookups.
@@ -353,11 +371,12 @@ const ASCII_MAP: [u8; 128] = {
     t
 };
 
+/// Input bytes per step of [`Filter::ascii`]'s stack buffer.
+const ASCII_CHUNK: usize = 64;
+
 /// Steps 2–4 as a state machine over characters.
 struct Filter {
     out: String,
-    /// Reused buffer of [`Self::ascii`]'s byte-wise loop.
-    scratch: Vec<u8>,
     /// A separator was seen since the last word character.
     pending_space: bool,
     /// The last character seen was a word character.
@@ -424,30 +443,34 @@ impl Filter {
             self.pending_space = true;
             self.isolated = false;
         }
-        // At most one byte per input byte, plus one scratch write past the end.
-        let buf = &mut self.scratch;
-        buf.clear();
-        buf.resize(run.len() + 2, 0);
-        let mut o = 0;
         let mut pending = self.pending_space;
         let mut nonempty = !self.out.is_empty();
-        for &b in run {
-            let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
-            let word = m != 0;
-            if let Some(slot) = buf.get_mut(o) {
-                *slot = b' ';
+        // Through a stack buffer: runs in CJK text are short, and a heap
+        // scratch buffer cost more to clear and size than the loop.
+        for chunk in run.chunks(ASCII_CHUNK) {
+            // At most one byte per input byte (a separator writes nothing, the
+            // space it leaves is written before the next word byte), plus one
+            // scratch write past the end.
+            let mut buf = [0u8; ASCII_CHUNK + 2];
+            let mut o = 0;
+            for &b in chunk {
+                let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
+                let word = m != 0;
+                if let Some(slot) = buf.get_mut(o) {
+                    *slot = b' ';
+                }
+                o += usize::from(word & pending);
+                if let Some(slot) = buf.get_mut(o) {
+                    *slot = m;
+                }
+                o += usize::from(word);
+                nonempty |= word;
+                pending = !word & nonempty;
             }
-            o += usize::from(word & pending);
-            if let Some(slot) = buf.get_mut(o) {
-                *slot = m;
+            // ASCII by construction, so this check takes the ASCII fast path.
+            if let Some(Ok(kept)) = buf.get(..o).map(std::str::from_utf8) {
+                self.out.push_str(kept);
             }
-            o += usize::from(word);
-            nonempty |= word;
-            pending = !word & nonempty;
-        }
-        // ASCII by construction, so this check takes the ASCII fast path.
-        if let Some(Ok(kept)) = buf.get(..o).map(std::str::from_utf8) {
-            self.out.push_str(kept);
         }
         if let Some(&last) = run.last() {
             self.in_word = ASCII_MAP.get(usize::from(last)).is_some_and(|&m| m != 0);
@@ -734,6 +757,19 @@ mod tests {
             1 => prop::sample::select(vec!['\u{FE0F}', '\u{200D}', '\u{1F3FD}', '\u{E0100}']),
             1 => any::<char>(),
         ]
+    }
+
+    /// Long ASCII runs cross the 64-byte chunks of `Filter::ascii`.
+    #[test]
+    fn ascii_chunk_boundaries() {
+        for len in 0..200 {
+            for pattern in ["ab ", "a", " ", "a-", "--x"] {
+                let run: String = pattern.chars().cycle().take(len).collect();
+                check(&run);
+                check(&format!("中{run}中"));
+                check(&format!("，{run}é"));
+            }
+        }
     }
 
     proptest! {
