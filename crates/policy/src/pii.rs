@@ -36,7 +36,8 @@
 //! (decimals, versions, IP addresses); a Chinese landline without a
 //! separator after its area code (`01012345678` is as likely an order
 //! number); international numbers without a `+` (except `0086`); a `+86`
-//! number that is neither a mobile nor a landline.
+//! number that is neither a mobile nor a landline; 15-digit first-generation
+//! resident identity numbers (no check character to validate them).
 
 use std::fmt;
 
@@ -1360,6 +1361,72 @@ mod tests {
             let mut n = 0;
             let f = detect_each(&s, |_, _| n += 1);
             proptest::prop_assert_eq!(f.total(), n);
+        }
+
+        /// Any mobile number in any supported notation, inside Chinese text,
+        /// is found as +86 and its 11 digits, and queries to the same.
+        #[test]
+        fn mobiles_round_trip(
+            second in 3u8..=9,
+            rest in proptest::collection::vec(0u8..=9, 9),
+            notation in 0usize..6,
+        ) {
+            let d: String = [1, second].iter().chain(&rest).map(|&n| char::from(b'0' + n)).collect();
+            let written = match notation {
+                0 => d.clone(),
+                1 => format!("{} {} {}", &d[..3], &d[3..7], &d[7..]),
+                2 => format!("+86-{}-{}-{}", &d[..3], &d[3..7], &d[7..]),
+                3 => format!("0086 {d}"),
+                4 => format!("(+86) {} {}", &d[..3], &d[3..]),
+                _ => d.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap()).collect(),
+            };
+            let want = format!("+86{d}");
+            proptest::prop_assert_eq!(phones(&format!("请致电{written}。")), vec![want.clone()]);
+            proptest::prop_assert_eq!(canonical_query(PiiKind::Phone, &written), Ok(want));
+        }
+
+        /// Any resident identity number with its computed check character is
+        /// found (and only as that); with another check character, nothing.
+        #[test]
+        fn resident_ids_round_trip(
+            region in proptest::sample::select(vec![11u32, 31, 44, 65, 82]),
+            area in 0u32..10_000,
+            year in 1900u32..2030,
+            month in 1u32..=12,
+            day in 1u32..=28,
+            seq in 0u32..1000,
+            wrong in 1u8..11,
+        ) {
+            let body = format!("{region:02}{area:04}{year:04}{month:02}{day:02}{seq:03}");
+            const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+            let sum: u32 = body.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+            let right = (sum % 11) as u8;
+            let check = |r: u8| char::from(b"10X98765432"[usize::from(r)]);
+            let id = format!("{body}{}", check(right));
+            proptest::prop_assert_eq!(found(&format!("身份证：{id}，")), one(PiiKind::ChineseResidentId, &id));
+            let bad = format!("{body}{}", check((right + wrong) % 11));
+            let f = detect(&bad);
+            proptest::prop_assert_eq!(f.count(PiiKind::ChineseResidentId), 0);
+            proptest::prop_assert_eq!(f.count(PiiKind::PaymentCard), 0);
+        }
+
+        /// A 16-digit Visa-prefixed number with its Luhn digit is a card in
+        /// either notation; with any other last digit it is not.
+        #[test]
+        fn cards_round_trip(body in proptest::collection::vec(0u8..=9, 14), delta in 1u8..10) {
+            let mut d = vec![4u8];
+            d.extend(&body);
+            let sum: u32 = d.iter().rev().enumerate().map(|(n, &v)| {
+                let v = u32::from(v);
+                if n % 2 == 0 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v }
+            }).sum();
+            let luhn = ((10 - sum % 10) % 10) as u8;
+            let digits = |last: u8| d.iter().chain([&last]).map(|&n| char::from(b'0' + n)).collect::<String>();
+            let card = digits(luhn);
+            let grouped = format!("{} {} {} {}", &card[..4], &card[4..8], &card[8..12], &card[12..]);
+            proptest::prop_assert_eq!(found(&card), one(PiiKind::PaymentCard, &card));
+            proptest::prop_assert_eq!(found(&format!("卡号：{grouped}。")), one(PiiKind::PaymentCard, &card));
+            proptest::prop_assert_eq!(found(&digits((luhn + delta) % 10)), vec![]);
         }
 
         #[test]
