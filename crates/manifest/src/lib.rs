@@ -35,6 +35,16 @@
 //! * The caller's key/value metadata (index digest, format version) goes into
 //!   the Parquet footer. JSONL has no header: its metadata belongs in the
 //!   export summary.
+//!
+//! # Memory and determinism
+//!
+//! Parquet holds at most one row group ([`WriterOptions::row_group_rows`]
+//! rows, its encoded pages, and an Arrow batch of at most 8192 of those rows)
+//! before writing it out; JSONL holds one line and a 256 KiB I/O buffer,
+//! JSONL.zst one line and the encoder's fixed buffers. The same rows and
+//! options give the same bytes in every format: zstd runs single-threaded,
+//! and Parquet's `created_by` is `parquet-rs version X` of the locked parquet
+//! version (kept: readers key writer-bug workarounds on it).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -646,6 +656,7 @@ impl<W: Write + Send, R: Row> RowWriter<W, R> {
         }
         let schema = R::schema();
         let batch = BATCH_ROWS.min(options.row_group_rows);
+        // Data page v1: what every reader (old Spark, DuckDB, pyarrow) reads.
         let mut props = WriterProperties::builder()
             .set_writer_version(WriterVersion::PARQUET_1_0)
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
