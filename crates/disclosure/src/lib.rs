@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use provindex_corpus::store::{CorpusStore, StoreError};
-use provindex_index::records::{CaptureRecord, ContentRecord};
+use provindex_index::records::{self, CaptureRecord, ContentRecord, Verdict};
 use provindex_index::registry::{Coverage, Registry};
 use provindex_index::{IndexError, IndexReader};
 use provindex_policy::arithmetic::{in_period, pro_rata, share, split_equally, top_domain_count};
@@ -185,9 +185,9 @@ fn license_class(capture: &CaptureRecord) -> String {
     capture
         .license
         .as_ref()
-        .map(|l| l.class.clone())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+        .map_or(records::LicenseClass::Unknown, |l| l.class())
+        .as_str()
+        .to_owned()
 }
 
 fn domain_of(capture: &CaptureRecord) -> String {
@@ -324,7 +324,7 @@ pub fn build_export(sources: Sources<'_>) -> Result<Export> {
                 "uri": earliest.location_uri,
                 "offset": earliest.location_offset,
                 "length": earliest.location_length,
-                "framing": earliest.location_framing,
+                "framing": earliest.location_framing().as_str(),
             },
         });
         manifest.extend_from_slice(line.to_string().as_bytes());
@@ -567,7 +567,7 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
             captures_with_text += 1;
             domains_with_text.insert(domain_of(&capture));
         }
-        if capture.optout_verdict == "reserved" {
+        if capture.optout_verdict() == Verdict::Reserved {
             captures_reserved += 1;
         }
         Ok(())

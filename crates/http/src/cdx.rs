@@ -11,7 +11,7 @@
 //! `[!]=field:value`, `[!]~field:substring`, as pywb). Other parameters are
 //! ignored (pywb sends some of its own).
 
-use provindex_index::records::CaptureRecord;
+use provindex_index::records::{CaptureRecord, RecordKind};
 use provindex_index::{IndexReader, UrlScan};
 use provindex_proto::v1::UrlMatch;
 use provindex_rpc::ApiError;
@@ -421,7 +421,7 @@ impl Row {
             "timestamp" => timestamp(self.time),
             "url" => r.url.clone(),
             "mime" => {
-                if r.record_kind == "revisit" {
+                if r.record_kind() == RecordKind::Revisit {
                     "warc/revisit".to_owned()
                 } else {
                     let mime = r.content_type.split(';').next().unwrap_or("").trim();
@@ -454,16 +454,10 @@ impl Row {
                 .map_or_else(|| "-".to_owned(), |id| format!("{id:032x}")),
             "license" => match &r.license {
                 Some(license) if !license.id.is_empty() => license.id.clone(),
-                Some(license) => or_dash(&license.class),
+                Some(license) => license.class().as_str().to_owned(),
                 None => "-".to_owned(),
             },
-            "optout" => {
-                if r.optout_verdict.is_empty() {
-                    "unknown".to_owned()
-                } else {
-                    r.optout_verdict.clone()
-                }
-            }
+            "optout" => r.optout_verdict().as_str().to_owned(),
             // redirect, robotflags: not recorded.
             _ => "-".to_owned(),
         }

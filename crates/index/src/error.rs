@@ -3,12 +3,8 @@ use std::path::PathBuf;
 /// Everything that can go wrong opening, writing or reading an index.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("rocksdb error at {path}: {source}")]
-    Rocks {
-        path: PathBuf,
-        #[source]
-        source: rocksdb::Error,
-    },
+    #[error(transparent)]
+    Store(#[from] provindex_store::StoreError),
     #[error("index at {path} is not a published provindex index: {reason}")]
     NotAnIndex { path: PathBuf, reason: String },
     #[error("index at {0} already exists; choose an empty output directory")]
@@ -33,7 +29,7 @@ impl provindex_errors::ErrorExt for IndexError {
             IndexError::InvalidPageToken(_) => StatusCode::InvalidArgument,
             // Only a build's output directory; never reached from a request.
             IndexError::AlreadyExists(_) => StatusCode::AlreadyExists,
-            IndexError::Rocks { .. }
+            IndexError::Store(_)
             | IndexError::NotAnIndex { .. }
             | IndexError::Corrupt { .. }
             | IndexError::Io { .. } => StatusCode::Internal,

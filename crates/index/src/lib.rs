@@ -1,21 +1,21 @@
-//! The provenance index: a RocksDB database with one column family per table of
-//! DESIGN.md, typed key codecs ([`keys`]), evolvable protobuf-encoded values
-//! ([`records`]), a single-writer builder ([`IndexBuilder`]) and read-only
-//! queries ([`IndexReader`]).
-//!
-//! This is the only crate in the workspace that links RocksDB.
+//! The provenance index: one table per column family of DESIGN.md, each a
+//! typed schema on `provindex-store` ([`schema`]: key codecs over [`keys`],
+//! evolvable protobuf values in [`records`]), a single-writer builder
+//! ([`IndexBuilder`]), read-only queries ([`IndexReader`]) and the opt-out
+//! [`registry`].
 
 mod builder;
-mod bulk;
 mod error;
+pub mod ids;
 pub mod keys;
 mod manifest;
 mod reader;
 pub mod records;
 pub mod registry;
+mod registry_tables;
 pub mod schema;
 
-pub use builder::{BuildFacts, BuildSummary, CaptureUpdates, IndexBuilder, NewContent};
+pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, Manifest};
 pub use reader::{IndexReader, UrlHit, UrlScan, UrlScanPage};

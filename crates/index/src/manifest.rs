@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped whenever the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 3;
+/// Bumped whenever the on-disk layout changes incompatibly. 4: the typed
+/// store; enumerations in capture records are protobuf enums, not text.
+pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -34,4 +35,26 @@ pub struct Manifest {
     pub clusters: u64,
     #[serde(default)]
     pub clustered_contents: u64,
+}
+
+impl Manifest {
+    /// A manifest with nothing counted yet.
+    pub fn empty() -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            normalization_version: 0,
+            crawls: Vec::new(),
+            inputs: Vec::new(),
+            built_at: 0,
+            captures: 0,
+            contents: 0,
+            urls: 0,
+            read_errors: 0,
+            duplicate_captures: 0,
+            digest: String::new(),
+            sketch_spec: String::new(),
+            clusters: 0,
+            clustered_contents: 0,
+        }
+    }
 }

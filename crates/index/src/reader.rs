@@ -2,13 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use rocksdb::{Cache, DB, DBRawIterator};
-use sha2::{Digest, Sha256};
+use provindex_store::{OpenMode, Schema, SchemaIterator, Store};
+use sha2::{Digest, Sha256 as Sha256Hasher};
 
-use crate::keys::{self, ID_LEN};
-use crate::records::{self, CaptureRecord, ContentRecord};
+use crate::ids::{CaptureId, ContentId};
+use crate::keys;
+use crate::records::{CaptureRecord, ContentRecord};
 use crate::schema::{
-    self, CAPTURES, CONTENT_CAPTURES, CONTENT_SHA256, CONTENTS, LSH, META, SIGNATURES, URLS,
+    Captures, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta, MetaKey,
+    Sha256, Signatures, TABLES, Urls,
 };
 use crate::{IndexError, Manifest};
 
@@ -47,7 +49,7 @@ pub struct UrlScanPage {
 }
 
 pub struct IndexReader {
-    db: DB,
+    store: Store,
     path: PathBuf,
     manifest: Manifest,
 }
@@ -68,37 +70,25 @@ impl IndexReader {
     /// server whose hot blocks fit in it answers point lookups without a
     /// read and decompression per lookup).
     pub fn open_with_cache(path: &Path, block_cache_bytes: usize) -> Result<Self, IndexError> {
-        if !path.join("CURRENT").is_file() {
-            return Err(IndexError::NotAnIndex {
-                path: path.to_path_buf(),
-                reason: "no RocksDB database here".into(),
-            });
-        }
-        let cache = Cache::new_lru_cache(block_cache_bytes);
-        let options = schema::db_options();
-        let db = DB::open_cf_descriptors_read_only(
-            &options,
-            path,
-            schema::column_families(&cache),
-            false,
-        )
-        .map_err(|source| IndexError::Rocks {
+        let not_an_index = |reason: String| IndexError::NotAnIndex {
             path: path.to_path_buf(),
-            source,
-        })?;
-        let manifest = read_manifest(&db, path)?;
+            reason,
+        };
+        if !path.join("CURRENT").is_file() {
+            return Err(not_an_index("no RocksDB database here".into()));
+        }
+        let store = Store::open(path, &TABLES, OpenMode::ReadOnly, block_cache_bytes)?;
+        let manifest = read_manifest(&store, path)?;
         if manifest.format_version != crate::FORMAT_VERSION {
-            return Err(IndexError::NotAnIndex {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "format version {} (this build reads {})",
-                    manifest.format_version,
-                    crate::FORMAT_VERSION
-                ),
-            });
+            return Err(not_an_index(format!(
+                "index format version {}, but this build of provindex reads version {}; \
+                 rebuild the index with this version (`provindex index`)",
+                manifest.format_version,
+                crate::FORMAT_VERSION
+            )));
         }
         Ok(Self {
-            db,
+            store,
             path: path.to_path_buf(),
             manifest,
         })
@@ -112,72 +102,35 @@ impl IndexReader {
         &self.path
     }
 
-    fn rocks(&self, source: rocksdb::Error) -> IndexError {
-        IndexError::Rocks {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
-        cf(&self.db, name)
-    }
-
     pub fn capture(&self, capture_id: u128) -> Result<Option<CaptureRecord>, IndexError> {
-        let bytes = self
-            .db
-            .get_pinned_cf(self.cf(CAPTURES), keys::id_key(capture_id))
-            .map_err(|e| self.rocks(e))?;
-        bytes.map(|b| records::decode(CAPTURES, &b)).transpose()
+        Ok(self.store.get::<Captures>(&CaptureId(capture_id))?)
     }
 
     /// Several captures in one batched read (RocksDB MultiGet: the keys share
     /// their filter, index and block lookups), in the order of `capture_ids`.
     pub fn captures(&self, capture_ids: &[u128]) -> Result<Vec<Option<CaptureRecord>>, IndexError> {
-        let keys: Vec<[u8; ID_LEN]> = capture_ids.iter().map(|id| keys::id_key(*id)).collect();
-        let sorted = keys.is_sorted();
-        self.db
-            .batched_multi_get_cf(self.cf(CAPTURES), &keys, sorted)
-            .into_iter()
-            .map(|value| match value.map_err(|e| self.rocks(e))? {
-                Some(bytes) => records::decode(CAPTURES, &bytes).map(Some),
-                None => Ok(None),
-            })
-            .collect()
+        let keys: Vec<CaptureId> = capture_ids.iter().copied().map(CaptureId).collect();
+        Ok(self.store.multi_get::<Captures>(&keys)?)
     }
 
     pub fn content(&self, content_id: u128) -> Result<Option<ContentRecord>, IndexError> {
-        let bytes = self
-            .db
-            .get_pinned_cf(self.cf(CONTENTS), keys::id_key(content_id))
-            .map_err(|e| self.rocks(e))?;
-        bytes.map(|b| records::decode(CONTENTS, &b)).transpose()
+        Ok(self.store.get::<Contents>(&ContentId(content_id))?)
     }
 
     pub fn content_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<u128>, IndexError> {
-        let bytes = self
-            .db
-            .get_pinned_cf(self.cf(CONTENT_SHA256), sha256)
-            .map_err(|e| self.rocks(e))?;
-        match bytes {
-            None => Ok(None),
-            Some(b) => keys::decode_id(&b)
-                .map(Some)
-                .ok_or_else(|| IndexError::Corrupt {
-                    cf: CONTENT_SHA256,
-                    reason: format!("value of {} bytes, expected {ID_LEN}", b.len()),
-                }),
-        }
+        Ok(self
+            .store
+            .get::<ContentSha256>(&Sha256(*sha256))?
+            .map(|id| id.0))
     }
 
     /// The stored MinHash signature bytes of a content (`None`: no such
     /// content, or its text was empty).
     pub fn signature(&self, content_id: u128) -> Result<Option<Vec<u8>>, IndexError> {
-        let bytes = self
-            .db
-            .get_pinned_cf(self.cf(SIGNATURES), keys::id_key(content_id))
-            .map_err(|e| self.rocks(e))?;
-        Ok(bytes.map(|b| b.to_vec()))
+        Ok(self
+            .store
+            .get::<Signatures>(&ContentId(content_id))?
+            .map(|s| s.0))
     }
 
     /// Content ids in one LSH bucket (band, band key), ascending, at most
@@ -189,16 +142,9 @@ impl IndexReader {
         limit: usize,
     ) -> Result<(Vec<u128>, bool), IndexError> {
         let prefix = keys::lsh_prefix(band, band_key);
-        let mut iter = self.db.raw_iterator_cf(self.cf(LSH));
-        iter.seek(prefix);
-        self.collect_ids(iter, &prefix, limit, |key| {
-            keys::decode_lsh_key(key)
-                .map(|(_, _, content_id)| content_id)
-                .ok_or_else(|| IndexError::Corrupt {
-                    cf: LSH,
-                    reason: format!("key of {} bytes", key.len()),
-                })
-        })
+        let mut iter = self.store.iter::<Lsh>()?;
+        iter.seek(&prefix);
+        collect_ids(iter, &prefix, limit, |key| key.content_id.0)
     }
 
     /// Capture ids of one content in ascending order, starting after `after`.
@@ -210,52 +156,21 @@ impl IndexReader {
         limit: usize,
     ) -> Result<(Vec<u128>, bool), IndexError> {
         let prefix = keys::id_key(content_id);
-        let mut iter = self.db.raw_iterator_cf(self.cf(CONTENT_CAPTURES));
+        let mut iter = self.store.iter::<ContentCaptures>()?;
         match after {
             Some(after) => {
-                iter.seek(keys::content_capture_key(content_id, after));
-                if iter.valid()
-                    && iter.key().and_then(keys::decode_content_capture_key)
-                        == Some((content_id, after))
-                {
+                let key = ContentCaptureKey {
+                    content_id: ContentId(content_id),
+                    capture_id: CaptureId(after),
+                };
+                iter.seek_key(&key);
+                if iter.key().transpose()? == Some(key) {
                     iter.next();
                 }
             }
-            None => iter.seek(prefix),
+            None => iter.seek(&prefix),
         }
-        self.collect_ids(iter, &prefix, limit, |key| {
-            keys::decode_content_capture_key(key)
-                .map(|(_, capture_id)| capture_id)
-                .ok_or_else(|| IndexError::Corrupt {
-                    cf: CONTENT_CAPTURES,
-                    reason: format!("key of {} bytes", key.len()),
-                })
-        })
-    }
-
-    /// Walks keys starting with `prefix` from the iterator's position, decoding
-    /// an id from each, up to `limit`. Returns the ids and whether more follow.
-    fn collect_ids(
-        &self,
-        mut iter: DBRawIterator<'_>,
-        prefix: &[u8],
-        limit: usize,
-        decode: impl Fn(&[u8]) -> Result<u128, IndexError>,
-    ) -> Result<(Vec<u128>, bool), IndexError> {
-        let mut ids = Vec::new();
-        while iter.valid() {
-            let Some(key) = iter.key() else { break };
-            if !key.starts_with(prefix) {
-                break;
-            }
-            if ids.len() == limit {
-                return Ok((ids, true));
-            }
-            ids.push(decode(key)?);
-            iter.next();
-        }
-        iter.status().map_err(|e| self.rocks(e))?;
-        Ok((ids, false))
+        collect_ids(iter, &prefix, limit, |key| key.capture_id.0)
     }
 
     /// One page of a URL scan.
@@ -264,7 +179,7 @@ impl IndexReader {
         if scan.limit == 0 || scan.prefixes.is_empty() {
             return Ok(page);
         }
-        let mut iter = self.db.raw_iterator_cf(self.cf(URLS));
+        let mut iter = self.store.iter::<Urls>()?;
         let order: Vec<&Vec<u8>> = if scan.reverse {
             scan.prefixes.iter().rev().collect()
         } else {
@@ -273,15 +188,14 @@ impl IndexReader {
         let mut examined = 0usize;
         for prefix in order {
             position(&mut iter, prefix, scan.after.as_deref(), scan.reverse);
-            while iter.valid() {
-                let Some(key) = iter.key() else { break };
-                if !key.starts_with(prefix) {
+            while let Some(key_bytes) = iter.key_bytes() {
+                if !key_bytes.starts_with(prefix) {
                     break;
                 }
-                let hit = keys::decode_url_key(key).ok_or_else(|| IndexError::Corrupt {
-                    cf: URLS,
-                    reason: format!("undecodable key of {} bytes", key.len()),
-                })?;
+                let resume = key_bytes.to_vec();
+                let Some(hit) = iter.key().transpose()? else {
+                    break;
+                };
                 let in_range = scan.from_time.is_none_or(|from| hit.time >= from)
                     && scan.to_time.is_none_or(|to| hit.time <= to);
                 if in_range {
@@ -293,14 +207,14 @@ impl IndexReader {
                         return Ok(page);
                     }
                     page.hits.push(UrlHit {
-                        surt: hit.surt.to_owned(),
+                        surt: hit.surt,
                         time: hit.time,
-                        capture_id: hit.capture_id,
+                        capture_id: hit.capture_id.0,
                     });
                 }
                 examined += 1;
                 if examined >= MAX_KEYS_EXAMINED {
-                    page.next = Some(key.to_vec());
+                    page.next = Some(resume);
                     return Ok(page);
                 }
                 if scan.reverse {
@@ -309,7 +223,7 @@ impl IndexReader {
                     iter.next();
                 }
             }
-            iter.status().map_err(|e| self.rocks(e))?;
+            iter.status()?;
         }
         Ok(page)
     }
@@ -319,9 +233,7 @@ impl IndexReader {
         &self,
         mut visit: impl FnMut(u128, ContentRecord) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.walk(CONTENTS, |id, bytes| {
-            visit(id, records::decode(CONTENTS, bytes)?)
-        })
+        walk::<Contents, E>(&self.store, |id, record| visit(id.0, record))
     }
 
     /// Visits every capture in capture-id order (a full walk of `captures`).
@@ -329,54 +241,73 @@ impl IndexReader {
         &self,
         mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.walk(CAPTURES, |id, bytes| {
-            visit(id, records::decode(CAPTURES, bytes)?)
-        })
-    }
-
-    fn walk<E: From<IndexError>>(
-        &self,
-        name: &'static str,
-        mut visit: impl FnMut(u128, &[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut iter = self.db.raw_iterator_cf(self.cf(name));
-        iter.seek_to_first();
-        while iter.valid() {
-            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
-                break;
-            };
-            let id = keys::decode_id(key).ok_or_else(|| IndexError::Corrupt {
-                cf: name,
-                reason: format!("key of {} bytes, expected {ID_LEN}", key.len()),
-            })?;
-            visit(id, value)?;
-            iter.next();
-        }
-        iter.status().map_err(|e| self.rocks(e))?;
-        Ok(())
+        walk::<Captures, E>(&self.store, |id, record| visit(id.0, record))
     }
 
     /// Hex SHA-256 over the logical contents of every table but `meta`: the
     /// same records give the same digest whatever the SST layout.
     pub fn digest(&self) -> Result<String, IndexError> {
-        digest_db(&self.db, &self.path)
+        digest_store(&self.store)
     }
+}
+
+/// Every row of `S` in key order, for callers with their own error type.
+fn walk<S: Schema, E: From<IndexError>>(
+    store: &Store,
+    mut visit: impl FnMut(S::Key, S::Value) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut iter = store.iter::<S>().map_err(IndexError::from)?;
+    iter.seek_to_first();
+    while let Some(row) = iter.entry() {
+        let (key, value) = row.map_err(IndexError::from)?;
+        visit(key, value)?;
+        iter.next();
+    }
+    iter.status().map_err(IndexError::from)?;
+    Ok(())
+}
+
+/// Walks keys starting with `prefix` from the iterator's position, taking an
+/// id from each, up to `limit`. Returns the ids and whether more follow.
+fn collect_ids<S: Schema>(
+    mut iter: SchemaIterator<'_, S>,
+    prefix: &[u8],
+    limit: usize,
+    id_of: impl Fn(S::Key) -> u128,
+) -> Result<(Vec<u128>, bool), IndexError> {
+    let mut ids = Vec::new();
+    while iter.key_bytes().is_some_and(|key| key.starts_with(prefix)) {
+        if ids.len() == limit {
+            return Ok((ids, true));
+        }
+        if let Some(key) = iter.key() {
+            ids.push(id_of(key?));
+        }
+        iter.next();
+    }
+    iter.status()?;
+    Ok((ids, false))
 }
 
 /// Places `iter` on the first key of `prefix` in scan order, or just past
 /// `after` when it lies inside `prefix`'s range. An `after` beyond this prefix
 /// in scan order skips the prefix entirely.
-fn position(iter: &mut DBRawIterator<'_>, prefix: &[u8], after: Option<&[u8]>, reverse: bool) {
+fn position(
+    iter: &mut SchemaIterator<'_, Urls>,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    reverse: bool,
+) {
     match (after, reverse) {
         (Some(after), false) if after >= prefix => {
             iter.seek(after);
-            if iter.valid() && iter.key() == Some(after) {
+            if iter.key_bytes() == Some(after) {
                 iter.next();
             }
         }
         (Some(after), true) if after.starts_with(prefix) || after < prefix => {
             iter.seek_for_prev(after);
-            if iter.valid() && iter.key() == Some(after) {
+            if iter.key_bytes() == Some(after) {
                 iter.prev();
             }
         }
@@ -384,7 +315,7 @@ fn position(iter: &mut DBRawIterator<'_>, prefix: &[u8], after: Option<&[u8]>, r
         (_, true) => match prefix_successor(prefix) {
             Some(end) => {
                 iter.seek_for_prev(&end);
-                if iter.valid() && iter.key() == Some(end.as_slice()) {
+                if iter.key_bytes() == Some(end.as_slice()) {
                     iter.prev();
                 }
             }
@@ -405,49 +336,36 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
-    // Every name in schema::ALL is opened with the database; a missing one is a bug here.
-    db.cf_handle(name)
-        .unwrap_or_else(|| panic!("column family {name} is opened with the database"))
-}
-
-fn read_manifest(db: &DB, path: &Path) -> Result<Manifest, IndexError> {
-    let bytes = db
-        .get_cf(cf(db, META), schema::MANIFEST_KEY)
-        .map_err(|source| IndexError::Rocks {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .ok_or_else(|| IndexError::NotAnIndex {
-            path: path.to_path_buf(),
-            reason: "no manifest: the build did not finish".into(),
-        })?;
-    serde_json::from_slice(&bytes).map_err(|e| IndexError::NotAnIndex {
+fn read_manifest(store: &Store, path: &Path) -> Result<Manifest, IndexError> {
+    let not_an_index = |reason: String| IndexError::NotAnIndex {
         path: path.to_path_buf(),
-        reason: format!("unreadable manifest: {e}"),
-    })
+        reason,
+    };
+    match store.get::<Meta>(&MetaKey::Manifest) {
+        Ok(Some(manifest)) => Ok(manifest),
+        Ok(None) => Err(not_an_index("no manifest: the build did not finish".into())),
+        Err(provindex_store::StoreError::Corrupt { reason, .. }) => {
+            Err(not_an_index(format!("unreadable manifest: {reason}")))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
-pub(crate) fn digest_db(db: &DB, path: &Path) -> Result<String, IndexError> {
-    let mut hasher = Sha256::new();
-    for name in schema::ALL.iter().filter(|name| **name != META) {
-        hasher.update((name.len() as u32).to_be_bytes());
-        hasher.update(name.as_bytes());
-        let mut iter = db.raw_iterator_cf(cf(db, name));
-        iter.seek_to_first();
-        while iter.valid() {
-            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
-                break;
-            };
+/// Hex SHA-256 over every table but `meta`, in [`TABLES`] order: each table's
+/// name, then each row's key and value, length-prefixed.
+pub(crate) fn digest_store(store: &Store) -> Result<String, IndexError> {
+    let mut hasher = Sha256Hasher::new();
+    for spec in TABLES
+        .iter()
+        .filter(|spec| spec.name != Meta::COLUMN_FAMILY)
+    {
+        hasher.update((spec.name.len() as u32).to_be_bytes());
+        hasher.update(spec.name.as_bytes());
+        store.for_each_raw(spec.name, |key, value| {
             hasher.update((key.len() as u32).to_be_bytes());
             hasher.update(key);
             hasher.update((value.len() as u32).to_be_bytes());
             hasher.update(value);
-            iter.next();
-        }
-        iter.status().map_err(|source| IndexError::Rocks {
-            path: path.to_path_buf(),
-            source,
         })?;
     }
     Ok(hex::encode(hasher.finalize()))

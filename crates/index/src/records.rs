@@ -4,7 +4,233 @@
 
 use prost::Message;
 
-use crate::IndexError;
+/// An enumeration stored as a protobuf enum: its numeric codes are part of the
+/// index format, its names are what the APIs and reports print.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+        #[repr(i32)]
+        pub enum $name {
+            $($variant = $code),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The variant printed as `text`; `None` for any other text.
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+stored_enum!(
+    /// A capture's opt-out verdict from its crawl signals.
+    Verdict {
+        Unknown = 0 => "unknown",
+        NotReserved = 1 => "not_reserved",
+        Reserved = 2 => "reserved",
+    }
+);
+
+stored_enum!(
+    /// What a signal says about AI training / TDM use.
+    Stance {
+        Unspecified = 0 => "",
+        Reserved = 1 => "reserved",
+        NotReserved = 2 => "not_reserved",
+        Info = 3 => "info",
+        Malformed = 4 => "malformed",
+    }
+);
+
+stored_enum!(
+    /// Which opt-out signal (`provindex_signals::SignalKind`).
+    SignalKind {
+        Unspecified = 0 => "",
+        TdmReservation = 1 => "tdm_reservation",
+        TdmPolicy = 2 => "tdm_policy",
+        NoAi = 3 => "noai",
+        NoImageAi = 4 => "noimageai",
+        ContentUsage = 5 => "content_usage",
+        ContentSignal = 6 => "content_signal",
+        RobotsDisallow = 7 => "robots_disallow",
+        AiTxtDisallow = 8 => "ai_txt_disallow",
+    }
+);
+
+stored_enum!(
+    /// Where a signal was found (`provindex_signals::SignalSource`).
+    SignalSource {
+        Unspecified = 0 => "",
+        HttpHeader = 1 => "http_header",
+        HtmlMeta = 2 => "html_meta",
+        RobotsTxt = 3 => "robots_txt",
+        TdmrepJson = 4 => "tdmrep_json",
+        AiTxt = 5 => "ai_txt",
+    }
+);
+
+stored_enum!(
+    /// How a record's offset and length address its object.
+    Framing {
+        Plain = 0 => "plain",
+        GzipMember = 1 => "gzip_member",
+        Decompressed = 2 => "decompressed",
+    }
+);
+
+stored_enum!(
+    /// The kind of crawl record a capture came from.
+    RecordKind {
+        Response = 0 => "response",
+        Resource = 1 => "resource",
+        Revisit = 2 => "revisit",
+        Conversion = 3 => "conversion",
+        JsonDoc = 4 => "jsondoc",
+    }
+);
+
+stored_enum!(
+    /// The class of a page's stated license.
+    LicenseClass {
+        Unknown = 0 => "unknown",
+        Permissive = 1 => "permissive",
+        NonCommercial = 2 => "non_commercial",
+        NoDerivatives = 3 => "no_derivatives",
+        PublicDomain = 4 => "public_domain",
+    }
+);
+
+stored_enum!(
+    /// Where in the page the license was stated.
+    LicenseLocation {
+        Unspecified = 0 => "",
+        Meta = 1 => "meta",
+        JsonLd = 2 => "json_ld",
+        LinkRel = 3 => "link_rel",
+        AnchorRel = 4 => "anchor_rel",
+        Anchor = 5 => "anchor",
+    }
+);
+
+impl From<Verdict> for provindex_policy::Verdict {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Unknown => provindex_policy::Verdict::Unknown,
+            Verdict::NotReserved => provindex_policy::Verdict::NotReserved,
+            Verdict::Reserved => provindex_policy::Verdict::Reserved,
+        }
+    }
+}
+
+impl From<provindex_policy::Verdict> for Verdict {
+    fn from(verdict: provindex_policy::Verdict) -> Self {
+        match verdict {
+            provindex_policy::Verdict::Unknown => Verdict::Unknown,
+            provindex_policy::Verdict::NotReserved => Verdict::NotReserved,
+            provindex_policy::Verdict::Reserved => Verdict::Reserved,
+        }
+    }
+}
+
+/// The stored form of the signals crate's enumerations, and back.
+macro_rules! mirror_enum {
+    ($stored:ident, $pure:path { $($variant:ident),+ $(,)? }) => {
+        impl From<$pure> for $stored {
+            fn from(value: $pure) -> Self {
+                use $pure as P;
+                match value {
+                    $(P::$variant => $stored::$variant),+
+                }
+            }
+        }
+
+        impl $stored {
+            /// The signals crate's value; `None` for `Unspecified`.
+            pub fn to_signals(self) -> Option<$pure> {
+                use $pure as P;
+                match self {
+                    $($stored::$variant => Some(P::$variant),)+
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    SignalKind,
+    provindex_signals::SignalKind {
+        TdmReservation,
+        TdmPolicy,
+        NoAi,
+        NoImageAi,
+        ContentUsage,
+        ContentSignal,
+        RobotsDisallow,
+        AiTxtDisallow,
+    }
+);
+mirror_enum!(
+    SignalSource,
+    provindex_signals::SignalSource {
+        HttpHeader,
+        HtmlMeta,
+        RobotsTxt,
+        TdmrepJson,
+        AiTxt,
+    }
+);
+mirror_enum!(
+    Stance,
+    provindex_signals::Stance {
+        Reserved,
+        NotReserved,
+        Info,
+        Malformed
+    }
+);
+mirror_enum!(
+    LicenseClass,
+    provindex_signals::LicenseClass {
+        Unknown,
+        Permissive,
+        NonCommercial,
+        NoDerivatives,
+        PublicDomain,
+    }
+);
+mirror_enum!(
+    LicenseLocation,
+    provindex_signals::LicenseLocation {
+        Meta,
+        JsonLd,
+        LinkRel,
+        AnchorRel,
+        Anchor,
+    }
+);
+
+/// A stored enumeration code must name a variant: an unknown code is a
+/// corrupt record, not a silent default.
+fn check_code<E: TryFrom<i32>>(code: i32, field: &str) -> Result<(), String> {
+    E::try_from(code)
+        .map(|_| ())
+        .map_err(|_| format!("{field}: unknown code {code}"))
+}
 
 /// One fetched record of the crawl (value of `captures`).
 #[derive(Clone, PartialEq, Message)]
@@ -36,8 +262,8 @@ pub struct CaptureRecord {
     pub content_id: Vec<u8>,
     #[prost(string, tag = "13")]
     pub record_id: String,
-    #[prost(string, tag = "14")]
-    pub record_kind: String,
+    #[prost(enumeration = "RecordKind", tag = "14")]
+    pub record_kind: i32,
     #[prost(string, tag = "15")]
     pub crawl: String,
     #[prost(string, tag = "16")]
@@ -46,19 +272,18 @@ pub struct CaptureRecord {
     pub registered_domain: String,
     #[prost(string, tag = "18")]
     pub refers_to: String,
-    /// How `location_offset`/`location_length` address the object:
-    /// `plain`, `gzip_member` or `decompressed`.
-    #[prost(string, tag = "19")]
-    pub location_framing: String,
+    /// How `location_offset`/`location_length` address the object.
+    #[prost(enumeration = "Framing", tag = "19")]
+    pub location_framing: i32,
     /// License found in the captured page; absent when none was stated.
     #[prost(message, optional, tag = "20")]
     pub license: Option<LicenseRecord>,
     /// Every opt-out / reservation signal seen at capture time.
     #[prost(message, repeated, tag = "21")]
     pub signals: Vec<SignalRecord>,
-    /// `reserved`, `not_reserved` or `unknown` (combined over `signals`).
-    #[prost(string, tag = "22")]
-    pub optout_verdict: String,
+    /// Combined over `signals`.
+    #[prost(enumeration = "Verdict", tag = "22")]
+    pub optout_verdict: i32,
     /// Index into `signals` of the signal that decided the verdict.
     #[prost(uint32, optional, tag = "23")]
     pub optout_decider: Option<u32>,
@@ -79,17 +304,15 @@ pub struct CaptureRecord {
 /// The page license a capture states.
 #[derive(Clone, PartialEq, Message)]
 pub struct LicenseRecord {
-    /// permissive | non_commercial | no_derivatives | public_domain | unknown
-    #[prost(string, tag = "1")]
-    pub class: String,
+    #[prost(enumeration = "LicenseClass", tag = "1")]
+    pub class: i32,
     /// e.g. `cc-by-sa-4.0`.
     #[prost(string, tag = "2")]
     pub id: String,
     #[prost(string, tag = "3")]
     pub spdx: String,
-    /// meta | json_ld | link_rel | anchor_rel | anchor
-    #[prost(string, tag = "4")]
-    pub location: String,
+    #[prost(enumeration = "LicenseLocation", tag = "4")]
+    pub location: i32,
     #[prost(string, tag = "5")]
     pub evidence: String,
     /// The page states more than one distinct license.
@@ -100,13 +323,12 @@ pub struct LicenseRecord {
 /// One opt-out / reservation signal with its evidence.
 #[derive(Clone, PartialEq, Message)]
 pub struct SignalRecord {
-    #[prost(string, tag = "1")]
-    pub kind: String,
-    #[prost(string, tag = "2")]
-    pub source: String,
-    /// reserved | not_reserved | info | malformed
-    #[prost(string, tag = "3")]
-    pub stance: String,
+    #[prost(enumeration = "SignalKind", tag = "1")]
+    pub kind: i32,
+    #[prost(enumeration = "SignalSource", tag = "2")]
+    pub source: i32,
+    #[prost(enumeration = "Stance", tag = "3")]
+    pub stance: i32,
     #[prost(string, tag = "4")]
     pub value: String,
     /// User agent the signal is scoped to; empty for every agent.
@@ -197,11 +419,11 @@ impl CaptureRecord {
         provindex_policy::CaptureSignal {
             capture_id,
             capture_time: self.capture_time,
-            verdict: provindex_policy::Verdict::parse(&self.optout_verdict),
+            verdict: self.optout_verdict().into(),
             signal_kind: self
                 .optout_decider
                 .and_then(|i| self.signals.get(i as usize))
-                .map(|s| s.kind.clone()),
+                .map(|s| s.kind().as_str().to_owned()),
         }
     }
 
@@ -217,12 +439,28 @@ impl CaptureRecord {
     }
 }
 
-pub(crate) fn decode<T: Message + Default>(
-    cf: &'static str,
-    bytes: &[u8],
-) -> Result<T, IndexError> {
-    T::decode(bytes).map_err(|error| IndexError::Corrupt {
-        cf,
-        reason: error.to_string(),
-    })
+impl CaptureRecord {
+    /// Every enumeration code names a variant, and the decider is a signal.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        check_code::<RecordKind>(self.record_kind, "record_kind")?;
+        check_code::<Framing>(self.location_framing, "location_framing")?;
+        check_code::<Verdict>(self.optout_verdict, "optout_verdict")?;
+        if let Some(license) = &self.license {
+            check_code::<LicenseClass>(license.class, "license.class")?;
+            check_code::<LicenseLocation>(license.location, "license.location")?;
+        }
+        for (i, signal) in self.signals.iter().enumerate() {
+            let field = |name: &str| format!("signals[{i}].{name}");
+            check_code::<SignalKind>(signal.kind, &field("kind"))?;
+            check_code::<SignalSource>(signal.source, &field("source"))?;
+            check_code::<Stance>(signal.stance, &field("stance"))?;
+        }
+        match self.optout_decider {
+            Some(i) if i as usize >= self.signals.len() => Err(format!(
+                "optout_decider {i} names no signal (the capture has {})",
+                self.signals.len()
+            )),
+            _ => Ok(()),
+        }
+    }
 }

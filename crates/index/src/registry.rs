@@ -34,20 +34,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use prost::Message;
-use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use provindex_store::{Durability, OpenMode, SchemaBatch, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::IndexError;
 use crate::keys::ID_LEN;
+use crate::registry_tables::{
+    Audit, AuditSeq, EntryId, OptOutIds, OptOutKey, OptOuts, REGISTRY_TABLES,
+};
 
-/// scope key ‖ id → [`RegistrationRecord`].
-pub const OPTOUTS: &str = "optouts";
-/// id (8) → the entry's key in [`OPTOUTS`].
-pub const OPTOUT_IDS: &str = "optout_ids";
-/// sequence number (8) → [`AuditRecord`] as JSON. Append-only.
-pub const AUDIT: &str = "audit";
-/// Every column family of the registry.
-pub const REGISTRY_CFS: [&str; 3] = [OPTOUTS, OPTOUT_IDS, AUDIT];
+/// Name of the entries' table, for errors.
+const OPTOUTS: &str = "optouts";
 
 /// Default near-duplicate threshold for work entries (estimated Jaccard),
 /// the default `SketchSpec` threshold.
@@ -94,6 +91,16 @@ impl ScopeKind {
             "url_prefix" => ScopeKind::UrlPrefix,
             "content" => ScopeKind::Content,
             "work" => ScopeKind::Work,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn from_tag(tag: u8) -> Option<Self> {
+        Some(match tag {
+            1 => ScopeKind::Domain,
+            2 => ScopeKind::UrlPrefix,
+            3 => ScopeKind::Content,
+            4 => ScopeKind::Work,
             _ => return None,
         })
     }
@@ -241,7 +248,7 @@ impl OptOutEntry {
         self.is_active() && self.effective_from <= time
     }
 
-    fn to_record(&self) -> RegistrationRecord {
+    pub(crate) fn to_record(&self) -> RegistrationRecord {
         RegistrationRecord {
             id: self.id,
             rightholder: self.rightholder.clone(),
@@ -261,16 +268,13 @@ impl OptOutEntry {
         }
     }
 
-    fn from_record(record: RegistrationRecord) -> Result<Self, IndexError> {
+    pub(crate) fn from_record(record: RegistrationRecord) -> Result<Self, String> {
         let scope =
             Scope::from_parts(&record.scope_kind, &record.scope_value).ok_or_else(|| {
-                IndexError::Corrupt {
-                    cf: OPTOUTS,
-                    reason: format!(
-                        "entry {}: bad scope {:?} {:?}",
-                        record.id, record.scope_kind, record.scope_value
-                    ),
-                }
+                format!(
+                    "entry {}: bad scope {:?} {:?}",
+                    record.id, record.scope_kind, record.scope_value
+                )
             })?;
         Ok(Self {
             id: record.id,
@@ -521,7 +525,7 @@ impl State {
 /// The opt-out registry database. Open it once per process; it is `Sync` and
 /// serializes writes internally.
 pub struct Registry {
-    db: DB,
+    store: Store,
     path: PathBuf,
     state: RwLock<State>,
     // Serializes writes: id and sequence allocation, duplicate checks, the
@@ -537,21 +541,6 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn registry_options() -> Options {
-    let mut options = Options::default();
-    options.create_if_missing(true);
-    options.create_missing_column_families(true);
-    options.set_max_open_files(64);
-    options
-}
-
-fn descriptors() -> Vec<ColumnFamilyDescriptor> {
-    REGISTRY_CFS
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()))
-        .collect()
-}
-
 fn lock_poisoned<T>(_: T) -> IndexError {
     IndexError::Corrupt {
         cf: OPTOUTS,
@@ -563,13 +552,8 @@ impl Registry {
     /// Opens (creating if needed) the registry at `path` for reading and
     /// writing. One process at a time: a second opener fails on RocksDB's lock.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let db = DB::open_cf_descriptors(&registry_options(), path, descriptors()).map_err(
-            |source| IndexError::Rocks {
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        Self::load(db, path)
+        let store = Store::open(path, &REGISTRY_TABLES, OpenMode::ReadWrite, 8 << 20)?;
+        Self::load(store, path)
     }
 
     /// Opens an existing registry read-only (e.g. to read the audit log while
@@ -581,47 +565,28 @@ impl Registry {
                 reason: "no opt-out registry here".into(),
             });
         }
-        let db = DB::open_cf_descriptors_read_only(&registry_options(), path, descriptors(), false)
-            .map_err(|source| IndexError::Rocks {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Self::load(db, path)
+        let store = Store::open(path, &REGISTRY_TABLES, OpenMode::ReadOnly, 8 << 20)?;
+        Self::load(store, path)
     }
 
-    fn load(db: DB, path: &Path) -> Result<Self, IndexError> {
-        let rocks = |source| IndexError::Rocks {
-            path: path.to_path_buf(),
-            source,
-        };
+    fn load(store: Store, path: &Path) -> Result<Self, IndexError> {
         let mut state = State::default();
-        {
-            let mut iter = db.raw_iterator_cf(cf(&db, OPTOUTS));
-            iter.seek_to_first();
-            while iter.valid() {
-                let Some(value) = iter.value() else { break };
-                let record: RegistrationRecord = crate::records::decode(OPTOUTS, value)?;
-                state.insert(OptOutEntry::from_record(record)?);
-                iter.next();
-            }
-            iter.status().map_err(rocks)?;
-        }
+        store.for_each::<OptOuts, IndexError>(|_, entry| {
+            state.insert(entry);
+            Ok(())
+        })?;
         let next_seq = {
-            let mut iter = db.raw_iterator_cf(cf(&db, AUDIT));
+            let mut iter = store.iter::<Audit>()?;
             iter.seek_to_last();
-            let last = if iter.valid() {
-                iter.key().and_then(decode_u64)
-            } else {
-                None
-            };
-            iter.status().map_err(rocks)?;
-            last.map_or(1, |seq| seq + 1)
+            let last = iter.key().transpose()?;
+            iter.status()?;
+            last.map_or(1, |seq| seq.0 + 1)
         };
         if state.next_id == 0 {
             state.next_id = 1;
         }
         Ok(Self {
-            db,
+            store,
             path: path.to_path_buf(),
             state: RwLock::new(state),
             writer: Mutex::new(next_seq),
@@ -632,27 +597,14 @@ impl Registry {
         &self.path
     }
 
-    fn rocks(&self, source: rocksdb::Error) -> IndexError {
-        IndexError::Rocks {
-            path: self.path.clone(),
-            source,
-        }
+    fn write_synced(&self, batch: SchemaBatch) -> Result<(), IndexError> {
+        Ok(self.store.write(batch, Durability::Synced)?)
     }
 
-    fn write_synced(&self, batch: WriteBatch) -> Result<(), IndexError> {
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
-        self.db
-            .write_opt(batch, &options)
-            .map_err(|e| self.rocks(e))
-    }
-
-    fn put_audit(&self, batch: &mut WriteBatch, seq: u64, record: &AuditRecord) {
+    fn put_audit(&self, batch: &mut SchemaBatch, seq: u64, record: &AuditRecord) {
         let mut record = record.clone();
         record.seq = seq;
-        // Serializing plain data with string keys cannot fail.
-        let json = serde_json::to_vec(&record).unwrap_or_default();
-        batch.put_cf(cf(&self.db, AUDIT), seq.to_be_bytes(), json);
+        batch.put::<Audit>(&AuditSeq(seq), &record);
     }
 
     /// Adds a registration. Refused with [`RegistryError::Duplicate`] when the
@@ -690,14 +642,13 @@ impl Registry {
             revoked_by: String::new(),
             revocation_reason: String::new(),
         };
-        let key = entry.scope.entry_key(id);
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            cf(&self.db, OPTOUTS),
-            &key,
-            entry.to_record().encode_to_vec(),
-        );
-        batch.put_cf(cf(&self.db, OPTOUT_IDS), id.to_be_bytes(), &key);
+        let key = OptOutKey {
+            scope: entry.scope.clone(),
+            id,
+        };
+        let mut batch = SchemaBatch::default();
+        batch.put::<OptOuts>(&key, &entry);
+        batch.put::<OptOutIds>(&EntryId(id), &key);
         self.put_audit(
             &mut batch,
             *next_seq,
@@ -746,11 +697,13 @@ impl Registry {
         entry.revoked_at = Some(now);
         entry.revoked_by = actor.name.clone();
         entry.revocation_reason = reason.to_owned();
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            cf(&self.db, OPTOUTS),
-            entry.scope.entry_key(id),
-            entry.to_record().encode_to_vec(),
+        let mut batch = SchemaBatch::default();
+        batch.put::<OptOuts>(
+            &OptOutKey {
+                scope: entry.scope.clone(),
+                id,
+            },
+            &entry,
         );
         self.put_audit(
             &mut batch,
@@ -778,7 +731,7 @@ impl Registry {
     /// the audit log. `record.seq` is assigned here.
     pub fn audit_rejection(&self, record: AuditRecord) -> Result<u64, IndexError> {
         let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = SchemaBatch::default();
         let seq = *next_seq;
         self.put_audit(&mut batch, seq, &record);
         self.write_synced(batch)?;
@@ -788,26 +741,17 @@ impl Registry {
 
     /// Audit records with sequence number > `after`, in order, at most `limit`.
     pub fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, IndexError> {
-        let mut iter = self.db.raw_iterator_cf(cf(&self.db, AUDIT));
-        iter.seek((after + 1).to_be_bytes());
+        let mut iter = self.store.iter::<Audit>()?;
+        iter.seek_key(&AuditSeq(after.saturating_add(1)));
         let mut out = Vec::new();
-        while iter.valid() && out.len() < limit {
-            let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
-                break;
-            };
-            let mut record: AuditRecord =
-                serde_json::from_slice(value).map_err(|e| IndexError::Corrupt {
-                    cf: AUDIT,
-                    reason: e.to_string(),
-                })?;
-            record.seq = decode_u64(key).ok_or_else(|| IndexError::Corrupt {
-                cf: AUDIT,
-                reason: format!("key of {} bytes", key.len()),
-            })?;
+        while out.len() < limit {
+            let Some(row) = iter.entry() else { break };
+            let (seq, mut record) = row?;
+            record.seq = seq.0;
             out.push(record);
             iter.next();
         }
-        iter.status().map_err(|e| self.rocks(e))?;
+        iter.status()?;
         Ok(out)
     }
 
@@ -1010,16 +954,6 @@ impl Registry {
 
 fn after_of(page: &[Arc<OptOutEntry>]) -> Option<u64> {
     page.last().map(|e| e.id)
-}
-
-fn decode_u64(bytes: &[u8]) -> Option<u64> {
-    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
-}
-
-fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
-    // Every name in REGISTRY_CFS is opened with the database; a missing one is a bug here.
-    db.cf_handle(name)
-        .unwrap_or_else(|| panic!("column family {name} is opened with the registry"))
 }
 
 #[cfg(test)]

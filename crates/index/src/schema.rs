@@ -1,75 +1,600 @@
-//! Column families of the index and their RocksDB options.
+//! The index's tables: one [`provindex_store::Schema`] per column family, with
+//! its key and value types and their codecs.
 //!
-//! Keys are big-endian so that byte order is numeric order; see [`crate::keys`].
+//! Keys are big-endian so that byte order is numeric order ([`crate::keys`]);
+//! values are protobuf records ([`crate::records`], evolvable) or fixed-width
+//! bytes. Every codec rejects bytes that are not its type (length, UTF-8,
+//! unknown enumeration codes) with a reason instead of panicking; the
+//! `*_codecs` property tests below check both.
 
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, Options};
+use provindex_store::{CodecError, ColumnFamilySpec, KeyCodec, ValueCodec, define_schema};
 
-/// capture_id (16) → [`crate::records::CaptureRecord`].
-pub const CAPTURES: &str = "captures";
-/// content_id (16) → [`crate::records::ContentRecord`].
-pub const CONTENTS: &str = "contents";
-/// content_id (16) ‖ capture_id (16) → capture time (8, sign-flipped big-endian).
-pub const CONTENT_CAPTURES: &str = "content_captures";
-/// SURT ‖ 0x00 ‖ capture time (8) ‖ capture_id (16) → empty.
-pub const URLS: &str = "urls";
-/// SHA-256 (32) of the normalized text → content_id (16). Not in DESIGN.md's list:
-/// it serves `LookupContent` by SHA-256 without a scan.
-pub const CONTENT_SHA256: &str = "content_sha256";
-/// content_id (16) → MinHash signature (K × u32 big-endian, see the manifest's
-/// `sketch_spec`). Contents with empty normalized text have none.
-pub const SIGNATURES: &str = "signatures";
-/// band (2, u16) ‖ band key (8, u64) ‖ content_id (16) → empty: the LSH buckets
-/// FindWork probes; see [`crate::keys::lsh_key`].
-pub const LSH: &str = "lsh";
-/// cluster_id (16) ‖ content_id (16) → empty: the members of each
-/// near-duplicate cluster with more than one content (a content alone is its
-/// own cluster and has no row). cluster_id = the smallest content_id of the cluster.
-pub const CLUSTERS: &str = "clusters";
-/// Manifest and build facts, keyed by name.
-pub const META: &str = "meta";
+use crate::keys::{self, ID_LEN};
+use crate::records::{CaptureRecord, ContentRecord};
+use crate::{Manifest, ids::CaptureId, ids::ContentId};
 
-/// Every column family, in a fixed order (the digest walks them in this order).
-pub const ALL: [&str; 9] = [
-    CAPTURES,
-    CONTENTS,
-    CONTENT_CAPTURES,
-    URLS,
-    CONTENT_SHA256,
-    SIGNATURES,
-    LSH,
-    CLUSTERS,
-    META,
+define_schema!(
+    /// capture_id → the capture.
+    Captures,
+    CaptureId,
+    CaptureRecord,
+    "captures"
+);
+define_schema!(
+    /// content_id → the content.
+    Contents,
+    ContentId,
+    ContentRecord,
+    "contents"
+);
+define_schema!(
+    /// content_id ‖ capture_id → capture time: a content's captures.
+    ContentCaptures,
+    ContentCaptureKey,
+    CaptureTime,
+    "content_captures"
+);
+define_schema!(
+    /// SURT ‖ 0x00 ‖ capture time ‖ capture_id → nothing: captures by URL, then time.
+    Urls,
+    UrlKey,
+    (),
+    "urls"
+);
+define_schema!(
+    /// SHA-256 of the normalized text → content_id (LookupContent by SHA-256).
+    ContentSha256,
+    Sha256,
+    ContentId,
+    "content_sha256"
+);
+define_schema!(
+    /// content_id → MinHash signature (K × u32 big-endian; the manifest's
+    /// sketch spec). Contents with empty normalized text have none.
+    Signatures,
+    ContentId,
+    Signature,
+    "signatures"
+);
+define_schema!(
+    /// band ‖ band key ‖ content_id → nothing: the LSH buckets FindWork probes.
+    Lsh,
+    LshKey,
+    (),
+    "lsh"
+);
+define_schema!(
+    /// cluster_id ‖ content_id → nothing: members of each near-duplicate
+    /// cluster of more than one content (cluster_id = its smallest content_id).
+    Clusters,
+    ClusterMemberKey,
+    (),
+    "clusters"
+);
+define_schema!(
+    /// Build facts by name; today only the manifest (JSON).
+    Meta,
+    MetaKey,
+    Manifest,
+    "meta"
+);
+
+/// Every table, in a fixed order (the digest walks them in this order, `meta` excluded).
+pub const TABLES: [ColumnFamilySpec; 9] = [
+    point(<Captures as provindex_store::Schema>::COLUMN_FAMILY),
+    point(<Contents as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<ContentCaptures as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<Urls as provindex_store::Schema>::COLUMN_FAMILY),
+    point(<ContentSha256 as provindex_store::Schema>::COLUMN_FAMILY),
+    point(<Signatures as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<Lsh as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<Clusters as provindex_store::Schema>::COLUMN_FAMILY),
+    point(<Meta as provindex_store::Schema>::COLUMN_FAMILY),
 ];
 
-/// Key in [`META`] under which the JSON manifest is stored.
-pub const MANIFEST_KEY: &[u8] = b"manifest";
+/// Column family names of [`TABLES`], for errors that name a table.
+pub const CAPTURES: &str = TABLES[0].name;
+pub const SIGNATURES: &str = TABLES[5].name;
+pub const META: &str = TABLES[8].name;
 
-pub(crate) fn db_options() -> Options {
-    let mut options = Options::default();
-    options.create_if_missing(true);
-    options.create_missing_column_families(true);
-    options.set_max_open_files(512);
-    options
-}
-
-pub(crate) fn column_families(block_cache: &Cache) -> Vec<ColumnFamilyDescriptor> {
-    ALL.iter()
-        .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, block_cache)))
-        .collect()
-}
-
-pub(crate) fn cf_options(name: &str, block_cache: &Cache) -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_block_cache(block_cache);
-    // Point lookups dominate every table but `urls`, `content_captures` and `lsh`,
-    // which are scanned by prefix; a whole-key Bloom filter still helps their seeks
-    // little, so they go without.
-    if !matches!(name, URLS | CONTENT_CAPTURES | LSH | CLUSTERS) {
-        table.set_bloom_filter(10.0, false);
+const fn point(name: &'static str) -> ColumnFamilySpec {
+    ColumnFamilySpec {
+        name,
+        point_lookups: true,
     }
-    table.set_cache_index_and_filter_blocks(true);
-    let mut options = Options::default();
-    options.set_block_based_table_factory(&table);
-    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    options
+}
+
+const fn scanned(name: &'static str) -> ColumnFamilySpec {
+    ColumnFamilySpec {
+        name,
+        point_lookups: false,
+    }
+}
+
+fn id_from(bytes: &[u8], what: &str) -> Result<u128, CodecError> {
+    keys::decode_id(bytes).ok_or_else(|| CodecError::length(what, bytes.len(), ID_LEN))
+}
+
+impl KeyCodec<Captures> for CaptureId {
+    fn encode_key(&self) -> Vec<u8> {
+        keys::id_key(self.0).to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        id_from(bytes, "capture_id").map(CaptureId)
+    }
+}
+
+fn encode_content_id(id: &ContentId) -> Vec<u8> {
+    keys::id_key(id.0).to_vec()
+}
+
+fn decode_content_id(bytes: &[u8]) -> Result<ContentId, CodecError> {
+    id_from(bytes, "content_id").map(ContentId)
+}
+
+impl KeyCodec<Contents> for ContentId {
+    fn encode_key(&self) -> Vec<u8> {
+        encode_content_id(self)
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_content_id(bytes)
+    }
+}
+
+impl KeyCodec<Signatures> for ContentId {
+    fn encode_key(&self) -> Vec<u8> {
+        encode_content_id(self)
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_content_id(bytes)
+    }
+}
+
+impl ValueCodec<ContentSha256> for ContentId {
+    fn encode_value(&self) -> Vec<u8> {
+        encode_content_id(self)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_content_id(bytes)
+    }
+}
+
+fn decode_record<T: prost::Message + Default>(bytes: &[u8]) -> Result<T, CodecError> {
+    T::decode(bytes).map_err(|e| CodecError::new(e.to_string()))
+}
+
+impl ValueCodec<Captures> for CaptureRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        let record: CaptureRecord = decode_record(bytes)?;
+        record.validate().map_err(CodecError::new)?;
+        Ok(record)
+    }
+}
+
+impl ValueCodec<Contents> for ContentRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_record(bytes)
+    }
+}
+
+/// A capture's time in `content_captures` (unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CaptureTime(pub i64);
+
+impl ValueCodec<ContentCaptures> for CaptureTime {
+    fn encode_value(&self) -> Vec<u8> {
+        keys::encode_time(self.0).to_vec()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        <[u8; 8]>::try_from(bytes)
+            .map(|b| CaptureTime(keys::decode_time(b)))
+            .map_err(|_| CodecError::length("capture time", bytes.len(), 8))
+    }
+}
+
+/// `content_captures` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ContentCaptureKey {
+    pub content_id: ContentId,
+    pub capture_id: CaptureId,
+}
+
+impl KeyCodec<ContentCaptures> for ContentCaptureKey {
+    fn encode_key(&self) -> Vec<u8> {
+        keys::content_capture_key(self.content_id.0, self.capture_id.0).to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        keys::decode_content_capture_key(bytes)
+            .map(|(content, capture)| ContentCaptureKey {
+                content_id: ContentId(content),
+                capture_id: CaptureId(capture),
+            })
+            .ok_or_else(|| CodecError::length("key", bytes.len(), 2 * ID_LEN))
+    }
+}
+
+/// `urls` key: the SURT, the capture time and the capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlKey {
+    pub surt: String,
+    pub time: i64,
+    pub capture_id: CaptureId,
+}
+
+impl KeyCodec<Urls> for UrlKey {
+    fn encode_key(&self) -> Vec<u8> {
+        keys::url_key(&self.surt, self.time, self.capture_id.0)
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        let key = keys::decode_url_key(bytes).ok_or_else(|| {
+            CodecError::new(format!(
+                "not SURT ‖ 0x00 ‖ time ‖ capture_id ({} bytes)",
+                bytes.len()
+            ))
+        })?;
+        Ok(UrlKey {
+            surt: key.surt.to_owned(),
+            time: key.time,
+            capture_id: CaptureId(key.capture_id),
+        })
+    }
+}
+
+/// Tables whose rows are their keys store an empty value.
+macro_rules! empty_value {
+    ($($schema:ty),+) => {$(
+        impl ValueCodec<$schema> for () {
+            fn encode_value(&self) -> Vec<u8> {
+                Vec::new()
+            }
+            fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+                if bytes.is_empty() {
+                    Ok(())
+                } else {
+                    Err(CodecError::length("value", bytes.len(), 0))
+                }
+            }
+        }
+    )+};
+}
+empty_value!(Urls, Lsh, Clusters);
+
+/// SHA-256 of a normalized text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sha256(pub [u8; 32]);
+
+impl KeyCodec<ContentSha256> for Sha256 {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(Sha256)
+            .map_err(|_| CodecError::length("sha256", bytes.len(), 32))
+    }
+}
+
+/// A stored MinHash signature: K values of 4 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature(pub Vec<u8>);
+
+impl ValueCodec<Signatures> for Signature {
+    fn encode_value(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        if !bytes.len().is_multiple_of(4) {
+            return Err(CodecError::new(format!(
+                "signature of {} bytes is not a whole number of 4-byte values",
+                bytes.len()
+            )));
+        }
+        Ok(Signature(bytes.to_vec()))
+    }
+}
+
+/// `lsh` key: one content in one band's bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LshKey {
+    pub band: u16,
+    pub band_key: u64,
+    pub content_id: ContentId,
+}
+
+impl KeyCodec<Lsh> for LshKey {
+    fn encode_key(&self) -> Vec<u8> {
+        keys::lsh_key(self.band, self.band_key, self.content_id.0).to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        keys::decode_lsh_key(bytes)
+            .map(|(band, band_key, content)| LshKey {
+                band,
+                band_key,
+                content_id: ContentId(content),
+            })
+            .ok_or_else(|| CodecError::length("key", bytes.len(), keys::LSH_KEY_LEN))
+    }
+}
+
+/// `clusters` key: a cluster and one of its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterMemberKey {
+    pub cluster_id: ContentId,
+    pub member: ContentId,
+}
+
+impl KeyCodec<Clusters> for ClusterMemberKey {
+    fn encode_key(&self) -> Vec<u8> {
+        keys::content_capture_key(self.cluster_id.0, self.member.0).to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        keys::decode_content_capture_key(bytes)
+            .map(|(cluster, member)| ClusterMemberKey {
+                cluster_id: ContentId(cluster),
+                member: ContentId(member),
+            })
+            .ok_or_else(|| CodecError::length("key", bytes.len(), 2 * ID_LEN))
+    }
+}
+
+/// Names of the `meta` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaKey {
+    Manifest,
+}
+
+impl KeyCodec<Meta> for MetaKey {
+    fn encode_key(&self) -> Vec<u8> {
+        match self {
+            MetaKey::Manifest => b"manifest".to_vec(),
+        }
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        match bytes {
+            b"manifest" => Ok(MetaKey::Manifest),
+            _ => Err(CodecError::new(format!(
+                "unknown meta key {:?}",
+                String::from_utf8_lossy(bytes)
+            ))),
+        }
+    }
+}
+
+impl ValueCodec<Meta> for Manifest {
+    fn encode_value(&self) -> Vec<u8> {
+        // Plain data with string keys: serializing cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        serde_json::from_slice(bytes).map_err(|e| CodecError::new(format!("manifest: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod strategies {
+    use proptest::prelude::*;
+
+    use crate::ids::{CaptureId, ContentId};
+    use crate::records::*;
+
+    pub fn capture_id() -> impl Strategy<Value = CaptureId> {
+        any::<u128>().prop_map(CaptureId)
+    }
+
+    pub fn content_id() -> impl Strategy<Value = ContentId> {
+        any::<u128>().prop_map(ContentId)
+    }
+
+    fn code<E: Copy + Into<i32> + std::fmt::Debug + 'static>(
+        all: &'static [E],
+    ) -> impl Strategy<Value = i32> {
+        proptest::sample::select(all).prop_map(Into::into)
+    }
+
+    pub fn capture() -> impl Strategy<Value = CaptureRecord> {
+        let signal = (
+            code(SignalKind::ALL),
+            code(SignalSource::ALL),
+            code(Stance::ALL),
+            "\\PC{0,12}",
+            any::<i64>(),
+        )
+            .prop_map(
+                |(kind, source, stance, evidence, captured_at)| SignalRecord {
+                    kind,
+                    source,
+                    stance,
+                    value: "1".into(),
+                    agent: String::new(),
+                    evidence,
+                    captured_at,
+                },
+            );
+        let license =
+            (code(LicenseClass::ALL), code(LicenseLocation::ALL)).prop_map(|(class, location)| {
+                LicenseRecord {
+                    class,
+                    location,
+                    id: "cc-by-4.0".into(),
+                    ..LicenseRecord::default()
+                }
+            });
+        (
+            ("\\PC{0,30}", any::<i64>(), any::<u64>(), any::<u64>()),
+            (
+                code(RecordKind::ALL),
+                code(Framing::ALL),
+                code(Verdict::ALL),
+            ),
+            proptest::option::of(license),
+            proptest::collection::vec(signal, 0..3),
+            proptest::option::of(any::<u128>()),
+            any::<u32>(),
+        )
+            .prop_map(
+                |(
+                    (url, time, offset, length),
+                    (kind, framing, verdict),
+                    license,
+                    signals,
+                    content,
+                    decider,
+                )| {
+                    let optout_decider =
+                        (!signals.is_empty()).then(|| decider % signals.len() as u32);
+                    CaptureRecord {
+                        url,
+                        capture_time: time,
+                        location_offset: offset,
+                        location_length: length,
+                        record_kind: kind,
+                        location_framing: framing,
+                        optout_verdict: verdict,
+                        license,
+                        signals,
+                        optout_decider,
+                        content_id: content
+                            .map(|c| c.to_be_bytes().to_vec())
+                            .unwrap_or_default(),
+                        ..CaptureRecord::default()
+                    }
+                },
+            )
+    }
+
+    pub fn content() -> impl Strategy<Value = ContentRecord> {
+        (
+            any::<[u8; 32]>(),
+            any::<u64>(),
+            any::<u64>(),
+            "\\PC{0,20}",
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(|(sha, length, tokens, preview, first_seen)| ContentRecord {
+                sha256: sha.to_vec(),
+                length_bytes: length,
+                token_count: tokens,
+                preview,
+                first_seen,
+                ..ContentRecord::default()
+            })
+    }
+}
+
+#[cfg(test)]
+use proptest::prelude::*;
+
+provindex_store::test_schema_codecs!(
+    captures_codecs,
+    Captures,
+    strategies::capture_id(),
+    strategies::capture()
+);
+provindex_store::test_schema_codecs!(
+    contents_codecs,
+    Contents,
+    strategies::content_id(),
+    strategies::content()
+);
+provindex_store::test_schema_codecs!(
+    content_captures_codecs,
+    ContentCaptures,
+    (strategies::content_id(), strategies::capture_id()).prop_map(|(content_id, capture_id)| {
+        ContentCaptureKey {
+            content_id,
+            capture_id,
+        }
+    }),
+    any::<i64>().prop_map(CaptureTime)
+);
+provindex_store::test_schema_codecs!(
+    urls_codecs,
+    Urls,
+    (
+        "[a-z,)/?=&.:0-9]{0,40}",
+        any::<i64>(),
+        strategies::capture_id()
+    )
+        .prop_map(|(surt, time, capture_id)| UrlKey {
+            surt,
+            time,
+            capture_id
+        }),
+    Just(())
+);
+provindex_store::test_schema_codecs!(
+    content_sha256_codecs,
+    ContentSha256,
+    any::<[u8; 32]>().prop_map(Sha256),
+    strategies::content_id()
+);
+provindex_store::test_schema_codecs!(
+    signatures_codecs,
+    Signatures,
+    strategies::content_id(),
+    proptest::collection::vec(any::<u8>(), 0..64).prop_map(|mut bytes| {
+        bytes.truncate(bytes.len() / 4 * 4);
+        Signature(bytes)
+    })
+);
+provindex_store::test_schema_codecs!(
+    lsh_codecs,
+    Lsh,
+    (any::<u16>(), any::<u64>(), strategies::content_id()).prop_map(
+        |(band, band_key, content_id)| LshKey {
+            band,
+            band_key,
+            content_id
+        }
+    ),
+    Just(())
+);
+provindex_store::test_schema_codecs!(
+    clusters_codecs,
+    Clusters,
+    (strategies::content_id(), strategies::content_id())
+        .prop_map(|(cluster_id, member)| ClusterMemberKey { cluster_id, member }),
+    Just(())
+);
+provindex_store::test_schema_codecs!(
+    meta_codecs,
+    Meta,
+    Just(MetaKey::Manifest),
+    ("\\PC{0,12}", any::<u32>(), any::<u64>()).prop_map(|(crawl, version, captures)| Manifest {
+        crawls: vec![crawl],
+        normalization_version: version,
+        captures,
+        ..Manifest::empty()
+    })
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_enumeration_code_is_corrupt_not_a_default() {
+        let mut record = CaptureRecord {
+            optout_verdict: 9,
+            ..CaptureRecord::default()
+        };
+        let error = <CaptureRecord as ValueCodec<Captures>>::decode_value(
+            &prost::Message::encode_to_vec(&record),
+        )
+        .expect_err("code 9 is no verdict");
+        assert_eq!(error.0, "optout_verdict: unknown code 9");
+        record.optout_verdict = 0;
+        record.optout_decider = Some(0);
+        let error = <CaptureRecord as ValueCodec<Captures>>::decode_value(
+            &prost::Message::encode_to_vec(&record),
+        )
+        .expect_err("no signal 0");
+        assert!(error.0.contains("names no signal"), "{}", error.0);
+    }
 }

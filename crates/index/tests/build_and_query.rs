@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use provindex_index::records::CaptureRecord;
-use provindex_index::{BuildFacts, IndexBuilder, IndexReader, NewContent, UrlScan, keys};
+use provindex_index::records::{CaptureRecord, RecordKind};
+use provindex_index::{BuildFacts, IndexBuilder, IndexReader, NewContent, UrlScan, keys, schema};
 
 /// (url, SURT key, time) of real pages from the shared corpus, plus a port and
 /// a look-alike host that a domain scan must not include.
@@ -51,6 +51,7 @@ fn content(text: &str) -> NewContent {
         token_count: text.split_whitespace().count() as u64,
         language: String::new(),
         preview: text.to_owned(),
+        cluster: None,
     }
 }
 
@@ -66,7 +67,7 @@ fn build(dir: &std::path::Path, order: &[usize]) -> IndexReader {
             surt: surt.into(),
             capture_time: time,
             content_id: c.content_id.to_be_bytes().to_vec(),
-            record_kind: "response".into(),
+            record_kind: RecordKind::Response.into(),
             ..Default::default()
         };
         assert!(
@@ -238,4 +239,42 @@ fn unfinished_or_foreign_directories_do_not_open() {
     let error = IndexBuilder::create(&unfinished).err().expect("exists");
     assert!(error.to_string().contains("already exists"), "{error}");
     let _ = keys::ID_LEN;
+}
+
+#[test]
+fn an_index_of_another_format_version_names_both_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v3");
+    drop(build(&path, &(0..PAGES.len()).collect::<Vec<_>>()));
+    {
+        let store = provindex_store::Store::open(
+            &path,
+            &schema::TABLES,
+            provindex_store::OpenMode::ReadWrite,
+            1 << 20,
+        )
+        .expect("open as a store");
+        let mut manifest = store
+            .get::<schema::Meta>(&schema::MetaKey::Manifest)
+            .expect("read manifest")
+            .expect("a manifest");
+        manifest.format_version = 3;
+        store
+            .put::<schema::Meta>(
+                &schema::MetaKey::Manifest,
+                &manifest,
+                provindex_store::Durability::Synced,
+            )
+            .expect("write manifest");
+    }
+    let error = IndexReader::open(&path).err().expect("version 3 refused");
+    let text = error.to_string();
+    assert!(text.contains("index format version 3"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "reads version {}",
+            provindex_index::FORMAT_VERSION
+        )),
+        "{text}"
+    );
 }

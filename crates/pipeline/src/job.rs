@@ -372,6 +372,7 @@ impl Job {
                         .next();
                     let mut payload = BuildPayload {
                         capture_runs: Vec::new(),
+                        site_file_runs: Vec::new(),
                         cluster_runs: components.map(|c| c.cluster_runs).unwrap_or_default(),
                         inputs: Vec::new(),
                         read_errors: 0,
@@ -384,6 +385,7 @@ impl Job {
                             TaskStatus::Done => {
                                 let scan: ScanResult = planned_result(task, TaskResult::as_scan)?;
                                 payload.capture_runs.extend(scan.capture_runs);
+                                payload.site_file_runs.extend(scan.site_file_runs);
                                 payload.read_errors += scan.read_errors;
                                 for error in scan.errors {
                                     if payload.errors.len() < MAX_REPORTED_ERRORS {
@@ -862,6 +864,7 @@ mod tests {
         TaskResult::Scan(ScanResult {
             attempt: "a".into(),
             capture_runs: vec!["c".into()],
+            site_file_runs: vec![],
             band_runs: vec![vec!["b0".into()], vec![]],
             records: 3,
             contents: 2,

@@ -3,8 +3,8 @@
 use provindex_corpus::html::{Extracted, Tag, TokenObserver, TokenSinkResult};
 use provindex_corpus::{DocKind, Framing, ReaderOptions, SourceDoc};
 use provindex_index::NewContent;
-use provindex_index::records::{CaptureRecord, LicenseRecord, SignalRecord};
-use provindex_signals::{HtmlScanner, LicenseClass, LicenseFinding, Signal, Stance, Verdict};
+use provindex_index::records::{self, CaptureRecord, LicenseRecord, SignalRecord};
+use provindex_signals::{HtmlScanner, LicenseClass, LicenseFinding, Signal, Verdict};
 use provindex_sketch::{MinHasher, SketchSpec};
 use std::sync::OnceLock;
 
@@ -197,6 +197,8 @@ pub fn prepare_with(
             language: provindex_sketch::detect_language(text)
                 .unwrap_or_default()
                 .to_owned(),
+            // Known at the build stage, from the components stage's clusters.
+            cluster: None,
         })
     });
 
@@ -235,13 +237,13 @@ pub fn prepare_with(
     let license = html_findings.and_then(|(finding, html_signals)| {
         signals.extend(html_signals);
         (finding.class != LicenseClass::Unknown || finding.id.is_some()).then(|| LicenseRecord {
-            class: finding.class.as_str().to_owned(),
+            class: records::LicenseClass::from(finding.class).into(),
             id: finding.id.unwrap_or_default(),
             spdx: finding.spdx.unwrap_or_default(),
             location: finding
                 .location
-                .map(|l| l.as_str().to_owned())
-                .unwrap_or_default(),
+                .map_or(records::LicenseLocation::Unspecified, Into::into)
+                .into(),
             evidence: finding.evidence.unwrap_or_default(),
             conflict: finding.conflict,
         })
@@ -274,15 +276,15 @@ pub fn prepare_with(
             .map(|c| c.content_id.to_be_bytes().to_vec())
             .unwrap_or_default(),
         record_id: doc.record_id.unwrap_or_default(),
-        record_kind: doc.kind.as_str().to_owned(),
+        record_kind: record_kind(doc.kind).into(),
         crawl: crawl.to_owned(),
         host: surt.as_ref().map(|s| s.host.clone()).unwrap_or_default(),
         registered_domain: surt.and_then(|s| s.registered_domain).unwrap_or_default(),
         refers_to: doc.refers_to.unwrap_or_default(),
-        location_framing: framing_name(doc.location.framing).to_owned(),
+        location_framing: framing(doc.location.framing).into(),
         license,
         signals: signals.iter().map(signal_record).collect(),
-        optout_verdict: verdict_name(verdict).to_owned(),
+        optout_verdict: stored_verdict(verdict).into(),
         optout_decider: decider.map(|i| i as u32),
         // Set at the end of the build, once clusters are known.
         cluster_id: Vec::new(),
@@ -299,36 +301,37 @@ pub fn prepare_with(
     }
 }
 
-fn framing_name(framing: Framing) -> &'static str {
+fn framing(framing: Framing) -> records::Framing {
     match framing {
-        Framing::Plain => "plain",
-        Framing::GzipMember => "gzip_member",
-        Framing::Decompressed => "decompressed",
+        Framing::Plain => records::Framing::Plain,
+        Framing::GzipMember => records::Framing::GzipMember,
+        Framing::Decompressed => records::Framing::Decompressed,
     }
 }
 
-pub(crate) fn verdict_name(verdict: Verdict) -> &'static str {
+fn record_kind(kind: DocKind) -> records::RecordKind {
+    match kind {
+        DocKind::Response => records::RecordKind::Response,
+        DocKind::Resource => records::RecordKind::Resource,
+        DocKind::Revisit => records::RecordKind::Revisit,
+        DocKind::Conversion => records::RecordKind::Conversion,
+        DocKind::JsonDoc => records::RecordKind::JsonDoc,
+    }
+}
+
+pub(crate) fn stored_verdict(verdict: Verdict) -> records::Verdict {
     match verdict {
-        Verdict::Reserved => "reserved",
-        Verdict::NotReserved => "not_reserved",
-        Verdict::Unknown => "unknown",
-    }
-}
-
-fn stance_name(stance: Stance) -> &'static str {
-    match stance {
-        Stance::Reserved => "reserved",
-        Stance::NotReserved => "not_reserved",
-        Stance::Info => "info",
-        Stance::Malformed => "malformed",
+        Verdict::Reserved => records::Verdict::Reserved,
+        Verdict::NotReserved => records::Verdict::NotReserved,
+        Verdict::Unknown => records::Verdict::Unknown,
     }
 }
 
 pub(crate) fn signal_record(signal: &provindex_signals::Signal) -> SignalRecord {
     SignalRecord {
-        kind: signal.kind.as_str().to_owned(),
-        source: signal.source.as_str().to_owned(),
-        stance: stance_name(signal.stance).to_owned(),
+        kind: records::SignalKind::from(signal.kind).into(),
+        source: records::SignalSource::from(signal.source).into(),
+        stance: records::Stance::from(signal.stance).into(),
         value: signal.value.clone(),
         agent: signal.agent.clone().unwrap_or_default(),
         evidence: signal.evidence.clone(),

@@ -135,6 +135,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PreparedCapture, String> {
             token_count: c.token_count,
             preview: c.preview,
             language: c.language,
+            cluster: None,
         }),
     };
     let revisit = match scan.revisit {

@@ -10,18 +10,19 @@
 //!    body as text whatever its media type) and [`site_file`] takes its body
 //!    (at most [`MAX_FILE_BYTES`], cut at a character boundary) into the
 //!    [`PreparedCapture`](crate::PreparedCapture).
-//! 2. The writer thread collects them per host ([`SiteFiles::observe`]):
+//! 2. The scan task writes each site-file capture to a run of its own
+//!    (`sitefiles-*.run`) besides the captures run. The build stage reads
+//!    those runs first and keeps the files per host ([`SiteFiles::observe`]):
 //!    at most [`MAX_FILES_PER_KIND`] captures of each file per origin (the
 //!    earliest by capture time, then capture id, so the choice does not depend
 //!    on input order) and at most [`MAX_TOTAL_BYTES`] in all; what is left out
 //!    is counted in [`SiteSignalStats`].
-//! 3. After every capture is written (revisits included) and before the
-//!    index is finished, [`SiteFiles::apply`] walks each such host's captures
-//!    through the `urls` table (SURT host prefix), evaluates the applicable
-//!    files for the capture's path ([`provindex_signals::RobotsTxt`],
-//!    [`provindex_signals::tdmrep_json_signals`]), appends the signals,
-//!    recombines the verdict with [`provindex_signals::combine`] and rewrites
-//!    the capture record ([`IndexBuilder::update_captures_by_surt_prefix`]).
+//! 3. Then, as each capture (revisits included) is written,
+//!    [`SiteFiles::apply_to`] evaluates the applicable files of its origin for
+//!    the capture's path ([`provindex_signals::RobotsTxt`],
+//!    [`provindex_signals::tdmrep_json_signals`]), appends the signals and
+//!    recombines the verdict with [`provindex_signals::combine`]: the capture
+//!    row is written once, complete.
 //!
 //! # Which file applies
 //!
@@ -61,10 +62,9 @@ use std::path::{Path, PathBuf};
 
 use provindex_corpus::{DocKind, SourceDoc};
 use provindex_index::records::{CaptureRecord, SignalRecord};
-use provindex_index::{IndexBuilder, IndexError};
-use provindex_signals::{RobotsTxt, Signal, SignalKind, SignalSource, Stance, Surt};
+use provindex_signals::{RobotsTxt, Signal, Surt};
 
-use crate::prepare::{signal_record, verdict_name};
+use crate::prepare::{signal_record, stored_verdict};
 
 /// Bytes kept of one site file (RFC 9309 asks parsers to read at least 500 KiB).
 pub const MAX_FILE_BYTES: usize = 512 * 1024;
@@ -160,7 +160,7 @@ pub struct SiteSignalStats {
     pub files_truncated: u64,
     /// Files of the `--robots` set given to the job.
     pub given_robots: u64,
-    /// Hosts whose captures were walked.
+    /// Hosts with site files.
     pub hosts: u64,
     /// Captures of those hosts.
     pub captures_visited: u64,
@@ -296,19 +296,25 @@ impl SiteFiles {
         Ok(())
     }
 
-    /// Adds the site-level signals to every capture of every host with site
-    /// files and recombines their verdicts (before `finish`).
-    pub fn apply(mut self, builder: &mut IndexBuilder) -> Result<SiteSignalStats, IndexError> {
-        let hosts = std::mem::take(&mut self.hosts);
-        for (prefix, origins) in &hosts {
-            self.stats.hosts += 1;
-            let counts = builder.update_captures_by_surt_prefix(prefix, |_, record| {
-                apply_to_capture(origins, record)
-            })?;
-            self.stats.captures_visited += counts.visited;
-            self.stats.captures_updated += counts.rewritten;
+    /// Adds the site-level signals of the capture's origin to `record` and
+    /// recombines its verdict, before the capture is written.
+    pub fn apply_to(&mut self, record: &mut CaptureRecord) {
+        let Some(end) = record.surt.find(')') else {
+            return;
+        };
+        let Some(origins) = self.hosts.get(&record.surt[..=end]) else {
+            return;
+        };
+        self.stats.captures_visited += 1;
+        if apply_to_capture(origins, record) {
+            self.stats.captures_updated += 1;
         }
-        Ok(self.stats)
+    }
+
+    /// The counters, once every capture has passed [`Self::apply_to`].
+    pub fn finish(mut self) -> SiteSignalStats {
+        self.stats.hosts = self.hosts.len() as u64;
+        self.stats
     }
 }
 
@@ -400,45 +406,17 @@ fn apply_to_capture(origins: &BTreeMap<String, OriginFiles>, record: &mut Captur
     all.extend(added);
     let (verdict, decider) = provindex_signals::combine(&all);
     record.signals = all.iter().map(signal_record).collect();
-    record.optout_verdict = verdict_name(verdict).to_owned();
+    record.optout_verdict = stored_verdict(verdict).into();
     record.optout_decider = decider.map(|i| i as u32);
     true
 }
 
 /// The inverse of `prepare::signal_record`.
 fn signal_from_record(r: &SignalRecord) -> Option<Signal> {
-    let kind = [
-        SignalKind::TdmReservation,
-        SignalKind::TdmPolicy,
-        SignalKind::NoAi,
-        SignalKind::NoImageAi,
-        SignalKind::ContentUsage,
-        SignalKind::ContentSignal,
-        SignalKind::RobotsDisallow,
-        SignalKind::AiTxtDisallow,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == r.kind)?;
-    let source = [
-        SignalSource::HttpHeader,
-        SignalSource::HtmlMeta,
-        SignalSource::RobotsTxt,
-        SignalSource::TdmrepJson,
-        SignalSource::AiTxt,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == r.source)?;
-    let stance = match r.stance.as_str() {
-        "reserved" => Stance::Reserved,
-        "not_reserved" => Stance::NotReserved,
-        "info" => Stance::Info,
-        "malformed" => Stance::Malformed,
-        _ => return None,
-    };
     Some(Signal {
-        kind,
-        source,
-        stance,
+        kind: r.kind().to_signals()?,
+        source: r.source().to_signals()?,
+        stance: r.stance().to_signals()?,
         value: r.value.clone(),
         agent: (!r.agent.is_empty()).then(|| r.agent.clone()),
         evidence: r.evidence.clone(),
@@ -496,7 +474,7 @@ mod tests {
             url: url.into(),
             capture_time: time,
             signals: signals.iter().map(signal_record).collect(),
-            optout_verdict: verdict_name(verdict).into(),
+            optout_verdict: stored_verdict(verdict).into(),
             optout_decider: decider.map(|i| i as u32),
             ..Default::default()
         }
@@ -526,12 +504,14 @@ mod tests {
         let page = provindex_signals::header_signals(&[("X-Robots-Tag".into(), "noai".into())]);
         let mut rec = capture("https://example.com/private/a", 10, page);
         assert!(apply_to_capture(&files_with(robots, None), &mut rec));
-        assert_eq!(rec.optout_verdict, "reserved");
+        assert_eq!(rec.optout_verdict().as_str(), "reserved");
         assert_eq!(
-            rec.signals[rec.optout_decider.unwrap() as usize].source,
+            rec.signals[rec.optout_decider.unwrap() as usize]
+                .source()
+                .as_str(),
             "http_header"
         );
-        assert_eq!(rec.signals[1].source, "robots_txt");
+        assert_eq!(rec.signals[1].source().as_str(), "robots_txt");
         assert_eq!(rec.signals[1].captured_at, 100);
         assert!(
             rec.signals[1]
@@ -544,11 +524,13 @@ mod tests {
         let page =
             provindex_signals::header_signals(&[("Content-Usage".into(), "train-ai=y".into())]);
         let mut rec = capture("https://example.com/private/a", 10, page);
-        assert_eq!(rec.optout_verdict, "not_reserved");
+        assert_eq!(rec.optout_verdict().as_str(), "not_reserved");
         assert!(apply_to_capture(&files_with(robots, None), &mut rec));
-        assert_eq!(rec.optout_verdict, "reserved");
+        assert_eq!(rec.optout_verdict().as_str(), "reserved");
         assert_eq!(
-            rec.signals[rec.optout_decider.unwrap() as usize].source,
+            rec.signals[rec.optout_decider.unwrap() as usize]
+                .source()
+                .as_str(),
             "robots_txt"
         );
 
@@ -557,14 +539,16 @@ mod tests {
         let page = provindex_signals::header_signals(&[("tdm-reservation".into(), "0".into())]);
         let mut rec = capture("https://example.com/open", 10, page);
         assert!(apply_to_capture(&files_with(robots, Some(json)), &mut rec));
-        assert_eq!(rec.optout_verdict, "not_reserved");
+        assert_eq!(rec.optout_verdict().as_str(), "not_reserved");
         assert_eq!(rec.optout_decider, Some(0));
         // Without a page value, tdmrep.json decides.
         let mut rec = capture("https://example.com/open", 10, Vec::new());
         assert!(apply_to_capture(&files_with(robots, Some(json)), &mut rec));
-        assert_eq!(rec.optout_verdict, "reserved");
+        assert_eq!(rec.optout_verdict().as_str(), "reserved");
         assert_eq!(
-            rec.signals[rec.optout_decider.unwrap() as usize].source,
+            rec.signals[rec.optout_decider.unwrap() as usize]
+                .source()
+                .as_str(),
             "tdmrep_json"
         );
         assert_eq!(rec.signals[0].captured_at, 50);
@@ -577,7 +561,7 @@ mod tests {
         // A path the robots.txt allows gets nothing.
         let mut rec = capture("https://example.com/public", 10, Vec::new());
         assert!(!apply_to_capture(&files_with(robots, None), &mut rec));
-        assert_eq!(rec.optout_verdict, "unknown");
+        assert_eq!(rec.optout_verdict().as_str(), "unknown");
     }
 
     #[test]
@@ -593,7 +577,7 @@ mod tests {
         let origins = BTreeMap::from([("https://example.com".to_owned(), files)]);
         let mut early = capture("https://example.com/a", 15, Vec::new());
         assert!(apply_to_capture(&origins, &mut early));
-        assert_eq!(early.optout_verdict, "reserved");
+        assert_eq!(early.optout_verdict().as_str(), "reserved");
         let mut late = capture("https://example.com/a", 25, Vec::new());
         assert!(!apply_to_capture(&origins, &mut late));
     }

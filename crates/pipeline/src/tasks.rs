@@ -37,7 +37,8 @@ use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
 
 use crate::job::{JobError, JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
-use crate::writer::{BuildReport, IndexWriter};
+use crate::site_signals::SiteFiles;
+use crate::writer::{BuildReport, Clusters, IndexWriter};
 
 /// Bytes of records a task sorts in memory before spilling a run.
 pub const SORT_BUDGET: usize = 64 << 20;
@@ -54,6 +55,10 @@ pub struct ScanPayload {
 pub struct ScanResult {
     pub attempt: String,
     pub capture_runs: Vec<String>,
+    /// The site-file captures (robots.txt, tdmrep.json, ai.txt) again, keyed
+    /// like `capture_runs`: the build reads them before writing any capture.
+    #[serde(default)]
+    pub site_file_runs: Vec<String>,
     /// Per partition, its band runs.
     pub band_runs: Vec<Vec<String>>,
     pub records: u64,
@@ -95,6 +100,9 @@ pub struct ComponentsResult {
 pub struct BuildPayload {
     /// Every scan run of captures, in input order.
     pub capture_runs: Vec<String>,
+    /// Every scan run of site-file captures.
+    #[serde(default)]
+    pub site_file_runs: Vec<String>,
     pub cluster_runs: Vec<String>,
     /// Inputs scanned.
     pub inputs: Vec<String>,
@@ -479,11 +487,13 @@ fn scan(
     let options = crate::prepare::reader_options(scan_options);
     let partitions = payload.partitions.max(1) as usize;
     let mut captures = ExternalSorter::new(scratch, "captures", ctx.sort_budget);
+    let mut site_files = ExternalSorter::new(scratch, "sitefiles", ctx.sort_budget / 8);
     // Content → (earliest capture time here, band keys).
     let mut contents: HashMap<u128, (i64, Vec<u64>)> = HashMap::new();
     let mut result = ScanResult {
         attempt: attempt.to_string(),
         capture_runs: Vec::new(),
+        site_file_runs: Vec::new(),
         band_runs: vec![Vec::new(); partitions],
         records: 0,
         contents: 0,
@@ -500,7 +510,7 @@ fn scan(
                 if !ctx.record_delay.is_zero() {
                     std::thread::sleep(ctx.record_delay);
                 }
-                let prepared =
+                let mut prepared =
                     crate::prepare_with(doc, &spec.crawl, crate::default_hasher(), scan_options);
                 result.records += 1;
                 if prepared.revisit.is_none()
@@ -516,6 +526,12 @@ fn scan(
                 key.extend_from_slice(&prepared.capture_id.to_be_bytes());
                 key.extend_from_slice(&payload.ordinal.to_be_bytes());
                 key.extend_from_slice(&(number as u64).to_be_bytes());
+                if prepared.site_file.is_some() {
+                    site_files
+                        .push(key.clone(), crate::scan_record::encode(&prepared))
+                        .map_err(run_error)?;
+                    prepared.site_file = None;
+                }
                 captures
                     .push(key, crate::scan_record::encode(&prepared))
                     .map_err(run_error)?;
@@ -529,6 +545,7 @@ fn scan(
         }
     }
     result.capture_runs = upload_runs(ctx, attempt, captures.finish().map_err(run_error)?)?;
+    result.site_file_runs = upload_runs(ctx, attempt, site_files.finish().map_err(run_error)?)?;
     result.contents = contents.len() as u64;
 
     let mut bands: Vec<ExternalSorter> = (0..partitions)
@@ -795,6 +812,66 @@ fn publish(commit: &BuildCommit) -> Result<(), TaskError> {
     })
 }
 
+/// The crawl's site files from the scan tasks' site-file runs, in capture
+/// order (a capture id seen twice counts once, as in the index).
+fn read_site_files(ctx: &TaskContext, uris: &[String]) -> Result<SiteFiles, TaskError> {
+    let runs = uris
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut site_files = SiteFiles::default();
+    let mut last: Option<u128> = None;
+    for item in provindex_runs::merge(runs) {
+        let (_, value) = item.map_err(run_error)?;
+        let mut prepared = crate::scan_record::decode(&value)
+            .map_err(|e| TaskError::Permanent(format!("site-file run: {e}")))?;
+        if last == Some(prepared.capture_id) {
+            continue;
+        }
+        last = Some(prepared.capture_id);
+        if let Some(file) = prepared.site_file.take() {
+            site_files.observe(file, prepared.capture_id, &prepared.record);
+        }
+    }
+    Ok(site_files)
+}
+
+/// The components stage's clusters (members of clusters of more than one).
+fn read_clusters(ctx: &TaskContext, uris: &[String]) -> Result<Clusters, TaskError> {
+    let runs = uris
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut clusters = Clusters::new();
+    for item in provindex_runs::merge(runs) {
+        let (key, value) = item.map_err(run_error)?;
+        let bad = || {
+            TaskError::Permanent(format!(
+                "cluster run record of {} + {} bytes, expected 16 + 40",
+                key.len(),
+                value.len()
+            ))
+        };
+        let content = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| bad())?;
+        let (Ok(cluster_id), Ok(keeper), Ok(size)) = (
+            <[u8; 16]>::try_from(value.get(..16).unwrap_or_default()),
+            <[u8; 16]>::try_from(value.get(16..32).unwrap_or_default()),
+            <[u8; 8]>::try_from(value.get(32..).unwrap_or_default()),
+        ) else {
+            return Err(bad());
+        };
+        clusters.insert(
+            u128::from_be_bytes(content),
+            ClusterInfo {
+                cluster_id: u128::from_be_bytes(cluster_id),
+                keeper: u128::from_be_bytes(keeper),
+                size: u64::from_be_bytes(size),
+            },
+        );
+    }
+    Ok(clusters)
+}
+
 fn build(
     ctx: &TaskContext,
     lease: &Lease,
@@ -812,7 +889,9 @@ fn build(
             .map_err(|e| TaskError::Retry(format!("creating {}: {e}", parent.display())))?;
     }
     let robots = (!spec.robots.is_empty()).then(|| PathBuf::from(&spec.robots));
-    let mut writer = IndexWriter::create(&dir, robots.as_deref())
+    let site_files = read_site_files(ctx, &payload.site_file_runs)?;
+    let clusters = read_clusters(ctx, &payload.cluster_runs)?;
+    let mut writer = IndexWriter::create(&dir, robots.as_deref(), site_files, clusters)
         .map_err(|e| TaskError::Permanent(e.to_string()))?;
     let runs = payload
         .capture_runs
@@ -830,32 +909,6 @@ fn build(
             .add(prepared)
             .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
     }
-    let cluster_runs = payload
-        .cluster_runs
-        .iter()
-        .map(|uri| open_run(ctx, uri))
-        .collect::<Result<Vec<_>, _>>()?;
-    let clusters = provindex_runs::merge(cluster_runs).map(|item| {
-        let (key, value) = item.map_err(|e| crate::PipelineError::Staging(e.to_string()))?;
-        let bad = || {
-            crate::PipelineError::Staging(format!("cluster run record of {} bytes", value.len()))
-        };
-        let content = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| bad())?;
-        if value.len() != 40 {
-            return Err(bad());
-        }
-        let cluster_id = u128::from_be_bytes(value[..16].try_into().map_err(|_| bad())?);
-        let keeper = u128::from_be_bytes(value[16..32].try_into().map_err(|_| bad())?);
-        let size = u64::from_be_bytes(value[32..].try_into().map_err(|_| bad())?);
-        Ok((
-            u128::from_be_bytes(content),
-            ClusterInfo {
-                cluster_id,
-                keeper,
-                size,
-            },
-        ))
-    });
     let facts = BuildFacts {
         // The version the scan normalized with (`prepare_with` uses the hasher's spec).
         normalization_version: crate::prepare::default_hasher()
@@ -881,7 +934,7 @@ fn build(
         skipped_inputs: payload.skipped_inputs.clone(),
     };
     let report = writer
-        .finish(clusters, facts, report)
+        .finish(facts, report)
         .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
     Ok(BuildCommit {
         attempt_dir: dir.display().to_string(),

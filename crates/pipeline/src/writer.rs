@@ -1,6 +1,7 @@
 //! The build stage's writer: prepared captures, in a deterministic order, into
-//! an [`IndexBuilder`]; then revisits, site signals, near-duplicate clusters,
-//! and the manifest (last).
+//! an [`IndexBuilder`], each completed before it is written (site-level
+//! signals from the crawl's site files, its content's near-duplicate
+//! cluster); then the revisits, completed the same way, and the manifest (last).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -41,6 +42,7 @@ pub struct IndexWriter {
     builder: IndexBuilder,
     report: BuildReport,
     site_files: SiteFiles,
+    clusters: Clusters,
     revisits: Vec<PreparedCapture>,
     // Payload digest → content (None: the payload has no text), to resolve
     // revisits that name no record id.
@@ -48,10 +50,16 @@ pub struct IndexWriter {
 }
 
 impl IndexWriter {
-    /// Creates the index at `out` (which must not exist or be empty).
-    pub fn create(out: &Path, robots: Option<&Path>) -> Result<Self, crate::PipelineError> {
+    /// Creates the index at `out` (which must not exist or be empty), with
+    /// the crawl's site files (every one, gathered before any capture is
+    /// written) and the near-duplicate clusters of more than one content.
+    pub fn create(
+        out: &Path,
+        robots: Option<&Path>,
+        mut site_files: SiteFiles,
+        clusters: Clusters,
+    ) -> Result<Self, crate::PipelineError> {
         let builder = IndexBuilder::create(out)?;
-        let mut site_files = SiteFiles::default();
         if let Some(robots) = robots {
             site_files.add_given_robots(robots).map_err(|source| {
                 crate::PipelineError::ListInput {
@@ -75,6 +83,7 @@ impl IndexWriter {
                 skipped_inputs: Vec::new(),
             },
             site_files,
+            clusters,
             revisits: Vec::new(),
             digests: HashMap::new(),
         })
@@ -104,6 +113,7 @@ impl IndexWriter {
         if prepared.content.is_none() {
             self.report.captures_without_text += 1;
         }
+        complete(&mut self.site_files, &self.clusters, &mut prepared);
         let added = self.builder.add_capture(
             prepared.capture_id,
             &prepared.record,
@@ -113,34 +123,27 @@ impl IndexWriter {
             self.builder
                 .add_sketch(content.content_id, &sketch.signature, &sketch.band_keys)?;
         }
-        if added && let Some(file) = prepared.site_file.take() {
-            self.site_files
-                .observe(file, prepared.capture_id, &prepared.record);
-        }
         Ok(())
     }
 
-    /// Resolves revisits, applies site signals, records the near-duplicate
-    /// clusters (`(content_id, cluster)` for every member of a cluster of more
-    /// than one), writes the manifest last and closes the index.
+    /// Resolves and writes the revisits, writes the manifest last and
+    /// closes the index.
     pub fn finish(
         mut self,
-        clusters: impl IntoIterator<Item = Result<(u128, ClusterInfo), crate::PipelineError>>,
         facts: BuildFacts,
         mut report: BuildReport,
     ) -> Result<BuildReport, crate::PipelineError> {
+        let site_files = &mut self.site_files;
+        let clusters = &self.clusters;
         resolve_revisits(
             &mut self.builder,
             self.revisits,
             &self.digests,
             &mut self.report,
+            // Site files apply to every capture of their origin, revisits included.
+            |revisit| complete(site_files, clusters, revisit),
         )?;
-        // Site files apply to every capture of their origin, revisits included.
-        self.report.site_signals = self.site_files.apply(&mut self.builder)?;
-        for member in clusters {
-            let (content_id, cluster) = member?;
-            self.builder.set_cluster(content_id, cluster)?;
-        }
+        self.report.site_signals = self.site_files.finish();
         let summary = self.builder.finish(facts)?;
         report.manifest = summary.manifest;
         report.url_errors = self.report.url_errors;
@@ -161,6 +164,7 @@ fn resolve_revisits(
     mut pending: Vec<PreparedCapture>,
     digests: &HashMap<String, Option<u128>>,
     report: &mut BuildReport,
+    mut complete: impl FnMut(&mut PreparedCapture),
 ) -> Result<(), IndexError> {
     pending.sort_by_key(|p| p.capture_id);
     loop {
@@ -193,6 +197,7 @@ fn resolve_revisits(
                     } else {
                         report.captures_without_text += 1;
                     }
+                    complete(&mut revisit);
                     builder.add_capture(revisit.capture_id, &revisit.record, None)?;
                     report.revisits_resolved += 1;
                 }
@@ -205,32 +210,45 @@ fn resolve_revisits(
         }
     }
     // Unresolved revisits are still captures: provenance without known text.
-    for revisit in pending {
+    for mut revisit in pending {
         report.revisits_unresolved += 1;
         report.captures_without_text += 1;
+        complete(&mut revisit);
         builder.add_capture(revisit.capture_id, &revisit.record, None)?;
     }
     Ok(())
 }
 
+/// Near-duplicate clusters of more than one content, by member content id
+/// (the components stage's `clusters.run`).
+pub type Clusters = HashMap<u128, ClusterInfo>;
+
+/// Completes a capture before it is written: the site-level signals of its
+/// origin, and its content's cluster (on the record, and on the content when
+/// this capture brings it).
+fn complete(site_files: &mut SiteFiles, clusters: &Clusters, prepared: &mut PreparedCapture) {
+    site_files.apply_to(&mut prepared.record);
+    let Some(content_id) = prepared.record.content_id() else {
+        return;
+    };
+    let Some(cluster) = clusters.get(&content_id) else {
+        return;
+    };
+    // A capture stores only a cluster id other than its content's own.
+    if cluster.cluster_id != content_id {
+        prepared.record.cluster_id = cluster.cluster_id.to_be_bytes().to_vec();
+    }
+    if let Some(content) = &mut prepared.content {
+        content.cluster = Some(*cluster);
+    }
+}
+
 pub(crate) fn empty_manifest() -> Manifest {
     Manifest {
-        format_version: provindex_index::FORMAT_VERSION,
         normalization_version: crate::prepare::default_hasher()
             .spec()
             .normalization_version
             .number(),
-        crawls: Vec::new(),
-        inputs: Vec::new(),
-        built_at: 0,
-        captures: 0,
-        contents: 0,
-        urls: 0,
-        read_errors: 0,
-        duplicate_captures: 0,
-        digest: String::new(),
-        sketch_spec: String::new(),
-        clusters: 0,
-        clustered_contents: 0,
+        ..provindex_index::Manifest::empty()
     }
 }

@@ -51,7 +51,7 @@ fn capture_finding(capture_id: u128, record: &CaptureRecord) -> OptOutFinding {
         origin: "crawl_signal".to_owned(),
         capture_id: format!("{capture_id:032x}"),
         url: record.url.clone(),
-        verdict: Verdict::parse(&record.optout_verdict).as_str().to_owned(),
+        verdict: record.optout_verdict().as_str().to_owned(),
         signal: status.and_then(|s| s.deciding_signal),
         since: record.capture_time,
         registry_entry_id: String::new(),

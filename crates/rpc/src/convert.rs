@@ -6,10 +6,10 @@ use provindex_proto::v1;
 pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
     let optout = optout(&record);
     let license = record.license.as_ref().map(|license| v1::License {
-        class: license.class.clone(),
+        class: license.class().as_str().to_owned(),
         id: license.id.clone(),
         spdx: license.spdx.clone(),
-        location: license.location.clone(),
+        location: license.location().as_str().to_owned(),
         evidence: license.evidence.clone(),
         conflict: license.conflict,
     });
@@ -21,6 +21,8 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
         .cluster_id()
         .map(|id| format!("{id:032x}"))
         .unwrap_or_default();
+    let framing = record.location_framing().as_str().to_owned();
+    let record_kind = record.record_kind().as_str().to_owned();
     v1::Capture {
         capture_id: format!("{capture_id:032x}"),
         url: record.url,
@@ -34,12 +36,12 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
             uri: record.location_uri,
             offset: record.location_offset,
             length: record.location_length,
-            framing: record.location_framing,
+            framing,
         }),
         payload_digest: record.payload_digest,
         content_id,
         record_id: record.record_id,
-        record_kind: record.record_kind,
+        record_kind,
         crawl: record.crawl,
         host: record.host,
         registered_domain: record.registered_domain,
@@ -107,9 +109,9 @@ pub fn decimal_u64(text: &str) -> Option<u64> {
 
 fn signal(record: &provindex_index::records::SignalRecord) -> v1::OptOutSignal {
     v1::OptOutSignal {
-        kind: record.kind.clone(),
-        source: record.source.clone(),
-        stance: record.stance.clone(),
+        kind: record.kind().as_str().to_owned(),
+        source: record.source().as_str().to_owned(),
+        stance: record.stance().as_str().to_owned(),
         value: record.value.clone(),
         agent: record.agent.clone(),
         evidence: record.evidence.clone(),
@@ -123,11 +125,7 @@ fn optout(record: &CaptureRecord) -> v1::OptOutStatus {
         .and_then(|i| record.signals.get(i as usize))
         .map(signal);
     v1::OptOutStatus {
-        verdict: if record.optout_verdict.is_empty() {
-            "unknown".to_owned()
-        } else {
-            record.optout_verdict.clone()
-        },
+        verdict: record.optout_verdict().as_str().to_owned(),
         deciding_signal,
         signals: record.signals.iter().map(signal).collect(),
     }

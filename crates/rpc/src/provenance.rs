@@ -51,7 +51,7 @@ pub async fn read_original_record(
     record: &provindex_index::records::CaptureRecord,
 ) -> Result<Vec<u8>, ApiError> {
     let uri = &record.location_uri;
-    match record.location_framing.as_str() {
+    match record.location_framing().as_str() {
         "plain" | "gzip_member" => {}
         framing => {
             return Err(ApiError::FailedPrecondition(format!(

@@ -48,7 +48,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +104,12 @@ impl Store {
         }
     }
 
-    pub(crate) fn corrupt(&self, cf: &'static str, what: &'static str, reason: String) -> StoreError {
+    pub(crate) fn corrupt(
+        &self,
+        cf: &'static str,
+        what: &'static str,
+        reason: String,
+    ) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
             cf,
@@ -112,9 +119,9 @@ impl Store {
     }
 
     fn handle(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
-        self.db.cf_handle(name).ok_or_else(|| {
-            self.corrupt(name, "column family", "not opened with this store".into())
-        })
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| self.corrupt(name, "column family", "not opened with this store".into()))
     }
 
     pub(crate) fn spec(&self, name: &'static str) -> Result<ColumnFamilySpec, StoreError> {
@@ -179,21 +186,22 @@ impl Store {
         durability: Durability,
     ) -> Result<(), StoreError> {
         let mut batch = self.batch();
-        batch.put::<S>(key, value)?;
+        batch.put::<S>(key, value);
         self.write(batch, durability)
     }
 
-    pub fn batch(&self) -> SchemaBatch<'_> {
-        SchemaBatch {
-            store: self,
-            batch: WriteBatch::default(),
-        }
+    pub fn batch(&self) -> SchemaBatch {
+        SchemaBatch::default()
     }
 
     /// Writes every row of `batch` atomically.
-    pub fn write(&self, batch: SchemaBatch<'_>, durability: Durability) -> Result<(), StoreError> {
-        if batch.batch.is_empty() {
+    pub fn write(&self, batch: SchemaBatch, durability: Durability) -> Result<(), StoreError> {
+        if batch.rows.is_empty() {
             return Ok(());
+        }
+        let mut write = WriteBatch::default();
+        for (name, key, value) in &batch.rows {
+            write.put_cf(self.handle(name)?, key, value);
         }
         let mut options = WriteOptions::default();
         match durability {
@@ -201,7 +209,7 @@ impl Store {
             Durability::Unlogged => options.disable_wal(true),
         }
         self.db
-            .write_opt(batch.batch, &options)
+            .write_opt(write, &options)
             .map_err(|e| self.rocks(e))
     }
 
@@ -288,25 +296,30 @@ fn family_options(spec: &ColumnFamilySpec, cache: &Cache) -> Options {
     options
 }
 
-/// Rows of any schemas, written together by [`Store::write`].
-pub struct SchemaBatch<'a> {
-    store: &'a Store,
-    batch: WriteBatch,
+/// One decoded row of schema `S`.
+pub type Row<S> = (<S as Schema>::Key, <S as Schema>::Value);
+
+/// Rows of any schemas, encoded, written together by [`Store::write`].
+#[derive(Debug, Default)]
+pub struct SchemaBatch {
+    rows: Vec<(&'static str, Vec<u8>, Vec<u8>)>,
+    bytes: usize,
 }
 
-impl SchemaBatch<'_> {
-    pub fn put<S: Schema>(&mut self, key: &S::Key, value: &S::Value) -> Result<(), StoreError> {
-        let cf = self.store.handle(S::COLUMN_FAMILY)?;
-        self.batch.put_cf(cf, key.encode_key(), value.encode_value());
-        Ok(())
+impl SchemaBatch {
+    pub fn put<S: Schema>(&mut self, key: &S::Key, value: &S::Value) {
+        let (key, value) = (key.encode_key(), value.encode_value());
+        self.bytes += key.len() + value.len();
+        self.rows.push((S::COLUMN_FAMILY, key, value));
     }
 
+    /// Bytes of keys and values held.
     pub fn size_in_bytes(&self) -> usize {
-        self.batch.size_in_bytes()
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
-        self.batch.is_empty()
+        self.rows.is_empty()
     }
 }
 
@@ -365,11 +378,12 @@ impl<S: Schema> SchemaIterator<'_, S> {
 
     /// The current row's key, `None` past the end.
     pub fn key(&self) -> Option<Result<S::Key, StoreError>> {
-        self.key_bytes().map(|bytes| self.store.decode_key::<S>(bytes))
+        self.key_bytes()
+            .map(|bytes| self.store.decode_key::<S>(bytes))
     }
 
     /// The current row, `None` past the end.
-    pub fn entry(&self) -> Option<Result<(S::Key, S::Value), StoreError>> {
+    pub fn entry(&self) -> Option<Result<Row<S>, StoreError>> {
         if !self.inner.valid() {
             return None;
         }

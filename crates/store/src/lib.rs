@@ -19,9 +19,9 @@ mod error;
 mod sorted;
 
 pub use codec::{CodecError, KeyCodec, Schema, ValueCodec};
-pub use db::{ColumnFamilySpec, Durability, OpenMode, SchemaBatch, SchemaIterator, Store};
+pub use db::{ColumnFamilySpec, Durability, OpenMode, Row, SchemaBatch, SchemaIterator, Store};
 pub use error::StoreError;
-pub use sorted::SortedTable;
+pub use sorted::{SortedTable, SstSink, write_sst};
 
 /// Declares a [`Schema`]: a unit struct naming column family `$cf` with key
 /// type `$key` and value type `$value` (each needs a codec for it).

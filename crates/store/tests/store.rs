@@ -82,8 +82,8 @@ fn typed_reads_writes_batches_and_iteration() {
         .put::<Words>(&2, &Word("two".into()), Durability::Synced)
         .expect("put");
     let mut batch = store.batch();
-    batch.put::<Words>(&1, &Word("one".into())).expect("put");
-    batch.put::<Words>(&300, &Word("三百".into())).expect("put");
+    batch.put::<Words>(&1, &Word("one".into()));
+    batch.put::<Words>(&300, &Word("三百".into()));
     store.write(batch, Durability::Unlogged).expect("write");
 
     assert_eq!(
@@ -123,7 +123,10 @@ fn a_stored_value_that_does_not_decode_is_a_precise_error() {
     let store = Store::open(dir.path(), &FAMILIES, OpenMode::ReadOnly, 1 << 20).expect("open");
     let error = store.get::<Words>(&7).expect_err("invalid UTF-8 value");
     let text = error.to_string();
-    assert!(text.contains("corrupt value in column family `words`"), "{text}");
+    assert!(
+        text.contains("corrupt value in column family `words`"),
+        "{text}"
+    );
     assert!(text.contains("invalid utf-8"), "{text}");
 }
 

@@ -1,0 +1,257 @@
+//! The opt-out registry's tables (a database of its own beside the index).
+
+use provindex_store::{CodecError, ColumnFamilySpec, KeyCodec, ValueCodec, define_schema};
+
+use crate::keys::ID_LEN;
+use crate::registry::{AuditRecord, OptOutEntry, RegistrationRecord, Scope, ScopeKind};
+
+define_schema!(
+    /// scope kind (1) ‖ scope ‖ id (8) → the entry: every entry of one scope is
+    /// adjacent.
+    OptOuts,
+    OptOutKey,
+    OptOutEntry,
+    "optouts"
+);
+define_schema!(
+    /// id (8) → the entry's key in [`OptOuts`].
+    OptOutIds,
+    EntryId,
+    OptOutKey,
+    "optout_ids"
+);
+define_schema!(
+    /// sequence number (8) → one audit record (JSON). Append-only.
+    Audit,
+    AuditSeq,
+    AuditRecord,
+    "audit"
+);
+
+pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 3] = [
+    ColumnFamilySpec {
+        name: "optouts",
+        point_lookups: false,
+    },
+    ColumnFamilySpec {
+        name: "optout_ids",
+        point_lookups: true,
+    },
+    ColumnFamilySpec {
+        name: "audit",
+        point_lookups: false,
+    },
+];
+
+/// An entry's key: its scope, then its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutKey {
+    pub scope: Scope,
+    pub id: u64,
+}
+
+/// An opt-out entry's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EntryId(pub u64);
+
+/// An audit record's sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AuditSeq(pub u64);
+
+fn u64_from(bytes: &[u8], what: &str) -> Result<u64, CodecError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| CodecError::length(what, bytes.len(), 8))
+}
+
+fn encode_entry_key(key: &OptOutKey) -> Vec<u8> {
+    key.scope.entry_key(key.id)
+}
+
+fn decode_entry_key(bytes: &[u8]) -> Result<OptOutKey, CodecError> {
+    let (&tag, rest) = bytes
+        .split_first()
+        .ok_or_else(|| CodecError::new("empty entry key"))?;
+    let kind = ScopeKind::from_tag(tag)
+        .ok_or_else(|| CodecError::new(format!("unknown scope tag {tag}")))?;
+    let id_at = rest
+        .len()
+        .checked_sub(8)
+        .ok_or_else(|| CodecError::new(format!("entry key of {} bytes", bytes.len())))?;
+    let (scope_bytes, id) = rest.split_at(id_at);
+    let id = u64_from(id, "entry id")?;
+    let scope = match kind {
+        ScopeKind::Domain | ScopeKind::UrlPrefix => {
+            let text = scope_bytes
+                .strip_suffix(&[0])
+                .filter(|text| !text.contains(&0))
+                .ok_or_else(|| CodecError::new("scope text is not NUL-terminated"))?;
+            let text = std::str::from_utf8(text)
+                .map_err(|e| CodecError::new(format!("scope text: {e}")))?
+                .to_owned();
+            if kind == ScopeKind::Domain {
+                Scope::Domain(text)
+            } else {
+                Scope::UrlPrefix(text)
+            }
+        }
+        ScopeKind::Content | ScopeKind::Work => {
+            let id = crate::keys::decode_id(scope_bytes)
+                .ok_or_else(|| CodecError::length("scope id", scope_bytes.len(), ID_LEN))?;
+            if kind == ScopeKind::Content {
+                Scope::Content(id)
+            } else {
+                Scope::Work(id)
+            }
+        }
+    };
+    Ok(OptOutKey { scope, id })
+}
+
+impl KeyCodec<OptOuts> for OptOutKey {
+    fn encode_key(&self) -> Vec<u8> {
+        encode_entry_key(self)
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_entry_key(bytes)
+    }
+}
+
+impl ValueCodec<OptOutIds> for OptOutKey {
+    fn encode_value(&self) -> Vec<u8> {
+        encode_entry_key(self)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_entry_key(bytes)
+    }
+}
+
+impl ValueCodec<OptOuts> for OptOutEntry {
+    fn encode_value(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(&self.to_record())
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        let record: RegistrationRecord =
+            prost::Message::decode(bytes).map_err(|e| CodecError::new(e.to_string()))?;
+        OptOutEntry::from_record(record).map_err(CodecError::new)
+    }
+}
+
+impl KeyCodec<OptOutIds> for EntryId {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        u64_from(bytes, "entry id").map(EntryId)
+    }
+}
+
+impl KeyCodec<Audit> for AuditSeq {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        u64_from(bytes, "sequence number").map(AuditSeq)
+    }
+}
+
+impl ValueCodec<Audit> for AuditRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        // Plain data with string keys: serializing cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        serde_json::from_slice(bytes).map_err(|e| CodecError::new(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod strategies {
+    use proptest::prelude::*;
+
+    use crate::registry::{Actor, AuditRecord, OptOutEntry, Scope};
+
+    pub fn scope() -> impl Strategy<Value = Scope> {
+        prop_oneof![
+            "[a-z0-9.-]{1,20}".prop_map(Scope::Domain),
+            "[a-z0-9,)/?=&.-]{1,30}".prop_map(Scope::UrlPrefix),
+            any::<u128>().prop_map(Scope::Content),
+            any::<u128>().prop_map(Scope::Work),
+        ]
+    }
+
+    pub fn entry() -> impl Strategy<Value = OptOutEntry> {
+        (
+            scope(),
+            any::<u64>(),
+            "\\PC{0,16}",
+            proptest::collection::vec(any::<u32>(), 0..4),
+            any::<i64>(),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(
+                |(scope, id, rightholder, work_signature, effective_from, revoked_at)| {
+                    OptOutEntry {
+                        id,
+                        rightholder,
+                        scope,
+                        submitted: String::new(),
+                        work_signature,
+                        sketch_spec: String::new(),
+                        work_token_count: 0,
+                        effective_from,
+                        evidence: "e".into(),
+                        created_at: 1,
+                        created_by: "admin".into(),
+                        revoked_at,
+                        revoked_by: String::new(),
+                        revocation_reason: String::new(),
+                    }
+                },
+            )
+    }
+
+    pub fn audit() -> impl Strategy<Value = AuditRecord> {
+        (
+            any::<u64>(),
+            any::<i64>(),
+            "\\PC{0,12}",
+            proptest::option::of(any::<u64>()),
+        )
+            .prop_map(|(seq, at, message, entry_id)| AuditRecord {
+                seq,
+                at,
+                actor: Actor {
+                    name: "alice".into(),
+                    role: "rightholder".into(),
+                },
+                action: "register".into(),
+                entry_id,
+                request: serde_json::json!({"scope": "domain"}),
+                result: "ok".into(),
+                message,
+            })
+    }
+}
+
+#[cfg(test)]
+use proptest::prelude::*;
+
+provindex_store::test_schema_codecs!(
+    optouts_codecs,
+    OptOuts,
+    (strategies::scope(), any::<u64>()).prop_map(|(scope, id)| OptOutKey { scope, id }),
+    strategies::entry()
+);
+provindex_store::test_schema_codecs!(
+    optout_ids_codecs,
+    OptOutIds,
+    any::<u64>().prop_map(EntryId),
+    (strategies::scope(), any::<u64>()).prop_map(|(scope, id)| OptOutKey { scope, id })
+);
+provindex_store::test_schema_codecs!(
+    audit_codecs,
+    Audit,
+    any::<u64>().prop_map(AuditSeq),
+    strategies::audit()
+);
