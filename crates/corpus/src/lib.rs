@@ -20,6 +20,7 @@ mod input;
 pub mod jsonl;
 pub mod revisit;
 pub mod store;
+pub mod upload;
 pub mod warc;
 
 pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with, site_file_path};

@@ -1055,6 +1055,52 @@ impl provindex_errors::ErrorExt for StoreError {
     }
 }
 
+// Streaming writes of exports ([`crate::upload::ObjectWriter`]): where a URI
+// is written, and the scratch files of local ones.
+/// Where [`crate::upload::ObjectWriter`] writes a URI.
+pub(crate) enum UploadTarget {
+    /// A local file, written through a scratch file beside it.
+    Local(std::path::PathBuf),
+    /// An object, with the runtime its requests run on.
+    Object {
+        store: Arc<dyn ObjectStore>,
+        path: ObjPath,
+        handle: tokio::runtime::Handle,
+    },
+}
+
+impl CorpusStore {
+    /// Resolves `uri` for a streaming write (HTTP(S) objects are refused).
+    pub(crate) fn upload_target(&self, uri: &str) -> Result<UploadTarget, StoreError> {
+        let (store, path, parsed) = self.locate(uri)?;
+        if matches!(parsed.scheme, Scheme::Local | Scheme::File) {
+            Ok(UploadTarget::Local(std::path::PathBuf::from(format!(
+                "/{}",
+                parsed.key
+            ))))
+        } else if matches!(parsed.scheme, Scheme::S3 | Scheme::Memory) {
+            Ok(UploadTarget::Object {
+                store,
+                path,
+                handle: self.handle(),
+            })
+        } else {
+            Err(StoreError::Unwritable {
+                uri: uri.to_string(),
+                reason: "not a writable store (use a path, file://, s3:// or memory://)".into(),
+            })
+        }
+    }
+}
+
+/// A fresh scratch file beside `target` (see `create_scratch`).
+pub(crate) fn upload_scratch(
+    target: &std::path::Path,
+    uri: &str,
+) -> Result<(std::fs::File, std::path::PathBuf), StoreError> {
+    create_scratch(target, uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
