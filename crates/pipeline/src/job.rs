@@ -57,6 +57,11 @@ pub struct JobSpec {
     pub skip_failed_inputs: bool,
     pub no_signals: bool,
     pub lease_seconds: u32,
+    /// Ed25519 seed file (a path readable by the build worker, like
+    /// `robots`); when set the build task signs the index's ledger and writes
+    /// `ledger.json` into it ([`crate::ledger`]). Empty: no ledger.
+    #[serde(default)]
+    pub signing_key: String,
 }
 
 impl JobSpec {

@@ -58,6 +58,9 @@ pub struct LocalBuild {
     pub staging: Option<String>,
     /// LSH band partitions (0: default).
     pub partitions: u32,
+    /// Ed25519 seed file: sign the index's ledger into `out/ledger.json`
+    /// ([`crate::ledger`]). `None`: no ledger.
+    pub signing_key: Option<PathBuf>,
     pub no_signals: bool,
 }
 
@@ -205,6 +208,11 @@ pub fn build_local_with_progress(
         skip_failed_inputs: false,
         no_signals: config.no_signals,
         lease_seconds: 0,
+        signing_key: config
+            .signing_key
+            .as_ref()
+            .map(|k| k.display().to_string())
+            .unwrap_or_default(),
     };
     let coordinator = Mutex::new(Coordinator::in_memory());
     let job_id = lock(&coordinator)

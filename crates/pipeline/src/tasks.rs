@@ -936,6 +936,13 @@ fn build(
     let report = writer
         .finish(facts, report)
         .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
+    if !spec.signing_key.is_empty() {
+        // A bad key file fails the job at once: retrying cannot fix it.
+        let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
+            .map_err(|e| TaskError::Permanent(e.to_string()))?;
+        crate::ledger::write_ledger(&dir, &key)
+            .map_err(|e| TaskError::Retry(format!("ledger of {}: {e}", dir.display())))?;
+    }
     Ok(BuildCommit {
         attempt_dir: dir.display().to_string(),
         result: BuildResult {

@@ -76,6 +76,7 @@ pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
         skip_failed_inputs: spec.skip_failed_inputs,
         no_signals: spec.no_signals,
         lease_seconds: spec.lease_seconds,
+        signing_key: spec.signing_key,
     }
 }
 
@@ -92,6 +93,7 @@ pub fn spec_to_proto(spec: &JobSpec) -> pb::JobSpec {
         skip_failed_inputs: spec.skip_failed_inputs,
         no_signals: spec.no_signals,
         lease_seconds: spec.lease_seconds,
+        signing_key: spec.signing_key.clone(),
     }
 }
 

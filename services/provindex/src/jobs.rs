@@ -66,9 +66,18 @@ pub struct IndexArgs {
     /// (every capture's verdict is `unknown`).
     #[arg(long, hide = true)]
     no_signals: bool,
+    /// Ed25519 seed file (32 raw bytes or 64 hex digits): sign the index's
+    /// ledger (Merkle roots over its contents) into OUT/ledger.json. With
+    /// --coordinator the build worker reads this path.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
 }
 
 pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
+    if let Some(key) = &args.signing_key {
+        // Refuse a bad key before building, not after.
+        provindex_pipeline::ledger::read_signing_key(key)?;
+    }
     let built_at = args.built_at.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -95,6 +104,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
                     staging: args.staging.clone(),
                     partitions: args.partitions,
                     no_signals: args.no_signals,
+                    signing_key: args.signing_key.as_deref().map(absolute),
                 },
                 &mut |job| progress.show(&provindex_rpc::coordinator::job_status(job)),
             )
@@ -159,6 +169,11 @@ fn submit_and_follow(
         skip_failed_inputs: args.skip_failed_inputs,
         no_signals: args.no_signals,
         lease_seconds: args.lease_seconds,
+        signing_key: args
+            .signing_key
+            .as_deref()
+            .map(|k| absolute(k).display().to_string())
+            .unwrap_or_default(),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let deadline = args.timeout.map(Duration::from_secs);
