@@ -507,3 +507,58 @@ fn a_file_that_is_not_warc_is_reported_and_the_rest_is_indexed() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file.warc.gz"));
 }
+
+#[test]
+fn info_tables_accounts_for_every_row_and_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
+        .args(["--out"])
+        .arg(&out)
+        .args(["--built-at", "0"])
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{output:?}");
+    let info = Command::new(provindex_bin())
+        .args(["info", "--json", "--tables"])
+        .arg(&out)
+        .output()
+        .expect("info");
+    assert!(info.status.success(), "{info:?}");
+    let value: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    let table = |name: &str| {
+        value["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("no table {name}"))
+            .clone()
+    };
+    let count = |v: &serde_json::Value| v.as_u64().expect("a count");
+    // Rows walked agree with the counts the build kept while writing.
+    assert_eq!(count(&table("captures")["rows"]), count(&value["captures"]));
+    assert_eq!(count(&table("contents")["rows"]), count(&value["contents"]));
+    assert_eq!(count(&table("urls")["rows"]), count(&value["urls"]));
+    assert_eq!(count(&table("content_sha256")["rows"]), count(&value["contents"]));
+    assert_eq!(count(&table("meta")["rows"]), 1);
+    assert!(count(&value["captures"]) > 100, "{value}");
+    assert!(count(&value["clustered_contents"]) > 0, "{value}");
+    assert_eq!(
+        count(&table("clusters")["rows"]),
+        count(&value["clustered_contents"])
+    );
+    // Fixed-width tables: 16-byte keys; 512-byte signatures (K = 128 × 4).
+    let captures = table("captures");
+    assert_eq!(count(&captures["key_bytes"]), 16 * count(&captures["rows"]));
+    let signatures = table("signatures");
+    assert_eq!(
+        count(&signatures["value_bytes"]),
+        512 * count(&signatures["rows"])
+    );
+    for name in ["captures", "contents", "urls", "signatures", "lsh"] {
+        assert!(count(&table(name)["sst_bytes"]) > 0, "{name}: {value}");
+    }
+}

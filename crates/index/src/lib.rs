@@ -18,5 +18,5 @@ pub mod schema;
 pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, Manifest};
-pub use reader::{IndexReader, UrlHit, UrlScan, UrlScanPage};
+pub use reader::{IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage};
 pub use registry::{OptOutEntry, Registry};

@@ -48,6 +48,16 @@ pub struct UrlScanPage {
     pub next: Option<Vec<u8>>,
 }
 
+/// One table's share of an index ([`IndexReader::table_sizes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableSize {
+    pub table: &'static str,
+    pub rows: u64,
+    pub key_bytes: u64,
+    pub value_bytes: u64,
+    pub sst_bytes: u64,
+}
+
 pub struct IndexReader {
     store: Store,
     path: PathBuf,
@@ -242,6 +252,27 @@ impl IndexReader {
         mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         walk::<Captures, E>(&self.store, |id, record| visit(id.0, record))
+    }
+
+    /// Where the bytes go: rows, key and value bytes (as stored, before
+    /// compression) and SST bytes on disk, per table (a full walk).
+    pub fn table_sizes(&self) -> Result<Vec<TableSize>, IndexError> {
+        TABLES
+            .iter()
+            .map(|spec| {
+                let mut size = TableSize {
+                    table: spec.name,
+                    sst_bytes: self.store.sst_bytes(spec.name)?,
+                    ..TableSize::default()
+                };
+                self.store.for_each_raw(spec.name, |key, value| {
+                    size.rows += 1;
+                    size.key_bytes += key.len() as u64;
+                    size.value_bytes += value.len() as u64;
+                })?;
+                Ok(size)
+            })
+            .collect()
     }
 
     /// Hex SHA-256 over the logical contents of every table but `meta`: the

@@ -256,6 +256,15 @@ impl Store {
         iter.status().map_err(|e| self.rocks(e))
     }
 
+    /// Bytes of the SST files of column family `name` (compressed, on disk).
+    pub fn sst_bytes(&self, name: &'static str) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .property_int_value_cf(self.handle(name)?, "rocksdb.total-sst-files-size")
+            .map_err(|e| self.rocks(e))?
+            .unwrap_or(0))
+    }
+
     /// Compacts schema `S`'s whole table.
     pub fn compact<S: Schema>(&self) -> Result<(), StoreError> {
         self.db

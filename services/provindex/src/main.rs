@@ -97,6 +97,10 @@ enum Command {
         index: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Also walk every table: rows, key and value bytes, SST bytes on
+        /// disk, and bytes per capture.
+        #[arg(long)]
+        tables: bool,
     },
 }
 
@@ -169,7 +173,11 @@ fn main() -> ExitCode {
         Command::CheckOptout(args) => return lookup::run_check_optout(args),
         Command::Optout(args) => return lookup::run_optout(args),
         Command::Audit(args) => registry_cli::run_audit(args),
-        Command::Info { index, json } => run_info(index, json),
+        Command::Info {
+            index,
+            json,
+            tables,
+        } => run_info(index, json, tables),
         Command::Export(args) => export::run_export(args),
         Command::Report(args) => export::run_report(args),
         Command::Compensation(args) => export::run_compensation(args),
@@ -260,12 +268,23 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-fn run_info(index: PathBuf, json: bool) -> anyhow::Result<()> {
+fn run_info(index: PathBuf, json: bool, tables: bool) -> anyhow::Result<()> {
     let reader =
         IndexReader::open(&index).with_context(|| format!("opening index {}", index.display()))?;
     let m = reader.manifest();
+    let sizes = if tables {
+        reader
+            .table_sizes()
+            .with_context(|| format!("walking index {}", index.display()))?
+    } else {
+        Vec::new()
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(m)?);
+        let mut value = serde_json::to_value(m)?;
+        if tables {
+            value["tables"] = serde_json::to_value(&sizes)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     println!("index: {}", index.display());
@@ -285,6 +304,30 @@ fn run_info(index: PathBuf, json: bool) -> anyhow::Result<()> {
     );
     println!("sketch spec: {}", m.sketch_spec);
     println!("digest: {}", m.digest);
+    if tables {
+        let per_capture = |bytes: u64| bytes as f64 / m.captures.max(1) as f64;
+        println!(
+            "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12}",
+            "table", "rows", "key bytes", "value bytes", "sst bytes", "sst/capture"
+        );
+        let mut total = 0;
+        for size in &sizes {
+            total += size.sst_bytes;
+            println!(
+                "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12.1}",
+                size.table,
+                size.rows,
+                size.key_bytes,
+                size.value_bytes,
+                size.sst_bytes,
+                per_capture(size.sst_bytes)
+            );
+        }
+        println!(
+            "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12.1}",
+            "all", "", "", "", total, per_capture(total)
+        );
+    }
     Ok(())
 }
 
