@@ -4,6 +4,7 @@
 //! one process (an in-memory coordinator and worker threads).
 
 pub mod job;
+pub mod publish;
 pub mod ledger;
 mod local;
 mod prepare;

@@ -36,6 +36,8 @@ pub enum PipelineError {
     Staging(String),
     #[error("job failed: {0}")]
     Job(String),
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
 }
 
 /// A local build's parameters.
@@ -185,9 +187,30 @@ pub fn build_local_with_progress(
 ) -> Result<BuildReport, PipelineError> {
     let store = Arc::new(CorpusStore::new().map_err(|e| PipelineError::Store(e.to_string()))?);
     let inputs = list_inputs(&store, &config.inputs)?;
-    check_output(&config.out)?;
-    let out = absolute(&config.out)?;
-    let default_staging = default_staging(&out);
+    // An object-store `out` receives a publication (crate::publish); the
+    // staging then defaults to local scratch, removed with it.
+    let remote_out = config
+        .out
+        .to_str()
+        .filter(|out| crate::publish::is_remote(out));
+    let out = match remote_out {
+        Some(remote) => {
+            crate::publish::check_unpublished(&store, remote)?;
+            PathBuf::from(remote)
+        }
+        None => {
+            check_output(&config.out)?;
+            absolute(&config.out)?
+        }
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("provindex-scratch-")
+        .tempdir()
+        .map_err(|e| PipelineError::Store(format!("scratch directory: {e}")))?;
+    let default_staging = match remote_out {
+        Some(_) => scratch.path().join("staging"),
+        None => default_staging(&out),
+    };
     let staging = config
         .staging
         .clone()
@@ -218,10 +241,6 @@ pub fn build_local_with_progress(
     let job_id = lock(&coordinator)
         .submit("local", spec, inputs, now_ms())
         .map_err(|e| PipelineError::Job(e.to_string()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("provindex-scratch-")
-        .tempdir()
-        .map_err(|e| PipelineError::Store(format!("scratch directory: {e}")))?;
     let ctx = TaskContext {
         store: Arc::clone(&store),
         scratch: scratch.path().to_path_buf(),

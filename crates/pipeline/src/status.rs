@@ -17,6 +17,7 @@ impl ErrorExt for PipelineError {
             PipelineError::ListInput { .. } | PipelineError::Store(_) => StatusCode::Unavailable,
             PipelineError::Index(error) => error.status_code(),
             PipelineError::Staging(_) | PipelineError::Job(_) => StatusCode::Internal,
+            PipelineError::Publish(error) => error.status_code(),
         }
     }
 }

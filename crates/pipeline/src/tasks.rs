@@ -324,7 +324,7 @@ pub fn run_task(
         read_commit(ctx, &commit)?
             .ok_or_else(|| TaskError::Retry(format!("{commit} vanished after a conflict")))?
     };
-    if lease.stage == Stage::Build && !created {
+    if lease.stage == Stage::Build && !created && !crate::publish::is_remote(&lease.spec.output) {
         // Our own attempt directory is not the committed one.
         let _ = std::fs::remove_dir_all(attempt_dir(&lease.spec.output, lease.token));
     }
@@ -395,7 +395,7 @@ fn run_stage(
             ctx, payload, &attempt, scratch, cancel,
         )?)
         .to_json()),
-        TaskPayload::Build(payload) => Ok(to_json(&build(ctx, lease, payload, cancel)?)),
+        TaskPayload::Build(payload) => Ok(to_json(&build(ctx, lease, payload, scratch, cancel)?)),
     }
 }
 
@@ -791,7 +791,11 @@ fn attempt_dir(output: &str, token: u64) -> PathBuf {
 }
 
 /// Moves the committed attempt's index to the output path (idempotent).
+/// An object-store output was published before the commit ([`build`]).
 fn publish(commit: &BuildCommit) -> Result<(), TaskError> {
+    if crate::publish::is_remote(&commit.result.output) {
+        return Ok(());
+    }
     let output = Path::new(&commit.result.output);
     let attempt = Path::new(&commit.attempt_dir);
     if output.join("CURRENT").is_file() && !attempt.exists() {
@@ -876,10 +880,19 @@ fn build(
     ctx: &TaskContext,
     lease: &Lease,
     payload: &BuildPayload,
+    scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<BuildCommit, TaskError> {
     let spec = &lease.spec;
-    let dir = attempt_dir(&spec.output, lease.token);
+    let remote = crate::publish::is_remote(&spec.output);
+    // An object-store output is built in the task's scratch (removed after
+    // the attempt) and published from there before the task commits, so
+    // whichever worker later reads the commit finds it published.
+    let dir = if remote {
+        scratch.join("index")
+    } else {
+        attempt_dir(&spec.output, lease.token)
+    };
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .map_err(|e| TaskError::Retry(format!("clearing {}: {e}", dir.display())))?;
@@ -942,6 +955,30 @@ fn build(
             .map_err(|e| TaskError::Permanent(e.to_string()))?;
         crate::ledger::write_ledger(&dir, &key)
             .map_err(|e| TaskError::Retry(format!("ledger of {}: {e}", dir.display())))?;
+    }
+    if remote {
+        let publication = crate::publish::publish_dir(
+            &ctx.store,
+            &dir,
+            &spec.output,
+            &report.manifest,
+            &lease.job_id,
+        )
+        .map_err(|e| {
+            if e.is_transient() {
+                TaskError::Retry(format!("publishing {}: {e}", spec.output))
+            } else {
+                TaskError::Permanent(format!("publishing {}: {e}", spec.output))
+            }
+        })?;
+        tracing::info!(output = %spec.output, bytes = publication.partitions[0].bytes, "index published");
+        return Ok(BuildCommit {
+            attempt_dir: String::new(),
+            result: BuildResult {
+                output: spec.output.clone(),
+                report,
+            },
+        });
     }
     Ok(BuildCommit {
         attempt_dir: dir.display().to_string(),

@@ -1,0 +1,794 @@
+//! Publishing a built index to object storage, and fetching it back for
+//! serving (issue 17).
+//!
+//! A local `--out` (a path or `file://`) stays a plain RocksDB directory.
+//! Any other object-store URI (`s3://bucket/prefix`, `memory://…`) receives a
+//! *publication*: the index is built in local scratch, its files are
+//! uploaded under `<out>/partitions/<partition>/`, and `<out>/publication.json`
+//! is written **last**, create-only. Until that file exists nothing is
+//! published; once it exists the publication is immutable: a later build to
+//! the same URI is refused.
+//!
+//! # `publication.json` (format `provindex-publication`, version 1)
+//!
+//! ```json
+//! {
+//!   "format": "provindex-publication",
+//!   "version": 1,
+//!   "job": "local",
+//!   "index": {
+//!     "digest": "9f…",               // the index manifest's digest (hex SHA-256 of the tables)
+//!     "format_version": 4,            // the index format (provindex_index::FORMAT_VERSION)
+//!     "normalization_version": 2,
+//!     "sketch_spec": "norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1",
+//!     "crawls": ["CC-MAIN-2024-10"],
+//!     "built_at": 1700000000,
+//!     "captures": 123, "contents": 100, "urls": 120,
+//!     "clusters": 3, "clustered_contents": 7
+//!   },
+//!   "partitions": [
+//!     {
+//!       "id": "p0000",
+//!       "key_range": { "tables": "all", "start": null, "end": null },
+//!       "bytes": 456789,
+//!       "files": [
+//!         { "path": "partitions/p0000/000012.sst", "size": 4096, "sha256": "ab…" },
+//!         { "path": "partitions/p0000/CURRENT", "size": 16, "sha256": "cd…" }
+//!       ]
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! - `path` is relative to the publication's URI; every file of a partition
+//!   lies under `partitions/<id>/`, and that directory, downloaded, is a
+//!   RocksDB database `IndexReader` opens.
+//! - `key_range`: which tables and which key range (hex of the first key,
+//!   inclusive, and of the end key, exclusive; `null` = unbounded) the
+//!   partition holds. Today's build makes one partition, `p0000`, holding
+//!   every table whole (`"tables": "all"`); a partitioned build lists one
+//!   entry per partition with its own range.
+//! - `job`: the build job that wrote it; a retried build task of that job
+//!   finding its own publication (same job, same digest) accepts it, anything
+//!   else finding one is refused.
+//!
+//! Serving ([`fetch`]) downloads each partition into a local cache, checks
+//! every file's size and SHA-256 against this listing before anything opens
+//! it, and refuses with the file's name and both checksums on a mismatch.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use provindex_corpus::store::{CorpusStore, StoreError};
+use provindex_index::Manifest;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Name of the manifest written last under a publication's URI.
+pub const PUBLICATION_FILE: &str = "publication.json";
+pub const PUBLICATION_FORMAT: &str = "provindex-publication";
+pub const PUBLICATION_VERSION: u32 = 1;
+/// The one partition of today's (unpartitioned) build.
+pub const SINGLE_PARTITION: &str = "p0000";
+/// Marker in a verified cache directory: the SHA-256 of the
+/// `publication.json` bytes it was verified against.
+const VERIFIED_MARKER: &str = "VERIFIED";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Publication {
+    pub format: String,
+    pub version: u32,
+    pub job: String,
+    pub index: PublishedIndex,
+    pub partitions: Vec<Partition>,
+}
+
+/// The index manifest's facts a server or router needs without opening a partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedIndex {
+    pub digest: String,
+    pub format_version: u32,
+    pub normalization_version: u32,
+    pub sketch_spec: String,
+    pub crawls: Vec<String>,
+    pub built_at: i64,
+    pub captures: u64,
+    pub contents: u64,
+    pub urls: u64,
+    pub clusters: u64,
+    pub clustered_contents: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    pub id: String,
+    pub key_range: KeyRange,
+    /// Sum of the files' sizes.
+    pub bytes: u64,
+    pub files: Vec<PublishedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRange {
+    /// `all`, or the table (column family) this range is of.
+    pub tables: String,
+    /// Hex of the first key (inclusive); `None`: from the first key.
+    pub start: Option<String>,
+    /// Hex of the end key (exclusive); `None`: to the last key.
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedFile {
+    /// Relative to the publication's URI.
+    pub path: String,
+    pub size: u64,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(
+        "{uri} already holds a published index (digest {digest}, job {job}); a published index is immutable: publish to a new URI"
+    )]
+    AlreadyPublished {
+        uri: String,
+        digest: String,
+        job: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{uri}: not a publication: {reason}")]
+    BadPublication { uri: String, reason: String },
+    #[error("{path}: {reason}")]
+    BadIndexDir { path: String, reason: String },
+    #[error("{file} ({uri}): missing; {PUBLICATION_FILE} lists it with {expected} bytes")]
+    Missing {
+        file: String,
+        uri: String,
+        expected: u64,
+    },
+    #[error("{file} ({uri}): {actual} bytes, {PUBLICATION_FILE} says {expected}")]
+    Size {
+        file: String,
+        uri: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{file} ({uri}): SHA-256 {actual}, {PUBLICATION_FILE} says {expected}")]
+    Checksum {
+        file: String,
+        uri: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{dir}: the index's digest is {actual}, {PUBLICATION_FILE} says {expected}")]
+    Digest {
+        dir: String,
+        expected: String,
+        actual: String,
+    },
+}
+
+impl PublishError {
+    /// Whether trying again could succeed (the store was unreachable, a
+    /// local write failed) rather than the request being refused for good.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PublishError::Store(e) => !e.is_refusal(),
+            PublishError::Io { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl provindex_errors::ErrorExt for PublishError {
+    fn status_code(&self) -> provindex_errors::StatusCode {
+        use provindex_errors::StatusCode;
+        match self {
+            PublishError::AlreadyPublished { .. } => StatusCode::AlreadyExists,
+            PublishError::Store(e) => e.status_code(),
+            PublishError::Io { .. } => StatusCode::Unavailable,
+            PublishError::BadIndexDir { .. } => StatusCode::Internal,
+            PublishError::BadPublication { .. }
+            | PublishError::Missing { .. }
+            | PublishError::Size { .. }
+            | PublishError::Checksum { .. }
+            | PublishError::Digest { .. } => StatusCode::FailedPrecondition,
+        }
+    }
+}
+
+/// Whether `out` names an object store rather than a local directory
+/// (`file://` and plain paths are local).
+pub fn is_remote(out: &str) -> bool {
+    out.contains("://") && !out.starts_with("file://")
+}
+
+fn join(base: &str, rest: &str) -> String {
+    format!("{}/{rest}", base.trim_end_matches('/'))
+}
+
+/// `<out>/publication.json`.
+pub fn publication_uri(out: &str) -> String {
+    join(out, PUBLICATION_FILE)
+}
+
+/// Reads the publication at `out`, if there is one.
+pub fn read_publication(
+    store: &CorpusStore,
+    out: &str,
+) -> Result<Option<(Publication, Bytes)>, PublishError> {
+    let uri = publication_uri(out);
+    if !store.exists(&uri)? {
+        return Ok(None);
+    }
+    let bytes = store.get_bytes(&uri)?;
+    let publication = parse_publication(&uri, &bytes)?;
+    Ok(Some((publication, bytes)))
+}
+
+fn parse_publication(uri: &str, bytes: &[u8]) -> Result<Publication, PublishError> {
+    let bad = |reason: String| PublishError::BadPublication {
+        uri: uri.to_string(),
+        reason,
+    };
+    let publication: Publication =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("undecodable JSON: {e}")))?;
+    if publication.format != PUBLICATION_FORMAT {
+        return Err(bad(format!(
+            "format {:?}, expected {PUBLICATION_FORMAT:?}",
+            publication.format
+        )));
+    }
+    if publication.version != PUBLICATION_VERSION {
+        return Err(bad(format!(
+            "version {}, this build of provindex reads version {PUBLICATION_VERSION}",
+            publication.version
+        )));
+    }
+    if publication.partitions.is_empty() {
+        return Err(bad("no partitions".into()));
+    }
+    if !is_safe_name(&publication.index.digest) {
+        return Err(bad(format!(
+            "digest {:?} is not a hex string",
+            publication.index.digest
+        )));
+    }
+    for partition in &publication.partitions {
+        if !is_safe_name(&partition.id) {
+            return Err(bad(format!("partition id {:?}", partition.id)));
+        }
+        let prefix = format!("partitions/{}/", partition.id);
+        for file in &partition.files {
+            // Relative, inside its partition, no `..`: it becomes a local path.
+            let name = file.path.strip_prefix(&prefix).unwrap_or("");
+            if !is_safe_file_name(name) {
+                return Err(bad(format!(
+                    "file {:?} is not a plain file name under {prefix}",
+                    file.path
+                )));
+            }
+        }
+    }
+    Ok(publication)
+}
+
+fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_safe_file_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Refuses an `out` that already holds a publication (checked before a
+/// build spends any work).
+pub fn check_unpublished(store: &CorpusStore, out: &str) -> Result<(), PublishError> {
+    match read_publication(store, out)? {
+        None => Ok(()),
+        Some((publication, _)) => Err(PublishError::AlreadyPublished {
+            uri: out.to_string(),
+            digest: publication.index.digest,
+            job: publication.job,
+        }),
+    }
+}
+
+/// The files of a built index directory that make up the database, sorted:
+/// everything but RocksDB's lock and info logs.
+fn index_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, PublishError> {
+    let io = |source| PublishError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "LOCK" || name.starts_with("LOG") {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io)?;
+        if !kind.is_file() || !is_safe_file_name(&name) {
+            return Err(PublishError::BadIndexDir {
+                path: entry.path().display().to_string(),
+                reason: "not a plain file of a RocksDB database".into(),
+            });
+        }
+        files.push((name, entry.path()));
+    }
+    files.sort();
+    if !files.iter().any(|(name, _)| name == "CURRENT") {
+        return Err(PublishError::BadIndexDir {
+            path: dir.display().to_string(),
+            reason: "no CURRENT file: not a RocksDB database".into(),
+        });
+    }
+    Ok(files)
+}
+
+/// Size and hex SHA-256 of a local file, streamed.
+fn hash_file(path: &Path) -> Result<(u64, String), PublishError> {
+    let io = |source| PublishError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// Uploads the built index in `dir` (whose manifest is `manifest`) to `out`
+/// as partition `p0000`, then writes `publication.json` create-only.
+///
+/// A publication already at `out` is refused
+/// ([`PublishError::AlreadyPublished`]) unless it is this job's with this
+/// digest (a retried build task): then it stands and is returned.
+pub fn publish_dir(
+    store: &CorpusStore,
+    dir: &Path,
+    out: &str,
+    manifest: &Manifest,
+    job: &str,
+) -> Result<Publication, PublishError> {
+    let existing = |publication: Publication| {
+        if publication.job == job && publication.index.digest == manifest.digest {
+            Ok(publication)
+        } else {
+            Err(PublishError::AlreadyPublished {
+                uri: out.to_string(),
+                digest: publication.index.digest,
+                job: publication.job,
+            })
+        }
+    };
+    if let Some((publication, _)) = read_publication(store, out)? {
+        return existing(publication);
+    }
+    let partition = SINGLE_PARTITION;
+    let mut files = Vec::new();
+    for (name, path) in index_files(dir)? {
+        let (size, sha256) = hash_file(&path)?;
+        let relative = format!("partitions/{partition}/{name}");
+        store.put_file(&join(out, &relative), &path)?;
+        files.push(PublishedFile {
+            path: relative,
+            size,
+            sha256,
+        });
+    }
+    let publication = Publication {
+        format: PUBLICATION_FORMAT.into(),
+        version: PUBLICATION_VERSION,
+        job: job.to_string(),
+        index: PublishedIndex {
+            digest: manifest.digest.clone(),
+            format_version: manifest.format_version,
+            normalization_version: manifest.normalization_version,
+            sketch_spec: manifest.sketch_spec.clone(),
+            crawls: manifest.crawls.clone(),
+            built_at: manifest.built_at,
+            captures: manifest.captures,
+            contents: manifest.contents,
+            urls: manifest.urls,
+            clusters: manifest.clusters,
+            clustered_contents: manifest.clustered_contents,
+        },
+        partitions: vec![Partition {
+            id: partition.into(),
+            key_range: KeyRange {
+                tables: "all".into(),
+                start: None,
+                end: None,
+            },
+            bytes: files.iter().map(|f| f.size).sum(),
+            files,
+        }],
+    };
+    let text = serde_json::to_vec_pretty(&publication).unwrap_or_default();
+    match store.put_new(&publication_uri(out), Bytes::from(text)) {
+        Ok(()) => Ok(publication),
+        Err(StoreError::AlreadyExists(_)) => match read_publication(store, out)? {
+            Some((publication, _)) => existing(publication),
+            None => Err(PublishError::BadPublication {
+                uri: publication_uri(out),
+                reason: "vanished after a create-only conflict".into(),
+            }),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A publication fetched and verified into a local cache.
+#[derive(Debug, Clone)]
+pub struct FetchedIndex {
+    pub publication: Publication,
+    /// `<cache>/<digest>`: holds `publication.json` and `partitions/<id>/`.
+    pub dir: PathBuf,
+    /// Whether a verified cache from an earlier run was reused.
+    pub reused: bool,
+}
+
+impl FetchedIndex {
+    /// The local RocksDB directory of partition `id`.
+    pub fn partition_dir(&self, id: &str) -> PathBuf {
+        self.dir.join("partitions").join(id)
+    }
+}
+
+/// Fetches the publication at `uri` into `cache` (`<cache>/<digest>/`) and
+/// verifies every file's size and SHA-256 against `publication.json` before
+/// returning; a directory verified against the same `publication.json` by an
+/// earlier run is reused after checking its files' sizes. Nothing unverified
+/// is left where a reader would open it.
+pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedIndex, PublishError> {
+    let Some((publication, bytes)) = read_publication(store, uri)? else {
+        return Err(PublishError::BadPublication {
+            uri: uri.to_string(),
+            reason: format!("no {PUBLICATION_FILE} (not published, or still being published)"),
+        });
+    };
+    let marker = hex::encode(Sha256::digest(&bytes));
+    let dir = cache.join(&publication.index.digest);
+    if cache_is_verified(&dir, &publication, &marker) {
+        return Ok(FetchedIndex {
+            publication,
+            dir,
+            reused: true,
+        });
+    }
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| PublishError::Io { path, source }
+    };
+    std::fs::create_dir_all(cache).map_err(io(cache))?;
+    let partial = cache.join(format!(
+        ".{}.partial-{}",
+        publication.index.digest,
+        std::process::id()
+    ));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    let outcome = (|| {
+        // Sizes from one listing first: a missing or truncated object is
+        // refused before anything is downloaded.
+        let listed: std::collections::HashMap<String, u64> = store
+            .list(&join(uri, "partitions/"))
+            .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect())
+            .or_else(|e| match e {
+                StoreError::NoMatch(_) => Ok(Default::default()),
+                e => Err(e),
+            })?;
+        for partition in &publication.partitions {
+            for file in &partition.files {
+                let object = join(uri, &file.path);
+                match listed.get(&object) {
+                    None => {
+                        return Err(PublishError::Missing {
+                            file: file.path.clone(),
+                            uri: object,
+                            expected: file.size,
+                        });
+                    }
+                    Some(&size) if size != file.size => {
+                        return Err(PublishError::Size {
+                            file: file.path.clone(),
+                            uri: object,
+                            expected: file.size,
+                            actual: size,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for partition in &publication.partitions {
+            let local = partial.join("partitions").join(&partition.id);
+            std::fs::create_dir_all(&local).map_err(io(&local))?;
+            for file in &partition.files {
+                download_verified(store, uri, file, &partial.join(&file.path))?;
+            }
+        }
+        std::fs::write(partial.join(PUBLICATION_FILE), &bytes)
+            .map_err(io(&partial.join(PUBLICATION_FILE)))?;
+        std::fs::write(partial.join(VERIFIED_MARKER), &marker)
+            .map_err(io(&partial.join(VERIFIED_MARKER)))?;
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    if dir.exists() {
+        // A stale or unverified copy of the same digest.
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::rename(&partial, &dir).map_err(io(&dir))?;
+    Ok(FetchedIndex {
+        publication,
+        dir,
+        reused: false,
+    })
+}
+
+fn cache_is_verified(dir: &Path, publication: &Publication, marker: &str) -> bool {
+    let verified = std::fs::read_to_string(dir.join(VERIFIED_MARKER)).unwrap_or_default();
+    verified == marker
+        && publication.partitions.iter().all(|partition| {
+            partition.files.iter().all(|file| {
+                std::fs::metadata(dir.join(&file.path)).is_ok_and(|m| m.len() == file.size)
+            })
+        })
+}
+
+/// Streams one object into `target`, hashing as it goes; refuses (and
+/// removes `target`) on a size or SHA-256 mismatch.
+fn download_verified(
+    store: &CorpusStore,
+    base: &str,
+    file: &PublishedFile,
+    target: &Path,
+) -> Result<(), PublishError> {
+    let uri = join(base, &file.path);
+    let io = |source| PublishError::Io {
+        path: target.display().to_string(),
+        source,
+    };
+    let read_error = |source: std::io::Error| PublishError::Io {
+        path: uri.clone(),
+        source,
+    };
+    let mut reader = store.open(&uri)?;
+    let mut out = std::fs::File::create(target).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = reader.read(&mut buffer).map_err(read_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n]).map_err(io)?;
+        size += n as u64;
+    }
+    out.sync_all().map_err(io)?;
+    let actual = hex::encode(hasher.finalize());
+    let mismatch = if size != file.size {
+        Some(PublishError::Size {
+            file: file.path.clone(),
+            uri: uri.clone(),
+            expected: file.size,
+            actual: size,
+        })
+    } else if actual != file.sha256 {
+        Some(PublishError::Checksum {
+            file: file.path.clone(),
+            uri: uri.clone(),
+            expected: file.sha256.clone(),
+            actual,
+        })
+    } else {
+        None
+    };
+    match mismatch {
+        Some(e) => {
+            let _ = std::fs::remove_file(target);
+            Err(e)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Checks that the index opened from a fetched partition is the one
+/// `publication.json` describes.
+pub fn check_digest(fetched: &FetchedIndex, manifest: &Manifest) -> Result<(), PublishError> {
+    if manifest.digest != fetched.publication.index.digest {
+        return Err(PublishError::Digest {
+            dir: fetched.dir.display().to_string(),
+            expected: fetched.publication.index.digest.clone(),
+            actual: manifest.digest.clone(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(digest: &str) -> Manifest {
+        let mut m = Manifest::empty();
+        m.digest = digest.into();
+        m.captures = 3;
+        m.sketch_spec = "norm=2;shingle=5;k=128;t=0.8;b=9;r=13;seed=1".into();
+        m
+    }
+
+    fn fake_index(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("CURRENT"), b"MANIFEST-000005\n").unwrap();
+        std::fs::write(dir.join("MANIFEST-000005"), b"manifest bytes").unwrap();
+        std::fs::write(dir.join("000012.sst"), vec![7u8; 9 << 20]).unwrap();
+        std::fs::write(dir.join("LOCK"), b"").unwrap();
+        std::fs::write(dir.join("LOG"), b"info").unwrap();
+    }
+
+    #[test]
+    fn publishes_fetches_and_refuses_tampering() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = tmp.path().join("index");
+        fake_index(&index);
+        let store = CorpusStore::new().unwrap();
+        let out = "memory://pub/idx";
+        let published = publish_dir(&store, &index, out, &manifest("abcd"), "job-1").unwrap();
+        let names: Vec<_> = published.partitions[0]
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "partitions/p0000/000012.sst",
+                "partitions/p0000/CURRENT",
+                "partitions/p0000/MANIFEST-000005"
+            ]
+        );
+        assert_eq!(published.partitions[0].bytes, (9 << 20) + 16 + 14);
+        // The same job and digest again (a retried task): accepted.
+        publish_dir(&store, &index, out, &manifest("abcd"), "job-1").unwrap();
+        // Anything else: refused.
+        let refused = publish_dir(&store, &index, out, &manifest("abcd"), "job-2").unwrap_err();
+        assert!(
+            matches!(refused, PublishError::AlreadyPublished { .. }),
+            "{refused}"
+        );
+        assert!(check_unpublished(&store, out).is_err());
+
+        let cache = tmp.path().join("cache");
+        let fetched = fetch(&store, out, &cache).unwrap();
+        assert!(!fetched.reused);
+        assert_eq!(
+            std::fs::read(fetched.partition_dir("p0000").join("000012.sst")).unwrap(),
+            vec![7u8; 9 << 20]
+        );
+        assert!(fetch(&store, out, &cache).unwrap().reused);
+
+        // One byte changed, same size: the checksum names the file.
+        let mut tampered = vec![7u8; 9 << 20];
+        tampered[12345] = 8;
+        store
+            .put(
+                &format!("{out}/partitions/p0000/000012.sst"),
+                tampered.into(),
+            )
+            .unwrap();
+        let error = fetch(&store, out, &tmp.path().join("cache2")).unwrap_err();
+        let PublishError::Checksum {
+            file,
+            expected,
+            actual,
+            ..
+        } = &error
+        else {
+            panic!("{error}")
+        };
+        assert_eq!(file, "partitions/p0000/000012.sst");
+        assert_eq!(expected, &published.partitions[0].files[0].sha256);
+        assert_ne!(expected, actual);
+        assert!(!tmp.path().join("cache2/abcd").exists());
+
+        store
+            .delete(&format!("{out}/partitions/p0000/CURRENT"))
+            .unwrap();
+        let error = fetch(&store, out, &tmp.path().join("cache3")).unwrap_err();
+        assert!(
+            matches!(&error, PublishError::Missing { file, .. } if file == "partitions/p0000/CURRENT"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn refuses_unsafe_paths_and_other_formats() {
+        let good = Publication {
+            format: PUBLICATION_FORMAT.into(),
+            version: 1,
+            job: "j".into(),
+            index: PublishedIndex {
+                digest: "ab".into(),
+                format_version: 4,
+                normalization_version: 2,
+                sketch_spec: String::new(),
+                crawls: vec![],
+                built_at: 0,
+                captures: 0,
+                contents: 0,
+                urls: 0,
+                clusters: 0,
+                clustered_contents: 0,
+            },
+            partitions: vec![Partition {
+                id: "p0000".into(),
+                key_range: KeyRange {
+                    tables: "all".into(),
+                    start: None,
+                    end: None,
+                },
+                bytes: 1,
+                files: vec![PublishedFile {
+                    path: "partitions/p0000/CURRENT".into(),
+                    size: 1,
+                    sha256: "00".into(),
+                }],
+            }],
+        };
+        let text = |p: &Publication| serde_json::to_vec(p).unwrap();
+        parse_publication("u", &text(&good)).unwrap();
+        for path in [
+            "partitions/p0000/../../etc/passwd",
+            "partitions/p0001/CURRENT",
+            "/CURRENT",
+            "partitions/p0000/",
+        ] {
+            let mut bad = good.clone();
+            bad.partitions[0].files[0].path = path.into();
+            assert!(parse_publication("u", &text(&bad)).is_err(), "{path}");
+        }
+        let mut bad = good.clone();
+        bad.index.digest = "../x".into();
+        assert!(parse_publication("u", &text(&bad)).is_err());
+        let mut bad = good.clone();
+        bad.version = 2;
+        let error = parse_publication("u", &text(&bad)).unwrap_err().to_string();
+        assert!(error.contains("version 2"), "{error}");
+    }
+}
