@@ -18,12 +18,13 @@ use provindex_store::{
 
 use crate::ids::{CaptureId, ContentId};
 use crate::keys;
-use crate::records::{CaptureRecord, ClusterInfo, ContentRecord};
+use crate::records::{CaptureRecord, ClusterInfo, ContentRecord, PiiCounts};
 use crate::schema::{
     CaptureTime, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptures,
     ContentSha256, Contents, Lsh, LshKey, Meta, MetaKey, Sha256, Signature, Signatures, TABLES,
     UrlKey, Urls,
 };
+use crate::schema::{PiiKeyRow, PiiKeys};
 use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
 
 /// Flush a batch to RocksDB once it holds this many bytes.
@@ -46,6 +47,11 @@ pub struct NewContent {
     /// Its near-duplicate cluster when that has more than one content;
     /// `None`: alone (a cluster of one).
     pub cluster: Option<ClusterInfo>,
+    /// Personal identifiers in its text, by kind (issue 19).
+    pub pii: PiiCounts,
+    /// HMACs of those identifiers under the job's PII key (none without a
+    /// key): rows of the `pii_keys` table.
+    pub pii_keys: Vec<[u8; 32]>,
 }
 
 /// What the caller knows about the build as a whole.
@@ -73,6 +79,7 @@ struct SortedTables {
     content_sha256: SortedTable<ContentSha256>,
     signatures: SortedTable<Signatures>,
     lsh: SortedTable<Lsh>,
+    pii_keys: SortedTable<PiiKeys>,
 }
 
 pub struct IndexBuilder {
@@ -121,6 +128,7 @@ impl IndexBuilder {
                 content_sha256: SortedTable::new(&staging, SORT_BUDGET),
                 signatures: SortedTable::new(&staging, SORT_BUDGET),
                 lsh: SortedTable::new(&staging, SORT_BUDGET),
+                pii_keys: SortedTable::new(&staging, SORT_BUDGET),
             },
             staging,
             batch: SchemaBatch::default(),
@@ -231,6 +239,14 @@ impl IndexBuilder {
                 language: content.language.clone(),
                 ..ContentRecord::default()
             };
+            value.set_pii(&content.pii);
+            for hmac in &content.pii_keys {
+                let row = PiiKeyRow {
+                    hmac: *hmac,
+                    content_id: ContentId(content.content_id),
+                };
+                self.sorted.pii_keys.push(&row, &())?;
+            }
             if let Some(cluster) = content.cluster.filter(|c| c.size > 1) {
                 value.cluster_id = cluster.cluster_id.to_be_bytes().to_vec();
                 value.cluster_keeper = cluster.keeper.to_be_bytes().to_vec();
@@ -307,6 +323,7 @@ impl IndexBuilder {
         sorted.signatures.ingest(&store)?;
         sorted.lsh.ingest(&store)?;
         sorted.content_sha256.ingest(&store)?;
+        sorted.pii_keys.ingest(&store)?;
         let counts = write_contents(&store, &staging, sorted.contents, sorted.content_captures)?;
         store.compact::<Urls>()?;
         let digest = crate::reader::digest_store(&store)?;

@@ -183,6 +183,19 @@ impl IndexReader {
         collect_ids(iter, &prefix, limit, |key| key.capture_id.0)
     }
 
+    /// Contents holding the personal identifier whose HMAC under the
+    /// build's PII key is `hmac` (the `pii_keys` table; issue 19), in
+    /// content-id order, at most `limit`; and whether more follow.
+    pub fn pii_contents(
+        &self,
+        hmac: &[u8; 32],
+        limit: usize,
+    ) -> Result<(Vec<u128>, bool), IndexError> {
+        let mut iter = self.store.iter::<crate::schema::PiiKeys>()?;
+        iter.seek(hmac);
+        collect_ids(iter, hmac, limit, |key| key.content_id.0)
+    }
+
     /// One page of a URL scan.
     pub fn scan_urls(&self, scan: &UrlScan) -> Result<UrlScanPage, IndexError> {
         let mut page = UrlScanPage::default();

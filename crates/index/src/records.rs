@@ -374,6 +374,52 @@ pub struct ContentRecord {
     /// built before issue 16 (a field added with a default: old indexes read).
     #[prost(string, tag = "10")]
     pub language: String,
+    /// Personal identifiers in the text (issue 19): distinct e-mail
+    /// addresses, phone numbers, Chinese resident identity numbers and
+    /// payment card numbers ([`provindex_policy::pii::detect`]). Counts only,
+    /// never values; 0 in indexes built before issue 19.
+    #[prost(uint32, tag = "11")]
+    pub pii_emails: u32,
+    #[prost(uint32, tag = "12")]
+    pub pii_phones: u32,
+    #[prost(uint32, tag = "13")]
+    pub pii_cn_resident_ids: u32,
+    #[prost(uint32, tag = "14")]
+    pub pii_payment_cards: u32,
+}
+
+impl ContentRecord {
+    /// The PII count of `kind`.
+    pub fn pii_count(&self, kind: provindex_policy::pii::PiiKind) -> u32 {
+        use provindex_policy::pii::PiiKind;
+        match kind {
+            PiiKind::Email => self.pii_emails,
+            PiiKind::Phone => self.pii_phones,
+            PiiKind::ChineseResidentId => self.pii_cn_resident_ids,
+            PiiKind::PaymentCard => self.pii_payment_cards,
+        }
+    }
+
+    /// Sets the PII counts from a detection.
+    pub fn set_pii(&mut self, counts: &PiiCounts) {
+        [
+            self.pii_emails,
+            self.pii_phones,
+            self.pii_cn_resident_ids,
+            self.pii_payment_cards,
+        ] = counts.0;
+    }
+}
+
+/// Per [`provindex_policy::pii::PiiKind::ALL`] kind, how many distinct
+/// identifiers a content holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PiiCounts(pub [u32; 4]);
+
+impl From<&provindex_policy::pii::PiiFindings> for PiiCounts {
+    fn from(findings: &provindex_policy::pii::PiiFindings) -> Self {
+        PiiCounts(provindex_policy::pii::PiiKind::ALL.map(|k| findings.count(k)))
+    }
 }
 
 /// A content's near-duplicate cluster.

@@ -80,7 +80,7 @@ define_schema!(
 );
 
 /// Every table, in a fixed order (the digest walks them in this order, `meta` excluded).
-pub const TABLES: [ColumnFamilySpec; 9] = [
+pub const TABLES: [ColumnFamilySpec; 10] = [
     point(<Captures as provindex_store::Schema>::COLUMN_FAMILY),
     point(<Contents as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<ContentCaptures as provindex_store::Schema>::COLUMN_FAMILY),
@@ -90,6 +90,7 @@ pub const TABLES: [ColumnFamilySpec; 9] = [
     scanned(<Lsh as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<Clusters as provindex_store::Schema>::COLUMN_FAMILY),
     point(<Meta as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<PiiKeys as provindex_store::Schema>::COLUMN_FAMILY),
 ];
 
 /// Column family names of [`TABLES`], for errors that name a table.
@@ -598,3 +599,54 @@ mod tests {
         assert!(error.0.contains("names no signal"), "{}", error.0);
     }
 }
+
+define_schema!(
+    /// HMAC-SHA-256 of a personal identifier under the build's PII key
+    /// ([`provindex_policy::pii::pii_key`]) ‖ content_id → nothing: the
+    /// contents holding an identifier, without the identifier (issue 19).
+    /// Empty when the build had no PII key.
+    PiiKeys,
+    PiiKeyRow,
+    (),
+    "pii_keys"
+);
+
+/// Bytes of a [`PiiKeys`] key: the HMAC, then the content id.
+pub const PII_KEY_LEN: usize = 32 + ID_LEN;
+
+/// `pii_keys` key: one content holding the identifier with this HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PiiKeyRow {
+    pub hmac: [u8; 32],
+    pub content_id: ContentId,
+}
+
+impl KeyCodec<PiiKeys> for PiiKeyRow {
+    fn encode_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(PII_KEY_LEN);
+        key.extend_from_slice(&self.hmac);
+        key.extend_from_slice(&keys::id_key(self.content_id.0));
+        key
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        if bytes.len() != PII_KEY_LEN {
+            return Err(CodecError::length("key", bytes.len(), PII_KEY_LEN));
+        }
+        let mut hmac = [0u8; 32];
+        hmac.copy_from_slice(&bytes[..32]);
+        Ok(PiiKeyRow {
+            hmac,
+            content_id: ContentId(id_from(&bytes[32..], "content_id")?),
+        })
+    }
+}
+
+empty_value!(PiiKeys);
+
+provindex_store::test_schema_codecs!(
+    pii_keys_codecs,
+    PiiKeys,
+    (any::<[u8; 32]>(), strategies::content_id())
+        .prop_map(|(hmac, content_id)| PiiKeyRow { hmac, content_id }),
+    Just(())
+);

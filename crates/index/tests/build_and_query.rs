@@ -52,6 +52,8 @@ fn content(text: &str) -> NewContent {
         language: String::new(),
         preview: text.to_owned(),
         cluster: None,
+        pii: Default::default(),
+        pii_keys: Vec::new(),
     }
 }
 

@@ -62,6 +62,11 @@ pub struct JobSpec {
     /// `ledger.json` into it ([`crate::ledger`]). Empty: no ledger.
     #[serde(default)]
     pub signing_key: String,
+    /// PII key file (issue 19; a path readable by the scan workers): each
+    /// personal identifier found is hashed under it into `pii_keys`.
+    /// Empty: counts only, no keyed-hash table.
+    #[serde(default)]
+    pub pii_key: String,
 }
 
 impl JobSpec {

@@ -6,6 +6,7 @@
 pub mod job;
 pub mod publish;
 pub mod ledger;
+pub mod pii_key;
 mod local;
 mod prepare;
 mod scan_record;
@@ -21,6 +22,6 @@ pub use local::{
 };
 pub use prepare::{
     PreparedCapture, PreparedSketch, ScanOptions, capture_id_for, default_hasher, extract_html,
-    prepare, prepare_with, reader_options,
+    prepare, prepare_keyed, prepare_with, reader_options,
 };
 pub use writer::{BuildReport, IndexWriter};

@@ -64,6 +64,9 @@ pub struct LocalBuild {
     /// ([`crate::ledger`]). `None`: no ledger.
     pub signing_key: Option<PathBuf>,
     pub no_signals: bool,
+    /// PII key file ([`crate::pii_key`]): hash personal identifiers into
+    /// the `pii_keys` table. `None`: PII counts only.
+    pub pii_key: Option<PathBuf>,
 }
 
 /// Expands files and directories into a sorted, de-duplicated file list.
@@ -233,6 +236,11 @@ pub fn build_local_with_progress(
         lease_seconds: 0,
         signing_key: config
             .signing_key
+            .as_ref()
+            .map(|k| k.display().to_string())
+            .unwrap_or_default(),
+        pii_key: config
+            .pii_key
             .as_ref()
             .map(|k| k.display().to_string())
             .unwrap_or_default(),

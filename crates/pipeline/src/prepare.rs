@@ -134,10 +134,23 @@ pub fn prepare(doc: SourceDoc, crawl: &str) -> PreparedCapture {
 
 /// One record → its rows, with MinHash sketches made by `hasher`.
 pub fn prepare_with(
+    doc: SourceDoc,
+    crawl: &str,
+    hasher: &MinHasher,
+    options: ScanOptions,
+) -> PreparedCapture {
+    prepare_keyed(doc, crawl, hasher, options, None)
+}
+
+/// [`prepare_with`], also hashing each personal identifier in the text
+/// under `pii_key` (the job's `--pii-key`) into the content's
+/// [`NewContent::pii_keys`]. PII counts are detected with or without a key.
+pub fn prepare_keyed(
     mut doc: SourceDoc,
     crawl: &str,
     hasher: &MinHasher,
     options: ScanOptions,
+    pii_key: Option<&[u8]>,
 ) -> PreparedCapture {
     let url = doc.url.clone().unwrap_or_default();
     let extract_signals = options.extract_signals;
@@ -187,7 +200,17 @@ pub fn prepare_with(
                 band_keys: hasher.band_keys(&signature),
                 signature: signature.to_bytes(),
             });
+        // PII is detected in the extracted text, not the normalized one:
+        // normalization turns `@`, `+` and `-` into separators.
+        let mut pii_keys = Vec::new();
+        let findings = provindex_policy::pii::detect_each(text, |kind, canonical| {
+            if let Some(key) = pii_key {
+                pii_keys.push(provindex_policy::pii::pii_key(key, kind, canonical));
+            }
+        });
         Some(NewContent {
+            pii: (&findings).into(),
+            pii_keys,
             content_id: provindex_sketch::content_id(&normalized).0,
             sha256: provindex_sketch::sha256(&normalized),
             length_bytes: normalized.len() as u64,

@@ -4,7 +4,7 @@
 
 use prost::Message;
 use provindex_index::NewContent;
-use provindex_index::records::CaptureRecord;
+use provindex_index::records::{CaptureRecord, PiiCounts};
 
 use crate::prepare::{PreparedCapture, PreparedSketch, RevisitRef};
 use crate::site_signals::{SiteFile, SiteFileKind};
@@ -41,6 +41,12 @@ struct ScanContent {
     preview: String,
     #[prost(string, tag = "6")]
     language: String,
+    /// PII counts in `PiiKind::ALL` order (issue 19).
+    #[prost(uint32, repeated, tag = "7")]
+    pii: Vec<u32>,
+    /// HMACs of its personal identifiers, 32 bytes each.
+    #[prost(bytes = "vec", repeated, tag = "8")]
+    pii_keys: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -89,6 +95,8 @@ pub(crate) fn encode(prepared: &PreparedCapture) -> Vec<u8> {
             token_count: c.token_count,
             preview: c.preview.clone(),
             language: c.language.clone(),
+            pii: c.pii.0.to_vec(),
+            pii_keys: c.pii_keys.iter().map(|k| k.to_vec()).collect(),
         }),
         revisit: prepared.revisit.as_ref().map(|r| ScanRevisit {
             refers_to_capture: r.refers_to_capture.map(|id| id.to_be_bytes().to_vec()),
@@ -136,6 +144,21 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PreparedCapture, String> {
             preview: c.preview,
             language: c.language,
             cluster: None,
+            pii: match c.pii.len() {
+                0 => Default::default(),
+                _ => PiiCounts(
+                    <[u32; 4]>::try_from(c.pii.as_slice())
+                        .map_err(|_| format!("content.pii: {} counts, expected 4", c.pii.len()))?,
+                ),
+            },
+            pii_keys: c
+                .pii_keys
+                .iter()
+                .map(|k| {
+                    <[u8; 32]>::try_from(k.as_slice())
+                        .map_err(|_| format!("content.pii_keys: {} bytes, expected 32", k.len()))
+                })
+                .collect::<Result<_, _>>()?,
         }),
     };
     let revisit = match scan.revisit {

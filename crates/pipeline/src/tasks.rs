@@ -467,6 +467,10 @@ fn scan(
     let scan_options = crate::prepare::ScanOptions {
         extract_signals: !spec.no_signals,
     };
+    let pii_key = match spec.pii_key.as_str() {
+        "" => None,
+        path => Some(crate::pii_key::read_pii_key(Path::new(path)).map_err(TaskError::Permanent)?),
+    };
     let reader = ctx.store.open(&payload.input).map_err(|e| {
         let message = format!("cannot open input {}: {e}", payload.input);
         match &e {
@@ -510,8 +514,13 @@ fn scan(
                 if !ctx.record_delay.is_zero() {
                     std::thread::sleep(ctx.record_delay);
                 }
-                let mut prepared =
-                    crate::prepare_with(doc, &spec.crawl, crate::default_hasher(), scan_options);
+                let mut prepared = crate::prepare_keyed(
+                    doc,
+                    &spec.crawl,
+                    crate::default_hasher(),
+                    scan_options,
+                    pii_key.as_deref(),
+                );
                 result.records += 1;
                 if prepared.revisit.is_none()
                     && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)

@@ -65,6 +65,7 @@ fn a_build_over_a_link_loop_and_a_fifo_indexes_the_good_files_and_reports_the_ba
         partitions: 0,
         no_signals: false,
         signing_key: None,
+        pii_key: None,
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -77,6 +77,7 @@ pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
         no_signals: spec.no_signals,
         lease_seconds: spec.lease_seconds,
         signing_key: spec.signing_key,
+        pii_key: spec.pii_key,
     }
 }
 
@@ -94,6 +95,7 @@ pub fn spec_to_proto(spec: &JobSpec) -> pb::JobSpec {
         no_signals: spec.no_signals,
         lease_seconds: spec.lease_seconds,
         signing_key: spec.signing_key.clone(),
+        pii_key: spec.pii_key.clone(),
     }
 }
 

@@ -71,12 +71,21 @@ pub struct IndexArgs {
     /// --coordinator the build worker reads this path.
     #[arg(long)]
     signing_key: Option<PathBuf>,
+    /// PII key file (at least 32 random bytes, kept secret): hash each
+    /// e-mail, phone, resident ID and card number found into the index's
+    /// keyed-hash table, for data subjects' requests (`serve --pii-key`
+    /// with the same file). Without it only PII counts are recorded.
+    #[arg(long)]
+    pii_key: Option<PathBuf>,
 }
 
 pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
     if let Some(key) = &args.signing_key {
         // Refuse a bad key before building, not after.
         provindex_pipeline::ledger::read_signing_key(key)?;
+    }
+    if let Some(key) = &args.pii_key {
+        provindex_pipeline::pii_key::read_pii_key(key).map_err(anyhow::Error::msg)?;
     }
     let built_at = args.built_at.unwrap_or_else(|| {
         SystemTime::now()
@@ -105,6 +114,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
                     partitions: args.partitions,
                     no_signals: args.no_signals,
                     signing_key: args.signing_key.as_deref().map(absolute),
+                    pii_key: args.pii_key.as_deref().map(absolute),
                 },
                 &mut |job| progress.show(&provindex_rpc::coordinator::job_status(job)),
             )
@@ -171,6 +181,11 @@ fn submit_and_follow(
         lease_seconds: args.lease_seconds,
         signing_key: args
             .signing_key
+            .as_deref()
+            .map(|k| absolute(k).display().to_string())
+            .unwrap_or_default(),
+        pii_key: args
+            .pii_key
             .as_deref()
             .map(|k| absolute(k).display().to_string())
             .unwrap_or_default(),
