@@ -550,13 +550,13 @@ fn info_tables_accounts_for_every_row_and_byte() {
         count(&table("clusters")["rows"]),
         count(&value["clustered_contents"])
     );
-    // Fixed-width tables: 16-byte keys; 512-byte signatures (K = 128 × 4).
+    // Fixed-width tables: 16-byte keys; 256-byte signatures (K = 128 × 16 bits).
     let captures = table("captures");
     assert_eq!(count(&captures["key_bytes"]), 16 * count(&captures["rows"]));
     let signatures = table("signatures");
     assert_eq!(
         count(&signatures["value_bytes"]),
-        512 * count(&signatures["rows"])
+        256 * count(&signatures["rows"])
     );
     for name in ["captures", "contents", "urls", "signatures", "lsh"] {
         assert!(count(&table(name)["sst_bytes"]) > 0, "{name}: {value}");

@@ -211,12 +211,7 @@ fn reservation_of(sources: &Sources<'_>, view: &ContentView) -> Result<Reservati
         .collect();
     let covers = match sources.registry {
         Some(registry) => {
-            let signature: Option<Vec<u32>> = sources.reader.signature(view.id)?.map(|bytes| {
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
-            });
+            let signature = sources.reader.signature(view.id)?;
             let keys: Vec<(&str, &str)> = view
                 .captures
                 .iter()

@@ -265,19 +265,22 @@ impl IndexBuilder {
         Ok(true)
     }
 
-    /// Adds a content's MinHash signature (`signatures`) and its LSH bucket
-    /// entries (`lsh`, band index = position in `band_keys`). Writing the same
-    /// content again writes the same rows: idempotent.
+    /// Adds a content's MinHash signature (`signatures`: the compared bits of
+    /// each value) and its LSH bucket entries (`lsh`, band index = position
+    /// in `band_keys`). Writing the same content again writes the same rows:
+    /// idempotent.
     pub fn add_sketch(
         &mut self,
         content_id: u128,
-        signature: &[u8],
+        signature: &[u32],
         band_keys: &[u64],
     ) -> Result<(), IndexError> {
         let id = ContentId(content_id);
-        self.sorted
-            .signatures
-            .push(&id, &Signature(signature.to_vec()))?;
+        let stored = signature
+            .iter()
+            .map(|v| provindex_sketch::compared_bits(*v))
+            .collect();
+        self.sorted.signatures.push(&id, &Signature(stored))?;
         for (band, band_key) in band_keys.iter().enumerate() {
             let band = u16::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: "lsh",

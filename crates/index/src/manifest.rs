@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the on-disk layout changes incompatibly. 4: the typed
 /// store; enumerations in capture records are protobuf enums, not text.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: signatures keep the low 16 bits of each value.
+pub const FORMAT_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -134,13 +134,15 @@ impl IndexReader {
             .map(|id| id.0))
     }
 
-    /// The stored MinHash signature bytes of a content (`None`: no such
-    /// content, or its text was empty).
-    pub fn signature(&self, content_id: u128) -> Result<Option<Vec<u8>>, IndexError> {
+    /// The stored MinHash signature of a content: the compared bits of each
+    /// value (`provindex_sketch::COMPARED_BITS`), widened back to `u32` for
+    /// `provindex_sketch::agreement` (`None`: no such content, or its text
+    /// was empty).
+    pub fn signature(&self, content_id: u128) -> Result<Option<Vec<u32>>, IndexError> {
         Ok(self
             .store
             .get::<Signatures>(&ContentId(content_id))?
-            .map(|s| s.0))
+            .map(|s| s.0.into_iter().map(u32::from).collect()))
     }
 
     /// Content ids in one LSH bucket (band, band key), ascending, at most

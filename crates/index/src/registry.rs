@@ -847,14 +847,7 @@ impl Registry {
                 if entry.work_signature.len() != signature.len() {
                     continue;
                 }
-                let equal = entry
-                    .work_signature
-                    .iter()
-                    .zip(signature)
-                    .filter(|(a, b)| a == b)
-                    .count();
-                #[allow(clippy::cast_precision_loss)]
-                let jaccard = equal as f64 / signature.len() as f64;
+                let jaccard = provindex_sketch::agreement(&entry.work_signature, signature);
                 if jaccard >= threshold {
                     found.insert(*id, CoverReason::WorkNear { jaccard });
                 }

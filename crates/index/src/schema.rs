@@ -49,7 +49,8 @@ define_schema!(
     "content_sha256"
 );
 define_schema!(
-    /// content_id → MinHash signature (K × u32 big-endian; the manifest's
+    /// content_id → MinHash signature: the low 16 bits of each of the K values
+    /// (u16 big-endian; `provindex_sketch::COMPARED_BITS`, the manifest's
     /// sketch spec). Contents with empty normalized text have none.
     Signatures,
     ContentId,
@@ -281,22 +282,27 @@ impl KeyCodec<ContentSha256> for Sha256 {
     }
 }
 
-/// A stored MinHash signature: K values of 4 bytes.
+/// A stored MinHash signature: the compared bits of each of its K values.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signature(pub Vec<u8>);
+pub struct Signature(pub Vec<u16>);
 
 impl ValueCodec<Signatures> for Signature {
     fn encode_value(&self) -> Vec<u8> {
-        self.0.clone()
+        self.0.iter().flat_map(|v| v.to_be_bytes()).collect()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        if !bytes.len().is_multiple_of(4) {
+        if !bytes.len().is_multiple_of(2) {
             return Err(CodecError::new(format!(
-                "signature of {} bytes is not a whole number of 4-byte values",
+                "signature of {} bytes is not a whole number of 2-byte values",
                 bytes.len()
             )));
         }
-        Ok(Signature(bytes.to_vec()))
+        Ok(Signature(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect(),
+        ))
     }
 }
 
@@ -539,10 +545,7 @@ provindex_store::test_schema_codecs!(
     signatures_codecs,
     Signatures,
     strategies::content_id(),
-    proptest::collection::vec(any::<u8>(), 0..64).prop_map(|mut bytes| {
-        bytes.truncate(bytes.len() / 4 * 4);
-        Signature(bytes)
-    })
+    proptest::collection::vec(any::<u16>(), 0..64).prop_map(Signature)
 );
 provindex_store::test_schema_codecs!(
     lsh_codecs,

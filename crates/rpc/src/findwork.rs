@@ -206,15 +206,20 @@ pub(crate) fn find_work(
         candidates.remove(&content_id);
         let num_perm = hasher.spec().num_perm as usize;
         for &candidate in &candidates {
-            let Some(bytes) = index.signature(candidate)? else {
+            let Some(values) = index.signature(candidate)? else {
                 continue;
             };
-            let stored = Signature::from_bytes_exact(&bytes, num_perm).map_err(|e| {
-                provindex_index::IndexError::Corrupt {
+            if values.len() != num_perm {
+                return Err(provindex_index::IndexError::Corrupt {
                     cf: provindex_index::schema::SIGNATURES,
-                    reason: format!("signature of {candidate:032x}: {e}"),
+                    reason: format!(
+                        "signature of {candidate:032x} has {} values, the sketch spec {num_perm}",
+                        values.len()
+                    ),
                 }
-            })?;
+                .into());
+            }
+            let stored = Signature(values);
             let similarity = jaccard_estimate(&signature, &stored);
             if similarity >= min_similarity {
                 ranked.push((similarity, false, candidate));

@@ -50,17 +50,10 @@ impl OptOutRegistry for RegistryCheck {
     ) -> Result<Vec<RegistryCover>, ApiError> {
         // Work entries also cover near-duplicates: compare with the content's
         // stored MinHash signature (made with the index's sketch spec).
-        let signature = self
-            .index
-            .signature(content_id)?
-            .and_then(|bytes| provindex_sketch::Signature::from_bytes(&bytes).ok());
+        let signature = self.index.signature(content_id)?;
         Ok(self
             .registry
-            .covering_content(
-                content_id,
-                signature.as_ref().map(|s| s.0.as_slice()),
-                captures,
-            )?
+            .covering_content(content_id, signature.as_deref(), captures)?
             .iter()
             .map(|c| c.to_policy())
             .collect())

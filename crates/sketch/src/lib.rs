@@ -45,7 +45,8 @@ pub use ids::{ContentId, ParseIdError, content_id, sha256};
 pub use lang::{LANG_SAMPLE_BYTES, LanguageGuess, detect_language, detect_language_info};
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
 pub use minhash::{
-    LANES, MinHasher, SHINGLE_POLY, Shingles, Signature, SignatureError, jaccard_estimate,
+    COMPARED_BITS, LANES, MinHasher, SHINGLE_POLY, Shingles, Signature, SignatureError, agreement,
+    compared_bits, jaccard_estimate,
     shingle_hash, shingle_hashes, shingle_hashes_into, shingles, token_hash,
 };
 pub use normalize::{
