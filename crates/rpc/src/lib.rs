@@ -11,6 +11,7 @@ mod convert;
 pub mod coordinator;
 mod error;
 mod findwork;
+mod ledger;
 pub mod metrics;
 mod optout;
 mod provenance;
@@ -21,6 +22,7 @@ mod server;
 pub use checkoptout::OptOutRegistry;
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
+pub use ledger::LedgerApi;
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::{

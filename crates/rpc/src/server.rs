@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provindex_index::{IndexReader, Registry};
+use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use provindex_proto::v1::report_service_server::ReportServiceServer;
@@ -15,6 +16,7 @@ use tonic::transport::Server;
 use crate::auth::{Auth, ReadGated, TlsIdentity};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
+use crate::ledger::LedgerApi;
 use crate::registry_check::RegistryCheck;
 use crate::{OptOutApi, ProvenanceApi, ReportApi};
 
@@ -44,6 +46,9 @@ pub struct ServerConfig {
     /// Where request counts and latencies are recorded (`None`: not recorded);
     /// `crate::serve_metrics` exposes them.
     pub metrics: Option<Metrics>,
+    /// The index's verified ledger (`ledger.json`); `None` serves no
+    /// LedgerService.
+    pub ledger: Option<Arc<provindex_pipeline::ledger::LoadedLedger>>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
             auth: None,
             tls: None,
             metrics: None,
+            ledger: None,
         }
     }
 }
@@ -108,6 +114,14 @@ pub async fn serve(
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
+    let ledger = config.ledger.as_ref().map(|ledger| {
+        ReadGated::new(
+            LedgerServiceServer::new(LedgerApi::new(Arc::clone(ledger), Arc::clone(&index)))
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
+            config.auth.clone(),
+        )
+    });
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
         ProvenanceServiceServer::new(provenance_api(index, config.registry.as_ref()))
@@ -123,6 +137,11 @@ pub async fn serve(
     health_reporter
         .set_serving::<ReportServiceServer<ReportApi>>()
         .await;
+    if ledger.is_some() {
+        health_reporter
+            .set_serving::<LedgerServiceServer<LedgerApi>>()
+            .await;
+    }
     if opt_out.is_some() {
         health_reporter
             .set_serving::<OptOutServiceServer<OptOutApi>>()
@@ -165,6 +184,9 @@ pub async fn serve(
             config.metrics.clone(),
         )))
         .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
+        .add_optional_service(
+            ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
+        )
         .add_optional_service(
             opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
         )

@@ -5,6 +5,7 @@ mod export;
 mod jobs;
 mod lookup;
 mod registry_cli;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,6 +93,10 @@ enum Command {
     /// Pro-rata compensation statement per registered domain and per
     /// rightholder named in the registry (CSV, JSON).
     Compensation(export::CompensationArgs),
+    /// Check a signed ledger manifest and inclusion / non-inclusion proofs
+    /// offline, from the trusted public key alone; exits 1 naming the
+    /// failed check.
+    Verify(verify::VerifyArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
         index: PathBuf,
@@ -181,6 +186,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run_export(args),
         Command::Report(args) => export::run_report(args),
         Command::Compensation(args) => export::run_compensation(args),
+        Command::Verify(args) => return verify::run_verify(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -210,6 +216,10 @@ fn run_serve(
     let reader = IndexReader::open_with_cache(&index, block_cache_bytes)
         .with_context(|| format!("opening index {}", index.display()))?;
     let access = access.open(&index)?;
+    // A ledger.json that does not describe this index refuses to serve.
+    let ledger = provindex_pipeline::ledger::load_ledger(&reader)
+        .context("checking the index's ledger.json")?
+        .map(Arc::new);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let (listener, local) = bind_announced(&listen, "listening on").await?;
@@ -218,6 +228,7 @@ fn run_serve(
             ..Default::default()
         };
         access.apply(&mut config);
+        config.ledger = ledger;
         if let Some(metrics_listen) = &metrics_listen {
             let (metrics_listener, _) = bind_announced(metrics_listen, "metrics on").await?;
             let metrics = provindex_rpc::Metrics::new();

@@ -1,0 +1,195 @@
+//! LedgerService (ledger.proto): the served index's signed manifest and
+//! proofs from its two Merkle trees, held in memory since server start
+//! ([`provindex_pipeline::ledger::load_ledger`] rebuilt them from the index
+//! and checked them against `ledger.json`; about 350 bytes per content).
+
+use std::sync::Arc;
+
+use provindex_index::IndexReader;
+use provindex_ledger::{TreeKind, wire};
+use provindex_pipeline::ledger::LoadedLedger;
+use provindex_proto::v1::ledger_service_server::LedgerService;
+use provindex_proto::v1::prove_content_request::Key;
+use provindex_proto::v1::{
+    GetCaptureLinkRequest, GetCaptureLinkResponse, GetSignedManifestRequest,
+    GetSignedManifestResponse, ProveContentRequest, ProveContentResponse,
+};
+use tonic::{Request, Response, Status};
+
+use crate::convert::hex_u128;
+use crate::error::{ApiError, echo};
+
+pub struct LedgerApi {
+    ledger: Arc<LoadedLedger>,
+    index: Arc<IndexReader>,
+}
+
+impl LedgerApi {
+    pub fn new(ledger: Arc<LoadedLedger>, index: Arc<IndexReader>) -> Self {
+        Self { ledger, index }
+    }
+}
+
+/// A proof the server's own tree cannot make is the server's fault.
+fn internal(error: provindex_ledger::LedgerError) -> ApiError {
+    ApiError::Internal(format!("ledger: {error}"))
+}
+
+fn parse_content_id(text: &str) -> Result<u128, ApiError> {
+    hex_u128(text).ok_or_else(|| {
+        ApiError::invalid(
+            "content_id",
+            format!("{:?} is not 32 hex digits", echo(text)),
+        )
+    })
+}
+
+fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid(
+            "sha256",
+            format!("{:?} is not 64 hex digits", echo(text)),
+        ));
+    }
+    let bytes = hex::decode(text).map_err(|e| ApiError::invalid("sha256", e.to_string()))?;
+    Ok(bytes.try_into().expect("64 hex digits are 32 bytes"))
+}
+
+/// The content tree inclusion proof of `content_id`, if it is a leaf.
+fn content_inclusion(ledger: &LoadedLedger, content_id: u128) -> Result<Option<String>, ApiError> {
+    let tree = &ledger.trees.content;
+    match tree.position(&content_id) {
+        Ok(index) => {
+            let proof = tree.leaf_proof(index).map_err(internal)?;
+            Ok(Some(wire::inclusion_to_json(TreeKind::Content, &proof)))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+pub fn prove(
+    ledger: &LoadedLedger,
+    request: &ProveContentRequest,
+) -> Result<ProveContentResponse, ApiError> {
+    let mut response = ProveContentResponse::default();
+    match &request.key {
+        None => return Err(ApiError::invalid("key", "set content_id or sha256")),
+        Some(Key::ContentId(text)) => {
+            let content_id = parse_content_id(text)?;
+            match content_inclusion(ledger, content_id)? {
+                Some(json) => {
+                    response.present = true;
+                    response.inclusion_json = json;
+                    response.content_id = format!("{content_id:032x}");
+                }
+                None => {
+                    let proof = ledger
+                        .trees
+                        .content
+                        .non_inclusion_proof(&content_id)
+                        .map_err(internal)?;
+                    response.non_inclusion_json = wire::non_inclusion_to_json(
+                        TreeKind::Content,
+                        &content_id.to_be_bytes(),
+                        &proof,
+                    );
+                }
+            }
+        }
+        Some(Key::Sha256(text)) => {
+            let sha = parse_sha256(text)?;
+            let tree = &ledger.trees.sha256;
+            match tree.position(&sha) {
+                Ok(index) => {
+                    let content_id = tree.leaves()[index].content_id;
+                    let proof = tree.leaf_proof(index).map_err(internal)?;
+                    response.present = true;
+                    response.sha256_inclusion_json =
+                        wire::inclusion_to_json(TreeKind::Sha256, &proof);
+                    response.inclusion_json =
+                        content_inclusion(ledger, content_id)?.ok_or_else(|| {
+                            ApiError::Internal(format!(
+                                "sha256 leaf names content {content_id:032x}, not in the content tree"
+                            ))
+                        })?;
+                    response.content_id = format!("{content_id:032x}");
+                }
+                Err(_) => {
+                    let proof = tree.non_inclusion_proof(&sha).map_err(internal)?;
+                    response.non_inclusion_json =
+                        wire::non_inclusion_to_json(TreeKind::Sha256, &sha, &proof);
+                }
+            }
+        }
+    }
+    Ok(response)
+}
+
+pub fn capture_link(
+    ledger: &LoadedLedger,
+    index: &IndexReader,
+    request: &GetCaptureLinkRequest,
+) -> Result<GetCaptureLinkResponse, ApiError> {
+    let capture_id = hex_u128(&request.capture_id).ok_or_else(|| {
+        ApiError::invalid(
+            "capture_id",
+            format!("{:?} is not 32 hex digits", echo(&request.capture_id)),
+        )
+    })?;
+    let record = index.capture(capture_id)?.ok_or_else(|| {
+        ApiError::NotFound(format!("no capture {}", echo(&request.capture_id)))
+    })?;
+    let content_id = record.content_id().ok_or_else(|| {
+        ApiError::FailedPrecondition(format!(
+            "capture {capture_id:032x} has no text, so it links to no content"
+        ))
+    })?;
+    let inclusion_json = content_inclusion(ledger, content_id)?.ok_or_else(|| {
+        ApiError::Internal(format!(
+            "capture {capture_id:032x} links to content {content_id:032x}, not in the ledger"
+        ))
+    })?;
+    Ok(GetCaptureLinkResponse {
+        capture_id: format!("{capture_id:032x}"),
+        content_id: format!("{content_id:032x}"),
+        inclusion_json,
+    })
+}
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    async fn get_signed_manifest(
+        &self,
+        _request: Request<GetSignedManifestRequest>,
+    ) -> Result<Response<GetSignedManifestResponse>, Status> {
+        let signed = &self.ledger.signed;
+        let manifest = &signed.manifest;
+        Ok(Response::new(GetSignedManifestResponse {
+            signed_manifest_json: self.ledger.json.clone(),
+            content_root: hex::encode(manifest.content_root),
+            sha256_root: hex::encode(manifest.sha256_root),
+            content_count: manifest.content_count,
+            public_key: hex::encode(signed.public_key),
+            manifest_digest: hex::encode(manifest.digest()),
+        }))
+    }
+
+    async fn prove_content(
+        &self,
+        request: Request<ProveContentRequest>,
+    ) -> Result<Response<ProveContentResponse>, Status> {
+        Ok(Response::new(prove(&self.ledger, &request.into_inner())?))
+    }
+
+    async fn get_capture_link(
+        &self,
+        request: Request<GetCaptureLinkRequest>,
+    ) -> Result<Response<GetCaptureLinkResponse>, Status> {
+        let request = request.into_inner();
+        let (ledger, index) = (Arc::clone(&self.ledger), Arc::clone(&self.index));
+        let response = tokio::task::spawn_blocking(move || capture_link(&ledger, &index, &request))
+            .await
+            .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))??;
+        Ok(Response::new(response))
+    }
+}
