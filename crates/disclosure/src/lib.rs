@@ -18,17 +18,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::records::{self, CaptureRecord, ContentRecord, Verdict};
 use provindex_index::registry::{Coverage, Registry};
 use provindex_index::{IndexError, IndexReader};
 use provindex_policy::arithmetic::{in_period, pro_rata, share, split_equally, top_domain_count};
-use provindex_policy::export::export_reasons;
 use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation};
 use serde::Serialize;
 
+mod export;
 pub mod render;
+pub use export::{
+    ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, export_names,
+    summary_uri,
+};
+pub use provindex_corpus::upload::UploadOptions;
+pub use provindex_manifest::{ManifestFormat, WriterOptions};
 pub use render::{compensation_csv, render_html};
 
 /// The dedup rule, as stated in every output.
@@ -255,116 +260,6 @@ impl Sources<'_> {
 
 // ---------------------------------------------------------------- export
 
-/// The export summary (`MANIFEST.summary.json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExportSummary {
-    pub index: String,
-    pub registry: Option<String>,
-    pub at: i64,
-    /// Where the manifest was written (set by [`write_export`]).
-    pub manifest: String,
-    pub contents: u64,
-    pub kept: u64,
-    pub kept_tokens: u64,
-    pub excluded: u64,
-    pub excluded_by_reason: BTreeMap<String, u64>,
-    pub matched_by_reason: BTreeMap<String, u64>,
-    pub reason_rule: String,
-    pub dedup: String,
-}
-
-/// A training manifest built in memory, ready for [`write_export`].
-pub struct Export {
-    /// JSONL: one row per kept content: `content_id`, `sha256`, `url`,
-    /// `license`, `language`, `tokens`, `cluster_id`, and its earliest
-    /// capture's `crawl`, `capture_time`, `record_id` and record `location`
-    /// (`uri`, `offset`, `length`, `framing`), to join back to the documents.
-    pub manifest: Vec<u8>,
-    pub summary: ExportSummary,
-}
-
-/// Builds the training manifest: every keeper not opted out by crawl signals
-/// or by registry entries in force at `sources.at`. Fails (and produces
-/// nothing) unless `kept + excluded` equals the contents walked and the
-/// index manifest's count.
-pub fn build_export(sources: Sources<'_>) -> Result<Export> {
-    let reader = sources.reader;
-    let mut manifest = Vec::new();
-    let mut kept = 0u64;
-    let mut kept_tokens = 0u64;
-    let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
-    let mut matched: BTreeMap<String, u64> = BTreeMap::new();
-    let contents = walk_contents(reader, |view| {
-        let reasons = export_reasons(&reservation_of(&sources, &view)?, view.keeper());
-        for reason in &reasons.matched {
-            *matched.entry(reason.clone()).or_default() += 1;
-        }
-        if let Some(reason) = reasons.excluded_by {
-            *excluded.entry(reason).or_default() += 1;
-            return Ok(());
-        }
-        let earliest = view.earliest()?;
-        let line = serde_json::json!({
-            "content_id": format!("{:032x}", view.id),
-            "sha256": hex(&view.record.sha256),
-            "url": earliest.url,
-            "license": license_of(earliest),
-            "language": language_of(&view.record),
-            "tokens": view.record.token_count,
-            "cluster_id": format!("{:032x}", view.record.cluster(view.id).cluster_id),
-            "crawl": earliest.crawl,
-            "capture_time": earliest.capture_time,
-            "record_id": earliest.record_id,
-            "location": {
-                "uri": earliest.location_uri,
-                "offset": earliest.location_offset,
-                "length": earliest.location_length,
-                "framing": earliest.location_framing().as_str(),
-            },
-        });
-        manifest.extend_from_slice(line.to_string().as_bytes());
-        manifest.push(b'\n');
-        kept += 1;
-        kept_tokens += view.record.token_count;
-        Ok(())
-    })?;
-    let excluded_total: u64 = excluded.values().sum();
-    if kept + excluded_total != contents {
-        return Err(DisclosureError::Inconsistent(format!(
-            "export does not reconcile: kept {kept} + excluded {excluded_total} != {contents} contents walked"
-        )));
-    }
-    if contents != reader.manifest().contents {
-        return Err(DisclosureError::Inconsistent(format!(
-            "export does not reconcile: {contents} contents walked, the manifest says {}",
-            reader.manifest().contents
-        )));
-    }
-    Ok(Export {
-        manifest,
-        summary: ExportSummary {
-            index: sources.index_label(),
-            registry: sources.registry_label(),
-            at: sources.at,
-            manifest: String::new(),
-            contents,
-            kept,
-            kept_tokens,
-            excluded: excluded_total,
-            excluded_by_reason: excluded,
-            matched_by_reason: matched,
-            reason_rule: REASON_RULE.into(),
-            dedup: DEDUP_RULE.into(),
-        },
-    })
-}
-
-/// `X.jsonl` → `X.summary.json`; any other name: `NAME.summary.json`.
-pub fn summary_uri(out: &str) -> String {
-    let stem = out.strip_suffix(".jsonl").unwrap_or(out);
-    format!("{stem}.summary.json")
-}
-
 fn destination_error(error: StoreError, field: &'static str) -> DisclosureError {
     match error {
         StoreError::InvalidUri { uri, reason } => {
@@ -383,62 +278,6 @@ pub async fn check_destination(store: &CorpusStore, out: &str, field: &'static s
         .check_writable_async(out)
         .await
         .map_err(|error| destination_error(error, field))
-}
-
-/// Writes the manifest to `out` (a local path, `file:///...` or
-/// `s3://bucket/key`), then the summary to [`summary_uri`]: each object in one
-/// put, so it appears whole or not at all, and the summary only once the
-/// manifest is in place. With `create_only` neither may exist beforehand
-/// ([`DisclosureError::AlreadyExists`]). If the summary cannot be written the
-/// manifest written here is deleted again. `field` names the output argument
-/// in errors. Returns the summary as written.
-pub async fn write_export(
-    store: &CorpusStore,
-    out: &str,
-    export: Export,
-    create_only: bool,
-    field: &'static str,
-) -> Result<ExportSummary> {
-    if out.trim().is_empty() {
-        return Err(DisclosureError::invalid(field, "is empty"));
-    }
-    if out.ends_with('/') {
-        return Err(DisclosureError::invalid(
-            field,
-            format!("{out:?} names a folder; give the manifest's object name"),
-        ));
-    }
-    let summary_out = summary_uri(out);
-    let mut summary = export.summary;
-    summary.manifest = out.to_owned();
-    let mut summary_bytes = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| DisclosureError::Inconsistent(format!("encoding the summary: {e}")))?;
-    summary_bytes.push(b'\n');
-    let store_error = |error: StoreError| destination_error(error, field);
-    if create_only {
-        // Refuse before writing anything when the summary is there already.
-        match store.list_async(&summary_out).await {
-            Ok(found) if found.iter().any(|o| o.uri == summary_out) => {
-                return Err(DisclosureError::AlreadyExists(summary_out));
-            }
-            Err(error @ StoreError::InvalidUri { .. }) => return Err(store_error(error)),
-            _ => {}
-        }
-    }
-    store
-        .put_async(out, Bytes::from(export.manifest), create_only)
-        .await
-        .map_err(store_error)?;
-    if let Err(error) = store
-        .put_async(&summary_out, Bytes::from(summary_bytes), create_only)
-        .await
-    {
-        if let Err(cleanup) = store.delete_async(out).await {
-            tracing::error!(%cleanup, manifest = out, "could not delete the manifest after the summary failed");
-        }
-        return Err(store_error(error));
-    }
-    Ok(summary)
 }
 
 // ---------------------------------------------------------------- report
@@ -929,12 +768,6 @@ pub fn build_compensation(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn summary_names() {
-        assert_eq!(summary_uri("s3://b/x/m.jsonl"), "s3://b/x/m.summary.json");
-        assert_eq!(summary_uri("/tmp/m"), "/tmp/m.summary.json");
-    }
 
     #[test]
     fn utc_dates() {

@@ -261,6 +261,11 @@ fn summary_message(s: disclosure::ExportSummary) -> pb::ExportSummary {
     pb::ExportSummary {
         summary_uri: disclosure::summary_uri(&s.manifest),
         manifest_uri: s.manifest,
+        exclusions_uri: s.exclusions,
+        format: s.format,
+        index_digest: s.index_digest,
+        manifest_bytes: s.manifest_bytes,
+        exclusions_bytes: s.exclusions_bytes,
         at: s.at,
         contents: s.contents,
         kept: s.kept,
@@ -323,22 +328,33 @@ impl ReportService for ReportApi {
         let outcome = async {
             validate_output(&request.output_uri)?;
             let out = request.output_uri.trim().to_owned();
+            // From the name (.parquet, .jsonl.zst, else JSONL).
+            let format = None;
+            disclosure::export_names(&out, format, "output_uri").map_err(ApiError::from)?;
             disclosure::check_destination(&self.store, &out, "output_uri")
                 .await
                 .map_err(ApiError::from)?;
             let at = request.at.unwrap_or_else(disclosure::now);
-            let export = self
+            let store = Arc::clone(&self.store);
+            let summary = self
                 .blocking(move |reader, registry| {
-                    disclosure::build_export(Sources {
-                        reader,
-                        registry,
-                        at,
-                    })
+                    disclosure::build_export(
+                        &store,
+                        Sources {
+                            reader,
+                            registry,
+                            at,
+                        },
+                        &out,
+                        &disclosure::ExportOptions {
+                            format,
+                            create_only: true,
+                            ..disclosure::ExportOptions::default()
+                        },
+                        "output_uri",
+                    )
                 })
                 .await?;
-            let summary = disclosure::write_export(&self.store, &out, export, true, "output_uri")
-                .await
-                .map_err(ApiError::from)?;
             Ok(summary_message(summary))
         }
         .await;

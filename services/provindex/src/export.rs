@@ -15,11 +15,17 @@ use provindex_index::{IndexReader, Registry};
 pub struct ExportArgs {
     /// The index directory.
     index: PathBuf,
-    /// Where to write the manifest (JSONL): a local path, file:///path or
+    /// Where to write the manifest: a local path, file:///path or
     /// s3://bucket/key (S3 settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-    /// ...). The summary goes next to it as NAME.summary.json.
+    /// ...). Its extension (.parquet, .jsonl.zst, .jsonl) picks the format
+    /// unless --format does. The exclusions go next to it as
+    /// STEM.exclusions.EXT and the summary as STEM.summary.json (STEM: the
+    /// name without its extension).
     #[arg(long)]
     out: String,
+    /// jsonl, jsonl.zst or parquet (default: from --out's extension, else jsonl).
+    #[arg(long)]
+    format: Option<provindex_disclosure::ManifestFormat>,
     /// Opt-out registry to honour (default: none; only crawl signals apply).
     #[arg(long)]
     registry: Option<PathBuf>,
@@ -128,24 +134,40 @@ fn pretty(value: serde_json::Value) -> Vec<u8> {
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let reader = open(&args.index)?;
     let registry = open_registry(args.registry.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded: the streaming upload blocks on this runtime's handle
+    // from this thread while its parts upload on the workers.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let store = provindex_corpus::store::CorpusStore::with_handle(runtime.handle().clone());
+    disclosure::export_names(&args.out, args.format, "--out")?;
     runtime.block_on(disclosure::check_destination(&store, &args.out, "--out"))?;
-    let export = disclosure::build_export(Sources {
-        reader: &reader,
-        registry: registry.as_ref(),
-        at: args.at.unwrap_or_else(disclosure::now),
-    })?;
-    let summary = runtime.block_on(disclosure::write_export(
+    let summary = disclosure::build_export(
         &store,
+        Sources {
+            reader: &reader,
+            registry: registry.as_ref(),
+            at: args.at.unwrap_or_else(disclosure::now),
+        },
         &args.out,
-        export,
-        args.no_clobber,
+        &disclosure::ExportOptions {
+            format: args.format,
+            create_only: args.no_clobber,
+            ..disclosure::ExportOptions::default()
+        },
         "--out",
-    ))?;
+    )
+    .map_err(|e| match e {
+        disclosure::DisclosureError::InvalidArgument {
+            field: "format",
+            reason,
+        } => {
+            anyhow::anyhow!("--format: {reason}")
+        }
+        e => e.into(),
+    })?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
