@@ -2,6 +2,7 @@
 
 mod client;
 mod export;
+mod fetch;
 mod jobs;
 mod lookup;
 mod registry_cli;
@@ -48,8 +49,15 @@ enum Command {
     /// Serve an index over gRPC (ProvenanceService, OptOutService,
     /// ReportService, health, reflection).
     Serve {
+        /// The index: a local directory, or the object-store URI of a
+        /// published index (`s3://bucket/prefix`), fetched into --cache-dir
+        /// and verified against its publication.json before serving.
         #[arg(long)]
         index: PathBuf,
+        /// Local cache of fetched indexes (default
+        /// `$XDG_CACHE_HOME/provindex/indexes`, else `~/.cache/provindex/indexes`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
         /// Address to listen on; port 0 picks a free port (printed on stdout).
         #[arg(long, default_value = DEFAULT_SERVER)]
         listen: String,
@@ -157,6 +165,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => jobs::run_worker(args),
         Command::Serve {
             index,
+            cache_dir,
             listen,
             metrics_listen,
             http_listen,
@@ -165,6 +174,7 @@ fn main() -> ExitCode {
             access,
         } => run_serve(
             index,
+            cache_dir,
             listen,
             metrics_listen,
             http_listen,
@@ -197,8 +207,10 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_serve(
     index: PathBuf,
+    cache_dir: Option<PathBuf>,
     listen: String,
     metrics_listen: Option<String>,
     http_listen: Option<String>,
@@ -213,9 +225,11 @@ fn run_serve(
     let block_cache_bytes = block_cache_mb
         .checked_mul(1 << 20)
         .with_context(|| format!("--block-cache-mb {block_cache_mb} is too large"))?;
-    let reader = IndexReader::open_with_cache(&index, block_cache_bytes)
-        .with_context(|| format!("opening index {}", index.display()))?;
-    let access = access.open(&index)?;
+    let local = fetch::resolve(&index, cache_dir.as_deref())?;
+    let reader = IndexReader::open_with_cache(&local.dir, block_cache_bytes)
+        .with_context(|| format!("opening index {}", local.dir.display()))?;
+    local.check(reader.manifest())?;
+    let access = access.open(&local.registry_base)?;
     // A ledger.json that does not describe this index refuses to serve.
     let ledger = provindex_pipeline::ledger::load_ledger(&reader)
         .context("checking the index's ledger.json")?

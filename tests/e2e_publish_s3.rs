@@ -1,0 +1,319 @@
+//! A published index on a real S3-compatible server (moto), with real
+//! processes (issue 17): `provindex index --out s3://…` uploads partition
+//! p0000's files and `publication.json`; `provindex serve --index s3://…`
+//! fetches, verifies and serves it with the answers of the same corpus indexed
+//! locally; a second publish to the URI is refused; a tampered, truncated or
+//! missing object makes a server with a fresh cache refuse to start, naming
+//! the file (and both checksums), while a cache verified earlier is reused.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
+use provindex_pipeline::publish::Publication;
+use provindex_proto::v1::{
+    LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
+};
+
+const FILES: [&str; 3] = [
+    "gov.uk-2014-crawl-a.warc.gz",
+    "gov.uk-2014-crawl-b-revisits.warc.gz",
+    "iana.org-2014.warc.gz",
+];
+
+fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+fn index(out: &str, env: &[(&str, String)]) -> Output {
+    Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg("index")
+        .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+        .args(["--out", out, "--crawl", "pub", "--built-at", "0"])
+        .args(["--workers", "2"])
+        .output()
+        .expect("run provindex index")
+}
+
+fn serve_refusal(uri: &str, cache: &Path, env: &[(&str, String)]) -> String {
+    let output = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["serve", "--index", uri, "--listen", "127.0.0.1:0"])
+        .arg("--cache-dir")
+        .arg(cache)
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run provindex serve");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "serve started: {stdout}");
+    assert!(!stdout.contains("listening on"), "{stdout}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The store blocks: its calls run on a plain thread.
+fn with_store<T: Send + 'static>(
+    endpoint: &str,
+    f: impl FnOnce(&provindex_corpus::store::CorpusStore) -> T + Send + 'static,
+) -> T {
+    let endpoint = endpoint.to_string();
+    std::thread::spawn(move || f(&common::moto_store(&endpoint)))
+        .join()
+        .expect("store thread")
+}
+
+fn sha256sum(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let output = child.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .expect("hash")
+        .to_string()
+}
+
+async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<String> {
+    let mut client = ProvenanceServiceClient::new(server.channel().await);
+    let mut answers = Vec::new();
+    for url in urls {
+        for mode in [UrlMatch::Exact, UrlMatch::Prefix, UrlMatch::Host] {
+            let mut request = LookupUrlRequest {
+                url: url.to_string(),
+                r#match: mode as i32,
+                page_size: 7,
+                ..Default::default()
+            };
+            loop {
+                let page = match client.lookup_url(request.clone()).await {
+                    Ok(page) => page.into_inner(),
+                    Err(status) => {
+                        // Both servers must refuse alike.
+                        answers.push(format!("{:?}: {}", status.code(), status.message()));
+                        break;
+                    }
+                };
+                answers.push(format!("{page:?}"));
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+        }
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_to_s3_serve_verified_refuse_tampering() {
+    let venv = moto_venv();
+    let moto = start_moto(&venv, "pub");
+    let env = s3_env(&moto.endpoint);
+    let uri = "s3://pub/indexes/idx";
+    let tmp = tempfile::tempdir().expect("tempdir");
+
+    // Publish.
+    let output = index(uri, &env);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "index --out {uri}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(&format!("into {uri}")), "{stdout}");
+
+    // The bucket holds exactly the listed files plus publication.json, each
+    // with the listed size and SHA-256 (checked with sha256sum).
+    let (publication, objects) = with_store(&moto.endpoint, move |store| {
+        let text = store
+            .get_bytes(&format!("{uri}/publication.json"))
+            .expect("publication.json");
+        let publication: Publication = serde_json::from_slice(&text).expect("publication");
+        let objects: Vec<(String, Vec<u8>)> = store
+            .list(&format!("{uri}/"))
+            .expect("list")
+            .into_iter()
+            .map(|o| {
+                let bytes = store.get_bytes(&o.uri).expect("get").to_vec();
+                (o.uri, bytes)
+            })
+            .collect();
+        (publication, objects)
+    });
+    assert_eq!(publication.format, "provindex-publication");
+    assert_eq!(publication.partitions.len(), 1);
+    let partition = &publication.partitions[0];
+    assert_eq!(partition.id, "p0000");
+    assert_eq!(partition.key_range.tables, "all");
+    let mut listed: Vec<String> = partition
+        .files
+        .iter()
+        .map(|f| format!("{uri}/{}", f.path))
+        .collect();
+    listed.push(format!("{uri}/publication.json"));
+    listed.sort();
+    let stored: Vec<String> = objects.iter().map(|(u, _)| u.clone()).collect();
+    assert_eq!(stored, listed);
+    for name in ["CURRENT", "OPTIONS-", "MANIFEST-", ".sst"] {
+        assert!(
+            partition.files.iter().any(|f| f.path.contains(name)),
+            "{name} missing from {:?}",
+            partition.files
+        );
+    }
+    assert!(!partition.files.iter().any(|f| f.path.ends_with("LOCK")));
+    for file in &partition.files {
+        let (_, bytes) = objects
+            .iter()
+            .find(|(u, _)| *u == format!("{uri}/{}", file.path))
+            .expect("object");
+        assert_eq!(bytes.len() as u64, file.size, "{}", file.path);
+        assert_eq!(sha256sum(bytes), file.sha256, "{}", file.path);
+    }
+    assert_eq!(
+        partition.bytes,
+        partition.files.iter().map(|f| f.size).sum::<u64>()
+    );
+
+    // The same corpus indexed into a local directory: same digest.
+    let local = tmp.path().join("local-index");
+    let output = index(local.to_str().expect("utf-8"), &env);
+    assert!(output.status.success());
+    let info = common::run_ok(&["info".as_ref(), local.as_os_str(), "--json".as_ref()]);
+    let manifest: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(manifest["digest"], publication.index.digest.as_str());
+    assert_eq!(manifest["captures"], publication.index.captures);
+    assert_eq!(
+        manifest["sketch_spec"],
+        publication.index.sketch_spec.as_str()
+    );
+
+    // Served from S3 (through a cache) and from the local directory: identical answers.
+    let cache = tmp.path().join("cache");
+    let cache_arg = ["--cache-dir".to_string(), cache.display().to_string()];
+    let urls = [
+        "http://www.iana.org/",
+        "http://www.iana.org/domains",
+        "https://www.gov.uk/",
+        "https://www.gov.uk/government",
+    ];
+    let remote = ServerProcess::start_with_env(Path::new(uri), &cache_arg, &env);
+    let local_server = ServerProcess::start(&local);
+    let from_s3 = lookups(&remote, &urls).await;
+    let from_local = lookups(&local_server, &urls).await;
+    assert!(
+        from_s3.iter().any(|a| a.contains("captures: [Capture")),
+        "no captures found: {from_s3:?}"
+    );
+    assert_eq!(from_s3, from_local);
+    drop(remote);
+    let verified = cache.join(&publication.index.digest);
+    assert!(verified.join("VERIFIED").is_file());
+    assert!(verified.join("partitions/p0000/CURRENT").is_file());
+
+    // A second publish to the same URI is refused, and changes nothing.
+    let output = index(uri, &env);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("already holds a published index") && stderr.contains(uri),
+        "{stderr}"
+    );
+
+    // Tamper with the largest SST: same size, one byte changed.
+    let sst = partition
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".sst"))
+        .max_by_key(|f| f.size)
+        .expect("an sst")
+        .clone();
+    let object = format!("{uri}/{}", sst.path);
+    let original = objects
+        .iter()
+        .find(|(u, _)| *u == object)
+        .expect("sst")
+        .1
+        .clone();
+    let mut tampered = original.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x01;
+    let tampered_sha = sha256sum(&tampered);
+    {
+        let object = object.clone();
+        with_store(&moto.endpoint, move |store| {
+            store.put(&object, tampered.into()).expect("overwrite")
+        });
+    }
+    // A fresh cache: refused, naming the file and both checksums.
+    let stderr = serve_refusal(uri, &tmp.path().join("cache-2"), &env);
+    assert!(stderr.contains(&sst.path), "{stderr}");
+    assert!(stderr.contains(&sst.sha256), "{stderr}");
+    assert!(stderr.contains(&tampered_sha), "{stderr}");
+    assert!(stderr.contains("refusing to serve"), "{stderr}");
+    assert!(
+        !tmp.path()
+            .join("cache-2")
+            .join(&publication.index.digest)
+            .exists()
+    );
+    // The cache verified before the tampering is reused: no object is read again.
+    let reused = ServerProcess::start_with_env(Path::new(uri), &cache_arg, &env);
+    assert_eq!(
+        lookups(&reused, &urls[..1]).await,
+        lookups(&local_server, &urls[..1]).await
+    );
+    drop(reused);
+
+    // Truncated.
+    {
+        let (object, short) = (object.clone(), original[..original.len() - 100].to_vec());
+        with_store(&moto.endpoint, move |store| {
+            store.put(&object, short.into()).expect("truncate")
+        });
+    }
+    let stderr = serve_refusal(uri, &tmp.path().join("cache-3"), &env);
+    assert!(
+        stderr.contains(&format!(
+            "{} bytes, publication.json says {}",
+            sst.size - 100,
+            sst.size
+        )) && stderr.contains(&sst.path),
+        "{stderr}"
+    );
+
+    // Missing.
+    {
+        let object = object.clone();
+        with_store(&moto.endpoint, move |store| {
+            store.delete(&object).expect("delete")
+        });
+    }
+    let stderr = serve_refusal(uri, &tmp.path().join("cache-4"), &env);
+    assert!(
+        stderr.contains(&format!("{}", sst.path)) && stderr.contains("missing"),
+        "{stderr}"
+    );
+
+    // No publication at all.
+    let stderr = serve_refusal("s3://pub/indexes/none", &tmp.path().join("cache-5"), &env);
+    assert!(stderr.contains("no publication.json"), "{stderr}");
+}
