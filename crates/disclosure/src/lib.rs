@@ -375,6 +375,21 @@ pub struct TransparencyReport {
     pub dedup: String,
     /// Contents per detected language (ISO 639-3; `und` when not detected).
     pub languages: BTreeMap<String, u64>,
+    /// Contents holding personal identifiers (issue 19).
+    pub personal_data: PersonalData,
+}
+
+/// Contents with personal identifiers detected at build time, by kind
+/// (`policy::pii`; counts only, the index holds no values).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonalData {
+    pub contents_with_any: u64,
+    pub share_of_contents: f64,
+    /// Per kind (email, phone, cn_resident_id, payment_card): contents with
+    /// at least one, and their share of all contents.
+    pub contents_by_kind: BTreeMap<String, u64>,
+    pub share_by_kind: BTreeMap<String, f64>,
+    pub rule: String,
 }
 
 /// Builds the transparency summary; [`DisclosureError::Empty`] on an index
@@ -414,7 +429,20 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
     let mut reserved_contents = 0u64;
     let mut reserved_by_kind: BTreeMap<String, u64> = BTreeMap::new();
     let mut languages: BTreeMap<String, u64> = BTreeMap::new();
+    let mut pii_contents = 0u64;
+    let mut pii_by_kind: BTreeMap<String, u64> = provindex_policy::pii::PiiKind::ALL
+        .iter()
+        .map(|k| (k.name().to_owned(), 0))
+        .collect();
     let walked = walk_contents(reader, |view| {
+        let mut any_pii = false;
+        for kind in provindex_policy::pii::PiiKind::ALL {
+            if view.record.pii_count(kind) > 0 {
+                any_pii = true;
+                *pii_by_kind.entry(kind.name().to_owned()).or_default() += 1;
+            }
+        }
+        pii_contents += u64::from(any_pii);
         let earliest = view.earliest()?;
         contents += 1;
         *languages.entry(language_of(&view.record)).or_default() += 1;
@@ -524,6 +552,16 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
         },
         dedup: DEDUP_RULE.into(),
         languages,
+        personal_data: PersonalData {
+            contents_with_any: pii_contents,
+            share_of_contents: share(pii_contents, contents),
+            share_by_kind: pii_by_kind
+                .iter()
+                .map(|(k, n)| (k.clone(), share(*n, contents)))
+                .collect(),
+            contents_by_kind: pii_by_kind,
+            rule: "contents whose extracted text holds at least one e-mail address, phone number, checksum-valid Chinese resident identity number or Luhn-valid payment card number, detected at build time (counts only; indexes built before issue 19 count none)".into(),
+        },
     })
 }
 

@@ -198,6 +198,20 @@ impl IndexReader {
         collect_ids(iter, hmac, limit, |key| key.content_id.0)
     }
 
+    /// Visits every stored row of every table (`meta` included) as its raw
+    /// key and value bytes: for audits of what an index holds, e.g. that no
+    /// personal identifier is stored in clear (issue 19).
+    pub fn for_each_stored_row(
+        &self,
+        mut visit: impl FnMut(&str, &[u8], &[u8]),
+    ) -> Result<(), IndexError> {
+        for spec in &TABLES {
+            self.store
+                .for_each_raw(spec.name, |key, value| visit(spec.name, key, value))?;
+        }
+        Ok(())
+    }
+
     /// One page of a URL scan.
     pub fn scan_urls(&self, scan: &UrlScan) -> Result<UrlScanPage, IndexError> {
         let mut page = UrlScanPage::default();

@@ -225,6 +225,24 @@ pub fn prepare_keyed(
         })
     });
 
+    // The preview is stored: never with an identifier in clear. Redacted
+    // text, cut to no more bytes than the unredacted preview.
+    let content = content.map(|mut content| {
+        if let Some(text) = doc.text.as_deref()
+            && content.pii != provindex_index::records::PiiCounts::default()
+        {
+            let version = hasher.spec().normalization_version;
+            let redacted =
+                provindex_sketch::normalize_with(version, &provindex_policy::pii::redact(text));
+            let mut end = redacted.len().min(content.preview.len());
+            while !redacted.is_char_boundary(end) {
+                end -= 1;
+            }
+            content.preview = redacted[..end].to_owned();
+        }
+        content
+    });
+
     let revisit = (doc.kind == DocKind::Revisit).then(|| {
         let target_url = doc.refers_to_target_uri.as_deref().unwrap_or(&url);
         let target_time = doc

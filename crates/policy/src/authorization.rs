@@ -239,6 +239,20 @@ pub fn may_export(principal: &Principal) -> Result<(), Denied> {
     Ok(())
 }
 
+/// Audit labels and personal-data look-ups (issue 19) need an admin: the
+/// operator's reviewers and data-protection officer, not rightholders or
+/// readers (a look-up tells which samples hold a person's identifier).
+pub fn may_audit(principal: &Principal, action: &str) -> Result<(), Denied> {
+    if principal.role != Role::Admin {
+        return Err(Denied::Permission(format!(
+            "{} ({}) may not {action}: it needs the admin role",
+            principal.name,
+            principal.role.as_str()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

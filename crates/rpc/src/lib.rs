@@ -3,6 +3,7 @@
 //! [`provindex_errors::ErrorExt`]; it becomes a `tonic::Status` in one place,
 //! [`status_of`] (issue 15).
 
+mod audit;
 pub mod auth;
 mod batch;
 mod checkoptout;
@@ -29,5 +30,6 @@ pub use provenance::{
     MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage, read_original_record, url_captures,
     url_prefixes,
 };
+pub use audit::AuditApi;
 pub use report::ReportApi;
 pub use server::{ServerConfig, incoming, serve};

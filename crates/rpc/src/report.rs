@@ -211,6 +211,13 @@ fn report_message(r: disclosure::TransparencyReport) -> pb::TransparencyReport {
         }),
         dedup: r.dedup,
         languages: r.languages.into_iter().collect(),
+        personal_data: Some(pb::PersonalData {
+            contents_with_any: r.personal_data.contents_with_any,
+            share_of_contents: r.personal_data.share_of_contents,
+            contents_by_kind: r.personal_data.contents_by_kind.into_iter().collect(),
+            share_by_kind: r.personal_data.share_by_kind.into_iter().collect(),
+            rule: r.personal_data.rule,
+        }),
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use provindex_index::{IndexReader, Registry};
 use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
+use provindex_proto::v1::audit_service_server::AuditServiceServer;
 use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use provindex_proto::v1::report_service_server::ReportServiceServer;
@@ -18,7 +19,7 @@ use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::ledger::LedgerApi;
 use crate::registry_check::RegistryCheck;
-use crate::{OptOutApi, ProvenanceApi, ReportApi};
+use crate::{AuditApi, OptOutApi, ProvenanceApi, ReportApi};
 
 /// Limits that keep one client from exhausting the server.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct ServerConfig {
     /// Where request counts and latencies are recorded (`None`: not recorded);
     /// `crate::serve_metrics` exposes them.
     pub metrics: Option<Metrics>,
+    /// The HMAC key personal identifiers were hashed with at build time
+    /// (`serve --pii-key`); `None`: FindPersonalData is refused.
+    pub pii_key: Option<Arc<Vec<u8>>>,
     /// The index's verified ledger (`ledger.json`); `None` serves no
     /// LedgerService.
     pub ledger: Option<Arc<provindex_pipeline::ledger::LoadedLedger>>,
@@ -66,6 +70,7 @@ impl Default for ServerConfig {
             auth: None,
             tls: None,
             metrics: None,
+            pii_key: None,
             ledger: None,
         }
     }
@@ -122,6 +127,19 @@ pub async fn serve(
             config.auth.clone(),
         )
     });
+    // Samples and rates are reads; RecordLabel and FindPersonalData check
+    // for an admin token themselves.
+    let audit = ReadGated::new(
+        AuditServiceServer::new(AuditApi::new(
+            Arc::clone(&index),
+            config.registry.clone(),
+            config.auth.clone(),
+            config.pii_key.clone(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
         ProvenanceServiceServer::new(provenance_api(index, config.registry.as_ref()))
@@ -136,6 +154,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<ReportServiceServer<ReportApi>>()
+        .await;
+    health_reporter
+        .set_serving::<AuditServiceServer<AuditApi>>()
         .await;
     if ledger.is_some() {
         health_reporter
@@ -184,6 +205,7 @@ pub async fn serve(
             config.metrics.clone(),
         )))
         .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
+        .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
         .add_optional_service(
             ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
         )

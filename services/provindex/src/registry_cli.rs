@@ -29,6 +29,10 @@ pub struct AccessArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// PII key file the index was built with (`index --pii-key`): enables
+    /// AuditService FindPersonalData.
+    #[arg(long)]
+    pii_key: Option<PathBuf>,
 }
 
 /// What [`AccessArgs::open`] prepared.
@@ -36,6 +40,7 @@ pub struct Access {
     registry: Arc<Registry>,
     auth: Option<Arc<Auth>>,
     tls: Option<TlsIdentity>,
+    pii_key: Option<Arc<Vec<u8>>>,
 }
 
 /// `INDEX.registry` next to `INDEX` (trailing slashes ignored).
@@ -90,11 +95,18 @@ impl AccessArgs {
                 path.display()
             )
         })?;
+        let pii_key = match &self.pii_key {
+            Some(path) => Some(Arc::new(
+                provindex_pipeline::pii_key::read_pii_key(path).map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
         tracing::info!(registry = %path.display(), entries = registry.len(), "opt-out registry open");
         Ok(Access {
             registry: Arc::new(registry),
             auth,
             tls,
+            pii_key,
         })
     }
 }
@@ -104,6 +116,7 @@ impl Access {
         config.registry = Some(Arc::clone(&self.registry));
         config.auth = self.auth.clone();
         config.tls = self.tls.clone();
+        config.pii_key = self.pii_key.clone();
     }
 }
 
