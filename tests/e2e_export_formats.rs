@@ -47,7 +47,7 @@ fn export(index: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Valu
     let mut args: Vec<&OsStr> = vec!["export".as_ref(), index.as_os_str(), "--out".as_ref()];
     args.push(out.as_ref());
     // A fixed time: Parquet's footer records it, so equal exports are equal bytes.
-    args.extend(["--at".as_ref(), "2000000000".as_ref()]);
+    args.extend([OsStr::new("--at"), OsStr::new("2000000000")]);
     args.extend(extra.iter().map(OsStr::new));
     json_of(&run_env(&args, env))
 }

@@ -23,8 +23,10 @@
 //!
 //! [`ObjectWriter::abort`] (or dropping an uncommitted writer) removes the
 //! scratch file or aborts the multipart upload: nothing appears under the
-//! target name. The writer blocks on the store's runtime and must not be
-//! used from inside an async task (`spawn_blocking` it).
+//! target name. The writer blocks on the store's runtime: use it from a plain
+//! thread or `spawn_blocking`, never from an async task (tokio panics there).
+//! [`exists`], [`put`] and [`delete`] are blocking helpers for the same
+//! threads (the store's own blocking methods refuse `spawn_blocking` threads).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -114,10 +116,6 @@ enum State {
 
 const LOCAL_BUFFER: usize = 1 << 20;
 
-fn in_async_task() -> bool {
-    tokio::runtime::Handle::try_current().is_ok()
-}
-
 impl ObjectWriter {
     /// Starts writing `uri`. A local destination gets its scratch file now, so
     /// an unwritable folder fails here ([`StoreError::Unwritable`]).
@@ -173,7 +171,9 @@ impl ObjectWriter {
 
     fn store_error(&self, source: object_store::Error) -> StoreError {
         match source {
-            object_store::Error::AlreadyExists { .. } => StoreError::AlreadyExists(self.uri.clone()),
+            object_store::Error::AlreadyExists { .. } => {
+                StoreError::AlreadyExists(self.uri.clone())
+            }
             source => StoreError::Store {
                 uri: self.uri.clone(),
                 source,
@@ -184,7 +184,6 @@ impl ObjectWriter {
     /// Sends the full part: starts the multipart upload with the first one,
     /// and waits while `max_in_flight` parts are uploading.
     fn send_part(&mut self) -> Result<(), StoreError> {
-        let uri = self.uri.clone();
         let State::Object {
             store,
             path,
@@ -197,11 +196,6 @@ impl ObjectWriter {
         else {
             return Ok(());
         };
-        if in_async_task() {
-            return Err(StoreError::Runtime(format!(
-                "{uri}: ObjectWriter used from inside an async task; write from a blocking thread"
-            )));
-        }
         let data = Bytes::from(std::mem::replace(
             part,
             Vec::with_capacity(options.part_size),
@@ -279,16 +273,6 @@ impl ObjectWriter {
                 parts,
                 ..
             } => {
-                if in_async_task() {
-                    if let Some(upload) = upload {
-                        handle.spawn(async move {
-                            let _ = upload.abort().await;
-                        });
-                    }
-                    return Err(StoreError::Runtime(format!(
-                        "{uri}: ObjectWriter committed from inside an async task"
-                    )));
-                }
                 let store_error = |source: object_store::Error| match source {
                     object_store::Error::AlreadyExists { .. } => {
                         StoreError::AlreadyExists(uri.clone())
@@ -369,16 +353,20 @@ impl ObjectWriter {
             }
             State::Object { handle, upload, .. } => {
                 let Some(upload) = upload else { return Ok(()) };
-                if in_async_task() {
+                // Not from an async task (block_on would panic there): abort there.
+                if tokio::runtime::Handle::try_current().is_ok() && tokio::task::try_id().is_some()
+                {
                     handle.spawn(async move {
                         let _ = upload.abort().await;
                     });
                     return Ok(());
                 }
-                handle.block_on(upload.abort()).map_err(|source| StoreError::Store {
-                    uri: self.uri.clone(),
-                    source,
-                })
+                handle
+                    .block_on(upload.abort())
+                    .map_err(|source| StoreError::Store {
+                        uri: self.uri.clone(),
+                        source,
+                    })
             }
         }
     }
@@ -397,7 +385,9 @@ impl Drop for ObjectWriter {
 impl Write for ObjectWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = match &mut self.state {
-            State::Done => return Err(io::Error::other(format!("{}: already committed", self.uri))),
+            State::Done => {
+                return Err(io::Error::other(format!("{}: already committed", self.uri)));
+            }
             State::Local { file, .. } => file.write(buf)?,
             State::Object { options, part, .. } => {
                 let room = options.part_size - part.len();
@@ -419,6 +409,66 @@ impl Write for ObjectWriter {
             // Parts go out when full; the rest on commit.
             State::Object { .. } | State::Done => Ok(()),
         }
+    }
+}
+
+/// Whether an object (or local file) exists at `uri`; blocking, see the
+/// module doc.
+pub fn exists(store: &CorpusStore, uri: &str) -> Result<bool, StoreError> {
+    match store.upload_target(uri)? {
+        UploadTarget::Local(path) => Ok(path.exists()),
+        UploadTarget::Object {
+            store: objects,
+            path,
+            handle,
+        } => match handle.block_on(objects.head(&path)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(StoreError::Store {
+                uri: uri.to_string(),
+                source,
+            }),
+        },
+    }
+}
+
+/// Writes `data` whole as `uri` (one [`ObjectWriter`]); blocking.
+pub fn put(
+    store: &CorpusStore,
+    uri: &str,
+    data: &[u8],
+    create_only: bool,
+) -> Result<Committed, StoreError> {
+    let mut writer = ObjectWriter::create(store, uri, UploadOptions::default())?;
+    writer.write_all(data).map_err(|source| StoreError::Io {
+        uri: uri.to_string(),
+        source,
+    })?;
+    writer.commit(create_only)
+}
+
+/// Deletes `uri` (absent is not an error); blocking.
+pub fn delete(store: &CorpusStore, uri: &str) -> Result<(), StoreError> {
+    match store.upload_target(uri)? {
+        UploadTarget::Local(path) => match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Io {
+                uri: uri.to_string(),
+                source,
+            }),
+        },
+        UploadTarget::Object {
+            store: objects,
+            path,
+            handle,
+        } => match handle.block_on(objects.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StoreError::Store {
+                uri: uri.to_string(),
+                source,
+            }),
+        },
     }
 }
 
@@ -463,7 +513,10 @@ mod tests {
         assert!(matches!(again.commit(true), Err(StoreError::AlreadyExists(u)) if u == uri));
         let mut small = ObjectWriter::create(&store, uri, options(1024)).expect("create");
         small.write_all(b"x").expect("write");
-        assert!(matches!(small.commit(true), Err(StoreError::AlreadyExists(_))));
+        assert!(matches!(
+            small.commit(true),
+            Err(StoreError::AlreadyExists(_))
+        ));
         assert_eq!(store.get_bytes(uri).expect("get").to_vec(), bytes);
         // Without create-only a small object is one put that replaces it.
         let mut small = ObjectWriter::create(&store, uri, options(1024)).expect("create");
@@ -500,7 +553,10 @@ mod tests {
         assert_eq!(std::fs::read(&target).expect("read"), b"line\n");
         let mut writer = ObjectWriter::create(&store, &local, options(1024)).expect("create");
         writer.write_all(b"other\n").expect("write");
-        assert!(matches!(writer.commit(true), Err(StoreError::AlreadyExists(_))));
+        assert!(matches!(
+            writer.commit(true),
+            Err(StoreError::AlreadyExists(_))
+        ));
         assert_eq!(std::fs::read(&target).expect("read"), b"line\n");
         assert_eq!(std::fs::read_dir(&dir).expect("folder").count(), 1);
         std::fs::remove_dir_all(&dir).expect("cleanup");
@@ -515,6 +571,10 @@ mod tests {
             Ok(_) => panic!("/proc/self is not writable"),
         }
         assert!(UploadOptions::default().with_part_size(1024).is_err());
-        assert!(UploadOptions::default().with_part_size(MIN_PART_SIZE).is_ok());
+        assert!(
+            UploadOptions::default()
+                .with_part_size(MIN_PART_SIZE)
+                .is_ok()
+        );
     }
 }

@@ -31,9 +31,8 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use provindex_corpus::store::{CorpusStore, StoreError};
-use provindex_corpus::upload::{Committed, ObjectWriter, UploadOptions};
+use provindex_corpus::upload::{self, Committed, ObjectWriter, UploadOptions};
 use provindex_index::registry::ListFilter;
 use provindex_manifest::{
     ExclusionRow, ExclusionWriter, Location, ManifestError, ManifestFormat, ManifestRow,
@@ -208,7 +207,7 @@ fn registry_state(sources: &Sources<'_>) -> Result<Option<RegistryState>> {
 /// Deletes committed outputs after a later one failed.
 fn remove_committed(store: &CorpusStore, committed: &[&Committed]) {
     for done in committed {
-        if let Err(cleanup) = store.delete(&done.uri) {
+        if let Err(cleanup) = upload::delete(store, &done.uri) {
             tracing::error!(%cleanup, uri = done.uri, "could not delete an export output after a later one failed");
         }
     }
@@ -231,7 +230,7 @@ pub fn build_export(
     if options.create_only {
         // Refuse before any work when an output is there already.
         for uri in [&names.summary, &names.manifest, &names.exclusions] {
-            match store.exists(uri) {
+            match upload::exists(store, uri) {
                 Ok(true) => return Err(DisclosureError::AlreadyExists(uri.clone())),
                 Err(error @ StoreError::InvalidUri { .. }) => {
                     return Err(destination_error(error, field));
@@ -405,11 +404,7 @@ pub fn build_export(
     let mut summary_bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| DisclosureError::Inconsistent(format!("encoding the summary: {e}")))?;
     summary_bytes.push(b'\n');
-    let written = if options.create_only {
-        store.put_new(&names.summary, Bytes::from(summary_bytes))
-    } else {
-        store.put(&names.summary, Bytes::from(summary_bytes))
-    };
+    let written = upload::put(store, &names.summary, &summary_bytes, options.create_only);
     if let Err(error) = written {
         remove_committed(store, &[&manifest_done, &exclusions_done]);
         return Err(store_error(error));

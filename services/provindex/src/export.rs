@@ -142,7 +142,15 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let store = provindex_corpus::store::CorpusStore::with_handle(runtime.handle().clone());
-    disclosure::export_names(&args.out, args.format, "--out")?;
+    // The library names the format `format`; the CLI's flag is `--format`.
+    let flag = |e: disclosure::DisclosureError| match e {
+        disclosure::DisclosureError::InvalidArgument {
+            field: "format",
+            reason,
+        } => anyhow::anyhow!("--format: {reason}"),
+        e => e.into(),
+    };
+    disclosure::export_names(&args.out, args.format, "--out").map_err(flag)?;
     runtime.block_on(disclosure::check_destination(&store, &args.out, "--out"))?;
     let summary = disclosure::build_export(
         &store,
@@ -159,15 +167,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         },
         "--out",
     )
-    .map_err(|e| match e {
-        disclosure::DisclosureError::InvalidArgument {
-            field: "format",
-            reason,
-        } => {
-            anyhow::anyhow!("--format: {reason}")
-        }
-        e => e.into(),
-    })?;
+    .map_err(flag)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
