@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws_profile;
 pub mod date;
 pub mod doc;
 pub mod html;

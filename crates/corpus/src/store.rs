@@ -1,7 +1,57 @@
 //! Input addressing through `object_store`: local paths and `file://`,
-//! `s3://bucket/prefix`, `memory://name/prefix`; globs and prefixes expand to
+//! `s3://bucket/prefix`, `memory://name/prefix`, read-only `https://host/key`
+//! (and `http://`) objects, and path lists; globs and prefixes expand to
 //! sorted object lists; objects stream into the sync readers with bounded
 //! memory; `read_range` fetches one record's bytes again as evidence.
+//!
+//! # HTTP(S) objects
+//!
+//! `https://host/key` names one object on a plain web server (Common Crawl's
+//! `https://data.commoncrawl.org/` mirror). Listing it is a HEAD request (for
+//! its size); reading it streams a GET; evidence lookups send `Range`
+//! requests, so the server must answer them with `206 Partial Content`.
+//! Plain HTTP has no listing, so globs and folder URIs (`https://host/dir/`)
+//! are refused: name the objects, or give a path list. Queries and fragments
+//! (`?`, `#`) are refused too. Such objects are read-only.
+//!
+//! # Path lists
+//!
+//! An input whose name ends in `.paths` or `.paths.gz` (gzip) is a list of
+//! objects, one a line, such as Common Crawl's `warc.paths.gz`; it expands to
+//! those objects, without probing each (100,000 HEAD requests would cost more
+//! than they tell: an object that cannot be read fails its own scan task,
+//! which `--skip-failed-inputs` leaves out). Empty lines and lines starting
+//! with `#` are skipped. Each line is resolved:
+//!
+//! - a line with a scheme (`s3://…`, `https://…`, `file://…`) is used as is;
+//! - any other line is a key under the list's *base*: by default the root of
+//!   the store the list is on (`https://host/`, `s3://bucket/`: Common Crawl's
+//!   lists name keys from the bucket root, `crawl-data/CC-MAIN-…/…warc.gz`),
+//!   and for a list on the local file system, the list's own folder; a line
+//!   starting with `/` is a key from the root of the base's store (for a
+//!   local base, an absolute path);
+//! - `BASE::LIST` gives the base explicitly, e.g.
+//!   `https://data.commoncrawl.org/::/data/warc.paths.gz` for a downloaded
+//!   Common Crawl list.
+//!
+//! A list with a bad line (not UTF-8, control characters or spaces, an
+//! unsupported scheme, a key with empty or `..` segments, a nested path
+//! list) fails whole, naming the list, the line number and the reason (and
+//! how many other lines are bad): a list is the definition of what a build
+//! covers, and a list that is damaged (or an HTML error page saved under its
+//! name) should not yield an index that silently covers part of a crawl.
+//! Nothing has been scanned when it fails, so the fix is cheap.
+//!
+//! # S3 credentials
+//!
+//! In order: explicit [`S3Settings`]; the environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`); the shared files
+//! `~/.aws/credentials` and `~/.aws/config` for profile `AWS_PROFILE`
+//! ([`crate::aws_profile`]); then object_store's chain (web identity token,
+//! ECS / EKS container credentials, EC2 instance metadata). Region and
+//! endpoint likewise: settings, `AWS_REGION` / `AWS_DEFAULT_REGION` and
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT`, then the profile's `region` and
+//! `endpoint_url`, then `us-east-1`.
 //!
 //! The blocking methods run on the store's own tokio runtime (or on a handle
 //! given to it) and must not be called from inside an async task; use the
@@ -47,10 +97,22 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("runtime: {0}")]
     Runtime(String),
+    /// Unusable S3 settings (an AWS profile that is missing or incomplete).
+    #[error("AWS configuration: {0}")]
+    Config(String),
     /// A destination that cannot take a new object (missing or read-only
     /// folder, a special file system such as /proc).
     #[error("{uri}: cannot be written: {reason}")]
     Unwritable { uri: String, reason: String },
+    /// A path list that cannot be expanded: its first bad line (0: the
+    /// list as a whole) and how many more lines are bad.
+    #[error("path list {list}{}: {reason}{}", if *line > 0 { format!(", line {line}") } else { String::new() }, if *more > 0 { format!(" (and {more} more bad line(s))") } else { String::new() })]
+    PathList {
+        list: String,
+        line: usize,
+        reason: String,
+        more: usize,
+    },
 }
 
 impl StoreError {
@@ -60,6 +122,8 @@ impl StoreError {
     pub fn is_refusal(&self) -> bool {
         match self {
             StoreError::InvalidUri { .. }
+            | StoreError::PathList { .. }
+            | StoreError::Config(_)
             | StoreError::NoMatch(_)
             | StoreError::AlreadyExists(_)
             | StoreError::Unwritable { .. } => true,
@@ -102,6 +166,9 @@ enum Scheme {
     File,
     S3,
     Memory,
+    /// `http://` / `https://`: read-only, no listing.
+    Http,
+    Https,
 }
 
 /// A parsed input URI.
@@ -121,6 +188,8 @@ impl Parsed {
             Scheme::Local | Scheme::File => "file://".into(),
             Scheme::S3 => format!("s3://{}", self.authority),
             Scheme::Memory => format!("memory://{}", self.authority),
+            Scheme::Http => format!("http://{}", self.authority),
+            Scheme::Https => format!("https://{}", self.authority),
         }
     }
 
@@ -130,7 +199,13 @@ impl Parsed {
             Scheme::File => format!("file:///{key}"),
             Scheme::S3 => format!("s3://{}/{key}", self.authority),
             Scheme::Memory => format!("memory://{}/{key}", self.authority),
+            Scheme::Http => format!("http://{}/{key}", self.authority),
+            Scheme::Https => format!("https://{}/{key}", self.authority),
         }
+    }
+
+    fn is_http(&self) -> bool {
+        matches!(self.scheme, Scheme::Http | Scheme::Https)
     }
 }
 
@@ -168,8 +243,27 @@ fn parse_uri(uri: &str) -> Result<Parsed, StoreError> {
                 authority: authority.to_string(),
                 key,
             }),
+            "http" | "https" => {
+                if authority.is_empty() {
+                    return Err(bad("missing host"));
+                }
+                if rest.contains(['?', '#']) {
+                    return Err(bad(
+                        "queries and fragments are not supported in HTTP(S) inputs",
+                    ));
+                }
+                Ok(Parsed {
+                    scheme: if scheme.eq_ignore_ascii_case("https") {
+                        Scheme::Https
+                    } else {
+                        Scheme::Http
+                    },
+                    authority: authority.to_ascii_lowercase(),
+                    key,
+                })
+            }
             _ => Err(bad(
-                "unsupported scheme (use a path, file://, s3:// or memory://)",
+                "unsupported scheme (use a path, file://, s3://, https://, http:// or memory://)",
             )),
         };
     }
@@ -494,6 +588,134 @@ fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
 
+/// Bounded retries: an unreachable store fails a task in seconds (the
+/// job's attempts policy retries it), not after object_store's default three
+/// minutes per request.
+fn retry_config() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 4,
+        retry_timeout: std::time::Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+/// A read-only store for one web server (`scheme://host[:port]/`).
+fn http_store(p: &Parsed, uri: &str) -> Result<object_store::http::HttpStore, StoreError> {
+    // No whole-request timeout (object_store's default of 30 s would cut a
+    // 1 GB WARC's GET short); a read that stalls for a minute fails instead.
+    let options = object_store::ClientOptions::new()
+        .with_allow_http(p.scheme == Scheme::Http)
+        .with_timeout_disabled()
+        .with_connect_timeout(std::time::Duration::from_secs(10))
+        .with_read_timeout(std::time::Duration::from_secs(60));
+    object_store::http::HttpBuilder::new()
+        .with_url(format!("{}/", p.store_key()))
+        .with_client_options(options)
+        .with_retry(retry_config())
+        .build()
+        .map_err(|e| StoreError::Store {
+            uri: uri.to_string(),
+            source: e,
+        })
+}
+
+/// `(explicit base, list)` when `input` is a path list (`….paths`,
+/// `….paths.gz`, optionally `BASE::LIST`).
+fn split_path_list(input: &str) -> Option<(Option<&str>, &str)> {
+    let is_list = |s: &str| {
+        let name = s.rsplit('/').next().unwrap_or(s);
+        name.ends_with(".paths") || name.ends_with(".paths.gz")
+    };
+    if let Some((base, list)) = input.split_once("::")
+        && is_list(list)
+    {
+        return Some((Some(base), list));
+    }
+    is_list(input).then_some((None, input))
+}
+
+/// Decompressed path lists larger than this are refused (Common Crawl's
+/// `warc.paths.gz` of a monthly crawl is about 15 MB).
+const MAX_PATH_LIST: u64 = 256 << 20;
+
+/// One path-list line as an object URI (see the module doc for the rules).
+fn resolve_path_line(line: &str, base: &str, base_parsed: &Parsed) -> Result<String, String> {
+    if line.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("contains spaces or control characters".into());
+    }
+    let uri = if line.contains("://") {
+        line.to_string()
+    } else if line.starts_with('/') {
+        match base_parsed.scheme {
+            Scheme::Local => line.to_string(),
+            _ => format!("{}{line}", base_parsed.store_key()),
+        }
+    } else {
+        format!("{}/{line}", base.trim_end_matches('/'))
+    };
+    if split_path_list(&uri).is_some() {
+        return Err("names another path list (path lists do not nest)".into());
+    }
+    let p = parse_uri(&uri).map_err(|e| match e {
+        StoreError::InvalidUri { reason, .. } => format!("{uri}: {reason}"),
+        other => other.to_string(),
+    })?;
+    if p.key.is_empty() || p.key.ends_with('/') {
+        return Err(format!("{uri} names a folder, not an object"));
+    }
+    if !matches!(p.scheme, Scheme::Local | Scheme::File) {
+        ObjPath::parse(&p.key).map_err(|e| format!("{uri}: {e}"))?;
+    }
+    Ok(p.uri_for(&p.key))
+}
+
+/// The objects a path list's text names (`text` already decompressed).
+fn parse_path_list(list: &str, text: &[u8], base: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+    let failed = |line: usize, reason: String, more: usize| StoreError::PathList {
+        list: list.to_string(),
+        line,
+        reason,
+        more,
+    };
+    let base_parsed = parse_uri(base).map_err(|e| failed(0, format!("base: {e}"), 0))?;
+    let mut out = Vec::new();
+    let mut bad: Option<(usize, String)> = None;
+    let mut more = 0;
+    for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let resolved = std::str::from_utf8(raw)
+            .map_err(|_| "not UTF-8 text".to_string())
+            .and_then(|line| {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    return Ok(None);
+                }
+                resolve_path_line(line, base, &base_parsed).map(Some)
+            });
+        match resolved {
+            Ok(Some(uri)) => out.push(ObjectInfo { uri, size: 0 }),
+            Ok(None) => {}
+            Err(reason) if bad.is_none() => bad = Some((n + 1, reason)),
+            Err(_) => more += 1,
+        }
+    }
+    if let Some((line, reason)) = bad {
+        return Err(failed(line, reason, more));
+    }
+    if out.is_empty() {
+        return Err(failed(0, "lists no objects".into(), 0));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn read_only(uri: &str) -> StoreError {
+    StoreError::Unwritable {
+        uri: uri.to_string(),
+        reason: "HTTP(S) objects are read-only inputs".into(),
+    }
+}
+
 enum Rt {
     Owned(tokio::runtime::Runtime),
     Handle(tokio::runtime::Handle),
@@ -573,52 +795,157 @@ impl CorpusStore {
         let store: Arc<dyn ObjectStore> = match p.scheme {
             Scheme::Local | Scheme::File => Arc::new(LocalFileSystem::new()),
             Scheme::Memory => Arc::new(InMemory::new()),
-            Scheme::S3 => {
-                // Bounded retries: an unreachable store fails a task in
-                // seconds (the job's attempts policy retries it), not after
-                // object_store's default three minutes per request.
-                let mut b = AmazonS3Builder::from_env()
-                    .with_bucket_name(&p.authority)
-                    .with_retry(object_store::RetryConfig {
-                        max_retries: 4,
-                        retry_timeout: std::time::Duration::from_secs(20),
-                        ..Default::default()
-                    });
-                let endpoint = self
-                    .s3
-                    .endpoint
-                    .clone()
-                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-                    .or_else(|| std::env::var("AWS_ENDPOINT").ok())
-                    .filter(|e| !e.is_empty());
-                if let Some(e) = endpoint {
-                    b = b
-                        .with_allow_http(e.starts_with("http://"))
-                        .with_virtual_hosted_style_request(false)
-                        .with_endpoint(e);
-                }
-                let region = self
-                    .s3
-                    .region
-                    .clone()
-                    .or_else(|| std::env::var("AWS_REGION").ok())
-                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                    .unwrap_or_else(|| "us-east-1".into());
-                b = b.with_region(region);
-                if let Some(k) = &self.s3.access_key_id {
-                    b = b.with_access_key_id(k);
-                }
-                if let Some(s) = &self.s3.secret_access_key {
-                    b = b.with_secret_access_key(s);
-                }
-                Arc::new(b.build().map_err(|e| StoreError::Store {
-                    uri: uri.to_string(),
-                    source: e,
-                })?)
-            }
+            Scheme::S3 => Arc::new(self.s3_store(&p.authority, uri)?),
+            Scheme::Http | Scheme::Https => Arc::new(http_store(p, uri)?),
         };
         self.lock().entry(key).or_insert_with(|| Arc::clone(&store));
         Ok(store)
+    }
+
+    /// An S3 store for `bucket`; credentials, region and endpoint in the
+    /// order of the module doc.
+    fn s3_store(&self, bucket: &str, uri: &str) -> Result<object_store::aws::AmazonS3, StoreError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let keys_given = (self.s3.access_key_id.is_some() && self.s3.secret_access_key.is_some())
+            || (env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some());
+        // With keys from settings or the environment the profile only adds a
+        // region or endpoint, so a profile that cannot be used is no error.
+        let profile = match crate::aws_profile::ProfileSource::from_process_env().load() {
+            Ok(profile) => profile,
+            Err(_) if keys_given => None,
+            Err(reason) => return Err(StoreError::Config(reason)),
+        }
+        .unwrap_or_default();
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry_config());
+        let endpoint = self
+            .s3
+            .endpoint
+            .clone()
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            .or_else(|| env("AWS_ENDPOINT"))
+            .or_else(|| profile.endpoint_url.clone());
+        if let Some(e) = endpoint {
+            b = b
+                .with_allow_http(e.starts_with("http://"))
+                .with_virtual_hosted_style_request(false)
+                .with_endpoint(e);
+        }
+        let region = self
+            .s3
+            .region
+            .clone()
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(|| profile.region.clone())
+            .unwrap_or_else(|| "us-east-1".into());
+        b = b.with_region(region);
+        if !keys_given
+            && let (Some(id), Some(secret)) = (&profile.access_key_id, &profile.secret_access_key)
+        {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+            if let Some(token) = &profile.session_token {
+                b = b.with_token(token);
+            }
+        }
+        if let Some(k) = &self.s3.access_key_id {
+            b = b.with_access_key_id(k);
+        }
+        if let Some(s) = &self.s3.secret_access_key {
+            b = b.with_secret_access_key(s);
+        }
+        b.build().map_err(|e| StoreError::Store {
+            uri: uri.to_string(),
+            source: e,
+        })
+    }
+
+    /// Expands a path list (see the module doc).
+    async fn list_path_list(
+        &self,
+        base: Option<&str>,
+        list: &str,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
+        use std::io::Read as _;
+        let failed = |reason: String| StoreError::PathList {
+            list: list.to_string(),
+            line: 0,
+            reason,
+            more: 0,
+        };
+        let (store, path, parsed) = self.locate(list)?;
+        if is_glob(&parsed.key) {
+            return Err(failed(
+                "a path list must name one object, not a pattern".into(),
+            ));
+        }
+        let err = |e: object_store::Error| StoreError::Store {
+            uri: list.to_string(),
+            source: e,
+        };
+        let data = store
+            .get(&path)
+            .await
+            .map_err(err)?
+            .bytes()
+            .await
+            .map_err(err)?;
+        let mut text = Vec::new();
+        if data.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::MultiGzDecoder::new(&data[..])
+                .take(MAX_PATH_LIST + 1)
+                .read_to_end(&mut text)
+                .map_err(|e| failed(format!("gzip: {e}")))?;
+        } else if list.ends_with(".gz") {
+            return Err(failed(
+                "named .gz but not gzip data (an error page saved under its name?)".into(),
+            ));
+        } else {
+            text = data.to_vec();
+        }
+        if text.len() as u64 > MAX_PATH_LIST {
+            return Err(failed(format!(
+                "longer than {} MiB decompressed",
+                MAX_PATH_LIST >> 20
+            )));
+        }
+        let default_base = match parsed.scheme {
+            Scheme::Local | Scheme::File => {
+                parsed.uri_for(parsed.key.rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+            }
+            _ => format!("{}/", parsed.store_key()),
+        };
+        parse_path_list(list, &text, base.unwrap_or(&default_base))
+    }
+
+    /// One HTTP(S) object: a HEAD for its size (no listing on plain HTTP).
+    async fn list_http(&self, p: &Parsed, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let refuse = |reason: &str| StoreError::InvalidUri {
+            uri: pattern.to_string(),
+            reason: reason.to_string(),
+        };
+        if is_glob(&p.key) {
+            return Err(refuse(
+                "globs need a listing, which HTTP(S) servers do not offer: \
+                 name each object, or give a path list (.paths, .paths.gz)",
+            ));
+        }
+        if p.key.is_empty() || p.key.ends_with('/') {
+            return Err(refuse(
+                "names a folder, and HTTP(S) servers offer no listing: \
+                 name each object, or give a path list (.paths, .paths.gz)",
+            ));
+        }
+        let (store, path, _) = self.locate(pattern)?;
+        let meta = store.head(&path).await.map_err(|e| StoreError::Store {
+            uri: pattern.to_string(),
+            source: e,
+        })?;
+        Ok(vec![ObjectInfo {
+            uri: p.uri_for(&p.key),
+            size: meta.size,
+        }])
     }
 
     fn locate(&self, uri: &str) -> Result<(Arc<dyn ObjectStore>, ObjPath, Parsed), StoreError> {
@@ -634,7 +961,13 @@ impl CorpusStore {
     /// Expands a URI, a prefix ("directory") or a glob (`*`, `?`, `**`,
     /// `[..]`, `{a,b}` in the key) to a sorted object list.
     pub async fn list_async(&self, pattern: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        if let Some((base, list)) = split_path_list(pattern) {
+            return self.list_path_list(base, list).await;
+        }
         let p = parse_uri(pattern)?;
+        if p.is_http() {
+            return self.list_http(&p, pattern).await;
+        }
         if matches!(p.scheme, Scheme::Local | Scheme::File) {
             let pattern = pattern.to_string();
             return tokio::task::spawn_blocking(move || list_local(&p, &pattern))
@@ -788,6 +1121,9 @@ impl CorpusStore {
         create_only: bool,
     ) -> Result<(), StoreError> {
         let (store, path, parsed) = self.locate(uri)?;
+        if parsed.is_http() {
+            return Err(read_only(uri));
+        }
         if matches!(parsed.scheme, Scheme::Local | Scheme::File) {
             let target = std::path::PathBuf::from(format!("/{}", parsed.key));
             let uri = uri.to_string();
@@ -829,6 +1165,9 @@ impl CorpusStore {
     /// their bounded retries.
     pub async fn check_writable_async(&self, uri: &str) -> Result<(), StoreError> {
         let parsed = parse_uri(uri)?;
+        if parsed.is_http() {
+            return Err(read_only(uri));
+        }
         if !matches!(parsed.scheme, Scheme::Local | Scheme::File) {
             return Ok(());
         }
@@ -846,7 +1185,10 @@ impl CorpusStore {
 
     /// Deletes an object (absent objects are not an error).
     pub async fn delete_async(&self, uri: &str) -> Result<(), StoreError> {
-        let (store, path, _) = self.locate(uri)?;
+        let (store, path, parsed) = self.locate(uri)?;
+        if parsed.is_http() {
+            return Err(read_only(uri));
+        }
         match store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(StoreError::Store {
@@ -887,7 +1229,10 @@ impl CorpusStore {
     /// Deletes every object under the prefix `uri` (best effort clean-up of
     /// staging files); a missing prefix is not an error.
     pub fn delete_prefix(&self, uri: &str) -> Result<(), StoreError> {
-        let (store, path, _) = self.locate(uri)?;
+        let (store, path, parsed) = self.locate(uri)?;
+        if parsed.is_http() {
+            return Err(read_only(uri));
+        }
         let err = |e: object_store::Error| StoreError::Store {
             uri: uri.to_string(),
             source: e,
@@ -939,11 +1284,18 @@ impl CorpusStore {
             ));
         }
         let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        // The response's status is awaited here, so a missing object or a
+        // refusal (HTTP 404, 403) is an open error naming it, which fails the
+        // scan task, rather than a read error counted inside a build.
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         self.handle().spawn(async move {
             let res = match store.get(&path).await {
-                Ok(r) => r,
+                Ok(r) => {
+                    let _ = ready_tx.send(Ok(()));
+                    r
+                }
                 Err(e) => {
-                    let _ = tx.send(Err(io::Error::other(e))).await;
+                    let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
@@ -955,6 +1307,16 @@ impl CorpusStore {
                 }
             }
         });
+        match ready_rx.blocking_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(StoreError::Store {
+                    uri: uri.to_string(),
+                    source: e,
+                });
+            }
+            Err(_) => return Err(StoreError::Runtime("object reader task ended".into())),
+        }
         Ok(ObjectReader {
             inner: Inner::Channel {
                 rx,
@@ -1044,7 +1406,10 @@ impl provindex_errors::ErrorExt for StoreError {
     fn status_code(&self) -> provindex_errors::StatusCode {
         use provindex_errors::StatusCode;
         match self {
-            StoreError::InvalidUri { .. } => StatusCode::InvalidArgument,
+            StoreError::InvalidUri { .. } | StoreError::PathList { .. } => {
+                StatusCode::InvalidArgument
+            }
+            StoreError::Config(_) => StatusCode::FailedPrecondition,
             StoreError::NoMatch(_) => StatusCode::NotFound,
             StoreError::AlreadyExists(_) => StatusCode::AlreadyExists,
             StoreError::Unwritable { .. } => StatusCode::FailedPrecondition,
@@ -1124,6 +1489,178 @@ mod tests {
         assert!(parse_uri("file://host/x").is_err());
     }
 
+    fn gz(text: &str) -> Bytes {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        Bytes::from(e.finish().unwrap())
+    }
+
+    #[test]
+    fn path_lists_resolve_against_the_store_root_or_an_explicit_base() {
+        let s = CorpusStore::new().unwrap();
+        let list = "# Common Crawl style\n\ncrawl-data/CC/segments/1/warc/a.warc.gz\r\n\
+                    /crawl-data/CC/segments/2/warc/b.warc.gz\n\
+                    s3://other/c.warc.gz\nhttps://data.commoncrawl.org/d.warc.gz\n";
+        s.put("memory://cc/crawl-data/CC/warc.paths.gz", gz(list))
+            .unwrap();
+        let names = |v: Vec<ObjectInfo>| v.into_iter().map(|o| o.uri).collect::<Vec<_>>();
+        assert_eq!(
+            names(s.list("memory://cc/crawl-data/CC/warc.paths.gz").unwrap()),
+            [
+                "https://data.commoncrawl.org/d.warc.gz",
+                "memory://cc/crawl-data/CC/segments/1/warc/a.warc.gz",
+                "memory://cc/crawl-data/CC/segments/2/warc/b.warc.gz",
+                "s3://other/c.warc.gz",
+            ]
+        );
+        // An explicit base: relative lines under it, `/` lines from its root.
+        let listed = s
+            .list("https://data.commoncrawl.org/x/::memory://cc/crawl-data/CC/warc.paths.gz")
+            .unwrap();
+        assert_eq!(
+            names(listed)[..3],
+            [
+                "https://data.commoncrawl.org/crawl-data/CC/segments/2/warc/b.warc.gz",
+                "https://data.commoncrawl.org/d.warc.gz",
+                "https://data.commoncrawl.org/x/crawl-data/CC/segments/1/warc/a.warc.gz",
+            ]
+        );
+        // A local list: relative to its folder; `/` lines are absolute paths.
+        let dir = std::env::temp_dir().join(format!("provindex-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let local = dir.join("local.paths");
+        std::fs::write(&local, "sub/a.warc.gz\n../up.warc.gz\n/abs/b.warc.gz\n").unwrap();
+        let d = dir.display().to_string();
+        let mut want = vec![
+            "/abs/b.warc.gz".to_string(),
+            format!("{}/up.warc.gz", dir.parent().unwrap().display()),
+            format!("{d}/sub/a.warc.gz"),
+        ];
+        want.sort();
+        assert_eq!(names(s.list(&local.display().to_string()).unwrap()), want);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bad_path_list_fails_whole_naming_list_line_and_reason() {
+        let s = CorpusStore::new().unwrap();
+        let cases: [(&str, Bytes, usize, &str, usize); 7] = [
+            (
+                "a.paths",
+                Bytes::from_static(b"ok/1\nbad line\nok/2\nftp://h/x\n"),
+                2,
+                "spaces",
+                1,
+            ),
+            (
+                "b.paths",
+                Bytes::from_static(b"ok/1\nx//y\n"),
+                2,
+                "empty",
+                0,
+            ),
+            (
+                "c.paths",
+                Bytes::from_static(b"ok/1\n\xff\xfe\n"),
+                2,
+                "not UTF-8",
+                0,
+            ),
+            (
+                "d.paths",
+                Bytes::from_static(b"more.paths.gz\n"),
+                1,
+                "do not nest",
+                0,
+            ),
+            (
+                "e.paths",
+                Bytes::from_static(b"# only a comment\n\n"),
+                0,
+                "lists no objects",
+                0,
+            ),
+            (
+                "f.paths.gz",
+                Bytes::from_static(b"<html>404</html>"),
+                0,
+                "not gzip",
+                0,
+            ),
+            ("g.paths", Bytes::from_static(b"dir/\n"), 1, "folder", 0),
+        ];
+        for (name, data, want_line, want_reason, want_more) in cases {
+            let uri = format!("memory://bad/{name}");
+            s.put(&uri, data).unwrap();
+            match s.list(&uri) {
+                Err(e @ StoreError::PathList { .. }) => {
+                    let StoreError::PathList {
+                        list,
+                        line,
+                        reason,
+                        more,
+                    } = &e
+                    else {
+                        unreachable!()
+                    };
+                    assert_eq!(
+                        (list.as_str(), *line, *more),
+                        (uri.as_str(), want_line, want_more),
+                        "{e}"
+                    );
+                    assert!(reason.contains(want_reason), "{e}");
+                    let shown = e.to_string();
+                    assert!(shown.contains(&uri), "{shown}");
+                    if want_line > 0 {
+                        assert!(shown.contains(&format!("line {want_line}")), "{shown}");
+                    }
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // A missing list names itself.
+        let e = s.list("memory://bad/none.paths.gz").unwrap_err();
+        assert!(e.to_string().contains("memory://bad/none.paths.gz"), "{e}");
+    }
+
+    #[test]
+    fn http_uris_refuse_globs_folders_queries_and_writes() {
+        let s = CorpusStore::new().unwrap();
+        let p = parse_uri("https://Data.CommonCrawl.org/crawl-data/x.warc.gz").unwrap();
+        assert_eq!(
+            (&p.scheme, p.authority.as_str(), p.key.as_str()),
+            (
+                &Scheme::Https,
+                "data.commoncrawl.org",
+                "crawl-data/x.warc.gz"
+            )
+        );
+        assert_eq!(
+            p.uri_for(&p.key),
+            "https://data.commoncrawl.org/crawl-data/x.warc.gz"
+        );
+        for (uri, want) in [
+            ("https://h.example/a/*.warc.gz", "globs need a listing"),
+            ("https://h.example/a/", "names a folder"),
+            ("https://h.example", "names a folder"),
+            ("https://h.example/a?x=1", "queries"),
+            ("https:///a", "missing host"),
+        ] {
+            let e = s.list(uri).unwrap_err();
+            assert!(
+                matches!(e, StoreError::InvalidUri { .. }) && e.to_string().contains(want),
+                "{uri}: {e}"
+            );
+        }
+        for e in [
+            s.put("https://h.example/a", Bytes::new()).unwrap_err(),
+            s.delete("https://h.example/a").unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("read-only"), "{e}");
+        }
+    }
+
     #[test]
     fn memory_store_list_glob_range_and_stream() {
         let s = CorpusStore::new().unwrap();
@@ -1176,12 +1713,13 @@ mod tests {
         s.delete("memory://t/c/new.txt").unwrap();
         s.delete("memory://t/c/new.txt").unwrap();
         assert!(s.get_bytes("memory://t/c/new.txt").is_err());
-        assert!(
-            s.open("memory://t/none")
-                .unwrap()
-                .read_to_end(&mut buf)
-                .is_err()
-        );
+        assert!(matches!(
+            s.open("memory://t/none"),
+            Err(StoreError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            })
+        ));
     }
 }
 

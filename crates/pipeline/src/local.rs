@@ -43,8 +43,13 @@ pub enum PipelineError {
 /// A local build's parameters.
 #[derive(Debug, Clone)]
 pub struct LocalBuild {
-    /// Files, directories (searched recursively), globs or object URIs.
+    /// Files, directories (searched recursively), globs, object URIs
+    /// (`s3://`, `https://`) or path lists (`….paths.gz`).
     pub inputs: Vec<String>,
+    /// A scan task that keeps failing (an input that cannot be read, such
+    /// as an HTTP 404) leaves its input out, listed in the report, instead
+    /// of failing the build.
+    pub skip_failed_inputs: bool,
     pub out: PathBuf,
     pub crawl: String,
     /// Worker threads; at least 1.
@@ -231,7 +236,7 @@ pub fn build_local_with_progress(
             .map(|r| r.display().to_string())
             .unwrap_or_default(),
         max_attempts: 0,
-        skip_failed_inputs: false,
+        skip_failed_inputs: config.skip_failed_inputs,
         no_signals: config.no_signals,
         lease_seconds: 0,
         signing_key: config

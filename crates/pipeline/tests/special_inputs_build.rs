@@ -56,6 +56,7 @@ fn a_build_over_a_link_loop_and_a_fifo_indexes_the_good_files_and_reports_the_ba
 
     let config = LocalBuild {
         inputs: vec![root.display().to_string()],
+        skip_failed_inputs: false,
         out: tmp.0.join("index"),
         crawl: "special".into(),
         workers: 2,

@@ -16,8 +16,9 @@ use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 
 #[derive(clap::Args)]
 pub struct IndexArgs {
-    /// Inputs: files, directories (searched recursively), globs, or object
-    /// URIs (file://, s3://bucket/prefix).
+    /// Inputs: files, directories (searched recursively), globs, object
+    /// URIs (file://, s3://bucket/prefix, https://host/object), or path
+    /// lists (NAME.paths, NAME.paths.gz, BASE::LIST) of objects, one a line.
     #[arg(required = true)]
     inputs: Vec<String>,
     /// Output index directory (must not exist or be empty).
@@ -105,6 +106,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
             provindex_pipeline::build_local_with_progress(
                 &LocalBuild {
                     inputs: args.inputs.clone(),
+                    skip_failed_inputs: args.skip_failed_inputs,
                     out: args.out.clone(),
                     crawl: args.crawl.clone(),
                     workers,
