@@ -57,7 +57,10 @@ fn build(dir: &Path, name: &str, workers: u32, key: &Path) -> PathBuf {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(index.join("ledger.json").is_file(), "no ledger.json written");
+    assert!(
+        index.join("ledger.json").is_file(),
+        "no ledger.json written"
+    );
     index
 }
 
@@ -223,7 +226,10 @@ async fn serve_and_fetch() -> Served {
     let manifest = out.join("manifest.json");
     std::fs::write(&manifest, &signed.signed_manifest_json).expect("write");
     let parsed = wire::signed_manifest_from_json(&signed.signed_manifest_json).expect("parse");
-    assert_eq!(hex::encode(parsed.manifest.content_root), signed.content_root);
+    assert_eq!(
+        hex::encode(parsed.manifest.content_root),
+        signed.content_root
+    );
     assert_eq!(
         hex::encode(parsed.manifest.digest()),
         signed.manifest_digest
@@ -271,10 +277,18 @@ async fn serve_and_fetch() -> Served {
     assert!(contents.values().all(|c| c.sha256 != absent_sha));
     let mut keys: Vec<(String, Key)> = absent_ids
         .iter()
-        .map(|id| (format!("id-{id:032x}"), Key::ContentId(format!("{id:032x}"))))
+        .map(|id| {
+            (
+                format!("id-{id:032x}"),
+                Key::ContentId(format!("{id:032x}")),
+            )
+        })
         .collect();
     for sha in [absent_sha, [0u8; 32], [0xff; 32]] {
-        keys.push((format!("sha-{}", hex::encode(sha)), Key::Sha256(hex::encode(sha))));
+        keys.push((
+            format!("sha-{}", hex::encode(sha)),
+            Key::Sha256(hex::encode(sha)),
+        ));
     }
     for (name, key) in keys {
         let response = prove(&mut client, key).await;
@@ -576,9 +590,10 @@ fn serve_refuses_a_ledger_that_does_not_describe_the_index() {
     let key_path = write_seed(dir.path());
     let index = build(dir.path(), "index", 2, &key_path);
     let key = provindex_ledger::signing_key_from_seed(&SEED).unwrap();
-    let signed =
-        wire::signed_manifest_from_json(&std::fs::read_to_string(index.join("ledger.json")).unwrap())
-            .unwrap();
+    let signed = wire::signed_manifest_from_json(
+        &std::fs::read_to_string(index.join("ledger.json")).unwrap(),
+    )
+    .unwrap();
 
     // Edited without re-signing: the signature fails.
     let edited = dir.path().join("edited");
@@ -676,8 +691,10 @@ fn serve_refuses_a_ledger_that_does_not_describe_the_index() {
     }
     assert!(flipped > 0, "no SST files in {}", corrupt.display());
     let stderr = serve_refused(&corrupt);
-    assert!(stderr.to_lowercase().contains("corrupt") || stderr.contains("checksum"), "{stderr}");
-
+    assert!(
+        stderr.to_lowercase().contains("corrupt") || stderr.contains("checksum"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -696,7 +713,10 @@ fn a_bad_signing_key_fails_before_building() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.key") && stderr.contains("signing key"), "{stderr}");
+    assert!(
+        stderr.contains("bad.key") && stderr.contains("signing key"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("index").exists(), "built anyway");
     let missing = dir.path().join("missing.key");
     let output = Command::new(provindex_bin())

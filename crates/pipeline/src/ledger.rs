@@ -135,7 +135,7 @@ pub struct LedgerTrees {
 impl LedgerTrees {
     pub fn new(leaves: Vec<LeafFacts>) -> Result<Self, LedgerBuildError> {
         let mut sha_leaves: Vec<ShaLeaf> = leaves.iter().map(LeafFacts::sha_leaf).collect();
-        sha_leaves.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        sha_leaves.sort_unstable_by_key(|leaf| leaf.sha256);
         Ok(Self {
             content: ContentTree::new(leaves)?,
             sha256: Sha256Tree::new(sha_leaves)?,

@@ -136,9 +136,9 @@ pub fn capture_link(
             format!("{:?} is not 32 hex digits", echo(&request.capture_id)),
         )
     })?;
-    let record = index.capture(capture_id)?.ok_or_else(|| {
-        ApiError::NotFound(format!("no capture {}", echo(&request.capture_id)))
-    })?;
+    let record = index
+        .capture(capture_id)?
+        .ok_or_else(|| ApiError::NotFound(format!("no capture {}", echo(&request.capture_id))))?;
     let content_id = record.content_id().ok_or_else(|| {
         ApiError::FailedPrecondition(format!(
             "capture {capture_id:032x} has no text, so it links to no content"

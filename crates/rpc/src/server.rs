@@ -16,8 +16,8 @@ use tonic::transport::Server;
 
 use crate::auth::{Auth, ReadGated, TlsIdentity};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
-use crate::metrics::{Metered, Metrics};
 use crate::ledger::LedgerApi;
+use crate::metrics::{Metered, Metrics};
 use crate::registry_check::RegistryCheck;
 use crate::{AuditApi, OptOutApi, ProvenanceApi, ReportApi};
 
@@ -206,9 +206,7 @@ pub async fn serve(
         )))
         .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
-        .add_optional_service(
-            ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
-        )
+        .add_optional_service(ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))))
         .add_optional_service(
             opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
         )

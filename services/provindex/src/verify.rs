@@ -134,7 +134,7 @@ pub fn run_verify(args: VerifyArgs) -> ExitCode {
 
 fn verify_manifest(args: &VerifyArgs) -> Result<LedgerManifest, String> {
     let key = trusted_key(&args.public_key)?;
-    let signed = wire::signed_manifest_from_json(&read(&args.manifest)?)
-        .map_err(|e| e.to_string())?;
+    let signed =
+        wire::signed_manifest_from_json(&read(&args.manifest)?).map_err(|e| e.to_string())?;
     signed.verify(&key).cloned().map_err(|e| e.to_string())
 }
