@@ -309,7 +309,7 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     }
     let stderr = serve_refusal(uri, &tmp.path().join("cache-4"), &env);
     assert!(
-        stderr.contains(&format!("{}", sst.path)) && stderr.contains("missing"),
+        stderr.contains(&sst.path) && stderr.contains("missing"),
         "{stderr}"
     );
 

@@ -1466,6 +1466,70 @@ pub(crate) fn upload_scratch(
     create_scratch(target, uri)
 }
 
+// Whole-file uploads for index publication (issue 17): an SST can be larger
+// than what a worker should hold in memory, so it streams in parts.
+impl CorpusStore {
+    /// Part size of [`Self::put_file`]'s multipart uploads (S3 wants ≥ 5 MiB).
+    pub const UPLOAD_PART: usize = 8 << 20;
+
+    /// Writes the local file `source` as the object `uri` (overwriting),
+    /// streaming it: a file up to [`Self::UPLOAD_PART`] is one put, a larger
+    /// one a multipart upload of that part size (at most 4 parts in flight,
+    /// aborted on error). Local destinations are a copy renamed into place.
+    pub fn put_file(&self, uri: &str, source: &std::path::Path) -> Result<(), StoreError> {
+        use std::io::Read as _;
+        let io_error = |e: io::Error| StoreError::Io {
+            uri: format!("{uri} (from {})", source.display()),
+            source: e,
+        };
+        let (store, path, parsed) = self.locate(uri)?;
+        let mut file = std::fs::File::open(source).map_err(io_error)?;
+        if matches!(parsed.scheme, Scheme::Local | Scheme::File) {
+            let target = std::path::PathBuf::from(format!("/{}", parsed.key));
+            let (mut out, scratch) = create_scratch(&target, uri)?;
+            let copied = io::copy(&mut file, &mut out)
+                .and_then(|_| out.sync_all())
+                .and_then(|()| std::fs::rename(&scratch, &target));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&scratch);
+            }
+            return copied.map_err(io_error);
+        }
+        let size = file.metadata().map_err(io_error)?.len();
+        if size <= Self::UPLOAD_PART as u64 {
+            let mut data = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut data).map_err(io_error)?;
+            return self.put(uri, Bytes::from(data));
+        }
+        let store_error = |e: object_store::Error| StoreError::Store {
+            uri: uri.to_string(),
+            source: e,
+        };
+        self.block_on(async {
+            let upload = store.put_multipart(&path).await.map_err(store_error)?;
+            let mut writer =
+                object_store::WriteMultipart::new_with_chunk_size(upload, Self::UPLOAD_PART);
+            let mut buffer = vec![0u8; Self::UPLOAD_PART];
+            loop {
+                // File reads are short and local; blocking here is bounded.
+                let n = match file.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(io_error(e));
+                    }
+                };
+                if let Err(e) = writer.wait_for_capacity(4).await {
+                    return Err(store_error(e));
+                }
+                writer.write(&buffer[..n]);
+            }
+            writer.finish().await.map(|_| ()).map_err(store_error)
+        })?
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1720,69 +1784,5 @@ mod tests {
                 ..
             })
         ));
-    }
-}
-
-// Whole-file uploads for index publication (issue 17): an SST can be larger
-// than what a worker should hold in memory, so it streams in parts.
-impl CorpusStore {
-    /// Part size of [`Self::put_file`]'s multipart uploads (S3 wants ≥ 5 MiB).
-    pub const UPLOAD_PART: usize = 8 << 20;
-
-    /// Writes the local file `source` as the object `uri` (overwriting),
-    /// streaming it: a file up to [`Self::UPLOAD_PART`] is one put, a larger
-    /// one a multipart upload of that part size (at most 4 parts in flight,
-    /// aborted on error). Local destinations are a copy renamed into place.
-    pub fn put_file(&self, uri: &str, source: &std::path::Path) -> Result<(), StoreError> {
-        use std::io::Read as _;
-        let io_error = |e: io::Error| StoreError::Io {
-            uri: format!("{uri} (from {})", source.display()),
-            source: e,
-        };
-        let (store, path, parsed) = self.locate(uri)?;
-        let mut file = std::fs::File::open(source).map_err(io_error)?;
-        if matches!(parsed.scheme, Scheme::Local | Scheme::File) {
-            let target = std::path::PathBuf::from(format!("/{}", parsed.key));
-            let (mut out, scratch) = create_scratch(&target, uri)?;
-            let copied = io::copy(&mut file, &mut out)
-                .and_then(|_| out.sync_all())
-                .and_then(|()| std::fs::rename(&scratch, &target));
-            if copied.is_err() {
-                let _ = std::fs::remove_file(&scratch);
-            }
-            return copied.map_err(io_error);
-        }
-        let size = file.metadata().map_err(io_error)?.len();
-        if size <= Self::UPLOAD_PART as u64 {
-            let mut data = Vec::with_capacity(size as usize);
-            file.read_to_end(&mut data).map_err(io_error)?;
-            return self.put(uri, Bytes::from(data));
-        }
-        let store_error = |e: object_store::Error| StoreError::Store {
-            uri: uri.to_string(),
-            source: e,
-        };
-        self.block_on(async {
-            let upload = store.put_multipart(&path).await.map_err(store_error)?;
-            let mut writer =
-                object_store::WriteMultipart::new_with_chunk_size(upload, Self::UPLOAD_PART);
-            let mut buffer = vec![0u8; Self::UPLOAD_PART];
-            loop {
-                // File reads are short and local; blocking here is bounded.
-                let n = match file.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(io_error(e));
-                    }
-                };
-                if let Err(e) = writer.wait_for_capacity(4).await {
-                    return Err(store_error(e));
-                }
-                writer.write(&buffer[..n]);
-            }
-            writer.finish().await.map(|_| ()).map_err(store_error)
-        })?
     }
 }
