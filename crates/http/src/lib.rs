@@ -1,6 +1,7 @@
-//! HTTP adapter: pywb's CDX server API (`GET /cdx`) and the original WARC
-//! record of a capture (`GET /record/{capture_id}`), served by `provindex
-//! serve --http-listen` from the same [`IndexReader`] as the gRPC services.
+//! HTTP adapter: pywb's CDX server API (`GET /cdx`), the original WARC
+//! record of a capture (`GET /record/{capture_id}`) and the rightholder web
+//! page (`GET /`, [`page`]), served by `provindex serve --http-listen` from
+//! the same [`IndexReader`] (and opt-out registry) as the gRPC services.
 //!
 //! Like the gRPC adapters, it only translates: `/cdx` runs the URL query of
 //! [`provindex_rpc::url_captures`] (the one behind LookupUrl) and `/record`
@@ -8,6 +9,7 @@
 //! GetCapture include_record).
 
 mod cdx;
+pub mod page;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -24,6 +26,7 @@ use provindex_index::IndexReader;
 use provindex_rpc::ApiError;
 
 pub use cdx::{CdxQuery, MAX_LIMIT};
+pub use page::Backends;
 
 #[derive(Clone)]
 struct AppState {
@@ -32,32 +35,37 @@ struct AppState {
     store: Arc<OnceLock<Arc<CorpusStore>>>,
 }
 
-/// The HTTP routes over `index`.
-pub fn router(index: Arc<IndexReader>) -> Router {
-    Router::new()
+/// The HTTP routes over `index`, with the web page's opt-out pages over
+/// `backends` (fails when the index's sketch spec cannot sign work texts).
+pub fn router(index: Arc<IndexReader>, backends: Backends) -> Result<Router, String> {
+    let web = page::WebState::new(Arc::clone(&index), backends)?;
+    Ok(Router::new()
         .route("/cdx", get(cdx_handler))
         .route("/record/{capture_id}", get(record_handler))
         .with_state(AppState {
             index,
             store: Arc::default(),
         })
+        .merge(page::routes(web)))
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     index: Arc<IndexReader>,
+    backends: Backends,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(index))
+    let router = router(index, backends).map_err(std::io::Error::other)?;
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// An error answer: the HTTP status of the domain error and its message.
-fn error_response(error: &ApiError) -> Response {
+/// The HTTP status of a domain error.
+fn http_status(error: &ApiError) -> StatusCode {
     use provindex_errors::StatusCode as Code;
-    let status = match error.status_code() {
+    match error.status_code() {
         Code::InvalidArgument => StatusCode::BAD_REQUEST,
         Code::NotFound => StatusCode::NOT_FOUND,
         Code::AlreadyExists => StatusCode::CONFLICT,
@@ -68,7 +76,12 @@ fn error_response(error: &ApiError) -> Response {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         Code::Cancelled | Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    }
+}
+
+/// An error answer: the HTTP status of the domain error and its message.
+fn error_response(error: &ApiError) -> Response {
+    let status = http_status(error);
     if status.is_server_error() {
         tracing::warn!(%error, "http request failed");
     }

@@ -330,6 +330,15 @@ impl Auth {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::NotBearer)?;
+        self.authenticate_token(token)
+    }
+
+    /// The principal of a bearer token itself (no `Bearer ` scheme), e.g.
+    /// one the web page keeps in its session cookie.
+    pub fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::MissingToken);
+        }
         let presented = digest(token);
         let mut found = None;
         // Look at every entry whatever matches, so the time taken does not

@@ -113,7 +113,7 @@ fn answer(
     }
 }
 
-pub(crate) fn check_opt_out(
+pub fn check_opt_out(
     index: &IndexReader,
     registry: Option<&dyn OptOutRegistry>,
     request: &CheckOptOutRequest,

@@ -138,7 +138,7 @@ fn parse_page_token(token: &str, content_id: u128) -> Result<usize, ApiError> {
     }
 }
 
-pub(crate) fn find_work(
+pub fn find_work(
     index: &IndexReader,
     search: &WorkSearch,
     request: &FindWorkRequest,

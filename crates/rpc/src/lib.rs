@@ -20,12 +20,14 @@ mod registry_check;
 mod report;
 mod server;
 
-pub use checkoptout::OptOutRegistry;
+pub use checkoptout::{OptOutRegistry, check_opt_out};
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
+pub use findwork::{MAX_WORK_TEXT_BYTES, WorkSearch, find_work};
 pub use ledger::LedgerApi;
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
+pub use registry_check::RegistryCheck;
 pub use provenance::{
     MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage, read_original_record, url_captures,
     url_prefixes,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use provindex_errors::ErrorExt;
 use provindex_index::registry::{
     Actor, AuditRecord, ListFilter, NewRegistration, Registry, RegistryError, Scope, ScopeKind,
 };
@@ -176,8 +177,10 @@ impl OptOutApi {
         action: &'static str,
         entry_id: Option<u64>,
         request: serde_json::Value,
-        status: Status,
-    ) -> Status {
+        error: crate::ApiError,
+    ) -> crate::ApiError {
+        // The code and message the caller is answered with.
+        let status = crate::status_of(&error);
         let record = AuditRecord {
             seq: 0,
             at: now(),
@@ -196,10 +199,10 @@ impl OptOutApi {
             })
             .await;
         match logged {
-            Ok(_) => status,
-            Err(error) => {
-                tracing::error!(%error, "could not record a refused write in the audit log");
-                error.into()
+            Ok(_) => error,
+            Err(logging) => {
+                tracing::error!(error = %logging, "could not record a refused write in the audit log");
+                logging
             }
         }
     }
@@ -438,7 +441,7 @@ impl OptOutApi {
         &self,
         principal: &Principal,
         request: RegisterOptOutRequest,
-    ) -> Result<OptOutEntry, Status> {
+    ) -> Result<OptOutEntry, crate::ApiError> {
         authorization::may_write(principal, "register").map_err(ApiError::from)?;
         let canonical = self.canonical_scope(request.scope.as_ref())?;
         let rightholder = request.rightholder.trim();
@@ -521,7 +524,7 @@ impl OptOutApi {
         &self,
         principal: &Principal,
         request: &RevokeOptOutRequest,
-    ) -> Result<OptOutEntry, Status> {
+    ) -> Result<OptOutEntry, crate::ApiError> {
         authorization::may_write(principal, "revoke").map_err(ApiError::from)?;
         let id = parse_entry_id("id", &request.id)?;
         if request.reason.len() > MAX_NOTE_BYTES {
@@ -549,7 +552,7 @@ impl OptOutApi {
         &self,
         principal: &Principal,
         request: &ListOptOutsRequest,
-    ) -> Result<ListOptOutsResponse, Status> {
+    ) -> Result<ListOptOutsResponse, crate::ApiError> {
         let requested = request.rightholder.trim();
         let rightholder =
             authorization::list_filter(principal, requested).map_err(ApiError::from)?;
@@ -602,6 +605,68 @@ impl OptOutApi {
     }
 }
 
+/// The operations of OptOutService for an authenticated principal: the one
+/// path the gRPC service and the web page (`provindex-http`) share, so both
+/// apply the same authorization rules and audit the same refusals.
+impl OptOutApi {
+    /// The principal of a bearer token presented outside gRPC metadata (the
+    /// web page's session cookie); UNAUTHENTICATED like a gRPC call.
+    pub fn authenticate_token(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        match &self.auth {
+            Some(auth) => auth.authenticate_token(token),
+            None => Err(AuthError::NotConfigured("the opt-out registry")),
+        }
+    }
+
+    /// RegisterOptOut as `principal`. A refusal (anything but the server's
+    /// own failure) is recorded in the audit log before it is returned.
+    pub async fn register_as(
+        &self,
+        principal: &Principal,
+        request: RegisterOptOutRequest,
+    ) -> Result<OptOutEntry, crate::ApiError> {
+        let audit = register_audit_json(&request);
+        match self.register(principal, request).await {
+            Ok(entry) => {
+                tracing::info!(id = entry.id, actor = %principal.name, scope = ?entry.scope, "opt-out registered");
+                Ok(entry)
+            }
+            Err(error) if error.status_code().is_internal() => Err(error),
+            Err(error) => Err(self.refuse(principal, "register", None, audit, error).await),
+        }
+    }
+
+    /// RevokeOptOut as `principal`; refusals are audited like [`Self::register_as`]'s.
+    pub async fn revoke_as(
+        &self,
+        principal: &Principal,
+        request: &RevokeOptOutRequest,
+    ) -> Result<OptOutEntry, crate::ApiError> {
+        match self.revoke(principal, request).await {
+            Ok(entry) => {
+                tracing::info!(id = entry.id, actor = %principal.name, "opt-out revoked");
+                Ok(entry)
+            }
+            Err(error) if error.status_code().is_internal() => Err(error),
+            Err(error) => {
+                let id = crate::convert::decimal_u64(&request.id);
+                Err(self
+                    .refuse(principal, "revoke", id, revoke_audit_json(request), error)
+                    .await)
+            }
+        }
+    }
+
+    /// ListOptOuts as `principal` (a rightholder sees only its own entries).
+    pub fn list_as(
+        &self,
+        principal: &Principal,
+        request: &ListOptOutsRequest,
+    ) -> Result<ListOptOutsResponse, crate::ApiError> {
+        self.list(principal, request)
+    }
+}
+
 #[tonic::async_trait]
 impl OptOutService for OptOutApi {
     async fn register_opt_out(
@@ -609,25 +674,10 @@ impl OptOutService for OptOutApi {
         request: Request<RegisterOptOutRequest>,
     ) -> Result<Response<RegisterOptOutResponse>, Status> {
         let principal = self.authenticate(&request)?;
-        let request = request.into_inner();
-        match self.register(&principal, request.clone()).await {
-            Ok(entry) => {
-                tracing::info!(id = entry.id, actor = %principal.name, scope = ?entry.scope, "opt-out registered");
-                Ok(Response::new(RegisterOptOutResponse {
-                    registration: Some(registration(&entry)),
-                }))
-            }
-            Err(status) if status.code() == Code::Internal => Err(status),
-            Err(status) => Err(self
-                .refuse(
-                    &principal,
-                    "register",
-                    None,
-                    register_audit_json(&request),
-                    status,
-                )
-                .await),
-        }
+        let entry = self.register_as(&principal, request.into_inner()).await?;
+        Ok(Response::new(RegisterOptOutResponse {
+            registration: Some(registration(&entry)),
+        }))
     }
 
     async fn revoke_opt_out(
@@ -635,28 +685,10 @@ impl OptOutService for OptOutApi {
         request: Request<RevokeOptOutRequest>,
     ) -> Result<Response<RevokeOptOutResponse>, Status> {
         let principal = self.authenticate(&request)?;
-        let request = request.into_inner();
-        match self.revoke(&principal, &request).await {
-            Ok(entry) => {
-                tracing::info!(id = entry.id, actor = %principal.name, "opt-out revoked");
-                Ok(Response::new(RevokeOptOutResponse {
-                    registration: Some(registration(&entry)),
-                }))
-            }
-            Err(status) if status.code() == Code::Internal => Err(status),
-            Err(status) => {
-                let id = crate::convert::decimal_u64(&request.id);
-                Err(self
-                    .refuse(
-                        &principal,
-                        "revoke",
-                        id,
-                        revoke_audit_json(&request),
-                        status,
-                    )
-                    .await)
-            }
-        }
+        let entry = self.revoke_as(&principal, request.get_ref()).await?;
+        Ok(Response::new(RevokeOptOutResponse {
+            registration: Some(registration(&entry)),
+        }))
     }
 
     async fn list_opt_outs(
@@ -664,7 +696,7 @@ impl OptOutService for OptOutApi {
         request: Request<ListOptOutsRequest>,
     ) -> Result<Response<ListOptOutsResponse>, Status> {
         let principal = self.authenticate(&request)?;
-        Ok(Response::new(self.list(&principal, request.get_ref())?))
+        Ok(Response::new(self.list_as(&principal, request.get_ref())?))
     }
 }
 

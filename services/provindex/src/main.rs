@@ -256,9 +256,13 @@ fn run_serve(
         if let Some(http_listen) = &http_listen {
             let (http_listener, _) = bind_announced(http_listen, "http listening on").await?;
             let index = Arc::clone(&reader);
+            let backends = provindex_http::Backends {
+                registry: config.registry.clone(),
+                auth: config.auth.clone(),
+            };
             tokio::spawn(async move {
                 if let Err(error) =
-                    provindex_http::serve(http_listener, index, shutdown_signal()).await
+                    provindex_http::serve(http_listener, index, backends, shutdown_signal()).await
                 {
                     tracing::error!(%error, "http server failed");
                 }

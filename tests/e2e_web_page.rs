@@ -1,0 +1,398 @@
+//! The rightholder web page end to end (issue 20), with real processes:
+//! `provindex index` builds an index from real corpus pages (Common Crawl
+//! JSONL texts, an IANA WARC) and Chinese pages (debian-handbook paragraphs
+//! from crates/sketch/tests/data/zh, with a 1%-edited mirror), `provindex
+//! serve --http-listen --auth --registry` serves the page, and
+//! - headless Debian Chromium, driven by selenium (tests/web_page_selenium.py),
+//!   finds the pages, signs in with a rightholder token, registers, lists and
+//!   revokes a domain opt-out and sees the verdict change, is refused a domain
+//!   outside its grant (403), keeps `<script>` as text, and saves
+//!   docs/images/rightholder-page.png;
+//! - plain HTTP requests check what a browser does not show: 413 for an
+//!   oversized form, 401 without a session, 403 without the CSRF token,
+//!   Accept-Language, escaping in the raw HTML.
+//!
+//! Chromium, chromedriver and Python are installed when missing (apt-get,
+//! as deploy/env.sh does); the test fails, never skips, without them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::venv::venv_python;
+use common::{ServerProcess, corpus_dir, provindex_bin};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "web-rightholder-token-0123456789";
+const NAME: &str = "Web Rightholder";
+const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
+const ZH_URL: &str = "https://zh.example.org/handbook/raid.html";
+const ZH_MIRROR: &str = "https://mirror.example.net/raid-copy.html";
+/// A source URL with markup in it, as a crawl may hold.
+const SCRIPT_URL: &str = "https://zh.example.org/search?q=<script>alert(1)</script>";
+const SCRIPT_TEXT: &str = "<script>alert('work')</script> This page is about escaping markup in \
+    submitted works: a rightholder pastes text that looks like HTML, and the page must show it \
+    as text and never run it. Twenty words or more make it a real sketchable document here.";
+
+/// An executable on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    })
+}
+
+/// Debian's chromium and chromium-driver, installed with apt-get when
+/// missing (like deploy/env.sh); panics when they still are not there.
+fn chromium() -> (PathBuf, PathBuf) {
+    let found = || Some((which("chromium")?, which("chromedriver")?));
+    if let Some(found) = found() {
+        return found;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let installed = apt(&["update", "-qq"])
+        && apt(&[
+            "install",
+            "-y",
+            "-qq",
+            "chromium",
+            "chromium-driver",
+            "fonts-noto-cjk",
+        ]);
+    found().unwrap_or_else(|| {
+        panic!("chromium and chromedriver are required (apt-get install chromium chromium-driver; install attempted: {installed})")
+    })
+}
+
+fn zh_rows() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect()
+}
+
+fn html_page(lang: &str, title: &str, paragraphs: &[String]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body></html>\n"
+    )
+}
+
+/// One WARC/1.0 response record for `url` with `body` as UTF-8 HTML.
+fn response_record(n: usize, url: &str, body: &str) -> Vec<u8> {
+    let http = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
+         WARC-Date: 2024-03-0{n}T12:00:00Z\r\nWARC-Target-URI: {url}\r\n\
+         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+        http.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(http.as_bytes());
+    record.extend_from_slice(b"\r\n\r\n");
+    record
+}
+
+/// Every 100th Han character replaced: a near-duplicate mirror.
+fn edited(paragraphs: &[String]) -> Vec<String> {
+    let mut seen = 0usize;
+    paragraphs
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| {
+                    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+                        seen += 1;
+                        if seen % 100 == 50 {
+                            return if c == '改' { '动' } else { '改' };
+                        }
+                    }
+                    c
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The longest-text row of a corpus JSONL file whose host is a plain
+/// `name.com` / `www.name.com` (so its registered domain is known).
+fn english_page() -> (String, String, String, String) {
+    let path = corpus_dir().join("jsonl/cc_en_head-0091.jsonl.gz");
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).expect("jsonl"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON line"))
+        .filter_map(|row| {
+            let url = row["metadata"]["url"].as_str()?.to_owned();
+            let host = url.split('/').nth(2)?.trim_start_matches("www.").to_owned();
+            let plain = host.matches('.').count() == 1 && host.ends_with(".com");
+            plain.then(|| {
+                (
+                    row["text"].as_str().unwrap_or("").to_owned(),
+                    url,
+                    host,
+                    row["metadata"]["date_download"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            })
+        })
+        .max_by_key(|(text, ..)| text.len())
+        .expect("a corpus page on a plain .com host")
+}
+
+/// `2020-03-29T09:04:10Z` as the page shows it.
+fn shown_date(iso: &str) -> String {
+    format!("{} {} UTC", &iso[..10], &iso[11..19])
+}
+
+/// A minimal HTTP/1.1 request over loopback: status, headers, body.
+fn http(addr: &str, request: &str, body: &[u8]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send head");
+    // A server refusing a large body may close before reading it all.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("end of headers");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn post(addr: &str, path: &str, cookie: Option<&str>, body: &str) -> (u16, String, String) {
+    let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{cookie}\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    http(addr, &head, body.as_bytes())
+}
+
+fn get(addr: &str, path: &str, extra: &str) -> (u16, String, String) {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n");
+    http(addr, &head, b"")
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn rightholder_web_page_in_headless_chromium() {
+    let (chromium, chromedriver) = chromium();
+    let python = venv_python("selenium", &["selenium"], "selenium");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Chinese pages, the <script>-URL page.
+    let rows = zh_rows();
+    let paragraphs = |range: std::ops::Range<usize>| -> Vec<String> {
+        rows[range]
+            .iter()
+            .map(|r| r["zh_cn"].as_str().expect("zh_cn").to_owned())
+            .collect()
+    };
+    let original = paragraphs(0..6);
+    let pages = [
+        (ZH_URL, html_page("zh-CN", "RAID", &original)),
+        (ZH_MIRROR, html_page("zh-CN", "RAID", &edited(&original))),
+        (
+            "https://zh.example.org/handbook/other.html",
+            html_page("zh-CN", "其他", &paragraphs(40..46)),
+        ),
+        (
+            SCRIPT_URL,
+            html_page("en", "Escaping", &[SCRIPT_TEXT.replace('<', "&lt;")]),
+        ),
+    ];
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).expect("mkdir");
+    let mut warc = Vec::new();
+    for (n, (url, body)) in pages.iter().enumerate() {
+        warc.extend(response_record(n + 1, url, body));
+    }
+    std::fs::write(inputs.join("zh.warc"), warc).expect("write WARC");
+    let index = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("jsonl/cc_en_head-0091.jsonl.gz"))
+        .arg(corpus_dir().join("warc/iana.org-2014.warc.gz"))
+        .arg(inputs.join("zh.warc"))
+        .arg("--out")
+        .arg(&index)
+        .args(["--crawl", "web-test"])
+        .output()
+        .expect("run provindex index");
+    assert!(output.status.success(), "index failed: {output:?}");
+
+    let (en_text, en_url, en_domain, en_date) = english_page();
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        json!({"tokens": {TOKEN: {"role": "rightholder", "name": NAME,
+                                   "scopes": [en_domain.clone(), "zh.example.org"]}}})
+        .to_string(),
+    )
+    .expect("auth file");
+    let server = ServerProcess::start_with(
+        &index,
+        &[
+            "--http-listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--auth".as_ref(),
+            auth.as_os_str(),
+            "--registry".as_ref(),
+            dir.path().join("registry").as_os_str(),
+        ],
+    );
+    let addr = server.http_addr.clone().expect("http address");
+
+    // What a browser does not show.
+    let (status, _, body) = get(&addr, "/", "Accept-Language: zh-CN,zh;q=0.9,en;q=0.5\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("<html lang=\"zh-CN\">"), "{body}");
+    assert!(body.contains("查找作品出现的位置"), "{body}");
+    let (status, head, body) = get(&addr, "/?lang=en", "Accept-Language: zh-CN\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("Find where a work appears"));
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    let huge = format!(
+        "text={}",
+        "a".repeat(provindex_http::page::MAX_FORM_BYTES + 1)
+    );
+    let (status, _, body) = post(&addr, "/find?lang=en", None, &huge);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("too large"), "{body}");
+    let (status, _, body) = post(
+        &addr,
+        "/find?lang=en",
+        None,
+        &format!("text={}", urlencode(SCRIPT_TEXT)),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("<script>"), "raw <script> in {body}");
+    assert!(body.contains("&#60;script&#62;alert") || body.contains("&lt;script&gt;alert"));
+    let (status, _, body) = post(
+        &addr,
+        "/optouts/register?lang=en",
+        None,
+        "kind=domain&value=a.com",
+    );
+    assert_eq!(status, 401, "{body}");
+    let session = format!("provindex_session={}", hex::encode(TOKEN));
+    let (status, _, body) = post(
+        &addr,
+        "/optouts/register?lang=en",
+        Some(&session),
+        &format!("kind=domain&value={en_domain}&csrf=forged"),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("CSRF"), "{body}");
+    let (status, _, _) = post(
+        &addr,
+        "/signin?lang=en",
+        None,
+        "token=not-a-known-token-000",
+    );
+    assert_eq!(status, 401);
+    let (status, head, _) = post(&addr, "/signin?lang=en", None, &format!("token={TOKEN}"));
+    assert_eq!(status, 303);
+    assert!(
+        head.contains("set-cookie: provindex_session=")
+            && head.contains("httponly")
+            && head.contains("samesite=strict"),
+        "{head}"
+    );
+
+    // The browser.
+    let screenshot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images/rightholder-page.png");
+    std::fs::create_dir_all(screenshot.parent().expect("docs/images")).expect("mkdir docs/images");
+    let config = json!({
+        "base": format!("http://{addr}"),
+        "chromium": chromium,
+        "chromedriver": chromedriver,
+        "token": TOKEN,
+        "name": NAME,
+        "en": {"text": en_text, "url": en_url, "date": shown_date(&en_date), "domain": en_domain},
+        "zh": {
+            "text": original.join("\n"),
+            "url": ZH_URL,
+            "date": "2024-03-01 12:00:00 UTC",
+            "near_urls": [ZH_MIRROR],
+            // The preview is normalized text: lower case, one token per Han character.
+            "preview_start": original[0].to_lowercase().chars().filter(|c| !c.is_whitespace()).take(12).collect::<String>(),
+        },
+        "script": {"text": SCRIPT_TEXT, "url": SCRIPT_URL},
+        "outside_domain": "example.com",
+        "script_url_prefix": "https://outside.example.com/<script>alert(1)</script>",
+        "screenshot": screenshot,
+    });
+    let config_path = dir.path().join("selenium.json");
+    std::fs::write(&config_path, config.to_string()).expect("config");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/web_page_selenium.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .arg(&config_path)
+        .output()
+        .expect("run selenium");
+    assert!(
+        output.status.success(),
+        "selenium: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("all steps passed"));
+    let png = std::fs::read(&screenshot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}
