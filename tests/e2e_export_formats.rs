@@ -6,8 +6,6 @@
 //! parts).
 
 mod common;
-#[path = "common/venv.rs"]
-mod venv;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -71,7 +69,7 @@ fn build_corpus_index(dir: &Path) -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    venv::venv_python(
+    common::venv::venv_python(
         "manifest",
         &["pyarrow", "datasets", "zstandard"],
         "pyarrow, datasets, zstandard",
