@@ -16,6 +16,11 @@ has_libclang || need_packages+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need_packages+=(g++)
 command -v make >/dev/null 2>&1 || need_packages+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
+# The web page's browser test (tests/e2e_web_page.rs): headless Chromium, its
+# WebDriver, and CJK fonts so Chinese text renders in the screenshot.
+command -v chromium >/dev/null 2>&1 || need_packages+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_packages+=(chromium-driver)
+compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK*' >/dev/null || need_packages+=(fonts-noto-cjk)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "installing missing system packages: ${need_packages[*]}" >&2
   SUDO=""

@@ -448,23 +448,26 @@ impl OptOutApi {
         let rightholder = authorization::registrant(principal, rightholder, &shown(rightholder))
             .map_err(ApiError::from)?;
         if rightholder.len() > MAX_NAME_BYTES {
-            return Err(
-                invalid("rightholder", format!("longer than {MAX_NAME_BYTES} bytes")).into(),
-            );
+            return Err(invalid(
+                "rightholder",
+                format!("longer than {MAX_NAME_BYTES} bytes"),
+            ));
         }
         if request.evidence.len() > MAX_NOTE_BYTES {
-            return Err(invalid("evidence", format!("longer than {MAX_NOTE_BYTES} bytes")).into());
+            return Err(invalid(
+                "evidence",
+                format!("longer than {MAX_NOTE_BYTES} bytes"),
+            ));
         }
         if canonical.scope.kind() == ScopeKind::Work && request.evidence.trim().is_empty() {
             return Err(invalid(
                 "evidence",
                 "is required for a work (what makes the submitter its rightholder)",
-            )
-            .into());
+            ));
         }
         let effective_from = match request.effective_from {
             Some(time) if time < 0 => {
-                return Err(invalid("effective_from", format!("{time} is before 1970")).into());
+                return Err(invalid("effective_from", format!("{time} is before 1970")));
             }
             Some(time) => time,
             None => now(),
@@ -517,7 +520,6 @@ impl OptOutApi {
                 .map_err(crate::ApiError::from)
         })
         .await
-        .map_err(Into::into)
     }
 
     async fn revoke(
@@ -528,7 +530,10 @@ impl OptOutApi {
         authorization::may_write(principal, "revoke").map_err(ApiError::from)?;
         let id = parse_entry_id("id", &request.id)?;
         if request.reason.len() > MAX_NOTE_BYTES {
-            return Err(invalid("reason", format!("longer than {MAX_NOTE_BYTES} bytes")).into());
+            return Err(invalid(
+                "reason",
+                format!("longer than {MAX_NOTE_BYTES} bytes"),
+            ));
         }
         let entry = self
             .registry
@@ -545,7 +550,6 @@ impl OptOutApi {
                 .map_err(crate::ApiError::from)
         })
         .await
-        .map_err(Into::into)
     }
 
     fn list(
@@ -579,8 +583,7 @@ impl OptOutApi {
                 return Err(invalid(
                     "page_size",
                     format!("{n} is larger than the maximum {MAX_PAGE_SIZE}"),
-                )
-                .into());
+                ));
             }
         };
         let after = if request.page_token.is_empty() {
