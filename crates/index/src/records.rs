@@ -299,6 +299,14 @@ pub struct CaptureRecord {
     /// known or the index was built before issue 16.
     #[prost(string, tag = "25")]
     pub content_language: String,
+    /// Stored form only: `surt`, `host` and `registered_domain` were left out
+    /// because `provindex_signals::surt(url)` gives them back exactly.
+    #[prost(bool, tag = "26")]
+    pub url_keys_derived: bool,
+    /// Stored form only: `capture_time_raw` was left out because it is
+    /// `provindex_signals::utc(capture_time)`.
+    #[prost(bool, tag = "27")]
+    pub time_raw_derived: bool,
 }
 
 /// The page license a capture states.
@@ -486,6 +494,45 @@ impl CaptureRecord {
 }
 
 impl CaptureRecord {
+    /// The record as stored: fields that a pure function of other fields
+    /// gives back exactly are left out (and flagged), so the largest table
+    /// does not repeat the URL three times. [`Self::expand`] restores them.
+    pub(crate) fn compacted(&self) -> CaptureRecord {
+        let mut stored = self.clone();
+        if let Ok(surt) = provindex_signals::surt(&self.url)
+            && surt.key == self.surt
+            && surt.host == self.host
+            && surt.registered_domain.unwrap_or_default() == self.registered_domain
+        {
+            stored.surt.clear();
+            stored.host.clear();
+            stored.registered_domain.clear();
+            stored.url_keys_derived = true;
+        }
+        if !self.capture_time_raw.is_empty()
+            && provindex_signals::utc(self.capture_time) == self.capture_time_raw
+        {
+            stored.capture_time_raw.clear();
+            stored.time_raw_derived = true;
+        }
+        stored
+    }
+
+    /// The inverse of [`Self::compacted`].
+    pub(crate) fn expand(&mut self) -> Result<(), String> {
+        if std::mem::take(&mut self.url_keys_derived) {
+            let surt = provindex_signals::surt(&self.url)
+                .map_err(|e| format!("url keys flagged derivable, but the url has none: {e}"))?;
+            self.surt = surt.key;
+            self.host = surt.host;
+            self.registered_domain = surt.registered_domain.unwrap_or_default();
+        }
+        if std::mem::take(&mut self.time_raw_derived) {
+            self.capture_time_raw = provindex_signals::utc(self.capture_time);
+        }
+        Ok(())
+    }
+
     /// Every enumeration code names a variant, and the decider is a signal.
     pub(crate) fn validate(&self) -> Result<(), String> {
         check_code::<RecordKind>(self.record_kind, "record_kind")?;

@@ -165,13 +165,17 @@ fn decode_record<T: prost::Message + Default>(bytes: &[u8]) -> Result<T, CodecEr
     T::decode(bytes).map_err(|e| CodecError::new(e.to_string()))
 }
 
+/// Captures are stored compacted ([`CaptureRecord::compacted`]): the SURT,
+/// host, registered domain and a whole-second WARC-Date are derived again
+/// when read.
 impl ValueCodec<Captures> for CaptureRecord {
     fn encode_value(&self) -> Vec<u8> {
-        prost::Message::encode_to_vec(self)
+        prost::Message::encode_to_vec(&self.compacted())
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        let record: CaptureRecord = decode_record(bytes)?;
+        let mut record: CaptureRecord = decode_record(bytes)?;
         record.validate().map_err(CodecError::new)?;
+        record.expand().map_err(CodecError::new)?;
         Ok(record)
     }
 }
@@ -404,6 +408,16 @@ mod strategies {
         proptest::sample::select(all).prop_map(Into::into)
     }
 
+    fn url() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,30}",
+            Just("https://www.example.co.uk/a/b?x=1".to_owned()),
+            Just("http://data.gov.uk:8080/dataset/".to_owned()),
+            Just("https://zh.wikipedia.org/wiki/%E4%B8%AD%E6%96%87".to_owned()),
+            Just("http://192.168.0.1/x".to_owned()),
+        ]
+    }
+
     pub fn capture() -> impl Strategy<Value = CaptureRecord> {
         let signal = (
             code(SignalKind::ALL),
@@ -433,11 +447,12 @@ mod strategies {
                 }
             });
         (
-            ("\\PC{0,30}", any::<i64>(), any::<u64>(), any::<u64>()),
+            (url(), -(1i64 << 40)..(1i64 << 40), any::<u64>(), any::<u64>()),
             (
                 code(RecordKind::ALL),
                 code(Framing::ALL),
                 code(Verdict::ALL),
+                any::<(bool, bool)>(),
             ),
             proptest::option::of(license),
             proptest::collection::vec(signal, 0..3),
@@ -447,7 +462,7 @@ mod strategies {
             .prop_map(
                 |(
                     (url, time, offset, length),
-                    (kind, framing, verdict),
+                    (kind, framing, verdict, (keys_from_url, raw_from_time)),
                     license,
                     signals,
                     content,
@@ -455,7 +470,24 @@ mod strategies {
                 )| {
                     let optout_decider =
                         (!signals.is_empty()).then(|| decider % signals.len() as u32);
+                    // Records whose derived fields agree with their URL and
+                    // time (stored compacted) and records whose fields do not
+                    // (stored as they are) must both come back unchanged.
+                    let (surt, host, registered_domain) =
+                        match provindex_signals::surt(&url).ok().filter(|_| keys_from_url) {
+                            Some(s) => (s.key, s.host, s.registered_domain.unwrap_or_default()),
+                            None => ("com,example)/other".into(), "example.com".into(), String::new()),
+                        };
+                    let capture_time_raw = if raw_from_time {
+                        provindex_signals::utc(time)
+                    } else {
+                        "2024-01-01T00:00:00.5Z".into()
+                    };
                     CaptureRecord {
+                        surt,
+                        host,
+                        registered_domain,
+                        capture_time_raw,
                         url,
                         capture_time: time,
                         location_offset: offset,

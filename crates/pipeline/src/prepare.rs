@@ -8,8 +8,10 @@ use provindex_signals::{HtmlScanner, LicenseClass, LicenseFinding, Signal, Verdi
 use provindex_sketch::{MinHasher, SketchSpec};
 use std::sync::OnceLock;
 
-/// Characters of normalized text kept as a content preview.
-const PREVIEW_CHARS: usize = 200;
+/// Bytes of normalized text kept as a content preview (cut at a character
+/// boundary): enough to recognize a text — about 120 Latin or 40 Chinese
+/// characters — without the index holding the text itself.
+const PREVIEW_BYTES: usize = 120;
 
 /// What one record contributes, computed off the writer thread.
 #[derive(Debug, Clone)]
@@ -215,7 +217,7 @@ pub fn prepare_keyed(
             sha256: provindex_sketch::sha256(&normalized),
             length_bytes: normalized.len() as u64,
             token_count: u64::from(provindex_sketch::token_count_with(version, &normalized)),
-            preview: normalized.chars().take(PREVIEW_CHARS).collect(),
+            preview: preview(&normalized).to_owned(),
             // From the text alone, so every capture of a content agrees.
             language: provindex_sketch::detect_language(text)
                 .unwrap_or_default()
@@ -330,6 +332,9 @@ pub fn prepare_keyed(
         // Set at the end of the build, once clusters are known.
         cluster_id: Vec::new(),
         content_language,
+        // Set in the stored form only (`CaptureRecord::compacted`).
+        url_keys_derived: false,
+        time_raw_derived: false,
     };
     PreparedCapture {
         capture_id,
@@ -340,6 +345,16 @@ pub fn prepare_keyed(
         sketch,
         site_file,
     }
+}
+
+/// The longest prefix of `text` of at most [`PREVIEW_BYTES`] bytes that ends
+/// at a character boundary.
+fn preview(text: &str) -> &str {
+    let mut end = text.len().min(PREVIEW_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn framing(framing: Framing) -> records::Framing {

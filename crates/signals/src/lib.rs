@@ -15,10 +15,12 @@ pub mod optout;
 mod rights_zh;
 mod robots;
 mod swar;
+mod time;
 pub mod urls;
 mod visible_text;
 
 pub use html::{HtmlScanner, Section};
+pub use time::utc;
 pub use license::{
     CcKind, CcLicense, LicenseCandidate, LicenseClass, LicenseFinding, LicenseLocation,
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,
