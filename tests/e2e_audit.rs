@@ -22,8 +22,9 @@ use common::{ServerProcess as Server, provindex_bin, with_token};
 use provindex_index::{IndexReader, Registry};
 use provindex_proto::v1::{
     DrawSampleRequest, DrawSampleResponse, FindPersonalDataRequest, GetTransparencyReportRequest,
-    LabelVerdict, LookupUrlRequest, RecordLabelRequest, Source, SourceFailureRateRequest,
-    SourceKind, UrlMatch, audit_service_client::AuditServiceClient,
+    LabelVerdict, LookupUrlRequest, OptOutScope, RecordLabelRequest, RegisterOptOutRequest, Source,
+    SourceFailureRateRequest, SourceKind, UrlMatch, audit_service_client::AuditServiceClient,
+    opt_out_scope, opt_out_service_client::OptOutServiceClient,
     provenance_service_client::ProvenanceServiceClient, report_service_client::ReportServiceClient,
 };
 use tonic::Code;
@@ -605,6 +606,33 @@ async fn labels_go_to_the_audit_log_and_give_the_hand_computed_failure_rate() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
+
+    // A registry opt-out of one sampled content shows in its item's status.
+    let mut optout = OptOutServiceClient::new(channel.clone());
+    optout
+        .register_opt_out(with_token(
+            RegisterOptOutRequest {
+                rightholder: "Harbour News".into(),
+                scope: Some(OptOutScope {
+                    scope: Some(opt_out_scope::Scope::ContentId(items[4].clone())),
+                }),
+                effective_from: Some(1_000_000_000),
+                evidence: "letter of 2024-05-02".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("register");
+    let again = sample(&channel, domain.clone(), 10, 2024).await.unwrap();
+    assert_eq!(ids(&again), items);
+    for item in &again.items {
+        let expected = if item.content_id == items[4] {
+            "reserved"
+        } else {
+            "unknown"
+        };
+        assert_eq!(item.content_optout_verdict, expected, "{}", item.url);
+    }
 
     // 3 failed of 10: rate 0.3, Wilson 95% [0.107791, 0.603222] (by hand:
     // center (p + z²/2n)/(1 + z²/n), half z/(1 + z²/n)·√(p(1-p)/n + z²/4n²)).

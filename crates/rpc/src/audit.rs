@@ -46,6 +46,8 @@ pub struct AuditApi {
     registry: Option<Arc<Registry>>,
     auth: Option<Arc<Auth>>,
     pii_key: Option<Arc<Vec<u8>>>,
+    /// The registry as CheckOptOut consults it.
+    opt_outs: Option<Arc<dyn crate::OptOutRegistry>>,
     store: Arc<OnceLock<Arc<CorpusStore>>>,
 }
 
@@ -396,11 +398,18 @@ impl AuditApi {
         auth: Option<Arc<Auth>>,
         pii_key: Option<Arc<Vec<u8>>>,
     ) -> Self {
+        let opt_outs = registry.as_ref().map(|registry| {
+            Arc::new(crate::RegistryCheck::new(
+                Arc::clone(registry),
+                Arc::clone(&index),
+            )) as Arc<dyn crate::OptOutRegistry>
+        });
         Self {
             index,
             registry,
             auth,
             pii_key,
+            opt_outs,
             store: Arc::default(),
         }
     }
@@ -489,14 +498,28 @@ impl AuditApi {
         }
         let seed = request.seed;
         let src = source.clone();
+        let opt_outs = self.opt_outs.clone();
         let (drawn, items) = self
             .blocking(move |index| {
                 let drawn = draw(index, &src, seed, n)?;
                 let items = drawn
                     .items
                     .iter()
-                    .map(|&(id, rank)| sample_item(index, &src, id, rank))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|&(id, rank)| {
+                        let (mut item, record) = sample_item(index, &src, id, rank)?;
+                        item.content_optout_verdict = crate::check_opt_out(
+                            index,
+                            opt_outs.as_deref(),
+                            &pb::CheckOptOutRequest {
+                                target: Some(pb::check_opt_out_request::Target::ContentId(
+                                    item.content_id.clone(),
+                                )),
+                            },
+                        )?
+                        .verdict;
+                        Ok((item, record))
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()?;
                 Ok((drawn.source_contents, items))
             })
             .await?;
