@@ -205,6 +205,20 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
         manifest["sketch_spec"],
         publication.index.sketch_spec.as_str()
     );
+    // `info` on the URI fetches and verifies it too.
+    let info = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["info", uri, "--json", "--cache-dir"])
+        .arg(tmp.path().join("info-cache"))
+        .output()
+        .expect("info");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let remote_manifest: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(remote_manifest, manifest);
 
     // Served from S3 (through a cache) and from the local directory: identical answers.
     let cache = tmp.path().join("cache");

@@ -107,9 +107,14 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
+        /// A local index directory, or a published index's URI (fetched
+        /// and verified into --cache-dir, as `serve` does).
         index: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Local cache of fetched indexes (as `serve --cache-dir`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
         /// Also walk every table: rows, key and value bytes, SST bytes on
         /// disk, and bytes per capture.
         #[arg(long)]
@@ -191,8 +196,9 @@ fn main() -> ExitCode {
         Command::Info {
             index,
             json,
+            cache_dir,
             tables,
-        } => run_info(index, json, tables),
+        } => run_info(index, json, cache_dir, tables),
         Command::Export(args) => export::run_export(args),
         Command::Report(args) => export::run_report(args),
         Command::Compensation(args) => export::run_compensation(args),
@@ -297,9 +303,16 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-fn run_info(index: PathBuf, json: bool, tables: bool) -> anyhow::Result<()> {
-    let reader =
-        IndexReader::open(&index).with_context(|| format!("opening index {}", index.display()))?;
+fn run_info(
+    index: PathBuf,
+    json: bool,
+    cache_dir: Option<PathBuf>,
+    tables: bool,
+) -> anyhow::Result<()> {
+    let local = fetch::resolve(&index, cache_dir.as_deref())?;
+    let reader = IndexReader::open(&local.dir)
+        .with_context(|| format!("opening index {}", local.dir.display()))?;
+    local.check(reader.manifest())?;
     let m = reader.manifest();
     let sizes = if tables {
         reader
