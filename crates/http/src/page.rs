@@ -26,13 +26,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use provindex_index::{IndexReader, Registry};
-use provindex_policy::authorization::Principal;
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, FindWorkRequest, ListOptOutsRequest,
     OptOutRegistration, OptOutScope, RegisterOptOutRequest, RevokeOptOutRequest,
     check_opt_out_request::Target, opt_out_scope,
 };
-use provindex_rpc::auth::Auth;
+use provindex_rpc::auth::{Auth, Principal};
 use provindex_rpc::{ApiError, OptOutApi, RegistryCheck, WorkSearch};
 use sha2::{Digest, Sha256};
 
