@@ -731,3 +731,71 @@ fn a_bad_signing_key_fails_before_building() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.key"));
 }
+
+/// A child process killed on drop.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_coordinator_build_signs_the_same_ledger_as_a_local_build() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = write_seed(dir.path());
+    let mut coordinator = Command::new(provindex_bin())
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start coordinator");
+    let mut line = String::new();
+    std::io::BufReader::new(coordinator.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read");
+    let coordinator = Process(coordinator);
+    let url = format!(
+        "http://{}",
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
+    );
+    let _worker = Process(
+        Command::new(provindex_bin())
+            .args(["worker", "--coordinator", &url, "--name", "w1"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start worker"),
+    );
+    // The job spec carries the key's path; the worker running the build
+    // task reads it.
+    let index = |out: &Path, extra: &[&str]| {
+        let output = Command::new(provindex_bin())
+            .arg("index")
+            .arg(corpus_dir().join("jsonl"))
+            .arg("--out")
+            .arg(out)
+            .args(["--built-at", "1700000000", "--signing-key"])
+            .arg(&key)
+            .args(extra)
+            .output()
+            .expect("run provindex index");
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(out.join("ledger.json")).expect("ledger.json")
+    };
+    let distributed = index(&dir.path().join("distributed"), &["--coordinator", &url]);
+    let local = index(&dir.path().join("local"), &["--workers", "2"]);
+    assert_eq!(distributed, local);
+    let signed = wire::signed_manifest_from_json(&local).unwrap();
+    assert!(signed.manifest.content_count > 0);
+    drop(coordinator);
+}
