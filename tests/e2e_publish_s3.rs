@@ -331,3 +331,100 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     let stderr = serve_refusal("s3://pub/indexes/none", &tmp.path().join("cache-5"), &env);
     assert!(stderr.contains("no publication.json"), "{stderr}");
 }
+
+/// A child process killed on drop.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A cluster build (coordinator + two worker processes) publishes to S3 too:
+/// the publication has the one-process build's digest, and a second job to
+/// the same URI fails at its build task, leaving the publication as it was.
+#[test]
+fn cluster_build_publishes_to_s3() {
+    use std::io::BufRead;
+    let venv = moto_venv();
+    let moto = start_moto(&venv, "pub");
+    let env = s3_env(&moto.endpoint);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(tmp.path().join("state"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("coordinator");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let _coordinator = Process(child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
+        .to_string();
+    let url = format!("http://{addr}");
+    let _workers: Vec<Process> = (0..2)
+        .map(|n| {
+            Process(
+                Command::new(provindex_bin())
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .args(["worker", "--coordinator", &url, "--name"])
+                    .arg(format!("w{n}"))
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("worker"),
+            )
+        })
+        .collect();
+    let submit = |job: &str| {
+        Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .arg("index")
+            .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+            .args(["--out", "s3://pub/cluster/idx", "--crawl", "pub"])
+            .args(["--built-at", "0", "--coordinator", &url, "--job-id", job])
+            .args(["--staging", "s3://pub/staging", "--timeout", "300"])
+            .output()
+            .expect("index --coordinator")
+    };
+    let output = submit("first");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read = |endpoint: String| {
+        with_store(&endpoint, |store| {
+            store
+                .get_bytes("s3://pub/cluster/idx/publication.json")
+                .expect("publication.json")
+                .to_vec()
+        })
+    };
+    let first = read(moto.endpoint.clone());
+    let publication: Publication = serde_json::from_slice(&first).expect("publication");
+    assert_eq!(publication.job, "first");
+
+    let local = tmp.path().join("local");
+    assert!(index(local.to_str().expect("utf-8"), &env).status.success());
+    let info = common::run_ok(&["info".as_ref(), local.as_os_str(), "--json".as_ref()]);
+    let manifest: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(manifest["digest"], publication.index.digest.as_str());
+
+    let output = submit("second");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("already holds a published index"),
+        "{stderr}"
+    );
+    assert_eq!(read(moto.endpoint.clone()), first);
+}

@@ -155,7 +155,11 @@ fn submit_and_follow(
     built_at: i64,
     progress: &mut Progress,
 ) -> anyhow::Result<BuildReport> {
-    let out = absolute(&args.out);
+    // An object-store --out (a publication) is a URI, not a path to make absolute.
+    let out = match args.out.to_str() {
+        Some(uri) if provindex_pipeline::publish::is_remote(uri) => args.out.clone(),
+        _ => absolute(&args.out),
+    };
     let staging = args
         .staging
         .as_deref()
