@@ -334,6 +334,34 @@ fn rightholder_web_page_in_headless_chromium() {
     );
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("CSRF"), "{body}");
+    // Signed in: a bad scope is 400, an unknown entry 404, both as pages.
+    let (status, _, page) = get(&addr, "/optouts?lang=en", &format!("Cookie: {session}\r\n"));
+    assert_eq!(status, 200, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_owned();
+    let (status, _, body) = post(
+        &addr,
+        "/optouts/register?lang=en",
+        Some(&session),
+        &format!(
+            "kind=domain&value={}&csrf={csrf}",
+            urlencode("not a domain/<b>")
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("scope.domain: "), "{body}");
+    assert!(!body.contains("<b>"), "{body}");
+    let (status, _, body) = post(
+        &addr,
+        "/optouts/revoke?lang=en",
+        Some(&session),
+        &format!("id=999999&reason=x&csrf={csrf}"),
+    );
+    assert_eq!(status, 404, "{body}");
     let (status, _, _) = post(
         &addr,
         "/signin?lang=en",
@@ -354,6 +382,11 @@ fn rightholder_web_page_in_headless_chromium() {
     let screenshot =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images/rightholder-page.png");
     std::fs::create_dir_all(screenshot.parent().expect("docs/images")).expect("mkdir docs/images");
+    // The Chinese page as a file to upload, and a file type the page refuses.
+    let upload = dir.path().join("raid.html");
+    std::fs::write(&upload, &pages[0].1).expect("upload file");
+    let refused = dir.path().join("raid.pdf");
+    std::fs::write(&refused, "%PDF-1.4").expect("pdf file");
     let config = json!({
         "base": format!("http://{addr}"),
         "chromium": chromium,
@@ -370,6 +403,7 @@ fn rightholder_web_page_in_headless_chromium() {
             "preview_start": original[0].to_lowercase().chars().filter(|c| !c.is_whitespace()).take(12).collect::<String>(),
         },
         "script": {"text": SCRIPT_TEXT, "url": SCRIPT_URL},
+        "upload": {"html": upload, "refused": refused, "url": ZH_URL},
         "outside_domain": "example.com",
         "script_url_prefix": "https://outside.example.com/<script>alert(1)</script>",
         "screenshot": screenshot,

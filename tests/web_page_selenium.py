@@ -164,6 +164,23 @@ verdict = source_rows(zh["url"])[0].find_element(By.CSS_SELECTOR, "td.verdict").
 if verdict != "未知":
     fail(f"Chinese verdict label {verdict!r}")
 
+# 2b. Upload: an .html file's text is what the index extracted from the page.
+step("upload an .html file")
+driver.get(f"{BASE}/?lang=en")
+driver.find_element(By.ID, "file").send_keys(config["upload"]["html"])
+submit("find")
+first = driver.find_element(By.CSS_SELECTOR, "article.match")
+if "exact match" not in first.find_element(By.TAG_NAME, "h3").text:
+    fail("the uploaded page is not an exact match: " + first.text[:300])
+if not source_rows(config["upload"]["url"]):
+    fail("the uploaded page's source is not listed")
+driver.get(f"{BASE}/?lang=en")
+driver.find_element(By.ID, "file").send_keys(config["upload"]["refused"])
+submit("find")
+if driver.find_element(By.ID, "status").text != "400" or \
+        "Only .txt and .html files" not in driver.find_element(By.ID, "message").text:
+    fail("a .pdf upload was not refused: " + driver.find_element(By.TAG_NAME, "main").text)
+
 # 3. <script> in a submitted work and in a source URL stays text.
 step("<script> in a work and in a URL")
 script = config["script"]
