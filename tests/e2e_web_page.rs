@@ -407,6 +407,8 @@ fn rightholder_web_page_in_headless_chromium() {
         "outside_domain": "example.com",
         "script_url_prefix": "https://outside.example.com/<script>alert(1)</script>",
         "screenshot": screenshot,
+        // Not kept in docs/: to look at the Chinese rendering after a run.
+        "screenshot_zh": std::env::temp_dir().join("provindex-web-page-zh.png"),
     });
     let config_path = dir.path().join("selenium.json");
     std::fs::write(&config_path, config.to_string()).expect("config");

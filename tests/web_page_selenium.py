@@ -12,10 +12,13 @@ import json
 import sys
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 config = json.load(open(sys.argv[1], encoding="utf-8"))
@@ -69,7 +72,20 @@ def submit(button_id):
     """Clicks a submit button and waits for the next page to replace this one."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(old))
+
+    def replaced(_):
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # chromedriver's other word for a node of a document that is gone.
+            return "does not belong to the document" in str(error)
+
+    wait = WebDriverWait(driver, 120)
+    wait.until(replaced)
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
     no_alert()
 
 
@@ -163,6 +179,7 @@ if zh["preview_start"] not in preview.replace(" ", ""):
 verdict = source_rows(zh["url"])[0].find_element(By.CSS_SELECTOR, "td.verdict").text
 if verdict != "未知":
     fail(f"Chinese verdict label {verdict!r}")
+driver.save_screenshot(config["screenshot_zh"])
 
 # 2b. Upload: an .html file's text is what the index extracted from the page.
 step("upload an .html file")
