@@ -369,6 +369,17 @@ fn rightholder_web_page_in_headless_chromium() {
         "token=not-a-known-token-000",
     );
     assert_eq!(status, 401);
+    // A sign-in posted from another site is refused (login CSRF).
+    let (status, _, body) = http(
+        &addr,
+        &format!(
+            "POST /signin?lang=en HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nOrigin: http://evil.example\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            TOKEN.len() + 6
+        ),
+        format!("token={TOKEN}").as_bytes(),
+    );
+    assert_eq!(status, 403, "{body}");
     let (status, head, _) = post(&addr, "/signin?lang=en", None, &format!("token={TOKEN}"));
     assert_eq!(status, 303);
     assert!(

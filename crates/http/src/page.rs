@@ -739,6 +739,21 @@ fn see_other(location: &str) -> Response {
     response
 }
 
+/// Whether a POST may come from where its `Origin` says: this server
+/// (scheme aside) or no Origin at all (non-browser clients). Guards the
+/// sign-in form, which has no session to tie a CSRF token to yet.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+    });
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
 /// The equality of two CSRF tokens, without an early exit.
 fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
@@ -758,7 +773,7 @@ fn writer_session(
     let session = web
         .session(headers)
         .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, t.err_not_signed_in))?;
-    if !same_token(form.get("csrf"), &session.csrf) {
+    if !same_token(form.get("csrf"), &session.csrf) || !same_origin(headers) {
         return Err(PageError::new(StatusCode::FORBIDDEN, t.err_csrf).back("/optouts"));
     }
     Ok(session)
@@ -974,6 +989,9 @@ async fn sign_in(
 ) -> Response {
     let lang = Lang::pick(query.as_deref(), request.headers());
     let t = lang.texts();
+    if !same_origin(request.headers()) {
+        return PageError::new(StatusCode::FORBIDDEN, t.err_csrf).render(lang, None);
+    }
     let form = match read_form(request, t).await {
         Ok(form) => form,
         Err(error) => return error.render(lang, None),
@@ -1227,6 +1245,24 @@ mod tests {
                 || body.contains("&lt;script&gt;"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn posts_from_another_origin_are_told_apart() {
+        let headers = |origin: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, HeaderValue::from_str(o).expect("origin"));
+            }
+            h
+        };
+        assert!(same_origin(&headers(None)));
+        assert!(same_origin(&headers(Some("http://127.0.0.1:8080"))));
+        assert!(same_origin(&headers(Some("https://127.0.0.1:8080"))));
+        assert!(!same_origin(&headers(Some("http://evil.example"))));
+        assert!(!same_origin(&headers(Some("http://127.0.0.1:8081"))));
+        assert!(!same_origin(&headers(Some("null"))));
     }
 
     #[test]
