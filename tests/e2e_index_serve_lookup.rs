@@ -542,7 +542,10 @@ fn info_tables_accounts_for_every_row_and_byte() {
     assert_eq!(count(&table("captures")["rows"]), count(&value["captures"]));
     assert_eq!(count(&table("contents")["rows"]), count(&value["contents"]));
     assert_eq!(count(&table("urls")["rows"]), count(&value["urls"]));
-    assert_eq!(count(&table("content_sha256")["rows"]), count(&value["contents"]));
+    assert_eq!(
+        count(&table("content_sha256")["rows"]),
+        count(&value["contents"])
+    );
     assert_eq!(count(&table("meta")["rows"]), 1);
     assert!(count(&value["captures"]) > 100, "{value}");
     assert!(count(&value["clustered_contents"]) > 0, "{value}");

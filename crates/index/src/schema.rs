@@ -447,7 +447,12 @@ mod strategies {
                 }
             });
         (
-            (url(), -(1i64 << 40)..(1i64 << 40), any::<u64>(), any::<u64>()),
+            (
+                url(),
+                -(1i64 << 40)..(1i64 << 40),
+                any::<u64>(),
+                any::<u64>(),
+            ),
             (
                 code(RecordKind::ALL),
                 code(Framing::ALL),
@@ -476,7 +481,11 @@ mod strategies {
                     let (surt, host, registered_domain) =
                         match provindex_signals::surt(&url).ok().filter(|_| keys_from_url) {
                             Some(s) => (s.key, s.host, s.registered_domain.unwrap_or_default()),
-                            None => ("com,example)/other".into(), "example.com".into(), String::new()),
+                            None => (
+                                "com,example)/other".into(),
+                                "example.com".into(),
+                                String::new(),
+                            ),
                         };
                     let capture_time_raw = if raw_from_time {
                         provindex_signals::utc(time)

@@ -4,11 +4,11 @@
 //! one process (an in-memory coordinator and worker threads).
 
 pub mod job;
-pub mod publish;
 pub mod ledger;
-pub mod pii_key;
 mod local;
+pub mod pii_key;
 mod prepare;
+pub mod publish;
 mod scan_record;
 pub mod site_signals;
 mod status;

@@ -120,12 +120,13 @@ impl IndexWriter {
             prepared.content.as_ref(),
         )?;
         if added && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch) {
-            let signature = provindex_sketch::Signature::from_bytes(&sketch.signature).map_err(
-                |e| IndexError::Corrupt {
-                    cf: "signatures",
-                    reason: format!("signature of {:032x}: {e}", content.content_id),
-                },
-            )?;
+            let signature =
+                provindex_sketch::Signature::from_bytes(&sketch.signature).map_err(|e| {
+                    IndexError::Corrupt {
+                        cf: "signatures",
+                        reason: format!("signature of {:032x}: {e}", content.content_id),
+                    }
+                })?;
             self.builder
                 .add_sketch(content.content_id, &signature.0, &sketch.band_keys)?;
         }

@@ -20,6 +20,7 @@ mod registry_check;
 mod report;
 mod server;
 
+pub use audit::AuditApi;
 pub use checkoptout::{OptOutRegistry, check_opt_out};
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
@@ -27,11 +28,10 @@ pub use findwork::{MAX_WORK_TEXT_BYTES, WorkSearch, find_work};
 pub use ledger::LedgerApi;
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
-pub use registry_check::RegistryCheck;
 pub use provenance::{
     MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage, read_original_record, url_captures,
     url_prefixes,
 };
-pub use audit::AuditApi;
+pub use registry_check::RegistryCheck;
 pub use report::ReportApi;
 pub use server::{ServerConfig, incoming, serve};

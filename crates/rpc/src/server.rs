@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provindex_index::{IndexReader, Registry};
-use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::audit_service_server::AuditServiceServer;
+use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use provindex_proto::v1::report_service_server::ReportServiceServer;

@@ -20,7 +20,6 @@ pub mod urls;
 mod visible_text;
 
 pub use html::{HtmlScanner, Section};
-pub use time::utc;
 pub use license::{
     CcKind, CcLicense, LicenseCandidate, LicenseClass, LicenseFinding, LicenseLocation,
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,
@@ -30,6 +29,7 @@ pub use optout::{
     ai_txt_reservations, analyze_html, combine, effective_tdm, header_signals, html_signals,
     robots_reservations, stamp, tdmrep_json_signals,
 };
+pub use time::utc;
 pub use urls::{
     MAX_HOSTNAME_BYTES, MAX_LABEL_BYTES, MatchMode, Surt, UrlError, domain_key_matches,
     hostname_problem, key_matches, registered_domain, surt, surt_prefix, surt_scan_prefix,

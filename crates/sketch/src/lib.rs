@@ -46,8 +46,8 @@ pub use lang::{LANG_SAMPLE_BYTES, LanguageGuess, detect_language, detect_languag
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
 pub use minhash::{
     COMPARED_BITS, LANES, MinHasher, SHINGLE_POLY, Shingles, Signature, SignatureError, agreement,
-    compared_bits, jaccard_estimate,
-    shingle_hash, shingle_hashes, shingle_hashes_into, shingles, token_hash,
+    compared_bits, jaccard_estimate, shingle_hash, shingle_hashes, shingle_hashes_into, shingles,
+    token_hash,
 };
 pub use normalize::{
     NORMALIZATION_VERSION, NormalizationVersion, is_no_space, normalize, normalize_with,

@@ -367,7 +367,12 @@ fn run_info(
         }
         println!(
             "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12.1}",
-            "all", "", "", "", total, per_capture(total)
+            "all",
+            "",
+            "",
+            "",
+            total,
+            per_capture(total)
         );
     }
     Ok(())
