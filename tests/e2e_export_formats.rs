@@ -18,20 +18,6 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
-fn run_env(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 fn run_fail(args: &[&OsStr]) -> String {
     let output = Command::new(provindex_bin())
         .args(args)
@@ -47,7 +33,7 @@ fn export(index: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Valu
     // A fixed time: Parquet's footer records it, so equal exports are equal bytes.
     args.extend([OsStr::new("--at"), OsStr::new("2000000000")]);
     args.extend(extra.iter().map(OsStr::new));
-    json_of(&run_env(&args, env))
+    json_of(&common::run_ok_env(&args, env))
 }
 
 /// The gov.uk a + b and iana.org crawls (near-duplicates included).

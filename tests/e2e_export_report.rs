@@ -740,20 +740,6 @@ const HOLDER: &str = "rightholder-token-012345";
 /// Registry entries in force at this time (all test entries are effective from 1.4e9).
 const AT: i64 = 2_000_000_000;
 
-fn run_env(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// The gov.uk a + b and iana.org crawls indexed into DIR/index.
 fn build_index(dir: &Path) -> PathBuf {
     let index = dir.join("index");
@@ -1195,7 +1181,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
     );
     // The CLI writes to S3 too.
     let cli_uri = "s3://exports/cli/manifest.jsonl";
-    run_env(
+    common::run_ok_env(
         &[
             "export".as_ref(),
             index.as_os_str(),

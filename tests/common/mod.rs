@@ -316,8 +316,14 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// Runs `provindex ARGS`, failing the test (with its output) unless it succeeds.
 pub fn run_ok(args: &[&OsStr]) -> std::process::Output {
+    run_ok_env(args, &[])
+}
+
+/// [`run_ok`] with extra environment variables.
+pub fn run_ok_env(args: &[&OsStr], env: &[(&str, &str)]) -> std::process::Output {
     let output = Command::new(provindex_bin())
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run provindex");
     assert!(

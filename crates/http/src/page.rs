@@ -779,6 +779,24 @@ fn writer_session(
     Ok(session)
 }
 
+/// The language, form and session of a request that changes something, or
+/// the error page to answer with.
+async fn writer_form(
+    web: &WebState,
+    query: Option<&str>,
+    request: Request,
+) -> Result<(Lang, Form, Session), Response> {
+    let headers = request.headers().clone();
+    let lang = Lang::pick(query, &headers);
+    let t = lang.texts();
+    let form = read_form(request, t)
+        .await
+        .map_err(|error| error.render(lang, web.session(&headers).as_ref()))?;
+    let session = writer_session(web, &headers, &form, t)
+        .map_err(|error| error.render(lang, web.session(&headers).as_ref()))?;
+    Ok((lang, form, session))
+}
+
 // ---------------------------------------------------------------- handlers
 
 async fn stylesheet() -> Response {
@@ -1121,17 +1139,11 @@ async fn register(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
-    let headers = request.headers().clone();
-    let lang = Lang::pick(query.as_deref(), &headers);
+    let (lang, form, session) = match writer_form(&web, query.as_deref(), request).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
     let t = lang.texts();
-    let form = match read_form(request, t).await {
-        Ok(form) => form,
-        Err(error) => return error.render(lang, web.session(&headers).as_ref()),
-    };
-    let session = match writer_session(&web, &headers, &form, t) {
-        Ok(session) => session,
-        Err(error) => return error.render(lang, web.session(&headers).as_ref()),
-    };
     let request = match register_request(&form, t) {
         Ok(request) => request,
         Err(error) => return error.back("/optouts").render(lang, Some(&session)),
@@ -1182,17 +1194,11 @@ async fn revoke(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
-    let headers = request.headers().clone();
-    let lang = Lang::pick(query.as_deref(), &headers);
+    let (lang, form, session) = match writer_form(&web, query.as_deref(), request).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
     let t = lang.texts();
-    let form = match read_form(request, t).await {
-        Ok(form) => form,
-        Err(error) => return error.render(lang, web.session(&headers).as_ref()),
-    };
-    let session = match writer_session(&web, &headers, &form, t) {
-        Ok(session) => session,
-        Err(error) => return error.render(lang, web.session(&headers).as_ref()),
-    };
     let Some(api) = &web.optouts else {
         return PageError::new(StatusCode::NOT_FOUND, t.err_no_registry)
             .render(lang, Some(&session));
