@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{corpus_dir, moto_venv, provindex_bin, run_ok, start_moto};
+use common::{moto_venv, provindex_bin, run_ok, start_moto};
 use serde_json::Value;
 
 fn json_of(output: &Output) -> Value {
@@ -38,20 +38,7 @@ fn export(index: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]) -> Valu
 
 /// The gov.uk a + b and iana.org crawls (near-duplicates included).
 fn build_corpus_index(dir: &Path) -> PathBuf {
-    let index = dir.join("index");
-    let warc = corpus_dir().join("warc");
-    let mut args: Vec<OsString> = vec!["index".into()];
-    for file in [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ] {
-        args.push(warc.join(file).into());
-    }
-    args.extend(["--out".into(), index.clone().into()]);
-    args.extend(["--crawl".into(), "formats-test".into()]);
-    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    index
+    common::index_gov_uk_and_iana(dir, "formats-test")
 }
 
 fn python() -> PathBuf {

@@ -742,20 +742,7 @@ const AT: i64 = 2_000_000_000;
 
 /// The gov.uk a + b and iana.org crawls indexed into DIR/index.
 fn build_index(dir: &Path) -> PathBuf {
-    let index = dir.join("index");
-    let warc = corpus_dir().join("warc");
-    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
-    for file in [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ] {
-        args.push(warc.join(file).into());
-    }
-    args.extend(["--out".into(), index.clone().into()]);
-    args.extend(["--crawl".into(), "export-test".into()]);
-    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    index
+    common::index_gov_uk_and_iana(dir, "export-test")
 }
 
 /// Reads an S3 object back (on a plain thread: the store blocks).

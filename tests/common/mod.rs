@@ -409,3 +409,22 @@ pub fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("server.key"),
     )
 }
+
+/// Indexes the two gov.uk crawls (the second has revisits) and the IANA crawl
+/// of the bundled corpus into `dir/index` as crawl `crawl`.
+pub fn index_gov_uk_and_iana(dir: &Path, crawl: &str) -> PathBuf {
+    let index = dir.join("index");
+    let warc = corpus_dir().join("warc");
+    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
+    for file in [
+        "gov.uk-2014-crawl-a.warc.gz",
+        "gov.uk-2014-crawl-b-revisits.warc.gz",
+        "iana.org-2014.warc.gz",
+    ] {
+        args.push(warc.join(file).into());
+    }
+    args.extend(["--out".into(), index.clone().into()]);
+    args.extend(["--crawl".into(), crawl.into()]);
+    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    index
+}
