@@ -414,18 +414,7 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
     }
     std::fs::write(&warc, bytes).expect("write WARC");
     let index = dir.path().join("index");
-    run_ok(&[
-        "index".as_ref(),
-        warc.as_os_str(),
-        "--out".as_ref(),
-        index.as_os_str(),
-        "--built-at".as_ref(),
-        "0".as_ref(),
-    ]);
-    let info: Value = serde_json::from_slice(
-        &run_ok(&["info".as_ref(), index.as_os_str(), "--json".as_ref()]).stdout,
-    )
-    .expect("info JSON");
+    let info: Value = common::index_and_info(&warc, &index);
     assert_eq!(info["normalization_version"], 2, "{info}");
     assert_eq!(info["captures"], pages.len(), "{info}");
 

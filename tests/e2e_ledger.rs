@@ -700,17 +700,20 @@ fn serve_refuses_a_ledger_that_does_not_describe_the_index() {
 #[test]
 fn a_bad_signing_key_fails_before_building() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let index_with_key = |key: &Path| {
+        Command::new(provindex_bin())
+            .arg("index")
+            .arg(corpus_dir().join("jsonl"))
+            .arg("--out")
+            .arg(dir.path().join("index"))
+            .arg("--signing-key")
+            .arg(key)
+            .output()
+            .unwrap()
+    };
     let key = dir.path().join("bad.key");
     std::fs::write(&key, "not a key").unwrap();
-    let output = Command::new(provindex_bin())
-        .arg("index")
-        .arg(corpus_dir().join("jsonl"))
-        .arg("--out")
-        .arg(dir.path().join("index"))
-        .arg("--signing-key")
-        .arg(&key)
-        .output()
-        .unwrap();
+    let output = index_with_key(&key);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -718,16 +721,7 @@ fn a_bad_signing_key_fails_before_building() {
         "{stderr}"
     );
     assert!(!dir.path().join("index").exists(), "built anyway");
-    let missing = dir.path().join("missing.key");
-    let output = Command::new(provindex_bin())
-        .arg("index")
-        .arg(corpus_dir().join("jsonl"))
-        .arg("--out")
-        .arg(dir.path().join("index"))
-        .arg("--signing-key")
-        .arg(&missing)
-        .output()
-        .unwrap();
+    let output = index_with_key(&dir.path().join("missing.key"));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.key"));
 }

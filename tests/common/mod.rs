@@ -428,3 +428,17 @@ pub fn index_gov_uk_and_iana(dir: &Path, crawl: &str) -> PathBuf {
     run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
     index
 }
+
+/// Indexes `warc` into `index` (`--built-at 0`) and returns `info --json`.
+pub fn index_and_info(warc: &Path, index: &Path) -> serde_json::Value {
+    run_ok(&[
+        "index".as_ref(),
+        warc.as_os_str(),
+        "--out".as_ref(),
+        index.as_os_str(),
+        "--built-at".as_ref(),
+        "0".as_ref(),
+    ]);
+    serde_json::from_slice(&run_ok(&["info".as_ref(), index.as_os_str(), "--json".as_ref()]).stdout)
+        .expect("info JSON")
+}
