@@ -31,7 +31,7 @@ import yaml
 # tolerated while the binary does not have them yet, checked as soon as it
 # does (remove an entry once it lands).
 PENDING_SUBCOMMANDS = {"router", "registry-server"}
-PENDING_FLAGS = {("serve", "--partitions"), ("serve", "--registry-url")}
+PENDING_FLAGS = {("serve", "--partitions"), ("serve", "--registry-url"), ("index", "--index-partitions")}
 
 K8S_VERSION = "1.37.0"
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
