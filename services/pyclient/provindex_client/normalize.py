@@ -209,7 +209,7 @@ def _version_tuple(v: str):
 _gap = None
 
 
-def _gap_re():
+def _gap_chars():
     """Characters this Python's unicodedata does not know but the tables give
     NFKC data (a decomposition, a combining class or a composition). By the
     Unicode normalization stability policy, text without them normalizes the
@@ -223,9 +223,7 @@ def _gap_re():
             cps = set(_ud.DECOMPOSITION) | set(_ud.CCC)
             for (a, b), c in _ud.COMPOSITION.items():
                 cps.update((a, b, c))
-            unknown = sorted(c for c in cps if unicodedata.category(chr(c)) == "Cn")
-            ranges = [(c, c) for c in unknown]
-            _gap = re.compile("[%s]" % _char_class(ranges)) if ranges else None
+            _gap = frozenset(chr(c) for c in cps if unicodedata.category(chr(c)) == "Cn")
     return _gap
 
 
@@ -234,8 +232,8 @@ def nfkc(text: str) -> str:
     tables)."""
     if text.isascii():
         return text
-    gap = _gap_re()
-    if gap is False or (gap is not None and gap.search(text)):
+    gap = _gap_chars()
+    if gap is False or not gap.isdisjoint(text):
         return nfkc_tables(text)
     return unicodedata.normalize("NFKC", text)
 
