@@ -15,9 +15,11 @@ mod findwork;
 mod ledger;
 pub mod metrics;
 mod optout;
+pub mod partition_service;
 mod provenance;
 mod registry_check;
 mod report;
+pub mod router;
 mod server;
 
 pub use audit::AuditApi;

@@ -90,3 +90,99 @@ pub fn resolve(index: &Path, cache_dir: Option<&Path>) -> anyhow::Result<LocalIn
         fetched: Some(fetched),
     })
 }
+
+/// The publication of `index` (a local directory holding `publication.json`,
+/// or an object-store URI), read without fetching any partition; `None`
+/// for a plain local index directory.
+pub fn publication_of(index: &Path) -> anyhow::Result<Option<publish::Publication>> {
+    let text = index.to_string_lossy();
+    if !publish::is_remote(&text) && !index.join(publish::PUBLICATION_FILE).is_file() {
+        return Ok(None);
+    }
+    let store = CorpusStore::new().context("starting the object-store client")?;
+    let found = publish::read_publication(&store, &text)
+        .with_context(|| format!("reading the publication of {text}"))?;
+    Ok(found.map(|(publication, _)| publication))
+}
+
+/// Partitions of a published index, ready to open.
+pub struct LocalPartitions {
+    pub publication: publish::Publication,
+    /// Partition number and its RocksDB directory, ascending.
+    pub partitions: Vec<(u32, PathBuf)>,
+}
+
+/// The partition number of a publication's partition id (`p0003` → 3).
+pub fn partition_number(id: &str) -> Option<u32> {
+    id.strip_prefix('p')
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+}
+
+/// The partitions `wanted` (all when `None`) of the published index at
+/// `index`: a local directory's `partitions/<id>/` as they are, or a
+/// remote publication fetched and verified into `cache_dir` (every
+/// partition is fetched today: `publish::fetch` verifies the publication
+/// as a whole). Refuses a wanted partition the publication does not list.
+pub fn resolve_partitions(
+    index: &Path,
+    cache_dir: Option<&Path>,
+    wanted: Option<&[u32]>,
+) -> anyhow::Result<LocalPartitions> {
+    let text = index.to_string_lossy().into_owned();
+    let (publication, base) = if publish::is_remote(&text) {
+        let cache = cache_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_cache_dir);
+        let store = CorpusStore::new().context("starting the object-store client")?;
+        let fetched = publish::fetch(&store, &text, &cache).with_context(|| {
+            format!(
+                "fetching the published index {text} into {}; refusing to serve it",
+                cache.display()
+            )
+        })?;
+        tracing::info!(index = text, cache = %fetched.dir.display(), reused = fetched.reused, "published index verified");
+        (fetched.publication, fetched.dir)
+    } else {
+        let publication = publication_of(index)?.with_context(|| {
+            format!(
+                "{text} holds no {}: --partitions needs a published index",
+                publish::PUBLICATION_FILE
+            )
+        })?;
+        (publication, index.to_path_buf())
+    };
+    let mut listed = Vec::new();
+    for partition in &publication.partitions {
+        let number = partition_number(&partition.id).with_context(|| {
+            format!(
+                "{text}: partition id {:?} is not p followed by its number",
+                partition.id
+            )
+        })?;
+        listed.push((number, base.join("partitions").join(&partition.id)));
+    }
+    listed.sort();
+    if let Some(wanted) = wanted {
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|p| !listed.iter().any(|(n, _)| n == *p))
+            .map(u32::to_string)
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{text} lists partitions {}; --partitions names {}",
+            listed
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing.join(", ")
+        );
+        listed.retain(|(n, _)| wanted.contains(n));
+    }
+    Ok(LocalPartitions {
+        publication,
+        partitions: listed,
+    })
+}

@@ -6,6 +6,7 @@ mod fetch;
 mod jobs;
 mod lookup;
 mod registry_cli;
+mod router_cmd;
 mod verify;
 
 use std::path::PathBuf;
@@ -80,7 +81,16 @@ enum Command {
         connections: ConnectionArgs,
         #[command(flatten)]
         access: registry_cli::AccessArgs,
+        /// Serve only these partitions of a partitioned (published) index,
+        /// e.g. `0,1`; default: all it lists. Such a server answers
+        /// ProvenanceService like a router over its partitions (UNAVAILABLE
+        /// for keys of the others) and PartitionService for routers.
+        #[arg(long, value_delimiter = ',')]
+        partitions: Option<Vec<u32>>,
     },
+    /// Route ProvenanceService requests to the servers of a partitioned
+    /// index's partitions and merge their answers.
+    Router(router_cmd::RouterArgs),
     /// Ask a running server: captures of a URL, a content, a capture.
     Lookup(lookup::LookupArgs),
     /// One capture; with --record its original WARC record's bytes.
@@ -177,16 +187,32 @@ fn main() -> ExitCode {
             block_cache_mb,
             connections,
             access,
-        } => run_serve(
-            index,
-            cache_dir,
-            listen,
-            metrics_listen,
-            http_listen,
-            block_cache_mb,
-            connections,
-            access,
-        ),
+            partitions,
+        } => match router_cmd::serves_partitions(&index, partitions.as_deref()) {
+            Ok(true) => run_partition_serve(
+                index,
+                cache_dir,
+                partitions,
+                listen,
+                metrics_listen,
+                http_listen,
+                block_cache_mb,
+                &connections,
+                &access,
+            ),
+            Ok(false) => run_serve(
+                index,
+                cache_dir,
+                listen,
+                metrics_listen,
+                http_listen,
+                block_cache_mb,
+                connections,
+                access,
+            ),
+            Err(error) => Err(error),
+        },
+        Command::Router(args) => router_cmd::run_router(args),
         Command::Lookup(args) => return lookup::run(args),
         Command::Capture(args) => return lookup::run_capture(args),
         Command::FindWork(args) => return lookup::run_find_work(args),
@@ -278,6 +304,49 @@ fn run_serve(
         provindex_rpc::serve(listener, reader, config, shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+    })
+}
+
+/// `serve` over partitions ([`router_cmd::run_partition_serve`]): the
+/// options it does not implement are refused, not ignored.
+#[allow(clippy::too_many_arguments)]
+fn run_partition_serve(
+    index: PathBuf,
+    cache_dir: Option<PathBuf>,
+    partitions: Option<Vec<u32>>,
+    listen: String,
+    metrics_listen: Option<String>,
+    http_listen: Option<String>,
+    block_cache_mb: usize,
+    connections: &ConnectionArgs,
+    access: &registry_cli::AccessArgs,
+) -> anyhow::Result<()> {
+    let mut config = provindex_rpc::ServerConfig::default();
+    if access.registry_url().is_none() {
+        access.open(&index)?.apply(&mut config);
+    }
+    anyhow::ensure!(
+        http_listen.is_none()
+            && access.registry_url().is_none()
+            && config.registry.is_none()
+            && config.auth.is_none()
+            && config.tls.is_none()
+            && config.pii_key.is_none(),
+        "serving partitions of {}: --http-listen, the opt-out registry, --auth, TLS and \
+         --pii-key are not supported there yet (ProvenanceService and PartitionService only)",
+        index.display()
+    );
+    let block_cache_bytes = block_cache_mb
+        .checked_mul(1 << 20)
+        .with_context(|| format!("--block-cache-mb {block_cache_mb} is too large"))?;
+    router_cmd::run_partition_serve(router_cmd::PartitionServe {
+        index,
+        cache_dir,
+        partitions,
+        listen,
+        metrics_listen,
+        block_cache_bytes,
+        connections: connections.limits(),
     })
 }
 

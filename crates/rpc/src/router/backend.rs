@@ -1,0 +1,188 @@
+//! Where a router's per-partition calls go: a [`Backend`] answers one
+//! ProvenanceService call for one partition. In-process ([`LocalBackend`]:
+//! a `ProvenanceApi` per partition held by this process) or remote
+//! ([`RemoteBackend`]: another `provindex serve`, asked with the
+//! partition header), so one routing code path serves both.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use provindex_proto::v1::partition_service_client::PartitionServiceClient;
+use provindex_proto::v1::provenance_service_client::ProvenanceServiceClient;
+use provindex_proto::v1::provenance_service_server::ProvenanceService;
+use provindex_proto::v1::{
+    CheckOptOutRequest, CheckOptOutResponse, DescribeRequest, DescribeResponse, FindWorkRequest,
+    FindWorkResponse, GetCaptureRequest, GetCaptureResponse, LookupContentRequest,
+    LookupContentResponse, LookupUrlRequest, LookupUrlResponse,
+};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::ProvenanceApi;
+use crate::partition_service::PARTITION_HEADER;
+
+/// One ProvenanceService call.
+#[derive(Debug, Clone)]
+pub enum Call {
+    Url(LookupUrlRequest),
+    Content(LookupContentRequest),
+    Capture(GetCaptureRequest),
+    Work(FindWorkRequest),
+    OptOut(CheckOptOutRequest),
+}
+
+/// Its answer (the variant of the call).
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Url(LookupUrlResponse),
+    Content(LookupContentResponse),
+    Capture(GetCaptureResponse),
+    Work(FindWorkResponse),
+    OptOut(CheckOptOutResponse),
+}
+
+/// Answers calls for the partitions it holds. UNAVAILABLE means "try another
+/// replica"; every other status is the partition's answer.
+#[tonic::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// For messages: `in-process` or the backend's URL.
+    fn name(&self) -> &str;
+    async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status>;
+}
+
+/// Partitions opened in this process.
+pub struct LocalBackend {
+    apis: BTreeMap<u32, ProvenanceApi>,
+}
+
+impl LocalBackend {
+    pub fn new(apis: BTreeMap<u32, ProvenanceApi>) -> Self {
+        Self { apis }
+    }
+
+    pub fn partitions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.apis.keys().copied()
+    }
+}
+
+#[tonic::async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &str {
+        "in-process"
+    }
+
+    async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
+        let api = self.apis.get(&partition).ok_or_else(|| {
+            Status::failed_precondition(format!("this server does not hold partition {partition}"))
+        })?;
+        Ok(match call {
+            Call::Url(request) => Answer::Url(api.url(request).await?),
+            Call::Content(request) => Answer::Content(api.content(request).await?),
+            Call::OptOut(request) => Answer::OptOut(api.opt_out(request).await?),
+            Call::Capture(request) => {
+                Answer::Capture(api.get_capture(Request::new(request)).await?.into_inner())
+            }
+            Call::Work(request) => {
+                Answer::Work(api.find_work(Request::new(request)).await?.into_inner())
+            }
+        })
+    }
+}
+
+/// Another server, reached over gRPC.
+pub struct RemoteBackend {
+    url: String,
+    provenance: ProvenanceServiceClient<Channel>,
+    partitions: PartitionServiceClient<Channel>,
+}
+
+/// Largest message a router accepts from a backend (a page of 1000 captures
+/// with records fits; the servers' own limit is 8 MiB).
+const MAX_BACKEND_MESSAGE_BYTES: usize = 16 << 20;
+
+impl RemoteBackend {
+    /// A lazily connected client of `url` (`http://host:port`, or `host:port`).
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+        let url = if url.contains("://") {
+            url.to_owned()
+        } else {
+            format!("http://{url}")
+        };
+        let endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| format!("backend {url}: not a URL: {e}"))?
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        Ok(Self {
+            provenance: ProvenanceServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
+            partitions: PartitionServiceClient::new(channel),
+            url,
+        })
+    }
+
+    pub async fn describe(&self) -> Result<DescribeResponse, Status> {
+        Ok(self
+            .partitions
+            .clone()
+            .describe(DescribeRequest {})
+            .await?
+            .into_inner())
+    }
+}
+
+fn for_partition<T>(partition: u32, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        PARTITION_HEADER,
+        partition
+            .to_string()
+            .parse()
+            .expect("a decimal number is a valid metadata value"),
+    );
+    request
+}
+
+#[tonic::async_trait]
+impl Backend for RemoteBackend {
+    fn name(&self) -> &str {
+        &self.url
+    }
+
+    async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
+        let mut client = self.provenance.clone();
+        Ok(match call {
+            Call::Url(r) => Answer::Url(
+                client
+                    .lookup_url(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Content(r) => Answer::Content(
+                client
+                    .lookup_content(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Capture(r) => Answer::Capture(
+                client
+                    .get_capture(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Work(r) => Answer::Work(
+                client
+                    .find_work(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::OptOut(r) => Answer::OptOut(
+                client
+                    .check_opt_out(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! Wiring of the router role (issue 17): `provindex router --backend URL…`
+//! and `provindex serve --partitions …` over a partitioned index (a
+//! server holding partitions answers like a router over them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use provindex_index::IndexReader;
+use provindex_rpc::router::{
+    Backend, IndexFacts, LocalBackend, RemoteBackend, Router, RouterServerConfig,
+};
+
+use crate::fetch;
+
+/// `provindex router`.
+#[derive(Args, Debug)]
+pub struct RouterArgs {
+    /// Address to listen on; port 0 picks a free port (printed on stdout as
+    /// `listening on ADDR`).
+    #[arg(long, default_value = crate::DEFAULT_SERVER)]
+    listen: String,
+    /// A server of the index's partitions (`http://HOST:PORT`); repeat for
+    /// every server. Each is asked what it serves at start: all must serve
+    /// the same index and together every partition; servers of the same
+    /// partitions are replicas (one is asked, the next when it is
+    /// unavailable).
+    #[arg(long = "backend", required = true)]
+    backends: Vec<String>,
+    /// How long to wait at start for every backend to answer Describe.
+    #[arg(long, default_value_t = 30)]
+    describe_timeout_secs: u64,
+    /// Deadline of one call to a backend.
+    #[arg(long, default_value_t = 30)]
+    backend_timeout_secs: u64,
+    /// Serve Prometheus `/metrics` over HTTP on this address (printed as
+    /// `metrics on ADDR`).
+    #[arg(long)]
+    metrics_listen: Option<String>,
+}
+
+pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let timeout = Duration::from_secs(args.backend_timeout_secs.max(1));
+        let deadline = Instant::now() + Duration::from_secs(args.describe_timeout_secs);
+        let mut described: Vec<(Arc<dyn Backend>, _)> = Vec::new();
+        for url in &args.backends {
+            let backend = RemoteBackend::new(url, timeout).map_err(anyhow::Error::msg)?;
+            // Backends may still be starting: retry until the deadline.
+            let description = loop {
+                match backend.describe().await {
+                    Ok(description) => break description,
+                    Err(status) if Instant::now() < deadline => {
+                        tracing::info!(backend = url, %status, "waiting for backend");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(status) => anyhow::bail!(
+                        "backend {url} did not answer Describe within {} s: {} ({})",
+                        args.describe_timeout_secs,
+                        status.message(),
+                        status.code()
+                    ),
+                }
+            };
+            tracing::info!(
+                backend = url,
+                digest = description.index_digest,
+                partitions = ?description.partitions,
+                of = description.partition_count,
+                "backend described"
+            );
+            described.push((Arc::new(backend), description));
+        }
+        let router = Router::from_descriptions(described)
+            .map_err(|reason| anyhow::anyhow!("refusing to start the router: {reason}"))?;
+        let facts = router.facts().clone();
+        let description = facts.describe((0..facts.partitions).collect());
+        let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
+        let mut config = RouterServerConfig::default();
+        if let Some(metrics_listen) = &args.metrics_listen {
+            let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
+            let metrics = provindex_rpc::Metrics::new();
+            tokio::spawn(provindex_rpc::serve_metrics(
+                metrics_listener,
+                metrics.clone(),
+            ));
+            config.metrics = Some(metrics);
+        }
+        tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");
+        provindex_rpc::router::serve_router(
+            listener,
+            Arc::new(router),
+            description,
+            config,
+            crate::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("router failed: {e}"))
+    })
+}
+
+/// Whether `serve` must serve `index` as partitions: `--partitions` given,
+/// or a publication of more than one partition.
+pub fn serves_partitions(index: &Path, partitions: Option<&[u32]>) -> anyhow::Result<bool> {
+    if partitions.is_some() {
+        return Ok(true);
+    }
+    Ok(fetch::publication_of(index)?.is_some_and(|p| p.partitions.len() > 1))
+}
+
+/// What `serve` over partitions needs from its command line.
+pub struct PartitionServe {
+    pub index: PathBuf,
+    pub cache_dir: Option<PathBuf>,
+    pub partitions: Option<Vec<u32>>,
+    pub listen: String,
+    pub metrics_listen: Option<String>,
+    pub block_cache_bytes: usize,
+    pub connections: provindex_rpc::ConnectionLimits,
+}
+
+/// `serve --partitions`: opens the wanted partitions (all by default) of a
+/// published index and serves ProvenanceService over them like a router,
+/// plus PartitionService. The other services of `serve` (OptOut, Report,
+/// Audit, Ledger, HTTP) need the whole index and are not served here.
+pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
+    let local = fetch::resolve_partitions(
+        &args.index,
+        args.cache_dir.as_deref(),
+        args.partitions.as_deref(),
+    )?;
+    let published = &local.publication.index;
+    let count = u32::try_from(local.publication.partitions.len()).unwrap_or(u32::MAX);
+    let mut apis = BTreeMap::new();
+    for (number, dir) in &local.partitions {
+        // The block cache is split between the partitions held.
+        let cache = args.block_cache_bytes / local.partitions.len().max(1);
+        let reader = IndexReader::open_with_cache(dir, cache)
+            .with_context(|| format!("opening partition {number} at {}", dir.display()))?;
+        let m = reader.manifest();
+        // An unpartitioned index's one database says 0 of 0.
+        let (held, of) = if m.partitions == 0 {
+            (0, 1)
+        } else {
+            (m.partition, m.partitions)
+        };
+        anyhow::ensure!(
+            held == *number && of == count,
+            "{}: the database is partition {held} of {of}; the publication lists it as partition {number} of {count}",
+            dir.display()
+        );
+        anyhow::ensure!(
+            m.normalization_version == published.normalization_version
+                && m.sketch_spec == published.sketch_spec,
+            "{}: normalization v{} / sketch {:?} differ from the publication's v{} / {:?}",
+            dir.display(),
+            m.normalization_version,
+            m.sketch_spec,
+            published.normalization_version,
+            published.sketch_spec
+        );
+        apis.insert(*number, provindex_rpc::ProvenanceApi::new(Arc::new(reader)));
+    }
+    anyhow::ensure!(
+        !apis.is_empty(),
+        "{}: no partitions to serve",
+        args.index.display()
+    );
+    let facts = IndexFacts {
+        digest: published.digest.clone(),
+        partitions: count,
+        normalization_version: published.normalization_version,
+        sketch_spec: published.sketch_spec.clone(),
+        format_version: published.format_version,
+    };
+    let held: Vec<u32> = apis.keys().copied().collect();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(apis));
+    let router =
+        Router::new(facts.clone(), vec![(backend, held.clone())]).map_err(anyhow::Error::msg)?;
+    let description = facts.describe(held.clone());
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let (listener, local_addr) = crate::bind_announced(&args.listen, "listening on").await?;
+        let mut config = RouterServerConfig {
+            connections: args.connections,
+            ..RouterServerConfig::default()
+        };
+        if let Some(metrics_listen) = &args.metrics_listen {
+            let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
+            let metrics = provindex_rpc::Metrics::new();
+            tokio::spawn(provindex_rpc::serve_metrics(metrics_listener, metrics.clone()));
+            config.metrics = Some(metrics);
+        }
+        tracing::info!(%local_addr, index = %args.index.display(), partitions = ?held, of = count, "serving partitions");
+        provindex_rpc::router::serve_router(
+            listener,
+            Arc::new(router),
+            description,
+            config,
+            crate::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+    })
+}

@@ -1,0 +1,596 @@
+//! End to end, with real processes (issue 17): the bundled crawl indexed
+//! once whole (`index --out DIR1`) and once in 4 partitions (`index
+//! --index-partitions 4 --out DIR4`); two `serve` processes hold partitions
+//! 0,1 and 2,3 of DIR4, a `router` routes over both, one `serve` serves
+//! DIR1. Every URL lookup (all match modes, public-suffix domains, time
+//! filters, newest first, paginated), every content lookup (by id, by
+//! SHA-256), GetCapture, FindWork, CheckOptOut and BatchLookup through the
+//! router must equal the single server's answer message for message. Then
+//! one partition server is killed: requests needing its partitions answer
+//! UNAVAILABLE naming the partition, the others still answer.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{ServerProcess, corpus_dir, provindex_bin, scan_warc};
+use provindex_index::partition::Partitioning;
+use provindex_proto::v1::{
+    BatchLookupRequest, CheckOptOutRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
+    LookupContentRequest, LookupUrlRequest, LookupUrlResponse, UrlMatch,
+    batch_lookup_request::Lookup, check_opt_out_request::Target, lookup_content_request::Key,
+    provenance_service_client::ProvenanceServiceClient,
+};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+type Client = ProvenanceServiceClient<Channel>;
+
+fn warcs() -> Vec<PathBuf> {
+    let dir = corpus_dir().join("warc");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".warc.gz"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn build(out: &Path, extra: &[&str]) {
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .args(warcs())
+        .arg("--out")
+        .arg(out)
+        .args(["--workers", "2", "--built-at", "0"])
+        .args(extra)
+        .output()
+        .expect("run provindex index");
+    assert!(
+        output.status.success(),
+        "index {extra:?} failed: {output:?}"
+    );
+}
+
+/// A `provindex router` child process, killed on drop.
+struct RouterProcess {
+    child: Child,
+    addr: String,
+}
+
+impl RouterProcess {
+    fn start(backends: &[&ServerProcess]) -> Result<Self, String> {
+        let mut command = Command::new(provindex_bin());
+        command.args(["router", "--listen", "127.0.0.1:0"]);
+        for backend in backends {
+            command.arg("--backend").arg(backend.url());
+        }
+        let mut child = command
+            .args(["--describe-timeout-secs", "10"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start provindex router");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        match line.trim().strip_prefix("listening on ") {
+            Some(addr) => {
+                let addr = addr.to_owned();
+                std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+                Ok(Self { child, addr })
+            }
+            None => {
+                let output = child.wait_with_output().expect("wait");
+                Err(String::from_utf8_lossy(&output.stderr).into_owned())
+            }
+        }
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn client(addr: &str) -> Client {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    ProvenanceServiceClient::new(channel).max_decoding_message_size(64 << 20)
+}
+
+/// Every page of a URL query: the responses, or the status that ended it.
+async fn url_pages(
+    client: &mut Client,
+    request: &LookupUrlRequest,
+) -> Result<Vec<LookupUrlResponse>, (Code, usize)> {
+    let mut pages = Vec::new();
+    let mut request = request.clone();
+    loop {
+        match client.lookup_url(request.clone()).await {
+            Ok(page) => {
+                let page = page.into_inner();
+                let token = page.next_page_token.clone();
+                pages.push(page);
+                if token.is_empty() {
+                    return Ok(pages);
+                }
+                assert!(pages.len() < 10_000, "{request:?}: endless paging");
+                request.page_token = token;
+            }
+            Err(status) => return Err((status.code(), pages.len())),
+        }
+    }
+}
+
+/// Every page of a FindWork query (page tokens differ between a router and
+/// a server: the pages' matches and counts must not).
+async fn work_pages(
+    client: &mut Client,
+    request: &FindWorkRequest,
+) -> Result<Vec<FindWorkResponse>, Code> {
+    let mut pages = Vec::new();
+    let mut request = request.clone();
+    loop {
+        let mut page = client
+            .find_work(request.clone())
+            .await
+            .map_err(|s| s.code())?
+            .into_inner();
+        let token = std::mem::take(&mut page.next_page_token);
+        pages.push(page);
+        if token.is_empty() {
+            return Ok(pages);
+        }
+        assert!(pages.len() < 1000, "endless FindWork paging");
+        request.page_token = token;
+    }
+}
+
+/// Queries for every URL of the corpus in every match mode, plus the
+/// public-suffix domains (TLDs, and second-level suffixes like gov.uk).
+/// Host and domain queries once per host (a host's every URL gives the same
+/// answer); page sizes small enough for several pages per query.
+fn url_queries(urls: &BTreeSet<String>) -> Vec<LookupUrlRequest> {
+    let mut queries = BTreeSet::new();
+    for url in urls {
+        for mode in [UrlMatch::Exact, UrlMatch::Prefix] {
+            queries.insert((url.clone(), mode as i32, 2));
+        }
+        let Some(host) = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':', '?']).next())
+        else {
+            continue;
+        };
+        for mode in [UrlMatch::Host, UrlMatch::Domain] {
+            queries.insert((host.to_owned(), mode as i32, 4));
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        if let Some(tld) = labels.last() {
+            queries.insert((tld.to_string(), UrlMatch::Domain as i32, 16));
+        }
+        if labels.len() >= 3 {
+            let suffix2 = labels[labels.len() - 2..].join(".");
+            queries.insert((suffix2, UrlMatch::Domain as i32, 16));
+        }
+    }
+    queries
+        .into_iter()
+        .map(|(url, mode, page_size)| LookupUrlRequest {
+            url,
+            r#match: mode,
+            page_size,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The partition of a SURT key in a 4-partition index.
+fn partition_of_surt(surt: &str) -> u32 {
+    Partitioning::new(4)
+        .expect("4")
+        .of_url(surt)
+        .expect("a SURT key with a host")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_over_two_partition_servers_answers_like_one_server() {
+    let temp = tempfile::tempdir().expect("temp");
+    let dir1 = temp.path().join("whole");
+    let dir4 = temp.path().join("parted");
+    build(&dir1, &[]);
+    build(&dir4, &["--index-partitions", "4"]);
+
+    let single = ServerProcess::start(&dir1);
+    let low = ServerProcess::start_with(&dir4, &["--partitions", "0,1"]);
+    let high = ServerProcess::start_with(&dir4, &["--partitions", "2,3"]);
+
+    // A router missing partitions refuses to start, naming them.
+    let refused = RouterProcess::start(&[&low]).err().expect("router refuses");
+    assert!(refused.contains("partitions 2, 3 of 4"), "{refused}");
+    let router = RouterProcess::start(&[&low, &high]).expect("router starts");
+
+    let mut one = client(&single.addr).await;
+    let mut routed = client(&router.addr).await;
+
+    // Every URL of the corpus.
+    let urls: BTreeSet<String> = warcs()
+        .iter()
+        .flat_map(|w| scan_warc(w))
+        .filter(|r| {
+            r.warc_type == "response" || r.warc_type == "resource" || r.warc_type == "revisit"
+        })
+        .map(|r| r.target_uri)
+        .filter(|u| u.starts_with("http"))
+        .collect();
+    assert!(urls.len() > 20, "{} URLs", urls.len());
+
+    let mut captures = BTreeMap::new();
+    // URL -> its SURT key, as the server's exact answers give it.
+    let mut surts = BTreeMap::new();
+    let mut compared_pages = 0usize;
+    let mut multi_page = 0usize;
+    for query in url_queries(&urls) {
+        let expected = url_pages(&mut one, &query).await;
+        let got = url_pages(&mut routed, &query).await;
+        assert_eq!(got, expected, "{query:?}");
+        if let Ok(pages) = &expected {
+            compared_pages += pages.len();
+            multi_page += usize::from(pages.len() > 1);
+            for capture in pages.iter().flat_map(|p| &p.captures) {
+                if query.r#match == UrlMatch::Exact as i32 {
+                    surts.insert(query.url.clone(), capture.surt.clone());
+                }
+                captures.insert(capture.capture_id.clone(), capture.clone());
+            }
+        }
+    }
+    assert!(
+        multi_page > 10,
+        "only {multi_page} queries had several pages"
+    );
+
+    // Newest first and time filters, on the public-suffix domains (merged).
+    let times: Vec<i64> = captures.values().map(|c| c.capture_time).collect();
+    let (min, max) = (
+        *times.iter().min().expect("captures"),
+        *times.iter().max().expect("captures"),
+    );
+    let middle = min + (max - min) / 2;
+    for tld in ["com", "org", "net", "uk", "gov.uk"] {
+        for (newest_first, from_time, to_time) in [
+            (true, None, None),
+            (false, Some(middle), None),
+            (true, None, Some(middle)),
+            (false, Some(min), Some(middle)),
+        ] {
+            let query = LookupUrlRequest {
+                url: tld.into(),
+                r#match: UrlMatch::Domain as i32,
+                page_size: 4,
+                newest_first,
+                from_time,
+                to_time,
+                ..Default::default()
+            };
+            assert_eq!(
+                url_pages(&mut routed, &query).await,
+                url_pages(&mut one, &query).await,
+                "{query:?}"
+            );
+        }
+    }
+
+    // Every content, by id and by SHA-256, captures paged 2 at a time; and
+    // every capture by id.
+    let contents: BTreeSet<String> = captures
+        .values()
+        .map(|c| c.content_id.clone())
+        .filter(|id| !id.is_empty())
+        .collect();
+    assert!(contents.len() > 10, "{} contents", contents.len());
+    let mut shas = Vec::new();
+    for content_id in &contents {
+        let mut token = String::new();
+        loop {
+            let request = LookupContentRequest {
+                key: Some(Key::ContentId(content_id.clone())),
+                page_size: 2,
+                page_token: token.clone(),
+            };
+            let expected = one
+                .lookup_content(request.clone())
+                .await
+                .expect("content")
+                .into_inner();
+            let got = routed
+                .lookup_content(request)
+                .await
+                .expect("routed content")
+                .into_inner();
+            assert_eq!(got, expected, "content {content_id}");
+            if token.is_empty() {
+                shas.push(expected.content.clone().expect("content").sha256);
+            }
+            token = expected.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+    }
+    for sha in &shas {
+        let request = LookupContentRequest {
+            key: Some(Key::Sha256(sha.clone())),
+            page_size: 3,
+            page_token: String::new(),
+        };
+        assert_eq!(
+            routed
+                .lookup_content(request.clone())
+                .await
+                .expect("by sha")
+                .into_inner(),
+            one.lookup_content(request)
+                .await
+                .expect("by sha")
+                .into_inner(),
+            "sha256 {sha}"
+        );
+    }
+    for capture_id in captures.keys() {
+        let request = GetCaptureRequest {
+            capture_id: capture_id.clone(),
+            include_record: false,
+        };
+        assert_eq!(
+            routed
+                .get_capture(request.clone())
+                .await
+                .expect("capture")
+                .into_inner(),
+            one.get_capture(request)
+                .await
+                .expect("capture")
+                .into_inner()
+        );
+    }
+    // Not found anywhere, and invalid input: the same status.
+    let absent = GetCaptureRequest {
+        capture_id: "0".repeat(32),
+        include_record: false,
+    };
+    assert_eq!(
+        routed
+            .get_capture(absent.clone())
+            .await
+            .expect_err("absent")
+            .code(),
+        Code::NotFound
+    );
+    for bad in [
+        LookupUrlRequest {
+            url: String::new(),
+            ..Default::default()
+        },
+        LookupUrlRequest {
+            url: "com".into(),
+            r#match: UrlMatch::Domain as i32,
+            page_size: 5000,
+            ..Default::default()
+        },
+        LookupUrlRequest {
+            url: "http://".into(),
+            ..Default::default()
+        },
+    ] {
+        let a = routed.lookup_url(bad.clone()).await.expect_err("bad");
+        let b = one.lookup_url(bad.clone()).await.expect_err("bad");
+        assert_eq!((a.code(), a.message()), (b.code(), b.message()), "{bad:?}");
+    }
+
+    // FindWork: texts of documents, exact and edited, one match per page.
+    let mut texts = Vec::new();
+    for doc in provindex_corpus::read_path(&warcs()[0]).filter_map(Result::ok) {
+        if let Some(text) = doc.text.filter(|t| t.split_whitespace().count() > 80) {
+            texts.push(text);
+        }
+        if texts.len() == 5 {
+            break;
+        }
+    }
+    assert!(!texts.is_empty());
+    let mut nonempty = 0;
+    for text in &texts {
+        let edited: String = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| {
+                if i % 25 == 3 {
+                    "edited".to_owned()
+                } else {
+                    w.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        for text in [text.clone(), edited] {
+            let request = FindWorkRequest {
+                text,
+                min_similarity: Some(0.3),
+                max_results: 1,
+                captures_per_match: 2,
+                ..Default::default()
+            };
+            let expected = work_pages(&mut one, &request).await;
+            assert_eq!(work_pages(&mut routed, &request).await, expected);
+            nonempty += usize::from(expected.is_ok_and(|p| !p[0].matches.is_empty()));
+        }
+    }
+    assert!(
+        nonempty >= texts.len(),
+        "FindWork found {nonempty} of {}",
+        2 * texts.len()
+    );
+
+    // CheckOptOut for URLs and contents.
+    for url in urls.iter().take(40) {
+        let request = CheckOptOutRequest {
+            target: Some(Target::Url(url.clone())),
+        };
+        let a = routed
+            .check_opt_out(request.clone())
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| s.code());
+        let b = one
+            .check_opt_out(request)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| s.code());
+        assert_eq!(a, b, "{url}");
+    }
+    for content_id in contents.iter().take(40) {
+        let request = CheckOptOutRequest {
+            target: Some(Target::ContentId(content_id.clone())),
+        };
+        assert_eq!(
+            routed
+                .check_opt_out(request.clone())
+                .await
+                .expect("opt-out")
+                .into_inner(),
+            one.check_opt_out(request)
+                .await
+                .expect("opt-out")
+                .into_inner()
+        );
+    }
+
+    // BatchLookup: mixed items, answered by id.
+    let items: Vec<BatchLookupRequest> = urls
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, url)| BatchLookupRequest {
+            id: format!("u{i}"),
+            lookup: Some(Lookup::Url(LookupUrlRequest {
+                url: url.clone(),
+                r#match: UrlMatch::Domain as i32,
+                ..Default::default()
+            })),
+        })
+        .chain(
+            contents
+                .iter()
+                .take(10)
+                .enumerate()
+                .map(|(i, id)| BatchLookupRequest {
+                    id: format!("c{i}"),
+                    lookup: Some(Lookup::Content(LookupContentRequest {
+                        key: Some(Key::ContentId(id.clone())),
+                        ..Default::default()
+                    })),
+                }),
+        )
+        .chain([BatchLookupRequest {
+            id: "bad".into(),
+            lookup: None,
+        }])
+        .collect();
+    let batch = |client: Client, items: Vec<BatchLookupRequest>| async move {
+        let mut client = client;
+        let mut stream = client
+            .batch_lookup(tokio_stream::iter(items))
+            .await
+            .expect("batch")
+            .into_inner();
+        let mut answers = BTreeMap::new();
+        while let Some(answer) = stream.message().await.expect("answer") {
+            answers.insert(answer.id.clone(), answer);
+        }
+        answers
+    };
+    let expected = batch(one.clone(), items.clone()).await;
+    assert_eq!(expected.len(), items.len());
+    assert_eq!(batch(routed.clone(), items).await, expected);
+    eprintln!(
+        "compared {compared_pages} URL pages ({multi_page} multi-page queries), {} contents, {} captures",
+        contents.len(),
+        captures.len()
+    );
+
+    // One partition server down: its partitions' keys are UNAVAILABLE
+    // naming the partition, the others still answer.
+    high.kill9();
+    let (mut in_low, mut in_high) = (None, None);
+    for (url, surt) in &surts {
+        match partition_of_surt(surt) {
+            0 | 1 => in_low = in_low.or(Some(url.clone())),
+            _ => in_high = in_high.or(Some(url.clone())),
+        }
+    }
+    let (in_low, in_high) = (
+        in_low.expect("a URL in 0,1"),
+        in_high.expect("a URL in 2,3"),
+    );
+    let exact = |url: &str| LookupUrlRequest {
+        url: url.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        routed
+            .lookup_url(exact(&in_low))
+            .await
+            .expect("low still answers")
+            .into_inner(),
+        one.lookup_url(exact(&in_low))
+            .await
+            .expect("single")
+            .into_inner()
+    );
+    let down: Status = routed
+        .lookup_url(exact(&in_high))
+        .await
+        .expect_err("high is down");
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    assert!(
+        down.message().contains("partition 2") || down.message().contains("partition 3"),
+        "{down:?}"
+    );
+    let merged = routed
+        .lookup_url(LookupUrlRequest {
+            url: "com".into(),
+            r#match: UrlMatch::Domain as i32,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a public-suffix query needs every partition");
+    assert_eq!(merged.code(), Code::Unavailable);
+    assert_eq!(
+        routed
+            .get_capture(absent)
+            .await
+            .expect_err("not found only if every partition says so")
+            .code(),
+        Code::Unavailable
+    );
+    let work = routed
+        .find_work(FindWorkRequest {
+            text: texts[0].clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("FindWork needs every partition");
+    assert_eq!(work.code(), Code::Unavailable);
+}
