@@ -43,8 +43,8 @@ use provindex_policy::export::{NEAR_DUPLICATE, export_reasons};
 use serde::Serialize;
 
 use crate::{
-    DEDUP_RULE, DisclosureError, REASON_RULE, Result, Sources, destination_error, hex, language_of,
-    license_of, reservation_of, walk_contents,
+    DEDUP_RULE, DisclosureError, REASON_RULE, Removals, Result, Sources, destination_error, hex,
+    language_of, license_of, reservation_of, walk_contents,
 };
 
 /// The export summary (`STEM.summary.json`).
@@ -213,8 +213,9 @@ fn remove_committed(store: &CorpusStore, committed: &[&Committed]) {
     }
 }
 
-/// Exports the training manifest to `out`: every keeper not opted out by
-/// crawl signals or by registry entries in force at `sources.at`, streamed
+/// Exports the training manifest to `out`: every keeper not erased, not in a
+/// blocked source, not opted out by crawl signals or by registry entries in
+/// force at `sources.at`, streamed
 /// (see the module doc for names, formats and the commit). Blocking: call it
 /// from a plain thread (`spawn_blocking`), with `store` on a multi-threaded
 /// runtime. `field` names `out` in errors. Returns the summary as written.
@@ -240,6 +241,7 @@ pub fn build_export(
         }
     }
     let registry_state = registry_state(&sources)?;
+    let removals = Removals::gather(&sources)?;
     let mut rows = options.rows.clone();
     rows.metadata.extend([
         (
@@ -267,14 +269,21 @@ pub fn build_export(
     let mut matched: BTreeMap<String, u64> = BTreeMap::new();
     // On an error the writers drop: scratch files removed, uploads aborted.
     let contents = walk_contents(reader, |view| {
+        let removal = removals.of(&view, sources.at)?;
         let reservation = reservation_of(&sources, &view)?;
-        let reasons = export_reasons(&reservation, view.keeper());
+        let reasons = export_reasons(&removal, &reservation, view.keeper());
         for reason in &reasons.matched {
             *matched.entry(reason.clone()).or_default() += 1;
         }
         let earliest = view.earliest()?;
         if let Some(reason) = reasons.excluded_by {
-            let (detail, cluster_keeper) = if reason == NEAR_DUPLICATE {
+            let removed_by = removal
+                .reasons()
+                .find(|(removed, _)| *removed == reason)
+                .map(|(_, entry)| entry);
+            let (detail, cluster_keeper) = if let Some(entry) = removed_by {
+                (format!("entry:{entry}"), None)
+            } else if reason == NEAR_DUPLICATE {
                 let keeper = view.record.cluster(view.id).keeper;
                 (String::new(), Some(format!("{keeper:032x}")))
             } else if reason.starts_with("crawl_signal:") {

@@ -20,9 +20,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::records::{self, CaptureRecord, ContentRecord, Verdict};
-use provindex_index::registry::{Coverage, Registry};
+use provindex_index::registry::{CaptureSource, Coverage, Registry};
 use provindex_index::{IndexError, IndexReader};
 use provindex_policy::arithmetic::{in_period, pro_rata, share, split_equally, top_domain_count};
+use provindex_policy::removal::{Removal, RemovalCover, removal};
 use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation};
 use serde::Serialize;
 
@@ -236,6 +237,70 @@ fn reservation_of(sources: &Sources<'_>, view: &ContentView) -> Result<Reservati
         at: sources.at,
         index_sketch_spec: &sources.reader.manifest().sketch_spec,
     }))
+}
+
+/// The removal facts of an export (issue 19): the registry's source blocks
+/// and erasures, with its erasures by personal identifier resolved through
+/// the index's `pii_keys` table to the contents holding each.
+struct Removals<'a> {
+    registry: Option<&'a Registry>,
+    by_pii: BTreeMap<u128, Vec<RemovalCover>>,
+}
+
+impl<'a> Removals<'a> {
+    fn gather(sources: &Sources<'a>) -> Result<Self> {
+        let mut by_pii: BTreeMap<u128, Vec<RemovalCover>> = BTreeMap::new();
+        let Some(registry) = sources.registry else {
+            return Ok(Self {
+                registry: None,
+                by_pii,
+            });
+        };
+        // Every content could hold it: the limit never truncates.
+        let limit = usize::try_from(sources.reader.manifest().contents)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        for (entry, hmac) in registry.pii_erasures()? {
+            let (contents, more) = sources.reader.pii_contents(&hmac, limit)?;
+            if more {
+                return Err(DisclosureError::Inconsistent(format!(
+                    "erasure {}: more contents hold the identifier than the index has",
+                    entry.id
+                )));
+            }
+            for content in contents {
+                by_pii.entry(content).or_default().push(entry.to_removal());
+            }
+        }
+        Ok(Self {
+            registry: Some(registry),
+            by_pii,
+        })
+    }
+
+    /// The policy's removal decision for a content at `at`
+    /// ([`provindex_policy::removal`]).
+    fn of(&self, view: &ContentView, at: i64) -> Result<Removal> {
+        let Some(registry) = self.registry else {
+            return Ok(Removal::default());
+        };
+        let captures: Vec<CaptureSource<'_>> = view
+            .captures
+            .iter()
+            .map(|(_, c)| CaptureSource {
+                registered_domain: &c.registered_domain,
+                host: &c.host,
+                input: &c.location_uri,
+            })
+            .collect();
+        let mut covers: Vec<RemovalCover> = registry
+            .removals_covering(view.id, &captures)?
+            .iter()
+            .map(|entry| entry.to_removal())
+            .collect();
+        covers.extend(self.by_pii.get(&view.id).into_iter().flatten().cloned());
+        Ok(removal(&covers, at))
+    }
 }
 
 /// What the index, registry and time of a computation are.

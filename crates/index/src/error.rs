@@ -45,6 +45,8 @@ impl provindex_errors::ErrorExt for crate::registry::RegistryError {
             RegistryError::Duplicate { .. } => StatusCode::AlreadyExists,
             RegistryError::NotFound(_) => StatusCode::NotFound,
             RegistryError::AlreadyRevoked { .. } => StatusCode::FailedPrecondition,
+            RegistryError::ComplaintNotFound(_) => StatusCode::NotFound,
+            RegistryError::Precondition(_) => StatusCode::FailedPrecondition,
             RegistryError::Index(error) => error.status_code(),
         }
     }

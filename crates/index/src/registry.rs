@@ -20,7 +20,11 @@
 //!
 //! Scope encodings in `optouts` keys: domain `0x01 ‖ registered domain ‖ 0x00`,
 //! URL prefix `0x02 ‖ SURT prefix ‖ 0x00`, content `0x03 ‖ content_id (16)`,
-//! work `0x04 ‖ content_id (16)` of the normalized submitted text.
+//! work `0x04 ‖ content_id (16)` of the normalized submitted text; source
+//! blocks `0x05 ‖ (domain:|host:|input:)value ‖ 0x00` and erasures
+//! `0x06 ‖ (content:|pii_hmac:)hex ‖ 0x00` (issue 19: removals, which take
+//! contents out of exports without being opt-outs, see
+//! [`Registry::removals_covering`]).
 //!
 //! This crate does no URL parsing or text normalization: callers hand over
 //! canonical scopes (registered domain, SURT prefix, content ids, MinHash
@@ -40,7 +44,8 @@ use serde::{Deserialize, Serialize};
 use crate::IndexError;
 use crate::keys::ID_LEN;
 use crate::registry_tables::{
-    Audit, AuditSeq, EntryId, OptOutIds, OptOutKey, OptOuts, REGISTRY_TABLES,
+    Audit, AuditSeq, ComplaintId, Complaints, EntryId, OptOutIds, OptOutKey, OptOuts,
+    REGISTRY_TABLES,
 };
 
 /// Name of the entries' table, for errors.
@@ -64,6 +69,19 @@ pub enum Scope {
     /// A submitted work: its normalized text's content_id (exact matches);
     /// near-duplicates are matched by the entry's MinHash signature.
     Work(u128),
+    /// `source_block`: every content with a capture whose registered domain
+    /// is this one (lowercase) is left out of exports
+    /// ([`provindex_policy::removal`]; not an opt-out).
+    BlockedDomain(String),
+    /// `source_block` of a host (lowercase, as captures store it).
+    BlockedHost(String),
+    /// `source_block` of an input object (a capture's location URI as stored).
+    BlockedInput(String),
+    /// `erasure` of one content.
+    ErasedContent(u128),
+    /// `erasure` of every content holding the personal identifier whose
+    /// keyed hash (HMAC under the build's PII key) this is.
+    ErasedPii([u8; 32]),
 }
 
 /// The kind of a [`Scope`], as written in the API and audit log.
@@ -73,6 +91,8 @@ pub enum ScopeKind {
     UrlPrefix,
     Content,
     Work,
+    SourceBlock,
+    Erasure,
 }
 
 impl ScopeKind {
@@ -82,7 +102,15 @@ impl ScopeKind {
             ScopeKind::UrlPrefix => "url_prefix",
             ScopeKind::Content => "content",
             ScopeKind::Work => "work",
+            ScopeKind::SourceBlock => provindex_policy::removal::SOURCE_BLOCK,
+            ScopeKind::Erasure => provindex_policy::removal::ERASURE,
         }
+    }
+
+    /// Whether entries of this kind are removals (source blocks, erasures),
+    /// not rightholders' opt-outs.
+    pub fn is_removal(self) -> bool {
+        matches!(self, ScopeKind::SourceBlock | ScopeKind::Erasure)
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -91,6 +119,8 @@ impl ScopeKind {
             "url_prefix" => ScopeKind::UrlPrefix,
             "content" => ScopeKind::Content,
             "work" => ScopeKind::Work,
+            "source_block" => ScopeKind::SourceBlock,
+            "erasure" => ScopeKind::Erasure,
             _ => return None,
         })
     }
@@ -101,6 +131,8 @@ impl ScopeKind {
             2 => ScopeKind::UrlPrefix,
             3 => ScopeKind::Content,
             4 => ScopeKind::Work,
+            5 => ScopeKind::SourceBlock,
+            6 => ScopeKind::Erasure,
             _ => return None,
         })
     }
@@ -111,6 +143,8 @@ impl ScopeKind {
             ScopeKind::UrlPrefix => 2,
             ScopeKind::Content => 3,
             ScopeKind::Work => 4,
+            ScopeKind::SourceBlock => 5,
+            ScopeKind::Erasure => 6,
         }
     }
 }
@@ -122,23 +156,48 @@ impl Scope {
             Scope::UrlPrefix(_) => ScopeKind::UrlPrefix,
             Scope::Content(_) => ScopeKind::Content,
             Scope::Work(_) => ScopeKind::Work,
+            Scope::BlockedDomain(_) | Scope::BlockedHost(_) | Scope::BlockedInput(_) => {
+                ScopeKind::SourceBlock
+            }
+            Scope::ErasedContent(_) | Scope::ErasedPii(_) => ScopeKind::Erasure,
         }
     }
 
-    /// The scope as text: the domain, the SURT prefix, or the content id in hex.
+    /// The scope as text: the domain, the SURT prefix, or the content id in
+    /// hex; removals as `domain:`, `host:`, `input:` (source blocks),
+    /// `content:`, `pii_hmac:` (erasures) and the value.
     pub fn value(&self) -> String {
         match self {
             Scope::Domain(text) | Scope::UrlPrefix(text) => text.clone(),
             Scope::Content(id) | Scope::Work(id) => format!("{id:032x}"),
+            Scope::BlockedDomain(text) => format!("domain:{text}"),
+            Scope::BlockedHost(text) => format!("host:{text}"),
+            Scope::BlockedInput(text) => format!("input:{text}"),
+            Scope::ErasedContent(id) => format!("content:{id:032x}"),
+            Scope::ErasedPii(hmac) => {
+                let hex: String = hmac.iter().map(|b| format!("{b:02x}")).collect();
+                format!("pii_hmac:{hex}")
+            }
         }
     }
 
-    fn from_parts(kind: &str, value: &str) -> Option<Self> {
+    pub(crate) fn from_parts(kind: &str, value: &str) -> Option<Self> {
         Some(match ScopeKind::parse(kind)? {
             ScopeKind::Domain => Scope::Domain(value.to_owned()),
             ScopeKind::UrlPrefix => Scope::UrlPrefix(value.to_owned()),
             ScopeKind::Content => Scope::Content(parse_hex_id(value)?),
             ScopeKind::Work => Scope::Work(parse_hex_id(value)?),
+            ScopeKind::SourceBlock => match value.split_once(':')? {
+                ("domain", text) => Scope::BlockedDomain(text.to_owned()),
+                ("host", text) => Scope::BlockedHost(text.to_owned()),
+                ("input", text) => Scope::BlockedInput(text.to_owned()),
+                _ => return None,
+            },
+            ScopeKind::Erasure => match value.split_once(':')? {
+                ("content", id) => Scope::ErasedContent(parse_hex_id(id)?),
+                ("pii_hmac", hex) => Scope::ErasedPii(parse_hmac(hex)?),
+                _ => return None,
+            },
         })
     }
 
@@ -151,6 +210,11 @@ impl Scope {
                 key.push(0);
             }
             Scope::Content(id) | Scope::Work(id) => key.extend_from_slice(&id.to_be_bytes()),
+            // Removals are few: their text form, NUL-terminated.
+            _ => {
+                key.extend_from_slice(self.value().as_bytes());
+                key.push(0);
+            }
         }
         key
     }
@@ -169,6 +233,18 @@ fn parse_hex_id(text: &str) -> Option<u128> {
         return None;
     }
     u128::from_str_radix(text, 16).ok()
+}
+
+/// A PII keyed hash: exactly 64 lowercase or uppercase hex digits.
+pub fn parse_hmac(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Stored value of an [`OPTOUTS`] entry. Protobuf, so fields can be added.
@@ -211,6 +287,83 @@ pub struct RegistrationRecord {
     /// Work entries: whitespace tokens of the normalized text.
     #[prost(uint64, tag = "15")]
     pub work_token_count: u64,
+}
+
+/// One complaint (issue 19) in the registry's `complaints` table, rewritten
+/// at each step (every step is also in the audit log). Protobuf, so fields
+/// can be added. The rules (states, due dates, remedies) are
+/// [`provindex_policy::complaint`]'s.
+#[derive(Clone, PartialEq, Message)]
+pub struct ComplaintRecord {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// copyright | unlawful_content | personal_information
+    #[prost(string, tag = "2")]
+    pub kind: String,
+    /// content_id | url | work_text
+    #[prost(string, tag = "3")]
+    pub target_kind: String,
+    /// The content id or URL as given; empty for work texts (not stored).
+    #[prost(string, tag = "4")]
+    pub target: String,
+    /// The indexed contents the target resolved to when filed (hex).
+    #[prost(string, repeated, tag = "5")]
+    pub content_ids: Vec<String>,
+    /// The principal that filed it.
+    #[prost(string, tag = "6")]
+    pub complainant: String,
+    #[prost(string, tag = "7")]
+    pub complainant_role: String,
+    /// Copyright: the rightholder an upheld complaint's opt-out is for.
+    #[prost(string, tag = "8")]
+    pub rightholder: String,
+    #[prost(string, tag = "9")]
+    pub description: String,
+    /// received | under_review | upheld | rejected
+    #[prost(string, tag = "10")]
+    pub state: String,
+    #[prost(int64, tag = "11")]
+    pub filed_at: i64,
+    /// When a decision is due (unix seconds).
+    #[prost(int64, tag = "12")]
+    pub due_at: i64,
+    #[prost(int64, optional, tag = "13")]
+    pub decided_at: Option<i64>,
+    #[prost(string, tag = "14")]
+    pub reviewer: String,
+    #[prost(string, tag = "15")]
+    pub decision_note: String,
+    /// The registry entry upholding it created (or found in place).
+    #[prost(uint64, optional, tag = "16")]
+    pub registry_entry_id: Option<u64>,
+    /// The remedy applied (policy::complaint::Remedy::as_str).
+    #[prost(string, tag = "17")]
+    pub remedy: String,
+    /// Work texts: MinHash signature, sketch spec, tokens and content id of
+    /// the normalized text, for the work opt-out upholding creates.
+    #[prost(uint32, repeated, tag = "18")]
+    pub work_signature: Vec<u32>,
+    #[prost(string, tag = "19")]
+    pub sketch_spec: String,
+    #[prost(uint64, tag = "20")]
+    pub work_token_count: u64,
+    #[prost(string, tag = "21")]
+    pub work_content_id: String,
+    #[prost(message, repeated, tag = "22")]
+    pub history: Vec<ComplaintStep>,
+}
+
+/// One step of a complaint: the state it entered, when, by whom, why.
+#[derive(Clone, PartialEq, Message)]
+pub struct ComplaintStep {
+    #[prost(int64, tag = "1")]
+    pub at: i64,
+    #[prost(string, tag = "2")]
+    pub actor: String,
+    #[prost(string, tag = "3")]
+    pub state: String,
+    #[prost(string, tag = "4")]
+    pub note: String,
 }
 
 /// One opt-out registration.
@@ -265,6 +418,18 @@ impl OptOutEntry {
             revoked_by: self.revoked_by.clone(),
             revocation_reason: self.revocation_reason.clone(),
             work_token_count: self.work_token_count,
+        }
+    }
+
+    /// A `source_block` or `erasure` entry as a fact for
+    /// [`provindex_policy::removal`].
+    pub fn to_removal(&self) -> provindex_policy::removal::RemovalCover {
+        provindex_policy::removal::RemovalCover {
+            entry_id: self.id,
+            scope_kind: self.scope.kind().as_str().to_owned(),
+            scope_value: self.scope.value(),
+            effective_from: self.effective_from,
+            revoked_at: self.revoked_at,
         }
     }
 
@@ -349,6 +514,11 @@ pub enum RegistryError {
     NotFound(u64),
     #[error("opt-out {id} was already revoked at {revoked_at}")]
     AlreadyRevoked { id: u64, revoked_at: i64 },
+    #[error("no complaint with id {0}")]
+    ComplaintNotFound(u64),
+    /// A step the complaint's state does not allow (FAILED_PRECONDITION).
+    #[error("{0}")]
+    Precondition(String),
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -436,6 +606,15 @@ pub struct CoverQuery<'a> {
     pub threshold: Option<f64>,
 }
 
+/// Where a capture came from, for [`Registry::removals_covering`]: its
+/// registered domain, host and input object (location URI); empty = unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CaptureSource<'a> {
+    pub registered_domain: &'a str,
+    pub host: &'a str,
+    pub input: &'a str,
+}
+
 /// Filter for [`Registry::list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -453,7 +632,10 @@ struct State {
     by_prefix: BTreeMap<String, Vec<u64>>,
     by_content: HashMap<u128, Vec<u64>>,
     works: Vec<u64>,
+    // Active source blocks and erasures, by their scope.
+    removals: HashMap<Scope, Vec<u64>>,
     next_id: u64,
+    next_complaint: u64,
 }
 
 impl State {
@@ -471,6 +653,7 @@ impl State {
                     self.by_content.entry(*cid).or_default().push(id);
                     self.works.push(id);
                 }
+                removal => self.removals.entry(removal.clone()).or_default().push(id),
             }
         }
         self.entries.insert(id, Arc::new(entry));
@@ -501,6 +684,7 @@ impl State {
                 drop_id(&mut self.by_content, cid, id);
                 self.works.retain(|x| *x != id);
             }
+            removal => drop_id(&mut self.removals, removal, id),
         }
     }
 
@@ -514,6 +698,7 @@ impl State {
             Scope::Domain(domain) => self.by_domain.get(domain),
             Scope::UrlPrefix(prefix) => self.by_prefix.get(prefix),
             Scope::Content(cid) | Scope::Work(cid) => self.by_content.get(cid),
+            removal => self.removals.get(removal),
         }?;
         ids.iter().copied().find(|id| {
             self.get(*id)
@@ -585,6 +770,13 @@ impl Registry {
         if state.next_id == 0 {
             state.next_id = 1;
         }
+        state.next_complaint = {
+            let mut iter = store.iter::<Complaints>()?;
+            iter.seek_to_last();
+            let last = iter.key().transpose()?;
+            iter.status()?;
+            last.map_or(1, |id| id.0 + 1)
+        };
         Ok(Self {
             store,
             path: path.to_path_buf(),
@@ -626,6 +818,30 @@ impl Registry {
             }
             state.next_id
         };
+        let mut batch = SchemaBatch::default();
+        let entry = self.put_entry(&mut batch, id, new, actor, now, *next_seq, request);
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        self.state
+            .write()
+            .map_err(lock_poisoned)?
+            .insert(entry.clone());
+        Ok(entry)
+    }
+
+    /// A new entry `id` with its id index and its `register` audit record
+    /// (sequence `seq`) put in `batch`.
+    #[allow(clippy::too_many_arguments)]
+    fn put_entry(
+        &self,
+        batch: &mut SchemaBatch,
+        id: u64,
+        new: NewRegistration,
+        actor: &Actor,
+        now: i64,
+        seq: u64,
+        request: serde_json::Value,
+    ) -> OptOutEntry {
         let entry = OptOutEntry {
             id,
             rightholder: new.rightholder,
@@ -646,12 +862,11 @@ impl Registry {
             scope: entry.scope.clone(),
             id,
         };
-        let mut batch = SchemaBatch::default();
         batch.put::<OptOuts>(&key, &entry);
         batch.put::<OptOutIds>(&EntryId(id), &key);
         self.put_audit(
-            &mut batch,
-            *next_seq,
+            batch,
+            seq,
             &AuditRecord {
                 seq: 0,
                 at: now,
@@ -663,13 +878,117 @@ impl Registry {
                 message: String::new(),
             },
         );
+        entry
+    }
+
+    /// Files a complaint: `complaint` as validated and resolved by the caller
+    /// (its id is assigned here), written with its `complaint_file` audit
+    /// record in one synced batch.
+    pub fn file_complaint(
+        &self,
+        mut complaint: ComplaintRecord,
+        actor: &Actor,
+        now: i64,
+        request: serde_json::Value,
+    ) -> Result<ComplaintRecord, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let id = self.state.read().map_err(lock_poisoned)?.next_complaint;
+        complaint.id = id;
+        let mut batch = SchemaBatch::default();
+        batch.put::<Complaints>(&ComplaintId(id), &complaint);
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &complaint_audit(&complaint, "complaint_file", actor, now, None, request),
+        );
         self.write_synced(batch)?;
         *next_seq += 1;
-        self.state
-            .write()
-            .map_err(lock_poisoned)?
-            .insert(entry.clone());
-        Ok(entry)
+        self.state.write().map_err(lock_poisoned)?.next_complaint = id + 1;
+        Ok(complaint)
+    }
+
+    /// One complaint by id.
+    pub fn complaint(&self, id: u64) -> Result<Option<ComplaintRecord>, IndexError> {
+        Ok(self.store.get::<Complaints>(&ComplaintId(id))?)
+    }
+
+    /// A reviewer's step on complaint `id`, under the writer lock (so two
+    /// reviewers cannot both decide it): `step` checks the state and updates
+    /// the record, and returns the registration upholding it creates, if any.
+    /// An identical active entry already in place is linked instead of
+    /// created. The complaint, the entry and their audit records (`action`,
+    /// then `register`) are one synced batch.
+    pub fn step_complaint(
+        &self,
+        id: u64,
+        actor: &Actor,
+        now: i64,
+        action: &str,
+        request: serde_json::Value,
+        step: impl FnOnce(&mut ComplaintRecord) -> Result<Option<NewRegistration>, RegistryError>,
+    ) -> Result<(ComplaintRecord, Option<OptOutEntry>), RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let mut complaint = self
+            .complaint(id)?
+            .ok_or(RegistryError::ComplaintNotFound(id))?;
+        let registration = step(&mut complaint)?;
+        let mut batch = SchemaBatch::default();
+        let mut created = None;
+        let mut seq = *next_seq;
+        if let Some(new) = registration {
+            let (existing, entry_id) = {
+                let state = self.state.read().map_err(lock_poisoned)?;
+                (
+                    state.active_with_scope(&new.scope, &new.rightholder),
+                    state.next_id,
+                )
+            };
+            match existing {
+                Some(existing) => complaint.registry_entry_id = Some(existing),
+                None => {
+                    let entry_request = serde_json::json!({
+                        "complaint_id": id,
+                        "scope": {new.scope.kind().as_str(): new.scope.value()},
+                        "rightholder": new.rightholder,
+                    });
+                    // The complaint's record first, then the entry's.
+                    let entry = self.put_entry(
+                        &mut batch,
+                        entry_id,
+                        new,
+                        actor,
+                        now,
+                        seq + 1,
+                        entry_request,
+                    );
+                    complaint.registry_entry_id = Some(entry_id);
+                    created = Some(entry);
+                }
+            }
+        }
+        batch.put::<Complaints>(&ComplaintId(id), &complaint);
+        self.put_audit(
+            &mut batch,
+            seq,
+            &complaint_audit(
+                &complaint,
+                action,
+                actor,
+                now,
+                complaint.registry_entry_id,
+                request,
+            ),
+        );
+        seq += 1 + u64::from(created.is_some());
+        self.write_synced(batch)?;
+        *next_seq = seq;
+        if let Some(entry) = &created {
+            self.state
+                .write()
+                .map_err(lock_poisoned)?
+                .insert(entry.clone());
+        }
+        Ok((complaint, created))
     }
 
     /// Revokes entry `id`: it stays in the registry (and the audit log) with
@@ -931,6 +1250,66 @@ impl Registry {
             .collect())
     }
 
+    /// Every active `source_block` and `erasure` entry covering a content
+    /// (facts for [`provindex_policy::removal`], not yet judged: entries
+    /// effective in the future included): erasures of its id, and source
+    /// blocks of its captures' registered domains, hosts and input objects
+    /// (compared lowercase for domains and hosts, exactly for inputs). An
+    /// erasure by personal identifier is found through the index
+    /// ([`Registry::pii_erasures`]), which alone knows who holds it.
+    pub fn removals_covering(
+        &self,
+        content_id: u128,
+        sources: &[CaptureSource<'_>],
+    ) -> Result<Vec<Arc<OptOutEntry>>, IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
+        if state.removals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: BTreeSet<u64> = BTreeSet::new();
+        let mut add = |scope: Scope| {
+            if let Some(found) = state.removals.get(&scope) {
+                ids.extend(found.iter().copied());
+            }
+        };
+        add(Scope::ErasedContent(content_id));
+        for source in sources {
+            if !source.registered_domain.is_empty() {
+                add(Scope::BlockedDomain(
+                    source.registered_domain.to_ascii_lowercase(),
+                ));
+            }
+            if !source.host.is_empty() {
+                add(Scope::BlockedHost(source.host.to_ascii_lowercase()));
+            }
+            if !source.input.is_empty() {
+                add(Scope::BlockedInput(source.input.to_owned()));
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| state.get(id).cloned())
+            .collect())
+    }
+
+    /// Every active erasure by personal identifier, with its keyed hash, in
+    /// id order: the caller asks the index which contents hold each.
+    pub fn pii_erasures(&self) -> Result<Vec<(Arc<OptOutEntry>, [u8; 32])>, IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
+        let mut out: Vec<(Arc<OptOutEntry>, [u8; 32])> = Vec::new();
+        for (scope, ids) in &state.removals {
+            if let Scope::ErasedPii(hmac) = scope {
+                for id in ids {
+                    if let Some(entry) = state.get(*id) {
+                        out.push((Arc::clone(entry), *hmac));
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|(entry, _)| entry.id);
+        Ok(out)
+    }
+
     /// Number of entries (active and revoked).
     pub fn len(&self) -> usize {
         self.state
@@ -942,6 +1321,32 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A complaint step's audit record: the complaint's id and state with the
+/// request as understood.
+fn complaint_audit(
+    complaint: &ComplaintRecord,
+    action: &str,
+    actor: &Actor,
+    now: i64,
+    entry_id: Option<u64>,
+    request: serde_json::Value,
+) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        at: now,
+        actor: actor.clone(),
+        action: action.into(),
+        entry_id,
+        request: serde_json::json!({
+            "complaint_id": complaint.id,
+            "state": complaint.state,
+            "request": request,
+        }),
+        result: "ok".into(),
+        message: String::new(),
     }
 }
 
@@ -1175,5 +1580,114 @@ mod tests {
             .expect("register");
         assert_eq!(again.id, 4);
         assert_eq!(registry.audit_log(4, 10).expect("audit")[0].seq, 5);
+    }
+
+    #[test]
+    fn source_blocks_and_erasures_are_removals_not_opt_outs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry");
+        let registry = Registry::open(&path).expect("open");
+        let hmac = [7u8; 32];
+        let mut ids = Vec::new();
+        for scope in [
+            Scope::BlockedDomain("data.gov.uk".into()),
+            Scope::BlockedHost("www.iana.org".into()),
+            Scope::BlockedInput("s3://corpus/a.warc.gz".into()),
+            Scope::ErasedContent(42),
+            Scope::ErasedPii(hmac),
+        ] {
+            let entry = registry
+                .register(new("operator", scope), &actor(), 10, serde_json::json!({}))
+                .expect("register");
+            ids.push(entry.id);
+        }
+        // Not opt-outs: the reservation look-ups never see them.
+        assert!(
+            registry
+                .covering_content(42, None, &[("uk,gov,data)/x", "data.gov.uk")])
+                .expect("covering")
+                .is_empty()
+        );
+        let found = |content: u128, sources: &[CaptureSource<'_>]| -> Vec<u64> {
+            registry
+                .removals_covering(content, sources)
+                .expect("removals")
+                .iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let source = |domain, host, input| CaptureSource {
+            registered_domain: domain,
+            host,
+            input,
+        };
+        assert_eq!(found(42, &[]), [ids[3]]);
+        assert_eq!(
+            found(
+                1,
+                &[source(
+                    "DATA.gov.uk",
+                    "beta.data.gov.uk",
+                    "s3://corpus/b.warc.gz"
+                )]
+            ),
+            [ids[0]]
+        );
+        assert_eq!(
+            found(
+                1,
+                &[source("iana.org", "WWW.iana.org", "s3://corpus/a.warc.gz")]
+            ),
+            [ids[1], ids[2]]
+        );
+        assert!(
+            found(
+                1,
+                &[source("iana.org", "iana.org", "s3://corpus/A.warc.gz")]
+            )
+            .is_empty()
+        );
+        let pii = registry.pii_erasures().expect("pii");
+        assert_eq!(pii.len(), 1);
+        assert_eq!((pii[0].0.id, pii[0].1), (ids[4], hmac));
+        assert_eq!(
+            pii[0].0.to_removal().scope_value,
+            format!("pii_hmac:{}", "07".repeat(32))
+        );
+        // The same removal twice is a duplicate; revoked, it removes nothing.
+        assert!(matches!(
+            registry.register(
+                new("operator", Scope::ErasedContent(42)),
+                &actor(),
+                11,
+                serde_json::json!({})
+            ),
+            Err(RegistryError::Duplicate { existing }) if existing == ids[3]
+        ));
+        registry
+            .revoke(ids[3], &actor(), "restored", 12, serde_json::json!({}))
+            .expect("revoke");
+        assert!(found(42, &[]).is_empty());
+        drop(registry);
+        let registry = Registry::open(&path).expect("reopen");
+        let kinds: Vec<(ScopeKind, String)> = registry
+            .list(&ListFilter::default(), None, 10)
+            .expect("list")
+            .0
+            .iter()
+            .map(|e| (e.scope.kind(), e.scope.value()))
+            .collect();
+        assert_eq!(kinds.len(), 4);
+        assert_eq!(
+            kinds[2],
+            (ScopeKind::SourceBlock, "input:s3://corpus/a.warc.gz".into())
+        );
+        assert_eq!(
+            registry
+                .removals_covering(0, &[source("", "www.iana.org", "")])
+                .expect("removals")
+                .len(),
+            1
+        );
     }
 }

@@ -3,7 +3,9 @@
 use provindex_store::{CodecError, ColumnFamilySpec, KeyCodec, ValueCodec, define_schema};
 
 use crate::keys::ID_LEN;
-use crate::registry::{AuditRecord, OptOutEntry, RegistrationRecord, Scope, ScopeKind};
+use crate::registry::{
+    AuditRecord, ComplaintRecord, OptOutEntry, RegistrationRecord, Scope, ScopeKind,
+};
 
 define_schema!(
     /// scope kind (1) ‖ scope ‖ id (8) → the entry: every entry of one scope is
@@ -28,7 +30,15 @@ define_schema!(
     "audit"
 );
 
-pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 3] = [
+define_schema!(
+    /// complaint id (8) → the complaint (protobuf), rewritten at each step.
+    Complaints,
+    ComplaintId,
+    ComplaintRecord,
+    "complaints"
+);
+
+pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 4] = [
     ColumnFamilySpec {
         name: "optouts",
         point_lookups: false,
@@ -40,6 +50,10 @@ pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 3] = [
     ColumnFamilySpec {
         name: "audit",
         point_lookups: false,
+    },
+    ColumnFamilySpec {
+        name: "complaints",
+        point_lookups: true,
     },
 ];
 
@@ -53,6 +67,10 @@ pub struct OptOutKey {
 /// An opt-out entry's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EntryId(pub u64);
+
+/// A complaint's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ComplaintId(pub u64);
 
 /// An audit record's sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,6 +99,16 @@ fn decode_entry_key(bytes: &[u8]) -> Result<OptOutKey, CodecError> {
     let (scope_bytes, id) = rest.split_at(id_at);
     let id = u64_from(id, "entry id")?;
     let scope = match kind {
+        ScopeKind::SourceBlock | ScopeKind::Erasure => {
+            let text = scope_bytes
+                .strip_suffix(&[0])
+                .filter(|text| !text.contains(&0))
+                .ok_or_else(|| CodecError::new("scope text is not NUL-terminated"))?;
+            let text = std::str::from_utf8(text)
+                .map_err(|e| CodecError::new(format!("scope text: {e}")))?;
+            Scope::from_parts(kind.as_str(), text)
+                .ok_or_else(|| CodecError::new(format!("bad {} scope {text:?}", kind.as_str())))?
+        }
         ScopeKind::Domain | ScopeKind::UrlPrefix => {
             let text = scope_bytes
                 .strip_suffix(&[0])
@@ -146,6 +174,24 @@ impl KeyCodec<OptOutIds> for EntryId {
     }
 }
 
+impl KeyCodec<Complaints> for ComplaintId {
+    fn encode_key(&self) -> Vec<u8> {
+        self.0.to_be_bytes().to_vec()
+    }
+    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+        u64_from(bytes, "complaint id").map(ComplaintId)
+    }
+}
+
+impl ValueCodec<Complaints> for ComplaintRecord {
+    fn encode_value(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        prost::Message::decode(bytes).map_err(|e| CodecError::new(e.to_string()))
+    }
+}
+
 impl KeyCodec<Audit> for AuditSeq {
     fn encode_key(&self) -> Vec<u8> {
         self.0.to_be_bytes().to_vec()
@@ -169,7 +215,7 @@ impl ValueCodec<Audit> for AuditRecord {
 mod strategies {
     use proptest::prelude::*;
 
-    use crate::registry::{Actor, AuditRecord, OptOutEntry, Scope};
+    use crate::registry::{Actor, AuditRecord, ComplaintRecord, ComplaintStep, OptOutEntry, Scope};
 
     pub fn scope() -> impl Strategy<Value = Scope> {
         prop_oneof![
@@ -177,6 +223,11 @@ mod strategies {
             "[a-z0-9,)/?=&.-]{1,30}".prop_map(Scope::UrlPrefix),
             any::<u128>().prop_map(Scope::Content),
             any::<u128>().prop_map(Scope::Work),
+            "[a-z0-9.-]{1,20}".prop_map(Scope::BlockedDomain),
+            "[a-z0-9.-]{1,20}".prop_map(Scope::BlockedHost),
+            "[a-z0-9:/._-]{1,40}".prop_map(Scope::BlockedInput),
+            any::<u128>().prop_map(Scope::ErasedContent),
+            any::<[u8; 32]>().prop_map(Scope::ErasedPii),
         ]
     }
 
@@ -206,6 +257,55 @@ mod strategies {
                         revoked_at,
                         revoked_by: String::new(),
                         revocation_reason: String::new(),
+                    }
+                },
+            )
+    }
+
+    pub fn complaint() -> impl Strategy<Value = ComplaintRecord> {
+        (
+            any::<u64>(),
+            "[a-z_]{1,20}",
+            "\\PC{0,40}",
+            proptest::collection::vec("[0-9a-f]{32}", 0..3),
+            any::<i64>(),
+            proptest::option::of(any::<u64>()),
+            proptest::collection::vec(any::<u32>(), 0..4),
+            proptest::collection::vec((any::<i64>(), "[a-z_]{1,12}"), 0..3),
+        )
+            .prop_map(
+                |(id, kind, target, content_ids, filed_at, entry, signature, steps)| {
+                    ComplaintRecord {
+                        id,
+                        kind,
+                        target_kind: "url".into(),
+                        target,
+                        content_ids,
+                        complainant: "ann".into(),
+                        complainant_role: "reader".into(),
+                        rightholder: String::new(),
+                        description: "d".into(),
+                        state: "received".into(),
+                        filed_at,
+                        due_at: filed_at / 2,
+                        decided_at: entry.map(|e| e as i64),
+                        reviewer: String::new(),
+                        decision_note: String::new(),
+                        registry_entry_id: entry,
+                        remedy: String::new(),
+                        work_signature: signature,
+                        sketch_spec: String::new(),
+                        work_token_count: 0,
+                        work_content_id: String::new(),
+                        history: steps
+                            .into_iter()
+                            .map(|(at, state)| ComplaintStep {
+                                at,
+                                actor: "ops".into(),
+                                state,
+                                note: String::new(),
+                            })
+                            .collect(),
                     }
                 },
             )
@@ -254,4 +354,10 @@ provindex_store::test_schema_codecs!(
     Audit,
     any::<u64>().prop_map(AuditSeq),
     strategies::audit()
+);
+provindex_store::test_schema_codecs!(
+    complaints_codecs,
+    Complaints,
+    any::<u64>().prop_map(ComplaintId),
+    strategies::complaint()
 );

@@ -128,7 +128,8 @@ pub struct ManifestRow {
 }
 
 /// One content left out of the manifest, with the one reason it was left out
-/// for (`crawl_signal:KIND`, `registry:SCOPE_KIND` or `near_duplicate`, see
+/// for (`erased`, `source_blocked`, `crawl_signal:KIND`, `registry:SCOPE_KIND`
+/// or `near_duplicate`, see
 /// `provindex_policy::export::REASON_RULE`). Keys sorted in JSONL, as for
 /// [`ManifestRow`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -227,6 +227,20 @@ pub fn list_filter(principal: &Principal, requested: &str) -> Result<Option<Stri
     }
 }
 
+/// Source blocks and erasures (issue 19) need an admin: they are the
+/// operator's decisions (an audit's verdict, a data subject's request), and
+/// remove contents whoever holds their rights.
+pub fn may_remove(principal: &Principal, kind: &str) -> Result<(), Denied> {
+    if principal.role != Role::Admin {
+        return Err(Denied::Permission(format!(
+            "{} ({}) may not register a {kind}: it needs the admin role",
+            principal.name,
+            principal.role.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// Exports need an admin.
 pub fn may_export(principal: &Principal) -> Result<(), Denied> {
     if principal.role != Role::Admin {

@@ -7,12 +7,16 @@
 //!   time, work coverage and the sketch-spec guard. `CheckOptOut`, export,
 //!   report and compensation all call it.
 //! - [`keeper`]: which member of a near-duplicate cluster counts.
+//! - [`removal`]: whether a blocked source or an erasure takes a content
+//!   out of exports (not a reservation).
 //! - [`export`]: the reason a content is excluded from the training manifest.
 //! - [`arithmetic`]: report and compensation numbers (shares, pro-rata pool
 //!   split, equal split among rightholders, the collection period test, top
 //!   domains).
 //! - [`authorization`]: roles, rightholders' granted scopes, who may
 //!   register, revoke, list and export.
+//! - [`complaint`]: complaint states, due dates, remedies and who may
+//!   read and review them.
 //! - [`pii`]: personal identifiers in a text (kinds and distinct counts) and
 //!   their keyed hashes for data subjects' requests.
 //! - [`sampling`]: reproducible audit samples per source, failure-rate
@@ -20,9 +24,11 @@
 
 pub mod arithmetic;
 pub mod authorization;
+pub mod complaint;
 pub mod export;
 pub mod keeper;
 pub mod pii;
+pub mod removal;
 pub mod reservation;
 pub mod sampling;
 

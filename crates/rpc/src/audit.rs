@@ -28,6 +28,8 @@ use tonic::{Request, Response, Status};
 use crate::ApiError;
 use crate::auth::{Auth, AuthError, Principal};
 
+mod complaints;
+
 /// Largest sample one request draws.
 pub const MAX_SAMPLE: u32 = 10_000;
 /// Largest sample drawn with texts (each read back from its object).
@@ -49,6 +51,8 @@ pub struct AuditApi {
     /// The registry as CheckOptOut consults it.
     opt_outs: Option<Arc<dyn crate::OptOutRegistry>>,
     store: Arc<OnceLock<Arc<CorpusStore>>>,
+    /// Days from receipt by which a complaint is due.
+    complaint_due_days: u32,
 }
 
 /// A validated source.
@@ -411,7 +415,15 @@ impl AuditApi {
             pii_key,
             opt_outs,
             store: Arc::default(),
+            complaint_due_days: provindex_policy::complaint::DEFAULT_DUE_DAYS,
         }
+    }
+
+    /// Complaints are due `days` after receipt (default 15).
+    #[must_use]
+    pub fn with_complaint_due_days(mut self, days: u32) -> Self {
+        self.complaint_due_days = days;
+        self
     }
 
     async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
@@ -478,6 +490,29 @@ impl AuditApi {
             .await
             .map_err(|join| ApiError::Internal(format!("audit log task failed: {join}")))?
             .map_err(|e| ApiError::Internal(format!("writing the audit log: {e}")))
+    }
+
+    /// Records a refused complaint step in the audit log (when the server
+    /// has a registry), then returns the refusal; the server's own failures
+    /// are returned as they are.
+    async fn refused(
+        &self,
+        principal: &Principal,
+        action: &str,
+        request: serde_json::Value,
+        error: ApiError,
+    ) -> ApiError {
+        use provindex_errors::ErrorExt;
+        if self.registry.is_none() || error.status_code().is_internal() {
+            return error;
+        }
+        match self.log(principal, action, request, Err(&error)).await {
+            Ok(_) => error,
+            Err(logging) => {
+                tracing::error!(error = %logging, "could not record a refused complaint step in the audit log");
+                logging
+            }
+        }
     }
 
     async fn draw_sample(
@@ -668,6 +703,7 @@ impl AuditApi {
             kind: kind.name().into(),
             content_ids: ids.iter().map(|id| format!("{id:032x}")).collect(),
             truncated,
+            pii_hmac: hmac.iter().map(|b| format!("{b:02x}")).collect(),
         })
     }
 }
@@ -746,5 +782,56 @@ impl AuditService for AuditApi {
             .into());
         }
         Ok(Response::new(outcome?))
+    }
+
+    async fn file_complaint(
+        &self,
+        request: Request<pb::FileComplaintRequest>,
+    ) -> Result<Response<pb::ComplaintResponse>, Status> {
+        let principal = self.caller(&request, "FileComplaint")?;
+        let request = request.into_inner();
+        let logged = complaints::file_json(&request);
+        match self.file_complaint(&principal, request).await {
+            Ok(complaint) => Ok(Response::new(pb::ComplaintResponse {
+                complaint: Some(complaint),
+            })),
+            Err(error) => Err(self
+                .refused(&principal, "complaint_file_rejected", logged, error)
+                .await
+                .into()),
+        }
+    }
+
+    async fn get_complaint(
+        &self,
+        request: Request<pb::GetComplaintRequest>,
+    ) -> Result<Response<pb::ComplaintResponse>, Status> {
+        let principal = self.caller(&request, "GetComplaint")?;
+        let complaint = self.get_complaint(&principal, request.get_ref())?;
+        Ok(Response::new(pb::ComplaintResponse {
+            complaint: Some(complaint),
+        }))
+    }
+
+    async fn review_complaint(
+        &self,
+        request: Request<pb::ReviewComplaintRequest>,
+    ) -> Result<Response<pb::ComplaintResponse>, Status> {
+        let principal = self.caller(&request, "ReviewComplaint")?;
+        let request = request.into_inner();
+        let logged = json!({
+            "complaint_id": crate::echo(&request.id),
+            "action": request.action,
+            "remedy": crate::echo(&request.remedy),
+        });
+        match self.review_complaint(&principal, request).await {
+            Ok(complaint) => Ok(Response::new(pb::ComplaintResponse {
+                complaint: Some(complaint),
+            })),
+            Err(error) => Err(self
+                .refused(&principal, "complaint_review_rejected", logged, error)
+                .await
+                .into()),
+        }
     }
 }

@@ -212,48 +212,14 @@ impl OptOutApi {
         let scope = scope.and_then(|s| s.scope.as_ref()).ok_or_else(|| {
             invalid(
                 "scope",
-                "set one of domain, url_prefix, content_id or work_text",
+                "set one of domain, url_prefix, content_id, work_text, source_block or erasure",
             )
         })?;
         match scope {
             opt_out_scope::Scope::Domain(given) => {
                 let field = "scope.domain";
-                check_scope_text(field, given, MAX_DOMAIN_INPUT_BYTES)?;
-                let text = given.trim();
-                if text.is_empty() {
-                    return Err(invalid(field, "is empty"));
-                }
-                if text.contains(['/', ':', '@', '?', '#', ' ']) {
-                    return Err(invalid(
-                        field,
-                        format!(
-                            "{} is not a bare domain such as example.org (use url_prefix for URLs)",
-                            shown(text)
-                        ),
-                    ));
-                }
-                let surt = provindex_signals::surt(text).map_err(|e| invalid(field, e))?;
-                if surt.is_ip {
-                    return Err(invalid(field, format!("{} is an IP address", shown(text))));
-                }
-                check_host(field, text, &surt.host)?;
-                let host = surt.host.trim_end_matches('.').to_owned();
-                let registered = provindex_signals::registered_domain(&host).ok_or_else(|| {
-                    invalid(
-                        field,
-                        format!("{text:?} is a public suffix, not a registered domain"),
-                    )
-                })?;
-                if registered != host {
-                    return Err(invalid(
-                        field,
-                        format!(
-                            "{text:?} is not a registered domain (its registered domain is {registered}); use url_prefix for a single host"
-                        ),
-                    ));
-                }
-                let domain_surt = provindex_signals::surt_scan_prefix(&host, MatchMode::Domain)
-                    .map_err(|e| invalid(field, e))?;
+                let (registered, domain_surt) =
+                    registered_domain(field, given, "use url_prefix for a single host")?;
                 Ok(Canonical {
                     scope: Scope::Domain(registered),
                     submitted: given.clone(),
@@ -316,8 +282,154 @@ impl OptOutApi {
                         as u64,
                 })
             }
+            opt_out_scope::Scope::SourceBlock(block) => {
+                use provindex_proto::v1::source_block_scope::Source;
+                let (scope, submitted) = match block.source.as_ref() {
+                    None => {
+                        return Err(invalid(
+                            "scope.source_block",
+                            "set one of domain, host or input",
+                        ));
+                    }
+                    Some(Source::Domain(given)) => {
+                        let (registered, _) = registered_domain(
+                            "scope.source_block.domain",
+                            given,
+                            "use host for a single host",
+                        )?;
+                        (Scope::BlockedDomain(registered), given)
+                    }
+                    Some(Source::Host(given)) => (
+                        Scope::BlockedHost(bare_host("scope.source_block.host", given)?),
+                        given,
+                    ),
+                    Some(Source::Input(given)) => {
+                        let field = "scope.source_block.input";
+                        check_scope_text(field, given, MAX_URL_PREFIX_BYTES)?;
+                        if given.trim().is_empty() {
+                            return Err(invalid(field, "is empty"));
+                        }
+                        if given.trim() != given {
+                            return Err(invalid(
+                                field,
+                                format!(
+                                    "{} has surrounding spaces; give the location URI exactly as stored",
+                                    shown(given)
+                                ),
+                            ));
+                        }
+                        (Scope::BlockedInput(given.clone()), given)
+                    }
+                };
+                Ok(Canonical {
+                    scope,
+                    submitted: submitted.clone(),
+                    surt: String::new(),
+                    work_signature: Vec::new(),
+                    work_token_count: 0,
+                })
+            }
+            opt_out_scope::Scope::Erasure(erasure) => {
+                use provindex_proto::v1::erasure_scope::Target;
+                let (scope, submitted) = match erasure.target.as_ref() {
+                    None => {
+                        return Err(invalid(
+                            "scope.erasure",
+                            "set one of content_id or pii_hmac",
+                        ));
+                    }
+                    Some(Target::ContentId(given)) => (
+                        Scope::ErasedContent(parse_content_id("scope.erasure.content_id", given)?),
+                        given,
+                    ),
+                    Some(Target::PiiHmac(given)) => {
+                        let hmac = provindex_index::registry::parse_hmac(given).ok_or_else(|| {
+                            invalid(
+                                "scope.erasure.pii_hmac",
+                                format!(
+                                    "expected 64 hex characters (FindPersonalData's keyed hash), got {}",
+                                    shown(given)
+                                ),
+                            )
+                        })?;
+                        (Scope::ErasedPii(hmac), given)
+                    }
+                };
+                Ok(Canonical {
+                    scope,
+                    submitted: submitted.clone(),
+                    surt: String::new(),
+                    work_signature: Vec::new(),
+                    work_token_count: 0,
+                })
+            }
         }
     }
+}
+
+/// A submitted registered domain (`example.org`, not a host under it, a URL
+/// or an IP address): the domain and its domain SURT prefix.
+/// `single_host` says what to use for one host instead.
+fn registered_domain(
+    field: &'static str,
+    given: &str,
+    single_host: &str,
+) -> Result<(String, String), crate::ApiError> {
+    check_scope_text(field, given, MAX_DOMAIN_INPUT_BYTES)?;
+    let text = given.trim();
+    if text.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    if text.contains(['/', ':', '@', '?', '#', ' ']) {
+        return Err(invalid(
+            field,
+            format!(
+                "{} is not a bare domain such as example.org (use url_prefix for URLs)",
+                shown(text)
+            ),
+        ));
+    }
+    let surt = provindex_signals::surt(text).map_err(|e| invalid(field, e))?;
+    if surt.is_ip {
+        return Err(invalid(field, format!("{} is an IP address", shown(text))));
+    }
+    check_host(field, text, &surt.host)?;
+    let host = surt.host.trim_end_matches('.').to_owned();
+    let registered = provindex_signals::registered_domain(&host).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{text:?} is a public suffix, not a registered domain"),
+        )
+    })?;
+    if registered != host {
+        return Err(invalid(
+            field,
+            format!(
+                "{text:?} is not a registered domain (its registered domain is {registered}); {single_host}"
+            ),
+        ));
+    }
+    let domain_surt = provindex_signals::surt_scan_prefix(&host, MatchMode::Domain)
+        .map_err(|e| invalid(field, e))?;
+    Ok((registered, domain_surt))
+}
+
+/// A submitted host (`www.example.org`, no scheme, path or port), lowercase.
+fn bare_host(field: &'static str, given: &str) -> Result<String, crate::ApiError> {
+    check_scope_text(field, given, MAX_DOMAIN_INPUT_BYTES)?;
+    let text = given.trim();
+    if text.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    if text.contains(['/', ':', '@', '?', '#', ' ']) {
+        return Err(invalid(
+            field,
+            format!("{} is not a bare host such as www.example.org", shown(text)),
+        ));
+    }
+    let surt = provindex_signals::surt(text).map_err(|e| invalid(field, e))?;
+    check_host(field, text, &surt.host)?;
+    Ok(surt.host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 fn parse_content_id(field: &'static str, text: &str) -> Result<u128, crate::ApiError> {
@@ -403,6 +515,34 @@ fn register_audit_json(request: &RegisterOptOutRequest) -> serde_json::Value {
             json!({"content_id": audit_text(c, MAX_ID_TEXT_BYTES)})
         }
         Some(opt_out_scope::Scope::WorkText(t)) => json!({"work_text_bytes": t.len()}),
+        Some(opt_out_scope::Scope::SourceBlock(block)) => {
+            use provindex_proto::v1::source_block_scope::Source;
+            match &block.source {
+                None => json!({"source_block": null}),
+                Some(Source::Domain(d)) => {
+                    json!({"source_block": {"domain": audit_text(d, MAX_DOMAIN_INPUT_BYTES)}})
+                }
+                Some(Source::Host(h)) => {
+                    json!({"source_block": {"host": audit_text(h, MAX_DOMAIN_INPUT_BYTES)}})
+                }
+                Some(Source::Input(i)) => {
+                    json!({"source_block": {"input": audit_text(i, MAX_URL_PREFIX_BYTES)}})
+                }
+            }
+        }
+        Some(opt_out_scope::Scope::Erasure(erasure)) => {
+            use provindex_proto::v1::erasure_scope::Target;
+            match &erasure.target {
+                None => json!({"erasure": null}),
+                Some(Target::ContentId(c)) => {
+                    json!({"erasure": {"content_id": audit_text(c, MAX_ID_TEXT_BYTES)}})
+                }
+                // A keyed hash, not the identifier: it may be logged.
+                Some(Target::PiiHmac(h)) => {
+                    json!({"erasure": {"pii_hmac": audit_text(h, MAX_ID_TEXT_BYTES)}})
+                }
+            }
+        }
     };
     json!({
         "rightholder": audit_text(&request.rightholder, MAX_NAME_BYTES),
@@ -444,9 +584,19 @@ impl OptOutApi {
     ) -> Result<OptOutEntry, crate::ApiError> {
         authorization::may_write(principal, "register").map_err(ApiError::from)?;
         let canonical = self.canonical_scope(request.scope.as_ref())?;
+        let removal = canonical.scope.kind().is_removal();
+        if removal {
+            authorization::may_remove(principal, canonical.scope.kind().as_str())
+                .map_err(ApiError::from)?;
+        }
         let rightholder = request.rightholder.trim();
-        let rightholder = authorization::registrant(principal, rightholder, &shown(rightholder))
-            .map_err(ApiError::from)?;
+        let rightholder = if removal && rightholder.is_empty() {
+            // A removal is the operator's: its name stands for the rightholder.
+            principal.name.clone()
+        } else {
+            authorization::registrant(principal, rightholder, &shown(rightholder))
+                .map_err(ApiError::from)?
+        };
         if rightholder.len() > MAX_NAME_BYTES {
             return Err(invalid(
                 "rightholder",
@@ -463,6 +613,15 @@ impl OptOutApi {
             return Err(invalid(
                 "evidence",
                 "is required for a work (what makes the submitter its rightholder)",
+            ));
+        }
+        if removal && request.evidence.trim().is_empty() {
+            return Err(invalid(
+                "evidence",
+                format!(
+                    "is required for a {} (its ground: an audit result, a complaint, a data subject's request)",
+                    canonical.scope.kind().as_str()
+                ),
             ));
         }
         let effective_from = match request.effective_from {
@@ -566,7 +725,7 @@ impl OptOutApi {
                 invalid(
                     "scope_kind",
                     format!(
-                        "{} is not one of domain, url_prefix, content, work",
+                        "{} is not one of domain, url_prefix, content, work, source_block, erasure",
                         shown(text)
                     ),
                 )
