@@ -349,6 +349,140 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
     assert_eq!(digest_of(&info), expected);
 }
 
+/// `provindex index --coordinator ... --index-partitions N --out URI`.
+fn submit_partitioned(
+    env: &[(&str, String)],
+    coordinator: &str,
+    out: &str,
+    job: &str,
+    partitions: u32,
+) -> Child {
+    provindex(env)
+        .args(["index", "s3://crawl/warc/", "--coordinator", coordinator])
+        .args(["--out", out, "--index-partitions", &partitions.to_string()])
+        .args(["--staging", &format!("s3://crawl/staging-{job}")])
+        .args(["--job-id", job, "--built-at", "0", "--crawl", "dist"])
+        .args(["--lease-seconds", "2", "--timeout", "600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("submit")
+}
+
+/// The publication at `uri` (read from moto on a plain thread).
+fn publication(endpoint: &str, uri: &str) -> serde_json::Value {
+    let (endpoint, uri) = (endpoint.to_string(), format!("{uri}/publication.json"));
+    std::thread::spawn(move || {
+        let bytes = common::moto_store(&endpoint)
+            .get_bytes(&uri)
+            .expect("publication.json");
+        serde_json::from_slice(&bytes).expect("publication JSON")
+    })
+    .join()
+    .expect("read thread")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives_the_one_process_digest()
+ {
+    let venv = moto_venv();
+    let moto = start_moto(&venv, "crawl");
+    upload(&moto.endpoint);
+    let env = s3_env(&moto.endpoint);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // The reference: one process, one partition.
+    let reference = provindex(&env)
+        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
+        .args(["--workers", "1", "--staging", "s3://crawl/staging-reference"])
+        .arg("--out")
+        .arg(dir.path().join("reference"))
+        .output()
+        .expect("reference build");
+    assert!(
+        reference.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let expected = digest_of(&reference);
+
+    // One process, 8 partitions, to object storage: the same digest.
+    let local = provindex(&env)
+        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
+        .args(["--workers", "2", "--index-partitions", "8"])
+        .args(["--out", "s3://crawl/index-local-8"])
+        .output()
+        .expect("partitioned build");
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    assert_eq!(digest_of(&local), expected, "8 partitions, one process");
+    let published = publication(&moto.endpoint, "s3://crawl/index-local-8");
+    assert_eq!(published["index"]["digest"], expected.as_str());
+    assert_eq!(published["partitions"].as_array().map(Vec::len), Some(8));
+
+    // A cluster: 4 partitions; the only worker at first is slowed down and
+    // killed with SIGKILL inside a build task; three workers take over; the
+    // coordinator is killed and restarted on its state during the build.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let state = dir.path().join("state-partitioned");
+    let (mut coordinator, addr) = start_coordinator(&env, &state, &listen);
+    let url = format!("http://{addr}");
+    let mut slow = start_worker(&env, &url, "slow", 15);
+    let out = "s3://crawl/index-cluster-4";
+    let follower = submit_partitioned(&env, &url, out, "partitioned", 4);
+    wait_for(&addr, "partitioned", "the slow worker inside a build task", |s| {
+        s.stages
+            .iter()
+            .any(|st| st.stage == "build" && st.tasks_running == 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = job_status(&addr, "partitioned").await.expect("status");
+    assert_eq!(
+        stage(&status, "build").tasks_done,
+        0,
+        "the slow build task finished already"
+    );
+    slow.kill9();
+    let _workers: Vec<Process> = (0..3)
+        .map(|n| start_worker(&env, &url, &format!("p{n}"), 5))
+        .collect();
+    wait_for(&addr, "partitioned", "a committed build task", |s| {
+        s.stages
+            .iter()
+            .any(|st| st.stage == "build" && st.tasks_done >= 1)
+            && s.state == "running"
+    })
+    .await;
+    coordinator.kill9();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_coordinator, _) = start_coordinator(&env, &state, &listen);
+    let output = wait_output(follower);
+    assert_eq!(digest_of(&output), expected, "4 partitions on a cluster");
+    let status = job_status(&addr, "partitioned").await.expect("status");
+    assert_eq!(status.state, "succeeded");
+    assert!(status.retries >= 1, "the killed builder's lease was re-issued");
+    assert_eq!(stage(&status, "build").tasks_done, 4);
+    assert_eq!(stage(&status, "publish").tasks_done, 1);
+    let published = publication(&moto.endpoint, out);
+    assert_eq!(published["index"]["digest"], expected.as_str());
+    let partitions = published["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 4);
+    let chunks: u64 = partitions
+        .iter()
+        .map(|p| p["chunks"]["end"].as_u64().unwrap() - p["chunks"]["start"].as_u64().unwrap())
+        .sum();
+    assert_eq!(chunks, 256, "the partitions' chunks tile the key space");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_and_unreadable_inputs_are_reported_by_the_job() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -18,6 +18,7 @@ use provindex_store::{
 
 use crate::ids::{CaptureId, ContentId};
 use crate::keys;
+use crate::partition::Partitioning;
 use crate::records::{CaptureRecord, ClusterInfo, ContentRecord, PiiCounts};
 use crate::schema::{
     CaptureTime, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptures,
@@ -93,9 +94,34 @@ pub struct IndexBuilder {
     captures: u64,
     urls: u64,
     duplicate_captures: u64,
+    partitioning: Partitioning,
+    partition: u32,
 }
 
 impl IndexBuilder {
+    /// Creates partition `partition` of a `partitioning` ([`crate::partition`]):
+    /// it keeps the rows of its chunks and the copies its answers need.
+    pub fn create_partition(
+        path: &Path,
+        partitioning: Partitioning,
+        partition: u32,
+    ) -> Result<Self, IndexError> {
+        let mut builder = Self::create(path)?;
+        builder.partitioning = partitioning;
+        builder.partition = partition;
+        Ok(builder)
+    }
+
+    /// Whether this partition holds the content-side rows of `content_id`.
+    pub fn holds_content(&self, content_id: u128) -> bool {
+        self.partitioning.of_content(content_id) == self.partition
+    }
+
+    /// Whether this partition owns a capture (its URL-side rows).
+    pub fn owns_capture(&self, capture_id: u128, record: &CaptureRecord) -> bool {
+        self.partitioning.of_capture(capture_id, &record.surt) == self.partition
+    }
+
     /// Creates a new index at `path`, which must not exist or be an empty directory.
     pub fn create(path: &Path) -> Result<Self, IndexError> {
         let io = |path: &Path, source| IndexError::Io {
@@ -136,6 +162,8 @@ impl IndexBuilder {
             captures: 0,
             urls: 0,
             duplicate_captures: 0,
+            partitioning: Partitioning::WHOLE,
+            partition: 0,
         })
     }
 
@@ -192,25 +220,37 @@ impl IndexBuilder {
 
     /// Adds one capture with its final record (and its content, when the
     /// capture is the first seen with that text). Returns `false`, writing
-    /// nothing, when a capture with the same id is already in the index.
+    /// nothing, when a capture with the same id is already in the index or
+    /// the capture has no row in this partition. A partition writes the
+    /// URL-side rows of the captures it owns and the content-side rows of
+    /// its contents, plus the capture records of its contents' captures.
     pub fn add_capture(
         &mut self,
         capture_id: u128,
         record: &CaptureRecord,
         content: Option<&NewContent>,
     ) -> Result<bool, IndexError> {
+        let owned = self.owns_capture(capture_id, record);
+        let content_here = record
+            .content_id()
+            .is_some_and(|content_id| self.holds_content(content_id));
+        if !owned && !content_here {
+            return Ok(false);
+        }
         if self.seen_captures.contains(&capture_id) {
             self.flush()?;
             if self.store.contains::<Captures>(&CaptureId(capture_id))? {
-                self.duplicate_captures += 1;
+                self.duplicate_captures += u64::from(owned);
                 return Ok(false);
             }
         }
         self.seen_captures.insert(&capture_id);
 
         self.batch.put::<Captures>(&CaptureId(capture_id), record);
-        self.captures += 1;
-        if !record.surt.is_empty() {
+        if owned {
+            self.captures += 1;
+        }
+        if owned && !record.surt.is_empty() {
             self.batch.put::<Urls>(
                 &UrlKey {
                     surt: record.surt.clone(),
@@ -221,7 +261,7 @@ impl IndexBuilder {
             );
             self.urls += 1;
         }
-        if let Some(content_id) = record.content_id() {
+        if let Some(content_id) = record.content_id().filter(|_| content_here) {
             self.sorted.content_captures.push(
                 &ContentCaptureKey {
                     content_id: ContentId(content_id),
@@ -230,7 +270,7 @@ impl IndexBuilder {
                 &CaptureTime(record.capture_time),
             )?;
         }
-        if let Some(content) = content {
+        if let Some(content) = content.filter(|_| content_here) {
             let mut value = ContentRecord {
                 sha256: content.sha256.to_vec(),
                 length_bytes: content.length_bytes,
@@ -266,9 +306,10 @@ impl IndexBuilder {
     }
 
     /// Adds a content's MinHash signature (`signatures`: the compared bits of
-    /// each value) and its LSH bucket entries (`lsh`, band index = position
-    /// in `band_keys`). Writing the same content again writes the same rows:
-    /// idempotent.
+    /// each value) and, in the partition holding the content, its LSH bucket
+    /// entries (`lsh`, band index = position in `band_keys`); elsewhere the
+    /// signature is a copy for the partition's captures. Writing the same
+    /// content again writes the same rows: idempotent.
     pub fn add_sketch(
         &mut self,
         content_id: u128,
@@ -281,6 +322,9 @@ impl IndexBuilder {
             .map(|v| provindex_sketch::compared_bits(*v))
             .collect();
         self.sorted.signatures.push(&id, &Signature(stored))?;
+        if !self.holds_content(content_id) {
+            return Ok(());
+        }
         for (band, band_key) in band_keys.iter().enumerate() {
             let band = u16::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: "lsh",
@@ -321,6 +365,8 @@ impl IndexBuilder {
             captures,
             urls,
             duplicate_captures,
+            partitioning,
+            partition,
             ..
         } = self;
         sorted.signatures.ingest(&store)?;
@@ -329,7 +375,9 @@ impl IndexBuilder {
         sorted.pii_keys.ingest(&store)?;
         let counts = write_contents(&store, &staging, sorted.contents, sorted.content_captures)?;
         store.compact::<Urls>()?;
-        let digest = crate::reader::digest_store(&store)?;
+        let chunks = crate::reader::chunk_digests(&store, partitioning, partition)?;
+        let digest = crate::reader::digest_of_chunks(&chunks);
+        let partitioned = partitioning != Partitioning::WHOLE;
         let mut crawls = facts.crawls;
         crawls.sort();
         crawls.dedup();
@@ -348,6 +396,13 @@ impl IndexBuilder {
             sketch_spec: facts.sketch_spec,
             clusters: counts.clusters,
             clustered_contents: counts.clustered_contents,
+            partitions: if partitioned { partitioning.count() } else { 0 },
+            partition,
+            chunk_digests: if partitioned {
+                chunks.iter().map(hex::encode).collect()
+            } else {
+                Vec::new()
+            },
         };
         store.put::<Meta>(&MetaKey::Manifest, &manifest, Durability::Unlogged)?;
         // Batches skip the write-ahead log (a failed build is rebuilt, not

@@ -9,6 +9,7 @@ mod error;
 pub mod ids;
 pub mod keys;
 mod manifest;
+pub mod partition;
 mod reader;
 pub mod records;
 pub mod registry;
@@ -18,5 +19,7 @@ pub mod schema;
 pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, Manifest};
-pub use reader::{IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage};
+pub use reader::{
+    IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage, chunk_digests, digest_of_chunks,
+};
 pub use registry::{OptOutEntry, Registry};

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the on-disk layout changes incompatibly. 4: the typed
 /// store; enumerations in capture records are protobuf enums, not text.
-/// 5: signatures keep the low 16 bits of each value.
-pub const FORMAT_VERSION: u32 = 5;
+/// 5: signatures keep the low 16 bits of each value. 6: the digest is over
+/// chunk digests ([`crate::partition`]); partitioned indexes.
+pub const FORMAT_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -36,6 +37,18 @@ pub struct Manifest {
     pub clusters: u64,
     #[serde(default)]
     pub clustered_contents: u64,
+    /// Partitions of the index this database is one of (0: not partitioned,
+    /// the whole index). Counts then are this partition's owned rows and
+    /// `digest` is over its own chunks only.
+    #[serde(default)]
+    pub partitions: u32,
+    #[serde(default)]
+    pub partition: u32,
+    /// Hex digests of this partition's chunks, in chunk order (empty when
+    /// not partitioned); all partitions' make the index digest
+    /// (`digest_of_chunks`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunk_digests: Vec<String>,
 }
 
 impl Manifest {
@@ -56,6 +69,9 @@ impl Manifest {
             sketch_spec: String::new(),
             clusters: 0,
             clustered_contents: 0,
+            partitions: 0,
+            partition: 0,
+            chunk_digests: Vec::new(),
         }
     }
 }

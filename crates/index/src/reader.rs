@@ -2,15 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use provindex_store::{OpenMode, Schema, SchemaIterator, Store};
+use provindex_store::{OpenMode, Schema, SchemaIterator, Store, ValueCodec};
 use sha2::{Digest, Sha256 as Sha256Hasher};
 
 use crate::ids::{CaptureId, ContentId};
 use crate::keys;
 use crate::records::{CaptureRecord, ContentRecord};
+use crate::partition::Partitioning;
 use crate::schema::{
-    Captures, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta, MetaKey,
-    Sha256, Signatures, TABLES, Urls,
+    Captures, Clusters, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta,
+    MetaKey, PiiKeys, Sha256, Signatures, TABLES, Urls,
 };
 use crate::{IndexError, Manifest};
 
@@ -411,22 +412,105 @@ fn read_manifest(store: &Store, path: &Path) -> Result<Manifest, IndexError> {
     }
 }
 
-/// Hex SHA-256 over every table but `meta`, in [`TABLES`] order: each table's
-/// name, then each row's key and value, length-prefixed.
+/// Hex SHA-256 over every table but `meta`: the digest of the chunk digests
+/// of the whole key space ([`chunk_digests`], [`digest_of_chunks`]).
 pub(crate) fn digest_store(store: &Store) -> Result<String, IndexError> {
+    let all = chunk_digests(store, Partitioning::WHOLE, 0)?;
+    Ok(digest_of_chunks(&all))
+}
+
+/// The index digest from the digests of all [`CHUNKS`] chunks, in chunk
+/// order (a partitioned index concatenates its partitions' chunk digests).
+pub fn digest_of_chunks(chunks: &[[u8; 32]]) -> String {
     let mut hasher = Sha256Hasher::new();
+    for chunk in chunks {
+        hasher.update(chunk);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// One SHA-256 per chunk of partition `partition`: over every table but
+/// `meta`, in [`TABLES`] order, the table's name, then each row of the chunk
+/// (key and value, length-prefixed) in key order. Rows of other chunks —
+/// copies a partition holds for local answers — are left out, so the chunk
+/// digests of all partitions make the digest of the one-partition index.
+pub fn chunk_digests(
+    store: &Store,
+    partitioning: Partitioning,
+    partition: u32,
+) -> Result<Vec<[u8; 32]>, IndexError> {
+    let range = partitioning.chunks(partition);
+    let mut hashers: Vec<Sha256Hasher> = range.clone().map(|_| Sha256Hasher::new()).collect();
     for spec in TABLES
         .iter()
         .filter(|spec| spec.name != Meta::COLUMN_FAMILY)
     {
-        hasher.update((spec.name.len() as u32).to_be_bytes());
-        hasher.update(spec.name.as_bytes());
+        for hasher in &mut hashers {
+            hasher.update((spec.name.len() as u32).to_be_bytes());
+            hasher.update(spec.name.as_bytes());
+        }
+        let mut failure = None;
         store.for_each_raw(spec.name, |key, value| {
-            hasher.update((key.len() as u32).to_be_bytes());
-            hasher.update(key);
-            hasher.update((value.len() as u32).to_be_bytes());
-            hasher.update(value);
+            if failure.is_some() {
+                return;
+            }
+            let chunk = match chunk_of_row(spec.name, key, value) {
+                Ok(chunk) => u32::from(chunk),
+                Err(e) => {
+                    failure = Some(e);
+                    return;
+                }
+            };
+            if range.contains(&chunk) {
+                let hasher = &mut hashers[(chunk - range.start) as usize];
+                hasher.update((key.len() as u32).to_be_bytes());
+                hasher.update(key);
+                hasher.update((value.len() as u32).to_be_bytes());
+                hasher.update(value);
+            }
         })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hashers.into_iter().map(|h| h.finalize().into()).collect())
+}
+
+/// The chunk a stored row belongs to ([`crate::partition`]).
+fn chunk_of_row(table: &'static str, key: &[u8], value: &[u8]) -> Result<u8, IndexError> {
+    let corrupt = |reason: String| IndexError::Corrupt { cf: table, reason };
+    let byte_at = |bytes: &[u8], at: usize, what: &str| {
+        bytes
+            .get(at)
+            .copied()
+            .ok_or_else(|| corrupt(format!("{what} of {} bytes has no byte {at}", bytes.len())))
+    };
+    match table {
+        t if t == Captures::COLUMN_FAMILY => {
+            let record = <CaptureRecord as ValueCodec<Captures>>::decode_value(value)
+                .map_err(|e| corrupt(format!("capture value: {e}")))?;
+            let id = <[u8; 16]>::try_from(key)
+                .map_err(|_| corrupt(format!("capture key of {} bytes", key.len())))?;
+            Ok(crate::partition::capture_chunk(u128::from_be_bytes(id), &record.surt))
+        }
+        t if t == Urls::COLUMN_FAMILY => {
+            let end = key
+                .iter()
+                .position(|b| *b == keys::SURT_TERMINATOR)
+                .ok_or_else(|| corrupt("url key without terminator".into()))?;
+            let surt = std::str::from_utf8(&key[..end])
+                .map_err(|_| corrupt("url key is not UTF-8".into()))?;
+            // A key without a host lives with its capture, chunked by capture id.
+            match crate::partition::url_chunk(surt) {
+                Some(chunk) => Ok(chunk),
+                None => byte_at(key, key.len().saturating_sub(16), "url key"),
+            }
+        }
+        t if t == ContentSha256::COLUMN_FAMILY => byte_at(value, 0, "content_sha256 value"),
+        t if t == Lsh::COLUMN_FAMILY => byte_at(key, 10, "lsh key"),
+        t if t == Clusters::COLUMN_FAMILY => byte_at(key, 16, "clusters key"),
+        t if t == PiiKeys::COLUMN_FAMILY => byte_at(key, 32, "pii_keys key"),
+        // contents, content_captures, signatures: keyed by content_id first.
+        _ => byte_at(key, 0, "key"),
+    }
 }

@@ -31,9 +31,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use provindex_index::partition::Partitioning;
+
 use crate::tasks::{
-    BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, ScanPayload, ScanResult,
-    TaskPayload, TaskResult,
+    BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, PublishPayload,
+    RevisitsPayload, ScanPayload, ScanResult, TaskPayload, TaskResult,
 };
 
 /// Default number of LSH band partitions (cluster tasks).
@@ -67,6 +69,10 @@ pub struct JobSpec {
     /// Empty: counts only, no keyed-hash table.
     #[serde(default)]
     pub pii_key: String,
+    /// Partitions of the index (issue 17): build tasks, one each; a power
+    /// of two up to 256. 0 reads as 1, the unpartitioned index.
+    #[serde(default)]
+    pub index_partitions: u32,
 }
 
 impl JobSpec {
@@ -92,6 +98,16 @@ impl JobSpec {
         if self.partitions > 4096 {
             return Err(invalid("partitions", "at most 4096"));
         }
+        if self.index_partitions == 0 {
+            self.index_partitions = 1;
+        }
+        Partitioning::new(self.index_partitions).map_err(|e| invalid("index_partitions", &e))?;
+        if self.index_partitions > 1 && !self.signing_key.is_empty() {
+            return Err(invalid(
+                "signing_key",
+                "a partitioned index has no signed ledger yet: build it with index_partitions 1",
+            ));
+        }
         if self.max_attempts == 0 {
             self.max_attempts = DEFAULT_MAX_ATTEMPTS;
         }
@@ -116,18 +132,29 @@ pub enum Stage {
     Scan,
     Cluster,
     Components,
+    Revisits,
     Build,
+    Publish,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Scan, Stage::Cluster, Stage::Components, Stage::Build];
+    pub const ALL: [Stage; 6] = [
+        Stage::Scan,
+        Stage::Cluster,
+        Stage::Components,
+        Stage::Revisits,
+        Stage::Build,
+        Stage::Publish,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Scan => "scan",
             Stage::Cluster => "cluster",
             Stage::Components => "components",
+            Stage::Revisits => "revisits",
             Stage::Build => "build",
+            Stage::Publish => "publish",
         }
     }
 
@@ -277,8 +304,10 @@ impl Job {
 
     /// The build report, once the job succeeded.
     pub fn build_result(&self) -> Option<BuildResult> {
-        self.results(Stage::Build)
-            .find_map(TaskResult::as_build)
+        // A partitioned index's result is its publication's.
+        self.results(Stage::Publish)
+            .find_map(TaskResult::as_publish)
+            .or_else(|| self.results(Stage::Build).find_map(TaskResult::as_build))
             .cloned()
     }
 
@@ -376,12 +405,39 @@ impl Job {
                     )
                 }
                 Stage::Components => {
+                    let scans = self.planned_results(Stage::Scan, TaskResult::as_scan)?;
+                    let payload = RevisitsPayload {
+                        index_partitions: self.spec.index_partitions.max(1),
+                        revisit_runs: scans.iter().flat_map(|s| s.revisit_runs.clone()).collect(),
+                        id_runs: scans.iter().flat_map(|s| s.id_runs.clone()).collect(),
+                        digest_runs: scans.iter().flat_map(|s| s.digest_runs.clone()).collect(),
+                        target_runs: scans.iter().flat_map(|s| s.target_runs.clone()).collect(),
+                    };
+                    (
+                        Stage::Revisits,
+                        vec![new_task(
+                            "revisits".into(),
+                            Stage::Revisits,
+                            TaskPayload::Revisits(payload),
+                        )],
+                    )
+                }
+                Stage::Revisits => {
                     let components = self
                         .planned_results(Stage::Components, TaskResult::as_components)?
                         .into_iter()
                         .next();
-                    let mut payload = BuildPayload {
+                    let revisits = self
+                        .planned_results(Stage::Revisits, TaskResult::as_revisits)?
+                        .into_iter()
+                        .next();
+                    let partitions = self.spec.index_partitions.max(1);
+                    let mut shared = BuildPayload {
+                        partition: 0,
+                        index_partitions: partitions,
                         capture_runs: Vec::new(),
+                        revisit_runs: Vec::new(),
+                        revisits: revisits.as_ref().map(|r| r.counts).unwrap_or_default(),
                         site_file_runs: Vec::new(),
                         cluster_runs: components.map(|c| c.cluster_runs).unwrap_or_default(),
                         inputs: Vec::new(),
@@ -389,37 +445,63 @@ impl Job {
                         errors: Vec::new(),
                         skipped_inputs: Vec::new(),
                     };
+                    let mut capture_runs = vec![Vec::new(); partitions as usize];
                     for task in self.tasks.iter().filter(|t| t.stage == Stage::Scan) {
                         let input = task.input.clone().unwrap_or_default();
                         match &task.status {
                             TaskStatus::Done => {
                                 let scan: ScanResult = planned_result(task, TaskResult::as_scan)?;
-                                payload.capture_runs.extend(scan.capture_runs);
-                                payload.site_file_runs.extend(scan.site_file_runs);
-                                payload.read_errors += scan.read_errors;
-                                for error in scan.errors {
-                                    if payload.errors.len() < MAX_REPORTED_ERRORS {
-                                        payload.errors.push(error);
+                                for (p, runs) in scan.capture_runs.into_iter().enumerate() {
+                                    if let Some(slot) = capture_runs.get_mut(p) {
+                                        slot.extend(runs);
                                     }
                                 }
-                                payload.inputs.push(input);
+                                shared.site_file_runs.extend(scan.site_file_runs);
+                                shared.read_errors += scan.read_errors;
+                                for error in scan.errors {
+                                    if shared.errors.len() < MAX_REPORTED_ERRORS {
+                                        shared.errors.push(error);
+                                    }
+                                }
+                                shared.inputs.push(input);
                             }
-                            _ => payload.skipped_inputs.push(format!(
+                            _ => shared.skipped_inputs.push(format!(
                                 "{input}: {}",
                                 task.last_error.as_deref().unwrap_or("failed")
                             )),
                         }
                     }
+                    let resolved = revisits.map(|r| r.resolved_runs).unwrap_or_default();
+                    let tasks = capture_runs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(p, runs)| {
+                            let mut payload = shared.clone();
+                            payload.partition = p as u32;
+                            payload.capture_runs = runs;
+                            payload.revisit_runs = resolved.get(p).cloned().unwrap_or_default();
+                            let id = if partitions == 1 {
+                                "build".to_string()
+                            } else {
+                                format!("build-{p:04}")
+                            };
+                            new_task(id, Stage::Build, TaskPayload::Build(payload))
+                        })
+                        .collect();
+                    (Stage::Build, tasks)
+                }
+                Stage::Build if self.spec.index_partitions > 1 => {
+                    let built = self.planned_results(Stage::Build, TaskResult::as_build)?;
                     (
-                        Stage::Build,
+                        Stage::Publish,
                         vec![new_task(
-                            "build".into(),
-                            Stage::Build,
-                            TaskPayload::Build(payload),
+                            "publish".into(),
+                            Stage::Publish,
+                            TaskPayload::Publish(PublishPayload { partitions: built }),
                         )],
                     )
                 }
-                Stage::Build => {
+                Stage::Build | Stage::Publish => {
                     self.state = JobState::Succeeded;
                     return Ok(());
                 }
@@ -583,6 +665,7 @@ impl Coordinator {
                         input: input.uri.clone(),
                         ordinal: ordinal as u32,
                         partitions: spec.partitions,
+                        index_partitions: spec.index_partitions,
                     }),
                 );
                 task.input = Some(input.uri.clone());
@@ -873,13 +956,11 @@ mod tests {
     fn scan_result() -> TaskResult {
         TaskResult::Scan(ScanResult {
             attempt: "a".into(),
-            capture_runs: vec!["c".into()],
-            site_file_runs: vec![],
+            capture_runs: vec![vec!["c".into()]],
             band_runs: vec![vec!["b0".into()], vec![]],
             records: 3,
             contents: 2,
-            read_errors: 0,
-            errors: vec![],
+            ..ScanResult::default()
         })
     }
 

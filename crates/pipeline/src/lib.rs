@@ -1,5 +1,6 @@
 //! Index build stages (DESIGN.md "Batch pipeline"): scan → cluster →
-//! components → build → publish, run as leased tasks pulled by workers from a
+//! components → revisits → build (one task per index partition) → publish
+//! (partitioned indexes), run as leased tasks pulled by workers from a
 //! coordinator ([`job::Coordinator`]). [`build_local`] runs the same tasks in
 //! one process (an in-memory coordinator and worker threads).
 
@@ -9,6 +10,7 @@ mod local;
 pub mod pii_key;
 mod prepare;
 pub mod publish;
+pub mod revisits;
 mod scan_record;
 pub mod site_signals;
 mod status;
@@ -24,4 +26,4 @@ pub use prepare::{
     PreparedCapture, PreparedSketch, ScanOptions, capture_id_for, default_hasher, extract_html,
     prepare, prepare_keyed, prepare_with, reader_options,
 };
-pub use writer::{BuildReport, IndexWriter};
+pub use writer::{BuildReport, IndexWriter, merge_reports};

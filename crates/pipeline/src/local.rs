@@ -72,6 +72,9 @@ pub struct LocalBuild {
     /// PII key file ([`crate::pii_key`]): hash personal identifiers into
     /// the `pii_keys` table. `None`: PII counts only.
     pub pii_key: Option<PathBuf>,
+    /// Index partitions (one build task each; a power of two up to 256).
+    /// Above 1 the output is a publication, also at a local path.
+    pub index_partitions: u32,
 }
 
 /// Expands files and directories into a sorted, de-duplicated file list.
@@ -249,6 +252,7 @@ pub fn build_local_with_progress(
             .as_ref()
             .map(|k| k.display().to_string())
             .unwrap_or_default(),
+        index_partitions: config.index_partitions,
     };
     let coordinator = Mutex::new(Coordinator::in_memory());
     let job_id = lock(&coordinator)

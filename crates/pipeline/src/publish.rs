@@ -62,6 +62,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::Manifest;
+use provindex_index::partition::Partitioning;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -104,9 +105,27 @@ pub struct PublishedIndex {
 pub struct Partition {
     pub id: String,
     pub key_range: KeyRange,
+    /// A partition of a partitioned index: its chunks and its manifest's
+    /// digest (over its own chunks); `None` for the one-partition index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<PartitionChunks>,
     /// Sum of the files' sizes.
     pub bytes: u64,
     pub files: Vec<PublishedFile>,
+}
+
+/// Where a partition sits in a partitioned index
+/// ([`provindex_index::partition`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionChunks {
+    /// The partition's number and the partition count.
+    pub partition: u32,
+    pub partitions: u32,
+    /// Its chunks, `[start, end)` of 256.
+    pub start: u32,
+    pub end: u32,
+    /// The partition manifest's digest, checked when it is opened.
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,7 +411,51 @@ pub fn publish_dir(
     if let Some((publication, _)) = read_publication(store, out)? {
         return existing(publication);
     }
-    let partition = SINGLE_PARTITION;
+    let files = upload_files(store, dir, out, SINGLE_PARTITION)?;
+    let publication = Publication {
+        format: PUBLICATION_FORMAT.into(),
+        version: PUBLICATION_VERSION,
+        job: job.to_string(),
+        index: published_index(manifest, manifest),
+        partitions: vec![Partition {
+            id: SINGLE_PARTITION.into(),
+            key_range: KeyRange {
+                tables: "all".into(),
+                start: None,
+                end: None,
+            },
+            chunks: None,
+            bytes: files.iter().map(|f| f.size).sum(),
+            files,
+        }],
+    };
+    write_publication(store, out, publication, existing)
+}
+
+/// The publication's facts of an index: `totals` counts, `facts` the rest.
+fn published_index(facts: &Manifest, totals: &Manifest) -> PublishedIndex {
+    PublishedIndex {
+        digest: totals.digest.clone(),
+        format_version: facts.format_version,
+        normalization_version: facts.normalization_version,
+        sketch_spec: facts.sketch_spec.clone(),
+        crawls: facts.crawls.clone(),
+        built_at: facts.built_at,
+        captures: totals.captures,
+        contents: totals.contents,
+        urls: totals.urls,
+        clusters: totals.clusters,
+        clustered_contents: totals.clustered_contents,
+    }
+}
+
+/// Uploads the files of the index at `dir` as partition `partition` of `out`.
+fn upload_files(
+    store: &CorpusStore,
+    dir: &Path,
+    out: &str,
+    partition: &str,
+) -> Result<Vec<PublishedFile>, PublishError> {
     let mut files = Vec::new();
     for (name, path) in index_files(dir)? {
         let (size, sha256) = hash_file(&path)?;
@@ -404,34 +467,131 @@ pub fn publish_dir(
             sha256,
         });
     }
+    Ok(files)
+}
+
+/// The id of partition `n` (`p0003`).
+pub fn partition_id(n: u32) -> String {
+    format!("p{n:04}")
+}
+
+/// Uploads one built partition of a partitioned index under
+/// `<out>/partitions/<id>/` (no publication yet: [`publish_partitions`]
+/// lists every partition once all are built).
+pub fn upload_partition(
+    store: &CorpusStore,
+    dir: &Path,
+    out: &str,
+    id: &str,
+    manifest: &Manifest,
+) -> Result<Partition, PublishError> {
+    let files = upload_files(store, dir, out, id)?;
+    let partitioning = Partitioning::new(manifest.partitions).map_err(|reason| {
+        PublishError::BadIndexDir {
+            path: dir.display().to_string(),
+            reason,
+        }
+    })?;
+    let chunks = partitioning.chunks(manifest.partition);
+    Ok(Partition {
+        id: id.to_string(),
+        key_range: KeyRange {
+            tables: "chunks".into(),
+            start: Some(format!("{:02x}", chunks.start)),
+            end: (chunks.end < provindex_index::partition::CHUNKS)
+                .then(|| format!("{:02x}", chunks.end)),
+        },
+        chunks: Some(PartitionChunks {
+            partition: manifest.partition,
+            partitions: manifest.partitions,
+            start: chunks.start,
+            end: chunks.end,
+            digest: manifest.digest.clone(),
+        }),
+        bytes: files.iter().map(|f| f.size).sum(),
+        files,
+    })
+}
+
+/// Writes the publication of a partitioned index from its built partitions
+/// (each with its manifest in its report), create-only and last. The index
+/// digest is over every partition's chunk digests in chunk order, so it is
+/// the digest of the same index built as one partition.
+pub fn publish_partitions(
+    store: &CorpusStore,
+    out: &str,
+    built: &[crate::tasks::BuildResult],
+    job: &str,
+) -> Result<Publication, PublishError> {
+    let bad = |reason: String| PublishError::BadPublication {
+        uri: out.to_string(),
+        reason,
+    };
+    let mut built: Vec<&crate::tasks::BuildResult> = built.iter().collect();
+    built.sort_by_key(|b| b.report.manifest.partition);
+    let mut chunks = Vec::new();
+    let mut partitions = Vec::new();
+    for (n, result) in built.iter().enumerate() {
+        let manifest = &result.report.manifest;
+        let partition = result
+            .partition
+            .clone()
+            .ok_or_else(|| bad(format!("build result {n} lists no partition files")))?;
+        if manifest.partition as usize != n || manifest.partitions as usize != built.len() {
+            return Err(bad(format!(
+                "partition {} of {} where {n} of {} was expected",
+                manifest.partition,
+                manifest.partitions,
+                built.len()
+            )));
+        }
+        for digest in &manifest.chunk_digests {
+            let bytes = hex::decode(digest)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| bad(format!("partition {n}: chunk digest {digest:?}")))?;
+            chunks.push(bytes);
+        }
+        partitions.push(partition);
+    }
+    if chunks.len() != provindex_index::partition::CHUNKS as usize {
+        return Err(bad(format!("{} chunk digests, expected 256", chunks.len())));
+    }
+    let totals = crate::writer::merge_reports(built.iter().map(|b| &b.report)).manifest;
+    let mut totals = totals;
+    totals.digest = provindex_index::digest_of_chunks(&chunks);
+    let existing = |publication: Publication| {
+        if publication.job == job && publication.index.digest == totals.digest {
+            Ok(publication)
+        } else {
+            Err(PublishError::AlreadyPublished {
+                uri: out.to_string(),
+                digest: publication.index.digest,
+                job: publication.job,
+            })
+        }
+    };
+    if let Some((publication, _)) = read_publication(store, out)? {
+        return existing(publication);
+    }
     let publication = Publication {
         format: PUBLICATION_FORMAT.into(),
         version: PUBLICATION_VERSION,
         job: job.to_string(),
-        index: PublishedIndex {
-            digest: manifest.digest.clone(),
-            format_version: manifest.format_version,
-            normalization_version: manifest.normalization_version,
-            sketch_spec: manifest.sketch_spec.clone(),
-            crawls: manifest.crawls.clone(),
-            built_at: manifest.built_at,
-            captures: manifest.captures,
-            contents: manifest.contents,
-            urls: manifest.urls,
-            clusters: manifest.clusters,
-            clustered_contents: manifest.clustered_contents,
-        },
-        partitions: vec![Partition {
-            id: partition.into(),
-            key_range: KeyRange {
-                tables: "all".into(),
-                start: None,
-                end: None,
-            },
-            bytes: files.iter().map(|f| f.size).sum(),
-            files,
-        }],
+        index: published_index(&built[0].report.manifest, &totals),
+        partitions,
     };
+    write_publication(store, out, publication, existing)
+}
+
+/// Writes `publication.json` create-only; a publication found there instead
+/// goes to `existing` (a retried task's own stands, anything else refused).
+fn write_publication(
+    store: &CorpusStore,
+    out: &str,
+    publication: Publication,
+    existing: impl Fn(Publication) -> Result<Publication, PublishError>,
+) -> Result<Publication, PublishError> {
     let text = serde_json::to_vec_pretty(&publication).unwrap_or_default();
     match store.put_new(&publication_uri(out), Bytes::from(text)) {
         Ok(()) => Ok(publication),
@@ -631,10 +791,23 @@ fn download_verified(
 /// Checks that the index opened from a fetched partition is the one
 /// `publication.json` describes.
 pub fn check_digest(fetched: &FetchedIndex, manifest: &Manifest) -> Result<(), PublishError> {
-    if manifest.digest != fetched.publication.index.digest {
+    // A partition's manifest digests its own chunks; the publication lists it.
+    let expected = if manifest.partitions > 1 {
+        fetched
+            .publication
+            .partitions
+            .iter()
+            .filter_map(|p| p.chunks.as_ref())
+            .find(|c| c.partition == manifest.partition && c.partitions == manifest.partitions)
+            .map(|c| c.digest.clone())
+            .unwrap_or_default()
+    } else {
+        fetched.publication.index.digest.clone()
+    };
+    if manifest.digest != expected {
         return Err(PublishError::Digest {
             dir: fetched.dir.display().to_string(),
-            expected: fetched.publication.index.digest.clone(),
+            expected,
             actual: manifest.digest.clone(),
         });
     }
@@ -763,6 +936,7 @@ mod tests {
                     start: None,
                     end: None,
                 },
+                chunks: None,
                 bytes: 1,
                 files: vec![PublishedFile {
                     path: "partitions/p0000/CURRENT".into(),

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use provindex_corpus::store::CorpusStore;
 use provindex_index::BuildFacts;
+use provindex_index::partition::Partitioning;
 use provindex_index::records::ClusterInfo;
 use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
@@ -48,13 +49,29 @@ pub struct ScanPayload {
     pub input: String,
     /// Position of the input in the job's sorted input list.
     pub ordinal: u32,
+    /// LSH partitions (cluster tasks).
     pub partitions: u32,
+    /// Index partitions (build tasks); 0 reads as 1.
+    #[serde(default)]
+    pub index_partitions: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScanResult {
     pub attempt: String,
-    pub capture_runs: Vec<String>,
+    /// Per index partition, the runs of its captures (those it owns and the
+    /// copies it holds, [`provindex_index::partition`]); revisits excluded.
+    pub capture_runs: Vec<Vec<String>>,
+    /// Revisit records, for the revisits stage.
+    #[serde(default)]
+    pub revisit_runs: Vec<String>,
+    /// Lookup runs of the captures that are not revisits ([`crate::revisits`]).
+    #[serde(default)]
+    pub id_runs: Vec<String>,
+    #[serde(default)]
+    pub digest_runs: Vec<String>,
+    #[serde(default)]
+    pub target_runs: Vec<String>,
     /// The site-file captures (robots.txt, tdmrep.json, ai.txt) again, keyed
     /// like `capture_runs`: the build reads them before writing any capture.
     #[serde(default)]
@@ -97,9 +114,36 @@ pub struct ComponentsResult {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisitsPayload {
+    pub index_partitions: u32,
+    pub revisit_runs: Vec<String>,
+    pub id_runs: Vec<String>,
+    pub digest_runs: Vec<String>,
+    pub target_runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisitsResult {
+    pub attempt: String,
+    /// Per index partition, its resolved revisits (owned and copies).
+    pub resolved_runs: Vec<Vec<String>>,
+    pub counts: crate::revisits::RevisitCounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildPayload {
-    /// Every scan run of captures, in input order.
+    /// The index partition this task builds, of `index_partitions`.
+    #[serde(default)]
+    pub partition: u32,
+    #[serde(default)]
+    pub index_partitions: u32,
+    /// The partition's scan runs of captures, in input order.
     pub capture_runs: Vec<String>,
+    /// The partition's resolved revisits.
+    #[serde(default)]
+    pub revisit_runs: Vec<String>,
+    #[serde(default)]
+    pub revisits: crate::revisits::RevisitCounts,
     /// Every scan run of site-file captures.
     #[serde(default)]
     pub site_file_runs: Vec<String>,
@@ -116,6 +160,16 @@ pub struct BuildResult {
     /// The published index directory.
     pub output: String,
     pub report: BuildReport,
+    /// A partition of a partitioned index: its uploaded files, for the
+    /// publish stage (the report's manifest holds its chunk digests).
+    #[serde(default)]
+    pub partition: Option<crate::publish::Partition>,
+}
+
+/// The publish stage: every partition built, listed in one publication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishPayload {
+    pub partitions: Vec<BuildResult>,
 }
 
 /// A task's inputs, tagged with its stage (issue 15). Held typed in the job
@@ -127,7 +181,9 @@ pub enum TaskPayload {
     Scan(ScanPayload),
     Cluster(ClusterPayload),
     Components(ComponentsPayload),
+    Revisits(RevisitsPayload),
     Build(BuildPayload),
+    Publish(PublishPayload),
 }
 
 impl TaskPayload {
@@ -136,7 +192,9 @@ impl TaskPayload {
             TaskPayload::Scan(_) => Stage::Scan,
             TaskPayload::Cluster(_) => Stage::Cluster,
             TaskPayload::Components(_) => Stage::Components,
+            TaskPayload::Revisits(_) => Stage::Revisits,
             TaskPayload::Build(_) => Stage::Build,
+            TaskPayload::Publish(_) => Stage::Publish,
         }
     }
 
@@ -172,8 +230,10 @@ pub enum TaskResult {
     Scan(ScanResult),
     Cluster(ClusterResult),
     Components(ComponentsResult),
+    Revisits(RevisitsResult),
     // Boxed: the build report is far larger than the other stages' results.
     Build(Box<BuildResult>),
+    Publish(Box<BuildResult>),
 }
 
 impl TaskResult {
@@ -182,7 +242,9 @@ impl TaskResult {
             TaskResult::Scan(_) => Stage::Scan,
             TaskResult::Cluster(_) => Stage::Cluster,
             TaskResult::Components(_) => Stage::Components,
+            TaskResult::Revisits(_) => Stage::Revisits,
             TaskResult::Build(_) => Stage::Build,
+            TaskResult::Publish(_) => Stage::Publish,
         }
     }
 
@@ -230,6 +292,13 @@ impl TaskResult {
         }
     }
 
+    pub fn as_revisits(&self) -> Option<&RevisitsResult> {
+        match self {
+            TaskResult::Revisits(r) => Some(r),
+            _ => None,
+        }
+    }
+
     pub fn as_components(&self) -> Option<&ComponentsResult> {
         match self {
             TaskResult::Components(r) => Some(r),
@@ -240,6 +309,13 @@ impl TaskResult {
     pub fn as_build(&self) -> Option<&BuildResult> {
         match self {
             TaskResult::Build(r) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    pub fn as_publish(&self) -> Option<&BuildResult> {
+        match self {
+            TaskResult::Publish(r) => Some(r.as_ref()),
             _ => None,
         }
     }
@@ -324,7 +400,11 @@ pub fn run_task(
         read_commit(ctx, &commit)?
             .ok_or_else(|| TaskError::Retry(format!("{commit} vanished after a conflict")))?
     };
-    if lease.stage == Stage::Build && !created && !crate::publish::is_remote(&lease.spec.output) {
+    if lease.stage == Stage::Build
+        && !created
+        && !crate::publish::is_remote(&lease.spec.output)
+        && lease.spec.index_partitions <= 1
+    {
         // Our own attempt directory is not the committed one.
         let _ = std::fs::remove_dir_all(attempt_dir(&lease.spec.output, lease.token));
     }
@@ -395,7 +475,15 @@ fn run_stage(
             ctx, payload, &attempt, scratch, cancel,
         )?)
         .to_json()),
+        TaskPayload::Revisits(payload) => Ok(TaskResult::Revisits(revisits(
+            ctx, payload, &attempt, scratch, cancel,
+        )?)
+        .to_json()),
         TaskPayload::Build(payload) => Ok(to_json(&build(ctx, lease, payload, scratch, cancel)?)),
+        TaskPayload::Publish(payload) => Ok(TaskResult::Publish(Box::new(publish_partitions(
+            ctx, lease, payload,
+        )?))
+        .to_json()),
     }
 }
 
@@ -490,19 +578,29 @@ fn scan(
     // HTML signals from one tokenizer pass (issue 5).
     let options = crate::prepare::reader_options(scan_options);
     let partitions = payload.partitions.max(1) as usize;
-    let mut captures = ExternalSorter::new(scratch, "captures", ctx.sort_budget);
+    let partitioning = Partitioning::new(payload.index_partitions.max(1))
+        .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
+    let index_partitions = partitioning.count() as usize;
+    let mut captures: Vec<ExternalSorter> = (0..index_partitions)
+        .map(|p| {
+            ExternalSorter::new(
+                scratch,
+                &format!("captures-p{p:04}"),
+                ctx.sort_budget / index_partitions,
+            )
+        })
+        .collect();
     let mut site_files = ExternalSorter::new(scratch, "sitefiles", ctx.sort_budget / 8);
+    let mut revisits = ExternalSorter::new(scratch, "revisits", ctx.sort_budget / 8);
+    let mut ids = ExternalSorter::new(scratch, "ids", ctx.sort_budget / 8);
+    let mut digests = ExternalSorter::new(scratch, "digests", ctx.sort_budget / 8);
+    let mut targets = ExternalSorter::new(scratch, "targets", ctx.sort_budget / 8);
     // Content → (earliest capture time here, band keys).
     let mut contents: HashMap<u128, (i64, Vec<u64>)> = HashMap::new();
     let mut result = ScanResult {
         attempt: attempt.to_string(),
-        capture_runs: Vec::new(),
-        site_file_runs: Vec::new(),
         band_runs: vec![Vec::new(); partitions],
-        records: 0,
-        contents: 0,
-        read_errors: 0,
-        errors: Vec::new(),
+        ..ScanResult::default()
     };
     let docs = provindex_corpus::open_docs(reader, &payload.input, options);
     for (number, item) in docs.enumerate() {
@@ -541,9 +639,45 @@ fn scan(
                         .map_err(run_error)?;
                     prepared.site_file = None;
                 }
-                captures
-                    .push(key, crate::scan_record::encode(&prepared))
-                    .map_err(run_error)?;
+                let encoded = crate::scan_record::encode(&prepared);
+                if prepared.revisit.is_some() {
+                    revisits.push(key, encoded).map_err(run_error)?;
+                    continue;
+                }
+                let content = prepared.content.as_ref().map(|c| c.content_id);
+                let reference = crate::revisits::encode_content(content);
+                ids.push(key.clone(), reference.clone()).map_err(run_error)?;
+                if !prepared.record.payload_digest.is_empty() {
+                    digests
+                        .push(
+                            crate::revisits::digest_key(&prepared.record.payload_digest, &key),
+                            reference.clone(),
+                        )
+                        .map_err(run_error)?;
+                }
+                if !prepared.record.surt.is_empty() {
+                    targets
+                        .push(
+                            crate::revisits::target_key(
+                                &prepared.record.surt,
+                                prepared.record.capture_time,
+                                prepared.capture_id,
+                                &key[16..],
+                            ),
+                            reference,
+                        )
+                        .map_err(run_error)?;
+                }
+                let owner = partitioning.of_capture(prepared.capture_id, &prepared.record.surt);
+                if let Some(holder) = content
+                    .map(|c| partitioning.of_content(c))
+                    .filter(|holder| *holder != owner)
+                {
+                    captures[holder as usize]
+                        .push(key.clone(), encoded.clone())
+                        .map_err(run_error)?;
+                }
+                captures[owner as usize].push(key, encoded).map_err(run_error)?;
             }
             Err(error) => {
                 result.read_errors += 1;
@@ -553,8 +687,16 @@ fn scan(
             }
         }
     }
-    result.capture_runs = upload_runs(ctx, attempt, captures.finish().map_err(run_error)?)?;
+    for sorter in captures {
+        result
+            .capture_runs
+            .push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+    }
     result.site_file_runs = upload_runs(ctx, attempt, site_files.finish().map_err(run_error)?)?;
+    result.revisit_runs = upload_runs(ctx, attempt, revisits.finish().map_err(run_error)?)?;
+    result.id_runs = upload_runs(ctx, attempt, ids.finish().map_err(run_error)?)?;
+    result.digest_runs = upload_runs(ctx, attempt, digests.finish().map_err(run_error)?)?;
+    result.target_runs = upload_runs(ctx, attempt, targets.finish().map_err(run_error)?)?;
     result.contents = contents.len() as u64;
 
     let mut bands: Vec<ExternalSorter> = (0..partitions)
@@ -783,6 +925,110 @@ fn components(
     })
 }
 
+/// Merged rows of staged runs, for [`crate::revisits::resolve`].
+fn merged_rows<'a>(
+    ctx: &TaskContext,
+    uris: &[String],
+) -> Result<crate::revisits::Rows<'a>, TaskError> {
+    let runs = uris
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Box::new(
+        provindex_runs::merge(runs).map(|row| row.map_err(|e| e.to_string())),
+    ))
+}
+
+/// Finds every revisit's original ([`crate::revisits`]) and writes the
+/// resolved revisits to the runs of the partitions that hold them: the
+/// owner of the revisit's URL, and the holder of its content.
+fn revisits(
+    ctx: &TaskContext,
+    payload: &RevisitsPayload,
+    attempt: &str,
+    scratch: &Path,
+    cancel: &AtomicBool,
+) -> Result<RevisitsResult, TaskError> {
+    let partitioning = Partitioning::new(payload.index_partitions.max(1))
+        .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
+    let mut pending = Vec::new();
+    for item in provindex_runs::merge(
+        payload
+            .revisit_runs
+            .iter()
+            .map(|uri| open_run(ctx, uri))
+            .collect::<Result<Vec<_>, _>>()?,
+    ) {
+        let (key, value) = item.map_err(run_error)?;
+        let prepared = crate::scan_record::decode(&value)
+            .map_err(|e| TaskError::Permanent(format!("revisit run: {e}")))?;
+        pending.push((key, prepared));
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(TaskError::Cancelled);
+    }
+    let keys: HashMap<u128, Vec<Vec<u8>>> =
+        pending.iter().fold(HashMap::new(), |mut keys, (key, p)| {
+            keys.entry(p.capture_id).or_default().push(key.clone());
+            keys
+        });
+    let corrupt = |e: String| TaskError::Retry(format!("revisit lookup runs: {e}"));
+    let (resolved, counts) = if pending.is_empty() {
+        (Vec::new(), crate::revisits::RevisitCounts::default())
+    } else {
+        crate::revisits::resolve(
+            pending.into_iter().map(|(_, p)| p).collect(),
+            merged_rows(ctx, &payload.id_runs)?,
+            merged_rows(ctx, &payload.digest_runs)?,
+            merged_rows(ctx, &payload.target_runs)?,
+        )
+        .map_err(corrupt)?
+    };
+    let count = partitioning.count() as usize;
+    let mut sorters: Vec<ExternalSorter> = (0..count)
+        .map(|p| {
+            ExternalSorter::new(
+                scratch,
+                &format!("resolved-p{p:04}"),
+                ctx.sort_budget / count,
+            )
+        })
+        .collect();
+    // Revisits with the same capture id keep their scan keys' order.
+    let mut used: HashMap<u128, usize> = HashMap::new();
+    for revisit in resolved {
+        let n = used.entry(revisit.capture_id).or_default();
+        let key = keys
+            .get(&revisit.capture_id)
+            .and_then(|k| k.get(*n))
+            .cloned()
+            .unwrap_or_else(|| revisit.capture_id.to_be_bytes().to_vec());
+        *n += 1;
+        let encoded = crate::scan_record::encode(&revisit);
+        let owner = partitioning.of_capture(revisit.capture_id, &revisit.record.surt);
+        if let Some(holder) = revisit
+            .record
+            .content_id()
+            .map(|c| partitioning.of_content(c))
+            .filter(|holder| *holder != owner)
+        {
+            sorters[holder as usize]
+                .push(key.clone(), encoded.clone())
+                .map_err(run_error)?;
+        }
+        sorters[owner as usize].push(key, encoded).map_err(run_error)?;
+    }
+    let mut resolved_runs = Vec::new();
+    for sorter in sorters {
+        resolved_runs.push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+    }
+    Ok(RevisitsResult {
+        attempt: attempt.to_string(),
+        resolved_runs,
+        counts,
+    })
+}
+
 /// What the build task commits: the result plus where its index was built.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct BuildCommit {
@@ -802,7 +1048,7 @@ fn attempt_dir(output: &str, token: u64) -> PathBuf {
 /// Moves the committed attempt's index to the output path (idempotent).
 /// An object-store output was published before the commit ([`build`]).
 fn publish(commit: &BuildCommit) -> Result<(), TaskError> {
-    if crate::publish::is_remote(&commit.result.output) {
+    if crate::publish::is_remote(&commit.result.output) || commit.result.partition.is_some() {
         return Ok(());
     }
     let output = Path::new(&commit.result.output);
@@ -893,11 +1139,15 @@ fn build(
     cancel: &AtomicBool,
 ) -> Result<BuildCommit, TaskError> {
     let spec = &lease.spec;
+    let partitioning = Partitioning::new(payload.index_partitions.max(1))
+        .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
+    let partitioned = partitioning != Partitioning::WHOLE;
     let remote = crate::publish::is_remote(&spec.output);
-    // An object-store output is built in the task's scratch (removed after
-    // the attempt) and published from there before the task commits, so
-    // whichever worker later reads the commit finds it published.
-    let dir = if remote {
+    // An object-store output, and every partition of a partitioned index,
+    // is built in the task's scratch (removed after the attempt) and
+    // uploaded from there before the task commits, so whichever worker
+    // later reads the commit finds it uploaded.
+    let dir = if remote || partitioned {
         scratch.join("index")
     } else {
         attempt_dir(&spec.output, lease.token)
@@ -913,8 +1163,18 @@ fn build(
     let robots = (!spec.robots.is_empty()).then(|| PathBuf::from(&spec.robots));
     let site_files = read_site_files(ctx, &payload.site_file_runs)?;
     let clusters = read_clusters(ctx, &payload.cluster_runs)?;
-    let mut writer = IndexWriter::create(&dir, robots.as_deref(), site_files, clusters)
-        .map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let mut writer = IndexWriter::create_partition(
+        &dir,
+        robots.as_deref(),
+        site_files,
+        clusters,
+        partitioning,
+        payload.partition,
+    )
+    .map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let index_error = |e: provindex_index::IndexError| {
+        TaskError::Retry(format!("index {}: {e}", dir.display()))
+    };
     let runs = payload
         .capture_runs
         .iter()
@@ -924,12 +1184,24 @@ fn build(
         if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
+        if !ctx.record_delay.is_zero() {
+            std::thread::sleep(ctx.record_delay);
+        }
         let (_, value) = item.map_err(run_error)?;
         let prepared = crate::scan_record::decode(&value)
             .map_err(|e| TaskError::Permanent(format!("capture run: {e}")))?;
-        writer
-            .add(prepared)
-            .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
+        writer.add(prepared).map_err(index_error)?;
+    }
+    let revisit_runs = payload
+        .revisit_runs
+        .iter()
+        .map(|uri| open_run(ctx, uri))
+        .collect::<Result<Vec<_>, _>>()?;
+    for item in provindex_runs::merge(revisit_runs) {
+        let (_, value) = item.map_err(run_error)?;
+        let revisit = crate::scan_record::decode(&value)
+            .map_err(|e| TaskError::Permanent(format!("revisit run: {e}")))?;
+        writer.add_revisit(revisit).map_err(index_error)?;
     }
     let facts = BuildFacts {
         // The version the scan normalized with (`prepare_with` uses the hasher's spec).
@@ -943,21 +1215,38 @@ fn build(
         built_at: spec.built_at,
         sketch_spec: crate::prepare::default_hasher().spec().to_string(),
     };
+    // Revisits are counted once, in partition 0 (the revisits stage counted them).
+    let first = payload.partition == 0;
     let report = BuildReport {
         manifest: crate::writer::empty_manifest(),
         files: payload.inputs.len(),
         errors: payload.errors.clone(),
         error_count: payload.read_errors,
         url_errors: 0,
-        captures_without_text: 0,
-        revisits_resolved: 0,
-        revisits_unresolved: 0,
+        captures_without_text: if first { payload.revisits.without_text } else { 0 },
+        revisits_resolved: if first { payload.revisits.resolved } else { 0 },
+        revisits_unresolved: if first { payload.revisits.unresolved } else { 0 },
         site_signals: Default::default(),
         skipped_inputs: payload.skipped_inputs.clone(),
     };
-    let report = writer
-        .finish(facts, report)
-        .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
+    let report = writer.finish(facts, report).map_err(|e| {
+        TaskError::Retry(format!("index {}: {e}", dir.display()))
+    })?;
+    if partitioned {
+        let id = crate::publish::partition_id(payload.partition);
+        let partition =
+            crate::publish::upload_partition(&ctx.store, &dir, &spec.output, &id, &report.manifest)
+                .map_err(|e| publish_error(&spec.output, e))?;
+        tracing::info!(output = %spec.output, partition = %id, bytes = partition.bytes, "partition uploaded");
+        return Ok(BuildCommit {
+            attempt_dir: String::new(),
+            result: BuildResult {
+                output: spec.output.clone(),
+                report,
+                partition: Some(partition),
+            },
+        });
+    }
     if !spec.signing_key.is_empty() {
         // A bad key file fails the job at once: retrying cannot fix it.
         let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
@@ -973,19 +1262,14 @@ fn build(
             &report.manifest,
             &lease.job_id,
         )
-        .map_err(|e| {
-            if e.is_transient() {
-                TaskError::Retry(format!("publishing {}: {e}", spec.output))
-            } else {
-                TaskError::Permanent(format!("publishing {}: {e}", spec.output))
-            }
-        })?;
+        .map_err(|e| publish_error(&spec.output, e))?;
         tracing::info!(output = %spec.output, bytes = publication.partitions[0].bytes, "index published");
         return Ok(BuildCommit {
             attempt_dir: String::new(),
             result: BuildResult {
                 output: spec.output.clone(),
                 report,
+                partition: None,
             },
         });
     }
@@ -996,6 +1280,37 @@ fn build(
                 .display()
                 .to_string(),
             report,
+            partition: None,
         },
+    })
+}
+
+fn publish_error(output: &str, e: crate::publish::PublishError) -> TaskError {
+    if e.is_transient() {
+        TaskError::Retry(format!("publishing {output}: {e}"))
+    } else {
+        TaskError::Permanent(format!("publishing {output}: {e}"))
+    }
+}
+
+/// The publish stage of a partitioned index: one publication listing every
+/// partition, written last; the report sums the partitions' own counts.
+fn publish_partitions(
+    ctx: &TaskContext,
+    lease: &Lease,
+    payload: &PublishPayload,
+) -> Result<BuildResult, TaskError> {
+    let spec = &lease.spec;
+    let publication =
+        crate::publish::publish_partitions(&ctx.store, &spec.output, &payload.partitions, &lease.job_id)
+            .map_err(|e| publish_error(&spec.output, e))?;
+    let mut report = crate::writer::merge_reports(
+        payload.partitions.iter().map(|p| &p.report),
+    );
+    report.manifest.digest = publication.index.digest.clone();
+    Ok(BuildResult {
+        output: spec.output.clone(),
+        report,
+        partition: None,
     })
 }

@@ -1,12 +1,14 @@
 //! The build stage's writer: prepared captures, in a deterministic order, into
 //! an [`IndexBuilder`], each completed before it is written (site-level
 //! signals from the crawl's site files, its content's near-duplicate
-//! cluster); then the revisits, completed the same way, and the manifest (last).
+//! cluster); then the revisits (resolved by [`crate::revisits`]), completed
+//! the same way, and the manifest (last).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use provindex_index::records::ClusterInfo;
+use provindex_index::partition::Partitioning;
 use provindex_index::{BuildFacts, IndexBuilder, IndexError, Manifest};
 use serde::{Deserialize, Serialize};
 
@@ -35,18 +37,16 @@ pub struct BuildReport {
     pub skipped_inputs: Vec<String>,
 }
 
-/// Writes one index from prepared captures. Feed it every capture in the
-/// same order for the same corpus (the build stage merges the scan runs by
-/// capture id) and the index is the same, byte for byte in its logical digest.
+/// Writes one index — or one partition of it — from prepared captures. Feed
+/// it every capture of the partition in the same order for the same corpus
+/// (the build stage merges the scan runs by capture id), then the resolved
+/// revisits ([`crate::revisits`]), and the index is the same, byte for byte
+/// in its logical digest.
 pub struct IndexWriter {
     builder: IndexBuilder,
     report: BuildReport,
     site_files: SiteFiles,
     clusters: Clusters,
-    revisits: Vec<PreparedCapture>,
-    // Payload digest → content (None: the payload has no text), to resolve
-    // revisits that name no record id.
-    digests: HashMap<String, Option<u128>>,
 }
 
 impl IndexWriter {
@@ -56,10 +56,22 @@ impl IndexWriter {
     pub fn create(
         out: &Path,
         robots: Option<&Path>,
-        mut site_files: SiteFiles,
+        site_files: SiteFiles,
         clusters: Clusters,
     ) -> Result<Self, crate::PipelineError> {
-        let builder = IndexBuilder::create(out)?;
+        Self::create_partition(out, robots, site_files, clusters, Partitioning::WHOLE, 0)
+    }
+
+    /// Creates partition `partition` of a partitioned index at `out`.
+    pub fn create_partition(
+        out: &Path,
+        robots: Option<&Path>,
+        mut site_files: SiteFiles,
+        clusters: Clusters,
+        partitioning: Partitioning,
+        partition: u32,
+    ) -> Result<Self, crate::PipelineError> {
+        let builder = IndexBuilder::create_partition(out, partitioning, partition)?;
         if let Some(robots) = robots {
             site_files.add_given_robots(robots).map_err(|source| {
                 crate::PipelineError::ListInput {
@@ -84,36 +96,26 @@ impl IndexWriter {
             },
             site_files,
             clusters,
-            revisits: Vec::new(),
-            digests: HashMap::new(),
         })
     }
 
-    /// Adds one capture (revisits are kept until [`Self::finish`]).
+    /// Adds one capture that is not a revisit: its URL-side rows when this
+    /// partition owns it, its content-side rows when it holds its content.
+    /// Only owned captures are counted.
     pub fn add(&mut self, mut prepared: PreparedCapture) -> Result<(), IndexError> {
-        if let Some(reason) = &prepared.url_error {
-            tracing::debug!(%reason, "url without SURT key");
-            self.report.url_errors += 1;
-        }
-        if prepared.revisit.is_some() {
-            self.revisits.push(prepared);
-            return Ok(());
-        }
-        if !prepared.record.payload_digest.is_empty() {
-            let content = prepared.content.as_ref().map(|c| c.content_id);
-            let entry = self
-                .digests
-                .entry(prepared.record.payload_digest.clone())
-                .or_insert(content);
-            // Equal payloads give equal text; prefer a known content.
-            if entry.is_none() {
-                *entry = content;
+        let owned = self
+            .builder
+            .owns_capture(prepared.capture_id, &prepared.record);
+        if owned {
+            if let Some(reason) = &prepared.url_error {
+                tracing::debug!(%reason, "url without SURT key");
+                self.report.url_errors += 1;
+            }
+            if prepared.content.is_none() {
+                self.report.captures_without_text += 1;
             }
         }
-        if prepared.content.is_none() {
-            self.report.captures_without_text += 1;
-        }
-        complete(&mut self.site_files, &self.clusters, &mut prepared);
+        self.complete(&mut prepared, owned);
         let added = self.builder.add_capture(
             prepared.capture_id,
             &prepared.record,
@@ -133,97 +135,46 @@ impl IndexWriter {
         Ok(())
     }
 
-    /// Resolves and writes the revisits, writes the manifest last and
-    /// closes the index.
+    /// Adds a revisit whose original the revisits stage looked up (its
+    /// record's content id set, or left empty when none has text).
+    pub fn add_revisit(&mut self, mut revisit: PreparedCapture) -> Result<(), IndexError> {
+        let owned = self
+            .builder
+            .owns_capture(revisit.capture_id, &revisit.record);
+        if owned && let Some(reason) = &revisit.url_error {
+            tracing::debug!(%reason, "url without SURT key");
+            self.report.url_errors += 1;
+        }
+        self.complete(&mut revisit, owned);
+        self.builder
+            .add_capture(revisit.capture_id, &revisit.record, None)?;
+        Ok(())
+    }
+
+    /// Completes a capture; only owned captures count in the site-signal
+    /// statistics (a copy is completed the same way in its owner).
+    fn complete(&mut self, prepared: &mut PreparedCapture, owned: bool) {
+        let before = self.site_files.stats.clone();
+        complete(&mut self.site_files, &self.clusters, prepared);
+        if !owned {
+            self.site_files.stats = before;
+        }
+    }
+
+    /// Writes the manifest last and closes the index.
     pub fn finish(
-        mut self,
+        self,
         facts: BuildFacts,
         mut report: BuildReport,
     ) -> Result<BuildReport, crate::PipelineError> {
-        let site_files = &mut self.site_files;
-        let clusters = &self.clusters;
-        resolve_revisits(
-            &mut self.builder,
-            self.revisits,
-            &self.digests,
-            &mut self.report,
-            // Site files apply to every capture of their origin, revisits included.
-            |revisit| complete(site_files, clusters, revisit),
-        )?;
-        self.report.site_signals = self.site_files.finish();
+        let site_signals = self.site_files.finish();
         let summary = self.builder.finish(facts)?;
         report.manifest = summary.manifest;
-        report.url_errors = self.report.url_errors;
-        report.captures_without_text = self.report.captures_without_text;
-        report.revisits_resolved = self.report.revisits_resolved;
-        report.revisits_unresolved = self.report.revisits_unresolved;
-        report.site_signals = self.report.site_signals;
+        report.url_errors += self.report.url_errors;
+        report.captures_without_text += self.report.captures_without_text;
+        report.site_signals = site_signals;
         Ok(report)
     }
-}
-
-/// Points each revisit at its original's content: by WARC-Refers-To record id,
-/// else by payload digest, else by target URL and date. Revisits are handled
-/// in capture-id order, in passes, so chains of revisits resolve whatever the
-/// input order was.
-fn resolve_revisits(
-    builder: &mut IndexBuilder,
-    mut pending: Vec<PreparedCapture>,
-    digests: &HashMap<String, Option<u128>>,
-    report: &mut BuildReport,
-    mut complete: impl FnMut(&mut PreparedCapture),
-) -> Result<(), IndexError> {
-    pending.sort_by_key(|p| p.capture_id);
-    loop {
-        let before = pending.len();
-        let mut unresolved = Vec::new();
-        for mut revisit in pending {
-            let Some(reference) = revisit.revisit.as_ref() else {
-                continue;
-            };
-            let mut content = None;
-            if let Some(original) = reference.refers_to_capture {
-                content = builder.capture_content(original)?;
-            }
-            if content.is_none() {
-                content = reference
-                    .payload_digest
-                    .as_ref()
-                    .and_then(|digest| digests.get(digest).copied());
-            }
-            if content.is_none()
-                && let Some((surt, time)) = &reference.target
-            {
-                content = builder.url_content(surt, *time)?;
-            }
-            match content {
-                Some(original) => {
-                    // An original without text leaves the revisit without text too.
-                    if let Some(content_id) = original {
-                        revisit.record.content_id = content_id.to_be_bytes().to_vec();
-                    } else {
-                        report.captures_without_text += 1;
-                    }
-                    complete(&mut revisit);
-                    builder.add_capture(revisit.capture_id, &revisit.record, None)?;
-                    report.revisits_resolved += 1;
-                }
-                None => unresolved.push(revisit),
-            }
-        }
-        pending = unresolved;
-        if pending.is_empty() || pending.len() == before {
-            break;
-        }
-    }
-    // Unresolved revisits are still captures: provenance without known text.
-    for mut revisit in pending {
-        report.revisits_unresolved += 1;
-        report.captures_without_text += 1;
-        complete(&mut revisit);
-        builder.add_capture(revisit.capture_id, &revisit.record, None)?;
-    }
-    Ok(())
 }
 
 /// Near-duplicate clusters of more than one content, by member content id
@@ -258,4 +209,43 @@ pub(crate) fn empty_manifest() -> Manifest {
             .number(),
         ..provindex_index::Manifest::empty()
     }
+}
+
+/// One report for a partitioned index: the partitions' own counts summed,
+/// the job-wide facts (inputs, read errors, site files kept) taken once.
+pub fn merge_reports<'a>(reports: impl IntoIterator<Item = &'a BuildReport>) -> BuildReport {
+    let mut reports = reports.into_iter();
+    let Some(first) = reports.next() else {
+        return BuildReport {
+            manifest: empty_manifest(),
+            files: 0,
+            errors: Vec::new(),
+            error_count: 0,
+            url_errors: 0,
+            captures_without_text: 0,
+            revisits_resolved: 0,
+            revisits_unresolved: 0,
+            site_signals: SiteSignalStats::default(),
+            skipped_inputs: Vec::new(),
+        };
+    };
+    let mut merged = first.clone();
+    merged.manifest.partition = 0;
+    merged.manifest.chunk_digests = Vec::new();
+    for report in reports {
+        let (m, r) = (&mut merged.manifest, &report.manifest);
+        m.captures += r.captures;
+        m.contents += r.contents;
+        m.urls += r.urls;
+        m.duplicate_captures += r.duplicate_captures;
+        m.clusters += r.clusters;
+        m.clustered_contents += r.clustered_contents;
+        merged.url_errors += report.url_errors;
+        merged.captures_without_text += report.captures_without_text;
+        merged.revisits_resolved += report.revisits_resolved;
+        merged.revisits_unresolved += report.revisits_unresolved;
+        merged.site_signals.captures_visited += report.site_signals.captures_visited;
+        merged.site_signals.captures_updated += report.site_signals.captures_updated;
+    }
+    merged
 }

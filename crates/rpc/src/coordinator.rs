@@ -78,6 +78,7 @@ pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
         lease_seconds: spec.lease_seconds,
         signing_key: spec.signing_key,
         pii_key: spec.pii_key,
+        index_partitions: spec.index_partitions,
     }
 }
 
@@ -96,6 +97,7 @@ pub fn spec_to_proto(spec: &JobSpec) -> pb::JobSpec {
         lease_seconds: spec.lease_seconds,
         signing_key: spec.signing_key.clone(),
         pii_key: spec.pii_key.clone(),
+        index_partitions: spec.index_partitions,
     }
 }
 

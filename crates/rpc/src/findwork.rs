@@ -293,8 +293,7 @@ mod tests {
             duplicate_captures: 0,
             digest: String::new(),
             sketch_spec: spec.to_owned(),
-            clusters: 0,
-            clustered_contents: 0,
+            ..Manifest::empty()
         }
     }
 

@@ -49,6 +49,11 @@ pub struct IndexArgs {
     /// LSH band partitions, i.e. cluster tasks (default 4).
     #[arg(long, default_value_t = 0)]
     partitions: u32,
+    /// Index partitions: one build task each, a power of two up to 256
+    /// (default 1). Above 1 the output is a publication (publication.json
+    /// and partitions/pNNNN/), served by `serve` and `router`.
+    #[arg(long, default_value_t = 1)]
+    index_partitions: u32,
     /// Job id on the coordinator (default: generated).
     #[arg(long)]
     job_id: Option<String>,
@@ -117,6 +122,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
                     no_signals: args.no_signals,
                     signing_key: args.signing_key.as_deref().map(absolute),
                     pii_key: args.pii_key.as_deref().map(absolute),
+                    index_partitions: args.index_partitions,
                 },
                 &mut |job| progress.show(&provindex_rpc::coordinator::job_status(job)),
             )
@@ -195,6 +201,7 @@ fn submit_and_follow(
             .as_deref()
             .map(|k| absolute(k).display().to_string())
             .unwrap_or_default(),
+        index_partitions: args.index_partitions,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let deadline = args.timeout.map(Duration::from_secs);
