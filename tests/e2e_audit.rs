@@ -92,6 +92,8 @@ fn serve(index: &Path, dir: &Path, key: &Path) -> Server {
         auth_file(dir).into(),
         "--pii-key".into(),
         key.into(),
+        // Labels live in the registry's audit log (INDEX.registry).
+        "--create-registry".into(),
     ];
     Server::start_with(index, &args)
 }

@@ -437,6 +437,7 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
             auth.as_os_str(),
             OsStr::new("--registry"),
             registry_dir.as_os_str(),
+            OsStr::new("--create-registry"),
         ],
     );
     let channel = server.channel().await;

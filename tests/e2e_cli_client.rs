@@ -155,6 +155,7 @@ async fn the_cli_answers_every_question_with_tokens_and_complete_json() {
         auth_file(dir.path()).into(),
         "--registry".into(),
         registry.into(),
+        "--create-registry".into(),
     ];
     let server = Server::start_with(&index, &args);
     let addr = server.addr.clone();
@@ -614,6 +615,7 @@ fn the_cli_talks_tls_with_ca() {
         auth_file(dir.path()).into(),
         "--registry".into(),
         dir.path().join("registry").into(),
+        "--create-registry".into(),
         "--tls-cert".into(),
         cert.into(),
         "--tls-key".into(),

@@ -729,6 +729,7 @@ fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
             auth.as_os_str(),
             OsStr::new("--registry"),
             registry.as_os_str(),
+            OsStr::new("--create-registry"),
         ],
     )
 }
@@ -799,6 +800,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
             auth.as_os_str(),
             OsStr::new("--registry"),
             registry.as_os_str(),
+            OsStr::new("--create-registry"),
         ],
         &s3_env,
     );
@@ -1293,6 +1295,7 @@ async fn report_service_matches_the_cli_checks_roles_and_exports_to_s3() {
             OsStr::new("--auth-reads"),
             OsStr::new("--registry"),
             dir.path().join("registry2").as_os_str(),
+            OsStr::new("--create-registry"),
         ],
     );
     let mut gated_reports = ReportServiceClient::new(gated.channel().await);

@@ -226,6 +226,7 @@ fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
             auth.as_os_str(),
             OsStr::new("--registry"),
             registry.as_os_str(),
+            OsStr::new("--create-registry"),
         ],
     )
 }

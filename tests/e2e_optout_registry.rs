@@ -226,6 +226,7 @@ async fn register_list_revoke_with_every_role_then_survive_kill_9() {
         auth_file(dir.path()).into(),
         "--registry".into(),
         registry_dir.clone().into(),
+        "--create-registry".into(),
     ];
     let server = Server::start_with(&index, &args);
     let channel = server.channel().await;
@@ -769,6 +770,7 @@ async fn reads_need_a_token_only_with_auth_reads() {
             "--auth".into(),
             auth.into_os_string(),
             "--auth-reads".into(),
+            "--create-registry".into(),
         ],
     );
     let channel = server.channel().await;
@@ -805,10 +807,11 @@ async fn reads_need_a_token_only_with_auth_reads() {
         })
         .await
         .expect("health of the registry service");
-    // The registry lives next to the index by default.
+    // The registry is created (asked to) next to the index by default.
     assert!(dir.path().join("index.registry").join("CURRENT").is_file());
 
-    // Without --auth: reads open, the registry refuses every call.
+    // Without --auth: reads open, the registry (INDEX.registry, now there)
+    // refuses every call.
     drop(server);
     let server = Server::start(&index);
     let channel = server.channel().await;
@@ -849,7 +852,7 @@ fn a_bad_auth_file_stops_the_server_before_it_listens() {
     assert!(stderr.contains("at least 16 characters"), "{stderr}");
 
     // A registry held by a running server cannot be opened by a second one.
-    let first = Server::start(&index);
+    let first = Server::start_with(&index, &["--create-registry"]);
     let second = Command::new(provindex_bin())
         .arg("serve")
         .arg("--index")
@@ -879,6 +882,7 @@ async fn tls_by_configuration() {
         cert.clone().into(),
         "--tls-key".into(),
         key.clone().into(),
+        "--create-registry".into(),
     ];
     let server = Server::start_with(&index, &args);
 

@@ -119,6 +119,7 @@ async fn loose_ids_scopes_and_schemes_are_refused_or_accepted_precisely() {
         auth.into(),
         "--registry".into(),
         registry.clone().into(),
+        "--create-registry".into(),
     ];
     let server = ServerProcess::start_with(&index, &args);
     let channel = server.channel().await;
@@ -295,6 +296,7 @@ fn serve_refuses_an_auth_file_listing_a_token_twice() {
         .arg(&auth)
         .arg("--registry")
         .arg(dir.path().join("registry"))
+        .arg("--create-registry")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -84,6 +84,7 @@ fn start(dir: &Path, index: &Path) -> ServerProcess {
         auth_file(dir).into(),
         "--registry".into(),
         dir.join("registry").into(),
+        "--create-registry".into(),
     ];
     ServerProcess::start_with(index, &args)
 }

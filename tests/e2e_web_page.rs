@@ -286,6 +286,7 @@ fn rightholder_web_page_in_headless_chromium() {
             auth.as_os_str(),
             "--registry".as_ref(),
             dir.path().join("registry").as_os_str(),
+            "--create-registry".as_ref(),
         ],
     );
     let addr = server.http_addr.clone().expect("http address");

@@ -49,6 +49,9 @@ const SESSION_COOKIE: &str = "provindex_session";
 pub struct Backends {
     pub registry: Option<Arc<Registry>>,
     pub auth: Option<Arc<Auth>>,
+    /// The registry service (`serve --registry-url`) when `registry` is
+    /// `None`: verdicts consult it; the page's opt-out forms are not served.
+    pub remote_registry: Option<Arc<dyn provindex_rpc::OptOutRegistry>>,
 }
 
 #[derive(Clone)]
@@ -57,7 +60,7 @@ pub(crate) struct WebState {
     search: Arc<WorkSearch>,
     /// Registry and token table; `None` without `--registry`.
     optouts: Option<OptOutApi>,
-    check: Option<Arc<RegistryCheck>>,
+    check: Option<Arc<dyn provindex_rpc::OptOutRegistry>>,
     csrf_key: Arc<[u8; 32]>,
 }
 
@@ -72,9 +75,10 @@ impl WebState {
                     Arc::clone(&index),
                     backends.auth,
                 )?),
-                Some(Arc::new(RegistryCheck::new(registry, Arc::clone(&index)))),
+                Some(Arc::new(RegistryCheck::new(registry, Arc::clone(&index)))
+                    as Arc<dyn provindex_rpc::OptOutRegistry>),
             ),
-            None => (None, None),
+            None => (None, backends.remote_registry),
         };
         Ok(Self {
             search: Arc::new(WorkSearch::for_index(&index)),
@@ -888,10 +892,7 @@ fn find_results(
     t: &'static Texts,
 ) -> Result<Results, ApiError> {
     let answer = provindex_rpc::find_work(&web.index, &web.search, request)?;
-    let registry = web
-        .check
-        .as_deref()
-        .map(|c| c as &dyn provindex_rpc::OptOutRegistry);
+    let registry = web.check.as_deref();
     let check = |target: Target| {
         provindex_rpc::check_opt_out(
             &web.index,

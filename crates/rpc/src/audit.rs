@@ -426,6 +426,16 @@ impl AuditApi {
         self
     }
 
+    /// Samples' opt-out verdicts consult `opt_outs` (the registry service of
+    /// `serve --registry-url`) when the server holds no registry itself.
+    #[must_use]
+    pub fn with_opt_outs(mut self, opt_outs: Option<Arc<dyn crate::OptOutRegistry>>) -> Self {
+        if self.opt_outs.is_none() {
+            self.opt_outs = opt_outs;
+        }
+        self
+    }
+
     async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,

@@ -18,6 +18,8 @@ mod optout;
 pub mod partition_service;
 mod provenance;
 mod registry_check;
+mod registry_read;
+pub mod remote_registry;
 mod report;
 pub mod router;
 mod server;
@@ -35,5 +37,7 @@ pub use provenance::{
     url_prefixes,
 };
 pub use registry_check::RegistryCheck;
+pub use registry_read::{RegistryReadApi, serve_registry};
+pub use remote_registry::{OptOutRedirect, RemoteRegistry};
 pub use report::ReportApi;
 pub use server::{ServerConfig, incoming, serve};

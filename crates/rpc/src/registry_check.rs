@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use provindex_index::registry::{CoverQuery, registered_domain_of_surt};
 use provindex_index::{IndexReader, Registry};
 use provindex_policy::RegistryCover;
 
@@ -27,20 +26,7 @@ impl RegistryCheck {
 
 impl OptOutRegistry for RegistryCheck {
     fn covers_for_url(&self, url: &str, surt: &str) -> Result<Vec<RegistryCover>, ApiError> {
-        let domain = provindex_signals::surt(url)
-            .ok()
-            .and_then(|s| s.registered_domain)
-            .or_else(|| registered_domain_of_surt(surt));
-        Ok(self
-            .registry
-            .covering(&CoverQuery {
-                surt_key: Some(surt),
-                registered_domain: domain.as_deref(),
-                ..CoverQuery::default()
-            })?
-            .iter()
-            .map(|c| c.to_policy())
-            .collect())
+        crate::registry_read::url_covers(&self.registry, url, surt)
     }
 
     fn covers_for_content(
@@ -51,11 +37,11 @@ impl OptOutRegistry for RegistryCheck {
         // Work entries also cover near-duplicates: compare with the content's
         // stored MinHash signature (made with the index's sketch spec).
         let signature = self.index.signature(content_id)?;
-        Ok(self
-            .registry
-            .covering_content(content_id, signature.as_deref(), captures)?
-            .iter()
-            .map(|c| c.to_policy())
-            .collect())
+        crate::registry_read::content_covers(
+            &self.registry,
+            content_id,
+            signature.as_deref(),
+            captures,
+        )
     }
 }

@@ -39,6 +39,10 @@ pub struct ServerConfig {
     pub http2_keepalive_timeout: Duration,
     /// The writable opt-out registry; `None` serves no OptOutService.
     pub registry: Option<Arc<Registry>>,
+    /// The registry as a service of its own (`serve --registry-url`), when
+    /// `registry` is `None`: CheckOptOut consults it, OptOutService refuses
+    /// writes naming it ([`crate::OptOutRedirect`]).
+    pub remote_registry: Option<Arc<crate::RemoteRegistry>>,
     /// Bearer tokens and roles; `None`: OptOutService refuses every call
     /// (UNAUTHENTICATED) and reads are open.
     pub auth: Option<Arc<Auth>>,
@@ -67,6 +71,7 @@ impl Default for ServerConfig {
             http2_keepalive_interval: Some(Duration::from_secs(60)),
             http2_keepalive_timeout: Duration::from_secs(20),
             registry: None,
+            remote_registry: None,
             auth: None,
             tls: None,
             metrics: None,
@@ -76,14 +81,22 @@ impl Default for ServerConfig {
     }
 }
 
-/// ProvenanceService over `index`; CheckOptOut consults `registry` when given.
-fn provenance_api(index: Arc<IndexReader>, registry: Option<&Arc<Registry>>) -> ProvenanceApi {
+/// ProvenanceService over `index`; CheckOptOut consults `registry` (or the
+/// registry service) when given.
+fn provenance_api(
+    index: Arc<IndexReader>,
+    registry: Option<&Arc<Registry>>,
+    remote: Option<&Arc<crate::RemoteRegistry>>,
+) -> ProvenanceApi {
     let api = ProvenanceApi::new(Arc::clone(&index));
-    match registry {
-        Some(registry) => {
+    match (registry, remote) {
+        (Some(registry), _) => {
             api.with_registry(Arc::new(RegistryCheck::new(Arc::clone(registry), index)))
         }
-        None => api,
+        (None, Some(remote)) => {
+            api.with_registry(Arc::clone(remote) as Arc<dyn crate::OptOutRegistry>)
+        }
+        (None, None) => api,
     }
 }
 
@@ -106,6 +119,12 @@ pub async fn serve(
             .max_encoding_message_size(config.max_message_bytes),
         ),
         None => None,
+    };
+    let opt_out_redirect = match (&config.registry, &config.remote_registry) {
+        (None, Some(remote)) => Some(OptOutServiceServer::new(crate::OptOutRedirect::new(
+            remote.url(),
+        ))),
+        _ => None,
     };
     // Report and statement are reads; ExportTrainingManifest checks for an
     // admin token itself, whatever the read gate says.
@@ -130,21 +149,33 @@ pub async fn serve(
     // Samples and rates are reads; RecordLabel and FindPersonalData check
     // for an admin token themselves.
     let audit = ReadGated::new(
-        AuditServiceServer::new(AuditApi::new(
-            Arc::clone(&index),
-            config.registry.clone(),
-            config.auth.clone(),
-            config.pii_key.clone(),
-        ))
+        AuditServiceServer::new(
+            AuditApi::new(
+                Arc::clone(&index),
+                config.registry.clone(),
+                config.auth.clone(),
+                config.pii_key.clone(),
+            )
+            .with_opt_outs(
+                config
+                    .remote_registry
+                    .clone()
+                    .map(|r| r as Arc<dyn crate::OptOutRegistry>),
+            ),
+        )
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
-        ProvenanceServiceServer::new(provenance_api(index, config.registry.as_ref()))
-            .max_decoding_message_size(config.max_message_bytes)
-            .max_encoding_message_size(config.max_message_bytes),
+        ProvenanceServiceServer::new(provenance_api(
+            index,
+            config.registry.as_ref(),
+            config.remote_registry.as_ref(),
+        ))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
 
@@ -209,6 +240,9 @@ pub async fn serve(
         .add_optional_service(ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))))
         .add_optional_service(
             opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
+        )
+        .add_optional_service(
+            opt_out_redirect.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
         )
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;

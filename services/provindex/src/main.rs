@@ -6,6 +6,7 @@ mod fetch;
 mod jobs;
 mod lookup;
 mod registry_cli;
+mod registry_server;
 mod router_cmd;
 mod verify;
 
@@ -103,6 +104,9 @@ enum Command {
     Optout(lookup::OptOutArgs),
     /// Print the audit log of an opt-out registry.
     Audit(registry_cli::AuditArgs),
+    /// Serve the opt-out registry as its single writer: OptOutService and the
+    /// RegistryReadService index servers consult (`serve --registry-url`).
+    RegistryServer(registry_server::RegistryServerArgs),
     /// Write the training manifest (JSONL): every content not opted out by
     /// crawl signals or the registry, with a summary of what was excluded.
     Export(export::ExportArgs),
@@ -219,6 +223,7 @@ fn main() -> ExitCode {
         Command::CheckOptout(args) => return lookup::run_check_optout(args),
         Command::Optout(args) => return lookup::run_optout(args),
         Command::Audit(args) => registry_cli::run_audit(args),
+        Command::RegistryServer(args) => registry_server::run(args),
         Command::Info {
             index,
             json,
@@ -267,6 +272,8 @@ fn run_serve(
         .context("checking the index's ledger.json")?
         .map(Arc::new);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let reader = Arc::new(reader);
+    let remote_registry = access.remote_registry(runtime.handle().clone(), Arc::clone(&reader))?;
     runtime.block_on(async move {
         let (listener, local) = bind_announced(&listen, "listening on").await?;
         let mut config = provindex_rpc::ServerConfig {
@@ -274,6 +281,7 @@ fn run_serve(
             ..Default::default()
         };
         access.apply(&mut config);
+        config.remote_registry = remote_registry;
         config.ledger = ledger;
         if let Some(metrics_listen) = &metrics_listen {
             let (metrics_listener, _) = bind_announced(metrics_listen, "metrics on").await?;
@@ -284,13 +292,16 @@ fn run_serve(
             ));
             config.metrics = Some(metrics);
         }
-        let reader = Arc::new(reader);
         if let Some(http_listen) = &http_listen {
             let (http_listener, _) = bind_announced(http_listen, "http listening on").await?;
             let index = Arc::clone(&reader);
             let backends = provindex_http::Backends {
                 registry: config.registry.clone(),
                 auth: config.auth.clone(),
+                remote_registry: config
+                    .remote_registry
+                    .clone()
+                    .map(|r| r as Arc<dyn provindex_rpc::OptOutRegistry>),
             };
             tokio::spawn(async move {
                 if let Err(error) =

@@ -1,5 +1,6 @@
 //! Opt-out registry and access control wiring for `provindex serve`
-//! (`--registry`, `--auth`, `--auth-reads`) and `provindex audit`.
+//! (`--registry`, `--create-registry`, `--registry-url`, `--auth`,
+//! `--auth-reads`), `provindex registry-server` and `provindex audit`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +13,23 @@ use provindex_rpc::auth::{Auth, TlsIdentity};
 /// Registry and authentication options of `provindex serve`.
 #[derive(Args, Debug, Clone)]
 pub struct AccessArgs {
-    /// The writable opt-out registry (a RocksDB directory, created if missing).
-    /// Default: INDEX.registry next to the index. One server per registry.
-    #[arg(long)]
+    /// The writable opt-out registry (a RocksDB directory; it must exist
+    /// unless --create-registry). Default: INDEX.registry next to the index
+    /// when that exists, else no registry (CheckOptOut says
+    /// registry_checked: false). One process per registry.
+    #[arg(long, conflicts_with = "registry_url")]
     registry: Option<PathBuf>,
+    /// Create the registry (--registry DIR, or INDEX.registry) when it does
+    /// not exist yet; never done without this flag.
+    #[arg(long, visible_alias = "create", conflicts_with = "registry_url")]
+    create_registry: bool,
+    /// Consult the opt-out registry service (`provindex registry-server`)
+    /// at this URL (http://HOST:PORT) instead of a local registry, so every
+    /// replica gives the same answer. CheckOptOut answers UNAVAILABLE while
+    /// it cannot be reached; OptOutService refuses with FAILED_PRECONDITION
+    /// naming it (writes go to the registry service).
+    #[arg(long)]
+    registry_url: Option<String>,
     /// Bearer tokens and roles (JSON; see README "Authentication"). Without
     /// it OptOutService refuses every call.
     #[arg(long)]
@@ -35,9 +49,22 @@ pub struct AccessArgs {
     pii_key: Option<PathBuf>,
 }
 
+impl AccessArgs {
+    /// `--registry DIR` as given.
+    pub fn registry_dir(&self) -> Option<&Path> {
+        self.registry.as_deref()
+    }
+
+    /// `--registry-url URL` as given.
+    pub fn registry_url(&self) -> Option<&str> {
+        self.registry_url.as_deref()
+    }
+}
+
 /// What [`AccessArgs::open`] prepared.
 pub struct Access {
-    registry: Arc<Registry>,
+    registry: Option<Arc<Registry>>,
+    registry_url: Option<String>,
     auth: Option<Arc<Auth>>,
     tls: Option<TlsIdentity>,
     pii_key: Option<Arc<Vec<u8>>>,
@@ -85,25 +112,24 @@ impl AccessArgs {
             }
             _ => None,
         };
-        let path = self
-            .registry
-            .clone()
-            .unwrap_or_else(|| default_registry_path(index));
-        let registry = Registry::open(&path).with_context(|| {
-            format!(
-                "opening opt-out registry {} (is another server using it? pass --registry)",
-                path.display()
-            )
-        })?;
+        let registry = match &self.registry_url {
+            Some(_) => None,
+            None => open_registry(
+                self.registry.as_deref(),
+                &default_registry_path(index),
+                self.create_registry,
+            )?
+            .map(Arc::new),
+        };
         let pii_key = match &self.pii_key {
             Some(path) => Some(Arc::new(
                 provindex_pipeline::pii_key::read_pii_key(path).map_err(anyhow::Error::msg)?,
             )),
             None => None,
         };
-        tracing::info!(registry = %path.display(), entries = registry.len(), "opt-out registry open");
         Ok(Access {
-            registry: Arc::new(registry),
+            registry,
+            registry_url: self.registry_url.clone(),
             auth,
             tls,
             pii_key,
@@ -111,9 +137,78 @@ impl AccessArgs {
     }
 }
 
+/// Opens the registry at `given` (which must exist unless `create`), else
+/// at `default` when it exists (or `create`); `None` when neither is asked
+/// for and `default` does not exist. A registry is never created without
+/// `create`: a mistyped path must not start a server with an empty one.
+pub fn open_registry(
+    given: Option<&Path>,
+    default: &Path,
+    create: bool,
+) -> anyhow::Result<Option<Registry>> {
+    let path = given.unwrap_or(default);
+    if !is_registry(path) && !create {
+        if given.is_none() {
+            tracing::warn!(
+                "no opt-out registry at {} (pass --registry DIR, --registry-url URL or --create-registry): CheckOptOut answers from crawl signals only",
+                path.display()
+            );
+            return Ok(None);
+        }
+        anyhow::bail!(
+            "no opt-out registry at {}: {} (pass --create-registry, or --create, to create an empty one)",
+            path.display(),
+            if path.exists() {
+                "the directory holds no registry"
+            } else {
+                "it does not exist"
+            }
+        );
+    }
+    let registry = Registry::open(path).with_context(|| {
+        format!(
+            "opening opt-out registry {} (is another server using it? pass --registry)",
+            path.display()
+        )
+    })?;
+    tracing::info!(registry = %path.display(), entries = registry.len(), "opt-out registry open");
+    Ok(Some(registry))
+}
+
+/// Whether `path` holds a RocksDB database (a registry once opened).
+fn is_registry(path: &Path) -> bool {
+    path.join("CURRENT").is_file()
+}
+
 impl Access {
+    /// The registry service client of `--registry-url`: made inside the
+    /// server's runtime (its connection task runs there), connected lazily.
+    pub fn remote_registry(
+        &self,
+        runtime: tokio::runtime::Handle,
+        index: Arc<provindex_index::IndexReader>,
+    ) -> anyhow::Result<Option<Arc<provindex_rpc::RemoteRegistry>>> {
+        let Some(url) = &self.registry_url else {
+            return Ok(None);
+        };
+        let remote = provindex_rpc::RemoteRegistry::connect_lazy(
+            url,
+            runtime,
+            index,
+            provindex_rpc::remote_registry::DEFAULT_REGISTRY_TIMEOUT,
+        )
+        .map_err(|e| anyhow::anyhow!("--registry-url: {e}"))?;
+        tracing::info!(registry = %url, "consulting the opt-out registry service");
+        Ok(Some(Arc::new(remote)))
+    }
+
+    /// The registry opened (none with --registry-url, or without a registry).
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        self.registry.as_ref()
+    }
+
     pub fn apply(&self, config: &mut provindex_rpc::ServerConfig) {
-        config.registry = Some(Arc::clone(&self.registry));
+        config.registry = self.registry.clone();
         config.auth = self.auth.clone();
         config.tls = self.tls.clone();
         config.pii_key = self.pii_key.clone();
