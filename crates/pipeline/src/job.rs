@@ -18,21 +18,24 @@
 //! - A task whose attempts reach `max_attempts` (or that fails permanently)
 //!   fails the job, except scan tasks under `skip_failed_inputs`, which are
 //!   listed and left out.
-//! - Every change is written to `<state>/<job_id>.json` (write, fsync,
-//!   rename) before the call returns, so an acknowledged completion survives
-//!   a crash and a restarted coordinator resumes every job. Task payloads
-//!   and results are held typed ([`TaskPayload`], [`TaskResult`], tagged with
-//!   their stage). Job state is transient: a file written before these types
-//!   (payloads as JSON text) is refused at [`Coordinator::open`] with an error
-//!   naming the file, not converted.
+//! - Every change is made durable in `<state>/<job_id>.log` before the call
+//!   returns ([`crate::job_log`]: a snapshot, then one small fsynced record
+//!   per change), so an acknowledged completion survives a crash and a
+//!   restarted coordinator resumes every job. Task payloads and results are
+//!   held typed ([`TaskPayload`], [`TaskResult`], tagged with their stage).
+//!   A `<job_id>.json` of the previous format (one document rewritten on
+//!   every change) is read once and rewritten as a log; one from before typed
+//!   payloads (payloads as JSON text) is refused at [`Coordinator::open`]
+//!   with an error naming the file, not converted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use provindex_index::partition::Partitioning;
 
+use crate::job_log::JobLog;
 use crate::tasks::{
     BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, PublishPayload,
     RevisitsPayload, ScanPayload, ScanResult, TaskPayload, TaskResult,
@@ -551,6 +554,10 @@ fn new_task(id: String, stage: Stage, payload: TaskPayload) -> Task {
 /// Jobs, their tasks and leases.
 pub struct Coordinator {
     state_dir: Option<PathBuf>,
+    /// Each job's log in `state_dir`, as far as written.
+    logs: BTreeMap<String, JobLog>,
+    /// Finished jobs whose staging was handed out for removal.
+    staging_removed: BTreeSet<String>,
     jobs: BTreeMap<String, Job>,
     next_token: u64,
     /// Bumped on every change (for watchers).
@@ -562,6 +569,8 @@ impl Coordinator {
     pub fn in_memory() -> Self {
         Coordinator {
             state_dir: None,
+            logs: BTreeMap::new(),
+            staging_removed: BTreeSet::new(),
             jobs: BTreeMap::new(),
             next_token: 1,
             generation: 0,
@@ -584,30 +593,61 @@ impl Coordinator {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| state_error(e.to_string()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         entries.sort();
-        for path in entries {
-            let bytes = std::fs::read(&path).map_err(|e| JobError::State {
+        let named = |path: &Path, extension: &str| {
+            path.extension().is_some_and(|x| x == extension)
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        };
+        for path in entries.iter().filter(|p| named(p, "log")) {
+            let (job, log) = JobLog::replay(path)?;
+            coordinator.resume(job, log);
+        }
+        // Job state of the previous format: read once, rewritten as a log.
+        for path in entries.iter().filter(|p| named(p, "json")) {
+            let job = read_json_state(path)?;
+            if coordinator.jobs.contains_key(&job.id) {
+                tracing::warn!(path = %path.display(), "job state superseded by its log: ignored");
+                continue;
+            }
+            let log = JobLog::write_snapshot(dir, &job)?;
+            std::fs::remove_file(path).map_err(|e| JobError::State {
                 path: path.clone(),
-                reason: e.to_string(),
+                reason: format!("removing it once rewritten as a log: {e}"),
             })?;
-            let job: Job = serde_json::from_slice(&bytes).map_err(|e| JobError::State {
-                path: path.clone(),
-                reason: if is_untyped_state(&bytes) {
-                    format!(
-                        "job state from before typed task payloads and results (issue 15) \
-                         is not read: finish the job with the previous version or remove \
-                         this file and resubmit the job ({e})"
-                    )
-                } else {
-                    format!("unreadable job state: {e}")
-                },
-            })?;
-            coordinator.next_token = coordinator.next_token.max(job.last_token + 1);
-            coordinator.jobs.insert(job.id.clone(), job);
+            coordinator.resume(job, log);
+        }
+        // A snapshot interrupted by a crash (its log is still whole).
+        for path in entries.iter().filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.extension().is_some_and(|x| x == "tmp")
+        }) {
+            let _ = std::fs::remove_file(path);
         }
         Ok(coordinator)
+    }
+
+    fn resume(&mut self, job: Job, log: JobLog) {
+        self.next_token = self.next_token.max(job.last_token + 1);
+        self.logs.insert(job.id.clone(), log);
+        self.jobs.insert(job.id.clone(), job);
+    }
+
+    /// The staging prefixes (`<staging>/<job_id>`) of jobs finished since
+    /// the last call, succeeded or failed, for the caller to remove: nothing
+    /// reads them any more. Each is handed out once per process; removal is
+    /// idempotent, so a restarted coordinator hands them out again.
+    pub fn take_finished_staging(&mut self) -> Vec<String> {
+        let mut prefixes = Vec::new();
+        for job in self.jobs.values() {
+            if job.state != JobState::Running && self.staging_removed.insert(job.id.clone()) {
+                prefixes.push(format!("{}/{}", job.spec.staging, job.id));
+            }
+        }
+        prefixes
     }
 
     pub fn generation(&self) -> u64 {
@@ -687,7 +727,7 @@ impl Coordinator {
             last_token: 0,
         };
         self.jobs.insert(job_id.to_string(), job);
-        self.save(job_id, now_ms)?;
+        self.save(job_id, now_ms, &[])?;
         Ok(job_id.to_string())
     }
 
@@ -700,8 +740,8 @@ impl Coordinator {
                 continue;
             }
             let mut exhausted = None;
-            let mut expired = false;
-            for task in &mut job.tasks {
+            let mut expired = Vec::new();
+            for (index, task) in job.tasks.iter_mut().enumerate() {
                 if let TaskStatus::Leased {
                     worker, expires_ms, ..
                 } = &task.status
@@ -712,7 +752,7 @@ impl Coordinator {
                     task.last_error = Some(reason);
                     task.status = TaskStatus::Pending;
                     job.retries += 1;
-                    expired = true;
+                    expired.push(index);
                     if task.attempts >= job.spec.max_attempts && exhausted.is_none() {
                         exhausted = Some(task.id.clone());
                     }
@@ -721,12 +761,12 @@ impl Coordinator {
             if let Some(task_id) = exhausted {
                 exhaust(job, &task_id)?;
             }
-            if expired {
-                changed.push(job.id.clone());
+            if !expired.is_empty() {
+                changed.push((job.id.clone(), expired));
             }
         }
-        for job_id in changed {
-            self.save(&job_id, now_ms)?;
+        for (job_id, tasks) in changed {
+            self.save(&job_id, now_ms, &tasks)?;
         }
         Ok(())
     }
@@ -736,16 +776,19 @@ impl Coordinator {
         self.expire(now_ms)?;
         let token = self.next_token;
         let mut leased = None;
+        let mut leased_index = 0;
         for job in self.jobs.values_mut() {
             if job.state != JobState::Running {
                 continue;
             }
             let lease_ms = job.spec.lease_seconds.saturating_mul(1000);
-            if let Some(task) = job
+            if let Some(index) = job
                 .tasks
-                .iter_mut()
-                .find(|t| t.status == TaskStatus::Pending)
+                .iter()
+                .position(|t| t.status == TaskStatus::Pending)
             {
+                leased_index = index;
+                let task = &mut job.tasks[index];
                 task.attempts += 1;
                 task.status = TaskStatus::Leased {
                     worker: worker.to_string(),
@@ -767,7 +810,7 @@ impl Coordinator {
         }
         if let Some(lease) = &leased {
             self.next_token += 1;
-            self.save(&lease.job_id, now_ms)?;
+            self.save(&lease.job_id, now_ms, &[leased_index])?;
         }
         Ok(leased)
     }
@@ -834,7 +877,7 @@ impl Coordinator {
         task.result = Some(result);
         task.last_error = None;
         job.advance()?;
-        self.save(job_id, now_ms)
+        self.save(job_id, now_ms, &[index])
     }
 
     /// Records a failed attempt: the task is retried, or its failure applies
@@ -858,10 +901,13 @@ impl Coordinator {
         } else {
             job.retries += 1;
         }
-        self.save(job_id, now_ms)
+        self.save(job_id, now_ms, &[index])
     }
 
-    fn save(&mut self, job_id: &str, now_ms: i64) -> Result<(), JobError> {
+    /// Makes a change durable before it is acknowledged: `changed` lists
+    /// the positions of the tasks it touched ([`JobLog::record`] writes a
+    /// snapshot instead when the job's stage, state or task list changed).
+    fn save(&mut self, job_id: &str, now_ms: i64, changed: &[usize]) -> Result<(), JobError> {
         self.generation += 1;
         let Some(job) = self.jobs.get_mut(job_id) else {
             return Ok(());
@@ -870,20 +916,35 @@ impl Coordinator {
         let Some(dir) = &self.state_dir else {
             return Ok(());
         };
-        let path = dir.join(format!("{job_id}.json"));
-        let state_error = |reason: String| JobError::State {
-            path: path.clone(),
-            reason,
-        };
-        let bytes = serde_json::to_vec_pretty(job).map_err(|e| state_error(e.to_string()))?;
-        let tmp = dir.join(format!(".{job_id}.json.tmp"));
-        write_durably(&tmp, &bytes).map_err(|e| state_error(e.to_string()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| state_error(e.to_string()))?;
-        // The rename is durable once the directory is synced.
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| state_error(e.to_string()))
+        match self.logs.get_mut(job_id) {
+            Some(log) => log.record(dir, job, changed),
+            None => {
+                let log = JobLog::write_snapshot(dir, job)?;
+                self.logs.insert(job_id.to_string(), log);
+                Ok(())
+            }
+        }
     }
+}
+
+/// A job state file of the format before issue 17 (one JSON document).
+fn read_json_state(path: &Path) -> Result<Job, JobError> {
+    let bytes = std::fs::read(path).map_err(|e| JobError::State {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| JobError::State {
+        path: path.to_path_buf(),
+        reason: if is_untyped_state(&bytes) {
+            format!(
+                "job state from before typed task payloads and results (issue 15) \
+                 is not read: finish the job with the previous version or remove \
+                 this file and resubmit the job ({e})"
+            )
+        } else {
+            format!("unreadable job state: {e}")
+        },
+    })
 }
 
 /// Whether a job state file holds task payloads as JSON text (the format
@@ -894,13 +955,6 @@ fn is_untyped_state(bytes: &[u8]) -> bool {
             .as_array()
             .is_some_and(|tasks| tasks.iter().any(|t| t["payload"].is_string()))
     })
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// A task that will not be retried: listed (scan under `skip_failed_inputs`)
@@ -1195,5 +1249,303 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("job_id"), "{error}");
+    }
+
+    /// Every job of `c` as JSON, for comparing a coordinator with its replay.
+    fn jobs_json(c: &Coordinator) -> serde_json::Value {
+        serde_json::to_value(c.jobs().collect::<Vec<_>>()).unwrap()
+    }
+
+    fn log_len(dir: &Path, job: &str) -> u64 {
+        std::fs::metadata(dir.join(format!("{job}.log")))
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn a_reopened_coordinator_replays_every_change_of_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Coordinator::open(dir.path()).unwrap();
+        let check = |c: &Coordinator, step: &str| {
+            let reopened = Coordinator::open(dir.path()).unwrap();
+            assert_eq!(jobs_json(&reopened), jobs_json(c), "after {step}");
+            assert_eq!(reopened.next_token, c.next_token, "after {step}");
+        };
+        c.submit("j", spec(true), inputs(3), 0).unwrap();
+        c.submit("k", spec(false), inputs(1), 0).unwrap();
+        check(&c, "submit");
+        let a = c.acquire("w1", 1).unwrap().unwrap();
+        check(&c, "acquire");
+        c.complete("j", &a.task_id, a.token, scan_result(), 2)
+            .unwrap();
+        check(&c, "complete");
+        let b = c.acquire("w2", 3).unwrap().unwrap();
+        c.fail("j", &b.task_id, b.token, "boom", false, 4).unwrap();
+        check(&c, "a retried failure");
+        let b = c.acquire("w2", 5).unwrap().unwrap();
+        let d = c.acquire("w3", 5).unwrap().unwrap();
+        // Both leases expire: one task retried, one exhausted and skipped.
+        c.expire(5 + 10_001).unwrap();
+        check(&c, "expiry");
+        assert_eq!(c.job("j").unwrap().stage_counts(Stage::Scan).failed, 1);
+        let d2 = c.acquire("w3", 20_000).unwrap().unwrap();
+        assert_eq!(d2.task_id, d.task_id);
+        assert!(d2.token > b.token);
+        c.complete("j", &d2.task_id, d2.token, scan_result(), 20_001)
+            .unwrap();
+        check(&c, "the stage's last completion (a new stage planned)");
+        assert_eq!(c.job("j").unwrap().stage, Stage::Cluster);
+        let k = c.acquire("w1", 20_002).unwrap().unwrap();
+        assert_eq!(k.job_id, "j", "the oldest running job first");
+        c.fail("j", &k.task_id, k.token, "gone", true, 20_003)
+            .unwrap();
+        check(&c, "a permanent failure (the job failed)");
+        assert_eq!(c.job("j").unwrap().state, JobState::Failed);
+    }
+
+    #[test]
+    fn a_change_appends_a_record_of_its_task_not_the_job() {
+        let appended = |n: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut c = Coordinator::open(dir.path()).unwrap();
+            c.submit("j", spec(false), inputs(n), 0).unwrap();
+            let submitted = log_len(dir.path(), "j");
+            let lease = c.acquire("w", 1).unwrap().unwrap();
+            let leased = log_len(dir.path(), "j");
+            c.complete("j", &lease.task_id, lease.token, scan_result(), 2)
+                .unwrap();
+            (
+                submitted,
+                leased - submitted,
+                log_len(dir.path(), "j") - leased,
+            )
+        };
+        let (small_job, small_lease, small_complete) = appended(2);
+        let (large_job, large_lease, large_complete) = appended(2_000);
+        assert!(large_job > 200 * small_job, "{large_job} vs {small_job}");
+        assert_eq!(large_lease, small_lease, "a lease record of one task");
+        assert_eq!(large_complete, small_complete, "a completion of one task");
+        assert!(small_lease < 2_000 && small_complete < 2_000);
+    }
+
+    #[test]
+    fn a_torn_final_record_is_dropped_and_the_job_resumes_before_it() {
+        // Each way a crash mid-append can leave the end of the log.
+        type Tear = fn(&[u8]) -> Vec<u8>;
+        let tears: [(&str, Tear); 5] = [
+            ("part of the header", |frame| frame[..7].to_vec()),
+            ("part of the payload", |frame| {
+                frame[..frame.len() - 9].to_vec()
+            }),
+            ("a bad checksum", |frame| {
+                let mut torn = frame.to_vec();
+                *torn.last_mut().unwrap() ^= 0x55;
+                torn
+            }),
+            ("zeros", |frame| vec![0; frame.len()]),
+            ("the header and zeros", |frame| {
+                let mut torn = frame[..16].to_vec();
+                torn.resize(frame.len(), 0);
+                torn
+            }),
+        ];
+        for (name, tear) in tears {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("j.log");
+            let mut c = Coordinator::open(dir.path()).unwrap();
+            c.submit("j", spec(false), inputs(2), 0).unwrap();
+            let a = c.acquire("w", 1).unwrap().unwrap();
+            c.complete("j", &a.task_id, a.token, scan_result(), 2)
+                .unwrap();
+            let acknowledged = jobs_json(&c);
+            let before = std::fs::read(&path).unwrap();
+            let b = c.acquire("w", 3).unwrap().unwrap();
+            let after = std::fs::read(&path).unwrap();
+            let frame = &after[before.len()..];
+            let mut torn = before.clone();
+            torn.extend(tear(frame));
+            std::fs::write(&path, &torn).unwrap();
+
+            let mut c = Coordinator::open(dir.path()).unwrap();
+            assert_eq!(jobs_json(&c), acknowledged, "{name}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                before,
+                "{name}: the torn record is cut off"
+            );
+            // The unacknowledged lease is granted again, with a new token.
+            let again = c.acquire("w", 4).unwrap().unwrap();
+            assert_eq!(again.task_id, b.task_id, "{name}");
+            assert!(again.token > a.token, "{name}");
+            c.complete("j", &again.task_id, again.token, scan_result(), 5)
+                .unwrap();
+            let reopened = Coordinator::open(dir.path()).unwrap();
+            assert_eq!(jobs_json(&reopened), jobs_json(&c), "{name}");
+            assert_eq!(reopened.job("j").unwrap().stage, Stage::Cluster);
+        }
+    }
+
+    #[test]
+    fn damage_before_the_last_record_is_an_error_naming_the_file_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let mut c = Coordinator::open(dir.path()).unwrap();
+        c.submit("j", spec(false), inputs(2), 0).unwrap();
+        let snapshot_end = log_len(dir.path(), "j") as usize;
+        let a = c.acquire("w", 1).unwrap().unwrap();
+        let lease_end = log_len(dir.path(), "j") as usize;
+        c.complete("j", &a.task_id, a.token, scan_result(), 2)
+            .unwrap();
+        let good = std::fs::read(&path).unwrap();
+        // A payload byte of the lease record, then its length field.
+        for (at, what) in [(lease_end - 3, "checksum"), (snapshot_end, "frame header")] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            std::fs::write(&path, &bad).unwrap();
+            let error = Coordinator::open(dir.path())
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                error.contains("j.log")
+                    && error.contains(&format!("offset {snapshot_end}"))
+                    && error.contains(what),
+                "{error}"
+            );
+        }
+        let mut bad = good.clone();
+        bad[..7].copy_from_slice(b"garbage");
+        std::fs::write(&path, &bad).unwrap();
+        let error = Coordinator::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            error.contains("j.log") && error.contains("PVJLOG1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_json_job_state_of_the_previous_format_is_rewritten_as_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = {
+            let mut c = Coordinator::in_memory();
+            c.submit("old", spec(false), inputs(2), 0).unwrap();
+            let a = c.acquire("w", 1).unwrap().unwrap();
+            c.complete("old", &a.task_id, a.token, scan_result(), 2)
+                .unwrap();
+            c.job("old").unwrap().clone()
+        };
+        let json = dir.path().join("old.json");
+        std::fs::write(&json, serde_json::to_vec_pretty(&job).unwrap()).unwrap();
+        let mut c = Coordinator::open(dir.path()).unwrap();
+        assert!(!json.exists() && dir.path().join("old.log").exists());
+        assert_eq!(
+            serde_json::to_value(c.job("old").unwrap()).unwrap(),
+            serde_json::to_value(&job).unwrap()
+        );
+        let b = c.acquire("w", 3).unwrap().unwrap();
+        assert!(b.token > job.last_token);
+        let reopened = Coordinator::open(dir.path()).unwrap();
+        assert_eq!(jobs_json(&reopened), jobs_json(&c));
+    }
+
+    #[test]
+    fn finished_jobs_hand_out_their_staging_once() {
+        let mut c = Coordinator::in_memory();
+        c.submit("a", spec(false), inputs(1), 0).unwrap();
+        c.submit("b", spec(false), inputs(1), 0).unwrap();
+        assert!(c.take_finished_staging().is_empty(), "both running");
+        let lease = c.acquire("w", 1).unwrap().unwrap();
+        assert_eq!(lease.job_id, "a");
+        c.fail("a", &lease.task_id, lease.token, "no such object", true, 2)
+            .unwrap();
+        assert_eq!(c.take_finished_staging(), vec!["/staging/a".to_string()]);
+        assert!(c.take_finished_staging().is_empty(), "handed out once");
+    }
+
+    /// Bytes the process has passed to write(2) so far (`wchar` of
+    /// /proc/self/io; 0 where that file does not exist).
+    fn bytes_written() -> u64 {
+        std::fs::read_to_string("/proc/self/io")
+            .ok()
+            .and_then(|io| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix("wchar: ").map(|n| n.trim().parse().ok()))
+                    .flatten()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Issue 17's measure: a job of `PROVINDEX_BENCH_INPUTS` inputs (default
+    /// 100,000) whose scan tasks all complete through the Coordinator API
+    /// with a state directory; prints bytes written and time. Not a
+    /// pass/fail test: run with
+    /// `cargo nextest run --workspace --all-targets --run-ignored only -E 'test(job_state_of_many_inputs)' --no-capture`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn job_state_of_many_inputs() {
+        let n: usize = std::env::var("PROVINDEX_BENCH_INPUTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut bench_spec = spec(false);
+        bench_spec.partitions = 4;
+        // The run-file names of a real scan: ~700 bytes of result per task.
+        let result = |i: usize| {
+            let run = |kind: &str| {
+                format!("s3://bucket/staging/bench/scan-{i:05}/attempt-{i}/{kind}-00000.run")
+            };
+            let TaskResult::Scan(mut scan) = scan_result() else {
+                unreachable!("a scan result")
+            };
+            scan.attempt = format!("s3://bucket/staging/bench/scan-{i:05}/attempt-{i}");
+            scan.band_runs = (0..4).map(|p| vec![run(&format!("bands-{p}"))]).collect();
+            scan.records = 30_000;
+            TaskResult::Scan(scan)
+        };
+        let drive = |c: &mut Coordinator| {
+            c.submit("bench", bench_spec.clone(), inputs(n), 0).unwrap();
+            for i in 0..n {
+                let now = i as i64;
+                let lease = c.acquire("w", now).unwrap().unwrap();
+                assert_eq!(lease.stage, Stage::Scan);
+                c.complete("bench", &lease.task_id, lease.token, result(i), now)
+                    .unwrap();
+            }
+            assert_eq!(c.job("bench").unwrap().stage, Stage::Cluster);
+        };
+        // The same calls without a state directory: the coordinator's own CPU.
+        let started = std::time::Instant::now();
+        drive(&mut Coordinator::in_memory());
+        let in_memory = started.elapsed();
+        let written_before = bytes_written();
+        let started = std::time::Instant::now();
+        let mut c = Coordinator::open(dir.path()).unwrap();
+        drive(&mut c);
+        let elapsed = started.elapsed();
+        let written = bytes_written() - written_before;
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        let reopen = std::time::Instant::now();
+        let reopened = Coordinator::open(dir.path()).unwrap();
+        assert_eq!(
+            reopened
+                .job("bench")
+                .unwrap()
+                .stage_counts(Stage::Scan)
+                .done,
+            n as u32
+        );
+        println!(
+            "job state, {n} inputs: {written} bytes written ({:.1} per change), \
+             {on_disk} bytes on disk, {:.2} s for submit + {n} acquire/complete \
+             ({:.2} s of it without a state directory), reopen {:.2} s",
+            written as f64 / (2 * n + 1) as f64,
+            elapsed.as_secs_f64(),
+            in_memory.as_secs_f64(),
+            reopen.elapsed().as_secs_f64()
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! one process (an in-memory coordinator and worker threads).
 
 pub mod job;
+mod job_log;
 pub mod ledger;
 mod local;
 pub mod pii_key;
@@ -20,7 +21,7 @@ mod writer;
 
 pub use local::{
     LocalBuild, PipelineError, build_local, build_local_with_progress, check_output,
-    default_staging, expand_inputs, input_objects, list_inputs,
+    default_staging, expand_inputs, input_objects, list_inputs, remove_staging,
 };
 pub use prepare::{
     PreparedCapture, PreparedSketch, ScanOptions, capture_id_for, default_hasher, extract_html,

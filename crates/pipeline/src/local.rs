@@ -176,6 +176,24 @@ pub fn check_output(out: &Path) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// Deletes a finished job's staging prefix: every object under it, or a
+/// local directory whole (deleting its files would leave the emptied
+/// directories). A missing prefix is not an error.
+pub fn remove_staging(store: &CorpusStore, prefix: &str) -> Result<(), PipelineError> {
+    let local = prefix.strip_prefix("file://").unwrap_or(prefix);
+    if !local.contains("://") {
+        return match std::fs::remove_dir_all(local) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(PipelineError::Staging(format!("removing {prefix}: {e}")))
+            }
+            _ => Ok(()),
+        };
+    }
+    store
+        .delete_prefix(prefix)
+        .map_err(|e| PipelineError::Staging(format!("removing {prefix}: {e}")))
+}
+
 /// The default staging directory of a build writing `out`.
 pub fn default_staging(out: &Path) -> PathBuf {
     let name = out
@@ -299,16 +317,23 @@ pub fn build_local_with_progress(
         }
     })
     .map_err(|e| PipelineError::Job(e.to_string()))?;
+    // Finished, succeeded or failed: nothing reads the staging any more.
+    let removed = if config.staging.is_none() {
+        remove_staging(&store, &default_staging.display().to_string())
+    } else {
+        remove_staging(
+            &store,
+            &format!("{}/{job_id}", staging.trim_end_matches('/')),
+        )
+    };
+    if let Err(error) = removed {
+        tracing::warn!(%error, "staging not removed");
+    }
     match job.state {
         JobState::Succeeded => {
             let result = job
                 .build_result()
                 .ok_or_else(|| PipelineError::Job("the build task left no result".into()))?;
-            if config.staging.is_none() {
-                let _ = std::fs::remove_dir_all(&default_staging);
-            } else {
-                let _ = store.delete_prefix(&format!("{}/{job_id}", staging.trim_end_matches('/')));
-            }
             Ok(result.report)
         }
         _ => Err(PipelineError::Job(

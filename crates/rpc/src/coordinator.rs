@@ -55,11 +55,34 @@ impl CoordinatorApi {
             if lock(&self.coordinator).generation() != before {
                 self.changed.notify_waiters();
             }
+            // Also the jobs found finished at startup, or failed by expiry.
+            self.remove_finished_staging();
         }
     }
 
     fn after_change(&self) {
         self.changed.notify_waiters();
+        self.remove_finished_staging();
+    }
+
+    /// Removes the staging files of jobs that finished (succeeded or
+    /// failed), in the background: a large job's staging is many objects.
+    /// A removal that fails is logged and left (the files are garbage, not
+    /// state). Returns the removals started.
+    pub fn remove_finished_staging(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let prefixes = lock(&self.coordinator).take_finished_staging();
+        prefixes
+            .into_iter()
+            .map(|prefix| {
+                let store = Arc::clone(&self.store);
+                tokio::task::spawn_blocking(move || {
+                    match provindex_pipeline::remove_staging(&store, &prefix) {
+                        Ok(()) => tracing::info!(%prefix, "staging of a finished job removed"),
+                        Err(error) => tracing::warn!(%prefix, %error, "staging not removed"),
+                    }
+                })
+            })
+            .collect()
     }
 }
 
@@ -190,6 +213,23 @@ impl CoordinatorService for CoordinatorApi {
             let mut listings = Vec::with_capacity(spec.inputs.len());
             for pattern in &spec.inputs {
                 listings.push((pattern.as_str(), self.store.list_async(pattern).await));
+            }
+            // An input the store refuses for good (a malformed URI or path
+            // list, no such bucket, no permission) is the client's to fix:
+            // not UNAVAILABLE, which says to retry.
+            for (pattern, listing) in &listings {
+                use provindex_corpus::store::StoreError;
+                let Err(error) = listing else { continue };
+                if let StoreError::Config(reason) = error {
+                    return Err(ApiError::FailedPrecondition(format!(
+                        "inputs: {pattern}: AWS configuration: {reason}"
+                    ))
+                    .into());
+                }
+                // A pattern matching nothing is named below.
+                if error.is_refusal() && !matches!(error, StoreError::NoMatch(_)) {
+                    return Err(ApiError::invalid("inputs", format!("{pattern}: {error}")).into());
+                }
             }
             inputs = provindex_pipeline::input_objects(listings).map_err(|e| match e {
                 provindex_pipeline::PipelineError::MissingInput(pattern) => ApiError::invalid(
@@ -521,5 +561,120 @@ mod tests {
                 status.message()
             );
         }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        // The store's own runtime must not be dropped inside this one.
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// A fresh scratch directory for one test (no tempfile in this crate).
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("provindex-rpc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_finished_jobs_staging_is_removed_and_a_running_ones_kept() {
+        let dir = scratch("staging");
+        let staging = dir.join("staging");
+        let mut coordinator = Coordinator::in_memory();
+        for job in ["done", "running"] {
+            let spec = JobSpec {
+                inputs: vec!["/in".into()],
+                output: format!("/out/{job}"),
+                staging: staging.display().to_string(),
+                ..JobSpec::default()
+            };
+            let input = InputObject {
+                uri: "/in/0.warc.gz".into(),
+                size: 1,
+            };
+            coordinator.submit(job, spec, vec![input], 0).unwrap();
+            let run = staging
+                .join(job)
+                .join("scan-00000/attempt-1/captures-0.run");
+            std::fs::create_dir_all(run.parent().unwrap()).unwrap();
+            std::fs::write(&run, b"run").unwrap();
+        }
+        let lease = coordinator.acquire("w", now_ms()).unwrap().unwrap();
+        assert_eq!(lease.job_id, "done");
+        let api = CoordinatorApi::new(coordinator, Arc::new(CorpusStore::new().unwrap()));
+        block_on(async {
+            assert!(api.remove_finished_staging().is_empty(), "both running");
+            let request = Request::new(pb::FailTaskRequest {
+                job_id: "done".into(),
+                task_id: lease.task_id.clone(),
+                token: lease.token,
+                reason: "no such object".into(),
+                permanent: true,
+            });
+            api.fail_task(request).await.unwrap();
+            assert!(api.remove_finished_staging().is_empty(), "handed out once");
+            // fail_task started the removal on the blocking pool: wait for it
+            // here (this thread is the runtime's, the removal another one's).
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while staging.join("done").exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        assert!(
+            !staging.join("done").exists(),
+            "the failed job's staging is removed"
+        );
+        assert!(
+            staging
+                .join("running/scan-00000/attempt-1/captures-0.run")
+                .exists(),
+            "a running job's staging is kept"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn inputs_the_store_refuses_are_invalid_argument_naming_the_input() {
+        let dir = scratch("refused-inputs");
+        let bad_list = dir.join("bad.paths");
+        std::fs::write(&bad_list, b"ok/1\nbad line\n").unwrap();
+        let api = CoordinatorApi::new(
+            Coordinator::in_memory(),
+            Arc::new(CorpusStore::new().unwrap()),
+        );
+        let cases = [
+            (bad_list.display().to_string(), "line 2"),
+            (
+                dir.join("none.paths.gz").display().to_string(),
+                "none.paths.gz",
+            ),
+            ("ftp://host/x.warc.gz".to_string(), "ftp://host/x.warc.gz"),
+        ];
+        for (input, expected) in cases {
+            let request = Request::new(pb::SubmitJobRequest {
+                job_id: "j".into(),
+                spec: Some(pb::JobSpec {
+                    inputs: vec![input.clone()],
+                    output: dir.join("out").display().to_string(),
+                    staging: dir.join("staging").display().to_string(),
+                    ..pb::JobSpec::default()
+                }),
+            });
+            let status = block_on(api.submit_job(request)).unwrap_err();
+            assert_eq!(
+                status.code(),
+                tonic::Code::InvalidArgument,
+                "{input}: {status:?}"
+            );
+            assert!(
+                status.message().contains("inputs") && status.message().contains(expected),
+                "{input}: {}",
+                status.message()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
