@@ -215,14 +215,40 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     let single = ServerProcess::start(&dir1);
     let low = ServerProcess::start_with(&dir4, &["--partitions", "0,1"]);
     let high = ServerProcess::start_with(&dir4, &["--partitions", "2,3"]);
+    // A replica of partition 3 only.
+    let replica3 = ServerProcess::start_with(&dir4, &["--partitions", "3"]);
 
     // A router missing partitions refuses to start, naming them.
     let refused = RouterProcess::start(&[&low]).err().expect("router refuses");
     assert!(refused.contains("partitions 2, 3 of 4"), "{refused}");
-    let router = RouterProcess::start(&[&low, &high]).expect("router starts");
+    let router = RouterProcess::start(&[&low, &high, &replica3]).expect("router starts");
+    // A server without PartitionService (an unpartitioned index) is refused
+    // at once, naming it.
+    let refused = RouterProcess::start(&[&single])
+        .err()
+        .expect("not a partition server");
+    assert!(refused.contains(&single.url()), "{refused}");
 
     let mut one = client(&single.addr).await;
     let mut routed = client(&router.addr).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        Channel::from_shared(format!("http://{}", router.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "provindex.v1.ProvenanceService".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     // Every URL of the corpus.
     let urls: BTreeSet<String> = warcs()
@@ -530,44 +556,50 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         captures.len()
     );
 
-    // One partition server down: its partitions' keys are UNAVAILABLE
-    // naming the partition, the others still answer.
+    // The server of partitions 2,3 down: partition 3 still answers through
+    // its replica, partition 2's keys are UNAVAILABLE naming it, partitions
+    // 0,1 answer.
     high.kill9();
-    let (mut in_low, mut in_high) = (None, None);
+    let mut by_partition: BTreeMap<u32, String> = BTreeMap::new();
     for (url, surt) in &surts {
-        match partition_of_surt(surt) {
-            0 | 1 => in_low = in_low.or(Some(url.clone())),
-            _ => in_high = in_high.or(Some(url.clone())),
-        }
+        by_partition
+            .entry(partition_of_surt(surt))
+            .or_insert_with(|| url.clone());
     }
-    let (in_low, in_high) = (
-        in_low.expect("a URL in 0,1"),
-        in_high.expect("a URL in 2,3"),
+    assert_eq!(
+        by_partition.len(),
+        4,
+        "URLs in every partition: {by_partition:?}"
     );
     let exact = |url: &str| LookupUrlRequest {
         url: url.into(),
         ..Default::default()
     };
-    assert_eq!(
-        routed
-            .lookup_url(exact(&in_low))
-            .await
-            .expect("low still answers")
-            .into_inner(),
-        one.lookup_url(exact(&in_low))
-            .await
-            .expect("single")
-            .into_inner()
-    );
+    for p in [0, 1, 3] {
+        let url = &by_partition[&p];
+        // Twice: the router's rotation tries the dead server first once.
+        for _ in 0..2 {
+            assert_eq!(
+                routed
+                    .lookup_url(exact(url))
+                    .await
+                    .expect("still answers")
+                    .into_inner(),
+                one.lookup_url(exact(url))
+                    .await
+                    .expect("single")
+                    .into_inner(),
+                "partition {p}: {url}"
+            );
+        }
+    }
+    let in_2 = by_partition[&2].clone();
     let down: Status = routed
-        .lookup_url(exact(&in_high))
+        .lookup_url(exact(&in_2))
         .await
-        .expect_err("high is down");
+        .expect_err("partition 2 is down");
     assert_eq!(down.code(), Code::Unavailable, "{down:?}");
-    assert!(
-        down.message().contains("partition 2") || down.message().contains("partition 3"),
-        "{down:?}"
-    );
+    assert!(down.message().contains("partition 2 of 4"), "{down:?}");
     let merged = routed
         .lookup_url(LookupUrlRequest {
             url: "com".into(),

@@ -621,3 +621,177 @@ impl ProvenanceService for RouterApi {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use provindex_proto::v1::Capture;
+
+    /// A backend whose partitions answer GetCapture with a fixed outcome.
+    struct Fake {
+        name: String,
+        /// Per partition: `Ok(capture url)` or the status code to answer.
+        answers: BTreeMap<u32, Result<String, Code>>,
+    }
+
+    #[tonic::async_trait]
+    impl Backend for Fake {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
+            assert!(matches!(call, Call::Capture(_)));
+            match self.answers.get(&partition) {
+                Some(Ok(url)) => Ok(Answer::Capture(GetCaptureResponse {
+                    capture: Some(Capture {
+                        url: url.clone(),
+                        ..Default::default()
+                    }),
+                    record: Vec::new(),
+                })),
+                Some(Err(code)) => Err(Status::new(*code, format!("{} says {code:?}", self.name))),
+                None => Err(Status::failed_precondition("not held")),
+            }
+        }
+    }
+
+    fn fake(name: &str, answers: &[(u32, Result<&str, Code>)]) -> Arc<dyn Backend> {
+        Arc::new(Fake {
+            name: name.into(),
+            answers: answers
+                .iter()
+                .map(|(p, a)| (*p, a.map(str::to_owned)))
+                .collect(),
+        })
+    }
+
+    fn facts(partitions: u32) -> IndexFacts {
+        IndexFacts {
+            digest: "d".into(),
+            partitions,
+            normalization_version: 2,
+            sketch_spec: "s".into(),
+            format_version: 6,
+        }
+    }
+
+    fn capture_request() -> GetCaptureRequest {
+        GetCaptureRequest {
+            capture_id: format!("{:032x}", 7),
+            include_record: false,
+        }
+    }
+
+    async fn get(router: &Router) -> Result<String, Status> {
+        router
+            .capture(capture_request())
+            .await
+            .map(|r| r.capture.unwrap_or_default().url)
+    }
+
+    #[tokio::test]
+    async fn a_down_replica_is_skipped_and_all_down_names_the_partition() {
+        let down = fake(
+            "down",
+            &[(0, Err(Code::NotFound)), (1, Err(Code::Unavailable))],
+        );
+        let up = fake("up", &[(1, Ok("found"))]);
+        let router = Router::new(
+            facts(2),
+            vec![(Arc::clone(&down), vec![0, 1]), (Arc::clone(&up), vec![1])],
+        )
+        .expect("router");
+        // Whichever replica of partition 1 is tried first, the answer is found.
+        for _ in 0..3 {
+            assert_eq!(get(&router).await.expect("found"), "found");
+        }
+        // Partition 1 with no live replica: UNAVAILABLE naming it, although
+        // partition 0 answered NOT_FOUND.
+        let router = Router::new(facts(2), vec![(down, vec![0, 1])]).expect("router");
+        let status = get(&router).await.expect_err("unavailable");
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            status.message().contains("partition 1 of 2"),
+            "{}",
+            status.message()
+        );
+        // Every partition says NOT_FOUND: NOT_FOUND.
+        let none = fake(
+            "none",
+            &[(0, Err(Code::NotFound)), (1, Err(Code::NotFound))],
+        );
+        let router = Router::new(facts(2), vec![(none, vec![0, 1])]).expect("router");
+        assert_eq!(
+            get(&router).await.expect_err("absent").code(),
+            Code::NotFound
+        );
+    }
+
+    #[test]
+    fn backends_must_agree_and_cover_every_partition() {
+        let a = fake("a", &[]);
+        let b = fake("b", &[]);
+        let described = |facts: &IndexFacts, held: Vec<u32>| facts.describe(held);
+        let four = facts(4);
+        let missing = Router::from_descriptions(vec![
+            (Arc::clone(&a), described(&four, vec![0, 1])),
+            (Arc::clone(&b), described(&four, vec![1])),
+        ])
+        .err()
+        .expect("uncovered");
+        assert!(missing.contains("partitions 2, 3 of 4"), "{missing}");
+        let mut other = facts(4);
+        other.digest = "e".into();
+        let mixed = Router::from_descriptions(vec![
+            (Arc::clone(&a), described(&four, vec![0, 1])),
+            (Arc::clone(&b), described(&other, vec![2, 3])),
+        ])
+        .err()
+        .expect("different indexes");
+        assert!(mixed.contains("different indexes"), "{mixed}");
+        let beyond = Router::from_descriptions(vec![(Arc::clone(&a), described(&four, vec![4]))])
+            .err()
+            .expect("partition beyond P");
+        assert!(beyond.contains("partition 4"), "{beyond}");
+        assert!(
+            Router::from_descriptions(vec![
+                (a, described(&four, vec![0, 1])),
+                (b, described(&four, vec![2, 3])),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn url_queries_route_to_the_registered_domain_partition_or_everywhere() {
+        let router = Router::new(facts(4), Vec::new()).expect("router");
+        let p = Partitioning::new(4).expect("4");
+        let chunk = domain_chunk("example.com").expect("registered");
+        let home = p.of_chunk(chunk);
+        for (url, mode) in [
+            ("http://www.example.com/a?b=1", UrlMatch::Exact),
+            ("http://example.com/a", UrlMatch::Prefix),
+            ("https://blog.example.com/", UrlMatch::Host),
+            ("example.com", UrlMatch::Domain),
+            ("blog.example.com", UrlMatch::Domain),
+        ] {
+            assert_eq!(
+                router.url_partition(url, mode).expect("valid"),
+                Some(home),
+                "{url} {mode:?}"
+            );
+        }
+        for suffix in ["com", "co.uk"] {
+            assert_eq!(
+                router
+                    .url_partition(suffix, UrlMatch::Domain)
+                    .expect("valid"),
+                None
+            );
+        }
+        assert!(router.url_partition("http://", UrlMatch::Exact).is_err());
+    }
+}

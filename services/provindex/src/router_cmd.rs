@@ -54,12 +54,18 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
             let description = loop {
                 match backend.describe().await {
                     Ok(description) => break description,
-                    Err(status) if Instant::now() < deadline => {
+                    // Not up yet; anything else (a server without
+                    // PartitionService, of another kind) is final.
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && Instant::now() < deadline =>
+                    {
                         tracing::info!(backend = url, %status, "waiting for backend");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                     Err(status) => anyhow::bail!(
-                        "backend {url} did not answer Describe within {} s: {} ({})",
+                        "backend {url} did not answer Describe (waited up to {} s): {} ({:?}); \
+                         is it a `provindex serve` of a partitioned index?",
                         args.describe_timeout_secs,
                         status.message(),
                         status.code()
