@@ -42,6 +42,7 @@ use provindex_policy::Reason;
 use provindex_policy::export::{NEAR_DUPLICATE, export_reasons};
 use serde::Serialize;
 
+use crate::lineage::{self, ExportOutput, LINEAGE_FORMAT, Lineage};
 use crate::{
     DEDUP_RULE, DisclosureError, REASON_RULE, Removals, Result, Sources, destination_error, hex,
     language_of, license_of, reservation_of, walk_contents,
@@ -73,6 +74,9 @@ pub struct ExportSummary {
     pub matched_by_reason: BTreeMap<String, u64>,
     pub reason_rule: String,
     pub dedup: String,
+    /// What the export used and wrote, as recorded in the registry's
+    /// lineage log ([`crate::lineage`]).
+    pub lineage: Lineage,
 }
 
 /// The registry's entries when the export read it.
@@ -241,6 +245,9 @@ pub fn build_export(
         }
     }
     let registry_state = registry_state(&sources)?;
+    let exported_at = crate::now();
+    let index_version = lineage::index_version(reader)?;
+    let registry_use = lineage::registry_use(&sources)?;
     let removals = Removals::gather(&sources)?;
     let mut rows = options.rows.clone();
     rows.metadata.extend([
@@ -409,6 +416,22 @@ pub fn build_export(
         matched_by_reason: matched,
         reason_rule: REASON_RULE.into(),
         dedup: DEDUP_RULE.into(),
+        lineage: Lineage {
+            format: LINEAGE_FORMAT.into(),
+            exported_at,
+            at: sources.at,
+            index: index_version,
+            registry: registry_use,
+            output: ExportOutput {
+                format: names.format.to_string(),
+                manifest: names.manifest.clone(),
+                exclusions: names.exclusions.clone(),
+                summary: names.summary.clone(),
+                contents,
+                kept,
+                excluded: excluded_total,
+            },
+        },
     };
     let mut summary_bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| DisclosureError::Inconsistent(format!("encoding the summary: {e}")))?;
@@ -417,6 +440,16 @@ pub fn build_export(
     if let Err(error) = written {
         remove_committed(store, &[&manifest_done, &exclusions_done]);
         return Err(store_error(error));
+    }
+    // Recorded last: a committed export is a recorded one.
+    if let Some(registry) = sources.registry
+        && let Err(error) = lineage::record(registry, &summary.lineage)
+    {
+        remove_committed(store, &[&manifest_done, &exclusions_done]);
+        if let Err(cleanup) = upload::delete(store, &names.summary) {
+            tracing::error!(%cleanup, uri = names.summary, "could not delete an export summary after its lineage was not recorded");
+        }
+        return Err(error);
     }
     tracing::info!(
         manifest = names.manifest,

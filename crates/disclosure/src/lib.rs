@@ -28,6 +28,7 @@ use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation}
 use serde::Serialize;
 
 mod export;
+pub mod lineage;
 pub mod render;
 pub use export::{
     ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, export_names,
@@ -142,32 +143,37 @@ fn walk_contents(
 ) -> Result<u64> {
     let mut visited = 0u64;
     reader.for_each_content(|id, record| -> Result<()> {
-        let mut captures = Vec::new();
-        let mut after = None;
-        loop {
-            let (ids, more) = reader.content_captures(id, after, 1000)?;
-            for capture_id in &ids {
-                let capture = reader.capture(*capture_id)?.ok_or_else(|| {
-                    DisclosureError::Inconsistent(format!(
-                        "capture {capture_id:032x} of content {id:032x} is missing"
-                    ))
-                })?;
-                captures.push((*capture_id, capture));
-            }
-            after = ids.last().copied();
-            if !more || after.is_none() {
-                break;
-            }
-        }
-        captures.sort_by_key(|(cid, c)| (c.capture_time, *cid));
         visited += 1;
-        visit(ContentView {
-            id,
-            record,
-            captures,
-        })
+        visit(view_of(reader, id, record)?)
     })?;
     Ok(visited)
+}
+
+/// One content with its captures read from the index.
+fn view_of(reader: &IndexReader, id: u128, record: ContentRecord) -> Result<ContentView> {
+    let mut captures = Vec::new();
+    let mut after = None;
+    loop {
+        let (ids, more) = reader.content_captures(id, after, 1000)?;
+        for capture_id in &ids {
+            let capture = reader.capture(*capture_id)?.ok_or_else(|| {
+                DisclosureError::Inconsistent(format!(
+                    "capture {capture_id:032x} of content {id:032x} is missing"
+                ))
+            })?;
+            captures.push((*capture_id, capture));
+        }
+        after = ids.last().copied();
+        if !more || after.is_none() {
+            break;
+        }
+    }
+    captures.sort_by_key(|(cid, c)| (c.capture_time, *cid));
+    Ok(ContentView {
+        id,
+        record,
+        captures,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -210,33 +216,49 @@ fn domain_of(capture: &CaptureRecord) -> String {
 /// by each capture's SURT key and registered domain) judged at `sources.at`
 /// under the index's sketch spec. Without a registry, crawl signals alone.
 fn reservation_of(sources: &Sources<'_>, view: &ContentView) -> Result<Reservation> {
+    let covers = registry_covers(sources, view)?;
+    Ok(reservation_with(sources, view, &covers))
+}
+
+/// The registry entries found covering a content (not yet judged).
+fn registry_covers(
+    sources: &Sources<'_>,
+    view: &ContentView,
+) -> Result<Vec<provindex_policy::RegistryCover>> {
+    let Some(registry) = sources.registry else {
+        return Ok(Vec::new());
+    };
+    let signature = sources.reader.signature(view.id)?;
+    let keys: Vec<(&str, &str)> = view
+        .captures
+        .iter()
+        .map(|(_, c)| (c.surt.as_str(), c.registered_domain.as_str()))
+        .collect();
+    Ok(registry
+        .covering_content(view.id, signature.as_deref(), &keys)?
+        .iter()
+        .map(Coverage::to_policy)
+        .collect())
+}
+
+/// The policy's decision over a content's crawl signals and `covers` at
+/// `sources.at`.
+fn reservation_with(
+    sources: &Sources<'_>,
+    view: &ContentView,
+    covers: &[provindex_policy::RegistryCover],
+) -> Reservation {
     let signals: Vec<CaptureSignal> = view
         .captures
         .iter()
         .map(|(id, capture)| capture.crawl_signal(*id))
         .collect();
-    let covers = match sources.registry {
-        Some(registry) => {
-            let signature = sources.reader.signature(view.id)?;
-            let keys: Vec<(&str, &str)> = view
-                .captures
-                .iter()
-                .map(|(_, c)| (c.surt.as_str(), c.registered_domain.as_str()))
-                .collect();
-            registry
-                .covering_content(view.id, signature.as_deref(), &keys)?
-                .iter()
-                .map(Coverage::to_policy)
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    Ok(reservation(Subject {
+    reservation(Subject {
         captures: &signals,
-        covers: &covers,
+        covers,
         at: sources.at,
         index_sketch_spec: &sources.reader.manifest().sketch_spec,
-    }))
+    })
 }
 
 /// The removal facts of an export (issue 19): the registry's source blocks

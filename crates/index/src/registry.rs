@@ -1322,6 +1322,46 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The registry's state as an export read it (lineage, issue 18): the
+    /// last audit sequence number and a SHA-256 over every entry (active and
+    /// revoked) in id order, each as its stored protobuf record after its
+    /// length (8 bytes, big-endian). Taken under the writer lock, so both
+    /// describe one state; a revocation changes the digest.
+    pub fn snapshot(&self) -> Result<RegistrySnapshot, IndexError> {
+        use sha2::Digest;
+        let next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let state = self.state.read().map_err(lock_poisoned)?;
+        let mut hasher = sha2::Sha256::new();
+        for entry in state.entries.values() {
+            let bytes = entry.to_record().encode_to_vec();
+            hasher.update((bytes.len() as u64).to_be_bytes());
+            hasher.update(&bytes);
+        }
+        Ok(RegistrySnapshot {
+            audit_seq: next_seq.saturating_sub(1),
+            entries: state.entries.len() as u64,
+            last_entry_id: state.entries.keys().next_back().copied(),
+            entries_digest: hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        })
+    }
+}
+
+/// [`Registry::snapshot`]: which registry state a computation used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrySnapshot {
+    /// The last audit record's sequence number (0: none yet).
+    pub audit_seq: u64,
+    /// Entries, active and revoked.
+    pub entries: u64,
+    /// The highest entry id (entries are numbered in registration order).
+    pub last_entry_id: Option<u64>,
+    /// SHA-256 (hex) over the entries, see [`Registry::snapshot`].
+    pub entries_digest: String,
 }
 
 /// A complaint step's audit record: the complaint's id and state with the
@@ -1689,5 +1729,41 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_snapshot_names_the_state_and_changes_with_every_entry_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry");
+        let registry = Registry::open(&path).expect("open");
+        let empty = registry.snapshot().expect("snapshot");
+        assert_eq!(
+            (empty.audit_seq, empty.entries, empty.last_entry_id),
+            (0, 0, None)
+        );
+        let entry = registry
+            .register(
+                new("Gov", Scope::Domain("data.gov.uk".into())),
+                &actor(),
+                10,
+                serde_json::json!({}),
+            )
+            .expect("register");
+        let one = registry.snapshot().expect("snapshot");
+        assert_eq!(
+            (one.audit_seq, one.entries, one.last_entry_id),
+            (1, 1, Some(entry.id))
+        );
+        assert_ne!(one.entries_digest, empty.entries_digest);
+        registry
+            .revoke(entry.id, &actor(), "withdrawn", 20, serde_json::json!({}))
+            .expect("revoke");
+        let revoked = registry.snapshot().expect("snapshot");
+        assert_eq!((revoked.audit_seq, revoked.entries), (2, 1));
+        assert_ne!(revoked.entries_digest, one.entries_digest);
+        drop(registry);
+        // The same state read back by another opener.
+        let reopened = Registry::open_read_only(&path).expect("reopen");
+        assert_eq!(reopened.snapshot().expect("snapshot"), revoked);
     }
 }
