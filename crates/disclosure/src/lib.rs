@@ -22,7 +22,9 @@ use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::records::{self, CaptureRecord, ContentRecord, Verdict};
 use provindex_index::registry::{CaptureSource, Coverage, Registry};
 use provindex_index::{IndexError, IndexReader};
-use provindex_policy::arithmetic::{in_period, pro_rata, share, split_equally, top_domain_count};
+use provindex_policy::arithmetic::{
+    in_period, largest_remainder, pro_rata, share, split_equally, top_domain_count,
+};
 use provindex_policy::removal::{Removal, RemovalCover, removal};
 use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation};
 use serde::Serialize;
@@ -48,8 +50,11 @@ pub use provindex_policy::export::REASON_RULE;
 /// How compensation is distributed per registered domain.
 pub const DOMAIN_RULE: &str = "pro rata by tokens after deduplication: each distinct content that is its near-duplicate cluster's keeper counts once, attributed to the registered domain of its earliest capture, and only when that capture falls in [from, to]; a cluster's keeper is its member with the earliest first capture time, ties by the smallest content_id";
 
+/// How amounts become integer minor units.
+pub const MINOR_UNITS_RULE: &str = "amounts in integer minor units (hundredths of the pool's unit): the pool rounded to the nearest minor unit is split over the rows in proportion to their tokens by largest remainder (each row gets the floor of its exact share, the units left go one each to the largest remainders, ties to the earlier row), so the domain rows, and the rightholder rows with the unclaimed row, each sum to the pool exactly";
+
 /// How compensation is distributed per rightholder.
-pub const RIGHTHOLDER_RULE: &str = "the same pool and the same counted contents as the domain rows, seen by rightholder: a content's tokens go to the rightholders named by registry entries in force at `at` that cover it (any scope: domain, URL prefix, content, work incl. near-duplicates), split equally among the distinct rightholders covering it; contents no entry covers are unclaimed; rightholder rows plus the unclaimed row sum to the pool";
+pub const RIGHTHOLDER_RULE: &str = "the same pool and the same counted contents as the domain rows, seen by rightholder: a content claimed for payment (claims in the registry, by a rightholder or a CMO for a member; one claimant per content) goes to its claimant; any other content's tokens go to the rightholders named by registry entries in force at `at` that cover it (any scope: domain, URL prefix, content, work incl. near-duplicates), split equally among the distinct rightholders covering it; contents no entry covers are unclaimed; rightholder rows plus the unclaimed row sum to the pool";
 
 /// Whether a content is its near-duplicate cluster's keeper, i.e. whether it
 /// counts in the training manifest, the report's token totals and the
@@ -703,6 +708,8 @@ pub struct DomainShare {
     pub tokens: u64,
     pub share: f64,
     pub amount: f64,
+    /// The amount in integer minor units ([`MINOR_UNITS_RULE`]).
+    pub amount_minor_units: u64,
 }
 
 /// One rightholder's share (tokens may be fractional: a content covered by
@@ -717,6 +724,9 @@ pub struct RightholderShare {
     pub amount: f64,
     /// The registry entries (in force at `at`) through which it is credited.
     pub entry_ids: Vec<u64>,
+    /// The claims through which it is credited.
+    pub claim_ids: Vec<u64>,
+    pub amount_minor_units: u64,
 }
 
 /// The part of the pool no rightholder claims.
@@ -726,6 +736,7 @@ pub struct Unclaimed {
     pub tokens: u64,
     pub share: f64,
     pub amount: f64,
+    pub amount_minor_units: u64,
 }
 
 /// The compensation statement.
@@ -742,11 +753,48 @@ pub struct CompensationStatement {
     pub tokens: u64,
     pub rule: String,
     pub rightholder_rule: String,
+    /// The pool in integer minor units, and how rows get theirs.
+    pub pool_minor_units: u64,
+    pub minor_units_rule: String,
     /// Per registered domain, by tokens descending (then name).
     pub shares: Vec<DomainShare>,
     /// Per rightholder, by tokens descending (then name).
     pub rightholder_shares: Vec<RightholderShare>,
     pub unclaimed: Unclaimed,
+}
+
+/// One rightholder's credit while the statement is computed.
+#[derive(Default)]
+struct Holder {
+    contents: u64,
+    tokens: f64,
+    /// Tokens of contents shared `k` ways, by `k` (for exact integer weights).
+    by_ways: BTreeMap<usize, u64>,
+    entry_ids: BTreeSet<u64>,
+    claim_ids: BTreeSet<u64>,
+}
+
+impl Holder {
+    fn credit(&mut self, tokens: u64, ways: usize) {
+        self.contents += 1;
+        self.tokens += split_equally(tokens, ways);
+        *self.by_ways.entry(ways).or_default() += tokens;
+    }
+
+    /// Σ tokens · scale / k: `scale` is a multiple of every k.
+    fn weight(&self, scale: u64) -> u64 {
+        self.by_ways
+            .iter()
+            .map(|(&k, &tokens)| tokens.saturating_mul(scale / k as u64))
+            .fold(0u64, u64::saturating_add)
+    }
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    (a / gcd(a, b)).saturating_mul(b)
 }
 
 /// Distributes `terms.pool` pro rata over the deduplicated tokens of the
@@ -759,8 +807,8 @@ pub fn build_compensation(
     terms.validate()?;
     let reader = sources.reader;
     let mut domains: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    // rightholder → (contents, tokens, entry ids)
-    let mut holders: BTreeMap<String, (u64, f64, BTreeSet<u64>)> = BTreeMap::new();
+    let mut holders: BTreeMap<String, Holder> = BTreeMap::new();
+    let claims_on = sources.registry.is_some_and(Registry::has_claims);
     let mut unclaimed = (0u64, 0u64);
     let mut total_tokens = 0u64;
     let mut counted = 0u64;
@@ -779,6 +827,27 @@ pub fn build_compensation(
         slot.1 += tokens;
         counted += 1;
         total_tokens += tokens;
+        // Claims first: a claimed content is paid to its claimant.
+        let mut claimed: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        if claims_on && let Some(registry) = sources.registry {
+            let keys: Vec<(&str, &str)> = view
+                .captures
+                .iter()
+                .map(|(_, c)| (c.surt.as_str(), c.registered_domain.as_str()))
+                .collect();
+            for claim in registry.claims_covering(view.id, &keys)? {
+                claimed.entry(claim.rightholder).or_default().push(claim.id);
+            }
+        }
+        if !claimed.is_empty() {
+            let ways = claimed.len();
+            for (holder, ids) in claimed {
+                let slot = holders.entry(holder).or_default();
+                slot.credit(tokens, ways);
+                slot.claim_ids.extend(ids);
+            }
+            return Ok(());
+        }
         let decision = match sources.registry {
             Some(_) => Some(reservation_of(&sources, &view)?),
             None => None,
@@ -795,12 +864,11 @@ pub fn build_compensation(
             unclaimed.1 += tokens;
             return Ok(());
         }
-        let part = split_equally(tokens, covering.len());
+        let ways = covering.len();
         for (holder, ids) in covering {
             let slot = holders.entry(holder.to_owned()).or_default();
-            slot.0 += 1;
-            slot.1 += part;
-            slot.2.extend(ids);
+            slot.credit(tokens, ways);
+            slot.entry_ids.extend(ids);
         }
         Ok(())
     })?;
@@ -809,9 +877,19 @@ pub fn build_compensation(
             "no tokens in contents first seen in the period ({counted} contents): nothing to distribute"
         )));
     }
+    // The pool is finite and ≥ 0 (validated); an absurdly large one saturates.
+    let pool_minor_units = (terms.pool * 100.0).round() as u64;
+    let domain_minor = largest_remainder(
+        pool_minor_units,
+        &domains
+            .values()
+            .map(|(_, tokens)| *tokens)
+            .collect::<Vec<_>>(),
+    );
     let mut shares: Vec<DomainShare> = domains
         .into_iter()
-        .map(|(domain, (contents, tokens))| {
+        .zip(domain_minor)
+        .map(|((domain, (contents, tokens)), amount_minor_units)| {
             let (share, amount) = pro_rata(terms.pool, tokens as f64, total_tokens);
             DomainShare {
                 registered_domain: domain,
@@ -819,6 +897,7 @@ pub fn build_compensation(
                 tokens,
                 share,
                 amount,
+                amount_minor_units,
             }
         })
         .collect();
@@ -827,17 +906,29 @@ pub fn build_compensation(
             .cmp(&a.tokens)
             .then_with(|| a.registered_domain.cmp(&b.registered_domain))
     });
+    // Exact integer weights: tokens split k ways, scaled by the lcm of the k.
+    let scale = holders
+        .values()
+        .flat_map(|h| h.by_ways.keys())
+        .fold(1u64, |l, &k| lcm(l, k as u64));
+    let mut weights: Vec<u64> = holders.values().map(|h| h.weight(scale)).collect();
+    weights.push(unclaimed.1.saturating_mul(scale));
+    let mut minor = largest_remainder(pool_minor_units, &weights);
+    let unclaimed_minor = minor.pop().unwrap_or(0);
     let mut rightholder_shares: Vec<RightholderShare> = holders
         .into_iter()
-        .map(|(rightholder, (contents, tokens, ids))| {
-            let (share, amount) = pro_rata(terms.pool, tokens, total_tokens);
+        .zip(minor)
+        .map(|((rightholder, holder), amount_minor_units)| {
+            let (share, amount) = pro_rata(terms.pool, holder.tokens, total_tokens);
             RightholderShare {
                 rightholder,
-                contents,
-                tokens,
+                contents: holder.contents,
+                tokens: holder.tokens,
                 share,
                 amount,
-                entry_ids: ids.into_iter().collect(),
+                entry_ids: holder.entry_ids.into_iter().collect(),
+                claim_ids: holder.claim_ids.into_iter().collect(),
+                amount_minor_units,
             }
         })
         .collect();
@@ -859,6 +950,8 @@ pub fn build_compensation(
         tokens: total_tokens,
         rule: DOMAIN_RULE.into(),
         rightholder_rule: RIGHTHOLDER_RULE.into(),
+        pool_minor_units,
+        minor_units_rule: MINOR_UNITS_RULE.into(),
         shares,
         rightholder_shares,
         unclaimed: Unclaimed {
@@ -866,6 +959,7 @@ pub fn build_compensation(
             tokens: unclaimed.1,
             share: unclaimed_share,
             amount: unclaimed_amount,
+            amount_minor_units: unclaimed_minor,
         },
     })
 }

@@ -217,12 +217,15 @@ mod tests {
             tokens: 3,
             rule: String::new(),
             rightholder_rule: String::new(),
+            pool_minor_units: 1000,
+            minor_units_rule: String::new(),
             shares: vec![DomainShare {
                 registered_domain: "a.org".into(),
                 contents: 1,
                 tokens: 3,
                 share: 1.0,
                 amount: 10.0,
+                amount_minor_units: 1000,
             }],
             rightholder_shares: vec![RightholderShare {
                 rightholder: "Smith, \"J\"".into(),
@@ -231,12 +234,15 @@ mod tests {
                 share: 0.5,
                 amount: 5.0,
                 entry_ids: vec![1],
+                claim_ids: Vec::new(),
+                amount_minor_units: 500,
             }],
             unclaimed: Unclaimed {
                 contents: 0,
                 tokens: 0,
                 share: 0.5,
                 amount: 5.0,
+                amount_minor_units: 500,
             },
         };
         let csv = compensation_csv(&statement);

@@ -47,6 +47,7 @@ impl provindex_errors::ErrorExt for crate::registry::RegistryError {
             RegistryError::AlreadyRevoked { .. } => StatusCode::FailedPrecondition,
             RegistryError::ComplaintNotFound(_) => StatusCode::NotFound,
             RegistryError::Precondition(_) => StatusCode::FailedPrecondition,
+            RegistryError::ClaimOverlap(_) => StatusCode::AlreadyExists,
             RegistryError::Index(error) => error.status_code(),
         }
     }

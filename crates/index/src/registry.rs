@@ -44,8 +44,8 @@ use serde::{Deserialize, Serialize};
 use crate::IndexError;
 use crate::keys::ID_LEN;
 use crate::registry_tables::{
-    Audit, AuditSeq, ComplaintId, Complaints, EntryId, OptOutIds, OptOutKey, OptOuts,
-    REGISTRY_TABLES,
+    Audit, AuditSeq, ClaimId, Claims, ComplaintId, Complaints, EntryId, Mandates, OptOutIds,
+    OptOutKey, OptOuts, REGISTRY_TABLES,
 };
 
 /// Name of the entries' table, for errors.
@@ -353,6 +353,92 @@ pub struct ComplaintRecord {
     pub history: Vec<ComplaintStep>,
 }
 
+/// A claim for payment (issue 19): content left in the training data whose
+/// compensation goes to `rightholder`. Protobuf.
+#[derive(Clone, PartialEq, Message)]
+pub struct ClaimRecord {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// Who is paid: the claiming rightholder, or the CMO's member.
+    #[prost(string, tag = "2")]
+    pub rightholder: String,
+    /// The principal that claimed (the rightholder itself, or the CMO).
+    #[prost(string, tag = "3")]
+    pub claimant: String,
+    /// domain | url_prefix | content | work
+    #[prost(string, tag = "4")]
+    pub scope_kind: String,
+    /// Registered domain, SURT prefix, or content id (hex).
+    #[prost(string, tag = "5")]
+    pub scope_value: String,
+    /// Content and work claims: where the content was captured when claimed
+    /// (for the overlap rule against domain and URL-prefix claims).
+    #[prost(message, repeated, tag = "6")]
+    pub captures: Vec<CaptureKey>,
+    #[prost(string, tag = "7")]
+    pub evidence: String,
+    #[prost(int64, tag = "8")]
+    pub created_at: i64,
+    #[prost(string, tag = "9")]
+    pub created_by: String,
+    #[prost(int64, optional, tag = "10")]
+    pub revoked_at: Option<i64>,
+}
+
+/// Where a content was captured: SURT key and registered domain.
+#[derive(Clone, PartialEq, Message)]
+pub struct CaptureKey {
+    #[prost(string, tag = "1")]
+    pub surt: String,
+    #[prost(string, tag = "2")]
+    pub registered_domain: String,
+}
+
+/// A collective management organisation's mandate from one member, as an
+/// admin recorded it. Protobuf.
+#[derive(Clone, PartialEq, Message)]
+pub struct MandateRecord {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    pub cmo: String,
+    #[prost(string, tag = "3")]
+    pub member: String,
+    #[prost(string, tag = "4")]
+    pub evidence: String,
+    #[prost(int64, tag = "5")]
+    pub created_at: i64,
+    #[prost(string, tag = "6")]
+    pub created_by: String,
+    #[prost(int64, optional, tag = "7")]
+    pub revoked_at: Option<i64>,
+}
+
+impl ClaimRecord {
+    /// The claim as [`provindex_policy::claims`] sees it; `None` for a
+    /// scope it cannot read.
+    pub fn to_policy(&self) -> Option<provindex_policy::claims::ClaimFacts> {
+        use provindex_policy::claims::ClaimScope;
+        let scope = match self.scope_kind.as_str() {
+            "domain" => ClaimScope::Domain(self.scope_value.clone()),
+            "url_prefix" => ClaimScope::UrlPrefix(self.scope_value.clone()),
+            "content" => ClaimScope::Content(parse_hex_id(&self.scope_value)?),
+            "work" => ClaimScope::Work(parse_hex_id(&self.scope_value)?),
+            _ => return None,
+        };
+        Some(provindex_policy::claims::ClaimFacts {
+            id: self.id,
+            rightholder: self.rightholder.clone(),
+            scope,
+            captures: self
+                .captures
+                .iter()
+                .map(|c| (c.surt.clone(), c.registered_domain.clone()))
+                .collect(),
+        })
+    }
+}
+
 /// One step of a complaint: the state it entered, when, by whom, why.
 #[derive(Clone, PartialEq, Message)]
 pub struct ComplaintStep {
@@ -519,6 +605,9 @@ pub enum RegistryError {
     /// A step the complaint's state does not allow (FAILED_PRECONDITION).
     #[error("{0}")]
     Precondition(String),
+    /// A claim overlapping another rightholder's (ALREADY_EXISTS).
+    #[error("{0}")]
+    ClaimOverlap(String),
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -636,6 +725,9 @@ struct State {
     removals: HashMap<Scope, Vec<u64>>,
     next_id: u64,
     next_complaint: u64,
+    // Claims and mandates, all (active and revoked), by id.
+    claims: BTreeMap<u64, ClaimRecord>,
+    mandates: BTreeMap<u64, MandateRecord>,
 }
 
 impl State {
@@ -770,6 +862,14 @@ impl Registry {
         if state.next_id == 0 {
             state.next_id = 1;
         }
+        store.for_each::<Claims, IndexError>(|id, claim| {
+            state.claims.insert(id.0, claim);
+            Ok(())
+        })?;
+        store.for_each::<Mandates, IndexError>(|id, mandate| {
+            state.mandates.insert(id.0, mandate);
+            Ok(())
+        })?;
         state.next_complaint = {
             let mut iter = store.iter::<Complaints>()?;
             iter.seek_to_last();
@@ -905,6 +1005,164 @@ impl Registry {
         *next_seq += 1;
         self.state.write().map_err(lock_poisoned)?.next_complaint = id + 1;
         Ok(complaint)
+    }
+
+    /// Records a CMO's mandate from `member` (refused as a duplicate when an
+    /// active one exists), with its audit record, in one synced batch.
+    pub fn register_mandate(
+        &self,
+        cmo: &str,
+        member: &str,
+        evidence: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<MandateRecord, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let id = {
+            let state = self.state.read().map_err(lock_poisoned)?;
+            if let Some(existing) = state
+                .mandates
+                .values()
+                .find(|m| m.revoked_at.is_none() && m.cmo == cmo && m.member == member)
+            {
+                return Err(RegistryError::Duplicate {
+                    existing: existing.id,
+                });
+            }
+            state.mandates.keys().next_back().map_or(1, |last| last + 1)
+        };
+        let mandate = MandateRecord {
+            id,
+            cmo: cmo.to_owned(),
+            member: member.to_owned(),
+            evidence: evidence.to_owned(),
+            created_at: now,
+            created_by: actor.name.clone(),
+            revoked_at: None,
+        };
+        let mut batch = SchemaBatch::default();
+        batch.put::<Mandates>(&ClaimId(id), &mandate);
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &AuditRecord {
+                seq: 0,
+                at: now,
+                actor: actor.clone(),
+                action: "mandate".into(),
+                entry_id: None,
+                request: serde_json::json!({"mandate_id": id, "cmo": cmo, "member": member, "evidence": evidence}),
+                result: "ok".into(),
+                message: String::new(),
+            },
+        );
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        self.state
+            .write()
+            .map_err(lock_poisoned)?
+            .mandates
+            .insert(id, mandate.clone());
+        Ok(mandate)
+    }
+
+    /// The members whose active mandates `cmo` holds.
+    pub fn mandates_of(&self, cmo: &str) -> Result<Vec<String>, IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
+        Ok(state
+            .mandates
+            .values()
+            .filter(|m| m.revoked_at.is_none() && m.cmo == cmo)
+            .map(|m| m.member.clone())
+            .collect())
+    }
+
+    /// Adds a claim (`claim.id` is assigned here) unless it overlaps another
+    /// rightholder's active claim ([`provindex_policy::claims::check_overlap`],
+    /// checked under the writer lock: two overlapping claims cannot both
+    /// pass), with its audit record, in one synced batch.
+    pub fn register_claim(
+        &self,
+        mut claim: ClaimRecord,
+        actor: &Actor,
+        now: i64,
+        request: serde_json::Value,
+    ) -> Result<ClaimRecord, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        {
+            let state = self.state.read().map_err(lock_poisoned)?;
+            let facts = claim.to_policy().ok_or_else(|| {
+                RegistryError::Precondition(format!(
+                    "a claim's scope is domain, url_prefix, content or work, not {:?}",
+                    claim.scope_kind
+                ))
+            })?;
+            let existing: Vec<_> = state
+                .claims
+                .values()
+                .filter(|c| c.revoked_at.is_none())
+                .filter_map(ClaimRecord::to_policy)
+                .collect();
+            provindex_policy::claims::check_overlap(&facts, &existing)
+                .map_err(RegistryError::ClaimOverlap)?;
+            claim.id = state.claims.keys().next_back().map_or(1, |last| last + 1);
+        }
+        claim.created_at = now;
+        claim.created_by = actor.name.clone();
+        let mut batch = SchemaBatch::default();
+        batch.put::<Claims>(&ClaimId(claim.id), &claim);
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &AuditRecord {
+                seq: 0,
+                at: now,
+                actor: actor.clone(),
+                action: "claim".into(),
+                entry_id: None,
+                request: serde_json::json!({"claim_id": claim.id, "request": request}),
+                result: "ok".into(),
+                message: String::new(),
+            },
+        );
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        self.state
+            .write()
+            .map_err(lock_poisoned)?
+            .claims
+            .insert(claim.id, claim.clone());
+        Ok(claim)
+    }
+
+    /// Active claims covering a content (by id, and by its captures' SURT
+    /// keys and registered domains), in id order.
+    pub fn claims_covering(
+        &self,
+        content_id: u128,
+        captures: &[(&str, &str)],
+    ) -> Result<Vec<ClaimRecord>, IndexError> {
+        let state = self.state.read().map_err(lock_poisoned)?;
+        Ok(state
+            .claims
+            .values()
+            .filter(|c| c.revoked_at.is_none())
+            .filter(|c| {
+                c.to_policy().is_some_and(|facts| {
+                    provindex_policy::claims::covers(&facts.scope, content_id, captures)
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// Whether any claim was ever made (compensation skips the look-ups
+    /// otherwise).
+    pub fn has_claims(&self) -> bool {
+        self.state
+            .read()
+            .map(|s| !s.claims.is_empty())
+            .unwrap_or(true)
     }
 
     /// One complaint by id.
@@ -1728,6 +1986,92 @@ mod tests {
                 .expect("removals")
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn claims_refuse_other_rightholders_overlaps_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry");
+        let registry = Registry::open(&path).expect("open");
+        let claim =
+            |holder: &str, kind: &str, value: &str, captures: &[(&str, &str)]| ClaimRecord {
+                id: 0,
+                rightholder: holder.into(),
+                claimant: "CMO".into(),
+                scope_kind: kind.into(),
+                scope_value: value.into(),
+                captures: captures
+                    .iter()
+                    .map(|(surt, domain)| CaptureKey {
+                        surt: (*surt).into(),
+                        registered_domain: (*domain).into(),
+                    })
+                    .collect(),
+                evidence: "mandate 1".into(),
+                created_at: 0,
+                created_by: String::new(),
+                revoked_at: None,
+            };
+        let news = registry
+            .register_claim(
+                claim("Ann", "url_prefix", "org,example)/news", &[]),
+                &actor(),
+                10,
+                serde_json::json!({}),
+            )
+            .expect("claim");
+        assert_eq!(news.id, 1);
+        let content = format!("{:032x}", 7u128);
+        let overlap = registry
+            .register_claim(
+                claim(
+                    "Bo",
+                    "content",
+                    &content,
+                    &[("org,example)/news/a", "example.org")],
+                ),
+                &actor(),
+                11,
+                serde_json::json!({}),
+            )
+            .expect_err("overlap");
+        assert!(
+            matches!(&overlap, RegistryError::ClaimOverlap(m) if m.contains("claim 1 of Ann")),
+            "{overlap}"
+        );
+        // Ann's own content claim inside her prefix is fine.
+        registry
+            .register_claim(
+                claim("Ann", "content", &content, &[("org,example)/news/a", "")]),
+                &actor(),
+                12,
+                serde_json::json!({}),
+            )
+            .expect("own overlap");
+        registry
+            .register_mandate("CMO", "Ann", "signed 2024", &actor(), 13)
+            .expect("mandate");
+        assert!(matches!(
+            registry.register_mandate("CMO", "Ann", "again", &actor(), 14),
+            Err(RegistryError::Duplicate { existing: 1 })
+        ));
+        drop(registry);
+        let registry = Registry::open(&path).expect("reopen");
+        assert_eq!(registry.mandates_of("CMO").expect("mandates"), ["Ann"]);
+        let covering: Vec<u64> = registry
+            .claims_covering(9, &[("org,example)/news/b", "")])
+            .expect("covering")
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(covering, [1]);
+        assert_eq!(registry.claims_covering(7, &[]).expect("covering").len(), 1);
+        assert!(registry.has_claims());
+        let log = registry.audit_log(0, 10).expect("audit");
+        assert_eq!(
+            log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            ["claim", "claim", "mandate"]
         );
     }
 

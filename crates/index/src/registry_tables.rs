@@ -4,7 +4,8 @@ use provindex_store::{CodecError, ColumnFamilySpec, KeyCodec, ValueCodec, define
 
 use crate::keys::ID_LEN;
 use crate::registry::{
-    AuditRecord, ComplaintRecord, OptOutEntry, RegistrationRecord, Scope, ScopeKind,
+    AuditRecord, ClaimRecord, ComplaintRecord, MandateRecord, OptOutEntry, RegistrationRecord,
+    Scope, ScopeKind,
 };
 
 define_schema!(
@@ -38,7 +39,22 @@ define_schema!(
     "complaints"
 );
 
-pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 4] = [
+define_schema!(
+    /// claim id (8) → a claim for payment (protobuf).
+    Claims,
+    ClaimId,
+    ClaimRecord,
+    "claims"
+);
+define_schema!(
+    /// mandate id (8) → a CMO's mandate from a member (protobuf).
+    Mandates,
+    ClaimId,
+    MandateRecord,
+    "mandates"
+);
+
+pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 6] = [
     ColumnFamilySpec {
         name: "optouts",
         point_lookups: false,
@@ -54,6 +70,14 @@ pub(crate) const REGISTRY_TABLES: [ColumnFamilySpec; 4] = [
     ColumnFamilySpec {
         name: "complaints",
         point_lookups: true,
+    },
+    ColumnFamilySpec {
+        name: "claims",
+        point_lookups: false,
+    },
+    ColumnFamilySpec {
+        name: "mandates",
+        point_lookups: false,
     },
 ];
 
@@ -71,6 +95,10 @@ pub struct EntryId(pub u64);
 /// A complaint's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ComplaintId(pub u64);
+
+/// A claim's or mandate's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClaimId(pub u64);
 
 /// An audit record's sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -192,6 +220,30 @@ impl ValueCodec<Complaints> for ComplaintRecord {
     }
 }
 
+macro_rules! id_and_protobuf_codecs {
+    ($schema:ty, $value:ty) => {
+        impl KeyCodec<$schema> for ClaimId {
+            fn encode_key(&self) -> Vec<u8> {
+                self.0.to_be_bytes().to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+                u64_from(bytes, "id").map(ClaimId)
+            }
+        }
+
+        impl ValueCodec<$schema> for $value {
+            fn encode_value(&self) -> Vec<u8> {
+                prost::Message::encode_to_vec(self)
+            }
+            fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+                prost::Message::decode(bytes).map_err(|e| CodecError::new(e.to_string()))
+            }
+        }
+    };
+}
+id_and_protobuf_codecs!(Claims, ClaimRecord);
+id_and_protobuf_codecs!(Mandates, MandateRecord);
+
 impl KeyCodec<Audit> for AuditSeq {
     fn encode_key(&self) -> Vec<u8> {
         self.0.to_be_bytes().to_vec()
@@ -215,7 +267,10 @@ impl ValueCodec<Audit> for AuditRecord {
 mod strategies {
     use proptest::prelude::*;
 
-    use crate::registry::{Actor, AuditRecord, ComplaintRecord, ComplaintStep, OptOutEntry, Scope};
+    use crate::registry::{
+        Actor, AuditRecord, CaptureKey, ClaimRecord, ComplaintRecord, ComplaintStep, MandateRecord,
+        OptOutEntry, Scope,
+    };
 
     pub fn scope() -> impl Strategy<Value = Scope> {
         prop_oneof![
@@ -311,6 +366,55 @@ mod strategies {
             )
     }
 
+    pub fn claim() -> impl Strategy<Value = ClaimRecord> {
+        (
+            any::<u64>(),
+            "\\PC{0,16}",
+            "[a-z_]{1,12}",
+            "\\PC{0,30}",
+            proptest::collection::vec(("[a-z,)/]{1,20}", "[a-z.]{0,12}"), 0..3),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(
+                |(id, rightholder, scope_kind, scope_value, captures, revoked_at)| ClaimRecord {
+                    id,
+                    rightholder,
+                    claimant: "cmo".into(),
+                    scope_kind,
+                    scope_value,
+                    captures: captures
+                        .into_iter()
+                        .map(|(surt, registered_domain)| CaptureKey {
+                            surt,
+                            registered_domain,
+                        })
+                        .collect(),
+                    evidence: "mandate".into(),
+                    created_at: 5,
+                    created_by: "ops".into(),
+                    revoked_at,
+                },
+            )
+    }
+
+    pub fn mandate() -> impl Strategy<Value = MandateRecord> {
+        (
+            any::<u64>(),
+            "\\PC{0,16}",
+            "\\PC{0,16}",
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(|(id, cmo, member, revoked_at)| MandateRecord {
+                id,
+                cmo,
+                member,
+                evidence: "signed".into(),
+                created_at: 1,
+                created_by: "ops".into(),
+                revoked_at,
+            })
+    }
+
     pub fn audit() -> impl Strategy<Value = AuditRecord> {
         (
             any::<u64>(),
@@ -360,4 +464,16 @@ provindex_store::test_schema_codecs!(
     Complaints,
     any::<u64>().prop_map(ComplaintId),
     strategies::complaint()
+);
+provindex_store::test_schema_codecs!(
+    claims_codecs,
+    Claims,
+    any::<u64>().prop_map(ClaimId),
+    strategies::claim()
+);
+provindex_store::test_schema_codecs!(
+    mandates_codecs,
+    Mandates,
+    any::<u64>().prop_map(ClaimId),
+    strategies::mandate()
 );

@@ -38,9 +38,75 @@ pub fn top_domain_count(domains: usize) -> usize {
     domains.div_ceil(10).max(1)
 }
 
+/// `pool` integer minor units split over `weights` by the largest-remainder
+/// (Hamilton) method: each row gets ⌊pool · w / Σw⌋, and the units left over
+/// go one each to the rows with the largest remainders (ties: the earlier
+/// row). The rows sum to `pool` exactly; all zero when every weight is 0.
+pub fn largest_remainder(pool: u64, weights: &[u64]) -> Vec<u64> {
+    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
+    if total == 0 {
+        return vec![0; weights.len()];
+    }
+    let mut amounts = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
+    for (row, &weight) in weights.iter().enumerate() {
+        let exact = u128::from(pool) * u128::from(weight);
+        // ⌊pool · w / Σw⌋ ≤ pool: fits in u64.
+        amounts.push((exact / total) as u64);
+        remainders.push((exact % total, row));
+    }
+    let given: u64 = amounts.iter().sum();
+    let left = pool - given;
+    // Largest remainder first, then the earlier row.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, row) in remainders.iter().take(left as usize) {
+        amounts[row] += 1;
+    }
+    amounts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn largest_remainder_sums_to_the_pool_by_hand() {
+        // 100 over 1:1:1 → 33.33 each; one unit left, to the first row.
+        assert_eq!(largest_remainder(100, &[1, 1, 1]), [34, 33, 33]);
+        // 10 over 5:3:2 exactly.
+        assert_eq!(largest_remainder(10, &[5, 3, 2]), [5, 3, 2]);
+        // 7 over 1:2:4 → 1, 2, 4 exactly; 8 → 1.14, 2.29, 4.57: one left to
+        // the largest remainder (.57).
+        assert_eq!(largest_remainder(8, &[1, 2, 4]), [1, 2, 5]);
+        assert_eq!(largest_remainder(5, &[0, 0]), [0, 0]);
+        assert_eq!(largest_remainder(0, &[3, 4]), [0, 0]);
+        assert_eq!(largest_remainder(9, &[]), Vec::<u64>::new());
+        // Large values do not overflow.
+        let rows = largest_remainder(u64::MAX, &[u64::MAX, u64::MAX, 1]);
+        assert_eq!(
+            rows.iter().map(|&r| u128::from(r)).sum::<u128>(),
+            u128::from(u64::MAX)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn largest_remainder_always_sums_and_stays_within_one_unit(
+            pool in 0u64..1_000_000_000,
+            weights in proptest::collection::vec(0u64..1_000_000, 0..20),
+        ) {
+            let rows = largest_remainder(pool, &weights);
+            let total: u64 = weights.iter().sum();
+            proptest::prop_assert_eq!(rows.len(), weights.len());
+            if total > 0 {
+                proptest::prop_assert_eq!(rows.iter().sum::<u64>(), pool);
+                for (row, weight) in rows.iter().zip(&weights) {
+                    let exact = pool as f64 * *weight as f64 / total as f64;
+                    proptest::prop_assert!((*row as f64 - exact).abs() < 1.0 + 1e-6);
+                }
+            }
+        }
+    }
 
     #[test]
     fn shares_and_amounts_by_hand() {

@@ -15,6 +15,8 @@
 //!   domains).
 //! - [`authorization`]: roles, rightholders' granted scopes, who may
 //!   register, revoke, list and export.
+//! - [`claims`]: claims for payment (by rightholders and CMOs with
+//!   mandates) and the one-claimant-per-content overlap rule.
 //! - [`complaint`]: complaint states, due dates, remedies and who may
 //!   read and review them.
 //! - [`pii`]: personal identifiers in a text (kinds and distinct counts) and
@@ -24,6 +26,7 @@
 
 pub mod arithmetic;
 pub mod authorization;
+pub mod claims;
 pub mod complaint;
 pub mod export;
 pub mod keeper;

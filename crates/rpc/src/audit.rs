@@ -28,6 +28,7 @@ use tonic::{Request, Response, Status};
 use crate::ApiError;
 use crate::auth::{Auth, AuthError, Principal};
 
+mod claims;
 mod complaints;
 
 /// Largest sample one request draws.
@@ -843,5 +844,37 @@ impl AuditService for AuditApi {
                 .await
                 .into()),
         }
+    }
+
+    async fn claim_content(
+        &self,
+        request: Request<pb::ClaimContentRequest>,
+    ) -> Result<Response<pb::ClaimContentResponse>, Status> {
+        let principal = self.caller(&request, "ClaimContent")?;
+        let request = request.into_inner();
+        let logged = json!({
+            "member": crate::echo(&request.member),
+            "evidence_bytes": request.evidence.len(),
+        });
+        match self.claim_content(&principal, request).await {
+            Ok(claim) => Ok(Response::new(pb::ClaimContentResponse {
+                claim: Some(claim),
+            })),
+            Err(error) => Err(self
+                .refused(&principal, "claim_rejected", logged, error)
+                .await
+                .into()),
+        }
+    }
+
+    async fn register_mandate(
+        &self,
+        request: Request<pb::RegisterMandateRequest>,
+    ) -> Result<Response<pb::RegisterMandateResponse>, Status> {
+        let principal = self.caller(&request, "RegisterMandate")?;
+        let id = self
+            .register_mandate(&principal, request.into_inner())
+            .await?;
+        Ok(Response::new(pb::RegisterMandateResponse { id }))
     }
 }

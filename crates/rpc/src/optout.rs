@@ -55,8 +55,8 @@ pub struct OptOutApi {
 }
 
 /// A scope as canonicalized from a request.
-struct Canonical {
-    scope: Scope,
+pub(crate) struct Canonical {
+    pub(crate) scope: Scope,
     submitted: String,
     /// Domain SURT prefix (domain scopes) or SURT prefix (URL scopes), for grants.
     surt: String,
@@ -208,7 +208,10 @@ impl OptOutApi {
     }
 
     /// Turns a request scope into a registry scope; INVALID_ARGUMENT names the field.
-    fn canonical_scope(&self, scope: Option<&OptOutScope>) -> Result<Canonical, crate::ApiError> {
+    pub(crate) fn canonical_scope(
+        &self,
+        scope: Option<&OptOutScope>,
+    ) -> Result<Canonical, crate::ApiError> {
         let scope = scope.and_then(|s| s.scope.as_ref()).ok_or_else(|| {
             invalid(
                 "scope",
@@ -577,6 +580,41 @@ fn capture_surts(index: &IndexReader, content_id: u128) -> Result<Vec<String>, c
 }
 
 impl OptOutApi {
+    /// Whether `principal` may cover this scope (its grants; for a
+    /// content, one of its captures inside them).
+    pub(crate) async fn authorize(
+        &self,
+        principal: &Principal,
+        canonical: &Canonical,
+    ) -> Result<(), crate::ApiError> {
+        let surts = match &canonical.scope {
+            Scope::Content(content_id) if principal.needs_captures_for_content() => {
+                let content_id = *content_id;
+                self.blocking(move |_, index| capture_surts(index, content_id))
+                    .await?
+            }
+            _ => Vec::new(),
+        };
+        let shown_prefix = shown(&canonical.submitted);
+        let requested = match &canonical.scope {
+            Scope::Domain(domain) => RequestedScope::Domain {
+                domain,
+                surt: &canonical.surt,
+            },
+            Scope::UrlPrefix(_) => RequestedScope::UrlPrefix {
+                shown: &shown_prefix,
+                surt: &canonical.surt,
+            },
+            Scope::Content(content_id) => RequestedScope::Content {
+                content_id: *content_id,
+                capture_surts: &surts,
+            },
+            _ => RequestedScope::Work,
+        };
+        authorization::authorize_scope(principal, requested).map_err(ApiError::from)?;
+        Ok(())
+    }
+
     async fn register(
         &self,
         principal: &Principal,
@@ -631,32 +669,7 @@ impl OptOutApi {
             Some(time) => time,
             None => now(),
         };
-        // Authorization of the scope itself.
-        let surts = match &canonical.scope {
-            Scope::Content(content_id) if principal.needs_captures_for_content() => {
-                let content_id = *content_id;
-                self.blocking(move |_, index| capture_surts(index, content_id))
-                    .await?
-            }
-            _ => Vec::new(),
-        };
-        let shown_prefix = shown(&canonical.submitted);
-        let requested = match &canonical.scope {
-            Scope::Domain(domain) => RequestedScope::Domain {
-                domain,
-                surt: &canonical.surt,
-            },
-            Scope::UrlPrefix(_) => RequestedScope::UrlPrefix {
-                shown: &shown_prefix,
-                surt: &canonical.surt,
-            },
-            Scope::Content(content_id) => RequestedScope::Content {
-                content_id: *content_id,
-                capture_surts: &surts,
-            },
-            _ => RequestedScope::Work,
-        };
-        authorization::authorize_scope(principal, requested).map_err(ApiError::from)?;
+        self.authorize(principal, &canonical).await?;
         let new = NewRegistration {
             rightholder,
             scope: canonical.scope,

@@ -1,0 +1,174 @@
+//! Claims for payment in `AuditService` (issue 19): `ClaimContent` by a
+//! rightholder for itself or by a collective management organisation for a
+//! member whose mandate an admin recorded (`RegisterMandate`). The scope is
+//! canonicalized and authorized exactly as an opt-out's
+//! ([`crate::OptOutApi`]); who is paid and the one-claimant-per-content rule
+//! are [`provindex_policy::claims`]'s, checked by the registry under its
+//! writer lock.
+
+use std::sync::Arc;
+
+use provindex_index::registry::{Actor, CaptureKey, ClaimRecord, Scope};
+use provindex_index::{IndexReader, Registry};
+use provindex_policy::authorization::{self, Role};
+use provindex_policy::claims;
+use provindex_proto::v1 as pb;
+use serde_json::json;
+
+use super::AuditApi;
+use crate::ApiError;
+use crate::auth::Principal;
+
+/// Longest evidence note or name, in bytes (as OptOutService).
+const MAX_NOTE_BYTES: usize = 8192;
+const MAX_NAME_BYTES: usize = 256;
+/// Captures of a claimed content recorded for the overlap rule.
+const MAX_CAPTURES: usize = 10_000;
+
+fn actor(principal: &Principal) -> Actor {
+    Actor {
+        name: principal.name.clone(),
+        role: principal.role.as_str().into(),
+    }
+}
+
+/// (SURT key, registered domain) of a content's captures.
+fn capture_keys(index: &IndexReader, content_id: u128) -> Result<Vec<CaptureKey>, ApiError> {
+    let (ids, _) = index.content_captures(content_id, None, MAX_CAPTURES)?;
+    let mut keys = Vec::new();
+    for id in ids {
+        if let Some(capture) = index.capture(id)? {
+            keys.push(CaptureKey {
+                surt: capture.surt,
+                registered_domain: capture.registered_domain,
+            });
+        }
+    }
+    Ok(keys)
+}
+
+fn to_proto(claim: &ClaimRecord) -> pb::Claim {
+    pb::Claim {
+        id: claim.id.to_string(),
+        rightholder: claim.rightholder.clone(),
+        claimant: claim.claimant.clone(),
+        scope_kind: claim.scope_kind.clone(),
+        scope_key: claim.scope_value.clone(),
+        evidence: claim.evidence.clone(),
+        created_at: claim.created_at,
+    }
+}
+
+fn bounded(field: &'static str, text: &str, max: usize) -> Result<(), ApiError> {
+    if text.len() > max {
+        return Err(ApiError::invalid(field, format!("longer than {max} bytes")));
+    }
+    Ok(())
+}
+
+impl AuditApi {
+    pub(super) async fn claim_content(
+        &self,
+        principal: &Principal,
+        request: pb::ClaimContentRequest,
+    ) -> Result<pb::Claim, ApiError> {
+        let registry = self.registry()?;
+        bounded("member", &request.member, MAX_NAME_BYTES)?;
+        bounded("evidence", &request.evidence, MAX_NOTE_BYTES)?;
+        if request.evidence.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "evidence",
+                "is required (the licence or mandate the claim rests on)",
+            ));
+        }
+        let member = request.member.trim();
+        let mandates = registry.mandates_of(&principal.name)?;
+        let rightholder = claims::claimant(principal, member, &mandates)?;
+        let optouts = crate::OptOutApi::new(
+            Arc::clone(&registry),
+            Arc::clone(&self.index),
+            self.auth.clone(),
+        )
+        .map_err(ApiError::FailedPrecondition)?;
+        let canonical = optouts.canonical_scope(request.scope.as_ref())?;
+        let (kind, value, content) = match &canonical.scope {
+            Scope::Domain(d) => ("domain", d.clone(), None),
+            Scope::UrlPrefix(p) => ("url_prefix", p.clone(), None),
+            Scope::Content(id) => ("content", format!("{id:032x}"), Some(*id)),
+            Scope::Work(id) => ("work", format!("{id:032x}"), Some(*id)),
+            _ => {
+                return Err(ApiError::invalid(
+                    "scope",
+                    "a claim covers a domain, url_prefix, content_id or work_text",
+                ));
+            }
+        };
+        optouts.authorize(principal, &canonical).await?;
+        let captures = match content {
+            Some(id) => self.blocking(move |index| capture_keys(index, id)).await?,
+            None => Vec::new(),
+        };
+        let claim = ClaimRecord {
+            id: 0,
+            rightholder,
+            claimant: principal.name.clone(),
+            scope_kind: kind.into(),
+            scope_value: value,
+            captures,
+            evidence: request.evidence.clone(),
+            created_at: 0,
+            created_by: String::new(),
+            revoked_at: None,
+        };
+        let who = actor(principal);
+        let logged = json!({
+            "member": request.member,
+            "scope": {kind: claim.scope_value},
+            "evidence": request.evidence,
+        });
+        let now = provindex_disclosure::now();
+        let claim =
+            tokio::task::spawn_blocking(move || registry.register_claim(claim, &who, now, logged))
+                .await
+                .map_err(|join| ApiError::Internal(format!("claim task failed: {join}")))??;
+        tracing::info!(id = claim.id, rightholder = claim.rightholder, claimant = %principal.name, "content claimed");
+        Ok(to_proto(&claim))
+    }
+
+    pub(super) async fn register_mandate(
+        &self,
+        principal: &Principal,
+        request: pb::RegisterMandateRequest,
+    ) -> Result<String, ApiError> {
+        if principal.role != Role::Admin {
+            return Err(authorization::Denied::Permission(format!(
+                "{} ({}) may not register mandates: RegisterMandate needs the admin role",
+                principal.name,
+                principal.role.as_str()
+            ))
+            .into());
+        }
+        let registry: Arc<Registry> = self.registry()?;
+        for (field, text) in [("cmo", &request.cmo), ("member", &request.member)] {
+            bounded(field, text, MAX_NAME_BYTES)?;
+            if text.trim().is_empty() {
+                return Err(ApiError::invalid(field, "is empty"));
+            }
+        }
+        bounded("evidence", &request.evidence, MAX_NOTE_BYTES)?;
+        let who = actor(principal);
+        let now = provindex_disclosure::now();
+        let mandate = tokio::task::spawn_blocking(move || {
+            registry.register_mandate(
+                request.cmo.trim(),
+                request.member.trim(),
+                &request.evidence,
+                &who,
+                now,
+            )
+        })
+        .await
+        .map_err(|join| ApiError::Internal(format!("mandate task failed: {join}")))??;
+        Ok(mandate.id.to_string())
+    }
+}
