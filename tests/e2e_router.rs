@@ -626,3 +626,168 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         .expect_err("FindWork needs every partition");
     assert_eq!(work.code(), Code::Unavailable);
 }
+
+const ADMIN: &str = "admin-token-0123456789";
+
+/// The opt-out registry as a service: partition servers started with
+/// `--registry-url` consult it, so CheckOptOut through the router gives one
+/// server's answer, registry entries included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_servers_consult_the_registry_service() {
+    let temp = tempfile::tempdir().expect("temp");
+    let inputs = [
+        corpus_dir().join("warc/gov.uk-2014-crawl-a.warc.gz"),
+        corpus_dir().join("warc/iana.org-2014.warc.gz"),
+    ];
+    let build = |out: &Path, extra: &[&str]| {
+        let output = Command::new(provindex_bin())
+            .arg("index")
+            .args(&inputs)
+            .arg("--out")
+            .arg(out)
+            .args(["--built-at", "0"])
+            .args(extra)
+            .output()
+            .expect("run provindex index");
+        assert!(output.status.success(), "index {extra:?}: {output:?}");
+    };
+    let dir1 = temp.path().join("whole");
+    let dir4 = temp.path().join("parted");
+    build(&dir1, &[]);
+    build(&dir4, &["--index-partitions", "4"]);
+    let auth = temp.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"tokens": {{"{ADMIN}": {{"role": "admin", "name": "ops"}}}}}}"#),
+    )
+    .expect("auth file");
+
+    let mut registry = Command::new(provindex_bin())
+        .arg("registry-server")
+        .arg("--index")
+        .arg(&dir1)
+        .arg("--registry")
+        .arg(temp.path().join("registry"))
+        .arg("--create")
+        .arg("--auth")
+        .arg(&auth)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start provindex registry-server");
+    let mut stdout = BufReader::new(registry.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    // Keep reading: a server writing to a closed pipe would fail.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let registry_url = format!(
+        "http://{}",
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("registry server did not start: {line:?}"))
+    );
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _registry = KillOnDrop(registry);
+
+    let with_registry = ["--registry-url", registry_url.as_str()];
+    let single = ServerProcess::start_with(&dir1, &with_registry);
+    let low = ServerProcess::start_with(
+        &dir4,
+        &["--partitions", "0,1", "--registry-url", &registry_url],
+    );
+    let high = ServerProcess::start_with(
+        &dir4,
+        &["--partitions", "2,3", "--registry-url", &registry_url],
+    );
+    let router = RouterProcess::start(&[&low, &high]).expect("router starts");
+    let mut one = client(&single.addr).await;
+    let mut routed = client(&router.addr).await;
+
+    let mut optouts = provindex_proto::v1::opt_out_service_client::OptOutServiceClient::new(
+        Channel::from_shared(registry_url.clone())
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to the registry server"),
+    );
+    optouts
+        .register_opt_out(common::with_token(
+            provindex_proto::v1::RegisterOptOutRequest {
+                rightholder: "Gov".into(),
+                scope: Some(provindex_proto::v1::OptOutScope {
+                    scope: Some(provindex_proto::v1::opt_out_scope::Scope::Domain(
+                        "data.gov.uk".into(),
+                    )),
+                }),
+                effective_from: Some(1_400_000_000),
+                evidence: "signed declaration #17".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("register at the registry server");
+
+    let captures: Vec<_> = one
+        .lookup_url(LookupUrlRequest {
+            url: "uk".into(),
+            r#match: UrlMatch::Domain as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("captures")
+        .into_inner()
+        .captures
+        .into_iter()
+        .chain(
+            one.lookup_url(LookupUrlRequest {
+                url: "iana.org".into(),
+                r#match: UrlMatch::Domain as i32,
+                page_size: 50,
+                ..Default::default()
+            })
+            .await
+            .expect("captures")
+            .into_inner()
+            .captures,
+        )
+        .collect();
+    let mut by_registry = 0;
+    for capture in &captures {
+        let mut targets = vec![Target::Url(capture.url.clone())];
+        if !capture.content_id.is_empty() {
+            targets.push(Target::ContentId(capture.content_id.clone()));
+        }
+        for target in targets {
+            let request = CheckOptOutRequest {
+                target: Some(target.clone()),
+            };
+            let expected = one
+                .check_opt_out(request.clone())
+                .await
+                .map(|r| r.into_inner())
+                .map_err(|s| s.code());
+            let got = routed
+                .check_opt_out(request)
+                .await
+                .map(|r| r.into_inner())
+                .map_err(|s| s.code());
+            assert_eq!(got, expected, "{target:?}");
+            if let Ok(answer) = expected {
+                assert!(answer.registry_checked, "{answer:?}");
+                by_registry += usize::from(answer.deciding.is_some_and(|d| d.origin == "registry"));
+            }
+        }
+    }
+    assert!(
+        by_registry > 10,
+        "{by_registry} answers decided by the registry"
+    );
+}

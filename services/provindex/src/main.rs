@@ -318,8 +318,9 @@ fn run_serve(
     })
 }
 
-/// `serve` over partitions ([`router_cmd::run_partition_serve`]): the
-/// options it does not implement are refused, not ignored.
+/// `serve` over partitions ([`router_cmd::run_partition_serve`]): CheckOptOut
+/// consults `--registry-url`; the options it does not implement are
+/// refused, not ignored.
 #[allow(clippy::too_many_arguments)]
 fn run_partition_serve(
     index: PathBuf,
@@ -332,19 +333,18 @@ fn run_partition_serve(
     connections: &ConnectionArgs,
     access: &registry_cli::AccessArgs,
 ) -> anyhow::Result<()> {
+    let access = access.open(&index)?;
     let mut config = provindex_rpc::ServerConfig::default();
-    if access.registry_url().is_none() {
-        access.open(&index)?.apply(&mut config);
-    }
+    access.apply(&mut config);
     anyhow::ensure!(
         http_listen.is_none()
-            && access.registry_url().is_none()
             && config.registry.is_none()
             && config.auth.is_none()
             && config.tls.is_none()
             && config.pii_key.is_none(),
-        "serving partitions of {}: --http-listen, the opt-out registry, --auth, TLS and \
-         --pii-key are not supported there yet (ProvenanceService and PartitionService only)",
+        "serving partitions of {}: --http-listen, a local opt-out registry (use \
+         --registry-url), --auth, TLS and --pii-key are not supported there yet \
+         (ProvenanceService and PartitionService only)",
         index.display()
     );
     let block_cache_bytes = block_cache_mb
@@ -358,6 +358,7 @@ fn run_partition_serve(
         metrics_listen,
         block_cache_bytes,
         connections: connections.limits(),
+        access,
     })
 }
 

@@ -127,12 +127,16 @@ pub struct PartitionServe {
     pub metrics_listen: Option<String>,
     pub block_cache_bytes: usize,
     pub connections: provindex_rpc::ConnectionLimits,
+    /// `--registry-url`: CheckOptOut on every partition consults it.
+    pub access: crate::registry_cli::Access,
 }
 
 /// `serve --partitions`: opens the wanted partitions (all by default) of a
 /// published index and serves ProvenanceService over them like a router,
-/// plus PartitionService. The other services of `serve` (OptOut, Report,
-/// Audit, Ledger, HTTP) need the whole index and are not served here.
+/// plus PartitionService; CheckOptOut consults the registry service of
+/// `--registry-url` (each partition with its own reader: a content's
+/// signature is on its partition). The other services of `serve` (OptOut,
+/// Report, Audit, Ledger, HTTP) need the whole index and are not served here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,
@@ -141,6 +145,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     )?;
     let published = &local.publication.index;
     let count = u32::try_from(local.publication.partitions.len()).unwrap_or(u32::MAX);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut apis = BTreeMap::new();
     for (number, dir) in &local.partitions {
         // The block cache is split between the partitions held.
@@ -169,7 +174,15 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
             published.normalization_version,
             published.sketch_spec
         );
-        apis.insert(*number, provindex_rpc::ProvenanceApi::new(Arc::new(reader)));
+        let reader = Arc::new(reader);
+        let mut api = provindex_rpc::ProvenanceApi::new(Arc::clone(&reader));
+        if let Some(registry) = args
+            .access
+            .remote_registry(runtime.handle().clone(), reader)?
+        {
+            api = api.with_registry(registry as Arc<dyn provindex_rpc::OptOutRegistry>);
+        }
+        apis.insert(*number, api);
     }
     anyhow::ensure!(
         !apis.is_empty(),
@@ -188,7 +201,6 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let router =
         Router::new(facts.clone(), vec![(backend, held.clone())]).map_err(anyhow::Error::msg)?;
     let description = facts.describe(held.clone());
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let (listener, local_addr) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
