@@ -48,6 +48,10 @@ use crate::registry_tables::{
     OptOutKey, OptOuts, REGISTRY_TABLES,
 };
 
+/// The tables of registries written before complaints and claims (issue
+/// 19): the first of [`REGISTRY_TABLES`].
+const LEGACY_TABLES: usize = 3;
+
 /// Name of the entries' table, for errors.
 const OPTOUTS: &str = "optouts";
 
@@ -808,6 +812,10 @@ pub struct Registry {
     // Serializes writes: id and sequence allocation, duplicate checks, the
     // batch and the in-memory update happen under it.
     writer: Mutex<u64>,
+    // Opened read-only from before complaints and claims (issue 19): the
+    // `complaints`, `claims` and `mandates` tables do not exist (and hold
+    // nothing).
+    without_issue_19_tables: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -830,7 +838,7 @@ impl Registry {
     /// writing. One process at a time: a second opener fails on RocksDB's lock.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         let store = Store::open(path, &REGISTRY_TABLES, OpenMode::ReadWrite, 8 << 20)?;
-        Self::load(store, path)
+        Self::load(store, path, false)
     }
 
     /// Opens an existing registry read-only (e.g. to read the audit log while
@@ -842,11 +850,24 @@ impl Registry {
                 reason: "no opt-out registry here".into(),
             });
         }
-        let store = Store::open(path, &REGISTRY_TABLES, OpenMode::ReadOnly, 8 << 20)?;
-        Self::load(store, path)
+        match Store::open(path, &REGISTRY_TABLES, OpenMode::ReadOnly, 8 << 20) {
+            Ok(store) => Self::load(store, path, false),
+            // A registry written before complaints and claims lacks their
+            // tables, which a read-only open cannot create (a read-write
+            // open adds them).
+            Err(error) => match Store::open(
+                path,
+                &REGISTRY_TABLES[..LEGACY_TABLES],
+                OpenMode::ReadOnly,
+                8 << 20,
+            ) {
+                Ok(store) => Self::load(store, path, true),
+                Err(_) => Err(error.into()),
+            },
+        }
     }
 
-    fn load(store: Store, path: &Path) -> Result<Self, IndexError> {
+    fn load(store: Store, path: &Path, legacy: bool) -> Result<Self, IndexError> {
         let mut state = State::default();
         store.for_each::<OptOuts, IndexError>(|_, entry| {
             state.insert(entry);
@@ -861,6 +882,16 @@ impl Registry {
         };
         if state.next_id == 0 {
             state.next_id = 1;
+        }
+        if legacy {
+            state.next_complaint = 1;
+            return Ok(Self {
+                store,
+                path: path.to_path_buf(),
+                state: RwLock::new(state),
+                writer: Mutex::new(next_seq),
+                without_issue_19_tables: true,
+            });
         }
         store.for_each::<Claims, IndexError>(|id, claim| {
             state.claims.insert(id.0, claim);
@@ -882,6 +913,7 @@ impl Registry {
             path: path.to_path_buf(),
             state: RwLock::new(state),
             writer: Mutex::new(next_seq),
+            without_issue_19_tables: false,
         })
     }
 
@@ -1167,6 +1199,9 @@ impl Registry {
 
     /// One complaint by id.
     pub fn complaint(&self, id: u64) -> Result<Option<ComplaintRecord>, IndexError> {
+        if self.without_issue_19_tables {
+            return Ok(None);
+        }
         Ok(self.store.get::<Complaints>(&ComplaintId(id))?)
     }
 
@@ -2109,5 +2144,32 @@ mod tests {
         // The same state read back by another opener.
         let reopened = Registry::open_read_only(&path).expect("reopen");
         assert_eq!(reopened.snapshot().expect("snapshot"), revoked);
+    }
+
+    #[test]
+    fn a_registry_from_before_complaints_and_claims_still_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry");
+        drop(
+            Store::open(
+                &path,
+                &REGISTRY_TABLES[..LEGACY_TABLES],
+                OpenMode::ReadWrite,
+                8 << 20,
+            )
+            .expect("old registry"),
+        );
+        let old = Registry::open_read_only(&path).expect("read-only");
+        assert!(old.is_empty() && !old.has_claims());
+        assert_eq!(old.complaint(1).expect("complaint"), None);
+        drop(old);
+        // A writer adds the new tables.
+        let registry = Registry::open(&path).expect("read-write");
+        registry
+            .register_mandate("CMO", "Ann", "m", &actor(), 1)
+            .expect("mandate");
+        drop(registry);
+        let reopened = Registry::open_read_only(&path).expect("read-only");
+        assert_eq!(reopened.mandates_of("CMO").expect("mandates"), ["Ann"]);
     }
 }
