@@ -22,11 +22,29 @@ use crate::error::{ApiError, echo};
 pub struct LedgerApi {
     ledger: Arc<LoadedLedger>,
     index: Arc<IndexReader>,
+    // Lineage reads the registry's lineage log and the exports' files.
+    registry: Option<Arc<provindex_index::Registry>>,
+    store: Arc<provindex_corpus::store::CorpusStore>,
 }
 
 impl LedgerApi {
+    /// Must be called inside a tokio runtime (Lineage reads export files
+    /// through object stores on it).
     pub fn new(ledger: Arc<LoadedLedger>, index: Arc<IndexReader>) -> Self {
-        Self { ledger, index }
+        Self {
+            ledger,
+            index,
+            registry: None,
+            store: Arc::new(provindex_corpus::store::CorpusStore::with_handle(
+                tokio::runtime::Handle::current(),
+            )),
+        }
+    }
+
+    /// Lineage answers from this registry's lineage log.
+    pub fn with_registry(mut self, registry: Option<Arc<provindex_index::Registry>>) -> Self {
+        self.registry = registry;
+        self
     }
 }
 
@@ -191,5 +209,23 @@ impl LedgerService for LedgerApi {
             .await
             .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))??;
         Ok(Response::new(response))
+    }
+
+    async fn lineage(
+        &self,
+        request: Request<provindex_proto::v1::LineageRequest>,
+    ) -> Result<Response<provindex_proto::v1::LineageResponse>, Status> {
+        let request = request.into_inner();
+        let (index, registry, store) = (
+            Arc::clone(&self.index),
+            self.registry.clone(),
+            Arc::clone(&self.store),
+        );
+        let answer = tokio::task::spawn_blocking(move || {
+            crate::lineage::lineage(&store, &index, registry.as_deref(), &request)
+        })
+        .await
+        .map_err(|join| ApiError::Internal(format!("lineage task failed: {join}")))??;
+        Ok(Response::new(crate::lineage::to_response(answer)))
     }
 }

@@ -13,6 +13,7 @@ pub mod coordinator;
 mod error;
 mod findwork;
 mod ledger;
+pub mod lineage;
 pub mod metrics;
 mod optout;
 pub mod partition_service;

@@ -140,9 +140,12 @@ pub async fn serve(
     );
     let ledger = config.ledger.as_ref().map(|ledger| {
         ReadGated::new(
-            LedgerServiceServer::new(LedgerApi::new(Arc::clone(ledger), Arc::clone(&index)))
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
+            LedgerServiceServer::new(
+                LedgerApi::new(Arc::clone(ledger), Arc::clone(&index))
+                    .with_registry(config.registry.clone()),
+            )
+            .max_decoding_message_size(config.max_message_bytes)
+            .max_encoding_message_size(config.max_message_bytes),
             config.auth.clone(),
         )
     });

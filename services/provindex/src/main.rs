@@ -4,6 +4,7 @@ mod client;
 mod export;
 mod fetch;
 mod jobs;
+mod lineage_cmd;
 mod lookup;
 mod registry_cli;
 mod registry_server;
@@ -119,6 +120,10 @@ enum Command {
     /// offline, from the trusted public key alone; exits 1 naming the
     /// failed check.
     Verify(verify::VerifyArgs),
+    /// Which index versions and recorded exports held a content, a URL's
+    /// contents or a work (exact and near-duplicates), and whether a
+    /// registry entry covered it at each export's time (JSON).
+    Lineage(lineage_cmd::LineageArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
         /// A local index directory, or a published index's URI (fetched
@@ -234,6 +239,7 @@ fn main() -> ExitCode {
         Command::Report(args) => export::run_report(args),
         Command::Compensation(args) => export::run_compensation(args),
         Command::Verify(args) => return verify::run_verify(args),
+        Command::Lineage(args) => lineage_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
