@@ -413,4 +413,24 @@ async fn lineage_shows_a_work_in_the_export_before_its_opt_out_and_not_after() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--content-id"), "{stderr}");
+
+    // A Parquet export is recorded too, but its exclusions are not read:
+    // its inclusion is unknown, saying why; coverage is still answered.
+    let third_out = dir.path().join("e3/m.parquet");
+    let third = export(&index, &registry, &third_out);
+    assert_eq!(third["lineage"]["output"]["format"], "parquet");
+    let answer = lineage(
+        &index,
+        &registry,
+        &["--content-id".as_ref(), other_id.as_ref()],
+    );
+    let in_third = &answer["contents"][0]["exports"][2];
+    assert_eq!(in_third["inclusion"], "unknown", "{answer:#}");
+    assert!(
+        in_third["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("parquet")),
+        "{in_third:#}"
+    );
+    assert_eq!(in_third["covered"], false);
 }
