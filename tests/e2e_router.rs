@@ -425,18 +425,44 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         assert_eq!((a.code(), a.message()), (b.code(), b.message()), "{bad:?}");
     }
 
-    // FindWork: texts of documents, exact and edited, one match per page.
+    // FindWork: texts of documents, exact and edited, one match per page:
+    // the first few, and those with near-duplicates (several pages).
     let mut texts = Vec::new();
-    for doc in provindex_corpus::read_path(&warcs()[0]).filter_map(Result::ok) {
-        if let Some(text) = doc.text.filter(|t| t.split_whitespace().count() > 80) {
+    let mut with_duplicates = 0;
+    for doc in warcs().iter().flat_map(|w| {
+        provindex_corpus::read_path(w)
+            .filter_map(Result::ok)
+            .collect::<Vec<_>>()
+    }) {
+        let Some(text) = doc.text.filter(|t| t.split_whitespace().count() > 80) else {
+            continue;
+        };
+        let probe = FindWorkRequest {
+            text: text.clone(),
+            max_results: 1,
+            ..Default::default()
+        };
+        let several = one
+            .find_work(probe)
+            .await
+            .is_ok_and(|r| !r.into_inner().next_page_token.is_empty());
+        if several && with_duplicates < 5 {
+            with_duplicates += 1;
+            texts.push(text);
+        } else if texts.len() < 5 {
             texts.push(text);
         }
-        if texts.len() == 5 {
+        if with_duplicates == 5 && texts.len() >= 10 {
             break;
         }
     }
-    assert!(!texts.is_empty());
+    assert!(
+        with_duplicates > 0,
+        "no text of the corpus has near-duplicates"
+    );
     let mut nonempty = 0;
+    // Answers of several pages: the router's per-partition offsets at work.
+    let mut paged = 0;
     for text in &texts {
         let edited: String = text
             .split_whitespace()
@@ -460,6 +486,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
             };
             let expected = work_pages(&mut one, &request).await;
             assert_eq!(work_pages(&mut routed, &request).await, expected);
+            paged += usize::from(expected.as_ref().is_ok_and(|p| p.len() > 1));
             nonempty += usize::from(expected.is_ok_and(|p| !p[0].matches.is_empty()));
         }
     }
@@ -467,6 +494,14 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         nonempty >= texts.len(),
         "FindWork found {nonempty} of {}",
         2 * texts.len()
+    );
+    assert!(
+        paged >= with_duplicates,
+        "{paged} FindWork answers had several pages"
+    );
+    eprintln!(
+        "FindWork: {} texts, {with_duplicates} with near-duplicates, {paged} paged answers",
+        texts.len()
     );
 
     // CheckOptOut for URLs and contents.
