@@ -215,11 +215,14 @@ pub fn record(registry: &Registry, lineage: &Lineage) -> Result<()> {
 /// Every export recorded in the registry's lineage log, in the order
 /// recorded (none when there is no log yet).
 pub fn recorded(registry: &Registry) -> Result<Vec<Lineage>> {
-    let path = log_path(registry.path());
-    let text = match std::fs::read(&path) {
+    read_log(&log_path(registry.path()))
+}
+
+fn read_log(path: &Path) -> Result<Vec<Lineage>> {
+    let text = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(&path, e)),
+        Err(e) => return Err(io_error(path, e)),
     };
     let complete = text.ends_with(b"\n");
     let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
@@ -658,18 +661,42 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_is_seen_as_the_export_saw_it() {
-        let cover = |entry_id, revoked_at| RegistryCover {
-            entry_id,
-            rightholder: "A".into(),
-            scope_kind: "work".into(),
-            scope_value: "x".into(),
-            cover: provindex_policy::Cover::WorkExact,
-            effective_from: 10,
-            revoked_at,
-            sketch_spec: String::new(),
-        };
-        let lineage = |last_entry_id| Lineage {
+    fn the_log_skips_a_partial_last_line_and_names_a_bad_one() {
+        let dir = std::env::temp_dir().join(format!("lineage-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(LINEAGE_LOG);
+        assert!(read_log(&path).expect("no log yet").is_empty());
+        let mut one = sample(Some(1));
+        one.output.summary = "/x/a.summary.json".into();
+        let line = serde_json::to_string(&one).expect("json");
+        // A crash mid-append leaves a last line without its newline.
+        std::fs::write(&path, format!("{line}\n{}", &line[..line.len() / 2])).expect("write");
+        assert_eq!(read_log(&path).expect("log"), vec![one.clone()]);
+        std::fs::write(&path, format!("{line}\n{{\"format\": 1}}\n")).expect("write");
+        match read_log(&path) {
+            Err(DisclosureError::Inconsistent(reason)) => {
+                assert!(reason.contains("line 2"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut other = one;
+        other.format = "provindex-lineage-v0".into();
+        let other = serde_json::to_string(&other).expect("json");
+        std::fs::write(&path, format!("{line}\n{other}\n")).expect("write");
+        match read_log(&path) {
+            Err(DisclosureError::Inconsistent(reason)) => {
+                assert!(
+                    reason.contains("line 2") && reason.contains("v0"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    fn sample(last_entry_id: Option<u64>) -> Lineage {
+        Lineage {
             format: LINEAGE_FORMAT.into(),
             exported_at: 100,
             at: 100,
@@ -698,7 +725,22 @@ mod tests {
                 kept: 0,
                 excluded: 0,
             },
+        }
+    }
+
+    #[test]
+    fn the_registry_is_seen_as_the_export_saw_it() {
+        let cover = |entry_id, revoked_at| RegistryCover {
+            entry_id,
+            rightholder: "A".into(),
+            scope_kind: "work".into(),
+            scope_value: "x".into(),
+            cover: provindex_policy::Cover::WorkExact,
+            effective_from: 10,
+            revoked_at,
+            sketch_spec: String::new(),
         };
+        let lineage = sample;
         // Entry 2 came after the export; entry 1's revocation at 150 too.
         let seen = as_of(
             vec![cover(1, Some(150)), cover(2, None), cover(3, Some(50))],
