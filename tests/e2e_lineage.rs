@@ -16,9 +16,10 @@ use std::process::Command;
 use common::{ServerProcess as Server, corpus_dir, provindex_bin, run_ok, with_token};
 use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::opt_out_service_client::OptOutServiceClient;
+use provindex_proto::v1::report_service_client::ReportServiceClient;
 use provindex_proto::v1::{
-    GetSignedManifestRequest, LineageRequest, LineageResponse, OptOutScope, RegisterOptOutRequest,
-    lineage_request::Subject, opt_out_scope::Scope,
+    ExportTrainingManifestRequest, GetSignedManifestRequest, LineageRequest, LineageResponse,
+    OptOutScope, RegisterOptOutRequest, lineage_request::Subject, opt_out_scope::Scope,
 };
 use serde_json::Value;
 use tonic::Code;
@@ -433,4 +434,38 @@ async fn lineage_shows_a_work_in_the_export_before_its_opt_out_and_not_after() {
         "{in_third:#}"
     );
     assert_eq!(in_third["covered"], false);
+
+    // An export by the server (ReportService) is recorded by it alike.
+    let fourth_out = dir.path().join("e4/m.jsonl");
+    std::fs::create_dir_all(dir.path().join("e4")).expect("dir");
+    let mut reports = ReportServiceClient::new(server.channel().await);
+    reports
+        .export_training_manifest(with_token(
+            ExportTrainingManifestRequest {
+                output_uri: fourth_out.to_str().expect("utf-8").to_owned(),
+                at: None,
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("server export");
+    let response = ask(
+        &mut ledger_client,
+        Some(Subject::ContentId(work_id.clone())),
+    )
+    .await
+    .expect("lineage");
+    assert_eq!(response.exports.len(), 4);
+    assert_eq!(
+        response.exports[3].summary_uri,
+        dir.path()
+            .join("e4/m.summary.json")
+            .to_str()
+            .expect("utf-8")
+    );
+    assert_eq!(response.exports[3].registry_last_entry_id, entry_id);
+    let in_fourth = &response.contents[0].exports[3];
+    assert_eq!(in_fourth.inclusion, "excluded");
+    assert_eq!(in_fourth.reason, "registry:work");
+    assert!(in_fourth.covered);
 }
