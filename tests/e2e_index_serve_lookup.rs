@@ -553,14 +553,17 @@ fn info_tables_accounts_for_every_row_and_byte() {
         count(&table("clusters")["rows"]),
         count(&value["clustered_contents"])
     );
-    // Fixed-width tables: 16-byte keys; 256-byte signatures (K = 128 × 16 bits).
+    // Fixed-width tables: 16-byte keys; 128-byte signatures (K = 128 × 8 bits);
+    // 21-byte lsh keys (band, 32-bit band key, content_id).
     let captures = table("captures");
     assert_eq!(count(&captures["key_bytes"]), 16 * count(&captures["rows"]));
     let signatures = table("signatures");
     assert_eq!(
         count(&signatures["value_bytes"]),
-        256 * count(&signatures["rows"])
+        128 * count(&signatures["rows"])
     );
+    let lsh = table("lsh");
+    assert_eq!(count(&lsh["key_bytes"]), 21 * count(&lsh["rows"]));
     for name in ["captures", "contents", "urls", "signatures", "lsh"] {
         assert!(count(&table(name)["sst_bytes"]) > 0, "{name}: {value}");
     }

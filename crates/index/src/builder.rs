@@ -326,13 +326,13 @@ impl IndexBuilder {
             return Ok(());
         }
         for (band, band_key) in band_keys.iter().enumerate() {
-            let band = u16::try_from(band).map_err(|_| IndexError::Corrupt {
+            let band = u8::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: "lsh",
-                reason: format!("{} bands do not fit a u16 band index", band_keys.len()),
+                reason: format!("{} bands do not fit the one-byte band index", band_keys.len()),
             })?;
             self.sorted.lsh.push(
                 &LshKey {
-                    band,
+                    band: u16::from(band),
                     band_key: *band_key,
                     content_id: id,
                 },

@@ -41,34 +41,45 @@ pub fn decode_content_capture_key(key: &[u8]) -> Option<(u128, u128)> {
     Some((decode_id(&key[..ID_LEN])?, decode_id(&key[ID_LEN..])?))
 }
 
-/// Length of an `lsh` key: band (2) ‖ band key (8) ‖ content_id (16).
-pub const LSH_KEY_LEN: usize = 2 + 8 + ID_LEN;
+/// Length of an `lsh` key: band (1) ‖ band key (4) ‖ content_id (16).
+pub const LSH_KEY_LEN: usize = LSH_PREFIX_LEN + ID_LEN;
+/// Length of an `lsh` bucket prefix: band (1) ‖ band key (4).
+pub const LSH_PREFIX_LEN: usize = 5;
 
-/// `lsh` key: band (u16 BE) ‖ band key (u64 BE) ‖ content_id. All contents
-/// sharing one band's key are adjacent, under [`lsh_prefix`].
+/// `lsh` key: band (u8) ‖ the band key's low 32 bits (BE) ‖ content_id. All
+/// contents sharing one band's key are adjacent, under [`lsh_prefix`]. A
+/// bucket is a candidate list that FindWork ranks by signature, so keys that
+/// agree on their low 32 bits only (about one in 4·10⁹ pairs) cost a
+/// comparison, never a wrong answer. Bands above 255 are refused by the
+/// builder.
 pub fn lsh_key(band: u16, band_key: u64, content_id: u128) -> [u8; LSH_KEY_LEN] {
     let mut key = [0u8; LSH_KEY_LEN];
-    key[..10].copy_from_slice(&lsh_prefix(band, band_key));
-    key[10..].copy_from_slice(&content_id.to_be_bytes());
+    key[..LSH_PREFIX_LEN].copy_from_slice(&lsh_prefix(band, band_key));
+    key[LSH_PREFIX_LEN..].copy_from_slice(&content_id.to_be_bytes());
     key
 }
 
-/// The first 10 bytes of every `lsh` key of one (band, band key) bucket.
-pub fn lsh_prefix(band: u16, band_key: u64) -> [u8; 10] {
-    let mut key = [0u8; 10];
-    key[..2].copy_from_slice(&band.to_be_bytes());
-    key[2..].copy_from_slice(&band_key.to_be_bytes());
+/// The first bytes of every `lsh` key of one (band, band key) bucket.
+pub fn lsh_prefix(band: u16, band_key: u64) -> [u8; LSH_PREFIX_LEN] {
+    let mut key = [0u8; LSH_PREFIX_LEN];
+    // Truncations on purpose: the stored form (see [`lsh_key`]).
+    #[allow(clippy::cast_possible_truncation)]
+    {
+        key[0] = band as u8;
+        key[1..].copy_from_slice(&(band_key as u32).to_be_bytes());
+    }
     key
 }
 
-/// Splits an `lsh` key into (band, band key, content_id); `None` for anything else.
+/// Splits an `lsh` key into (band, stored band key, content_id); `None` for
+/// anything else.
 pub fn decode_lsh_key(key: &[u8]) -> Option<(u16, u64, u128)> {
     if key.len() != LSH_KEY_LEN {
         return None;
     }
-    let band = u16::from_be_bytes(key[..2].try_into().ok()?);
-    let band_key = u64::from_be_bytes(key[2..10].try_into().ok()?);
-    Some((band, band_key, decode_id(&key[10..])?))
+    let band = u16::from(key[0]);
+    let band_key = u64::from(u32::from_be_bytes(key[1..LSH_PREFIX_LEN].try_into().ok()?));
+    Some((band, band_key, decode_id(&key[LSH_PREFIX_LEN..])?))
 }
 
 /// `urls` key: SURT ‖ 0x00 ‖ time ‖ capture_id.
@@ -145,8 +156,12 @@ mod tests {
         }
 
         #[test]
-        fn lsh_key_round_trips_and_groups_by_bucket(band: u16, key: u64, a: u128, b: u128) {
-            prop_assert_eq!(decode_lsh_key(&lsh_key(band, key, a)), Some((band, key, a)));
+        fn lsh_key_round_trips_and_groups_by_bucket(band: u8, key: u64, a: u128, b: u128) {
+            let band = u16::from(band);
+            prop_assert_eq!(
+                decode_lsh_key(&lsh_key(band, key, a)),
+                Some((band, key & u64::from(u32::MAX), a))
+            );
             prop_assert!(lsh_key(band, key, a).starts_with(&lsh_prefix(band, key)));
             prop_assert_eq!(lsh_key(band, key, a).cmp(&lsh_key(band, key, b)), a.cmp(&b));
         }

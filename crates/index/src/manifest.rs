@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever the on-disk layout changes incompatibly. 4: the typed
 /// store; enumerations in capture records are protobuf enums, not text.
 /// 5: signatures keep the low 16 bits of each value. 6: the digest is over
-/// chunk digests ([`crate::partition`]); partitioned indexes.
+/// chunk digests ([`crate::partition`]); partitioned indexes; signatures keep
+/// the low 8 bits of each value; `lsh` keys of 21 bytes.
 pub const FORMAT_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -507,7 +507,7 @@ fn chunk_of_row(table: &'static str, key: &[u8], value: &[u8]) -> Result<u8, Ind
             }
         }
         t if t == ContentSha256::COLUMN_FAMILY => byte_at(value, 0, "content_sha256 value"),
-        t if t == Lsh::COLUMN_FAMILY => byte_at(key, 10, "lsh key"),
+        t if t == Lsh::COLUMN_FAMILY => byte_at(key, keys::LSH_PREFIX_LEN, "lsh key"),
         t if t == Clusters::COLUMN_FAMILY => byte_at(key, 16, "clusters key"),
         t if t == PiiKeys::COLUMN_FAMILY => byte_at(key, 32, "pii_keys key"),
         // contents, content_captures, signatures: keyed by content_id first.

@@ -1783,7 +1783,7 @@ mod tests {
         let work = registry
             .register(
                 NewRegistration {
-                    work_signature: vec![1, 2, 3, 4, 5],
+                    work_signature: (1..=10).collect(),
                     ..new("Author", Scope::Work(7))
                 },
                 &actor(),
@@ -1843,12 +1843,14 @@ mod tests {
         let near = registry
             .covering(&CoverQuery {
                 content_id: Some(8),
-                signature: Some(&[1, 2, 3, 4, 9]),
+                signature: Some(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 99]),
                 ..CoverQuery::default()
             })
             .expect("covering");
         assert_eq!(near.len(), 1);
-        assert_eq!(near[0].reason, CoverReason::WorkNear { jaccard: 0.8 });
+        // 9 of 10 values agree: 0.9, less the chance agreement of 8-bit values.
+        let expected = (0.9 - 1.0 / 256.0) / (1.0 - 1.0 / 256.0);
+        assert_eq!(near[0].reason, CoverReason::WorkNear { jaccard: expected });
 
         registry
             .revoke(prefix.id, &actor(), "withdrawn", 20, serde_json::json!({}))

@@ -49,8 +49,8 @@ define_schema!(
     "content_sha256"
 );
 define_schema!(
-    /// content_id → MinHash signature: the low 16 bits of each of the K values
-    /// (u16 big-endian; `provindex_sketch::COMPARED_BITS`, the manifest's
+    /// content_id → MinHash signature: the low 8 bits of each of the K values
+    /// (one byte each; `provindex_sketch::COMPARED_BITS`, the manifest's
     /// sketch spec). Contents with empty normalized text have none.
     Signatures,
     ContentId,
@@ -58,7 +58,7 @@ define_schema!(
     "signatures"
 );
 define_schema!(
-    /// band ‖ band key ‖ content_id → nothing: the LSH buckets FindWork probes.
+    /// band (1) ‖ band key's low 32 bits (4) ‖ content_id → nothing: the LSH buckets FindWork probes.
     Lsh,
     LshKey,
     (),
@@ -286,27 +286,19 @@ impl KeyCodec<ContentSha256> for Sha256 {
     }
 }
 
-/// A stored MinHash signature: the compared bits of each of its K values.
+/// A stored MinHash signature: the compared bits of each of its K values
+/// (`provindex_sketch::COMPARED_BITS`, one byte each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature(pub Vec<u16>);
 
 impl ValueCodec<Signatures> for Signature {
     fn encode_value(&self) -> Vec<u8> {
-        self.0.iter().flat_map(|v| v.to_be_bytes()).collect()
+        // Values are compared bits (< 256): one byte each.
+        #[allow(clippy::cast_possible_truncation)]
+        self.0.iter().map(|v| *v as u8).collect()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        if !bytes.len().is_multiple_of(2) {
-            return Err(CodecError::new(format!(
-                "signature of {} bytes is not a whole number of 2-byte values",
-                bytes.len()
-            )));
-        }
-        Ok(Signature(
-            bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect(),
-        ))
+        Ok(Signature(bytes.iter().map(|b| u16::from(*b)).collect()))
     }
 }
 
@@ -586,15 +578,15 @@ provindex_store::test_schema_codecs!(
     signatures_codecs,
     Signatures,
     strategies::content_id(),
-    proptest::collection::vec(any::<u16>(), 0..64).prop_map(Signature)
+    proptest::collection::vec(any::<u8>().prop_map(u16::from), 0..64).prop_map(Signature)
 );
 provindex_store::test_schema_codecs!(
     lsh_codecs,
     Lsh,
-    (any::<u16>(), any::<u64>(), strategies::content_id()).prop_map(
+    (any::<u8>(), any::<u32>(), strategies::content_id()).prop_map(
         |(band, band_key, content_id)| LshKey {
-            band,
-            band_key,
+            band: u16::from(band),
+            band_key: u64::from(band_key),
             content_id
         }
     ),

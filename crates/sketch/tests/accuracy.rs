@@ -100,7 +100,11 @@ fn estimator_within_binomial_bounds() {
         for p in &pairs {
             let (sa, sb) = (h.signature(&p.a).unwrap(), h.signature(&p.b).unwrap());
             let est = jaccard_estimate(&sa, &sb);
-            let sigma = (p.j * (1.0 - p.j) / k as f64).sqrt();
+            // b-bit minwise hashing: positions agree with probability
+            // p = J + (1 − J)·2^-b, and the estimator rescales r − 2^-b.
+            let chance = 1.0 / f64::from(1u32 << provindex_sketch::COMPARED_BITS);
+            let agree = p.j + (1.0 - p.j) * chance;
+            let sigma = (agree * (1.0 - agree) / k as f64).sqrt() / (1.0 - chance);
             let err = est - p.j;
             assert!(
                 err.abs() <= 4.0 * sigma + 1.0 / k as f64 + 0.005,
