@@ -229,6 +229,72 @@ pub struct Job {
     pub retries: u32,
     /// The largest fencing token handed out for this job.
     pub last_token: u64,
+    /// Where searches over `tasks` may start: not state, rebuilt as needed.
+    #[serde(skip)]
+    hints: TaskHints,
+}
+
+/// Search hints over a job's tasks, so a job of 100,000 inputs costs each
+/// lease and completion a lookup, not a walk of every task. Tasks are only
+/// ever appended, so positions are stable.
+#[derive(Debug, Clone, Default)]
+struct TaskHints {
+    /// No task before this one is pending.
+    pending_from: usize,
+    /// No task of the current stage before this one is unfinished.
+    unfinished_from: usize,
+    /// Task id → position (rebuilt when tasks were appended).
+    by_id: std::collections::HashMap<String, usize>,
+}
+
+impl Job {
+    /// Position of task `task_id`.
+    fn task_position(&mut self, task_id: &str) -> Option<usize> {
+        if self.hints.by_id.len() != self.tasks.len() {
+            self.hints.by_id = self
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect();
+        }
+        self.hints.by_id.get(task_id).copied()
+    }
+
+    /// The first pending task, from the hint on.
+    fn next_pending(&mut self) -> Option<usize> {
+        let from = self.hints.pending_from.min(self.tasks.len());
+        let found = self.tasks[from..]
+            .iter()
+            .position(|t| t.status == TaskStatus::Pending)
+            .map(|i| from + i);
+        self.hints.pending_from = found.unwrap_or(self.tasks.len());
+        found
+    }
+
+    /// Records that task `index` is pending again.
+    fn pending_again(&mut self, index: usize) {
+        self.hints.pending_from = self.hints.pending_from.min(index);
+    }
+
+    /// Whether every task of the current stage is done or failed (from the
+    /// hint on: finished tasks stay finished).
+    fn stage_finished(&mut self) -> bool {
+        let stage = self.stage;
+        let from = self.hints.unfinished_from.min(self.tasks.len());
+        match self.tasks[from..].iter().position(|t| {
+            t.stage == stage && !matches!(t.status, TaskStatus::Done | TaskStatus::Failed)
+        }) {
+            Some(i) => {
+                self.hints.unfinished_from = from + i;
+                false
+            }
+            None => {
+                self.hints.unfinished_from = self.tasks.len();
+                true
+            }
+        }
+    }
 }
 
 /// A task handed to a worker.
@@ -362,8 +428,7 @@ impl Job {
     /// Plans the next stage when every task of this one is finished.
     fn advance(&mut self) -> Result<(), JobError> {
         while self.state == JobState::Running {
-            let counts = self.stage_counts(self.stage);
-            if counts.done + counts.failed < counts.total {
+            if !self.stage_finished() {
                 return Ok(());
             }
             let next = match self.stage {
@@ -562,6 +627,9 @@ pub struct Coordinator {
     next_token: u64,
     /// Bumped on every change (for watchers).
     generation: u64,
+    /// No lease expires before this time (a hint: heartbeats only extend
+    /// leases), so most calls skip the walk over every leased task.
+    next_expiry_ms: i64,
 }
 
 impl Coordinator {
@@ -574,6 +642,8 @@ impl Coordinator {
             jobs: BTreeMap::new(),
             next_token: 1,
             generation: 0,
+            // Unknown until the first walk (resumed jobs may hold leases).
+            next_expiry_ms: i64::MIN,
         }
     }
 
@@ -725,6 +795,7 @@ impl Coordinator {
             updated_ms: now_ms,
             retries: 0,
             last_token: 0,
+            hints: TaskHints::default(),
         };
         self.jobs.insert(job_id.to_string(), job);
         self.save(job_id, now_ms, &[])?;
@@ -734,6 +805,11 @@ impl Coordinator {
     /// Re-queues expired leases (a lost worker), failing tasks whose attempts
     /// are exhausted.
     pub fn expire(&mut self, now_ms: i64) -> Result<(), JobError> {
+        // A lease expires when `expires_ms < now_ms`.
+        if now_ms <= self.next_expiry_ms {
+            return Ok(());
+        }
+        let mut next_expiry = i64::MAX;
         let mut changed = Vec::new();
         for job in self.jobs.values_mut() {
             if job.state != JobState::Running {
@@ -742,6 +818,11 @@ impl Coordinator {
             let mut exhausted = None;
             let mut expired = Vec::new();
             for (index, task) in job.tasks.iter_mut().enumerate() {
+                if let TaskStatus::Leased { expires_ms, .. } = &task.status
+                    && *expires_ms >= now_ms
+                {
+                    next_expiry = next_expiry.min(*expires_ms);
+                }
                 if let TaskStatus::Leased {
                     worker, expires_ms, ..
                 } = &task.status
@@ -753,6 +834,7 @@ impl Coordinator {
                     task.status = TaskStatus::Pending;
                     job.retries += 1;
                     expired.push(index);
+                    job.hints.pending_from = job.hints.pending_from.min(index);
                     if task.attempts >= job.spec.max_attempts && exhausted.is_none() {
                         exhausted = Some(task.id.clone());
                     }
@@ -765,6 +847,7 @@ impl Coordinator {
                 changed.push((job.id.clone(), expired));
             }
         }
+        self.next_expiry_ms = next_expiry;
         for (job_id, tasks) in changed {
             self.save(&job_id, now_ms, &tasks)?;
         }
@@ -782,11 +865,7 @@ impl Coordinator {
                 continue;
             }
             let lease_ms = job.spec.lease_seconds.saturating_mul(1000);
-            if let Some(index) = job
-                .tasks
-                .iter()
-                .position(|t| t.status == TaskStatus::Pending)
-            {
+            if let Some(index) = job.next_pending() {
                 leased_index = index;
                 let task = &mut job.tasks[index];
                 task.attempts += 1;
@@ -795,6 +874,7 @@ impl Coordinator {
                     token,
                     expires_ms: now_ms + i64::from(lease_ms),
                 };
+                self.next_expiry_ms = self.next_expiry_ms.min(now_ms + i64::from(lease_ms));
                 job.last_token = token;
                 leased = Some(Lease {
                     job_id: job.id.clone(),
@@ -826,9 +906,7 @@ impl Coordinator {
             .get_mut(job_id)
             .ok_or_else(|| JobError::UnknownJob(job_id.to_string()))?;
         let index = job
-            .tasks
-            .iter()
-            .position(|t| t.id == task_id)
+            .task_position(task_id)
             .ok_or_else(|| JobError::UnknownTask {
                 job: job_id.to_string(),
                 task: task_id.to_string(),
@@ -892,6 +970,7 @@ impl Coordinator {
         now_ms: i64,
     ) -> Result<(), JobError> {
         let (job, index) = self.leased_task(job_id, task_id, token)?;
+        job.pending_again(index);
         let task = &mut job.tasks[index];
         task.last_error = Some(reason.to_string());
         task.status = TaskStatus::Pending;
