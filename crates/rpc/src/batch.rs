@@ -4,11 +4,13 @@
 //! ends the stream. A client that stops reading answers stops the server
 //! reading requests (bounded channel + in-flight permits).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use provindex_proto::v1::{
-    BatchLookupRequest, BatchLookupResponse, ItemStatus, batch_lookup_request::Lookup,
-    batch_lookup_response::Result as ItemResult,
+    BatchLookupRequest, BatchLookupResponse, CheckOptOutRequest, CheckOptOutResponse,
+    ItemStatus, LookupContentRequest, LookupContentResponse, LookupUrlRequest, LookupUrlResponse,
+    batch_lookup_request::Lookup, batch_lookup_response::Result as ItemResult,
 };
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,8 +21,39 @@ use crate::{ApiError, ProvenanceApi};
 /// Items of one stream being answered at the same time.
 pub const MAX_IN_FLIGHT: usize = 16;
 
-pub(crate) fn batch_lookup(
-    api: ProvenanceApi,
+/// The lookups a batch item may carry: one server's, or a router's.
+pub(crate) trait ItemLookups: Clone + Send + Sync + 'static {
+    fn url(
+        &self,
+        request: LookupUrlRequest,
+    ) -> impl Future<Output = Result<LookupUrlResponse, Status>> + Send;
+    fn content(
+        &self,
+        request: LookupContentRequest,
+    ) -> impl Future<Output = Result<LookupContentResponse, Status>> + Send;
+    fn opt_out(
+        &self,
+        request: CheckOptOutRequest,
+    ) -> impl Future<Output = Result<CheckOptOutResponse, Status>> + Send;
+}
+
+impl ItemLookups for ProvenanceApi {
+    async fn url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status> {
+        ProvenanceApi::url(self, request).await
+    }
+    async fn content(
+        &self,
+        request: LookupContentRequest,
+    ) -> Result<LookupContentResponse, Status> {
+        ProvenanceApi::content(self, request).await
+    }
+    async fn opt_out(&self, request: CheckOptOutRequest) -> Result<CheckOptOutResponse, Status> {
+        ProvenanceApi::opt_out(self, request).await
+    }
+}
+
+pub(crate) fn batch_lookup<A: ItemLookups>(
+    api: A,
     mut inbound: Streaming<BatchLookupRequest>,
 ) -> ReceiverStream<Result<BatchLookupResponse, Status>> {
     let (sender, receiver) = mpsc::channel(2 * MAX_IN_FLIGHT);
@@ -51,7 +84,7 @@ pub(crate) fn batch_lookup(
     ReceiverStream::new(receiver)
 }
 
-async fn answer(api: &ProvenanceApi, item: BatchLookupRequest) -> BatchLookupResponse {
+async fn answer<A: ItemLookups>(api: &A, item: BatchLookupRequest) -> BatchLookupResponse {
     let result = match item.lookup {
         None => Err(ApiError::invalid("lookup", "set one of url, content or opt_out").into()),
         Some(Lookup::Url(request)) => api.url(request).await.map(ItemResult::Url),

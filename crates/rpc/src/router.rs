@@ -22,7 +22,6 @@
 //! needing it UNAVAILABLE, naming the partition — never a partial answer.
 
 mod backend;
-mod batch;
 mod merge;
 mod serve;
 
@@ -520,9 +519,20 @@ impl RouterApi {
     pub fn new(router: Arc<Router>) -> Self {
         Self { router }
     }
+}
 
-    pub(crate) fn router(&self) -> &Router {
-        &self.router
+impl crate::batch::ItemLookups for RouterApi {
+    async fn url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status> {
+        self.router.url(request).await
+    }
+    async fn content(
+        &self,
+        request: LookupContentRequest,
+    ) -> Result<LookupContentResponse, Status> {
+        self.router.content(request).await
+    }
+    async fn opt_out(&self, request: CheckOptOutRequest) -> Result<CheckOptOutResponse, Status> {
+        self.router.opt_out(request).await
     }
 }
 
@@ -615,7 +625,7 @@ impl ProvenanceService for RouterApi {
         &self,
         request: Request<Streaming<BatchLookupRequest>>,
     ) -> Result<Response<Self::BatchLookupStream>, Status> {
-        Ok(Response::new(batch::batch_lookup(
+        Ok(Response::new(crate::batch::batch_lookup(
             self.clone(),
             request.into_inner(),
         )))
