@@ -393,8 +393,20 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
 
     // The reference: one process, one partition.
     let reference = provindex(&env)
-        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
-        .args(["--workers", "1", "--staging", "s3://crawl/staging-reference"])
+        .args([
+            "index",
+            "s3://crawl/warc/",
+            "--built-at",
+            "0",
+            "--crawl",
+            "dist",
+        ])
+        .args([
+            "--workers",
+            "1",
+            "--staging",
+            "s3://crawl/staging-reference",
+        ])
         .arg("--out")
         .arg(dir.path().join("reference"))
         .output()
@@ -408,7 +420,14 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
 
     // One process, 8 partitions, to object storage: the same digest.
     let local = provindex(&env)
-        .args(["index", "s3://crawl/warc/", "--built-at", "0", "--crawl", "dist"])
+        .args([
+            "index",
+            "s3://crawl/warc/",
+            "--built-at",
+            "0",
+            "--crawl",
+            "dist",
+        ])
         .args(["--workers", "2", "--index-partitions", "8"])
         .args(["--out", "s3://crawl/index-local-8"])
         .output()
@@ -438,11 +457,16 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
     let mut slow = start_worker(&env, &url, "slow", 15);
     let out = "s3://crawl/index-cluster-4";
     let follower = submit_partitioned(&env, &url, out, "partitioned", 4);
-    wait_for(&addr, "partitioned", "the slow worker inside a build task", |s| {
-        s.stages
-            .iter()
-            .any(|st| st.stage == "build" && st.tasks_running == 1)
-    })
+    wait_for(
+        &addr,
+        "partitioned",
+        "the slow worker inside a build task",
+        |s| {
+            s.stages
+                .iter()
+                .any(|st| st.stage == "build" && st.tasks_running == 1)
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = job_status(&addr, "partitioned").await.expect("status");
@@ -469,7 +493,10 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
     assert_eq!(digest_of(&output), expected, "4 partitions on a cluster");
     let status = job_status(&addr, "partitioned").await.expect("status");
     assert_eq!(status.state, "succeeded");
-    assert!(status.retries >= 1, "the killed builder's lease was re-issued");
+    assert!(
+        status.retries >= 1,
+        "the killed builder's lease was re-issued"
+    );
     assert_eq!(stage(&status, "build").tasks_done, 4);
     assert_eq!(stage(&status, "publish").tasks_done, 1);
     let published = publication(&moto.endpoint, out);

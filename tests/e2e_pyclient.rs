@@ -43,7 +43,13 @@ fn repo_root() -> PathBuf {
 fn python() -> PathBuf {
     venv_python(
         "pyclient",
-        &["grpcio>=1.66", "protobuf>=5.27", "xxhash>=3.0", "cryptography", "pytest"],
+        &[
+            "grpcio>=1.66",
+            "protobuf>=5.27",
+            "xxhash>=3.0",
+            "cryptography",
+            "pytest",
+        ],
         "grpc, google.protobuf, xxhash, cryptography, pytest",
     )
 }
@@ -166,10 +172,7 @@ fn python_normalization_equals_rust_on_every_code_point() {
     for chunk in all.chunks(8) {
         let spaced: String = chunk.iter().flat_map(|&c| [c, ' ']).collect();
         emit(&spaced);
-        let context: String = chunk
-            .iter()
-            .map(|c| format!("a{c}\u{301}中{c}Σ"))
-            .collect();
+        let context: String = chunk.iter().map(|c| format!("a{c}\u{301}中{c}Σ")).collect();
         emit(&context);
     }
     // Pseudo-random strings over characters the rules treat differently
@@ -244,8 +247,8 @@ fn python_normalization_equals_rust_on_every_code_point() {
 /// debian-handbook paragraph and its Traditional-character version.
 fn write_chinese(path: &Path) -> usize {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let text =
+        std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     let mut out = String::new();
     let mut docs = 0;
     for (i, line) in text.lines().enumerate() {
@@ -297,9 +300,11 @@ fn texts(inputs: &[PathBuf]) -> Vec<String> {
         for doc in provindex_corpus::read_path_with(&path, options()).flatten() {
             let text = match (&doc.text, &doc.html) {
                 (Some(text), _) => Some(text.clone()),
-                (None, Some(html)) => {
-                    Some(provindex_pipeline::extract_html(html, doc.url.as_deref()).0.text)
-                }
+                (None, Some(html)) => Some(
+                    provindex_pipeline::extract_html(html, doc.url.as_deref())
+                        .0
+                        .text,
+                ),
                 (None, None) => None,
             };
             texts.extend(text);

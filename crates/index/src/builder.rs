@@ -328,7 +328,10 @@ impl IndexBuilder {
         for (band, band_key) in band_keys.iter().enumerate() {
             let band = u8::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: "lsh",
-                reason: format!("{} bands do not fit the one-byte band index", band_keys.len()),
+                reason: format!(
+                    "{} bands do not fit the one-byte band index",
+                    band_keys.len()
+                ),
             })?;
             self.sorted.lsh.push(
                 &LshKey {

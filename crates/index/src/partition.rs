@@ -147,8 +147,14 @@ mod tests {
         assert_eq!(url_chunk("com,example:8080)/").unwrap(), a);
         assert_eq!(domain_chunk("blog.example.com"), Some(a));
         assert_eq!(domain_chunk("co.uk"), None);
-        assert_eq!(site_of_surt("uk,co,bbc,www)/news").as_deref(), Some("bbc.co.uk"));
-        assert_eq!(site_of_surt("localhost:8080)/").as_deref(), Some("localhost"));
+        assert_eq!(
+            site_of_surt("uk,co,bbc,www)/news").as_deref(),
+            Some("bbc.co.uk")
+        );
+        assert_eq!(
+            site_of_surt("localhost:8080)/").as_deref(),
+            Some("localhost")
+        );
         assert_eq!(url_chunk("no-host"), None);
         let chunks: std::collections::HashSet<u8> = (0..200)
             .filter_map(|i| url_chunk(&format!("com,site{i})/")))

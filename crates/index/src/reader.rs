@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256 as Sha256Hasher};
 
 use crate::ids::{CaptureId, ContentId};
 use crate::keys;
-use crate::records::{CaptureRecord, ContentRecord};
 use crate::partition::Partitioning;
+use crate::records::{CaptureRecord, ContentRecord};
 use crate::schema::{
     Captures, Clusters, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta,
     MetaKey, PiiKeys, Sha256, Signatures, TABLES, Urls,
@@ -491,7 +491,10 @@ fn chunk_of_row(table: &'static str, key: &[u8], value: &[u8]) -> Result<u8, Ind
                 .map_err(|e| corrupt(format!("capture value: {e}")))?;
             let id = <[u8; 16]>::try_from(key)
                 .map_err(|_| corrupt(format!("capture key of {} bytes", key.len())))?;
-            Ok(crate::partition::capture_chunk(u128::from_be_bytes(id), &record.surt))
+            Ok(crate::partition::capture_chunk(
+                u128::from_be_bytes(id),
+                &record.surt,
+            ))
         }
         t if t == Urls::COLUMN_FAMILY => {
             let end = key

@@ -37,8 +37,8 @@ use provindex_index::partition::Partitioning;
 
 use crate::job_log::JobLog;
 use crate::tasks::{
-    BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, PublishPayload,
-    RevisitsPayload, ScanPayload, ScanResult, TaskPayload, TaskResult,
+    BuildPayload, BuildResult, ClusterPayload, ComponentsPayload, PublishPayload, RevisitsPayload,
+    ScanPayload, ScanResult, TaskPayload, TaskResult,
 };
 
 /// Default number of LSH band partitions (cluster tasks).

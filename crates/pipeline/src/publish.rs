@@ -486,12 +486,11 @@ pub fn upload_partition(
     manifest: &Manifest,
 ) -> Result<Partition, PublishError> {
     let files = upload_files(store, dir, out, id)?;
-    let partitioning = Partitioning::new(manifest.partitions).map_err(|reason| {
-        PublishError::BadIndexDir {
+    let partitioning =
+        Partitioning::new(manifest.partitions).map_err(|reason| PublishError::BadIndexDir {
             path: dir.display().to_string(),
             reason,
-        }
-    })?;
+        })?;
     let chunks = partitioning.chunks(manifest.partition);
     Ok(Partition {
         id: id.to_string(),

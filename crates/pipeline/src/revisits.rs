@@ -25,7 +25,9 @@ const TARGET_CANDIDATES: usize = 64;
 
 /// A content reference as stored in the lookup runs.
 pub fn encode_content(content: Option<u128>) -> Vec<u8> {
-    content.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default()
+    content
+        .map(|c| c.to_be_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 fn decode_content(value: &[u8]) -> Result<Option<u128>, String> {
@@ -34,7 +36,9 @@ fn decode_content(value: &[u8]) -> Result<Option<u128>, String> {
         16 => Ok(Some(u128::from_be_bytes(
             value.try_into().map_err(|_| "content of 16 bytes")?,
         ))),
-        n => Err(format!("a content reference of {n} bytes, expected 0 or 16")),
+        n => Err(format!(
+            "a content reference of {n} bytes, expected 0 or 16"
+        )),
     }
 }
 
@@ -158,8 +162,7 @@ fn remember(
     revisit: &PreparedCapture,
     content: Option<u128>,
 ) {
-    if originals.ids.contains_key(&revisit.capture_id) || added.contains_key(&revisit.capture_id)
-    {
+    if originals.ids.contains_key(&revisit.capture_id) || added.contains_key(&revisit.capture_id) {
         return;
     }
     added.insert(revisit.capture_id, content);
@@ -438,7 +441,11 @@ mod tests {
             done.iter().map(|p| (p.capture_id, content_of(p))).collect();
         assert_eq!(content[&10], Some(0xc1), "by record id");
         assert_eq!(content[&11], Some(0xc1), "chain, same pass");
-        assert_eq!(content[&30], Some(0xc3), "by digest: the first known content");
+        assert_eq!(
+            content[&30],
+            Some(0xc3),
+            "by digest: the first known content"
+        );
         assert_eq!(content[&5], Some(0xc3), "chain, second pass");
         assert_eq!(content[&40], Some(0xc5), "by target at its time, with text");
         assert_eq!(content[&50], None, "not found");
@@ -451,7 +458,11 @@ mod tests {
             }
         );
         let order: Vec<u128> = done.iter().map(|p| p.capture_id).collect();
-        assert_eq!(order, vec![10, 11, 30, 40, 5, 50], "passes, then the unresolved");
+        assert_eq!(
+            order,
+            vec![10, 11, 30, 40, 5, 50],
+            "passes, then the unresolved"
+        );
     }
 
     #[test]

@@ -475,15 +475,13 @@ fn run_stage(
             ctx, payload, &attempt, scratch, cancel,
         )?)
         .to_json()),
-        TaskPayload::Revisits(payload) => Ok(TaskResult::Revisits(revisits(
-            ctx, payload, &attempt, scratch, cancel,
-        )?)
-        .to_json()),
+        TaskPayload::Revisits(payload) => {
+            Ok(TaskResult::Revisits(revisits(ctx, payload, &attempt, scratch, cancel)?).to_json())
+        }
         TaskPayload::Build(payload) => Ok(to_json(&build(ctx, lease, payload, scratch, cancel)?)),
-        TaskPayload::Publish(payload) => Ok(TaskResult::Publish(Box::new(publish_partitions(
-            ctx, lease, payload,
-        )?))
-        .to_json()),
+        TaskPayload::Publish(payload) => {
+            Ok(TaskResult::Publish(Box::new(publish_partitions(ctx, lease, payload)?)).to_json())
+        }
     }
 }
 
@@ -646,7 +644,8 @@ fn scan(
                 }
                 let content = prepared.content.as_ref().map(|c| c.content_id);
                 let reference = crate::revisits::encode_content(content);
-                ids.push(key.clone(), reference.clone()).map_err(run_error)?;
+                ids.push(key.clone(), reference.clone())
+                    .map_err(run_error)?;
                 if !prepared.record.payload_digest.is_empty() {
                     digests
                         .push(
@@ -677,7 +676,9 @@ fn scan(
                         .push(key.clone(), encoded.clone())
                         .map_err(run_error)?;
                 }
-                captures[owner as usize].push(key, encoded).map_err(run_error)?;
+                captures[owner as usize]
+                    .push(key, encoded)
+                    .map_err(run_error)?;
             }
             Err(error) => {
                 result.read_errors += 1;
@@ -688,9 +689,11 @@ fn scan(
         }
     }
     for sorter in captures {
-        result
-            .capture_runs
-            .push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+        result.capture_runs.push(upload_runs(
+            ctx,
+            attempt,
+            sorter.finish().map_err(run_error)?,
+        )?);
     }
     result.site_file_runs = upload_runs(ctx, attempt, site_files.finish().map_err(run_error)?)?;
     result.revisit_runs = upload_runs(ctx, attempt, revisits.finish().map_err(run_error)?)?;
@@ -1016,11 +1019,17 @@ fn revisits(
                 .push(key.clone(), encoded.clone())
                 .map_err(run_error)?;
         }
-        sorters[owner as usize].push(key, encoded).map_err(run_error)?;
+        sorters[owner as usize]
+            .push(key, encoded)
+            .map_err(run_error)?;
     }
     let mut resolved_runs = Vec::new();
     for sorter in sorters {
-        resolved_runs.push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+        resolved_runs.push(upload_runs(
+            ctx,
+            attempt,
+            sorter.finish().map_err(run_error)?,
+        )?);
     }
     Ok(RevisitsResult {
         attempt: attempt.to_string(),
@@ -1172,9 +1181,8 @@ fn build(
         payload.partition,
     )
     .map_err(|e| TaskError::Permanent(e.to_string()))?;
-    let index_error = |e: provindex_index::IndexError| {
-        TaskError::Retry(format!("index {}: {e}", dir.display()))
-    };
+    let index_error =
+        |e: provindex_index::IndexError| TaskError::Retry(format!("index {}: {e}", dir.display()));
     let runs = payload
         .capture_runs
         .iter()
@@ -1223,15 +1231,23 @@ fn build(
         errors: payload.errors.clone(),
         error_count: payload.read_errors,
         url_errors: 0,
-        captures_without_text: if first { payload.revisits.without_text } else { 0 },
+        captures_without_text: if first {
+            payload.revisits.without_text
+        } else {
+            0
+        },
         revisits_resolved: if first { payload.revisits.resolved } else { 0 },
-        revisits_unresolved: if first { payload.revisits.unresolved } else { 0 },
+        revisits_unresolved: if first {
+            payload.revisits.unresolved
+        } else {
+            0
+        },
         site_signals: Default::default(),
         skipped_inputs: payload.skipped_inputs.clone(),
     };
-    let report = writer.finish(facts, report).map_err(|e| {
-        TaskError::Retry(format!("index {}: {e}", dir.display()))
-    })?;
+    let report = writer
+        .finish(facts, report)
+        .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
     if partitioned {
         let id = crate::publish::partition_id(payload.partition);
         let partition =
@@ -1301,12 +1317,14 @@ fn publish_partitions(
     payload: &PublishPayload,
 ) -> Result<BuildResult, TaskError> {
     let spec = &lease.spec;
-    let publication =
-        crate::publish::publish_partitions(&ctx.store, &spec.output, &payload.partitions, &lease.job_id)
-            .map_err(|e| publish_error(&spec.output, e))?;
-    let mut report = crate::writer::merge_reports(
-        payload.partitions.iter().map(|p| &p.report),
-    );
+    let publication = crate::publish::publish_partitions(
+        &ctx.store,
+        &spec.output,
+        &payload.partitions,
+        &lease.job_id,
+    )
+    .map_err(|e| publish_error(&spec.output, e))?;
+    let mut report = crate::writer::merge_reports(payload.partitions.iter().map(|p| &p.report));
     report.manifest.digest = publication.index.digest.clone();
     Ok(BuildResult {
         output: spec.output.clone(),

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use provindex_index::records::ClusterInfo;
 use provindex_index::partition::Partitioning;
+use provindex_index::records::ClusterInfo;
 use provindex_index::{BuildFacts, IndexBuilder, IndexError, Manifest};
 use serde::{Deserialize, Serialize};
 

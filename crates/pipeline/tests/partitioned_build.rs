@@ -107,14 +107,21 @@ fn four_partitions_hold_the_one_partition_index_split_by_the_partitioning() {
             let holder = partitioning.of_content(id) as usize;
             spread[holder] += 1;
             let part = &parts[holder];
-            assert_eq!(part.content(id)?.as_ref(), Some(&record), "content {id:032x}");
+            assert_eq!(
+                part.content(id)?.as_ref(),
+                Some(&record),
+                "content {id:032x}"
+            );
             let (ids, _) = part.content_captures(id, None, 10_000)?;
             let (whole_ids, _) = whole.content_captures(id, None, 10_000)?;
             assert_eq!(ids, whole_ids, "captures of {id:032x}");
             for capture in ids {
                 assert_eq!(part.capture(capture)?, whole.capture(capture)?);
             }
-            assert_eq!(part.content_id_by_sha256(&record.sha256.clone().try_into().unwrap())?, Some(id));
+            assert_eq!(
+                part.content_id_by_sha256(&record.sha256.clone().try_into().unwrap())?,
+                Some(id)
+            );
             for other in parts.iter().filter(|p| !std::ptr::eq(*p, part)) {
                 assert!(other.content(id)?.is_none(), "content {id:032x} held twice");
             }

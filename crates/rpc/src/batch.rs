@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use provindex_proto::v1::{
-    BatchLookupRequest, BatchLookupResponse, CheckOptOutRequest, CheckOptOutResponse,
-    ItemStatus, LookupContentRequest, LookupContentResponse, LookupUrlRequest, LookupUrlResponse,
+    BatchLookupRequest, BatchLookupResponse, CheckOptOutRequest, CheckOptOutResponse, ItemStatus,
+    LookupContentRequest, LookupContentResponse, LookupUrlRequest, LookupUrlResponse,
     batch_lookup_request::Lookup, batch_lookup_response::Result as ItemResult,
 };
 use tokio::sync::{Semaphore, mpsc};
