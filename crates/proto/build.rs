@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let v1 = proto_root.join("provindex/v1");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&v1)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
