@@ -15,6 +15,62 @@ use crate::{DocKind, ReadError, ReadStats, ReaderOptions, SourceDoc};
 /// in [`ReadStats::skipped`].
 pub struct DocReader<R: Read> {
     warc: WarcReader<R>,
+    warcinfo: Vec<WarcInfo>,
+}
+
+/// The fields of one `warcinfo` record (WARC 1.1 §6.2: an
+/// `application/warc-fields` block of `name: value` lines): who crawled, with
+/// what software, user agent and robots policy. Kept in order, names as
+/// written; bounded ([`WarcInfo::MAX_FIELDS`] fields, values cut at
+/// [`WarcInfo::MAX_VALUE`] bytes) so a hostile record cannot grow a build's
+/// metadata.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct WarcInfo {
+    pub fields: Vec<(String, String)>,
+}
+
+impl WarcInfo {
+    pub const MAX_FIELDS: usize = 64;
+    pub const MAX_VALUE: usize = 1024;
+    /// Distinct warcinfo records kept per input object.
+    pub const MAX_PER_INPUT: usize = 16;
+
+    /// Parses a `application/warc-fields` block; lines without a `:` and
+    /// empty names are skipped, continuation lines are not joined.
+    pub fn parse(block: &[u8]) -> WarcInfo {
+        let text = String::from_utf8_lossy(block);
+        let mut fields = Vec::new();
+        for line in text.lines() {
+            if fields.len() == Self::MAX_FIELDS {
+                break;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let name = name.trim();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                continue;
+            }
+            let mut value = value.trim().to_owned();
+            if value.len() > Self::MAX_VALUE {
+                let mut end = Self::MAX_VALUE;
+                while !value.is_char_boundary(end) {
+                    end -= 1;
+                }
+                value.truncate(end);
+            }
+            fields.push((name.to_owned(), value));
+        }
+        WarcInfo { fields }
+    }
+
+    /// The first field with this name (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl<R: Read> DocReader<R> {
@@ -25,7 +81,13 @@ impl<R: Read> DocReader<R> {
     pub fn with_options(reader: R, uri: impl Into<String>, opts: ReaderOptions) -> Self {
         DocReader {
             warc: WarcReader::with_options(reader, uri, opts),
+            warcinfo: Vec::new(),
         }
+    }
+
+    /// The distinct `warcinfo` records read so far, in order of appearance.
+    pub fn warcinfo(&self) -> &[WarcInfo] {
+        &self.warcinfo
     }
 
     /// Counters so far.
@@ -48,6 +110,14 @@ impl<R: Read> Iterator for DocReader<R> {
                 Err(e) => return Some(Err(e)),
             };
             let offset = rec.location.offset;
+            if rec.record_type == RecordType::Warcinfo
+                && self.warcinfo.len() < WarcInfo::MAX_PER_INPUT
+            {
+                let info = WarcInfo::parse(&rec.block);
+                if !info.fields.is_empty() && !self.warcinfo.contains(&info) {
+                    self.warcinfo.push(info);
+                }
+            }
             match record_to_doc(rec, self.warc.options()) {
                 Ok(Some(doc)) => {
                     self.warc.stats.docs += 1;
@@ -87,6 +157,14 @@ impl<R: Read> Docs<R> {
             Docs::Warc(r) => r.stats(),
             Docs::Jsonl(r) => r.stats(),
             Docs::Failed(_, s) => s,
+        }
+    }
+
+    /// The `warcinfo` records read so far (none for JSONL).
+    pub fn warcinfo(&self) -> &[WarcInfo] {
+        match self {
+            Docs::Warc(r) => r.warcinfo(),
+            Docs::Jsonl(_) | Docs::Failed(..) => &[],
         }
     }
 

@@ -24,7 +24,7 @@ pub mod store;
 pub mod upload;
 pub mod warc;
 
-pub use doc::{DocReader, Docs, open_docs, read_path, read_path_with, site_file_path};
+pub use doc::{DocReader, Docs, WarcInfo, open_docs, read_path, read_path_with, site_file_path};
 pub use input::Compression;
 pub use jsonl::{JsonlFields, JsonlReader};
 pub use revisit::{ResolvedBy, RevisitResolver};

@@ -65,6 +65,8 @@ pub struct BuildFacts {
     pub built_at: i64,
     /// Text form of the sketch spec the signatures were computed with (empty: none).
     pub sketch_spec: String,
+    /// The inputs' `warcinfo` records ([`crate::manifest::InputWarcinfo::group`]).
+    pub warcinfo: Vec<crate::manifest::InputWarcinfo>,
 }
 
 /// Counts reported by [`IndexBuilder::finish`].
@@ -406,6 +408,7 @@ impl IndexBuilder {
             } else {
                 Vec::new()
             },
+            warcinfo: facts.warcinfo,
         };
         store.put::<Meta>(&MetaKey::Manifest, &manifest, Durability::Unlogged)?;
         // Batches skip the write-ahead log (a failed build is rebuilt, not

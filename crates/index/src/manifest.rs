@@ -50,6 +50,51 @@ pub struct Manifest {
     /// (`digest_of_chunks`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chunk_digests: Vec<String>,
+    /// The `warcinfo` records the scan saw (issue 19: who crawled, with what
+    /// software, user agent and robots policy): each distinct record's
+    /// fields with the inputs that carried it. Metadata like `inputs`: not
+    /// part of the digest, and absent (empty) in indexes built before it, so
+    /// no format change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warcinfo: Vec<InputWarcinfo>,
+}
+
+/// One distinct `warcinfo` record of a build's inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InputWarcinfo {
+    /// `name: value` fields of its block, in order, as written.
+    pub fields: Vec<(String, String)>,
+    /// The input objects holding it, sorted.
+    pub inputs: Vec<String>,
+}
+
+impl InputWarcinfo {
+    /// The first field with this name (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Groups per-input records (input, fields) into distinct records with
+    /// their inputs; the result is sorted by fields, each input list sorted,
+    /// so it does not depend on the order inputs were scanned in.
+    pub fn group(per_input: impl IntoIterator<Item = (String, Vec<(String, String)>)>) -> Vec<Self> {
+        let mut groups: std::collections::BTreeMap<Vec<(String, String)>, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (input, fields) in per_input {
+            groups.entry(fields).or_default().push(input);
+        }
+        groups
+            .into_iter()
+            .map(|(fields, mut inputs)| {
+                inputs.sort();
+                inputs.dedup();
+                InputWarcinfo { fields, inputs }
+            })
+            .collect()
+    }
 }
 
 impl Manifest {
@@ -73,6 +118,7 @@ impl Manifest {
             partitions: 0,
             partition: 0,
             chunk_digests: Vec::new(),
+            warcinfo: Vec::new(),
         }
     }
 }

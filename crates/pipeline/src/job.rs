@@ -512,7 +512,9 @@ impl Job {
                         read_errors: 0,
                         errors: Vec::new(),
                         skipped_inputs: Vec::new(),
+                        warcinfo: Vec::new(),
                     };
+                    let mut warcinfo = Vec::new();
                     let mut capture_runs = vec![Vec::new(); partitions as usize];
                     for task in self.tasks.iter().filter(|t| t.stage == Stage::Scan) {
                         let input = task.input.clone().unwrap_or_default();
@@ -531,6 +533,9 @@ impl Job {
                                         shared.errors.push(error);
                                     }
                                 }
+                                warcinfo.extend(
+                                    scan.warcinfo.into_iter().map(|w| (input.clone(), w)),
+                                );
                                 shared.inputs.push(input);
                             }
                             _ => shared.skipped_inputs.push(format!(
@@ -539,6 +544,7 @@ impl Job {
                             )),
                         }
                     }
+                    shared.warcinfo = provindex_index::InputWarcinfo::group(warcinfo);
                     let resolved = revisits.map(|r| r.resolved_runs).unwrap_or_default();
                     let tasks = capture_runs
                         .into_iter()

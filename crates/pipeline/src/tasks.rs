@@ -82,6 +82,9 @@ pub struct ScanResult {
     pub contents: u64,
     pub read_errors: u64,
     pub errors: Vec<String>,
+    /// The input's distinct `warcinfo` records (fields in order), issue 19.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warcinfo: Vec<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +156,9 @@ pub struct BuildPayload {
     pub read_errors: u64,
     pub errors: Vec<String>,
     pub skipped_inputs: Vec<String>,
+    /// The scanned inputs' `warcinfo` records, grouped (issue 19).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warcinfo: Vec<provindex_index::InputWarcinfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -600,8 +606,8 @@ fn scan(
         band_runs: vec![Vec::new(); partitions],
         ..ScanResult::default()
     };
-    let docs = provindex_corpus::open_docs(reader, &payload.input, options);
-    for (number, item) in docs.enumerate() {
+    let mut docs = provindex_corpus::open_docs(reader, &payload.input, options);
+    for (number, item) in docs.by_ref().enumerate() {
         if number % 1024 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
@@ -701,6 +707,7 @@ fn scan(
     result.digest_runs = upload_runs(ctx, attempt, digests.finish().map_err(run_error)?)?;
     result.target_runs = upload_runs(ctx, attempt, targets.finish().map_err(run_error)?)?;
     result.contents = contents.len() as u64;
+    result.warcinfo = docs.warcinfo().iter().map(|w| w.fields.clone()).collect();
 
     let mut bands: Vec<ExternalSorter> = (0..partitions)
         .map(|p| {
@@ -1222,6 +1229,7 @@ fn build(
         read_errors: payload.read_errors,
         built_at: spec.built_at,
         sketch_spec: crate::prepare::default_hasher().spec().to_string(),
+        warcinfo: payload.warcinfo.clone(),
     };
     // Revisits are counted once, in partition 0 (the revisits stage counted them).
     let first = payload.partition == 0;
