@@ -46,6 +46,8 @@ impl provindex_errors::ErrorExt for crate::registry::RegistryError {
             RegistryError::NotFound(_) => StatusCode::NotFound,
             RegistryError::AlreadyRevoked { .. } => StatusCode::FailedPrecondition,
             RegistryError::ComplaintNotFound(_) => StatusCode::NotFound,
+            RegistryError::ClaimNotFound(_) => StatusCode::NotFound,
+            RegistryError::Denied(_) => StatusCode::PermissionDenied,
             RegistryError::Precondition(_) => StatusCode::FailedPrecondition,
             RegistryError::ClaimOverlap(_) => StatusCode::AlreadyExists,
             RegistryError::Index(error) => error.status_code(),

@@ -387,6 +387,11 @@ pub struct ClaimRecord {
     pub created_by: String,
     #[prost(int64, optional, tag = "10")]
     pub revoked_at: Option<i64>,
+    /// Who revoked it, and why (empty while active).
+    #[prost(string, tag = "11")]
+    pub revoked_by: String,
+    #[prost(string, tag = "12")]
+    pub revocation_reason: String,
 }
 
 /// Where a content was captured: SURT key and registered domain.
@@ -606,6 +611,11 @@ pub enum RegistryError {
     AlreadyRevoked { id: u64, revoked_at: i64 },
     #[error("no complaint with id {0}")]
     ComplaintNotFound(u64),
+    #[error("no claim with id {0}")]
+    ClaimNotFound(u64),
+    /// The caller may not do this (PERMISSION_DENIED).
+    #[error("{0}")]
+    Denied(String),
     /// A step the complaint's state does not allow (FAILED_PRECONDITION).
     #[error("{0}")]
     Precondition(String),
@@ -1167,6 +1177,74 @@ impl Registry {
         Ok(claim)
     }
 
+    /// One claim by id (active or revoked).
+    pub fn claim(&self, id: u64) -> Result<Option<ClaimRecord>, IndexError> {
+        Ok(self
+            .state
+            .read()
+            .map_err(lock_poisoned)?
+            .claims
+            .get(&id)
+            .cloned())
+    }
+
+    /// Revokes claim `id` (it stays, with its revocation, and stops paying:
+    /// the compensation statement reads active claims only). `may` decides
+    /// under the writer lock whether the actor may revoke it (so a refusal
+    /// and a revocation cannot race). The claim and its `claim_revoke`
+    /// audit record are one synced batch.
+    pub fn revoke_claim(
+        &self,
+        id: u64,
+        actor: &Actor,
+        reason: &str,
+        now: i64,
+        may: impl FnOnce(&ClaimRecord) -> Result<(), RegistryError>,
+    ) -> Result<ClaimRecord, RegistryError> {
+        let mut next_seq = self.writer.lock().map_err(lock_poisoned)?;
+        let mut claim = self
+            .state
+            .read()
+            .map_err(lock_poisoned)?
+            .claims
+            .get(&id)
+            .cloned()
+            .ok_or(RegistryError::ClaimNotFound(id))?;
+        may(&claim)?;
+        if let Some(revoked_at) = claim.revoked_at {
+            return Err(RegistryError::Precondition(format!(
+                "claim {id} was already revoked at {revoked_at}"
+            )));
+        }
+        claim.revoked_at = Some(now);
+        claim.revoked_by = actor.name.clone();
+        claim.revocation_reason = reason.to_owned();
+        let mut batch = SchemaBatch::default();
+        batch.put::<Claims>(&ClaimId(id), &claim);
+        self.put_audit(
+            &mut batch,
+            *next_seq,
+            &AuditRecord {
+                seq: 0,
+                at: now,
+                actor: actor.clone(),
+                action: "claim_revoke".into(),
+                entry_id: None,
+                request: serde_json::json!({"claim_id": id, "rightholder": claim.rightholder, "reason": reason}),
+                result: "ok".into(),
+                message: String::new(),
+            },
+        );
+        self.write_synced(batch)?;
+        *next_seq += 1;
+        self.state
+            .write()
+            .map_err(lock_poisoned)?
+            .claims
+            .insert(id, claim.clone());
+        Ok(claim)
+    }
+
     /// Active claims covering a content (by id, and by its captures' SURT
     /// keys and registered domains), in id order.
     pub fn claims_covering(
@@ -1203,6 +1281,21 @@ impl Registry {
             return Ok(None);
         }
         Ok(self.store.get::<Complaints>(&ComplaintId(id))?)
+    }
+
+    /// Every complaint, in id order (the AI Act summary counts them by kind
+    /// and state).
+    pub fn complaints(&self) -> Result<Vec<ComplaintRecord>, IndexError> {
+        if self.without_issue_19_tables {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        self.store
+            .for_each::<Complaints, IndexError>(|_, complaint| {
+                out.push(complaint);
+                Ok(())
+            })?;
+        Ok(out)
     }
 
     /// A reviewer's step on complaint `id`, under the writer lock (so two
@@ -2049,6 +2142,7 @@ mod tests {
                 created_at: 0,
                 created_by: String::new(),
                 revoked_at: None,
+                ..ClaimRecord::default()
             };
         let news = registry
             .register_claim(
@@ -2109,6 +2203,48 @@ mod tests {
         assert_eq!(
             log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
             ["claim", "claim", "mandate"]
+        );
+        // Revoking Ann's prefix claim: it stops covering, survives a reopen,
+        // frees the prefix for Bo, and cannot be revoked twice.
+        let refused = registry
+            .revoke_claim(1, &actor(), "ended", 15, |_| {
+                Err(RegistryError::Denied("not yours".into()))
+            })
+            .expect_err("refused by the rule");
+        assert!(matches!(refused, RegistryError::Denied(m) if m == "not yours"));
+        assert!(matches!(
+            registry.revoke_claim(99, &actor(), "x", 15, |_| Ok(())),
+            Err(RegistryError::ClaimNotFound(99))
+        ));
+        let revoked = registry
+            .revoke_claim(1, &actor(), "licence ended", 16, |_| Ok(()))
+            .expect("revoke");
+        assert_eq!(revoked.revoked_at, Some(16));
+        assert_eq!(revoked.revocation_reason, "licence ended");
+        drop(registry);
+        let registry = Registry::open(&path).expect("reopen");
+        assert!(
+            registry
+                .claims_covering(9, &[("org,example)/news/b", "")])
+                .expect("covering")
+                .is_empty()
+        );
+        assert!(matches!(
+            registry.revoke_claim(1, &actor(), "again", 17, |_| Ok(())),
+            Err(RegistryError::Precondition(m)) if m.contains("already revoked at 16")
+        ));
+        registry
+            .register_claim(
+                claim("Bo", "url_prefix", "org,example)/news/b", &[]),
+                &actor(),
+                18,
+                serde_json::json!({}),
+            )
+            .expect("the prefix is free again");
+        let log = registry.audit_log(0, 10).expect("audit");
+        assert_eq!(
+            log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            ["claim", "claim", "mandate", "claim_revoke", "claim"]
         );
     }
 

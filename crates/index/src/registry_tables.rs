@@ -393,6 +393,7 @@ mod strategies {
                     created_at: 5,
                     created_by: "ops".into(),
                     revoked_at,
+                    ..ClaimRecord::default()
                 },
             )
     }

@@ -159,9 +159,37 @@ pub fn claimant(
     }
 }
 
+/// Who may revoke a claim: an admin, the principal that made it (the
+/// rightholder itself, or its CMO), or the rightholder it pays.
+pub fn may_revoke(principal: &Principal, claimant: &str, rightholder: &str) -> Result<(), Denied> {
+    match principal.role {
+        Role::Admin => Ok(()),
+        Role::Rightholder if principal.name == claimant || principal.name == rightholder => Ok(()),
+        _ => Err(Denied::Permission(format!(
+            "{} ({}) may not revoke a claim made by {claimant:?} for {rightholder:?}: only they or an admin may",
+            principal.name,
+            principal.role.as_str()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_may_revoke_a_claim() {
+        let p = |name: &str, role: Role| Principal {
+            name: name.into(),
+            role,
+            grants: Vec::new(),
+        };
+        assert!(may_revoke(&p("cmo", Role::Rightholder), "cmo", "member").is_ok());
+        assert!(may_revoke(&p("member", Role::Rightholder), "cmo", "member").is_ok());
+        assert!(may_revoke(&p("root", Role::Admin), "cmo", "member").is_ok());
+        assert!(may_revoke(&p("other", Role::Rightholder), "cmo", "member").is_err());
+        assert!(may_revoke(&p("member", Role::Reader), "cmo", "member").is_err());
+    }
 
     fn claim(id: u64, holder: &str, scope: ClaimScope, captures: &[(&str, &str)]) -> ClaimFacts {
         ClaimFacts {

@@ -877,4 +877,25 @@ impl AuditService for AuditApi {
             .await?;
         Ok(Response::new(pb::RegisterMandateResponse { id }))
     }
+
+    async fn revoke_claim(
+        &self,
+        request: Request<pb::RevokeClaimRequest>,
+    ) -> Result<Response<pb::ClaimContentResponse>, Status> {
+        let principal = self.caller(&request, "RevokeClaim")?;
+        let request = request.into_inner();
+        let logged = json!({
+            "claim_id": crate::echo(&request.id),
+            "reason_bytes": request.reason.len(),
+        });
+        match self.revoke_claim(&principal, request).await {
+            Ok(claim) => Ok(Response::new(pb::ClaimContentResponse {
+                claim: Some(claim),
+            })),
+            Err(error) => Err(self
+                .refused(&principal, "claim_revoke_rejected", logged, error)
+                .await
+                .into()),
+        }
+    }
 }

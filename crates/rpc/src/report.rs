@@ -240,6 +240,7 @@ fn statement_message(s: disclosure::CompensationStatement) -> pb::CompensationSt
                 tokens: d.tokens,
                 share: d.share,
                 amount: d.amount,
+                amount_minor_units: d.amount_minor_units,
             })
             .collect(),
         rightholder_shares: s
@@ -252,6 +253,8 @@ fn statement_message(s: disclosure::CompensationStatement) -> pb::CompensationSt
                 share: r.share,
                 amount: r.amount,
                 entry_ids: r.entry_ids,
+                claim_ids: r.claim_ids,
+                amount_minor_units: r.amount_minor_units,
             })
             .collect(),
         unclaimed: Some(pb::UnclaimedShare {
@@ -259,8 +262,11 @@ fn statement_message(s: disclosure::CompensationStatement) -> pb::CompensationSt
             tokens: s.unclaimed.tokens,
             share: s.unclaimed.share,
             amount: s.unclaimed.amount,
+            amount_minor_units: s.unclaimed.amount_minor_units,
         }),
         registry_used: s.registry.is_some(),
+        pool_minor_units: s.pool_minor_units,
+        minor_units_rule: s.minor_units_rule,
     }
 }
 

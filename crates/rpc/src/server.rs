@@ -57,7 +57,12 @@ pub struct ServerConfig {
     /// The index's verified ledger (`ledger.json`); `None` serves no
     /// LedgerService.
     pub ledger: Option<Arc<provindex_pipeline::ledger::LoadedLedger>>,
+    /// Days from receipt by which a complaint is due (`serve --complaint-due-days`).
+    pub complaint_due_days: u32,
 }
+
+/// Days from receipt by which a complaint is due unless configured otherwise.
+pub const DEFAULT_COMPLAINT_DUE_DAYS: u32 = provindex_policy::complaint::DEFAULT_DUE_DAYS;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -77,6 +82,7 @@ impl Default for ServerConfig {
             metrics: None,
             pii_key: None,
             ledger: None,
+            complaint_due_days: DEFAULT_COMPLAINT_DUE_DAYS,
         }
     }
 }
@@ -164,7 +170,8 @@ pub async fn serve(
                     .remote_registry
                     .clone()
                     .map(|r| r as Arc<dyn crate::OptOutRegistry>),
-            ),
+            )
+            .with_complaint_due_days(config.complaint_due_days),
         )
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes),

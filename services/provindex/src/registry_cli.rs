@@ -47,6 +47,11 @@ pub struct AccessArgs {
     /// AuditService FindPersonalData.
     #[arg(long)]
     pii_key: Option<PathBuf>,
+    /// Days from receipt by which a complaint (AuditService FileComplaint)
+    /// is due (1–3650).
+    #[arg(long, default_value_t = provindex_rpc::DEFAULT_COMPLAINT_DUE_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    complaint_due_days: u32,
 }
 
 impl AccessArgs {
@@ -68,6 +73,7 @@ pub struct Access {
     auth: Option<Arc<Auth>>,
     tls: Option<TlsIdentity>,
     pii_key: Option<Arc<Vec<u8>>>,
+    complaint_due_days: u32,
 }
 
 /// `INDEX.registry` next to `INDEX` (trailing slashes ignored).
@@ -133,6 +139,7 @@ impl AccessArgs {
             auth,
             tls,
             pii_key,
+            complaint_due_days: self.complaint_due_days,
         })
     }
 }
@@ -212,6 +219,7 @@ impl Access {
         config.auth = self.auth.clone();
         config.tls = self.tls.clone();
         config.pii_key = self.pii_key.clone();
+        config.complaint_due_days = self.complaint_due_days;
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use provindex_index::registry::{Actor, CaptureKey, ClaimRecord, Scope};
+use provindex_index::registry::{Actor, CaptureKey, ClaimRecord, RegistryError, Scope};
 use provindex_index::{IndexReader, Registry};
 use provindex_policy::authorization::{self, Role};
 use provindex_policy::claims;
@@ -56,6 +56,8 @@ fn to_proto(claim: &ClaimRecord) -> pb::Claim {
         scope_key: claim.scope_value.clone(),
         evidence: claim.evidence.clone(),
         created_at: claim.created_at,
+        revoked_at: claim.revoked_at.unwrap_or(0),
+        revocation_reason: claim.revocation_reason.clone(),
     }
 }
 
@@ -119,6 +121,7 @@ impl AuditApi {
             created_at: 0,
             created_by: String::new(),
             revoked_at: None,
+            ..ClaimRecord::default()
         };
         let who = actor(principal);
         let logged = json!({
@@ -132,6 +135,47 @@ impl AuditApi {
                 .await
                 .map_err(|join| ApiError::Internal(format!("claim task failed: {join}")))??;
         tracing::info!(id = claim.id, rightholder = claim.rightholder, claimant = %principal.name, "content claimed");
+        Ok(to_proto(&claim))
+    }
+
+    /// RevokeClaim: who may is [`claims::may_revoke`]'s, decided by the
+    /// registry under its writer lock with the revocation.
+    pub(super) async fn revoke_claim(
+        &self,
+        principal: &Principal,
+        request: pb::RevokeClaimRequest,
+    ) -> Result<pb::Claim, ApiError> {
+        let registry = self.registry()?;
+        let id: u64 = request.id.trim().parse().map_err(|_| {
+            ApiError::invalid(
+                "id",
+                format!("{:?} is not a claim id", crate::echo(&request.id)),
+            )
+        })?;
+        bounded("reason", &request.reason, MAX_NOTE_BYTES)?;
+        if request.reason.trim().is_empty() {
+            return Err(ApiError::invalid("reason", "is required"));
+        }
+        let who = actor(principal);
+        let caller = principal.clone();
+        let now = provindex_disclosure::now();
+        let claim = tokio::task::spawn_blocking(move || {
+            registry.revoke_claim(id, &who, request.reason.trim(), now, |claim| {
+                claims::may_revoke(&caller, &claim.claimant, &claim.rightholder).map_err(|denied| {
+                    match denied {
+                        authorization::Denied::Permission(message) => {
+                            RegistryError::Denied(message)
+                        }
+                        authorization::Denied::Invalid { field, reason } => {
+                            RegistryError::Denied(format!("{field}: {reason}"))
+                        }
+                    }
+                })
+            })
+        })
+        .await
+        .map_err(|join| ApiError::Internal(format!("claim task failed: {join}")))??;
+        tracing::info!(id = claim.id, rightholder = claim.rightholder, by = %principal.name, "claim revoked");
         Ok(to_proto(&claim))
     }
 
