@@ -44,8 +44,8 @@ use serde::Serialize;
 
 use crate::lineage::{self, ExportOutput, LINEAGE_FORMAT, Lineage};
 use crate::{
-    DEDUP_RULE, DisclosureError, REASON_RULE, Removals, Result, Sources, destination_error, hex,
-    language_of, license_of, reservation_of, walk_contents,
+    DEDUP_RULE, DisclosureError, PROGRESS_EVERY, REASON_RULE, Removals, Result, Sources,
+    WalkProgress, destination_error, hex, language_of, license_of, reservation_of, walk_contents,
 };
 
 /// The export summary (`STEM.summary.json`).
@@ -230,6 +230,20 @@ pub fn build_export(
     options: &ExportOptions,
     field: &'static str,
 ) -> Result<ExportSummary> {
+    build_export_observed(store, sources, out, options, field, &mut |_| {})
+}
+
+/// [`build_export`], telling `observe` how far the walk over the contents
+/// has got (kept and excluded so far): every [`PROGRESS_EVERY`] contents
+/// and once the walk is over.
+pub fn build_export_observed(
+    store: &CorpusStore,
+    sources: Sources<'_>,
+    out: &str,
+    options: &ExportOptions,
+    field: &'static str,
+    observe: &mut dyn FnMut(&WalkProgress<'_>),
+) -> Result<ExportSummary> {
     let names = export_names(out, options.format, field)?;
     let reader = sources.reader;
     if options.create_only {
@@ -274,6 +288,19 @@ pub fn build_export(
     let mut kept_tokens = 0u64;
     let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
     let mut matched: BTreeMap<String, u64> = BTreeMap::new();
+    let total = reader.manifest().contents;
+    // Every content walked is kept or excluded (an error ends the walk).
+    let mut walked = 0u64;
+    let mut tick = |walked: u64, kept: u64| {
+        if walked % PROGRESS_EVERY == 0 {
+            observe(&WalkProgress {
+                step: "contents",
+                done: walked,
+                total,
+                counts: &[("kept", kept), ("excluded", walked - kept)],
+            });
+        }
+    };
     // On an error the writers drop: scratch files removed, uploads aborted.
     let contents = walk_contents(reader, |view| {
         let removal = removals.of(&view, sources.at)?;
@@ -320,6 +347,8 @@ pub fn build_export(
                 })
                 .map_err(|e| write_error(e, &names.exclusions, field))?;
             *excluded.entry(reason).or_default() += 1;
+            walked += 1;
+            tick(walked, kept);
             return Ok(());
         }
         manifest
@@ -344,15 +373,23 @@ pub fn build_export(
             .map_err(|e| write_error(e, &names.manifest, field))?;
         kept += 1;
         kept_tokens += view.record.token_count;
+        walked += 1;
+        tick(walked, kept);
         Ok(())
     })?;
+    let excluded_total: u64 = excluded.values().sum();
+    observe(&WalkProgress {
+        step: "contents",
+        done: contents,
+        total,
+        counts: &[("kept", kept), ("excluded", excluded_total)],
+    });
     let (manifest_out, manifest_written): (ObjectWriter, WriteSummary) = manifest
         .finish()
         .map_err(|e| write_error(e, &names.manifest, field))?;
     let (exclusions_out, exclusions_written) = exclusions
         .finish()
         .map_err(|e| write_error(e, &names.exclusions, field))?;
-    let excluded_total: u64 = excluded.values().sum();
     let problem = if kept + excluded_total != contents {
         Some(format!(
             "export does not reconcile: kept {kept} + excluded {excluded_total} != {contents} contents walked"

@@ -33,8 +33,8 @@ mod export;
 pub mod lineage;
 pub mod render;
 pub use export::{
-    ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, export_names,
-    summary_uri,
+    ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, build_export_observed,
+    export_names, summary_uri,
 };
 pub use provindex_corpus::upload::UploadOptions;
 pub use provindex_manifest::{ManifestFormat, WriterOptions};
@@ -145,6 +145,22 @@ impl ContentView {
 fn walk_contents(
     reader: &IndexReader,
     mut visit: impl FnMut(ContentView) -> Result<()>,
+/// How far a long walk (export, report) has got, for a caller that shows
+/// it (the CLI's `--progress`); the library itself never prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkProgress<'a> {
+    /// What is walked: `captures` or `contents`.
+    pub step: &'static str,
+    pub done: u64,
+    /// The index manifest's count of what is walked.
+    pub total: u64,
+    /// Running counts, named (`kept`, `excluded`, `keepers`).
+    pub counts: &'a [(&'static str, u64)],
+}
+
+/// Items walked between two progress calls (and once more at the end).
+pub const PROGRESS_EVERY: u64 = 1024;
+
 ) -> Result<u64> {
     let mut visited = 0u64;
     reader.for_each_content(|id, record| -> Result<()> {
@@ -491,6 +507,15 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
     let index = reader.path().display().to_string();
     let mut captures = 0u64;
     let mut captures_with_text = 0u64;
+    build_report_observed(reader, &mut |_| {})
+}
+
+/// [`build_report`], telling `observe` how far its two walks (captures,
+/// then contents) have got: every [`PROGRESS_EVERY`] items and at the end.
+pub fn build_report_observed(
+    reader: &IndexReader,
+    observe: &mut dyn FnMut(&WalkProgress<'_>),
+) -> Result<TransparencyReport> {
     let mut captures_reserved = 0u64;
     let mut crawls: BTreeSet<String> = manifest.crawls.iter().cloned().collect();
     let mut period: Option<(i64, i64)> = None;
@@ -501,6 +526,14 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
             crawls.insert(capture.crawl.clone());
         }
         if capture.capture_time > 0 {
+        if captures % PROGRESS_EVERY == 0 {
+            observe(&WalkProgress {
+                step: "captures",
+                done: captures,
+                total: manifest.captures,
+                counts: &[],
+            });
+        }
             let t = capture.capture_time;
             period = Some(period.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
         }
@@ -517,6 +550,12 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
     let mut keepers = 0u64;
     let mut tokens = 0u64;
     let mut domain_tokens: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    observe(&WalkProgress {
+        step: "captures",
+        done: captures,
+        total: manifest.captures,
+        counts: &[],
+    });
     let mut licenses: BTreeMap<String, u64> = BTreeMap::new();
     let mut reserved_contents = 0u64;
     let mut reserved_by_kind: BTreeMap<String, u64> = BTreeMap::new();
@@ -563,8 +602,22 @@ pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
     })?;
     if walked == 0 {
         return Err(DisclosureError::Empty(format!(
+        if contents % PROGRESS_EVERY == 0 {
+            observe(&WalkProgress {
+                step: "contents",
+                done: contents,
+                total: manifest.contents,
+                counts: &[("keepers", keepers)],
+            });
+        }
             "index {index} holds no contents ({captures} captures, none with text): nothing to summarize"
         )));
+    observe(&WalkProgress {
+        step: "contents",
+        done: walked,
+        total: manifest.contents,
+        counts: &[("keepers", keepers)],
+    });
     }
     if captures_with_text == 0 {
         return Err(DisclosureError::Inconsistent(format!(

@@ -11,6 +11,8 @@ use clap::Args;
 use provindex_disclosure::{self as disclosure, CompensationTerms, Sources};
 use provindex_index::{IndexReader, Registry};
 
+use crate::progress::{Progress, ProgressArgs};
+
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The index directory.
@@ -35,6 +37,8 @@ pub struct ExportArgs {
     /// Refuse to replace an existing manifest or summary.
     #[arg(long)]
     no_clobber: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +51,8 @@ pub struct ReportArgs {
     /// Write a self-contained HTML page with SVG charts here.
     #[arg(long)]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 #[derive(Args, Debug)]
@@ -152,7 +158,8 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     };
     disclosure::export_names(&args.out, args.format, "--out").map_err(flag)?;
     runtime.block_on(disclosure::check_destination(&store, &args.out, "--out"))?;
-    let summary = disclosure::build_export(
+    let mut progress = Progress::new(args.progress.progress);
+    let summary = disclosure::build_export_observed(
         &store,
         Sources {
             reader: &reader,
@@ -169,12 +176,17 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     )
     .map_err(flag)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
+        &mut |walk| progress.walk("export", walk),
     Ok(())
 }
+    progress.finish();
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     let reader = open(&args.index)?;
-    let report = disclosure::build_report(&reader)?;
+    let mut progress = Progress::new(args.progress.progress);
+    let report =
+        disclosure::build_report_observed(&reader, &mut |walk| progress.walk("report", walk))?;
+    progress.finish();
     match &args.json {
         Some(path) => write_atomically(path, &pretty(serde_json::to_value(&report)?))?,
         None => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -2,7 +2,7 @@
 //! `provindex coordinator` and `provindex worker`: wiring only; the stages
 //! and rules live in provindex-pipeline, the gRPC adapter in provindex-rpc.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -13,6 +13,8 @@ use provindex_pipeline::job::JobState;
 use provindex_pipeline::{BuildReport, LocalBuild};
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+
+use crate::progress::{Progress, ProgressArgs};
 
 #[derive(clap::Args)]
 pub struct IndexArgs {
@@ -83,6 +85,8 @@ pub struct IndexArgs {
     /// with the same file). Without it only PII counts are recorded.
     #[arg(long)]
     pii_key: Option<PathBuf>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
@@ -100,7 +104,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
             .unwrap_or(0)
     });
     let started = Instant::now();
-    let mut progress = Progress::new();
+    let mut progress = Progress::new(args.progress.progress);
     let report = match &args.coordinator {
         None => {
             let workers = args.workers.unwrap_or_else(|| {
@@ -124,7 +128,7 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
                     pii_key: args.pii_key.as_deref().map(absolute),
                     index_partitions: args.index_partitions,
                 },
-                &mut |job| progress.show(&provindex_rpc::coordinator::job_status(job)),
+                &mut |job| progress.job(&provindex_rpc::coordinator::job_status(job)),
             )
             .with_context(|| format!("building index at {}", args.out.display()))?
         }
@@ -236,7 +240,7 @@ fn submit_and_follow(
                     Ok(stream) => {
                         let mut stream = stream.into_inner();
                         while let Ok(Some(status)) = stream.message().await {
-                            progress.show(&status);
+                            progress.job(&status);
                             if status.state != "running" {
                                 return Ok::<_, anyhow::Error>(status);
                             }
@@ -306,89 +310,6 @@ fn print_report(report: &BuildReport, out: &std::path::Path) {
         site.captures_updated, site.captures_visited, site.hosts
     );
     println!("digest: {}", m.digest);
-}
-
-/// Job progress on stderr: a redrawn bar with rate and ETA on a terminal,
-/// one plain line per change otherwise.
-struct Progress {
-    terminal: bool,
-    started: Instant,
-    last_line: String,
-    drew: bool,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self {
-            terminal: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            last_line: String::new(),
-            drew: false,
-        }
-    }
-
-    fn show(&mut self, status: &pb::JobStatus) {
-        let stage = status
-            .stages
-            .iter()
-            .find(|s| s.stage == status.stage)
-            .cloned()
-            .unwrap_or_default();
-        let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
-        let mb = |b: u64| b as f64 / 1e6;
-        let rate = mb(status.input_bytes_done) / elapsed;
-        let eta = if status.input_bytes_done > 0 && status.input_bytes_done < status.input_bytes {
-            let left = mb(status.input_bytes - status.input_bytes_done) / rate.max(1e-9);
-            format!(" eta {left:.0}s")
-        } else {
-            String::new()
-        };
-        let line = format!(
-            "{} {}: {}/{} tasks ({} running){}; scanned {:.1}/{:.1} MB, {} records, {:.1} MB/s{eta}",
-            status.state,
-            stage.stage,
-            stage.tasks_done,
-            stage.tasks_total,
-            stage.tasks_running,
-            if stage.tasks_failed > 0 {
-                format!(", {} failed", stage.tasks_failed)
-            } else {
-                String::new()
-            },
-            mb(status.input_bytes_done),
-            mb(status.input_bytes),
-            status.records_done,
-            rate,
-        );
-        if line == self.last_line {
-            return;
-        }
-        let mut stderr = std::io::stderr();
-        if self.terminal {
-            let width = 30;
-            let done = (status.input_bytes_done * width)
-                .checked_div(status.input_bytes)
-                .unwrap_or(0)
-                .min(width) as usize;
-            let bar = format!(
-                "[{}{}]",
-                "#".repeat(done),
-                "-".repeat(width as usize - done)
-            );
-            let _ = write!(stderr, "\r\x1b[2K{bar} {line}");
-            self.drew = true;
-        } else {
-            let _ = writeln!(stderr, "{line}");
-        }
-        let _ = stderr.flush();
-        self.last_line = line;
-    }
-
-    fn finish(&mut self) {
-        if self.drew {
-            eprintln!();
-        }
-    }
 }
 
 #[derive(clap::Args)]

@@ -8,6 +8,7 @@ mod lineage_cmd;
 mod lookup;
 mod registry_cli;
 mod registry_server;
+mod progress;
 mod router_cmd;
 mod verify;
 
