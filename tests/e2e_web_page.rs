@@ -6,29 +6,43 @@
 //! - headless Debian Chromium, driven by selenium (tests/web_page_selenium.py),
 //!   finds the pages, signs in with a rightholder token, registers, lists and
 //!   revokes a domain opt-out and sees the verdict change, is refused a domain
-//!   outside its grant (403), keeps `<script>` as text, and saves
-//!   docs/images/rightholder-page.png;
+//!   outside its grant (403), keeps `<script>` as text, claims a match and
+//!   sees the claim listed (and a match another rightholder claimed refused,
+//!   409), files a copyright complaint about a match and sees it
+//!   "received", and — once a reviewer upheld it through the real gRPC
+//!   AuditService (ReviewComplaint with an admin token, run by this test
+//!   when the script asks) — sees it "upheld" and the match's verdict turn
+//!   reserved; it saves docs/images/rightholder-page.png;
 //! - plain HTTP requests check what a browser does not show: 413 for an
 //!   oversized form, 401 without a session, 403 without the CSRF token,
-//!   Accept-Language, escaping in the raw HTML.
+//!   Accept-Language, escaping in the raw HTML, 404 for a complaint about
+//!   nothing indexed, 409 for a claim overlapping another rightholder's.
 //!
 //! Chromium, chromedriver and Python are installed when missing (apt-get,
 //! as deploy/env.sh does); the test fails, never skips, without them.
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::venv::venv_python;
-use common::{ServerProcess, corpus_dir, provindex_bin};
+use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
+use provindex_proto::v1::{
+    ReviewAction, ReviewComplaintRequest, audit_service_client::AuditServiceClient,
+};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "web-rightholder-token-0123456789";
 const NAME: &str = "Web Rightholder";
+/// Another rightholder, whose claim the first one's overlaps.
+const OTHER_TOKEN: &str = "other-rightholder-token-0123456789";
+const OTHER_NAME: &str = "Other Rightholder";
+/// The operator's reviewer, who upholds complaints over gRPC.
+const REVIEWER_TOKEN: &str = "web-reviewer-token-0123456789";
 const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
 const ZH_URL: &str = "https://zh.example.org/handbook/raid.html";
 const ZH_MIRROR: &str = "https://mirror.example.net/raid-copy.html";
@@ -212,6 +226,47 @@ fn get(addr: &str, path: &str, extra: &str) -> (u16, String, String) {
     http(addr, &head, b"")
 }
 
+/// The value of the first `name="csrf"` field of a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_owned()
+}
+
+/// A reviewer's start_review then uphold of complaint `id`, over gRPC.
+fn uphold(server: &ServerProcess, id: &str) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut client = AuditServiceClient::new(server.channel().await);
+        for (action, note) in [
+            (ReviewAction::StartReview, ""),
+            (
+                ReviewAction::Uphold,
+                "the page copies the rightholder's text",
+            ),
+        ] {
+            let complaint = client
+                .review_complaint(with_token(
+                    ReviewComplaintRequest {
+                        id: id.into(),
+                        action: action.into(),
+                        note: note.into(),
+                        remedy: String::new(),
+                    },
+                    REVIEWER_TOKEN,
+                ))
+                .await
+                .unwrap_or_else(|status| panic!("ReviewComplaint {action:?} {id}: {status:?}"))
+                .into_inner()
+                .complaint
+                .expect("complaint");
+            assert_eq!(complaint.id, id);
+        }
+    });
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -272,8 +327,13 @@ fn rightholder_web_page_in_headless_chromium() {
     let auth = dir.path().join("auth.json");
     std::fs::write(
         &auth,
-        json!({"tokens": {TOKEN: {"role": "rightholder", "name": NAME,
-                                   "scopes": [en_domain.clone(), "zh.example.org"]}}})
+        json!({"tokens": {
+            TOKEN: {"role": "rightholder", "name": NAME,
+                    "scopes": [en_domain.clone(), "zh.example.org"]},
+            OTHER_TOKEN: {"role": "rightholder", "name": OTHER_NAME,
+                          "scopes": ["zh.example.org"]},
+            REVIEWER_TOKEN: {"role": "admin", "name": "reviewer"},
+        }})
         .to_string(),
     )
     .expect("auth file");
@@ -287,6 +347,9 @@ fn rightholder_web_page_in_headless_chromium() {
             "--registry".as_ref(),
             dir.path().join("registry").as_os_str(),
             "--create-registry".as_ref(),
+            // Not the default 15: the page's complaints follow serve's setting.
+            "--complaint-due-days".as_ref(),
+            "30".as_ref(),
         ],
     );
     let addr = server.http_addr.clone().expect("http address");
@@ -338,12 +401,7 @@ fn rightholder_web_page_in_headless_chromium() {
     // Signed in: a bad scope is 400, an unknown entry 404, both as pages.
     let (status, _, page) = get(&addr, "/optouts?lang=en", &format!("Cookie: {session}\r\n"));
     assert_eq!(status, 200, "{page}");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a CSRF token in the page")
-        .to_owned();
+    let csrf = csrf_of(&page);
     let (status, _, body) = post(
         &addr,
         "/optouts/register?lang=en",
@@ -363,6 +421,80 @@ fn rightholder_web_page_in_headless_chromium() {
         &format!("id=999999&reason=x&csrf={csrf}"),
     );
     assert_eq!(status, 404, "{body}");
+
+    // Complaints and claims: 401 without a session, 404 about nothing
+    // indexed (naming the target), 409 overlapping another's claim.
+    let (status, _, body) = post(
+        &addr,
+        "/complaints?lang=en",
+        None,
+        "kind=copyright&target=url&url=https%3A%2F%2Fzh.example.org%2F&description=x",
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Sign in with a rightholder token"), "{body}");
+    let (status, _, body) = get(&addr, "/complaints/status?lang=en&id=1", "");
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = post(&addr, "/claims?lang=en", None, "content_id=00&evidence=x");
+    assert_eq!(status, 401, "{body}");
+    let nowhere = "https://nowhere.example.net/never-crawled";
+    let (status, _, body) = post(
+        &addr,
+        "/complaints?lang=en",
+        Some(&session),
+        &format!(
+            "kind=copyright&target=url&url={}&description=copied&csrf={csrf}",
+            urlencode(nowhere)
+        ),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("url: no capture of") && body.contains(nowhere),
+        "{body}"
+    );
+    let (status, _, body) = post(
+        &addr,
+        "/complaints?lang=en",
+        Some(&session),
+        &format!(
+            "kind=copyright&target=content_id&content_id={}&description=copied&csrf={csrf}",
+            "0".repeat(32)
+        ),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("content_id: no content"), "{body}");
+    // The other rightholder claims the Chinese article (page, as itself).
+    let other = format!("provindex_session={}", hex::encode(OTHER_TOKEN));
+    let (_, _, other_page) = get(&addr, "/optouts?lang=en", &format!("Cookie: {other}\r\n"));
+    let other_csrf = csrf_of(&other_page);
+    let (status, _, found) = post(
+        &addr,
+        "/find?lang=en",
+        Some(&other),
+        &format!("text={}", urlencode(&original.join("\n"))),
+    );
+    assert_eq!(status, 200, "{found}");
+    let zh_content = found
+        .split("data-content-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a match")
+        .to_owned();
+    let (status, head, body) = post(
+        &addr,
+        "/claims?lang=en",
+        Some(&other),
+        &format!("content_id={zh_content}&evidence=our+licence&csrf={other_csrf}"),
+    );
+    assert_eq!(status, 303, "{body}");
+    assert!(head.contains("&claimed="), "{head}");
+    let (status, _, body) = post(
+        &addr,
+        "/claims?lang=en",
+        Some(&session),
+        &format!("content_id={zh_content}&evidence=mine&csrf={csrf}"),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains(&format!("of {OTHER_NAME}")), "{body}");
     let (status, _, _) = post(
         &addr,
         "/signin?lang=en",
@@ -417,6 +549,9 @@ fn rightholder_web_page_in_headless_chromium() {
         "script": {"text": SCRIPT_TEXT, "url": SCRIPT_URL},
         "upload": {"html": upload, "refused": refused, "url": ZH_URL},
         "outside_domain": "example.com",
+        "other_name": OTHER_NAME,
+        "due_days": 30,
+        "unindexed_url": "https://nowhere.example.net/never-crawled",
         "script_url_prefix": "https://outside.example.com/<script>alert(1)</script>",
         "screenshot": screenshot,
         // Not kept in docs/: to look at the Chinese rendering after a run.
@@ -425,18 +560,36 @@ fn rightholder_web_page_in_headless_chromium() {
     let config_path = dir.path().join("selenium.json");
     std::fs::write(&config_path, config.to_string()).expect("config");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/web_page_selenium.py");
-    let output = Command::new(&python)
+    // The script asks for a review on stdout ("review: ID") and goes on
+    // when told on stdin that the complaint was upheld.
+    let stderr_path = dir.path().join("selenium.stderr");
+    let mut child = Command::new(&python)
         .arg(&script)
         .arg(&config_path)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
         .expect("run selenium");
-    assert!(
-        output.status.success(),
-        "selenium: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("all steps passed"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = String::new();
+    let mut reviewed = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("selenium output");
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if let Some(id) = line.strip_prefix("review: ") {
+            uphold(&server, id.trim());
+            reviewed.push(id.trim().to_owned());
+            stdin.write_all(b"upheld\n").expect("tell selenium");
+            stdin.flush().expect("tell selenium");
+        }
+    }
+    let status = child.wait().expect("selenium exit");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(status.success(), "selenium: {stdout}\n{stderr}");
+    assert!(stdout.contains("all steps passed"), "{stdout}\n{stderr}");
+    assert_eq!(reviewed.len(), 1, "{stdout}");
     let png = std::fs::read(&screenshot).expect("screenshot");
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,

@@ -2,12 +2,18 @@
 headless Chromium (selenium + chromedriver), as tests/e2e_web_page.rs starts
 it: find a real page's text and a Chinese article, sign in with a rightholder
 token, register / list / revoke a domain opt-out and see the verdict change,
-a grant violation (403), `<script>` kept as text, and a screenshot.
+a grant violation (403), `<script>` kept as text; claim a match and see the
+claim listed, a claim overlapping another rightholder's refused (409); file a
+copyright complaint about a match, see it "received" with its due date, ask
+the Rust test (stdout "review: ID") to uphold it through gRPC, wait for
+"upheld" on stdin, then see it "upheld" and the match's verdict reserved; and
+a screenshot.
 
 Usage: python web_page_selenium.py CONFIG.json (written by the Rust test).
 The page itself has no JavaScript; the script only uses the browser's.
 """
 
+import datetime
 import json
 import sys
 
@@ -129,6 +135,23 @@ def check_source(url, date, verdict):
     return cell.text
 
 
+def match_with_source(url):
+    """The match article listing `url` among its sources."""
+    for article in driver.find_elements(By.CSS_SELECTOR, "article.match"):
+        if any(c.text == url for c in article.find_elements(By.CSS_SELECTOR, "td.url")):
+            return article
+    fail(f"no match lists {url}")
+
+
+def error_page(status, *parts):
+    """This is the error page with `status` and a message holding `parts`."""
+    shown = driver.find_element(By.ID, "status").text
+    message = driver.find_element(By.ID, "message").text
+    if shown != str(status) or not all(p in message for p in parts):
+        fail(f"expected {status} with {parts}, got {shown} {message!r}")
+    return message
+
+
 en = config["en"]
 zh = config["zh"]
 
@@ -214,6 +237,13 @@ if "<script>alert" in driver.page_source.replace("&lt;", "<").replace("&gt;", ">
 if driver.find_elements(By.CSS_SELECTOR, "main script"):
     fail("a script element was injected")
 
+# 3b. Complaints need a session: the page says so and offers the sign-in.
+step("complaints page signed out")
+driver.get(f"{BASE}/complaints?lang=en")
+check_labels()
+if not driver.find_elements(By.ID, "signin-needed") or driver.find_elements(By.ID, "file-complaint"):
+    fail("the signed-out complaints page offers the form: " + driver.find_element(By.TAG_NAME, "main").text)
+
 # 4. Sign in, register a domain opt-out within the grant, see it listed.
 step("sign in")
 driver.get(f"{BASE}/?lang=en")
@@ -248,7 +278,6 @@ find(en["text"], "en")
 label = check_source(en["url"], en["date"], "reserved")
 if f"registry entry #{entry_id}" not in label:
     fail(f"reserved verdict without its registry entry: {label!r}")
-driver.save_screenshot(config["screenshot"])
 
 # 5. A grant violation: 403 with a readable message.
 step("a domain outside the grant")
@@ -286,6 +315,110 @@ if row.get_attribute("data-active") != "false":
 find(en["text"], "en")
 check_source(en["url"], en["date"], "unknown")
 
+# 7a. Claim a match and see the claim listed, there and on the match.
+step("claim a match")
+find(en["text"], "en")
+check_labels()
+article = match_with_source(en["url"])
+content_id = article.get_attribute("data-content-id")
+if article.find_elements(By.CSS_SELECTOR, "li.claim"):
+    fail("the match is claimed before it was claimed: " + article.text[:300])
+driver.find_element(By.ID, f"claim-evidence-{content_id}").send_keys("Licence agreement 2024-17")
+submit(f"claim-{content_id}")
+notice = driver.find_element(By.ID, "notice").text
+if not notice.startswith("Claim registered: #"):
+    fail(f"claim notice {notice!r}: " + driver.find_element(By.TAG_NAME, "main").text[:300])
+claim_id = notice.rsplit("#", 1)[1]
+row = driver.find_element(By.CSS_SELECTOR, f'tr.claim[data-id="{claim_id}"]')
+if row.find_element(By.CSS_SELECTOR, "td.rightholder").text != config["name"]:
+    fail(f"claim row {row.text!r}")
+if driver.find_element(By.ID, "claimed-content").text != content_id:
+    fail("the claims page shows another content")
+find(en["text"], "en")
+listed = match_with_source(en["url"]).find_elements(By.CSS_SELECTOR, f'li.claim[data-id="{claim_id}"]')
+if not listed or config["name"] not in listed[0].text:
+    fail(f"claim #{claim_id} is not listed on the match")
+
+step("a claim overlapping another rightholder's")
+find(zh["text"], "en")
+zh_article = match_with_source(zh["url"])
+zh_content = zh_article.get_attribute("data-content-id")
+if config["other_name"] not in zh_article.find_element(By.CSS_SELECTOR, "section.claims").text:
+    fail("the other rightholder's claim is not listed: " + zh_article.text[:300])
+driver.find_element(By.ID, f"claim-evidence-{zh_content}").send_keys("Mine too")
+submit(f"claim-{zh_content}")
+error_page(409, "overlaps claim", config["other_name"])
+
+# 7b. A complaint about a match: received, then upheld by a reviewer over
+# gRPC, and the match's verdict follows.
+step("a complaint about nothing indexed")
+driver.get(f"{BASE}/complaints?lang=en")
+check_labels()
+Select(driver.find_element(By.ID, "target")).select_by_value("url")
+driver.find_element(By.ID, "complaint-url").send_keys(config["unindexed_url"])
+driver.find_element(By.ID, "description").send_keys("Copied")
+submit("file-complaint")
+error_page(404, "no capture of", config["unindexed_url"])
+
+step("file a complaint about a match")
+find(en["text"], "en")
+submit(f"complain-{content_id}")
+check_labels()
+if driver.find_element(By.ID, "complaint-content-id").get_attribute("value") != content_id:
+    fail("the complaint form is not about the match's content")
+Select(driver.find_element(By.ID, "complaint-kind")).select_by_value("copyright")
+Select(driver.find_element(By.ID, "target")).select_by_value("content_id")
+driver.find_element(By.ID, "description").send_keys("This page copies our article word for word.")
+submit("file-complaint")
+state = driver.find_element(By.ID, "state")
+if state.get_attribute("data-state") != "received" or state.text != "received":
+    fail(f"complaint state {state.text!r}")
+complaint_id = driver.find_element(By.ID, "complaint-number").text
+if driver.find_element(By.ID, "notice").text != f"Complaint filed. Keep its id to look it up: #{complaint_id}":
+    fail("filing notice " + driver.find_element(By.ID, "notice").text)
+if content_id not in driver.find_element(By.ID, "contents").text:
+    fail("the complaint does not list the match's content")
+time_format = "%Y-%m-%d %H:%M:%S UTC"
+filed = datetime.datetime.strptime(driver.find_element(By.ID, "filed").text, time_format)
+due = driver.find_element(By.ID, "due").text
+if due != (filed + datetime.timedelta(days=config["due_days"])).strftime(time_format):
+    fail(f"due {due!r} is not {config['due_days']} days after filing {filed}")
+
+step("a reviewer upholds it over gRPC")
+print(f"review: {complaint_id}", flush=True)
+answer = sys.stdin.readline().strip()
+if answer != "upheld":
+    fail(f"the test answered {answer!r}")
+
+step("look up my complaint")
+driver.get(f"{BASE}/complaints?lang=en")
+driver.find_element(By.ID, "complaint-id").send_keys(complaint_id)
+submit("lookup")
+state = driver.find_element(By.ID, "state")
+if state.get_attribute("data-state") != "upheld" or state.text != "upheld":
+    fail(f"complaint state after review {state.text!r}")
+complaint_entry = driver.find_element(By.ID, "entry").text.lstrip("#")
+steps = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#history tr.step")]
+if len(steps) != 3 or "upheld" not in steps[-1]:
+    fail(f"history {steps}")
+
+step("the upheld complaint reserved the match")
+find(en["text"], "en")
+article = match_with_source(en["url"])
+verdict = article.find_element(By.CSS_SELECTOR, "dd.work-verdict")
+if verdict.get_attribute("data-verdict") != "reserved" or \
+        f"registry entry #{complaint_entry}" not in verdict.text:
+    fail(f"match verdict after the complaint {verdict.text!r}")
+if not article.find_elements(By.CSS_SELECTOR, f'li.claim[data-id="{claim_id}"]'):
+    fail("the claim is no longer listed")
+driver.save_screenshot(config["screenshot"])
+
+step("a malformed complaint id and an unknown one")
+driver.get(f"{BASE}/complaints/status?lang=en&id=x1")
+error_page(400, "id: ")
+driver.get(f"{BASE}/complaints/status?lang=en&id=999999")
+error_page(404, "999999")
+
 # 7. Chinese opt-out page labels, signed in.
 step("Chinese opt-out page")
 driver.get(f"{BASE}/optouts?lang=zh")
@@ -295,6 +428,18 @@ for selector, text in (("label[for=kind]", "范围类型"), ("#register", "登�
     if shown != text:
         fail(f"{selector}: {shown!r}, expected {text!r}")
 check_labels()
+
+step("Chinese complaint pages")
+driver.get(f"{BASE}/complaints?lang=zh")
+for selector, text in (("label[for=complaint-kind]", "投诉类型"), ("#file-complaint", "提交投诉"),
+                       ("label[for=complaint-id]", "投诉编号"), ("#complaints", "投诉")):
+    shown = driver.find_element(By.CSS_SELECTOR, selector).text
+    if shown != text:
+        fail(f"{selector}: {shown!r}, expected {text!r}")
+check_labels()
+driver.get(f"{BASE}/complaints/status?lang=zh&id={complaint_id}")
+if driver.find_element(By.ID, "state").text != "投诉成立":
+    fail("Chinese state " + driver.find_element(By.ID, "state").text)
 
 driver.quit()
 print("all steps passed", flush=True)

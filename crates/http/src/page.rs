@@ -1,7 +1,8 @@
 //! The rightholder web page (issue 20): find a work (pasted text or an
 //! uploaded .txt/.html file) with its matches, sources, capture dates,
 //! licenses and opt-out verdicts; signed in with a rightholder token, list,
-//! register and revoke opt-outs.
+//! register and revoke opt-outs, claim a match for payment, and file and
+//! look up complaints ([`complaints`]).
 //!
 //! Server-rendered with askama (HTML auto-escaped), usable without
 //! JavaScript, in English and Chinese (`?lang=en|zh`, else Accept-Language).
@@ -9,7 +10,8 @@
 //! [`provindex_rpc::find_work`] (FindWork), verdicts from
 //! [`provindex_rpc::check_opt_out`] (CheckOptOut, with the registry), and
 //! opt-outs go through [`OptOutApi`]'s `*_as` operations, the same
-//! authorization and audit path as the gRPC OptOutService.
+//! authorization and audit path as the gRPC OptOutService; complaints and
+//! claims through [`AuditApi`]'s, as the gRPC AuditService.
 //!
 //! Session: the token is kept (hex) in an HttpOnly, SameSite=Strict cookie
 //! and authenticated on every request; POST forms that change anything carry
@@ -32,8 +34,10 @@ use provindex_proto::v1::{
     check_opt_out_request::Target, opt_out_scope,
 };
 use provindex_rpc::auth::{Auth, Principal};
-use provindex_rpc::{ApiError, OptOutApi, RegistryCheck, WorkSearch};
+use provindex_rpc::{ApiError, AuditApi, OptOutApi, RegistryCheck, WorkSearch};
 use sha2::{Digest, Sha256};
+
+mod complaints;
 
 /// Largest request body a form may send: a FindWork text at its maximum plus
 /// room for the multipart framing and the other fields.
@@ -52,6 +56,9 @@ pub struct Backends {
     /// The registry service (`serve --registry-url`) when `registry` is
     /// `None`: verdicts consult it; the page's opt-out forms are not served.
     pub remote_registry: Option<Arc<dyn provindex_rpc::OptOutRegistry>>,
+    /// `serve --complaint-due-days`, so complaints filed on the page are due
+    /// when gRPC ones are (`None`: the default, 15).
+    pub complaint_due_days: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -60,6 +67,9 @@ pub(crate) struct WebState {
     search: Arc<WorkSearch>,
     /// Registry and token table; `None` without `--registry`.
     optouts: Option<OptOutApi>,
+    /// Complaints and claims (AuditService's operations); `None` without
+    /// `--registry`.
+    audit: Option<AuditApi>,
     check: Option<Arc<dyn provindex_rpc::OptOutRegistry>>,
     csrf_key: Arc<[u8; 32]>,
 }
@@ -68,22 +78,38 @@ impl WebState {
     pub(crate) fn new(index: Arc<IndexReader>, backends: Backends) -> Result<Self, String> {
         let mut csrf_key = [0u8; 32];
         getrandom::fill(&mut csrf_key).map_err(|e| format!("CSRF key: {e}"))?;
-        let (optouts, check) = match backends.registry {
+        let (optouts, audit, check) = match backends.registry {
             Some(registry) => (
                 Some(OptOutApi::new(
                     Arc::clone(&registry),
                     Arc::clone(&index),
-                    backends.auth,
+                    backends.auth.clone(),
                 )?),
+                // As `serve` builds AuditService (no PII key: the page does
+                // no personal-data look-ups).
+                Some(
+                    AuditApi::new(
+                        Arc::clone(&index),
+                        Some(Arc::clone(&registry)),
+                        backends.auth,
+                        None,
+                    )
+                    .with_complaint_due_days(
+                        backends
+                            .complaint_due_days
+                            .unwrap_or(provindex_rpc::DEFAULT_COMPLAINT_DUE_DAYS),
+                    ),
+                ),
                 Some(Arc::new(RegistryCheck::new(registry, Arc::clone(&index)))
                     as Arc<dyn provindex_rpc::OptOutRegistry>),
             ),
-            None => (None, backends.remote_registry),
+            None => (None, None, backends.remote_registry),
         };
         Ok(Self {
             search: Arc::new(WorkSearch::for_index(&index)),
             index,
             optouts,
+            audit,
             check,
             csrf_key: Arc::new(csrf_key),
         })
@@ -144,6 +170,12 @@ pub(crate) fn routes(state: WebState) -> Router {
         .route("/optouts", get(optouts))
         .route("/optouts/register", post(register))
         .route("/optouts/revoke", post(revoke))
+        .route(
+            "/complaints",
+            get(complaints::form_page).post(complaints::file),
+        )
+        .route("/complaints/status", get(complaints::status))
+        .route("/claims", get(complaints::claims).post(complaints::claim))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
 }
@@ -297,6 +329,57 @@ struct Texts {
     err_bad_form: &'static str,
     err_effective: &'static str,
     err_kind: &'static str,
+    complaints_link: &'static str,
+    complaint_heading: &'static str,
+    complaint_intro: &'static str,
+    signin_to_complain: &'static str,
+    complaint_kind_label: &'static str,
+    kind_copyright: &'static str,
+    kind_unlawful: &'static str,
+    kind_personal: &'static str,
+    target_label: &'static str,
+    target_content_id: &'static str,
+    target_url: &'static str,
+    target_work: &'static str,
+    complaint_content_id_label: &'static str,
+    complaint_url_label: &'static str,
+    complaint_work_label: &'static str,
+    description_label: &'static str,
+    file_button: &'static str,
+    lookup_heading: &'static str,
+    lookup_label: &'static str,
+    lookup_button: &'static str,
+    complaint_title: &'static str,
+    filed_notice: &'static str,
+    col_kind: &'static str,
+    col_target: &'static str,
+    col_contents: &'static str,
+    col_state: &'static str,
+    col_filed: &'static str,
+    col_due: &'static str,
+    overdue_label: &'static str,
+    col_decided: &'static str,
+    col_decision: &'static str,
+    col_remedy: &'static str,
+    col_entry: &'static str,
+    history_caption: &'static str,
+    col_at: &'static str,
+    col_actor: &'static str,
+    state_received: &'static str,
+    state_under_review: &'static str,
+    state_upheld: &'static str,
+    state_rejected: &'static str,
+    complain_link: &'static str,
+    claims_heading: &'static str,
+    no_claims: &'static str,
+    claim_intro: &'static str,
+    claim_evidence_label: &'static str,
+    claim_button: &'static str,
+    claimed_notice: &'static str,
+    col_rightholder: &'static str,
+    col_claimant: &'static str,
+    col_created: &'static str,
+    err_target: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -371,6 +454,57 @@ static EN: Texts = Texts {
     err_bad_form: "The form could not be read",
     err_effective: "Effective date: expected a date such as 2025-01-31.",
     err_kind: "Scope type: choose domain, URL prefix or work.",
+    complaints_link: "Complaints",
+    complaint_heading: "File a complaint",
+    complaint_intro: "Complain about indexed content: name it by its content id, by a URL, or by the text of a work. A reviewer decides by the due date; upholding a copyright complaint opts the content out.",
+    signin_to_complain: "Sign in with your token to file a complaint, look one up or claim content.",
+    complaint_kind_label: "Kind of complaint",
+    kind_copyright: "Copyright infringement",
+    kind_unlawful: "Unlawful content",
+    kind_personal: "Personal information",
+    target_label: "The complaint is about",
+    target_content_id: "a content id (below)",
+    target_url: "a URL (below)",
+    target_work: "the text of a work (below)",
+    complaint_content_id_label: "Content id (32 hex characters)",
+    complaint_url_label: "URL",
+    complaint_work_label: "Text of the work (for a complaint about a work)",
+    description_label: "What is wrong",
+    file_button: "File the complaint",
+    lookup_heading: "My complaint",
+    lookup_label: "Complaint id",
+    lookup_button: "Show its state",
+    complaint_title: "Complaint #",
+    filed_notice: "Complaint filed. Keep its id to look it up: #",
+    col_kind: "Kind",
+    col_target: "About",
+    col_contents: "Indexed contents",
+    col_state: "State",
+    col_filed: "Filed",
+    col_due: "Decision due by",
+    overdue_label: "overdue",
+    col_decided: "Decided",
+    col_decision: "Reviewer's note",
+    col_remedy: "Remedy",
+    col_entry: "Registry entry",
+    history_caption: "History",
+    col_at: "When",
+    col_actor: "By",
+    state_received: "received",
+    state_under_review: "under review",
+    state_upheld: "upheld",
+    state_rejected: "rejected",
+    complain_link: "File a complaint about this content",
+    claims_heading: "Claims for payment",
+    no_claims: "No claims.",
+    claim_intro: "A claim leaves the content in the training data and asks to be paid for it.",
+    claim_evidence_label: "Ground of your claim (licence, mandate)",
+    claim_button: "Claim this content",
+    claimed_notice: "Claim registered: #",
+    col_rightholder: "Rightholder (paid)",
+    col_claimant: "Claimed by",
+    col_created: "Claimed on",
+    err_target: "The complaint is about: choose a content id, a URL or the text of a work.",
 };
 
 static ZH: Texts = Texts {
@@ -445,6 +579,57 @@ static ZH: Texts = Texts {
     err_bad_form: "无法读取表单",
     err_effective: "生效日期：应为 2025-01-31 这样的日期。",
     err_kind: "范围类型：请选择域名、网址前缀或作品。",
+    complaints_link: "投诉",
+    complaint_heading: "提交投诉",
+    complaint_intro: "对索引中的内容提出投诉：可通过内容编号、网址或作品文本指明内容。审核人员将在处理期限前作出决定；著作权投诉成立后，该内容即被选择退出。",
+    signin_to_complain: "请使用令牌登录后提交投诉、查询投诉或主张内容。",
+    complaint_kind_label: "投诉类型",
+    kind_copyright: "著作权侵权",
+    kind_unlawful: "违法内容",
+    kind_personal: "个人信息",
+    target_label: "投诉对象",
+    target_content_id: "内容编号（见下方）",
+    target_url: "网址（见下方）",
+    target_work: "作品文本（见下方）",
+    complaint_content_id_label: "内容编号（32 位十六进制字符）",
+    complaint_url_label: "网址",
+    complaint_work_label: "作品文本（针对作品的投诉）",
+    description_label: "问题描述",
+    file_button: "提交投诉",
+    lookup_heading: "我的投诉",
+    lookup_label: "投诉编号",
+    lookup_button: "查看状态",
+    complaint_title: "投诉 #",
+    filed_notice: "投诉已提交。请保存投诉编号以便查询：#",
+    col_kind: "类型",
+    col_target: "投诉对象",
+    col_contents: "索引中的内容",
+    col_state: "状态",
+    col_filed: "提交时间",
+    col_due: "处理期限",
+    overdue_label: "已逾期",
+    col_decided: "处理时间",
+    col_decision: "审核意见",
+    col_remedy: "处理措施",
+    col_entry: "登记条目",
+    history_caption: "处理记录",
+    col_at: "时间",
+    col_actor: "操作人",
+    state_received: "已受理",
+    state_under_review: "审核中",
+    state_upheld: "投诉成立",
+    state_rejected: "已驳回",
+    complain_link: "投诉此内容",
+    claims_heading: "付酬主张",
+    no_claims: "尚无付酬主张。",
+    claim_intro: "付酬主张不会将内容移出训练数据，而是要求为其获得报酬。",
+    claim_evidence_label: "主张依据（许可、授权）",
+    claim_button: "主张此内容",
+    claimed_notice: "付酬主张已登记：#",
+    col_rightholder: "权利人（收款方）",
+    col_claimant: "主张人",
+    col_created: "主张日期",
+    err_target: "投诉对象：请选择内容编号、网址或作品文本。",
 };
 
 // ---------------------------------------------------------------- templates
@@ -475,6 +660,8 @@ struct MatchView {
     capture_count: u64,
     verdict: VerdictView,
     captures: Vec<CaptureView>,
+    /// Claims covering the content (shown signed in).
+    claims: Vec<complaints::ClaimView>,
 }
 
 struct CaptureView {
@@ -863,7 +1050,8 @@ async fn find(
         captures_per_match: SOURCES_SHOWN,
     };
     let state = web.clone();
-    let results = tokio::task::spawn_blocking(move || find_results(&state, &request, t))
+    let signed_in = session.is_some();
+    let results = tokio::task::spawn_blocking(move || find_results(&state, &request, t, signed_in))
         .await
         .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))
         .and_then(|r| r);
@@ -890,6 +1078,7 @@ fn find_results(
     web: &WebState,
     request: &FindWorkRequest,
     t: &'static Texts,
+    signed_in: bool,
 ) -> Result<Results, ApiError> {
     let answer = provindex_rpc::find_work(&web.index, &web.search, request)?;
     let registry = web.check.as_deref();
@@ -934,7 +1123,16 @@ fn find_results(
                 crawl: capture.crawl,
             });
         }
+        let claims = match (&web.audit, signed_in) {
+            (Some(audit), true) => audit
+                .claims_covering(&content.content_id)?
+                .iter()
+                .map(complaints::ClaimView::of)
+                .collect(),
+            _ => Vec::new(),
+        };
         matches.push(MatchView {
+            claims,
             similarity: format!("{:.0}%", m.similarity * 100.0),
             exact: m.exact,
             language: content.language,

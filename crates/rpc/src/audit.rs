@@ -719,6 +719,55 @@ impl AuditApi {
     }
 }
 
+/// The complaint and claim operations for an authenticated principal: the
+/// one path the gRPC service and the web page (`provindex-http`) share, so
+/// both apply the same rules and audit the same refusals.
+impl AuditApi {
+    /// FileComplaint as `principal`; a refusal is recorded in the audit log
+    /// (action complaint_file_rejected) before it is returned.
+    pub async fn file_complaint_as(
+        &self,
+        principal: &Principal,
+        request: pb::FileComplaintRequest,
+    ) -> Result<pb::Complaint, ApiError> {
+        let logged = complaints::file_json(&request);
+        match self.file_complaint(principal, request).await {
+            Ok(complaint) => Ok(complaint),
+            Err(error) => Err(self
+                .refused(principal, "complaint_file_rejected", logged, error)
+                .await),
+        }
+    }
+
+    /// GetComplaint as `principal` (its complainant, or an admin).
+    pub fn get_complaint_as(
+        &self,
+        principal: &Principal,
+        request: &pb::GetComplaintRequest,
+    ) -> Result<pb::Complaint, ApiError> {
+        self.get_complaint(principal, request)
+    }
+
+    /// ClaimContent as `principal`; a refusal is recorded in the audit log
+    /// (action claim_rejected) before it is returned.
+    pub async fn claim_content_as(
+        &self,
+        principal: &Principal,
+        request: pb::ClaimContentRequest,
+    ) -> Result<pb::Claim, ApiError> {
+        let logged = json!({
+            "member": crate::echo(&request.member),
+            "evidence_bytes": request.evidence.len(),
+        });
+        match self.claim_content(principal, request).await {
+            Ok(claim) => Ok(claim),
+            Err(error) => Err(self
+                .refused(principal, "claim_rejected", logged, error)
+                .await),
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl AuditService for AuditApi {
     async fn draw_sample(
@@ -800,17 +849,12 @@ impl AuditService for AuditApi {
         request: Request<pb::FileComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
         let principal = self.caller(&request, "FileComplaint")?;
-        let request = request.into_inner();
-        let logged = complaints::file_json(&request);
-        match self.file_complaint(&principal, request).await {
-            Ok(complaint) => Ok(Response::new(pb::ComplaintResponse {
-                complaint: Some(complaint),
-            })),
-            Err(error) => Err(self
-                .refused(&principal, "complaint_file_rejected", logged, error)
-                .await
-                .into()),
-        }
+        let complaint = self
+            .file_complaint_as(&principal, request.into_inner())
+            .await?;
+        Ok(Response::new(pb::ComplaintResponse {
+            complaint: Some(complaint),
+        }))
     }
 
     async fn get_complaint(
@@ -851,20 +895,12 @@ impl AuditService for AuditApi {
         request: Request<pb::ClaimContentRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
         let principal = self.caller(&request, "ClaimContent")?;
-        let request = request.into_inner();
-        let logged = json!({
-            "member": crate::echo(&request.member),
-            "evidence_bytes": request.evidence.len(),
-        });
-        match self.claim_content(&principal, request).await {
-            Ok(claim) => Ok(Response::new(pb::ClaimContentResponse {
-                claim: Some(claim),
-            })),
-            Err(error) => Err(self
-                .refused(&principal, "claim_rejected", logged, error)
-                .await
-                .into()),
-        }
+        let claim = self
+            .claim_content_as(&principal, request.into_inner())
+            .await?;
+        Ok(Response::new(pb::ClaimContentResponse {
+            claim: Some(claim),
+        }))
     }
 
     async fn register_mandate(

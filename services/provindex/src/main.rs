@@ -6,9 +6,9 @@ mod fetch;
 mod jobs;
 mod lineage_cmd;
 mod lookup;
-mod progress;
 mod registry_cli;
 mod registry_server;
+mod progress;
 mod router_cmd;
 mod verify;
 
@@ -309,6 +309,7 @@ fn run_serve(
                     .remote_registry
                     .clone()
                     .map(|r| r as Arc<dyn provindex_rpc::OptOutRegistry>),
+                complaint_due_days: Some(config.complaint_due_days),
             };
             tokio::spawn(async move {
                 if let Err(error) =

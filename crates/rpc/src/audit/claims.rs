@@ -138,6 +138,29 @@ impl AuditApi {
         Ok(to_proto(&claim))
     }
 
+    /// The active claims covering an indexed content (32 hex characters; by
+    /// id, and by its captures' SURT keys and registered domains), as the
+    /// compensation statement finds them; none on a server without a registry.
+    pub fn claims_covering(&self, content_id: &str) -> Result<Vec<pb::Claim>, ApiError> {
+        let content_id = crate::provenance::parse_id("content_id", content_id)?;
+        let Some(registry) = &self.registry else {
+            return Ok(Vec::new());
+        };
+        if !registry.has_claims() {
+            return Ok(Vec::new());
+        }
+        let keys = capture_keys(&self.index, content_id)?;
+        let pairs: Vec<(&str, &str)> = keys
+            .iter()
+            .map(|k| (k.surt.as_str(), k.registered_domain.as_str()))
+            .collect();
+        Ok(registry
+            .claims_covering(content_id, &pairs)?
+            .iter()
+            .map(to_proto)
+            .collect())
+    }
+
     /// RevokeClaim: who may is [`claims::may_revoke`]'s, decided by the
     /// registry under its writer lock with the revocation.
     pub(super) async fn revoke_claim(
