@@ -141,10 +141,6 @@ impl ContentView {
     }
 }
 
-/// Walks every content with its captures; returns the number visited.
-fn walk_contents(
-    reader: &IndexReader,
-    mut visit: impl FnMut(ContentView) -> Result<()>,
 /// How far a long walk (export, report) has got, for a caller that shows
 /// it (the CLI's `--progress`); the library itself never prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +157,10 @@ pub struct WalkProgress<'a> {
 /// Items walked between two progress calls (and once more at the end).
 pub const PROGRESS_EVERY: u64 = 1024;
 
+/// Walks every content with its captures; returns the number visited.
+fn walk_contents(
+    reader: &IndexReader,
+    mut visit: impl FnMut(ContentView) -> Result<()>,
 ) -> Result<u64> {
     let mut visited = 0u64;
     reader.for_each_content(|id, record| -> Result<()> {
@@ -503,10 +503,6 @@ pub struct PersonalData {
 /// Builds the transparency summary; [`DisclosureError::Empty`] on an index
 /// without contents.
 pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
-    let manifest = reader.manifest();
-    let index = reader.path().display().to_string();
-    let mut captures = 0u64;
-    let mut captures_with_text = 0u64;
     build_report_observed(reader, &mut |_| {})
 }
 
@@ -516,16 +512,16 @@ pub fn build_report_observed(
     reader: &IndexReader,
     observe: &mut dyn FnMut(&WalkProgress<'_>),
 ) -> Result<TransparencyReport> {
+    let manifest = reader.manifest();
+    let index = reader.path().display().to_string();
+    let mut captures = 0u64;
+    let mut captures_with_text = 0u64;
     let mut captures_reserved = 0u64;
     let mut crawls: BTreeSet<String> = manifest.crawls.iter().cloned().collect();
     let mut period: Option<(i64, i64)> = None;
     let mut domains_with_text: BTreeSet<String> = BTreeSet::new();
     reader.for_each_capture(|_, capture| -> Result<()> {
         captures += 1;
-        if !capture.crawl.is_empty() {
-            crawls.insert(capture.crawl.clone());
-        }
-        if capture.capture_time > 0 {
         if captures % PROGRESS_EVERY == 0 {
             observe(&WalkProgress {
                 step: "captures",
@@ -534,6 +530,10 @@ pub fn build_report_observed(
                 counts: &[],
             });
         }
+        if !capture.crawl.is_empty() {
+            crawls.insert(capture.crawl.clone());
+        }
+        if capture.capture_time > 0 {
             let t = capture.capture_time;
             period = Some(period.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
         }
@@ -546,16 +546,16 @@ pub fn build_report_observed(
         }
         Ok(())
     })?;
-    let mut contents = 0u64;
-    let mut keepers = 0u64;
-    let mut tokens = 0u64;
-    let mut domain_tokens: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     observe(&WalkProgress {
         step: "captures",
         done: captures,
         total: manifest.captures,
         counts: &[],
     });
+    let mut contents = 0u64;
+    let mut keepers = 0u64;
+    let mut tokens = 0u64;
+    let mut domain_tokens: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut licenses: BTreeMap<String, u64> = BTreeMap::new();
     let mut reserved_contents = 0u64;
     let mut reserved_by_kind: BTreeMap<String, u64> = BTreeMap::new();
@@ -598,10 +598,6 @@ pub fn build_report_observed(
             slot.0 += view.record.token_count;
             slot.1 += 1;
         }
-        Ok(())
-    })?;
-    if walked == 0 {
-        return Err(DisclosureError::Empty(format!(
         if contents % PROGRESS_EVERY == 0 {
             observe(&WalkProgress {
                 step: "contents",
@@ -610,14 +606,18 @@ pub fn build_report_observed(
                 counts: &[("keepers", keepers)],
             });
         }
-            "index {index} holds no contents ({captures} captures, none with text): nothing to summarize"
-        )));
+        Ok(())
+    })?;
     observe(&WalkProgress {
         step: "contents",
         done: walked,
         total: manifest.contents,
         counts: &[("keepers", keepers)],
     });
+    if walked == 0 {
+        return Err(DisclosureError::Empty(format!(
+            "index {index} holds no contents ({captures} captures, none with text): nothing to summarize"
+        )));
     }
     if captures_with_text == 0 {
         return Err(DisclosureError::Inconsistent(format!(

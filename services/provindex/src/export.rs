@@ -173,13 +173,13 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             ..disclosure::ExportOptions::default()
         },
         "--out",
+        &mut |walk| progress.walk("export", walk),
     )
     .map_err(flag)?;
+    progress.finish();
     println!("{}", serde_json::to_string_pretty(&summary)?);
-        &mut |walk| progress.walk("export", walk),
     Ok(())
 }
-    progress.finish();
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     let reader = open(&args.index)?;

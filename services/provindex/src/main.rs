@@ -6,9 +6,9 @@ mod fetch;
 mod jobs;
 mod lineage_cmd;
 mod lookup;
+mod progress;
 mod registry_cli;
 mod registry_server;
-mod progress;
 mod router_cmd;
 mod verify;
 
