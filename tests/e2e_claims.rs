@@ -17,9 +17,10 @@ use std::path::Path;
 use common::{ServerProcess as Server, provindex_bin, run_ok, with_token};
 use provindex_index::IndexReader;
 use provindex_proto::v1::{
-    CheckOptOutRequest, ClaimContentRequest, OptOutScope, RegisterMandateRequest,
+    CheckOptOutRequest, ClaimContentRequest, GetCompensationStatementRequest, OptOutScope,
+    RegisterMandateRequest, RevokeClaimRequest, RightholderShare,
     audit_service_client::AuditServiceClient, check_opt_out_request::Target, opt_out_scope,
-    provenance_service_client::ProvenanceServiceClient,
+    provenance_service_client::ProvenanceServiceClient, report_service_client::ReportServiceClient,
 };
 use serde_json::Value;
 use tonic::Code;
@@ -283,4 +284,134 @@ async fn claims_pay_their_claimants_in_minor_units_summing_to_the_pool() {
         .map(|d| d["amount_minor_units"].as_u64().expect("minor"))
         .sum();
     assert_eq!(domains, 100_001);
+
+    // The same statement over gRPC carries the minor units.
+    let server = Server::start_with(&index, &["--auth".as_ref(), auth.as_os_str()] as &[&OsStr]);
+    let channel = server.channel().await;
+    let grpc_statement = || {
+        let channel = channel.clone();
+        async move {
+            ReportServiceClient::new(channel)
+                .get_compensation_statement(with_token(
+                    GetCompensationStatementRequest {
+                        pool: 1000.01,
+                        ..Default::default()
+                    },
+                    OPS,
+                ))
+                .await
+                .expect("statement")
+                .into_inner()
+        }
+    };
+    let before = grpc_statement().await;
+    assert_eq!(before.pool_minor_units, 100_001);
+    let minor_of = |rows: &[RightholderShare], name: &str| {
+        rows.iter()
+            .find(|r| r.rightholder == name)
+            .map(|r| r.amount_minor_units)
+    };
+    for row in rows {
+        let name = row["rightholder"].as_str().expect("name");
+        assert_eq!(
+            minor_of(&before.rightholder_shares, name),
+            row["amount_minor_units"].as_u64(),
+            "{name}"
+        );
+    }
+    let unclaimed = before.unclaimed.clone().expect("unclaimed");
+    assert_eq!(
+        Some(unclaimed.amount_minor_units),
+        statement["unclaimed"]["amount_minor_units"].as_u64()
+    );
+    let domain_minor: u64 = before.shares.iter().map(|d| d.amount_minor_units).sum();
+    assert_eq!(domain_minor, 100_001);
+
+    // RevokeClaim: only its claimant, the rightholder it pays or an admin;
+    // a revoked claim stops paying, its contents become unclaimed.
+    let revoke = |id: &str, token: &str| {
+        let channel = channel.clone();
+        let request = RevokeClaimRequest {
+            id: id.into(),
+            reason: "licence ended".into(),
+        };
+        let token = token.to_owned();
+        async move {
+            AuditServiceClient::new(channel)
+                .revoke_claim(with_token(request, &token))
+                .await
+                .map(|r| r.into_inner().claim.expect("claim"))
+        }
+    };
+    assert_eq!(
+        revoke(&forum.id, PRESS)
+            .await
+            .expect_err("not Press's")
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        revoke("999", OPS).await.expect_err("no such claim").code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        revoke("x", OPS).await.expect_err("bad id").code(),
+        Code::InvalidArgument
+    );
+    let revoked = revoke(&forum.id, FORUM)
+        .await
+        .expect("the claimant revokes");
+    assert!(revoked.revoked_at > 0);
+    assert_eq!(revoked.revocation_reason, "licence ended");
+    assert_eq!(
+        revoke(&forum.id, OPS)
+            .await
+            .expect_err("revoked already")
+            .code(),
+        Code::FailedPrecondition
+    );
+    let after = grpc_statement().await;
+    assert_eq!(
+        minor_of(&after.rightholder_shares, "Forum"),
+        None,
+        "{after:?}"
+    );
+    assert_eq!(after.rightholder_shares.len(), 2);
+    let unclaimed_after = after.unclaimed.clone().expect("unclaimed");
+    assert_eq!(
+        unclaimed_after.tokens,
+        total - sum(&news) - tokens_of[&order]
+    );
+    assert_eq!(
+        after
+            .rightholder_shares
+            .iter()
+            .map(|r| r.amount_minor_units)
+            .sum::<u64>()
+            + unclaimed_after.amount_minor_units,
+        100_001
+    );
+    assert!(unclaimed_after.amount_minor_units > unclaimed.amount_minor_units);
+    // Ann's and Press's rows are unchanged: same tokens, same pool.
+    for name in ["Ann", "Press"] {
+        assert_eq!(
+            minor_of(&after.rightholder_shares, name),
+            minor_of(&before.rightholder_shares, name),
+            "{name}"
+        );
+    }
+    // Audited: the revocation and the three refusals of a known caller.
+    let registry = provindex_index::Registry::open_read_only(&dir.path().join("index.registry"))
+        .expect("registry");
+    let log = registry.audit_log(0, 1000).expect("audit");
+    let revocations: Vec<_> = log.iter().filter(|r| r.action == "claim_revoke").collect();
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(revocations[0].actor.name, "Forum");
+    assert_eq!(revocations[0].request["claim_id"].to_string(), forum.id);
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.action == "claim_revoke_rejected")
+            .count(),
+        4
+    );
 }

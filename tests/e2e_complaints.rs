@@ -414,4 +414,43 @@ async fn an_upheld_complaint_flips_check_opt_out_and_every_step_is_audited() {
     let channel = server.channel().await;
     assert_eq!(get(&channel, &id, ANN).await.expect("own").state, "upheld");
     assert_eq!(verdict(&channel, &contact).await.0, "reserved");
+    drop(server);
+
+    // --complaint-due-days sets the due date of complaints filed from then on.
+    let server = Server::start_with(
+        &index,
+        &[
+            "--auth".as_ref(),
+            dir.path().join("auth.json").as_os_str(),
+            "--complaint-due-days".as_ref(),
+            "3".as_ref(),
+        ] as &[&OsStr],
+    );
+    let channel = server.channel().await;
+    let later = file(
+        &channel,
+        "unlawful_content",
+        T::Url(contact_url.into()),
+        BOB,
+    )
+    .await
+    .expect("file with a 3-day due date");
+    assert_eq!(later.due_at, later.filed_at + 3 * 86_400);
+    assert_eq!(
+        get(&channel, &id, ANN).await.expect("own").due_at,
+        filed.due_at
+    );
+    drop(server);
+    let refused = std::process::Command::new(provindex_bin())
+        .arg("serve")
+        .arg("--index")
+        .arg(&index)
+        .args(["--listen", "127.0.0.1:0", "--complaint-due-days", "0"])
+        .output()
+        .expect("run serve");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--complaint-due-days"),
+        "{refused:?}"
+    );
 }

@@ -29,9 +29,13 @@ use provindex_policy::removal::{Removal, RemovalCover, removal};
 use provindex_policy::{CaptureSignal, Reason, Reservation, Subject, reservation};
 use serde::Serialize;
 
+pub mod aiact;
 mod export;
 pub mod lineage;
 pub mod render;
+mod render_aiact;
+pub use aiact::{AiActOptions, AiActSummary, build_aiact_summary};
+pub use render_aiact::render_aiact_html;
 pub use export::{
     ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, build_export_observed,
     export_names, summary_uri,

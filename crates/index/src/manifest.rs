@@ -80,7 +80,9 @@ impl InputWarcinfo {
     /// Groups per-input records (input, fields) into distinct records with
     /// their inputs; the result is sorted by fields, each input list sorted,
     /// so it does not depend on the order inputs were scanned in.
-    pub fn group(per_input: impl IntoIterator<Item = (String, Vec<(String, String)>)>) -> Vec<Self> {
+    pub fn group(
+        per_input: impl IntoIterator<Item = (String, Vec<(String, String)>)>,
+    ) -> Vec<Self> {
         let mut groups: std::collections::BTreeMap<Vec<(String, String)>, Vec<String>> =
             std::collections::BTreeMap::new();
         for (input, fields) in per_input {

@@ -38,6 +38,27 @@ pub fn top_domain_count(domains: usize) -> usize {
     domains.div_ceil(10).max(1)
 }
 
+/// The AI Act template's SME variant of the top-domain list (Commission
+/// template, July 2025, §2.3): the top 5% of domain names or 1,000 of them,
+/// whichever is lower (5% rounded up, at least 1).
+pub fn sme_top_domain_count(domains: usize) -> usize {
+    domains.div_ceil(20).clamp(1, 1000)
+}
+
+/// The AI Act template's size band for text training data, in tokens
+/// (Commission template, July 2025, §1.2).
+pub fn text_size_band(tokens: u64) -> &'static str {
+    const BILLION: u64 = 1_000_000_000;
+    const TEN_TRILLION: u64 = 10_000_000_000_000;
+    if tokens < BILLION {
+        "less than 1 billion tokens"
+    } else if tokens <= TEN_TRILLION {
+        "1 billion to 10 trillion tokens"
+    } else {
+        "more than 10 trillion tokens"
+    }
+}
+
 /// `pool` integer minor units split over `weights` by the largest-remainder
 /// (Hamilton) method: each row gets ⌊pool · w / Σw⌋, and the units left over
 /// go one each to the rows with the largest remainders (ties: the earlier
@@ -67,6 +88,26 @@ pub fn largest_remainder(pool: u64, weights: &[u64]) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ai_act_bands_and_sme_top_domains() {
+        assert_eq!(super::sme_top_domain_count(1), 1);
+        assert_eq!(super::sme_top_domain_count(20), 1);
+        assert_eq!(super::sme_top_domain_count(21), 2);
+        assert_eq!(super::sme_top_domain_count(1_000_000), 1000);
+        assert_eq!(
+            super::text_size_band(999_999_999),
+            "less than 1 billion tokens"
+        );
+        assert_eq!(
+            super::text_size_band(1_000_000_000),
+            "1 billion to 10 trillion tokens"
+        );
+        assert_eq!(
+            super::text_size_band(10_000_000_000_001),
+            "more than 10 trillion tokens"
+        );
+    }
+
     use super::*;
 
     #[test]

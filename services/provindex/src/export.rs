@@ -51,6 +51,9 @@ pub struct ReportArgs {
     /// Write a self-contained HTML page with SVG charts here.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// The AI Act summary (issue 19): --aiact-json / --aiact-html and its inputs.
+    #[command(flatten)]
+    aiact: crate::aiact_cmd::AiActArgs,
     #[command(flatten)]
     progress: ProgressArgs,
 }
@@ -84,7 +87,7 @@ fn open(index: &Path) -> anyhow::Result<IndexReader> {
     IndexReader::open(index).with_context(|| format!("opening index {}", index.display()))
 }
 
-fn open_registry(path: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
+pub(crate) fn open_registry(path: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
     path.map(|path| {
         Registry::open_read_only(path)
             .with_context(|| format!("opening registry {}", path.display()))
@@ -93,7 +96,7 @@ fn open_registry(path: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
 }
 
 /// Writes `path` atomically: into `path.tmp`, fsync, rename, fsync the directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut name = path
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?
@@ -128,7 +131,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Pretty JSON with a final newline.
-fn pretty(value: serde_json::Value) -> Vec<u8> {
+pub(crate) fn pretty(value: serde_json::Value) -> Vec<u8> {
     let mut bytes = value.to_string().into_bytes();
     if let Ok(text) = serde_json::to_vec_pretty(&value) {
         bytes = text;
@@ -200,6 +203,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.html {
         println!("html: {}", path.display());
     }
+    crate::aiact_cmd::write_aiact(&reader, &args.aiact)?;
     Ok(())
 }
 
