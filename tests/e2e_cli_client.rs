@@ -689,3 +689,450 @@ fn the_cli_talks_tls_with_ca() {
     );
     assert_eq!(output.status.code(), Some(3), "{output:?}");
 }
+
+const CMO: &str = "cmo-token-0123456789";
+const PRESS: &str = "press-token-0123456789";
+const BOB: &str = "bob-token-0123456789";
+/// 40 bytes: the build and the server read the same file.
+const PII_KEY: &[u8] = b"provindex-e2e-cli-pii-key-0123456789abcd";
+
+/// The AuditService commands (`sample`, `personal-data`, `complaint`,
+/// `claim`) against `provindex serve --auth --pii-key` of tests/data/pii:
+/// each `--json` answer has every field and agrees with what a tonic client
+/// gets; refusals exit with the status's code named on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_drives_the_audit_service_with_complete_json() {
+    use provindex_proto::v1::{
+        DrawSampleRequest, GetComplaintRequest, Source, SourceKind,
+        audit_service_client::AuditServiceClient,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("pii.key");
+    std::fs::write(&key, PII_KEY).expect("key");
+    let index = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/pii"))
+        .arg("--out")
+        .arg(&index)
+        .args(["--crawl", "pii-test", "--built-at", "1714550400"])
+        .arg("--pii-key")
+        .arg(&key)
+        .output()
+        .expect("run provindex index");
+    assert!(output.status.success(), "{output:?}");
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"tokens": {{
+                "{ADMIN}": {{"role": "admin", "name": "ops"}},
+                "{READER}": {{"role": "reader", "name": "auditor"}},
+                "{BOB}": {{"role": "reader", "name": "bob"}},
+                "{CMO}": {{"role": "rightholder", "name": "CMO", "scopes": ["example.com"]}},
+                "{PRESS}": {{"role": "rightholder", "name": "Press", "scopes": ["example.com"]}}
+            }}}}"#
+        ),
+    )
+    .expect("auth");
+    let server = Server::start_with(
+        &index,
+        &[
+            "--auth".into(),
+            auth.into_os_string(),
+            "--create-registry".into(),
+            "--pii-key".into(),
+            key.into_os_string(),
+        ] as &[OsString],
+    );
+    let addr = server.addr.clone();
+    let channel = server.channel().await;
+    let mut audit = AuditServiceClient::new(channel.clone());
+    let run = |args: &[&str], token: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &addr]);
+        cli(&all, Some(token))
+    };
+    let run_json = |args: &[&str], token: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--json", "--server", &addr]);
+        cli_json(&all, Some(token))
+    };
+    let refused = |args: &[&str], token: &str, exit: i32, code: &str| {
+        let output = run(args, token);
+        assert_eq!(output.status.code(), Some(exit), "{args:?}: {output:?}");
+        assert!(
+            stderr(&output).contains(&format!("error: {code}: ")),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+        stderr(&output)
+    };
+
+    // sample draw: the same items, in rank order, as the tonic client's.
+    let sample = run_json(
+        &[
+            "sample", "draw", "--source", "index", "--n", "5", "--seed", "42",
+        ],
+        READER,
+    );
+    let expected = audit
+        .draw_sample(with_token(
+            DrawSampleRequest {
+                source: Some(Source {
+                    kind: SourceKind::Index as i32,
+                    value: String::new(),
+                }),
+                n: 5,
+                seed: 42,
+                include_text: false,
+            },
+            READER,
+        ))
+        .await
+        .expect("draw")
+        .into_inner();
+    assert_eq!(sample["source"]["kind"], "index");
+    assert_eq!(sample["seed"], 42);
+    assert_eq!(sample["source_contents"], expected.source_contents);
+    assert_eq!(expected.source_contents, 24);
+    let items = sample["items"].as_array().expect("items");
+    assert_eq!(items.len(), 5);
+    for (item, want) in items.iter().zip(&expected.items) {
+        assert_eq!(item.as_object().unwrap().len(), 18, "{item}");
+        assert_eq!(item["content_id"], want.content_id);
+        assert_eq!(item["rank"], want.rank);
+        assert_eq!(item["url"], want.url);
+        assert_eq!(item["capture_id"], want.capture_id);
+        assert_eq!(item["location_offset"], want.location_offset);
+        assert_eq!(item["content_optout_verdict"], want.content_optout_verdict);
+        assert_eq!(item["pii"].as_array().unwrap().len(), want.pii.len());
+    }
+    let first = items[0]["content_id"].as_str().unwrap().to_owned();
+    let spec = ["--source", "index", "--n", "5", "--seed", "42"];
+    let label = |extra: &[&str]| -> Vec<String> {
+        ["sample", "label"]
+            .iter()
+            .chain(&spec)
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    fn strs(args: &[String]) -> Vec<&str> {
+        args.iter().map(String::as_str).collect()
+    }
+    // Only an admin labels; fail needs a category; the content must be in the sample.
+    refused(
+        &strs(&label(&["--content", &first, "--verdict", "pass"])),
+        READER,
+        3,
+        "PERMISSION_DENIED",
+    );
+    let message = refused(
+        &strs(&label(&["--content", &first, "--verdict", "fail"])),
+        ADMIN,
+        2,
+        "INVALID_ARGUMENT",
+    );
+    assert!(message.contains("category"), "{message}");
+    refused(
+        &strs(&label(&["--content", &"0".repeat(32), "--verdict", "pass"])),
+        ADMIN,
+        3,
+        "FAILED_PRECONDITION",
+    );
+    let labelled = run_json(
+        &strs(&label(&[
+            "--content",
+            &first,
+            "--verdict",
+            "fail",
+            "--category",
+            "copyright",
+            "--note",
+            "a copied article",
+        ])),
+        ADMIN,
+    );
+    assert_eq!(labelled.as_object().unwrap().len(), 1);
+    assert!(labelled["seq"].as_u64().unwrap() > 0, "{labelled}");
+    let rates = run_json(&["sample", "rate"], READER);
+    let sources = rates["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 1, "{rates}");
+    let rate = &sources[0];
+    assert_eq!(rate.as_object().unwrap().len(), 9, "{rate}");
+    assert_eq!(rate["source"]["kind"], "index");
+    assert_eq!(
+        (rate["labelled"].as_u64(), rate["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(rate["rate"], 1.0);
+    assert_eq!(rate["failed_by_category"]["copyright"], 1);
+    assert_eq!(rate["tc260_sample_verdict"], "too_few_items");
+    let text = run(&["sample", "rate"], READER);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("1 failed of 1 labelled"),
+        "{text:?}"
+    );
+    refused(
+        &[
+            "sample",
+            "draw",
+            "--source",
+            "domain:nowhere.invalid",
+            "--n",
+            "1",
+            "--seed",
+            "1",
+        ],
+        READER,
+        1,
+        "NOT_FOUND",
+    );
+    let bad = cli(
+        &[
+            "sample", "draw", "--source", "site:x", "--n", "1", "--seed", "1",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        stderr(&bad).contains("unknown source kind \"site\""),
+        "{bad:?}"
+    );
+
+    // personal-data: the two contents holding the address (in any case),
+    // the value read from standard input too.
+    let found = run_json(
+        &["personal-data", "--kind", "email", "Wei.Zhang@Example.com"],
+        ADMIN,
+    );
+    assert_eq!(found.as_object().unwrap().len(), 4, "{found}");
+    assert_eq!(found["kind"], "email");
+    assert_eq!(found["content_ids"].as_array().unwrap().len(), 2, "{found}");
+    assert_eq!(found["truncated"], false);
+    assert_eq!(found["pii_hmac"].as_str().unwrap().len(), 64);
+    let mut child = Command::new(provindex_bin())
+        .args([
+            "personal-data",
+            "--kind",
+            "email",
+            "-",
+            "--json",
+            "--server",
+            &addr,
+        ])
+        .env("PROVINDEX_TOKEN", ADMIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"wei.zhang@example.com\n")
+        .expect("stdin");
+    let piped = child.wait_with_output().expect("wait");
+    assert!(piped.status.success(), "{piped:?}");
+    let piped: Value = serde_json::from_slice(&piped.stdout).expect("JSON");
+    assert_eq!(piped, found);
+    refused(
+        &["personal-data", "--kind", "email", "wei.zhang@example.com"],
+        READER,
+        3,
+        "PERMISSION_DENIED",
+    );
+
+    // complaint file / show / review, as the public and the reviewer.
+    let contact = "https://news.example.com/contact";
+    let filed = run_json(
+        &[
+            "complaint",
+            "file",
+            "--kind",
+            "copyright",
+            "--url",
+            contact,
+            "--description",
+            "this page copies my article",
+        ],
+        READER,
+    );
+    assert_eq!(filed.as_object().unwrap().len(), 18, "{filed}");
+    assert_eq!(filed["state"], "received");
+    assert_eq!(filed["complainant"], "auditor");
+    assert_eq!(filed["target_kind"], "url");
+    assert_eq!(filed["target"], contact);
+    assert!(filed["decided_at"].is_null());
+    let id = filed["id"].as_str().unwrap().to_owned();
+    let shown = run_json(&["complaint", "show", &id], READER);
+    assert_eq!(shown, filed);
+    let got = audit
+        .get_complaint(with_token(GetComplaintRequest { id: id.clone() }, ADMIN))
+        .await
+        .expect("get")
+        .into_inner()
+        .complaint
+        .expect("complaint");
+    assert_eq!(shown["content_ids"], serde_json::json!(got.content_ids));
+    assert_eq!(shown["due_at"], got.due_at);
+    refused(&["complaint", "show", &id], BOB, 3, "PERMISSION_DENIED");
+    refused(&["complaint", "show", "999999"], ADMIN, 1, "NOT_FOUND");
+    refused(
+        &["complaint", "review", &id, "--action", "uphold"],
+        ADMIN,
+        3,
+        "FAILED_PRECONDITION",
+    );
+    let missing = refused(
+        &[
+            "complaint",
+            "file",
+            "--kind",
+            "copyright",
+            "--url",
+            "https://news.example.com/no-such-page",
+            "--description",
+            "x",
+        ],
+        READER,
+        1,
+        "NOT_FOUND",
+    );
+    assert!(missing.contains("no-such-page"), "{missing}");
+    let started = run_json(
+        &["complaint", "review", &id, "--action", "start-review"],
+        ADMIN,
+    );
+    assert_eq!(started["state"], "under_review");
+    let upheld = run_json(
+        &[
+            "complaint",
+            "review",
+            &id,
+            "--action",
+            "uphold",
+            "--note",
+            "the article is the complainant's",
+        ],
+        ADMIN,
+    );
+    assert_eq!(upheld["state"], "upheld");
+    assert_eq!(upheld["reviewer"], "ops");
+    assert!(upheld["decided_at"].as_i64().unwrap() > 0);
+    assert!(!upheld["registry_entry_id"].as_str().unwrap().is_empty());
+    assert_eq!(upheld["history"].as_array().unwrap().len(), 3, "{upheld}");
+    assert_eq!(upheld["history"][2].as_object().unwrap().len(), 4);
+    let content = upheld["content_ids"][0].as_str().unwrap();
+    let check = run_json(&["check-optout", "--content", content], READER);
+    assert_eq!(check["verdict"], "reserved", "{check}");
+
+    // claim mandate / content: a CMO for a member with a mandate; an
+    // overlapping claim names the first; no mandate, no claim.
+    let mandate = run_json(
+        &[
+            "claim",
+            "mandate",
+            "--cmo",
+            "CMO",
+            "--member",
+            "Writers",
+            "--evidence",
+            "contract 7",
+        ],
+        ADMIN,
+    );
+    assert_eq!(mandate.as_object().unwrap().len(), 1);
+    assert!(!mandate["id"].as_str().unwrap().is_empty());
+    refused(
+        &["claim", "mandate", "--cmo", "CMO", "--member", "Poets"],
+        READER,
+        3,
+        "PERMISSION_DENIED",
+    );
+    let claim = run_json(
+        &[
+            "claim",
+            "content",
+            "--url-prefix",
+            "https://shop.example.com/",
+            "--member",
+            "Writers",
+            "--evidence",
+            "mandate contract 7",
+        ],
+        CMO,
+    );
+    assert_eq!(claim.as_object().unwrap().len(), 9, "{claim}");
+    assert_eq!(claim["revoked_at"], 0);
+    assert_eq!(claim["rightholder"], "Writers");
+    assert_eq!(claim["claimant"], "CMO");
+    assert_eq!(claim["scope_kind"], "url_prefix");
+    assert_eq!(claim["evidence"], "mandate contract 7");
+    let overlap = refused(
+        &[
+            "claim",
+            "content",
+            "--domain",
+            "example.com",
+            "--evidence",
+            "licence",
+        ],
+        PRESS,
+        3,
+        "ALREADY_EXISTS",
+    );
+    assert!(overlap.contains(claim["id"].as_str().unwrap()), "{overlap}");
+    refused(
+        &[
+            "claim",
+            "content",
+            "--url-prefix",
+            "https://news.example.com/",
+            "--member",
+            "Poets",
+            "--evidence",
+            "none",
+        ],
+        CMO,
+        3,
+        "PERMISSION_DENIED",
+    );
+    // claim revoke: not by another rightholder; by its claimant once; then
+    // the overlapping claim goes through.
+    let id = claim["id"].as_str().unwrap();
+    refused(
+        &["claim", "revoke", id, "--reason", "mine"],
+        PRESS,
+        3,
+        "PERMISSION_DENIED",
+    );
+    refused(
+        &["claim", "revoke", "999999", "--reason", "x"],
+        ADMIN,
+        1,
+        "NOT_FOUND",
+    );
+    let revoked = run_json(&["claim", "revoke", id, "--reason", "mandate ended"], CMO);
+    assert_eq!(revoked.as_object().unwrap().len(), 9, "{revoked}");
+    assert_eq!(revoked["id"], claim["id"]);
+    assert!(revoked["revoked_at"].as_i64().unwrap() > 0, "{revoked}");
+    assert_eq!(revoked["revocation_reason"], "mandate ended");
+    refused(
+        &["claim", "revoke", id, "--reason", "again"],
+        CMO,
+        3,
+        "FAILED_PRECONDITION",
+    );
+    let press = run_json(
+        &[
+            "claim",
+            "content",
+            "--domain",
+            "example.com",
+            "--evidence",
+            "licence",
+        ],
+        PRESS,
+    );
+    assert_eq!(press["rightholder"], "Press");
+    assert_eq!(press["scope_kind"], "domain");
+}

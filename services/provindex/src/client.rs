@@ -11,7 +11,7 @@ use clap::Args;
 use provindex_proto::v1::{
     Capture, CheckOptOutResponse, Cluster, Content, License, OptOutFinding, OptOutRegistration,
     OptOutSignal, OptOutStatus, RecordLocation, WorkMatch,
-    opt_out_service_client::OptOutServiceClient,
+    audit_service_client::AuditServiceClient, opt_out_service_client::OptOutServiceClient,
     provenance_service_client::ProvenanceServiceClient,
 };
 use serde_json::{Value, json};
@@ -144,6 +144,11 @@ impl Conn {
 
     pub fn optout(&self) -> OptOutServiceClient<Channel> {
         OptOutServiceClient::new(self.channel.clone())
+    }
+
+    pub fn audit(&self) -> AuditServiceClient<Channel> {
+        // A sample with texts can be large.
+        AuditServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 }
 

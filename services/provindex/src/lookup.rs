@@ -574,7 +574,7 @@ enum OptOutWhat {
 
 #[derive(Args)]
 #[group(required = true, multiple = false)]
-struct ScopeArgs {
+pub(crate) struct ScopeArgs {
     /// A registered domain, e.g. data.gov.uk.
     #[arg(long)]
     domain: Option<String>,
@@ -590,15 +590,11 @@ struct ScopeArgs {
     work_text: Option<PathBuf>,
 }
 
-pub fn run_optout(args: OptOutArgs) -> ExitCode {
-    client::run(optout(args))
-}
-
-async fn optout(args: OptOutArgs) -> Result<(), tonic::Status> {
-    let json_out = args.client.json;
-    // Read a work's text before connecting: a bad file is the caller's error.
-    let scope = match &args.what {
-        OptOutWhat::Register { scope, .. } => Some(match scope {
+impl ScopeArgs {
+    /// The scope given; a work's text is read here (a bad file is the
+    /// caller's error, found before connecting).
+    pub(crate) fn scope(&self) -> Result<Scope, tonic::Status> {
+        Ok(match self {
             ScopeArgs {
                 domain: Some(d), ..
             } => Scope::Domain(d.clone()),
@@ -618,7 +614,19 @@ async fn optout(args: OptOutArgs) -> Result<(), tonic::Status> {
                     "give --domain, --url-prefix, --content or --work-text",
                 ));
             }
-        }),
+        })
+    }
+}
+
+pub fn run_optout(args: OptOutArgs) -> ExitCode {
+    client::run(optout(args))
+}
+
+async fn optout(args: OptOutArgs) -> Result<(), tonic::Status> {
+    let json_out = args.client.json;
+    // Read a work's text before connecting: a bad file is the caller's error.
+    let scope = match &args.what {
+        OptOutWhat::Register { scope, .. } => Some(scope.scope()?),
         _ => None,
     };
     let conn = Conn::open(&args.client).await?;

@@ -1,6 +1,6 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
-mod aiact_cmd;
+mod audit_cmd;
 mod client;
 mod export;
 mod fetch;
@@ -105,6 +105,16 @@ enum Command {
     CheckOptout(lookup::CheckOptOutArgs),
     /// Register, list and revoke opt-outs in a server's registry.
     Optout(lookup::OptOutArgs),
+    /// Audit samples: draw one reproducibly, label its items (admin), and
+    /// read per-source failure rates (AuditService).
+    Sample(audit_cmd::SampleArgs),
+    /// Which contents hold a data subject's identifier (admin; by keyed hash).
+    PersonalData(audit_cmd::PersonalDataArgs),
+    /// File a complaint, show it, review it (admin).
+    Complaint(audit_cmd::ComplaintArgs),
+    /// Claim contents for payment, revoke a claim, or record a CMO's
+    /// mandate (admin).
+    Claim(audit_cmd::ClaimArgs),
     /// Print the audit log of an opt-out registry.
     Audit(registry_cli::AuditArgs),
     /// Serve the opt-out registry as its single writer: OptOutService and the
@@ -229,6 +239,10 @@ fn main() -> ExitCode {
         Command::FindWork(args) => return lookup::run_find_work(args),
         Command::CheckOptout(args) => return lookup::run_check_optout(args),
         Command::Optout(args) => return lookup::run_optout(args),
+        Command::Sample(args) => return audit_cmd::run_sample(args),
+        Command::PersonalData(args) => return audit_cmd::run_personal_data(args),
+        Command::Complaint(args) => return audit_cmd::run_complaint(args),
+        Command::Claim(args) => return audit_cmd::run_claim(args),
         Command::Audit(args) => registry_cli::run_audit(args),
         Command::RegistryServer(args) => registry_server::run(args),
         Command::Info {
