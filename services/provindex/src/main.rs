@@ -1,5 +1,6 @@
 //! `provindex`: build a provenance index from a crawl, serve it, query it.
 
+mod aiact_cmd;
 mod audit_cmd;
 mod client;
 mod export;
