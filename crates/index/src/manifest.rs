@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// 5: signatures keep the low 16 bits of each value. 6: the digest is over
 /// chunk digests ([`crate::partition`]); partitioned indexes; signatures keep
 /// the low 8 bits of each value; `lsh` keys of 21 bytes.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -276,12 +276,42 @@ impl IndexReader {
         walk::<Contents, E>(&self.store, |id, record| visit(id.0, record))
     }
 
+    /// Visits every `lsh` row as (band, the band key's stored low 32 bits,
+    /// content_id), in key order.
+    pub fn for_each_lsh_row<E: From<IndexError>>(
+        &self,
+        mut visit: impl FnMut(u16, u32, u128) -> Result<(), E>,
+    ) -> Result<(), E> {
+        walk::<Lsh, E>(&self.store, |key, ()| {
+            // The stored key keeps the low 32 bits (`keys::lsh_key`).
+            #[allow(clippy::cast_possible_truncation)]
+            let band_key = key.band_key as u32;
+            visit(key.band, band_key, key.content_id.0)
+        })
+    }
+
+    /// Visits every `pii_keys` row as (HMAC, content_id), in key order.
+    pub fn for_each_pii_row<E: From<IndexError>>(
+        &self,
+        mut visit: impl FnMut(&[u8; 32], u128) -> Result<(), E>,
+    ) -> Result<(), E> {
+        walk::<crate::schema::PiiKeys, E>(&self.store, |row, ()| {
+            visit(&row.hmac, row.content_id.0)
+        })
+    }
+
     /// Visits every capture in capture-id order (a full walk of `captures`).
     pub fn for_each_capture<E: From<IndexError>>(
         &self,
         mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         walk::<Captures, E>(&self.store, |id, record| visit(id.0, record))
+    }
+
+    /// RocksDB's block cache and SST figures (properties, no walk): for
+    /// the servers' metrics.
+    pub fn store_stats(&self) -> Result<provindex_store::StoreStats, IndexError> {
+        Ok(self.store.stats()?)
     }
 
     /// Where the bytes go: rows, key and value bytes (as stored, before

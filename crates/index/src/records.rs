@@ -307,6 +307,21 @@ pub struct CaptureRecord {
     /// `provindex_signals::utc(capture_time)`.
     #[prost(bool, tag = "27")]
     pub time_raw_derived: bool,
+    /// A site file's body (robots.txt, tdmrep.json, ai.txt answered 2xx), as
+    /// the build's site-signal pass read it: the evidence of the site's
+    /// policy, and what an incremental build (`--base`) applies again.
+    #[prost(string, optional, tag = "28")]
+    pub site_file_body: Option<String>,
+    /// `site_file_body` was cut at the pipeline's size limit.
+    #[prost(bool, tag = "29")]
+    pub site_file_truncated: bool,
+    /// A revisit's target SURT when it is not its own (`WARC-Refers-To-Target-URI`);
+    /// `Some("")`: a target URI without a SURT key.
+    #[prost(string, optional, tag = "30")]
+    pub revisit_target_surt: Option<String>,
+    /// A revisit's `WARC-Refers-To-Date` (unix seconds), when parseable.
+    #[prost(int64, optional, tag = "31")]
+    pub revisit_target_time: Option<i64>,
 }
 
 /// The page license a capture states.

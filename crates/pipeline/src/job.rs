@@ -76,6 +76,12 @@ pub struct JobSpec {
     /// of two up to 256. 0 reads as 1, the unpartitioned index.
     #[serde(default)]
     pub index_partitions: u32,
+    /// An incremental build (issue 18): the partitions of the base index
+    /// (index directories readable by the scan workers), each rescanned by a
+    /// scan task of its own ([`crate::rescan`]). Empty: a build from the
+    /// inputs alone. Checked by [`crate::rescan::base_partitions`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_partitions: Vec<String>,
 }
 
 impl JobSpec {
@@ -536,7 +542,11 @@ impl Job {
                                 warcinfo.extend(
                                     scan.warcinfo.into_iter().map(|w| (input.clone(), w)),
                                 );
-                                shared.inputs.push(input);
+                                if scan.base_inputs.is_empty() {
+                                    shared.inputs.push(input);
+                                } else {
+                                    shared.inputs.extend(scan.base_inputs);
+                                }
                             }
                             _ => shared.skipped_inputs.push(format!(
                                 "{input}: {}",
@@ -545,6 +555,9 @@ impl Job {
                         }
                     }
                     shared.warcinfo = provindex_index::InputWarcinfo::group(warcinfo);
+                    // An incremental build lists the base's inputs with the new ones.
+                    shared.inputs.sort();
+                    shared.inputs.dedup();
                     let resolved = revisits.map(|r| r.resolved_runs).unwrap_or_default();
                     let tasks = capture_runs
                         .into_iter()
@@ -782,12 +795,28 @@ impl Coordinator {
                         ordinal: ordinal as u32,
                         partitions: spec.partitions,
                         index_partitions: spec.index_partitions,
+                        base: false,
                     }),
                 );
                 task.input = Some(input.uri.clone());
                 task.input_bytes = input.size;
                 task
             })
+            .chain(spec.base_partitions.iter().enumerate().map(|(p, dir)| {
+                let mut task = new_task(
+                    format!("rescan-{p:04}"),
+                    Stage::Scan,
+                    TaskPayload::Scan(ScanPayload {
+                        input: dir.clone(),
+                        ordinal: 0,
+                        partitions: spec.partitions,
+                        index_partitions: spec.index_partitions,
+                        base: true,
+                    }),
+                );
+                task.input = Some(dir.clone());
+                task
+            }))
             .collect();
         let job = Job {
             id: job_id.to_string(),

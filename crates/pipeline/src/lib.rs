@@ -10,6 +10,7 @@ pub mod ledger;
 mod local;
 pub mod pii_key;
 mod prepare;
+pub mod rescan;
 pub mod publish;
 pub mod revisits;
 mod scan_record;

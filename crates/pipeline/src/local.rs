@@ -75,6 +75,9 @@ pub struct LocalBuild {
     /// Index partitions (one build task each; a power of two up to 256).
     /// Above 1 the output is a publication, also at a local path.
     pub index_partitions: u32,
+    /// An incremental build: the index (a directory, a local or remote
+    /// publication) whose captures join the inputs' ([`crate::rescan`]).
+    pub base: Option<String>,
 }
 
 /// Expands files and directories into a sorted, de-duplicated file list.
@@ -271,6 +274,10 @@ pub fn build_local_with_progress(
             .map(|k| k.display().to_string())
             .unwrap_or_default(),
         index_partitions: config.index_partitions,
+        base_partitions: match &config.base {
+            Some(base) => crate::rescan::base_partitions(&store, base, scratch.path())?,
+            None => Vec::new(),
+        },
     };
     let coordinator = Mutex::new(Coordinator::in_memory());
     let job_id = lock(&coordinator)

@@ -302,7 +302,7 @@ pub fn prepare_keyed(
         .or(doc.language.as_deref())
         .unwrap_or_default()
         .to_owned();
-    let record = CaptureRecord {
+    let mut record = CaptureRecord {
         url,
         surt: surt.as_ref().map(|s| s.key.clone()).unwrap_or_default(),
         capture_time,
@@ -335,7 +335,14 @@ pub fn prepare_keyed(
         // Set in the stored form only (`CaptureRecord::compacted`).
         url_keys_derived: false,
         time_raw_derived: false,
+        site_file_body: site_file.as_ref().and_then(|f| f.body.clone()),
+        site_file_truncated: site_file.as_ref().is_some_and(|f| f.truncated),
+        revisit_target_surt: None,
+        revisit_target_time: None,
     };
+    if let Some(revisit) = &revisit {
+        crate::rescan::store_revisit_target(&mut record, revisit);
+    }
     PreparedCapture {
         capture_id,
         record,

@@ -148,6 +148,33 @@ pub fn site_file(doc: &SourceDoc, surt: Option<&Surt>) -> Option<SiteFile> {
     })
 }
 
+/// The site file a stored capture is, as [`site_file`] found it when its
+/// record was scanned (the body is kept on the record): for a rescan of an
+/// index ([`crate::rescan`]).
+pub(crate) fn site_file_of_record(record: &CaptureRecord) -> Option<SiteFile> {
+    use provindex_index::records::RecordKind;
+    let kind = SiteFileKind::of_path(provindex_corpus::site_file_path(&record.url)?)?;
+    if !matches!(
+        record.record_kind(),
+        RecordKind::Response | RecordKind::Resource
+    ) {
+        return None;
+    }
+    let surt = provindex_signals::surt(&record.url).ok()?;
+    let body = match record.http_status {
+        0 | 200..=299 => Some(record.site_file_body.clone()?),
+        400..=499 => None,
+        _ => return None,
+    };
+    Some(SiteFile {
+        kind,
+        origin: origin_of(&surt),
+        host_prefix: host_prefix_of(&surt)?,
+        body,
+        truncated: record.site_file_truncated,
+    })
+}
+
 /// Counters of the site-signal pass (in the build report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiteSignalStats {
@@ -412,7 +439,7 @@ fn apply_to_capture(origins: &BTreeMap<String, OriginFiles>, record: &mut Captur
 }
 
 /// The inverse of `prepare::signal_record`.
-fn signal_from_record(r: &SignalRecord) -> Option<Signal> {
+pub(crate) fn signal_from_record(r: &SignalRecord) -> Option<Signal> {
     Some(Signal {
         kind: r.kind().to_signals()?,
         source: r.source().to_signals()?,

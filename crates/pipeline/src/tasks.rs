@@ -38,6 +38,7 @@ use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
 
 use crate::job::{JobError, JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
+use crate::prepare::PreparedCapture;
 use crate::site_signals::SiteFiles;
 use crate::writer::{BuildReport, Clusters, IndexWriter};
 
@@ -54,6 +55,10 @@ pub struct ScanPayload {
     /// Index partitions (build tasks); 0 reads as 1.
     #[serde(default)]
     pub index_partitions: u32,
+    /// `input` is a partition of the job's base index, rescanned
+    /// ([`crate::rescan`]) rather than read as a crawl file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,6 +87,9 @@ pub struct ScanResult {
     pub contents: u64,
     pub read_errors: u64,
     pub errors: Vec<String>,
+    /// A rescanned base partition: the inputs its index was built from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_inputs: Vec<String>,
     /// The input's distinct `warcinfo` records (fields in order), issue 19.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warcinfo: Vec<Vec<(String, String)>>,
@@ -547,6 +555,203 @@ fn partition_of(band: u16, band_key: u64, partitions: u32) -> usize {
     (xxhash_rust::xxh3::xxh3_64(&bytes) % u64::from(partitions.max(1))) as usize
 }
 
+/// The key of a capture in the scan runs: capture_id ‖ input ordinal ‖
+/// record number.
+pub(crate) fn scan_key(capture_id: u128, ordinal: u32, number: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(28);
+    key.extend_from_slice(&capture_id.to_be_bytes());
+    key.extend_from_slice(&ordinal.to_be_bytes());
+    key.extend_from_slice(&number.to_be_bytes());
+    key
+}
+
+/// What a scan task writes, fed one prepared capture at a time: by the scan
+/// of an input, or by the rescan of a base index's partition
+/// ([`crate::rescan`]), which therefore reach the later stages alike.
+pub(crate) struct ScanOutputs {
+    scratch: PathBuf,
+    sort_budget: usize,
+    partitioning: Partitioning,
+    lsh_partitions: usize,
+    captures: Vec<ExternalSorter>,
+    site_files: ExternalSorter,
+    revisits: ExternalSorter,
+    ids: ExternalSorter,
+    digests: ExternalSorter,
+    targets: ExternalSorter,
+    /// Content → (earliest capture time here, band keys).
+    contents: HashMap<u128, (i64, Vec<u64>)>,
+}
+
+impl ScanOutputs {
+    pub(crate) fn new(
+        ctx: &TaskContext,
+        scratch: &Path,
+        payload: &ScanPayload,
+    ) -> Result<Self, TaskError> {
+        let partitioning = Partitioning::new(payload.index_partitions.max(1))
+            .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
+        let index_partitions = partitioning.count() as usize;
+        let captures = (0..index_partitions)
+            .map(|p| {
+                ExternalSorter::new(
+                    scratch,
+                    &format!("captures-p{p:04}"),
+                    ctx.sort_budget / index_partitions,
+                )
+            })
+            .collect();
+        let sorter = |name: &str| ExternalSorter::new(scratch, name, ctx.sort_budget / 8);
+        Ok(Self {
+            scratch: scratch.to_path_buf(),
+            sort_budget: ctx.sort_budget,
+            partitioning,
+            lsh_partitions: payload.partitions.max(1) as usize,
+            captures,
+            site_files: sorter("sitefiles"),
+            revisits: sorter("revisits"),
+            ids: sorter("ids"),
+            digests: sorter("digests"),
+            targets: sorter("targets"),
+            contents: HashMap::new(),
+        })
+    }
+
+    /// Writes one capture under `key` ([`scan_key`]): to the runs of the
+    /// partitions that hold it, and to the lookup runs of the revisits stage.
+    pub(crate) fn push(
+        &mut self,
+        key: Vec<u8>,
+        mut prepared: PreparedCapture,
+    ) -> Result<(), TaskError> {
+        if prepared.revisit.is_none()
+            && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)
+        {
+            let time = prepared.record.capture_time;
+            self.contents
+                .entry(content.content_id)
+                .and_modify(|(first, _)| *first = (*first).min(time))
+                .or_insert_with(|| (time, sketch.band_keys.clone()));
+        }
+        if prepared.site_file.is_some() {
+            self.site_files
+                .push(key.clone(), crate::scan_record::encode(&prepared))
+                .map_err(run_error)?;
+            prepared.site_file = None;
+        }
+        let encoded = crate::scan_record::encode(&prepared);
+        if prepared.revisit.is_some() {
+            return self.revisits.push(key, encoded).map_err(run_error);
+        }
+        let content = prepared.content.as_ref().map(|c| c.content_id);
+        let reference = crate::revisits::encode_content(content);
+        self.ids
+            .push(key.clone(), reference.clone())
+            .map_err(run_error)?;
+        if !prepared.record.payload_digest.is_empty() {
+            self.digests
+                .push(
+                    crate::revisits::digest_key(&prepared.record.payload_digest, &key),
+                    reference.clone(),
+                )
+                .map_err(run_error)?;
+        }
+        if !prepared.record.surt.is_empty() {
+            self.targets
+                .push(
+                    crate::revisits::target_key(
+                        &prepared.record.surt,
+                        prepared.record.capture_time,
+                        prepared.capture_id,
+                        &key[16..],
+                    ),
+                    reference,
+                )
+                .map_err(run_error)?;
+        }
+        let owner = self
+            .partitioning
+            .of_capture(prepared.capture_id, &prepared.record.surt);
+        if let Some(holder) = content
+            .map(|c| self.partitioning.of_content(c))
+            .filter(|holder| *holder != owner)
+        {
+            self.captures[holder as usize]
+                .push(key.clone(), encoded.clone())
+                .map_err(run_error)?;
+        }
+        self.captures[owner as usize]
+            .push(key, encoded)
+            .map_err(run_error)
+    }
+
+    /// Uploads every run into `result`, the band runs last: one row per band
+    /// of each content, valued with the content's earliest capture time
+    /// here. A band key is clustered on the low 32 bits the `lsh` table
+    /// keeps ([`provindex_index::keys::lsh_key`]), so a rescan of an index
+    /// clusters exactly as the scan of its inputs did.
+    pub(crate) fn finish(
+        self,
+        ctx: &TaskContext,
+        attempt: &str,
+        result: &mut ScanResult,
+    ) -> Result<(), TaskError> {
+        for sorter in self.captures {
+            result.capture_runs.push(upload_runs(
+                ctx,
+                attempt,
+                sorter.finish().map_err(run_error)?,
+            )?);
+        }
+        result.site_file_runs =
+            upload_runs(ctx, attempt, self.site_files.finish().map_err(run_error)?)?;
+        result.revisit_runs = upload_runs(ctx, attempt, self.revisits.finish().map_err(run_error)?)?;
+        result.id_runs = upload_runs(ctx, attempt, self.ids.finish().map_err(run_error)?)?;
+        result.digest_runs = upload_runs(ctx, attempt, self.digests.finish().map_err(run_error)?)?;
+        result.target_runs = upload_runs(ctx, attempt, self.targets.finish().map_err(run_error)?)?;
+        result.contents = self.contents.len() as u64;
+
+        let partitions = self.lsh_partitions;
+        let mut bands: Vec<ExternalSorter> = (0..partitions)
+            .map(|p| {
+                ExternalSorter::new(
+                    &self.scratch,
+                    &format!("bands-{p:04}"),
+                    self.sort_budget / partitions,
+                )
+            })
+            .collect();
+        for (content_id, (time, band_keys)) in self.contents {
+            for (band, band_key) in band_keys.into_iter().enumerate() {
+                let band = band as u16;
+                let band_key = u64::from(stored_band_key(band_key));
+                let mut key = Vec::with_capacity(26);
+                key.extend_from_slice(&band.to_be_bytes());
+                key.extend_from_slice(&band_key.to_be_bytes());
+                key.extend_from_slice(&content_id.to_be_bytes());
+                bands[partition_of(band, band_key, partitions as u32)]
+                    .push(key, time.to_be_bytes().to_vec())
+                    .map_err(run_error)?;
+            }
+        }
+        result.band_runs = Vec::with_capacity(partitions);
+        for sorter in bands {
+            result
+                .band_runs
+                .push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+        }
+        Ok(())
+    }
+}
+
+/// The part of a band key the `lsh` table stores.
+fn stored_band_key(band_key: u64) -> u32 {
+    // The truncation is the point: see `provindex_index::keys::lsh_prefix`.
+    #[allow(clippy::cast_possible_truncation)]
+    let low = band_key as u32;
+    low
+}
+
 fn scan(
     ctx: &TaskContext,
     lease: &Lease,
@@ -555,6 +760,9 @@ fn scan(
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<ScanResult, TaskError> {
+    if payload.base {
+        return crate::rescan::rescan(ctx, payload, attempt, scratch, cancel);
+    }
     let spec = &lease.spec;
     let scan_options = crate::prepare::ScanOptions {
         extract_signals: !spec.no_signals,
@@ -581,29 +789,9 @@ fn scan(
     // With signals on, HTML pages are left to `prepare`: text, license and
     // HTML signals from one tokenizer pass (issue 5).
     let options = crate::prepare::reader_options(scan_options);
-    let partitions = payload.partitions.max(1) as usize;
-    let partitioning = Partitioning::new(payload.index_partitions.max(1))
-        .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
-    let index_partitions = partitioning.count() as usize;
-    let mut captures: Vec<ExternalSorter> = (0..index_partitions)
-        .map(|p| {
-            ExternalSorter::new(
-                scratch,
-                &format!("captures-p{p:04}"),
-                ctx.sort_budget / index_partitions,
-            )
-        })
-        .collect();
-    let mut site_files = ExternalSorter::new(scratch, "sitefiles", ctx.sort_budget / 8);
-    let mut revisits = ExternalSorter::new(scratch, "revisits", ctx.sort_budget / 8);
-    let mut ids = ExternalSorter::new(scratch, "ids", ctx.sort_budget / 8);
-    let mut digests = ExternalSorter::new(scratch, "digests", ctx.sort_budget / 8);
-    let mut targets = ExternalSorter::new(scratch, "targets", ctx.sort_budget / 8);
-    // Content → (earliest capture time here, band keys).
-    let mut contents: HashMap<u128, (i64, Vec<u64>)> = HashMap::new();
+    let mut outputs = ScanOutputs::new(ctx, scratch, payload)?;
     let mut result = ScanResult {
         attempt: attempt.to_string(),
-        band_runs: vec![Vec::new(); partitions],
         ..ScanResult::default()
     };
     let mut docs = provindex_corpus::open_docs(reader, &payload.input, options);
@@ -616,7 +804,7 @@ fn scan(
                 if !ctx.record_delay.is_zero() {
                     std::thread::sleep(ctx.record_delay);
                 }
-                let mut prepared = crate::prepare_keyed(
+                let prepared = crate::prepare_keyed(
                     doc,
                     &spec.crawl,
                     crate::default_hasher(),
@@ -624,67 +812,7 @@ fn scan(
                     pii_key.as_deref(),
                 );
                 result.records += 1;
-                if prepared.revisit.is_none()
-                    && let (Some(content), Some(sketch)) = (&prepared.content, &prepared.sketch)
-                {
-                    let time = prepared.record.capture_time;
-                    contents
-                        .entry(content.content_id)
-                        .and_modify(|(first, _)| *first = (*first).min(time))
-                        .or_insert_with(|| (time, sketch.band_keys.clone()));
-                }
-                let mut key = Vec::with_capacity(28);
-                key.extend_from_slice(&prepared.capture_id.to_be_bytes());
-                key.extend_from_slice(&payload.ordinal.to_be_bytes());
-                key.extend_from_slice(&(number as u64).to_be_bytes());
-                if prepared.site_file.is_some() {
-                    site_files
-                        .push(key.clone(), crate::scan_record::encode(&prepared))
-                        .map_err(run_error)?;
-                    prepared.site_file = None;
-                }
-                let encoded = crate::scan_record::encode(&prepared);
-                if prepared.revisit.is_some() {
-                    revisits.push(key, encoded).map_err(run_error)?;
-                    continue;
-                }
-                let content = prepared.content.as_ref().map(|c| c.content_id);
-                let reference = crate::revisits::encode_content(content);
-                ids.push(key.clone(), reference.clone())
-                    .map_err(run_error)?;
-                if !prepared.record.payload_digest.is_empty() {
-                    digests
-                        .push(
-                            crate::revisits::digest_key(&prepared.record.payload_digest, &key),
-                            reference.clone(),
-                        )
-                        .map_err(run_error)?;
-                }
-                if !prepared.record.surt.is_empty() {
-                    targets
-                        .push(
-                            crate::revisits::target_key(
-                                &prepared.record.surt,
-                                prepared.record.capture_time,
-                                prepared.capture_id,
-                                &key[16..],
-                            ),
-                            reference,
-                        )
-                        .map_err(run_error)?;
-                }
-                let owner = partitioning.of_capture(prepared.capture_id, &prepared.record.surt);
-                if let Some(holder) = content
-                    .map(|c| partitioning.of_content(c))
-                    .filter(|holder| *holder != owner)
-                {
-                    captures[holder as usize]
-                        .push(key.clone(), encoded.clone())
-                        .map_err(run_error)?;
-                }
-                captures[owner as usize]
-                    .push(key, encoded)
-                    .map_err(run_error)?;
+                outputs.push(scan_key(prepared.capture_id, payload.ordinal, number as u64), prepared)?;
             }
             Err(error) => {
                 result.read_errors += 1;
@@ -694,45 +822,8 @@ fn scan(
             }
         }
     }
-    for sorter in captures {
-        result.capture_runs.push(upload_runs(
-            ctx,
-            attempt,
-            sorter.finish().map_err(run_error)?,
-        )?);
-    }
-    result.site_file_runs = upload_runs(ctx, attempt, site_files.finish().map_err(run_error)?)?;
-    result.revisit_runs = upload_runs(ctx, attempt, revisits.finish().map_err(run_error)?)?;
-    result.id_runs = upload_runs(ctx, attempt, ids.finish().map_err(run_error)?)?;
-    result.digest_runs = upload_runs(ctx, attempt, digests.finish().map_err(run_error)?)?;
-    result.target_runs = upload_runs(ctx, attempt, targets.finish().map_err(run_error)?)?;
-    result.contents = contents.len() as u64;
+    outputs.finish(ctx, attempt, &mut result)?;
     result.warcinfo = docs.warcinfo().iter().map(|w| w.fields.clone()).collect();
-
-    let mut bands: Vec<ExternalSorter> = (0..partitions)
-        .map(|p| {
-            ExternalSorter::new(
-                scratch,
-                &format!("bands-{p:04}"),
-                ctx.sort_budget / partitions,
-            )
-        })
-        .collect();
-    for (content_id, (time, band_keys)) in contents {
-        for (band, band_key) in band_keys.into_iter().enumerate() {
-            let band = band as u16;
-            let mut key = Vec::with_capacity(26);
-            key.extend_from_slice(&band.to_be_bytes());
-            key.extend_from_slice(&band_key.to_be_bytes());
-            key.extend_from_slice(&content_id.to_be_bytes());
-            bands[partition_of(band, band_key, partitions as u32)]
-                .push(key, time.to_be_bytes().to_vec())
-                .map_err(run_error)?;
-        }
-    }
-    for (p, sorter) in bands.into_iter().enumerate() {
-        result.band_runs[p] = upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?;
-    }
     Ok(result)
 }
 

@@ -33,6 +33,7 @@ fn build(out: PathBuf, index_partitions: u32, workers: usize) -> String {
         signing_key: None,
         pii_key: None,
         index_partitions,
+        base: None,
     })
     .expect("build");
     assert!(report.revisits_resolved > 0, "the corpus has revisits");
@@ -152,6 +153,7 @@ fn partition_counts_must_be_powers_of_two() {
         signing_key: None,
         pii_key: None,
         index_partitions: 3,
+        base: None,
     })
     .expect_err("3 partitions");
     assert!(

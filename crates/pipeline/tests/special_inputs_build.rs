@@ -68,6 +68,7 @@ fn a_build_over_a_link_loop_and_a_fifo_indexes_the_good_files_and_reports_the_ba
         signing_key: None,
         pii_key: None,
         index_partitions: 1,
+        base: None,
     };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

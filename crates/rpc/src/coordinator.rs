@@ -102,6 +102,8 @@ pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
         signing_key: spec.signing_key,
         pii_key: spec.pii_key,
         index_partitions: spec.index_partitions,
+        // Incremental builds run locally only (`provindex index --base`).
+        base_partitions: Vec::new(),
     }
 }
 

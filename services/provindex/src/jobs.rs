@@ -85,6 +85,11 @@ pub struct IndexArgs {
     /// with the same file). Without it only PII counts are recorded.
     #[arg(long)]
     pii_key: Option<PathBuf>,
+    /// Incremental build: add the inputs to this index (a directory, or a
+    /// publication at a path or `s3://` URI). The new index equals a build
+    /// over the base's inputs and these; the base is left as it is.
+    #[arg(long, value_name = "INDEX")]
+    base: Option<String>,
     #[command(flatten)]
     progress: ProgressArgs,
 }
@@ -127,10 +132,16 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
                     signing_key: args.signing_key.as_deref().map(absolute),
                     pii_key: args.pii_key.as_deref().map(absolute),
                     index_partitions: args.index_partitions,
+                    base: args.base.clone(),
                 },
                 &mut |job| progress.job(&provindex_rpc::coordinator::job_status(job)),
             )
             .with_context(|| format!("building index at {}", args.out.display()))?
+        }
+        Some(_) if args.base.is_some() => {
+            anyhow::bail!(
+                "--base is not supported with --coordinator yet: run the incremental build without --coordinator"
+            )
         }
         Some(coordinator) => submit_and_follow(&args, coordinator, built_at, &mut progress)?,
     };
