@@ -486,7 +486,12 @@ fn rightholder_web_page_in_headless_chromium() {
         &format!("content_id={zh_content}&evidence=our+licence&csrf={other_csrf}"),
     );
     assert_eq!(status, 303, "{body}");
-    assert!(head.contains("&claimed="), "{head}");
+    let other_claim = head
+        .split("&claimed=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the claim id in the redirect")
+        .to_owned();
     let (status, _, body) = post(
         &addr,
         "/claims?lang=en",
@@ -495,6 +500,14 @@ fn rightholder_web_page_in_headless_chromium() {
     );
     assert_eq!(status, 409, "{body}");
     assert!(body.contains(&format!("of {OTHER_NAME}")), "{body}");
+    // Nor may it revoke the other's claim.
+    let (status, _, body) = post(
+        &addr,
+        "/claims/revoke?lang=en",
+        Some(&session),
+        &format!("id={other_claim}&reason=mine&content_id={zh_content}&csrf={csrf}"),
+    );
+    assert_eq!(status, 403, "{body}");
     let (status, _, _) = post(
         &addr,
         "/signin?lang=en",

@@ -413,6 +413,20 @@ if not article.find_elements(By.CSS_SELECTOR, f'li.claim[data-id="{claim_id}"]')
     fail("the claim is no longer listed")
 driver.save_screenshot(config["screenshot"])
 
+step("revoke the claim")
+driver.get(f"{BASE}/claims?lang=en&content_id={content_id}")
+check_labels()
+driver.find_element(By.ID, f"claim-reason-{claim_id}").send_keys("The licence ended")
+submit(f"revoke-claim-{claim_id}")
+if driver.find_element(By.ID, "notice").text != f"Claim revoked: #{claim_id}":
+    fail("revocation notice " + driver.find_element(By.TAG_NAME, "main").text[:300])
+if driver.find_elements(By.CSS_SELECTOR, f'tr.claim[data-id="{claim_id}"]'):
+    fail("a revoked claim is still listed")
+driver.get(f"{BASE}/claims?lang=en&content_id={zh_content}")
+if not driver.find_elements(By.CSS_SELECTOR, "tr.claim") or \
+        driver.find_elements(By.CSS_SELECTOR, "button[id^=revoke-claim-]"):
+    fail("another rightholder's claim is offered for revocation: " + driver.find_element(By.TAG_NAME, "main").text[:300])
+
 step("a malformed complaint id and an unknown one")
 driver.get(f"{BASE}/complaints/status?lang=en&id=x1")
 error_page(400, "id: ")

@@ -176,6 +176,7 @@ pub(crate) fn routes(state: WebState) -> Router {
         )
         .route("/complaints/status", get(complaints::status))
         .route("/claims", get(complaints::claims).post(complaints::claim))
+        .route("/claims/revoke", post(complaints::revoke_claim))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
 }
@@ -380,6 +381,9 @@ struct Texts {
     col_claimant: &'static str,
     col_created: &'static str,
     err_target: &'static str,
+    revoke_claim_reason_label: &'static str,
+    revoke_claim_button: &'static str,
+    claim_revoked_notice: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -505,6 +509,9 @@ static EN: Texts = Texts {
     col_claimant: "Claimed by",
     col_created: "Claimed on",
     err_target: "The complaint is about: choose a content id, a URL or the text of a work.",
+    revoke_claim_reason_label: "Reason for revoking the claim",
+    revoke_claim_button: "Revoke claim",
+    claim_revoked_notice: "Claim revoked: #",
 };
 
 static ZH: Texts = Texts {
@@ -630,6 +637,9 @@ static ZH: Texts = Texts {
     col_claimant: "主张人",
     col_created: "主张日期",
     err_target: "投诉对象：请选择内容编号、网址或作品文本。",
+    revoke_claim_reason_label: "撤销主张的原因",
+    revoke_claim_button: "撤销主张",
+    claim_revoked_notice: "付酬主张已撤销：#",
 };
 
 // ---------------------------------------------------------------- templates

@@ -766,6 +766,25 @@ impl AuditApi {
                 .await),
         }
     }
+
+    /// RevokeClaim as `principal`; a refusal is recorded in the audit log
+    /// (action claim_revoke_rejected) before it is returned.
+    pub async fn revoke_claim_as(
+        &self,
+        principal: &Principal,
+        request: pb::RevokeClaimRequest,
+    ) -> Result<pb::Claim, ApiError> {
+        let logged = json!({
+            "claim_id": crate::echo(&request.id),
+            "reason_bytes": request.reason.len(),
+        });
+        match self.revoke_claim(principal, request).await {
+            Ok(claim) => Ok(claim),
+            Err(error) => Err(self
+                .refused(principal, "claim_revoke_rejected", logged, error)
+                .await),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -919,19 +938,11 @@ impl AuditService for AuditApi {
         request: Request<pb::RevokeClaimRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
         let principal = self.caller(&request, "RevokeClaim")?;
-        let request = request.into_inner();
-        let logged = json!({
-            "claim_id": crate::echo(&request.id),
-            "reason_bytes": request.reason.len(),
-        });
-        match self.revoke_claim(&principal, request).await {
-            Ok(claim) => Ok(Response::new(pb::ClaimContentResponse {
-                claim: Some(claim),
-            })),
-            Err(error) => Err(self
-                .refused(&principal, "claim_revoke_rejected", logged, error)
-                .await
-                .into()),
-        }
+        let claim = self
+            .revoke_claim_as(&principal, request.into_inner())
+            .await?;
+        Ok(Response::new(pb::ClaimContentResponse {
+            claim: Some(claim),
+        }))
     }
 }

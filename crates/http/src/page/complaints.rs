@@ -88,6 +88,9 @@ pub(super) struct ClaimView {
     pub(super) claimant: String,
     pub(super) scope: String,
     pub(super) created: String,
+    /// The signed-in caller claimed it or is paid by it: the claims page
+    /// offers to revoke it (the service decides who may).
+    pub(super) revocable: bool,
 }
 
 impl ClaimView {
@@ -98,6 +101,7 @@ impl ClaimView {
             claimant: claim.claimant.clone(),
             scope: format!("{} {}", claim.scope_kind, claim.scope_key),
             created: format_date(claim.created_at),
+            revocable: false,
         }
     }
 }
@@ -329,6 +333,40 @@ pub(super) async fn claim(
     }
 }
 
+/// `POST /claims/revoke`: RevokeClaim as the signed-in caller, then the
+/// claims covering the content the form came from.
+pub(super) async fn revoke_claim(
+    State(web): State<WebState>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    let (lang, form, session) = match writer_form(&web, query.as_deref(), request).await {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let t = lang.texts();
+    let api = match audit_api(&web, t) {
+        Ok(api) => api,
+        Err(error) => return error.render(lang, Some(&session)),
+    };
+    let request = pb::RevokeClaimRequest {
+        id: form.get("id").trim().to_owned(),
+        reason: form.get("reason").to_owned(),
+    };
+    match api.revoke_claim_as(&session.principal, request).await {
+        Ok(claim) => {
+            let content: String =
+                url::form_urlencoded::byte_serialize(form.get("content_id").as_bytes()).collect();
+            see_other(&format!(
+                "/claims?lang={}&content_id={content}&revoked={}",
+                lang.code(),
+                claim.id
+            ))
+        }
+        Err(error) => PageError::api(&error).render(lang, Some(&session)),
+    }
+}
+
 /// `GET /claims?content_id=X`: the active claims covering a content.
 pub(super) async fn claims(
     State(web): State<WebState>,
@@ -352,14 +390,25 @@ pub(super) async fn claims(
         .await
         .map_err(|join| ApiError::Internal(format!("claims task failed: {join}")))
         .and_then(|r| r);
+    let name = &session.principal.name;
     let claims = match listed {
-        Ok(claims) => claims.iter().map(ClaimView::of).collect(),
+        Ok(claims) => claims
+            .iter()
+            .map(|c| ClaimView {
+                revocable: &c.claimant == name || &c.rightholder == name,
+                ..ClaimView::of(c)
+            })
+            .collect(),
         Err(error) => return PageError::api(&error).render(lang, Some(&session)),
     };
-    let notice = query_param(&query, "claimed")
-        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-        .map(|id| format!("{}{id}", t.claimed_notice))
-        .unwrap_or_default();
+    let id_of = |name| {
+        query_param(&query, name).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let notice = match (id_of("claimed"), id_of("revoked")) {
+        (Some(id), _) => format!("{}{id}", t.claimed_notice),
+        (None, Some(id)) => format!("{}{id}", t.claim_revoked_notice),
+        _ => String::new(),
+    };
     html(
         StatusCode::OK,
         &ClaimsPage {
