@@ -23,7 +23,8 @@ use std::path::Path;
 use common::{ServerProcess as Server, corpus_dir, run_ok, scan_warc, with_token};
 use provindex_index::IndexReader;
 use provindex_proto::v1::{
-    FileComplaintRequest, OptOutScope, RegisterOptOutRequest, SourceBlockScope,
+    DrawSampleRequest, FileComplaintRequest, LabelVerdict, OptOutScope, RecordLabelRequest,
+    RegisterOptOutRequest, Source, SourceBlockScope, SourceKind,
     audit_service_client::AuditServiceClient, file_complaint_request, opt_out_scope::Scope,
     opt_out_service_client::OptOutServiceClient, source_block_scope,
 };
@@ -256,6 +257,46 @@ async fn ai_act_summary_figures_match_the_crawls_and_the_registry() {
         ))
         .await
         .expect("complaint");
+    // Review labels on a sample of data.gov.uk: the first item failed, then
+    // passed (its latest label counts), two fail with their categories.
+    let mut audit = AuditServiceClient::new(channel.clone());
+    let source = Some(Source {
+        kind: SourceKind::Domain.into(),
+        value: "data.gov.uk".into(),
+    });
+    let drawn = audit
+        .draw_sample(DrawSampleRequest {
+            source: source.clone(),
+            n: 3,
+            seed: 7,
+            include_text: false,
+        })
+        .await
+        .expect("sample")
+        .into_inner();
+    assert_eq!(drawn.items.len(), 3);
+    for (item, verdict, category) in [
+        (0, LabelVerdict::Fail, "spam"),
+        (0, LabelVerdict::Pass, ""),
+        (1, LabelVerdict::Fail, "unlawful_content"),
+        (2, LabelVerdict::Fail, "personal_data"),
+    ] {
+        audit
+            .record_label(with_token(
+                RecordLabelRequest {
+                    source: source.clone(),
+                    n: 3,
+                    seed: 7,
+                    content_id: drawn.items[item].content_id.clone(),
+                    verdict: verdict.into(),
+                    category: category.into(),
+                    note: String::new(),
+                },
+                OPS,
+            ))
+            .await
+            .expect("label");
+    }
     drop(server);
 
     let json = dir.path().join("aiact.json");
@@ -454,6 +495,12 @@ async fn ai_act_summary_figures_match_the_crawls_and_the_registry() {
     assert_eq!(illegal["complaints"]["total"], 1);
     assert_eq!(illegal["complaints"]["by_kind"]["copyright"], 1);
     assert_eq!(illegal["complaints"]["by_state"]["received"], 1);
+    assert_eq!(illegal["audit"]["labelled"], 3);
+    assert_eq!(illegal["audit"]["failed"], 2);
+    assert_eq!(
+        illegal["audit"]["failed_by_category"],
+        serde_json::json!({"personal_data": 1, "unlawful_content": 1})
+    );
 
     // The HTML: parses, no script or outside asset, holds the figures, escaped.
     let raw = std::fs::read_to_string(&html).expect("html");
@@ -482,4 +529,77 @@ async fn ai_act_summary_figures_match_the_crawls_and_the_registry() {
     ] {
         assert!(shown.contains(heading), "{heading}");
     }
+}
+
+/// An incremental build (`--base`) keeps the base's crawlers: the new
+/// index's summary lists the base crawl's warcinfo with the base's input and
+/// the new crawl's with its own.
+#[test]
+fn an_incremental_build_keeps_the_base_crawlers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("base");
+    let next = dir.path().join("next");
+    let govuk = corpus_dir().join("warc/gov.uk-2014-crawl-a.warc.gz");
+    let reservations = reservation_table::reservations_warc();
+    run_ok(&[
+        "index".as_ref(),
+        govuk.as_os_str(),
+        "--out".as_ref(),
+        base.as_os_str(),
+    ]);
+    run_ok(&[
+        "index".as_ref(),
+        reservations.as_os_str(),
+        "--base".as_ref(),
+        base.as_os_str(),
+        "--out".as_ref(),
+        next.as_os_str(),
+    ]);
+    let json = dir.path().join("aiact.json");
+    run_ok(&[
+        "report".as_ref(),
+        next.as_os_str(),
+        "--json".as_ref(),
+        dir.path().join("report.json").as_os_str(),
+        "--aiact-json".as_ref(),
+        json.as_os_str(),
+    ]);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("JSON");
+    let crawlers: BTreeMap<String, (String, Vec<String>)> =
+        summary["data_sources"]["crawled"]["crawlers"]
+            .as_array()
+            .expect("crawlers")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    (
+                        c["user_agent"].as_str().unwrap().to_owned(),
+                        c["inputs"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|i| i.as_str().unwrap().to_owned())
+                            .collect(),
+                    ),
+                )
+            })
+            .collect();
+    let govuk_info = warcinfo_of(&govuk);
+    let reservations_info = warcinfo_of(&reservations);
+    assert_eq!(crawlers.len(), 2, "{crawlers:?}");
+    let (agent, inputs) = &crawlers[&govuk_info["software"]];
+    assert_eq!(agent, &govuk_info["http-header-user-agent"]);
+    assert_eq!(inputs.len(), 1);
+    assert!(
+        inputs[0].ends_with("gov.uk-2014-crawl-a.warc.gz"),
+        "{inputs:?}"
+    );
+    let (_, inputs) = &crawlers[&reservations_info["software"]];
+    assert!(inputs[0].ends_with("reservations.warc.gz"), "{inputs:?}");
+    assert_eq!(
+        summary["data_sources"]["crawled"]["inputs_without_warcinfo"],
+        serde_json::json!([])
+    );
 }

@@ -542,6 +542,13 @@ impl Job {
                                 warcinfo.extend(
                                     scan.warcinfo.into_iter().map(|w| (input.clone(), w)),
                                 );
+                                // A base's records keep their inputs (every base
+                                // partition has them all: grouping dedups).
+                                for group in scan.base_warcinfo {
+                                    for base_input in group.inputs {
+                                        warcinfo.push((base_input, group.fields.clone()));
+                                    }
+                                }
                                 if scan.base_inputs.is_empty() {
                                     shared.inputs.push(input);
                                 } else {

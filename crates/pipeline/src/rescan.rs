@@ -102,6 +102,7 @@ pub(crate) fn rescan(
     let mut result = ScanResult {
         attempt: attempt.to_string(),
         base_inputs: manifest.inputs.clone(),
+        base_warcinfo: manifest.warcinfo.clone(),
         ..ScanResult::default()
     };
     let mut number = 0u64;

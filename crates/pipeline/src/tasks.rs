@@ -93,6 +93,10 @@ pub struct ScanResult {
     /// The input's distinct `warcinfo` records (fields in order), issue 19.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warcinfo: Vec<Vec<(String, String)>>,
+    /// A rescanned base partition: the base's `warcinfo` records with their
+    /// inputs (its manifest's), carried into the new index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_warcinfo: Vec<provindex_index::InputWarcinfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
