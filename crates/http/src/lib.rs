@@ -24,6 +24,7 @@ use provindex_corpus::store::CorpusStore;
 use provindex_errors::ErrorExt;
 use provindex_index::IndexReader;
 use provindex_rpc::ApiError;
+use provindex_rpc::metrics::HttpMetrics;
 
 pub use cdx::{CdxQuery, MAX_LIMIT};
 pub use page::Backends;
@@ -46,17 +47,56 @@ pub fn router(index: Arc<IndexReader>, backends: Backends) -> Result<Router, Str
             index,
             store: Arc::default(),
         })
-        .merge(page::routes(web)))
+        .merge(page::routes(web))
+        .fallback(unrouted))
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes.
+/// Marks the answer of a path no route serves (metrics label it `other`).
+#[derive(Clone, Copy)]
+struct Unrouted;
+
+async fn unrouted() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, axum::Extension(Unrouted))
+}
+
+/// `router` with every request counted and timed by route template (the
+/// routes are static but for `/record/{capture_id}`; a path no route serves
+/// is `other`, so clients cannot create series).
+pub fn metered(router: Router, metrics: HttpMetrics) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let metrics = metrics.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let started = std::time::Instant::now();
+                let response = next.run(request).await;
+                let route = if response.extensions().get::<Unrouted>().is_some() {
+                    "other"
+                } else if path.starts_with("/record/") {
+                    "/record/{capture_id}"
+                } else {
+                    path.as_str()
+                };
+                metrics.record(route, response.status().as_u16(), started.elapsed());
+                response
+            }
+        },
+    ))
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, recording
+/// requests in `metrics` when given ([`metered`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     index: Arc<IndexReader>,
     backends: Backends,
+    metrics: Option<HttpMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router(index, backends).map_err(std::io::Error::other)?;
+    let mut router = router(index, backends).map_err(std::io::Error::other)?;
+    if let Some(metrics) = metrics {
+        router = metered(router, metrics);
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

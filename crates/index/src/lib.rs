@@ -22,4 +22,5 @@ pub use manifest::{FORMAT_VERSION, InputWarcinfo, Manifest};
 pub use reader::{
     IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage, chunk_digests, digest_of_chunks,
 };
+pub use provindex_store::StoreStats;
 pub use registry::{OptOutEntry, Registry};

@@ -642,6 +642,17 @@ fn new_task(id: String, stage: Stage, payload: TaskPayload) -> Task {
     }
 }
 
+/// What happened to tasks since this coordinator process started (its
+/// metrics; not job state, so not persisted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoordinatorEvents {
+    /// Failed attempts and expired leases whose task was queued again
+    /// (the sum of the jobs' `retries` since start).
+    pub task_retries: u64,
+    /// Leases that expired (a worker stopped heartbeating).
+    pub lease_expiries: u64,
+}
+
 /// Jobs, their tasks and leases.
 pub struct Coordinator {
     state_dir: Option<PathBuf>,
@@ -656,6 +667,7 @@ pub struct Coordinator {
     /// No lease expires before this time (a hint: heartbeats only extend
     /// leases), so most calls skip the walk over every leased task.
     next_expiry_ms: i64,
+    events: CoordinatorEvents,
 }
 
 impl Coordinator {
@@ -670,6 +682,7 @@ impl Coordinator {
             generation: 0,
             // Unknown until the first walk (resumed jobs may hold leases).
             next_expiry_ms: i64::MIN,
+            events: CoordinatorEvents::default(),
         }
     }
 
@@ -754,6 +767,10 @@ impl Coordinator {
         self.jobs
             .get(job_id)
             .ok_or_else(|| JobError::UnknownJob(job_id.to_string()))
+    }
+
+    pub fn events(&self) -> CoordinatorEvents {
+        self.events
     }
 
     pub fn jobs(&self) -> impl Iterator<Item = &Job> {
@@ -875,6 +892,8 @@ impl Coordinator {
                     task.last_error = Some(reason);
                     task.status = TaskStatus::Pending;
                     job.retries += 1;
+                    self.events.task_retries += 1;
+                    self.events.lease_expiries += 1;
                     expired.push(index);
                     job.hints.pending_from = job.hints.pending_from.min(index);
                     if task.attempts >= job.spec.max_attempts && exhausted.is_none() {
@@ -1021,6 +1040,7 @@ impl Coordinator {
             exhaust(job, &task_id)?;
         } else {
             job.retries += 1;
+            self.events.task_retries += 1;
         }
         self.save(job_id, now_ms, &[index])
     }

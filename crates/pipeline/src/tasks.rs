@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use provindex_corpus::store::CorpusStore;
@@ -84,6 +84,10 @@ pub struct ScanResult {
     /// Per partition, its band runs.
     pub band_runs: Vec<Vec<String>>,
     pub records: u64,
+    /// Bytes read from the input object (as stored, before decompression):
+    /// the workers' metrics.
+    #[serde(default)]
+    pub input_bytes_read: u64,
     pub contents: u64,
     pub read_errors: u64,
     pub errors: Vec<String>,
@@ -756,6 +760,20 @@ fn stored_band_key(band_key: u64) -> u32 {
     low
 }
 
+/// Counts the bytes read through it (the scan's input bytes).
+struct CountingReader<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 fn scan(
     ctx: &TaskContext,
     lease: &Lease,
@@ -790,6 +808,11 @@ fn scan(
             _ => TaskError::Retry(message),
         }
     })?;
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let reader = CountingReader {
+        inner: reader,
+        read: Arc::clone(&bytes_read),
+    };
     // With signals on, HTML pages are left to `prepare`: text, license and
     // HTML signals from one tokenizer pass (issue 5).
     let options = crate::prepare::reader_options(scan_options);
@@ -826,6 +849,7 @@ fn scan(
             }
         }
     }
+    result.input_bytes_read = bytes_read.load(Ordering::Relaxed);
     outputs.finish(ctx, attempt, &mut result)?;
     result.warcinfo = docs.warcinfo().iter().map(|w| w.fields.clone()).collect();
     Ok(result)

@@ -39,6 +39,11 @@ impl CoordinatorApi {
         }
     }
 
+    /// The job state it serves (read by the coordinator's metrics).
+    pub fn coordinator(&self) -> Arc<Mutex<Coordinator>> {
+        Arc::clone(&self.coordinator)
+    }
+
     pub fn into_server(self) -> CoordinatorServiceServer<Self> {
         CoordinatorServiceServer::new(self)
     }

@@ -39,6 +39,16 @@ pub enum Durability {
     Unlogged,
 }
 
+/// What [`Store::stats`] reads from RocksDB, in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub block_cache_usage: u64,
+    pub block_cache_pinned_usage: u64,
+    pub block_cache_capacity: u64,
+    /// Per table (column family), its live SST files' size.
+    pub sst_bytes: Vec<(&'static str, u64)>,
+}
+
 pub struct Store {
     db: DB,
     path: PathBuf,
@@ -263,6 +273,32 @@ impl Store {
             .property_int_value_cf(self.handle(name)?, "rocksdb.total-sst-files-size")
             .map_err(|e| self.rocks(e))?
             .unwrap_or(0))
+    }
+
+    /// RocksDB's own figures for metrics: the shared block cache's usage,
+    /// pinned usage and capacity, and each table's live SST bytes (RocksDB
+    /// properties, read without touching the data).
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut stats = StoreStats::default();
+        for (n, spec) in self.families.iter().enumerate() {
+            let handle = self.handle(spec.name)?;
+            let property = |name: &str| {
+                self.db
+                    .property_int_value_cf(handle, name)
+                    .map_err(|e| self.rocks(e))
+                    .map(Option::unwrap_or_default)
+            };
+            // Every table shares one cache: read its figures once.
+            if n == 0 {
+                stats.block_cache_usage = property("rocksdb.block-cache-usage")?;
+                stats.block_cache_pinned_usage = property("rocksdb.block-cache-pinned-usage")?;
+                stats.block_cache_capacity = property("rocksdb.block-cache-capacity")?;
+            }
+            stats
+                .sst_bytes
+                .push((spec.name, property("rocksdb.live-sst-files-size")?));
+        }
+        Ok(stats)
     }
 
     /// Compacts schema `S`'s whole table.

@@ -19,7 +19,9 @@ mod error;
 mod sorted;
 
 pub use codec::{CodecError, KeyCodec, Schema, ValueCodec};
-pub use db::{ColumnFamilySpec, Durability, OpenMode, Row, SchemaBatch, SchemaIterator, Store};
+pub use db::{
+    ColumnFamilySpec, Durability, OpenMode, Row, SchemaBatch, SchemaIterator, Store, StoreStats,
+};
 pub use error::StoreError;
 pub use sorted::{SortedTable, SstSink, write_sst};
 

@@ -332,6 +332,10 @@ pub struct CoordinatorArgs {
     /// every job found there).
     #[arg(long)]
     state: PathBuf,
+    /// Serve Prometheus `/metrics` over HTTP on this address (port 0: a
+    /// free port, printed as `metrics on ADDR`). Off unless given.
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 pub fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
@@ -359,6 +363,14 @@ pub fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
         println!("listening on {local}");
         std::io::stdout().flush().ok();
         let api = provindex_rpc::coordinator::CoordinatorApi::new(coordinator, store);
+        let metrics = match &args.metrics_listen {
+            Some(addr) => {
+                let metrics = crate::serve_metrics_on(addr).await?;
+                provindex_rpc::metrics::watch_coordinator(&metrics, api.coordinator());
+                Some(metrics)
+            }
+            None => None,
+        };
         tokio::spawn(api.clone().tick(Duration::from_millis(500)));
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter
@@ -368,8 +380,8 @@ pub fn run_coordinator(args: CoordinatorArgs) -> anyhow::Result<()> {
             .await;
         tonic::transport::Server::builder()
             .timeout(Duration::from_secs(30))
-            .add_service(health)
-            .add_service(api.into_server())
+            .add_service(provindex_rpc::Metered::new(health, metrics.clone()))
+            .add_service(provindex_rpc::Metered::new(api.into_server(), metrics))
             .serve_with_incoming_shutdown(
                 provindex_rpc::incoming(listener),
                 crate::shutdown_signal(),
@@ -393,6 +405,11 @@ pub struct WorkerArgs {
     /// Local scratch directory (default: the system temp dir).
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Serve Prometheus `/metrics` over HTTP on this address (port 0: a
+    /// free port, printed as `metrics on ADDR` before the worker starts).
+    /// Off unless given.
+    #[arg(long)]
+    metrics_listen: Option<String>,
     /// Fault injection for tests: sleep this many milliseconds after each
     /// scanned record.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -409,6 +426,14 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(15))
         .connect_lazy();
     let source = provindex_rpc::coordinator::GrpcTaskSource::new(runtime.handle().clone(), channel);
+    let metrics = match &args.metrics_listen {
+        Some(addr) => Some(runtime.block_on(crate::serve_metrics_on(addr))?),
+        None => None,
+    };
+    let source: Box<dyn provindex_pipeline::worker::TaskSource> = match &metrics {
+        Some(metrics) => Box::new(provindex_rpc::metrics::MeteredSource::new(source, metrics)),
+        None => Box::new(source),
+    };
     let store =
         Arc::new(provindex_corpus::store::CorpusStore::new().context("object store client")?);
     let scratch = args.scratch.unwrap_or_else(std::env::temp_dir);
@@ -426,7 +451,7 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
     std::thread::scope(|scope| {
         for n in 0..args.threads.max(1) {
-            let (source, ctx, stop) = (&source, &ctx, &stop);
+            let (source, ctx, stop) = (source.as_ref(), &ctx, &stop);
             let options = provindex_pipeline::worker::WorkerOptions {
                 name: if n == 0 {
                     name.clone()

@@ -306,13 +306,14 @@ fn run_serve(
         access.apply(&mut config);
         config.remote_registry = remote_registry;
         config.ledger = ledger;
+        let mut http_metrics = None;
         if let Some(metrics_listen) = &metrics_listen {
-            let (metrics_listener, _) = bind_announced(metrics_listen, "metrics on").await?;
-            let metrics = provindex_rpc::Metrics::new();
-            tokio::spawn(provindex_rpc::serve_metrics(
-                metrics_listener,
-                metrics.clone(),
-            ));
+            let metrics = serve_metrics_on(metrics_listen).await?;
+            let partition = reader.manifest().partition;
+            provindex_rpc::metrics::watch_index(&metrics, vec![(partition, Arc::clone(&reader))]);
+            if http_listen.is_some() {
+                http_metrics = Some(provindex_rpc::metrics::HttpMetrics::register(&metrics));
+            }
             config.metrics = Some(metrics);
         }
         if let Some(http_listen) = &http_listen {
@@ -328,9 +329,14 @@ fn run_serve(
                 complaint_due_days: Some(config.complaint_due_days),
             };
             tokio::spawn(async move {
-                if let Err(error) =
-                    provindex_http::serve(http_listener, index, backends, shutdown_signal()).await
-                {
+                let served = provindex_http::serve(
+                    http_listener,
+                    index,
+                    backends,
+                    http_metrics,
+                    shutdown_signal(),
+                );
+                if let Err(error) = served.await {
                     tracing::error!(%error, "http server failed");
                 }
             });
@@ -481,6 +487,16 @@ fn run_info(
         );
     }
     Ok(())
+}
+
+/// `--metrics-listen ADDR` of every role: binds it (announced as `metrics
+/// on ADDR`) and serves the process's metric registry there, which the role
+/// then registers its families in.
+pub(crate) async fn serve_metrics_on(addr: &str) -> anyhow::Result<provindex_rpc::Metrics> {
+    let (listener, _) = bind_announced(addr, "metrics on").await?;
+    let metrics = provindex_rpc::Metrics::new();
+    tokio::spawn(provindex_rpc::serve_metrics(listener, metrics.clone()));
+    Ok(metrics)
 }
 
 /// Binds `addr` and prints `LABEL ADDR` once bound: tests and scripts read

@@ -79,13 +79,7 @@ pub fn run(args: RegistryServerArgs) -> anyhow::Result<()> {
         };
         access.apply(&mut config);
         if let Some(metrics_listen) = &args.metrics_listen {
-            let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
-            let metrics = provindex_rpc::Metrics::new();
-            tokio::spawn(provindex_rpc::serve_metrics(
-                metrics_listener,
-                metrics.clone(),
-            ));
-            config.metrics = Some(metrics);
+            config.metrics = Some(crate::serve_metrics_on(metrics_listen).await?);
         }
         tracing::info!(%bound, registry = %dir.display(), entries = registry.len(), "serving the opt-out registry");
         provindex_rpc::serve_registry(

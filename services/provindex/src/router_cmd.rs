@@ -44,6 +44,11 @@ pub struct RouterArgs {
 
 pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Made before the backends are described: each is wrapped in its metrics.
+    let metrics = args.metrics_listen.as_ref().map(|_| provindex_rpc::Metrics::new());
+    let backend_metrics = metrics
+        .as_ref()
+        .map(provindex_rpc::metrics::BackendMetrics::register);
     runtime.block_on(async move {
         let timeout = Duration::from_secs(args.backend_timeout_secs.max(1));
         let deadline = Instant::now() + Duration::from_secs(args.describe_timeout_secs);
@@ -79,7 +84,12 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
                 of = description.partition_count,
                 "backend described"
             );
-            described.push((Arc::new(backend), description));
+            let backend: Arc<dyn Backend> = Arc::new(backend);
+            let backend = match &backend_metrics {
+                Some(metered) => metered.wrap(backend),
+                None => backend,
+            };
+            described.push((backend, description));
         }
         let router = Router::from_descriptions(described)
             .map_err(|reason| anyhow::anyhow!("refusing to start the router: {reason}"))?;
@@ -87,13 +97,9 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let description = facts.describe((0..facts.partitions).collect());
         let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig::default();
-        if let Some(metrics_listen) = &args.metrics_listen {
+        if let (Some(metrics_listen), Some(metrics)) = (&args.metrics_listen, metrics) {
             let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
-            let metrics = provindex_rpc::Metrics::new();
-            tokio::spawn(provindex_rpc::serve_metrics(
-                metrics_listener,
-                metrics.clone(),
-            ));
+            tokio::spawn(provindex_rpc::serve_metrics(metrics_listener, metrics.clone()));
             config.metrics = Some(metrics);
         }
         tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");
@@ -147,6 +153,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let count = u32::try_from(local.publication.partitions.len()).unwrap_or(u32::MAX);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut apis = BTreeMap::new();
+    let mut readers = Vec::new();
     for (number, dir) in &local.partitions {
         // The block cache is split between the partitions held.
         let cache = args.block_cache_bytes / local.partitions.len().max(1);
@@ -175,6 +182,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
             published.sketch_spec
         );
         let reader = Arc::new(reader);
+        readers.push((*number, Arc::clone(&reader)));
         let mut api = provindex_rpc::ProvenanceApi::new(Arc::clone(&reader));
         if let Some(registry) = args
             .access
@@ -208,9 +216,8 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
             ..RouterServerConfig::default()
         };
         if let Some(metrics_listen) = &args.metrics_listen {
-            let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
-            let metrics = provindex_rpc::Metrics::new();
-            tokio::spawn(provindex_rpc::serve_metrics(metrics_listener, metrics.clone()));
+            let metrics = crate::serve_metrics_on(metrics_listen).await?;
+            provindex_rpc::metrics::watch_index(&metrics, readers);
             config.metrics = Some(metrics);
         }
         tracing::info!(%local_addr, index = %args.index.display(), partitions = ?held, of = count, "serving partitions");

@@ -1,6 +1,6 @@
-//! Prometheus metrics: request counts by gRPC method and status code and
-//! latency histograms by method, recorded by [`Metered`] around each gRPC
-//! service and served as text by [`serve_metrics`] on a separate listener.
+//! gRPC metrics of every server: request counts by method and status code
+//! and latency histograms by method, recorded by [`Metered`] around each
+//! gRPC service.
 //!
 //! The status code is read from the response headers (tonic sends errors of
 //! unary calls as trailers-only responses); a response without one counts as
@@ -11,134 +11,65 @@
 //! services' descriptor sets) or [`OTHER_METHOD`]: labels taken from request
 //! paths as sent would let any client create series without bound.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::NamedService;
 
+use super::{Labels, LatencyFamily, Metrics};
+
 /// The method label of every call to a method the server does not define.
 pub const OTHER_METHOD: &str = "other";
 
-/// Upper bounds of the latency buckets, in seconds.
-pub const LATENCY_BUCKETS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
-
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    requests: BTreeMap<(String, &'static str), u64>,
-    latency: BTreeMap<String, Histogram>,
-}
-
-/// Shared metric state; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    state: Arc<Mutex<State>>,
+/// `provindex_grpc_requests_total{method,code}` and
+/// `provindex_grpc_request_duration_seconds{method}`.
+#[derive(Clone)]
+pub(super) struct GrpcMetrics {
+    requests: Family<Labels, Counter>,
+    latency: LatencyFamily,
     /// `package.Service/Method` of every method that gets its own label.
     known: Arc<BTreeSet<String>>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Metrics {
-    /// Labels the methods of every service `crate::serve` runs: provindex's,
-    /// health and both reflection versions.
-    pub fn new() -> Self {
-        Self::with_descriptor_sets(&[
-            provindex_proto::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        ])
-    }
-
-    /// Labels the methods of the services in these encoded
-    /// `FileDescriptorSet`s; every other method counts as [`OTHER_METHOD`].
-    pub fn with_descriptor_sets(sets: &[&[u8]]) -> Self {
+impl GrpcMetrics {
+    pub(super) fn register(registry: &mut Registry, sets: &[&[u8]]) -> Self {
+        let requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "provindex_grpc_requests",
+            "gRPC requests by method and status code",
+            requests.clone(),
+        );
+        let latency = super::latency_family();
+        registry.register(
+            "provindex_grpc_request_duration_seconds",
+            "gRPC request latency by method (until response headers)",
+            latency.clone(),
+        );
         Self {
-            state: Arc::default(),
+            requests,
+            latency,
             known: Arc::new(sets.iter().flat_map(|set| methods_of(set)).collect()),
         }
     }
 
-    /// Records one finished request.
-    pub fn record(&self, method: &str, code: tonic::Code, elapsed: Duration) {
+    pub(super) fn record(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         let method = self.known.get(method).map_or(OTHER_METHOD, String::as_str);
-        let seconds = elapsed.as_secs_f64();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        *state
-            .requests
-            .entry((method.to_owned(), code_name(code)))
-            .or_default() += 1;
-        let histogram = state.latency.entry(method.to_owned()).or_default();
-        histogram.count += 1;
-        histogram.sum += seconds;
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-    }
-
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = String::new();
-        out.push_str(
-            "# HELP provindex_grpc_requests_total gRPC requests by method and status code.\n",
-        );
-        out.push_str("# TYPE provindex_grpc_requests_total counter\n");
-        for ((method, code), n) in &state.requests {
-            let _ = writeln!(
-                out,
-                "provindex_grpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP provindex_grpc_request_duration_seconds gRPC request latency by method (until response headers).\n");
-        out.push_str("# TYPE provindex_grpc_request_duration_seconds histogram\n");
-        for (method, h) in &state.latency {
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "provindex_grpc_request_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "provindex_grpc_request_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "provindex_grpc_request_duration_seconds_sum{{method=\"{method}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "provindex_grpc_request_duration_seconds_count{{method=\"{method}\"}} {}",
-                h.count
-            );
-        }
-        out
+        self.requests
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("code", code_name(code).to_owned()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("method", method.to_owned())])
+            .observe(elapsed.as_secs_f64());
     }
 }
 
@@ -279,51 +210,10 @@ where
     }
 }
 
-/// Serves `GET /metrics` (Prometheus text) on `listener` until the task is dropped.
-pub async fn serve_metrics(listener: TcpListener, metrics: Metrics) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut request = Vec::with_capacity(1024);
-            let mut buf = [0u8; 1024];
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 << 10 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(buf.get(..n).unwrap_or_default()),
-                    }
-                }
-            })
-            .await;
-            if read.is_err() {
-                return;
-            }
-            let line = request.split(|b| *b == b'\n').next().unwrap_or_default();
-            let line = String::from_utf8_lossy(line);
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let (status, body) =
-                if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?")) {
-                    ("200 OK", metrics.render())
-                } else {
-                    ("404 Not Found", "not found; try /metrics\n".to_owned())
-                };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn only_defined_methods_get_their_own_label() {
@@ -335,7 +225,7 @@ mod tests {
             "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
             "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         ] {
-            assert!(metrics.known.contains(method), "{method}");
+            assert!(metrics.grpc.known.contains(method), "{method}");
         }
         for i in 0..100 {
             let bogus = format!("provindex.v1.ProvenanceService/Bogus{i}");
