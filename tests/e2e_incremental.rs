@@ -5,11 +5,14 @@
 //! the new publication has the digest of the three crawls indexed locally
 //! from scratch, a server started from it answers URL lookups (the revisits'
 //! originals found in the base included) exactly as a server over the local
-//! index, and a base that is not a publication is refused, naming it.
+//! index; the same build as a cluster job (coordinator, two workers, each
+//! rescan task fetching its own base partition) publishes the same digest;
+//! and a base that is not a publication is refused, naming it.
 
 mod common;
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
 use provindex_pipeline::publish::Publication;
@@ -45,6 +48,32 @@ fn succeeded(output: &Output, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The store blocks: read on a plain thread.
+fn publication_of(endpoint: &str, uri: &str) -> Publication {
+    let (endpoint, uri) = (endpoint.to_string(), uri.to_string());
+    std::thread::spawn(move || {
+        let store = common::moto_store(&endpoint);
+        serde_json::from_slice(
+            &store
+                .get_bytes(&format!("{uri}/publication.json"))
+                .expect("publication.json"),
+        )
+        .expect("publication")
+    })
+    .join()
+    .expect("store thread")
 }
 
 async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<LookupUrlResponse> {
@@ -115,18 +144,7 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
     )
     .expect("info JSON");
 
-    let endpoint = moto.endpoint.clone();
-    let publication: Publication = std::thread::spawn(move || {
-        let store = common::moto_store(&endpoint);
-        serde_json::from_slice(
-            &store
-                .get_bytes(&format!("{next}/publication.json"))
-                .expect("publication.json"),
-        )
-        .expect("publication")
-    })
-    .join()
-    .expect("store thread");
+    let publication = publication_of(&moto.endpoint, next);
     assert_eq!(
         serde_json::Value::from(publication.index.digest.clone()),
         info["digest"],
@@ -155,6 +173,69 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
             .iter()
             .any(|c| c.record_kind == "revisit" && !c.content_id.is_empty()),
         "a revisit of the new crawl answered with its original's content from the base"
+    );
+
+    // The same incremental build as a cluster job: a coordinator and two
+    // workers, each rescan task fetching its own base partition.
+    let state = tmp.path().join("state");
+    let mut coordinator = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start coordinator");
+    let mut line = String::new();
+    BufReader::new(coordinator.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let address = format!(
+        "http://{}",
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
+    );
+    let coordinator = Process(coordinator);
+    let workers: Vec<Process> = (0..2)
+        .map(|n| {
+            Process(
+                Command::new(provindex_bin())
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .args(["worker", "--coordinator", &address, "--name", &format!("w{n}")])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("start worker"),
+            )
+        })
+        .collect();
+    let clustered = "s3://incr/indexes/v2-cluster";
+    let output = index(
+        &[revisits],
+        &[
+            "--coordinator",
+            &address,
+            "--base",
+            base,
+            "--out",
+            clustered,
+            "--index-partitions",
+            "2",
+            "--staging",
+            "s3://incr/staging",
+            "--job-id",
+            "incremental",
+            "--timeout",
+            "600",
+        ],
+        &env,
+    );
+    succeeded(&output, "index --coordinator --base v1");
+    drop(workers);
+    drop(coordinator);
+    assert_eq!(
+        publication_of(&moto.endpoint, clustered).index.digest,
+        publication.index.digest,
+        "the cluster's incremental build"
     );
 
     // A base that is not a publication.

@@ -82,6 +82,10 @@ pub struct JobSpec {
     /// inputs alone. Checked by [`crate::rescan::base_partitions`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_partitions: Vec<String>,
+    /// The base index as given (a path or URI); `base_partitions` are its
+    /// partitions. Empty: no base.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base: String,
 }
 
 impl JobSpec {

@@ -275,9 +275,10 @@ pub fn build_local_with_progress(
             .unwrap_or_default(),
         index_partitions: config.index_partitions,
         base_partitions: match &config.base {
-            Some(base) => crate::rescan::base_partitions(&store, base, scratch.path())?,
+            Some(base) => crate::rescan::base_partitions(&store, base)?,
             None => Vec::new(),
         },
+        base: config.base.clone().unwrap_or_default(),
     };
     let coordinator = Mutex::new(Coordinator::in_memory());
     let job_id = lock(&coordinator)

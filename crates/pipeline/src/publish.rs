@@ -718,6 +718,41 @@ pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedInde
     })
 }
 
+/// Fetches partition `id` of the publication at `uri` into `dir`, every file
+/// checked against `publication.json` (size and SHA-256) as it is written;
+/// returns the partition's RocksDB directory (`dir/partitions/<id>`). For a
+/// worker that needs one partition, not the whole index ([`fetch`]).
+pub fn fetch_partition(
+    store: &CorpusStore,
+    uri: &str,
+    id: &str,
+    dir: &Path,
+) -> Result<PathBuf, PublishError> {
+    let Some((publication, _)) = read_publication(store, uri)? else {
+        return Err(PublishError::BadPublication {
+            uri: uri.to_string(),
+            reason: format!("no {PUBLICATION_FILE} (not published, or still being published)"),
+        });
+    };
+    let partition = publication
+        .partitions
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| PublishError::BadPublication {
+            uri: uri.to_string(),
+            reason: format!("no partition {id}"),
+        })?;
+    let local = dir.join("partitions").join(id);
+    std::fs::create_dir_all(&local).map_err(|source| PublishError::Io {
+        path: local.display().to_string(),
+        source,
+    })?;
+    for file in &partition.files {
+        download_verified(store, uri, file, &dir.join(&file.path))?;
+    }
+    Ok(local)
+}
+
 fn cache_is_verified(dir: &Path, publication: &Publication, marker: &str) -> bool {
     let verified = std::fs::read_to_string(dir.join(VERIFIED_MARKER)).unwrap_or_default();
     verified == marker

@@ -61,11 +61,24 @@ pub(crate) fn rescan(
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<ScanResult, TaskError> {
-    let dir = payload
-        .input
-        .strip_prefix("file://")
-        .unwrap_or(&payload.input);
-    let reader = IndexReader::open(Path::new(dir))
+    let dir = match payload.input.rsplit_once('#') {
+        // A partition of a publication in object storage: fetched and verified.
+        Some((uri, id)) if crate::publish::is_remote(uri) => {
+            crate::publish::fetch_partition(&ctx.store, uri, id, &scratch.join("base"))
+                .map_err(|e| {
+                    let message = format!("base index partition {}: {e}", payload.input);
+                    if e.is_transient() {
+                        TaskError::Retry(message)
+                    } else {
+                        TaskError::Permanent(message)
+                    }
+                })?
+        }
+        _ => Path::new(payload.input.strip_prefix("file://").unwrap_or(&payload.input))
+            .to_path_buf(),
+    };
+    let dir = dir.display().to_string();
+    let reader = IndexReader::open(Path::new(&dir))
         .map_err(|e| TaskError::Permanent(format!("base index partition {dir}: {e}")))?;
     let manifest = reader.manifest().clone();
     let base = Partitioning::new(manifest.partitions.max(1)).map_err(|e| {
@@ -388,26 +401,54 @@ fn revisit_of_record(record: &CaptureRecord) -> RevisitRef {
     }
 }
 
-/// The partition directories of the base index `base` — an index
-/// directory, or a publication at a path or object-store URI (fetched and
-/// verified into `cache`) — after checking that this build can extend it:
-/// the same index format, normalization and sketch spec, else the reason.
+/// The partitions of the base index `base`, one rescan task each — an index
+/// directory or a local publication (their directories), or a publication
+/// in object storage (`URI#pNNNN`: each task fetches its own partition) —
+/// after checking that this build can extend it: the same normalization
+/// and sketch spec, else the reason, naming the base.
 pub fn base_partitions(
     store: &provindex_corpus::store::CorpusStore,
     base: &str,
-    cache: &Path,
 ) -> Result<Vec<String>, crate::PipelineError> {
     let refuse = |reason: String| crate::PipelineError::Job(format!("base index {base}: {reason}"));
+    let spec = crate::prepare::default_hasher().spec();
+    let check = |normalization_version: u32, sketch_spec: &str| {
+        if normalization_version != spec.normalization_version.number() {
+            return Err(refuse(format!(
+                "normalization version {normalization_version}, but this build normalizes with version {}: build the index again from its inputs",
+                spec.normalization_version.number()
+            )));
+        }
+        if sketch_spec != spec.to_string() {
+            return Err(refuse(format!(
+                "sketch spec {sketch_spec:?}, but this build uses {:?}: build the index again from its inputs",
+                spec.to_string()
+            )));
+        }
+        Ok(())
+    };
     let local = base.strip_prefix("file://").unwrap_or(base);
-    let dirs: Vec<std::path::PathBuf> = if crate::publish::is_remote(base) {
-        let fetched = crate::publish::fetch(store, base, &cache.join("base"))?;
-        fetched
-            .publication
+    if crate::publish::is_remote(base) {
+        let (publication, _) = crate::publish::read_publication(store, base)?
+            .ok_or_else(|| refuse("no publication.json (not published, or still being published)".into()))?;
+        if publication.index.format_version != provindex_index::FORMAT_VERSION {
+            return Err(refuse(format!(
+                "index format version {}, but this build reads version {}: build the index again from its inputs",
+                publication.index.format_version,
+                provindex_index::FORMAT_VERSION
+            )));
+        }
+        check(
+            publication.index.normalization_version,
+            &publication.index.sketch_spec,
+        )?;
+        return Ok(publication
             .partitions
             .iter()
-            .map(|p| fetched.partition_dir(&p.id))
-            .collect()
-    } else if Path::new(local).join("publication.json").is_file() {
+            .map(|p| format!("{base}#{}", p.id))
+            .collect());
+    }
+    let dirs: Vec<std::path::PathBuf> = if Path::new(local).join("publication.json").is_file() {
         let (publication, _) = crate::publish::read_publication(store, local)?
             .ok_or_else(|| refuse("publication.json vanished".into()))?;
         publication
@@ -420,25 +461,12 @@ pub fn base_partitions(
     } else {
         return Err(refuse("no index directory or publication there".into()));
     };
-    let spec = crate::prepare::default_hasher().spec();
     let mut partitions = Vec::with_capacity(dirs.len());
     for dir in dirs {
-        let reader = IndexReader::open(&dir).map_err(|e| refuse(format!("{}: {e}", dir.display())))?;
+        let reader =
+            IndexReader::open(&dir).map_err(|e| refuse(format!("{}: {e}", dir.display())))?;
         let manifest = reader.manifest();
-        if manifest.normalization_version != spec.normalization_version.number() {
-            return Err(refuse(format!(
-                "normalization version {}, but this build normalizes with version {}: build the index again from its inputs",
-                manifest.normalization_version,
-                spec.normalization_version.number()
-            )));
-        }
-        if manifest.sketch_spec != spec.to_string() {
-            return Err(refuse(format!(
-                "sketch spec {:?}, but this build uses {:?}: build the index again from its inputs",
-                manifest.sketch_spec,
-                spec.to_string()
-            )));
-        }
+        check(manifest.normalization_version, &manifest.sketch_spec)?;
         partitions.push(dir.display().to_string());
     }
     Ok(partitions)

@@ -107,8 +107,9 @@ pub fn spec_from_proto(spec: pb::JobSpec) -> JobSpec {
         signing_key: spec.signing_key,
         pii_key: spec.pii_key,
         index_partitions: spec.index_partitions,
-        // Incremental builds run locally only (`provindex index --base`).
+        // Resolved when the job is submitted (`CoordinatorApi::submit_job`).
         base_partitions: Vec::new(),
+        base: spec.base,
     }
 }
 
@@ -128,6 +129,7 @@ pub fn spec_to_proto(spec: &JobSpec) -> pb::JobSpec {
         signing_key: spec.signing_key.clone(),
         pii_key: spec.pii_key.clone(),
         index_partitions: spec.index_partitions,
+        base: spec.base.clone(),
     }
 }
 
@@ -205,7 +207,25 @@ impl CoordinatorService for CoordinatorApi {
         let spec = request
             .spec
             .ok_or_else(|| ApiError::invalid("spec", "missing"))?;
-        let spec = spec_from_proto(spec).normalized().map_err(ApiError::from)?;
+        let mut spec = spec_from_proto(spec).normalized().map_err(ApiError::from)?;
+        if !spec.base.is_empty() {
+            let (store, base) = (Arc::clone(&self.store), spec.base.clone());
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            // The store's blocking calls refuse a runtime thread, even a
+            // blocking-pool one: a plain thread reads the base.
+            std::thread::spawn(move || {
+                let _ = sender.send(provindex_pipeline::rescan::base_partitions(&store, &base));
+            });
+            spec.base_partitions = receiver
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("base: {e}")))?
+            .map_err(|e| match e {
+                provindex_pipeline::PipelineError::Publish(e) if e.is_transient() => {
+                    ApiError::Unavailable(format!("base: {e}"))
+                }
+                e => ApiError::invalid("base", e.to_string()),
+            })?;
+        }
         let job_id = if request.job_id.is_empty() {
             format!("job-{}", now_ms())
         } else {

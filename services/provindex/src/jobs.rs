@@ -138,11 +138,6 @@ pub fn run_index(args: IndexArgs) -> anyhow::Result<()> {
             )
             .with_context(|| format!("building index at {}", args.out.display()))?
         }
-        Some(_) if args.base.is_some() => {
-            anyhow::bail!(
-                "--base is not supported with --coordinator yet: run the incremental build without --coordinator"
-            )
-        }
         Some(coordinator) => submit_and_follow(&args, coordinator, built_at, &mut progress)?,
     };
     progress.finish();
@@ -217,6 +212,7 @@ fn submit_and_follow(
             .map(|k| absolute(k).display().to_string())
             .unwrap_or_default(),
         index_partitions: args.index_partitions,
+        base: args.base.as_deref().map(absolute_uri).unwrap_or_default(),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let deadline = args.timeout.map(Duration::from_secs);
