@@ -225,6 +225,26 @@ fn export_and_report_print_final_counts_equal_to_what_they_write() {
     assert_eq!((*done, *total), (contents, contents));
     assert_eq!(count(rest, "keepers"), totals["keepers"].as_u64().unwrap());
 
+    // bar: redrawn bars (ANSI escapes) even off a terminal, on stderr only.
+    let output = run(&args(&[
+        &"report",
+        &index,
+        &"--json",
+        &report_path,
+        &"--progress",
+        &"bar",
+    ]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("report contents [") && stderr.contains('\x1b'),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{contents}/{contents}")),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains('\x1b'));
+
     // Not a terminal: the default (auto) and off print no progress.
     for mode in [None, Some("off")] {
         let mut report_args = args(&[&"report", &index, &"--json", &report_path]);

@@ -170,7 +170,7 @@ impl Progress {
                         "{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} \
                          {binary_bytes_per_sec} eta {eta} {msg}"
                     } else {
-                        "{prefix:>12} [{bar:30}] {pos}/{len} {msg} {per_sec} eta {eta}"
+                        "{prefix:>12} [{bar:30}] {pos}/{len} {msg} eta {eta}"
                     };
                     if let Ok(style) = ProgressStyle::with_template(template) {
                         bar.set_style(style.progress_chars("#>-"));
