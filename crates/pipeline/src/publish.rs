@@ -112,6 +112,18 @@ pub struct Partition {
     /// Sum of the files' sizes.
     pub bytes: u64,
     pub files: Vec<PublishedFile>,
+    /// Where the files are, when not under this publication: the earlier
+    /// publication (an incremental build's base) whose partition has the
+    /// same rows, referenced rather than copied. Paths are relative to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl Partition {
+    /// The URI (or path) this partition's file paths are relative to.
+    pub fn files_base<'a>(&'a self, publication: &'a str) -> &'a str {
+        self.location.as_deref().unwrap_or(publication)
+    }
 }
 
 /// Where a partition sits in a partitioned index
@@ -427,6 +439,7 @@ pub fn publish_dir(
             chunks: None,
             bytes: files.iter().map(|f| f.size).sum(),
             files,
+            location: None,
         }],
     };
     write_publication(store, out, publication, existing)
@@ -509,7 +522,41 @@ pub fn upload_partition(
         }),
         bytes: files.iter().map(|f| f.size).sum(),
         files,
+        location: None,
     })
+}
+
+/// The partition of the base publication `base` (an incremental build's)
+/// holding the same rows as the partition just built (same place in the
+/// same partitioning, same digest over its chunks), if any: the new
+/// publication references its files instead of uploading a copy. Only
+/// between publications of one kind (both in object storage, or both local).
+pub fn shared_base_partition(
+    store: &CorpusStore,
+    base: &str,
+    out: &str,
+    manifest: &Manifest,
+) -> Result<Option<Partition>, PublishError> {
+    if base.is_empty() || is_remote(base) != is_remote(out) {
+        return Ok(None);
+    }
+    let Some((publication, _)) = read_publication(store, base)? else {
+        return Ok(None);
+    };
+    Ok(publication
+        .partitions
+        .iter()
+        .find(|p| {
+            p.chunks.as_ref().is_some_and(|c| {
+                c.partition == manifest.partition
+                    && c.partitions == manifest.partitions
+                    && c.digest == manifest.digest
+            })
+        })
+        .map(|p| Partition {
+            location: Some(p.files_base(base).to_string()),
+            ..p.clone()
+        }))
 }
 
 /// Writes the publication of a partitioned index from its built partitions
@@ -659,16 +706,28 @@ pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedInde
     let outcome = (|| {
         // Sizes from one listing first: a missing or truncated object is
         // refused before anything is downloaded.
-        let listed: std::collections::HashMap<String, u64> = store
-            .list(&join(uri, "partitions/"))
-            .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect())
-            .or_else(|e| match e {
-                StoreError::NoMatch(_) => Ok(Default::default()),
-                e => Err(e),
-            })?;
+        let mut listed: std::collections::HashMap<String, u64> = Default::default();
+        let mut bases: Vec<&str> = publication
+            .partitions
+            .iter()
+            .map(|p| p.files_base(uri))
+            .collect();
+        bases.sort_unstable();
+        bases.dedup();
+        for base in bases {
+            listed.extend(
+                store
+                    .list(&join(base, "partitions/"))
+                    .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect::<Vec<_>>())
+                    .or_else(|e| match e {
+                        StoreError::NoMatch(_) => Ok(Default::default()),
+                        e => Err(e),
+                    })?,
+            );
+        }
         for partition in &publication.partitions {
             for file in &partition.files {
-                let object = join(uri, &file.path);
+                let object = join(partition.files_base(uri), &file.path);
                 match listed.get(&object) {
                     None => {
                         return Err(PublishError::Missing {
@@ -693,7 +752,12 @@ pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedInde
             let local = partial.join("partitions").join(&partition.id);
             std::fs::create_dir_all(&local).map_err(io(&local))?;
             for file in &partition.files {
-                download_verified(store, uri, file, &partial.join(&file.path))?;
+                download_verified(
+                    store,
+                    partition.files_base(uri),
+                    file,
+                    &partial.join(&file.path),
+                )?;
             }
         }
         std::fs::write(partial.join(PUBLICATION_FILE), &bytes)
@@ -748,7 +812,7 @@ pub fn fetch_partition(
         source,
     })?;
     for file in &partition.files {
-        download_verified(store, uri, file, &dir.join(&file.path))?;
+        download_verified(store, partition.files_base(uri), file, &dir.join(&file.path))?;
     }
     Ok(local)
 }
@@ -977,6 +1041,7 @@ mod tests {
                     size: 1,
                     sha256: "00".into(),
                 }],
+                location: None,
             }],
         };
         let text = |p: &Publication| serde_json::to_vec(p).unwrap();

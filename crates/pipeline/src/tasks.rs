@@ -1377,10 +1377,31 @@ fn build(
         .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
     if partitioned {
         let id = crate::publish::partition_id(payload.partition);
-        let partition =
-            crate::publish::upload_partition(&ctx.store, &dir, &spec.output, &id, &report.manifest)
+        let shared = crate::publish::shared_base_partition(
+            &ctx.store,
+            &spec.base,
+            &spec.output,
+            &report.manifest,
+        )
+        .map_err(|e| publish_error(&spec.base, e))?;
+        let partition = match shared {
+            Some(partition) => {
+                tracing::info!(output = %spec.output, partition = %id, base = %spec.base, "partition unchanged: the base's files are referenced");
+                partition
+            }
+            None => {
+                let partition = crate::publish::upload_partition(
+                    &ctx.store,
+                    &dir,
+                    &spec.output,
+                    &id,
+                    &report.manifest,
+                )
                 .map_err(|e| publish_error(&spec.output, e))?;
-        tracing::info!(output = %spec.output, partition = %id, bytes = partition.bytes, "partition uploaded");
+                tracing::info!(output = %spec.output, partition = %id, bytes = partition.bytes, "partition uploaded");
+                partition
+            }
+        };
         return Ok(BuildCommit {
             attempt_dir: String::new(),
             result: BuildResult {

@@ -10,6 +10,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use provindex_index::IndexReader;
+use provindex_pipeline::publish::Publication;
 use provindex_pipeline::{BuildReport, LocalBuild, build_local};
 
 fn warc(name: &str) -> String {
@@ -245,4 +246,53 @@ fn a_base_that_is_not_an_index_is_refused_naming_it() {
         "{error}"
     );
     assert!(!tmp.path().join("out2").join("CURRENT").exists(), "nothing written");
+}
+
+#[test]
+fn unchanged_partitions_of_a_publication_are_referenced_not_copied() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/corpus/warc");
+    let added = warc("cc-single-response.warc.gz");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .map(|p| p.display().to_string())
+        .filter(|f| *f != added)
+        .collect();
+    files.sort();
+    let tmp = tempfile::tempdir().unwrap();
+    let base_dir = tmp.path().join("base");
+    build(files.clone(), &base_dir, None, 64);
+    let next_dir = tmp.path().join("next");
+    let incremental = build(vec![added.clone()], &next_dir, Some(&base_dir), 64);
+    files.push(added);
+    let scratch = build(files, &tmp.path().join("scratch"), None, 1);
+    assert_same_index(&incremental, &scratch);
+
+    let publication = |dir: &Path| -> Publication {
+        serde_json::from_slice(&std::fs::read(dir.join("publication.json")).unwrap()).unwrap()
+    };
+    let (base, next) = (publication(&base_dir), publication(&next_dir));
+    let base_location = base_dir.display().to_string();
+    let referenced: Vec<&str> = next
+        .partitions
+        .iter()
+        .filter(|p| p.location.as_deref() == Some(base_location.as_str()))
+        .map(|p| p.id.as_str())
+        .collect();
+    // One capture adds rows to at most two partitions (its URL's, its content's).
+    assert!(referenced.len() >= 62, "{} referenced: {referenced:?}", referenced.len());
+    for partition in &next.partitions {
+        let stored = next_dir.join("partitions").join(&partition.id);
+        match &partition.location {
+            Some(_) => {
+                // Referenced: no copy, and the base's own listing.
+                assert!(!stored.exists(), "{} copied", partition.id);
+                let original = base.partitions.iter().find(|b| b.id == partition.id).unwrap();
+                assert_eq!(partition.files, original.files);
+                assert_eq!(partition.chunks, original.chunks);
+            }
+            None => assert!(stored.join("CURRENT").is_file(), "{} missing", partition.id),
+        }
+    }
 }
