@@ -912,6 +912,173 @@ pub fn check_digest(fetched: &FetchedIndex, manifest: &Manifest) -> Result<(), P
     Ok(())
 }
 
+/// Fetches only partitions `ids` of the publication at `uri` into the cache
+/// layout of [`fetch`] (`<cache>/<digest>/partitions/<id>/`), for a server
+/// that serves some partitions: each file's size and SHA-256 checked against
+/// `publication.json`. Each partition is downloaded into
+/// `partitions/.<id>.partial-<pid>/`, renamed into place once every file of
+/// it verified, and only then marked by `partitions/<id>.VERIFIED` (the
+/// SHA-256 of the `publication.json` bytes); a later call reuses a partition
+/// whose marker matches (or a whole-index cache [`fetch`] verified) after
+/// checking its files' sizes. `reused` says whether every partition was.
+pub fn fetch_partitions(
+    store: &CorpusStore,
+    uri: &str,
+    ids: &[String],
+    cache: &Path,
+) -> Result<FetchedIndex, PublishError> {
+    let Some((publication, bytes)) = read_publication(store, uri)? else {
+        return Err(PublishError::BadPublication {
+            uri: uri.to_string(),
+            reason: format!("no {PUBLICATION_FILE} (not published, or still being published)"),
+        });
+    };
+    let mut wanted: Vec<&Partition> = Vec::new();
+    for id in ids {
+        let partition = publication
+            .partitions
+            .iter()
+            .find(|p| &p.id == id)
+            .ok_or_else(|| PublishError::BadPublication {
+                uri: uri.to_string(),
+                reason: format!("no partition {id}"),
+            })?;
+        if !wanted.iter().any(|p| p.id == partition.id) {
+            wanted.push(partition);
+        }
+    }
+    let marker = hex::encode(Sha256::digest(&bytes));
+    let dir = cache.join(&publication.index.digest);
+    let whole = std::fs::read_to_string(dir.join(VERIFIED_MARKER)).unwrap_or_default() == marker;
+    let missing: Vec<&Partition> = wanted
+        .iter()
+        .copied()
+        .filter(|partition| {
+            let marked = whole
+                || std::fs::read_to_string(partition_marker(&dir, &partition.id))
+                    .unwrap_or_default()
+                    == marker;
+            !(marked && files_present(&dir, partition))
+        })
+        .collect();
+    let reused = missing.is_empty();
+    if !reused {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| PublishError::Io { path, source }
+        };
+        check_listed_sizes(store, uri, "partitions/", &missing)?;
+        let partitions = dir.join("partitions");
+        std::fs::create_dir_all(&partitions).map_err(io(&partitions))?;
+        write_atomically(&dir.join(PUBLICATION_FILE), &bytes)?;
+        for partition in missing {
+            let partial =
+                partitions.join(format!(".{}.partial-{}", partition.id, std::process::id()));
+            if partial.exists() {
+                std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+            }
+            std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+            let prefix = format!("partitions/{}/", partition.id);
+            let outcome = partition.files.iter().try_for_each(|file| {
+                // parse_publication checked every path is `<prefix><name>`.
+                let name = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
+                download_verified(store, uri, file, &partial.join(name))
+            });
+            if let Err(e) = outcome {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(e);
+            }
+            // A stale marker goes before the stale copy it vouched for.
+            let marker_path = partition_marker(&dir, &partition.id);
+            if marker_path.exists() {
+                std::fs::remove_file(&marker_path).map_err(io(&marker_path))?;
+            }
+            let local = partitions.join(&partition.id);
+            if local.exists() {
+                std::fs::remove_dir_all(&local).map_err(io(&local))?;
+            }
+            std::fs::rename(&partial, &local).map_err(io(&local))?;
+            write_atomically(&marker_path, marker.as_bytes())?;
+        }
+    }
+    Ok(FetchedIndex {
+        publication,
+        dir,
+        reused,
+    })
+}
+
+/// `<dir>/partitions/<id>.VERIFIED`: partition `id` of the cache `dir` was
+/// verified against the `publication.json` whose SHA-256 it holds.
+fn partition_marker(dir: &Path, id: &str) -> PathBuf {
+    dir.join("partitions")
+        .join(format!("{id}.{VERIFIED_MARKER}"))
+}
+
+fn files_present(dir: &Path, partition: &Partition) -> bool {
+    partition
+        .files
+        .iter()
+        .all(|file| std::fs::metadata(dir.join(&file.path)).is_ok_and(|m| m.len() == file.size))
+}
+
+/// Writes `path` through a temporary file and a rename, so a reader sees the
+/// old contents or the new, never part of them.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let io = |p: &Path| {
+        let path = p.display().to_string();
+        move |source| PublishError::Io { path, source }
+    };
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Refuses, before anything is downloaded, a file of `partitions` that one
+/// listing of `<uri>/<prefix>` shows missing or of another size.
+fn check_listed_sizes(
+    store: &CorpusStore,
+    uri: &str,
+    prefix: &str,
+    partitions: &[&Partition],
+) -> Result<(), PublishError> {
+    let listed: std::collections::HashMap<String, u64> = store
+        .list(&join(uri, prefix))
+        .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect())
+        .or_else(|e| match e {
+            StoreError::NoMatch(_) => Ok(Default::default()),
+            e => Err(e),
+        })?;
+    for partition in partitions {
+        for file in &partition.files {
+            let object = join(uri, &file.path);
+            match listed.get(&object) {
+                None => {
+                    return Err(PublishError::Missing {
+                        file: file.path.clone(),
+                        uri: object,
+                        expected: file.size,
+                    });
+                }
+                Some(&size) if size != file.size => {
+                    return Err(PublishError::Size {
+                        file: file.path.clone(),
+                        uri: object,
+                        expected: file.size,
+                        actual: size,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

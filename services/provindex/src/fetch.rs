@@ -120,38 +120,34 @@ pub fn partition_number(id: &str) -> Option<u32> {
 }
 
 /// The partitions `wanted` (all when `None`) of the published index at
-/// `index`: a local directory's `partitions/<id>/` as they are, or a
-/// remote publication fetched and verified into `cache_dir` (every
-/// partition is fetched today: `publish::fetch` verifies the publication
-/// as a whole). Refuses a wanted partition the publication does not list.
+/// `index`: a local directory's `partitions/<id>/` as they are, or, from a
+/// remote publication, only those partitions fetched and verified into
+/// `cache_dir` (`publish::fetch_partitions`: a partition not served is
+/// neither downloaded nor checked). Refuses a wanted partition the
+/// publication does not list before anything is downloaded.
 pub fn resolve_partitions(
     index: &Path,
     cache_dir: Option<&Path>,
     wanted: Option<&[u32]>,
 ) -> anyhow::Result<LocalPartitions> {
     let text = index.to_string_lossy().into_owned();
-    let (publication, base) = if publish::is_remote(&text) {
-        let cache = cache_dir
-            .map(Path::to_path_buf)
-            .unwrap_or_else(default_cache_dir);
-        let store = CorpusStore::new().context("starting the object-store client")?;
-        let fetched = publish::fetch(&store, &text, &cache).with_context(|| {
-            format!(
-                "fetching the published index {text} into {}; refusing to serve it",
-                cache.display()
-            )
-        })?;
-        tracing::info!(index = text, cache = %fetched.dir.display(), reused = fetched.reused, "published index verified");
-        (fetched.publication, fetched.dir)
-    } else {
-        let publication = publication_of(index)?.with_context(|| {
-            format!(
-                "{text} holds no {}: --partitions needs a published index",
-                publish::PUBLICATION_FILE
-            )
-        })?;
-        (publication, index.to_path_buf())
+    let remote = publish::is_remote(&text);
+    let store = match remote {
+        true => Some(CorpusStore::new().context("starting the object-store client")?),
+        false => None,
     };
+    let publication = match &store {
+        Some(store) => publish::read_publication(store, &text)
+            .with_context(|| format!("reading the publication of {text}"))?
+            .map(|(publication, _)| publication),
+        None => publication_of(index)?,
+    }
+    .with_context(|| {
+        format!(
+            "{text} holds no {}: --partitions needs a published index",
+            publish::PUBLICATION_FILE
+        )
+    })?;
     let mut listed = Vec::new();
     for partition in &publication.partitions {
         let number = partition_number(&partition.id).with_context(|| {
@@ -160,7 +156,7 @@ pub fn resolve_partitions(
                 partition.id
             )
         })?;
-        listed.push((number, base.join("partitions").join(&partition.id)));
+        listed.push((number, partition.id.clone()));
     }
     listed.sort();
     if let Some(wanted) = wanted {
@@ -181,8 +177,29 @@ pub fn resolve_partitions(
         );
         listed.retain(|(n, _)| wanted.contains(n));
     }
+    let (publication, base) = match &store {
+        Some(store) => {
+            let cache = cache_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(default_cache_dir);
+            let ids: Vec<String> = listed.iter().map(|(_, id)| id.clone()).collect();
+            let fetched = publish::fetch_partitions(store, &text, &ids, &cache).with_context(|| {
+                format!(
+                    "fetching partitions {} of the published index {text} into {}; refusing to serve them",
+                    ids.join(", "),
+                    cache.display()
+                )
+            })?;
+            tracing::info!(index = text, cache = %fetched.dir.display(), partitions = %ids.join(","), reused = fetched.reused, "published partitions verified");
+            (fetched.publication, fetched.dir)
+        }
+        None => (publication, index.to_path_buf()),
+    };
     Ok(LocalPartitions {
+        partitions: listed
+            .into_iter()
+            .map(|(n, id)| (n, base.join("partitions").join(id)))
+            .collect(),
         publication,
-        partitions: listed,
     })
 }

@@ -1,0 +1,376 @@
+//! `provindex serve --index s3://… --partitions N` over a 4-partition
+//! publication on a real S3-compatible server (moto), with real processes
+//! (issue 17): the server fetches and verifies only the partition it serves
+//! (the cache holds that partition alone, and moto's request log shows each
+//! of its files read once and no file of another partition), answers like a
+//! server of the same partition of the same build in a local directory,
+//! reuses its verified partition on restart without reading it again,
+//! starts when a file of a partition it does not serve is tampered with, and
+//! refuses to start, naming the file and both checksums, when one of its own
+//! files is.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin};
+use provindex_pipeline::publish::Publication;
+use provindex_proto::v1::{
+    LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
+};
+
+const FILES: [&str; 3] = [
+    "gov.uk-2014-crawl-a.warc.gz",
+    "gov.uk-2014-crawl-b-revisits.warc.gz",
+    "iana.org-2014.warc.gz",
+];
+const URI: &str = "s3://pub/indexes/idx4";
+
+/// moto_server with its request log in `log` (common::start_moto discards it).
+struct LoggedMoto {
+    child: std::process::Child,
+    endpoint: String,
+    log: PathBuf,
+}
+
+impl Drop for LoggedMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LoggedMoto {
+    fn start(venv: &Path, log: PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("starting moto_server");
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let script = format!(
+            "import boto3\nboto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='pub')\n",
+            moto.endpoint
+        );
+        let out = Command::new(venv.join("bin/python"))
+            .args(["-c", &script])
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "create bucket: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        moto
+    }
+
+    /// Object paths (`/pub/indexes/idx4/partitions/…`) of the GET requests
+    /// logged so far for partition files.
+    fn partition_gets(&self) -> Vec<String> {
+        let needle = "\"GET /pub/indexes/idx4/partitions/";
+        std::fs::read_to_string(&self.log)
+            .expect("moto log")
+            .lines()
+            .filter_map(|line| line.split_once(needle))
+            .map(|(_, rest)| {
+                let path = rest.split_whitespace().next().unwrap_or("");
+                format!("partitions/{path}")
+            })
+            .collect()
+    }
+}
+
+fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+fn index(out: &str, env: &[(&str, String)]) -> Output {
+    Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg("index")
+        .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+        .args(["--out", out, "--crawl", "pub", "--built-at", "0"])
+        .args(["--workers", "2", "--index-partitions", "4"])
+        .output()
+        .expect("run provindex index")
+}
+
+/// The store blocks: its calls run on a plain thread.
+fn with_store<T: Send + 'static>(
+    endpoint: &str,
+    f: impl FnOnce(&provindex_corpus::store::CorpusStore) -> T + Send + 'static,
+) -> T {
+    let endpoint = endpoint.to_string();
+    std::thread::spawn(move || f(&common::moto_store(&endpoint)))
+        .join()
+        .expect("store thread")
+}
+
+fn sha256sum(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let output = child.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .expect("hash")
+        .to_string()
+}
+
+const URLS: [&str; 6] = [
+    "http://www.iana.org/",
+    "http://www.iana.org/domains",
+    "http://www.iana.org/about",
+    "https://www.gov.uk/",
+    "https://www.gov.uk/government",
+    "https://www.gov.uk/browse",
+];
+
+/// Every answer (pages or the error) of exact, prefix and host lookups.
+async fn lookups(server: &ServerProcess) -> Vec<String> {
+    let mut client = ProvenanceServiceClient::new(server.channel().await);
+    let mut answers = Vec::new();
+    for url in URLS {
+        for mode in [UrlMatch::Exact, UrlMatch::Prefix, UrlMatch::Host] {
+            let mut request = LookupUrlRequest {
+                url: url.to_string(),
+                r#match: mode as i32,
+                page_size: 7,
+                ..Default::default()
+            };
+            loop {
+                let page = match client.lookup_url(request.clone()).await {
+                    Ok(page) => page.into_inner(),
+                    Err(status) => {
+                        answers.push(format!("{:?}: {}", status.code(), status.message()));
+                        break;
+                    }
+                };
+                answers.push(format!("{page:?}"));
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+        }
+    }
+    answers
+}
+
+fn serve_refusal(partition: &str, cache: &Path, env: &[(&str, String)]) -> String {
+    let output = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["serve", "--index", URI, "--listen", "127.0.0.1:0"])
+        .args(["--partitions", partition, "--cache-dir"])
+        .arg(cache)
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run provindex serve");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "serve started: {stdout}");
+    assert!(!stdout.contains("listening on"), "{stdout}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Names directly under `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fetches_and_verifies_only_its_partitions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let venv = moto_venv();
+    let moto = LoggedMoto::start(&venv, tmp.path().join("moto.log"));
+    let env = s3_env(&moto.endpoint);
+
+    let output = index(URI, &env);
+    assert!(
+        output.status.success(),
+        "index --out {URI}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let publication: Publication = with_store(&moto.endpoint, |store| {
+        let text = store
+            .get_bytes(&format!("{URI}/publication.json"))
+            .expect("publication.json");
+        serde_json::from_slice(&text).expect("publication")
+    });
+    let ids: Vec<&str> = publication
+        .partitions
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(ids, ["p0000", "p0001", "p0002", "p0003"]);
+    assert!(publication.partitions.iter().all(|p| !p.files.is_empty()));
+
+    // The same build in a local directory: the reference answers.
+    let local = tmp.path().join("local4");
+    let output = index(local.to_str().expect("utf-8"), &env);
+    assert!(output.status.success(), "{output:?}");
+    // Serve the first partition that answers some of URLS with captures
+    // (which one depends on the key hash).
+    let mut chosen = None;
+    for number in 0..4u32 {
+        let server = ServerProcess::start_with(&local, &["--partitions", &number.to_string()]);
+        let answers = lookups(&server).await;
+        if answers.iter().any(|a| a.contains("captures: [Capture")) {
+            chosen = Some((number, answers));
+            break;
+        }
+    }
+    let (number, from_local) = chosen.expect("some partition holds captures of URLS");
+    let served = &publication.partitions[number as usize];
+    let other = &publication.partitions[(number as usize + 1) % 4];
+    assert_eq!(served.id, format!("p{number:04}"));
+
+    // Served from S3: only the served partition is read, once per file.
+    let cache = tmp.path().join("cache");
+    let args = [
+        "--partitions".to_string(),
+        number.to_string(),
+        "--cache-dir".to_string(),
+        cache.display().to_string(),
+    ];
+    let before = moto.partition_gets().len();
+    let remote = ServerProcess::start_with_env(Path::new(URI), &args, &env);
+    let mut read = moto.partition_gets()[before..].to_vec();
+    read.sort();
+    let mut expected: Vec<String> = served.files.iter().map(|f| f.path.clone()).collect();
+    expected.sort();
+    assert_eq!(read, expected, "objects read by a server of {}", served.id);
+    assert_eq!(lookups(&remote).await, from_local);
+    drop(remote);
+
+    // The cache holds that partition alone, marked verified, every file of
+    // the listed size.
+    let digest_dir = cache.join(&publication.index.digest);
+    assert_eq!(entries(&cache), [publication.index.digest.clone()]);
+    assert_eq!(entries(&digest_dir), ["partitions", "publication.json"]);
+    assert_eq!(
+        entries(&digest_dir.join("partitions")),
+        [served.id.clone(), format!("{}.VERIFIED", served.id)]
+    );
+    let mut names: Vec<String> = served
+        .files
+        .iter()
+        .map(|f| f.path.rsplit('/').next().expect("name").to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        entries(&digest_dir.join("partitions").join(&served.id)),
+        names
+    );
+    for file in &served.files {
+        let size = std::fs::metadata(digest_dir.join(&file.path))
+            .expect("cached file")
+            .len();
+        assert_eq!(size, file.size, "{}", file.path);
+    }
+
+    // A file of a partition it does not serve tampered with: a server with
+    // a fresh cache starts (and never reads it).
+    let tamper = |file: &provindex_pipeline::publish::PublishedFile| {
+        let object = format!("{URI}/{}", file.path);
+        with_store(&moto.endpoint, move |store| {
+            let mut bytes = store.get_bytes(&object).expect("get").to_vec();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            let sha = sha256sum(&bytes);
+            store.put(&object, bytes.into()).expect("overwrite");
+            sha
+        })
+    };
+    let largest = |files: &[provindex_pipeline::publish::PublishedFile]| {
+        files.iter().max_by_key(|f| f.size).expect("a file").clone()
+    };
+    let other_file = largest(&other.files);
+    tamper(&other_file);
+    let fresh = [
+        "--partitions".to_string(),
+        number.to_string(),
+        "--cache-dir".to_string(),
+        tmp.path().join("cache-2").display().to_string(),
+    ];
+    let started = ServerProcess::start_with_env(Path::new(URI), &fresh, &env);
+    assert_eq!(lookups(&started).await, from_local);
+    drop(started);
+    // The whole index, though, is refused for it.
+    let output = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["serve", "--index", URI, "--listen", "127.0.0.1:0"])
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache-3"))
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run provindex serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&other_file.path), "{stderr}");
+
+    // One of its own files tampered with: a fresh cache is refused, naming
+    // the file and both checksums, and nothing of it is left in the cache.
+    let own_file = largest(&served.files);
+    let tampered_sha = tamper(&own_file);
+    let refused_cache = tmp.path().join("cache-4");
+    let stderr = serve_refusal(&number.to_string(), &refused_cache, &env);
+    assert!(stderr.contains(&own_file.path), "{stderr}");
+    assert!(stderr.contains(&own_file.sha256), "{stderr}");
+    assert!(stderr.contains(&tampered_sha), "{stderr}");
+    assert!(stderr.contains("refusing to serve"), "{stderr}");
+    let refused_partitions = refused_cache
+        .join(&publication.index.digest)
+        .join("partitions");
+    let left = if refused_partitions.exists() {
+        entries(&refused_partitions)
+    } else {
+        Vec::new()
+    };
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+
+    // The partition verified before the tampering is reused: nothing read.
+    let before = moto.partition_gets().len();
+    let reused = ServerProcess::start_with_env(Path::new(URI), &args, &env);
+    assert_eq!(moto.partition_gets().len(), before);
+    assert_eq!(lookups(&reused).await, from_local);
+}
