@@ -26,16 +26,6 @@ const FILES: [&str; 6] = [
     "cc-main-2020-34-excerpt.warc.gz",
 ];
 
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
-}
-
 /// Uploads the crawl files to s3://crawl/warc/ (on a plain thread: the store blocks).
 fn upload(endpoint: &str) {
     let endpoint = endpoint.to_string();
@@ -201,7 +191,7 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
     let venv = moto_venv();
     let moto = start_moto(&venv, "crawl");
     upload(&moto.endpoint);
-    let env = s3_env(&moto.endpoint);
+    let env = common::moto_env(&moto.endpoint);
     let dir = tempfile::tempdir().expect("tempdir");
 
     // The reference: the whole build in one process, from the same objects.
@@ -388,7 +378,7 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
     let venv = moto_venv();
     let moto = start_moto(&venv, "crawl");
     upload(&moto.endpoint);
-    let env = s3_env(&moto.endpoint);
+    let env = common::moto_env(&moto.endpoint);
     let dir = tempfile::tempdir().expect("tempdir");
 
     // The reference: one process, one partition.

@@ -20,16 +20,6 @@ use provindex_proto::v1::{
     LookupUrlRequest, LookupUrlResponse, UrlMatch, provenance_service_client::ProvenanceServiceClient,
 };
 
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
-}
-
 fn index(files: &[&str], extra: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(provindex_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -109,7 +99,7 @@ async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<LookupUrlResponse
 async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
     let venv = moto_venv();
     let moto = start_moto(&venv, "incr");
-    let env = s3_env(&moto.endpoint);
+    let env = common::moto_env(&moto.endpoint);
     let tmp = tempfile::tempdir().expect("tempdir");
     let (first, revisits, iana) = (
         "gov.uk-2014-crawl-a.warc.gz",

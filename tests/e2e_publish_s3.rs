@@ -24,16 +24,6 @@ const FILES: [&str; 3] = [
     "iana.org-2014.warc.gz",
 ];
 
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
-}
-
 fn index(out: &str, env: &[(&str, String)]) -> Output {
     Command::new(provindex_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -126,7 +116,7 @@ async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<String> {
 async fn publish_to_s3_serve_verified_refuse_tampering() {
     let venv = moto_venv();
     let moto = start_moto(&venv, "pub");
-    let env = s3_env(&moto.endpoint);
+    let env = common::moto_env(&moto.endpoint);
     let uri = "s3://pub/indexes/idx";
     let tmp = tempfile::tempdir().expect("tempdir");
 
@@ -350,7 +340,7 @@ fn cluster_build_publishes_to_s3() {
     use std::io::BufRead;
     let venv = moto_venv();
     let moto = start_moto(&venv, "pub");
-    let env = s3_env(&moto.endpoint);
+    let env = common::moto_env(&moto.endpoint);
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(provindex_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))

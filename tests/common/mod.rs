@@ -291,6 +291,18 @@ pub fn start_moto(venv: &Path, bucket: &str) -> Moto {
     moto
 }
 
+/// The environment of a `provindex` process using the moto server at
+/// `endpoint` (test credentials; warnings only in its log).
+pub fn moto_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
 /// A store client for the moto server at `endpoint` (test credentials).
 /// Its calls block: use it from a plain thread, not an async task.
 pub fn moto_store(endpoint: &str) -> provindex_corpus::store::CorpusStore {

@@ -21,13 +21,8 @@ fn warc(name: &str) -> String {
         .to_string()
 }
 
-fn build(
-    inputs: Vec<String>,
-    out: &Path,
-    base: Option<&Path>,
-    index_partitions: u32,
-) -> BuildReport {
-    build_local(&LocalBuild {
+fn config(inputs: Vec<String>, out: &Path, base: Option<&Path>, index_partitions: u32) -> LocalBuild {
+    LocalBuild {
         inputs,
         skip_failed_inputs: false,
         out: out.to_path_buf(),
@@ -42,8 +37,17 @@ fn build(
         pii_key: None,
         index_partitions,
         base: base.map(|b| b.display().to_string()),
-    })
-    .unwrap_or_else(|e| panic!("build of {}: {e:#}", out.display()))
+    }
+}
+
+fn build(
+    inputs: Vec<String>,
+    out: &Path,
+    base: Option<&Path>,
+    index_partitions: u32,
+) -> BuildReport {
+    build_local(&config(inputs, out, base, index_partitions))
+        .unwrap_or_else(|e| panic!("build of {}: {e:#}", out.display()))
 }
 
 /// The facts two builds of the same corpus share.
@@ -198,22 +202,8 @@ fn a_real_text_corpus_split_90_10_equals_the_build_from_scratch() {
 fn a_base_that_is_not_an_index_is_refused_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-index");
-    let error = build_local(&LocalBuild {
-        inputs: vec![warc("cc-single-response.warc.gz")],
-        skip_failed_inputs: false,
-        out: tmp.path().join("out"),
-        crawl: "incremental".into(),
-        workers: 1,
-        built_at: 0,
-        robots: None,
-        staging: None,
-        partitions: 0,
-        no_signals: false,
-        signing_key: None,
-        pii_key: None,
-        index_partitions: 1,
-        base: Some(missing.display().to_string()),
-    })
+    let single = vec![warc("cc-single-response.warc.gz")];
+    let error = build_local(&config(single.clone(), &tmp.path().join("out"), Some(&missing), 1))
     .expect_err("a missing base");
     let message = error.to_string();
     assert!(
@@ -224,22 +214,7 @@ fn a_base_that_is_not_an_index_is_refused_naming_it() {
     // A directory that is not an index: RocksDB's own refusal, named.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let error = build_local(&LocalBuild {
-        inputs: vec![warc("cc-single-response.warc.gz")],
-        skip_failed_inputs: false,
-        out: tmp.path().join("out2"),
-        crawl: "incremental".into(),
-        workers: 1,
-        built_at: 0,
-        robots: None,
-        staging: None,
-        partitions: 0,
-        no_signals: false,
-        signing_key: None,
-        pii_key: None,
-        index_partitions: 1,
-        base: Some(empty.display().to_string()),
-    })
+    let error = build_local(&config(single, &tmp.path().join("out2"), Some(&empty), 1))
     .expect_err("an empty base");
     assert!(
         error.to_string().contains(&format!("base index {}", empty.display())),
