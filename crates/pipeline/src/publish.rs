@@ -967,7 +967,7 @@ pub fn fetch_partitions(
             let path = path.display().to_string();
             move |source| PublishError::Io { path, source }
         };
-        check_listed_sizes(store, uri, "partitions/", &missing)?;
+        check_listed_sizes(store, uri, &missing)?;
         let partitions = dir.join("partitions");
         std::fs::create_dir_all(&partitions).map_err(io(&partitions))?;
         write_atomically(&dir.join(PUBLICATION_FILE), &bytes)?;
@@ -982,7 +982,7 @@ pub fn fetch_partitions(
             let outcome = partition.files.iter().try_for_each(|file| {
                 // parse_publication checked every path is `<prefix><name>`.
                 let name = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
-                download_verified(store, uri, file, &partial.join(name))
+                download_verified(store, partition.files_base(uri), file, &partial.join(name))
             });
             if let Err(e) = outcome {
                 let _ = std::fs::remove_dir_all(&partial);
@@ -1038,24 +1038,26 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Refuses, before anything is downloaded, a file of `partitions` that one
-/// listing of `<uri>/<prefix>` shows missing or of another size.
+/// Refuses, before anything is downloaded, a file of `partitions` that the
+/// listing of its partition's directory (under the partition's own
+/// location, for one referenced from an earlier publication) shows missing
+/// or of another size.
 fn check_listed_sizes(
     store: &CorpusStore,
     uri: &str,
-    prefix: &str,
     partitions: &[&Partition],
 ) -> Result<(), PublishError> {
-    let listed: std::collections::HashMap<String, u64> = store
-        .list(&join(uri, prefix))
-        .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect())
-        .or_else(|e| match e {
-            StoreError::NoMatch(_) => Ok(Default::default()),
-            e => Err(e),
-        })?;
     for partition in partitions {
+        let base = partition.files_base(uri);
+        let listed: std::collections::HashMap<String, u64> = store
+            .list(&join(base, &format!("partitions/{}/", partition.id)))
+            .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect())
+            .or_else(|e| match e {
+                StoreError::NoMatch(_) => Ok(Default::default()),
+                e => Err(e),
+            })?;
         for file in &partition.files {
-            let object = join(uri, &file.path);
+            let object = join(base, &file.path);
             match listed.get(&object) {
                 None => {
                     return Err(PublishError::Missing {
@@ -1230,5 +1232,87 @@ mod tests {
         bad.version = 2;
         let error = parse_publication("u", &text(&bad)).unwrap_err().to_string();
         assert!(error.contains("version 2"), "{error}");
+    }
+
+    #[test]
+    fn fetches_only_the_partitions_asked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = tmp.path().join("index");
+        fake_index(&index);
+        let store = CorpusStore::new().unwrap();
+        let out = "memory://pub/parts";
+        let published = publish_dir(&store, &index, out, &manifest("abcd"), "job-1").unwrap();
+        let ids = ["p0000".to_string()];
+        let cache = tmp.path().join("cache");
+
+        // A partition the publication does not list: refused, nothing fetched.
+        let error = fetch_partitions(&store, out, &["p0001".into()], &cache).unwrap_err();
+        assert!(error.to_string().contains("no partition p0001"), "{error}");
+        assert!(!cache.join("abcd").exists());
+
+        let fetched = fetch_partitions(&store, out, &ids, &cache).unwrap();
+        assert!(!fetched.reused);
+        assert_eq!(
+            std::fs::read(fetched.partition_dir("p0000").join("000012.sst")).unwrap(),
+            vec![7u8; 9 << 20]
+        );
+        let (_, bytes) = read_publication(&store, out).unwrap().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cache.join("abcd/partitions/p0000.VERIFIED")).unwrap(),
+            hex::encode(Sha256::digest(&bytes))
+        );
+        assert_eq!(
+            std::fs::read(cache.join("abcd/publication.json")).unwrap(),
+            bytes
+        );
+        assert!(fetch_partitions(&store, out, &ids, &cache).unwrap().reused);
+        // A whole-index cache verified by `fetch` serves as well.
+        let whole = tmp.path().join("whole");
+        fetch(&store, out, &whole).unwrap();
+        assert!(fetch_partitions(&store, out, &ids, &whole).unwrap().reused);
+        // A verified partition whose file changed size locally is fetched again.
+        std::fs::write(fetched.partition_dir("p0000").join("CURRENT"), b"x").unwrap();
+        assert!(!fetch_partitions(&store, out, &ids, &cache).unwrap().reused);
+
+        // A partition referenced from an earlier publication is read there.
+        let mut next = published.clone();
+        next.partitions[0].location = Some(out.to_string());
+        let next_uri = "memory://pub/next";
+        store
+            .put(
+                &publication_uri(next_uri),
+                serde_json::to_vec(&next).unwrap().into(),
+            )
+            .unwrap();
+        let referenced = tmp.path().join("referenced");
+        fetch_partitions(&store, next_uri, &ids, &referenced).unwrap();
+        assert_eq!(
+            std::fs::read(referenced.join("abcd/partitions/p0000/MANIFEST-000005")).unwrap(),
+            b"manifest bytes"
+        );
+
+        // One byte changed: a fresh cache is refused, naming the file, and
+        // nothing of the partition is left where a reader would open it.
+        let mut tampered = vec![7u8; 9 << 20];
+        tampered[4321] = 9;
+        store
+            .put(
+                &format!("{out}/partitions/p0000/000012.sst"),
+                tampered.into(),
+            )
+            .unwrap();
+        let fresh = tmp.path().join("cache2");
+        let error = fetch_partitions(&store, out, &ids, &fresh).unwrap_err();
+        assert!(
+            matches!(&error, PublishError::Checksum { file, .. } if file == "partitions/p0000/000012.sst"),
+            "{error}"
+        );
+        let left: Vec<_> = std::fs::read_dir(fresh.join("abcd/partitions"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // The partition verified before is reused.
+        assert!(fetch_partitions(&store, out, &ids, &cache).unwrap().reused);
     }
 }
