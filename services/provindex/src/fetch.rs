@@ -5,7 +5,9 @@
 //! Cache layout (`--cache-dir`, default [`default_cache_dir`]):
 //! `<cache>/<digest>/publication.json`, `<cache>/<digest>/partitions/p0000/…`
 //! (the RocksDB directory opened), `<cache>/<digest>/VERIFIED`; the default
-//! opt-out registry of a fetched index is `<cache>/<digest>.registry`.
+//! opt-out registry of a fetched index is `<cache>/<digest>.registry`. A
+//! server of some partitions fetches only those, each marked verified by
+//! `<cache>/<digest>/partitions/<id>.VERIFIED`.
 
 use std::path::{Path, PathBuf};
 
