@@ -266,6 +266,15 @@ fn unchanged_partitions_of_a_publication_are_referenced_not_copied() {
                 let original = base.partitions.iter().find(|b| b.id == partition.id).unwrap();
                 assert_eq!(partition.files, original.files);
                 assert_eq!(partition.chunks, original.chunks);
+                // Where it points, the partition opens with the digest listed.
+                let located = Path::new(partition.location.as_deref().unwrap())
+                    .join("partitions")
+                    .join(&partition.id);
+                let reader = IndexReader::open(&located).unwrap();
+                assert_eq!(
+                    Some(&reader.manifest().digest),
+                    partition.chunks.as_ref().map(|c| &c.digest)
+                );
             }
             None => assert!(stored.join("CURRENT").is_file(), "{} missing", partition.id),
         }

@@ -197,10 +197,23 @@ pub fn resolve_partitions(
         }
         None => (publication, index.to_path_buf()),
     };
+    // A local publication's partition may lie in an earlier publication
+    // (an incremental build's base it shares the partition with).
+    let dir_of = |id: &str| {
+        let located = store
+            .is_none()
+            .then(|| publication.partitions.iter().find(|p| p.id == id))
+            .flatten()
+            .and_then(|p| p.location.as_deref());
+        located
+            .map_or(base.as_path(), Path::new)
+            .join("partitions")
+            .join(id)
+    };
     Ok(LocalPartitions {
         partitions: listed
             .into_iter()
-            .map(|(n, id)| (n, base.join("partitions").join(id)))
+            .map(|(n, id)| (n, dir_of(&id)))
             .collect(),
         publication,
     })
