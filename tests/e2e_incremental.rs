@@ -17,7 +17,8 @@ use std::process::{Child, Command, Output, Stdio};
 use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
 use provindex_pipeline::publish::Publication;
 use provindex_proto::v1::{
-    LookupUrlRequest, LookupUrlResponse, UrlMatch, provenance_service_client::ProvenanceServiceClient,
+    LookupUrlRequest, LookupUrlResponse, UrlMatch,
+    provenance_service_client::ProvenanceServiceClient,
 };
 
 fn index(files: &[&str], extra: &[&str], env: &[(&str, String)]) -> Output {
@@ -191,7 +192,13 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
             Process(
                 Command::new(provindex_bin())
                     .envs(env.iter().map(|(k, v)| (k, v)))
-                    .args(["worker", "--coordinator", &address, "--name", &format!("w{n}")])
+                    .args([
+                        "worker",
+                        "--coordinator",
+                        &address,
+                        "--name",
+                        &format!("w{n}"),
+                    ])
                     .stdout(Stdio::null())
                     .spawn()
                     .expect("start worker"),

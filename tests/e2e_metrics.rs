@@ -62,7 +62,10 @@ impl Scrape {
     /// label values with `\\`, `\"` and `\n` escapes; `#` lines skipped.
     fn parse(text: &str) -> Self {
         let mut samples = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (name, labels, rest) = match line.find('{') {
                 Some(open) => {
                     let name = &line[..open];
@@ -79,7 +82,9 @@ impl Scrape {
             let value: f64 = match value {
                 "+Inf" => f64::INFINITY,
                 "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap_or_else(|e| panic!("bad value in {line:?}: {e}")),
+                v => v
+                    .parse()
+                    .unwrap_or_else(|e| panic!("bad value in {line:?}: {e}")),
             };
             let previous = samples.insert((name.to_owned(), labels), value);
             assert!(previous.is_none(), "duplicate series {line:?}");
@@ -178,7 +183,10 @@ fn the_parser_reads_labels_escapes_and_unlabeled_samples() {
     let scrape = Scrape::parse(
         "# TYPE a counter\na_total{x=\"1\",y=\"q\\\"uo\\\\te\"} 3\nb 2.5\nc_bucket{le=\"+Inf\"} 4\n# EOF\n",
     );
-    assert_eq!(scrape.get("a_total", &[("x", "1"), ("y", "q\"uo\\te")]), Some(3.0));
+    assert_eq!(
+        scrape.get("a_total", &[("x", "1"), ("y", "q\"uo\\te")]),
+        Some(3.0)
+    );
     assert_eq!(scrape.get("a_total", &[("x", "1")]), None);
     assert_eq!(scrape.get("b", &[]), Some(2.5));
     assert_eq!(scrape.sum("c_bucket", &[("le", "+Inf")]), 4);
@@ -342,7 +350,12 @@ async fn every_role_exposes_exact_metrics() {
     );
     let worker_metrics = worker.announced[0].clone();
     let before = scrape(&worker_metrics);
-    assert_eq!(before.sum("provindex_worker_tasks_total", &[]), 0, "{}", before.text);
+    assert_eq!(
+        before.sum("provindex_worker_tasks_total", &[]),
+        0,
+        "{}",
+        before.text
+    );
 
     let partitioned = dir.path().join("partitioned");
     let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
@@ -388,7 +401,12 @@ async fn every_role_exposes_exact_metrics() {
 
     let scraped = scrape(&coordinator_metrics);
     let c = |name: &str, labels: &[(&str, &str)]| scraped.count(name, labels);
-    assert_eq!(c("provindex_coordinator_jobs", &[("state", "succeeded")]), 1, "{}", scraped.text);
+    assert_eq!(
+        c("provindex_coordinator_jobs", &[("state", "succeeded")]),
+        1,
+        "{}",
+        scraped.text
+    );
     assert_eq!(c("provindex_coordinator_jobs", &[("state", "running")]), 0);
     assert_eq!(c("provindex_coordinator_jobs", &[("state", "failed")]), 0);
     for stage in &status.stages {
@@ -402,16 +420,26 @@ async fn every_role_exposes_exact_metrics() {
         assert_eq!(stage.tasks_done, stage.tasks_total, "{stage:?}");
     }
     assert_eq!(scraped.sum("provindex_coordinator_tasks", &[]), task_total);
-    assert_eq!(scraped.sum("provindex_coordinator_tasks", &[("state", "done")]), task_total);
+    assert_eq!(
+        scraped.sum("provindex_coordinator_tasks", &[("state", "done")]),
+        task_total
+    );
     assert_eq!(c("provindex_coordinator_task_retries_total", &[]), 0);
     assert_eq!(c("provindex_coordinator_lease_expiries_total", &[]), 0);
-    assert!(scraped.get("provindex_coordinator_lease_expiries_total", &[]).is_some());
+    assert!(
+        scraped
+            .get("provindex_coordinator_lease_expiries_total", &[])
+            .is_some()
+    );
     let submit = [
         ("method", "provindex.v1.CoordinatorService/SubmitJob"),
         ("code", "OK"),
     ];
     assert_eq!(c(GRPC_REQUESTS, &submit), 1, "{}", scraped.text);
-    let get_job = [("method", "provindex.v1.CoordinatorService/GetJob"), ("code", "OK")];
+    let get_job = [
+        ("method", "provindex.v1.CoordinatorService/GetJob"),
+        ("code", "OK"),
+    ];
     assert_eq!(c(GRPC_REQUESTS, &get_job), 1, "{}", scraped.text);
     // One CompleteTask per task: the worker reported each once.
     let complete = [
@@ -503,10 +531,24 @@ async fn every_role_exposes_exact_metrics() {
     let delta = |name: &str, labels: &[(&str, &str)]| {
         after.count(name, labels) - before.count(name, labels)
     };
-    assert_eq!(delta(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "OK")]), 3, "{}", after.text);
-    assert_eq!(delta(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "NOT_FOUND")]), 1);
     assert_eq!(
-        delta("provindex_grpc_request_duration_seconds_count", &[("method", LOOKUP_URL)]),
+        delta(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "OK")]),
+        3,
+        "{}",
+        after.text
+    );
+    assert_eq!(
+        delta(
+            GRPC_REQUESTS,
+            &[("method", LOOKUP_URL), ("code", "NOT_FOUND")]
+        ),
+        1
+    );
+    assert_eq!(
+        delta(
+            "provindex_grpc_request_duration_seconds_count",
+            &[("method", LOOKUP_URL)]
+        ),
         4
     );
     assert_eq!(
@@ -516,24 +558,60 @@ async fn every_role_exposes_exact_metrics() {
         ),
         4
     );
-    assert_eq!(delta("provindex_http_requests_total", &[("route", "/cdx"), ("status", "200")]), 2, "{}", after.text);
+    assert_eq!(
+        delta(
+            "provindex_http_requests_total",
+            &[("route", "/cdx"), ("status", "200")]
+        ),
+        2,
+        "{}",
+        after.text
+    );
     let record_status = record.to_string();
     assert_eq!(
         delta(
             "provindex_http_requests_total",
-            &[("route", "/record/{capture_id}"), ("status", &record_status)]
+            &[
+                ("route", "/record/{capture_id}"),
+                ("status", &record_status)
+            ]
         ),
         1
     );
-    assert_eq!(delta("provindex_http_requests_total", &[("route", "other"), ("status", "404")]), 1);
+    assert_eq!(
+        delta(
+            "provindex_http_requests_total",
+            &[("route", "other"), ("status", "404")]
+        ),
+        1
+    );
     assert_eq!(after.sum("provindex_http_requests_total", &[]), 4);
-    assert_eq!(delta("provindex_http_request_duration_seconds_count", &[("route", "/cdx")]), 2);
+    assert_eq!(
+        delta(
+            "provindex_http_request_duration_seconds_count",
+            &[("route", "/cdx")]
+        ),
+        2
+    );
 
     let partition = [("partition", "0")];
-    let manifest = |field: &str| info[field].as_u64().unwrap_or_else(|| panic!("{field}: {info}"));
-    assert_eq!(after.count("provindex_index_captures", &partition), manifest("captures"));
-    assert_eq!(after.count("provindex_index_contents", &partition), manifest("contents"));
-    assert_eq!(after.count("provindex_index_urls", &partition), manifest("urls"));
+    let manifest = |field: &str| {
+        info[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{field}: {info}"))
+    };
+    assert_eq!(
+        after.count("provindex_index_captures", &partition),
+        manifest("captures")
+    );
+    assert_eq!(
+        after.count("provindex_index_contents", &partition),
+        manifest("contents")
+    );
+    assert_eq!(
+        after.count("provindex_index_urls", &partition),
+        manifest("urls")
+    );
     assert_eq!(
         after.count("provindex_index_block_cache_capacity_bytes", &partition),
         8 << 20
@@ -546,7 +624,10 @@ async fn every_role_exposes_exact_metrics() {
     for table in tables {
         let name = table["table"].as_str().expect("table name");
         assert_eq!(
-            after.count("provindex_index_sst_bytes", &[("partition", "0"), ("table", name)]),
+            after.count(
+                "provindex_index_sst_bytes",
+                &[("partition", "0"), ("table", name)]
+            ),
             table["sst_bytes"].as_u64().expect("sst_bytes"),
             "{name}\n{}",
             after.text
@@ -562,7 +643,10 @@ async fn every_role_exposes_exact_metrics() {
     );
     let p1 = ServerProcess::start_with(&partitioned, &["--partitions", "1"]);
     let p0_metrics = scrape(p0.metrics_addr.as_deref().expect("metrics address"));
-    assert_eq!(p0_metrics.label_values("provindex_index_captures", "partition"), ["0"]);
+    assert_eq!(
+        p0_metrics.label_values("provindex_index_captures", "partition"),
+        ["0"]
+    );
     assert!(p0_metrics.count("provindex_index_captures", &[("partition", "0")]) > 0);
 
     let router = Process::start(
@@ -585,7 +669,12 @@ async fn every_role_exposes_exact_metrics() {
     let codes = lookup_all(&mut routed, queried).await;
     assert_eq!(codes, [Code::Ok; 8]);
     let scraped = scrape(&router_metrics);
-    assert_eq!(scraped.count(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "OK")]), 8, "{}", scraped.text);
+    assert_eq!(
+        scraped.count(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "OK")]),
+        8,
+        "{}",
+        scraped.text
+    );
     // An exact URL lookup is one call to the partition holding the URL.
     let backend_ok = |s: &Scrape, backend: &str| {
         s.count(
@@ -597,7 +686,10 @@ async fn every_role_exposes_exact_metrics() {
     let (ok0, ok1) = (backend_ok(&scraped, &p0_url), backend_ok(&scraped, &p1_url));
     assert_eq!(ok0 + ok1, 8, "{}", scraped.text);
     assert_eq!(
-        scraped.sum("provindex_router_backend_request_duration_seconds_count", &[]),
+        scraped.sum(
+            "provindex_router_backend_request_duration_seconds_count",
+            &[]
+        ),
         8
     );
 
@@ -612,7 +704,11 @@ async fn every_role_exposes_exact_metrics() {
     assert_eq!(
         scraped.count(
             "provindex_router_backend_requests_total",
-            &[("backend", &p0_url), ("call", "LookupUrl"), ("code", "UNAVAILABLE")]
+            &[
+                ("backend", &p0_url),
+                ("call", "LookupUrl"),
+                ("code", "UNAVAILABLE")
+            ]
         ),
         unavailable,
         "{}",
@@ -620,7 +716,10 @@ async fn every_role_exposes_exact_metrics() {
     );
     assert_eq!(backend_ok(&scraped, &p1_url), 2 * ok1);
     assert_eq!(
-        scraped.count(GRPC_REQUESTS, &[("method", LOOKUP_URL), ("code", "UNAVAILABLE")]),
+        scraped.count(
+            GRPC_REQUESTS,
+            &[("method", LOOKUP_URL), ("code", "UNAVAILABLE")]
+        ),
         unavailable
     );
     drop(routed);
@@ -657,7 +756,10 @@ async fn every_role_exposes_exact_metrics() {
     }
     let scraped = scrape(&registry.announced[1]);
     assert_eq!(
-        scraped.count(GRPC_REQUESTS, &[("method", "grpc.health.v1.Health/Check"), ("code", "OK")]),
+        scraped.count(
+            GRPC_REQUESTS,
+            &[("method", "grpc.health.v1.Health/Check"), ("code", "OK")]
+        ),
         2,
         "{}",
         scraped.text

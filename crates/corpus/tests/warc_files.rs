@@ -359,17 +359,26 @@ fn warcinfo_fields_are_read() {
     assert_eq!(info.len(), 1, "{info:?}");
     assert_eq!(
         info[0].get("http-header-user-agent"),
-        Some("bl.uk_lddc_bot/3.1.1 (+http://www.bl.uk/aboutus/legaldeposit/websites/websites/faqswebmaster/index.html)")
+        Some(
+            "bl.uk_lddc_bot/3.1.1 (+http://www.bl.uk/aboutus/legaldeposit/websites/websites/faqswebmaster/index.html)"
+        )
     );
     assert_eq!(info[0].get("ROBOTS"), Some("classic"));
-    assert_eq!(info[0].get("software"), Some("Heritrix/3.1.1 http://crawler.archive.org"));
+    assert_eq!(
+        info[0].get("software"),
+        Some("Heritrix/3.1.1 http://crawler.archive.org")
+    );
     // JSONL has none.
     let mut jsonl = read_path(&corpus("jsonl/cc_en_head-0091.jsonl.gz"));
     jsonl.by_ref().for_each(drop);
     assert!(jsonl.warcinfo().is_empty());
-    let parsed = WarcInfo::parse(b"software: x\r\nno colon here\r\n: empty\r\nrobots: obey\r\n\r\n");
+    let parsed =
+        WarcInfo::parse(b"software: x\r\nno colon here\r\n: empty\r\nrobots: obey\r\n\r\n");
     assert_eq!(
         parsed.fields,
-        [("software".to_owned(), "x".to_owned()), ("robots".to_owned(), "obey".to_owned())]
+        [
+            ("software".to_owned(), "x".to_owned()),
+            ("robots".to_owned(), "obey".to_owned())
+        ]
     );
 }

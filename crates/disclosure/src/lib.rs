@@ -35,7 +35,6 @@ pub mod lineage;
 pub mod render;
 mod render_aiact;
 pub use aiact::{AiActOptions, AiActSummary, build_aiact_summary};
-pub use render_aiact::render_aiact_html;
 pub use export::{
     ExportNames, ExportOptions, ExportSummary, RegistryState, build_export, build_export_observed,
     export_names, summary_uri,
@@ -43,6 +42,7 @@ pub use export::{
 pub use provindex_corpus::upload::UploadOptions;
 pub use provindex_manifest::{ManifestFormat, WriterOptions};
 pub use render::{compensation_csv, render_html};
+pub use render_aiact::render_aiact_html;
 
 /// The dedup rule, as stated in every output.
 pub const DEDUP_RULE: &str = "exact deduplication: each distinct normalized text (content_id) \

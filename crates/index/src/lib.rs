@@ -19,8 +19,8 @@ pub mod schema;
 pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, InputWarcinfo, Manifest};
+pub use provindex_store::StoreStats;
 pub use reader::{
     IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage, chunk_digests, digest_of_chunks,
 };
-pub use provindex_store::StoreStats;
 pub use registry::{OptOutEntry, Registry};

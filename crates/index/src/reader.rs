@@ -295,9 +295,7 @@ impl IndexReader {
         &self,
         mut visit: impl FnMut(&[u8; 32], u128) -> Result<(), E>,
     ) -> Result<(), E> {
-        walk::<crate::schema::PiiKeys, E>(&self.store, |row, ()| {
-            visit(&row.hmac, row.content_id.0)
-        })
+        walk::<crate::schema::PiiKeys, E>(&self.store, |row, ()| visit(&row.hmac, row.content_id.0))
     }
 
     /// Visits every capture in capture-id order (a full walk of `captures`).

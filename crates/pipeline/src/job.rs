@@ -543,9 +543,8 @@ impl Job {
                                         shared.errors.push(error);
                                     }
                                 }
-                                warcinfo.extend(
-                                    scan.warcinfo.into_iter().map(|w| (input.clone(), w)),
-                                );
+                                warcinfo
+                                    .extend(scan.warcinfo.into_iter().map(|w| (input.clone(), w)));
                                 // A base's records keep their inputs (every base
                                 // partition has them all: grouping dedups).
                                 for group in scan.base_warcinfo {

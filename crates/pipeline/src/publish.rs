@@ -718,7 +718,12 @@ pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedInde
             listed.extend(
                 store
                     .list(&join(base, "partitions/"))
-                    .map(|objects| objects.into_iter().map(|o| (o.uri, o.size)).collect::<Vec<_>>())
+                    .map(|objects| {
+                        objects
+                            .into_iter()
+                            .map(|o| (o.uri, o.size))
+                            .collect::<Vec<_>>()
+                    })
                     .or_else(|e| match e {
                         StoreError::NoMatch(_) => Ok(Default::default()),
                         e => Err(e),
@@ -812,7 +817,12 @@ pub fn fetch_partition(
         source,
     })?;
     for file in &partition.files {
-        download_verified(store, partition.files_base(uri), file, &dir.join(&file.path))?;
+        download_verified(
+            store,
+            partition.files_base(uri),
+            file,
+            &dir.join(&file.path),
+        )?;
     }
     Ok(local)
 }

@@ -64,18 +64,24 @@ pub(crate) fn rescan(
     let dir = match payload.input.rsplit_once('#') {
         // A partition of a publication in object storage: fetched and verified.
         Some((uri, id)) if crate::publish::is_remote(uri) => {
-            crate::publish::fetch_partition(&ctx.store, uri, id, &scratch.join("base"))
-                .map_err(|e| {
+            crate::publish::fetch_partition(&ctx.store, uri, id, &scratch.join("base")).map_err(
+                |e| {
                     let message = format!("base index partition {}: {e}", payload.input);
                     if e.is_transient() {
                         TaskError::Retry(message)
                     } else {
                         TaskError::Permanent(message)
                     }
-                })?
+                },
+            )?
         }
-        _ => Path::new(payload.input.strip_prefix("file://").unwrap_or(&payload.input))
-            .to_path_buf(),
+        _ => Path::new(
+            payload
+                .input
+                .strip_prefix("file://")
+                .unwrap_or(&payload.input),
+        )
+        .to_path_buf(),
     };
     let dir = dir.display().to_string();
     let reader = IndexReader::open(Path::new(&dir))
@@ -193,8 +199,11 @@ pub(crate) fn rescan(
                 prepared.revisit = Some(revisit);
                 emit(&mut outputs, prepared).map_err(Failure::Task)
             } else if record.content_id.is_empty() {
-                emit(&mut outputs, prepared_capture(capture_id, record, None, None))
-                    .map_err(Failure::Task)
+                emit(
+                    &mut outputs,
+                    prepared_capture(capture_id, record, None, None),
+                )
+                .map_err(Failure::Task)
             } else {
                 Ok(())
             }
@@ -250,9 +259,7 @@ fn band_key_of(value: &[u8]) -> Result<u64, Failure> {
 /// order.
 struct ByContent {
     merged: std::iter::Peekable<
-        provindex_runs::Merge<
-            provindex_runs::RunReader<std::io::BufReader<std::fs::File>>,
-        >,
+        provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<std::fs::File>>>,
     >,
 }
 
@@ -429,8 +436,9 @@ pub fn base_partitions(
     };
     let local = base.strip_prefix("file://").unwrap_or(base);
     if crate::publish::is_remote(base) {
-        let (publication, _) = crate::publish::read_publication(store, base)?
-            .ok_or_else(|| refuse("no publication.json (not published, or still being published)".into()))?;
+        let (publication, _) = crate::publish::read_publication(store, base)?.ok_or_else(|| {
+            refuse("no publication.json (not published, or still being published)".into())
+        })?;
         if publication.index.format_version != provindex_index::FORMAT_VERSION {
             return Err(refuse(format!(
                 "index format version {}, but this build reads version {}: build the index again from its inputs",

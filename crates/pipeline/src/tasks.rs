@@ -713,7 +713,8 @@ impl ScanOutputs {
         }
         result.site_file_runs =
             upload_runs(ctx, attempt, self.site_files.finish().map_err(run_error)?)?;
-        result.revisit_runs = upload_runs(ctx, attempt, self.revisits.finish().map_err(run_error)?)?;
+        result.revisit_runs =
+            upload_runs(ctx, attempt, self.revisits.finish().map_err(run_error)?)?;
         result.id_runs = upload_runs(ctx, attempt, self.ids.finish().map_err(run_error)?)?;
         result.digest_runs = upload_runs(ctx, attempt, self.digests.finish().map_err(run_error)?)?;
         result.target_runs = upload_runs(ctx, attempt, self.targets.finish().map_err(run_error)?)?;
@@ -744,9 +745,11 @@ impl ScanOutputs {
         }
         result.band_runs = Vec::with_capacity(partitions);
         for sorter in bands {
-            result
-                .band_runs
-                .push(upload_runs(ctx, attempt, sorter.finish().map_err(run_error)?)?);
+            result.band_runs.push(upload_runs(
+                ctx,
+                attempt,
+                sorter.finish().map_err(run_error)?,
+            )?);
         }
         Ok(())
     }
@@ -839,7 +842,10 @@ fn scan(
                     pii_key.as_deref(),
                 );
                 result.records += 1;
-                outputs.push(scan_key(prepared.capture_id, payload.ordinal, number as u64), prepared)?;
+                outputs.push(
+                    scan_key(prepared.capture_id, payload.ordinal, number as u64),
+                    prepared,
+                )?;
             }
             Err(error) => {
                 result.read_errors += 1;

@@ -21,7 +21,12 @@ fn warc(name: &str) -> String {
         .to_string()
 }
 
-fn config(inputs: Vec<String>, out: &Path, base: Option<&Path>, index_partitions: u32) -> LocalBuild {
+fn config(
+    inputs: Vec<String>,
+    out: &Path,
+    base: Option<&Path>,
+    index_partitions: u32,
+) -> LocalBuild {
     LocalBuild {
         inputs,
         skip_failed_inputs: false,
@@ -55,13 +60,28 @@ fn assert_same_index(incremental: &BuildReport, scratch: &BuildReport) {
     let (a, b) = (&incremental.manifest, &scratch.manifest);
     assert_eq!(a.digest, b.digest, "digest");
     assert_eq!(
-        (a.captures, a.contents, a.urls, a.clusters, a.clustered_contents),
-        (b.captures, b.contents, b.urls, b.clusters, b.clustered_contents),
+        (
+            a.captures,
+            a.contents,
+            a.urls,
+            a.clusters,
+            a.clustered_contents
+        ),
+        (
+            b.captures,
+            b.contents,
+            b.urls,
+            b.clusters,
+            b.clustered_contents
+        ),
         "captures, contents, urls, clusters, clustered contents"
     );
     assert_eq!(a.inputs, b.inputs, "inputs");
     assert_eq!(
-        (incremental.revisits_resolved, incremental.revisits_unresolved),
+        (
+            incremental.revisits_resolved,
+            incremental.revisits_unresolved
+        ),
         (scratch.revisits_resolved, scratch.revisits_unresolved),
         "revisits resolved, unresolved"
     );
@@ -104,8 +124,11 @@ fn every_test_crawl_added_to_a_partitioned_base_equals_the_build_from_scratch() 
         .collect();
     files.sort();
     assert!(files.len() >= 10, "{files:?}");
-    let (base_files, new_files): (Vec<(usize, String)>, Vec<(usize, String)>) =
-        files.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+    let (base_files, new_files): (Vec<(usize, String)>, Vec<(usize, String)>) = files
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
     let strip = |v: Vec<(usize, String)>| v.into_iter().map(|(_, f)| f).collect::<Vec<_>>();
 
     let tmp = tempfile::tempdir().unwrap();
@@ -119,7 +142,10 @@ fn every_test_crawl_added_to_a_partitioned_base_equals_the_build_from_scratch() 
     );
     let scratch = build(files, &tmp.path().join("scratch"), None, 1);
     assert_same_index(&incremental, &scratch);
-    assert!(scratch.site_signals.files_kept > 0, "the corpus has site files");
+    assert!(
+        scratch.site_signals.files_kept > 0,
+        "the corpus has site files"
+    );
     assert_eq!(incremental.site_signals, scratch.site_signals);
 }
 
@@ -178,7 +204,10 @@ fn a_real_text_corpus_split_90_10_equals_the_build_from_scratch() {
             passage["id"] = format!("{id}#again").into();
         } else if n % 20 == 10 {
             let text = passage["text"].as_str().unwrap();
-            let edited = text.rsplit_once(' ').map_or(text, |(head, _)| head).to_string();
+            let edited = text
+                .rsplit_once(' ')
+                .map_or(text, |(head, _)| head)
+                .to_string();
             passage["id"] = format!("{id}#edited").into();
             passage["text"] = edited.into();
         } else {
@@ -186,16 +215,27 @@ fn a_real_text_corpus_split_90_10_equals_the_build_from_scratch() {
         }
         new_part.push(passage.to_string());
     }
-    let (ninety, ten) = (write("part-90.jsonl", &lines[..cut]), write("part-10.jsonl", &new_part));
+    let (ninety, ten) = (
+        write("part-90.jsonl", &lines[..cut]),
+        write("part-10.jsonl", &new_part),
+    );
 
     let base_dir = tmp.path().join("base");
     let base = build(vec![ninety.clone()], &base_dir, None, 1);
-    let incremental = build(vec![ten.clone()], &tmp.path().join("incremental"), Some(&base_dir), 1);
+    let incremental = build(
+        vec![ten.clone()],
+        &tmp.path().join("incremental"),
+        Some(&base_dir),
+        1,
+    );
     let scratch = build(vec![ninety, ten], &tmp.path().join("scratch"), None, 1);
     assert_same_index(&incremental, &scratch);
     assert!(incremental.manifest.contents > base.manifest.contents);
     assert!(scratch.manifest.clusters > 0, "near-duplicate passages");
-    assert!(scratch.manifest.duplicate_captures == 0 && scratch.manifest.captures > scratch.manifest.contents);
+    assert!(
+        scratch.manifest.duplicate_captures == 0
+            && scratch.manifest.captures > scratch.manifest.contents
+    );
 }
 
 #[test]
@@ -203,7 +243,12 @@ fn a_base_that_is_not_an_index_is_refused_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-index");
     let single = vec![warc("cc-single-response.warc.gz")];
-    let error = build_local(&config(single.clone(), &tmp.path().join("out"), Some(&missing), 1))
+    let error = build_local(&config(
+        single.clone(),
+        &tmp.path().join("out"),
+        Some(&missing),
+        1,
+    ))
     .expect_err("a missing base");
     let message = error.to_string();
     assert!(
@@ -215,12 +260,17 @@ fn a_base_that_is_not_an_index_is_refused_naming_it() {
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let error = build_local(&config(single, &tmp.path().join("out2"), Some(&empty), 1))
-    .expect_err("an empty base");
+        .expect_err("an empty base");
     assert!(
-        error.to_string().contains(&format!("base index {}", empty.display())),
+        error
+            .to_string()
+            .contains(&format!("base index {}", empty.display())),
         "{error}"
     );
-    assert!(!tmp.path().join("out2").join("CURRENT").exists(), "nothing written");
+    assert!(
+        !tmp.path().join("out2").join("CURRENT").exists(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -256,14 +306,22 @@ fn unchanged_partitions_of_a_publication_are_referenced_not_copied() {
         .map(|p| p.id.as_str())
         .collect();
     // One capture adds rows to at most two partitions (its URL's, its content's).
-    assert!(referenced.len() >= 62, "{} referenced: {referenced:?}", referenced.len());
+    assert!(
+        referenced.len() >= 62,
+        "{} referenced: {referenced:?}",
+        referenced.len()
+    );
     for partition in &next.partitions {
         let stored = next_dir.join("partitions").join(&partition.id);
         match &partition.location {
             Some(_) => {
                 // Referenced: no copy, and the base's own listing.
                 assert!(!stored.exists(), "{} copied", partition.id);
-                let original = base.partitions.iter().find(|b| b.id == partition.id).unwrap();
+                let original = base
+                    .partitions
+                    .iter()
+                    .find(|b| b.id == partition.id)
+                    .unwrap();
                 assert_eq!(partition.files, original.files);
                 assert_eq!(partition.chunks, original.chunks);
                 // Where it points, the partition opens with the digest listed.

@@ -219,12 +219,12 @@ impl CoordinatorService for CoordinatorApi {
             spec.base_partitions = receiver
                 .await
                 .map_err(|e| ApiError::Unavailable(format!("base: {e}")))?
-            .map_err(|e| match e {
-                provindex_pipeline::PipelineError::Publish(e) if e.is_transient() => {
-                    ApiError::Unavailable(format!("base: {e}"))
-                }
-                e => ApiError::invalid("base", e.to_string()),
-            })?;
+                .map_err(|e| match e {
+                    provindex_pipeline::PipelineError::Publish(e) if e.is_transient() => {
+                        ApiError::Unavailable(format!("base: {e}"))
+                    }
+                    e => ApiError::invalid("base", e.to_string()),
+                })?;
         }
         let job_id = if request.job_id.is_empty() {
             format!("job-{}", now_ms())

@@ -211,10 +211,7 @@ pub fn resolve_partitions(
             .join(id)
     };
     Ok(LocalPartitions {
-        partitions: listed
-            .into_iter()
-            .map(|(n, id)| (n, dir_of(&id)))
-            .collect(),
+        partitions: listed.into_iter().map(|(n, id)| (n, dir_of(&id))).collect(),
         publication,
     })
 }

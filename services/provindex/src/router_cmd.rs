@@ -45,7 +45,10 @@ pub struct RouterArgs {
 pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // Made before the backends are described: each is wrapped in its metrics.
-    let metrics = args.metrics_listen.as_ref().map(|_| provindex_rpc::Metrics::new());
+    let metrics = args
+        .metrics_listen
+        .as_ref()
+        .map(|_| provindex_rpc::Metrics::new());
     let backend_metrics = metrics
         .as_ref()
         .map(provindex_rpc::metrics::BackendMetrics::register);
@@ -99,7 +102,10 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let mut config = RouterServerConfig::default();
         if let (Some(metrics_listen), Some(metrics)) = (&args.metrics_listen, metrics) {
             let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
-            tokio::spawn(provindex_rpc::serve_metrics(metrics_listener, metrics.clone()));
+            tokio::spawn(provindex_rpc::serve_metrics(
+                metrics_listener,
+                metrics.clone(),
+            ));
             config.metrics = Some(metrics);
         }
         tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");

@@ -204,7 +204,9 @@ impl Collector for ReadingCollector {
             let mut metric = encoder.encode_descriptor(reading.name, &help, None, kind)?;
             match reading.series.as_slice() {
                 // Without labels: `name 3`, not `name{} 3`.
-                [(labels, value)] if labels.is_empty() => encode_value(reading.kind, *value, metric)?,
+                [(labels, value)] if labels.is_empty() => {
+                    encode_value(reading.kind, *value, metric)?
+                }
                 series => {
                     for (labels, value) in series {
                         encode_value(reading.kind, *value, metric.encode_family(labels)?)?;
@@ -302,7 +304,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("provindex_test_events_total 18\n"), "{text}");
-        assert!(text.contains("# TYPE provindex_test_events counter\n"), "{text}");
+        assert!(
+            text.contains("# TYPE provindex_test_events counter\n"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

@@ -72,7 +72,9 @@ impl Backend for MeteredBackend {
         let kind = call_name(&call);
         let started = Instant::now();
         let answer = self.inner.call(partition, call).await;
-        let code = answer.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+        let code = answer
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
         let backend = self.inner.name().to_owned();
         self.families
             .latency
