@@ -479,3 +479,74 @@ pub fn base_partitions(
     }
     Ok(partitions)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A publication of one partition whose index has these parameters.
+    fn publish(store: &provindex_corpus::store::CorpusStore, uri: &str, norm: u32, spec: &str) {
+        let publication = serde_json::json!({
+            "format": "provindex-publication",
+            "version": 1,
+            "job": "base",
+            "index": {
+                "digest": "00", "format_version": provindex_index::FORMAT_VERSION,
+                "normalization_version": norm, "sketch_spec": spec, "crawls": ["c"],
+                "built_at": 0, "captures": 1, "contents": 1, "urls": 1,
+                "clusters": 0, "clustered_contents": 0
+            },
+            "partitions": [{
+                "id": "p0000",
+                "key_range": {"tables": "all", "start": null, "end": null},
+                "bytes": 0, "files": []
+            }]
+        });
+        store
+            .put(
+                &crate::publish::publication_uri(uri),
+                serde_json::to_vec(&publication).unwrap().into(),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_base_of_another_sketch_spec_or_normalization_is_refused_naming_both() {
+        let store = provindex_corpus::store::CorpusStore::new().unwrap();
+        let spec = crate::prepare::default_hasher().spec();
+        let (norm, ours) = (spec.normalization_version.number(), spec.to_string());
+
+        publish(&store, "memory://bases/same", norm, &ours);
+        assert_eq!(
+            base_partitions(&store, "memory://bases/same").unwrap(),
+            vec!["memory://bases/same#p0000".to_string()]
+        );
+
+        let other = ours.replace("k=", "k=1");
+        publish(&store, "memory://bases/spec", norm, &other);
+        let error = base_partitions(&store, "memory://bases/spec")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("memory://bases/spec")
+                && error.contains(&other)
+                && error.contains(&ours),
+            "{error}"
+        );
+
+        publish(&store, "memory://bases/norm", norm + 1, &ours);
+        let error = base_partitions(&store, "memory://bases/norm")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!("normalization version {}", norm + 1))
+                && error.contains(&format!("with version {norm}")),
+            "{error}"
+        );
+
+        let error = base_partitions(&store, "memory://bases/none")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no publication.json"), "{error}");
+    }
+}
