@@ -15,6 +15,7 @@
 #            bench/corpus/README.md)
 #   WORKERS  worker threads (default 2)
 #   CARGO_TARGET_DIR  (default /root/.cache/provindex-target-release)
+#   BIN      the provindex binary (default its release build there)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -22,7 +23,7 @@ cd "$ROOT"
 CORPUS="${CORPUS:-bench/out/passages-100k/corpus-00000.jsonl.gz}"
 WORKERS="${WORKERS:-2}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/provindex-target-release}"
-BIN="$CARGO_TARGET_DIR/release/provindex"
+BIN="${BIN:-$CARGO_TARGET_DIR/release/provindex}"
 OUT="bench/out/incremental-bench"
 [ -x "$BIN" ] || cargo build --release --workspace --bins
 [ -f "$CORPUS" ] || { echo "no corpus at $CORPUS (see bench/corpus/README.md)" >&2; exit 2; }
@@ -30,8 +31,8 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 
 lines=$(zcat -f "$CORPUS" | wc -l)
 cut=$((lines * 9 / 10))
-zcat -f "$CORPUS" | head -n "$cut" > "$OUT/part-90.jsonl"
-zcat -f "$CORPUS" | tail -n +"$((cut + 1))" > "$OUT/part-10.jsonl"
+zcat -f "$CORPUS" | awk -v cut="$cut" -v a="$OUT/part-90.jsonl" -v b="$OUT/part-10.jsonl" \
+  'NR <= cut { print > a; next } { print > b }'
 
 run() { # name, args...
   local name=$1; shift
