@@ -704,55 +704,12 @@ pub fn fetch(store: &CorpusStore, uri: &str, cache: &Path) -> Result<FetchedInde
         std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
     }
     let outcome = (|| {
-        // Sizes from one listing first: a missing or truncated object is
-        // refused before anything is downloaded.
-        let mut listed: std::collections::HashMap<String, u64> = Default::default();
-        let mut bases: Vec<&str> = publication
-            .partitions
-            .iter()
-            .map(|p| p.files_base(uri))
-            .collect();
-        bases.sort_unstable();
-        bases.dedup();
-        for base in bases {
-            listed.extend(
-                store
-                    .list(&join(base, "partitions/"))
-                    .map(|objects| {
-                        objects
-                            .into_iter()
-                            .map(|o| (o.uri, o.size))
-                            .collect::<Vec<_>>()
-                    })
-                    .or_else(|e| match e {
-                        StoreError::NoMatch(_) => Ok(Default::default()),
-                        e => Err(e),
-                    })?,
-            );
-        }
-        for partition in &publication.partitions {
-            for file in &partition.files {
-                let object = join(partition.files_base(uri), &file.path);
-                match listed.get(&object) {
-                    None => {
-                        return Err(PublishError::Missing {
-                            file: file.path.clone(),
-                            uri: object,
-                            expected: file.size,
-                        });
-                    }
-                    Some(&size) if size != file.size => {
-                        return Err(PublishError::Size {
-                            file: file.path.clone(),
-                            uri: object,
-                            expected: file.size,
-                            actual: size,
-                        });
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
+        // A missing or truncated object is refused before anything is downloaded.
+        check_listed_sizes(
+            store,
+            uri,
+            &publication.partitions.iter().collect::<Vec<_>>(),
+        )?;
         for partition in &publication.partitions {
             let local = partial.join("partitions").join(&partition.id);
             std::fs::create_dir_all(&local).map_err(io(&local))?;
