@@ -75,6 +75,9 @@ pub enum LedgerError {
     BadManifest(String),
     #[error("malformed wire document: {0}")]
     Wire(String),
+    /// A partitioned proof or manifest that does not hold; says which check.
+    #[error("{0}")]
+    Partitioned(String),
     #[error("proof is for the {actual} tree, expected the {expected} tree")]
     WrongTree {
         expected: TreeKind,
@@ -108,6 +111,7 @@ impl provindex_errors::ErrorExt for LedgerError {
             | LedgerError::BadSignature
             | LedgerError::BadManifest(_)
             | LedgerError::Wire(_)
+            | LedgerError::Partitioned(_)
             | LedgerError::WrongTree { .. } => StatusCode::InvalidArgument,
         }
     }

@@ -76,6 +76,41 @@
 //!   "audit_path"}, "successor": same}
 //! ```
 //!
+//! # Partitioned indexes ([`partitioned`], issue 17)
+//!
+//! Each partition p of P (chunks `[p·256/P, (p+1)·256/P)` of the content_id's
+//! first byte) has a [`PartitionManifest`]: version (1) ‖ partition (u32) ‖
+//! partition_count (u32) ‖ chunk_start (u32) ‖ chunk_end (u32) ‖ the
+//! [`LedgerManifest`] canonical bytes of its own trees (`index_digest` = the
+//! partition's digest), signed over `"provindex-ledger-partition-manifest-v1\0"`
+//! ‖ those bytes. The [`PublicationManifest`] — version (1) ‖ versions ‖
+//! sketch spec ‖ content_count ‖ created_at ‖ base ‖ index_digest ‖
+//! partition count (u32) ‖ SHA-256 of each partition manifest's canonical
+//! bytes — is signed over `"provindex-ledger-publication-manifest-v1\0"` ‖
+//! its bytes. Wire documents:
+//!
+//! ```text
+//! signed partition manifest: {"format": "provindex-ledger-signed-partition-manifest-v1",
+//!   "partition", "partition_count", "chunk_start", "chunk_end",
+//!   "manifest": {same fields as above}, "public_key", "signature"}
+//! signed publication: {"format": "provindex-ledger-signed-publication-v1",
+//!   "publication": {"index_format_version", "normalization_version",
+//!     "sketch_spec", "content_count", "created_at", "base_version_digest",
+//!     "index_digest", "partitions": [hex 32 bytes per partition]},
+//!   "public_key", "signature"}
+//! partitioned proof: {"format": "provindex-ledger-partitioned-proof-v1",
+//!   "parts": [{"partition_manifest": signed partition manifest,
+//!              "proof": inclusion or non-inclusion document}]}
+//! ```
+//!
+//! A part holds when its manifest is signed by the trusted key, its digest
+//! is listed at its place in the verified publication, its chunks are its
+//! place's and its versions and `created_at` are the publication's, and its
+//! inner proof verifies against the partition's trees. Inclusion: one part
+//! whose leaf's content_id lies in the part's chunks. Non-inclusion of a
+//! content_id: one part whose chunks hold the id. Non-inclusion of a
+//! SHA-256: P parts, partitions 0..P in order, the same key in each.
+//!
 //! A verifier recomputes the canonical bytes from the manifest's fields
 //! (never trusting a serialized copy), checks the signature against a key it
 //! trusts, then checks proofs against `content_root` or `sha256_root` with
@@ -86,6 +121,7 @@ mod error;
 mod leaf;
 mod manifest;
 pub mod merkle;
+pub mod partitioned;
 mod sorted;
 pub mod wire;
 
@@ -100,6 +136,9 @@ pub use manifest::{
 pub use merkle::{
     EMPTY_ROOT, Hash, InclusionProof, MerkleTree, RootBuilder, TreeHead, leaf_hash, node_hash,
     root_from_inclusion, verify_inclusion,
+};
+pub use partitioned::{
+    PartitionManifest, PublicationManifest, SignedPartitionManifest, SignedPublicationManifest,
 };
 pub use sorted::{
     ContentRootBuilder, ContentTree, LeafProof, NonInclusionProof, Sha256RootBuilder, Sha256Tree,

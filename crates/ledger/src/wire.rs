@@ -4,8 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::merkle::{Hash, InclusionProof};
+use crate::partitioned::{
+    PartitionManifest, PublicationManifest, SignedPartitionManifest, SignedPublicationManifest,
+};
 use crate::{
     LeafProof, LedgerError, LedgerManifest, NonInclusionProof, Result, SignedManifest, TreeKind,
+    VerifyingKey,
 };
 
 pub const SIGNED_MANIFEST_FORMAT: &str = "provindex-ledger-signed-manifest-v1";
@@ -263,4 +267,359 @@ pub fn verify_non_inclusion_json(
         )?,
     }
     Ok((tree, key))
+}
+
+// ---- Partitioned indexes (crate::partitioned) ----
+
+pub const SIGNED_PARTITION_FORMAT: &str = "provindex-ledger-signed-partition-manifest-v1";
+pub const SIGNED_PUBLICATION_FORMAT: &str = "provindex-ledger-signed-publication-v1";
+pub const PARTITIONED_PROOF_FORMAT: &str = "provindex-ledger-partitioned-proof-v1";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedPartitionDoc {
+    format: String,
+    partition: u32,
+    partition_count: u32,
+    chunk_start: u32,
+    chunk_end: u32,
+    manifest: ManifestDoc,
+    public_key: String,
+    signature: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublicationDoc {
+    index_format_version: u32,
+    normalization_version: u32,
+    sketch_spec: String,
+    content_count: u64,
+    created_at: i64,
+    base_version_digest: Option<String>,
+    index_digest: String,
+    partitions: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedPublicationDoc {
+    format: String,
+    publication: PublicationDoc,
+    public_key: String,
+    signature: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartDoc {
+    partition_manifest: SignedPartitionDoc,
+    /// An inclusion or non-inclusion document (by its `format`).
+    proof: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionedProofDoc {
+    format: String,
+    parts: Vec<PartDoc>,
+}
+
+fn manifest_doc(m: &LedgerManifest) -> ManifestDoc {
+    ManifestDoc {
+        index_format_version: m.index_format_version,
+        normalization_version: m.normalization_version,
+        sketch_spec: m.sketch_spec.clone(),
+        content_count: m.content_count,
+        content_root: hex::encode(m.content_root),
+        sha256_root: hex::encode(m.sha256_root),
+        created_at: m.created_at,
+        base_version_digest: m.base_version_digest.map(hex::encode),
+        index_digest: hex::encode(m.index_digest),
+    }
+}
+
+fn manifest_from_doc(m: ManifestDoc) -> Result<LedgerManifest> {
+    Ok(LedgerManifest {
+        index_format_version: m.index_format_version,
+        normalization_version: m.normalization_version,
+        sketch_spec: m.sketch_spec,
+        content_count: m.content_count,
+        content_root: unhex_array("content_root", &m.content_root)?,
+        sha256_root: unhex_array("sha256_root", &m.sha256_root)?,
+        created_at: m.created_at,
+        base_version_digest: m
+            .base_version_digest
+            .map(|d| unhex_array("base_version_digest", &d))
+            .transpose()?,
+        index_digest: unhex_array("index_digest", &m.index_digest)?,
+    })
+}
+
+fn partition_doc(signed: &SignedPartitionManifest) -> SignedPartitionDoc {
+    let m = &signed.manifest;
+    SignedPartitionDoc {
+        format: SIGNED_PARTITION_FORMAT.to_owned(),
+        partition: m.partition,
+        partition_count: m.partition_count,
+        chunk_start: m.chunk_start,
+        chunk_end: m.chunk_end,
+        manifest: manifest_doc(&m.ledger),
+        public_key: hex::encode(signed.public_key),
+        signature: hex::encode(signed.signature),
+    }
+}
+
+fn partition_from_doc(doc: SignedPartitionDoc) -> Result<SignedPartitionManifest> {
+    check_format(&doc.format, SIGNED_PARTITION_FORMAT)?;
+    Ok(SignedPartitionManifest {
+        manifest: PartitionManifest {
+            partition: doc.partition,
+            partition_count: doc.partition_count,
+            chunk_start: doc.chunk_start,
+            chunk_end: doc.chunk_end,
+            ledger: manifest_from_doc(doc.manifest)?,
+        },
+        public_key: unhex_array("public_key", &doc.public_key)?,
+        signature: unhex_array("signature", &doc.signature)?,
+    })
+}
+
+pub fn signed_partition_to_json(signed: &SignedPartitionManifest) -> String {
+    to_json(&partition_doc(signed))
+}
+
+/// Parses a signed partition manifest; it still has to be checked
+/// ([`PublicationManifest::check_partition`]).
+pub fn signed_partition_from_json(text: &str) -> Result<SignedPartitionManifest> {
+    partition_from_doc(from_json(text)?)
+}
+
+pub fn signed_publication_to_json(signed: &SignedPublicationManifest) -> String {
+    let m = &signed.manifest;
+    to_json(&SignedPublicationDoc {
+        format: SIGNED_PUBLICATION_FORMAT.to_owned(),
+        publication: PublicationDoc {
+            index_format_version: m.index_format_version,
+            normalization_version: m.normalization_version,
+            sketch_spec: m.sketch_spec.clone(),
+            content_count: m.content_count,
+            created_at: m.created_at,
+            base_version_digest: m.base_version_digest.map(hex::encode),
+            index_digest: hex::encode(m.index_digest),
+            partitions: m.partitions.iter().map(hex::encode).collect(),
+        },
+        public_key: hex::encode(signed.public_key),
+        signature: hex::encode(signed.signature),
+    })
+}
+
+/// Parses a signed publication manifest; it still has to be
+/// [`SignedPublicationManifest::verify`]d.
+pub fn signed_publication_from_json(text: &str) -> Result<SignedPublicationManifest> {
+    let doc: SignedPublicationDoc = from_json(text)?;
+    check_format(&doc.format, SIGNED_PUBLICATION_FORMAT)?;
+    let m = doc.publication;
+    Ok(SignedPublicationManifest {
+        manifest: PublicationManifest {
+            index_format_version: m.index_format_version,
+            normalization_version: m.normalization_version,
+            sketch_spec: m.sketch_spec,
+            content_count: m.content_count,
+            created_at: m.created_at,
+            base_version_digest: m
+                .base_version_digest
+                .map(|d| unhex_array("base_version_digest", &d))
+                .transpose()?,
+            index_digest: unhex_array("index_digest", &m.index_digest)?,
+            partitions: m
+                .partitions
+                .iter()
+                .map(|d| unhex_array("partitions", d))
+                .collect::<Result<_>>()?,
+        },
+        public_key: unhex_array("public_key", &doc.public_key)?,
+        signature: unhex_array("signature", &doc.signature)?,
+    })
+}
+
+/// A partitioned proof of one part: a partition's signed manifest and an
+/// inclusion or non-inclusion document of that partition's trees.
+pub fn partitioned_proof_to_json(parts: &[(&SignedPartitionManifest, &str)]) -> Result<String> {
+    let parts = parts
+        .iter()
+        .map(|(signed, proof)| {
+            Ok(PartDoc {
+                partition_manifest: partition_doc(signed),
+                proof: serde_json::from_str(proof).map_err(|e| wire(e.to_string()))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(to_json(&PartitionedProofDoc {
+        format: PARTITIONED_PROOF_FORMAT.to_owned(),
+        parts,
+    }))
+}
+
+/// The parts of a partitioned proof: each partition manifest with its
+/// inner document's JSON text.
+pub fn partitioned_proof_parts(text: &str) -> Result<Vec<(SignedPartitionManifest, String)>> {
+    let doc: PartitionedProofDoc = from_json(text)?;
+    check_format(&doc.format, PARTITIONED_PROOF_FORMAT)?;
+    doc.parts
+        .into_iter()
+        .map(|part| {
+            Ok((
+                partition_from_doc(part.partition_manifest)?,
+                serde_json::to_string(&part.proof).map_err(|e| wire(e.to_string()))?,
+            ))
+        })
+        .collect()
+}
+
+/// Merges partitioned proofs' parts into one document (a router joining
+/// every partition's SHA-256 non-inclusion), ordered by partition.
+pub fn merge_partitioned_proofs(texts: &[String]) -> Result<String> {
+    let mut parts = Vec::new();
+    for text in texts {
+        parts.extend(partitioned_proof_parts(text)?);
+    }
+    parts.sort_by_key(|(signed, _)| signed.manifest.partition);
+    let refs: Vec<(&SignedPartitionManifest, &str)> =
+        parts.iter().map(|(s, p)| (s, p.as_str())).collect();
+    partitioned_proof_to_json(&refs)
+}
+
+/// What a verified partitioned proof established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionedClaim {
+    /// The leaf (bytes) is in the tree of `partition`.
+    Included {
+        tree: TreeKind,
+        partition: u32,
+        leaf: Vec<u8>,
+    },
+    /// The key (bytes) is in no partition's tree: `partitions` are the
+    /// partitions whose trees were proven to lack it (the owning one for a
+    /// content_id, all of them for a SHA-256).
+    Absent {
+        tree: TreeKind,
+        key: Vec<u8>,
+        partitions: Vec<u32>,
+    },
+}
+
+fn part_error(partition: u32, error: LedgerError) -> LedgerError {
+    LedgerError::Partitioned(format!("partition {partition}: {error}"))
+}
+
+/// Checks a partitioned proof against a publication manifest that was
+/// already verified with `trusted` (rules in [`crate::partitioned`]).
+pub fn verify_partitioned_json(
+    text: &str,
+    publication: &PublicationManifest,
+    trusted: &VerifyingKey,
+) -> Result<PartitionedClaim> {
+    use crate::SortedLeaf;
+    let parts = partitioned_proof_parts(text)?;
+    let bad = |reason: String| LedgerError::Partitioned(reason);
+    let mut checked = Vec::with_capacity(parts.len());
+    for (signed, proof) in &parts {
+        let manifest = publication.check_partition(signed, trusted)?;
+        let format = serde_json::from_str::<serde_json::Value>(proof)
+            .ok()
+            .and_then(|v| v.get("format").and_then(|f| f.as_str().map(str::to_owned)))
+            .unwrap_or_default();
+        checked.push((manifest, format, proof.as_str()));
+    }
+    let Some((first, format, _)) = checked.first() else {
+        return Err(bad("a partitioned proof with no parts".to_owned()));
+    };
+    if checked.iter().any(|(_, f, _)| f != format) {
+        return Err(bad(
+            "parts mix inclusion and non-inclusion proofs".to_owned()
+        ));
+    }
+    match format.as_str() {
+        INCLUSION_FORMAT => {
+            if checked.len() != 1 {
+                return Err(bad(format!(
+                    "an inclusion proof has one part, not {}",
+                    checked.len()
+                )));
+            }
+            let p = first.partition;
+            let (tree, leaf) =
+                verify_inclusion_json(checked[0].2, &first.ledger).map_err(|e| part_error(p, e))?;
+            let content_id = match tree {
+                TreeKind::Content => crate::LeafFacts::decode(&leaf)?.content_id,
+                TreeKind::Sha256 => crate::ShaLeaf::decode(&leaf)?.content_id,
+            };
+            if !first.owns(content_id) {
+                return Err(bad(format!(
+                    "partition {p}: leaf content {content_id:032x} is outside its chunks [{}, {})",
+                    first.chunk_start, first.chunk_end
+                )));
+            }
+            Ok(PartitionedClaim::Included {
+                tree,
+                partition: p,
+                leaf,
+            })
+        }
+        NON_INCLUSION_FORMAT => {
+            let mut absent: Option<(TreeKind, Vec<u8>)> = None;
+            let mut partitions = Vec::new();
+            for (manifest, _, proof) in &checked {
+                let p = manifest.partition;
+                let (tree, key) = verify_non_inclusion_json(proof, &manifest.ledger)
+                    .map_err(|e| part_error(p, e))?;
+                if let Some((t, k)) = &absent
+                    && (*t != tree || *k != key)
+                {
+                    return Err(bad(format!(
+                        "partition {p}: proves another key or tree than the first part"
+                    )));
+                }
+                absent = Some((tree, key));
+                partitions.push(p);
+            }
+            let (tree, key) = absent.expect("at least one part");
+            match tree {
+                TreeKind::Content => {
+                    if checked.len() != 1 {
+                        return Err(bad(format!(
+                            "a content_id non-inclusion proof has one part (the owning partition), not {}",
+                            checked.len()
+                        )));
+                    }
+                    let content_id = crate::LeafFacts::key_from_bytes(&key)?;
+                    if !first.owns(content_id) {
+                        return Err(bad(format!(
+                            "partition {}: content {content_id:032x} (chunk {}) is outside its chunks [{}, {}), so its absence there proves nothing",
+                            first.partition,
+                            crate::partitioned::content_chunk(content_id),
+                            first.chunk_start,
+                            first.chunk_end
+                        )));
+                    }
+                }
+                TreeKind::Sha256 => {
+                    let expected: Vec<u32> = (0..publication.partition_count()).collect();
+                    if partitions != expected {
+                        return Err(bad(format!(
+                            "a SHA-256 non-inclusion proof needs every partition 0..{} in order, has {partitions:?}",
+                            publication.partition_count()
+                        )));
+                    }
+                }
+            }
+            Ok(PartitionedClaim::Absent {
+                tree,
+                key,
+                partitions,
+            })
+        }
+        other => Err(bad(format!("unknown inner proof format {other:?}"))),
+    }
 }
