@@ -63,31 +63,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME CMD...: runs CMD in the background, prints its address
+# start NAME CMD...: runs CMD in the background (its PID kept for cleanup)
 start() {
     local name="$1"
     shift
     "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
     PIDS+=($!)
+}
+
+# address NAME: waits for NAME's "listening on" line, prints its URL
+address() {
     for _ in $(seq 1 600); do
-        if grep -q '^listening on ' "$OUT/$name.out" 2>/dev/null; then
-            echo "http://$(sed -n 's/^listening on //p' "$OUT/$name.out" | head -n1)"
+        if grep -q '^listening on ' "$OUT/$1.out" 2>/dev/null; then
+            echo "http://$(sed -n 's/^listening on //p' "$OUT/$1.out" | head -n1)"
             return
         fi
         sleep 0.1
     done
-    echo "$name did not start" >&2
-    cat "$OUT/$name.err" >&2
+    echo "$1 did not start" >&2
+    cat "$OUT/$1.err" >&2
     exit 1
 }
 
 HALF=$((PARTITIONS / 2))
 LOW="$(seq -s, 0 $((HALF - 1)))"
 HIGH="$(seq -s, "$HALF" $((PARTITIONS - 1)))"
-DIRECT="$(start direct "$PROVINDEX" serve --index "$IDX1" --listen 127.0.0.1:0)"
-P_LOW="$(start part-low "$PROVINDEX" serve --index "$IDXP" --partitions "$LOW" --listen 127.0.0.1:0)"
-P_HIGH="$(start part-high "$PROVINDEX" serve --index "$IDXP" --partitions "$HIGH" --listen 127.0.0.1:0)"
-ROUTER="$(start router "$PROVINDEX" router --listen 127.0.0.1:0 --backend "$P_LOW" --backend "$P_HIGH")"
+start direct "$PROVINDEX" serve --index "$IDX1" --listen 127.0.0.1:0
+start part-low "$PROVINDEX" serve --index "$IDXP" --partitions "$LOW" --listen 127.0.0.1:0
+start part-high "$PROVINDEX" serve --index "$IDXP" --partitions "$HIGH" --listen 127.0.0.1:0
+DIRECT="$(address direct)"
+P_LOW="$(address part-low)"
+P_HIGH="$(address part-high)"
+start router "$PROVINDEX" router --listen 127.0.0.1:0 --backend "$P_LOW" --backend "$P_HIGH"
+ROUTER="$(address router)"
 echo "== direct $DIRECT, router $ROUTER over $P_LOW ($LOW) and $P_HIGH ($HIGH)" >&2
 
 : > "$RESULTS"
