@@ -297,7 +297,8 @@ pub fn build_aiact_summary(sources: Sources<'_>, options: &AiActOptions) -> Resu
     let mut dataset_inputs: BTreeMap<String, u64> = BTreeMap::new();
     let mut content_types: BTreeMap<String, u64> = BTreeMap::new();
     let mut period: Option<(i64, i64)> = None;
-    reader.for_each_capture(|_, capture| -> Result<()> {
+    // Aggregates only: the walk's order across partitions does not matter.
+    reader.for_each_owned_capture(|_, capture| -> Result<()> {
         if capture.record_kind() == RecordKind::JsonDoc {
             *dataset_inputs
                 .entry(capture.location_uri.clone())

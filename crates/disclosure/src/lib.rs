@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use provindex_corpus::store::{CorpusStore, StoreError};
 use provindex_index::records::{self, CaptureRecord, ContentRecord, Verdict};
 use provindex_index::registry::{CaptureSource, Coverage, Registry};
-use provindex_index::{IndexError, IndexReader};
+use provindex_index::{IndexError, IndexParts, IndexReader};
 use provindex_policy::arithmetic::{
     in_period, largest_remainder, pro_rata, share, split_equally, top_domain_count,
 };
@@ -161,20 +161,22 @@ pub struct WalkProgress<'a> {
 /// Items walked between two progress calls (and once more at the end).
 pub const PROGRESS_EVERY: u64 = 1024;
 
-/// Walks every content with its captures; returns the number visited.
+/// Walks every content with its captures, in content-id order over every
+/// partition ([`IndexParts::for_each_content`]); returns the number visited.
 fn walk_contents(
-    reader: &IndexReader,
+    index: IndexParts<'_>,
     mut visit: impl FnMut(ContentView) -> Result<()>,
 ) -> Result<u64> {
     let mut visited = 0u64;
-    reader.for_each_content(|id, record| -> Result<()> {
+    index.for_each_content(|part, id, record| -> Result<()> {
         visited += 1;
-        visit(view_of(reader, id, record)?)
+        visit(view_of(part, id, record)?)
     })?;
     Ok(visited)
 }
 
-/// One content with its captures read from the index.
+/// One content with its captures read from the index (the partition
+/// holding the content: it has a copy of each of its captures).
 fn view_of(reader: &IndexReader, id: u128, record: ContentRecord) -> Result<ContentView> {
     let mut captures = Vec::new();
     let mut after = None;
@@ -353,7 +355,9 @@ impl<'a> Removals<'a> {
 /// What the index, registry and time of a computation are.
 #[derive(Clone, Copy)]
 pub struct Sources<'a> {
-    pub reader: &'a IndexReader,
+    /// The whole index: one directory (`reader.into()`) or every partition
+    /// of a partitioned one ([`provindex_index::PartitionedIndex`]).
+    pub reader: IndexParts<'a>,
     /// Opt-out registry to honour (`None`: only crawl signals apply).
     pub registry: Option<&'a Registry>,
     /// Registry entries in force at this time apply (unix seconds).
@@ -506,16 +510,17 @@ pub struct PersonalData {
 
 /// Builds the transparency summary; [`DisclosureError::Empty`] on an index
 /// without contents.
-pub fn build_report(reader: &IndexReader) -> Result<TransparencyReport> {
-    build_report_observed(reader, &mut |_| {})
+pub fn build_report<'a>(index: impl Into<IndexParts<'a>>) -> Result<TransparencyReport> {
+    build_report_observed(index, &mut |_| {})
 }
 
 /// [`build_report`], telling `observe` how far its two walks (captures,
 /// then contents) have got: every [`PROGRESS_EVERY`] items and at the end.
-pub fn build_report_observed(
-    reader: &IndexReader,
+pub fn build_report_observed<'a>(
+    index: impl Into<IndexParts<'a>>,
     observe: &mut dyn FnMut(&WalkProgress<'_>),
 ) -> Result<TransparencyReport> {
+    let reader: IndexParts<'a> = index.into();
     let manifest = reader.manifest();
     let index = reader.path().display().to_string();
     let mut captures = 0u64;
@@ -524,7 +529,8 @@ pub fn build_report_observed(
     let mut crawls: BTreeSet<String> = manifest.crawls.iter().cloned().collect();
     let mut period: Option<(i64, i64)> = None;
     let mut domains_with_text: BTreeSet<String> = BTreeSet::new();
-    reader.for_each_capture(|_, capture| -> Result<()> {
+    // Aggregates only: the walk's order across partitions does not matter.
+    reader.for_each_owned_capture(|_, capture| -> Result<()> {
         captures += 1;
         if captures % PROGRESS_EVERY == 0 {
             observe(&WalkProgress {

@@ -43,8 +43,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use provindex_corpus::store::{CorpusStore, StoreError};
-use provindex_index::IndexReader;
 use provindex_index::registry::{Registry, RegistrySnapshot};
+use provindex_index::{IndexParts, IndexReader};
 use provindex_policy::{Reason, RegistryCover};
 use serde::{Deserialize, Serialize};
 
@@ -130,12 +130,17 @@ fn io_error(uri: &Path, source: std::io::Error) -> DisclosureError {
     })
 }
 
-/// The index version `reader` reads, with its `ledger.json` if any. A
-/// `ledger.json` that cannot be read as a signed manifest is an error
-/// naming the file and field.
-pub fn index_version(reader: &IndexReader) -> Result<IndexVersion> {
+/// The index version `reader` reads, with its `ledger.json` if any (in the
+/// index directory; a partitioned index is not signed). A `ledger.json`
+/// that cannot be read as a signed manifest is an error naming the file
+/// and field.
+pub fn index_version(reader: IndexParts<'_>) -> Result<IndexVersion> {
     let manifest = reader.manifest();
-    let path = reader.path().join(LEDGER_FILE);
+    let directory = match reader.parts() {
+        [one] => one.path(),
+        _ => reader.path(),
+    };
+    let path = directory.join(LEDGER_FILE);
     let ledger = match std::fs::read_to_string(&path) {
         Ok(text) => Some(ledger_facts(&path, &text)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -484,11 +489,14 @@ pub fn content_lineage(
             manifest_digest: None,
         });
     }
-    let reader_of = |digest: &str| -> Option<&IndexReader> {
+    let reader_of = |digest: &str| -> Option<IndexParts<'_>> {
         if digest == served.digest {
             Some(sources.reader)
         } else {
-            readers.get(digest).and_then(Option::as_ref)
+            readers
+                .get(digest)
+                .and_then(Option::as_ref)
+                .map(IndexParts::from)
         }
     };
 
@@ -580,7 +588,7 @@ pub fn content_lineage(
                     registry: sources.registry,
                     at: export.at,
                 };
-                let view = view_of(reader, id, record)?;
+                let view = view_of(reader.part_of_content(id), id, record)?;
                 let covers = if export.registry.is_some() {
                     as_of(registry_covers(&at_export, &view)?, export)
                 } else {

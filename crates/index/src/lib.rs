@@ -10,6 +10,7 @@ pub mod ids;
 pub mod keys;
 mod manifest;
 pub mod partition;
+mod partitioned;
 mod reader;
 pub mod records;
 pub mod registry;
@@ -19,6 +20,7 @@ pub mod schema;
 pub use builder::{BuildFacts, BuildSummary, IndexBuilder, NewContent};
 pub use error::IndexError;
 pub use manifest::{FORMAT_VERSION, InputWarcinfo, Manifest};
+pub use partitioned::{IndexParts, PartitionedIndex};
 pub use provindex_store::StoreStats;
 pub use reader::{
     IndexReader, TableSize, UrlHit, UrlScan, UrlScanPage, chunk_digests, digest_of_chunks,

@@ -1008,8 +1008,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 /// Refuses, before anything is downloaded, a file of `partitions` that the
 /// listing of its partition's directory (under the partition's own
 /// location, for one referenced from an earlier publication) shows missing
-/// or of another size.
-fn check_listed_sizes(
+/// or of another size. Also for a local publication (`uri` an absolute
+/// path), which is read in place.
+pub fn check_listed_sizes(
     store: &CorpusStore,
     uri: &str,
     partitions: &[&Partition],

@@ -177,7 +177,7 @@ pub fn lineage(
     let mut answer = lineage::content_lineage(
         store,
         Sources {
-            reader: index,
+            reader: index.into(),
             registry,
             at: 0,
         },

@@ -320,7 +320,7 @@ impl ReportService for ReportApi {
             .blocking(move |reader, registry| {
                 disclosure::build_compensation(
                     Sources {
-                        reader,
+                        reader: reader.into(),
                         registry,
                         at,
                     },
@@ -354,7 +354,7 @@ impl ReportService for ReportApi {
                     disclosure::build_export(
                         &store,
                         Sources {
-                            reader,
+                            reader: reader.into(),
                             registry,
                             at,
                         },

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use provindex_disclosure::{self as disclosure, AiActOptions, Sources};
-use provindex_index::IndexReader;
+use provindex_index::IndexParts;
 
 #[derive(Args, Debug, Default)]
 pub struct AiActArgs {
@@ -39,7 +39,7 @@ impl AiActArgs {
 }
 
 /// Computes the summary and writes the files asked for.
-pub fn write_aiact(reader: &IndexReader, args: &AiActArgs) -> anyhow::Result<()> {
+pub fn write_aiact(reader: IndexParts<'_>, args: &AiActArgs) -> anyhow::Result<()> {
     if !args.wanted() {
         if args.registry.is_some() || args.at.is_some() {
             anyhow::bail!(

@@ -9,14 +9,21 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use provindex_disclosure::{self as disclosure, CompensationTerms, Sources};
-use provindex_index::{IndexReader, Registry};
+use provindex_index::{PartitionedIndex, Registry};
 
 use crate::progress::{Progress, ProgressArgs};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// The index directory.
+    /// The index: a directory, a partitioned index's publication (a local
+    /// directory holding publication.json), or a published index's URI
+    /// (s3://bucket/prefix, fetched and verified into --cache-dir, as
+    /// `serve` does). A publication is read as one index: every partition's
+    /// own rows, in order.
     index: PathBuf,
+    /// Local cache of fetched indexes (as `serve --cache-dir`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Where to write the manifest: a local path, file:///path or
     /// s3://bucket/key (S3 settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
     /// ...). Its extension (.parquet, .jsonl.zst, .jsonl) picks the format
@@ -43,8 +50,15 @@ pub struct ExportArgs {
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// The index directory.
+    /// The index: a directory, a partitioned index's publication (a local
+    /// directory holding publication.json), or a published index's URI
+    /// (s3://bucket/prefix, fetched and verified into --cache-dir, as
+    /// `serve` does). A publication is read as one index: every partition's
+    /// own rows, in order.
     index: PathBuf,
+    /// Local cache of fetched indexes (as `serve --cache-dir`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Write the summary as JSON here (default: print it on stdout).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -60,8 +74,15 @@ pub struct ReportArgs {
 
 #[derive(Args, Debug)]
 pub struct CompensationArgs {
-    /// The index directory.
+    /// The index: a directory, a partitioned index's publication (a local
+    /// directory holding publication.json), or a published index's URI
+    /// (s3://bucket/prefix, fetched and verified into --cache-dir, as
+    /// `serve` does). A publication is read as one index: every partition's
+    /// own rows, in order.
     index: PathBuf,
+    /// Local cache of fetched indexes (as `serve --cache-dir`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// The amount to distribute.
     #[arg(long)]
     pool: f64,
@@ -83,8 +104,8 @@ pub struct CompensationArgs {
     json: PathBuf,
 }
 
-fn open(index: &Path) -> anyhow::Result<IndexReader> {
-    IndexReader::open(index).with_context(|| format!("opening index {}", index.display()))
+fn open(index: &Path, cache_dir: Option<&PathBuf>) -> anyhow::Result<PartitionedIndex> {
+    crate::fetch::open_whole(index, cache_dir.map(PathBuf::as_path))
 }
 
 pub(crate) fn open_registry(path: Option<&PathBuf>) -> anyhow::Result<Option<Registry>> {
@@ -141,7 +162,7 @@ pub(crate) fn pretty(value: serde_json::Value) -> Vec<u8> {
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
-    let reader = open(&args.index)?;
+    let index = open(&args.index, args.cache_dir.as_ref())?;
     let registry = open_registry(args.registry.as_ref())?;
     // Multi-threaded: the streaming upload blocks on this runtime's handle
     // from this thread while its parts upload on the workers.
@@ -165,7 +186,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let summary = disclosure::build_export_observed(
         &store,
         Sources {
-            reader: &reader,
+            reader: index.view(),
             registry: registry.as_ref(),
             at: args.at.unwrap_or_else(disclosure::now),
         },
@@ -185,10 +206,10 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let reader = open(&args.index)?;
+    let index = open(&args.index, args.cache_dir.as_ref())?;
     let mut progress = Progress::new(args.progress.progress);
     let report =
-        disclosure::build_report_observed(&reader, &mut |walk| progress.walk("report", walk))?;
+        disclosure::build_report_observed(&index, &mut |walk| progress.walk("report", walk))?;
     progress.finish();
     match &args.json {
         Some(path) => write_atomically(path, &pretty(serde_json::to_value(&report)?))?,
@@ -203,7 +224,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.html {
         println!("html: {}", path.display());
     }
-    crate::aiact_cmd::write_aiact(&reader, &args.aiact)?;
+    crate::aiact_cmd::write_aiact(index.view(), &args.aiact)?;
     Ok(())
 }
 
@@ -215,11 +236,11 @@ pub fn run_compensation(args: CompensationArgs) -> anyhow::Result<()> {
     };
     // Bad arguments first, before anything is opened.
     terms.validate().map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let reader = open(&args.index)?;
+    let index = open(&args.index, args.cache_dir.as_ref())?;
     let registry = open_registry(args.registry.as_ref())?;
     let statement = disclosure::build_compensation(
         Sources {
-            reader: &reader,
+            reader: index.view(),
             registry: registry.as_ref(),
             at: args.at.unwrap_or_else(disclosure::now),
         },

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use provindex_corpus::store::CorpusStore;
-use provindex_index::Manifest;
+use provindex_index::{IndexReader, Manifest, PartitionedIndex};
 use provindex_pipeline::publish::{self, FetchedIndex};
 
 /// Where a fetched index is cached unless `--cache-dir` says otherwise:
@@ -179,6 +179,9 @@ pub fn resolve_partitions(
         );
         listed.retain(|(n, _)| wanted.contains(n));
     }
+    if store.is_none() {
+        check_local_files(index, &publication, &listed)?;
+    }
     let (publication, base) = match &store {
         Some(store) => {
             let cache = cache_dir
@@ -214,4 +217,57 @@ pub fn resolve_partitions(
         partitions: listed.into_iter().map(|(n, id)| (n, dir_of(&id))).collect(),
         publication,
     })
+}
+
+/// Refuses, before anything opens them, a local publication whose listed
+/// partitions lack a file or hold one of another size (the check a fetch
+/// makes of the object store's listing, `publish::check_listed_sizes`).
+fn check_local_files(
+    index: &Path,
+    publication: &publish::Publication,
+    listed: &[(u32, String)],
+) -> anyhow::Result<()> {
+    // The check compares absolute paths, as the local listing gives them.
+    let absolute = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = absolute(index).to_string_lossy().into_owned();
+    let partitions: Vec<publish::Partition> = publication
+        .partitions
+        .iter()
+        .filter(|p| listed.iter().any(|(_, id)| *id == p.id))
+        .map(|p| publish::Partition {
+            location: p
+                .location
+                .as_deref()
+                .map(|l| absolute(Path::new(l)).to_string_lossy().into_owned()),
+            ..p.clone()
+        })
+        .collect();
+    let store = CorpusStore::new().context("starting the object-store client")?;
+    publish::check_listed_sizes(&store, &base, &partitions.iter().collect::<Vec<_>>())
+        .with_context(|| format!("{}: refusing the publication", index.display()))?;
+    Ok(())
+}
+
+/// The whole index at `index`, for a walk over all of it (export, report,
+/// compensation, the AI Act summary): an index directory as it is; a
+/// publication (a local directory holding `publication.json`, or an
+/// object-store URI fetched and verified into `cache_dir`) as every
+/// partition it lists ([`resolve_partitions`]), opened as one index whose
+/// digest must be the publication's (`PartitionedIndex`).
+pub fn open_whole(index: &Path, cache_dir: Option<&Path>) -> anyhow::Result<PartitionedIndex> {
+    let text = index.to_string_lossy();
+    if publication_of(index)?.is_none() {
+        anyhow::ensure!(
+            !publish::is_remote(&text),
+            "{text} holds no {} (not published, or still being published)",
+            publish::PUBLICATION_FILE
+        );
+        let reader = IndexReader::open(index)
+            .with_context(|| format!("opening index {}", index.display()))?;
+        return Ok(PartitionedIndex::whole(reader));
+    }
+    let local = resolve_partitions(index, cache_dir, None)?;
+    let dirs: Vec<PathBuf> = local.partitions.into_iter().map(|(_, dir)| dir).collect();
+    PartitionedIndex::open(index, &dirs, Some(&local.publication.index.digest))
+        .with_context(|| format!("opening the partitions of {text}"))
 }
