@@ -115,12 +115,6 @@ impl JobSpec {
             self.index_partitions = 1;
         }
         Partitioning::new(self.index_partitions).map_err(|e| invalid("index_partitions", &e))?;
-        if self.index_partitions > 1 && !self.signing_key.is_empty() {
-            return Err(invalid(
-                "signing_key",
-                "a partitioned index has no signed ledger yet: build it with index_partitions 1",
-            ));
-        }
         if self.max_attempts == 0 {
             self.max_attempts = DEFAULT_MAX_ATTEMPTS;
         }

@@ -26,8 +26,9 @@ use std::path::{Path, PathBuf};
 
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::{
-    ContentTree, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild, Sha256Tree, ShaLeaf,
-    SignedManifest, SigningKey, wire,
+    ContentTree, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild, PartitionManifest,
+    PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest, SignedPartitionManifest,
+    SignedPublicationManifest, SigningKey, wire,
 };
 use provindex_policy::{CaptureSignal, Subject, Verdict, reservation};
 
@@ -206,6 +207,101 @@ pub fn write_ledger(
     Ok(signed)
 }
 
+/// `<out>/ledger/<partition id>.json`: a partition's signed manifest in a
+/// partitioned publication (the publication's own is `<out>/ledger.json`).
+pub fn partition_ledger_uri(out: &str, id: &str) -> String {
+    format!("{}/ledger/{id}.json", out.trim_end_matches('/'))
+}
+
+/// `<out>/ledger.json` of a publication.
+pub fn publication_ledger_uri(out: &str) -> String {
+    format!("{}/{LEDGER_FILE}", out.trim_end_matches('/'))
+}
+
+/// The signed manifest of one built partition (`index_dir` is its
+/// database): its trees, its place and chunks, its own digest.
+pub fn sign_partition_ledger(
+    index_dir: &Path,
+    key: &SigningKey,
+) -> Result<SignedPartitionManifest, LedgerBuildError> {
+    let reader = IndexReader::open(index_dir)?;
+    let trees = LedgerTrees::of_index(&reader)?;
+    Ok(partition_manifest(&reader, &trees)?.sign(key))
+}
+
+/// The unsigned partition manifest of a partition database whose trees are
+/// `trees`.
+pub fn partition_manifest(
+    reader: &IndexReader,
+    trees: &LedgerTrees,
+) -> Result<PartitionManifest, LedgerBuildError> {
+    let m = reader.manifest();
+    let (start, end) = provindex_ledger::partitioned::partition_chunks(m.partition, m.partitions)?;
+    Ok(PartitionManifest {
+        partition: m.partition,
+        partition_count: m.partitions,
+        chunk_start: start,
+        chunk_end: end,
+        ledger: ledger_manifest(reader, trees)?,
+    })
+}
+
+/// Signs the publication manifest over every partition's manifest (in
+/// partition order, all of one build) and the whole index's digest.
+pub fn sign_publication_ledger(
+    partitions: &[SignedPartitionManifest],
+    index_digest: &str,
+    key: &SigningKey,
+) -> Result<SignedPublicationManifest, LedgerBuildError> {
+    let bad = |reason: String| LedgerBuildError::Ledger(LedgerError::Partitioned(reason));
+    let first = &partitions
+        .first()
+        .ok_or_else(|| bad("no partition manifests".to_owned()))?
+        .manifest;
+    for (n, signed) in partitions.iter().enumerate() {
+        let m = &signed.manifest;
+        if m.partition as usize != n || m.partition_count as usize != partitions.len() {
+            return Err(bad(format!(
+                "partition manifest {n} is partition {} of {}",
+                m.partition, m.partition_count
+            )));
+        }
+        if (
+            m.ledger.index_format_version,
+            m.ledger.normalization_version,
+            &m.ledger.sketch_spec,
+            m.ledger.created_at,
+        ) != (
+            first.ledger.index_format_version,
+            first.ledger.normalization_version,
+            &first.ledger.sketch_spec,
+            first.ledger.created_at,
+        ) {
+            return Err(bad(format!(
+                "partition {n}'s versions or build time differ from partition 0's"
+            )));
+        }
+    }
+    let index_digest = hex::decode(index_digest)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| LedgerBuildError::BadIndexDigest(index_digest.to_owned()))?;
+    Ok(PublicationManifest {
+        index_format_version: first.ledger.index_format_version,
+        normalization_version: first.ledger.normalization_version,
+        sketch_spec: first.ledger.sketch_spec.clone(),
+        content_count: partitions
+            .iter()
+            .map(|p| p.manifest.ledger.content_count)
+            .sum(),
+        created_at: first.ledger.created_at,
+        base_version_digest: None,
+        index_digest,
+        partitions: partitions.iter().map(|p| p.manifest.digest()).collect(),
+    }
+    .sign(key))
+}
+
 /// The index's ledger as served: `ledger.json` checked against the index.
 #[derive(Debug, Clone)]
 pub struct LoadedLedger {
@@ -241,7 +337,17 @@ pub fn load_ledger(reader: &IndexReader) -> Result<Option<LoadedLedger>, LedgerB
     signed.verify(&key).map_err(|e| mismatch(e.to_string()))?;
     let trees = LedgerTrees::of_index(reader)?;
     let expected = ledger_manifest(reader, &trees)?;
-    let claimed = &signed.manifest;
+    check_describes(&signed.manifest, &expected).map_err(mismatch)?;
+    Ok(Some(LoadedLedger {
+        signed,
+        json,
+        trees,
+    }))
+}
+
+/// Whether a claimed manifest describes the index whose recomputed one is
+/// `expected`; else which field differs.
+fn check_describes(claimed: &LedgerManifest, expected: &LedgerManifest) -> Result<(), String> {
     let hex32 = |h: &[u8; 32]| hex::encode(h);
     let checks: [(&str, String, String); 8] = [
         (
@@ -287,14 +393,88 @@ pub fn load_ledger(reader: &IndexReader) -> Result<Option<LoadedLedger>, LedgerB
     ];
     for (field, claimed, actual) in checks {
         if claimed != actual {
-            return Err(mismatch(format!(
+            return Err(format!(
                 "{field} is {claimed} in the manifest but {actual} in the index"
-            )));
+            ));
         }
     }
-    Ok(Some(LoadedLedger {
-        signed,
-        json,
+    Ok(())
+}
+
+/// A partition's ledger as served: the publication's signed manifest, the
+/// partition's signed manifest, both checked, and the partition's trees.
+#[derive(Debug, Clone)]
+pub struct LoadedPartitionLedger {
+    pub publication: SignedPublicationManifest,
+    /// `<publication>/ledger.json` verbatim.
+    pub publication_json: String,
+    pub partition: SignedPartitionManifest,
+    pub trees: LedgerTrees,
+}
+
+/// Reads the ledger of partition `reader` of the publication at
+/// `publication_dir` (`ledger.json` and `ledger/<id>.json`; `Ok(None)` when
+/// the publication has no `ledger.json`), checks the publication's
+/// signature against the key it names, the partition manifest against the
+/// publication (signed by that key, listed at its place, its chunks) and
+/// against the partition's database (trees recomputed), naming the field.
+pub fn load_partition_ledger(
+    reader: &IndexReader,
+    publication_dir: &Path,
+) -> Result<Option<LoadedPartitionLedger>, LedgerBuildError> {
+    let path = publication_dir.join(LEDGER_FILE);
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| LedgerBuildError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let publication_json = read(&path)?;
+    let mismatch = |path: &Path, reason: String| LedgerBuildError::Mismatch {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let publication = wire::signed_publication_from_json(&publication_json)
+        .map_err(|e| mismatch(&path, e.to_string()))?;
+    let key = provindex_ledger::verifying_key_from_bytes(&publication.public_key)
+        .map_err(|e| mismatch(&path, e.to_string()))?;
+    publication
+        .verify(&key)
+        .map_err(|e| mismatch(&path, e.to_string()))?;
+    let m = reader.manifest();
+    let id = crate::publish::partition_id(m.partition);
+    let partition_path = publication_dir.join("ledger").join(format!("{id}.json"));
+    let partition = wire::signed_partition_from_json(&read(&partition_path)?)
+        .map_err(|e| mismatch(&partition_path, e.to_string()))?;
+    publication
+        .manifest
+        .check_partition(&partition, &key)
+        .map_err(|e| mismatch(&partition_path, e.to_string()))?;
+    let trees = LedgerTrees::of_index(reader)?;
+    let expected = partition_manifest(reader, &trees)?;
+    let claimed = &partition.manifest;
+    if (claimed.partition, claimed.partition_count)
+        != (expected.partition, expected.partition_count)
+    {
+        return Err(mismatch(
+            &partition_path,
+            format!(
+                "partition {} of {} in the manifest but {} of {} in the index",
+                claimed.partition,
+                claimed.partition_count,
+                expected.partition,
+                expected.partition_count
+            ),
+        ));
+    }
+    check_describes(&claimed.ledger, &expected.ledger).map_err(|r| mismatch(&partition_path, r))?;
+    Ok(Some(LoadedPartitionLedger {
+        publication,
+        publication_json,
+        partition,
         trees,
     }))
 }

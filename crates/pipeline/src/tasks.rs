@@ -186,6 +186,10 @@ pub struct BuildResult {
     /// publish stage (the report's manifest holds its chunk digests).
     #[serde(default)]
     pub partition: Option<crate::publish::Partition>,
+    /// A partition of a signed partitioned index: its signed partition
+    /// ledger manifest (wire JSON), for the publish stage (issue 17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<String>,
 }
 
 /// The publish stage: every partition built, listed in one publication.
@@ -1383,6 +1387,18 @@ fn build(
         .map_err(|e| TaskError::Retry(format!("index {}: {e}", dir.display())))?;
     if partitioned {
         let id = crate::publish::partition_id(payload.partition);
+        // Signed before upload, from the built database, so a partition
+        // referenced from a base is signed with this build's facts too.
+        let ledger = match spec.signing_key.is_empty() {
+            true => None,
+            false => {
+                let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
+                    .map_err(|e| TaskError::Permanent(e.to_string()))?;
+                let signed = crate::ledger::sign_partition_ledger(&dir, &key)
+                    .map_err(|e| TaskError::Retry(format!("ledger of {}: {e}", dir.display())))?;
+                Some(provindex_ledger::wire::signed_partition_to_json(&signed))
+            }
+        };
         let shared = crate::publish::shared_base_partition(
             &ctx.store,
             &spec.base,
@@ -1414,6 +1430,7 @@ fn build(
                 output: spec.output.clone(),
                 report,
                 partition: Some(partition),
+                ledger,
             },
         });
     }
@@ -1440,6 +1457,7 @@ fn build(
                 output: spec.output.clone(),
                 report,
                 partition: None,
+                ledger: None,
             },
         });
     }
@@ -1451,6 +1469,7 @@ fn build(
                 .to_string(),
             report,
             partition: None,
+            ledger: None,
         },
     })
 }
@@ -1471,6 +1490,10 @@ fn publish_partitions(
     payload: &PublishPayload,
 ) -> Result<BuildResult, TaskError> {
     let spec = &lease.spec;
+    let ledger_digest = match spec.signing_key.is_empty() {
+        true => None,
+        false => Some(write_partitioned_ledger(ctx, lease, payload)?),
+    };
     let publication = crate::publish::publish_partitions(
         &ctx.store,
         &spec.output,
@@ -1478,11 +1501,88 @@ fn publish_partitions(
         &lease.job_id,
     )
     .map_err(|e| publish_error(&spec.output, e))?;
+    if let Some(digest) = ledger_digest
+        && digest != publication.index.digest
+    {
+        return Err(TaskError::Permanent(format!(
+            "{}: the ledger signs index digest {digest}, the publication lists {}",
+            crate::ledger::publication_ledger_uri(&spec.output),
+            publication.index.digest
+        )));
+    }
     let mut report = crate::writer::merge_reports(payload.partitions.iter().map(|p| &p.report));
     report.manifest.digest = publication.index.digest.clone();
     Ok(BuildResult {
         output: spec.output.clone(),
         report,
         partition: None,
+        ledger: None,
     })
+}
+
+/// The ledger of a signed partitioned index, written before
+/// `publication.json` (which is last): every partition's signed manifest at
+/// `<out>/ledger/<id>.json` and the signed publication manifest over them at
+/// `<out>/ledger.json`. Deterministic, so a retry rewrites the same bytes;
+/// nothing is written over another job's publication. Returns the index
+/// digest it signed.
+fn write_partitioned_ledger(
+    ctx: &TaskContext,
+    lease: &Lease,
+    payload: &PublishPayload,
+) -> Result<String, TaskError> {
+    let spec = &lease.spec;
+    let out = &spec.output;
+    let mut built: Vec<&BuildResult> = payload.partitions.iter().collect();
+    built.sort_by_key(|b| b.report.manifest.partition);
+    let mut chunks = Vec::new();
+    let mut partitions = Vec::new();
+    for (n, result) in built.iter().enumerate() {
+        for digest in &result.report.manifest.chunk_digests {
+            let bytes = hex::decode(digest)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| {
+                    TaskError::Permanent(format!("partition {n}: chunk digest {digest:?}"))
+                })?;
+            chunks.push(bytes);
+        }
+        let json = result.ledger.as_deref().ok_or_else(|| {
+            TaskError::Permanent(format!(
+                "partition {n} was built without its ledger manifest"
+            ))
+        })?;
+        let signed = provindex_ledger::wire::signed_partition_from_json(json)
+            .map_err(|e| TaskError::Permanent(format!("partition {n} ledger manifest: {e}")))?;
+        partitions.push(signed);
+    }
+    let digest = provindex_index::digest_of_chunks(&chunks);
+    if let Some((publication, _)) =
+        crate::publish::read_publication(&ctx.store, out).map_err(|e| publish_error(out, e))?
+        && publication.job != lease.job_id
+    {
+        // publish_partitions refuses it, naming what is there.
+        return Ok(digest);
+    }
+    let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
+        .map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let signed = crate::ledger::sign_publication_ledger(&partitions, &digest, &key)
+        .map_err(|e| TaskError::Permanent(format!("ledger of {out}: {e}")))?;
+    let put = |uri: String, text: String| {
+        ctx.store
+            .put(&uri, Bytes::from(text))
+            .map_err(|e| TaskError::Retry(format!("writing {uri}: {e}")))
+    };
+    for (n, partition) in partitions.iter().enumerate() {
+        let id = crate::publish::partition_id(n as u32);
+        put(
+            crate::ledger::partition_ledger_uri(out, &id),
+            provindex_ledger::wire::signed_partition_to_json(partition),
+        )?;
+    }
+    put(
+        crate::ledger::publication_ledger_uri(out),
+        provindex_ledger::wire::signed_publication_to_json(&signed),
+    )?;
+    Ok(digest)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use provindex_index::IndexReader;
 use provindex_ledger::{TreeKind, wire};
-use provindex_pipeline::ledger::LoadedLedger;
+use provindex_pipeline::ledger::{LedgerTrees, LoadedLedger, LoadedPartitionLedger};
 use provindex_proto::v1::ledger_service_server::LedgerService;
 use provindex_proto::v1::prove_content_request::Key;
 use provindex_proto::v1::{
@@ -74,8 +74,8 @@ fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
 }
 
 /// The content tree inclusion proof of `content_id`, if it is a leaf.
-fn content_inclusion(ledger: &LoadedLedger, content_id: u128) -> Result<Option<String>, ApiError> {
-    let tree = &ledger.trees.content;
+fn content_inclusion(trees: &LedgerTrees, content_id: u128) -> Result<Option<String>, ApiError> {
+    let tree = &trees.content;
     match tree.position(&content_id) {
         Ok(index) => {
             let proof = tree.leaf_proof(index).map_err(internal)?;
@@ -89,20 +89,27 @@ pub fn prove(
     ledger: &LoadedLedger,
     request: &ProveContentRequest,
 ) -> Result<ProveContentResponse, ApiError> {
+    prove_in(&ledger.trees, request)
+}
+
+/// ProveContent over one set of trees (a whole index's or a partition's).
+fn prove_in(
+    trees: &LedgerTrees,
+    request: &ProveContentRequest,
+) -> Result<ProveContentResponse, ApiError> {
     let mut response = ProveContentResponse::default();
     match &request.key {
         None => return Err(ApiError::invalid("key", "set content_id or sha256")),
         Some(Key::ContentId(text)) => {
             let content_id = parse_content_id(text)?;
-            match content_inclusion(ledger, content_id)? {
+            match content_inclusion(trees, content_id)? {
                 Some(json) => {
                     response.present = true;
                     response.inclusion_json = json;
                     response.content_id = format!("{content_id:032x}");
                 }
                 None => {
-                    let proof = ledger
-                        .trees
+                    let proof = trees
                         .content
                         .non_inclusion_proof(&content_id)
                         .map_err(internal)?;
@@ -116,7 +123,7 @@ pub fn prove(
         }
         Some(Key::Sha256(text)) => {
             let sha = parse_sha256(text)?;
-            let tree = &ledger.trees.sha256;
+            let tree = &trees.sha256;
             match tree.position(&sha) {
                 Ok(index) => {
                     let content_id = tree.leaves()[index].content_id;
@@ -125,7 +132,7 @@ pub fn prove(
                     response.sha256_inclusion_json =
                         wire::inclusion_to_json(TreeKind::Sha256, &proof);
                     response.inclusion_json =
-                        content_inclusion(ledger, content_id)?.ok_or_else(|| {
+                        content_inclusion(trees, content_id)?.ok_or_else(|| {
                             ApiError::Internal(format!(
                                 "sha256 leaf names content {content_id:032x}, not in the content tree"
                             ))
@@ -162,7 +169,7 @@ pub fn capture_link(
             "capture {capture_id:032x} has no text, so it links to no content"
         ))
     })?;
-    let inclusion_json = content_inclusion(ledger, content_id)?.ok_or_else(|| {
+    let inclusion_json = content_inclusion(&ledger.trees, content_id)?.ok_or_else(|| {
         ApiError::Internal(format!(
             "capture {capture_id:032x} links to content {content_id:032x}, not in the ledger"
         ))
@@ -172,6 +179,117 @@ pub fn capture_link(
         content_id: format!("{content_id:032x}"),
         inclusion_json,
     })
+}
+
+/// One partition's ledger (issue 17): answers like the whole index's, each
+/// proof wrapped with the partition's signed manifest
+/// (`provindex-ledger-partitioned-proof-v1`), so a router or client joins
+/// or passes them on and a verifier needs only the publication manifest.
+pub struct PartitionLedger {
+    ledger: Arc<LoadedPartitionLedger>,
+    index: Arc<IndexReader>,
+}
+
+impl PartitionLedger {
+    pub fn new(ledger: Arc<LoadedPartitionLedger>, index: Arc<IndexReader>) -> Self {
+        Self { ledger, index }
+    }
+
+    fn wrap(&self, inner: String) -> Result<String, ApiError> {
+        if inner.is_empty() {
+            return Ok(inner);
+        }
+        wire::partitioned_proof_to_json(&[(&self.ledger.partition, &inner)]).map_err(internal)
+    }
+
+    fn partition(&self) -> u32 {
+        self.ledger.partition.manifest.partition
+    }
+
+    /// ProveContent in this partition. A content_id of another partition is
+    /// refused (its absence here would prove nothing); a SHA-256 is
+    /// answered here alone (absent: this partition's part of the proof).
+    pub fn prove(&self, request: &ProveContentRequest) -> Result<ProveContentResponse, ApiError> {
+        if let Some(Key::ContentId(text)) = &request.key {
+            let content_id = parse_content_id(text)?;
+            let m = &self.ledger.partition.manifest;
+            if !m.owns(content_id) {
+                return Err(ApiError::invalid(
+                    "content_id",
+                    format!(
+                        "{content_id:032x} is not in partition {}'s chunks [{}, {})",
+                        m.partition, m.chunk_start, m.chunk_end
+                    ),
+                ));
+            }
+        }
+        let mut response = prove_in(&self.ledger.trees, request)?;
+        response.inclusion_json = self.wrap(std::mem::take(&mut response.inclusion_json))?;
+        response.sha256_inclusion_json =
+            self.wrap(std::mem::take(&mut response.sha256_inclusion_json))?;
+        response.non_inclusion_json =
+            self.wrap(std::mem::take(&mut response.non_inclusion_json))?;
+        Ok(response)
+    }
+
+    /// GetCaptureLink in this partition: NOT_FOUND unless it holds the
+    /// capture and owns its content (the content's partition holds a copy
+    /// of each of its captures).
+    pub fn capture_link(
+        &self,
+        request: &GetCaptureLinkRequest,
+    ) -> Result<GetCaptureLinkResponse, ApiError> {
+        let capture_id = hex_u128(&request.capture_id).ok_or_else(|| {
+            ApiError::invalid(
+                "capture_id",
+                format!("{:?} is not 32 hex digits", echo(&request.capture_id)),
+            )
+        })?;
+        let record = self.index.capture(capture_id)?.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no capture {} in partition {}",
+                echo(&request.capture_id),
+                self.partition()
+            ))
+        })?;
+        let content_id = record.content_id().ok_or_else(|| {
+            ApiError::FailedPrecondition(format!(
+                "capture {capture_id:032x} has no text, so it links to no content"
+            ))
+        })?;
+        if !self.ledger.partition.manifest.owns(content_id) {
+            return Err(ApiError::NotFound(format!(
+                "capture {capture_id:032x}'s content {content_id:032x} is not in partition {}",
+                self.partition()
+            )));
+        }
+        let inclusion = content_inclusion(&self.ledger.trees, content_id)?.ok_or_else(|| {
+            ApiError::Internal(format!(
+                "capture {capture_id:032x} links to content {content_id:032x}, not in partition {}'s ledger",
+                self.partition()
+            ))
+        })?;
+        Ok(GetCaptureLinkResponse {
+            capture_id: format!("{capture_id:032x}"),
+            content_id: format!("{content_id:032x}"),
+            inclusion_json: self.wrap(inclusion)?,
+        })
+    }
+
+    /// The publication's signed manifest (the same on every partition).
+    pub fn manifest(&self) -> GetSignedManifestResponse {
+        let signed = &self.ledger.publication;
+        GetSignedManifestResponse {
+            signed_manifest_json: self.ledger.publication_json.clone(),
+            // A publication has one pair of roots per partition, in the
+            // partition manifests; the proofs carry them.
+            content_root: String::new(),
+            sha256_root: String::new(),
+            content_count: signed.manifest.content_count,
+            public_key: hex::encode(signed.public_key),
+            manifest_digest: hex::encode(signed.manifest.digest()),
+        }
+    }
 }
 
 #[tonic::async_trait]

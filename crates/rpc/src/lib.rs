@@ -30,7 +30,7 @@ pub use checkoptout::{OptOutRegistry, check_opt_out};
 pub use conn::{ConnectionLimits, GuardedConnectInfo};
 pub use error::{ApiError, echo, status_of};
 pub use findwork::{MAX_WORK_TEXT_BYTES, WorkSearch, find_work};
-pub use ledger::LedgerApi;
+pub use ledger::{LedgerApi, PartitionLedger};
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::{

@@ -22,6 +22,7 @@
 //! needing it UNAVAILABLE, naming the partition — never a partial answer.
 
 mod backend;
+mod ledger;
 mod merge;
 mod serve;
 
@@ -42,6 +43,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
+pub use ledger::RouterLedgerApi;
 pub use serve::{RouterServerConfig, serve_router};
 
 use crate::ApiError;

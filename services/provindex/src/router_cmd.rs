@@ -147,8 +147,9 @@ pub struct PartitionServe {
 /// published index and serves ProvenanceService over them like a router,
 /// plus PartitionService; CheckOptOut consults the registry service of
 /// `--registry-url` (each partition with its own reader: a content's
-/// signature is on its partition). The other services of `serve` (OptOut,
-/// Report, Audit, Ledger, HTTP) need the whole index and are not served here.
+/// signature is on its partition), and LedgerService from the partitions'
+/// ledgers when the publication is signed. The other services of `serve`
+/// (OptOut, Report, Audit, HTTP) need the whole index and are not served here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,
@@ -160,6 +161,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut apis = BTreeMap::new();
     let mut readers = Vec::new();
+    let mut ledgers = BTreeMap::new();
     for (number, dir) in &local.partitions {
         // The block cache is split between the partitions held.
         let cache = args.block_cache_bytes / local.partitions.len().max(1);
@@ -188,6 +190,21 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
             published.sketch_spec
         );
         let reader = Arc::new(reader);
+        // A signed publication's ledger: <publication>/ledger.json and
+        // ledger/<id>.json, beside partitions/<id>/ (issue 17).
+        if let Some(publication_dir) = dir.parent().and_then(Path::parent)
+            && let Some(ledger) =
+                provindex_pipeline::ledger::load_partition_ledger(&reader, publication_dir)
+                    .with_context(|| format!("ledger of partition {number}"))?
+        {
+            ledgers.insert(
+                *number,
+                Arc::new(provindex_rpc::PartitionLedger::new(
+                    Arc::new(ledger),
+                    Arc::clone(&reader),
+                )),
+            );
+        }
         readers.push((*number, Arc::clone(&reader)));
         let mut api = provindex_rpc::ProvenanceApi::new(Arc::clone(&reader));
         if let Some(registry) = args
@@ -211,7 +228,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         format_version: published.format_version,
     };
     let held: Vec<u32> = apis.keys().copied().collect();
-    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(apis));
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(apis).with_ledgers(ledgers));
     let router =
         Router::new(facts.clone(), vec![(backend, held.clone())]).map_err(anyhow::Error::msg)?;
     let description = facts.describe(held.clone());

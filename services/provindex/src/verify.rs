@@ -8,15 +8,19 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use provindex_ledger::{LeafFacts, LedgerManifest, OptOutAtBuild, ShaLeaf, TreeKind, wire};
+use provindex_ledger::wire::PartitionedClaim;
+use provindex_ledger::{
+    LeafFacts, LedgerManifest, OptOutAtBuild, PublicationManifest, ShaLeaf, TreeKind, VerifyingKey,
+    wire,
+};
 
 /// Exit status when a signature or proof does not verify.
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
-    /// The signed manifest (`ledger.json` of the index, or
-    /// LedgerService.GetSignedManifest's JSON).
+    /// The signed manifest (`ledger.json` of the index or of a partitioned
+    /// publication, or LedgerService.GetSignedManifest's JSON).
     #[arg(long)]
     manifest: PathBuf,
     /// The trusted Ed25519 public key: 64 hex digits, or @FILE holding them
@@ -73,14 +77,62 @@ fn describe_leaf(tree: TreeKind, leaf: &[u8]) -> String {
     }
 }
 
+fn format_of(text: &str) -> Result<Option<String>, String> {
+    Ok(serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| format!("not JSON: {e}"))?
+        .get("format")
+        .and_then(|f| f.as_str().map(str::to_owned)))
+}
+
+/// A verified manifest: a whole index's, or a partitioned publication's
+/// (whose proofs carry their partition's manifest).
+enum Trusted {
+    Index(LedgerManifest),
+    Publication(PublicationManifest, VerifyingKey),
+}
+
+/// One partitioned proof file against a verified publication manifest.
+fn verify_partitioned_proof(
+    path: &Path,
+    publication: &PublicationManifest,
+    key: &VerifyingKey,
+) -> Result<String, String> {
+    let text = read(path)?;
+    match format_of(&text)?.as_deref() {
+        Some(wire::PARTITIONED_PROOF_FORMAT) => {}
+        other => {
+            return Err(format!(
+                "document format {other:?}: a partitioned publication's proofs are {:?}",
+                wire::PARTITIONED_PROOF_FORMAT
+            ));
+        }
+    }
+    match wire::verify_partitioned_json(&text, publication, key).map_err(|e| e.to_string())? {
+        PartitionedClaim::Included {
+            tree,
+            partition,
+            leaf,
+        } => Ok(format!(
+            "included in the {tree} tree of partition {partition}: {}",
+            describe_leaf(tree, &leaf)
+        )),
+        PartitionedClaim::Absent {
+            tree,
+            key,
+            partitions,
+        } => Ok(format!(
+            "{} absent from the {tree} tree (partitions {partitions:?} of {})",
+            hex::encode(key),
+            publication.partition_count()
+        )),
+    }
+}
+
 /// One proof file against a verified manifest: a one-line summary or why
 /// it failed.
 fn verify_proof(path: &Path, manifest: &LedgerManifest) -> Result<String, String> {
     let text = read(path)?;
-    let format: Option<String> = serde_json::from_str::<serde_json::Value>(&text)
-        .map_err(|e| format!("not JSON: {e}"))?
-        .get("format")
-        .and_then(|f| f.as_str().map(str::to_owned));
+    let format = format_of(&text)?;
     match format.as_deref() {
         Some(wire::INCLUSION_FORMAT) => {
             let (tree, leaf) =
@@ -100,24 +152,40 @@ fn verify_proof(path: &Path, manifest: &LedgerManifest) -> Result<String, String
 }
 
 pub fn run_verify(args: VerifyArgs) -> ExitCode {
-    let manifest = match verify_manifest(&args) {
-        Ok(manifest) => manifest,
+    let trusted = match verify_manifest(&args) {
+        Ok(trusted) => trusted,
         Err(reason) => {
             println!("FAIL {}: {reason}", args.manifest.display());
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    println!(
-        "ok {}: manifest of {} contents, digest {}, content root {}, sha256 root {}",
-        args.manifest.display(),
-        manifest.content_count,
-        hex::encode(manifest.digest()),
-        hex::encode(manifest.content_root),
-        hex::encode(manifest.sha256_root)
-    );
+    match &trusted {
+        Trusted::Index(manifest) => println!(
+            "ok {}: manifest of {} contents, digest {}, content root {}, sha256 root {}",
+            args.manifest.display(),
+            manifest.content_count,
+            hex::encode(manifest.digest()),
+            hex::encode(manifest.content_root),
+            hex::encode(manifest.sha256_root)
+        ),
+        Trusted::Publication(publication, _) => println!(
+            "ok {}: publication manifest of {} contents in {} partitions, digest {}, index digest {}",
+            args.manifest.display(),
+            publication.content_count,
+            publication.partition_count(),
+            hex::encode(publication.digest()),
+            hex::encode(publication.index_digest)
+        ),
+    }
     let mut failed = false;
     for path in &args.proofs {
-        match verify_proof(path, &manifest) {
+        let verdict = match &trusted {
+            Trusted::Index(manifest) => verify_proof(path, manifest),
+            Trusted::Publication(publication, key) => {
+                verify_partitioned_proof(path, publication, key)
+            }
+        };
+        match verdict {
             Ok(summary) => println!("ok {}: {summary}", path.display()),
             Err(reason) => {
                 println!("FAIL {}: {reason}", path.display());
@@ -132,9 +200,18 @@ pub fn run_verify(args: VerifyArgs) -> ExitCode {
     }
 }
 
-fn verify_manifest(args: &VerifyArgs) -> Result<LedgerManifest, String> {
+fn verify_manifest(args: &VerifyArgs) -> Result<Trusted, String> {
     let key = trusted_key(&args.public_key)?;
-    let signed =
-        wire::signed_manifest_from_json(&read(&args.manifest)?).map_err(|e| e.to_string())?;
-    signed.verify(&key).cloned().map_err(|e| e.to_string())
+    let text = read(&args.manifest)?;
+    if format_of(&text)?.as_deref() == Some(wire::SIGNED_PUBLICATION_FORMAT) {
+        let signed = wire::signed_publication_from_json(&text).map_err(|e| e.to_string())?;
+        let publication = signed.verify(&key).cloned().map_err(|e| e.to_string())?;
+        return Ok(Trusted::Publication(publication, key));
+    }
+    let signed = wire::signed_manifest_from_json(&text).map_err(|e| e.to_string())?;
+    signed
+        .verify(&key)
+        .cloned()
+        .map(Trusted::Index)
+        .map_err(|e| e.to_string())
 }

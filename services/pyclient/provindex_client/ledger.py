@@ -13,6 +13,17 @@ Rust code, so that a bug in one is caught by the other. It checks:
 - a non-inclusion proof: both neighbours included, adjacent (or at an
   edge, or an empty tree) and bracketing the absent key.
 
+For a partitioned index (issue 17) the manifest is a signed publication
+(b"provindex-ledger-publication-manifest-v1\\0"), listing the SHA-256 of
+every partition manifest's canonical bytes; each proof is a partitioned
+proof whose parts carry their partition's signed manifest
+(b"provindex-ledger-partition-manifest-v1\\0"). A part counts only when
+its manifest is signed by the trusted key, listed at its place, covers its
+place's chunks of the content_id's first byte and agrees with the
+publication; inclusion needs the leaf's content_id in those chunks,
+content_id absence needs the id's first byte in them, SHA-256 absence needs
+a part for every partition.
+
 Usage: python -m provindex_client.ledger --manifest M.json --public-key HEX
        [PROOF.json ...]   (exit status 0 only if every document verifies)
 """
@@ -28,6 +39,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 SIGNATURE_DOMAIN = b"provindex-ledger-manifest-v1\x00"
 SIGNED_MANIFEST_FORMAT = "provindex-ledger-signed-manifest-v1"
+PARTITION_SIGNATURE_DOMAIN = b"provindex-ledger-partition-manifest-v1\x00"
+PUBLICATION_SIGNATURE_DOMAIN = b"provindex-ledger-publication-manifest-v1\x00"
+SIGNED_PARTITION_FORMAT = "provindex-ledger-signed-partition-manifest-v1"
+SIGNED_PUBLICATION_FORMAT = "provindex-ledger-signed-publication-v1"
+PARTITIONED_PROOF_FORMAT = "provindex-ledger-partitioned-proof-v1"
+CHUNKS = 256
 INCLUSION_FORMAT = "provindex-ledger-inclusion-v1"
 NON_INCLUSION_FORMAT = "provindex-ledger-non-inclusion-v1"
 LEAF_FORMAT_VERSION = 1
@@ -287,6 +304,157 @@ def verify_document(doc, manifest):
     raise VerificationError(f"unknown document format {kind!r}")
 
 
+def _ed25519(public_key, trusted_public_key, signature, message, what):
+    if public_key != trusted_public_key:
+        raise VerificationError(f"{what} is signed by a key that is not the trusted one")
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted_public_key).verify(signature, message)
+    except InvalidSignature:
+        raise VerificationError(f"{what} signature does not verify") from None
+
+
+PUBLICATION_FIELDS = {
+    "index_format_version", "normalization_version", "sketch_spec",
+    "content_count", "created_at", "base_version_digest", "index_digest",
+    "partitions",
+}
+
+
+def verify_signed_publication(doc, trusted_public_key):
+    """The publication's fields once the trusted key is shown to have signed
+    them; "partitions" becomes a list of 32-byte digests."""
+    _fields(doc, {"format", "publication", "public_key", "signature"}, "signed publication")
+    if doc["format"] != SIGNED_PUBLICATION_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not a signed publication")
+    pub = doc["publication"]
+    _fields(pub, PUBLICATION_FIELDS, "publication")
+    if not isinstance(pub["partitions"], list):
+        raise VerificationError("partitions: not a list")
+    digests = [_hex(d, "partitions", 32) for d in pub["partitions"]]
+    # The manifest encoding up to created_at, the base and index digest,
+    # then the partition count and digests (no roots: they are per partition).
+    spec = pub["sketch_spec"]
+    if not isinstance(spec, str):
+        raise VerificationError("sketch_spec: not a string")
+    created = pub["created_at"]
+    if type(created) is not int or not -(2**63) <= created < 2**63:
+        raise VerificationError("created_at: not an i64")
+    message = bytes([1])
+    message += struct.pack(">II", _uint(pub["index_format_version"], "index_format_version", 32),
+                           _uint(pub["normalization_version"], "normalization_version", 32))
+    message += struct.pack(">I", len(spec.encode("utf-8"))) + spec.encode("utf-8")
+    message += struct.pack(">Qq", _uint(pub["content_count"], "content_count"), created)
+    base = pub["base_version_digest"]
+    message += b"\x00" if base is None else b"\x01" + _hex(base, "base_version_digest", 32)
+    message += _hex(pub["index_digest"], "index_digest", 32)
+    message += struct.pack(">I", len(digests)) + b"".join(digests)
+    _ed25519(_hex(doc["public_key"], "public_key", 32), trusted_public_key,
+             _hex(doc["signature"], "signature", 64), PUBLICATION_SIGNATURE_DOMAIN + message,
+             "publication")
+    result = dict(pub)
+    result["partitions"] = digests
+    result["digest"] = hashlib.sha256(message).digest()
+    return result
+
+
+def verify_partition_manifest(doc, publication, trusted_public_key):
+    """A part's partition manifest: signed by the trusted key, listed by the
+    publication at its place, with its place's chunks. Returns (partition,
+    first chunk, end chunk, manifest fields)."""
+    fields = {"format", "partition", "partition_count", "chunk_start", "chunk_end",
+              "manifest", "public_key", "signature"}
+    _fields(doc, fields, "partition manifest")
+    if doc["format"] != SIGNED_PARTITION_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not a signed partition manifest")
+    p = _uint(doc["partition"], "partition", 32)
+    count = _uint(doc["partition_count"], "partition_count", 32)
+    start = _uint(doc["chunk_start"], "chunk_start", 32)
+    end = _uint(doc["chunk_end"], "chunk_end", 32)
+    message = bytes([1]) + struct.pack(">IIII", p, count, start, end)
+    message += canonical_manifest_bytes(doc["manifest"])
+    _ed25519(_hex(doc["public_key"], "public_key", 32), trusted_public_key,
+             _hex(doc["signature"], "signature", 64), PARTITION_SIGNATURE_DOMAIN + message,
+             f"partition {p} manifest")
+    listed = publication["partitions"]
+    if count != len(listed) or p >= count:
+        raise VerificationError(
+            f"partition {p} of {count} is not a place in a publication of {len(listed)}")
+    if hashlib.sha256(message).digest() != listed[p]:
+        raise VerificationError(
+            f"partition {p} manifest is not the one the publication lists "
+            "(another partition's or publication's)")
+    if count & (count - 1) or count > CHUNKS:
+        raise VerificationError(f"partition count {count} is not a power of two up to 256")
+    width = CHUNKS // count
+    if (start, end) != (p * width, (p + 1) * width):
+        raise VerificationError(f"partition {p} claims chunks [{start}, {end}), not its own")
+    m = doc["manifest"]
+    for field in ("index_format_version", "normalization_version", "sketch_spec", "created_at"):
+        if m[field] != publication[field]:
+            raise VerificationError(f"partition {p}: {field} differs from the publication's")
+    return p, start, end, m
+
+
+def verify_partitioned(doc, publication, trusted_public_key):
+    """A partitioned proof against a verified publication; a one-line summary."""
+    _fields(doc, {"format", "parts"}, "partitioned proof")
+    if doc["format"] != PARTITIONED_PROOF_FORMAT:
+        raise VerificationError(f"format {doc['format']!r} is not a partitioned proof")
+    parts = doc["parts"]
+    if not isinstance(parts, list) or not parts:
+        raise VerificationError("parts: not a non-empty list")
+    checked = []
+    for part in parts:
+        _fields(part, {"partition_manifest", "proof"}, "part")
+        p, start, end, manifest = verify_partition_manifest(
+            part["partition_manifest"], publication, trusted_public_key)
+        if not isinstance(part["proof"], dict):
+            raise VerificationError(f"partition {p}: proof is not an object")
+        checked.append((p, start, end, manifest, part["proof"]))
+    kinds = {c[4].get("format") for c in checked}
+    if len(kinds) != 1:
+        raise VerificationError("parts mix proof kinds")
+    kind = kinds.pop()
+    if kind == INCLUSION_FORMAT:
+        if len(checked) != 1:
+            raise VerificationError("an inclusion proof must have exactly one part")
+        p, start, end, manifest, proof = checked[0]
+        try:
+            facts = verify_inclusion(proof, manifest)
+        except VerificationError as e:
+            raise VerificationError(f"partition {p}: {e}") from None
+        first_byte = bytes.fromhex(facts["content_id"])[0]
+        if not start <= first_byte < end:
+            raise VerificationError(
+                f"partition {p}: included content is outside its chunks [{start}, {end})")
+        return (f"included in the {proof['tree']} tree of partition {p} "
+                f"at leaf {facts['leaf_index']}")
+    if kind == NON_INCLUSION_FORMAT:
+        keys = set()
+        for p, _, _, manifest, proof in checked:
+            try:
+                keys.add((proof["tree"], verify_non_inclusion(proof, manifest)))
+            except VerificationError as e:
+                raise VerificationError(f"partition {p}: {e}") from None
+        if len(keys) != 1:
+            raise VerificationError("parts prove the absence of different keys")
+        tree, key = keys.pop()
+        places = [c[0] for c in checked]
+        if tree == "content":
+            if len(checked) != 1:
+                raise VerificationError("content_id absence must have exactly one part")
+            p, start, end = checked[0][:3]
+            if not start <= key[0] < end:
+                raise VerificationError(
+                    f"the id's first byte {key[0]} is outside partition {p}'s chunks "
+                    f"[{start}, {end}): its absence there proves nothing")
+        elif places != list(range(len(publication["partitions"]))):
+            raise VerificationError(
+                f"SHA-256 absence needs a part for every partition in order, has {places}")
+        return f"{key.hex()} absent from the {tree} tree (partitions {places})"
+    raise VerificationError(f"unknown inner proof format {kind!r}")
+
+
 def _load(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -307,16 +475,30 @@ def main(argv=None):
         with open(key_text[1:], encoding="utf-8") as f:
             key_text = f.read().strip()
     failed = False
+    publication = None
     try:
-        manifest = verify_signed_manifest(_load(args.manifest), _hex(key_text, "public key", 32))
-        print(f"ok {args.manifest}: manifest of {manifest['content_count']} contents, "
-              f"digest {manifest_digest(manifest).hex()}")
+        trusted = _hex(key_text, "public key", 32)
+        doc = _load(args.manifest)
+        if isinstance(doc, dict) and doc.get("format") == SIGNED_PUBLICATION_FORMAT:
+            publication = verify_signed_publication(doc, trusted)
+            print(f"ok {args.manifest}: publication manifest of "
+                  f"{publication['content_count']} contents in "
+                  f"{len(publication['partitions'])} partitions, "
+                  f"digest {publication['digest'].hex()}")
+        else:
+            manifest = verify_signed_manifest(doc, trusted)
+            print(f"ok {args.manifest}: manifest of {manifest['content_count']} contents, "
+                  f"digest {manifest_digest(manifest).hex()}")
     except VerificationError as e:
         print(f"FAIL {args.manifest}: {e}")
         return 1
     for path in args.proofs:
         try:
-            print(f"ok {path}: {verify_document(_load(path), manifest)}")
+            if publication is not None:
+                summary = verify_partitioned(_load(path), publication, trusted)
+            else:
+                summary = verify_document(_load(path), manifest)
+            print(f"ok {path}: {summary}")
         except VerificationError as e:
             print(f"FAIL {path}: {e}")
             failed = True

@@ -59,6 +59,9 @@ fn call_name(call: &Call) -> &'static str {
         Call::Capture(_) => "GetCapture",
         Call::Work(_) => "FindWork",
         Call::OptOut(_) => "CheckOptOut",
+        Call::Prove(_) => "ProveContent",
+        Call::CaptureLink(_) => "GetCaptureLink",
+        Call::Manifest => "GetSignedManifest",
     }
 }
 

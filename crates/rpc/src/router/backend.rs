@@ -7,13 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::partition_service_client::PartitionServiceClient;
 use provindex_proto::v1::provenance_service_client::ProvenanceServiceClient;
 use provindex_proto::v1::provenance_service_server::ProvenanceService;
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, DescribeRequest, DescribeResponse, FindWorkRequest,
-    FindWorkResponse, GetCaptureRequest, GetCaptureResponse, LookupContentRequest,
-    LookupContentResponse, LookupUrlRequest, LookupUrlResponse,
+    FindWorkResponse, GetCaptureLinkRequest, GetCaptureLinkResponse, GetCaptureRequest,
+    GetCaptureResponse, GetSignedManifestRequest, GetSignedManifestResponse, LookupContentRequest,
+    LookupContentResponse, LookupUrlRequest, LookupUrlResponse, ProveContentRequest,
+    ProveContentResponse,
 };
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
@@ -29,6 +32,10 @@ pub enum Call {
     Capture(GetCaptureRequest),
     Work(FindWorkRequest),
     OptOut(CheckOptOutRequest),
+    /// LedgerService calls (issue 17).
+    Prove(ProveContentRequest),
+    CaptureLink(GetCaptureLinkRequest),
+    Manifest,
 }
 
 /// Its answer (the variant of the call).
@@ -39,6 +46,9 @@ pub enum Answer {
     Capture(GetCaptureResponse),
     Work(FindWorkResponse),
     OptOut(CheckOptOutResponse),
+    Prove(ProveContentResponse),
+    CaptureLink(GetCaptureLinkResponse),
+    Manifest(GetSignedManifestResponse),
 }
 
 /// Answers calls for the partitions it holds. UNAVAILABLE means "try another
@@ -53,11 +63,39 @@ pub trait Backend: Send + Sync + 'static {
 /// Partitions opened in this process.
 pub struct LocalBackend {
     apis: BTreeMap<u32, ProvenanceApi>,
+    /// The partitions' ledgers, when the publication is signed.
+    ledgers: BTreeMap<u32, std::sync::Arc<crate::PartitionLedger>>,
 }
 
 impl LocalBackend {
     pub fn new(apis: BTreeMap<u32, ProvenanceApi>) -> Self {
-        Self { apis }
+        Self {
+            apis,
+            ledgers: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_ledgers(
+        mut self,
+        ledgers: BTreeMap<u32, std::sync::Arc<crate::PartitionLedger>>,
+    ) -> Self {
+        self.ledgers = ledgers;
+        self
+    }
+
+    async fn ledger_call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
+        let ledger = self.ledgers.get(&partition).cloned().ok_or_else(|| {
+            Status::unimplemented("the index has no ledger (built without --signing-key)")
+        })?;
+        // Proofs and capture reads run off the async workers.
+        let answer = tokio::task::spawn_blocking(move || match call {
+            Call::Prove(r) => ledger.prove(&r).map(Answer::Prove),
+            Call::CaptureLink(r) => ledger.capture_link(&r).map(Answer::CaptureLink),
+            _ => Ok(Answer::Manifest(ledger.manifest())),
+        })
+        .await
+        .map_err(|join| Status::internal(format!("ledger task failed: {join}")))?;
+        Ok(answer?)
     }
 
     pub fn partitions(&self) -> impl Iterator<Item = u32> + '_ {
@@ -85,6 +123,9 @@ impl Backend for LocalBackend {
             Call::Work(request) => {
                 Answer::Work(api.find_work(Request::new(request)).await?.into_inner())
             }
+            call @ (Call::Prove(_) | Call::CaptureLink(_) | Call::Manifest) => {
+                self.ledger_call(partition, call).await?
+            }
         })
     }
 }
@@ -94,6 +135,7 @@ pub struct RemoteBackend {
     url: String,
     provenance: ProvenanceServiceClient<Channel>,
     partitions: PartitionServiceClient<Channel>,
+    ledger: LedgerServiceClient<Channel>,
 }
 
 /// Largest message a router accepts from a backend (a page of 1000 captures
@@ -116,6 +158,8 @@ impl RemoteBackend {
         let channel = endpoint.connect_lazy();
         Ok(Self {
             provenance: ProvenanceServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
+            ledger: LedgerServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
             partitions: PartitionServiceClient::new(channel),
             url,
@@ -180,6 +224,27 @@ impl Backend for RemoteBackend {
             Call::OptOut(r) => Answer::OptOut(
                 client
                     .check_opt_out(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Prove(r) => Answer::Prove(
+                self.ledger
+                    .clone()
+                    .prove_content(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::CaptureLink(r) => Answer::CaptureLink(
+                self.ledger
+                    .clone()
+                    .get_capture_link(for_partition(partition, r))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Manifest => Answer::Manifest(
+                self.ledger
+                    .clone()
+                    .get_signed_manifest(for_partition(partition, GetSignedManifestRequest {}))
                     .await?
                     .into_inner(),
             ),

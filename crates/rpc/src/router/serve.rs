@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provindex_proto::v1::DescribeResponse;
+use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::partition_service_server::PartitionServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use super::{Router, RouterApi};
+use super::{Router, RouterApi, RouterLedgerApi};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
@@ -48,6 +49,10 @@ pub async fn serve_router(
     config: RouterServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Partitions without a ledger answer its calls UNIMPLEMENTED themselves.
+    let ledger = LedgerServiceServer::new(RouterLedgerApi::new(Arc::clone(&router)))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
     let provenance = ProvenanceServiceServer::new(RouterApi::new(router))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -90,6 +95,7 @@ pub async fn serve_router(
             partitions,
             metered(&config.metrics),
         )))
+        .add_service(Tracked::new(Metered::new(ledger, metered(&config.metrics))))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())

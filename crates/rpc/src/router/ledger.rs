@@ -1,0 +1,157 @@
+//! LedgerService over a partitioned index (issue 17), on a router and on a
+//! server holding partitions. Each partition answers with partitioned proofs
+//! (its signed partition manifest plus its trees' proof,
+//! `provindex-ledger-partitioned-proof-v1`); here they are routed and joined:
+//!
+//! - ProveContent by content_id goes to the partition owning the id's chunk
+//!   (an absent id's proof is that partition's neighbours or edge leaf);
+//! - ProveContent by SHA-256 asks every partition: the one holding it
+//!   answers; absent everywhere, the partitions' non-inclusion parts are
+//!   joined into one proof over all P partitions. A partition that cannot
+//!   answer makes it UNAVAILABLE (absence needs every partition);
+//! - GetCaptureLink asks every partition: the content's partition (which
+//!   holds a copy of the capture) answers, the others say NOT_FOUND;
+//! - GetSignedManifest is the publication's signed manifest (any partition's
+//!   copy: they are the same document).
+//!
+//! The router verifies nothing: a client verifies every proof against the
+//! publication manifest with the operator's key.
+
+use std::sync::Arc;
+
+use provindex_index::partition::Partitioning;
+use provindex_proto::v1::ledger_service_server::LedgerService;
+use provindex_proto::v1::prove_content_request::Key;
+use provindex_proto::v1::{
+    GetCaptureLinkRequest, GetCaptureLinkResponse, GetSignedManifestRequest,
+    GetSignedManifestResponse, LineageRequest, LineageResponse, ProveContentRequest,
+    ProveContentResponse,
+};
+use tonic::{Code, Request, Response, Status};
+
+use super::{Answer, Call, Router, mismatched};
+use crate::partition_service::requested_partition;
+
+impl Router {
+    async fn prove(&self, request: ProveContentRequest) -> Result<ProveContentResponse, Status> {
+        let partitioning = Partitioning::new(self.facts.partitions)
+            .map_err(|e| Status::internal(format!("router partitioning: {e}")))?;
+        match &request.key {
+            Some(Key::ContentId(text)) => {
+                // An unparseable id goes anywhere for the server's own error.
+                let answer = match crate::convert::hex_u128(text) {
+                    Some(id) => {
+                        self.on_partition(partitioning.of_content(id), Call::Prove(request))
+                            .await
+                    }
+                    None => self.on_any_partition(Call::Prove(request)).await,
+                };
+                prove_answer(answer)
+            }
+            Some(Key::Sha256(_)) => {
+                let mut absent = Vec::new();
+                let mut unavailable = None;
+                for answer in self.on_every_partition(&Call::Prove(request)).await {
+                    match answer {
+                        Ok(Answer::Prove(r)) if r.present => return Ok(r),
+                        Ok(Answer::Prove(r)) => absent.push(r.non_inclusion_json),
+                        Ok(_) => return Err(mismatched()),
+                        Err(s) if s.code() == Code::Unavailable => {
+                            unavailable.get_or_insert(s);
+                        }
+                        Err(s) => return Err(s),
+                    }
+                }
+                if let Some(status) = unavailable {
+                    return Err(Status::unavailable(format!(
+                        "absence of a SHA-256 needs every partition: {}",
+                        status.message()
+                    )));
+                }
+                let joined = provindex_ledger::wire::merge_partitioned_proofs(&absent)
+                    .map_err(|e| Status::internal(format!("joining partition proofs: {e}")))?;
+                Ok(ProveContentResponse {
+                    non_inclusion_json: joined,
+                    ..ProveContentResponse::default()
+                })
+            }
+            None => prove_answer(self.on_any_partition(Call::Prove(request)).await),
+        }
+    }
+}
+
+fn prove_answer(answer: Result<Answer, Status>) -> Result<ProveContentResponse, Status> {
+    match answer? {
+        Answer::Prove(r) => Ok(r),
+        _ => Err(mismatched()),
+    }
+}
+
+/// LedgerService over a shared router; a request naming a partition (the
+/// partition header) is that partition's answer alone.
+#[derive(Clone)]
+pub struct RouterLedgerApi {
+    router: Arc<Router>,
+}
+
+impl RouterLedgerApi {
+    pub fn new(router: Arc<Router>) -> Self {
+        Self { router }
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerService for RouterLedgerApi {
+    async fn get_signed_manifest(
+        &self,
+        request: Request<GetSignedManifestRequest>,
+    ) -> Result<Response<GetSignedManifestResponse>, Status> {
+        let answer = match requested_partition(request.metadata())? {
+            Some(p) => self.router.on_partition(p, Call::Manifest).await,
+            None => self.router.on_any_partition(Call::Manifest).await,
+        };
+        match answer? {
+            Answer::Manifest(r) => Ok(Response::new(r)),
+            _ => Err(mismatched()),
+        }
+    }
+
+    async fn prove_content(
+        &self,
+        request: Request<ProveContentRequest>,
+    ) -> Result<Response<ProveContentResponse>, Status> {
+        let answer = match requested_partition(request.metadata())? {
+            Some(p) => prove_answer(
+                self.router
+                    .on_partition(p, Call::Prove(request.into_inner()))
+                    .await,
+            ),
+            None => self.router.prove(request.into_inner()).await,
+        };
+        answer.map(Response::new)
+    }
+
+    async fn get_capture_link(
+        &self,
+        request: Request<GetCaptureLinkRequest>,
+    ) -> Result<Response<GetCaptureLinkResponse>, Status> {
+        let call = Call::CaptureLink(request.get_ref().clone());
+        let answer = match requested_partition(request.metadata())? {
+            Some(p) => self.router.on_partition(p, call).await,
+            None => self.router.first_found(call).await,
+        };
+        match answer? {
+            Answer::CaptureLink(r) => Ok(Response::new(r)),
+            _ => Err(mismatched()),
+        }
+    }
+
+    async fn lineage(
+        &self,
+        _request: Request<LineageRequest>,
+    ) -> Result<Response<LineageResponse>, Status> {
+        Err(Status::unimplemented(
+            "Lineage needs the whole index and its registry: ask a `provindex serve` of an unpartitioned index",
+        ))
+    }
+}
