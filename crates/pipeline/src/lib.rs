@@ -4,6 +4,7 @@
 //! coordinator ([`job::Coordinator`]). [`build_local`] runs the same tasks in
 //! one process (an in-memory coordinator and worker threads).
 
+mod cluster_lookup;
 pub mod job;
 mod job_log;
 pub mod ledger;

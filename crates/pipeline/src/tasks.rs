@@ -33,14 +33,14 @@ use bytes::Bytes;
 use provindex_corpus::store::CorpusStore;
 use provindex_index::BuildFacts;
 use provindex_index::partition::Partitioning;
-use provindex_index::records::ClusterInfo;
 use provindex_runs::{ExternalSorter, RunReader, RunWriter};
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_lookup::{ClusterLookup, ClusterLookupError};
 use crate::job::{JobError, JobSpec, Lease, MAX_REPORTED_ERRORS, Stage};
 use crate::prepare::PreparedCapture;
 use crate::site_signals::SiteFiles;
-use crate::writer::{BuildReport, Clusters, IndexWriter};
+use crate::writer::{BuildReport, IndexWriter};
 
 /// Bytes of records a task sorts in memory before spilling a run.
 pub const SORT_BUDGET: usize = 64 << 20;
@@ -1240,40 +1240,38 @@ fn read_site_files(ctx: &TaskContext, uris: &[String]) -> Result<SiteFiles, Task
     Ok(site_files)
 }
 
-/// The components stage's clusters (members of clusters of more than one).
-fn read_clusters(ctx: &TaskContext, uris: &[String]) -> Result<Clusters, TaskError> {
+/// The components stage's clusters (members of clusters of more than one),
+/// copied to a lookup file in the task's scratch: memory holds a sparse
+/// index of it, not the clusters ([`ClusterLookup`], issue 17).
+fn read_clusters(
+    ctx: &TaskContext,
+    uris: &[String],
+    scratch: &Path,
+) -> Result<ClusterLookup, TaskError> {
     let runs = uris
         .iter()
         .map(|uri| open_run(ctx, uri))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut clusters = Clusters::new();
-    for item in provindex_runs::merge(runs) {
-        let (key, value) = item.map_err(run_error)?;
-        let bad = || {
-            TaskError::Permanent(format!(
-                "cluster run record of {} + {} bytes, expected 16 + 40",
-                key.len(),
-                value.len()
-            ))
-        };
-        let content = <[u8; 16]>::try_from(key.as_slice()).map_err(|_| bad())?;
-        let (Ok(cluster_id), Ok(keeper), Ok(size)) = (
-            <[u8; 16]>::try_from(value.get(..16).unwrap_or_default()),
-            <[u8; 16]>::try_from(value.get(16..32).unwrap_or_default()),
-            <[u8; 8]>::try_from(value.get(32..).unwrap_or_default()),
-        ) else {
-            return Err(bad());
-        };
-        clusters.insert(
-            u128::from_be_bytes(content),
-            ClusterInfo {
-                cluster_id: u128::from_be_bytes(cluster_id),
-                keeper: u128::from_be_bytes(keeper),
-                size: u64::from_be_bytes(size),
-            },
-        );
+    // A read error of the run is a staging failure (retried); a malformed
+    // record is permanent, like any corrupt staging file.
+    let mut failed: Option<TaskError> = None;
+    let rows = provindex_runs::merge(runs).map_while(|row| match row {
+        Ok(row) => Some(Ok::<_, String>(row)),
+        Err(e) => {
+            failed = Some(run_error(e));
+            None
+        }
+    });
+    let lookup = ClusterLookup::create(&scratch.join("clusters.lookup"), rows);
+    if let Some(e) = failed {
+        return Err(e);
     }
-    Ok(clusters)
+    lookup.map_err(|e| match e {
+        ClusterLookupError::Io { .. } => TaskError::Retry(format!("build clusters: {e}")),
+        ClusterLookupError::Record { .. } => {
+            TaskError::Permanent(format!("{}: {e}", uris.join(", ")))
+        }
+    })
 }
 
 fn build(
@@ -1307,7 +1305,7 @@ fn build(
     }
     let robots = (!spec.robots.is_empty()).then(|| PathBuf::from(&spec.robots));
     let site_files = read_site_files(ctx, &payload.site_file_runs)?;
-    let clusters = read_clusters(ctx, &payload.cluster_runs)?;
+    let clusters = read_clusters(ctx, &payload.cluster_runs, scratch)?;
     let mut writer = IndexWriter::create_partition(
         &dir,
         robots.as_deref(),

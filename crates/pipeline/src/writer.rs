@@ -4,14 +4,13 @@
 //! cluster); then the revisits (resolved by [`crate::revisits`]), completed
 //! the same way, and the manifest (last).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use provindex_index::partition::Partitioning;
-use provindex_index::records::ClusterInfo;
 use provindex_index::{BuildFacts, IndexBuilder, IndexError, Manifest};
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_lookup::{ClusterLookup, ClusterLookupError};
 use crate::prepare::PreparedCapture;
 use crate::site_signals::{SiteFiles, SiteSignalStats};
 
@@ -46,7 +45,7 @@ pub struct IndexWriter {
     builder: IndexBuilder,
     report: BuildReport,
     site_files: SiteFiles,
-    clusters: Clusters,
+    clusters: ClusterLookup,
 }
 
 impl IndexWriter {
@@ -57,7 +56,7 @@ impl IndexWriter {
         out: &Path,
         robots: Option<&Path>,
         site_files: SiteFiles,
-        clusters: Clusters,
+        clusters: ClusterLookup,
     ) -> Result<Self, crate::PipelineError> {
         Self::create_partition(out, robots, site_files, clusters, Partitioning::WHOLE, 0)
     }
@@ -67,7 +66,7 @@ impl IndexWriter {
         out: &Path,
         robots: Option<&Path>,
         mut site_files: SiteFiles,
-        clusters: Clusters,
+        clusters: ClusterLookup,
         partitioning: Partitioning,
         partition: u32,
     ) -> Result<Self, crate::PipelineError> {
@@ -115,7 +114,7 @@ impl IndexWriter {
                 self.report.captures_without_text += 1;
             }
         }
-        self.complete(&mut prepared, owned);
+        self.complete(&mut prepared, owned)?;
         let added = self.builder.add_capture(
             prepared.capture_id,
             &prepared.record,
@@ -145,7 +144,7 @@ impl IndexWriter {
             tracing::debug!(%reason, "url without SURT key");
             self.report.url_errors += 1;
         }
-        self.complete(&mut revisit, owned);
+        self.complete(&mut revisit, owned)?;
         self.builder
             .add_capture(revisit.capture_id, &revisit.record, None)?;
         Ok(())
@@ -153,12 +152,13 @@ impl IndexWriter {
 
     /// Completes a capture; only owned captures count in the site-signal
     /// statistics (a copy is completed the same way in its owner).
-    fn complete(&mut self, prepared: &mut PreparedCapture, owned: bool) {
+    fn complete(&mut self, prepared: &mut PreparedCapture, owned: bool) -> Result<(), IndexError> {
         let before = self.site_files.stats.clone();
-        complete(&mut self.site_files, &self.clusters, prepared);
+        complete(&mut self.site_files, &mut self.clusters, prepared)?;
         if !owned {
             self.site_files.stats = before;
         }
+        Ok(())
     }
 
     /// Writes the manifest last and closes the index.
@@ -177,28 +177,36 @@ impl IndexWriter {
     }
 }
 
-/// Near-duplicate clusters of more than one content, by member content id
-/// (the components stage's `clusters.run`).
-pub type Clusters = HashMap<u128, ClusterInfo>;
-
 /// Completes a capture before it is written: the site-level signals of its
 /// origin, and its content's cluster (on the record, and on the content when
 /// this capture brings it).
-fn complete(site_files: &mut SiteFiles, clusters: &Clusters, prepared: &mut PreparedCapture) {
+fn complete(
+    site_files: &mut SiteFiles,
+    clusters: &mut ClusterLookup,
+    prepared: &mut PreparedCapture,
+) -> Result<(), IndexError> {
     site_files.apply_to(&mut prepared.record);
     let Some(content_id) = prepared.record.content_id() else {
-        return;
+        return Ok(());
     };
-    let Some(cluster) = clusters.get(&content_id) else {
-        return;
+    let cluster = clusters.get(content_id).map_err(|e| match e {
+        ClusterLookupError::Io { path, source } => IndexError::Io { path, source },
+        ClusterLookupError::Record { .. } => IndexError::Corrupt {
+            cf: "clusters",
+            reason: format!("cluster of {content_id:032x}: {e}"),
+        },
+    })?;
+    let Some(cluster) = cluster else {
+        return Ok(());
     };
     // A capture stores only a cluster id other than its content's own.
     if cluster.cluster_id != content_id {
         prepared.record.cluster_id = cluster.cluster_id.to_be_bytes().to_vec();
     }
     if let Some(content) = &mut prepared.content {
-        content.cluster = Some(*cluster);
+        content.cluster = Some(cluster);
     }
+    Ok(())
 }
 
 pub(crate) fn empty_manifest() -> Manifest {
