@@ -553,17 +553,18 @@ fn info_tables_accounts_for_every_row_and_byte() {
         count(&table("clusters")["rows"]),
         count(&value["clustered_contents"])
     );
-    // Fixed-width tables: 16-byte keys; 128-byte signatures (K = 128 × 8 bits);
-    // 21-byte lsh keys (band, 32-bit band key, content_id).
+    // Fixed-width tables: 16-byte keys; 64-byte signatures (K = 128 × 4 bits);
+    // 9-byte lsh keys (band, 32-bit band key, 4-byte content_id prefix: no
+    // two contents of this corpus share one).
     let captures = table("captures");
     assert_eq!(count(&captures["key_bytes"]), 16 * count(&captures["rows"]));
     let signatures = table("signatures");
     assert_eq!(
         count(&signatures["value_bytes"]),
-        128 * count(&signatures["rows"])
+        64 * count(&signatures["rows"])
     );
     let lsh = table("lsh");
-    assert_eq!(count(&lsh["key_bytes"]), 21 * count(&lsh["rows"]));
+    assert_eq!(count(&lsh["key_bytes"]), 9 * count(&lsh["rows"]));
     for name in ["captures", "contents", "urls", "signatures", "lsh"] {
         assert!(count(&table(name)["sst_bytes"]) > 0, "{name}: {value}");
     }

@@ -17,13 +17,13 @@ use provindex_store::{
 };
 
 use crate::ids::{CaptureId, ContentId};
-use crate::keys;
+use crate::keys::{self, LshMember};
 use crate::partition::Partitioning;
 use crate::records::{CaptureRecord, ClusterInfo, ContentRecord, PiiCounts};
 use crate::schema::{
-    CaptureTime, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptures,
-    ContentSha256, Contents, Lsh, LshKey, Meta, MetaKey, Sha256, Signature, Signatures, TABLES,
-    UrlKey, Urls,
+    CaptureTime, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptureTimes,
+    ContentCaptures, ContentSha256, Contents, Lsh, LshKey, Meta, MetaKey, ShaKey, Signature,
+    Signatures, TABLES, UrlKey, Urls,
 };
 use crate::schema::{PiiKeyRow, PiiKeys};
 use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
@@ -78,7 +78,7 @@ pub struct BuildSummary {
 /// The tables written as SST files at the end.
 struct SortedTables {
     contents: SortedTable<Contents>,
-    content_captures: SortedTable<ContentCaptures>,
+    content_captures: SortedTable<ContentCaptureTimes>,
     content_sha256: SortedTable<ContentSha256>,
     signatures: SortedTable<Signatures>,
     lsh: SortedTable<Lsh>,
@@ -299,7 +299,7 @@ impl IndexBuilder {
             self.sorted.contents.push(&id, &value)?;
             self.sorted
                 .content_sha256
-                .push(&Sha256(content.sha256), &id)?;
+                .push(&ShaKey::new(&content.sha256, id), &())?;
         }
         if self.batch.size_in_bytes() >= BATCH_BYTES {
             self.flush()?;
@@ -318,6 +318,16 @@ impl IndexBuilder {
         signature: &[u32],
         band_keys: &[u64],
     ) -> Result<(), IndexError> {
+        if signature.len() % 2 == 1 {
+            // Stored two values a byte (`schema::Signature`).
+            return Err(IndexError::Corrupt {
+                cf: "signatures",
+                reason: format!(
+                    "content {content_id:032x}: a signature of {} values; the index stores an even count",
+                    signature.len()
+                ),
+            });
+        }
         let id = ContentId(content_id);
         let stored = signature
             .iter()
@@ -335,11 +345,13 @@ impl IndexBuilder {
                     band_keys.len()
                 ),
             })?;
+            // Sorted with full ids; written with id prefixes where they
+            // name one content ([`write_lsh`]).
             self.sorted.lsh.push(
                 &LshKey {
                     band: u16::from(band),
                     band_key: *band_key,
-                    content_id: id,
+                    member: LshMember::Id(content_id),
                 },
                 &(),
             )?;
@@ -375,10 +387,10 @@ impl IndexBuilder {
             ..
         } = self;
         sorted.signatures.ingest(&store)?;
-        sorted.lsh.ingest(&store)?;
         sorted.content_sha256.ingest(&store)?;
         sorted.pii_keys.ingest(&store)?;
         let counts = write_contents(&store, &staging, sorted.contents, sorted.content_captures)?;
+        write_lsh(&store, &staging, sorted.lsh, &counts.shared_prefixes)?;
         store.compact::<Urls>()?;
         let chunks = crate::reader::chunk_digests(&store, partitioning, partition)?;
         let digest = crate::reader::digest_of_chunks(&chunks);
@@ -424,6 +436,37 @@ struct ContentCounts {
     contents: u64,
     clusters: u64,
     clustered_contents: u64,
+    /// Id prefixes ([`LshMember::prefix_of`]) that more than one content of
+    /// this partition starts with, ascending: their `lsh` rows keep full ids.
+    shared_prefixes: Vec<u32>,
+}
+
+/// Writes the `lsh` rows, each naming its content by id prefix unless
+/// another content of the partition shares the prefix. Contents sharing a
+/// prefix share a first byte, hence a chunk and a partition, so the rows do
+/// not depend on the partition count. Rows keep their order: a prefix that
+/// stays short names one content, so no two rows become equal.
+fn write_lsh(
+    store: &Store,
+    staging: &Path,
+    lsh: SortedTable<Lsh>,
+    shared_prefixes: &[u32],
+) -> Result<(), IndexError> {
+    let rows = lsh.into_sorted_rows()?;
+    write_sst::<Lsh, IndexError>(store, &staging.join("lsh-sst"), |sink| {
+        for row in rows {
+            let (mut key, ()) = row?;
+            if let LshMember::Id(id) = key.member {
+                let prefix = LshMember::prefix_of(id);
+                if shared_prefixes.binary_search(&prefix).is_err() {
+                    key.member = LshMember::Prefix(prefix);
+                }
+            }
+            sink.put(&key, &())?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// One merge of the sorted contents with their sorted `content_captures`
@@ -433,7 +476,7 @@ fn write_contents(
     store: &Store,
     staging: &Path,
     contents: SortedTable<Contents>,
-    content_captures: SortedTable<ContentCaptures>,
+    content_captures: SortedTable<ContentCaptureTimes>,
 ) -> Result<ContentCounts, IndexError> {
     let mut counts = ContentCounts::default();
     let mut clusters = SortedTable::<Clusters>::new(staging, SORT_BUDGET);
@@ -442,12 +485,19 @@ fn write_contents(
     write_sst::<Contents, IndexError>(store, &staging.join("contents-sst"), |content_sink| {
         write_sst::<ContentCaptures, IndexError>(store, &staging.join("links-sst"), |link_sink| {
             let mut current: Option<(ContentId, ContentRecord)> = None;
+            let mut last_prefix = None;
             let mut finish = |done: Option<(ContentId, ContentRecord)>,
                               counts: &mut ContentCounts|
              -> Result<(), IndexError> {
                 let Some((id, record)) = done else {
                     return Ok(());
                 };
+                // Contents come in id order: a shared prefix is adjacent.
+                let prefix = LshMember::prefix_of(id.0);
+                if last_prefix == Some(prefix) && counts.shared_prefixes.last() != Some(&prefix) {
+                    counts.shared_prefixes.push(prefix);
+                }
+                last_prefix = Some(prefix);
                 counts.contents += 1;
                 let cluster = record.cluster(id.0);
                 if cluster.size > 1 {
@@ -468,7 +518,7 @@ fn write_contents(
             };
             for link in links {
                 let (key, time) = link?;
-                link_sink.put(&key, &time)?;
+                link_sink.put(&key, &())?;
                 if current.as_ref().is_none_or(|(id, _)| *id != key.content_id) {
                     finish(current.take(), &mut counts)?;
                     let record = next_content(&mut contents, key.content_id)?;

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 /// store; enumerations in capture records are protobuf enums, not text.
 /// 5: signatures keep the low 16 bits of each value. 6: the digest is over
 /// chunk digests ([`crate::partition`]); partitioned indexes; signatures keep
-/// the low 8 bits of each value; `lsh` keys of 21 bytes.
-pub const FORMAT_VERSION: u32 = 7;
+/// the low 8 bits of each value; `lsh` keys of 21 bytes. 7: site file
+/// bodies and revisit targets in capture records. 8 (compact index): the low
+/// 4 bits of each signature value, two a byte; `lsh` rows name their content
+/// by a 4-byte id prefix; `content_sha256` keyed by an 8-byte SHA-256 prefix
+/// and the content id; `content_captures` without the capture time.
+pub const FORMAT_VERSION: u32 = 8;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

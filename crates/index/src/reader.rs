@@ -6,12 +6,12 @@ use provindex_store::{OpenMode, Schema, SchemaIterator, Store, ValueCodec};
 use sha2::{Digest, Sha256 as Sha256Hasher};
 
 use crate::ids::{CaptureId, ContentId};
-use crate::keys;
+use crate::keys::{self, LshMember};
 use crate::partition::Partitioning;
 use crate::records::{CaptureRecord, ContentRecord};
 use crate::schema::{
     Captures, Clusters, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta,
-    MetaKey, PiiKeys, Sha256, Signatures, TABLES, Urls,
+    MetaKey, PiiKeys, SHA_PREFIX_LEN, Signatures, TABLES, Urls,
 };
 use crate::{IndexError, Manifest};
 
@@ -128,11 +128,26 @@ impl IndexReader {
         Ok(self.store.get::<Contents>(&ContentId(content_id))?)
     }
 
+    /// The content whose normalized text has this SHA-256: the contents
+    /// under its prefix in `content_sha256` (one, short of a prefix
+    /// collision), confirmed against the full SHA-256 of their records.
     pub fn content_id_by_sha256(&self, sha256: &[u8; 32]) -> Result<Option<u128>, IndexError> {
-        Ok(self
-            .store
-            .get::<ContentSha256>(&Sha256(*sha256))?
-            .map(|id| id.0))
+        let prefix = &sha256[..SHA_PREFIX_LEN];
+        let mut iter = self.store.iter::<ContentSha256>()?;
+        iter.seek(prefix);
+        let (candidates, _) = collect_ids(iter, prefix, usize::MAX, |key| key.content_id.0)?;
+        for content_id in candidates {
+            let record = self
+                .content(content_id)?
+                .ok_or_else(|| IndexError::Corrupt {
+                    cf: ContentSha256::COLUMN_FAMILY,
+                    reason: format!("names content {content_id:032x}, which has no record"),
+                })?;
+            if record.sha256 == sha256 {
+                return Ok(Some(content_id));
+            }
+        }
+        Ok(None)
     }
 
     /// The stored MinHash signature of a content: the compared bits of each
@@ -157,7 +172,53 @@ impl IndexReader {
         let prefix = keys::lsh_prefix(band, band_key);
         let mut iter = self.store.iter::<Lsh>()?;
         iter.seek(&prefix);
-        collect_ids(iter, &prefix, limit, |key| key.content_id.0)
+        let mut members = Vec::new();
+        while iter.key_bytes().is_some_and(|key| key.starts_with(&prefix)) {
+            if members.len() == limit {
+                let ids = self.resolve_lsh_members(&members)?;
+                return Ok((ids, true));
+            }
+            if let Some(key) = iter.key() {
+                members.push(key?.member);
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok((self.resolve_lsh_members(&members)?, false))
+    }
+
+    /// The content ids `lsh` rows name: a prefix names the one content of
+    /// this partition whose id starts with it (the builder keeps full ids
+    /// for shared prefixes), found by a seek in `signatures`, which every
+    /// content with `lsh` rows has (other partitions' contents copied there
+    /// start with other bytes).
+    fn resolve_lsh_members(&self, members: &[LshMember]) -> Result<Vec<u128>, IndexError> {
+        let mut iter = self.store.iter::<Signatures>()?;
+        let mut ids = Vec::with_capacity(members.len());
+        for member in members {
+            let prefix = match *member {
+                LshMember::Id(id) => {
+                    ids.push(id);
+                    continue;
+                }
+                LshMember::Prefix(prefix) => prefix.to_be_bytes(),
+            };
+            iter.seek(&prefix);
+            let found = iter
+                .key_bytes()
+                .filter(|key| key.starts_with(&prefix))
+                .and_then(keys::decode_id);
+            iter.status()?;
+            let id = found.ok_or_else(|| IndexError::Corrupt {
+                cf: Lsh::COLUMN_FAMILY,
+                reason: format!(
+                    "a row names content prefix {}, which no signature starts with",
+                    hex::encode(prefix)
+                ),
+            })?;
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// Capture ids of one content in ascending order, starting after `after`.
@@ -277,7 +338,8 @@ impl IndexReader {
     }
 
     /// Visits every `lsh` row as (band, the band key's stored low 32 bits,
-    /// content_id), in key order.
+    /// content_id), in key order (a content id prefix resolved to its
+    /// content, one seek per row).
     pub fn for_each_lsh_row<E: From<IndexError>>(
         &self,
         mut visit: impl FnMut(u16, u32, u128) -> Result<(), E>,
@@ -286,7 +348,8 @@ impl IndexReader {
             // The stored key keeps the low 32 bits (`keys::lsh_key`).
             #[allow(clippy::cast_possible_truncation)]
             let band_key = key.band_key as u32;
-            visit(key.band, band_key, key.content_id.0)
+            let id = self.resolve_lsh_members(&[key.member])?[0];
+            visit(key.band, band_key, id)
         })
     }
 
@@ -537,7 +600,9 @@ fn chunk_of_row(table: &'static str, key: &[u8], value: &[u8]) -> Result<u8, Ind
                 None => byte_at(key, key.len().saturating_sub(16), "url key"),
             }
         }
-        t if t == ContentSha256::COLUMN_FAMILY => byte_at(value, 0, "content_sha256 value"),
+        t if t == ContentSha256::COLUMN_FAMILY => {
+            byte_at(key, crate::schema::SHA_PREFIX_LEN, "content_sha256 key")
+        }
         t if t == Lsh::COLUMN_FAMILY => byte_at(key, keys::LSH_PREFIX_LEN, "lsh key"),
         t if t == Clusters::COLUMN_FAMILY => byte_at(key, 16, "clusters key"),
         t if t == PiiKeys::COLUMN_FAMILY => byte_at(key, 32, "pii_keys key"),

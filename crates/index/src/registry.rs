@@ -1941,8 +1941,10 @@ mod tests {
             })
             .expect("covering");
         assert_eq!(near.len(), 1);
-        // 9 of 10 values agree: 0.9, less the chance agreement of 8-bit values.
-        let expected = (0.9 - 1.0 / 256.0) / (1.0 - 1.0 / 256.0);
+        // 9 of 10 values agree: 0.9, less the chance agreement of values
+        // compared on their low COMPARED_BITS bits.
+        let chance = 1.0 / f64::from(1u32 << provindex_sketch::COMPARED_BITS);
+        let expected = (0.9 - chance) / (1.0 - chance);
         assert_eq!(near[0].reason, CoverReason::WorkNear { jaccard: expected });
 
         registry

@@ -28,11 +28,19 @@ define_schema!(
     "contents"
 );
 define_schema!(
-    /// content_id ‖ capture_id → capture time: a content's captures.
+    /// content_id ‖ capture_id → nothing: a content's captures.
     ContentCaptures,
     ContentCaptureKey,
-    CaptureTime,
+    (),
     "content_captures"
+);
+define_schema!(
+    /// Not a table: the builder's sorted run of `content_captures` rows with
+    /// each capture's time, from which it computes a content's first seen.
+    ContentCaptureTimes,
+    ContentCaptureKey,
+    CaptureTime,
+    "content_capture_times"
 );
 define_schema!(
     /// SURT ‖ 0x00 ‖ capture time ‖ capture_id → nothing: captures by URL, then time.
@@ -42,23 +50,28 @@ define_schema!(
     "urls"
 );
 define_schema!(
-    /// SHA-256 of the normalized text → content_id (LookupContent by SHA-256).
+    /// The first [`SHA_PREFIX_LEN`] bytes of the SHA-256 of the normalized
+    /// text ‖ content_id → nothing (LookupContent by SHA-256): the full
+    /// SHA-256 is in the content record, which a lookup checks, so the
+    /// index keeps one copy of it.
     ContentSha256,
-    Sha256,
-    ContentId,
+    ShaKey,
+    (),
     "content_sha256"
 );
 define_schema!(
-    /// content_id → MinHash signature: the low 8 bits of each of the K values
-    /// (one byte each; `provindex_sketch::COMPARED_BITS`, the manifest's
-    /// sketch spec). Contents with empty normalized text have none.
+    /// content_id → MinHash signature: the low 4 bits of each of the K values
+    /// (two a byte; `provindex_sketch::COMPARED_BITS`, the manifest's sketch
+    /// spec). Contents with empty normalized text have none.
     Signatures,
     ContentId,
     Signature,
     "signatures"
 );
 define_schema!(
-    /// band (1) ‖ band key's low 32 bits (4) ‖ content_id → nothing: the LSH buckets FindWork probes.
+    /// band (1) ‖ band key's low 32 bits (4) ‖ content_id's first 4 bytes (or
+    /// all 16 when another content shares them; [`keys::LshMember`]) →
+    /// nothing: the LSH buckets FindWork probes.
     Lsh,
     LshKey,
     (),
@@ -86,7 +99,7 @@ pub const TABLES: [ColumnFamilySpec; 10] = [
     point(<Contents as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<ContentCaptures as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<Urls as provindex_store::Schema>::COLUMN_FAMILY),
-    point(<ContentSha256 as provindex_store::Schema>::COLUMN_FAMILY),
+    scanned(<ContentSha256 as provindex_store::Schema>::COLUMN_FAMILY),
     point(<Signatures as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<Lsh as provindex_store::Schema>::COLUMN_FAMILY),
     scanned(<Clusters as provindex_store::Schema>::COLUMN_FAMILY),
@@ -152,15 +165,6 @@ impl KeyCodec<Signatures> for ContentId {
     }
 }
 
-impl ValueCodec<ContentSha256> for ContentId {
-    fn encode_value(&self) -> Vec<u8> {
-        encode_content_id(self)
-    }
-    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        decode_content_id(bytes)
-    }
-}
-
 fn decode_record<T: prost::Message + Default>(bytes: &[u8]) -> Result<T, CodecError> {
     T::decode(bytes).map_err(|e| CodecError::new(e.to_string()))
 }
@@ -189,11 +193,11 @@ impl ValueCodec<Contents> for ContentRecord {
     }
 }
 
-/// A capture's time in `content_captures` (unix seconds).
+/// A capture's time in the builder's [`ContentCaptureTimes`] (unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CaptureTime(pub i64);
 
-impl ValueCodec<ContentCaptures> for CaptureTime {
+impl ValueCodec<ContentCaptureTimes> for CaptureTime {
     fn encode_value(&self) -> Vec<u8> {
         keys::encode_time(self.0).to_vec()
     }
@@ -211,19 +215,24 @@ pub struct ContentCaptureKey {
     pub capture_id: CaptureId,
 }
 
-impl KeyCodec<ContentCaptures> for ContentCaptureKey {
-    fn encode_key(&self) -> Vec<u8> {
-        keys::content_capture_key(self.content_id.0, self.capture_id.0).to_vec()
-    }
-    fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
-        keys::decode_content_capture_key(bytes)
-            .map(|(content, capture)| ContentCaptureKey {
-                content_id: ContentId(content),
-                capture_id: CaptureId(capture),
-            })
-            .ok_or_else(|| CodecError::length("key", bytes.len(), 2 * ID_LEN))
-    }
+macro_rules! content_capture_key {
+    ($($schema:ty),+) => {$(
+        impl KeyCodec<$schema> for ContentCaptureKey {
+            fn encode_key(&self) -> Vec<u8> {
+                keys::content_capture_key(self.content_id.0, self.capture_id.0).to_vec()
+            }
+            fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
+                keys::decode_content_capture_key(bytes)
+                    .map(|(content, capture)| ContentCaptureKey {
+                        content_id: ContentId(content),
+                        capture_id: CaptureId(capture),
+                    })
+                    .ok_or_else(|| CodecError::length("key", bytes.len(), 2 * ID_LEN))
+            }
+        }
+    )+};
 }
+content_capture_key!(ContentCaptures, ContentCaptureTimes);
 
 /// `urls` key: the SURT, the capture time and the capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,59 +278,110 @@ macro_rules! empty_value {
         }
     )+};
 }
-empty_value!(Urls, Lsh, Clusters);
+empty_value!(Urls, Lsh, Clusters, ContentSha256, ContentCaptures);
 
-/// SHA-256 of a normalized text.
+/// Bytes of a SHA-256 kept in a [`ContentSha256`] key: enough that two
+/// contents rarely share them (a shared prefix costs a content read, never a
+/// wrong answer: the lookup compares the full SHA-256).
+pub const SHA_PREFIX_LEN: usize = 8;
+
+/// `content_sha256` key: a SHA-256 prefix and the content it may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Sha256(pub [u8; 32]);
+pub struct ShaKey {
+    pub sha_prefix: [u8; SHA_PREFIX_LEN],
+    pub content_id: ContentId,
+}
 
-impl KeyCodec<ContentSha256> for Sha256 {
+impl ShaKey {
+    pub fn new(sha256: &[u8; 32], content_id: ContentId) -> Self {
+        let mut sha_prefix = [0u8; SHA_PREFIX_LEN];
+        sha_prefix.copy_from_slice(&sha256[..SHA_PREFIX_LEN]);
+        Self {
+            sha_prefix,
+            content_id,
+        }
+    }
+}
+
+impl KeyCodec<ContentSha256> for ShaKey {
     fn encode_key(&self) -> Vec<u8> {
-        self.0.to_vec()
+        let mut key = self.sha_prefix.to_vec();
+        key.extend_from_slice(&keys::id_key(self.content_id.0));
+        key
     }
     fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(Sha256)
-            .map_err(|_| CodecError::length("sha256", bytes.len(), 32))
+        if bytes.len() != SHA_PREFIX_LEN + ID_LEN {
+            return Err(CodecError::length(
+                "key",
+                bytes.len(),
+                SHA_PREFIX_LEN + ID_LEN,
+            ));
+        }
+        let (prefix, id) = bytes.split_at(SHA_PREFIX_LEN);
+        let mut sha_prefix = [0u8; SHA_PREFIX_LEN];
+        sha_prefix.copy_from_slice(prefix);
+        Ok(Self {
+            sha_prefix,
+            content_id: decode_content_id(id)?,
+        })
     }
 }
 
 /// A stored MinHash signature: the compared bits of each of its K values
-/// (`provindex_sketch::COMPARED_BITS`, one byte each).
+/// (`provindex_sketch::COMPARED_BITS`, 4), two values a byte, the first in
+/// the high nibble. K is even (the builder refuses an odd K): an odd count
+/// would come back with a zero value appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature(pub Vec<u16>);
 
 impl ValueCodec<Signatures> for Signature {
     fn encode_value(&self) -> Vec<u8> {
-        // Values are compared bits (< 256): one byte each.
+        // Values are compared bits (< 16): a nibble each.
         #[allow(clippy::cast_possible_truncation)]
-        self.0.iter().map(|v| *v as u8).collect()
+        let nibble = |v: Option<&u16>| v.map_or(0, |v| (*v & 0x0f) as u8);
+        self.0
+            .chunks(2)
+            .map(|pair| (nibble(pair.first()) << 4) | nibble(pair.get(1)))
+            .collect()
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        Ok(Signature(bytes.iter().map(|b| u16::from(*b)).collect()))
+        Ok(Signature(
+            bytes
+                .iter()
+                .flat_map(|b| [u16::from(b >> 4), u16::from(b & 0x0f)])
+                .collect(),
+        ))
     }
 }
 
-/// `lsh` key: one content in one band's bucket.
+/// `lsh` key: one content in one band's bucket, by id prefix or in full
+/// ([`keys::LshMember`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LshKey {
     pub band: u16,
     pub band_key: u64,
-    pub content_id: ContentId,
+    pub member: keys::LshMember,
 }
 
 impl KeyCodec<Lsh> for LshKey {
     fn encode_key(&self) -> Vec<u8> {
-        keys::lsh_key(self.band, self.band_key, self.content_id.0).to_vec()
+        keys::lsh_key(self.band, self.band_key, self.member)
     }
     fn decode_key(bytes: &[u8]) -> Result<Self, CodecError> {
         keys::decode_lsh_key(bytes)
-            .map(|(band, band_key, content)| LshKey {
+            .map(|(band, band_key, member)| LshKey {
                 band,
                 band_key,
-                content_id: ContentId(content),
+                member,
             })
-            .ok_or_else(|| CodecError::length("key", bytes.len(), keys::LSH_KEY_LEN))
+            .ok_or_else(|| {
+                CodecError::new(format!(
+                    "lsh key of {} bytes, expected {} or {}",
+                    bytes.len(),
+                    keys::LSH_SHORT_KEY_LEN,
+                    keys::LSH_KEY_LEN
+                ))
+            })
     }
 }
 
@@ -551,6 +611,17 @@ provindex_store::test_schema_codecs!(
             capture_id,
         }
     }),
+    Just(())
+);
+provindex_store::test_schema_codecs!(
+    content_capture_times_codecs,
+    ContentCaptureTimes,
+    (strategies::content_id(), strategies::capture_id()).prop_map(|(content_id, capture_id)| {
+        ContentCaptureKey {
+            content_id,
+            capture_id,
+        }
+    }),
     any::<i64>().prop_map(CaptureTime)
 );
 provindex_store::test_schema_codecs!(
@@ -571,23 +642,29 @@ provindex_store::test_schema_codecs!(
 provindex_store::test_schema_codecs!(
     content_sha256_codecs,
     ContentSha256,
-    any::<[u8; 32]>().prop_map(Sha256),
-    strategies::content_id()
+    (any::<[u8; 32]>(), strategies::content_id()).prop_map(|(sha, id)| ShaKey::new(&sha, id)),
+    Just(())
 );
 provindex_store::test_schema_codecs!(
     signatures_codecs,
     Signatures,
     strategies::content_id(),
-    proptest::collection::vec(any::<u8>().prop_map(u16::from), 0..64).prop_map(Signature)
+    // Even counts of 4-bit values: what the builder stores.
+    proptest::collection::vec((0u16..16, 0u16..16), 0..32)
+        .prop_map(|pairs| Signature(pairs.into_iter().flat_map(|(a, b)| [a, b]).collect()))
 );
 provindex_store::test_schema_codecs!(
     lsh_codecs,
     Lsh,
-    (any::<u8>(), any::<u32>(), strategies::content_id()).prop_map(
-        |(band, band_key, content_id)| LshKey {
+    (any::<u8>(), any::<u32>(), any::<u128>(), any::<bool>()).prop_map(
+        |(band, band_key, id, short)| LshKey {
             band: u16::from(band),
             band_key: u64::from(band_key),
-            content_id
+            member: if short {
+                keys::LshMember::Prefix(keys::LshMember::prefix_of(id))
+            } else {
+                keys::LshMember::Id(id)
+            },
         }
     ),
     Just(())

@@ -280,3 +280,93 @@ fn an_index_of_another_format_version_names_both_versions() {
         "{text}"
     );
 }
+
+/// Two contents whose ids share their first 4 bytes and one that does not,
+/// each captured once and sketched with the same band keys; and two
+/// contents whose SHA-256 values share their first 8 bytes.
+fn build_prefix_collisions(dir: &std::path::Path) -> (IndexReader, [u128; 3]) {
+    let shared = 0x0123_4567_u128 << 96;
+    let ids = [shared | 1, shared | 2, (0x0123_4568_u128 << 96) | 1];
+    let mut builder = IndexBuilder::create(dir).expect("create");
+    for (i, id) in ids.iter().enumerate() {
+        let mut sha = [7u8; 32];
+        sha[31] = i as u8;
+        let c = NewContent {
+            content_id: *id,
+            sha256: sha,
+            ..content("text")
+        };
+        let record = CaptureRecord {
+            url: format!("https://example.com/{i}"),
+            surt: format!("com,example)/{i}"),
+            capture_time: 1_400_000_000,
+            content_id: id.to_be_bytes().to_vec(),
+            ..Default::default()
+        };
+        assert!(
+            builder
+                .add_capture(i as u128 + 1, &record, Some(&c))
+                .expect("add")
+        );
+        builder
+            .add_sketch(*id, &[1, 2, 3, i as u32], &[10, 20])
+            .expect("sketch");
+    }
+    builder.finish(BuildFacts::default()).expect("finish");
+    (IndexReader::open(dir).expect("open"), ids)
+}
+
+#[test]
+fn contents_sharing_an_id_or_sha256_prefix_are_told_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (reader, ids) = build_prefix_collisions(dir.path());
+    // Both bands hold all three contents, each by its own id.
+    for (band, key) in [(0, 10), (1, 20)] {
+        let (bucket, more) = reader.lsh_bucket(band, key, 10).expect("bucket");
+        assert_eq!(bucket, ids.to_vec(), "band {band}");
+        assert!(!more);
+    }
+    let (first, more) = reader.lsh_bucket(0, 10, 2).expect("bucket");
+    assert_eq!((first, more), (ids[..2].to_vec(), true));
+    let mut rows = Vec::new();
+    reader
+        .for_each_lsh_row(|band, key, id| {
+            rows.push((band, key, id));
+            Ok::<_, provindex_index::IndexError>(())
+        })
+        .expect("rows");
+    assert_eq!(
+        rows,
+        [
+            (0, 10, ids[0]),
+            (0, 10, ids[1]),
+            (0, 10, ids[2]),
+            (1, 20, ids[0]),
+            (1, 20, ids[1]),
+            (1, 20, ids[2])
+        ]
+    );
+    // The shared prefix is stored in full, the other by its 4 bytes.
+    let lsh = reader
+        .table_sizes()
+        .expect("sizes")
+        .into_iter()
+        .find(|t| t.table == "lsh")
+        .expect("lsh");
+    assert_eq!(lsh.rows, 6);
+    assert_eq!(
+        lsh.key_bytes,
+        2 * (2 * keys::LSH_KEY_LEN + keys::LSH_SHORT_KEY_LEN) as u64
+    );
+    // Every SHA-256 shares its first 8 bytes with the others: the full
+    // value decides.
+    for (i, id) in ids.iter().enumerate() {
+        let mut sha = [7u8; 32];
+        sha[31] = i as u8;
+        assert_eq!(reader.content_id_by_sha256(&sha).expect("sha"), Some(*id));
+    }
+    let mut absent = [7u8; 32];
+    absent[31] = 9;
+    assert_eq!(reader.content_id_by_sha256(&absent).expect("sha"), None);
+    assert_eq!(reader.content_id_by_sha256(&[8u8; 32]).expect("sha"), None);
+}

@@ -168,11 +168,13 @@ impl Signature {
 
 /// Bits of each MinHash value that signatures are compared on, and that an
 /// index stores (b-bit minwise hashing, Li & König 2010): two different
-/// values agree on their low 8 bits with probability 2^-8, which
+/// values agree on their low 4 bits with probability 2^-4, which
 /// [`agreement`] corrects for, so an estimate stays unbiased while a stored
-/// signature takes a quarter of the bytes of full values (its standard error
-/// grows by the factor 1 / (1 − 2^-8), under half a percent).
-pub const COMPARED_BITS: u32 = 8;
+/// signature takes an eighth of the bytes of full values (two values a
+/// byte). Its standard error is √(p(1−p)/K) / (1 − 2^-4) with
+/// p = J + (1 − J)·2^-4: at J = 0.8 and K = 128, 0.0368 against 0.0354 for
+/// full values (and 0.0354 at 8 bits).
+pub const COMPARED_BITS: u32 = 4;
 
 const COMPARED_MASK: u32 = (1 << COMPARED_BITS) - 1;
 
@@ -182,7 +184,7 @@ const CHANCE_AGREEMENT: f64 = 1.0 / (1u32 << COMPARED_BITS) as f64;
 /// A value as stored and compared: its low [`COMPARED_BITS`] bits.
 #[must_use]
 pub fn compared_bits(value: u32) -> u16 {
-    // The mask keeps 8 bits.
+    // The mask keeps 4 bits.
     #[allow(clippy::cast_possible_truncation)]
     let low = (value & COMPARED_MASK) as u16;
     low
