@@ -131,20 +131,22 @@ fn io_error(uri: &Path, source: std::io::Error) -> DisclosureError {
 }
 
 /// The index version `reader` reads, with its `ledger.json` if any (in the
-/// index directory; a partitioned index is not signed). A `ledger.json`
-/// that cannot be read as a signed manifest is an error naming the file
-/// and field.
+/// index directory). A `ledger.json` that cannot be read as a signed
+/// manifest is an error naming the file and field. A partitioned index's
+/// ledger (a publication manifest over partition manifests) is not
+/// recorded yet: `ledger` is `None` for it.
 pub fn index_version(reader: IndexParts<'_>) -> Result<IndexVersion> {
     let manifest = reader.manifest();
-    let directory = match reader.parts() {
-        [one] => one.path(),
-        _ => reader.path(),
-    };
-    let path = directory.join(LEDGER_FILE);
-    let ledger = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(ledger_facts(&path, &text)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_error(&path, e)),
+    let ledger = match reader.parts() {
+        [one] => {
+            let path = one.path().join(LEDGER_FILE);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Some(ledger_facts(&path, &text)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        }
+        _ => None,
     };
     let uri = std::fs::canonicalize(reader.path()).unwrap_or_else(|_| reader.path().to_owned());
     Ok(IndexVersion {
