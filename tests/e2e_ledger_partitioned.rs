@@ -529,6 +529,49 @@ async fn a_router_over_partition_servers_proves_every_content_and_absence() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("not the trusted one"), "{text}");
 
+    // A router fronts two replicas of the unpartitioned signed index (one
+    // partition covering every chunk): its proofs are the whole index's.
+    let replica_a = ServerProcess::start(&whole);
+    let replica_b = ServerProcess::start(&whole);
+    let whole_router = RouterProcess::start(&[&replica_a, &replica_b]);
+    let channel = Channel::from_shared(format!("http://{}", whole_router.addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut whole_client = LedgerServiceClient::new(channel);
+    let whole_manifest = out.join("whole-manifest.json");
+    std::fs::write(
+        &whole_manifest,
+        whole_client
+            .get_signed_manifest(GetSignedManifestRequest {})
+            .await
+            .expect("GetSignedManifest")
+            .into_inner()
+            .signed_manifest_json,
+    )
+    .expect("write");
+    let mut whole_proofs = Vec::new();
+    for (n, key) in [
+        Key::ContentId(format!("{first:032x}")),
+        Key::Sha256(hex::encode(absent_sha)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = prove(&mut whole_client, key).await.0;
+        let path = out.join(format!("whole-{n}.json"));
+        let text = if r.present {
+            r.inclusion_json
+        } else {
+            r.non_inclusion_json
+        };
+        std::fs::write(&path, text).expect("write");
+        whole_proofs.push(path);
+    }
+    assert_both_accept(&whole_manifest, &key_hex(SEED), &whole_proofs);
+    drop(whole_router);
+
     // A partition server refuses a partition manifest that does not
     // describe its partition (another publication's, validly signed).
     std::fs::copy(

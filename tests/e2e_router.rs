@@ -222,12 +222,17 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     let refused = RouterProcess::start(&[&low]).err().expect("router refuses");
     assert!(refused.contains("partitions 2, 3 of 4"), "{refused}");
     let router = RouterProcess::start(&[&low, &high, &replica3]).expect("router starts");
-    // A server without PartitionService (an unpartitioned index) is refused
-    // at once, naming it.
-    let refused = RouterProcess::start(&[&single])
+    // A server of the unpartitioned index is partition 0 of 1: next to
+    // partition servers of 4 it is refused, naming it and both counts.
+    let refused = RouterProcess::start(&[&low, &single])
         .err()
-        .expect("not a partition server");
-    assert!(refused.contains(&single.url()), "{refused}");
+        .expect("one partition and four do not mix");
+    assert!(
+        refused.contains(&single.url())
+            && refused.contains("with 4 partitions")
+            && refused.contains("with 1 partitions"),
+        "{refused}"
+    );
 
     let mut one = client(&single.addr).await;
     let mut routed = client(&router.addr).await;

@@ -454,7 +454,11 @@ pub fn load_partition_ledger(
         .check_partition(&partition, &key)
         .map_err(|e| mismatch(&partition_path, e.to_string()))?;
     let trees = LedgerTrees::of_index(reader)?;
-    let expected = partition_manifest(reader, &trees)?;
+    let mut expected = partition_manifest(reader, &trees)?;
+    // A partition an incremental build shares with its base is the base's
+    // database (its built_at); its manifest carries this publication's
+    // created_at, already checked against the publication.
+    expected.ledger.created_at = publication.manifest.created_at;
     let claimed = &partition.manifest;
     if (claimed.partition, claimed.partition_count)
         != (expected.partition, expected.partition_count)

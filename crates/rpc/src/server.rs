@@ -177,6 +177,21 @@ pub async fn serve(
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
+    // One partition covering every chunk, so a router can front replicas
+    // of an unpartitioned index (issue 17).
+    let partition = {
+        let m = index.manifest();
+        crate::partition_service::PartitionApi::new(provindex_proto::v1::DescribeResponse {
+            index_digest: m.digest.clone(),
+            partition_count: 1,
+            partitions: vec![0],
+            normalization_version: m.normalization_version,
+            sketch_spec: m.sketch_spec.clone(),
+            format_version: m.format_version,
+        })
+    };
+    let partition =
+        provindex_proto::v1::partition_service_server::PartitionServiceServer::new(partition);
     // Reads need a token only when the auth configuration gates them (--auth-reads).
     let provenance = ReadGated::new(
         ProvenanceServiceServer::new(provenance_api(
@@ -247,6 +262,10 @@ pub async fn serve(
         )))
         .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
+        .add_service(Tracked::new(Metered::new(
+            partition,
+            config.metrics.clone(),
+        )))
         .add_optional_service(ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))))
         .add_optional_service(
             opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),

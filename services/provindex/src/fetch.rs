@@ -112,6 +112,9 @@ pub struct LocalPartitions {
     pub publication: publish::Publication,
     /// Partition number and its RocksDB directory, ascending.
     pub partitions: Vec<(u32, PathBuf)>,
+    /// The publication's own directory (local, or its verified cache):
+    /// where a signed publication's `ledger.json` and `ledger/` are.
+    pub publication_dir: PathBuf,
 }
 
 /// The partition number of a publication's partition id (`p0003` → 3).
@@ -196,6 +199,7 @@ pub fn resolve_partitions(
                 )
             })?;
             tracing::info!(index = text, cache = %fetched.dir.display(), partitions = %ids.join(","), reused = fetched.reused, "published partitions verified");
+            fetch_ledger(store, &text, &fetched.dir, &ids)?;
             (fetched.publication, fetched.dir)
         }
         None => (publication, index.to_path_buf()),
@@ -216,7 +220,48 @@ pub fn resolve_partitions(
     Ok(LocalPartitions {
         partitions: listed.into_iter().map(|(n, id)| (n, dir_of(&id))).collect(),
         publication,
+        publication_dir: base,
     })
+}
+
+/// Copies a signed publication's ledger (`ledger.json` and the served
+/// partitions' `ledger/<id>.json`) into its cache, when it has one. No
+/// checksum is needed: the server checks their signatures and their trees
+/// against the partitions' data before serving them, and a client trusts
+/// only the operator's key.
+fn fetch_ledger(
+    store: &CorpusStore,
+    uri: &str,
+    cache: &Path,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let publication = provindex_pipeline::ledger::publication_ledger_uri(uri);
+    if !store.exists(&publication)? {
+        return Ok(());
+    }
+    let mut files = vec![(publication, cache.join("ledger.json"))];
+    for id in ids {
+        files.push((
+            provindex_pipeline::ledger::partition_ledger_uri(uri, id),
+            cache.join("ledger").join(format!("{id}.json")),
+        ));
+    }
+    for (from, to) in files {
+        let bytes = store
+            .get_bytes(&from)
+            .with_context(|| format!("reading the ledger file {from}"))?;
+        let dir = to.parent().expect("a file in the cache");
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Written aside and renamed: servers sharing the cache never read half a file.
+        let tmp = dir.join(format!(
+            ".{}.{}",
+            to.file_name().and_then(|n| n.to_str()).unwrap_or("ledger"),
+            std::process::id()
+        ));
+        std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &to).with_context(|| format!("renaming to {}", to.display()))?;
+    }
+    Ok(())
 }
 
 /// Refuses, before anything opens them, a local publication whose listed

@@ -191,11 +191,11 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         );
         let reader = Arc::new(reader);
         // A signed publication's ledger: <publication>/ledger.json and
-        // ledger/<id>.json, beside partitions/<id>/ (issue 17).
-        if let Some(publication_dir) = dir.parent().and_then(Path::parent)
-            && let Some(ledger) =
-                provindex_pipeline::ledger::load_partition_ledger(&reader, publication_dir)
-                    .with_context(|| format!("ledger of partition {number}"))?
+        // ledger/<id>.json (issue 17); a partition referenced from a base
+        // publication is still proven under this publication's ledger.
+        if let Some(ledger) =
+            provindex_pipeline::ledger::load_partition_ledger(&reader, &local.publication_dir)
+                .with_context(|| format!("ledger of partition {number}"))?
         {
             ledgers.insert(
                 *number,

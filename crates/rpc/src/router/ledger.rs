@@ -34,6 +34,11 @@ use crate::partition_service::requested_partition;
 
 impl Router {
     async fn prove(&self, request: ProveContentRequest) -> Result<ProveContentResponse, Status> {
+        // One partition (replicas of an unpartitioned index): its answer,
+        // in whichever format it proves in.
+        if self.facts.partitions == 1 {
+            return prove_answer(self.on_partition(0, Call::Prove(request)).await);
+        }
         let partitioning = Partitioning::new(self.facts.partitions)
             .map_err(|e| Status::internal(format!("router partitioning: {e}")))?;
         match &request.key {
