@@ -97,8 +97,25 @@ fn install(dir: &Path) -> (PathBuf, PathBuf) {
             .exists(),
         "generated stubs copied along"
     );
+    // The stubs demand grpcio >= the grpcio-tools that generated them, and
+    // the venv's grpcio may be older than the newest grpcio-tools on PyPI.
+    let grpc_version = Command::new(&python)
+        .args(["-c", "import grpc; print(grpc.__version__)"])
+        .output()
+        .expect("run python");
+    assert!(grpc_version.status.success(), "no grpc in the venv");
+    let constraints = dir.join("build-constraints.txt");
+    std::fs::write(
+        &constraints,
+        format!(
+            "grpcio-tools<={}\n",
+            String::from_utf8_lossy(&grpc_version.stdout).trim()
+        ),
+    )
+    .expect("write constraints");
     let site = dir.join("site");
     let out = Command::new(&python)
+        .env("PIP_CONSTRAINT", &constraints)
         .args(["-m", "pip", "install", "--quiet", "--no-deps", "--target"])
         .arg(&site)
         .arg(clone.join("services/pyclient"))
