@@ -37,25 +37,19 @@ pub struct LedgerManifest {
 impl LedgerManifest {
     /// The canonical bytes (layout in the crate doc).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let spec = self.sketch_spec.as_bytes();
-        let mut out = Vec::with_capacity(160 + spec.len());
+        let mut out = Vec::with_capacity(160 + self.sketch_spec.len());
         out.push(MANIFEST_FORMAT_VERSION);
-        out.extend_from_slice(&self.index_format_version.to_be_bytes());
-        out.extend_from_slice(&self.normalization_version.to_be_bytes());
-        let len = u32::try_from(spec.len()).expect("sketch spec shorter than 4 GiB");
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(spec);
+        put_index_facts(
+            &mut out,
+            self.index_format_version,
+            self.normalization_version,
+            &self.sketch_spec,
+        );
         out.extend_from_slice(&self.content_count.to_be_bytes());
         out.extend_from_slice(&self.content_root);
         out.extend_from_slice(&self.sha256_root);
         out.extend_from_slice(&self.created_at.to_be_bytes());
-        match &self.base_version_digest {
-            None => out.push(0),
-            Some(digest) => {
-                out.push(1);
-                out.extend_from_slice(digest);
-            }
-        }
+        put_optional_digest(&mut out, self.base_version_digest.as_ref());
         out.extend_from_slice(&self.index_digest);
         out
     }
@@ -140,6 +134,33 @@ impl LedgerManifest {
             manifest: self,
             public_key: key.verifying_key().to_bytes(),
             signature,
+        }
+    }
+}
+
+/// Index format version (u32) ‖ normalization version (u32) ‖ sketch spec
+/// length (u32) ‖ sketch spec: the facts every manifest kind commits to, in
+/// one layout.
+pub(crate) fn put_index_facts(
+    out: &mut Vec<u8>,
+    index_format_version: u32,
+    normalization_version: u32,
+    sketch_spec: &str,
+) {
+    out.extend_from_slice(&index_format_version.to_be_bytes());
+    out.extend_from_slice(&normalization_version.to_be_bytes());
+    let len = u32::try_from(sketch_spec.len()).expect("sketch spec shorter than 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(sketch_spec.as_bytes());
+}
+
+/// Flag byte (0 absent, 1 present) ‖ the digest when present.
+pub(crate) fn put_optional_digest(out: &mut Vec<u8>, digest: Option<&Hash>) {
+    match digest {
+        None => out.push(0),
+        Some(digest) => {
+            out.push(1);
+            out.extend_from_slice(digest);
         }
     }
 }

@@ -23,6 +23,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
+use crate::manifest::{put_index_facts, put_optional_digest};
 use crate::merkle::Hash;
 use crate::{LedgerError, LedgerManifest, Result};
 
@@ -165,22 +166,16 @@ impl PublicationManifest {
     /// index_digest (32) ‖ partition count (u32) ‖ partition manifest
     /// digests (32 each).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let spec = self.sketch_spec.as_bytes();
         let mut out = vec![PARTITIONED_FORMAT_VERSION];
-        out.extend_from_slice(&self.index_format_version.to_be_bytes());
-        out.extend_from_slice(&self.normalization_version.to_be_bytes());
-        let len = u32::try_from(spec.len()).expect("sketch spec shorter than 4 GiB");
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(spec);
+        put_index_facts(
+            &mut out,
+            self.index_format_version,
+            self.normalization_version,
+            &self.sketch_spec,
+        );
         out.extend_from_slice(&self.content_count.to_be_bytes());
         out.extend_from_slice(&self.created_at.to_be_bytes());
-        match &self.base_version_digest {
-            None => out.push(0),
-            Some(digest) => {
-                out.push(1);
-                out.extend_from_slice(digest);
-            }
-        }
+        put_optional_digest(&mut out, self.base_version_digest.as_ref());
         out.extend_from_slice(&self.index_digest);
         let count = u32::try_from(self.partitions.len()).expect("at most 256 partitions");
         out.extend_from_slice(&count.to_be_bytes());

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use provindex_index::IndexReader;
-use provindex_ledger::{TreeKind, wire};
+use provindex_ledger::{wire, TreeKind};
 use provindex_pipeline::ledger::{LedgerTrees, LoadedLedger, LoadedPartitionLedger};
 use provindex_proto::v1::ledger_service_server::LedgerService;
 use provindex_proto::v1::prove_content_request::Key;
@@ -17,7 +17,7 @@ use provindex_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::convert::hex_u128;
-use crate::error::{ApiError, echo};
+use crate::error::{echo, ApiError};
 
 pub struct LedgerApi {
     ledger: Arc<LoadedLedger>,
@@ -150,25 +150,37 @@ fn prove_in(
     Ok(response)
 }
 
-pub fn capture_link(
-    ledger: &LoadedLedger,
+/// The capture a `GetCaptureLink` request names (32 hex digits) and the
+/// content its text links to; `scope` (" in partition N" or empty) ends the
+/// NOT_FOUND message.
+fn linked_content(
     index: &IndexReader,
-    request: &GetCaptureLinkRequest,
-) -> Result<GetCaptureLinkResponse, ApiError> {
-    let capture_id = hex_u128(&request.capture_id).ok_or_else(|| {
+    raw_capture_id: &str,
+    scope: &str,
+) -> Result<(u128, u128), ApiError> {
+    let capture_id = hex_u128(raw_capture_id).ok_or_else(|| {
         ApiError::invalid(
             "capture_id",
-            format!("{:?} is not 32 hex digits", echo(&request.capture_id)),
+            format!("{:?} is not 32 hex digits", echo(raw_capture_id)),
         )
     })?;
     let record = index
         .capture(capture_id)?
-        .ok_or_else(|| ApiError::NotFound(format!("no capture {}", echo(&request.capture_id))))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no capture {}{scope}", echo(raw_capture_id))))?;
     let content_id = record.content_id().ok_or_else(|| {
         ApiError::FailedPrecondition(format!(
             "capture {capture_id:032x} has no text, so it links to no content"
         ))
     })?;
+    Ok((capture_id, content_id))
+}
+
+pub fn capture_link(
+    ledger: &LoadedLedger,
+    index: &IndexReader,
+    request: &GetCaptureLinkRequest,
+) -> Result<GetCaptureLinkResponse, ApiError> {
+    let (capture_id, content_id) = linked_content(index, &request.capture_id, "")?;
     let inclusion_json = content_inclusion(&ledger.trees, content_id)?.ok_or_else(|| {
         ApiError::Internal(format!(
             "capture {capture_id:032x} links to content {content_id:032x}, not in the ledger"
@@ -239,24 +251,11 @@ impl PartitionLedger {
         &self,
         request: &GetCaptureLinkRequest,
     ) -> Result<GetCaptureLinkResponse, ApiError> {
-        let capture_id = hex_u128(&request.capture_id).ok_or_else(|| {
-            ApiError::invalid(
-                "capture_id",
-                format!("{:?} is not 32 hex digits", echo(&request.capture_id)),
-            )
-        })?;
-        let record = self.index.capture(capture_id)?.ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no capture {} in partition {}",
-                echo(&request.capture_id),
-                self.partition()
-            ))
-        })?;
-        let content_id = record.content_id().ok_or_else(|| {
-            ApiError::FailedPrecondition(format!(
-                "capture {capture_id:032x} has no text, so it links to no content"
-            ))
-        })?;
+        let (capture_id, content_id) = linked_content(
+            &self.index,
+            &request.capture_id,
+            &format!(" in partition {}", self.partition()),
+        )?;
         if !self.ledger.partition.manifest.owns(content_id) {
             return Err(ApiError::NotFound(format!(
                 "capture {capture_id:032x}'s content {content_id:032x} is not in partition {}",
