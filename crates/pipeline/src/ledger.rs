@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::{
-    ContentTree, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild, PartitionManifest,
-    PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest, SignedPartitionManifest,
-    SignedPublicationManifest, SigningKey, wire,
+    wire, ContentTree, Hash, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild,
+    PartitionManifest, PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest,
+    SignedPartitionManifest, SignedPublicationManifest, SigningKey,
 };
-use provindex_policy::{CaptureSignal, Subject, Verdict, reservation};
+use provindex_policy::{reservation, CaptureSignal, Subject, Verdict};
 
 /// The file name of the signed manifest inside an index directory.
 pub const LEDGER_FILE: &str = "ledger.json";
@@ -186,15 +186,21 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, LedgerBuildError> {
 }
 
 /// Computes the ledger of the index at `index_dir`, signs it and writes
-/// `index_dir/ledger.json` (written whole, then renamed into place).
+/// `index_dir/ledger.json` (written whole, then renamed into place);
+/// `base_version_digest` names the version it was built on, if any.
 pub fn write_ledger(
     index_dir: &Path,
+    base_version_digest: Option<Hash>,
     key: &SigningKey,
 ) -> Result<SignedManifest, LedgerBuildError> {
     let signed = {
         let reader = IndexReader::open(index_dir)?;
         let trees = LedgerTrees::of_index(&reader)?;
-        ledger_manifest(&reader, &trees)?.sign(key)
+        LedgerManifest {
+            base_version_digest,
+            ..ledger_manifest(&reader, &trees)?
+        }
+        .sign(key)
     };
     let path = index_dir.join(LEDGER_FILE);
     let tmp = index_dir.join(format!(".{LEDGER_FILE}.tmp"));
@@ -246,11 +252,45 @@ pub fn partition_manifest(
     })
 }
 
+/// The digest naming a signed version in lineage: that of the manifest in
+/// `text` (a publication's `ledger.json` or a whole index's), after its
+/// signature is checked against the key it carries. `uri` names the file
+/// in errors.
+pub fn base_version_digest(uri: &str, text: &str) -> Result<Hash, LedgerBuildError> {
+    let bad = |reason: String| LedgerBuildError::File {
+        path: PathBuf::from(uri),
+        reason,
+    };
+    let format = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| bad(format!("not JSON: {e}")))?
+        .get("format")
+        .and_then(|f| f.as_str().map(str::to_owned));
+    if format.as_deref() == Some(wire::SIGNED_PUBLICATION_FORMAT) {
+        let signed = wire::signed_publication_from_json(text).map_err(|e| bad(e.to_string()))?;
+        let key = provindex_ledger::verifying_key_from_bytes(&signed.public_key)
+            .map_err(|e| bad(e.to_string()))?;
+        return Ok(signed
+            .verify(&key)
+            .map_err(|e| bad(e.to_string()))?
+            .digest());
+    }
+    let signed = wire::signed_manifest_from_json(text).map_err(|e| bad(e.to_string()))?;
+    let key = provindex_ledger::verifying_key_from_bytes(&signed.public_key)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(signed
+        .verify(&key)
+        .map_err(|e| bad(e.to_string()))?
+        .digest())
+}
+
 /// Signs the publication manifest over every partition's manifest (in
 /// partition order, all of one build) and the whole index's digest.
+/// `base_version_digest` records the version this one was built on (the
+/// digest of the base's own manifest, [`base_version_digest`]).
 pub fn sign_publication_ledger(
     partitions: &[SignedPartitionManifest],
     index_digest: &str,
+    base_version_digest: Option<Hash>,
     key: &SigningKey,
 ) -> Result<SignedPublicationManifest, LedgerBuildError> {
     let bad = |reason: String| LedgerBuildError::Ledger(LedgerError::Partitioned(reason));
@@ -295,7 +335,7 @@ pub fn sign_publication_ledger(
             .map(|p| p.manifest.ledger.content_count)
             .sum(),
         created_at: first.ledger.created_at,
-        base_version_digest: None,
+        base_version_digest,
         index_digest,
         partitions: partitions.iter().map(|p| p.manifest.digest()).collect(),
     }

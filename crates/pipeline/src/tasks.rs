@@ -1436,7 +1436,8 @@ fn build(
         // A bad key file fails the job at once: retrying cannot fix it.
         let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
             .map_err(|e| TaskError::Permanent(e.to_string()))?;
-        crate::ledger::write_ledger(&dir, &key)
+        let base_digest = base_ledger_digest(ctx, &spec.base)?;
+        crate::ledger::write_ledger(&dir, base_digest, &key)
             .map_err(|e| TaskError::Retry(format!("ledger of {}: {e}", dir.display())))?;
     }
     if remote {
@@ -1524,6 +1525,35 @@ fn publish_partitions(
 /// `<out>/ledger.json`. Deterministic, so a retry rewrites the same bytes;
 /// nothing is written over another job's publication. Returns the index
 /// digest it signed.
+/// The digest of the base publication's signed manifest, so the new
+/// version's manifest names the version it was built on; `None` without a
+/// base or when the base was built unsigned.
+fn base_ledger_digest(
+    ctx: &TaskContext,
+    base: &str,
+) -> Result<Option<provindex_ledger::Hash>, TaskError> {
+    if base.is_empty() {
+        return Ok(None);
+    }
+    let uri = crate::ledger::publication_ledger_uri(base);
+    if !ctx
+        .store
+        .exists(&uri)
+        .map_err(|e| TaskError::Retry(format!("reading {uri}: {e}")))?
+    {
+        return Ok(None);
+    }
+    let bytes = ctx
+        .store
+        .get_bytes(&uri)
+        .map_err(|e| TaskError::Retry(format!("reading {uri}: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| TaskError::Permanent(format!("base ledger {uri} is not UTF-8")))?;
+    crate::ledger::base_version_digest(&uri, text)
+        .map(Some)
+        .map_err(|e| TaskError::Permanent(format!("base ledger: {e}")))
+}
+
 fn write_partitioned_ledger(
     ctx: &TaskContext,
     lease: &Lease,
@@ -1564,7 +1594,8 @@ fn write_partitioned_ledger(
     }
     let key = crate::ledger::read_signing_key(Path::new(&spec.signing_key))
         .map_err(|e| TaskError::Permanent(e.to_string()))?;
-    let signed = crate::ledger::sign_publication_ledger(&partitions, &digest, &key)
+    let base_digest = base_ledger_digest(ctx, &spec.base)?;
+    let signed = crate::ledger::sign_publication_ledger(&partitions, &digest, base_digest, &key)
         .map_err(|e| TaskError::Permanent(format!("ledger of {out}: {e}")))?;
     let put = |uri: String, text: String| {
         ctx.store

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use provindex_ledger::wire::PartitionedClaim;
 use provindex_ledger::{
-    LeafFacts, LedgerManifest, OptOutAtBuild, PublicationManifest, ShaLeaf, TreeKind, VerifyingKey,
-    wire,
+    wire, LeafFacts, LedgerManifest, OptOutAtBuild, PublicationManifest, ShaLeaf, TreeKind,
+    VerifyingKey,
 };
 
 /// Exit status when a signature or proof does not verify.
@@ -27,6 +27,11 @@ pub struct VerifyArgs {
     /// (or the 32 raw bytes).
     #[arg(long)]
     public_key: String,
+    /// The signed manifest of the version `--manifest` says it was built on
+    /// (an incremental build's base): it must verify under the same key and
+    /// its digest must be the manifest's `base_version_digest`.
+    #[arg(long)]
+    base_manifest: Option<PathBuf>,
     /// Inclusion / non-inclusion proof files (`provindex-ledger-*-v1` JSON).
     proofs: Vec<PathBuf>,
 }
@@ -152,7 +157,7 @@ fn verify_proof(path: &Path, manifest: &LedgerManifest) -> Result<String, String
 }
 
 pub fn run_verify(args: VerifyArgs) -> ExitCode {
-    let trusted = match verify_manifest(&args) {
+    let trusted = match read_manifest(&args.manifest, &args.public_key) {
         Ok(trusted) => trusted,
         Err(reason) => {
             println!("FAIL {}: {reason}", args.manifest.display());
@@ -178,6 +183,19 @@ pub fn run_verify(args: VerifyArgs) -> ExitCode {
         ),
     }
     let mut failed = false;
+    if let Some(base) = &args.base_manifest {
+        let named = match &trusted {
+            Trusted::Index(manifest) => manifest.base_version_digest,
+            Trusted::Publication(publication, _) => publication.base_version_digest,
+        };
+        match verify_base(base, &args.public_key, named) {
+            Ok(summary) => println!("ok {}: {summary}", base.display()),
+            Err(reason) => {
+                println!("FAIL {}: {reason}", base.display());
+                failed = true;
+            }
+        }
+    }
     for path in &args.proofs {
         let verdict = match &trusted {
             Trusted::Index(manifest) => verify_proof(path, manifest),
@@ -200,9 +218,36 @@ pub fn run_verify(args: VerifyArgs) -> ExitCode {
     }
 }
 
-fn verify_manifest(args: &VerifyArgs) -> Result<Trusted, String> {
-    let key = trusted_key(&args.public_key)?;
-    let text = read(&args.manifest)?;
+/// The base version's manifest against the digest the verified manifest
+/// names for it.
+fn verify_base(
+    path: &Path,
+    public_key: &str,
+    named: Option<provindex_ledger::Hash>,
+) -> Result<String, String> {
+    let named = named.ok_or("the manifest names no base version (base_version_digest is null)")?;
+    let digest = match read_manifest(path, public_key)? {
+        Trusted::Index(manifest) => manifest.digest(),
+        Trusted::Publication(publication, _) => publication.digest(),
+    };
+    if digest != named {
+        return Err(format!(
+            "digest {} is not the manifest's base_version_digest {}",
+            hex::encode(digest),
+            hex::encode(named)
+        ));
+    }
+    Ok(format!(
+        "base version of the manifest, digest {}",
+        hex::encode(digest)
+    ))
+}
+
+/// A signed manifest of either kind, its signature checked against the
+/// trusted key.
+fn read_manifest(path: &Path, public_key: &str) -> Result<Trusted, String> {
+    let key = trusted_key(public_key)?;
+    let text = read(path)?;
     if format_of(&text)?.as_deref() == Some(wire::SIGNED_PUBLICATION_FORMAT) {
         let signed = wire::signed_publication_from_json(&text).map_err(|e| e.to_string())?;
         let publication = signed.verify(&key).cloned().map_err(|e| e.to_string())?;

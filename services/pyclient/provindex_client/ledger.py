@@ -463,11 +463,21 @@ def _load(path):
         raise VerificationError(f"cannot read {path}: {e}") from None
 
 
+def _signed_digest(doc, trusted_public_key):
+    """The digest of a signed manifest of either kind, once its signature
+    by the trusted key is checked."""
+    if isinstance(doc, dict) and doc.get("format") == SIGNED_PUBLICATION_FORMAT:
+        return verify_signed_publication(doc, trusted_public_key)["digest"]
+    return manifest_digest(verify_signed_manifest(doc, trusted_public_key))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manifest", required=True, help="signed manifest JSON")
     parser.add_argument("--public-key", required=True,
                         help="trusted Ed25519 public key: 64 hex digits, or @FILE")
+    parser.add_argument("--base-manifest",
+                        help="signed manifest of the version --manifest names as its base")
     parser.add_argument("proofs", nargs="*", help="inclusion / non-inclusion proof JSON files")
     args = parser.parse_args(argv)
     key_text = args.public_key
@@ -492,6 +502,20 @@ def main(argv=None):
     except VerificationError as e:
         print(f"FAIL {args.manifest}: {e}")
         return 1
+    if args.base_manifest is not None:
+        named = (publication or manifest)["base_version_digest"]
+        try:
+            digest = _signed_digest(_load(args.base_manifest), trusted)
+            if named is None:
+                raise VerificationError(
+                    "the manifest names no base version (base_version_digest is null)")
+            if digest != _hex(named, "base_version_digest", 32):
+                raise VerificationError(
+                    f"digest {digest.hex()} is not the manifest's base_version_digest {named}")
+            print(f"ok {args.base_manifest}: base version of the manifest, digest {digest.hex()}")
+        except VerificationError as e:
+            print(f"FAIL {args.base_manifest}: {e}")
+            failed = True
     for path in args.proofs:
         try:
             if publication is not None:
