@@ -1,11 +1,13 @@
 //! The revisits stage: finds each revisit record's original — by
 //! WARC-Refers-To record id, else payload digest, else target URL and date —
-//! by streaming the scan tasks' sorted lookup runs once each, so no task holds
-//! a map of every capture (only the revisits themselves and what they ask
-//! for). The rules are those of a one-pass build that reads its own captures
-//! back: revisits are taken in capture-id order, in passes, and a revisit
-//! resolved earlier is an original for later ones, so chains resolve whatever
-//! the input order was.
+//! by merge joins of sorted runs: what the revisits ask for is sorted and
+//! joined with the scan tasks' sorted lookup runs, so no task holds a map of
+//! the captures or of the revisits ([`resolve_sorted`]). The rules are those
+//! of a one-pass build that reads its own captures back: revisits are taken
+//! in capture-id order, in passes, and a revisit resolved earlier is an
+//! original for later ones, so chains resolve whatever the input order was.
+//! Only that last rule keeps state in memory: the resolved revisits that
+//! another revisit asks for by record id or URL (chain links).
 //!
 //! Lookup runs written by the scan (every capture that is not a revisit;
 //! `key` = capture_id ‖ input ordinal ‖ record number, the capture runs' key):
@@ -15,8 +17,11 @@
 //!   capture_id) ‖ ordinal ‖ record number → content.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use provindex_index::keys;
+use provindex_runs::{ExternalSorter, RunWriter};
 
 use crate::prepare::PreparedCapture;
 
@@ -81,241 +86,1178 @@ pub struct RevisitCounts {
     pub without_text: u64,
 }
 
-/// Resolves `revisits` (any order) against the lookup runs. Returns them in
-/// the order a one-pass build adds them, each with its original's content id
-/// in its record (empty when it has none or was not found), and the counts.
-pub fn resolve(
-    mut revisits: Vec<PreparedCapture>,
-    ids: Rows<'_>,
-    digests: Rows<'_>,
-    targets: Rows<'_>,
-) -> Result<(Vec<PreparedCapture>, RevisitCounts), String> {
-    revisits.sort_by_key(|p| p.capture_id);
-    let originals = Originals::gather(&revisits, ids, digests, targets)?;
+/// Which lookup run [`resolve_sorted`] asks to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Ids,
+    Digests,
+    Targets,
+}
+
+/// Opens the merged rows of a lookup run. Called once per join: the targets
+/// twice (targets by URL, and by URL and time).
+pub type OpenLookup<'a> = dyn Fn(Lookup) -> Result<Rows<'a>, String> + 'a;
+
+// What the joins found for a revisit: rows of the answers run, keyed by the
+// revisit's sequence number ‖ one of these kinds.
+const ANSWER_ID: u8 = 0;
+const ANSWER_IN_ORIGINALS: u8 = 1;
+const ANSWER_WANTED_BY_ID: u8 = 2;
+const ANSWER_DIGEST: u8 = 3;
+const ANSWER_TARGET_STATIC: u8 = 4;
+const ANSWER_TARGET_DYNAMIC: u8 = 5;
+const ANSWER_WANTED_BY_TARGET: u8 = 6;
+
+/// Pass number of the revisits no pass resolved (they come last).
+const UNRESOLVED_PASS: u32 = u32::MAX;
+
+fn run_err(e: provindex_runs::RunError) -> String {
+    e.to_string()
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn open_runs(
+    runs: &[(PathBuf, provindex_runs::RunInfo)],
+) -> Result<provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<File>>>, String> {
+    let readers = runs
+        .iter()
+        .map(|(path, _)| provindex_runs::open_file(path).map_err(run_err))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(provindex_runs::merge(readers))
+}
+
+fn seq_of(key: &[u8]) -> Result<&[u8], String> {
+    key.len()
+        .checked_sub(8)
+        .map(|at| &key[at..])
+        .ok_or_else(|| format!("a request key of {} bytes", key.len()))
+}
+
+/// Resolves the revisits of `revisits` — in scan-key order, as the merge of
+/// the scan tasks' revisit runs gives them — against the lookup runs, with
+/// the rules of [`crate::revisits`], holding no state proportional to the
+/// revisits but the originals that other revisits ask for by id or URL
+/// (chains). Every revisit is given to `emit` once, in scan-key order, with
+/// the scan key a one-pass build assigns it and its original's content id in
+/// its record; spilled files live under `scratch` and are removed.
+///
+/// How: what the revisits ask for (ids, digests, target URLs; their own ids
+/// and URLs, to know which are asked for) goes to sorted runs, merge-joined
+/// with the lookup runs into answers per revisit; the revisits, annotated,
+/// are then read back in passes, each pass writing the ones it could not
+/// resolve to the next pass's run.
+pub fn resolve_sorted<'a, E>(
+    revisits: impl Iterator<Item = Result<(Vec<u8>, PreparedCapture), E>>,
+    open: &OpenLookup<'a>,
+    scratch: &Path,
+    budget: usize,
+    fail: impl Fn(String) -> E,
+    mut emit: impl FnMut(Vec<u8>, PreparedCapture) -> Result<(), E>,
+) -> Result<RevisitCounts, E> {
+    let dir = scratch.join("revisits-resolve");
+    let result = (|| {
+        let Some(wanted) = Wanted::write(revisits, &dir, budget, &fail)? else {
+            return Ok(RevisitCounts::default());
+        };
+        let (counts, out) = wanted.resolve(open, budget).map_err(&fail)?;
+        emit_in_key_order(&out, &fail, &mut emit)?;
+        Ok(counts)
+    })();
+    // Scratch space only; a failure to remove it does not change the result.
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Phase 1: the revisits, numbered in input order (their sequence number,
+/// 8 bytes big-endian, keeps scan-key order), and what they ask for.
+struct Wanted {
+    dir: PathBuf,
+    base: PathBuf,
+    ids: Vec<(PathBuf, provindex_runs::RunInfo)>,
+    id_requests: bool,
+    digests: Vec<(PathBuf, provindex_runs::RunInfo)>,
+    surts: Vec<(PathBuf, provindex_runs::RunInfo)>,
+    times: Vec<(PathBuf, provindex_runs::RunInfo)>,
+    own_urls: Vec<(PathBuf, provindex_runs::RunInfo)>,
+    /// A SURT with a NUL byte was seen: URL matching is then by bytes, as
+    /// the in-memory rules do, so every URL request is treated as dynamic.
+    nul_surts: bool,
+}
+
+impl Wanted {
+    fn write<E>(
+        revisits: impl Iterator<Item = Result<(Vec<u8>, PreparedCapture), E>>,
+        dir: &Path,
+        budget: usize,
+        fail: &impl Fn(String) -> E,
+    ) -> Result<Option<Self>, E> {
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        let part = (budget / 8).max(1);
+        let sorter = |name: &str| ExternalSorter::new(dir, name, part);
+        let (mut ids, mut digests, mut surts, mut times, mut own_urls) = (
+            sorter("wanted-ids"),
+            sorter("wanted-digests"),
+            sorter("wanted-surts"),
+            sorter("wanted-times"),
+            sorter("own-urls"),
+        );
+        let base_path = dir.join("revisits.run");
+        let base_name = base_path.display().to_string();
+        let file = File::create(&base_path).map_err(|e| fail(format!("{base_name}: {e}")))?;
+        let mut base = RunWriter::new(file, &base_name).map_err(|e| fail(run_err(e)))?;
+        let (mut count, mut id_requests, mut nul_surts) = (0u64, false, false);
+        let mut last_key: Option<Vec<u8>> = None;
+        for item in revisits {
+            let (key, prepared) = item?;
+            if last_key.as_ref().is_some_and(|last| key < *last) {
+                return Err(fail(format!(
+                    "revisit {count}: scan keys out of order (the passes need capture-id order)"
+                )));
+            }
+            let Some(reference) = prepared.revisit.as_ref() else {
+                // Not a revisit: the in-memory rules drop it too.
+                continue;
+            };
+            let seq = count.to_be_bytes();
+            count += 1;
+            let cid = prepared.capture_id.to_be_bytes();
+            let run = |e| fail(run_err(e));
+            if let Some(original) = reference.refers_to_capture {
+                ids.push(cat(&[&original.to_be_bytes(), &[0], &seq]), Vec::new())
+                    .map_err(run)?;
+                id_requests = true;
+            }
+            ids.push(cat(&[&cid, &[1], &seq]), Vec::new())
+                .map_err(run)?;
+            if let Some(digest) = &reference.payload_digest
+                && !digest.as_bytes().contains(&0)
+            {
+                // A digest with a NUL byte matches no digests row.
+                digests
+                    .push(cat(&[digest.as_bytes(), &[0], &seq]), Vec::new())
+                    .map_err(run)?;
+            }
+            if let Some((surt, time)) = &reference.target {
+                if surt.as_bytes().contains(&keys::SURT_TERMINATOR) {
+                    nul_surts = true;
+                } else {
+                    let prefix = url_prefix(surt, *time);
+                    let into = if time.is_some() {
+                        &mut times
+                    } else {
+                        &mut surts
+                    };
+                    into.push(cat(&[&prefix, &seq]), Vec::new()).map_err(run)?;
+                }
+            }
+            let surt = &prepared.record.surt;
+            if !surt.is_empty() {
+                if surt.as_bytes().contains(&keys::SURT_TERMINATOR) {
+                    nul_surts = true;
+                } else {
+                    let own = target_key(
+                        surt,
+                        prepared.record.capture_time,
+                        prepared.capture_id,
+                        &seq,
+                    );
+                    own_urls.push(own, Vec::new()).map_err(run)?;
+                }
+            }
+            let mut value = Vec::new();
+            value.extend_from_slice(&(key.len() as u32).to_be_bytes());
+            value.extend_from_slice(&key);
+            value.extend_from_slice(&crate::scan_record::encode(&prepared));
+            base.push(&seq, &value).map_err(run)?;
+            last_key = Some(key);
+        }
+        base.finish().map_err(|e| fail(run_err(e)))?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let done = |s: ExternalSorter| s.finish().map_err(|e| fail(run_err(e)));
+        Ok(Some(Wanted {
+            dir: dir.to_path_buf(),
+            base: base_path,
+            ids: done(ids)?,
+            id_requests,
+            digests: done(digests)?,
+            surts: done(surts)?,
+            times: done(times)?,
+            own_urls: done(own_urls)?,
+            nul_surts,
+        }))
+    }
+
+    /// Phases 2 and 3: the joins, then the passes. Returns the counts and
+    /// the runs of every revisit (key: scan key ‖ sequence; value: pass ‖
+    /// scan key ‖ scan record).
+    fn resolve(
+        self,
+        open: &OpenLookup<'_>,
+        budget: usize,
+    ) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), String> {
+        let mut answers = ExternalSorter::new(&self.dir, "answers", (budget / 2).max(1));
+        join_ids(&self.ids, self.id_requests, open, &mut answers)?;
+        join_digests(&self.digests, open, &mut answers)?;
+        for (requests, timed) in [(&self.surts, false), (&self.times, true)] {
+            join_targets(
+                requests,
+                &self.own_urls,
+                timed,
+                self.nul_surts,
+                open,
+                &mut answers,
+            )?;
+        }
+        let answers = answers.finish().map_err(run_err)?;
+        let pending = self.dir.join("pass-00000.run");
+        annotate(&self.base, &answers, &pending)?;
+        passes(&self.dir, pending, self.nul_surts, budget)
+    }
+}
+
+/// A lookup run's rows with one row of look-ahead.
+struct Cursor<'a> {
+    rows: Rows<'a>,
+    head: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(rows: Rows<'a>) -> Self {
+        Cursor { rows, head: None }
+    }
+
+    fn peek(&mut self) -> Result<Option<&(Vec<u8>, Vec<u8>)>, String> {
+        if self.head.is_none() {
+            self.head = self.rows.next().transpose()?;
+        }
+        Ok(self.head.as_ref())
+    }
+
+    fn advance(&mut self) {
+        self.head = None;
+    }
+}
+
+fn id_of_row(key: &[u8]) -> Result<[u8; 16], String> {
+    key.get(..16)
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .ok_or_else(|| format!("ids run key of {} bytes", key.len()))
+}
+
+/// Wanted ids (requests `id ‖ 0 ‖ seq`, and every revisit's own id
+/// `id ‖ 1 ‖ seq`) joined with the `ids` run: the first capture of a
+/// requested id answers its requests; a revisit whose own id is requested is
+/// wanted (a chain link), and not an original when a capture has its id.
+fn join_ids(
+    wanted: &[(PathBuf, provindex_runs::RunInfo)],
+    any_request: bool,
+    open: &OpenLookup<'_>,
+    answers: &mut ExternalSorter,
+) -> Result<(), String> {
+    let mut rows = if any_request {
+        Some(Cursor::new(open(Lookup::Ids)?))
+    } else {
+        None
+    };
+    // The current id, whether it is requested, and its original's content.
+    let mut group: Option<([u8; 16], bool, Option<Option<u128>>)> = None;
+    for entry in open_runs(wanted)? {
+        let (key, _) = entry.map_err(run_err)?;
+        let id: [u8; 16] = key
+            .get(..16)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("a wanted-id key shorter than an id")?;
+        let tag = *key.get(16).ok_or("a wanted-id key without its tag")?;
+        let seq = seq_of(&key)?;
+        if group.as_ref().map(|g| g.0) != Some(id) {
+            // Requests (tag 0) sort before the revisits with that id.
+            let requested = tag == 0;
+            let mut content = None;
+            if requested && let Some(rows) = rows.as_mut() {
+                while let Some((row, value)) = rows.peek()? {
+                    let row_id = id_of_row(row)?;
+                    if row_id < id {
+                        rows.advance();
+                        continue;
+                    }
+                    if row_id == id {
+                        content = Some(decode_content(value)?);
+                    }
+                    break;
+                }
+            }
+            group = Some((id, requested, content));
+        }
+        let (_, requested, content) = group.expect("set above");
+        let answer = |kind: u8| cat(&[seq, &[kind]]);
+        match tag {
+            0 => {
+                if let Some(content) = content {
+                    answers
+                        .push(answer(ANSWER_ID), encode_content(content))
+                        .map_err(run_err)?;
+                }
+            }
+            _ if requested => {
+                answers
+                    .push(answer(ANSWER_WANTED_BY_ID), Vec::new())
+                    .map_err(run_err)?;
+                if content.is_some() {
+                    answers
+                        .push(answer(ANSWER_IN_ORIGINALS), Vec::new())
+                        .map_err(run_err)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Read to the end: only a fully read run is proven intact.
+    if let Some(mut rows) = rows {
+        while let Some((row, _)) = rows.peek()? {
+            id_of_row(row)?;
+            rows.advance();
+        }
+    }
+    Ok(())
+}
+
+fn digest_of_row(key: &[u8]) -> Result<&[u8], String> {
+    let end = key
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or("digests run key without separator")?;
+    std::str::from_utf8(&key[..end]).map_err(|_| "digests run key is not UTF-8".to_string())?;
+    Ok(&key[..end])
+}
+
+/// Wanted digests (`digest ‖ 0 ‖ seq`) joined with the `digests` run: the
+/// first known content with the digest, else "no text".
+fn join_digests(
+    wanted: &[(PathBuf, provindex_runs::RunInfo)],
+    open: &OpenLookup<'_>,
+    answers: &mut ExternalSorter,
+) -> Result<(), String> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Cursor::new(open(Lookup::Digests)?);
+    let mut group: Option<(Vec<u8>, Option<Option<u128>>)> = None;
+    for entry in open_runs(wanted)? {
+        let (key, _) = entry.map_err(run_err)?;
+        let seq = seq_of(&key)?;
+        let digest = &key[..key.len().saturating_sub(9)];
+        if group.as_ref().map(|g| g.0.as_slice()) != Some(digest) {
+            // Digests hold no NUL byte (requests with one are not made), so
+            // byte order of digests is the rows' order.
+            let mut found: Option<Option<u128>> = None;
+            while let Some((row, value)) = rows.peek()? {
+                match digest_of_row(row)?.cmp(digest) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        let content = decode_content(value)?;
+                        // Equal payloads give equal text; prefer a known content.
+                        if !matches!(found, Some(Some(_))) {
+                            found = Some(content);
+                        }
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+                rows.advance();
+            }
+            group = Some((digest.to_vec(), found));
+        }
+        if let Some((_, Some(content))) = &group {
+            answers
+                .push(cat(&[seq, &[ANSWER_DIGEST]]), encode_content(*content))
+                .map_err(run_err)?;
+        }
+    }
+    while let Some((row, _)) = rows.peek()? {
+        digest_of_row(row)?;
+        rows.advance();
+    }
+    Ok(())
+}
+
+/// The group of a `targets` row or own-URL key: SURT ‖ 0, and the time
+/// when `timed`.
+fn url_group(key: &[u8], timed: bool) -> Result<&[u8], String> {
+    let end = key
+        .iter()
+        .position(|b| *b == keys::SURT_TERMINATOR)
+        .ok_or("targets run key without terminator")?;
+    let len = end + 1 + if timed { 8 } else { 0 };
+    key.get(..len)
+        .ok_or_else(|| format!("targets run key of {} bytes", key.len()))
+}
+
+/// Wanted target prefixes (SURT ‖ 0 [‖ time] ‖ seq) joined with the
+/// `targets` run and the revisits' own URLs: a request gets the first
+/// [`TARGET_CANDIDATES`] captures under its prefix — their first content
+/// with text when no revisit lies under it (static), else the candidates
+/// themselves, to be merged with the revisits resolved before it (dynamic);
+/// a revisit under a requested prefix is wanted.
+fn join_targets(
+    wanted: &[(PathBuf, provindex_runs::RunInfo)],
+    own_urls: &[(PathBuf, provindex_runs::RunInfo)],
+    timed: bool,
+    nul_surts: bool,
+    open: &OpenLookup<'_>,
+    answers: &mut ExternalSorter,
+) -> Result<(), String> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Cursor::new(open(Lookup::Targets)?);
+    let own: Rows<'_> = Box::new(open_runs(own_urls)?.map(|r| r.map_err(run_err)));
+    let mut own = Cursor::new(own);
+    let mut group: Option<(Vec<u8>, Vec<(Vec<u8>, Option<u128>)>, bool)> = None;
+    for entry in open_runs(wanted)? {
+        let (key, _) = entry.map_err(run_err)?;
+        let seq = seq_of(&key)?;
+        let prefix = &key[..key.len() - 8];
+        if group.as_ref().map(|g| g.0.as_slice()) != Some(prefix) {
+            let mut dynamic = nul_surts;
+            while let Some((url, _)) = own.peek()? {
+                match url_group(url, timed)?.cmp(prefix) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        dynamic = true;
+                        let own_seq = seq_of(url)?;
+                        answers
+                            .push(cat(&[own_seq, &[ANSWER_WANTED_BY_TARGET]]), Vec::new())
+                            .map_err(run_err)?;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+                own.advance();
+            }
+            let mut candidates = Vec::new();
+            let mut last_url_key: Option<Vec<u8>> = None;
+            while let Some((row, value)) = rows.peek()? {
+                let row_group = url_group(row, timed)?;
+                match row_group.cmp(prefix) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        // The urls row key: SURT ‖ 0 ‖ time (8) ‖ capture_id (16).
+                        let url_key_len = url_group(row, false)?.len() + 8 + 16;
+                        let url_key = row
+                            .get(..url_key_len)
+                            .ok_or_else(|| format!("targets run key of {} bytes", row.len()))?;
+                        // A capture id seen twice has one urls row: the first.
+                        if last_url_key.as_deref() != Some(url_key) {
+                            last_url_key = Some(url_key.to_vec());
+                            let content = decode_content(value)?;
+                            if candidates.len() < TARGET_CANDIDATES {
+                                candidates.push((url_key.to_vec(), content));
+                            }
+                        }
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+                rows.advance();
+            }
+            group = Some((prefix.to_vec(), candidates, dynamic));
+        }
+        let (_, candidates, dynamic) = group.as_ref().expect("set above");
+        if *dynamic {
+            answers
+                .push(
+                    cat(&[seq, &[ANSWER_TARGET_DYNAMIC]]),
+                    encode_candidates(candidates),
+                )
+                .map_err(run_err)?;
+        } else if !candidates.is_empty() {
+            let content = candidates.iter().find_map(|(_, c)| *c);
+            answers
+                .push(
+                    cat(&[seq, &[ANSWER_TARGET_STATIC]]),
+                    encode_content(content),
+                )
+                .map_err(run_err)?;
+        }
+    }
+    while let Some((row, _)) = rows.peek()? {
+        url_group(row, false)?;
+        rows.advance();
+    }
+    Ok(())
+}
+
+fn encode_candidates(candidates: &[(Vec<u8>, Option<u128>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, content) in candidates {
+        let content = encode_content(*content);
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        out.push(content.len() as u8);
+        out.extend_from_slice(&content);
+    }
+    out
+}
+
+/// Reads length-prefixed fields of an annotated revisit.
+struct Fields<'b> {
+    bytes: &'b [u8],
+}
+
+impl<'b> Fields<'b> {
+    fn take(&mut self, len: usize) -> Result<&'b [u8], String> {
+        if self.bytes.len() < len {
+            return Err(format!(
+                "an annotated revisit ends {} bytes short",
+                len - self.bytes.len()
+            ));
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn content(&mut self) -> Result<Option<u128>, String> {
+        let len = self.take(1)?[0] as usize;
+        decode_content(self.take(len)?)
+    }
+}
+
+fn decode_candidates(mut bytes: &[u8]) -> Result<Vec<(Vec<u8>, Option<u128>)>, String> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let mut fields = Fields { bytes };
+        let len = fields.u32()? as usize;
+        let key = fields.take(len)?.to_vec();
+        out.push((key, fields.content()?));
+        bytes = fields.bytes;
+    }
+    Ok(out)
+}
+
+/// Where a revisit's target lookup stands after the joins.
+#[derive(Default)]
+enum TargetAnswer {
+    #[default]
+    None,
+    /// No revisit under the prefix: the lookup's result.
+    Static(Option<u128>),
+    /// The first originals under the prefix, to merge with resolved revisits.
+    Dynamic(Vec<(Vec<u8>, Option<u128>)>),
+}
+
+/// A revisit with what the joins found for it.
+#[derive(Default)]
+struct Annotated {
+    id: Option<Option<u128>>,
+    digest: Option<Option<u128>>,
+    target: TargetAnswer,
+    in_originals: bool,
+    wanted_by_id: bool,
+    wanted_by_target: bool,
+    /// Another revisit has its capture id (a duplicate record).
+    has_dup: bool,
+    /// The scan key, length-prefixed, then the scan record.
+    record: Vec<u8>,
+}
+
+const FLAG_IN_ORIGINALS: u8 = 1;
+const FLAG_WANTED_BY_ID: u8 = 2;
+const FLAG_WANTED_BY_TARGET: u8 = 4;
+const FLAG_HAS_DUP: u8 = 8;
+
+impl Annotated {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.record.len() + 64);
+        let flags = [
+            (self.in_originals, FLAG_IN_ORIGINALS),
+            (self.wanted_by_id, FLAG_WANTED_BY_ID),
+            (self.wanted_by_target, FLAG_WANTED_BY_TARGET),
+            (self.has_dup, FLAG_HAS_DUP),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0u8, |f, (_, bit)| f | bit);
+        out.push(flags);
+        for answer in [self.id, self.digest] {
+            match answer {
+                None => out.push(0),
+                Some(content) => {
+                    out.push(1);
+                    let content = encode_content(content);
+                    out.push(content.len() as u8);
+                    out.extend_from_slice(&content);
+                }
+            }
+        }
+        match &self.target {
+            TargetAnswer::None => out.push(0),
+            TargetAnswer::Static(content) => {
+                out.push(1);
+                let content = encode_content(*content);
+                out.push(content.len() as u8);
+                out.extend_from_slice(&content);
+            }
+            TargetAnswer::Dynamic(candidates) => {
+                out.push(2);
+                let candidates = encode_candidates(candidates);
+                out.extend_from_slice(&(candidates.len() as u32).to_be_bytes());
+                out.extend_from_slice(&candidates);
+            }
+        }
+        out.extend_from_slice(&self.record);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let mut fields = Fields { bytes };
+        let flags = fields.take(1)?[0];
+        let mut answers = [None, None];
+        for answer in &mut answers {
+            if fields.take(1)?[0] == 1 {
+                *answer = Some(fields.content()?);
+            }
+        }
+        let target = match fields.take(1)?[0] {
+            0 => TargetAnswer::None,
+            1 => TargetAnswer::Static(fields.content()?),
+            _ => {
+                let len = fields.u32()? as usize;
+                TargetAnswer::Dynamic(decode_candidates(fields.take(len)?)?)
+            }
+        };
+        Ok(Annotated {
+            id: answers[0],
+            digest: answers[1],
+            target,
+            in_originals: flags & FLAG_IN_ORIGINALS != 0,
+            wanted_by_id: flags & FLAG_WANTED_BY_ID != 0,
+            wanted_by_target: flags & FLAG_WANTED_BY_TARGET != 0,
+            has_dup: flags & FLAG_HAS_DUP != 0,
+            record: fields.bytes.to_vec(),
+        })
+    }
+
+    /// The scan key and the capture.
+    fn capture(&self) -> Result<(Vec<u8>, PreparedCapture), String> {
+        split_record(&self.record)
+    }
+}
+
+/// A base or resolved run value: scan key (length-prefixed) ‖ scan record.
+fn split_record(bytes: &[u8]) -> Result<(Vec<u8>, PreparedCapture), String> {
+    let mut fields = Fields { bytes };
+    let len = fields.u32()? as usize;
+    let key = fields.take(len)?.to_vec();
+    let prepared = crate::scan_record::decode(fields.bytes)?;
+    Ok((key, prepared))
+}
+
+fn capture_id_of(record: &[u8]) -> Result<u128, String> {
+    Ok(split_record(record)?.1.capture_id)
+}
+
+/// Joins the revisits (by sequence) with their answers into the first
+/// pass's run.
+fn annotate(
+    base: &Path,
+    answers: &[(PathBuf, provindex_runs::RunInfo)],
+    pending: &Path,
+) -> Result<(), String> {
+    let name = pending.display().to_string();
+    let file = File::create(pending).map_err(|e| format!("{name}: {e}"))?;
+    let mut out = RunWriter::new(file, &name).map_err(run_err)?;
+    let answers: Rows<'_> = Box::new(open_runs(answers)?.map(|r| r.map_err(run_err)));
+    let mut answers = Cursor::new(answers);
+    // One revisit of look-ahead, to mark duplicate capture ids.
+    let mut previous: Option<(Vec<u8>, u128, Annotated)> = None;
+    for row in provindex_runs::open_file(base).map_err(run_err)? {
+        let (seq, record) = row.map_err(run_err)?;
+        let mut annotated = Annotated::default();
+        while let Some((key, value)) = answers.peek()? {
+            if key.len() != seq.len() + 1 || !key.starts_with(&seq) {
+                break;
+            }
+            match key[seq.len()] {
+                ANSWER_ID => annotated.id = Some(decode_content(value)?),
+                ANSWER_IN_ORIGINALS => annotated.in_originals = true,
+                ANSWER_WANTED_BY_ID => annotated.wanted_by_id = true,
+                ANSWER_DIGEST => annotated.digest = Some(decode_content(value)?),
+                ANSWER_TARGET_STATIC => {
+                    annotated.target = TargetAnswer::Static(decode_content(value)?)
+                }
+                ANSWER_TARGET_DYNAMIC => {
+                    annotated.target = TargetAnswer::Dynamic(decode_candidates(value)?)
+                }
+                ANSWER_WANTED_BY_TARGET => annotated.wanted_by_target = true,
+                kind => return Err(format!("an answer of unknown kind {kind}")),
+            }
+            answers.advance();
+        }
+        let capture_id = capture_id_of(&record)?;
+        annotated.record = record;
+        if let Some((prev_seq, prev_id, mut prev)) = previous.take() {
+            if prev_id == capture_id {
+                prev.has_dup = true;
+                annotated.has_dup = true;
+            }
+            out.push(&prev_seq, &prev.encode()).map_err(run_err)?;
+        }
+        previous = Some((seq, capture_id, annotated));
+    }
+    if let Some((seq, _, last)) = previous {
+        out.push(&seq, &last.encode()).map_err(run_err)?;
+    }
+    if let Some((key, _)) = answers.peek()? {
+        return Err(format!("an answer for no revisit ({} bytes)", key.len()));
+    }
+    out.finish().map_err(run_err)?;
+    Ok(())
+}
+
+/// What resolved revisits make findable for later ones: only those other
+/// revisits ask for (by id, or under a requested URL prefix).
+#[derive(Default)]
+struct Added {
+    by_id: HashMap<u128, Option<u128>>,
+    by_url: BTreeMap<Vec<u8>, Option<u128>>,
+    /// Duplicated capture ids already added (the first resolved counts).
+    duplicates: HashSet<u128>,
+}
+
+/// Phase 3: passes over the revisits in capture-id order until one resolves
+/// nothing; each pass's unresolved revisits are the next pass's run.
+fn passes(
+    dir: &Path,
+    mut pending: PathBuf,
+    nul_surts: bool,
+    budget: usize,
+) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), String> {
     let mut counts = RevisitCounts::default();
-    // Revisits added so far: capture id → content; url key → content.
-    let mut added: HashMap<u128, Option<u128>> = HashMap::new();
-    let mut added_urls: BTreeMap<Vec<u8>, Option<u128>> = BTreeMap::new();
-    let mut done = Vec::with_capacity(revisits.len());
-    let mut pending = revisits;
+    let mut added = Added::default();
+    let mut resolved = ExternalSorter::new(dir, "resolved", (budget / 2).max(1));
+    let mut pass = 0u32;
     loop {
-        let before = pending.len();
-        let mut unresolved = Vec::new();
-        for mut revisit in pending {
+        pass += 1;
+        let next = dir.join(format!("pass-{pass:05}.run"));
+        let name = next.display().to_string();
+        let file = File::create(&next).map_err(|e| format!("{name}: {e}"))?;
+        let mut unresolved = RunWriter::new(file, &name).map_err(run_err)?;
+        let mut before = 0u64;
+        for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+            let (seq, value) = row.map_err(run_err)?;
+            before += 1;
+            let annotated = Annotated::decode(&value)?;
+            let (key, mut revisit) = annotated.capture()?;
             let Some(reference) = revisit.revisit.as_ref() else {
                 continue;
             };
             let mut content = None;
             if let Some(original) = reference.refers_to_capture {
-                content = originals
-                    .ids
-                    .get(&original)
-                    .copied()
-                    .or_else(|| added.get(&original).copied());
+                content = annotated.id.or_else(|| added.by_id.get(&original).copied());
             }
             if content.is_none() {
-                content = reference
-                    .payload_digest
-                    .as_ref()
-                    .and_then(|digest| originals.digests.get(digest).copied());
+                content = annotated.digest;
             }
             if content.is_none()
                 && let Some((surt, time)) = &reference.target
             {
-                content = originals.url_content(surt, *time, &added_urls);
-            }
-            match content {
-                Some(original) => {
-                    match original {
-                        Some(content_id) => {
-                            revisit.record.content_id = content_id.to_be_bytes().to_vec();
-                        }
-                        None => counts.without_text += 1,
+                content = match &annotated.target {
+                    TargetAnswer::Static(content) => Some(*content),
+                    TargetAnswer::Dynamic(candidates) => {
+                        dynamic_url_content(candidates, &url_prefix(surt, *time), &added.by_url)
                     }
-                    counts.resolved += 1;
-                    remember(&originals, &mut added, &mut added_urls, &revisit, original);
-                    done.push(revisit);
-                }
-                None => unresolved.push(revisit),
+                    TargetAnswer::None if nul_surts => {
+                        dynamic_url_content(&[], &url_prefix(surt, *time), &added.by_url)
+                    }
+                    TargetAnswer::None => None,
+                };
             }
+            let Some(original) = content else {
+                unresolved.push(&seq, &value).map_err(run_err)?;
+                continue;
+            };
+            match original {
+                Some(content_id) => {
+                    revisit.record.content_id = content_id.to_be_bytes().to_vec();
+                }
+                None => counts.without_text += 1,
+            }
+            counts.resolved += 1;
+            remember(&mut added, &annotated, &revisit, original, nul_surts);
+            let mut value = pass.to_be_bytes().to_vec();
+            value.extend_from_slice(&(key.len() as u32).to_be_bytes());
+            value.extend_from_slice(&key);
+            value.extend_from_slice(&crate::scan_record::encode(&revisit));
+            resolved.push(cat(&[&key, &seq]), value).map_err(run_err)?;
         }
-        pending = unresolved;
-        if pending.is_empty() || pending.len() == before {
+        let (info, _) = unresolved.finish().map_err(run_err)?;
+        let _ = std::fs::remove_file(&pending);
+        pending = next;
+        if info.records == 0 || info.records == before {
             break;
         }
     }
-    for revisit in pending {
+    // The unresolved, in capture-id order, after every pass's resolved.
+    for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+        let (seq, value) = row.map_err(run_err)?;
+        let annotated = Annotated::decode(&value)?;
         counts.unresolved += 1;
         counts.without_text += 1;
-        done.push(revisit);
+        let mut value = UNRESOLVED_PASS.to_be_bytes().to_vec();
+        value.extend_from_slice(&annotated.record);
+        let key = split_record(&annotated.record)?.0;
+        resolved.push(cat(&[&key, &seq]), value).map_err(run_err)?;
     }
-    Ok((done, counts))
+    let _ = std::fs::remove_file(&pending);
+    Ok((counts, resolved.finish().map_err(run_err)?))
 }
 
-/// Makes an added revisit an original for later ones, unless a capture with
-/// its id is already in the index (then the revisit is a duplicate and is
-/// not written).
+/// Makes a resolved revisit an original for later ones, unless a capture
+/// with its id is already an original or a revisit with its id was added.
 fn remember(
-    originals: &Originals,
-    added: &mut HashMap<u128, Option<u128>>,
-    added_urls: &mut BTreeMap<Vec<u8>, Option<u128>>,
+    added: &mut Added,
+    annotated: &Annotated,
     revisit: &PreparedCapture,
     content: Option<u128>,
+    nul_surts: bool,
 ) {
-    if originals.ids.contains_key(&revisit.capture_id) || added.contains_key(&revisit.capture_id) {
+    if annotated.in_originals || (annotated.has_dup && !added.duplicates.insert(revisit.capture_id))
+    {
         return;
     }
-    added.insert(revisit.capture_id, content);
-    if !revisit.record.surt.is_empty() {
+    if annotated.wanted_by_id {
+        added.by_id.insert(revisit.capture_id, content);
+    }
+    if !revisit.record.surt.is_empty() && (annotated.wanted_by_target || nul_surts) {
         let mut key = url_prefix(&revisit.record.surt, Some(revisit.record.capture_time));
         key.extend_from_slice(&revisit.capture_id.to_be_bytes());
-        added_urls.insert(key, content);
+        added.by_url.insert(key, content);
     }
 }
 
-/// What the revisits ask of the captures that are not revisits.
-#[derive(Default)]
-struct Originals {
-    /// Referred capture id → its content (the first capture with that id).
-    ids: HashMap<u128, Option<u128>>,
-    /// Payload digest → the first content with it, else `None` (no text).
-    digests: HashMap<String, Option<u128>>,
-    /// Target prefix (SURT, and time when known) → the first candidates in
-    /// `urls` key order: (url key, content).
-    targets: HashMap<Vec<u8>, Vec<(Vec<u8>, Option<u128>)>>,
+/// A URL lookup under `prefix` once revisits were added under it: of the
+/// first [`TARGET_CANDIDATES`] originals and added revisits in key order
+/// (originals first on equal keys), the first with text, else `Some(None)`
+/// when there is any, else `None`.
+fn dynamic_url_content(
+    originals: &[(Vec<u8>, Option<u128>)],
+    prefix: &[u8],
+    added_urls: &BTreeMap<Vec<u8>, Option<u128>>,
+) -> Option<Option<u128>> {
+    let mut candidates: Vec<(&[u8], Option<u128>)> =
+        originals.iter().map(|(k, v)| (k.as_slice(), *v)).collect();
+    candidates.extend(
+        added_urls
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(TARGET_CANDIDATES)
+            .map(|(k, v)| (k.as_slice(), *v)),
+    );
+    candidates.sort_by(|a, b| a.0.cmp(b.0));
+    candidates.truncate(TARGET_CANDIDATES);
+    let mut found = None;
+    for (_, content) in candidates {
+        match content {
+            Some(content) => return Some(Some(content)),
+            None => found = Some(None),
+        }
+    }
+    found
 }
 
-impl Originals {
-    fn gather(
-        revisits: &[PreparedCapture],
+/// Phase 4: the revisits in scan-key order; revisits sharing a capture id
+/// get their scan keys in the order a one-pass build adds them (by pass,
+/// then key), as the in-memory stage assigned them.
+fn emit_in_key_order<E>(
+    resolved: &[(PathBuf, provindex_runs::RunInfo)],
+    fail: &impl Fn(String) -> E,
+    emit: &mut impl FnMut(Vec<u8>, PreparedCapture) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut group: Vec<(u32, Vec<u8>, PreparedCapture)> = Vec::new();
+    let mut flush = |group: &mut Vec<(u32, Vec<u8>, PreparedCapture)>| -> Result<(), E> {
+        let keys: Vec<Vec<u8>> = group.iter().map(|(_, key, _)| key.clone()).collect();
+        group.sort_by_key(|(pass, _, _)| *pass);
+        for (key, (_, _, revisit)) in keys.into_iter().zip(group.drain(..)) {
+            emit(key, revisit)?;
+        }
+        Ok(())
+    };
+    for row in open_runs(resolved).map_err(fail)? {
+        let (_, value) = row.map_err(|e| fail(run_err(e)))?;
+        let pass = value
+            .get(..4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+            .ok_or_else(|| fail("a resolved revisit without its pass".to_string()))?;
+        let (key, revisit) = split_record(&value[4..]).map_err(fail)?;
+        if group
+            .first()
+            .is_some_and(|(_, _, first)| first.capture_id != revisit.capture_id)
+        {
+            flush(&mut group)?;
+        }
+        group.push((pass, key, revisit));
+    }
+    flush(&mut group)
+}
+
+/// The in-memory resolution this module replaced (every revisit, the
+/// originals and the chain passes' maps in memory), kept as the reference
+/// the bounded one is compared with.
+#[cfg(test)]
+mod reference {
+    use super::*;
+
+    /// Resolves `revisits` (any order) against the lookup runs. Returns them in
+    /// the order a one-pass build adds them, each with its original's content id
+    /// in its record (empty when it has none or was not found), and the counts.
+    pub(super) fn resolve(
+        mut revisits: Vec<PreparedCapture>,
         ids: Rows<'_>,
         digests: Rows<'_>,
         targets: Rows<'_>,
-    ) -> Result<Self, String> {
-        let mut wanted_ids = HashSet::new();
-        let mut wanted_digests = HashSet::new();
-        // SURT → the target prefixes asked for under it.
-        let mut wanted_targets: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-        for reference in revisits.iter().filter_map(|r| r.revisit.as_ref()) {
-            if let Some(id) = reference.refers_to_capture {
-                wanted_ids.insert(id);
-            }
-            if let Some(digest) = &reference.payload_digest {
-                wanted_digests.insert(digest.clone());
-            }
-            if let Some((surt, time)) = &reference.target {
-                let prefixes = wanted_targets.entry(surt.clone()).or_default();
-                let prefix = url_prefix(surt, *time);
-                if !prefixes.contains(&prefix) {
-                    prefixes.push(prefix);
-                }
-            }
-        }
-        let mut originals = Originals::default();
-        if !wanted_ids.is_empty() {
-            for row in ids {
-                let (key, value) = row?;
-                let id = key
-                    .get(..16)
-                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .map(u128::from_be_bytes)
-                    .ok_or_else(|| format!("ids run key of {} bytes", key.len()))?;
-                if wanted_ids.contains(&id) && !originals.ids.contains_key(&id) {
-                    originals.ids.insert(id, decode_content(&value)?);
-                }
-            }
-        }
-        if !wanted_digests.is_empty() {
-            for row in digests {
-                let (key, value) = row?;
-                let end = key
-                    .iter()
-                    .position(|b| *b == 0)
-                    .ok_or("digests run key without separator")?;
-                let digest = std::str::from_utf8(&key[..end])
-                    .map_err(|_| "digests run key is not UTF-8".to_string())?;
-                if !wanted_digests.contains(digest) {
-                    continue;
-                }
-                let content = decode_content(&value)?;
-                let entry = originals
-                    .digests
-                    .entry(digest.to_string())
-                    .or_insert(content);
-                // Equal payloads give equal text; prefer a known content.
-                if entry.is_none() {
-                    *entry = content;
-                }
-            }
-        }
-        if !wanted_targets.is_empty() {
-            let mut last_url_key: Option<Vec<u8>> = None;
-            for row in targets {
-                let (key, value) = row?;
-                let end = key
-                    .iter()
-                    .position(|b| *b == keys::SURT_TERMINATOR)
-                    .ok_or("targets run key without terminator")?;
-                let Some(prefixes) = std::str::from_utf8(&key[..end])
-                    .ok()
-                    .and_then(|surt| wanted_targets.get(surt))
-                else {
+    ) -> Result<(Vec<PreparedCapture>, RevisitCounts), String> {
+        revisits.sort_by_key(|p| p.capture_id);
+        let originals = Originals::gather(&revisits, ids, digests, targets)?;
+        let mut counts = RevisitCounts::default();
+        // Revisits added so far: capture id → content; url key → content.
+        let mut added: HashMap<u128, Option<u128>> = HashMap::new();
+        let mut added_urls: BTreeMap<Vec<u8>, Option<u128>> = BTreeMap::new();
+        let mut done = Vec::with_capacity(revisits.len());
+        let mut pending = revisits;
+        loop {
+            let before = pending.len();
+            let mut unresolved = Vec::new();
+            for mut revisit in pending {
+                let Some(reference) = revisit.revisit.as_ref() else {
                     continue;
                 };
-                // The urls row key: SURT ‖ 0 ‖ time (8) ‖ capture_id (16).
-                let url_key_len = end + 1 + 8 + 16;
-                let url_key = key
-                    .get(..url_key_len)
-                    .ok_or_else(|| format!("targets run key of {} bytes", key.len()))?;
-                // A capture id seen twice has one urls row: the first.
-                if last_url_key.as_deref() == Some(url_key) {
-                    continue;
+                let mut content = None;
+                if let Some(original) = reference.refers_to_capture {
+                    content = originals
+                        .ids
+                        .get(&original)
+                        .copied()
+                        .or_else(|| added.get(&original).copied());
                 }
-                last_url_key = Some(url_key.to_vec());
-                let content = decode_content(&value)?;
-                for prefix in prefixes.iter().filter(|p| url_key.starts_with(p)) {
-                    let candidates = originals.targets.entry(prefix.clone()).or_default();
-                    if candidates.len() < TARGET_CANDIDATES {
-                        candidates.push((url_key.to_vec(), content));
+                if content.is_none() {
+                    content = reference
+                        .payload_digest
+                        .as_ref()
+                        .and_then(|digest| originals.digests.get(digest).copied());
+                }
+                if content.is_none()
+                    && let Some((surt, time)) = &reference.target
+                {
+                    content = originals.url_content(surt, *time, &added_urls);
+                }
+                match content {
+                    Some(original) => {
+                        match original {
+                            Some(content_id) => {
+                                revisit.record.content_id = content_id.to_be_bytes().to_vec();
+                            }
+                            None => counts.without_text += 1,
+                        }
+                        counts.resolved += 1;
+                        remember(&originals, &mut added, &mut added_urls, &revisit, original);
+                        done.push(revisit);
+                    }
+                    None => unresolved.push(revisit),
+                }
+            }
+            pending = unresolved;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        for revisit in pending {
+            counts.unresolved += 1;
+            counts.without_text += 1;
+            done.push(revisit);
+        }
+        Ok((done, counts))
+    }
+
+    /// Makes an added revisit an original for later ones, unless a capture with
+    /// its id is already in the index (then the revisit is a duplicate and is
+    /// not written).
+    fn remember(
+        originals: &Originals,
+        added: &mut HashMap<u128, Option<u128>>,
+        added_urls: &mut BTreeMap<Vec<u8>, Option<u128>>,
+        revisit: &PreparedCapture,
+        content: Option<u128>,
+    ) {
+        if originals.ids.contains_key(&revisit.capture_id)
+            || added.contains_key(&revisit.capture_id)
+        {
+            return;
+        }
+        added.insert(revisit.capture_id, content);
+        if !revisit.record.surt.is_empty() {
+            let mut key = url_prefix(&revisit.record.surt, Some(revisit.record.capture_time));
+            key.extend_from_slice(&revisit.capture_id.to_be_bytes());
+            added_urls.insert(key, content);
+        }
+    }
+
+    /// What the revisits ask of the captures that are not revisits.
+    #[derive(Default)]
+    struct Originals {
+        /// Referred capture id → its content (the first capture with that id).
+        ids: HashMap<u128, Option<u128>>,
+        /// Payload digest → the first content with it, else `None` (no text).
+        digests: HashMap<String, Option<u128>>,
+        /// Target prefix (SURT, and time when known) → the first candidates in
+        /// `urls` key order: (url key, content).
+        targets: HashMap<Vec<u8>, Vec<(Vec<u8>, Option<u128>)>>,
+    }
+
+    impl Originals {
+        fn gather(
+            revisits: &[PreparedCapture],
+            ids: Rows<'_>,
+            digests: Rows<'_>,
+            targets: Rows<'_>,
+        ) -> Result<Self, String> {
+            let mut wanted_ids = HashSet::new();
+            let mut wanted_digests = HashSet::new();
+            // SURT → the target prefixes asked for under it.
+            let mut wanted_targets: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+            for reference in revisits.iter().filter_map(|r| r.revisit.as_ref()) {
+                if let Some(id) = reference.refers_to_capture {
+                    wanted_ids.insert(id);
+                }
+                if let Some(digest) = &reference.payload_digest {
+                    wanted_digests.insert(digest.clone());
+                }
+                if let Some((surt, time)) = &reference.target {
+                    let prefixes = wanted_targets.entry(surt.clone()).or_default();
+                    let prefix = url_prefix(surt, *time);
+                    if !prefixes.contains(&prefix) {
+                        prefixes.push(prefix);
                     }
                 }
             }
-        }
-        Ok(originals)
-    }
-
-    /// The content of a capture of `surt` at `time` (any time when `None`):
-    /// of the first candidates in key order, one with text, else `Some(None)`
-    /// when there are candidates, else `None`.
-    fn url_content(
-        &self,
-        surt: &str,
-        time: Option<i64>,
-        added_urls: &BTreeMap<Vec<u8>, Option<u128>>,
-    ) -> Option<Option<u128>> {
-        let prefix = url_prefix(surt, time);
-        let mut candidates: Vec<(&[u8], Option<u128>)> = self
-            .targets
-            .get(&prefix)
-            .map(|c| c.iter().map(|(k, v)| (k.as_slice(), *v)).collect())
-            .unwrap_or_default();
-        candidates.extend(
-            added_urls
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .take(TARGET_CANDIDATES)
-                .map(|(k, v)| (k.as_slice(), *v)),
-        );
-        candidates.sort_by(|a, b| a.0.cmp(b.0));
-        candidates.truncate(TARGET_CANDIDATES);
-        let mut found = None;
-        for (_, content) in candidates {
-            match content {
-                Some(content) => return Some(Some(content)),
-                None => found = Some(None),
+            let mut originals = Originals::default();
+            if !wanted_ids.is_empty() {
+                for row in ids {
+                    let (key, value) = row?;
+                    let id = key
+                        .get(..16)
+                        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                        .map(u128::from_be_bytes)
+                        .ok_or_else(|| format!("ids run key of {} bytes", key.len()))?;
+                    if wanted_ids.contains(&id) && !originals.ids.contains_key(&id) {
+                        originals.ids.insert(id, decode_content(&value)?);
+                    }
+                }
             }
+            if !wanted_digests.is_empty() {
+                for row in digests {
+                    let (key, value) = row?;
+                    let end = key
+                        .iter()
+                        .position(|b| *b == 0)
+                        .ok_or("digests run key without separator")?;
+                    let digest = std::str::from_utf8(&key[..end])
+                        .map_err(|_| "digests run key is not UTF-8".to_string())?;
+                    if !wanted_digests.contains(digest) {
+                        continue;
+                    }
+                    let content = decode_content(&value)?;
+                    let entry = originals
+                        .digests
+                        .entry(digest.to_string())
+                        .or_insert(content);
+                    // Equal payloads give equal text; prefer a known content.
+                    if entry.is_none() {
+                        *entry = content;
+                    }
+                }
+            }
+            if !wanted_targets.is_empty() {
+                let mut last_url_key: Option<Vec<u8>> = None;
+                for row in targets {
+                    let (key, value) = row?;
+                    let end = key
+                        .iter()
+                        .position(|b| *b == keys::SURT_TERMINATOR)
+                        .ok_or("targets run key without terminator")?;
+                    let Some(prefixes) = std::str::from_utf8(&key[..end])
+                        .ok()
+                        .and_then(|surt| wanted_targets.get(surt))
+                    else {
+                        continue;
+                    };
+                    // The urls row key: SURT ‖ 0 ‖ time (8) ‖ capture_id (16).
+                    let url_key_len = end + 1 + 8 + 16;
+                    let url_key = key
+                        .get(..url_key_len)
+                        .ok_or_else(|| format!("targets run key of {} bytes", key.len()))?;
+                    // A capture id seen twice has one urls row: the first.
+                    if last_url_key.as_deref() == Some(url_key) {
+                        continue;
+                    }
+                    last_url_key = Some(url_key.to_vec());
+                    let content = decode_content(&value)?;
+                    for prefix in prefixes.iter().filter(|p| url_key.starts_with(p)) {
+                        let candidates = originals.targets.entry(prefix.clone()).or_default();
+                        if candidates.len() < TARGET_CANDIDATES {
+                            candidates.push((url_key.to_vec(), content));
+                        }
+                    }
+                }
+            }
+            Ok(originals)
         }
-        found
+
+        /// The content of a capture of `surt` at `time` (any time when `None`):
+        /// of the first candidates in key order, one with text, else `Some(None)`
+        /// when there are candidates, else `None`.
+        fn url_content(
+            &self,
+            surt: &str,
+            time: Option<i64>,
+            added_urls: &BTreeMap<Vec<u8>, Option<u128>>,
+        ) -> Option<Option<u128>> {
+            let prefix = url_prefix(surt, time);
+            let mut candidates: Vec<(&[u8], Option<u128>)> = self
+                .targets
+                .get(&prefix)
+                .map(|c| c.iter().map(|(k, v)| (k.as_slice(), *v)).collect())
+                .unwrap_or_default();
+            candidates.extend(
+                added_urls
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .take(TARGET_CANDIDATES)
+                    .map(|(k, v)| (k.as_slice(), *v)),
+            );
+            candidates.sort_by(|a, b| a.0.cmp(b.0));
+            candidates.truncate(TARGET_CANDIDATES);
+            let mut found = None;
+            for (_, content) in candidates {
+                match content {
+                    Some(content) => return Some(Some(content)),
+                    None => found = Some(None),
+                }
+            }
+            found
+        }
     }
 }
 
@@ -346,6 +1288,10 @@ mod tests {
         Box::new(rows.into_iter().map(Ok))
     }
 
+    fn collect(rows: Rows<'static>) -> Vec<Row> {
+        rows.map(|r| r.unwrap()).collect()
+    }
+
     fn key(id: u128) -> Vec<u8> {
         let mut key = id.to_be_bytes().to_vec();
         key.extend_from_slice(&[0; 12]);
@@ -354,6 +1300,79 @@ mod tests {
 
     fn content_of(p: &PreparedCapture) -> Option<u128> {
         p.record.content_id()
+    }
+
+    type Row = (Vec<u8>, Vec<u8>);
+
+    /// [`resolve_sorted`] over in-memory lookup rows, spilling under a
+    /// fresh scratch directory with `budget` bytes for its sorters.
+    fn bounded(
+        revisits: &[(Vec<u8>, PreparedCapture)],
+        ids: &[Row],
+        digests: &[Row],
+        targets: &[Row],
+        budget: usize,
+    ) -> Result<(Vec<(Vec<u8>, PreparedCapture)>, RevisitCounts), String> {
+        let scratch = tempfile::tempdir().unwrap();
+        fn owned<'r>(rows: &[Row]) -> Rows<'r> {
+            Box::new(rows.to_vec().into_iter().map(Ok))
+        }
+        let open = |lookup: Lookup| {
+            Ok(owned(match lookup {
+                Lookup::Ids => ids,
+                Lookup::Digests => digests,
+                Lookup::Targets => targets,
+            }))
+        };
+        let mut out = Vec::new();
+        let counts = resolve_sorted(
+            revisits.iter().cloned().map(Ok::<_, String>),
+            &open,
+            scratch.path(),
+            budget,
+            |e| e,
+            |key, revisit| {
+                out.push((key, revisit));
+                Ok(())
+            },
+        )?;
+        let left = std::fs::read_dir(scratch.path()).unwrap().count();
+        assert_eq!(left, 0, "scratch files left behind");
+        Ok((out, counts))
+    }
+
+    /// The reference: in-memory resolution, then the scan keys assigned as
+    /// the stage did before (the n-th revisit of a capture id in one-pass
+    /// order gets the n-th of its keys), sorted by key.
+    fn in_memory(
+        revisits: &[(Vec<u8>, PreparedCapture)],
+        ids: &[Row],
+        digests: &[Row],
+        targets: &[Row],
+    ) -> (Vec<(Vec<u8>, Vec<u8>)>, RevisitCounts) {
+        let mut keys: HashMap<u128, Vec<Vec<u8>>> = HashMap::new();
+        for (key, p) in revisits {
+            keys.entry(p.capture_id).or_default().push(key.clone());
+        }
+        let (done, counts) = reference::resolve(
+            revisits.iter().map(|(_, p)| p.clone()).collect(),
+            rows(ids.to_vec()),
+            rows(digests.to_vec()),
+            rows(targets.to_vec()),
+        )
+        .unwrap();
+        let mut used: HashMap<u128, usize> = HashMap::new();
+        let mut out: Vec<(Vec<u8>, Vec<u8>)> = done
+            .iter()
+            .map(|p| {
+                let n = used.entry(p.capture_id).or_default();
+                let key = keys[&p.capture_id][*n].clone();
+                *n += 1;
+                (key, crate::scan_record::encode(p))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        (out, counts)
     }
 
     #[test]
@@ -430,13 +1449,29 @@ mod tests {
                 encode_content(Some(0xc5)),
             ),
         ]);
-        let (done, counts) = resolve(
-            vec![lost, by_target, by_digest, late, chained, by_id],
-            ids,
-            digests,
-            targets,
+        let revisits: Vec<(Vec<u8>, PreparedCapture)> = {
+            let mut all = vec![lost, by_target, by_digest, late, chained, by_id];
+            all.sort_by_key(|p| p.capture_id);
+            all.into_iter().map(|p| (key(p.capture_id), p)).collect()
+        };
+        let (ids, digests, targets) = (collect(ids), collect(digests), collect(targets));
+        // The bounded resolution, spilling at every record, gives the same.
+        let (bounded, bounded_counts) = bounded(&revisits, &ids, &digests, &targets, 64).unwrap();
+        let done = reference::resolve(
+            revisits.iter().map(|(_, p)| p.clone()).collect(),
+            rows(ids.clone()),
+            rows(digests.clone()),
+            rows(targets.clone()),
         )
         .unwrap();
+        let (done, counts) = done;
+        assert_eq!(bounded_counts, counts);
+        let order: Vec<u128> = bounded.iter().map(|(_, p)| p.capture_id).collect();
+        assert_eq!(order, vec![5, 10, 11, 30, 40, 50], "scan-key order");
+        for (_, p) in &bounded {
+            let same = done.iter().find(|d| d.capture_id == p.capture_id).unwrap();
+            assert_eq!(content_of(p), content_of(same), "revisit {}", p.capture_id);
+        }
         let content: HashMap<u128, Option<u128>> =
             done.iter().map(|p| (p.capture_id, content_of(p))).collect();
         assert_eq!(content[&10], Some(0xc1), "by record id");
@@ -476,7 +1511,132 @@ mod tests {
             },
         );
         let ids = rows(vec![(key(2), vec![1, 2, 3])]);
-        let err = resolve(vec![one], ids, rows(vec![]), rows(vec![])).unwrap_err();
+        let ids = collect(ids);
+        let err = bounded(&[(key(1), one.clone())], &ids, &[], &[], 1 << 20).unwrap_err();
         assert!(err.contains("3 bytes"), "{err}");
+        let err = reference::resolve(vec![one], rows(ids), rows(vec![]), rows(vec![])).unwrap_err();
+        assert!(err.contains("3 bytes"), "{err}");
+    }
+
+    /// A deterministic generator (xorshift64*), so a failure reproduces.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn pick<'s>(&mut self, items: &[&'s str]) -> &'s str {
+            items[self.below(items.len() as u64) as usize]
+        }
+    }
+
+    fn scan_key(id: u128, ordinal: u32, number: u64) -> Vec<u8> {
+        crate::tasks::scan_key(id, ordinal, number)
+    }
+
+    /// Originals and revisits over a small id, digest and URL space, so
+    /// chains (revisits of revisits, in either capture-id order),
+    /// duplicated record ids, digests and URLs with several candidate
+    /// originals, and originals in other inputs (ordinals) all occur.
+    fn corpus(
+        seed: u64,
+    ) -> (
+        Vec<(Vec<u8>, PreparedCapture)>,
+        Vec<Row>,
+        Vec<Row>,
+        Vec<Row>,
+    ) {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        const DIGESTS: &[&str] = &["sha1:A", "sha1:B", "sha1:C", "sha1:D"];
+        const SURTS: &[&str] = &["org,ex)/a", "org,ex)/b", "org,ex)/a/b", "org,ey)/"];
+        let ids_space = 10 + g.below(50) as u128;
+        let (mut ids, mut digests, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+        let mut number = 0;
+        for _ in 0..g.below(30) {
+            let id = 1 + g.next() as u128 % ids_space;
+            number += 1;
+            let key = scan_key(id, g.below(3) as u32, number);
+            let content = encode_content((g.below(4) > 0).then(|| 0xc000 + g.below(8) as u128));
+            ids.push((key.clone(), content.clone()));
+            if g.below(3) > 0 {
+                digests.push((digest_key(g.pick(DIGESTS), &key), content.clone()));
+            }
+            if g.below(6) > 0 {
+                let time = 100 * (1 + g.below(3) as i64);
+                targets.push((target_key(g.pick(SURTS), time, id, &key[16..]), content));
+            }
+        }
+        let mut revisits = Vec::new();
+        for _ in 0..g.below(40) {
+            let id = 1 + g.next() as u128 % ids_space;
+            number += 1;
+            let key = scan_key(id, g.below(3) as u32, number);
+            let reference = RevisitRef {
+                refers_to_capture: (g.below(3) > 0).then(|| 1 + g.next() as u128 % ids_space),
+                payload_digest: (g.below(2) > 0)
+                    .then(|| g.pick(&[DIGESTS, &["sha1:Z"]].concat()).to_string()),
+                target: (g.below(3) > 0).then(|| {
+                    let time = (g.below(2) > 0).then(|| 100 * (1 + g.below(3) as i64));
+                    (g.pick(SURTS).to_string(), time)
+                }),
+            };
+            let mut prepared = revisit(id, reference);
+            prepared.record.surt = if g.below(8) > 0 {
+                g.pick(SURTS).to_string()
+            } else {
+                String::new()
+            };
+            prepared.record.capture_time = 100 * (1 + g.below(3) as i64);
+            revisits.push((key, prepared));
+        }
+        revisits.sort_by(|a, b| a.0.cmp(&b.0));
+        ids.sort();
+        digests.sort();
+        targets.sort();
+        (revisits, ids, digests, targets)
+    }
+
+    #[test]
+    fn bounded_resolution_with_spilled_runs_equals_the_in_memory_one() {
+        let (mut chained, mut duplicated, mut resolved) = (0, 0, 0);
+        for seed in 0..400 {
+            let (revisits, ids, digests, targets) = corpus(seed);
+            let (expected, expected_counts) = in_memory(&revisits, &ids, &digests, &targets);
+            // A budget of a few records spills nearly every push; a large
+            // one keeps each sorter in one run.
+            let budget = if seed % 2 == 0 { 512 } else { 64 << 20 };
+            let (out, counts) = bounded(&revisits, &ids, &digests, &targets, budget)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let out: Vec<(Vec<u8>, Vec<u8>)> = out
+                .iter()
+                .map(|(key, p)| (key.clone(), crate::scan_record::encode(p)))
+                .collect();
+            assert_eq!(counts, expected_counts, "seed {seed}: counts");
+            assert!(out == expected, "seed {seed}: records differ");
+            let revisit_ids: HashSet<u128> = revisits.iter().map(|(_, p)| p.capture_id).collect();
+            let original_ids: HashSet<Vec<u8>> =
+                ids.iter().map(|(k, _)| k[..16].to_vec()).collect();
+            chained += revisits
+                .iter()
+                .filter_map(|(_, p)| p.revisit.as_ref()?.refers_to_capture)
+                .filter(|o| {
+                    revisit_ids.contains(o) && !original_ids.contains(&o.to_be_bytes().to_vec())
+                })
+                .count();
+            duplicated += revisits.len() - revisit_ids.len();
+            resolved += counts.resolved;
+        }
+        // The generator exercises what it is for.
+        assert!(chained > 100, "{chained} chain links");
+        assert!(duplicated > 100, "{duplicated} duplicated record ids");
+        assert!(resolved > 1000, "{resolved} resolved");
     }
 }

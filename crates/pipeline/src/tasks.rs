@@ -1064,7 +1064,7 @@ fn components(
     })
 }
 
-/// Merged rows of staged runs, for [`crate::revisits::resolve`].
+/// Merged rows of staged runs, for [`crate::revisits::resolve_sorted`].
 fn merged_rows<'a>(
     ctx: &TaskContext,
     uris: &[String],
@@ -1078,9 +1078,10 @@ fn merged_rows<'a>(
     ))
 }
 
-/// Finds every revisit's original ([`crate::revisits`]) and writes the
-/// resolved revisits to the runs of the partitions that hold them: the
-/// owner of the revisit's URL, and the holder of its content.
+/// Finds every revisit's original ([`crate::revisits`], through sorted runs
+/// in the task's scratch space) and writes the resolved revisits to the runs
+/// of the partitions that hold them: the owner of the revisit's URL, and the
+/// holder of its content.
 fn revisits(
     ctx: &TaskContext,
     payload: &RevisitsPayload,
@@ -1088,40 +1089,32 @@ fn revisits(
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<RevisitsResult, TaskError> {
+    use crate::revisits::Lookup;
     let partitioning = Partitioning::new(payload.index_partitions.max(1))
         .map_err(|e| TaskError::Permanent(format!("index_partitions: {e}")))?;
-    let mut pending = Vec::new();
-    for item in provindex_runs::merge(
+    let staged = provindex_runs::merge(
         payload
             .revisit_runs
             .iter()
             .map(|uri| open_run(ctx, uri))
             .collect::<Result<Vec<_>, _>>()?,
-    ) {
+    )
+    .map(|item| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
         let (key, value) = item.map_err(run_error)?;
         let prepared = crate::scan_record::decode(&value)
             .map_err(|e| TaskError::Permanent(format!("revisit run: {e}")))?;
-        pending.push((key, prepared));
-    }
-    if cancel.load(Ordering::Relaxed) {
-        return Err(TaskError::Cancelled);
-    }
-    let keys: HashMap<u128, Vec<Vec<u8>>> =
-        pending.iter().fold(HashMap::new(), |mut keys, (key, p)| {
-            keys.entry(p.capture_id).or_default().push(key.clone());
-            keys
-        });
-    let corrupt = |e: String| TaskError::Retry(format!("revisit lookup runs: {e}"));
-    let (resolved, counts) = if pending.is_empty() {
-        (Vec::new(), crate::revisits::RevisitCounts::default())
-    } else {
-        crate::revisits::resolve(
-            pending.into_iter().map(|(_, p)| p).collect(),
-            merged_rows(ctx, &payload.id_runs)?,
-            merged_rows(ctx, &payload.digest_runs)?,
-            merged_rows(ctx, &payload.target_runs)?,
-        )
-        .map_err(corrupt)?
+        Ok((key, prepared))
+    });
+    let open = |lookup: Lookup| {
+        let uris = match lookup {
+            Lookup::Ids => &payload.id_runs,
+            Lookup::Digests => &payload.digest_runs,
+            Lookup::Targets => &payload.target_runs,
+        };
+        merged_rows(ctx, uris).map_err(|e| e.to_string())
     };
     let count = partitioning.count() as usize;
     let mut sorters: Vec<ExternalSorter> = (0..count)
@@ -1133,32 +1126,32 @@ fn revisits(
             )
         })
         .collect();
-    // Revisits with the same capture id keep their scan keys' order.
-    let mut used: HashMap<u128, usize> = HashMap::new();
-    for revisit in resolved {
-        let n = used.entry(revisit.capture_id).or_default();
-        let key = keys
-            .get(&revisit.capture_id)
-            .and_then(|k| k.get(*n))
-            .cloned()
-            .unwrap_or_else(|| revisit.capture_id.to_be_bytes().to_vec());
-        *n += 1;
-        let encoded = crate::scan_record::encode(&revisit);
-        let owner = partitioning.of_capture(revisit.capture_id, &revisit.record.surt);
-        if let Some(holder) = revisit
-            .record
-            .content_id()
-            .map(|c| partitioning.of_content(c))
-            .filter(|holder| *holder != owner)
-        {
-            sorters[holder as usize]
-                .push(key.clone(), encoded.clone())
-                .map_err(run_error)?;
-        }
-        sorters[owner as usize]
-            .push(key, encoded)
-            .map_err(run_error)?;
-    }
+    // The resolution's sorters and the partitions' take a budget each, one
+    // after the other: the partitions' fill only as the resolution ends.
+    let counts = crate::revisits::resolve_sorted(
+        staged,
+        &open,
+        scratch,
+        ctx.sort_budget,
+        |e| TaskError::Retry(format!("revisit lookup runs: {e}")),
+        |key, revisit| {
+            let encoded = crate::scan_record::encode(&revisit);
+            let owner = partitioning.of_capture(revisit.capture_id, &revisit.record.surt);
+            if let Some(holder) = revisit
+                .record
+                .content_id()
+                .map(|c| partitioning.of_content(c))
+                .filter(|holder| *holder != owner)
+            {
+                sorters[holder as usize]
+                    .push(key.clone(), encoded.clone())
+                    .map_err(run_error)?;
+            }
+            sorters[owner as usize]
+                .push(key, encoded)
+                .map_err(run_error)
+        },
+    )?;
     let mut resolved_runs = Vec::new();
     for sorter in sorters {
         resolved_runs.push(upload_runs(
