@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::{
-    ContentTree, Hash, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild, PartitionManifest,
-    PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest, SignedPartitionManifest,
-    SignedPublicationManifest, SigningKey, wire,
+    wire, ContentTree, Hash, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild,
+    PartitionManifest, PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest,
+    SignedPartitionManifest, SignedPublicationManifest, SigningKey,
 };
-use provindex_policy::{CaptureSignal, Subject, Verdict, reservation};
+use provindex_policy::{reservation, CaptureSignal, Subject, Verdict};
 
 /// The file name of the signed manifest inside an index directory.
 pub const LEDGER_FILE: &str = "ledger.json";

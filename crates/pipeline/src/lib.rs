@@ -5,6 +5,7 @@
 //! one process (an in-memory coordinator and worker threads).
 
 mod cluster_lookup;
+mod components;
 pub mod job;
 mod job_log;
 pub mod ledger;

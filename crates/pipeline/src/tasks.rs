@@ -947,12 +947,9 @@ fn cluster(
     })
 }
 
-/// Union-find over every candidate edge → clusters with their keeper.
-///
-/// Keeper rule: the member with the earliest capture time (over its
-/// non-revisit captures), ties by the smallest content_id. Cluster id: the
-/// smallest content_id of the cluster. Both depend only on the set of edges
-/// and times, not on their order.
+/// The candidate graph's connected components → clusters with their keeper,
+/// by label propagation over sorted runs ([`crate::components`]: the rules
+/// for cluster ids and keepers, and the memory bound).
 fn components(
     ctx: &TaskContext,
     payload: &ComponentsPayload,
@@ -960,96 +957,32 @@ fn components(
     scratch: &Path,
     cancel: &AtomicBool,
 ) -> Result<ComponentsResult, TaskError> {
-    // Memory: one entry per content that shares a bucket with another
-    // (near-duplicate candidates), not per content of the corpus.
-    let mut first_seen: HashMap<u128, i64> = HashMap::new();
-    let node_runs = payload
-        .node_runs
-        .iter()
-        .map(|uri| open_run(ctx, uri))
-        .collect::<Result<Vec<_>, _>>()?;
-    for item in provindex_runs::merge(node_runs) {
-        let (key, value) = item.map_err(run_error)?;
-        let content = id_of(&key, "node run content id")?;
-        let time = time_of(&value, "node run time")?;
-        first_seen
-            .entry(content)
-            .and_modify(|t| *t = (*t).min(time))
-            .or_insert(time);
-    }
-    let mut ids: Vec<u128> = first_seen.keys().copied().collect();
-    ids.sort_unstable();
-    let position: HashMap<u128, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut parent: Vec<usize> = (0..ids.len()).collect();
-    fn find(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
-    let edge_runs = payload
-        .edge_runs
-        .iter()
-        .map(|uri| open_run(ctx, uri))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (n, item) in provindex_runs::merge(edge_runs).enumerate() {
-        if n % 65536 == 0 && cancel.load(Ordering::Relaxed) {
-            return Err(TaskError::Cancelled);
-        }
-        let (key, _) = item.map_err(run_error)?;
-        if key.len() != 32 {
-            return Err(TaskError::Permanent(format!(
-                "edge run key of {} bytes, expected 32",
-                key.len()
-            )));
-        }
-        let (a, b) = (id_of(&key[..16], "edge")?, id_of(&key[16..], "edge")?);
-        let (Some(&a), Some(&b)) = (position.get(&a), position.get(&b)) else {
-            return Err(TaskError::Permanent(
-                "an edge names a content missing from the node runs".into(),
-            ));
-        };
-        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-        if ra != rb {
-            // The smaller index becomes the root: the root is the smallest id.
-            let (low, high) = (ra.min(rb), ra.max(rb));
-            parent[high] = low;
-        }
-    }
-    // root → (keeper index, size)
-    let mut clusters: HashMap<usize, (usize, u64)> = HashMap::new();
-    for i in 0..ids.len() {
-        let root = find(&mut parent, i);
-        let entry = clusters.entry(root).or_insert((i, 0));
-        entry.1 += 1;
-        let better = provindex_policy::keeper::precedes(
-            (first_seen[&ids[i]], ids[i]),
-            (first_seen[&ids[entry.0]], ids[entry.0]),
-        );
-        if better {
-            entry.0 = i;
-        }
-    }
+    let open = |uris: &[String]| {
+        uris.iter()
+            .map(|uri| open_run(ctx, uri))
+            .collect::<Result<Vec<_>, _>>()
+            .map(provindex_runs::merge)
+    };
     let path = scratch.join("clusters.run");
     let file = std::fs::File::create(&path)
         .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
     let mut writer =
         RunWriter::new(std::io::BufWriter::new(file), "clusters.run").map_err(run_error)?;
-    let mut clustered = 0u64;
-    for (i, id) in ids.iter().enumerate() {
-        let root = find(&mut parent, i);
-        let (keeper, size) = clusters[&root];
-        if size < 2 {
-            continue;
-        }
-        clustered += 1;
-        let mut value = Vec::with_capacity(40);
-        value.extend_from_slice(&ids[root].to_be_bytes());
-        value.extend_from_slice(&ids[keeper].to_be_bytes());
-        value.extend_from_slice(&size.to_be_bytes());
-        writer.push(&id.to_be_bytes(), &value).map_err(run_error)?;
-    }
+    let found = crate::components::components(
+        open(&payload.node_runs)?,
+        open(&payload.edge_runs)?,
+        scratch,
+        ctx.sort_budget,
+        crate::components::MAX_ROUNDS,
+        cancel,
+        &mut writer,
+    )?;
+    tracing::info!(
+        rounds = found.rounds,
+        spilled_runs = found.spilled_runs,
+        clusters = found.clusters,
+        "components"
+    );
     let (info, mut inner) = writer.finish().map_err(run_error)?;
     use std::io::Write as _;
     inner
@@ -1059,8 +992,8 @@ fn components(
     Ok(ComponentsResult {
         attempt: attempt.to_string(),
         cluster_runs: upload_runs(ctx, attempt, vec![(path, info)])?,
-        clusters: clusters.values().filter(|(_, size)| *size > 1).count() as u64,
-        clustered_contents: clustered,
+        clusters: found.clusters,
+        clustered_contents: found.clustered_contents,
     })
 }
 

@@ -1,0 +1,988 @@
+//! Connected components of the candidate graph within a memory budget
+//! (issue 17): the components stage's clusters by label propagation over
+//! sorted runs in the task's scratch space, never a map of the contents.
+//!
+//! Input: the cluster stage's node rows (content id → earliest capture
+//! time, merged in content order, a content possibly once per partition)
+//! and edge rows (content id ‖ the smallest content id of a shared bucket).
+//! Output: `clusters.run` rows, content id → cluster id ‖ keeper ‖ size
+//! (16 + 16 + 8 bytes), in content order, for members of clusters of more
+//! than one. Cluster id: the smallest content id of the cluster; keeper:
+//! the member first by [`provindex_policy::keeper::precedes`] over (earliest
+//! capture time, content id). Both depend only on the sets of edges and
+//! times, so neither the workers, the partitions nor the order of tasks
+//! change them.
+//!
+//! Labels form a forest whose roots are their trees' smallest members
+//! (hooking and shortcutting, as Shiloach–Vishkin, over runs). Every content
+//! starts as its own root. A round
+//! 1. joins the symmetric edges (sorted by source) with the labels and
+//!    offers each edge's target its source's label, sorted by target (only
+//!    labels smaller than the target itself can win);
+//! 2. joins the offers with the labels by target: a target whose root is
+//!    larger than its smallest offer hooks that root under the offer, sorted
+//!    by root, and each root keeps the smallest hook;
+//! 3. shortcuts the hooked forest back to stars: a content labelled `w`
+//!    takes `w`'s label (one sort by label per pass) until no label changes,
+//!    so a chain of hooks of depth d takes about log2(d) passes.
+//!
+//! A round hooks every tree that has a neighbouring tree with a smaller root,
+//! so the trees that remain are at most the local minima among them: about
+//! log2(n) rounds for a chain of n contents, one or two for the cluster
+//! stage's stars. A round that hooks nothing leaves no edge between two
+//! trees, so every label is its component's smallest id. [`MAX_ROUNDS`]
+//! bounds the rounds. The keeper and size then come from one sort by label.
+//!
+//! Memory: one [`ExternalSorter`] at a time with the given budget, plus the
+//! read buffers of the runs being merged.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use provindex_runs::{ExternalSorter, Merge, Record, RunError, RunReader, RunWriter};
+
+use crate::tasks::TaskError;
+
+/// Rounds of hooking before the stage gives up. A chain of n contents
+/// takes about log2(n) rounds; a graph that is not done after this many is
+/// failed (permanently: the rounds
+/// are a function of the graph, so a retry would fail again), not cut
+/// short, which would give wrong cluster ids and keepers.
+pub(crate) const MAX_ROUNDS: u32 = 64;
+
+/// What [`components`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Components {
+    /// Clusters of more than one content.
+    pub clusters: u64,
+    /// Contents in those clusters (rows written).
+    pub clustered_contents: u64,
+    /// Hooking rounds, the last one hooking nothing.
+    pub rounds: u32,
+    /// Runs spilled by the sorts (how far past the budget the data went).
+    pub spilled_runs: usize,
+}
+
+type Rows = Merge<RunReader<BufReader<File>>>;
+
+/// Writes the clusters of the graph of `edges` over `nodes` to `out` (see
+/// the module documentation), sorting within `budget` bytes in `scratch`.
+pub(crate) fn components<W: std::io::Write>(
+    nodes: impl Iterator<Item = Result<Record, RunError>>,
+    edges: impl Iterator<Item = Result<Record, RunError>>,
+    scratch: &Path,
+    budget: usize,
+    max_rounds: u32,
+    cancel: &AtomicBool,
+    out: &mut RunWriter<W>,
+) -> Result<Components, TaskError> {
+    let dir = scratch.join("components");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| TaskError::Retry(format!("scratch {}: {e}", dir.display())))?;
+    let mut stage = Stage {
+        dir,
+        budget,
+        cancel,
+        spilled_runs: 0,
+        rows: 0,
+    };
+    let result = stage.run(nodes, edges, max_rounds, out);
+    let _ = std::fs::remove_dir_all(&stage.dir);
+    result
+}
+
+struct Stage<'a> {
+    dir: PathBuf,
+    budget: usize,
+    cancel: &'a AtomicBool,
+    spilled_runs: usize,
+    /// Rows streamed, for the cancellation check.
+    rows: u64,
+}
+
+impl Stage<'_> {
+    fn run<W: std::io::Write>(
+        &mut self,
+        nodes: impl Iterator<Item = Result<Record, RunError>>,
+        edges: impl Iterator<Item = Result<Record, RunError>>,
+        max_rounds: u32,
+        out: &mut RunWriter<W>,
+    ) -> Result<Components, TaskError> {
+        let times = self.path("times.run");
+        let mut labels = self.path("labels-00000.run");
+        self.write_nodes(nodes, &times, &labels)?;
+        let adjacency = self.adjacency(edges)?;
+        let mut rounds = 0;
+        loop {
+            if rounds == max_rounds {
+                return Err(TaskError::Permanent(format!(
+                    "components: trees still hooking after {max_rounds} rounds; the \
+                     candidate graph is too deep for this stage"
+                )));
+            }
+            rounds += 1;
+            let offers = self.offers(&adjacency, &labels)?;
+            let hooks = self.hooks(&labels, &offers)?;
+            remove(&offers);
+            let parents = self.path(&format!("parents-{rounds:05}.run"));
+            let hooked = self.hook(&labels, &hooks, &parents)?;
+            remove(&hooks);
+            if hooked == 0 {
+                remove(&[parents]);
+                break;
+            }
+            remove(&[labels]);
+            labels = self.shortcut(parents, rounds)?;
+        }
+        remove(&adjacency);
+        let mut summary = self.clusters(&labels, &times, out)?;
+        summary.rounds = rounds;
+        summary.spilled_runs = self.spilled_runs;
+        Ok(summary)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn sorter(&self, prefix: &str) -> ExternalSorter {
+        ExternalSorter::new(&self.dir, prefix, self.budget)
+    }
+
+    fn finish(&mut self, sorter: ExternalSorter) -> Result<Vec<PathBuf>, TaskError> {
+        let runs: Vec<PathBuf> = sorter
+            .finish()
+            .map_err(retry)?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        self.spilled_runs += runs.len();
+        Ok(runs)
+    }
+
+    fn tick(&mut self) -> Result<(), TaskError> {
+        self.rows += 1;
+        if self.rows % 65536 == 0 && self.cancel.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// The nodes once each with their earliest time (`times`), and the
+    /// first labels: every content its own.
+    fn write_nodes(
+        &mut self,
+        nodes: impl Iterator<Item = Result<Record, RunError>>,
+        times: &Path,
+        labels: &Path,
+    ) -> Result<(), TaskError> {
+        let mut times_out = writer(times)?;
+        let mut labels_out = writer(labels)?;
+        let mut current: Option<(u128, i64)> = None;
+        let mut emit = |(content, time): (u128, i64)| -> Result<(), TaskError> {
+            let id = content.to_be_bytes();
+            times_out.push(&id, &time.to_be_bytes()).map_err(retry)?;
+            labels_out.push(&id, &id).map_err(retry)
+        };
+        for row in nodes {
+            self.tick()?;
+            let (key, value) = row.map_err(retry)?;
+            let content = id_of(&key, "node run content id")?;
+            let time = time_of(&value, "node run time")?;
+            match current {
+                // The same content from several partitions: its earliest time.
+                Some((last, first)) if last == content => current = Some((last, first.min(time))),
+                Some(done) if done.0 < content => {
+                    emit(done)?;
+                    current = Some((content, time));
+                }
+                Some(_) => {
+                    return Err(TaskError::Permanent(
+                        "node runs are not in content order".into(),
+                    ));
+                }
+                None => current = Some((content, time)),
+            }
+        }
+        if let Some(done) = current {
+            emit(done)?;
+        }
+        close(times_out, times)?;
+        close(labels_out, labels)
+    }
+
+    /// Every edge in both directions, source ‖ target, sorted by source.
+    fn adjacency(
+        &mut self,
+        edges: impl Iterator<Item = Result<Record, RunError>>,
+    ) -> Result<Vec<PathBuf>, TaskError> {
+        let mut sorter = self.sorter("adjacency");
+        for row in edges {
+            self.tick()?;
+            let (key, _) = row.map_err(retry)?;
+            if key.len() != 32 {
+                return Err(TaskError::Permanent(format!(
+                    "edge run key of {} bytes, expected 32",
+                    key.len()
+                )));
+            }
+            let mut reverse = key[16..].to_vec();
+            reverse.extend_from_slice(&key[..16]);
+            sorter.push(key, Vec::new()).map_err(retry)?;
+            sorter.push(reverse, Vec::new()).map_err(retry)?;
+        }
+        self.finish(sorter)
+    }
+
+    /// Step 1: each edge offers its target the source's label, when that is
+    /// smaller than the target (its own label is never larger): target →
+    /// label, sorted by target.
+    fn offers(&mut self, adjacency: &[PathBuf], labels: &Path) -> Result<Vec<PathBuf>, TaskError> {
+        let mut sorter = self.sorter("offers");
+        let mut label_of = Cursor::new(read(&[labels.to_path_buf()])?);
+        for row in read(adjacency)? {
+            self.tick()?;
+            let (key, _) = row.map_err(retry)?;
+            let source = id_of(&key[..16], "edge")?;
+            let target = id_of(&key[16..], "edge")?;
+            let Some(label) = label_of.get(source)? else {
+                return Err(TaskError::Permanent(
+                    "an edge names a content missing from the node runs".into(),
+                ));
+            };
+            if label < target {
+                sorter
+                    .push(target.to_be_bytes().to_vec(), label.to_be_bytes().to_vec())
+                    .map_err(retry)?;
+            }
+        }
+        self.finish(sorter)
+    }
+
+    /// Step 2: per target, its smallest offer when smaller than its root:
+    /// root → offer, sorted by root.
+    fn hooks(&mut self, labels: &Path, offers: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
+        let mut hooks = self.sorter("hooks");
+        let mut offers = read(offers)?.peekable();
+        for row in read(&[labels.to_path_buf()])? {
+            self.tick()?;
+            let (content, root) = label_row(row)?;
+            let key = content.to_be_bytes();
+            let mut best = root;
+            while let Some(offer) =
+                offers.next_if(|o| o.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
+            {
+                let (target, value) = offer.map_err(retry)?;
+                if target[..] != key[..] {
+                    return Err(TaskError::Permanent(
+                        "components: an offer names a content missing from the labels".into(),
+                    ));
+                }
+                best = best.min(id_of(&value, "offer label")?);
+            }
+            if best < root {
+                hooks
+                    .push(root.to_be_bytes().to_vec(), best.to_be_bytes().to_vec())
+                    .map_err(retry)?;
+            }
+        }
+        if offers.next().is_some() {
+            return Err(TaskError::Permanent(
+                "components: an offer names a content missing from the labels".into(),
+            ));
+        }
+        self.finish(hooks)
+    }
+
+    /// The labels with every hooked root under its smallest hook, written
+    /// to `parents`; returns how many roots were hooked.
+    fn hook(&mut self, labels: &Path, hooks: &[PathBuf], parents: &Path) -> Result<u64, TaskError> {
+        let mut out = writer(parents)?;
+        let mut hooks = read(hooks)?.peekable();
+        let mut hooked = 0u64;
+        for row in read(&[labels.to_path_buf()])? {
+            self.tick()?;
+            let (content, label) = label_row(row)?;
+            let key = content.to_be_bytes();
+            let mut parent = label;
+            while let Some(hook) =
+                hooks.next_if(|h| h.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
+            {
+                let (root, value) = hook.map_err(retry)?;
+                // Hooks name roots, which are contents labelled with themselves.
+                if root[..] != key[..] || label != content {
+                    return Err(TaskError::Permanent(format!(
+                        "components: a hook names {content:032x}, not a root"
+                    )));
+                }
+                parent = parent.min(id_of(&value, "hook")?);
+            }
+            if parent != label {
+                hooked += 1;
+            }
+            out.push(&key, &parent.to_be_bytes()).map_err(retry)?;
+        }
+        if hooks.next().is_some() {
+            return Err(TaskError::Permanent(
+                "components: a hook names a content missing from the labels".into(),
+            ));
+        }
+        close(out, parents)?;
+        Ok(hooked)
+    }
+
+    /// Step 3: pointer jumping until every label is a root; returns the
+    /// path of the final labels (`labels-<round>-<pass>.run`).
+    fn shortcut(&mut self, mut parents: PathBuf, round: u32) -> Result<PathBuf, TaskError> {
+        // Each pass halves the depth of the forest, so 128 passes cover any
+        // depth a u128 id space allows: more means a broken invariant.
+        for pass in 0..128u32 {
+            let mut jumps = self.sorter("jumps");
+            for row in read(&[parents.clone()])? {
+                self.tick()?;
+                let (content, parent) = label_row(row)?;
+                if parent != content {
+                    let mut jump = parent.to_be_bytes().to_vec();
+                    jump.extend_from_slice(&content.to_be_bytes());
+                    jumps.push(jump, Vec::new()).map_err(retry)?;
+                }
+            }
+            let (moves, moved) = self.jump(jumps, &parents)?;
+            if moved == 0 {
+                remove(&moves);
+                return Ok(parents);
+            }
+            let next = self.path(&format!("labels-{round:05}-{pass:03}.run"));
+            self.apply(&parents, &moves, &next)?;
+            remove(&moves);
+            remove(&[parents]);
+            parents = next;
+        }
+        Err(TaskError::Permanent(
+            "components: labels still moving after 128 shortcut passes".into(),
+        ))
+    }
+
+    /// One shortcut pass: a content whose parent is `w` takes `w`'s
+    /// parent when that is smaller: content → new parent, sorted by
+    /// content, and how many moved.
+    fn jump(
+        &mut self,
+        jumps: ExternalSorter,
+        parents: &Path,
+    ) -> Result<(Vec<PathBuf>, u64), TaskError> {
+        let jumps = self.finish(jumps)?;
+        let mut sorter = self.sorter("moves");
+        let mut parent_of = Cursor::new(read(&[parents.to_path_buf()])?);
+        let mut moved = 0u64;
+        for row in read(&jumps)? {
+            self.tick()?;
+            let (key, _) = row.map_err(retry)?;
+            let via = id_of(&key[..16], "jump label")?;
+            let Some(parent) = parent_of.get(via)? else {
+                return Err(TaskError::Permanent(format!(
+                    "components: label {via:032x} is no content's"
+                )));
+            };
+            if parent < via {
+                moved += 1;
+                sorter
+                    .push(key[16..].to_vec(), parent.to_be_bytes().to_vec())
+                    .map_err(retry)?;
+            }
+        }
+        remove(&jumps);
+        Ok((self.finish(sorter)?, moved))
+    }
+
+    /// The parents with the moves applied, written to `next`.
+    fn apply(&mut self, parents: &Path, moves: &[PathBuf], next: &Path) -> Result<(), TaskError> {
+        let mut out = writer(next)?;
+        let mut moves = read(moves)?.peekable();
+        for row in read(&[parents.to_path_buf()])? {
+            self.tick()?;
+            let (content, mut parent) = label_row(row)?;
+            let key = content.to_be_bytes();
+            if let Some(moved) =
+                moves.next_if(|m| m.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
+            {
+                let (target, value) = moved.map_err(retry)?;
+                if target[..] != key[..] {
+                    return Err(TaskError::Permanent(
+                        "components: a jump names a content missing from the labels".into(),
+                    ));
+                }
+                parent = id_of(&value, "jump label")?;
+            }
+            out.push(&key, &parent.to_be_bytes()).map_err(retry)?;
+        }
+        if moves.next().is_some() {
+            return Err(TaskError::Permanent(
+                "components: a jump names a content missing from the labels".into(),
+            ));
+        }
+        close(out, next)
+    }
+
+    /// The final labels → clusters: sorted by label (cluster id), each
+    /// cluster's keeper and size, then every member's row in content order.
+    fn clusters<W: std::io::Write>(
+        &mut self,
+        labels: &Path,
+        times: &Path,
+        out: &mut RunWriter<W>,
+    ) -> Result<Components, TaskError> {
+        let mut members = self.sorter("members");
+        let mut times_rows = read(&[times.to_path_buf()])?;
+        for row in read(&[labels.to_path_buf()])? {
+            self.tick()?;
+            let (content, label) = label_row(row)?;
+            let (key, time) = times_rows
+                .next()
+                .ok_or_else(|| TaskError::Permanent("components: a label without a time".into()))?
+                .map_err(retry)?;
+            if key[..] != content.to_be_bytes() {
+                return Err(TaskError::Permanent(
+                    "components: labels and times disagree on the contents".into(),
+                ));
+            }
+            let mut member = label.to_be_bytes().to_vec();
+            member.extend_from_slice(&key);
+            members.push(member, time).map_err(retry)?;
+        }
+        remove(&[labels.to_path_buf(), times.to_path_buf()]);
+        let members = self.finish(members)?;
+
+        // Per cluster id, its keeper and size (label order).
+        let summaries = self.path("summaries.run");
+        let mut summary_out = writer(&summaries)?;
+        let mut summary = Components::default();
+        let mut current: Option<(u128, (i64, u128), u64)> = None;
+        let mut emit = |(label, (_, keeper), size): (u128, (i64, u128), u64)| {
+            if size > 1 {
+                summary.clusters += 1;
+            }
+            let mut value = keeper.to_be_bytes().to_vec();
+            value.extend_from_slice(&size.to_be_bytes());
+            summary_out
+                .push(&label.to_be_bytes(), &value)
+                .map_err(retry)
+        };
+        for row in read(&members)? {
+            self.tick()?;
+            let (label, content, time) = member_row(row)?;
+            match &mut current {
+                Some((cluster, keeper, size)) if *cluster == label => {
+                    *size += 1;
+                    if provindex_policy::keeper::precedes((time, content), *keeper) {
+                        *keeper = (time, content);
+                    }
+                }
+                _ => {
+                    if let Some(done) = current.take() {
+                        emit(done)?;
+                    }
+                    current = Some((label, (time, content), 1));
+                }
+            }
+        }
+        if let Some(done) = current {
+            emit(done)?;
+        }
+        close(summary_out, &summaries)?;
+
+        // Every member of a cluster of more than one, by content id.
+        let mut rows = self.sorter("rows");
+        let mut summary_of = Cursor::new(read(&[summaries.clone()])?);
+        for row in read(&members)? {
+            self.tick()?;
+            let (label, content, _) = member_row(row)?;
+            let Some(value) = summary_of.get_value(label)? else {
+                return Err(TaskError::Permanent(format!(
+                    "components: cluster {label:032x} has no summary"
+                )));
+            };
+            let size = u64::from_be_bytes(value[16..24].try_into().unwrap_or_default());
+            if size < 2 {
+                continue;
+            }
+            let mut row = label.to_be_bytes().to_vec();
+            row.extend_from_slice(&value);
+            rows.push(content.to_be_bytes().to_vec(), row)
+                .map_err(retry)?;
+        }
+        remove(&members);
+        remove(&[summaries]);
+        let rows = self.finish(rows)?;
+        for row in read(&rows)? {
+            self.tick()?;
+            let (key, value) = row.map_err(retry)?;
+            out.push(&key, &value).map_err(retry)?;
+            summary.clustered_contents += 1;
+        }
+        remove(&rows);
+        Ok(summary)
+    }
+}
+
+/// A merge join's side: the value of each key asked for, keys asked in
+/// non-decreasing order, over rows of unique 16-byte keys.
+struct Cursor {
+    rows: Rows,
+    current: Option<(u128, Vec<u8>)>,
+    done: bool,
+}
+
+impl Cursor {
+    fn new(rows: Rows) -> Self {
+        Self {
+            rows,
+            current: None,
+            done: false,
+        }
+    }
+
+    fn get_value(&mut self, key: u128) -> Result<Option<Vec<u8>>, TaskError> {
+        loop {
+            match &self.current {
+                Some((k, value)) if *k >= key => {
+                    return Ok((*k == key).then(|| value.clone()));
+                }
+                _ if self.done => return Ok(None),
+                _ => {}
+            }
+            match self.rows.next() {
+                None => {
+                    self.done = true;
+                    self.current = None;
+                }
+                Some(row) => {
+                    let (k, value) = row.map_err(retry)?;
+                    self.current = Some((id_of(&k, "run key")?, value));
+                }
+            }
+        }
+    }
+
+    fn get(&mut self, key: u128) -> Result<Option<u128>, TaskError> {
+        self.get_value(key)?
+            .map(|value| id_of(&value, "label"))
+            .transpose()
+    }
+}
+
+fn read(paths: &[PathBuf]) -> Result<Rows, TaskError> {
+    let runs = paths
+        .iter()
+        .map(|path| provindex_runs::open_file(path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(retry)?;
+    Ok(provindex_runs::merge(runs))
+}
+
+fn writer(path: &Path) -> Result<RunWriter<BufWriter<File>>, TaskError> {
+    let file =
+        File::create(path).map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
+    RunWriter::new(BufWriter::new(file), &path.display().to_string()).map_err(retry)
+}
+
+fn close(writer: RunWriter<BufWriter<File>>, path: &Path) -> Result<(), TaskError> {
+    let (_, mut inner) = writer.finish().map_err(retry)?;
+    inner
+        .flush()
+        .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))
+}
+
+/// Scratch files no longer needed (a failed removal only costs disk
+/// until the task's scratch is removed).
+fn remove(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn retry(e: RunError) -> TaskError {
+    // Our own scratch runs, or a staged input run torn in transfer.
+    TaskError::Retry(e.to_string())
+}
+
+fn label_row(row: Result<Record, RunError>) -> Result<(u128, u128), TaskError> {
+    let (key, value) = row.map_err(retry)?;
+    Ok((id_of(&key, "label run key")?, id_of(&value, "label")?))
+}
+
+fn member_row(row: Result<Record, RunError>) -> Result<(u128, u128, i64), TaskError> {
+    let (key, value) = row.map_err(retry)?;
+    if key.len() != 32 {
+        return Err(TaskError::Permanent(format!(
+            "components: member key of {} bytes, expected 32",
+            key.len()
+        )));
+    }
+    Ok((
+        id_of(&key[..16], "cluster id")?,
+        id_of(&key[16..], "member id")?,
+        time_of(&value, "member time")?,
+    ))
+}
+
+fn id_of(bytes: &[u8], what: &str) -> Result<u128, TaskError> {
+    <[u8; 16]>::try_from(bytes)
+        .map(u128::from_be_bytes)
+        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 16", bytes.len())))
+}
+
+fn time_of(bytes: &[u8], what: &str) -> Result<i64, TaskError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(i64::from_be_bytes)
+        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 8", bytes.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The stage before issue 17's bound, kept as the reference: union-find
+    /// over every candidate, the root the smallest id, the keeper by
+    /// `precedes`, rows of clusters of more than one in content order.
+    fn reference(
+        nodes: impl IntoIterator<Item = (u128, i64)>,
+        edges: impl IntoIterator<Item = (u128, u128)>,
+    ) -> Vec<Record> {
+        let mut first_seen: HashMap<u128, i64> = HashMap::new();
+        for (content, time) in nodes {
+            first_seen
+                .entry(content)
+                .and_modify(|t| *t = (*t).min(time))
+                .or_insert(time);
+        }
+        let mut ids: Vec<u128> = first_seen.keys().copied().collect();
+        ids.sort_unstable();
+        let position: HashMap<u128, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut parent: Vec<usize> = (0..ids.len()).collect();
+        fn find(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+            x
+        }
+        for (a, b) in edges {
+            let (ra, rb) = (
+                find(&mut parent, position[&a]),
+                find(&mut parent, position[&b]),
+            );
+            if ra != rb {
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+        let mut clusters: HashMap<usize, (usize, u64)> = HashMap::new();
+        for i in 0..ids.len() {
+            let root = find(&mut parent, i);
+            let entry = clusters.entry(root).or_insert((i, 0));
+            entry.1 += 1;
+            if provindex_policy::keeper::precedes(
+                (first_seen[&ids[i]], ids[i]),
+                (first_seen[&ids[entry.0]], ids[entry.0]),
+            ) {
+                entry.0 = i;
+            }
+        }
+        let mut rows = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let root = find(&mut parent, i);
+            let (keeper, size) = clusters[&root];
+            if size < 2 {
+                continue;
+            }
+            let mut value = ids[root].to_be_bytes().to_vec();
+            value.extend_from_slice(&ids[keeper].to_be_bytes());
+            value.extend_from_slice(&size.to_be_bytes());
+            rows.push((id.to_be_bytes().to_vec(), value));
+        }
+        rows
+    }
+
+    /// Rows as the merged staged runs give them: sorted by key.
+    fn node_rows(nodes: &[(u128, i64)]) -> Vec<Result<Record, RunError>> {
+        let mut rows: Vec<Record> = nodes
+            .iter()
+            .map(|(c, t)| (c.to_be_bytes().to_vec(), t.to_be_bytes().to_vec()))
+            .collect();
+        rows.sort();
+        rows.into_iter().map(Ok).collect()
+    }
+
+    fn edge_rows(edges: &[(u128, u128)]) -> Vec<Result<Record, RunError>> {
+        let mut rows: Vec<Record> = edges
+            .iter()
+            .map(|(a, b)| {
+                let mut key = a.to_be_bytes().to_vec();
+                key.extend_from_slice(&b.to_be_bytes());
+                (key, Vec::new())
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(Ok).collect()
+    }
+
+    fn run(
+        nodes: &[(u128, i64)],
+        edges: &[(u128, u128)],
+        budget: usize,
+        max_rounds: u32,
+    ) -> Result<(Vec<Record>, Components), TaskError> {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut out = RunWriter::new(Vec::new(), "clusters.run").unwrap();
+        let found = components(
+            node_rows(nodes).into_iter(),
+            edge_rows(edges).into_iter(),
+            scratch.path(),
+            budget,
+            max_rounds,
+            &AtomicBool::new(false),
+            &mut out,
+        )?;
+        let (_, bytes) = out.finish().unwrap();
+        let rows = RunReader::new(&bytes[..], "clusters.run")
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        Ok((rows, found))
+    }
+
+    /// splitmix64: deterministic pseudo-random graphs without a dependency.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// A graph like the cluster stage's: buckets of random members, each a
+    /// star to its smallest member, plus chains (a content shares a band
+    /// with the next one only), contents seen with several times, and ties
+    /// of times so the keeper's id rule matters.
+    fn random_graph(seed: u64, contents: usize) -> (Vec<(u128, i64)>, Vec<(u128, u128)>) {
+        let mut random = Random(seed);
+        let ids: Vec<u128> = (0..contents)
+            .map(|_| (u128::from(random.next()) << 64) | u128::from(random.next() % 1000))
+            .collect();
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+        let mut bucket = |members: Vec<u128>, nodes: &mut Vec<(u128, i64)>, random: &mut Random| {
+            let root = *members.iter().min().unwrap_or(&0);
+            for member in &members {
+                nodes.push((*member, (random.next() % 5) as i64));
+                if *member != root {
+                    edges.push((*member, root));
+                }
+            }
+        };
+        for _ in 0..contents / 3 {
+            let size = 2 + random.below(4);
+            let members: Vec<u128> = (0..size).map(|_| ids[random.below(contents)]).collect();
+            let mut members = members;
+            members.sort_unstable();
+            members.dedup();
+            bucket(members, &mut nodes, &mut random);
+        }
+        for _ in 0..3 {
+            let start = random.below(contents);
+            let length = random.below(contents / 4 + 2);
+            for i in start..(start + length).min(contents - 1) {
+                bucket(vec![ids[i], ids[i + 1]], &mut nodes, &mut random);
+            }
+        }
+        (nodes, edges)
+    }
+
+    #[test]
+    fn matches_union_find_on_random_graphs() {
+        for seed in 0..40 {
+            let (nodes, edges) = random_graph(seed, 10 + (seed as usize) * 7);
+            let expected = reference(nodes.iter().copied(), edges.iter().copied());
+            let (rows, found) = run(&nodes, &edges, 64 << 20, MAX_ROUNDS).unwrap();
+            assert_eq!(rows, expected, "seed {seed}");
+            assert_eq!(found.clustered_contents, expected.len() as u64);
+            let clusters: std::collections::HashSet<&[u8]> =
+                expected.iter().map(|(_, v)| &v[..16]).collect();
+            assert_eq!(found.clusters, clusters.len() as u64, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_tiny_budget_spills_and_gives_the_same_clusters() {
+        let (nodes, edges) = random_graph(7, 400);
+        let expected = reference(nodes.iter().copied(), edges.iter().copied());
+        assert!(
+            expected.len() > 100,
+            "the graph should cluster most contents"
+        );
+        let (rows, found) = run(&nodes, &edges, 1 << 10, MAX_ROUNDS).unwrap();
+        assert_eq!(rows, expected);
+        assert!(
+            found.spilled_runs > 100,
+            "a 1 KiB budget should spill many runs, spilled {}",
+            found.spilled_runs
+        );
+    }
+
+    /// Chains need hooking and shortcutting: one edge per round would take n
+    /// rounds.
+    #[test]
+    fn long_chains_take_few_rounds() {
+        let n = 4096u128;
+        let mut random = Random(3);
+        let mut shuffled: Vec<u128> = (1..=n).collect();
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, random.below(i + 1));
+        }
+        let orders: [(&str, Vec<u128>); 4] = [
+            ("ascending", (1..=n).collect()),
+            ("descending", (1..=n).rev().collect()),
+            ("smallest in the middle", {
+                let mut v: Vec<u128> = (1..=n).rev().filter(|id| id % 2 == 1).collect();
+                v.extend((2..=n).step_by(2));
+                v
+            }),
+            ("shuffled", shuffled),
+        ];
+        for (name, path) in orders {
+            let nodes: Vec<(u128, i64)> = path
+                .iter()
+                .map(|id| (*id, 100 - (*id % 7) as i64))
+                .collect();
+            // Each edge from the larger id to the smaller, as the cluster stage writes them.
+            let edges: Vec<(u128, u128)> = path
+                .windows(2)
+                .map(|w| (w[0].max(w[1]), w[0].min(w[1])))
+                .collect();
+            let expected = reference(nodes.iter().copied(), edges.iter().copied());
+            let (rows, found) = run(&nodes, &edges, 64 << 20, MAX_ROUNDS).unwrap();
+            assert_eq!(rows, expected, "{name}");
+            assert_eq!((found.clusters, found.clustered_contents), (1, n as u64));
+            // Hooking leaves at most the local minima of a chain's trees: about
+            // log2(4096) = 12 rounds; one edge per round would take thousands.
+            assert!(found.rounds <= 16, "{name}: {} rounds", found.rounds);
+        }
+    }
+
+    #[test]
+    fn the_round_limit_fails_the_task_permanently() {
+        // A chain whose ids zigzag needs several rounds of hooking.
+        let mut random = Random(11);
+        let mut path: Vec<u128> = (1..=256).collect();
+        for i in (1..path.len()).rev() {
+            path.swap(i, random.below(i + 1));
+        }
+        let nodes: Vec<(u128, i64)> = path.iter().map(|id| (*id, 0)).collect();
+        let edges: Vec<(u128, u128)> = path
+            .windows(2)
+            .map(|w| (w[0].max(w[1]), w[0].min(w[1])))
+            .collect();
+        let (rows, found) = run(&nodes, &edges, 64 << 20, MAX_ROUNDS).unwrap();
+        assert_eq!(rows.len(), 256);
+        assert!(found.rounds > 2, "{} rounds", found.rounds);
+        let limit = found.rounds - 1;
+        let error = run(&nodes, &edges, 64 << 20, limit).unwrap_err();
+        assert!(error.is_permanent(), "{error}");
+        assert!(
+            error.to_string().contains(&format!("after {limit} rounds")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_edge_to_an_unknown_content_is_permanent() {
+        let nodes = [(1u128, 0i64), (2, 0)];
+        let error = run(&nodes, &[(2, 1), (3, 1)], 64 << 20, MAX_ROUNDS).unwrap_err();
+        assert!(error.is_permanent());
+        assert!(
+            error
+                .to_string()
+                .contains("an edge names a content missing from the node runs"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn singletons_and_no_edges_give_no_rows() {
+        let (rows, found) = run(&[(5, 1), (9, 0)], &[], 64 << 20, MAX_ROUNDS).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!((found.clusters, found.clustered_contents), (0, 0));
+    }
+
+    /// Peak memory of this stage against the union-find it replaced, on a
+    /// synthetic graph streamed in order (no input held in memory): stars
+    /// of 8 contents, their roots chained 64 at a time. Run one side per
+    /// process, as nextest does:
+    /// `COMPONENTS_MEASURE=new|reference COMPONENTS_CONTENTS=4000000 cargo
+    /// nextest run --workspace --all-targets --run-ignored only -E
+    /// 'test(measure_peak_memory)' --no-capture`.
+    #[test]
+    #[ignore = "a measurement, run by hand"]
+    fn measure_peak_memory() {
+        let side = std::env::var("COMPONENTS_MEASURE").unwrap_or_else(|_| "new".into());
+        let contents: u64 = std::env::var("COMPONENTS_CONTENTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000);
+        let id = |i: u64| (u128::from(i) << 64) | u128::from(i.wrapping_mul(0x9e37_79b9));
+        let nodes = move || (0..contents).map(move |i| (id(i), (i % 5) as i64));
+        let edges = move || {
+            (0..contents).filter_map(move |i| match (i % 8, (i / 8) % 64) {
+                (0, 0) => None,
+                (0, _) => Some((id(i), id(i - 8))),
+                (m, _) => Some((id(i), id(i - m))),
+            })
+        };
+        let start = std::time::Instant::now();
+        let rows = if side == "reference" {
+            reference(nodes(), edges()).len() as u64
+        } else {
+            let scratch = tempfile::tempdir().unwrap();
+            let mut out = RunWriter::new(std::io::sink(), "clusters.run").unwrap();
+            let found = components(
+                nodes().map(|(c, t)| Ok((c.to_be_bytes().to_vec(), t.to_be_bytes().to_vec()))),
+                edges().map(|(a, b)| {
+                    let mut key = a.to_be_bytes().to_vec();
+                    key.extend_from_slice(&b.to_be_bytes());
+                    Ok((key, Vec::new()))
+                }),
+                scratch.path(),
+                crate::tasks::SORT_BUDGET,
+                MAX_ROUNDS,
+                &AtomicBool::new(false),
+                &mut out,
+            )
+            .unwrap();
+            println!("{found:?}");
+            found.clustered_contents
+        };
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap_or("VmHWM: ?");
+        println!(
+            "{side}: {contents} contents, {rows} rows, {peak}, {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        assert_eq!(rows, contents);
+    }
+}
