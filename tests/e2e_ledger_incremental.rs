@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{corpus_dir, moto_venv, provindex_bin, start_moto, venv::venv_python, ServerProcess};
+use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto, venv::venv_python};
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::wire;
 use provindex_proto::v1::ledger_service_client::LedgerServiceClient;

@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::{
-    wire, ContentTree, Hash, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild,
-    PartitionManifest, PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest,
-    SignedPartitionManifest, SignedPublicationManifest, SigningKey,
+    ContentTree, Hash, LeafFacts, LedgerError, LedgerManifest, OptOutAtBuild, PartitionManifest,
+    PublicationManifest, Sha256Tree, ShaLeaf, SignedManifest, SignedPartitionManifest,
+    SignedPublicationManifest, SigningKey, wire,
 };
-use provindex_policy::{reservation, CaptureSignal, Subject, Verdict};
+use provindex_policy::{CaptureSignal, Subject, Verdict, reservation};
 
 /// The file name of the signed manifest inside an index directory.
 pub const LEDGER_FILE: &str = "ledger.json";

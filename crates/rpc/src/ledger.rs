@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use provindex_index::IndexReader;
-use provindex_ledger::{wire, TreeKind};
+use provindex_ledger::{TreeKind, wire};
 use provindex_pipeline::ledger::{LedgerTrees, LoadedLedger, LoadedPartitionLedger};
 use provindex_proto::v1::ledger_service_server::LedgerService;
 use provindex_proto::v1::prove_content_request::Key;
@@ -17,7 +17,7 @@ use provindex_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::convert::hex_u128;
-use crate::error::{echo, ApiError};
+use crate::error::{ApiError, echo};
 
 pub struct LedgerApi {
     ledger: Arc<LoadedLedger>,

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use provindex_ledger::wire::PartitionedClaim;
 use provindex_ledger::{
-    wire, LeafFacts, LedgerManifest, OptOutAtBuild, PublicationManifest, ShaLeaf, TreeKind,
-    VerifyingKey,
+    LeafFacts, LedgerManifest, OptOutAtBuild, PublicationManifest, ShaLeaf, TreeKind, VerifyingKey,
+    wire,
 };
 
 /// Exit status when a signature or proof does not verify.

@@ -1,0 +1,791 @@
+//! An HTML5 tokenizer over one in-memory string (issue 17): the tokens
+//! html5ever's tokenizer gives [`super::extract_observed`]'s sinks, found by
+//! scanning bytes (`memchr`) instead of one character at a time through a
+//! buffer queue, text handed out as slices of the input.
+//!
+//! It follows html5ever's tokenizer (the WHATWG tokenization states) for
+//! everything the sinks see: tags and attributes (case folding, quoting,
+//! duplicates, `/>`), text with character references decoded (named ones
+//! from html5ever's own table, numeric ones with its replacements), the
+//! raw-text, RCDATA, script-data (escaped and double-escaped) and PLAINTEXT
+//! states the sink switches to, and the ends of comments, doctypes and bogus
+//! comments (their contents are not needed). `\r\n` and `\r` read as `\n`,
+//! NUL as U+FFFD (dropped in data, as html5ever's sinks see it). Text may
+//! come in other pieces than html5ever's; the concatenated text between two
+//! tags is the same. `differential` tests and the `html_diff` example check
+//! it against html5ever.
+
+use std::borrow::Cow;
+
+use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{Tag, TagKind, TokenSinkResult};
+use html5ever::{Attribute, LocalName, QualName, ns};
+
+/// What the tokenizer gives: text and tags, then the end.
+pub(crate) trait TokenSink {
+    /// Text with character references decoded (a piece of it).
+    fn text(&mut self, text: &str);
+    /// A start or end tag; for a start tag, what to read after it.
+    fn tag(&mut self, tag: &Tag) -> TokenSinkResult<()>;
+    fn end(&mut self);
+}
+
+/// Reading mode between tags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Data,
+    Rcdata,
+    Rawtext,
+    Script,
+    Plaintext,
+}
+
+/// Tokenizes `html` into `sink`.
+pub(crate) fn tokenize<S: TokenSink + ?Sized>(html: &str, sink: &mut S) {
+    // (html5ever drops a byte order mark at the start.)
+    let html = html.strip_prefix('\u{feff}').unwrap_or(html);
+    let input = normalize_newlines(html);
+    let mut t = Tokenizer {
+        s: &input,
+        b: input.as_bytes(),
+        last_start: None,
+    };
+    t.run(sink);
+    sink.end();
+}
+
+/// `\r\n` and lone `\r` as `\n` (the input stream preprocessing).
+fn normalize_newlines(html: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'\r', html.as_bytes()).is_none() {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if rest.starts_with('\n') {
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0C | b' ')
+}
+
+struct Tokenizer<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    /// Name of the last start tag (the appropriate end tag of raw text).
+    last_start: Option<LocalName>,
+}
+
+/// Where a script-data escape state stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    Escaped,
+    Double,
+}
+
+impl Tokenizer<'_> {
+    fn byte(&self, i: usize) -> Option<u8> {
+        self.b.get(i).copied()
+    }
+
+    fn run<S: TokenSink + ?Sized>(&mut self, sink: &mut S) {
+        let mut i = 0;
+        let mut mode = Mode::Data;
+        while i < self.b.len() {
+            (i, mode) = match mode {
+                Mode::Data => self.data(i, sink),
+                Mode::Rcdata | Mode::Rawtext => self.raw_text(i, mode, sink),
+                Mode::Script => self.script(i, sink),
+                Mode::Plaintext => {
+                    self.text_until_eof(i, sink);
+                    (self.b.len(), mode)
+                }
+            };
+        }
+    }
+
+    /// Text with NUL as U+FFFD, to the end.
+    fn text_until_eof<S: TokenSink + ?Sized>(&self, mut i: usize, sink: &mut S) {
+        while let Some(j) = memchr::memchr(0, &self.b[i..]).map(|j| i + j) {
+            emit(sink, &self.s[i..j]);
+            sink.text("\u{fffd}");
+            i = j + 1;
+        }
+        emit(sink, &self.s[i..]);
+    }
+
+    /// The data state from `i`, up to the next tag (included) or the end.
+    fn data<S: TokenSink + ?Sized>(&mut self, mut i: usize, sink: &mut S) -> (usize, Mode) {
+        loop {
+            let Some(j) = memchr::memchr3(b'<', b'&', 0, &self.b[i..]).map(|j| i + j) else {
+                emit(sink, &self.s[i..]);
+                return (self.b.len(), Mode::Data);
+            };
+            emit(sink, &self.s[i..j]);
+            match self.b[j] {
+                // (html5ever emits a NUL token, which its sinks ignore.)
+                0 => i = j + 1,
+                b'&' => {
+                    let mut buf = [0u8; 8];
+                    let (text, next) = self.char_ref(j + 1, false, &mut buf);
+                    sink.text(text);
+                    i = next;
+                }
+                _ => {
+                    if let Some(r) = self.tag_open(j, sink) {
+                        return r;
+                    }
+                    // Not a tag: the `<` was text.
+                    sink.text("<");
+                    i = j + 1;
+                }
+            }
+        }
+    }
+
+    /// After a `<` at `lt` in the data state: a tag, comment, doctype, ...
+    /// Returns where to go on, or None if the `<` is text.
+    fn tag_open<S: TokenSink + ?Sized>(
+        &mut self,
+        lt: usize,
+        sink: &mut S,
+    ) -> Option<(usize, Mode)> {
+        let i = lt + 1;
+        let end = self.b.len();
+        match self.byte(i) {
+            Some(b'!') => Some((self.markup_declaration(i + 1), Mode::Data)),
+            Some(b'/') => match self.byte(i + 1) {
+                Some(c) if c.is_ascii_alphabetic() => Some(self.tag(i + 1, TagKind::EndTag, sink)),
+                Some(b'>') => Some((i + 2, Mode::Data)),
+                None => {
+                    sink.text("</");
+                    Some((end, Mode::Data))
+                }
+                Some(_) => Some((self.bogus_comment(i + 1), Mode::Data)),
+            },
+            Some(c) if c.is_ascii_alphabetic() => Some(self.tag(i, TagKind::StartTag, sink)),
+            Some(b'?') => Some((self.bogus_comment(i), Mode::Data)),
+            _ => None,
+        }
+    }
+
+    /// After `<!`: a comment, a doctype or a bogus comment; returns where it
+    /// ends.
+    fn markup_declaration(&self, i: usize) -> usize {
+        let rest = &self.b[i..];
+        if rest.starts_with(b"--") {
+            let k = i + 2;
+            // `<!-->` and `<!--->` end at once.
+            if self.byte(k) == Some(b'>') {
+                return k + 1;
+            }
+            if self.b[k..].starts_with(b"->") {
+                return k + 2;
+            }
+            // Otherwise at the first `-->` or `--!>` (every path of the
+            // comment states to the end passes through one of them).
+            let mut from = k;
+            while let Some(d) = memchr::memmem::find(&self.b[from..], b"--").map(|d| from + d) {
+                let mut e = d + 2;
+                // (`--->`: the comment end state stays on more dashes.)
+                while self.byte(e) == Some(b'-') {
+                    e += 1;
+                }
+                match self.byte(e) {
+                    Some(b'>') => return e + 1,
+                    Some(b'!') if self.byte(e + 1) == Some(b'>') => return e + 2,
+                    None => return self.b.len(),
+                    _ => from = e,
+                }
+            }
+            return self.b.len();
+        }
+        if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"doctype") {
+            // Every doctype state ends at `>`.
+            return memchr::memchr(b'>', &self.b[i + 7..]).map_or(self.b.len(), |j| i + 7 + j + 1);
+        }
+        self.bogus_comment(i)
+    }
+
+    /// A bogus comment from `i`: up to and including the next `>`.
+    fn bogus_comment(&self, i: usize) -> usize {
+        memchr::memchr(b'>', &self.b[i..]).map_or(self.b.len(), |j| i + j + 1)
+    }
+
+    /// A tag whose name starts at `i` (an ASCII letter); emits it and
+    /// returns where data goes on and in which mode. At the end of the
+    /// input an unfinished tag is dropped.
+    fn tag<S: TokenSink + ?Sized>(
+        &mut self,
+        i: usize,
+        kind: TagKind,
+        sink: &mut S,
+    ) -> (usize, Mode) {
+        let mut j = i;
+        while j < self.b.len() && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
+            j += 1;
+        }
+        let name = fold_name(&self.s[i..j]);
+        let name = LocalName::from(&*name);
+        self.attributes(j, kind, name, sink)
+    }
+
+    /// The rest of a tag after its name (from the before-attribute-name
+    /// state at `j`): attributes, `/>`, `>`; emits the tag.
+    fn attributes<S: TokenSink + ?Sized>(
+        &mut self,
+        mut j: usize,
+        kind: TagKind,
+        name: LocalName,
+        sink: &mut S,
+    ) -> (usize, Mode) {
+        let mut tag = Tag {
+            kind,
+            name,
+            self_closing: false,
+            attrs: Vec::new(),
+            had_duplicate_attributes: false,
+        };
+        let n = self.b.len();
+        let eof = (n, Mode::Data);
+        loop {
+            // Before attribute name.
+            while j < n && is_space(self.b[j]) {
+                j += 1;
+            }
+            let Some(c) = self.byte(j) else { return eof };
+            match c {
+                b'/' => {
+                    // Self-closing start tag state.
+                    match self.byte(j + 1) {
+                        None => return eof,
+                        Some(b'>') => {
+                            tag.self_closing = true;
+                            return self.emit_tag(tag, j + 2, sink);
+                        }
+                        Some(_) => {
+                            j += 1;
+                            continue;
+                        }
+                    }
+                }
+                b'>' => return self.emit_tag(tag, j + 1, sink),
+                _ => {}
+            }
+            // Attribute name: the first character whatever it is (even `=`).
+            let start = j;
+            j += self.s[j..].chars().next().map_or(1, char::len_utf8);
+            while j < n && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>' | b'=') {
+                j += 1;
+            }
+            let attr_name = fold_name(&self.s[start..j]);
+            // After attribute name.
+            while j < n && is_space(self.b[j]) {
+                j += 1;
+            }
+            let mut value = StrTendril::new();
+            if self.byte(j) == Some(b'=') {
+                j += 1;
+                // Before attribute value.
+                while j < n && is_space(self.b[j]) {
+                    j += 1;
+                }
+                match self.byte(j) {
+                    None => return eof,
+                    Some(q @ (b'"' | b'\'')) => {
+                        let Some(end) = self.attr_value(j + 1, Some(q), &mut value) else {
+                            return eof;
+                        };
+                        j = end + 1;
+                        // After attribute value (quoted).
+                        match self.byte(j) {
+                            None => return eof,
+                            Some(b'>') => {
+                                push_attr(&mut tag, &attr_name, value);
+                                return self.emit_tag(tag, j + 1, sink);
+                            }
+                            // Space, `/` (self-closing state) and anything
+                            // else go on in the before-attribute-name state.
+                            Some(_) => {}
+                        }
+                    }
+                    Some(b'>') => {
+                        push_attr(&mut tag, &attr_name, value);
+                        return self.emit_tag(tag, j + 1, sink);
+                    }
+                    Some(_) => {
+                        let Some(end) = self.attr_value(j, None, &mut value) else {
+                            return eof;
+                        };
+                        j = end;
+                        if self.b[j] == b'>' {
+                            push_attr(&mut tag, &attr_name, value);
+                            return self.emit_tag(tag, j + 1, sink);
+                        }
+                    }
+                }
+            }
+            push_attr(&mut tag, &attr_name, value);
+        }
+    }
+
+    /// An attribute value from `i`: up to `quote`, or (unquoted) to a space
+    /// or `>`; character references decoded, NUL as U+FFFD. Returns the
+    /// position of the quote / the space or `>`, None at the end of input.
+    fn attr_value(&self, mut i: usize, quote: Option<u8>, value: &mut StrTendril) -> Option<usize> {
+        let n = self.b.len();
+        loop {
+            let stop = match quote {
+                Some(q) => memchr::memchr3(q, b'&', 0, &self.b[i..]).map(|j| i + j),
+                None => self.b[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b'\t' | b'\n' | 0x0C | b' ' | b'&' | b'>' | 0))
+                    .map(|j| i + j),
+            };
+            let Some(j) = stop else {
+                return None;
+            };
+            if j > i {
+                value.push_slice(&self.s[i..j]);
+            }
+            match self.b[j] {
+                0 => {
+                    value.push_char('\u{fffd}');
+                    i = j + 1;
+                }
+                b'&' => {
+                    let mut buf = [0u8; 8];
+                    let (text, next) = self.char_ref(j + 1, true, &mut buf);
+                    value.push_slice(text);
+                    i = next;
+                }
+                _ => return Some(j),
+            }
+            if i >= n {
+                return None;
+            }
+        }
+    }
+
+    fn emit_tag<S: TokenSink + ?Sized>(
+        &mut self,
+        tag: Tag,
+        next: usize,
+        sink: &mut S,
+    ) -> (usize, Mode) {
+        if tag.kind == TagKind::EndTag {
+            // (An end tag's sink result is not acted on by html5ever's
+            // sinks either: they return `Continue`.)
+            let _ = sink.tag(&tag);
+            return (next, Mode::Data);
+        }
+        let mode = match sink.tag(&tag) {
+            TokenSinkResult::Plaintext => Mode::Plaintext,
+            TokenSinkResult::RawData(RawKind::Rcdata) => Mode::Rcdata,
+            TokenSinkResult::RawData(RawKind::Rawtext) => Mode::Rawtext,
+            TokenSinkResult::RawData(RawKind::ScriptData) => Mode::Script,
+            // (Only the tokenizer itself enters the escaped states.)
+            TokenSinkResult::RawData(RawKind::ScriptDataEscaped(_)) => Mode::Script,
+            _ => Mode::Data,
+        };
+        self.last_start = Some(tag.name);
+        (next, mode)
+    }
+
+    /// RCDATA (character references decoded) or RAWTEXT from `i`, up to
+    /// the appropriate end tag (emitted) or the end.
+    fn raw_text<S: TokenSink + ?Sized>(
+        &mut self,
+        mut i: usize,
+        mode: Mode,
+        sink: &mut S,
+    ) -> (usize, Mode) {
+        let rcdata = mode == Mode::Rcdata;
+        loop {
+            let found = if rcdata {
+                memchr::memchr3(b'<', b'&', 0, &self.b[i..])
+            } else {
+                memchr::memchr2(b'<', 0, &self.b[i..])
+            };
+            let Some(j) = found.map(|j| i + j) else {
+                emit(sink, &self.s[i..]);
+                return (self.b.len(), mode);
+            };
+            emit(sink, &self.s[i..j]);
+            match self.b[j] {
+                0 => {
+                    sink.text("\u{fffd}");
+                    i = j + 1;
+                }
+                b'&' => {
+                    let mut buf = [0u8; 8];
+                    let (text, next) = self.char_ref(j + 1, false, &mut buf);
+                    sink.text(text);
+                    i = next;
+                }
+                _ => match self.raw_end_tag(j, sink) {
+                    Ok(r) => return r,
+                    Err(next) => i = next,
+                },
+            }
+        }
+    }
+
+    /// At a `<` in raw text: the appropriate end tag (emitted: `Ok(where
+    /// data goes on)`), or else the text it is emitted as and `Err(where
+    /// the raw text goes on)`.
+    fn raw_end_tag<S: TokenSink + ?Sized>(
+        &mut self,
+        lt: usize,
+        sink: &mut S,
+    ) -> Result<(usize, Mode), usize> {
+        if self.byte(lt + 1) != Some(b'/') {
+            sink.text("<");
+            return Err(lt + 1);
+        }
+        let start = lt + 2;
+        let mut j = start;
+        while j < self.b.len() && self.b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        let letters = &self.s[start..j];
+        let appropriate = !letters.is_empty()
+            && self
+                .last_start
+                .as_ref()
+                .is_some_and(|l| l.len() == letters.len() && str::eq_ignore_ascii_case(l, letters));
+        if appropriate
+            && self
+                .byte(j)
+                .is_some_and(|c| is_space(c) || c == b'/' || c == b'>')
+        {
+            let name = LocalName::from(&*fold_name(letters));
+            return Ok(self.attributes(j, TagKind::EndTag, name, sink));
+        }
+        sink.text("</");
+        emit(sink, letters);
+        Err(j)
+    }
+
+    /// Script data from `i`, with its escape states, up to the appropriate
+    /// end tag (emitted) or the end.
+    fn script<S: TokenSink + ?Sized>(&mut self, mut i: usize, sink: &mut S) -> (usize, Mode) {
+        let n = self.b.len();
+        // Script data state.
+        loop {
+            let Some(j) = memchr::memchr2(b'<', 0, &self.b[i..]).map(|j| i + j) else {
+                emit(sink, &self.s[i..]);
+                return (n, Mode::Script);
+            };
+            emit(sink, &self.s[i..j]);
+            if self.b[j] == 0 {
+                sink.text("\u{fffd}");
+                i = j + 1;
+                continue;
+            }
+            match self.byte(j + 1) {
+                Some(b'/') => match self.raw_end_tag(j, sink) {
+                    Ok(r) => return r,
+                    Err(next) => i = next,
+                },
+                Some(b'!') => {
+                    sink.text("<!");
+                    i = j + 2;
+                    // Script data escape start (dash) states: `<!--`.
+                    if self.byte(i) == Some(b'-') {
+                        sink.text("-");
+                        i += 1;
+                        if self.byte(i) == Some(b'-') {
+                            sink.text("-");
+                            i += 1;
+                            match self.escaped(i, Escape::Escaped, true, sink) {
+                                Ok(r) => return r,
+                                Err(next) => i = next,
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    sink.text("<");
+                    i = j + 1;
+                }
+            }
+        }
+    }
+
+    /// The script data escaped / double escaped states from `i` (`dashes`:
+    /// in the dash-dash state). `Ok`: the script ended (end tag emitted, or
+    /// the input); `Err(i)`: back to the script data state at `i`.
+    fn escaped<S: TokenSink + ?Sized>(
+        &mut self,
+        mut i: usize,
+        mut kind: Escape,
+        dashes: bool,
+        sink: &mut S,
+    ) -> Result<(usize, Mode), usize> {
+        let n = self.b.len();
+        let eof = Ok((n, Mode::Script));
+        // Dashes seen just before `i` (0, 1 or 2+): the escaped, escaped
+        // dash and escaped dash dash states.
+        let mut dash = if dashes { 2 } else { 0 };
+        loop {
+            if dash == 0 {
+                let Some(j) = memchr::memchr3(b'-', b'<', 0, &self.b[i..]).map(|j| i + j) else {
+                    emit(sink, &self.s[i..]);
+                    return eof;
+                };
+                emit(sink, &self.s[i..j]);
+                i = j;
+            }
+            let Some(c) = self.byte(i) else { return eof };
+            match c {
+                b'-' => {
+                    sink.text("-");
+                    dash = (dash + 1).min(2);
+                    i += 1;
+                    continue;
+                }
+                b'>' if dash == 2 => {
+                    sink.text(">");
+                    return Err(i + 1);
+                }
+                0 => {
+                    sink.text("\u{fffd}");
+                    dash = 0;
+                    i += 1;
+                    continue;
+                }
+                b'<' => {}
+                _ => {
+                    // (Only after dashes: the scan stops at `-`, `<`, NUL.)
+                    emit(sink, self.char_at(i));
+                    i += self.char_at(i).len();
+                    dash = 0;
+                    continue;
+                }
+            }
+            dash = 0;
+            // A `<`: the escaped / double escaped less-than sign states.
+            i += 1;
+            match kind {
+                Escape::Escaped => match self.byte(i) {
+                    Some(b'/') => match self.raw_end_tag(i - 1, sink) {
+                        Ok(r) => return Ok(r),
+                        Err(next) => i = next,
+                    },
+                    Some(c) if c.is_ascii_alphabetic() => {
+                        sink.text("<");
+                        // Double escape start: `<script` then a space, `/` or `>`.
+                        let (next, word) = self.letters(i, sink);
+                        i = next;
+                        match self.byte(i) {
+                            Some(c @ (b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>')) => {
+                                if word {
+                                    kind = Escape::Double;
+                                }
+                                emit(sink, char_str(c));
+                                i += 1;
+                            }
+                            None => return eof,
+                            Some(_) => {}
+                        }
+                    }
+                    None => {
+                        sink.text("<");
+                        return eof;
+                    }
+                    Some(_) => sink.text("<"),
+                },
+                Escape::Double => {
+                    sink.text("<");
+                    if self.byte(i) == Some(b'/') {
+                        sink.text("/");
+                        i += 1;
+                        // Double escape end: `</script` then a space, `/` or `>`.
+                        let (next, word) = self.letters(i, sink);
+                        i = next;
+                        match self.byte(i) {
+                            Some(c @ (b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>')) => {
+                                if word {
+                                    kind = Escape::Escaped;
+                                }
+                                emit(sink, char_str(c));
+                                i += 1;
+                            }
+                            None => return eof,
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// ASCII letters from `i`, emitted as text; whether they spell
+    /// `script` (any case).
+    fn letters<S: TokenSink + ?Sized>(&self, i: usize, sink: &mut S) -> (usize, bool) {
+        let mut j = i;
+        while j < self.b.len() && self.b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        emit(sink, &self.s[i..j]);
+        (j, self.s[i..j].eq_ignore_ascii_case("script"))
+    }
+
+    /// The character at byte `i` (a character boundary).
+    fn char_at(&self, i: usize) -> &str {
+        let len = self.s[i..].chars().next().map_or(0, char::len_utf8);
+        &self.s[i..i + len]
+    }
+
+    /// A character reference after the `&` (`i`): the text it stands for
+    /// (`&` itself if none) and where the input goes on.
+    fn char_ref<'b>(&self, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+        match self.byte(i) {
+            Some(b'#') => self.numeric_ref(i + 1, buf),
+            Some(c) if c.is_ascii_alphanumeric() => self.named_ref(i, in_attribute, buf),
+            _ => (amp(buf), i),
+        }
+    }
+
+    fn numeric_ref<'b>(&self, i: usize, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+        let (base, mut j) = match self.byte(i) {
+            Some(b'x' | b'X') => (16, i + 1),
+            _ => (10, i),
+        };
+        let start = j;
+        let mut num: u32 = 0;
+        let mut too_big = false;
+        while let Some(d) = self.byte(j).and_then(|c| char::from(c).to_digit(base)) {
+            num = num.wrapping_mul(base);
+            if num > 0x10FFFF {
+                too_big = true;
+            }
+            num = num.wrapping_add(d);
+            j += 1;
+        }
+        if j == start {
+            // No digits: `&` is text, and so is `#` / `#x` after it.
+            return (amp(buf), i - 1);
+        }
+        if self.byte(j) == Some(b';') {
+            j += 1;
+        }
+        let c = match num {
+            n if n > 0x10FFFF || too_big => '\u{fffd}',
+            0x00 | 0xD800..=0xDFFF => '\u{fffd}',
+            0x80..=0x9F => C1_REPLACEMENTS[(num - 0x80) as usize]
+                .unwrap_or_else(|| char::from_u32(num).unwrap_or('\u{fffd}')),
+            n => char::from_u32(n).unwrap_or('\u{fffd}'),
+        };
+        (c.encode_utf8(&mut buf[..4]), j)
+    }
+
+    fn named_ref<'b>(
+        &self,
+        i: usize,
+        in_attribute: bool,
+        buf: &'b mut [u8; 8],
+    ) -> (&'b str, usize) {
+        // Longest full match among the prefixes html5ever's table knows
+        // (its keys are ASCII letters, digits and `;`).
+        let mut best: Option<(usize, (u32, u32))> = None;
+        let mut k = i;
+        while let Some(c) = self.byte(k) {
+            if !(c.is_ascii_alphanumeric() || c == b';') {
+                break;
+            }
+            let Some(&m) = NAMED_ENTITIES.get(&self.s[i..=k]) else {
+                break;
+            };
+            if m.0 != 0 {
+                best = Some((k + 1, m));
+            }
+            k += 1;
+        }
+        let Some((end, (c1, c2))) = best else {
+            // No reference: `&` and the name are text.
+            return (amp(buf), i);
+        };
+        if in_attribute
+            && self.b[end - 1] != b';'
+            && self
+                .byte(end)
+                .is_some_and(|c| c == b'=' || c.is_ascii_alphanumeric())
+        {
+            return (amp(buf), i);
+        }
+        let mut len = 0;
+        for cp in [c1, c2] {
+            if cp != 0 {
+                let c = char::from_u32(cp).unwrap_or('\u{fffd}');
+                len += c.encode_utf8(&mut buf[len..]).len();
+            }
+        }
+        (std::str::from_utf8(&buf[..len]).unwrap_or("\u{fffd}"), end)
+    }
+}
+
+fn amp(buf: &mut [u8; 8]) -> &str {
+    buf[0] = b'&';
+    std::str::from_utf8(&buf[..1]).unwrap_or("&")
+}
+
+fn char_str(c: u8) -> &'static str {
+    match c {
+        b'\t' => "\t",
+        b'\n' => "\n",
+        0x0C => "\x0C",
+        b' ' => " ",
+        b'/' => "/",
+        _ => ">",
+    }
+}
+
+fn emit<S: TokenSink + ?Sized>(sink: &mut S, text: &str) {
+    if !text.is_empty() {
+        sink.text(text);
+    }
+}
+
+/// A tag or attribute name as the tokenizer keeps it: ASCII lowercase,
+/// NUL as U+FFFD.
+fn fold_name(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|c| c.is_ascii_uppercase() || c == 0) {
+        Cow::Owned(
+            name.chars()
+                .map(|c| {
+                    if c == '\0' {
+                        '\u{fffd}'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// Adds an attribute unless the tag has one of that name (the first wins).
+fn push_attr(tag: &mut Tag, name: &str, value: StrTendril) {
+    if tag.attrs.iter().any(|a| &*a.name.local == name) {
+        tag.had_duplicate_attributes = true;
+        return;
+    }
+    tag.attrs.push(Attribute {
+        name: QualName::new(None, ns!(), LocalName::from(name)),
+        value,
+    });
+}

@@ -1,0 +1,92 @@
+//! Agreement of language detection on a shorter sample with the
+//! [`LANG_SAMPLE_BYTES`] one (issue 17): how often `whatlang` on the first
+//! N bytes of a text gives the same reliable guess as on the first 8192.
+//!
+//! Usage: `lang_sample PATH... [--sizes 1024,2048,4096]` — each PATH a
+//! `.jsonl`/`.jsonl.gz` file whose lines have a `text` field. For each size
+//! prints: texts with a reliable guess at 8192 bytes, how many of those get
+//! the same reliable guess at N bytes (agreement), and how many texts change
+//! their `detect_language` result at all (either way).
+
+use std::io::{BufRead, BufReader, Read};
+
+use provindex_sketch::{LANG_SAMPLE_BYTES, detect_language};
+
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut paths = Vec::new();
+    let mut sizes = vec![1024usize, 2048, 4096];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--sizes" {
+            let v = args.next().ok_or("--sizes needs a value")?;
+            sizes = v
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--sizes {v:?}: {e}"))?;
+        } else {
+            paths.push(a);
+        }
+    }
+    let mut texts = Vec::new();
+    for p in &paths {
+        let f = std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?;
+        let r: Box<dyn Read> = if p.ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(f))
+        } else {
+            Box::new(f)
+        };
+        for line in BufReader::new(r).lines() {
+            let v: serde_json::Value = serde_json::from_str(&line?)?;
+            if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
+                texts.push(t.to_owned());
+            }
+        }
+    }
+    let full: Vec<Option<&str>> = texts
+        .iter()
+        .map(|t| detect_language(prefix(t, LANG_SAMPLE_BYTES)))
+        .collect();
+    let reliable = full.iter().filter(|g| g.is_some()).count();
+    let longer = texts.iter().filter(|t| t.len() > 1024).count();
+    println!(
+        "texts {}  reliable at {LANG_SAMPLE_BYTES}: {reliable}  longer than 1024 B: {longer}",
+        texts.len()
+    );
+    for n in sizes {
+        let (mut same, mut changed) = (0usize, 0usize);
+        let mut diffs = std::collections::BTreeMap::<(String, String), usize>::new();
+        for (t, g) in texts.iter().zip(&full) {
+            let s = detect_language(prefix(t, n));
+            if g.is_some() && s == *g {
+                same += 1;
+            }
+            if s != *g {
+                changed += 1;
+                *diffs
+                    .entry((format!("{g:?}"), format!("{s:?}")))
+                    .or_default() += 1;
+            }
+        }
+        println!(
+            "{n:>5} B: agreement on reliable {same}/{reliable} = {:.3} %  results changed {changed}/{} = {:.3} %",
+            100.0 * same as f64 / reliable.max(1) as f64,
+            texts.len(),
+            100.0 * changed as f64 / texts.len().max(1) as f64
+        );
+        let mut top: Vec<_> = diffs.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1));
+        for ((a, b), c) in top.iter().take(6) {
+            println!("        {a} -> {b}: {c}");
+        }
+    }
+    Ok(())
+}
