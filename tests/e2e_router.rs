@@ -60,12 +60,26 @@ fn build(out: &Path, extra: &[&str]) {
 struct RouterProcess {
     child: Child,
     addr: String,
+    /// With `--http-listen`: its address.
+    http_addr: Option<String>,
 }
 
 impl RouterProcess {
     fn start(backends: &[&ServerProcess]) -> Result<Self, String> {
+        Self::spawn(backends, false)
+    }
+
+    /// With `--http-listen 127.0.0.1:0` (`/cdx`, `/record`).
+    fn start_http(backends: &[&ServerProcess]) -> Result<Self, String> {
+        Self::spawn(backends, true)
+    }
+
+    fn spawn(backends: &[&ServerProcess], http: bool) -> Result<Self, String> {
         let mut command = Command::new(provindex_bin());
         command.args(["router", "--listen", "127.0.0.1:0"]);
+        if http {
+            command.args(["--http-listen", "127.0.0.1:0"]);
+        }
         for backend in backends {
             command.arg("--backend").arg(backend.url());
         }
@@ -76,13 +90,23 @@ impl RouterProcess {
             .spawn()
             .expect("start provindex router");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read");
-        match line.trim().strip_prefix("listening on ") {
-            Some(addr) => {
-                let addr = addr.to_owned();
+        let mut read = |prefix: &str| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read");
+            line.trim().strip_prefix(prefix).map(str::to_owned)
+        };
+        let announced = read("listening on ").and_then(|addr| match http {
+            true => read("http listening on ").map(|http| (addr, Some(http))),
+            false => Some((addr, None)),
+        });
+        match announced {
+            Some((addr, http_addr)) => {
                 std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-                Ok(Self { child, addr })
+                Ok(Self {
+                    child,
+                    addr,
+                    http_addr,
+                })
             }
             None => {
                 let output = child.wait_with_output().expect("wait");
@@ -97,6 +121,18 @@ impl Drop for RouterProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `text` as a query-string value.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn client(addr: &str) -> Client {
@@ -212,7 +248,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     build(&dir1, &[]);
     build(&dir4, &["--index-partitions", "4"]);
 
-    let single = ServerProcess::start(&dir1);
+    let single = ServerProcess::start_with(&dir1, &["--http-listen", "127.0.0.1:0"]);
     let low = ServerProcess::start_with(&dir4, &["--partitions", "0,1"]);
     let high = ServerProcess::start_with(&dir4, &["--partitions", "2,3"]);
     // A replica of partition 3 only.
@@ -221,7 +257,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     // A router missing partitions refuses to start, naming them.
     let refused = RouterProcess::start(&[&low]).err().expect("router refuses");
     assert!(refused.contains("partitions 2, 3 of 4"), "{refused}");
-    let router = RouterProcess::start(&[&low, &high, &replica3]).expect("router starts");
+    let router = RouterProcess::start_http(&[&low, &high, &replica3]).expect("router starts");
     // A server of the unpartitioned index is partition 0 of 1: next to
     // partition servers of 4 it is refused, naming it and both counts.
     let refused = RouterProcess::start(&[&low, &single])
@@ -596,6 +632,74 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         captures.len()
     );
 
+    // pywb's CDX API and the original records over HTTP: the router's
+    // answers are the single server's, byte for byte.
+    let (one_http, routed_http) = (
+        single.http_addr.clone().expect("single --http-listen"),
+        router.http_addr.clone().expect("router --http-listen"),
+    );
+    // Capture timestamps as the CDX API writes them, from the single server.
+    let mut stamps: Vec<String> = ["com", "org", "uk", "net"]
+        .iter()
+        .flat_map(|tld| {
+            let target = format!("/cdx?url={tld}&matchType=domain&fl=timestamp");
+            let (_, _, body) = common::http_get(&one_http, &target);
+            String::from_utf8(body)
+                .expect("UTF-8")
+                .lines()
+                .filter(|l| l.len() == 14)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    stamps.sort();
+    assert!(stamps.len() > 20, "{} timestamps", stamps.len());
+    let (min_ts, mid_ts, max_ts) = (
+        stamps[0].clone(),
+        stamps[stamps.len() / 2].clone(),
+        stamps[stamps.len() - 1].clone(),
+    );
+    let mut cdx_queries = vec![
+        "url=com&matchType=domain&output=json".to_owned(),
+        "url=uk&matchType=domain&sort=reverse&limit=7&output=cdxj".to_owned(),
+        format!("url=org&matchType=domain&from={min_ts}&to={max_ts}&filter=status:200"),
+        "url=com&matchType=domain&filter=!mime:text/html&fl=urlkey,timestamp,capture_id,content_id,cluster,license,optout".to_owned(),
+    ];
+    for (n, url) in surts.keys().enumerate().step_by(3) {
+        let url = percent(url);
+        cdx_queries.push(format!("url={url}"));
+        cdx_queries.push(format!(
+            "url={url}&matchType=host&output=json&limit={}",
+            1 + n % 5
+        ));
+        cdx_queries.push(format!(
+            "url={url}&matchType=prefix&sort=reverse&output=cdxj"
+        ));
+        cdx_queries.push(format!(
+            "url={url}&matchType=domain&sort=closest&closest={mid_ts}&limit=4"
+        ));
+    }
+    let mut found = 0usize;
+    for query in &cdx_queries {
+        let target = format!("/cdx?{query}");
+        let expected = common::http_get(&one_http, &target);
+        let got = common::http_get(&routed_http, &target);
+        assert_eq!((got.0, &got.2), (expected.0, &expected.2), "{target}");
+        found += usize::from(expected.0 == 200);
+    }
+    assert!(
+        found * 10 >= cdx_queries.len() * 9,
+        "{found} of {} CDX queries found captures",
+        cdx_queries.len()
+    );
+    for capture_id in captures.keys().step_by(7) {
+        let target = format!("/record/{capture_id}");
+        let expected = common::http_get(&one_http, &target);
+        let got = common::http_get(&routed_http, &target);
+        assert_eq!(expected.0, 200, "{target}");
+        assert_eq!((got.0, &got.2), (expected.0, &expected.2), "{target}");
+    }
+
     // The server of partitions 2,3 down: partition 3 still answers through
     // its replica, partition 2's keys are UNAVAILABLE naming it, partitions
     // 0,1 answer.
@@ -640,6 +744,10 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         .expect_err("partition 2 is down");
     assert_eq!(down.code(), Code::Unavailable, "{down:?}");
     assert!(down.message().contains("partition 2 of 4"), "{down:?}");
+    let (status, _, body) = common::http_get(&routed_http, &format!("/cdx?url={}", percent(&in_2)));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("partition 2 of 4"), "{body}");
     let merged = routed
         .lookup_url(LookupUrlRequest {
             url: "com".into(),

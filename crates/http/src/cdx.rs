@@ -1,4 +1,5 @@
-//! `GET /cdx`: pywb's CDX server API over the `urls` table.
+//! `GET /cdx`: pywb's CDX server API, translated to LookupUrl pages of a
+//! [`CaptureLookups`] (a served index or a router over partitions).
 //!
 //! Parameters (as pywb's CDX server): `url` (required; a trailing `*` means
 //! `matchType=prefix`, a leading `*.` `matchType=domain`), `matchType`
@@ -11,16 +12,17 @@
 //! `[!]=field:value`, `[!]~field:substring`, as pywb). Other parameters are
 //! ignored (pywb sends some of its own).
 
-use provindex_index::records::{CaptureRecord, RecordKind};
-use provindex_index::{IndexReader, UrlScan};
-use provindex_proto::v1::UrlMatch;
+use provindex_proto::v1::{Capture, LookupUrlRequest, UrlMatch};
 use provindex_rpc::ApiError;
 use serde_json::Value;
+use tonic::{Code, Status};
+
+use crate::CaptureLookups;
 
 /// Largest `limit`, and the default one.
 pub const MAX_LIMIT: usize = 10_000;
-/// Captures fetched per scan page.
-const PAGE: usize = 1_000;
+/// Captures fetched per LookupUrl page (its largest page).
+const PAGE: usize = provindex_rpc::MAX_URL_PAGE_SIZE as usize;
 /// Scan pages one request may read (filters that reject most captures stop
 /// here and the answer says it is truncated).
 const MAX_PAGES: usize = 100;
@@ -401,14 +403,16 @@ pub(crate) struct CdxAnswer {
 
 /// One capture with its CDX field values.
 struct Row {
-    capture_id: u128,
-    time: i64,
-    record: CaptureRecord,
+    capture: Capture,
 }
 
 impl Row {
+    fn time(&self) -> i64 {
+        self.capture.capture_time
+    }
+
     fn field(&self, name: &str) -> String {
-        let r = &self.record;
+        let c = &self.capture;
         let or_dash = |s: &str| {
             if s.is_empty() {
                 "-".to_owned()
@@ -416,15 +420,16 @@ impl Row {
                 s.to_owned()
             }
         };
+        let location = c.location.as_ref();
         match name {
-            "urlkey" => r.surt.clone(),
-            "timestamp" => timestamp(self.time),
-            "url" => r.url.clone(),
+            "urlkey" => c.surt.clone(),
+            "timestamp" => timestamp(c.capture_time),
+            "url" => c.url.clone(),
             "mime" => {
-                if r.record_kind() == RecordKind::Revisit {
+                if c.record_kind == "revisit" {
                     "warc/revisit".to_owned()
                 } else {
-                    let mime = r.content_type.split(';').next().unwrap_or("").trim();
+                    let mime = c.content_type.split(';').next().unwrap_or("").trim();
                     if mime.is_empty() {
                         "unk".to_owned()
                     } else {
@@ -432,32 +437,34 @@ impl Row {
                     }
                 }
             }
-            "status" => match r.http_status {
+            "status" => match c.http_status {
                 0 => "-".to_owned(),
                 status => status.to_string(),
             },
             "digest" => or_dash(
-                r.payload_digest
+                c.payload_digest
                     .strip_prefix("sha1:")
-                    .or_else(|| r.payload_digest.strip_prefix("SHA1:"))
-                    .unwrap_or(&r.payload_digest),
+                    .or_else(|| c.payload_digest.strip_prefix("SHA1:"))
+                    .unwrap_or(&c.payload_digest),
             ),
-            "length" => r.location_length.to_string(),
-            "offset" => r.location_offset.to_string(),
-            "filename" => or_dash(r.location_uri.rsplit('/').next().unwrap_or(&r.location_uri)),
-            "capture_id" => format!("{:032x}", self.capture_id),
-            "content_id" => r
-                .content_id()
-                .map_or_else(|| "-".to_owned(), |id| format!("{id:032x}")),
-            "cluster" => r
-                .cluster_id()
-                .map_or_else(|| "-".to_owned(), |id| format!("{id:032x}")),
-            "license" => match &r.license {
+            "length" => location.map_or(0, |l| l.length).to_string(),
+            "offset" => location.map_or(0, |l| l.offset).to_string(),
+            "filename" => {
+                let uri = location.map_or("", |l| l.uri.as_str());
+                or_dash(uri.rsplit('/').next().unwrap_or(uri))
+            }
+            "capture_id" => c.capture_id.clone(),
+            "content_id" => or_dash(&c.content_id),
+            "cluster" => or_dash(&c.cluster_id),
+            "license" => match &c.license {
                 Some(license) if !license.id.is_empty() => license.id.clone(),
-                Some(license) => license.class().as_str().to_owned(),
+                Some(license) => license.class.clone(),
                 None => "-".to_owned(),
             },
-            "optout" => r.optout_verdict().as_str().to_owned(),
+            "optout" => c
+                .optout
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |o| o.verdict.clone()),
             // redirect, robotflags: not recorded.
             _ => "-".to_owned(),
         }
@@ -465,36 +472,39 @@ impl Row {
 }
 
 /// Captures of `query` in one direction, after its filters: at most `limit`,
-/// reading at most [`MAX_PAGES`] scan pages. Returns them and whether the
-/// page budget cut the scan short.
-fn collect(
-    index: &IndexReader,
+/// reading at most [`MAX_PAGES`] LookupUrl pages. Returns them and whether
+/// the page budget cut the scan short.
+async fn collect(
+    lookups: &dyn CaptureLookups,
     query: &CdxQuery,
-    prefixes: &[Vec<u8>],
     from: Option<i64>,
     to: Option<i64>,
     reverse: bool,
-) -> Result<(Vec<Row>, bool), ApiError> {
+) -> Result<(Vec<Row>, bool), Status> {
     let mut rows = Vec::new();
-    let mut after = None;
+    if from.zip(to).is_some_and(|(from, to)| from > to) {
+        return Ok((rows, false));
+    }
+    let mut request = LookupUrlRequest {
+        url: query.url.clone(),
+        r#match: query.mode as i32,
+        from_time: from,
+        to_time: to,
+        newest_first: reverse,
+        ..Default::default()
+    };
     for _ in 0..MAX_PAGES {
-        let page = provindex_rpc::url_captures(
-            index,
-            &UrlScan {
-                prefixes: prefixes.to_vec(),
-                from_time: from,
-                to_time: to,
-                after: after.take(),
-                limit: PAGE.min(query.limit - rows.len()).max(1),
-                reverse,
-            },
-        )?;
-        for (capture_id, record) in page.captures {
-            let row = Row {
-                capture_id,
-                time: record.capture_time,
-                record,
-            };
+        request.page_size = PAGE.min(query.limit - rows.len()).max(1) as u32;
+        let page = match lookups.lookup_url(request.clone()).await {
+            Ok(page) => page,
+            // LookupUrl's answer to a query without captures.
+            Err(status) if status.code() == Code::NotFound && request.page_token.is_empty() => {
+                return Ok((rows, false));
+            }
+            Err(status) => return Err(status),
+        };
+        for capture in page.captures {
+            let row = Row { capture };
             if query
                 .filters
                 .iter()
@@ -506,10 +516,10 @@ fn collect(
                 }
             }
         }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok((rows, false)),
+        if page.next_page_token.is_empty() {
+            return Ok((rows, false));
         }
+        request.page_token = page.next_page_token;
     }
     Ok((rows, true))
 }
@@ -529,34 +539,29 @@ fn json_object<'a>(row: &Row, fields: impl Iterator<Item = &'a str>) -> String {
     out
 }
 
-/// Runs a parsed `/cdx` request (blocking: RocksDB reads).
-pub(crate) fn run(index: &IndexReader, query: &CdxQuery) -> Result<CdxAnswer, ApiError> {
-    let prefixes = provindex_rpc::url_prefixes(&query.url, query.mode)?;
+/// Runs a parsed `/cdx` request.
+pub(crate) async fn run(
+    lookups: &dyn CaptureLookups,
+    query: &CdxQuery,
+) -> Result<CdxAnswer, Status> {
     let (rows, truncated) = match (query.sort, query.closest) {
         (Sort::Closest, Some(closest)) => {
             // The nearest captures are the first ones on each side of `closest`.
             let after_from = query.from.map_or(closest, |from| from.max(closest));
             let (later, cut_later) =
-                collect(index, query, &prefixes, Some(after_from), query.to, false)?;
+                collect(lookups, query, Some(after_from), query.to, false).await?;
             let before_to = query.to.map_or(closest - 1, |to| to.min(closest - 1));
             let (earlier, cut_earlier) =
-                collect(index, query, &prefixes, query.from, Some(before_to), true)?;
+                collect(lookups, query, query.from, Some(before_to), true).await?;
             let mut rows: Vec<Row> = later.into_iter().chain(earlier).collect();
-            rows.sort_by_key(|row| (row.time.abs_diff(closest), row.time < closest));
+            rows.sort_by_key(|row| (row.time().abs_diff(closest), row.time() < closest));
             rows.truncate(query.limit);
             (rows, cut_later || cut_earlier)
         }
-        (sort, _) => collect(
-            index,
-            query,
-            &prefixes,
-            query.from,
-            query.to,
-            sort == Sort::Reverse,
-        )?,
+        (sort, _) => collect(lookups, query, query.from, query.to, sort == Sort::Reverse).await?,
     };
     if rows.is_empty() && !truncated {
-        return Err(ApiError::NotFound(format!(
+        return Err(Status::from(ApiError::NotFound(format!(
             "no captures for {} (matchType {})",
             provindex_rpc::echo(&query.url),
             match query.mode {
@@ -565,7 +570,7 @@ pub(crate) fn run(index: &IndexReader, query: &CdxQuery) -> Result<CdxAnswer, Ap
                 UrlMatch::Domain => "domain",
                 UrlMatch::Exact | UrlMatch::Unspecified => "exact",
             }
-        )));
+        ))));
     }
     let mut body = String::new();
     for row in &rows {

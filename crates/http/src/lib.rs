@@ -1,18 +1,20 @@
 //! HTTP adapter: pywb's CDX server API (`GET /cdx`), the original WARC
 //! record of a capture (`GET /record/{capture_id}`) and the rightholder web
 //! page (`GET /`, [`page`]), served by `provindex serve --http-listen` from
-//! the same [`IndexReader`] (and opt-out registry) as the gRPC services.
+//! the same [`IndexReader`] (and opt-out registry) as the gRPC services, and
+//! `/cdx` and `/record` by `provindex router --http-listen` over partitions.
 //!
-//! Like the gRPC adapters, it only translates: `/cdx` runs the URL query of
-//! [`provindex_rpc::url_captures`] (the one behind LookupUrl) and `/record`
-//! reads bytes with [`provindex_rpc::read_original_record`] (the one behind
-//! GetCapture include_record).
+//! Like the gRPC adapters, it only translates: `/cdx` pages through
+//! LookupUrl and `/record` is GetCapture with `include_record`, both of a
+//! [`CaptureLookups`] — the served index's [`provindex_rpc::ProvenanceApi`]
+//! or a router's — so a router answers them as one server over the whole
+//! index does.
 
 mod cdx;
 pub mod page;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,35 +22,64 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use provindex_corpus::store::CorpusStore;
-use provindex_errors::ErrorExt;
 use provindex_index::IndexReader;
+use provindex_proto::v1::provenance_service_server::ProvenanceService;
+use provindex_proto::v1::{GetCaptureRequest, LookupUrlRequest, LookupUrlResponse};
 use provindex_rpc::ApiError;
 use provindex_rpc::metrics::HttpMetrics;
+use tonic::{Code, Request, Status};
 
 pub use cdx::{CdxQuery, MAX_LIMIT};
 pub use page::Backends;
 
+/// The two ProvenanceService calls `/cdx` and `/record` translate to.
+#[tonic::async_trait]
+pub trait CaptureLookups: Send + Sync + 'static {
+    async fn lookup_url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status>;
+    /// The capture's original record bytes (GetCapture `include_record`).
+    async fn original_record(&self, capture_id: String) -> Result<Vec<u8>, Status>;
+}
+
+#[tonic::async_trait]
+impl<T: ProvenanceService> CaptureLookups for T {
+    async fn lookup_url(&self, request: LookupUrlRequest) -> Result<LookupUrlResponse, Status> {
+        ProvenanceService::lookup_url(self, Request::new(request))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn original_record(&self, capture_id: String) -> Result<Vec<u8>, Status> {
+        let request = GetCaptureRequest {
+            capture_id,
+            include_record: true,
+        };
+        ProvenanceService::get_capture(self, Request::new(request))
+            .await
+            .map(|response| response.into_inner().record)
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
-    index: Arc<IndexReader>,
-    /// Reads original records back; made on first use (on the runtime).
-    store: Arc<OnceLock<Arc<CorpusStore>>>,
+    lookups: Arc<dyn CaptureLookups>,
 }
 
 /// The HTTP routes over `index`, with the web page's opt-out pages over
 /// `backends` (fails when the index's sketch spec cannot sign work texts).
 pub fn router(index: Arc<IndexReader>, backends: Backends) -> Result<Router, String> {
     let web = page::WebState::new(Arc::clone(&index), backends)?;
-    Ok(Router::new()
+    let lookups = Arc::new(provindex_rpc::ProvenanceApi::new(index));
+    Ok(capture_routes(lookups).merge(page::routes(web)))
+}
+
+/// `/cdx` and `/record/{capture_id}` over `lookups` (the routes a router
+/// serves).
+pub fn capture_routes(lookups: Arc<dyn CaptureLookups>) -> Router {
+    Router::new()
         .route("/cdx", get(cdx_handler))
         .route("/record/{capture_id}", get(record_handler))
-        .with_state(AppState {
-            index,
-            store: Arc::default(),
-        })
-        .merge(page::routes(web))
-        .fallback(unrouted))
+        .with_state(AppState { lookups })
+        .fallback(unrouted)
 }
 
 /// Marks the answer of a path no route serves (metrics label it `other`).
@@ -93,42 +124,55 @@ pub async fn serve(
     metrics: Option<HttpMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut router = router(index, backends).map_err(std::io::Error::other)?;
+    let routes = router(index, backends).map_err(std::io::Error::other)?;
+    serve_routes(listener, routes, metrics, shutdown).await
+}
+
+/// Serves `routes` (e.g. [`capture_routes`]) on `listener` until `shutdown`
+/// completes, metered when `metrics` is given.
+pub async fn serve_routes(
+    listener: tokio::net::TcpListener,
+    mut routes: Router,
+    metrics: Option<HttpMetrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Some(metrics) = metrics {
-        router = metered(router, metrics);
+        routes = metered(routes, metrics);
     }
-    axum::serve(listener, router)
+    axum::serve(listener, routes)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// The HTTP status of a domain error.
-fn http_status(error: &ApiError) -> StatusCode {
-    use provindex_errors::StatusCode as Code;
-    match error.status_code() {
-        Code::InvalidArgument => StatusCode::BAD_REQUEST,
+/// The HTTP status of a gRPC status code: the one table for both kinds of
+/// error (a domain error goes through [`provindex_rpc::status_of`]).
+fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
         Code::NotFound => StatusCode::NOT_FOUND,
-        Code::AlreadyExists => StatusCode::CONFLICT,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
         Code::PermissionDenied => StatusCode::FORBIDDEN,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::FailedPrecondition => StatusCode::CONFLICT,
         Code::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-        Code::Cancelled | Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Ok | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
-/// An error answer: the HTTP status of the domain error and its message.
 fn error_response(error: &ApiError) -> Response {
-    let status = http_status(error);
-    if status.is_server_error() {
-        tracing::warn!(%error, "http request failed");
-    }
+    status_response(&provindex_rpc::status_of(error))
+}
+
+fn status_response(status: &Status) -> Response {
     (
-        status,
+        http_status(status.code()),
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{error}\n"),
+        format!("{}\n", status.message()),
     )
         .into_response()
 }
@@ -138,12 +182,7 @@ async fn cdx_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -
         Ok(query) => query,
         Err(error) => return error_response(&error),
     };
-    let index = Arc::clone(&state.index);
-    let answer = tokio::task::spawn_blocking(move || cdx::run(&index, &query))
-        .await
-        .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))
-        .and_then(|answer| answer);
-    match answer {
+    match cdx::run(state.lookups.as_ref(), &query).await {
         Ok(answer) => {
             let mut response = (
                 [(header::CONTENT_TYPE, answer.content_type)],
@@ -158,7 +197,7 @@ async fn cdx_handler(State(state): State<AppState>, RawQuery(query): RawQuery) -
             }
             response
         }
-        Err(error) => error_response(&error),
+        Err(status) => status_response(&status),
     }
 }
 
@@ -167,29 +206,13 @@ async fn record_handler(State(state): State<AppState>, Path(capture_id): Path<St
         Ok(id) => id,
         Err(error) => return error_response(&error),
     };
-    let index = Arc::clone(&state.index);
-    let record = match tokio::task::spawn_blocking(move || index.capture(id)).await {
-        Ok(Ok(Some(record))) => record,
-        Ok(Ok(None)) => {
-            return error_response(&ApiError::NotFound(format!("no capture {id:032x}")));
-        }
-        Ok(Err(error)) => return error_response(&ApiError::from(error)),
-        Err(join) => {
-            return error_response(&ApiError::Internal(format!("query task failed: {join}")));
-        }
-    };
-    let store = Arc::clone(
-        state
-            .store
-            .get_or_init(|| Arc::new(CorpusStore::with_handle(tokio::runtime::Handle::current()))),
-    );
-    match provindex_rpc::read_original_record(&store, &record).await {
+    match state.lookups.original_record(format!("{id:032x}")).await {
         Ok(bytes) => (
             [(header::CONTENT_TYPE, "application/warc")],
             Body::from(bytes),
         )
             .into_response(),
-        Err(error) => error_response(&error),
+        Err(status) => status_response(&status),
     }
 }
 

@@ -780,7 +780,10 @@ impl PageError {
     }
 
     fn api(error: &ApiError) -> Self {
-        Self::new(crate::http_status(error), error.to_string())
+        Self::new(
+            crate::http_status(provindex_rpc::status_of(error).code()),
+            error.to_string(),
+        )
     }
 
     fn back(mut self, back: &'static str) -> Self {

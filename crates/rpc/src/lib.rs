@@ -34,8 +34,8 @@ pub use ledger::{LedgerApi, PartitionLedger};
 pub use metrics::{Metered, Metrics, serve_metrics};
 pub use optout::OptOutApi;
 pub use provenance::{
-    MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage, read_original_record, url_captures,
-    url_prefixes,
+    MAX_PAGE_SIZE as MAX_URL_PAGE_SIZE, MAX_RECORD_BYTES, ProvenanceApi, UrlCapturesPage,
+    read_original_record, url_captures, url_prefixes,
 };
 pub use registry_check::RegistryCheck;
 pub use registry_read::{RegistryReadApi, serve_registry};

@@ -338,7 +338,7 @@ pub struct UrlCapturesPage {
     pub next: Option<Vec<u8>>,
 }
 
-/// The URL query both adapters run (gRPC LookupUrl, HTTP `/cdx`): a scan of
+/// The URL query behind LookupUrl (which HTTP `/cdx` pages through): a scan of
 /// the `urls` table (prefixes from [`url_prefixes`]) and the capture records
 /// of its hits.
 pub fn url_captures(index: &IndexReader, scan: &UrlScan) -> Result<UrlCapturesPage, ApiError> {

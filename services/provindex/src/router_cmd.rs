@@ -40,6 +40,12 @@ pub struct RouterArgs {
     /// `metrics on ADDR`).
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Serve pywb's CDX server API (`/cdx`) and original records
+    /// (`/record/{capture_id}`) over HTTP on this address (printed as `http
+    /// listening on ADDR`), answered through the partitions as `serve
+    /// --http-listen` answers them over the whole index.
+    #[arg(long)]
+    http_listen: Option<String>,
 }
 
 pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
@@ -100,18 +106,39 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let description = facts.describe((0..facts.partitions).collect());
         let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig::default();
+        let mut http_metrics = None;
         if let (Some(metrics_listen), Some(metrics)) = (&args.metrics_listen, metrics) {
             let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
             tokio::spawn(provindex_rpc::serve_metrics(
                 metrics_listener,
                 metrics.clone(),
             ));
+            if args.http_listen.is_some() {
+                http_metrics = Some(provindex_rpc::metrics::HttpMetrics::register(&metrics));
+            }
             config.metrics = Some(metrics);
+        }
+        let router = Arc::new(router);
+        if let Some(http_listen) = &args.http_listen {
+            let (http_listener, _) =
+                crate::bind_announced(http_listen, "http listening on").await?;
+            let lookups = Arc::new(provindex_rpc::router::RouterApi::new(Arc::clone(&router)));
+            tokio::spawn(async move {
+                let served = provindex_http::serve_routes(
+                    http_listener,
+                    provindex_http::capture_routes(lookups),
+                    http_metrics,
+                    crate::shutdown_signal(),
+                );
+                if let Err(error) = served.await {
+                    tracing::error!(%error, "http server failed");
+                }
+            });
         }
         tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");
         provindex_rpc::router::serve_router(
             listener,
-            Arc::new(router),
+            router,
             description,
             config,
             crate::shutdown_signal(),
