@@ -249,7 +249,10 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     build(&dir4, &["--index-partitions", "4"]);
 
     let single = ServerProcess::start_with(&dir1, &["--http-listen", "127.0.0.1:0"]);
-    let low = ServerProcess::start_with(&dir4, &["--partitions", "0,1"]);
+    let low = ServerProcess::start_with(
+        &dir4,
+        &["--partitions", "0,1", "--http-listen", "127.0.0.1:0"],
+    );
     let high = ServerProcess::start_with(&dir4, &["--partitions", "2,3"]);
     // A replica of partition 3 only.
     let replica3 = ServerProcess::start_with(&dir4, &["--partitions", "3"]);
@@ -744,6 +747,20 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         .expect_err("partition 2 is down");
     assert_eq!(down.code(), Code::Unavailable, "{down:?}");
     assert!(down.message().contains("partition 2 of 4"), "{down:?}");
+    // A partition server's own HTTP: its partitions as the single server,
+    // another's keys 503 naming that partition.
+    let low_http = low.http_addr.clone().expect("low --http-listen");
+    for p in [0, 1] {
+        let target = format!("/cdx?url={}&output=json", percent(&by_partition[&p]));
+        let expected = common::http_get(&one_http, &target);
+        assert_eq!(expected.0, 200, "{target}");
+        let got = common::http_get(&low_http, &target);
+        assert_eq!((got.0, &got.2), (expected.0, &expected.2), "{target}");
+    }
+    let (status, _, body) = common::http_get(&low_http, &format!("/cdx?url={}", percent(&in_2)));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("partition 2 of 4"), "{body}");
     let (status, _, body) = common::http_get(&routed_http, &format!("/cdx?url={}", percent(&in_2)));
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 503, "{body}");

@@ -367,14 +367,13 @@ fn run_partition_serve(
     let mut config = provindex_rpc::ServerConfig::default();
     access.apply(&mut config);
     anyhow::ensure!(
-        http_listen.is_none()
-            && config.registry.is_none()
+        config.registry.is_none()
             && config.auth.is_none()
             && config.tls.is_none()
             && config.pii_key.is_none(),
-        "serving partitions of {}: --http-listen, a local opt-out registry (use \
-         --registry-url), --auth, TLS and --pii-key are not supported there yet \
-         (ProvenanceService and PartitionService only)",
+        "serving partitions of {}: a local opt-out registry (use --registry-url), \
+         --auth, TLS and --pii-key are not supported there yet (ProvenanceService, \
+         PartitionService, LedgerService and HTTP /cdx and /record only)",
         index.display()
     );
     let block_cache_bytes = block_cache_mb
@@ -386,6 +385,7 @@ fn run_partition_serve(
         partitions,
         listen,
         metrics_listen,
+        http_listen,
         block_cache_bytes,
         connections: connections.limits(),
         access,

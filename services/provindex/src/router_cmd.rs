@@ -120,20 +120,7 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         }
         let router = Arc::new(router);
         if let Some(http_listen) = &args.http_listen {
-            let (http_listener, _) =
-                crate::bind_announced(http_listen, "http listening on").await?;
-            let lookups = Arc::new(provindex_rpc::router::RouterApi::new(Arc::clone(&router)));
-            tokio::spawn(async move {
-                let served = provindex_http::serve_routes(
-                    http_listener,
-                    provindex_http::capture_routes(lookups),
-                    http_metrics,
-                    crate::shutdown_signal(),
-                );
-                if let Err(error) = served.await {
-                    tracing::error!(%error, "http server failed");
-                }
-            });
+            serve_capture_http(http_listen, &router, http_metrics).await?;
         }
         tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");
         provindex_rpc::router::serve_router(
@@ -146,6 +133,29 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("router failed: {e}"))
     })
+}
+
+/// `/cdx` and `/record` over `router`'s ProvenanceService on `http_listen`
+/// (announced as `http listening on ADDR`), in the background.
+async fn serve_capture_http(
+    http_listen: &str,
+    router: &Arc<Router>,
+    metrics: Option<provindex_rpc::metrics::HttpMetrics>,
+) -> anyhow::Result<()> {
+    let (listener, _) = crate::bind_announced(http_listen, "http listening on").await?;
+    let lookups = Arc::new(provindex_rpc::router::RouterApi::new(Arc::clone(router)));
+    tokio::spawn(async move {
+        let served = provindex_http::serve_routes(
+            listener,
+            provindex_http::capture_routes(lookups),
+            metrics,
+            crate::shutdown_signal(),
+        );
+        if let Err(error) = served.await {
+            tracing::error!(%error, "http server failed");
+        }
+    });
+    Ok(())
 }
 
 /// Whether `serve` must serve `index` as partitions: `--partitions` given,
@@ -164,6 +174,8 @@ pub struct PartitionServe {
     pub partitions: Option<Vec<u32>>,
     pub listen: String,
     pub metrics_listen: Option<String>,
+    /// `/cdx` and `/record` through the partitions ([`serve_capture_http`]).
+    pub http_listen: Option<String>,
     pub block_cache_bytes: usize,
     pub connections: provindex_rpc::ConnectionLimits,
     /// `--registry-url`: CheckOptOut on every partition consults it.
@@ -175,8 +187,10 @@ pub struct PartitionServe {
 /// plus PartitionService; CheckOptOut consults the registry service of
 /// `--registry-url` (each partition with its own reader: a content's
 /// signature is on its partition), and LedgerService from the partitions'
-/// ledgers when the publication is signed. The other services of `serve`
-/// (OptOut, Report, Audit, HTTP) need the whole index and are not served here.
+/// ledgers when the publication is signed, and with `--http-listen` the
+/// `/cdx` and `/record` routes over the same routing. The other services of
+/// `serve` (OptOut, Report, Audit, the web page) need the whole index and are
+/// not served here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,
@@ -265,15 +279,23 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
             connections: args.connections,
             ..RouterServerConfig::default()
         };
+        let mut http_metrics = None;
         if let Some(metrics_listen) = &args.metrics_listen {
             let metrics = crate::serve_metrics_on(metrics_listen).await?;
             provindex_rpc::metrics::watch_index(&metrics, readers);
+            if args.http_listen.is_some() {
+                http_metrics = Some(provindex_rpc::metrics::HttpMetrics::register(&metrics));
+            }
             config.metrics = Some(metrics);
+        }
+        let router = Arc::new(router);
+        if let Some(http_listen) = &args.http_listen {
+            serve_capture_http(http_listen, &router, http_metrics).await?;
         }
         tracing::info!(%local_addr, index = %args.index.display(), partitions = ?held, of = count, "serving partitions");
         provindex_rpc::router::serve_router(
             listener,
-            Arc::new(router),
+            router,
             description,
             config,
             crate::shutdown_signal(),
