@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 /// bodies and revisit targets in capture records. 8 (compact index): the low
 /// 4 bits of each signature value, two a byte; `lsh` rows name their content
 /// by a 4-byte id prefix; `content_sha256` keyed by an 8-byte SHA-256 prefix
-/// and the content id; `content_captures` without the capture time.
-pub const FORMAT_VERSION: u32 = 8;
+/// and the content id; `content_captures` without the capture time. 9:
+/// content previews of 64 bytes (were 120), so an incremental build's rows
+/// from its base are the rows a fresh build writes; 32 KiB blocks, restarts
+/// every 32 keys and Ribbon filters (readable by any version, but measured
+/// with this one).
+pub const FORMAT_VERSION: u32 = 9;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -9,9 +9,10 @@ use provindex_sketch::{MinHasher, SketchSpec};
 use std::sync::OnceLock;
 
 /// Bytes of normalized text kept as a content preview (cut at a character
-/// boundary): enough to recognize a text — about 120 Latin or 40 Chinese
-/// characters — without the index holding the text itself.
-const PREVIEW_BYTES: usize = 120;
+/// boundary): enough to recognize a text — about 64 Latin or 21 Chinese
+/// characters, ten words or so — without the index holding the text itself.
+/// 64, not 120 (index format 9): the preview was most of `contents`.
+const PREVIEW_BYTES: usize = 64;
 
 /// What one record contributes, computed off the writer thread.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::{KeyCodec, Schema, StoreError, ValueCodec};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnFamilySpec {
     pub name: &'static str,
-    /// Read mostly by point lookups of whole keys: a Bloom filter saves reads.
+    /// Read mostly by point lookups of whole keys: a filter (Ribbon) saves reads.
     /// Tables scanned by prefix go without.
     pub point_lookups: bool,
 }
@@ -328,11 +328,27 @@ impl Store {
     }
 }
 
+/// Uncompressed bytes of a data block. Larger than RocksDB's 4 KiB because
+/// LZ4 compresses each block alone: records in key (random id) order share
+/// host names, URL paths and field names only across many rows: 32 KiB
+/// blocks store `captures` in 17 % fewer bytes than 4 KiB ones, `contents`
+/// and the key-only tables in 2–10 % fewer (issue 17).
+/// A point lookup missing the block cache reads and decompresses one block.
+const BLOCK_BYTES: usize = 32 << 10;
+/// Keys between restart points (full keys) in a block; the others keep only
+/// the bytes after the prefix they share with the previous key. 32, not
+/// RocksDB's 16: fewer full keys, a longer scan within a block on a seek.
+const BLOCK_RESTART_INTERVAL: i32 = 32;
+
 fn family_options(spec: &ColumnFamilySpec, cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
+    table.set_block_size(BLOCK_BYTES);
+    table.set_block_restart_interval(BLOCK_RESTART_INTERVAL);
     if spec.point_lookups {
-        table.set_bloom_filter(10.0, false);
+        // A Ribbon filter: the false-positive rate of a 10-bit Bloom filter
+        // in about 30 % less space.
+        table.set_ribbon_filter(10.0);
     }
     table.set_cache_index_and_filter_blocks(true);
     let mut options = Options::default();

@@ -1,7 +1,7 @@
 //! Tables written as SST files: rows that nothing reads while a database is
 //! being built are sorted externally ([`provindex_runs::ExternalSorter`]),
 //! written as one SST file with the column family's own options
-//! (`SstFileWriter`: block size, Bloom filter, LZ4) and ingested. Rows with a
+//! (`SstFileWriter`: block size, filter, LZ4) and ingested. Rows with a
 //! key already written collapse to the first. SST blocks carry RocksDB's
 //! checksums, verified on ingestion.
 
@@ -124,7 +124,7 @@ impl<S: Schema> SortedTable<S> {
 }
 
 /// Writes schema `S`'s rows as one SST file in `dir` (created if missing),
-/// with the options of `store`'s table (block size, Bloom filter,
+/// with the options of `store`'s table (block size, filter,
 /// compression), then ingests it: a table written once, without passing
 /// through the memtable. `fill` must add keys in strictly ascending order.
 /// Returns the rows written.
