@@ -653,6 +653,18 @@ mod tests {
         nodes: impl IntoIterator<Item = (u128, i64)>,
         edges: impl IntoIterator<Item = (u128, u128)>,
     ) -> Vec<Record> {
+        let mut rows = Vec::new();
+        reference_rows(nodes, edges, |row| rows.push(row));
+        rows
+    }
+
+    /// [`reference`]'s rows handed to `emit` in order, as the old stage
+    /// streamed them to its run writer.
+    fn reference_rows(
+        nodes: impl IntoIterator<Item = (u128, i64)>,
+        edges: impl IntoIterator<Item = (u128, u128)>,
+        mut emit: impl FnMut(Record),
+    ) {
         let mut first_seen: HashMap<u128, i64> = HashMap::new();
         for (content, time) in nodes {
             first_seen
@@ -693,7 +705,6 @@ mod tests {
                 entry.0 = i;
             }
         }
-        let mut rows = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let root = find(&mut parent, i);
             let (keeper, size) = clusters[&root];
@@ -703,9 +714,8 @@ mod tests {
             let mut value = ids[root].to_be_bytes().to_vec();
             value.extend_from_slice(&ids[keeper].to_be_bytes());
             value.extend_from_slice(&size.to_be_bytes());
-            rows.push((id.to_be_bytes().to_vec(), value));
+            emit((id.to_be_bytes().to_vec(), value));
         }
-        rows
     }
 
     /// Rows as the merged staged runs give them: sorted by key.
@@ -953,7 +963,9 @@ mod tests {
         };
         let start = std::time::Instant::now();
         let rows = if side == "reference" {
-            reference(nodes(), edges()).len() as u64
+            let mut rows = 0u64;
+            reference_rows(nodes(), edges(), |_| rows += 1);
+            rows
         } else {
             let scratch = tempfile::tempdir().unwrap();
             let mut out = RunWriter::new(std::io::sink(), "clusters.run").unwrap();
