@@ -32,15 +32,6 @@ fn index(files: &[&str], extra: &[&str], env: &[(&str, String)]) -> Output {
         .expect("run provindex index")
 }
 
-fn succeeded(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// A child process killed on drop.
 struct Process(Child);
 
@@ -114,14 +105,14 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
         &["--out", base, "--index-partitions", "2"],
         &env,
     );
-    succeeded(&output, "index v1");
+    common::succeeded(&output, "index v1");
     let next = "s3://incr/indexes/v2";
     let output = index(
         &[revisits],
         &["--base", base, "--out", next, "--index-partitions", "2"],
         &env,
     );
-    succeeded(&output, "index v2 --base v1");
+    common::succeeded(&output, "index v2 --base v1");
 
     let local = tmp.path().join("scratch");
     let output = index(
@@ -129,7 +120,7 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
         &["--out", local.to_str().expect("utf-8")],
         &env,
     );
-    succeeded(&output, "index of all three");
+    common::succeeded(&output, "index of all three");
     let info: serde_json::Value = serde_json::from_slice(
         &common::run_ok(&["info".as_ref(), local.as_os_str(), "--json".as_ref()]).stdout,
     )
@@ -226,7 +217,7 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
         ],
         &env,
     );
-    succeeded(&output, "index --coordinator --base v1");
+    common::succeeded(&output, "index --coordinator --base v1");
     drop(workers);
     drop(coordinator);
     assert_eq!(

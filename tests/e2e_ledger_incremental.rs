@@ -12,12 +12,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto, venv::venv_python};
-use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::wire;
 use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::prove_content_request::Key;
@@ -45,15 +43,6 @@ fn index(files: &[&str], extra: &[&str], env: &[(&str, String)]) -> Output {
         .expect("run provindex index")
 }
 
-fn succeeded(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The store blocks: use it on a plain thread.
 fn get_text(endpoint: &str, uri: &str) -> String {
     let (endpoint, uri) = (endpoint.to_string(), uri.to_string());
@@ -76,19 +65,6 @@ fn put_text(endpoint: &str, uri: &str, text: String) {
     })
     .join()
     .expect("store thread");
-}
-
-/// Contents (id → SHA-256) of an index.
-fn contents(index: &Path) -> BTreeMap<u128, [u8; 32]> {
-    let reader = IndexReader::open(index).expect("open index");
-    let mut contents = BTreeMap::new();
-    reader
-        .for_each_content(|id, record| {
-            contents.insert(id, record.sha256.as_slice().try_into().expect("32 bytes"));
-            Ok::<_, IndexError>(())
-        })
-        .expect("walk contents");
-    contents
 }
 
 fn verify(rust: bool, manifest: &Path, extra: &[&Path], proofs: &[PathBuf]) -> Output {
@@ -152,7 +128,7 @@ async fn an_incremental_signed_publication_links_its_base_and_proves_every_conte
         ],
         &env,
     );
-    succeeded(&output, "signed index v1");
+    common::succeeded(&output, "signed index v1");
     let output = index(
         &[REVISITS],
         &[
@@ -169,7 +145,7 @@ async fn an_incremental_signed_publication_links_its_base_and_proves_every_conte
         ],
         &env,
     );
-    succeeded(&output, "signed index v2 --base v1");
+    common::succeeded(&output, "signed index v2 --base v1");
 
     let v1_json = get_text(&moto.endpoint, &format!("{v1}/ledger.json"));
     let v2_json = get_text(&moto.endpoint, &format!("{v2}/ledger.json"));
@@ -191,8 +167,8 @@ async fn an_incremental_signed_publication_links_its_base_and_proves_every_conte
         &["--out", scratch.to_str().expect("UTF-8"), "--built-at", "0"],
         &env,
     );
-    succeeded(&output, "index of all three");
-    let all = contents(&scratch);
+    common::succeeded(&output, "index of all three");
+    let all = common::contents_by_id(&scratch);
     assert!(all.len() > 20, "corpus too small: {}", all.len());
     assert_eq!(v2_manifest.content_count, all.len() as u64);
 

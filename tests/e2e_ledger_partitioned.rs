@@ -67,14 +67,8 @@ fn build(out: &Path, key: &Path, workers: u32, built_at: &str, partitions: u32) 
 
 /// Contents (id → SHA-256) and captures (id → content) of an index.
 fn walk(index: &Path) -> (BTreeMap<u128, [u8; 32]>, BTreeMap<u128, Option<u128>>) {
+    let contents = common::contents_by_id(index);
     let reader = IndexReader::open(index).expect("open index");
-    let mut contents = BTreeMap::new();
-    reader
-        .for_each_content(|id, record| {
-            contents.insert(id, record.sha256.as_slice().try_into().expect("32 bytes"));
-            Ok::<_, IndexError>(())
-        })
-        .expect("walk contents");
     let mut captures = BTreeMap::new();
     reader
         .for_each_capture(|id, record| {

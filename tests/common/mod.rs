@@ -509,3 +509,26 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[end + 2 + size + 2..];
     }
 }
+
+/// Asserts a finished process succeeded, showing its output otherwise.
+pub fn succeeded(output: &std::process::Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Contents of an index: id → SHA-256.
+pub fn contents_by_id(index: &Path) -> std::collections::BTreeMap<u128, [u8; 32]> {
+    let reader = provindex_index::IndexReader::open(index).expect("open index");
+    let mut contents = std::collections::BTreeMap::new();
+    reader
+        .for_each_content(|id, record| {
+            contents.insert(id, record.sha256.as_slice().try_into().expect("32 bytes"));
+            Ok::<_, provindex_index::IndexError>(())
+        })
+        .expect("walk contents");
+    contents
+}
