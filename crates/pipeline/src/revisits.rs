@@ -6,8 +6,8 @@
 //! of a one-pass build that reads its own captures back: revisits are taken
 //! in capture-id order, in passes, and a revisit resolved earlier is an
 //! original for later ones, so chains resolve whatever the input order was.
-//! Only that last rule keeps state in memory: the resolved revisits that
-//! another revisit asks for by record id or URL (chain links).
+//! That last rule (chain links: resolved revisits another revisit asks for
+//! by record id or URL) is a merge join too, in rounds within a pass.
 //!
 //! Lookup runs written by the scan (every capture that is not a revisit;
 //! `key` = capture_id ‖ input ordinal ‖ record number, the capture runs' key):
@@ -16,7 +16,7 @@
 //! - `targets`: the capture's `urls` row key (SURT ‖ 0x00 ‖ time ‖
 //!   capture_id) ‖ ordinal ‖ record number → content.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -143,8 +143,8 @@ fn seq_of(key: &[u8]) -> Result<&[u8], String> {
 /// Resolves the revisits of `revisits` — in scan-key order, as the merge of
 /// the scan tasks' revisit runs gives them — against the lookup runs, with
 /// the rules of [`crate::revisits`], holding no state proportional to the
-/// revisits but the originals that other revisits ask for by id or URL
-/// (chains). Every revisit is given to `emit` once, in scan-key order, with
+/// revisits (sorter budgets, and at most [`TARGET_CANDIDATES`] URL entries
+/// of one join group). Every revisit is given to `emit` once, in scan-key order, with
 /// the scan key a one-pass build assigns it and its original's content id in
 /// its record; spilled files live under `scratch` and are removed.
 ///
@@ -152,7 +152,8 @@ fn seq_of(key: &[u8]) -> Result<&[u8], String> {
 /// and URLs, to know which are asked for) goes to sorted runs, merge-joined
 /// with the lookup runs into answers per revisit; the revisits, annotated,
 /// are then read back in passes, each pass writing the ones it could not
-/// resolve to the next pass's run.
+/// resolve to the next pass's run; within a pass, rounds of merge joins
+/// with the revisits resolved before (chain links) decide them.
 pub fn resolve_sorted<'a, E>(
     revisits: impl Iterator<Item = Result<(Vec<u8>, PreparedCapture), E>>,
     open: &OpenLookup<'a>,
@@ -166,8 +167,9 @@ pub fn resolve_sorted<'a, E>(
         let Some(wanted) = Wanted::write(revisits, &dir, budget, &fail)? else {
             return Ok(RevisitCounts::default());
         };
+        let keys = wanted.keys.clone();
         let (counts, out) = wanted.resolve(open, budget).map_err(&fail)?;
-        emit_in_key_order(&out, &fail, &mut emit)?;
+        emit_in_key_order(&keys, &out, &fail, &mut emit)?;
         Ok(counts)
     })();
     // Scratch space only; a failure to remove it does not change the result.
@@ -180,6 +182,8 @@ pub fn resolve_sorted<'a, E>(
 struct Wanted {
     dir: PathBuf,
     base: PathBuf,
+    /// Every revisit's scan key, by sequence (scan-key order).
+    keys: PathBuf,
     ids: Vec<(PathBuf, provindex_runs::RunInfo)>,
     id_requests: bool,
     digests: Vec<(PathBuf, provindex_runs::RunInfo)>,
@@ -212,6 +216,10 @@ impl Wanted {
         let base_name = base_path.display().to_string();
         let file = File::create(&base_path).map_err(|e| fail(format!("{base_name}: {e}")))?;
         let mut base = RunWriter::new(file, &base_name).map_err(|e| fail(run_err(e)))?;
+        let keys_path = dir.join("keys.run");
+        let keys_name = keys_path.display().to_string();
+        let file = File::create(&keys_path).map_err(|e| fail(format!("{keys_name}: {e}")))?;
+        let mut scan_keys = RunWriter::new(file, &keys_name).map_err(|e| fail(run_err(e)))?;
         let (mut count, mut id_requests, mut nul_surts) = (0u64, false, false);
         let mut last_key: Option<Vec<u8>> = None;
         for item in revisits {
@@ -276,9 +284,11 @@ impl Wanted {
             value.extend_from_slice(&key);
             value.extend_from_slice(&crate::scan_record::encode(&prepared));
             base.push(&seq, &value).map_err(run)?;
+            scan_keys.push(&seq, &key).map_err(run)?;
             last_key = Some(key);
         }
         base.finish().map_err(|e| fail(run_err(e)))?;
+        scan_keys.finish().map_err(|e| fail(run_err(e)))?;
         if count == 0 {
             return Ok(None);
         }
@@ -286,6 +296,7 @@ impl Wanted {
         Ok(Some(Wanted {
             dir: dir.to_path_buf(),
             base: base_path,
+            keys: keys_path,
             ids: done(ids)?,
             id_requests,
             digests: done(digests)?,
@@ -318,7 +329,7 @@ impl Wanted {
             )?;
         }
         let answers = answers.finish().map_err(run_err)?;
-        let pending = self.dir.join("pass-00000.run");
+        let pending = self.dir.join("pass-00001-00000.run");
         annotate(&self.base, &answers, &pending)?;
         passes(&self.dir, pending, self.nul_surts, budget)
     }
@@ -669,6 +680,9 @@ struct Annotated {
     wanted_by_target: bool,
     /// Another revisit has its capture id (a duplicate record).
     has_dup: bool,
+    /// A revisit with its capture id was resolved in an earlier pass: later
+    /// revisits find that one, not this.
+    dup_done: bool,
     /// The scan key, length-prefixed, then the scan record.
     record: Vec<u8>,
 }
@@ -677,6 +691,7 @@ const FLAG_IN_ORIGINALS: u8 = 1;
 const FLAG_WANTED_BY_ID: u8 = 2;
 const FLAG_WANTED_BY_TARGET: u8 = 4;
 const FLAG_HAS_DUP: u8 = 8;
+const FLAG_DUP_DONE: u8 = 16;
 
 impl Annotated {
     fn encode(&self) -> Vec<u8> {
@@ -686,6 +701,7 @@ impl Annotated {
             (self.wanted_by_id, FLAG_WANTED_BY_ID),
             (self.wanted_by_target, FLAG_WANTED_BY_TARGET),
             (self.has_dup, FLAG_HAS_DUP),
+            (self.dup_done, FLAG_DUP_DONE),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -746,6 +762,7 @@ impl Annotated {
             wanted_by_id: flags & FLAG_WANTED_BY_ID != 0,
             wanted_by_target: flags & FLAG_WANTED_BY_TARGET != 0,
             has_dup: flags & FLAG_HAS_DUP != 0,
+            dup_done: flags & FLAG_DUP_DONE != 0,
             record: fields.bytes.to_vec(),
         })
     }
@@ -813,12 +830,14 @@ fn annotate(
                 prev.has_dup = true;
                 annotated.has_dup = true;
             }
-            out.push(&prev_seq, &prev.encode()).map_err(run_err)?;
+            out.push(&prev_seq, &encode_state(Status::Undecided, &prev.encode()))
+                .map_err(run_err)?;
         }
         previous = Some((seq, capture_id, annotated));
     }
     if let Some((seq, _, last)) = previous {
-        out.push(&seq, &last.encode()).map_err(run_err)?;
+        out.push(&seq, &encode_state(Status::Undecided, &last.encode()))
+            .map_err(run_err)?;
     }
     if let Some((key, _)) = answers.peek()? {
         return Err(format!("an answer for no revisit ({} bytes)", key.len()));
@@ -827,18 +846,222 @@ fn annotate(
     Ok(())
 }
 
-/// What resolved revisits make findable for later ones: only those other
-/// revisits ask for (by id, or under a requested URL prefix).
+/// Where a revisit stands in its pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Waits for a revisit before it in the pass (a chain link).
+    Undecided,
+    Unresolved,
+    Resolved(Option<u128>),
+}
+
+/// A pass run's value: the status, then the annotated revisit.
+fn encode_state(status: Status, annotated: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(annotated.len() + 18);
+    match status {
+        Status::Undecided => out.push(0),
+        Status::Unresolved => out.push(1),
+        Status::Resolved(content) => {
+            out.push(2);
+            let content = encode_content(content);
+            out.push(content.len() as u8);
+            out.extend_from_slice(&content);
+        }
+    }
+    out.extend_from_slice(annotated);
+    out
+}
+
+fn decode_state(bytes: &[u8]) -> Result<(Status, Annotated), String> {
+    let mut fields = Fields { bytes };
+    let status = match fields.take(1)?[0] {
+        0 => Status::Undecided,
+        1 => Status::Unresolved,
+        2 => Status::Resolved(fields.content()?),
+        other => return Err(format!("a revisit status of unknown kind {other}")),
+    };
+    Ok((status, Annotated::decode(fields.bytes)?))
+}
+
+/// A resolved revisit as later revisits find it (by id or URL): its
+/// original's content, or not known yet (it, or an earlier revisit with its
+/// capture id, is undecided).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Known(Option<u128>),
+    Unknown,
+}
+
+fn encode_entry(entry: Entry) -> Vec<u8> {
+    match entry {
+        Entry::Unknown => vec![0],
+        Entry::Known(content) => {
+            let content = encode_content(content);
+            let mut out = vec![1, content.len() as u8];
+            out.extend_from_slice(&content);
+            out
+        }
+    }
+}
+
+fn decode_entry(fields: &mut Fields<'_>) -> Result<Entry, String> {
+    match fields.take(1)?[0] {
+        0 => Ok(Entry::Unknown),
+        _ => Ok(Entry::Known(fields.content()?)),
+    }
+}
+
+/// Which revisit of a capture id later revisits find: the first resolved
+/// one, in pass then sequence order, unless a capture has the id (it is then
+/// the original) — as the in-memory `added` maps kept only the first.
+/// Fed a pass's revisits in sequence order, so copies of an id are adjacent.
 #[derive(Default)]
-struct Added {
-    by_id: HashMap<u128, Option<u128>>,
-    by_url: BTreeMap<Vec<u8>, Option<u128>>,
-    /// Duplicated capture ids already added (the first resolved counts).
-    duplicates: HashSet<u128>,
+struct Reps {
+    id: Option<u128>,
+    /// The first copy of the id in this pass that is not unresolved.
+    first: Option<Status>,
+}
+
+impl Reps {
+    fn entry(&mut self, capture_id: u128, annotated: &Annotated, status: Status) -> Option<Entry> {
+        if self.id != Some(capture_id) {
+            self.id = Some(capture_id);
+            self.first = None;
+        }
+        if annotated.in_originals || annotated.dup_done || status == Status::Unresolved {
+            return None;
+        }
+        match self.first.replace(self.first.unwrap_or(status)) {
+            Some(Status::Resolved(_)) => None,
+            Some(_) => Some(Entry::Unknown),
+            None => Some(match status {
+                Status::Resolved(content) => Entry::Known(content),
+                _ => Entry::Unknown,
+            }),
+        }
+    }
+}
+
+// The join of the chain links: keys are kind ‖ group ‖ phase ‖ sequence ‖
+// tag. The group is the requested capture id (KIND_ID), or the length and
+// bytes of a requested URL prefix (KIND_URL); entries of earlier passes
+// (PHASE_EARLIER) come before this pass's, and this pass's requests before
+// the entries at their own sequence number, so a request sees exactly the
+// revisits resolved before it.
+const KIND_ID: u8 = 0;
+const KIND_URL: u8 = 1;
+const PHASE_EARLIER: u8 = 0;
+const PHASE_THIS: u8 = 1;
+const TAG_REQUEST: u8 = 0;
+const TAG_ENTRY: u8 = 1;
+
+fn join_key(kind: u8, group: &[u8], phase: u8, seq: &[u8], tag: u8) -> Vec<u8> {
+    let len = if kind == KIND_URL {
+        (group.len() as u32).to_be_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    cat(&[&[kind], &len, group, &[phase], seq, &[tag]])
+}
+
+/// Splits a join key into kind ‖ group, sequence and tag.
+fn split_join_key(key: &[u8]) -> Result<(&[u8], &[u8], u8), String> {
+    let bad = || format!("a chain-link join key of {} bytes", key.len());
+    let end = match key.first() {
+        Some(&KIND_ID) => 17,
+        Some(&KIND_URL) => {
+            let len = key.get(1..5).ok_or_else(bad)?;
+            5 + u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize
+        }
+        _ => return Err(bad()),
+    };
+    if key.len() != end + 10 {
+        return Err(bad());
+    }
+    Ok((&key[..end], &key[end + 1..end + 9], key[end + 9]))
+}
+
+/// The request prefixes a URL key lies under: SURT ‖ 0, with and without
+/// its time. When some SURT holds a NUL byte, URLs match by bytes, so every
+/// prefix of the key that ends at a NUL byte (or eight bytes after one).
+fn url_groups(url_key: &[u8], nul_surts: bool) -> Result<Vec<&[u8]>, String> {
+    if !nul_surts {
+        let untimed = url_group(url_key, false)?;
+        let timed = url_group(url_key, true)?;
+        return Ok(vec![untimed, timed]);
+    }
+    let mut groups = Vec::new();
+    for (at, _) in url_key
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == keys::SURT_TERMINATOR)
+    {
+        groups.push(&url_key[..at + 1]);
+        if let Some(timed) = url_key.get(..at + 9) {
+            groups.push(timed);
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
+}
+
+/// Pushes the join entries of a revisit later revisits may find.
+fn push_entries(
+    join: &mut ExternalSorter,
+    phase: u8,
+    seq: &[u8],
+    annotated: &Annotated,
+    revisit: &PreparedCapture,
+    entry: Entry,
+    nul_surts: bool,
+) -> Result<(), String> {
+    let value = encode_entry(entry);
+    let id = revisit.capture_id.to_be_bytes();
+    if annotated.wanted_by_id {
+        join.push(join_key(KIND_ID, &id, phase, seq, TAG_ENTRY), value.clone())
+            .map_err(run_err)?;
+    }
+    if !revisit.record.surt.is_empty() && (annotated.wanted_by_target || nul_surts) {
+        let mut url_key = url_prefix(&revisit.record.surt, Some(revisit.record.capture_time));
+        url_key.extend_from_slice(&id);
+        let item = cat(&[&(url_key.len() as u32).to_be_bytes(), &url_key, &value]);
+        for group in url_groups(&url_key, nul_surts)? {
+            join.push(
+                join_key(KIND_URL, group, phase, seq, TAG_ENTRY),
+                item.clone(),
+            )
+            .map_err(run_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether an undecided revisit's URL lookup goes through the join: its
+/// prefix, when the lookup can matter and may see resolved revisits.
+fn url_request(
+    annotated: &Annotated,
+    revisit: &PreparedCapture,
+    nul_surts: bool,
+) -> Option<Vec<u8>> {
+    let (surt, time) = revisit.revisit.as_ref()?.target.as_ref()?;
+    let dynamic = match annotated.target {
+        TargetAnswer::Dynamic(_) => true,
+        TargetAnswer::None => nul_surts,
+        TargetAnswer::Static(_) => false,
+    };
+    (dynamic && annotated.digest.is_none() && annotated.id.is_none())
+        .then(|| url_prefix(surt, *time))
 }
 
 /// Phase 3: passes over the revisits in capture-id order until one resolves
-/// nothing; each pass's unresolved revisits are the next pass's run.
+/// nothing; each pass's unresolved revisits are the next pass's run. Within
+/// a pass a revisit sees the revisits resolved before it (chain links):
+/// rounds of merge joins decide, each, every revisit whose links before it
+/// are decided — one round per link of a chain inside the pass. What earlier
+/// passes resolved is kept as join runs (`earlier`). Returns the counts and
+/// the runs of every revisit (key: capture id ‖ pass ‖ sequence; value: scan
+/// record).
 fn passes(
     dir: &Path,
     mut pending: PathBuf,
@@ -846,171 +1069,432 @@ fn passes(
     budget: usize,
 ) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), String> {
     let mut counts = RevisitCounts::default();
-    let mut added = Added::default();
-    let mut resolved = ExternalSorter::new(dir, "resolved", (budget / 2).max(1));
+    let mut earlier: Vec<(PathBuf, provindex_runs::RunInfo)> = Vec::new();
+    let mut resolved = ExternalSorter::new(dir, "resolved", (budget / 4).max(1));
     let mut pass = 0u32;
     loop {
         pass += 1;
-        let next = dir.join(format!("pass-{pass:05}.run"));
-        let name = next.display().to_string();
-        let file = File::create(&next).map_err(|e| format!("{name}: {e}"))?;
-        let mut unresolved = RunWriter::new(file, &name).map_err(run_err)?;
-        let mut before = 0u64;
+        let mut round = 0u32;
+        loop {
+            round += 1;
+            let next = dir.join(format!("pass-{pass:05}-{round:05}.run"));
+            let undecided = run_round(
+                dir,
+                &pending,
+                &next,
+                &earlier,
+                (pass, round),
+                nul_surts,
+                budget,
+            )?;
+            let _ = std::fs::remove_file(&pending);
+            pending = next;
+            if undecided == 0 {
+                break;
+            }
+        }
+        // The pass is decided: its resolved revisits go to the output and
+        // become entries for later passes; the unresolved are the next pass.
+        let mut added =
+            ExternalSorter::new(dir, &format!("earlier-{pass:05}"), (budget / 4).max(1));
+        let dups_path = dir.join(format!("dups-{pass:05}.run"));
+        let dups_name = dups_path.display().to_string();
+        let file = File::create(&dups_path).map_err(|e| format!("{dups_name}: {e}"))?;
+        let mut dups = RunWriter::new(file, &dups_name).map_err(run_err)?;
+        let mut reps = Reps::default();
+        let mut last_dup: Option<[u8; 16]> = None;
+        let (mut before, mut left) = (0u64, 0u64);
         for row in provindex_runs::open_file(&pending).map_err(run_err)? {
             let (seq, value) = row.map_err(run_err)?;
             before += 1;
-            let annotated = Annotated::decode(&value)?;
-            let (key, mut revisit) = annotated.capture()?;
-            let Some(reference) = revisit.revisit.as_ref() else {
-                continue;
-            };
-            let mut content = None;
-            if let Some(original) = reference.refers_to_capture {
-                content = annotated.id.or_else(|| added.by_id.get(&original).copied());
-            }
-            if content.is_none() {
-                content = annotated.digest;
-            }
-            if content.is_none()
-                && let Some((surt, time)) = &reference.target
-            {
-                content = match &annotated.target {
-                    TargetAnswer::Static(content) => Some(*content),
-                    TargetAnswer::Dynamic(candidates) => {
-                        dynamic_url_content(candidates, &url_prefix(surt, *time), &added.by_url)
-                    }
-                    TargetAnswer::None if nul_surts => {
-                        dynamic_url_content(&[], &url_prefix(surt, *time), &added.by_url)
-                    }
-                    TargetAnswer::None => None,
-                };
-            }
-            let Some(original) = content else {
-                unresolved.push(&seq, &value).map_err(run_err)?;
-                continue;
-            };
-            match original {
-                Some(content_id) => {
-                    revisit.record.content_id = content_id.to_be_bytes().to_vec();
+            let (status, annotated) = decode_state(&value)?;
+            let (_, mut revisit) = annotated.capture()?;
+            let entry = reps.entry(revisit.capture_id, &annotated, status);
+            if let Some(entry) = entry {
+                let id = revisit.capture_id.to_be_bytes();
+                // Copies of an id are adjacent: the first found is the one.
+                if last_dup != Some(id) {
+                    dups.push(&id, &[]).map_err(run_err)?;
+                    last_dup = Some(id);
                 }
-                None => counts.without_text += 1,
+                push_entries(
+                    &mut added,
+                    PHASE_EARLIER,
+                    &seq,
+                    &annotated,
+                    &revisit,
+                    entry,
+                    nul_surts,
+                )?;
             }
-            counts.resolved += 1;
-            remember(&mut added, &annotated, &revisit, original, nul_surts);
-            let mut value = pass.to_be_bytes().to_vec();
-            value.extend_from_slice(&(key.len() as u32).to_be_bytes());
-            value.extend_from_slice(&key);
-            value.extend_from_slice(&crate::scan_record::encode(&revisit));
-            resolved.push(cat(&[&key, &seq]), value).map_err(run_err)?;
+            match status {
+                Status::Resolved(original) => {
+                    match original {
+                        Some(content_id) => {
+                            revisit.record.content_id = content_id.to_be_bytes().to_vec();
+                        }
+                        None => counts.without_text += 1,
+                    }
+                    counts.resolved += 1;
+                    let key = cat(&[&revisit.capture_id.to_be_bytes(), &pass.to_be_bytes(), &seq]);
+                    resolved
+                        .push(key, crate::scan_record::encode(&revisit))
+                        .map_err(run_err)?;
+                }
+                Status::Unresolved => left += 1,
+                Status::Undecided => {
+                    return Err(format!("revisit pass {pass}: a revisit left undecided"));
+                }
+            }
         }
-        let (info, _) = unresolved.finish().map_err(run_err)?;
+        dups.finish().map_err(run_err)?;
+        earlier.extend(added.finish().map_err(run_err)?);
+        // The next pass: the unresolved, marked when a copy of their id was
+        // resolved (it is the one later revisits find).
+        let next = dir.join(format!("pass-{:05}-00000.run", pass + 1));
+        let name = next.display().to_string();
+        let file = File::create(&next).map_err(|e| format!("{name}: {e}"))?;
+        let mut unresolved = RunWriter::new(file, &name).map_err(run_err)?;
+        let dups_rows: Rows<'_> = Box::new(
+            provindex_runs::open_file(&dups_path)
+                .map_err(run_err)?
+                .map(|r| r.map_err(run_err)),
+        );
+        let mut dups_rows = Cursor::new(dups_rows);
+        for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+            let (seq, value) = row.map_err(run_err)?;
+            let (status, mut annotated) = decode_state(&value)?;
+            if status != Status::Unresolved {
+                continue;
+            }
+            let id = capture_id_of(&annotated.record)?.to_be_bytes();
+            while let Some((row, _)) = dups_rows.peek()? {
+                if row.as_slice() >= id.as_slice() {
+                    break;
+                }
+                dups_rows.advance();
+            }
+            if dups_rows
+                .peek()?
+                .is_some_and(|(row, _)| row.as_slice() == id.as_slice())
+            {
+                annotated.dup_done = true;
+            }
+            unresolved
+                .push(&seq, &encode_state(Status::Undecided, &annotated.encode()))
+                .map_err(run_err)?;
+        }
+        unresolved.finish().map_err(run_err)?;
+        let _ = std::fs::remove_file(&dups_path);
         let _ = std::fs::remove_file(&pending);
         pending = next;
-        if info.records == 0 || info.records == before {
+        if left == 0 || left == before {
             break;
         }
     }
     // The unresolved, in capture-id order, after every pass's resolved.
     for row in provindex_runs::open_file(&pending).map_err(run_err)? {
         let (seq, value) = row.map_err(run_err)?;
-        let annotated = Annotated::decode(&value)?;
+        let (_, annotated) = decode_state(&value)?;
         counts.unresolved += 1;
         counts.without_text += 1;
-        let mut value = UNRESOLVED_PASS.to_be_bytes().to_vec();
-        value.extend_from_slice(&annotated.record);
-        let key = split_record(&annotated.record)?.0;
-        resolved.push(cat(&[&key, &seq]), value).map_err(run_err)?;
+        let (_, revisit) = annotated.capture()?;
+        let key = cat(&[
+            &revisit.capture_id.to_be_bytes(),
+            &UNRESOLVED_PASS.to_be_bytes(),
+            &seq,
+        ]);
+        resolved
+            .push(key, crate::scan_record::encode(&revisit))
+            .map_err(run_err)?;
     }
     let _ = std::fs::remove_file(&pending);
+    for (path, _) in &earlier {
+        let _ = std::fs::remove_file(path);
+    }
     Ok((counts, resolved.finish().map_err(run_err)?))
 }
 
-/// Makes a resolved revisit an original for later ones, unless a capture
-/// with its id is already an original or a revisit with its id was added.
-fn remember(
-    added: &mut Added,
-    annotated: &Annotated,
-    revisit: &PreparedCapture,
-    content: Option<u128>,
+/// One round of a pass: the pass's revisits (`state`) give the join their
+/// entries and their undecided revisits' requests; the join's answers decide
+/// every undecided revisit whose links before it are decided, into `next`.
+/// Returns how many are still undecided.
+fn run_round(
+    dir: &Path,
+    state: &Path,
+    next: &Path,
+    earlier: &[(PathBuf, provindex_runs::RunInfo)],
+    (pass, round): (u32, u32),
     nul_surts: bool,
-) {
-    if annotated.in_originals || (annotated.has_dup && !added.duplicates.insert(revisit.capture_id))
-    {
-        return;
+    budget: usize,
+) -> Result<u64, String> {
+    let tag = format!("{pass:05}-{round:05}");
+    let mut join = ExternalSorter::new(dir, &format!("join-{tag}"), (budget / 4).max(1));
+    let mut reps = Reps::default();
+    let mut requests = 0u64;
+    for row in provindex_runs::open_file(state).map_err(run_err)? {
+        let (seq, value) = row.map_err(run_err)?;
+        let (status, annotated) = decode_state(&value)?;
+        let (_, revisit) = annotated.capture()?;
+        if let Some(entry) = reps.entry(revisit.capture_id, &annotated, status) {
+            push_entries(
+                &mut join, PHASE_THIS, &seq, &annotated, &revisit, entry, nul_surts,
+            )?;
+        }
+        if status != Status::Undecided {
+            continue;
+        }
+        if let Some(original) = revisit.revisit.as_ref().and_then(|r| r.refers_to_capture)
+            && annotated.id.is_none()
+        {
+            requests += 1;
+            join.push(
+                join_key(
+                    KIND_ID,
+                    &original.to_be_bytes(),
+                    PHASE_THIS,
+                    &seq,
+                    TAG_REQUEST,
+                ),
+                Vec::new(),
+            )
+            .map_err(run_err)?;
+        }
+        if let Some(prefix) = url_request(&annotated, &revisit, nul_surts) {
+            requests += 1;
+            join.push(
+                join_key(KIND_URL, &prefix, PHASE_THIS, &seq, TAG_REQUEST),
+                Vec::new(),
+            )
+            .map_err(run_err)?;
+        }
     }
-    if annotated.wanted_by_id {
-        added.by_id.insert(revisit.capture_id, content);
+    let join = join.finish().map_err(run_err)?;
+    let mut answers = ExternalSorter::new(dir, &format!("links-{tag}"), (budget / 4).max(1));
+    if requests > 0 {
+        let runs: Vec<_> = earlier.iter().chain(&join).cloned().collect();
+        answer_links(&runs, &mut answers)?;
     }
-    if !revisit.record.surt.is_empty() && (annotated.wanted_by_target || nul_surts) {
-        let mut key = url_prefix(&revisit.record.surt, Some(revisit.record.capture_time));
-        key.extend_from_slice(&revisit.capture_id.to_be_bytes());
-        added.by_url.insert(key, content);
+    for (path, _) in &join {
+        let _ = std::fs::remove_file(path);
     }
+    let answers = answers.finish().map_err(run_err)?;
+    let name = next.display().to_string();
+    let file = File::create(next).map_err(|e| format!("{name}: {e}"))?;
+    let mut out = RunWriter::new(file, &name).map_err(run_err)?;
+    let answer_rows: Rows<'_> = Box::new(open_runs(&answers)?.map(|r| r.map_err(run_err)));
+    let mut answer_rows = Cursor::new(answer_rows);
+    let mut undecided = 0u64;
+    for row in provindex_runs::open_file(state).map_err(run_err)? {
+        let (seq, value) = row.map_err(run_err)?;
+        let (status, annotated) = decode_state(&value)?;
+        let (mut id_answer, mut url_answer) = (None, Vec::new());
+        while let Some((key, value)) = answer_rows.peek()? {
+            if key.len() != seq.len() + 1 || !key.starts_with(&seq) {
+                break;
+            }
+            let mut fields = Fields { bytes: value };
+            if key[seq.len()] == KIND_ID {
+                id_answer = Some(decode_entry(&mut fields)?);
+            } else {
+                while !fields.bytes.is_empty() {
+                    let len = fields.u32()? as usize;
+                    let url_key = fields.take(len)?.to_vec();
+                    url_answer.push((url_key, decode_entry(&mut fields)?));
+                }
+            }
+            answer_rows.advance();
+        }
+        if status != Status::Undecided {
+            out.push(&seq, &value).map_err(run_err)?;
+            continue;
+        }
+        let (_, revisit) = annotated.capture()?;
+        let decided = decide(&annotated, &revisit, id_answer, &url_answer, nul_surts);
+        let status = match decided {
+            None => {
+                undecided += 1;
+                Status::Undecided
+            }
+            Some(None) => Status::Unresolved,
+            Some(Some(content)) => Status::Resolved(content),
+        };
+        out.push(&seq, &encode_state(status, &annotated.encode()))
+            .map_err(run_err)?;
+    }
+    if let Some((key, _)) = answer_rows.peek()? {
+        return Err(format!(
+            "a chain-link answer for no revisit ({} bytes)",
+            key.len()
+        ));
+    }
+    out.finish().map_err(run_err)?;
+    for (path, _) in &answers {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(undecided)
 }
 
-/// A URL lookup under `prefix` once revisits were added under it: of the
-/// first [`TARGET_CANDIDATES`] originals and added revisits in key order
+/// The merge join of the chain links: per requested id, the first entry
+/// before the request (one of an earlier pass, else of this pass in
+/// sequence order) answers it; per requested URL prefix, the first
+/// [`TARGET_CANDIDATES`] entries in URL-key order among those before the
+/// request. Answers are keyed sequence ‖ kind.
+fn answer_links(
+    runs: &[(PathBuf, provindex_runs::RunInfo)],
+    answers: &mut ExternalSorter,
+) -> Result<(), String> {
+    let mut group: Vec<u8> = Vec::new();
+    let mut first: Option<Entry> = None;
+    let mut under: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
+    for row in open_runs(runs)? {
+        let (key, value) = row.map_err(run_err)?;
+        let (this_group, seq, tag) = split_join_key(&key)?;
+        if this_group != group.as_slice() {
+            group = this_group.to_vec();
+            first = None;
+            under.clear();
+        }
+        let kind = group[0];
+        match (kind, tag) {
+            (KIND_ID, TAG_ENTRY) => {
+                if first.is_none() {
+                    first = Some(decode_entry(&mut Fields { bytes: &value })?);
+                }
+            }
+            (KIND_ID, _) => {
+                if let Some(entry) = first {
+                    answers
+                        .push(cat(&[seq, &[KIND_ID]]), encode_entry(entry))
+                        .map_err(run_err)?;
+                }
+            }
+            (_, TAG_ENTRY) => {
+                let mut fields = Fields { bytes: &value };
+                let len = fields.u32()? as usize;
+                let url_key = fields.take(len)?.to_vec();
+                under.insert(url_key, decode_entry(&mut fields)?);
+                if under.len() > TARGET_CANDIDATES {
+                    under.pop_last();
+                }
+            }
+            _ => {
+                if !under.is_empty() {
+                    let mut out = Vec::new();
+                    for (url_key, entry) in &under {
+                        out.extend_from_slice(&(url_key.len() as u32).to_be_bytes());
+                        out.extend_from_slice(url_key);
+                        out.extend_from_slice(&encode_entry(*entry));
+                    }
+                    answers
+                        .push(cat(&[seq, &[KIND_URL]]), out)
+                        .map_err(run_err)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An undecided revisit's resolution by the rules of [`crate::revisits`],
+/// given its chain-link answers: `None` while a link before it is undecided,
+/// else `Some(None)` (not found) or `Some(Some(content))`.
+fn decide(
+    annotated: &Annotated,
+    revisit: &PreparedCapture,
+    id_answer: Option<Entry>,
+    url_answer: &[(Vec<u8>, Entry)],
+    nul_surts: bool,
+) -> Option<Option<Option<u128>>> {
+    let Some(reference) = revisit.revisit.as_ref() else {
+        return Some(None);
+    };
+    let mut content = None;
+    if reference.refers_to_capture.is_some() {
+        content = match (annotated.id, id_answer) {
+            (Some(content), _) => Some(content),
+            (None, Some(Entry::Known(content))) => Some(content),
+            (None, Some(Entry::Unknown)) => return None,
+            (None, None) => None,
+        };
+    }
+    if content.is_none() {
+        content = annotated.digest;
+    }
+    if content.is_none() && reference.target.is_some() {
+        content = match &annotated.target {
+            TargetAnswer::Static(content) => Some(*content),
+            TargetAnswer::Dynamic(candidates) => url_content(candidates, url_answer)?,
+            TargetAnswer::None if nul_surts => url_content(&[], url_answer)?,
+            TargetAnswer::None => None,
+        };
+    }
+    Some(content)
+}
+
+/// A URL lookup once revisits may lie under its prefix: of the first
+/// [`TARGET_CANDIDATES`] originals and resolved revisits in key order
 /// (originals first on equal keys), the first with text, else `Some(None)`
-/// when there is any, else `None`.
-fn dynamic_url_content(
+/// when there is any, else `None` — and `None` outside while an undecided
+/// revisit comes first (it may or may not count).
+fn url_content(
     originals: &[(Vec<u8>, Option<u128>)],
-    prefix: &[u8],
-    added_urls: &BTreeMap<Vec<u8>, Option<u128>>,
-) -> Option<Option<u128>> {
-    let mut candidates: Vec<(&[u8], Option<u128>)> =
-        originals.iter().map(|(k, v)| (k.as_slice(), *v)).collect();
-    candidates.extend(
-        added_urls
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(TARGET_CANDIDATES)
-            .map(|(k, v)| (k.as_slice(), *v)),
-    );
+    resolved: &[(Vec<u8>, Entry)],
+) -> Option<Option<Option<u128>>> {
+    let mut candidates: Vec<(&[u8], Entry)> = originals
+        .iter()
+        .map(|(k, v)| (k.as_slice(), Entry::Known(*v)))
+        .collect();
+    candidates.extend(resolved.iter().map(|(k, e)| (k.as_slice(), *e)));
     candidates.sort_by(|a, b| a.0.cmp(b.0));
     candidates.truncate(TARGET_CANDIDATES);
     let mut found = None;
-    for (_, content) in candidates {
-        match content {
-            Some(content) => return Some(Some(content)),
-            None => found = Some(None),
+    for (_, entry) in candidates {
+        match entry {
+            Entry::Unknown => return None,
+            Entry::Known(Some(content)) => return Some(Some(Some(content))),
+            Entry::Known(None) => found = Some(None),
         }
     }
-    found
+    Some(found)
 }
 
-/// Phase 4: the revisits in scan-key order; revisits sharing a capture id
+/// Phase 4: the revisits in scan-key order. Revisits sharing a capture id
 /// get their scan keys in the order a one-pass build adds them (by pass,
-/// then key), as the in-memory stage assigned them.
+/// then sequence), as the in-memory stage assigned them: the keys, read in
+/// order from `keys`, are zipped with the revisits sorted by capture id,
+/// pass and sequence — both runs group the copies of an id together.
 fn emit_in_key_order<E>(
+    keys_run: &Path,
     resolved: &[(PathBuf, provindex_runs::RunInfo)],
     fail: &impl Fn(String) -> E,
     emit: &mut impl FnMut(Vec<u8>, PreparedCapture) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut group: Vec<(u32, Vec<u8>, PreparedCapture)> = Vec::new();
-    let mut flush = |group: &mut Vec<(u32, Vec<u8>, PreparedCapture)>| -> Result<(), E> {
-        let keys: Vec<Vec<u8>> = group.iter().map(|(_, key, _)| key.clone()).collect();
-        group.sort_by_key(|(pass, _, _)| *pass);
-        for (key, (_, _, revisit)) in keys.into_iter().zip(group.drain(..)) {
-            emit(key, revisit)?;
+    let mut revisits = open_runs(resolved).map_err(fail)?;
+    for row in provindex_runs::open_file(keys_run).map_err(|e| fail(run_err(e)))? {
+        let (_, key) = row.map_err(|e| fail(run_err(e)))?;
+        let (_, record) = revisits
+            .next()
+            .ok_or_else(|| fail("fewer resolved revisits than scan keys".to_string()))?
+            .map_err(|e| fail(run_err(e)))?;
+        let revisit = crate::scan_record::decode(&record).map_err(&fail)?;
+        if key.get(..16) != Some(&revisit.capture_id.to_be_bytes()[..]) {
+            return Err(fail(format!(
+                "scan key of capture {:032x} given to capture {:032x}",
+                u128::from_be_bytes(
+                    key.get(..16)
+                        .and_then(|k| k.try_into().ok())
+                        .unwrap_or([0; 16])
+                ),
+                revisit.capture_id
+            )));
         }
-        Ok(())
-    };
-    for row in open_runs(resolved).map_err(fail)? {
-        let (_, value) = row.map_err(|e| fail(run_err(e)))?;
-        let pass = value
-            .get(..4)
-            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
-            .ok_or_else(|| fail("a resolved revisit without its pass".to_string()))?;
-        let (key, revisit) = split_record(&value[4..]).map_err(fail)?;
-        if group
-            .first()
-            .is_some_and(|(_, _, first)| first.capture_id != revisit.capture_id)
-        {
-            flush(&mut group)?;
-        }
-        group.push((pass, key, revisit));
+        emit(key, revisit)?;
     }
-    flush(&mut group)
+    if revisits.next().is_some() {
+        return Err(fail("more resolved revisits than scan keys".to_string()));
+    }
+    Ok(())
 }
 
 /// The in-memory resolution this module replaced (every revisit, the
@@ -1018,6 +1502,8 @@ fn emit_in_key_order<E>(
 /// the bounded one is compared with.
 #[cfg(test)]
 mod reference {
+    use std::collections::{HashMap, HashSet};
+
     use super::*;
 
     /// Resolves `revisits` (any order) against the lookup runs. Returns them in
@@ -1263,6 +1749,8 @@ mod reference {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{HashMap, HashSet};
+
     use provindex_index::records::CaptureRecord;
 
     use super::*;
@@ -1597,6 +2085,38 @@ mod tests {
             prepared.record.capture_time = 100 * (1 + g.below(3) as i64);
             revisits.push((key, prepared));
         }
+        if seed % 3 == 2 {
+            // Long chains: each revisit names one generated before it (in
+            // random capture-id order, so links point either way: within a
+            // pass and across passes), by id or by its URL and time.
+            for i in 1..revisits.len() {
+                let j = if g.below(4) > 0 {
+                    i - 1
+                } else {
+                    g.below(i as u64) as usize
+                };
+                let (id, surt, time) = {
+                    let p = &revisits[j].1;
+                    (p.capture_id, p.record.surt.clone(), p.record.capture_time)
+                };
+                let reference = revisits[i].1.revisit.as_mut().expect("a revisit");
+                reference.payload_digest = None;
+                match g.below(3) {
+                    0 => {
+                        reference.refers_to_capture = None;
+                        reference.target = Some((surt, (g.below(3) > 0).then_some(time)));
+                    }
+                    1 => {
+                        reference.refers_to_capture = Some(id);
+                        reference.target = Some((surt, Some(time)));
+                    }
+                    _ => {
+                        reference.refers_to_capture = Some(id);
+                        reference.target = None;
+                    }
+                }
+            }
+        }
         revisits.sort_by(|a, b| a.0.cmp(&b.0));
         ids.sort();
         digests.sort();
@@ -1607,6 +2127,7 @@ mod tests {
     #[test]
     fn bounded_resolution_with_spilled_runs_equals_the_in_memory_one() {
         let (mut chained, mut duplicated, mut resolved) = (0, 0, 0);
+        let mut longest = 0;
         for seed in 0..400 {
             let (revisits, ids, digests, targets) = corpus(seed);
             let (expected, expected_counts) = in_memory(&revisits, &ids, &digests, &targets);
@@ -1632,11 +2153,30 @@ mod tests {
                 })
                 .count();
             duplicated += revisits.len() - revisit_ids.len();
+            // The longest chain by record id among revisits.
+            let names: HashMap<u128, u128> = revisits
+                .iter()
+                .filter_map(|(_, p)| Some((p.capture_id, p.revisit.as_ref()?.refers_to_capture?)))
+                .collect();
+            for start in names.keys() {
+                let (mut at, mut links) = (*start, 0);
+                while let Some(next) = names.get(&at)
+                    && links < revisits.len()
+                {
+                    at = *next;
+                    links += 1;
+                }
+                // A cycle is not a chain.
+                if links < revisits.len() {
+                    longest = longest.max(links);
+                }
+            }
             resolved += counts.resolved;
         }
         // The generator exercises what it is for.
         assert!(chained > 100, "{chained} chain links");
         assert!(duplicated > 100, "{duplicated} duplicated record ids");
         assert!(resolved > 1000, "{resolved} resolved");
+        assert!(longest >= 8, "longest chain {longest}");
     }
 }
