@@ -148,6 +148,22 @@ fn ids(response: &DrawSampleResponse) -> Vec<String> {
         .collect()
 }
 
+/// Every stored row of the index (decompressed), keys and values, as
+/// lower-case text.
+fn stored_text(index: &Path) -> String {
+    let mut stored = Vec::new();
+    IndexReader::open(index)
+        .expect("open index")
+        .for_each_stored_row(|_, key, value| {
+            stored.extend_from_slice(key);
+            stored.push(0);
+            stored.extend_from_slice(value);
+            stored.push(0);
+        })
+        .expect("walk");
+    String::from_utf8_lossy(&stored).to_lowercase()
+}
+
 async fn find(
     channel: &Channel,
     kind: &str,
@@ -187,17 +203,7 @@ async fn planted_personal_data_is_counted_found_by_keyed_hash_and_never_stored_i
         "4111 1111 1111 1111",
     ];
     {
-        let reader = IndexReader::open(&index).expect("open index");
-        let mut stored = Vec::new();
-        reader
-            .for_each_stored_row(|_, key, value| {
-                stored.extend_from_slice(key);
-                stored.push(0);
-                stored.extend_from_slice(value);
-                stored.push(0);
-            })
-            .expect("walk");
-        let stored = String::from_utf8_lossy(&stored).to_lowercase();
+        let stored = stored_text(&index);
         assert!(
             stored.contains("harbour dredging starts in june"),
             "control"
@@ -232,17 +238,7 @@ async fn planted_personal_data_is_counted_found_by_keyed_hash_and_never_stored_i
             .output()
             .expect("run provindex index");
         common::succeeded(&output, "index early.jsonl");
-        let mut stored = Vec::new();
-        IndexReader::open(&early)
-            .expect("open index")
-            .for_each_stored_row(|_, key, value| {
-                stored.extend_from_slice(key);
-                stored.push(0);
-                stored.extend_from_slice(value);
-                stored.push(0);
-            })
-            .expect("walk");
-        let stored = String::from_utf8_lossy(&stored).to_lowercase();
+        let stored = stored_text(&early);
         assert!(
             stored.contains("note 110105194912310021 "),
             "look-alike kept"

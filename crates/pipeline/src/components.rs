@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use provindex_runs::{ExternalSorter, Merge, Record, RunError, RunReader, RunWriter};
 
-use crate::tasks::TaskError;
+use crate::tasks::{TaskError, id_of, time_of};
 
 /// Rounds of hooking before the stage gives up. A chain of n contents
 /// takes about log2(n) rounds; a graph that is not done after this many is
@@ -626,18 +626,6 @@ fn member_row(row: Result<Record, RunError>) -> Result<(u128, u128, i64), TaskEr
         id_of(&key[16..], "member id")?,
         time_of(&value, "member time")?,
     ))
-}
-
-fn id_of(bytes: &[u8], what: &str) -> Result<u128, TaskError> {
-    <[u8; 16]>::try_from(bytes)
-        .map(u128::from_be_bytes)
-        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 16", bytes.len())))
-}
-
-fn time_of(bytes: &[u8], what: &str) -> Result<i64, TaskError> {
-    <[u8; 8]>::try_from(bytes)
-        .map(i64::from_be_bytes)
-        .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 8", bytes.len())))
 }
 
 #[cfg(test)]

@@ -865,13 +865,13 @@ fn scan(
     Ok(result)
 }
 
-fn id_of(bytes: &[u8], what: &str) -> Result<u128, TaskError> {
+pub(crate) fn id_of(bytes: &[u8], what: &str) -> Result<u128, TaskError> {
     <[u8; 16]>::try_from(bytes)
         .map(u128::from_be_bytes)
         .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 16", bytes.len())))
 }
 
-fn time_of(bytes: &[u8], what: &str) -> Result<i64, TaskError> {
+pub(crate) fn time_of(bytes: &[u8], what: &str) -> Result<i64, TaskError> {
     <[u8; 8]>::try_from(bytes)
         .map(i64::from_be_bytes)
         .map_err(|_| TaskError::Permanent(format!("{what}: {} bytes, expected 8", bytes.len())))
