@@ -569,3 +569,159 @@ fn info_tables_accounts_for_every_row_and_byte() {
         assert!(count(&table(name)["sst_bytes"]) > 0, "{name}: {value}");
     }
 }
+
+/// `info` on a local publication (`index --index-partitions 4 --out DIR`):
+/// the whole index's manifest (the one-partition build's), its partitions
+/// as `publication.json` lists them with their own counts, and with
+/// `--tables` the tables of every partition; a directory that is neither a
+/// publication nor an index is refused naming what was looked for.
+#[test]
+fn info_describes_a_local_publication_of_partitions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let build = |out: &std::path::Path, extra: &[&str]| {
+        let output = Command::new(provindex_bin())
+            .arg("index")
+            .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
+            .arg("--out")
+            .arg(out)
+            .args(["--built-at", "0"])
+            .args(extra)
+            .output()
+            .expect("index");
+        assert!(output.status.success(), "{output:?}");
+    };
+    let info = |args: &[&str], index: &std::path::Path| {
+        Command::new(provindex_bin())
+            .arg("info")
+            .args(args)
+            .arg(index)
+            .output()
+            .expect("info")
+    };
+    let info_json = |index: &std::path::Path| -> serde_json::Value {
+        let output = info(&["--json", "--tables"], index);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).expect("json")
+    };
+    let one = dir.path().join("one");
+    build(&one, &[]);
+    let published = dir.path().join("published");
+    build(&published, &["--index-partitions", "4"]);
+    let whole = info_json(&one);
+    let parts = info_json(&published);
+    assert!(whole.get("publication").is_none(), "{whole}");
+    for key in [
+        "digest",
+        "format_version",
+        "sketch_spec",
+        "captures",
+        "contents",
+        "urls",
+        "clusters",
+        "clustered_contents",
+    ] {
+        assert_eq!(parts[key], whole[key], "{key}");
+    }
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("a count: {v}"));
+    assert!(count(&whole["captures"]) > 100, "{whole}");
+
+    // Partitions as publication.json lists them: contiguous chunks, sizes
+    // of the files on disk, owned counts adding up to the index's.
+    let listed = parts["publication"]["partitions"]
+        .as_array()
+        .expect("partitions");
+    assert_eq!(listed.len(), 4, "{parts}");
+    let publication: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(published.join("publication.json")).expect("publication.json"),
+    )
+    .expect("json");
+    let (mut next_chunk, mut sums) = (0, [0u64; 3]);
+    for (n, partition) in listed.iter().enumerate() {
+        assert_eq!(partition["id"], format!("p{n:04}"));
+        assert_eq!(count(&partition["chunks"]["start"]), next_chunk);
+        next_chunk = count(&partition["chunks"]["end"]);
+        let files = publication["partitions"][n]["files"]
+            .as_array()
+            .expect("files");
+        assert_eq!(count(&partition["files"]), files.len() as u64);
+        let on_disk: u64 = files
+            .iter()
+            .map(|f| {
+                let path = published.join(f["path"].as_str().expect("path"));
+                std::fs::metadata(&path).expect("listed file").len()
+            })
+            .sum();
+        assert_eq!(count(&partition["bytes"]), on_disk, "{partition}");
+        for (sum, key) in sums.iter_mut().zip(["captures", "contents", "urls"]) {
+            *sum += count(&partition[key]);
+        }
+    }
+    assert_eq!(next_chunk, 256);
+    assert_eq!(
+        sums,
+        ["captures", "contents", "urls"].map(|key| count(&whole[key]))
+    );
+
+    // Tables of every partition: each URL and content row once, each
+    // capture at least once (a content's partition holds copies).
+    let table = |value: &serde_json::Value, name: &str| {
+        value["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("no table {name}: {value}"))
+            .clone()
+    };
+    assert_eq!(count(&table(&parts, "urls")["rows"]), count(&whole["urls"]));
+    assert_eq!(
+        count(&table(&parts, "contents")["rows"]),
+        count(&whole["contents"])
+    );
+    assert!(count(&table(&parts, "captures")["rows"]) >= count(&whole["captures"]));
+    assert_eq!(count(&table(&parts, "meta")["rows"]), 4);
+    let per_partition: u64 = listed
+        .iter()
+        .map(|p| count(&table(p, "captures")["sst_bytes"]))
+        .sum();
+    assert_eq!(
+        count(&table(&parts, "captures")["sst_bytes"]),
+        per_partition
+    );
+
+    // The text form says what it is.
+    let text = info(&[], &published);
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("published: 4 partition(s)"), "{text}");
+    assert_eq!(summary_value(&text, "digest"), whole["digest"]);
+    for n in 0..4 {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("p{n:04} "))),
+            "{text}"
+        );
+    }
+
+    // Neither a publication nor an index: the path and what was looked for.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let unfinished = dir.path().join("unfinished");
+    std::fs::create_dir_all(unfinished.join("partitions")).expect("mkdir");
+    let missing = dir.path().join("missing");
+    for (path, expected) in [
+        (
+            &empty,
+            "not an index: found neither publication.json (a published index) nor CURRENT",
+        ),
+        (&unfinished, "holds partitions/ but no publication.json"),
+        (&missing, "no such directory"),
+    ] {
+        let output = info(&[], path);
+        assert!(!output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{}: {expected}", path.display())),
+            "{stderr}"
+        );
+    }
+}

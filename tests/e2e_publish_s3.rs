@@ -207,7 +207,15 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
         "{}",
         String::from_utf8_lossy(&info.stderr)
     );
-    let remote_manifest: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    let mut remote_manifest: serde_json::Value =
+        serde_json::from_slice(&info.stdout).expect("json");
+    // A publication is described too: its one partition as listed.
+    let described = remote_manifest
+        .as_object_mut()
+        .and_then(|m| m.remove("publication"))
+        .expect("the publication described");
+    assert_eq!(described["partitions"][0]["id"], partition.id.as_str());
+    assert_eq!(described["partitions"][0]["bytes"], partition.bytes);
     assert_eq!(remote_manifest, manifest);
 
     // Served from S3 (through a cache) and from the local directory: identical answers.

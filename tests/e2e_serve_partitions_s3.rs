@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -248,6 +249,39 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     let local = tmp.path().join("local4");
     let output = index(local.to_str().expect("utf-8"), &env);
     assert!(output.status.success(), "{output:?}");
+    // `info` on the URI fetches and verifies every partition (into a cache
+    // of its own) and describes the index as on the local publication.
+    let info = |index: &OsStr| -> serde_json::Value {
+        let output = Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .arg("info")
+            .arg(index)
+            .arg("--json")
+            .arg("--cache-dir")
+            .arg(tmp.path().join("info-cache"))
+            .output()
+            .expect("run provindex info");
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).expect("info json")
+    };
+    let (from_s3, from_dir) = (info(OsStr::new(URI)), info(local.as_os_str()));
+    assert_eq!(from_s3["digest"], publication.index.digest.as_str());
+    assert_eq!(from_s3["captures"], publication.index.captures);
+    assert_eq!(from_s3["digest"], from_dir["digest"]);
+    // Same partitions, ranges and owned rows (file sizes are the builds' own).
+    let listed = |info: &serde_json::Value| -> Vec<serde_json::Value> {
+        let partitions = info["publication"]["partitions"].as_array();
+        partitions
+            .expect("partitions")
+            .iter()
+            .map(|p| {
+                let keys = ["id", "key_range", "chunks", "captures", "contents", "urls"];
+                serde_json::Value::Array(keys.iter().map(|k| p[*k].clone()).collect())
+            })
+            .collect()
+    };
+    assert_eq!(listed(&from_s3).len(), 4);
+    assert_eq!(listed(&from_s3), listed(&from_dir));
     // Serve the first partition that answers some of URLS with captures
     // (which one depends on the key hash).
     let mut chosen = None;

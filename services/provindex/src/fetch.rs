@@ -300,6 +300,15 @@ fn check_local_files(
 /// partition it lists ([`resolve_partitions`]), opened as one index whose
 /// digest must be the publication's (`PartitionedIndex`).
 pub fn open_whole(index: &Path, cache_dir: Option<&Path>) -> anyhow::Result<PartitionedIndex> {
+    Ok(open_described(index, cache_dir)?.0)
+}
+
+/// [`open_whole`], with the publication it was opened from (`None` for an
+/// index directory).
+pub fn open_described(
+    index: &Path,
+    cache_dir: Option<&Path>,
+) -> anyhow::Result<(PartitionedIndex, Option<publish::Publication>)> {
     let text = index.to_string_lossy();
     if publication_of(index)?.is_none() {
         anyhow::ensure!(
@@ -307,12 +316,38 @@ pub fn open_whole(index: &Path, cache_dir: Option<&Path>) -> anyhow::Result<Part
             "{text} holds no {} (not published, or still being published)",
             publish::PUBLICATION_FILE
         );
+        check_local_index(index)?;
         let reader = IndexReader::open(index)
             .with_context(|| format!("opening index {}", index.display()))?;
-        return Ok(PartitionedIndex::whole(reader));
+        return Ok((PartitionedIndex::whole(reader), None));
     }
     let local = resolve_partitions(index, cache_dir, None)?;
     let dirs: Vec<PathBuf> = local.partitions.into_iter().map(|(_, dir)| dir).collect();
-    PartitionedIndex::open(index, &dirs, Some(&local.publication.index.digest))
-        .with_context(|| format!("opening the partitions of {text}"))
+    let whole = PartitionedIndex::open(index, &dirs, Some(&local.publication.index.digest))
+        .with_context(|| format!("opening the partitions of {text}"))?;
+    Ok((whole, Some(local.publication)))
+}
+
+/// Refuses a local path that is neither a publication nor an index
+/// directory, saying what was looked for: `publication.json` (a published
+/// index) or `CURRENT` (the RocksDB database `IndexReader` opens).
+fn check_local_index(index: &Path) -> anyhow::Result<()> {
+    let path = index.display();
+    let publication = publish::PUBLICATION_FILE;
+    anyhow::ensure!(
+        index.is_dir(),
+        "{path}: no such directory (an index is a directory holding {publication} or an index database)"
+    );
+    if index.join("CURRENT").is_file() {
+        return Ok(());
+    }
+    // Partitions without their manifest: a publication not (yet) written
+    // whole; `publication.json` is written last.
+    anyhow::ensure!(
+        !index.join("partitions").is_dir(),
+        "{path}: holds partitions/ but no {publication}: a publication still being written, or one whose build stopped before publishing"
+    );
+    anyhow::bail!(
+        "{path}: not an index: found neither {publication} (a published index) nor CURRENT (an index database)"
+    )
 }

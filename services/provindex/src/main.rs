@@ -5,6 +5,7 @@ mod audit_cmd;
 mod client;
 mod export;
 mod fetch;
+mod info_cmd;
 mod jobs;
 mod lineage_cmd;
 mod lookup;
@@ -139,8 +140,9 @@ enum Command {
     Lineage(lineage_cmd::LineageArgs),
     /// Print an index's manifest: counts, parameters, crawls, digest.
     Info {
-        /// A local index directory, or a published index's URI (fetched
-        /// and verified into --cache-dir, as `serve` does).
+        /// A local index directory, a local publication directory (its
+        /// publication.json and partitions), or a published index's URI
+        /// (fetched and verified into --cache-dir, as `serve` does).
         index: PathBuf,
         #[arg(long)]
         json: bool,
@@ -251,7 +253,7 @@ fn main() -> ExitCode {
             json,
             cache_dir,
             tables,
-        } => run_info(index, json, cache_dir, tables),
+        } => info_cmd::run(index, json, cache_dir, tables),
         Command::Export(args) => export::run_export(args),
         Command::Report(args) => export::run_report(args),
         Command::Compensation(args) => export::run_compensation(args),
@@ -412,81 +414,6 @@ pub(crate) async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-fn run_info(
-    index: PathBuf,
-    json: bool,
-    cache_dir: Option<PathBuf>,
-    tables: bool,
-) -> anyhow::Result<()> {
-    let local = fetch::resolve(&index, cache_dir.as_deref())?;
-    let reader = IndexReader::open(&local.dir)
-        .with_context(|| format!("opening index {}", local.dir.display()))?;
-    local.check(reader.manifest())?;
-    let m = reader.manifest();
-    let sizes = if tables {
-        reader
-            .table_sizes()
-            .with_context(|| format!("walking index {}", index.display()))?
-    } else {
-        Vec::new()
-    };
-    if json {
-        let mut value = serde_json::to_value(m)?;
-        if tables {
-            value["tables"] = serde_json::to_value(&sizes)?;
-        }
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    println!("index: {}", index.display());
-    println!("format version: {}", m.format_version);
-    println!("normalization version: {}", m.normalization_version);
-    println!("crawls: {}", m.crawls.join(", "));
-    println!("inputs: {}", m.inputs.len());
-    println!("built at: {}", m.built_at);
-    println!("captures: {}", m.captures);
-    println!("contents: {}", m.contents);
-    println!("urls: {}", m.urls);
-    println!("read errors: {}", m.read_errors);
-    println!("duplicate capture ids skipped: {}", m.duplicate_captures);
-    println!(
-        "near-duplicate clusters: {} ({} contents)",
-        m.clusters, m.clustered_contents
-    );
-    println!("sketch spec: {}", m.sketch_spec);
-    println!("digest: {}", m.digest);
-    if tables {
-        let per_capture = |bytes: u64| bytes as f64 / m.captures.max(1) as f64;
-        println!(
-            "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12}",
-            "table", "rows", "key bytes", "value bytes", "sst bytes", "sst/capture"
-        );
-        let mut total = 0;
-        for size in &sizes {
-            total += size.sst_bytes;
-            println!(
-                "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12.1}",
-                size.table,
-                size.rows,
-                size.key_bytes,
-                size.value_bytes,
-                size.sst_bytes,
-                per_capture(size.sst_bytes)
-            );
-        }
-        println!(
-            "{:<18} {:>12} {:>14} {:>14} {:>14} {:>12.1}",
-            "all",
-            "",
-            "",
-            "",
-            total,
-            per_capture(total)
-        );
-    }
-    Ok(())
 }
 
 /// `--metrics-listen ADDR` of every role: binds it (announced as `metrics
