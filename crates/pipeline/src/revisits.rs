@@ -678,7 +678,8 @@ struct Annotated {
     in_originals: bool,
     wanted_by_id: bool,
     wanted_by_target: bool,
-    /// Another revisit has its capture id (a duplicate record).
+    /// Another revisit has its capture id (a duplicate record): only such
+    /// a revisit's id goes to a pass's `dups` run or is looked up in it.
     has_dup: bool,
     /// A revisit with its capture id was resolved in an earlier pass: later
     /// revisits find that one, not this.
@@ -1112,8 +1113,9 @@ fn passes(
             let entry = reps.entry(revisit.capture_id, &annotated, status);
             if let Some(entry) = entry {
                 let id = revisit.capture_id.to_be_bytes();
-                // Copies of an id are adjacent: the first found is the one.
-                if last_dup != Some(id) {
+                // Only a duplicated id can mark another revisit; copies of
+                // an id are adjacent: the first found is the one.
+                if annotated.has_dup && last_dup != Some(id) {
                     dups.push(&id, &[]).map_err(run_err)?;
                     last_dup = Some(id);
                 }
@@ -1167,18 +1169,22 @@ fn passes(
             if status != Status::Unresolved {
                 continue;
             }
-            let id = capture_id_of(&annotated.record)?.to_be_bytes();
-            while let Some((row, _)) = dups_rows.peek()? {
-                if row.as_slice() >= id.as_slice() {
-                    break;
+            // Only a revisit another has the id of can find it in `dups`;
+            // the others skip decoding their record for the id.
+            if annotated.has_dup {
+                let id = capture_id_of(&annotated.record)?.to_be_bytes();
+                while let Some((row, _)) = dups_rows.peek()? {
+                    if row.as_slice() >= id.as_slice() {
+                        break;
+                    }
+                    dups_rows.advance();
                 }
-                dups_rows.advance();
-            }
-            if dups_rows
-                .peek()?
-                .is_some_and(|(row, _)| row.as_slice() == id.as_slice())
-            {
-                annotated.dup_done = true;
+                if dups_rows
+                    .peek()?
+                    .is_some_and(|(row, _)| row.as_slice() == id.as_slice())
+                {
+                    annotated.dup_done = true;
+                }
             }
             unresolved
                 .push(&seq, &encode_state(Status::Undecided, &annotated.encode()))
