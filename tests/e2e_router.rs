@@ -7,7 +7,9 @@
 //! SHA-256), GetCapture, FindWork, CheckOptOut and BatchLookup through the
 //! router must equal the single server's answer message for message. Then
 //! one partition server is killed: requests needing its partitions answer
-//! UNAVAILABLE naming the partition, the others still answer.
+//! UNAVAILABLE naming the partition, the others still answer. AuditService's
+//! DrawSample through the router (every partition's share, merged) equals
+//! the single server's for every source of the corpus, its errors included.
 
 mod common;
 
@@ -19,9 +21,11 @@ use std::process::{Child, Command, Stdio};
 use common::{ServerProcess, corpus_dir, provindex_bin, scan_warc};
 use provindex_index::partition::Partitioning;
 use provindex_proto::v1::{
-    BatchLookupRequest, CheckOptOutRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
-    LookupContentRequest, LookupUrlRequest, LookupUrlResponse, UrlMatch,
-    batch_lookup_request::Lookup, check_opt_out_request::Target, lookup_content_request::Key,
+    BatchLookupRequest, CheckOptOutRequest, DrawSampleRequest, DrawSampleResponse,
+    FindPersonalDataRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
+    LookupContentRequest, LookupUrlRequest, LookupUrlResponse, Source, SourceFailureRateRequest,
+    SourceKind, UrlMatch, audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
+    check_opt_out_request::Target, lookup_content_request::Key,
     provenance_service_client::ProvenanceServiceClient,
 };
 use tonic::transport::Channel;
@@ -792,6 +796,320 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     assert_eq!(work.code(), Code::Unavailable);
 }
 
+type Audit = AuditServiceClient<Channel>;
+
+async fn audit_client(addr: &str) -> Audit {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    AuditServiceClient::new(channel).max_decoding_message_size(64 << 20)
+}
+
+/// A DrawSample answer, or its status code and message (the router's
+/// errors must be one server's, word for word).
+async fn sample(
+    client: &mut Audit,
+    request: &DrawSampleRequest,
+) -> Result<DrawSampleResponse, (Code, String)> {
+    client
+        .draw_sample(request.clone())
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| (s.code(), s.message().to_owned()))
+}
+
+fn source(kind: SourceKind, value: &str) -> Source {
+    Source {
+        kind: kind as i32,
+        value: value.into(),
+    }
+}
+
+/// Every source the captures name: the whole index, and each crawl, input,
+/// registered domain and host.
+fn sources_of<'a>(captures: impl Iterator<Item = &'a provindex_proto::v1::Capture>) -> Vec<Source> {
+    let mut named = BTreeSet::new();
+    for c in captures {
+        named.insert((SourceKind::Crawl as i32, c.crawl.clone()));
+        if let Some(location) = &c.location {
+            named.insert((SourceKind::Input as i32, location.uri.clone()));
+        }
+        named.insert((SourceKind::Domain as i32, c.registered_domain.clone()));
+        named.insert((SourceKind::Host as i32, c.host.clone()));
+    }
+    std::iter::once(source(SourceKind::Index, ""))
+        .chain(
+            named
+                .into_iter()
+                .filter(|(_, value)| !value.is_empty())
+                .map(|(kind, value)| Source { kind, value }),
+        )
+        .collect()
+}
+
+fn content_partition(content_id: &str) -> u32 {
+    Partitioning::new(4).expect("4").of_content(
+        u128::from_str_radix(content_id, 16).expect("a content id is 32 hex characters"),
+    )
+}
+
+/// AuditService.DrawSample through a router over two servers of a
+/// 4-partition publication equals one server's over the unpartitioned
+/// index, field by field: every source of the corpus with several sizes
+/// and seeds (a whole source included, so a missing partition's contents
+/// would show), a source asked for one more than it holds
+/// (FAILED_PRECONDITION), an unknown source (NOT_FOUND), invalid requests
+/// (INVALID_ARGUMENT) and samples with texts read back from the WARCs. The
+/// calls that need the registry or the PII key answer UNIMPLEMENTED through
+/// the router, saying where to ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_samples_through_the_router_are_one_servers() {
+    let temp = tempfile::tempdir().expect("temp");
+    let dir1 = temp.path().join("whole");
+    let dir4 = temp.path().join("parted");
+    build(&dir1, &[]);
+    build(&dir4, &["--index-partitions", "4"]);
+    let single = ServerProcess::start(&dir1);
+    let low = ServerProcess::start_with(&dir4, &["--partitions", "0,1"]);
+    let high = ServerProcess::start_with(&dir4, &["--partitions", "2,3"]);
+    let router = RouterProcess::start(&[&low, &high]).expect("router starts");
+    let mut lookups = client(&single.addr).await;
+    let mut one = audit_client(&single.addr).await;
+    let mut routed = audit_client(&router.addr).await;
+
+    // The corpus's captures, from the single server: the sources they name.
+    let urls: BTreeSet<String> = warcs()
+        .iter()
+        .flat_map(|w| scan_warc(w))
+        .map(|r| r.target_uri)
+        .filter(|u| u.starts_with("http"))
+        .collect();
+    let mut captures = BTreeMap::new();
+    for url in &urls {
+        if let Ok(page) = lookups
+            .lookup_url(LookupUrlRequest {
+                url: url.clone(),
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+        {
+            for c in page.into_inner().captures {
+                captures.insert(c.capture_id.clone(), c);
+            }
+        }
+    }
+    let sources = sources_of(captures.values());
+    let kinds: BTreeSet<i32> = sources.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds.len(), 5, "every kind of source: {sources:?}");
+    assert!(sources.len() > 20, "{} sources", sources.len());
+
+    let mut compared = 0usize;
+    let mut spanning = 0usize;
+    let mut without_contents = 0usize;
+    for (i, src) in sources.iter().enumerate() {
+        let seeds = [i as u64, 0x5eed_0000_0000_0001 ^ i as u64];
+        let first = DrawSampleRequest {
+            source: Some(src.clone()),
+            n: 1,
+            seed: 0,
+            include_text: false,
+        };
+        let count = match sample(&mut one, &first).await {
+            Ok(answer) => answer.source_contents,
+            // Captures without contents (redirects, errors): NOT_FOUND.
+            Err((Code::NotFound, message)) => {
+                assert_eq!(
+                    sample(&mut routed, &first).await,
+                    Err((Code::NotFound, message)),
+                    "{first:?}"
+                );
+                without_contents += 1;
+                continue;
+            }
+            Err(e) => panic!("{src:?}: {e:?}"),
+        };
+        let count = u32::try_from(count).expect("a small corpus");
+        // Sizes up to the whole source (every content, whichever partition
+        // holds it) and one more; the whole source and its half once (the
+        // whole index's are the larger part of the test's time).
+        let sizes = [
+            BTreeSet::from([1, count.min(3), count.div_ceil(2), count, count + 1]),
+            BTreeSet::from([1, count.min(7), count.div_ceil(2).min(50)]),
+        ];
+        for (seed, sizes) in seeds.into_iter().zip(sizes) {
+            for n in sizes {
+                let request = DrawSampleRequest {
+                    source: Some(src.clone()),
+                    n,
+                    seed,
+                    include_text: false,
+                };
+                let expected = sample(&mut one, &request).await;
+                let got = sample(&mut routed, &request).await;
+                assert_eq!(got, expected, "{request:?}");
+                compared += 1;
+                match (&expected, n) {
+                    (Ok(answer), n) => {
+                        assert_eq!(answer.items.len(), n as usize, "{request:?}");
+                        let parts: BTreeSet<u32> = answer
+                            .items
+                            .iter()
+                            .map(|item| content_partition(&item.content_id))
+                            .collect();
+                        if n == count && parts.len() > 1 {
+                            spanning += 1;
+                        }
+                    }
+                    (Err((code, _)), n) => {
+                        assert_eq!(*code, Code::FailedPrecondition, "{request:?}");
+                        assert_eq!(n, count + 1, "{request:?}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        without_contents < sources.len() / 2,
+        "{without_contents} of {} sources without contents",
+        sources.len()
+    );
+    // The merge was exercised: many sources' contents lie in several
+    // partitions (a router answering from one partition fails above).
+    assert!(
+        spanning > 10,
+        "{spanning} whole-source samples span partitions"
+    );
+    // The whole index spans every partition.
+    let index = sample(
+        &mut routed,
+        &DrawSampleRequest {
+            source: Some(source(SourceKind::Index, "")),
+            n: 40,
+            seed: 17,
+            include_text: false,
+        },
+    )
+    .await
+    .expect("index sample");
+    let parts: BTreeSet<u32> = index
+        .items
+        .iter()
+        .map(|item| content_partition(&item.content_id))
+        .collect();
+    assert_eq!(parts.len(), 4, "{parts:?}");
+
+    // Texts read back from the WARCs, by each partition server.
+    for src in sources.iter().take(12) {
+        let request = DrawSampleRequest {
+            source: Some(src.clone()),
+            n: 2,
+            seed: 99,
+            include_text: true,
+        };
+        let expected = sample(&mut one, &request).await;
+        assert_eq!(sample(&mut routed, &request).await, expected, "{request:?}");
+        compared += 1;
+    }
+
+    // Errors: one server's codes and messages.
+    let unknown = |kind| DrawSampleRequest {
+        source: Some(source(kind, "no-such-source.example")),
+        n: 1,
+        seed: 1,
+        include_text: false,
+    };
+    let mut errors = vec![
+        (unknown(SourceKind::Domain), Code::NotFound),
+        (unknown(SourceKind::Host), Code::NotFound),
+        (unknown(SourceKind::Crawl), Code::NotFound),
+        (unknown(SourceKind::Input), Code::NotFound),
+    ];
+    for (n, include_text) in [(0, false), (10_001, false), (1_001, true)] {
+        errors.push((
+            DrawSampleRequest {
+                source: Some(source(SourceKind::Index, "")),
+                n,
+                seed: 1,
+                include_text,
+            },
+            Code::InvalidArgument,
+        ));
+    }
+    for bad in [
+        None,
+        Some(source(SourceKind::Unspecified, "")),
+        Some(source(SourceKind::Index, "x")),
+        Some(source(SourceKind::Domain, " ")),
+        Some(Source {
+            kind: 99,
+            value: "x".into(),
+        }),
+    ] {
+        errors.push((
+            DrawSampleRequest {
+                source: bad,
+                n: 1,
+                seed: 1,
+                include_text: false,
+            },
+            Code::InvalidArgument,
+        ));
+    }
+    for (request, code) in &errors {
+        let expected = sample(&mut one, request).await;
+        assert!(
+            matches!(&expected, Err((c, _)) if c == code),
+            "{request:?}: {expected:?}"
+        );
+        assert_eq!(sample(&mut routed, request).await, expected, "{request:?}");
+    }
+    assert!(compared > 200, "{compared} samples compared");
+
+    // The registry's and the PII key's calls: UNIMPLEMENTED, naming where.
+    let status = routed
+        .source_failure_rate(SourceFailureRateRequest::default())
+        .await
+        .expect_err("needs the registry");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(
+        status.message().contains("SourceFailureRate")
+            && status.message().contains("serve --registry DIR"),
+        "{status:?}"
+    );
+    let status = routed
+        .find_personal_data(FindPersonalDataRequest {
+            kind: "email".into(),
+            value: "someone@example.com".into(),
+        })
+        .await
+        .expect_err("needs the PII key");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("--pii-key"), "{status:?}");
+    // The value is never echoed.
+    assert!(!status.message().contains("someone@"), "{status:?}");
+
+    // A partition server down: UNAVAILABLE naming a partition it held, never
+    // a sample of the others.
+    high.kill9();
+    let down = routed
+        .draw_sample(DrawSampleRequest {
+            source: Some(source(SourceKind::Index, "")),
+            n: 1,
+            seed: 1,
+            include_text: false,
+        })
+        .await
+        .expect_err("a sample needs every partition");
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    assert!(
+        down.message().contains("partition 2 of 4") || down.message().contains("partition 3 of 4"),
+        "{down:?}"
+    );
+}
+
 const ADMIN: &str = "admin-token-0123456789";
 
 /// The opt-out registry as a service: partition servers started with
@@ -955,4 +1273,46 @@ async fn partition_servers_consult_the_registry_service() {
         by_registry > 10,
         "{by_registry} answers decided by the registry"
     );
+
+    // Samples' content opt-out verdicts consult the same registry service
+    // on the partition servers as on the single server.
+    let mut one = audit_client(&single.addr).await;
+    let mut routed = audit_client(&router.addr).await;
+    let mut reserved = 0;
+    for src in sources_of(captures.iter()) {
+        let count = match sample(
+            &mut one,
+            &DrawSampleRequest {
+                source: Some(src.clone()),
+                n: 1,
+                seed: 3,
+                include_text: false,
+            },
+        )
+        .await
+        {
+            Ok(answer) => answer.source_contents,
+            // Captures without contents: compared above.
+            Err((Code::NotFound, _)) => continue,
+            Err(e) => panic!("{src:?}: {e:?}"),
+        };
+        let request = DrawSampleRequest {
+            source: Some(src.clone()),
+            n: u32::try_from(count).expect("a small corpus"),
+            seed: 3,
+            include_text: false,
+        };
+        let expected = sample(&mut one, &request).await.expect("the whole source");
+        assert_eq!(
+            sample(&mut routed, &request).await,
+            Ok(expected.clone()),
+            "{request:?}"
+        );
+        reserved += expected
+            .items
+            .iter()
+            .filter(|item| item.content_optout_verdict == "reserved")
+            .count();
+    }
+    assert!(reserved > 0, "no sampled content reserved by the registry");
 }

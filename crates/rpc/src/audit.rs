@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use provindex_corpus::store::CorpusStore;
+use provindex_index::partition::{Partitioning, content_chunk};
 use provindex_index::records::CaptureRecord;
 use provindex_index::registry::{Actor, AuditRecord};
 use provindex_index::{IndexReader, Registry};
@@ -175,20 +176,44 @@ fn check_size(n: u32) -> Result<usize, ApiError> {
     Ok(n as usize)
 }
 
-/// The sample of `n` contents of `source` under `seed` (policy::sampling).
+/// The sample of `n` contents of `source` under `seed` (policy::sampling)
+/// over the whole index: NOT_FOUND or FAILED_PRECONDITION when the source
+/// cannot give `n` ([`check_drawn`]).
 fn draw(index: &IndexReader, source: &Source, seed: u64, n: usize) -> Result<Drawn, ApiError> {
+    let drawn = draw_share(index, source, seed, n)?;
+    check_drawn(source, n, drawn.source_contents)?;
+    Ok(drawn)
+}
+
+/// The index's own contents of `source` (their count) and the `n` smallest
+/// ranks among them, however few. A partition of a partitioned index owns
+/// the contents of its chunks and holds copies of every capture of them
+/// (`provindex_index::partition`), so whether its content is in a source
+/// is decided on it alone; the captures it owns of other partitions'
+/// contents are left to those. The whole index's sample is the `n`
+/// smallest of the partitions' shares (`router::merge`).
+fn draw_share(
+    index: &IndexReader,
+    source: &Source,
+    seed: u64,
+    n: usize,
+) -> Result<Drawn, ApiError> {
+    let owns = owned_contents(index)?;
     let mut selector = BottomN::new(seed, n);
     let mut source_contents = 0u64;
     if source.kind == pb::SourceKind::Index {
         index.for_each_content::<ApiError>(|id, _| {
-            source_contents += 1;
-            selector.offer(id);
+            if owns(id) {
+                source_contents += 1;
+                selector.offer(id);
+            }
             Ok(())
         })?;
     } else {
         let mut seen = HashSet::new();
         index.for_each_capture::<ApiError>(|_, record| {
             if let Some(content) = record.content_id()
+                && owns(content)
                 && source.holds(&record)
                 && seen.insert(content)
             {
@@ -198,6 +223,44 @@ fn draw(index: &IndexReader, source: &Source, seed: u64, n: usize) -> Result<Dra
         })?;
         source_contents = seen.len() as u64;
     }
+    let items = selector
+        .sample()
+        .into_iter()
+        .map(|id| (id, sampling::sample_rank(seed, id)))
+        .collect();
+    Ok(Drawn {
+        items,
+        source_contents,
+    })
+}
+
+/// Whether a content is the index's own: every content of an unpartitioned
+/// index, a partition's by its chunk.
+fn owned_contents(index: &IndexReader) -> Result<impl Fn(u128) -> bool, ApiError> {
+    let manifest = index.manifest();
+    let chunks = if manifest.partitions > 1 {
+        let partitioning = Partitioning::new(manifest.partitions).map_err(|reason| {
+            ApiError::Internal(format!(
+                "{}: partition {} of {}: {reason}",
+                index.path().display(),
+                manifest.partition,
+                manifest.partitions
+            ))
+        })?;
+        Some(partitioning.chunks(manifest.partition))
+    } else {
+        None
+    };
+    Ok(move |content_id| {
+        chunks
+            .as_ref()
+            .is_none_or(|c| c.contains(&u32::from(content_chunk(content_id))))
+    })
+}
+
+/// The one-server answer for a source of `source_contents` contents asked
+/// for `n`: NOT_FOUND for none, FAILED_PRECONDITION for fewer than `n`.
+fn check_drawn(source: &Source, n: usize, source_contents: u64) -> Result<(), ApiError> {
     if source_contents == 0 {
         return Err(ApiError::NotFound(format!(
             "{} has no contents in this index",
@@ -210,15 +273,17 @@ fn draw(index: &IndexReader, source: &Source, seed: u64, n: usize) -> Result<Dra
             source.describe()
         )));
     }
-    let items = selector
-        .sample()
-        .into_iter()
-        .map(|id| (id, sampling::sample_rank(seed, id)))
-        .collect();
-    Ok(Drawn {
-        items,
-        source_contents,
-    })
+    Ok(())
+}
+
+/// [`check_drawn`] for the router, on the source as the partitions
+/// answered it (already normalized) and their summed count.
+pub(crate) fn check_merged_sample(
+    source: Option<pb::Source>,
+    n: u32,
+    source_contents: u64,
+) -> Result<(), ApiError> {
+    check_drawn(&Source::parse(source)?, n as usize, source_contents)
 }
 
 /// The content's earliest capture in the source (ties by capture id) and
@@ -526,9 +591,30 @@ impl AuditApi {
         }
     }
 
+    /// DrawSample over the whole index this server holds.
     async fn draw_sample(
         &self,
         request: pb::DrawSampleRequest,
+    ) -> Result<pb::DrawSampleResponse, ApiError> {
+        self.sample(request, true).await
+    }
+
+    /// DrawSample as one partition's share (a router's call naming the
+    /// partition): its own contents of the source with the smallest ranks,
+    /// at most n, and their count, which is no error when it is 0 or less
+    /// than n — only the merged count says. The request is validated as
+    /// [`Self::draw_sample`] does.
+    pub async fn draw_sample_share(
+        &self,
+        request: pb::DrawSampleRequest,
+    ) -> Result<pb::DrawSampleResponse, ApiError> {
+        self.sample(request, false).await
+    }
+
+    async fn sample(
+        &self,
+        request: pb::DrawSampleRequest,
+        whole: bool,
     ) -> Result<pb::DrawSampleResponse, ApiError> {
         let source = Source::parse(request.source)?;
         let n = check_size(request.n)?;
@@ -547,7 +633,11 @@ impl AuditApi {
         let opt_outs = self.opt_outs.clone();
         let (drawn, items) = self
             .blocking(move |index| {
-                let drawn = draw(index, &src, seed, n)?;
+                let drawn = if whole {
+                    draw(index, &src, seed, n)?
+                } else {
+                    draw_share(index, &src, seed, n)?
+                };
                 let items = drawn
                     .items
                     .iter()

@@ -14,6 +14,9 @@
 //! - FindWork asks every partition (each one's LSH buckets hold only its
 //!   contents) and merges by rank; its page token records each partition's
 //!   position.
+//! - AuditService's DrawSample asks every partition for its share of the
+//!   sample and merges them (`audit`, [`merge`]); its other calls need the
+//!   registry or the PII key and are UNIMPLEMENTED here.
 //!
 //! Partitions are reached through [`Backend`]s: in-process (`serve
 //! --partitions 0,1` holding several) or remote (`provindex router`), any
@@ -21,6 +24,7 @@
 //! next. A partition none of whose backends answers makes every request
 //! needing it UNAVAILABLE, naming the partition — never a partial answer.
 
+mod audit;
 mod backend;
 mod ledger;
 mod merge;
@@ -43,6 +47,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
+pub use audit::RouterAuditApi;
 pub use ledger::RouterLedgerApi;
 pub use serve::{RouterServerConfig, serve_router};
 

@@ -188,9 +188,11 @@ pub struct PartitionServe {
 /// `--registry-url` (each partition with its own reader: a content's
 /// signature is on its partition), and LedgerService from the partitions'
 /// ledgers when the publication is signed, and with `--http-listen` the
-/// `/cdx` and `/record` routes over the same routing. The other services of
-/// `serve` (OptOut, Report, Audit, the web page) need the whole index and are
-/// not served here.
+/// `/cdx` and `/record` routes over the same routing, and AuditService's
+/// DrawSample (each partition's share, merged; its opt-out verdicts from the
+/// same registry service). The other services of `serve` (OptOut, Report,
+/// the rest of Audit, the web page) need the whole index or the registry and
+/// are not served here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,
@@ -203,6 +205,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let mut apis = BTreeMap::new();
     let mut readers = Vec::new();
     let mut ledgers = BTreeMap::new();
+    let mut audits = BTreeMap::new();
     for (number, dir) in &local.partitions {
         // The block cache is split between the partitions held.
         let cache = args.block_cache_bytes / local.partitions.len().max(1);
@@ -248,13 +251,19 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         }
         readers.push((*number, Arc::clone(&reader)));
         let mut api = provindex_rpc::ProvenanceApi::new(Arc::clone(&reader));
-        if let Some(registry) = args
+        let registry = args
             .access
-            .remote_registry(runtime.handle().clone(), reader)?
-        {
-            api = api.with_registry(registry as Arc<dyn provindex_rpc::OptOutRegistry>);
+            .remote_registry(runtime.handle().clone(), Arc::clone(&reader))?
+            .map(|registry| registry as Arc<dyn provindex_rpc::OptOutRegistry>);
+        if let Some(registry) = &registry {
+            api = api.with_registry(Arc::clone(registry));
         }
         apis.insert(*number, api);
+        // Samples only: no registry, auth or PII key on a partition server.
+        audits.insert(
+            *number,
+            provindex_rpc::AuditApi::new(reader, None, None, None).with_opt_outs(registry),
+        );
     }
     anyhow::ensure!(
         !apis.is_empty(),
@@ -269,7 +278,11 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         format_version: published.format_version,
     };
     let held: Vec<u32> = apis.keys().copied().collect();
-    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(apis).with_ledgers(ledgers));
+    let backend: Arc<dyn Backend> = Arc::new(
+        LocalBackend::new(apis)
+            .with_ledgers(ledgers)
+            .with_audits(audits),
+    );
     let router =
         Router::new(facts.clone(), vec![(backend, held.clone())]).map_err(anyhow::Error::msg)?;
     let description = facts.describe(held.clone());

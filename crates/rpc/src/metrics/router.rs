@@ -62,6 +62,7 @@ fn call_name(call: &Call) -> &'static str {
         Call::Prove(_) => "ProveContent",
         Call::CaptureLink(_) => "GetCaptureLink",
         Call::Manifest => "GetSignedManifest",
+        Call::Sample(_) => "DrawSample",
     }
 }
 

@@ -2,27 +2,29 @@
 //! ProvenanceService call for one partition. In-process ([`LocalBackend`]:
 //! a `ProvenanceApi` per partition held by this process) or remote
 //! ([`RemoteBackend`]: another `provindex serve`, asked with the
-//! partition header), so one routing code path serves both.
+//! partition header), so one routing code path serves both. AuditService's
+//! DrawSample is a call too: a partition answers its share of the sample.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use provindex_proto::v1::audit_service_client::AuditServiceClient;
 use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::partition_service_client::PartitionServiceClient;
 use provindex_proto::v1::provenance_service_client::ProvenanceServiceClient;
 use provindex_proto::v1::provenance_service_server::ProvenanceService;
 use provindex_proto::v1::{
-    CheckOptOutRequest, CheckOptOutResponse, DescribeRequest, DescribeResponse, FindWorkRequest,
-    FindWorkResponse, GetCaptureLinkRequest, GetCaptureLinkResponse, GetCaptureRequest,
-    GetCaptureResponse, GetSignedManifestRequest, GetSignedManifestResponse, LookupContentRequest,
-    LookupContentResponse, LookupUrlRequest, LookupUrlResponse, ProveContentRequest,
-    ProveContentResponse,
+    CheckOptOutRequest, CheckOptOutResponse, DescribeRequest, DescribeResponse, DrawSampleRequest,
+    DrawSampleResponse, FindWorkRequest, FindWorkResponse, GetCaptureLinkRequest,
+    GetCaptureLinkResponse, GetCaptureRequest, GetCaptureResponse, GetSignedManifestRequest,
+    GetSignedManifestResponse, LookupContentRequest, LookupContentResponse, LookupUrlRequest,
+    LookupUrlResponse, ProveContentRequest, ProveContentResponse,
 };
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-use crate::ProvenanceApi;
 use crate::partition_service::PARTITION_HEADER;
+use crate::{AuditApi, ProvenanceApi};
 
 /// One ProvenanceService call.
 #[derive(Debug, Clone)]
@@ -36,6 +38,9 @@ pub enum Call {
     Prove(ProveContentRequest),
     CaptureLink(GetCaptureLinkRequest),
     Manifest,
+    /// AuditService.DrawSample: the partition's share
+    /// ([`AuditApi::draw_sample_share`]).
+    Sample(DrawSampleRequest),
 }
 
 /// Its answer (the variant of the call).
@@ -49,6 +54,7 @@ pub enum Answer {
     Prove(ProveContentResponse),
     CaptureLink(GetCaptureLinkResponse),
     Manifest(GetSignedManifestResponse),
+    Sample(DrawSampleResponse),
 }
 
 /// Answers calls for the partitions it holds. UNAVAILABLE means "try another
@@ -65,6 +71,8 @@ pub struct LocalBackend {
     apis: BTreeMap<u32, ProvenanceApi>,
     /// The partitions' ledgers, when the publication is signed.
     ledgers: BTreeMap<u32, std::sync::Arc<crate::PartitionLedger>>,
+    /// The partitions' audit samples (no registry, labels or PII key).
+    audits: BTreeMap<u32, AuditApi>,
 }
 
 impl LocalBackend {
@@ -72,6 +80,7 @@ impl LocalBackend {
         Self {
             apis,
             ledgers: BTreeMap::new(),
+            audits: BTreeMap::new(),
         }
     }
 
@@ -80,6 +89,11 @@ impl LocalBackend {
         ledgers: BTreeMap<u32, std::sync::Arc<crate::PartitionLedger>>,
     ) -> Self {
         self.ledgers = ledgers;
+        self
+    }
+
+    pub fn with_audits(mut self, audits: BTreeMap<u32, AuditApi>) -> Self {
+        self.audits = audits;
         self
     }
 
@@ -126,6 +140,14 @@ impl Backend for LocalBackend {
             call @ (Call::Prove(_) | Call::CaptureLink(_) | Call::Manifest) => {
                 self.ledger_call(partition, call).await?
             }
+            Call::Sample(request) => {
+                let audit = self.audits.get(&partition).ok_or_else(|| {
+                    Status::unimplemented(format!(
+                        "partition {partition} is served here without AuditService"
+                    ))
+                })?;
+                Answer::Sample(audit.draw_sample_share(request).await?)
+            }
         })
     }
 }
@@ -136,6 +158,7 @@ pub struct RemoteBackend {
     provenance: ProvenanceServiceClient<Channel>,
     partitions: PartitionServiceClient<Channel>,
     ledger: LedgerServiceClient<Channel>,
+    audit: AuditServiceClient<Channel>,
 }
 
 /// Largest message a router accepts from a backend (a page of 1000 captures
@@ -160,6 +183,8 @@ impl RemoteBackend {
             provenance: ProvenanceServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
             ledger: LedgerServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
+            audit: AuditServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_BACKEND_MESSAGE_BYTES),
             partitions: PartitionServiceClient::new(channel),
             url,
@@ -245,6 +270,13 @@ impl Backend for RemoteBackend {
                 self.ledger
                     .clone()
                     .get_signed_manifest(for_partition(partition, GetSignedManifestRequest {}))
+                    .await?
+                    .into_inner(),
+            ),
+            Call::Sample(r) => Answer::Sample(
+                self.audit
+                    .clone()
+                    .draw_sample(for_partition(partition, r))
                     .await?
                     .into_inner(),
             ),

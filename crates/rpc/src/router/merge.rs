@@ -10,11 +10,22 @@
 //!
 //! FindWork: each partition ranks its own contents; the router's token
 //! records how many of each partition's ranked matches were given.
+//!
+//! DrawSample: a sample is the n contents of the source with the smallest
+//! sampling rank, and every content is one partition's, so the n smallest
+//! of the partitions' shares (each its own n smallest) are the whole
+//! index's sample, chosen by the rule one server applies
+//! (`provindex_policy::sampling::BottomN`), and the source's contents are
+//! the sum of the partitions' counts.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use provindex_index::keys;
-use provindex_proto::v1::{Capture, FindWorkResponse, LookupUrlResponse, WorkMatch};
+use provindex_policy::sampling::{self, BottomN};
+use provindex_proto::v1::{
+    Capture, DrawSampleResponse, FindWorkResponse, LookupUrlResponse, SampleItem, WorkMatch,
+};
 use tonic::Status;
 
 /// The `urls` key a capture in a LookupUrl answer was found under.
@@ -183,6 +194,59 @@ pub(crate) fn merge_work_pages(
     (merged, next_offsets)
 }
 
+/// Merges partitions' DrawSample shares of one request (`seed`, at most `n`
+/// items each) into the whole index's items, ascending by rank, and the
+/// source's content count. The caller decides whether that count can give
+/// `n` (one server's NOT_FOUND and FAILED_PRECONDITION).
+pub(crate) fn merge_sample_shares(
+    shares: Vec<DrawSampleResponse>,
+    seed: u64,
+    n: usize,
+) -> Result<(Vec<SampleItem>, u64), Status> {
+    let mut selector = BottomN::new(seed, n);
+    let mut items = BTreeMap::new();
+    let mut source_contents = 0u64;
+    for share in shares {
+        if share.seed != seed {
+            return Err(Status::internal(format!(
+                "a backend answered a sample of seed {}, asked for seed {seed}",
+                share.seed
+            )));
+        }
+        source_contents += share.source_contents;
+        for item in share.items {
+            let id = crate::convert::hex_u128(&item.content_id).ok_or_else(|| {
+                Status::internal(format!(
+                    "a backend answered a sample item with content id {:?}, not 32 hex \
+                     characters",
+                    item.content_id
+                ))
+            })?;
+            // A rank the backend did not compute as policy::sampling does
+            // would merge into no sample at all.
+            let rank = sampling::sample_rank(seed, id);
+            if item.rank != rank {
+                return Err(Status::internal(format!(
+                    "a backend ranked content {id:032x} {} under seed {seed}; its rank is {rank}",
+                    item.rank
+                )));
+            }
+            if items.insert(id, item).is_some() {
+                return Err(Status::internal(format!(
+                    "content {id:032x} is in the samples of two partitions"
+                )));
+            }
+            selector.offer(id);
+        }
+    }
+    let merged = selector
+        .sample()
+        .into_iter()
+        .filter_map(|id| items.remove(&id))
+        .collect();
+    Ok((merged, source_contents))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +351,64 @@ mod tests {
             exact,
             ..Default::default()
         }
+    }
+
+    fn share(seed: u64, n: usize, contents: &[u128]) -> DrawSampleResponse {
+        let mut selector = BottomN::new(seed, n);
+        for &id in contents {
+            selector.offer(id);
+        }
+        DrawSampleResponse {
+            seed,
+            source_contents: contents.len() as u64,
+            items: selector
+                .sample()
+                .into_iter()
+                .map(|id| SampleItem {
+                    content_id: format!("{id:032x}"),
+                    rank: sampling::sample_rank(seed, id),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sample_shares_merge_into_the_whole_sources_sample() {
+        let seed = 42;
+        let contents: Vec<u128> = (1..=40u128).map(|i| i * 0x1_0000_0001).collect();
+        for n in [1, 5, 17, 40] {
+            let mut whole = BottomN::new(seed, n);
+            for &id in &contents {
+                whole.offer(id);
+            }
+            // Four uneven partitions: one empty, one with a single content.
+            let parts = [
+                &contents[..1],
+                &contents[1..1],
+                &contents[1..30],
+                &contents[30..],
+            ];
+            let shares = parts.iter().map(|p| share(seed, n, p)).collect();
+            let (items, count) = merge_sample_shares(shares, seed, n).unwrap();
+            let ids: Vec<u128> = items
+                .iter()
+                .map(|i| crate::convert::hex_u128(&i.content_id).unwrap())
+                .collect();
+            assert_eq!(ids, whole.sample(), "n = {n}");
+            assert_eq!(count, 40);
+            assert!(items.windows(2).all(|w| w[0].rank < w[1].rank));
+        }
+        // A share ranked under another seed, or a content twice: refused.
+        let other = share(seed + 1, 3, &contents[..5]);
+        assert!(merge_sample_shares(vec![other], seed, 3).is_err());
+        let mut forged = share(seed, 3, &contents[..5]);
+        forged.seed = seed;
+        forged.items[0].rank ^= 1;
+        assert!(merge_sample_shares(vec![forged], seed, 3).is_err());
+        let twice = share(seed, 3, &contents[..5]);
+        assert!(merge_sample_shares(vec![twice.clone(), twice], seed, 3).is_err());
     }
 
     #[test]

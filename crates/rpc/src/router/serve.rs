@@ -1,19 +1,21 @@
 //! The gRPC server of a router or of a server holding partitions:
-//! ProvenanceService over a [`Router`], PartitionService (Describe), health
-//! and reflection, with the same connection limits as `crate::serve`.
+//! ProvenanceService, LedgerService and AuditService over a [`Router`],
+//! PartitionService (Describe), health and reflection, with the same
+//! connection limits as `crate::serve`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use provindex_proto::v1::DescribeResponse;
+use provindex_proto::v1::audit_service_server::AuditServiceServer;
 use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::partition_service_server::PartitionServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use super::{Router, RouterApi, RouterLedgerApi};
+use super::{Router, RouterApi, RouterAuditApi, RouterLedgerApi};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
@@ -51,6 +53,10 @@ pub async fn serve_router(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Partitions without a ledger answer its calls UNIMPLEMENTED themselves.
     let ledger = LedgerServiceServer::new(RouterLedgerApi::new(Arc::clone(&router)))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+    // DrawSample; the registry's and the PII key's calls answer UNIMPLEMENTED.
+    let audit = AuditServiceServer::new(RouterAuditApi::new(Arc::clone(&router)))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
     let provenance = ProvenanceServiceServer::new(RouterApi::new(router))
@@ -96,6 +102,7 @@ pub async fn serve_router(
             metered(&config.metrics),
         )))
         .add_service(Tracked::new(Metered::new(ledger, metered(&config.metrics))))
+        .add_service(Tracked::new(Metered::new(audit, metered(&config.metrics))))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())
