@@ -610,10 +610,16 @@ pub fn token_count_with(version: NormalizationVersion, normalized: &str) -> u32 
 }
 
 /// Number of words of a normalized text (maximal runs of non-whitespace
-/// characters), saturating at `u32::MAX`.
+/// characters), saturating at `u32::MAX`. A normalized text is words joined
+/// by single ASCII spaces (step 4), so this counts spaces rather than
+/// decoding characters.
 #[must_use]
 pub fn token_count(normalized: &str) -> u32 {
-    u32::try_from(normalized.split_whitespace().count()).unwrap_or(u32::MAX)
+    if normalized.is_empty() {
+        return 0;
+    }
+    let spaces = normalized.bytes().filter(|&b| b == b' ').count();
+    u32::try_from(spaces + 1).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -781,7 +787,13 @@ mod tests {
                 .prop_map(|v| v.into_iter().collect::<String>())
         ) {
             for v in NormalizationVersion::ALL {
-                prop_assert_eq!(normalize_with(v, &s), reference(v, &s), "version {}, input {:?}", v, s);
+                let normalized = normalize_with(v, &s);
+                prop_assert_eq!(&normalized, &reference(v, &s), "version {}, input {:?}", v, s);
+                prop_assert_eq!(
+                    token_count(&normalized) as usize,
+                    normalized.split_whitespace().count(),
+                    "version {}, input {:?}", v, s
+                );
             }
         }
     }
