@@ -6,11 +6,14 @@
 //! `.jsonl`/`.jsonl.gz` file whose lines have a `text` field. For each size
 //! prints: texts with a reliable guess at 8192 bytes, how many of those get
 //! the same reliable guess at N bytes (agreement), and how many texts change
-//! their `detect_language` result at all (either way).
+//! their `detect_language` result at all (either way). Then the cascade
+//! each size would allow: a reliable guess on the first N bytes is taken,
+//! else the [`LANG_SAMPLE_BYTES`] one — its agreement over all texts and
+//! how many texts it decides early.
 
 use std::io::{BufRead, BufReader, Read};
 
-use provindex_sketch::{LANG_SAMPLE_BYTES, detect_language};
+use provindex_sketch::{LANG_SAMPLE_BYTES, detect_language, detect_language_info};
 
 fn prefix(text: &str, max: usize) -> &str {
     let mut end = max.min(text.len());
@@ -61,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "texts {}  reliable at {LANG_SAMPLE_BYTES}: {reliable}  longer than 1024 B: {longer}",
         texts.len()
     );
-    for n in sizes {
+    for &n in &sizes {
         let (mut same, mut changed) = (0usize, 0usize);
         let mut diffs = std::collections::BTreeMap::<(String, String), usize>::new();
         for (t, g) in texts.iter().zip(&full) {
@@ -87,6 +90,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for ((a, b), c) in top.iter().take(6) {
             println!("        {a} -> {b}: {c}");
         }
+    }
+    for &n in &sizes {
+        let mut early = 0usize;
+        let mut same = 0usize;
+        for (t, g) in texts.iter().zip(&full) {
+            let guess = match detect_language_info(prefix(t, n)) {
+                Some(short) if short.reliable => {
+                    early += 1;
+                    Some(short.code)
+                }
+                _ => *g,
+            };
+            same += usize::from(guess == *g);
+        }
+        println!(
+            "cascade {n:>5} B: same result {same}/{} = {:.3} %  decided on {n} B: {early}",
+            texts.len(),
+            100.0 * same as f64 / texts.len().max(1) as f64,
+        );
     }
     Ok(())
 }
