@@ -725,3 +725,224 @@ fn info_describes_a_local_publication_of_partitions() {
         );
     }
 }
+
+/// A WARC/1.0 record (uncompressed) with `headers` and `body`.
+fn warc_record(headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
+    let mut out = b"WARC/1.0\r\n".to_vec();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
+/// NUL bytes in crawl input. A URL's NUL, `%00` or raw, in its path or
+/// query: SURT keys escape it as `%00` (`signals::surt`), so the `urls`
+/// key's NUL terminator and the build's sorted runs (NUL-separated SURT ‖
+/// time keys) stay unambiguous; each capture is found by exact and prefix
+/// lookups, by either spelling, from the one-process index and from its
+/// 4-partition publication, which has the same digest. A NUL in the host
+/// is no URL: that capture is indexed without a URL key. A payload digest
+/// with a NUL byte matches no revisit: the digests run separates the digest
+/// from the capture key by a NUL, and a revisit asking for `sha1:NULTEST`
+/// was resolved to the capture whose digest is `sha1:NULTEST\0x`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_in_urls_and_digests_neither_split_nor_mismatch_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = |n: usize| {
+        let html = format!(
+            "<html><head><title>t</title></head><body><p>Page number {n} about null bytes in \
+             addresses, with enough words to be a content of its own.</p></body></html>"
+        );
+        let mut http = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+            html.len()
+        )
+        .into_bytes();
+        http.extend_from_slice(html.as_bytes());
+        http
+    };
+    let record_id = |n: usize| format!("<urn:uuid:0000000{n}-0000-4000-8000-000000000000>");
+    let encoded = "http://nul.example.org/a%00b?q=x%00y";
+    let raw = "http://nul.example.org/c\0d?r=\0s";
+    let in_host = "http://nu\0l.example.org/h";
+    let mut warc = Vec::new();
+    for (n, url) in [encoded, raw, in_host].into_iter().enumerate() {
+        warc.extend(warc_record(
+            &[
+                ("WARC-Type", b"response"),
+                ("WARC-Record-ID", record_id(n).as_bytes()),
+                (
+                    "WARC-Date",
+                    format!("2024-01-0{}T00:00:00Z", n + 1).as_bytes(),
+                ),
+                ("WARC-Target-URI", url.as_bytes()),
+                ("Content-Type", b"application/http; msgtype=response"),
+            ],
+            &page(n),
+        ));
+    }
+    // A revisit by payload digest (its original named nowhere else).
+    let revisit = "http://revisit.example.org/r";
+    warc.extend(warc_record(
+        &[
+            ("WARC-Type", b"revisit"),
+            ("WARC-Record-ID", record_id(9).as_bytes()),
+            ("WARC-Date", b"2024-03-01T00:00:00Z"),
+            ("WARC-Target-URI", revisit.as_bytes()),
+            (
+                "WARC-Profile",
+                b"http://netpreserve.org/warc/1.0/revisit/identical-payload-digest",
+            ),
+            ("WARC-Payload-Digest", b"sha1:NULTEST"),
+            (
+                "WARC-Refers-To-Target-URI",
+                b"http://elsewhere.example.org/",
+            ),
+            ("WARC-Refers-To-Date", b"2024-01-01T00:00:00Z"),
+            ("Content-Type", b"application/http; msgtype=response"),
+        ],
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n",
+    ));
+    let warc_path = dir.path().join("nul.warc");
+    std::fs::write(&warc_path, warc).expect("write WARC");
+    let in_jsonl = "http://nul.example.org/e\0f?s=\0t";
+    let jsonl = [
+        serde_json::json!({
+            "id": "j1", "url": in_jsonl, "date": "2024-02-01T00:00:00Z",
+            "text": "A JSONL text whose address holds a raw null byte in its path and its query.",
+        }),
+        serde_json::json!({
+            "id": "j2", "url": "http://digest.example.org/", "date": "2024-02-02T00:00:00Z",
+            "digest": "sha1:NULTEST\0x",
+            "text": "A JSONL text whose payload digest is the revisit's, then a null byte and more.",
+        }),
+    ]
+    .map(|line| format!("{line}\n"))
+    .concat();
+    let jsonl_path = dir.path().join("nul.jsonl");
+    std::fs::write(&jsonl_path, jsonl).expect("write JSONL");
+
+    let build = |out: &std::path::Path, extra: &[&str]| {
+        let output = Command::new(provindex_bin())
+            .arg("index")
+            .arg(&warc_path)
+            .arg(&jsonl_path)
+            .arg("--out")
+            .arg(out)
+            .args(["--built-at", "0"])
+            .args(extra)
+            .output()
+            .expect("index");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{output:?}");
+        stdout
+    };
+    let one = dir.path().join("one");
+    let summary = build(&one, &[]);
+    assert_eq!(summary_value(&summary, "captures"), "6", "{summary}");
+    assert_eq!(summary_value(&summary, "read errors"), "0", "{summary}");
+    assert_eq!(
+        summary_value(&summary, "urls without SURT key"),
+        "1",
+        "{summary}"
+    );
+    assert_eq!(
+        summary_value(&summary, "revisits"),
+        "0 resolved, 1 unresolved",
+        "{summary}"
+    );
+    let four = dir.path().join("four");
+    let partitioned = build(&four, &["--index-partitions", "4"]);
+    let digest = |index: &std::path::Path| {
+        let output = Command::new(provindex_bin())
+            .arg("info")
+            .arg(index)
+            .output()
+            .expect("info");
+        assert!(output.status.success(), "{output:?}");
+        summary_value(&String::from_utf8_lossy(&output.stdout), "digest").to_owned()
+    };
+    assert_eq!(
+        summary_value(&partitioned, "digest"),
+        summary_value(&summary, "digest")
+    );
+    assert_eq!(digest(&four), digest(&one));
+
+    // (url asked, match, the URLs of the captures found).
+    let nul_urls = [encoded, raw, in_jsonl];
+    let expected: Vec<(&str, UrlMatch, Vec<&str>)> = vec![
+        (encoded, UrlMatch::Exact, vec![encoded]),
+        (
+            "http://nul.example.org/a\0b?q=x\0y",
+            UrlMatch::Exact,
+            vec![encoded],
+        ),
+        (raw, UrlMatch::Exact, vec![raw]),
+        (
+            "http://nul.example.org/c%00d?r=%00s",
+            UrlMatch::Exact,
+            vec![raw],
+        ),
+        (in_jsonl, UrlMatch::Exact, vec![in_jsonl]),
+        (
+            "http://nul.example.org/a%00",
+            UrlMatch::Prefix,
+            vec![encoded],
+        ),
+        ("http://nul.example.org/c\0", UrlMatch::Prefix, vec![raw]),
+        (
+            "http://nul.example.org/e\0f",
+            UrlMatch::Prefix,
+            vec![in_jsonl],
+        ),
+        (
+            "http://nul.example.org/",
+            UrlMatch::Prefix,
+            nul_urls.to_vec(),
+        ),
+        ("nul.example.org", UrlMatch::Host, nul_urls.to_vec()),
+    ];
+    for index in [&one, &four] {
+        let server = ServerProcess::start(index);
+        let mut client = ProvenanceServiceClient::new(server.channel().await);
+        for (url, mode, urls) in &expected {
+            let page = client
+                .lookup_url(LookupUrlRequest {
+                    url: (*url).into(),
+                    r#match: *mode as i32,
+                    page_size: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|status| panic!("{}: {url:?}: {status}", index.display()))
+                .into_inner();
+            let mut found: Vec<&str> = page.captures.iter().map(|c| c.url.as_str()).collect();
+            found.sort();
+            let mut wanted = urls.clone();
+            wanted.sort();
+            assert_eq!(found, wanted, "{}: {url:?} {mode:?}", index.display());
+            for capture in &page.captures {
+                assert!(!capture.surt.contains('\0'), "{capture:?}");
+                assert!(capture.surt.contains("%00"), "{capture:?}");
+                assert!(!capture.content_id.is_empty(), "{capture:?}");
+            }
+        }
+        // The revisit found no original: no capture's digest is its own.
+        let page = client
+            .lookup_url(LookupUrlRequest {
+                url: revisit.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("revisit")
+            .into_inner();
+        assert_eq!(page.captures.len(), 1, "{page:?}");
+        assert_eq!(page.captures[0].content_id, "", "{page:?}");
+    }
+}

@@ -660,12 +660,12 @@ impl ScanOutputs {
         self.ids
             .push(key.clone(), reference.clone())
             .map_err(run_error)?;
-        if !prepared.record.payload_digest.is_empty() {
+        if !prepared.record.payload_digest.is_empty()
+            && let Some(digest_key) =
+                crate::revisits::digest_key(&prepared.record.payload_digest, &key)
+        {
             self.digests
-                .push(
-                    crate::revisits::digest_key(&prepared.record.payload_digest, &key),
-                    reference.clone(),
-                )
+                .push(digest_key, reference.clone())
                 .map_err(run_error)?;
         }
         if !prepared.record.surt.is_empty() {

@@ -793,4 +793,50 @@ mod tests {
     fn p_prefix(url: &str) -> String {
         surt_scan_prefix(url, MatchMode::Prefix).unwrap()
     }
+
+    #[test]
+    fn a_nul_byte_in_a_url_is_escaped_or_refused() {
+        // Raw and percent-encoded (once or twice): one key, NUL escaped.
+        for url in [
+            "http://example.com/a\0b?q=\0x",
+            "http://example.com/a%00b?q=%00x",
+            "http://example.com/a%2500b?q=%2500x",
+        ] {
+            assert_eq!(k(url), "com,example)/a%00b?q=%00x", "{url:?}");
+        }
+        // A raw one at either end is trimmed, as the URL parser trims C0
+        // controls; an escaped one stays.
+        assert_eq!(k("http://example.com/a?q=\0"), "com,example)/a?q=");
+        assert_eq!(k("http://example.com/a?q=%00"), "com,example)/a?q=%00");
+        // In the host it is no URL.
+        for url in ["http://exa\0mple.com/", "http://exa%00mple.com/"] {
+            assert!(surt(url).is_err(), "{url:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// No SURT key holds a NUL byte, whatever the URL holds: the
+        /// `urls` key and the build's sorted runs end a SURT with one
+        /// (`provindex_index::keys::SURT_TERMINATOR`).
+        #[test]
+        fn surt_keys_never_hold_a_nul_byte(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-z./?=&]{1,3}",
+                    proptest::strategy::Just("\0".to_string()),
+                    proptest::strategy::Just("%00".to_string()),
+                    proptest::strategy::Just("%2500".to_string()),
+                    proptest::strategy::Just("%".to_string()),
+                ],
+                0..12,
+            ),
+            host_nul in proptest::bool::ANY,
+        ) {
+            let host = if host_nul { "exa\0mple.com" } else { "example.com" };
+            let url = format!("http://{host}/{}", parts.concat());
+            if let Ok(s) = surt(&url) {
+                proptest::prop_assert!(!s.key.contains('\0'), "{url:?} -> {:?}", s.key);
+            }
+        }
+    }
 }
