@@ -23,10 +23,11 @@ use provindex_index::partition::Partitioning;
 use provindex_proto::v1::{
     BatchLookupRequest, CheckOptOutRequest, DrawSampleRequest, DrawSampleResponse,
     FindPersonalDataRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
-    LookupContentRequest, LookupUrlRequest, LookupUrlResponse, Source, SourceFailureRateRequest,
-    SourceKind, UrlMatch, audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
+    GetTransparencyReportRequest, LookupContentRequest, LookupUrlRequest, LookupUrlResponse,
+    Source, SourceFailureRateRequest, SourceKind, UrlMatch,
+    audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
     check_opt_out_request::Target, lookup_content_request::Key,
-    provenance_service_client::ProvenanceServiceClient,
+    provenance_service_client::ProvenanceServiceClient, report_service_client::ReportServiceClient,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -1090,6 +1091,24 @@ async fn audit_samples_through_the_router_are_one_servers() {
     assert!(status.message().contains("--pii-key"), "{status:?}");
     // The value is never echoed.
     assert!(!status.message().contains("someone@"), "{status:?}");
+
+    // ReportService walks the whole index: UNIMPLEMENTED naming the command.
+    let mut reports = ReportServiceClient::new(
+        Channel::from_shared(format!("http://{}", router.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    let status = reports
+        .get_transparency_report(GetTransparencyReportRequest {})
+        .await
+        .expect_err("the whole index");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(
+        status.message().contains("provindex report PUBLICATION"),
+        "{status:?}"
+    );
 
     // A partition server down: UNAVAILABLE naming a partition it held, never
     // a sample of the others.

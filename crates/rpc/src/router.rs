@@ -16,7 +16,8 @@
 //!   position.
 //! - AuditService's DrawSample asks every partition for its share of the
 //!   sample and merges them (`audit`, [`merge`]); its other calls need the
-//!   registry or the PII key and are UNIMPLEMENTED here.
+//!   registry or the PII key and are UNIMPLEMENTED here, as ReportService's
+//!   are (`report`: they walk the whole index; the CLI reads a publication).
 //!
 //! Partitions are reached through [`Backend`]s: in-process (`serve
 //! --partitions 0,1` holding several) or remote (`provindex router`), any
@@ -28,6 +29,7 @@ mod audit;
 mod backend;
 mod ledger;
 mod merge;
+mod report;
 mod serve;
 
 use std::sync::Arc;
@@ -46,9 +48,10 @@ use provindex_proto::v1::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
 pub use audit::RouterAuditApi;
+pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
 pub use ledger::RouterLedgerApi;
+pub use report::RouterReportApi;
 pub use serve::{RouterServerConfig, serve_router};
 
 use crate::ApiError;

@@ -1,7 +1,7 @@
 //! The gRPC server of a router or of a server holding partitions:
 //! ProvenanceService, LedgerService and AuditService over a [`Router`],
-//! PartitionService (Describe), health and reflection, with the same
-//! connection limits as `crate::serve`.
+//! ReportService's refusals naming the CLI, PartitionService (Describe),
+//! health and reflection, with the same connection limits as `crate::serve`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,10 +12,11 @@ use provindex_proto::v1::audit_service_server::AuditServiceServer;
 use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
 use provindex_proto::v1::partition_service_server::PartitionServiceServer;
 use provindex_proto::v1::provenance_service_server::ProvenanceServiceServer;
+use provindex_proto::v1::report_service_server::ReportServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use super::{Router, RouterApi, RouterAuditApi, RouterLedgerApi};
+use super::{Router, RouterApi, RouterAuditApi, RouterLedgerApi, RouterReportApi};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
@@ -103,6 +104,10 @@ pub async fn serve_router(
         )))
         .add_service(Tracked::new(Metered::new(ledger, metered(&config.metrics))))
         .add_service(Tracked::new(Metered::new(audit, metered(&config.metrics))))
+        .add_service(Tracked::new(Metered::new(
+            ReportServiceServer::new(RouterReportApi),
+            metered(&config.metrics),
+        )))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())
