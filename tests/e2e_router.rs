@@ -862,9 +862,10 @@ fn content_partition(content_id: &str) -> u32 {
 /// and seeds (a whole source included, so a missing partition's contents
 /// would show), a source asked for one more than it holds
 /// (FAILED_PRECONDITION), an unknown source (NOT_FOUND), invalid requests
-/// (INVALID_ARGUMENT) and samples with texts read back from the WARCs. The
-/// calls that need the registry or the PII key answer UNIMPLEMENTED through
-/// the router, saying where to ask.
+/// (INVALID_ARGUMENT) and samples with texts read back from the WARCs; a
+/// router over the unpartitioned index's server passes its answers on. The
+/// calls that need the registry or the PII key, and ReportService, answer
+/// UNIMPLEMENTED through the router, saying where to ask.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_samples_through_the_router_are_one_servers() {
     let temp = tempfile::tempdir().expect("temp");
@@ -1091,6 +1092,29 @@ async fn audit_samples_through_the_router_are_one_servers() {
     assert!(status.message().contains("--pii-key"), "{status:?}");
     // The value is never echoed.
     assert!(!status.message().contains("someone@"), "{status:?}");
+
+    // A router over a server of the unpartitioned index (partition 0 of 1,
+    // which knows no partition header): its answers and errors, passed on.
+    let over_one = RouterProcess::start(&[&single]).expect("router over one server");
+    let mut over_one = audit_client(&over_one.addr).await;
+    for (request, _) in errors.iter().take(5) {
+        assert_eq!(
+            sample(&mut over_one, request).await,
+            sample(&mut one, request).await,
+            "{request:?}"
+        );
+    }
+    let request = DrawSampleRequest {
+        source: Some(source(SourceKind::Index, "")),
+        n: 40,
+        seed: 17,
+        include_text: false,
+    };
+    assert_eq!(
+        sample(&mut over_one, &request).await,
+        Ok(index.clone()),
+        "{request:?}"
+    );
 
     // ReportService walks the whole index: UNIMPLEMENTED naming the command.
     let mut reports = ReportServiceClient::new(
