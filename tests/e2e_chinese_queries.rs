@@ -30,7 +30,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::path::Path;
 
 use common::{ServerProcess, run_ok, with_token};
@@ -430,16 +429,7 @@ async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts
     )
     .expect("auth file");
     let registry_dir = dir.path().join("registry");
-    let server = ServerProcess::start_with(
-        &index,
-        &[
-            OsStr::new("--auth"),
-            auth.as_os_str(),
-            OsStr::new("--registry"),
-            registry_dir.as_os_str(),
-            OsStr::new("--create-registry"),
-        ],
-    );
+    let server = ServerProcess::start_with_registry(&index, &auth, &registry_dir);
     let channel = server.channel().await;
     let mut client = ProvenanceServiceClient::new(channel.clone());
     let mut registry = OptOutServiceClient::new(channel);

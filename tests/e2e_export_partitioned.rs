@@ -16,7 +16,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ServerProcess, corpus_dir, moto_env, moto_venv, provindex_bin, start_moto};
+use common::{
+    ServerProcess, corpus_dir, gov_uk_and_iana_warcs, moto_env, moto_venv, provindex_bin,
+    start_moto, with_moto_store, with_token,
+};
 use provindex_proto::v1::{
     OptOutScope, RegisterOptOutRequest, opt_out_scope::Scope,
     opt_out_service_client::OptOutServiceClient,
@@ -28,15 +31,7 @@ const OPS: &str = "ops-token-0123456789";
 const AT: &str = "2000000000";
 
 fn inputs() -> Vec<PathBuf> {
-    let warc = corpus_dir().join("warc");
-    let mut inputs: Vec<PathBuf> = [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ]
-    .iter()
-    .map(|f| warc.join(f))
-    .collect();
+    let mut inputs = gov_uk_and_iana_warcs();
     inputs.push(reservation_table::reservations_warc());
     inputs.push(corpus_dir().join("jsonl/cc_en_head-0174.jsonl.gz"));
     inputs
@@ -231,16 +226,7 @@ async fn registry(dir: &Path, index: &Path, content_id: &str, work_text: &str) -
     )
     .expect("auth file");
     let registry = dir.join("registry");
-    let server = ServerProcess::start_with(
-        index,
-        &[
-            OsStr::new("--auth"),
-            auth.as_os_str(),
-            OsStr::new("--registry"),
-            registry.as_os_str(),
-            OsStr::new("--create-registry"),
-        ],
-    );
+    let server = ServerProcess::start_with_registry(index, &auth, &registry);
     let mut optouts = OptOutServiceClient::new(server.channel().await);
     for (holder, scope) in [
         ("Gov Data Ltd", Scope::Domain("data.gov.uk".into())),
@@ -251,17 +237,16 @@ async fn registry(dir: &Path, index: &Path, content_id: &str, work_text: &str) -
         ("One Author", Scope::ContentId(content_id.into())),
         ("Dataset Author", Scope::WorkText(work_text.into())),
     ] {
-        let mut request = tonic::Request::new(RegisterOptOutRequest {
+        let request = RegisterOptOutRequest {
             rightholder: holder.into(),
             scope: Some(OptOutScope { scope: Some(scope) }),
             effective_from: Some(0),
             evidence: "test".into(),
-        });
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {OPS}").parse().expect("header"),
-        );
-        optouts.register_opt_out(request).await.expect("register");
+        };
+        optouts
+            .register_opt_out(with_token(request, OPS))
+            .await
+            .expect("register");
     }
     drop(server);
     registry
@@ -414,20 +399,16 @@ async fn outputs_over_a_partitioned_publication_equal_the_one_partition_index() 
     );
     assert!(!four.join("broken.jsonl").exists());
 
-    let endpoint = moto.endpoint.clone();
-    let listed = std::thread::spawn(move || {
-        let store = common::moto_store(&endpoint);
+    let listed = with_moto_store(&moto.endpoint, |store| {
         let files = store.list("s3://pub/idx4/partitions/p0001/").expect("list");
         let sst = files
             .into_iter()
             .find(|o| o.uri.ends_with(".sst"))
             .expect("an SST object")
             .uri;
-        provindex_corpus::upload::delete(&store, &sst).expect("delete");
+        provindex_corpus::upload::delete(store, &sst).expect("delete");
         sst
-    })
-    .join()
-    .expect("store thread");
+    });
     let fresh = s3.join("fresh-cache");
     let refused = run(
         &s3,

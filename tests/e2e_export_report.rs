@@ -16,7 +16,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, run_ok, start_moto, with_token};
+use common::{
+    ServerProcess, corpus_dir, gov_uk_and_iana_warcs, moto_venv, provindex_bin, run_ok, start_moto,
+    with_moto_store, with_token,
+};
 use provindex_proto::v1::{
     Capture, ExportTrainingManifestRequest, GetCompensationStatementRequest,
     GetTransparencyReportRequest, LookupContentRequest, LookupUrlRequest, OptOutScope,
@@ -216,19 +219,7 @@ fn same_f64(json: &Value, value: f64) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn export_report_and_compensation_reconcile_with_the_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let index = dir.path().join("index");
-    let warc = corpus_dir().join("warc");
-    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
-    for file in [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ] {
-        args.push(warc.join(file).into());
-    }
-    args.extend(["--out".into(), index.clone().into()]);
-    args.extend(["--crawl".into(), "export-test".into()]);
-    run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let index = build_index(dir.path());
     let info = json_of(&run_ok(&[
         "info".as_ref(),
         index.as_os_str(),
@@ -314,7 +305,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     )
     .expect("auth file");
     let registry = dir.path().join("registry");
-    let server = start_server(&index, &auth, &registry);
+    let server = ServerProcess::start_with_registry(&index, &auth, &registry);
     let channel = server.channel().await;
     let mut reads = ProvenanceServiceClient::new(channel.clone());
     let facts = all_content_facts(&mut reads, &index).await;
@@ -386,19 +377,18 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     }
 
     let mut optouts = OptOutServiceClient::new(channel);
-    let mut request = tonic::Request::new(RegisterOptOutRequest {
+    let request = RegisterOptOutRequest {
         rightholder: "Crown copyright".into(),
         scope: Some(OptOutScope {
             scope: Some(Scope::Domain("data.gov.uk".into())),
         }),
         effective_from: Some(1_400_000_000),
         evidence: "letter of 2024-05-01".into(),
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {ADMIN}").parse().expect("ascii"),
-    );
-    optouts.register_opt_out(request).await.expect("register");
+    };
+    optouts
+        .register_opt_out(with_token(request, ADMIN))
+        .await
+        .expect("register");
     drop(server);
 
     // 3. Export with the registry: the data.gov.uk contents go, for that reason.
@@ -566,13 +556,7 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     // the same near-duplicates, and the report counts the same contents.
     let index_r = dir.path().join("index-reservations");
     let mut args_r: Vec<std::ffi::OsString> = vec!["index".into()];
-    for file in [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ] {
-        args_r.push(warc.join(file).into());
-    }
+    args_r.extend(gov_uk_and_iana_warcs().into_iter().map(Into::into));
     args_r.push(reservation_table::reservations_warc().into());
     args_r.extend(["--out".into(), index_r.clone().into()]);
     run_ok(&args_r.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
@@ -720,20 +704,6 @@ async fn export_report_and_compensation_reconcile_with_the_index() {
     assert!(!empty_json.exists());
 }
 
-/// `provindex serve` with an auth file and a registry directory.
-fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
-    ServerProcess::start_with(
-        index,
-        &[
-            OsStr::new("--auth"),
-            auth.as_os_str(),
-            OsStr::new("--registry"),
-            registry.as_os_str(),
-            OsStr::new("--create-registry"),
-        ],
-    )
-}
-
 // ------------------------------------------------------------ ReportService
 
 const READER: &str = "reader-token-0123456789";
@@ -748,14 +718,10 @@ fn build_index(dir: &Path) -> PathBuf {
 
 /// Reads an S3 object back (on a plain thread: the store blocks).
 fn s3_get(endpoint: &str, uri: &str) -> Option<Vec<u8>> {
-    let endpoint = endpoint.to_owned();
     let uri = uri.to_owned();
-    std::thread::spawn(move || {
-        let store = common::moto_store(&endpoint);
+    with_moto_store(endpoint, move |store| {
         store.get_bytes(&uri).ok().map(|b| b.to_vec())
     })
-    .join()
-    .expect("s3 thread")
 }
 
 fn assert_code<T: std::fmt::Debug>(

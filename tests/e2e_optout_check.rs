@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,7 +83,7 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
         ),
     )
     .expect("auth file");
-    let server = start_server(&index, &auth, &dir.path().join("registry"));
+    let server = ServerProcess::start_with_registry(&index, &auth, &dir.path().join("registry"));
     let channel = Channel::from_shared(format!("http://{}", server.addr))
         .expect("uri")
         .connect()
@@ -215,18 +214,4 @@ async fn registrations_flip_check_opt_out_at_once_and_revocations_flip_it_back()
     let revoked = check(&mut reads, Target::Url(gov_url.into())).await;
     assert!(registry_findings(&revoked).is_empty(), "{revoked:?}");
     assert_eq!(revoked.verdict, gov_verdict_before);
-}
-
-/// `provindex serve` with an auth file and a registry directory.
-fn start_server(index: &Path, auth: &Path, registry: &Path) -> ServerProcess {
-    ServerProcess::start_with(
-        index,
-        &[
-            OsStr::new("--auth"),
-            auth.as_os_str(),
-            OsStr::new("--registry"),
-            registry.as_os_str(),
-            OsStr::new("--create-registry"),
-        ],
-    )
 }

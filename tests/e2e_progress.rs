@@ -12,21 +12,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{corpus_dir, provindex_bin};
+use common::{corpus_dir, gov_uk_and_iana_warcs, provindex_bin, run_ok};
 use serde_json::Value;
 
 fn run(args: &[OsString]) -> Output {
-    let output = Command::new(provindex_bin())
-        .args(args)
-        .output()
-        .expect("run provindex");
-    assert!(
-        output.status.success(),
-        "provindex {args:?}: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_ok(&args.iter().map(OsString::as_os_str).collect::<Vec<_>>())
 }
 
 fn args(items: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
@@ -151,15 +141,7 @@ fn index_prints_every_stage_complete_with_the_inputs_bytes() {
 #[test]
 fn export_and_report_print_final_counts_equal_to_what_they_write() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let warc = corpus_dir().join("warc");
-    let inputs: Vec<PathBuf> = [
-        "gov.uk-2014-crawl-a.warc.gz",
-        "gov.uk-2014-crawl-b-revisits.warc.gz",
-        "iana.org-2014.warc.gz",
-    ]
-    .iter()
-    .map(|f| warc.join(f))
-    .collect();
+    let inputs = gov_uk_and_iana_warcs();
     let index = dir.path().join("index");
     let mut index_args = args(&[&"index"]);
     index_args.extend(inputs.iter().map(|p| p.as_os_str().to_os_string()));

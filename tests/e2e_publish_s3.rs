@@ -8,27 +8,23 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
+use common::{
+    ServerProcess, gov_uk_and_iana_warcs, moto_venv, provindex_bin, sha256sum, start_moto,
+    with_moto_store,
+};
 use provindex_pipeline::publish::Publication;
 use provindex_proto::v1::{
     LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
 };
 
-const FILES: [&str; 3] = [
-    "gov.uk-2014-crawl-a.warc.gz",
-    "gov.uk-2014-crawl-b-revisits.warc.gz",
-    "iana.org-2014.warc.gz",
-];
-
 fn index(out: &str, env: &[(&str, String)]) -> Output {
     Command::new(provindex_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("index")
-        .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+        .args(gov_uk_and_iana_warcs())
         .args(["--out", out, "--crawl", "pub", "--built-at", "0"])
         .args(["--workers", "2"])
         .output()
@@ -48,37 +44,6 @@ fn serve_refusal(uri: &str, cache: &Path, env: &[(&str, String)]) -> String {
     assert!(!output.status.success(), "serve started: {stdout}");
     assert!(!stdout.contains("listening on"), "{stdout}");
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The store blocks: its calls run on a plain thread.
-fn with_store<T: Send + 'static>(
-    endpoint: &str,
-    f: impl FnOnce(&provindex_corpus::store::CorpusStore) -> T + Send + 'static,
-) -> T {
-    let endpoint = endpoint.to_string();
-    std::thread::spawn(move || f(&common::moto_store(&endpoint)))
-        .join()
-        .expect("store thread")
-}
-
-fn sha256sum(bytes: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let output = child.wait_with_output().expect("sha256sum");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .expect("hash")
-        .to_string()
 }
 
 async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<String> {
@@ -132,7 +97,7 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
 
     // The bucket holds exactly the listed files plus publication.json, each
     // with the listed size and SHA-256 (checked with sha256sum).
-    let (publication, objects) = with_store(&moto.endpoint, move |store| {
+    let (publication, objects) = with_moto_store(&moto.endpoint, move |store| {
         let text = store
             .get_bytes(&format!("{uri}/publication.json"))
             .expect("publication.json");
@@ -271,7 +236,7 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     let tampered_sha = sha256sum(&tampered);
     {
         let object = object.clone();
-        with_store(&moto.endpoint, move |store| {
+        with_moto_store(&moto.endpoint, move |store| {
             store.put(&object, tampered.into()).expect("overwrite")
         });
     }
@@ -298,7 +263,7 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     // Truncated.
     {
         let (object, short) = (object.clone(), original[..original.len() - 100].to_vec());
-        with_store(&moto.endpoint, move |store| {
+        with_moto_store(&moto.endpoint, move |store| {
             store.put(&object, short.into()).expect("truncate")
         });
     }
@@ -315,7 +280,7 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     // Missing.
     {
         let object = object.clone();
-        with_store(&moto.endpoint, move |store| {
+        with_moto_store(&moto.endpoint, move |store| {
             store.delete(&object).expect("delete")
         });
     }
@@ -385,7 +350,7 @@ fn cluster_build_publishes_to_s3() {
         Command::new(provindex_bin())
             .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("index")
-            .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+            .args(gov_uk_and_iana_warcs())
             .args(["--out", "s3://pub/cluster/idx", "--crawl", "pub"])
             .args(["--built-at", "0", "--coordinator", &url, "--job-id", job])
             .args(["--staging", "s3://pub/staging", "--timeout", "300"])
@@ -400,7 +365,7 @@ fn cluster_build_publishes_to_s3() {
         String::from_utf8_lossy(&output.stderr)
     );
     let read = |endpoint: String| {
-        with_store(&endpoint, |store| {
+        with_moto_store(&endpoint, |store| {
             store
                 .get_bytes("s3://pub/cluster/idx/publication.json")
                 .expect("publication.json")

@@ -12,145 +12,44 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin};
+use common::{
+    ServerProcess, gov_uk_and_iana_warcs, moto_env, moto_venv, provindex_bin, sha256sum,
+    start_moto_logging, with_moto_store,
+};
 use provindex_pipeline::publish::Publication;
 use provindex_proto::v1::{
     LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
 };
 
-const FILES: [&str; 3] = [
-    "gov.uk-2014-crawl-a.warc.gz",
-    "gov.uk-2014-crawl-b-revisits.warc.gz",
-    "iana.org-2014.warc.gz",
-];
 const URI: &str = "s3://pub/indexes/idx4";
 
-/// moto_server with its request log in `log` (common::start_moto discards it).
-struct LoggedMoto {
-    child: std::process::Child,
-    endpoint: String,
-    log: PathBuf,
-}
-
-impl Drop for LoggedMoto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl LoggedMoto {
-    fn start(venv: &Path, log: PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("starting moto_server");
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "moto_server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let script = format!(
-            "import boto3\nboto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='pub')\n",
-            moto.endpoint
-        );
-        let out = Command::new(venv.join("bin/python"))
-            .args(["-c", &script])
-            .output()
-            .expect("python");
-        assert!(
-            out.status.success(),
-            "create bucket: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        moto
-    }
-
-    /// Object paths (`/pub/indexes/idx4/partitions/…`) of the GET requests
-    /// logged so far for partition files.
-    fn partition_gets(&self) -> Vec<String> {
-        let needle = "\"GET /pub/indexes/idx4/partitions/";
-        std::fs::read_to_string(&self.log)
-            .expect("moto log")
-            .lines()
-            .filter_map(|line| line.split_once(needle))
-            .map(|(_, rest)| {
-                let path = rest.split_whitespace().next().unwrap_or("");
-                format!("partitions/{path}")
-            })
-            .collect()
-    }
-}
-
-fn s3_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("RUST_LOG", "warn".into()),
-    ]
+/// Object paths (`/pub/indexes/idx4/partitions/…`) of the GET requests
+/// for partition files logged so far in moto's request log `log`.
+fn partition_gets(log: &Path) -> Vec<String> {
+    let needle = "\"GET /pub/indexes/idx4/partitions/";
+    std::fs::read_to_string(log)
+        .expect("moto log")
+        .lines()
+        .filter_map(|line| line.split_once(needle))
+        .map(|(_, rest)| {
+            let path = rest.split_whitespace().next().unwrap_or("");
+            format!("partitions/{path}")
+        })
+        .collect()
 }
 
 fn index(out: &str, env: &[(&str, String)]) -> Output {
     Command::new(provindex_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("index")
-        .args(FILES.map(|f| corpus_dir().join("warc").join(f)))
+        .args(gov_uk_and_iana_warcs())
         .args(["--out", out, "--crawl", "pub", "--built-at", "0"])
         .args(["--workers", "2", "--index-partitions", "4"])
         .output()
         .expect("run provindex index")
-}
-
-/// The store blocks: its calls run on a plain thread.
-fn with_store<T: Send + 'static>(
-    endpoint: &str,
-    f: impl FnOnce(&provindex_corpus::store::CorpusStore) -> T + Send + 'static,
-) -> T {
-    let endpoint = endpoint.to_string();
-    std::thread::spawn(move || f(&common::moto_store(&endpoint)))
-        .join()
-        .expect("store thread")
-}
-
-fn sha256sum(bytes: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(bytes)
-        .expect("write");
-    let output = child.wait_with_output().expect("sha256sum");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .expect("hash")
-        .to_string()
 }
 
 const URLS: [&str; 6] = [
@@ -222,8 +121,9 @@ fn entries(dir: &Path) -> Vec<String> {
 async fn serve_fetches_and_verifies_only_its_partitions() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let venv = moto_venv();
-    let moto = LoggedMoto::start(&venv, tmp.path().join("moto.log"));
-    let env = s3_env(&moto.endpoint);
+    let log = tmp.path().join("moto.log");
+    let moto = start_moto_logging(&venv, "pub", std::fs::File::create(&log).expect("log file"));
+    let env = moto_env(&moto.endpoint);
 
     let output = index(URI, &env);
     assert!(
@@ -231,7 +131,7 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
         "index --out {URI}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let publication: Publication = with_store(&moto.endpoint, |store| {
+    let publication: Publication = with_moto_store(&moto.endpoint, |store| {
         let text = store
             .get_bytes(&format!("{URI}/publication.json"))
             .expect("publication.json");
@@ -306,9 +206,9 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
         "--cache-dir".to_string(),
         cache.display().to_string(),
     ];
-    let before = moto.partition_gets().len();
+    let before = partition_gets(&log).len();
     let remote = ServerProcess::start_with_env(Path::new(URI), &args, &env);
-    let mut read = moto.partition_gets()[before..].to_vec();
+    let mut read = partition_gets(&log)[before..].to_vec();
     read.sort();
     let mut expected: Vec<String> = served.files.iter().map(|f| f.path.clone()).collect();
     expected.sort();
@@ -346,7 +246,7 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     // a fresh cache starts (and never reads it).
     let tamper = |file: &provindex_pipeline::publish::PublishedFile| {
         let object = format!("{URI}/{}", file.path);
-        with_store(&moto.endpoint, move |store| {
+        with_moto_store(&moto.endpoint, move |store| {
             let mut bytes = store.get_bytes(&object).expect("get").to_vec();
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0x01;
@@ -403,8 +303,8 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     assert!(left.is_empty(), "left in the cache: {left:?}");
 
     // The partition verified before the tampering is reused: nothing read.
-    let before = moto.partition_gets().len();
+    let before = partition_gets(&log).len();
     let reused = ServerProcess::start_with_env(Path::new(URI), &args, &env);
-    assert_eq!(moto.partition_gets().len(), before);
+    assert_eq!(partition_gets(&log).len(), before);
     assert_eq!(lookups(&reused).await, from_local);
 }

@@ -100,6 +100,21 @@ impl ServerProcess {
         }
     }
 
+    /// `provindex serve` with an auth file and a registry directory, which
+    /// it creates if missing.
+    pub fn start_with_registry(index: &Path, auth: &Path, registry: &Path) -> Self {
+        Self::start_with(
+            index,
+            &[
+                OsStr::new("--auth"),
+                auth.as_os_str(),
+                OsStr::new("--registry"),
+                registry.as_os_str(),
+                OsStr::new("--create-registry"),
+            ],
+        )
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -254,6 +269,11 @@ impl Drop for Moto {
 }
 
 pub fn start_moto(venv: &Path, bucket: &str) -> Moto {
+    start_moto_logging(venv, bucket, Stdio::null())
+}
+
+/// [`start_moto`] with its request log (stderr) going to `log`.
+pub fn start_moto_logging(venv: &Path, bucket: &str, log: impl Into<Stdio>) -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -261,8 +281,8 @@ pub fn start_moto(venv: &Path, bucket: &str) -> Moto {
         .port();
     let child = Command::new(venv.join("bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("starting moto_server");
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -314,6 +334,41 @@ pub fn moto_store(endpoint: &str) -> provindex_corpus::store::CorpusStore {
             access_key_id: Some("test".into()),
             secret_access_key: Some("test".into()),
         })
+}
+
+/// Runs `f` with a store client for the moto server at `endpoint`, on a
+/// plain thread: the store's calls block.
+pub fn with_moto_store<T: Send + 'static>(
+    endpoint: &str,
+    f: impl FnOnce(&provindex_corpus::store::CorpusStore) -> T + Send + 'static,
+) -> T {
+    let endpoint = endpoint.to_string();
+    std::thread::spawn(move || f(&moto_store(&endpoint)))
+        .join()
+        .expect("store thread")
+}
+
+/// The SHA-256 of `bytes` in hex, computed by the `sha256sum` tool (a
+/// separate implementation to check the index's hashes against).
+pub fn sha256sum(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let output = child.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .expect("hash")
+        .to_string()
 }
 
 /// A request carrying `Authorization: Bearer TOKEN`.
@@ -422,19 +477,25 @@ pub fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
-/// Indexes the two gov.uk crawls (the second has revisits) and the IANA crawl
-/// of the bundled corpus into `dir/index` as crawl `crawl`.
-pub fn index_gov_uk_and_iana(dir: &Path, crawl: &str) -> PathBuf {
-    let index = dir.join("index");
+/// The two gov.uk crawls of the bundled corpus (the second has revisits of
+/// the first) and the IANA crawl, in that order.
+pub fn gov_uk_and_iana_warcs() -> Vec<PathBuf> {
     let warc = corpus_dir().join("warc");
-    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
-    for file in [
+    [
         "gov.uk-2014-crawl-a.warc.gz",
         "gov.uk-2014-crawl-b-revisits.warc.gz",
         "iana.org-2014.warc.gz",
-    ] {
-        args.push(warc.join(file).into());
-    }
+    ]
+    .iter()
+    .map(|file| warc.join(file))
+    .collect()
+}
+
+/// Indexes [`gov_uk_and_iana_warcs`] into `dir/index` as crawl `crawl`.
+pub fn index_gov_uk_and_iana(dir: &Path, crawl: &str) -> PathBuf {
+    let index = dir.join("index");
+    let mut args: Vec<std::ffi::OsString> = vec!["index".into()];
+    args.extend(gov_uk_and_iana_warcs().into_iter().map(Into::into));
     args.extend(["--out".into(), index.clone().into()]);
     args.extend(["--crawl".into(), crawl.into()]);
     run_ok(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
