@@ -12,16 +12,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use common::{ServerProcess, run_ok};
+use common::{ServerProcess, html_page, html_response_record, run_ok, zh_handbook_rows};
 use provindex_proto::v1::{
     FindWorkRequest, LookupContentRequest, LookupUrlRequest, lookup_content_request::Key,
     provenance_service_client::ProvenanceServiceClient,
 };
 use serde_json::Value;
-
-const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
 
 const ENGLISH: &str = "The Debian project is an association of individuals who have made \
     common cause to create a free operating system. This operating system is called Debian. \
@@ -31,15 +28,6 @@ const ENGLISH: &str = "The Debian project is an association of individuals who h
 
 /// 15 Han characters (punctuation is not a token): 这是一个简短的中文页面 + 用于测试.
 const SHORT: &str = "这是一个简短的中文页面，用于测试。";
-
-fn rows() -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("JSON line"))
-        .collect()
-}
 
 /// The paragraphs `range` of field `field`, one `<p>` each.
 fn paragraphs(rows: &[Value], range: std::ops::Range<usize>, field: &str) -> Vec<String> {
@@ -73,32 +61,6 @@ fn edit_one_percent(paragraphs: &[String]) -> (Vec<String>, usize) {
     (edited, edits)
 }
 
-fn html(lang: &str, title: &str, paragraphs: &[String]) -> String {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body></html>\n"
-    )
-}
-
-/// One WARC/1.0 response record (uncompressed) for `url` with `body` as UTF-8 HTML.
-fn response_record(n: usize, url: &str, body: &str) -> Vec<u8> {
-    let http = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut record = format!(
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
-         WARC-Date: 2024-03-0{}T12:00:00Z\r\nWARC-Target-URI: {url}\r\n\
-         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        n % 9 + 1,
-        http.len()
-    )
-    .into_bytes();
-    record.extend_from_slice(http.as_bytes());
-    record.extend_from_slice(b"\r\n\r\n");
-    record
-}
-
 const ORIGINAL: &str = "https://zh.example.org/handbook/raid.html";
 const EDITED: &str = "https://mirror.example.net/raid-copy.html";
 const TRADITIONAL: &str = "https://tw.example.org/handbook/raid.html";
@@ -109,7 +71,7 @@ const ENGLISH_URL: &str = "https://en.example.org/about.html";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let rows = rows();
+    let rows = zh_handbook_rows();
     let original = paragraphs(&rows, 0..6, "zh_cn");
     let traditional = paragraphs(&rows, 0..6, "s2tw");
     let (edited, edits) = edit_one_percent(&original);
@@ -124,17 +86,19 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
     );
     let unrelated = paragraphs(&rows, 40..46, "zh_cn");
     let pages = [
-        (ORIGINAL, html("zh-CN", "RAID", &original)),
-        (EDITED, html("zh-CN", "RAID", &edited)),
-        (TRADITIONAL, html("zh-TW", "RAID", &traditional)),
-        (UNRELATED, html("zh-CN", "其他", &unrelated)),
-        (SHORT_URL, html("zh-CN", "", &[SHORT.to_owned()])),
-        (ENGLISH_URL, html("en", "About", &[ENGLISH.to_owned()])),
+        (ORIGINAL, html_page("zh-CN", "RAID", &original)),
+        (EDITED, html_page("zh-CN", "RAID", &edited)),
+        (TRADITIONAL, html_page("zh-TW", "RAID", &traditional)),
+        (UNRELATED, html_page("zh-CN", "其他", &unrelated)),
+        (SHORT_URL, html_page("zh-CN", "", &[SHORT.to_owned()])),
+        (ENGLISH_URL, html_page("en", "About", &[ENGLISH.to_owned()])),
     ];
     let warc = dir.path().join("zh.warc");
     let mut bytes = Vec::new();
-    for (n, (url, body)) in pages.iter().enumerate() {
-        bytes.extend(response_record(n + 1, url, body));
+    for (i, (url, body)) in pages.iter().enumerate() {
+        let n = i + 1;
+        let date = format!("2024-03-0{}T12:00:00Z", n % 9 + 1);
+        bytes.extend(html_response_record(n, &date, url, body));
     }
     std::fs::write(&warc, bytes).expect("write WARC");
 

@@ -30,9 +30,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use common::{ServerProcess, run_ok, with_token};
+use common::{ServerProcess, run_ok, warc_response_record, with_token, zh_handbook_rows};
 use encoding_rs::{BIG5, Encoding, GBK, UTF_8};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, FindWorkRequest, LookupContentRequest,
@@ -44,7 +43,6 @@ use provindex_sketch::{NormalizationVersion, fold_for_sketch, normalize_with};
 use serde_json::Value;
 use tonic::transport::Channel;
 
-const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
 const ADMIN: &str = "admin-token-0123456789";
 const RIGHTHOLDER: &str = "rightholder-token-0123456789";
 const ARTICLES: usize = 5;
@@ -94,15 +92,6 @@ struct Page {
     text: String,
     encoding: &'static Encoding,
     charset: Charset,
-}
-
-fn rows() -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("JSON line"))
-        .collect()
 }
 
 fn is_han(c: char) -> bool {
@@ -247,17 +236,7 @@ fn response_record(n: usize, page: &Page) -> Vec<u8> {
     } else {
         2 + page.kind as usize
     };
-    let mut record = format!(
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
-         WARC-Date: 2024-03-{day:02}T12:00:00Z\r\nWARC-Target-URI: {}\r\n\
-         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        page.url,
-        http.len()
-    )
-    .into_bytes();
-    record.extend_from_slice(&http);
-    record.extend_from_slice(b"\r\n\r\n");
-    record
+    warc_response_record(n, &format!("2024-03-{day:02}T12:00:00Z"), &page.url, &http)
 }
 
 /// The planted pages: per article the original and its five copies, with
@@ -371,7 +350,7 @@ fn registry_findings(response: &CheckOptOutResponse) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinese_reposts_are_found_and_reserved_across_edits_punctuation_scripts_and_charsets() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pages = plant(&rows());
+    let pages = plant(&zh_handbook_rows());
     // Every encoding and every charset placement is exercised.
     for encoding in [UTF_8, GBK, BIG5] {
         for charset in [Charset::Header, Charset::Meta, Charset::Absent] {

@@ -12,13 +12,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    ServerProcess, gov_uk_and_iana_warcs, moto_venv, provindex_bin, sha256sum, start_moto,
-    with_moto_store,
+    ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_venv, provindex_bin, sha256sum,
+    start_moto, with_moto_store,
 };
 use provindex_pipeline::publish::Publication;
-use provindex_proto::v1::{
-    LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
-};
 
 fn index(out: &str, env: &[(&str, String)]) -> Output {
     Command::new(provindex_bin())
@@ -44,37 +41,6 @@ fn serve_refusal(uri: &str, cache: &Path, env: &[(&str, String)]) -> String {
     assert!(!output.status.success(), "serve started: {stdout}");
     assert!(!stdout.contains("listening on"), "{stdout}");
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-async fn lookups(server: &ServerProcess, urls: &[&str]) -> Vec<String> {
-    let mut client = ProvenanceServiceClient::new(server.channel().await);
-    let mut answers = Vec::new();
-    for url in urls {
-        for mode in [UrlMatch::Exact, UrlMatch::Prefix, UrlMatch::Host] {
-            let mut request = LookupUrlRequest {
-                url: url.to_string(),
-                r#match: mode as i32,
-                page_size: 7,
-                ..Default::default()
-            };
-            loop {
-                let page = match client.lookup_url(request.clone()).await {
-                    Ok(page) => page.into_inner(),
-                    Err(status) => {
-                        // Both servers must refuse alike.
-                        answers.push(format!("{:?}: {}", status.code(), status.message()));
-                        break;
-                    }
-                };
-                answers.push(format!("{page:?}"));
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                request.page_token = page.next_page_token;
-            }
-        }
-    }
-    answers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,8 +160,8 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     ];
     let remote = ServerProcess::start_with_env(Path::new(uri), &cache_arg, &env);
     let local_server = ServerProcess::start(&local);
-    let from_s3 = lookups(&remote, &urls).await;
-    let from_local = lookups(&local_server, &urls).await;
+    let from_s3 = lookup_answers(&remote, &urls).await;
+    let from_local = lookup_answers(&local_server, &urls).await;
     assert!(
         from_s3.iter().any(|a| a.contains("captures: [Capture")),
         "no captures found: {from_s3:?}"
@@ -255,8 +221,8 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     // The cache verified before the tampering is reused: no object is read again.
     let reused = ServerProcess::start_with_env(Path::new(uri), &cache_arg, &env);
     assert_eq!(
-        lookups(&reused, &urls[..1]).await,
-        lookups(&local_server, &urls[..1]).await
+        lookup_answers(&reused, &urls[..1]).await,
+        lookup_answers(&local_server, &urls[..1]).await
     );
     drop(reused);
 

@@ -16,13 +16,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    ServerProcess, gov_uk_and_iana_warcs, moto_env, moto_venv, provindex_bin, sha256sum,
-    start_moto_logging, with_moto_store,
+    ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_env, moto_venv, provindex_bin,
+    sha256sum, start_moto_logging, with_moto_store,
 };
 use provindex_pipeline::publish::Publication;
-use provindex_proto::v1::{
-    LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
-};
 
 const URI: &str = "s3://pub/indexes/idx4";
 
@@ -60,37 +57,6 @@ const URLS: [&str; 6] = [
     "https://www.gov.uk/government",
     "https://www.gov.uk/browse",
 ];
-
-/// Every answer (pages or the error) of exact, prefix and host lookups.
-async fn lookups(server: &ServerProcess) -> Vec<String> {
-    let mut client = ProvenanceServiceClient::new(server.channel().await);
-    let mut answers = Vec::new();
-    for url in URLS {
-        for mode in [UrlMatch::Exact, UrlMatch::Prefix, UrlMatch::Host] {
-            let mut request = LookupUrlRequest {
-                url: url.to_string(),
-                r#match: mode as i32,
-                page_size: 7,
-                ..Default::default()
-            };
-            loop {
-                let page = match client.lookup_url(request.clone()).await {
-                    Ok(page) => page.into_inner(),
-                    Err(status) => {
-                        answers.push(format!("{:?}: {}", status.code(), status.message()));
-                        break;
-                    }
-                };
-                answers.push(format!("{page:?}"));
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                request.page_token = page.next_page_token;
-            }
-        }
-    }
-    answers
-}
 
 fn serve_refusal(partition: &str, cache: &Path, env: &[(&str, String)]) -> String {
     let output = Command::new(provindex_bin())
@@ -187,7 +153,7 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     let mut chosen = None;
     for number in 0..4u32 {
         let server = ServerProcess::start_with(&local, &["--partitions", &number.to_string()]);
-        let answers = lookups(&server).await;
+        let answers = lookup_answers(&server, &URLS).await;
         if answers.iter().any(|a| a.contains("captures: [Capture")) {
             chosen = Some((number, answers));
             break;
@@ -213,7 +179,7 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     let mut expected: Vec<String> = served.files.iter().map(|f| f.path.clone()).collect();
     expected.sort();
     assert_eq!(read, expected, "objects read by a server of {}", served.id);
-    assert_eq!(lookups(&remote).await, from_local);
+    assert_eq!(lookup_answers(&remote, &URLS).await, from_local);
     drop(remote);
 
     // The cache holds that partition alone, marked verified, every file of
@@ -267,7 +233,7 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
         tmp.path().join("cache-2").display().to_string(),
     ];
     let started = ServerProcess::start_with_env(Path::new(URI), &fresh, &env);
-    assert_eq!(lookups(&started).await, from_local);
+    assert_eq!(lookup_answers(&started, &URLS).await, from_local);
     drop(started);
     // The whole index, though, is refused for it.
     let output = Command::new(provindex_bin())
@@ -306,5 +272,5 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     let before = partition_gets(&log).len();
     let reused = ServerProcess::start_with_env(Path::new(URI), &args, &env);
     assert_eq!(partition_gets(&log).len(), before);
-    assert_eq!(lookups(&reused).await, from_local);
+    assert_eq!(lookup_answers(&reused, &URLS).await, from_local);
 }

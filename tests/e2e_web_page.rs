@@ -30,7 +30,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::venv::venv_python;
-use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
+use common::{
+    ServerProcess, corpus_dir, html_page, html_response_record, provindex_bin, with_token,
+    zh_handbook_rows,
+};
 use provindex_proto::v1::{
     ReviewAction, ReviewComplaintRequest, audit_service_client::AuditServiceClient,
 };
@@ -43,7 +46,6 @@ const OTHER_TOKEN: &str = "other-rightholder-token-0123456789";
 const OTHER_NAME: &str = "Other Rightholder";
 /// The operator's reviewer, who upholds complaints over gRPC.
 const REVIEWER_TOKEN: &str = "web-reviewer-token-0123456789";
-const ZH_DATA: &str = "../../crates/sketch/tests/data/zh/handbook_zh.jsonl";
 const ZH_URL: &str = "https://zh.example.org/handbook/raid.html";
 const ZH_MIRROR: &str = "https://mirror.example.net/raid-copy.html";
 /// A source URL with markup in it, as a crawl may hold.
@@ -98,40 +100,6 @@ fn chromium() -> (PathBuf, PathBuf) {
     found().unwrap_or_else(|| {
         panic!("chromium and chromedriver are required (apt-get install chromium chromium-driver; install attempted: {installed})")
     })
-}
-
-fn zh_rows() -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ZH_DATA);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("JSON line"))
-        .collect()
-}
-
-fn html_page(lang: &str, title: &str, paragraphs: &[String]) -> String {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body></html>\n"
-    )
-}
-
-/// One WARC/1.0 response record for `url` with `body` as UTF-8 HTML.
-fn response_record(n: usize, url: &str, body: &str) -> Vec<u8> {
-    let http = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut record = format!(
-        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
-         WARC-Date: 2024-03-0{n}T12:00:00Z\r\nWARC-Target-URI: {url}\r\n\
-         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        http.len()
-    )
-    .into_bytes();
-    record.extend_from_slice(http.as_bytes());
-    record.extend_from_slice(b"\r\n\r\n");
-    record
 }
 
 /// Every 100th Han character replaced: a near-duplicate mirror.
@@ -283,7 +251,7 @@ fn rightholder_web_page_in_headless_chromium() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     // Chinese pages, the <script>-URL page.
-    let rows = zh_rows();
+    let rows = zh_handbook_rows();
     let paragraphs = |range: std::ops::Range<usize>| -> Vec<String> {
         rows[range]
             .iter()
@@ -306,8 +274,14 @@ fn rightholder_web_page_in_headless_chromium() {
     let inputs = dir.path().join("inputs");
     std::fs::create_dir(&inputs).expect("mkdir");
     let mut warc = Vec::new();
-    for (n, (url, body)) in pages.iter().enumerate() {
-        warc.extend(response_record(n + 1, url, body));
+    for (i, (url, body)) in pages.iter().enumerate() {
+        let n = i + 1;
+        warc.extend(html_response_record(
+            n,
+            &format!("2024-03-0{n}T12:00:00Z"),
+            url,
+            body,
+        ));
     }
     std::fs::write(inputs.join("zh.warc"), warc).expect("write WARC");
     let index = dir.path().join("index");

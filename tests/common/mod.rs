@@ -231,6 +231,50 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The rows of the zh-CN debian-handbook sample shared with the sketch
+/// crate's tests: one JSON object a paragraph (`zh_cn`, `s2tw`, ...).
+pub fn zh_handbook_rows() -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/sketch/tests/data/zh/handbook_zh.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect()
+}
+
+/// A UTF-8 HTML page in language `lang`, one `<p>` a paragraph.
+pub fn html_page(lang: &str, title: &str, paragraphs: &[String]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body></html>\n"
+    )
+}
+
+/// One WARC/1.0 response record (uncompressed), number `n` of its file, of
+/// the HTTP message `http` for `url` captured at `date` (ISO 8601).
+pub fn warc_response_record(n: usize, date: &str, url: &str, http: &[u8]) -> Vec<u8> {
+    let mut record = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\n\
+         WARC-Date: {date}\r\nWARC-Target-URI: {url}\r\n\
+         Content-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+        http.len()
+    )
+    .into_bytes();
+    record.extend_from_slice(http);
+    record.extend_from_slice(b"\r\n\r\n");
+    record
+}
+
+/// [`warc_response_record`] of a 200 response with `body` as UTF-8 HTML.
+pub fn html_response_record(n: usize, date: &str, url: &str, body: &str) -> Vec<u8> {
+    let http = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    warc_response_record(n, date, url, http.as_bytes())
+}
+
 /// A venv with moto[server] (shared with crates/corpus/tests/s3_moto.rs).
 pub fn moto_venv() -> PathBuf {
     let dir = std::env::temp_dir().join("provindex-moto-venv");
@@ -569,6 +613,42 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&data[end + 2..end + 2 + size]);
         data = &data[end + 2 + size + 2..];
     }
+}
+
+/// Every answer (each page, or the error) of exact, prefix and host
+/// lookups of `urls`, pages of 7: two servers of one index give equal lists.
+pub async fn lookup_answers(server: &ServerProcess, urls: &[&str]) -> Vec<String> {
+    use provindex_proto::v1::{
+        LookupUrlRequest, UrlMatch, provenance_service_client::ProvenanceServiceClient,
+    };
+    let mut client = ProvenanceServiceClient::new(server.channel().await);
+    let mut answers = Vec::new();
+    for url in urls {
+        for mode in [UrlMatch::Exact, UrlMatch::Prefix, UrlMatch::Host] {
+            let mut request = LookupUrlRequest {
+                url: url.to_string(),
+                r#match: mode as i32,
+                page_size: 7,
+                ..Default::default()
+            };
+            loop {
+                let page = match client.lookup_url(request.clone()).await {
+                    Ok(page) => page.into_inner(),
+                    Err(status) => {
+                        // Both servers must refuse alike.
+                        answers.push(format!("{:?}: {}", status.code(), status.message()));
+                        break;
+                    }
+                };
+                answers.push(format!("{page:?}"));
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+        }
+    }
+    answers
 }
 
 /// Asserts a finished process succeeded, showing its output otherwise.
