@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{corpus_dir, moto_venv, provindex_bin, start_moto};
+use common::{ChildProcess, corpus_dir, moto_venv, provindex_bin, start_coordinator, start_moto};
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 
@@ -62,53 +61,18 @@ fn provindex(env: &[(&str, String)]) -> Command {
     command
 }
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    fn kill9(&mut self) {
-        self.0.kill().expect("kill -9");
-        self.0.wait().expect("wait");
-    }
-}
-
-/// `provindex coordinator`; returns the process and its address.
-fn start_coordinator(env: &[(&str, String)], state: &Path, listen: &str) -> (Process, String) {
-    let mut child = provindex(env)
-        .args(["coordinator", "--listen", listen, "--state"])
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start coordinator");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
-        .to_string();
-    (Process(child), addr)
-}
-
-fn start_worker(env: &[(&str, String)], coordinator: &str, name: &str, delay_ms: u64) -> Process {
-    Process(
-        provindex(env)
-            .args(["worker", "--coordinator", coordinator, "--name", name])
-            .args(["--record-delay-ms", &delay_ms.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start worker"),
+/// A worker sleeping `delay_ms` after each scanned record (0: none).
+fn start_worker(
+    env: &[(&str, String)],
+    coordinator: &str,
+    name: &str,
+    delay_ms: u64,
+) -> ChildProcess {
+    common::start_worker(
+        env,
+        coordinator,
+        name,
+        &["--record-delay-ms", &delay_ms.to_string()],
     )
 }
 
@@ -244,7 +208,7 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
             "the slow task finished already"
         );
         slow.kill9();
-        let _workers: Vec<Process> = (0..3)
+        let _workers: Vec<ChildProcess> = (0..3)
             .map(|n| start_worker(&env, &url, &format!("w{n}"), 0))
             .collect();
         let output = wait_output(follower);
@@ -272,7 +236,7 @@ async fn worker_killed_mid_scan_and_coordinator_restart_give_the_single_process_
         let listen = format!("127.0.0.1:{port}");
         let (mut coordinator, addr) = start_coordinator(&env, &state, &listen);
         let url = format!("http://{addr}");
-        let _workers: Vec<Process> = (0..3)
+        let _workers: Vec<ChildProcess> = (0..3)
             .map(|n| start_worker(&env, &url, &format!("r{n}"), 20))
             .collect();
         let follower = submit(&env, &url, &dir.path().join("restarted"), "restart", 3);
@@ -466,7 +430,7 @@ async fn partitioned_build_with_a_killed_builder_and_a_coordinator_restart_gives
         "the slow build task finished already"
     );
     slow.kill9();
-    let _workers: Vec<Process> = (0..3)
+    let _workers: Vec<ChildProcess> = (0..3)
         .map(|n| start_worker(&env, &url, &format!("p{n}"), 5))
         .collect();
     wait_for(&addr, "partitioned", "a committed build task", |s| {

@@ -11,10 +11,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{ServerProcess, corpus_dir, moto_venv, provindex_bin, start_moto};
+use common::{
+    ChildProcess, ServerProcess, corpus_dir, moto_venv, provindex_bin, start_coordinator,
+    start_moto, start_worker,
+};
 use provindex_pipeline::publish::Publication;
 use provindex_proto::v1::{
     LookupUrlRequest, LookupUrlResponse, UrlMatch,
@@ -30,16 +32,6 @@ fn index(files: &[&str], extra: &[&str], env: &[(&str, String)]) -> Output {
         .args(extra)
         .output()
         .expect("run provindex index")
-}
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The store blocks: read on a plain thread.
@@ -160,41 +152,10 @@ async fn a_crawl_added_to_a_published_index_equals_the_index_of_all_three() {
     // The same incremental build as a cluster job: a coordinator and two
     // workers, each rescan task fetching its own base partition.
     let state = tmp.path().join("state");
-    let mut coordinator = Command::new(provindex_bin())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start coordinator");
-    let mut line = String::new();
-    BufReader::new(coordinator.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let address = format!(
-        "http://{}",
-        line.trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
-    );
-    let coordinator = Process(coordinator);
-    let workers: Vec<Process> = (0..2)
-        .map(|n| {
-            Process(
-                Command::new(provindex_bin())
-                    .envs(env.iter().map(|(k, v)| (k, v)))
-                    .args([
-                        "worker",
-                        "--coordinator",
-                        &address,
-                        "--name",
-                        &format!("w{n}"),
-                    ])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("start worker"),
-            )
-        })
+    let (coordinator, addr) = start_coordinator(&env, &state, "127.0.0.1:0");
+    let address = format!("http://{addr}");
+    let workers: Vec<ChildProcess> = (0..2)
+        .map(|n| start_worker(&env, &address, &format!("w{n}"), &[]))
         .collect();
     let clustered = "s3://incr/indexes/v2-cluster";
     let output = index(

@@ -726,45 +726,14 @@ fn a_bad_signing_key_fails_before_building() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.key"));
 }
 
-/// A child process killed on drop.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_coordinator_build_signs_the_same_ledger_as_a_local_build() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let key = write_seed(dir.path());
-    let mut coordinator = Command::new(provindex_bin())
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(dir.path().join("state"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start coordinator");
-    let mut line = String::new();
-    std::io::BufReader::new(coordinator.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read");
-    let coordinator = Process(coordinator);
-    let url = format!(
-        "http://{}",
-        line.trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
-    );
-    let _worker = Process(
-        Command::new(provindex_bin())
-            .args(["worker", "--coordinator", &url, "--name", "w1"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start worker"),
-    );
+    let (coordinator, addr) =
+        common::start_coordinator(&[], &dir.path().join("state"), "127.0.0.1:0");
+    let url = format!("http://{addr}");
+    let _worker = common::start_worker(&[], &url, "w1", &[]);
     // The job spec carries the key's path; the worker running the build
     // task reads it.
     let index = |out: &Path, extra: &[&str]| {

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_venv, provindex_bin, sha256sum,
-    start_moto, with_moto_store,
+    ChildProcess, ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_venv, provindex_bin,
+    sha256sum, start_coordinator, start_moto, start_worker, with_moto_store,
 };
 use provindex_pipeline::publish::Publication;
 
@@ -261,56 +261,19 @@ async fn publish_to_s3_serve_verified_refuse_tampering() {
     assert!(stderr.contains("no publication.json"), "{stderr}");
 }
 
-/// A child process killed on drop.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A cluster build (coordinator + two worker processes) publishes to S3 too:
 /// the publication has the one-process build's digest, and a second job to
 /// the same URI fails at its build task, leaving the publication as it was.
 #[test]
 fn cluster_build_publishes_to_s3() {
-    use std::io::BufRead;
     let venv = moto_venv();
     let moto = start_moto(&venv, "pub");
     let env = common::moto_env(&moto.endpoint);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(provindex_bin())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--state"])
-        .arg(tmp.path().join("state"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("coordinator");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let _coordinator = Process(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
-        .to_string();
+    let (_coordinator, addr) = start_coordinator(&env, &tmp.path().join("state"), "127.0.0.1:0");
     let url = format!("http://{addr}");
-    let _workers: Vec<Process> = (0..2)
-        .map(|n| {
-            Process(
-                Command::new(provindex_bin())
-                    .envs(env.iter().map(|(k, v)| (k, v)))
-                    .args(["worker", "--coordinator", &url, "--name"])
-                    .arg(format!("w{n}"))
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("worker"),
-            )
-        })
+    let _workers: Vec<ChildProcess> = (0..2)
+        .map(|n| start_worker(&env, &url, &format!("w{n}"), &[]))
         .collect();
     let submit = |job: &str| {
         Command::new(provindex_bin())

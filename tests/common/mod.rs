@@ -162,6 +162,67 @@ impl Drop for ServerProcess {
     }
 }
 
+/// A child process killed (and reaped) on drop.
+pub struct ChildProcess(pub Child);
+
+impl ChildProcess {
+    /// SIGKILL: no shutdown hook, no flush.
+    pub fn kill9(&mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().expect("wait");
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `provindex coordinator --listen LISTEN --state STATE` with `env`: the
+/// process and the address it announced.
+pub fn start_coordinator(
+    env: &[(&str, String)],
+    state: &Path,
+    listen: &str,
+) -> (ChildProcess, String) {
+    let mut child = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["coordinator", "--listen", listen, "--state"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start coordinator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let coordinator = ChildProcess(child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("coordinator did not start: {line:?}"))
+        .to_string();
+    (coordinator, addr)
+}
+
+/// `provindex worker --coordinator URL --name NAME EXTRA...` with `env`,
+/// its stdout discarded.
+pub fn start_worker(env: &[(&str, String)], url: &str, name: &str, extra: &[&str]) -> ChildProcess {
+    ChildProcess(
+        Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(["worker", "--coordinator", url, "--name", name])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start worker"),
+    )
+}
+
 /// Header facts of one WARC record.
 #[derive(Debug, Clone)]
 pub struct ScannedRecord {
