@@ -13,7 +13,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{ServerProcess, html_page, html_response_record, run_ok, zh_handbook_rows};
+use common::{
+    ServerProcess, edit_one_percent_of_han, html_page, html_response_record, run_ok,
+    zh_handbook_rows,
+};
 use provindex_proto::v1::{
     FindWorkRequest, LookupContentRequest, LookupUrlRequest, lookup_content_request::Key,
     provenance_service_client::ProvenanceServiceClient,
@@ -37,30 +40,6 @@ fn paragraphs(rows: &[Value], range: std::ops::Range<usize>, field: &str) -> Vec
         .collect()
 }
 
-/// Replaces about 1% of the Han characters (every 100th) by another one.
-fn edit_one_percent(paragraphs: &[String]) -> (Vec<String>, usize) {
-    let mut seen = 0usize;
-    let mut edits = 0usize;
-    let edited = paragraphs
-        .iter()
-        .map(|p| {
-            p.chars()
-                .map(|c| {
-                    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
-                        seen += 1;
-                        if seen % 100 == 50 {
-                            edits += 1;
-                            return if c == '改' { '动' } else { '改' };
-                        }
-                    }
-                    c
-                })
-                .collect()
-        })
-        .collect();
-    (edited, edits)
-}
-
 const ORIGINAL: &str = "https://zh.example.org/handbook/raid.html";
 const EDITED: &str = "https://mirror.example.net/raid-copy.html";
 const TRADITIONAL: &str = "https://tw.example.org/handbook/raid.html";
@@ -74,7 +53,7 @@ async fn chinese_pages_are_indexed_with_v2_found_across_scripts_and_labelled_cmn
     let rows = zh_handbook_rows();
     let original = paragraphs(&rows, 0..6, "zh_cn");
     let traditional = paragraphs(&rows, 0..6, "s2tw");
-    let (edited, edits) = edit_one_percent(&original);
+    let (edited, edits) = edit_one_percent_of_han(&original);
     let han: usize = original
         .iter()
         .flat_map(|p| p.chars())

@@ -8,8 +8,9 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{
     ChildProcess, ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_venv, provindex_bin,
@@ -28,19 +29,10 @@ fn index(out: &str, env: &[(&str, String)]) -> Output {
         .expect("run provindex index")
 }
 
+/// `provindex serve --index URI --cache-dir CACHE`, which must refuse to
+/// start: its stderr.
 fn serve_refusal(uri: &str, cache: &Path, env: &[(&str, String)]) -> String {
-    let output = Command::new(provindex_bin())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .args(["serve", "--index", uri, "--listen", "127.0.0.1:0"])
-        .arg("--cache-dir")
-        .arg(cache)
-        .stdout(Stdio::piped())
-        .output()
-        .expect("run provindex serve");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "serve started: {stdout}");
-    assert!(!stdout.contains("listening on"), "{stdout}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    ServerProcess::refusal(uri, &[OsStr::new("--cache-dir"), cache.as_os_str()], env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

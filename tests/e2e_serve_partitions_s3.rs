@@ -58,19 +58,16 @@ const URLS: [&str; 6] = [
     "https://www.gov.uk/browse",
 ];
 
+/// `provindex serve --index URI --partitions PARTITION --cache-dir CACHE`,
+/// which must refuse to start: its stderr.
 fn serve_refusal(partition: &str, cache: &Path, env: &[(&str, String)]) -> String {
-    let output = Command::new(provindex_bin())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .args(["serve", "--index", URI, "--listen", "127.0.0.1:0"])
-        .args(["--partitions", partition, "--cache-dir"])
-        .arg(cache)
-        .stdout(Stdio::piped())
-        .output()
-        .expect("run provindex serve");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "serve started: {stdout}");
-    assert!(!stdout.contains("listening on"), "{stdout}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let extra = [
+        OsStr::new("--partitions"),
+        OsStr::new(partition),
+        OsStr::new("--cache-dir"),
+        cache.as_os_str(),
+    ];
+    ServerProcess::refusal(URI, &extra, env)
 }
 
 /// Names directly under `dir`, sorted.

@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use common::venv::venv_python;
 use common::{
-    ServerProcess, corpus_dir, html_page, html_response_record, provindex_bin, with_token,
-    zh_handbook_rows,
+    ServerProcess, corpus_dir, edit_one_percent_of_han, html_page, html_response_record,
+    provindex_bin, with_token, zh_handbook_rows,
 };
 use provindex_proto::v1::{
     ReviewAction, ReviewComplaintRequest, audit_service_client::AuditServiceClient,
@@ -100,27 +100,6 @@ fn chromium() -> (PathBuf, PathBuf) {
     found().unwrap_or_else(|| {
         panic!("chromium and chromedriver are required (apt-get install chromium chromium-driver; install attempted: {installed})")
     })
-}
-
-/// Every 100th Han character replaced: a near-duplicate mirror.
-fn edited(paragraphs: &[String]) -> Vec<String> {
-    let mut seen = 0usize;
-    paragraphs
-        .iter()
-        .map(|p| {
-            p.chars()
-                .map(|c| {
-                    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
-                        seen += 1;
-                        if seen % 100 == 50 {
-                            return if c == '改' { '动' } else { '改' };
-                        }
-                    }
-                    c
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// The longest-text row of a corpus JSONL file whose host is a plain
@@ -261,7 +240,10 @@ fn rightholder_web_page_in_headless_chromium() {
     let original = paragraphs(0..6);
     let pages = [
         (ZH_URL, html_page("zh-CN", "RAID", &original)),
-        (ZH_MIRROR, html_page("zh-CN", "RAID", &edited(&original))),
+        (
+            ZH_MIRROR,
+            html_page("zh-CN", "RAID", &edit_one_percent_of_han(&original).0),
+        ),
         (
             "https://zh.example.org/handbook/other.html",
             html_page("zh-CN", "其他", &paragraphs(40..46)),

@@ -115,6 +115,22 @@ impl ServerProcess {
         )
     }
 
+    /// Runs `provindex serve --index INDEX --listen 127.0.0.1:0 EXTRA...`
+    /// with `env` expecting it to refuse to start: its stderr.
+    pub fn refusal(index: &str, extra: &[impl AsRef<OsStr>], env: &[(&str, String)]) -> String {
+        let output = Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(["serve", "--index", index, "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .output()
+            .expect("run provindex serve");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "serve started: {stdout}");
+        assert!(!stdout.contains("listening on"), "{stdout}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -302,6 +318,31 @@ pub fn zh_handbook_rows() -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("JSON line"))
         .collect()
+}
+
+/// Replaces every 100th Han character (the 50th, 150th, ...) by another
+/// one, about 1 %: a near-duplicate. Returns the paragraphs and the count.
+pub fn edit_one_percent_of_han(paragraphs: &[String]) -> (Vec<String>, usize) {
+    let mut seen = 0usize;
+    let mut edits = 0usize;
+    let edited = paragraphs
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| {
+                    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+                        seen += 1;
+                        if seen % 100 == 50 {
+                            edits += 1;
+                            return if c == '改' { '动' } else { '改' };
+                        }
+                    }
+                    c
+                })
+                .collect()
+        })
+        .collect();
+    (edited, edits)
 }
 
 /// A UTF-8 HTML page in language `lang`, one `<p>` a paragraph.
