@@ -140,6 +140,113 @@ fn percent(text: &str) -> String {
         .collect()
 }
 
+/// POSTs a urlencoded form: status and body.
+fn http_post_form(addr: &str, target: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// The web page's search for `text` (`POST /find`): status and HTML.
+fn page_search(addr: &str, text: &str) -> (u16, String) {
+    http_post_form(addr, "/find?lang=en", &format!("text={}", percent(text)))
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}')
+}
+
+/// What the page shows of a search: the total and every match with its
+/// sources and verdicts (no session, so no per-server CSRF tokens).
+#[derive(Debug, PartialEq)]
+struct PageResults {
+    total: String,
+    matches: Vec<PageMatch>,
+}
+
+#[derive(Debug, PartialEq)]
+struct PageMatch {
+    content_id: String,
+    /// The match's heading: similarity, exact or near-duplicate.
+    heading: String,
+    verdict: String,
+    verdict_text: String,
+    sources: Vec<PageSource>,
+}
+
+#[derive(Debug, PartialEq)]
+struct PageSource {
+    verdict: String,
+    /// The row: URL, capture date, license, verdict, crawl.
+    row: String,
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+impl PageResults {
+    fn of(html: &str) -> Self {
+        let section = between(html, "id=\"results\">", "</section>")
+            .unwrap_or_else(|| panic!("no results section in {html}"));
+        let matches = section
+            .split("<article class=\"match\"")
+            .skip(1)
+            .map(|article| PageMatch {
+                content_id: between(article, "data-content-id=\"", "\"")
+                    .expect("content id")
+                    .to_owned(),
+                heading: between(article, "<h3>", "</h3>")
+                    .expect("heading")
+                    .to_owned(),
+                verdict: between(article, "class=\"work-verdict\" data-verdict=\"", "\"")
+                    .expect("work verdict")
+                    .to_owned(),
+                verdict_text: between(article, "class=\"work-verdict\"", "</dd>")
+                    .expect("work verdict")
+                    .to_owned(),
+                sources: article
+                    .split("<tr class=\"capture\">")
+                    .skip(1)
+                    .map(|row| PageSource {
+                        verdict: between(row, "class=\"verdict\" data-verdict=\"", "\"")
+                            .expect("verdict")
+                            .to_owned(),
+                        row: row[..row.find("</tr>").expect("row end")].to_owned(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            total: between(section, "<span class=\"count\">", "</span>")
+                .expect("total")
+                .to_owned(),
+            matches,
+        }
+    }
+}
+
 async fn client(addr: &str) -> Client {
     let channel = Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
@@ -707,6 +814,138 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         assert_eq!(expected.0, 200, "{target}");
         assert_eq!((got.0, &got.2), (expected.0, &expected.2), "{target}");
     }
+
+    // The web page's search through the router: every work text's matches,
+    // sources and opt-out verdicts as the single server's page shows them.
+    let cjk = warcs()
+        .iter()
+        .flat_map(|w| {
+            provindex_corpus::read_path(w)
+                .filter_map(Result::ok)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|doc| doc.text)
+        .find(|text| text.chars().filter(|c| is_cjk(*c)).count() > 40);
+    let mut work_texts: Vec<String> = texts.iter().take(6).cloned().collect();
+    // Near-duplicates: a word in 40 replaced, of the texts the single
+    // server still finds so.
+    let mut edited_found = 0usize;
+    for text in &texts {
+        let edited = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| if i % 40 == 7 { "changed" } else { w })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let request = FindWorkRequest {
+            text: edited.clone(),
+            ..Default::default()
+        };
+        let found = one
+            .find_work(request)
+            .await
+            .is_ok_and(|r| r.into_inner().matches.iter().any(|m| !m.exact));
+        if found && edited_found < 4 {
+            edited_found += 1;
+            work_texts.push(edited);
+        }
+    }
+    assert!(
+        edited_found >= 2,
+        "{edited_found} edited texts have near-duplicates"
+    );
+    work_texts.extend(cjk.clone());
+    let mut page_partitions = BTreeSet::new();
+    let mut page_matches = 0usize;
+    let mut near = 0usize;
+    let mut verdicts = BTreeMap::<String, usize>::new();
+    for text in &work_texts {
+        let (status, expected) = page_search(&one_http, text);
+        assert_eq!(status, 200, "single server's page: {expected}");
+        let (status, got) = page_search(&routed_http, text);
+        assert_eq!(status, 200, "router's page: {got}");
+        let expected = PageResults::of(&expected);
+        assert_eq!(PageResults::of(&got), expected, "{text:.80}");
+        assert!(
+            !expected.matches.is_empty(),
+            "no matches on the page for {text:.80}"
+        );
+        page_matches += expected.matches.len();
+        near += expected
+            .matches
+            .iter()
+            .filter(|m| m.heading.contains("near-duplicate"))
+            .count();
+        for m in &expected.matches {
+            page_partitions.insert(content_partition(&m.content_id));
+            for code in std::iter::once(&m.verdict).chain(m.sources.iter().map(|s| &s.verdict)) {
+                *verdicts.entry(code.clone()).or_default() += 1;
+            }
+        }
+    }
+    // Both partition servers' contents are on the pages: a router page of
+    // one server's partitions would differ from the single server's.
+    assert!(
+        page_partitions.iter().any(|p| *p < 2) && page_partitions.iter().any(|p| *p >= 2),
+        "matched contents only in partitions {page_partitions:?}"
+    );
+    assert!(near > 0, "no near-duplicate match on the pages");
+    assert!(
+        verdicts
+            .keys()
+            .all(|v| ["reserved", "not_reserved", "unknown"].contains(&v.as_str())),
+        "verdicts: {verdicts:?}"
+    );
+    eprintln!(
+        "web page: {} work texts ({} CJK), {page_matches} matches ({near} near-duplicates) in partitions {page_partitions:?}, verdicts {verdicts:?}",
+        work_texts.len(),
+        usize::from(cjk.is_some())
+    );
+    // No registry behind the router: its page says where to sign in, and
+    // the registry's forms answer so (the single server without a registry
+    // keeps its sign-in form).
+    let (status, _, home) = common::http_get(&routed_http, "/?lang=en");
+    let home = String::from_utf8_lossy(&home);
+    assert_eq!(status, 200, "{home}");
+    assert!(
+        home.contains("id=\"registry-elsewhere\"")
+            && home.contains("provindex serve --registry")
+            && !home.contains("id=\"signin\""),
+        "{home}"
+    );
+    let (_, _, home) = common::http_get(&one_http, "/?lang=en");
+    assert!(String::from_utf8_lossy(&home).contains("id=\"signin\""));
+    for (method, path) in [
+        ("POST", "/signin?lang=en"),
+        ("GET", "/optouts?lang=en"),
+        ("POST", "/optouts/register?lang=en"),
+        ("POST", "/optouts/revoke?lang=en"),
+        ("GET", "/complaints?lang=en"),
+        ("POST", "/complaints?lang=en"),
+        ("GET", "/complaints/status?lang=en&id=1"),
+        ("GET", "/claims?lang=en"),
+        ("POST", "/claims?lang=en"),
+    ] {
+        let (status, body) = if method == "GET" {
+            let (status, _, body) = common::http_get(&routed_http, path);
+            (status, String::from_utf8_lossy(&body).into_owned())
+        } else {
+            http_post_form(&routed_http, path, "token=x&csrf=y")
+        };
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert!(
+            body.contains("provindex serve --registry"),
+            "{method} {path}: {body}"
+        );
+    }
+    // A server of partitions 0,1 alone cannot search the whole index: its
+    // page says which partitions it lacks.
+    let (status, body) = page_search(
+        &low.http_addr.clone().expect("low --http-listen"),
+        &work_texts[0],
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("partition"), "{body}");
 
     // The server of partitions 2,3 down: partition 3 still answers through
     // its replica, partition 2's keys are UNAVAILABLE naming it, partitions

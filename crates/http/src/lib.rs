@@ -2,13 +2,17 @@
 //! record of a capture (`GET /record/{capture_id}`) and the rightholder web
 //! page (`GET /`, [`page`]), served by `provindex serve --http-listen` from
 //! the same [`IndexReader`] (and opt-out registry) as the gRPC services, and
-//! `/cdx` and `/record` by `provindex router --http-listen` over partitions.
+//! by `provindex router --http-listen` over partitions ([`router_routes`]).
 //!
 //! Like the gRPC adapters, it only translates: `/cdx` pages through
 //! LookupUrl and `/record` is GetCapture with `include_record`, both of a
-//! [`CaptureLookups`] — the served index's [`provindex_rpc::ProvenanceApi`]
-//! or a router's — so a router answers them as one server over the whole
-//! index does.
+//! [`CaptureLookups`]; the page's search is FindWork with each match's and
+//! source URL's CheckOptOut, of a [`WorkLookups`]. Both are the served
+//! index's [`provindex_rpc::ProvenanceApi`] or a router's, so a router
+//! answers them as one server over the whole index does. The page's
+//! sign-in, opt-out and complaint forms need the opt-out registry: on a
+//! router they answer 404 naming the server to use (`provindex serve
+//! --registry`), as `serve` without `--registry` answers that it has none.
 
 mod cdx;
 pub mod page;
@@ -24,7 +28,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use provindex_index::IndexReader;
 use provindex_proto::v1::provenance_service_server::ProvenanceService;
-use provindex_proto::v1::{GetCaptureRequest, LookupUrlRequest, LookupUrlResponse};
+use provindex_proto::v1::{
+    CheckOptOutRequest, CheckOptOutResponse, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
+    LookupUrlRequest, LookupUrlResponse,
+};
 use provindex_rpc::ApiError;
 use provindex_rpc::metrics::HttpMetrics;
 use tonic::{Code, Request, Status};
@@ -59,6 +66,35 @@ impl<T: ProvenanceService> CaptureLookups for T {
     }
 }
 
+/// The two ProvenanceService calls the web page's search translates to:
+/// FindWork, and CheckOptOut for each match and source URL it shows.
+#[tonic::async_trait]
+pub trait WorkLookups: Send + Sync + 'static {
+    async fn find_work(&self, request: FindWorkRequest) -> Result<FindWorkResponse, Status>;
+    async fn check_opt_out(
+        &self,
+        request: CheckOptOutRequest,
+    ) -> Result<CheckOptOutResponse, Status>;
+}
+
+#[tonic::async_trait]
+impl<T: ProvenanceService> WorkLookups for T {
+    async fn find_work(&self, request: FindWorkRequest) -> Result<FindWorkResponse, Status> {
+        ProvenanceService::find_work(self, Request::new(request))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn check_opt_out(
+        &self,
+        request: CheckOptOutRequest,
+    ) -> Result<CheckOptOutResponse, Status> {
+        ProvenanceService::check_opt_out(self, Request::new(request))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     lookups: Arc<dyn CaptureLookups>,
@@ -67,8 +103,17 @@ struct AppState {
 /// The HTTP routes over `index`, with the web page's opt-out pages over
 /// `backends` (fails when the index's sketch spec cannot sign work texts).
 pub fn router(index: Arc<IndexReader>, backends: Backends) -> Result<Router, String> {
-    let web = page::WebState::new(Arc::clone(&index), backends)?;
-    let lookups = Arc::new(provindex_rpc::ProvenanceApi::new(index));
+    let (web, api) = page::WebState::new(index, backends)?;
+    Ok(capture_routes(api).merge(page::routes(web)))
+}
+
+/// What a router serves over HTTP: `/cdx` and `/record` of [`capture_routes`]
+/// and the web page's search over `lookups` (its ProvenanceService); the
+/// page's sign-in, opt-out and complaint forms answer that they are served
+/// by the server holding the opt-out registry (fails only when the page's
+/// CSRF key cannot be drawn).
+pub fn router_routes<T: CaptureLookups + WorkLookups>(lookups: Arc<T>) -> Result<Router, String> {
+    let web = page::WebState::searching(Arc::clone(&lookups) as Arc<dyn WorkLookups>)?;
     Ok(capture_routes(lookups).merge(page::routes(web)))
 }
 

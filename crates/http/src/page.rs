@@ -7,9 +7,10 @@
 //! Server-rendered with askama (HTML auto-escaped), usable without
 //! JavaScript, in English and Chinese (`?lang=en|zh`, else Accept-Language).
 //! Like the rest of this crate it only translates: matches come from
-//! [`provindex_rpc::find_work`] (FindWork), verdicts from
-//! [`provindex_rpc::check_opt_out`] (CheckOptOut, with the registry), and
-//! opt-outs go through [`OptOutApi`]'s `*_as` operations, the same
+//! FindWork and verdicts from CheckOptOut of a [`WorkLookups`] — `serve`'s
+//! [`ProvenanceApi`] (with the registry's entries) or a router's, so a router
+//! shows what one server over the whole index shows — and opt-outs go
+//! through [`OptOutApi`]'s `*_as` operations, the same
 //! authorization and audit path as the gRPC OptOutService; complaints and
 //! claims through [`AuditApi`]'s, as the gRPC AuditService.
 //!
@@ -34,7 +35,10 @@ use provindex_proto::v1::{
     check_opt_out_request::Target, opt_out_scope,
 };
 use provindex_rpc::auth::{Auth, Principal};
-use provindex_rpc::{ApiError, AuditApi, OptOutApi, RegistryCheck, WorkSearch};
+use provindex_rpc::{ApiError, AuditApi, OptOutApi, ProvenanceApi, RegistryCheck};
+use tonic::Status;
+
+use crate::WorkLookups;
 use sha2::{Digest, Sha256};
 
 mod complaints;
@@ -63,21 +67,27 @@ pub struct Backends {
 
 #[derive(Clone)]
 pub(crate) struct WebState {
-    index: Arc<IndexReader>,
-    search: Arc<WorkSearch>,
+    /// FindWork and CheckOptOut: the served index's ProvenanceApi (with the
+    /// registry's verdicts), or a router's.
+    works: Arc<dyn WorkLookups>,
     /// Registry and token table; `None` without `--registry`.
     optouts: Option<OptOutApi>,
     /// Complaints and claims (AuditService's operations); `None` without
     /// `--registry`.
     audit: Option<AuditApi>,
-    check: Option<Arc<dyn provindex_rpc::OptOutRegistry>>,
+    /// A router's page: the forms needing a registry say where they are
+    /// served instead of that this server has none.
+    registry_elsewhere: bool,
     csrf_key: Arc<[u8; 32]>,
 }
 
 impl WebState {
-    pub(crate) fn new(index: Arc<IndexReader>, backends: Backends) -> Result<Self, String> {
-        let mut csrf_key = [0u8; 32];
-        getrandom::fill(&mut csrf_key).map_err(|e| format!("CSRF key: {e}"))?;
+    /// The page of `serve` over `index`, and the ProvenanceApi its search
+    /// goes through (the one `/cdx` and `/record` use).
+    pub(crate) fn new(
+        index: Arc<IndexReader>,
+        backends: Backends,
+    ) -> Result<(Self, Arc<ProvenanceApi>), String> {
         let (optouts, audit, check) = match backends.registry {
             Some(registry) => (
                 Some(OptOutApi::new(
@@ -105,14 +115,41 @@ impl WebState {
             ),
             None => (None, None, backends.remote_registry),
         };
-        Ok(Self {
-            search: Arc::new(WorkSearch::for_index(&index)),
-            index,
+        let mut api = ProvenanceApi::new(index);
+        if let Some(check) = check {
+            api = api.with_registry(check);
+        }
+        let api = Arc::new(api);
+        let web = Self {
+            works: Arc::clone(&api) as Arc<dyn WorkLookups>,
             optouts,
             audit,
-            check,
-            csrf_key: Arc::new(csrf_key),
+            registry_elsewhere: false,
+            csrf_key: Arc::new(csrf_key()?),
+        };
+        Ok((web, api))
+    }
+
+    /// A router's page: search through `works`, no registry.
+    pub(crate) fn searching(works: Arc<dyn WorkLookups>) -> Result<Self, String> {
+        Ok(Self {
+            works,
+            optouts: None,
+            audit: None,
+            registry_elsewhere: true,
+            csrf_key: Arc::new(csrf_key()?),
         })
+    }
+
+    /// The refusal of a page that needs the opt-out registry this server
+    /// does not hold.
+    fn no_registry(&self, t: &Texts) -> PageError {
+        let message = if self.registry_elsewhere {
+            t.err_registry_elsewhere
+        } else {
+            t.err_no_registry
+        };
+        PageError::new(StatusCode::NOT_FOUND, message)
     }
 
     fn csrf_token(&self, token: &str) -> String {
@@ -133,6 +170,12 @@ impl WebState {
             principal,
         })
     }
+}
+
+fn csrf_key() -> Result<[u8; 32], String> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("CSRF key: {e}"))?;
+    Ok(key)
 }
 
 struct Session {
@@ -327,6 +370,7 @@ struct Texts {
     err_not_signed_in: &'static str,
     err_csrf: &'static str,
     err_no_registry: &'static str,
+    err_registry_elsewhere: &'static str,
     err_bad_form: &'static str,
     err_effective: &'static str,
     err_kind: &'static str,
@@ -455,6 +499,7 @@ static EN: Texts = Texts {
     err_not_signed_in: "Sign in with a rightholder token first.",
     err_csrf: "The form did not come from this page or your session changed (CSRF check failed). Reload the page and try again.",
     err_no_registry: "This server has no opt-out registry.",
+    err_registry_elsewhere: "This server searches the index through its partitions and holds no opt-out registry: sign in, register opt-outs, claim matches and file complaints on the server that holds the registry (provindex serve --registry).",
     err_bad_form: "The form could not be read",
     err_effective: "Effective date: expected a date such as 2025-01-31.",
     err_kind: "Scope type: choose domain, URL prefix or work.",
@@ -583,6 +628,7 @@ static ZH: Texts = Texts {
     err_not_signed_in: "请先使用权利人令牌登录。",
     err_csrf: "表单并非来自本页面，或会话已变更（CSRF 校验失败）。请刷新页面后重试。",
     err_no_registry: "此服务器没有选择退出登记库。",
+    err_registry_elsewhere: "此服务器通过分区检索索引，不持有选择退出登记库：请在持有登记库的服务器（provindex serve --registry）上登录、登记选择退出、认领匹配和提交投诉。",
     err_bad_form: "无法读取表单",
     err_effective: "生效日期：应为 2025-01-31 这样的日期。",
     err_kind: "范围类型：请选择域名、网址前缀或作品。",
@@ -654,6 +700,8 @@ struct HomePage {
     session: Option<SessionView>,
     text: String,
     results: Option<Results>,
+    /// A router's page: where to sign in instead of the sign-in form.
+    registry_elsewhere: bool,
 }
 
 struct Results {
@@ -784,6 +832,12 @@ impl PageError {
             crate::http_status(provindex_rpc::status_of(error).code()),
             error.to_string(),
         )
+    }
+
+    /// A ProvenanceService call's error (its message is the domain error's,
+    /// as [`PageError::api`] shows it).
+    fn status(status: &Status) -> Self {
+        Self::new(crate::http_status(status.code()), status.message())
     }
 
     fn back(mut self, back: &'static str) -> Self {
@@ -972,7 +1026,7 @@ fn writer_session(
     t: &Texts,
 ) -> Result<Session, PageError> {
     if web.optouts.is_none() {
-        return Err(PageError::new(StatusCode::NOT_FOUND, t.err_no_registry));
+        return Err(web.no_registry(t));
     }
     let session = web
         .session(headers)
@@ -1031,6 +1085,7 @@ async fn home(
             session: session.as_ref().map(Session::view),
             text: String::new(),
             results: None,
+            registry_elsewhere: web.registry_elsewhere,
         },
     )
 }
@@ -1062,12 +1117,7 @@ async fn find(
         page_token: String::new(),
         captures_per_match: SOURCES_SHOWN,
     };
-    let state = web.clone();
-    let signed_in = session.is_some();
-    let results = tokio::task::spawn_blocking(move || find_results(&state, &request, t, signed_in))
-        .await
-        .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))
-        .and_then(|r| r);
+    let results = find_results(&web, request, t, session.is_some()).await;
     match results {
         Ok(results) => html(
             StatusCode::OK,
@@ -1079,42 +1129,47 @@ async fn find(
                 session: session.as_ref().map(Session::view),
                 text,
                 results: Some(results),
+                registry_elsewhere: web.registry_elsewhere,
             },
         ),
-        Err(error) => PageError::api(&error).render(lang, session.as_ref()),
+        Err(error) => error.render(lang, session.as_ref()),
     }
 }
 
 /// FindWork, with every match's and source URL's CheckOptOut verdict (the
-/// registry's entries included when the server has one).
-fn find_results(
+/// registry's entries included when the server has one), through
+/// [`WebState::works`]: one server's index or a router's partitions.
+async fn find_results(
     web: &WebState,
-    request: &FindWorkRequest,
+    request: FindWorkRequest,
     t: &'static Texts,
     signed_in: bool,
-) -> Result<Results, ApiError> {
-    let answer = provindex_rpc::find_work(&web.index, &web.search, request)?;
-    let registry = web.check.as_deref();
-    let check = |target: Target| {
-        provindex_rpc::check_opt_out(
-            &web.index,
-            registry,
-            &CheckOptOutRequest {
+) -> Result<Results, PageError> {
+    let answer = web
+        .works
+        .find_work(request)
+        .await
+        .map_err(|s| PageError::status(&s))?;
+    let check = |target: Target| async move {
+        web.works
+            .check_opt_out(CheckOptOutRequest {
                 target: Some(target),
-            },
-        )
+            })
+            .await
+            .map(|answer| verdict_view(&answer, t))
+            .map_err(|s| PageError::status(&s))
     };
     let mut by_url: HashMap<String, VerdictView> = HashMap::new();
     let mut matches = Vec::new();
     for m in answer.matches {
         let content = m.content.unwrap_or_default();
-        let verdict = verdict_view(&check(Target::ContentId(content.content_id.clone()))?, t);
+        let verdict = check(Target::ContentId(content.content_id.clone())).await?;
         let mut captures = Vec::new();
         for capture in m.captures {
             let verdict = match by_url.get(&capture.url) {
                 Some(v) => v.clone(),
                 None => {
-                    let v = verdict_view(&check(Target::Url(capture.url.clone()))?, t);
+                    let v = check(Target::Url(capture.url.clone())).await?;
                     by_url.insert(capture.url.clone(), v.clone());
                     v
                 }
@@ -1137,11 +1192,18 @@ fn find_results(
             });
         }
         let claims = match (&web.audit, signed_in) {
-            (Some(audit), true) => audit
-                .claims_covering(&content.content_id)?
-                .iter()
-                .map(complaints::ClaimView::of)
-                .collect(),
+            (Some(audit), true) => {
+                // A registry read: off the async workers.
+                let (audit, content_id) = (audit.clone(), content.content_id.clone());
+                tokio::task::spawn_blocking(move || audit.claims_covering(&content_id))
+                    .await
+                    .map_err(|join| ApiError::Internal(format!("registry task failed: {join}")))
+                    .and_then(|r| r)
+                    .map_err(|e| PageError::api(&e))?
+                    .iter()
+                    .map(complaints::ClaimView::of)
+                    .collect()
+            }
             _ => Vec::new(),
         };
         matches.push(MatchView {
@@ -1227,7 +1289,7 @@ async fn sign_in(
         Err(error) => return error.render(lang, None),
     };
     let Some(optouts) = &web.optouts else {
-        return PageError::new(StatusCode::NOT_FOUND, t.err_no_registry).render(lang, None);
+        return web.no_registry(t).render(lang, None);
     };
     let token = form.get("token").trim();
     if let Err(error) = optouts.authenticate_token(token) {
@@ -1271,7 +1333,7 @@ async fn optouts(
     let lang = Lang::pick(query.as_deref(), &headers);
     let t = lang.texts();
     let Some(api) = web.optouts.clone() else {
-        return PageError::new(StatusCode::NOT_FOUND, t.err_no_registry).render(lang, None);
+        return web.no_registry(t).render(lang, None);
     };
     let Some(session) = web.session(&headers) else {
         return PageError::new(StatusCode::UNAUTHORIZED, t.err_not_signed_in).render(lang, None);
@@ -1361,8 +1423,7 @@ async fn register(
         Err(error) => return error.back("/optouts").render(lang, Some(&session)),
     };
     let Some(api) = &web.optouts else {
-        return PageError::new(StatusCode::NOT_FOUND, t.err_no_registry)
-            .render(lang, Some(&session));
+        return web.no_registry(t).render(lang, Some(&session));
     };
     match api.register_as(&session.principal, request).await {
         Ok(entry) => see_other(&format!(
@@ -1412,8 +1473,7 @@ async fn revoke(
     };
     let t = lang.texts();
     let Some(api) = &web.optouts else {
-        return PageError::new(StatusCode::NOT_FOUND, t.err_no_registry)
-            .render(lang, Some(&session));
+        return web.no_registry(t).render(lang, Some(&session));
     };
     let request = RevokeOptOutRequest {
         id: form.get("id").trim().to_owned(),

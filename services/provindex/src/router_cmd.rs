@@ -40,10 +40,12 @@ pub struct RouterArgs {
     /// `metrics on ADDR`).
     #[arg(long)]
     metrics_listen: Option<String>,
-    /// Serve pywb's CDX server API (`/cdx`) and original records
-    /// (`/record/{capture_id}`) over HTTP on this address (printed as `http
-    /// listening on ADDR`), answered through the partitions as `serve
-    /// --http-listen` answers them over the whole index.
+    /// Serve pywb's CDX server API (`/cdx`), original records
+    /// (`/record/{capture_id}`) and the rightholder web page's search (`/`)
+    /// over HTTP on this address (printed as `http listening on ADDR`),
+    /// answered through the partitions as `serve --http-listen` answers them
+    /// over the whole index; the page's sign-in, opt-out and complaint forms
+    /// need the registry and name the server to use instead.
     #[arg(long)]
     http_listen: Option<String>,
 }
@@ -135,22 +137,21 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `/cdx` and `/record` over `router`'s ProvenanceService on `http_listen`
-/// (announced as `http listening on ADDR`), in the background.
+/// `/cdx`, `/record` and the web page's search over `router`'s
+/// ProvenanceService on `http_listen` (announced as `http listening on
+/// ADDR`), in the background; the page's registry forms say to use the
+/// server holding the registry.
 async fn serve_capture_http(
     http_listen: &str,
     router: &Arc<Router>,
     metrics: Option<provindex_rpc::metrics::HttpMetrics>,
 ) -> anyhow::Result<()> {
-    let (listener, _) = crate::bind_announced(http_listen, "http listening on").await?;
     let lookups = Arc::new(provindex_rpc::router::RouterApi::new(Arc::clone(router)));
+    let routes = provindex_http::router_routes(lookups).map_err(anyhow::Error::msg)?;
+    let (listener, _) = crate::bind_announced(http_listen, "http listening on").await?;
     tokio::spawn(async move {
-        let served = provindex_http::serve_routes(
-            listener,
-            provindex_http::capture_routes(lookups),
-            metrics,
-            crate::shutdown_signal(),
-        );
+        let served =
+            provindex_http::serve_routes(listener, routes, metrics, crate::shutdown_signal());
         if let Err(error) = served.await {
             tracing::error!(%error, "http server failed");
         }
@@ -174,7 +175,8 @@ pub struct PartitionServe {
     pub partitions: Option<Vec<u32>>,
     pub listen: String,
     pub metrics_listen: Option<String>,
-    /// `/cdx` and `/record` through the partitions ([`serve_capture_http`]).
+    /// `/cdx`, `/record` and the page's search through the partitions
+    /// ([`serve_capture_http`]).
     pub http_listen: Option<String>,
     pub block_cache_bytes: usize,
     pub connections: provindex_rpc::ConnectionLimits,
@@ -188,11 +190,11 @@ pub struct PartitionServe {
 /// `--registry-url` (each partition with its own reader: a content's
 /// signature is on its partition), and LedgerService from the partitions'
 /// ledgers when the publication is signed, and with `--http-listen` the
-/// `/cdx` and `/record` routes over the same routing, and AuditService's
-/// DrawSample (each partition's share, merged; its opt-out verdicts from the
-/// same registry service). The other services of `serve` (OptOut, Report,
-/// the rest of Audit, the web page) need the whole index or the registry and
-/// are not served here.
+/// `/cdx` and `/record` routes and the web page's search over the same
+/// routing, and AuditService's DrawSample (each partition's share, merged;
+/// its opt-out verdicts from the same registry service). The other services
+/// of `serve` (OptOut, Report, the rest of Audit, the page's registry forms)
+/// need the whole index or the registry and are not served here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,

@@ -169,14 +169,16 @@ fn complaint_view(c: &pb::Complaint, t: &Texts) -> ComplaintView {
 /// The complaint and claim operations, or the page saying the server has
 /// no registry to keep them in.
 fn audit_api(web: &WebState, t: &Texts) -> Result<AuditApi, PageError> {
-    web.audit
-        .clone()
-        .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, t.err_no_registry))
+    web.audit.clone().ok_or_else(|| web.no_registry(t))
 }
 
 /// The signed-in session of a page that shows a caller's own records: 401
 /// without one.
 fn reader_session(web: &WebState, headers: &HeaderMap, t: &Texts) -> Result<Session, PageError> {
+    // No one signs in on a router's page: say where instead of 401.
+    if web.registry_elsewhere {
+        return Err(web.no_registry(t));
+    }
     web.session(headers)
         .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, t.err_not_signed_in))
 }
@@ -188,6 +190,10 @@ pub(super) async fn form_page(
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::pick(query.as_deref(), &headers);
+    if web.registry_elsewhere {
+        // Filing and looking up complaints both need the registry.
+        return web.no_registry(lang.texts()).render(lang, None);
+    }
     let session = web.session(&headers);
     let content_id = query
         .as_deref()
