@@ -508,6 +508,35 @@ fn a_file_that_is_not_warc_is_reported_and_the_rest_is_indexed() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file.warc.gz"));
 }
 
+/// `provindex info … | head`: standard output closed before anything is
+/// written (the pipe's read end is closed before the command starts, so the
+/// first write fails whatever the timing).
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_not_in_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("index");
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
+        .args(["--out"])
+        .arg(&out)
+        .args(["--built-at", "0"])
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{output:?}");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let info = Command::new(provindex_bin())
+        .args(["info", "--json", "--tables"])
+        .arg(&out)
+        .stdout(writer)
+        .output()
+        .expect("info");
+    let stderr = String::from_utf8_lossy(&info.stderr);
+    assert_eq!(info.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn info_tables_accounts_for_every_row_and_byte() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -189,7 +189,27 @@ impl ConnectionArgs {
 /// Default block cache of `provindex serve`, in MiB.
 const DEFAULT_BLOCK_CACHE_MB: usize = 1024;
 
+/// `provindex … | head` closes standard output before the command is done:
+/// `println!` then panics on the broken pipe. End as a command killed by
+/// SIGPIPE would (status 141, nothing on stderr), not with a panic report.
+fn exit_quietly_when_stdout_closes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_when_stdout_closes();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
