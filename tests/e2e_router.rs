@@ -945,7 +945,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
         &work_texts[0],
     );
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("partition"), "{body}");
+    assert!(body.contains("of 4 is not served here"), "{body}");
 
     // The server of partitions 2,3 down: partition 3 still answers through
     // its replica, partition 2's keys are UNAVAILABLE naming it, partitions
@@ -1461,7 +1461,12 @@ async fn partition_servers_consult_the_registry_service() {
     }
     let _registry = KillOnDrop(registry);
 
-    let with_registry = ["--registry-url", registry_url.as_str()];
+    let with_registry = [
+        "--registry-url",
+        registry_url.as_str(),
+        "--http-listen",
+        "127.0.0.1:0",
+    ];
     let single = ServerProcess::start_with(&dir1, &with_registry);
     let low = ServerProcess::start_with(
         &dir4,
@@ -1471,7 +1476,7 @@ async fn partition_servers_consult_the_registry_service() {
         &dir4,
         &["--partitions", "2,3", "--registry-url", &registry_url],
     );
-    let router = RouterProcess::start(&[&low, &high]).expect("router starts");
+    let router = RouterProcess::start_http(&[&low, &high]).expect("router starts");
     let mut one = client(&single.addr).await;
     let mut routed = client(&router.addr).await;
 
@@ -1554,6 +1559,54 @@ async fn partition_servers_consult_the_registry_service() {
     assert!(
         by_registry > 10,
         "{by_registry} answers decided by the registry"
+    );
+
+    // The web page through the router shows the registry's verdicts as the
+    // single server's page does.
+    let (one_http, routed_http) = (
+        single.http_addr.clone().expect("single --http-listen"),
+        router.http_addr.clone().expect("router --http-listen"),
+    );
+    let texts: Vec<String> = inputs
+        .iter()
+        .flat_map(|w| {
+            provindex_corpus::read_path(w)
+                .filter_map(Result::ok)
+                .filter(|doc| {
+                    doc.url
+                        .as_deref()
+                        .is_some_and(|u| u.contains("data.gov.uk"))
+                })
+                .filter_map(|doc| doc.text)
+                .filter(|text| text.split_whitespace().count() > 30)
+                .take(4)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(texts.len() >= 2, "{} data.gov.uk texts", texts.len());
+    let mut reserved_on_page = 0;
+    for text in &texts {
+        let (status, expected) = page_search(&one_http, text);
+        assert_eq!(status, 200, "single server's page: {expected}");
+        let (status, got) = page_search(&routed_http, text);
+        assert_eq!(status, 200, "router's page: {got}");
+        let expected = PageResults::of(&expected);
+        assert_eq!(PageResults::of(&got), expected, "{text:.80}");
+        assert!(!expected.matches.is_empty(), "no matches for {text:.80}");
+        reserved_on_page += expected
+            .matches
+            .iter()
+            .flat_map(|m| &m.sources)
+            .filter(|s| s.verdict == "reserved" && s.row.contains("registry entry #"))
+            .count();
+    }
+    assert!(
+        reserved_on_page > 0,
+        "no source on the pages reserved by the registry"
+    );
+    eprintln!(
+        "web page with the registry service: {} texts, {reserved_on_page} sources reserved by the registry",
+        texts.len()
     );
 
     // Samples' content opt-out verdicts consult the same registry service
