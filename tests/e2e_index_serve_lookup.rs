@@ -508,6 +508,20 @@ fn a_file_that_is_not_warc_is_reported_and_the_rest_is_indexed() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file.warc.gz"));
 }
 
+/// Indexes the aut-archive.org WARC into `out` (`--built-at 0`, then `extra`).
+fn index_aut_archive(out: &std::path::Path, extra: &[&str]) {
+    let output = Command::new(provindex_bin())
+        .arg("index")
+        .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
+        .arg("--out")
+        .arg(out)
+        .args(["--built-at", "0"])
+        .args(extra)
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{output:?}");
+}
+
 /// `provindex info … | head`: standard output closed before anything is
 /// written (the pipe's read end is closed before the command starts, so the
 /// first write fails whatever the timing).
@@ -515,15 +529,7 @@ fn a_file_that_is_not_warc_is_reported_and_the_rest_is_indexed() {
 fn a_closed_stdout_ends_the_command_quietly_not_in_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("index");
-    let output = Command::new(provindex_bin())
-        .arg("index")
-        .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
-        .args(["--out"])
-        .arg(&out)
-        .args(["--built-at", "0"])
-        .output()
-        .expect("index");
-    assert!(output.status.success(), "{output:?}");
+    index_aut_archive(&out, &[]);
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
     let info = Command::new(provindex_bin())
@@ -541,15 +547,7 @@ fn a_closed_stdout_ends_the_command_quietly_not_in_a_panic() {
 fn info_tables_accounts_for_every_row_and_byte() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("index");
-    let output = Command::new(provindex_bin())
-        .arg("index")
-        .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
-        .args(["--out"])
-        .arg(&out)
-        .args(["--built-at", "0"])
-        .output()
-        .expect("index");
-    assert!(output.status.success(), "{output:?}");
+    index_aut_archive(&out, &[]);
     let info = Command::new(provindex_bin())
         .args(["info", "--json", "--tables"])
         .arg(&out)
@@ -607,18 +605,6 @@ fn info_tables_accounts_for_every_row_and_byte() {
 #[test]
 fn info_describes_a_local_publication_of_partitions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let build = |out: &std::path::Path, extra: &[&str]| {
-        let output = Command::new(provindex_bin())
-            .arg("index")
-            .arg(corpus_dir().join("warc/aut-archive.org-2008.warc.gz"))
-            .arg("--out")
-            .arg(out)
-            .args(["--built-at", "0"])
-            .args(extra)
-            .output()
-            .expect("index");
-        assert!(output.status.success(), "{output:?}");
-    };
     let info = |args: &[&str], index: &std::path::Path| {
         Command::new(provindex_bin())
             .arg("info")
@@ -633,9 +619,9 @@ fn info_describes_a_local_publication_of_partitions() {
         serde_json::from_slice(&output.stdout).expect("json")
     };
     let one = dir.path().join("one");
-    build(&one, &[]);
+    index_aut_archive(&one, &[]);
     let published = dir.path().join("published");
-    build(&published, &["--index-partitions", "4"]);
+    index_aut_archive(&published, &["--index-partitions", "4"]);
     let whole = info_json(&one);
     let parts = info_json(&published);
     assert!(whole.get("publication").is_none(), "{whole}");

@@ -247,13 +247,18 @@ impl PageResults {
     }
 }
 
-async fn client(addr: &str) -> Client {
-    let channel = Channel::from_shared(format!("http://{addr}"))
+/// A connected plaintext channel to `url`.
+async fn connect(url: String) -> Channel {
+    Channel::from_shared(url)
         .expect("uri")
         .connect()
         .await
-        .expect("connect");
-    ProvenanceServiceClient::new(channel).max_decoding_message_size(64 << 20)
+        .expect("connect")
+}
+
+async fn client(addr: &str) -> Client {
+    ProvenanceServiceClient::new(connect(format!("http://{addr}")).await)
+        .max_decoding_message_size(64 << 20)
 }
 
 /// Every page of a URL query: the responses, or the status that ended it.
@@ -388,11 +393,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     let mut one = client(&single.addr).await;
     let mut routed = client(&router.addr).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(
-        Channel::from_shared(format!("http://{}", router.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect"),
+        connect(format!("http://{}", router.addr)).await,
     );
     let serving = health
         .check(tonic_health::pb::HealthCheckRequest {
@@ -1039,12 +1040,8 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
 type Audit = AuditServiceClient<Channel>;
 
 async fn audit_client(addr: &str) -> Audit {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
-    AuditServiceClient::new(channel).max_decoding_message_size(64 << 20)
+    AuditServiceClient::new(connect(format!("http://{addr}")).await)
+        .max_decoding_message_size(64 << 20)
 }
 
 /// A DrawSample answer, or its status code and message (the router's
@@ -1356,13 +1353,7 @@ async fn audit_samples_through_the_router_are_one_servers() {
     );
 
     // ReportService walks the whole index: UNIMPLEMENTED naming the command.
-    let mut reports = ReportServiceClient::new(
-        Channel::from_shared(format!("http://{}", router.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect"),
-    );
+    let mut reports = ReportServiceClient::new(connect(format!("http://{}", router.addr)).await);
     let status = reports
         .get_transparency_report(GetTransparencyReportRequest {})
         .await
@@ -1481,11 +1472,7 @@ async fn partition_servers_consult_the_registry_service() {
     let mut routed = client(&router.addr).await;
 
     let mut optouts = provindex_proto::v1::opt_out_service_client::OptOutServiceClient::new(
-        Channel::from_shared(registry_url.clone())
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to the registry server"),
+        connect(registry_url.clone()).await,
     );
     optouts
         .register_opt_out(common::with_token(
