@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use provindex_corpus::store::CorpusStore;
-use provindex_index::partition::{Partitioning, content_chunk};
+use provindex_index::partition::Partitioning;
 use provindex_index::records::CaptureRecord;
 use provindex_index::registry::{Actor, AuditRecord};
 use provindex_index::{IndexReader, Registry};
@@ -238,24 +238,15 @@ fn draw_share(
 /// index, a partition's by its chunk.
 fn owned_contents(index: &IndexReader) -> Result<impl Fn(u128) -> bool, ApiError> {
     let manifest = index.manifest();
-    let chunks = if manifest.partitions > 1 {
-        let partitioning = Partitioning::new(manifest.partitions).map_err(|reason| {
-            ApiError::Internal(format!(
-                "{}: partition {} of {}: {reason}",
-                index.path().display(),
-                manifest.partition,
-                manifest.partitions
-            ))
-        })?;
-        Some(partitioning.chunks(manifest.partition))
-    } else {
-        None
-    };
-    Ok(move |content_id| {
-        chunks
-            .as_ref()
-            .is_none_or(|c| c.contains(&u32::from(content_chunk(content_id))))
-    })
+    let partition = manifest.partition;
+    let partitioning = Partitioning::new(manifest.partitions.max(1)).map_err(|reason| {
+        ApiError::Internal(format!(
+            "{}: partition {partition} of {}: {reason}",
+            index.path().display(),
+            manifest.partitions
+        ))
+    })?;
+    Ok(move |content_id| partitioning.of_content(content_id) == partition)
 }
 
 /// The one-server answer for a source of `source_contents` contents asked

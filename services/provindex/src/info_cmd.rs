@@ -21,16 +21,16 @@ pub fn run(
     let view = whole.view();
     let m = view.manifest();
     // Each partition's tables (one for an index directory), then their sum.
-    let part_sizes = match tables {
-        true => view
-            .parts()
+    let part_sizes = if tables {
+        view.parts()
             .iter()
             .map(|part| {
                 part.table_sizes()
                     .with_context(|| format!("walking index {}", part.path().display()))
             })
-            .collect::<anyhow::Result<Vec<_>>>()?,
-        false => Vec::new(),
+            .collect::<anyhow::Result<Vec<_>>>()?
+    } else {
+        Vec::new()
     };
     let sizes = sum_sizes(&part_sizes);
     let partitions = publication

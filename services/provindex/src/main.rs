@@ -395,7 +395,8 @@ fn run_partition_serve(
             && config.pii_key.is_none(),
         "serving partitions of {}: a local opt-out registry (use --registry-url), \
          --auth, TLS and --pii-key are not supported there yet (ProvenanceService, \
-         PartitionService, LedgerService and HTTP /cdx and /record only)",
+         PartitionService, LedgerService, AuditService's DrawSample, and over HTTP \
+         /cdx, /record and the web page's search only)",
         index.display()
     );
     let block_cache_bytes = block_cache_mb

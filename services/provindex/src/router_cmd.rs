@@ -122,7 +122,7 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         }
         let router = Arc::new(router);
         if let Some(http_listen) = &args.http_listen {
-            serve_capture_http(http_listen, &router, http_metrics).await?;
+            serve_router_http(http_listen, &router, http_metrics).await?;
         }
         tracing::info!(%local, digest = facts.digest, partitions = facts.partitions, "routing");
         provindex_rpc::router::serve_router(
@@ -141,7 +141,7 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
 /// ProvenanceService on `http_listen` (announced as `http listening on
 /// ADDR`), in the background; the page's registry forms say to use the
 /// server holding the registry.
-async fn serve_capture_http(
+async fn serve_router_http(
     http_listen: &str,
     router: &Arc<Router>,
     metrics: Option<provindex_rpc::metrics::HttpMetrics>,
@@ -176,7 +176,7 @@ pub struct PartitionServe {
     pub listen: String,
     pub metrics_listen: Option<String>,
     /// `/cdx`, `/record` and the page's search through the partitions
-    /// ([`serve_capture_http`]).
+    /// ([`serve_router_http`]).
     pub http_listen: Option<String>,
     pub block_cache_bytes: usize,
     pub connections: provindex_rpc::ConnectionLimits,
@@ -305,7 +305,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         }
         let router = Arc::new(router);
         if let Some(http_listen) = &args.http_listen {
-            serve_capture_http(http_listen, &router, http_metrics).await?;
+            serve_router_http(http_listen, &router, http_metrics).await?;
         }
         tracing::info!(%local_addr, index = %args.index.display(), partitions = ?held, of = count, "serving partitions");
         provindex_rpc::router::serve_router(

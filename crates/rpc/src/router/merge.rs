@@ -404,7 +404,6 @@ mod tests {
         let other = share(seed + 1, 3, &contents[..5]);
         assert!(merge_sample_shares(vec![other], seed, 3).is_err());
         let mut forged = share(seed, 3, &contents[..5]);
-        forged.seed = seed;
         forged.items[0].rank ^= 1;
         assert!(merge_sample_shares(vec![forged], seed, 3).is_err());
         let twice = share(seed, 3, &contents[..5]);
