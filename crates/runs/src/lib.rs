@@ -71,6 +71,9 @@ pub use writer::RunWriter;
 /// One record: `(key, value)`.
 pub type Record = (Vec<u8>, Vec<u8>);
 
+/// One record borrowed from a reader's buffer: see [`RunReader::next_ref`].
+pub type RecordRef<'a> = (&'a [u8], &'a [u8]);
+
 /// Magic bytes at the start of every run file.
 pub const HEADER_MAGIC: &[u8; 6] = b"PXRUN\x01";
 /// Magic bytes at the very end of every run file.

@@ -1,17 +1,14 @@
 use std::fs::File;
-use std::io::{self, BufReader, ErrorKind, Read};
+use std::io::{BufReader, ErrorKind, Read};
+use std::ops::Range;
 use std::path::Path;
 
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::{
-    END_MARKER, HEADER_MAGIC, IO_BUF, MAX_FIELD_LEN, Record, RunError, RunInfo, TRAILER_MAGIC,
+    END_MARKER, HEADER_MAGIC, IO_BUF, MAX_FIELD_LEN, Record, RecordRef, RunError, RunInfo,
+    TRAILER_MAGIC,
 };
-
-/// Fields up to this size are read into a buffer allocated up front; larger
-/// ones grow as bytes actually arrive, so a corrupt length cannot make the
-/// reader allocate more than the data it has seen (plus this much).
-const EAGER_ALLOC: usize = 1 << 20;
 
 /// Streams the records of a run back, checking framing and key order as it
 /// goes and the footer and trailer at the end. Input is buffered internally.
@@ -20,16 +17,29 @@ const EAGER_ALLOC: usize = 1 << 20;
 /// `None`; an I/O failure likewise yields `RunError::Io` once. Records before
 /// the damage have already been yielded: only reaching `None` without an error
 /// proves the whole run intact.
+///
+/// Records are parsed in place in the read buffer and the checksum is updated
+/// per buffer refill rather than per field, so [`RunReader::next_ref`] reads a
+/// record without allocating; the [`Iterator`] copies it into a [`Record`].
 pub struct RunReader<R: Read> {
-    inner: BufReader<R>,
+    inner: R,
     name: String,
     hasher: Xxh3,
-    /// Bytes consumed so far.
+    /// Bytes read from `inner`: `buf[pos..end]` are not consumed yet.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// `buf[hash_from..pos]`: consumed record bytes not yet in `hasher`.
+    hash_from: usize,
+    /// Offset in the run of `buf[pos]`.
     offset: u64,
     records: u64,
     last_key: Vec<u8>,
     state: State,
 }
+
+/// Where a parsed record's key and value are in the buffer.
+type Spans = (Range<usize>, Range<usize>);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -42,23 +52,28 @@ impl<R: Read> RunReader<R> {
     /// Opens a run on `inner` and checks its header. `name` is used in errors.
     pub fn new(inner: R, name: &str) -> Result<Self, RunError> {
         let mut reader = RunReader {
-            inner: BufReader::with_capacity(IO_BUF, inner),
+            inner,
             name: name.to_owned(),
             hasher: Xxh3::new(),
+            buf: vec![0; IO_BUF],
+            pos: 0,
+            end: 0,
+            hash_from: 0,
             offset: 0,
             records: 0,
             last_key: Vec::new(),
             state: State::Records,
         };
-        let mut magic = [0u8; 6];
-        reader.read_exact(&mut magic, "header")?;
-        if &magic != HEADER_MAGIC {
+        reader.need(HEADER_MAGIC.len(), "header")?;
+        if reader.buf[..HEADER_MAGIC.len()] != HEADER_MAGIC[..] {
             return Err(RunError::corrupt(
                 name,
                 0,
                 "bad header magic (not a run file)",
             ));
         }
+        reader.consume(HEADER_MAGIC.len());
+        reader.hash_from = reader.pos;
         Ok(reader)
     }
 
@@ -81,59 +96,92 @@ impl<R: Read> RunReader<R> {
         }
     }
 
-    fn map_io(&self, e: io::Error, what: &str) -> RunError {
-        if e.kind() == ErrorKind::UnexpectedEof {
-            RunError::corrupt(
-                &self.name,
-                self.offset,
-                format!("truncated: file ends inside the {what}"),
-            )
-        } else {
-            RunError::io(&self.name, e)
+    /// The next record as slices of the read buffer, valid until the next
+    /// call: the iterator's item without the copies. Same errors, same end.
+    pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, RunError>> {
+        if self.state != State::Records {
+            return None;
+        }
+        match self.next_record() {
+            Ok(Some((key, value))) => Some(Ok((&self.buf[key], &self.buf[value]))),
+            Ok(None) => None,
+            Err(e) => {
+                self.state = State::Failed;
+                Some(Err(e))
+            }
         }
     }
 
-    fn read_exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), RunError> {
-        match self.inner.read_exact(buf) {
-            Ok(()) => {
-                self.offset += buf.len() as u64;
-                Ok(())
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.offset += n as u64;
+    }
+
+    /// Makes at least `n` unconsumed bytes available in the buffer (`Ok(false)`
+    /// if the input ends first). The buffer grows past [`IO_BUF`] only as
+    /// bytes actually arrive, so a corrupt length cannot make the reader
+    /// allocate much more than the data it has seen.
+    fn fill(&mut self, n: usize) -> Result<bool, RunError> {
+        if self.end - self.pos >= n {
+            return Ok(true);
+        }
+        // Hash what was consumed, then move the rest to the front.
+        self.hasher.update(&self.buf[self.hash_from..self.pos]);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        self.hash_from = 0;
+        if self.buf.len() > IO_BUF && n <= IO_BUF {
+            // Done with a large record: back to the normal footprint.
+            self.buf.truncate(IO_BUF.max(self.end));
+            self.buf.shrink_to_fit();
+        }
+        while self.end < n {
+            if self.end == self.buf.len() {
+                let grown = n.min(self.buf.len().saturating_mul(2));
+                self.buf.resize(grown, 0);
             }
-            Err(e) => Err(self.map_io(e, what)),
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(read) => self.end += read,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(RunError::io(&self.name, e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// [`RunReader::fill`] where the input ending is truncation inside `what`.
+    fn need(&mut self, n: usize, what: &str) -> Result<(), RunError> {
+        if self.fill(n)? {
+            Ok(())
+        } else {
+            Err(self.truncated(0, what))
         }
     }
 
-    fn read_field(&mut self, len: usize, what: &str) -> Result<Vec<u8>, RunError> {
-        let buf = if len <= EAGER_ALLOC {
-            let mut buf = vec![0u8; len];
-            match self.inner.read_exact(&mut buf) {
-                Ok(()) => buf,
-                Err(e) => return Err(self.map_io(e, what)),
-            }
-        } else {
-            let mut buf = Vec::with_capacity(EAGER_ALLOC);
-            if let Err(e) = (&mut self.inner).take(len as u64).read_to_end(&mut buf) {
-                return Err(self.map_io(e, what));
-            }
-            if buf.len() != len {
-                return Err(self.map_io(ErrorKind::UnexpectedEof.into(), what));
-            }
-            buf
-        };
-        self.offset += len as u64;
-        Ok(buf)
+    fn truncated(&self, at: usize, what: &str) -> RunError {
+        RunError::corrupt(
+            &self.name,
+            self.offset + at as u64,
+            format!("truncated: file ends inside the {what}"),
+        )
     }
 
-    fn next_record(&mut self) -> Result<Option<Record>, RunError> {
+    fn be_u32(&self, at: usize) -> u32 {
+        let at = self.pos + at;
+        u32::from_be_bytes(self.buf[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// Parses the next record; returns where its key and value are in the buffer.
+    fn next_record(&mut self) -> Result<Option<Spans>, RunError> {
         let start = self.offset;
-        let mut len_buf = [0u8; 4];
-        self.read_exact(&mut len_buf, "key length")?;
-        let key_len = u32::from_be_bytes(len_buf);
+        self.need(4, "key length")?;
+        let key_len = self.be_u32(0);
         if key_len == END_MARKER {
-            self.finish_footer(start)?;
+            self.finish_footer()?;
             return Ok(None);
         }
-        self.hasher.update(&len_buf);
         let key_len = key_len as usize;
         if key_len > MAX_FIELD_LEN {
             return Err(RunError::corrupt(
@@ -142,9 +190,10 @@ impl<R: Read> RunReader<R> {
                 format!("key length {key_len} exceeds the limit of {MAX_FIELD_LEN}"),
             ));
         }
-        self.read_exact(&mut len_buf, "value length")?;
-        self.hasher.update(&len_buf);
-        let value_len = u32::from_be_bytes(len_buf) as usize;
+        if !self.fill(8)? {
+            return Err(self.truncated(4, "value length"));
+        }
+        let value_len = self.be_u32(4) as usize;
         if value_len > MAX_FIELD_LEN {
             return Err(RunError::corrupt(
                 &self.name,
@@ -152,15 +201,19 @@ impl<R: Read> RunReader<R> {
                 format!("value length {value_len} exceeds the limit of {MAX_FIELD_LEN}"),
             ));
         }
-        let key_at = self.offset;
-        let key = self.read_field(key_len, "key")?;
-        let value = self.read_field(value_len, "value")?;
-        self.hasher.update(&key);
-        self.hasher.update(&value);
-        if self.records > 0 && key < self.last_key {
+        if !self.fill(8 + key_len + value_len)? {
+            return Err(if self.end - self.pos < 8 + key_len {
+                self.truncated(8, "key")
+            } else {
+                self.truncated(8 + key_len, "value")
+            });
+        }
+        let key = self.pos + 8..self.pos + 8 + key_len;
+        let value = key.end..key.end + value_len;
+        if self.records > 0 && self.buf[key.clone()] < self.last_key[..] {
             return Err(RunError::corrupt(
                 &self.name,
-                key_at,
+                start + 8,
                 format!(
                     "record {} has a key smaller than the previous record's",
                     self.records
@@ -168,20 +221,33 @@ impl<R: Read> RunReader<R> {
             ));
         }
         self.last_key.clear();
-        self.last_key.extend_from_slice(&key);
+        self.last_key.extend_from_slice(&self.buf[key.clone()]);
+        self.consume(8 + key_len + value_len);
         self.records += 1;
         Ok(Some((key, value)))
     }
 
-    /// Reads and checks the footer and trailer after the end marker at `end_at`.
-    fn finish_footer(&mut self, end_at: u64) -> Result<(), RunError> {
+    /// Reads and checks the end marker (at the read position), the footer
+    /// and the trailer.
+    fn finish_footer(&mut self) -> Result<(), RunError> {
+        let end_at = self.offset;
+        // Every record byte, and nothing after them, goes into the checksum.
+        self.hasher.update(&self.buf[self.hash_from..self.pos]);
+        let actual = self.hasher.digest();
+        self.consume(4);
+        self.hash_from = self.pos;
         let footer_at = self.offset;
-        let mut footer = [0u8; 16];
-        self.read_exact(&mut footer, "footer")?;
-        let mut trailer = [0u8; 6];
-        self.read_exact(&mut trailer, "trailer")?;
+        self.need(16, "footer")?;
+        if !self.fill(16 + TRAILER_MAGIC.len())? {
+            return Err(self.truncated(16, "trailer"));
+        }
+        let footer = &self.buf[self.pos..self.pos + 16];
         let count = u64::from_be_bytes(footer[..8].try_into().expect("8 bytes"));
         let checksum = u64::from_be_bytes(footer[8..].try_into().expect("8 bytes"));
+        let trailer_ok =
+            self.buf[self.pos + 16..self.pos + 16 + TRAILER_MAGIC.len()] == TRAILER_MAGIC[..];
+        self.consume(16 + TRAILER_MAGIC.len());
+        self.hash_from = self.pos;
         if count != self.records {
             return Err(RunError::corrupt(
                 &self.name,
@@ -189,7 +255,6 @@ impl<R: Read> RunReader<R> {
                 format!("footer says {count} records, found {}", self.records),
             ));
         }
-        let actual = self.hasher.digest();
         if checksum != actual {
             return Err(RunError::corrupt(
                 &self.name,
@@ -197,27 +262,19 @@ impl<R: Read> RunReader<R> {
                 format!("checksum mismatch: footer {checksum:016x}, records {actual:016x}"),
             ));
         }
-        if &trailer != TRAILER_MAGIC {
+        if !trailer_ok {
             return Err(RunError::corrupt(
                 &self.name,
                 footer_at + 16,
                 "bad trailer magic",
             ));
         }
-        let mut extra = [0u8; 1];
-        loop {
-            match self.inner.read(&mut extra) {
-                Ok(0) => break,
-                Ok(_) => {
-                    return Err(RunError::corrupt(
-                        &self.name,
-                        self.offset,
-                        "trailing data after the trailer",
-                    ));
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(RunError::io(&self.name, e)),
-            }
+        if self.fill(1)? {
+            return Err(RunError::corrupt(
+                &self.name,
+                self.offset,
+                "trailing data after the trailer",
+            ));
         }
         debug_assert_eq!(self.offset, end_at + crate::TAIL_LEN);
         self.state = State::Done(RunInfo {
@@ -233,17 +290,8 @@ impl<R: Read> Iterator for RunReader<R> {
     type Item = Result<Record, RunError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.state != State::Records {
-            return None;
-        }
-        match self.next_record() {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => None,
-            Err(e) => {
-                self.state = State::Failed;
-                Some(Err(e))
-            }
-        }
+        self.next_ref()
+            .map(|record| record.map(|(key, value)| (key.to_vec(), value.to_vec())))
     }
 }
 
@@ -251,6 +299,6 @@ impl<R: Read> Iterator for RunReader<R> {
 pub fn open_file(path: &Path) -> Result<RunReader<BufReader<File>>, RunError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| RunError::io(&name, e))?;
-    // RunReader buffers 64 KiB at a time, so this small buffer is bypassed.
+    // RunReader reads 64 KiB at a time, so this small buffer is bypassed.
     RunReader::new(BufReader::with_capacity(8 << 10, file), &name)
 }

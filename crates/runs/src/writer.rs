@@ -1,4 +1,4 @@
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -11,8 +11,14 @@ use crate::{
 /// is written by [`RunWriter::new`], the end marker, footer and trailer by
 /// [`RunWriter::finish`]. A writer dropped without `finish` leaves a run that
 /// readers reject as truncated.
+///
+/// Records are framed into the buffer and the checksum is updated once per
+/// buffer written out rather than per field.
 pub struct RunWriter<W: Write> {
-    out: BufWriter<W>,
+    out: W,
+    /// Bytes not yet written to `out`; `buf[hash_from..]` not yet hashed.
+    buf: Vec<u8>,
+    hash_from: usize,
     name: String,
     hasher: Xxh3,
     records: u64,
@@ -23,11 +29,12 @@ pub struct RunWriter<W: Write> {
 impl<W: Write> RunWriter<W> {
     /// Starts a run on `inner`, writing the header. `name` is used in errors.
     pub fn new(inner: W, name: &str) -> Result<Self, RunError> {
-        let mut out = BufWriter::with_capacity(IO_BUF, inner);
-        out.write_all(HEADER_MAGIC)
-            .map_err(|e| RunError::io(name, e))?;
+        let mut buf = Vec::with_capacity(IO_BUF);
+        buf.extend_from_slice(HEADER_MAGIC);
         Ok(RunWriter {
-            out,
+            out: inner,
+            hash_from: buf.len(),
+            buf,
             name: name.to_owned(),
             hasher: Xxh3::new(),
             records: 0,
@@ -57,22 +64,24 @@ impl<W: Write> RunWriter<W> {
                 record: self.records,
             });
         }
-        let mut lens = [0u8; 8];
-        lens[..4].copy_from_slice(&(key.len() as u32).to_be_bytes());
-        lens[4..].copy_from_slice(&(value.len() as u32).to_be_bytes());
-        self.hasher.update(&lens);
-        self.hasher.update(key);
-        self.hasher.update(value);
-        let name = &self.name;
-        self.out
-            .write_all(&lens)
-            .and_then(|()| self.out.write_all(key))
-            .and_then(|()| self.out.write_all(value))
-            .map_err(|e| RunError::io(name, e))?;
+        let size = 8 + key.len() + value.len();
+        if self.buf.len() + size > IO_BUF {
+            self.write_buf()?;
+        }
+        self.buf
+            .extend_from_slice(&(key.len() as u32).to_be_bytes());
+        self.buf
+            .extend_from_slice(&(value.len() as u32).to_be_bytes());
+        self.buf.extend_from_slice(key);
+        self.buf.extend_from_slice(value);
+        if self.buf.len() > IO_BUF {
+            // A record larger than the buffer goes out at once.
+            self.write_buf()?;
+        }
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         self.records += 1;
-        self.bytes += 8 + key.len() as u64 + value.len() as u64;
+        self.bytes += size as u64;
         Ok(())
     }
 
@@ -81,35 +90,48 @@ impl<W: Write> RunWriter<W> {
         self.records
     }
 
+    /// Hashes the buffered record bytes and writes the buffer out.
+    fn write_buf(&mut self) -> Result<(), RunError> {
+        self.hasher.update(&self.buf[self.hash_from..]);
+        self.out
+            .write_all(&self.buf)
+            .map_err(|e| RunError::io(&self.name, e))?;
+        self.buf.clear();
+        if self.buf.capacity() > IO_BUF {
+            self.buf.shrink_to(IO_BUF);
+        }
+        self.hash_from = 0;
+        Ok(())
+    }
+
     /// Writes the end marker, footer and trailer, flushes, and returns what the
     /// run holds together with the inner writer.
-    pub fn finish(self) -> Result<(RunInfo, W), RunError> {
+    pub fn finish(mut self) -> Result<(RunInfo, W), RunError> {
+        self.hasher.update(&self.buf[self.hash_from..]);
+        self.hash_from = self.buf.len();
+        let checksum = self.hasher.digest();
+        self.buf.extend_from_slice(&END_MARKER.to_be_bytes());
+        self.buf.extend_from_slice(&self.records.to_be_bytes());
+        self.buf.extend_from_slice(&checksum.to_be_bytes());
+        self.buf.extend_from_slice(TRAILER_MAGIC);
         let RunWriter {
             mut out,
+            buf,
             name,
-            hasher,
             records,
             bytes,
-            last_key: _,
+            ..
         } = self;
-        let checksum = hasher.digest();
-        let mut tail = [0u8; TAIL_LEN as usize];
-        tail[..4].copy_from_slice(&END_MARKER.to_be_bytes());
-        tail[4..12].copy_from_slice(&records.to_be_bytes());
-        tail[12..20].copy_from_slice(&checksum.to_be_bytes());
-        tail[20..].copy_from_slice(TRAILER_MAGIC);
-        out.write_all(&tail).map_err(|e| RunError::io(&name, e))?;
-        let mut inner = out
-            .into_inner()
-            .map_err(|e| RunError::io(&name, e.into_error()))?;
-        inner.flush().map_err(|e| RunError::io(&name, e))?;
+        out.write_all(&buf)
+            .and_then(|()| out.flush())
+            .map_err(|e| RunError::io(&name, e))?;
         Ok((
             RunInfo {
                 records,
                 bytes: bytes + TAIL_LEN,
                 checksum,
             },
-            inner,
+            out,
         ))
     }
 }

@@ -176,6 +176,60 @@ fn every_single_byte_corruption_is_corrupt() {
     }
 }
 
+/// Hands out its bytes a few at a time, so records straddle every refill.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.1 = self.1 % 7 + 1;
+        let n = self.1.min(buf.len()).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// Records across many buffer refills, some larger than the 64 KiB read
+/// buffer, read whole by `next_ref` and the iterator alike; damage deep in
+/// the run is still found.
+#[test]
+fn records_across_refills_and_larger_than_the_buffer() {
+    let mut records: Vec<Record> = (0u32..20_000)
+        .map(|i| (i.to_be_bytes().to_vec(), vec![i as u8; (i % 13) as usize]))
+        .collect();
+    records.insert(
+        7_000,
+        (6_999u32.to_be_bytes().to_vec(), vec![0xAB; 200_000]),
+    );
+    records.push((vec![0xFF; 70_000], vec![0xCD; 150_000]));
+    let (info, bytes) = write_run(&records);
+    assert_eq!(info.bytes, bytes.len() as u64);
+    let (got, error) = read_all(&bytes);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(got, records);
+
+    let mut reader = RunReader::new(Trickle(&bytes, 0), "test.run").unwrap();
+    let mut n = 0;
+    while let Some(record) = reader.next_ref() {
+        let (key, value) = record.unwrap();
+        assert_eq!(
+            (key, value),
+            (&records[n].0[..], &records[n].1[..]),
+            "record {n}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, records.len());
+    assert_eq!(reader.info(), Some(info));
+
+    for at in [bytes.len() / 3, bytes.len() - 100_000, bytes.len() - 40] {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x20;
+        assert_corrupt(&damaged, &format!("byte {at}"));
+        assert_corrupt(&bytes[..at], &format!("truncated to {at}"));
+    }
+}
+
 #[test]
 fn trailing_data_is_corrupt() {
     let (_, mut bytes) = write_run(&sample());
