@@ -88,6 +88,33 @@ pub(crate) const TAIL_LEN: u64 = 4 + 16 + 6;
 /// Buffer size used for run file I/O.
 pub(crate) const IO_BUF: usize = 64 << 10;
 
+/// `a < b` byte-wise, as `[u8]`'s order. Keys of a few words (the usual
+/// ones: ids, id pairs) compare a word at a time instead of through a
+/// `memcmp` call, which showed up as the readers' and writers' largest cost.
+#[inline]
+pub(crate) fn key_less(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    if n > 64 {
+        return a < b;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return x < y;
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
 /// What a finished run holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RunInfo {
@@ -97,4 +124,22 @@ pub struct RunInfo {
     pub bytes: u64,
     /// xxh3-64 of all record bytes, as stored in the footer.
     pub checksum: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn key_less_is_byte_order(
+            a in proptest::collection::vec(0u8..3, 0..80),
+            b in proptest::collection::vec(0u8..3, 0..80),
+        ) {
+            prop_assert_eq!(super::key_less(&a, &b), a < b);
+            let longer = [&a[..], &b[..]].concat();
+            prop_assert_eq!(super::key_less(&a, &longer), a < longer);
+            prop_assert_eq!(super::key_less(&longer, &a), longer < a);
+        }
+    }
 }

@@ -34,7 +34,8 @@ pub struct RunReader<R: Read> {
     /// Offset in the run of `buf[pos]`.
     offset: u64,
     records: u64,
-    last_key: Vec<u8>,
+    /// Where the previous record's key is in `buf` (kept there by refills).
+    last_key: Range<usize>,
     state: State,
 }
 
@@ -61,7 +62,7 @@ impl<R: Read> RunReader<R> {
             hash_from: 0,
             offset: 0,
             records: 0,
-            last_key: Vec::new(),
+            last_key: 0..0,
             state: State::Records,
         };
         reader.need(HEADER_MAGIC.len(), "header")?;
@@ -118,27 +119,42 @@ impl<R: Read> RunReader<R> {
     }
 
     /// Makes at least `n` unconsumed bytes available in the buffer (`Ok(false)`
-    /// if the input ends first). The buffer grows past [`IO_BUF`] only as
-    /// bytes actually arrive, so a corrupt length cannot make the reader
-    /// allocate much more than the data it has seen.
+    /// if the input ends first).
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<bool, RunError> {
         if self.end - self.pos >= n {
             return Ok(true);
         }
-        // Hash what was consumed, then move the rest to the front.
+        self.refill(n)
+    }
+
+    /// [`RunReader::fill`]'s reading part. The previous key stays in the
+    /// buffer for the order check. The buffer grows past [`IO_BUF`] only as
+    /// bytes actually arrive, so a corrupt length cannot make the reader
+    /// allocate much more than the data it has seen.
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> Result<bool, RunError> {
+        // Hash what was consumed, then move what is still needed to the front.
         self.hasher.update(&self.buf[self.hash_from..self.pos]);
-        self.buf.copy_within(self.pos..self.end, 0);
-        self.end -= self.pos;
-        self.pos = 0;
-        self.hash_from = 0;
-        if self.buf.len() > IO_BUF && n <= IO_BUF {
+        let keep = if self.records > 0 {
+            self.last_key.start.min(self.pos)
+        } else {
+            self.pos
+        };
+        self.buf.copy_within(keep..self.end, 0);
+        self.end -= keep;
+        self.pos -= keep;
+        self.hash_from = self.pos;
+        self.last_key =
+            self.last_key.start.saturating_sub(keep)..self.last_key.end.saturating_sub(keep);
+        if self.buf.len() > IO_BUF && self.pos + n <= IO_BUF {
             // Done with a large record: back to the normal footprint.
             self.buf.truncate(IO_BUF.max(self.end));
             self.buf.shrink_to_fit();
         }
-        while self.end < n {
+        while self.end - self.pos < n {
             if self.end == self.buf.len() {
-                let grown = n.min(self.buf.len().saturating_mul(2));
+                let grown = (self.pos + n).min(self.buf.len().saturating_mul(2));
                 self.buf.resize(grown, 0);
             }
             match self.inner.read(&mut self.buf[self.end..]) {
@@ -210,7 +226,9 @@ impl<R: Read> RunReader<R> {
         }
         let key = self.pos + 8..self.pos + 8 + key_len;
         let value = key.end..key.end + value_len;
-        if self.records > 0 && self.buf[key.clone()] < self.last_key[..] {
+        if self.records > 0
+            && crate::key_less(&self.buf[key.clone()], &self.buf[self.last_key.clone()])
+        {
             return Err(RunError::corrupt(
                 &self.name,
                 start + 8,
@@ -220,8 +238,7 @@ impl<R: Read> RunReader<R> {
                 ),
             ));
         }
-        self.last_key.clear();
-        self.last_key.extend_from_slice(&self.buf[key.clone()]);
+        self.last_key = key.clone();
         self.consume(8 + key_len + value_len);
         self.records += 1;
         Ok(Some((key, value)))

@@ -1,4 +1,5 @@
 use std::io::Write;
+use std::ops::Range;
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -23,7 +24,10 @@ pub struct RunWriter<W: Write> {
     hasher: Xxh3,
     records: u64,
     bytes: u64,
+    /// The previous record's key: in `buf` at `last_key_at` while it is
+    /// there, copied to `last_key` when the buffer is written out.
     last_key: Vec<u8>,
+    last_key_at: Option<Range<usize>>,
 }
 
 impl<W: Write> RunWriter<W> {
@@ -40,6 +44,7 @@ impl<W: Write> RunWriter<W> {
             records: 0,
             bytes: HEADER_MAGIC.len() as u64,
             last_key: Vec::new(),
+            last_key_at: None,
         })
     }
 
@@ -58,7 +63,11 @@ impl<W: Write> RunWriter<W> {
                 });
             }
         }
-        if self.records > 0 && key < self.last_key.as_slice() {
+        let last_key = match &self.last_key_at {
+            Some(at) => &self.buf[at.clone()],
+            None => &self.last_key[..],
+        };
+        if self.records > 0 && crate::key_less(key, last_key) {
             return Err(RunError::OutOfOrder {
                 name: self.name.clone(),
                 record: self.records,
@@ -72,14 +81,14 @@ impl<W: Write> RunWriter<W> {
             .extend_from_slice(&(key.len() as u32).to_be_bytes());
         self.buf
             .extend_from_slice(&(value.len() as u32).to_be_bytes());
+        let key_at = self.buf.len();
         self.buf.extend_from_slice(key);
+        self.last_key_at = Some(key_at..key_at + key.len());
         self.buf.extend_from_slice(value);
         if self.buf.len() > IO_BUF {
             // A record larger than the buffer goes out at once.
             self.write_buf()?;
         }
-        self.last_key.clear();
-        self.last_key.extend_from_slice(key);
         self.records += 1;
         self.bytes += size as u64;
         Ok(())
@@ -92,6 +101,10 @@ impl<W: Write> RunWriter<W> {
 
     /// Hashes the buffered record bytes and writes the buffer out.
     fn write_buf(&mut self) -> Result<(), RunError> {
+        if let Some(at) = self.last_key_at.take() {
+            self.last_key.clear();
+            self.last_key.extend_from_slice(&self.buf[at]);
+        }
         self.hasher.update(&self.buf[self.hash_from..]);
         self.out
             .write_all(&self.buf)

@@ -230,6 +230,56 @@ fn records_across_refills_and_larger_than_the_buffer() {
     }
 }
 
+/// The order checks compare with the previous key wherever it is: in the
+/// writer's buffer or written out, in the reader's buffer across refills.
+#[test]
+fn order_is_checked_across_flushes_and_refills() {
+    for n in [1u32, 2_000, 5_000, 30_000] {
+        let mut w = RunWriter::new(Vec::new(), "test.run").unwrap();
+        for i in 0..n {
+            w.push(&[&[7u8; 9][..], &i.to_be_bytes()].concat(), b"v")
+                .unwrap();
+        }
+        let smaller = [&[7u8; 9][..], &(n - 1).to_be_bytes()[..3]].concat();
+        assert!(
+            matches!(w.push(&smaller, b""), Err(RunError::OutOfOrder { record, .. }) if record == u64::from(n)),
+            "after {n} records"
+        );
+        let equal = [&[7u8; 9][..], &(n - 1).to_be_bytes()].concat();
+        w.push(&equal, b"").unwrap();
+
+        if n == 1 {
+            continue;
+        }
+        let mut body = Vec::new();
+        let mut offsets = Vec::new();
+        for i in (0..n).chain([n - 2]) {
+            offsets.push(HEADER_MAGIC.len() + body.len() + 8);
+            let key = [&[7u8; 9][..], &i.to_be_bytes()].concat();
+            body.extend_from_slice(&(key.len() as u32).to_be_bytes());
+            body.extend_from_slice(&1u32.to_be_bytes());
+            body.extend_from_slice(&key);
+            body.push(b'v');
+        }
+        let mut bytes = HEADER_MAGIC.to_vec();
+        bytes.extend_from_slice(&body);
+        let mut reader = RunReader::new(Trickle(&bytes, 0), "test.run").unwrap();
+        let mut read = 0;
+        let error = loop {
+            match reader.next_ref() {
+                Some(Ok(_)) => read += 1,
+                Some(Err(e)) => break e,
+                None => panic!("no error after {n} records"),
+            }
+        };
+        assert_eq!(read, n as usize);
+        assert!(
+            matches!(error, RunError::Corrupt { offset, .. } if offset == offsets[n as usize] as u64),
+            "{error:?}"
+        );
+    }
+}
+
 #[test]
 fn trailing_data_is_corrupt() {
     let (_, mut bytes) = write_run(&sample());
