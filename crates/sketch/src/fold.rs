@@ -7,8 +7,8 @@
 //! character to its Simplified form, character by character.
 //!
 //! **Where the mapping comes from.** The table is not typed by hand: it is
-//! derived once per process (lazily, about 20 ms) from the OpenCC
-//! dictionaries as shipped and applied by the `ferrous-opencc` crate
+//! derived from the OpenCC dictionaries as shipped and applied by the
+//! `ferrous-opencc` crate
 //! (Apache-2.0, a pure-Rust OpenCC; OpenCC's data is Apache-2.0). Every Han
 //! code point (CJK Unified Ideographs and their extensions, CJK Compatibility
 //! Ideographs) is converted on its own with OpenCC's `tw2s` configuration
@@ -16,7 +16,11 @@
 //! `hk2s` (Hong Kong variants, then `TSCharacters`); results of exactly one
 //! character are kept, and the map is closed under itself (a character is
 //! mapped to the end of its chain), so folding is idempotent:
-//! `fold(fold(t)) == fold(t)`.
+//! `fold(fold(t)) == fold(t)`. Deriving it takes about 80 ms of CPU, paid by
+//! every process that sketched a version 2 text (issue 17: 1.8 % of a
+//! one-file build), so the result is stored in `src/fold_table.in` (written
+//! by `examples/fold_table_gen.rs`); the test `stored_table_equals_opencc`
+//! derives it again and compares.
 //!
 //! **Character level, on purpose.** OpenCC's phrase tables pick a Simplified
 //! form from context (`乾隆` keeps `乾`, `乾燥` → `干燥`); a sketch only needs
@@ -84,7 +88,90 @@ impl Table {
 static TABLE: OnceLock<Table> = OnceLock::new();
 
 fn table() -> &'static Table {
-    TABLE.get_or_init(build_table)
+    TABLE.get_or_init(|| {
+        table_from_pairs(
+            FOLD_PAIRS
+                .iter()
+                .filter_map(|&(k, v)| Some((char::from_u32(k)?, char::from_u32(v)?))),
+        )
+    })
+}
+
+/// The fold map as derived from OpenCC (see the module docs): every
+/// character that folds and its (closed) folded form, sorted by key. This is
+/// what [`FOLD_PAIRS`] must equal; it takes about 80 ms of CPU (two OpenCC
+/// conversions of every Han code point), which is why the process uses the
+/// stored copy instead. For the pinning test and `examples/fold_table_gen.rs`.
+#[doc(hidden)]
+#[must_use]
+pub fn fold_pairs_from_opencc() -> Vec<(char, char)> {
+    let pairs = opencc_pairs();
+    let step = |c: char| -> char {
+        match pairs.binary_search_by_key(&c, |&(k, _)| k) {
+            Ok(i) => pairs.get(i).map_or(c, |&(_, v)| v),
+            Err(_) => c,
+        }
+    };
+    // Close the map: follow each chain to its end (bounded; a cycle, which
+    // OpenCC's data does not have, stops at the smallest character in it, so
+    // the result is still a deterministic idempotent map).
+    let close = |c: char| -> char {
+        let mut seen = vec![c];
+        let mut x = c;
+        for _ in 0..8 {
+            let y = step(x);
+            if y == x {
+                return x;
+            }
+            if seen.contains(&y) {
+                return seen.iter().copied().min().unwrap_or(c);
+            }
+            seen.push(y);
+            x = y;
+        }
+        x
+    };
+    // Every key of a chain is a key of `pairs` (a character that does not
+    // step does not fold), so closing the keys of `pairs` gives every
+    // character that folds.
+    pairs
+        .iter()
+        .map(|&(k, _)| (k, close(k)))
+        .filter(|&(k, v)| k != v)
+        .collect()
+}
+
+/// The stored fold map, `(key, folded)` as code points sorted by key: the
+/// output of [`fold_pairs_from_opencc`] (checked by the test
+/// `stored_table_equals_opencc`), written by `examples/fold_table_gen.rs`.
+const FOLD_PAIRS: &[(u32, u32)] = &include!("fold_table.in");
+
+/// The lookup table of a fold map (pairs sorted by key, every key folding).
+fn table_from_pairs(pairs: impl Iterator<Item = (char, char)>) -> Table {
+    let mut dense: Vec<char> = (DENSE_START..=DENSE_END)
+        .map(|u| char::from_u32(u).unwrap_or('\u{FFFD}'))
+        .collect();
+    let mut changes = vec![0u64; dense.len().div_ceil(64)];
+    let mut sparse = Vec::new();
+    for (k, v) in pairs {
+        let u = u32::from(k);
+        if (DENSE_START..=DENSE_END).contains(&u) {
+            let i = (u - DENSE_START) as usize;
+            if let Some(slot) = dense.get_mut(i) {
+                *slot = v;
+            }
+            if let Some(w) = changes.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        } else {
+            sparse.push((k, v));
+        }
+    }
+    Table {
+        dense,
+        changes,
+        sparse,
+    }
 }
 
 /// Converts every Han code point on its own with OpenCC; returns the raw
@@ -140,62 +227,6 @@ fn opencc_pairs() -> Vec<(char, char)> {
         }
     }
     pairs
-}
-
-fn build_table() -> Table {
-    let pairs = opencc_pairs();
-    let step = |c: char| -> char {
-        match pairs.binary_search_by_key(&c, |&(k, _)| k) {
-            Ok(i) => pairs.get(i).map_or(c, |&(_, v)| v),
-            Err(_) => c,
-        }
-    };
-    // Close the map: follow each chain to its end (bounded; a cycle, which
-    // OpenCC's data does not have, stops at the smallest character in it, so
-    // the result is still a deterministic idempotent map).
-    let close = |c: char| -> char {
-        let mut seen = vec![c];
-        let mut x = c;
-        for _ in 0..8 {
-            let y = step(x);
-            if y == x {
-                return x;
-            }
-            if seen.contains(&y) {
-                return seen.iter().copied().min().unwrap_or(c);
-            }
-            seen.push(y);
-            x = y;
-        }
-        x
-    };
-    let dense: Vec<char> = (DENSE_START..=DENSE_END)
-        .map(|u| char::from_u32(u).map_or('\u{FFFD}', close))
-        .collect();
-    let mut changes = vec![0u64; dense.len().div_ceil(64)];
-    for (i, &v) in dense.iter().enumerate() {
-        let k = u32::try_from(i)
-            .ok()
-            .and_then(|i| char::from_u32(DENSE_START + i));
-        if k != Some(v)
-            && let Some(w) = changes.get_mut(i / 64)
-        {
-            *w |= 1 << (i % 64);
-        }
-    }
-    let sparse: Vec<(char, char)> = pairs
-        .iter()
-        .map(|&(k, _)| (k, close(k)))
-        .filter(|&(k, v)| {
-            let u = u32::from(k);
-            !(DENSE_START..=DENSE_END).contains(&u) && k != v
-        })
-        .collect();
-    Table {
-        dense,
-        changes,
-        sparse,
-    }
 }
 
 /// The Simplified form of one character for sketching (see the module docs);
@@ -354,7 +385,19 @@ pub fn fold_table_digest() -> (usize, u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fold_char, fold_into};
+    use super::{FOLD_PAIRS, fold_char, fold_into, fold_pairs_from_opencc};
+
+    /// The stored map is what OpenCC's data gives today (regenerate it with
+    /// `examples/fold_table_gen.rs` if the pinned `ferrous-opencc` changes).
+    #[test]
+    fn stored_table_equals_opencc() {
+        let derived: Vec<(u32, u32)> = fold_pairs_from_opencc()
+            .into_iter()
+            .map(|(k, v)| (u32::from(k), u32::from(v)))
+            .collect();
+        assert!(derived.len() > 4000, "{} pairs", derived.len());
+        assert_eq!(derived.as_slice(), FOLD_PAIRS);
+    }
 
     /// The per-character reference: every character through [`fold_char`].
     fn reference(text: &str) -> String {

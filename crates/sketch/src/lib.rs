@@ -40,7 +40,7 @@ mod normalize;
 mod spec;
 mod wordhash;
 
-pub use fold::{fold_char, fold_for_sketch, fold_table_digest};
+pub use fold::{fold_char, fold_for_sketch, fold_pairs_from_opencc, fold_table_digest};
 pub use ids::{ContentId, ParseIdError, content_id, sha256};
 pub use lang::{LANG_SAMPLE_BYTES, LanguageGuess, detect_language, detect_language_info};
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
