@@ -192,7 +192,10 @@ pub fn normalize_with(version: NormalizationVersion, text: &str) -> String {
 /// and short mixed segments — a non-ASCII run plus the one ASCII character
 /// before it (a possible composition base, e.g. `e` + U+0301) — that go
 /// through the full Unicode path. Output is the same as running the full path
-/// on the whole text.
+/// on the whole text. A mixed segment whose characters need no normalization
+/// and no case mapping beyond one character (most of Latin, Greek, Cyrillic,
+/// Arabic, kana and Hangul text) is classified from a cached per-character
+/// table instead ([`Filter::simple_segment`]).
 fn normalize_round(text: &str, v2: bool) -> (String, bool) {
     let bytes = text.as_bytes();
     let mut f = Filter {
@@ -262,6 +265,10 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
             q += 1;
         }
         if let Some(seg) = text.get(seg_start..q) {
+            if f.simple_segment(seg) {
+                i = q;
+                continue;
+            }
             let before = f.out.len();
             if is_nfkc_quick(seg.chars()) == IsNormalized::Yes {
                 f.chars(seg.chars());
@@ -374,7 +381,34 @@ const ASCII_MAP: [u8; 128] = {
 /// Input bytes per step of [`Filter::ascii`]'s stack buffer.
 const ASCII_CHUNK: usize = 64;
 
+/// The high bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight ASCII bytes (as a little-endian `u64`) classified and mapped at
+/// once: returns (high bit of each byte set iff it is alphanumeric, each
+/// alphanumeric byte lowercased and every other byte a space).
+#[inline]
+fn swar_map(x: u64) -> (u64, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bytes are < 0x80, so none of these sums carries into the next byte.
+    // A byte's high bit of `(x + (0x80 - lo)) & !(x + (0x7F - hi))` is set
+    // iff lo <= byte <= hi.
+    let in_range = |v: u64, lo: u64, hi: u64| {
+        v.wrapping_add((0x80 - lo) * ONES) & !v.wrapping_add((0x7F - hi) * ONES) & HIGH_BITS
+    };
+    let folded = x | (0x20 * ONES);
+    let letter = in_range(folded, u64::from(b'a'), u64::from(b'z'));
+    let digit = in_range(x, u64::from(b'0'), u64::from(b'9'));
+    let word = letter | digit;
+    // 0xFF in each word byte.
+    let word_bytes = (word >> 7) * 0xFF;
+    let lower = x | (letter >> 2);
+    let mapped = (lower & word_bytes) | (0x20 * ONES & !word_bytes);
+    (word, mapped)
+}
+
 /// Steps 2–4 as a state machine over characters.
+#[cfg_attr(test, derive(Clone, Debug, PartialEq))]
 struct Filter {
     out: String,
     /// A separator was seen since the last word character.
@@ -429,13 +463,20 @@ impl Filter {
         self.isolated = no_space;
     }
 
-    /// A run of ASCII bytes. Branch-free inner loop: every step writes a
-    /// space and the mapped byte at the cursor and advances the cursor only
-    /// past what is kept.
+    /// A run of ASCII bytes, eight at a time.
+    ///
+    /// Spaces are written eagerly here: the first separator after a word
+    /// becomes a space at once (later separators of the run write nothing),
+    /// and a space left at the end of the run is taken back and becomes
+    /// `pending_space` again. So a block of eight bytes in which every
+    /// separator follows a word character — most blocks of prose — is copied
+    /// whole, each separator mapped to a space and each letter lowercased
+    /// (SWAR on a `u64`); other blocks go byte by byte. The same output as
+    /// [`Self::ascii_bytewise`] (the proptest `ascii_equals_bytewise`).
     fn ascii(&mut self, run: &[u8]) {
-        if run.is_empty() {
+        let Some(&last) = run.last() else {
             return;
-        }
+        };
         if self.isolated {
             // Version 2: the word before is a no-space character; an ASCII
             // word character after it starts a new word (and a separator
@@ -443,39 +484,76 @@ impl Filter {
             self.pending_space = true;
             self.isolated = false;
         }
-        let mut pending = self.pending_space;
-        let mut nonempty = !self.out.is_empty();
+        // A pending space (the text is not empty) is written now; a
+        // separator after it adds nothing.
+        let mut prev_word = self.in_word && !self.pending_space;
+        if self.pending_space {
+            self.out.push(' ');
+        }
         // Through a stack buffer: runs in CJK text are short, and a heap
         // scratch buffer cost more to clear and size than the loop.
         for chunk in run.chunks(ASCII_CHUNK) {
-            // At most one byte per input byte (a separator writes nothing, the
-            // space it leaves is written before the next word byte), plus one
-            // scratch write past the end.
-            let mut buf = [0u8; ASCII_CHUNK + 2];
+            let mut buf = [0u8; ASCII_CHUNK];
             let mut o = 0;
-            for &b in chunk {
+            let mut blocks = chunk.chunks_exact(8);
+            for block in &mut blocks {
+                let x = u64::from_le_bytes(block.try_into().unwrap_or([0; 8]));
+                let (word, mapped) = swar_map(x);
+                // Separators whose previous byte is not a word byte.
+                let prev = (word << 8) | if prev_word { HIGH_BITS & 0xFF } else { 0 };
+                if !word & !prev & HIGH_BITS == 0 {
+                    if let Some(dst) = buf.get_mut(o..o + 8) {
+                        dst.copy_from_slice(&mapped.to_le_bytes());
+                    }
+                    o += 8;
+                    prev_word = word >> 63 != 0;
+                } else {
+                    for (i, m) in mapped.to_le_bytes().into_iter().enumerate() {
+                        let w = (word >> (8 * i + 7)) & 1 != 0;
+                        if let Some(slot) = buf.get_mut(o) {
+                            *slot = m;
+                        }
+                        o += usize::from(w | prev_word);
+                        prev_word = w;
+                    }
+                }
+            }
+            for &b in blocks.remainder() {
                 let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
-                let word = m != 0;
+                let w = m != 0;
                 if let Some(slot) = buf.get_mut(o) {
-                    *slot = b' ';
+                    *slot = if w { m } else { b' ' };
                 }
-                o += usize::from(word & pending);
-                if let Some(slot) = buf.get_mut(o) {
-                    *slot = m;
-                }
-                o += usize::from(word);
-                nonempty |= word;
-                pending = !word & nonempty;
+                o += usize::from(w | prev_word);
+                prev_word = w;
             }
             // ASCII by construction, so this check takes the ASCII fast path.
             if let Some(Ok(kept)) = buf.get(..o).map(std::str::from_utf8) {
                 self.out.push_str(kept);
             }
         }
-        if let Some(&last) = run.last() {
-            self.in_word = ASCII_MAP.get(usize::from(last)).is_some_and(|&m| m != 0);
+        self.in_word = ASCII_MAP.get(usize::from(last)).is_some_and(|&m| m != 0);
+        if !self.in_word && self.out.ends_with(' ') {
+            // The run ends in separators: the space they wrote waits for a
+            // next word.
+            self.out.pop();
         }
-        self.pending_space = pending;
+        self.pending_space = !self.in_word && !self.out.is_empty();
+    }
+
+    /// [`Self::ascii`] one byte at a time (its definition, for the tests).
+    #[cfg(test)]
+    fn ascii_bytewise(&mut self, run: &[u8]) {
+        for &b in run {
+            let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
+            if m == 0 {
+                self.separator();
+            } else if self.v2 {
+                self.word_char_v2(char::from(m), false);
+            } else {
+                self.word_char(char::from(m));
+            }
+        }
     }
 
     /// Lowercases and classifies (already NFKC) characters.
@@ -507,6 +585,79 @@ impl Filter {
 }
 
 impl Filter {
+    /// A mixed segment of ASCII and characters of the Basic Multilingual
+    /// Plane (Latin, Greek, Cyrillic, Arabic, kana, Hangul, …) that are all
+    /// [`CharInfo::SIMPLE`], through [`char_info`] instead of the Unicode
+    /// lookups: returns `true` if it did the segment, or `false`, with
+    /// nothing written, if the segment has another character.
+    ///
+    /// The same output as the full path: a simple character is NFKC quick
+    /// check "Yes" with combining class 0, which `is_nfkc_quick` treats as it
+    /// treats ASCII, so the segment is "Yes" and is not normalized; its
+    /// lowercase is one simple character too, so what is produced is "Yes"
+    /// as well; and each character is classified as [`Self::chars`] would
+    /// from the same properties (stored in the table).
+    fn simple_segment(&mut self, seg: &str) -> bool {
+        let saved = (
+            self.out.len(),
+            self.pending_space,
+            self.in_word,
+            self.isolated,
+        );
+        let bytes = seg.as_bytes();
+        let mut k = 0;
+        while let Some(&b0) = bytes.get(k) {
+            if b0.is_ascii() {
+                if b0.is_ascii_alphanumeric() {
+                    let c = char::from(b0.to_ascii_lowercase());
+                    if self.v2 {
+                        self.word_char_v2(c, false);
+                    } else {
+                        self.word_char(c);
+                    }
+                } else {
+                    self.separator();
+                }
+                k += 1;
+                continue;
+            }
+            let cont = |at: usize| u32::from(bytes.get(at).map_or(0, |b| b & 0x3F));
+            let (entry, len) = match b0 {
+                0xC2..=0xDF => (char_info((u32::from(b0 & 0x1F) << 6) | cont(k + 1)), 2),
+                0xE0..=0xEF => (
+                    char_info((u32::from(b0 & 0x0F) << 12) | (cont(k + 1) << 6) | cont(k + 2)),
+                    3,
+                ),
+                _ => (CharInfo::default(), 4),
+            };
+            if entry.flags & CharInfo::SIMPLE == 0 {
+                let (len, pending_space, in_word, isolated) = saved;
+                self.out.truncate(len);
+                (self.pending_space, self.in_word, self.isolated) =
+                    (pending_space, in_word, isolated);
+                return false;
+            }
+            let l = entry.lower;
+            let mark = entry.flags & CharInfo::MARK != 0;
+            let alnum = entry.flags & CharInfo::ALNUM != 0;
+            if self.v2 {
+                if self.in_word && mark {
+                    self.word_char(l);
+                } else if alnum {
+                    self.word_char_v2(l, entry.flags & CharInfo::NO_SPACE != 0);
+                } else {
+                    self.separator();
+                }
+            } else if alnum || (self.in_word && mark) {
+                self.word_char(l);
+            } else {
+                self.separator();
+            }
+            k += len;
+        }
+        true
+    }
+
     /// [`Self::chars`] with the version 2 rule (step 3b).
     fn chars_v2(&mut self, chars: impl Iterator<Item = char>) {
         for c in chars {
@@ -536,6 +687,90 @@ impl Filter {
             }
         }
     }
+}
+
+/// What [`Filter::simple_segment`] needs to know of a character of the
+/// Basic Multilingual Plane, taken from the same functions the full path
+/// calls.
+#[derive(Clone, Copy)]
+struct CharInfo {
+    /// The lowercase of the character (if `SIMPLE`).
+    lower: char,
+    flags: u8,
+}
+
+impl Default for CharInfo {
+    fn default() -> Self {
+        Self {
+            lower: '\0',
+            flags: 0,
+        }
+    }
+}
+
+impl CharInfo {
+    /// The character and its lowercase — one character — are both NFKC
+    /// quick check "Yes" with canonical combining class 0.
+    const SIMPLE: u8 = 1;
+    /// The lowercase is alphanumeric.
+    const ALNUM: u8 = 2;
+    /// The lowercase is a combining mark.
+    const MARK: u8 = 4;
+    /// The lowercase is a no-space character ([`is_no_space`]).
+    const NO_SPACE: u8 = 8;
+
+    fn of(u: u32) -> Self {
+        let simple = |c: char| {
+            is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+                && unicode_normalization::char::canonical_combining_class(c) == 0
+        };
+        let Some(c) = char::from_u32(u) else {
+            return Self::default();
+        };
+        let mut lower = c.to_lowercase();
+        let (Some(l), None) = (lower.next(), lower.next()) else {
+            return Self::default();
+        };
+        if c.is_ascii() || !simple(c) || !simple(l) {
+            return Self::default();
+        }
+        let mut flags = Self::SIMPLE;
+        if l.is_alphanumeric() {
+            flags |= Self::ALNUM;
+        }
+        if unicode_normalization::char::is_combining_mark(l) {
+            flags |= Self::MARK;
+        }
+        if is_no_space(l) {
+            flags |= Self::NO_SPACE;
+        }
+        Self { lower: l, flags }
+    }
+}
+
+/// Characters per lazily built block of [`char_info`].
+const INFO_BLOCK: usize = 64;
+
+/// [`CharInfo::of`] a code point of the Basic Multilingual Plane (the
+/// default, not simple, above it), from a table built a block of 64 code
+/// points at a time, when a text first needs one of them (some
+/// microseconds per block; a text uses few blocks).
+#[inline]
+fn char_info(u: u32) -> CharInfo {
+    type Block = std::sync::OnceLock<Box<[CharInfo; INFO_BLOCK]>>;
+    static BLOCKS: [Block; 0x1_0000 / INFO_BLOCK] = [const { Block::new() }; 0x1_0000 / INFO_BLOCK];
+    let u = u as usize;
+    BLOCKS
+        .get(u / INFO_BLOCK)
+        .map_or_else(CharInfo::default, |block| {
+            let block = block.get_or_init(|| {
+                let first = u - u % INFO_BLOCK;
+                Box::new(std::array::from_fn(|i| {
+                    u32::try_from(first + i).map_or_else(|_| CharInfo::default(), CharInfo::of)
+                }))
+            });
+            block.get(u % INFO_BLOCK).copied().unwrap_or_default()
+        })
 }
 
 /// Whether `c` is one of the characters of the most common no-space blocks that need
@@ -759,10 +994,42 @@ mod tests {
             2 => range(0x0E00, 0x0E7F),
             1 => range(0x00C0, 0x024F),
             1 => range(0x0370, 0x03FF),
+            2 => range(0x0080, 0x07FF),
+            1 => range(0x0400, 0x04FF),
+            1 => range(0x0590, 0x06FF),
             2 => range(0x1F300, 0x1FAFF),
             1 => prop::sample::select(vec!['\u{FE0F}', '\u{200D}', '\u{1F3FD}', '\u{E0100}']),
             1 => any::<char>(),
         ]
+    }
+
+    /// Every two-byte character (U+0080–U+07FF, where most simple ones are)
+    /// alone and next to letters, marks, separators, a capital that
+    /// lowercases to two characters and the characters it composes with,
+    /// and every other character of the Basic Multilingual Plane alone and
+    /// after a letter and before a mark: `Filter::simple_segment` equals the
+    /// full path.
+    #[test]
+    fn simple_characters_equal_the_full_path() {
+        let simple = |u: u32| char_info(u).flags & CharInfo::SIMPLE != 0;
+        assert!((0x80..0x800).filter(|&u| simple(u)).count() > 1000);
+        assert!((0x800..0x1_0000).filter(|&u| simple(u)).count() > 20_000);
+        let others = [
+            "a", "A", "é", "É", "Ж", "ب", "\u{301}", "\u{64B}", "\u{483}", "İ", ", ", " ", "中",
+            "Ω", "か", "\u{3099}", "가", "\u{11A8}",
+        ];
+        for c in (0x80..0x800_u32).filter_map(char::from_u32) {
+            check(&c.to_string());
+            for x in others {
+                check(&format!("{x}{c}"));
+                check(&format!("{c}{x}"));
+                check(&format!("a{c}{x}{c}b"));
+                check(&format!("{c}{c}{x}{c}\u{301}"));
+            }
+        }
+        for c in (0x800..0x1_0000_u32).filter_map(char::from_u32) {
+            check(&format!("{c}a{c}b\u{3099}\u{11A8}{c}{c}가\u{11A8} {c}"));
+        }
     }
 
     /// Long ASCII runs cross the 64-byte chunks of `Filter::ascii`.
@@ -778,8 +1045,46 @@ mod tests {
         }
     }
 
+    /// A filter in the state `prefix` leaves it in.
+    fn filter_after(prefix: &str, v2: bool) -> Filter {
+        let mut f = Filter {
+            out: String::new(),
+            pending_space: false,
+            in_word: false,
+            v2,
+            isolated: false,
+        };
+        f.chars(prefix.nfkc());
+        f
+    }
+
+    fn ascii_run() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            8 => prop::sample::select(b"abcxyzABZ09".to_vec()),
+            3 => Just(b' '),
+            2 => prop::sample::select(b".,-'/()\n\t@_".to_vec()),
+            1 => 0u8..0x80,
+        ];
+        prop::collection::vec(byte, 0..150)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        /// `Filter::ascii` (eight bytes at a time) equals its bytewise
+        /// definition from every state a prefix can leave.
+        #[test]
+        fn ascii_equals_bytewise(
+            prefix in prop::sample::select(vec!["", "a", "a ", " ", "中", "中 ", "a中", "é,", "\u{301}"]),
+            run in ascii_run(),
+            v2 in any::<bool>(),
+        ) {
+            let start = filter_after(prefix, v2);
+            let (mut fast, mut slow) = (start.clone(), start);
+            fast.ascii(&run);
+            slow.ascii_bytewise(&run);
+            prop_assert_eq!(&fast, &slow, "prefix {:?}, run {:?}", prefix, String::from_utf8_lossy(&run));
+        }
 
         #[test]
         fn fast_path_equals_reference(
