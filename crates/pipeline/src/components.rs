@@ -33,15 +33,24 @@
 //! trees, so every label is its component's smallest id. [`MAX_ROUNDS`]
 //! bounds the rounds. The keeper and size then come from one sort by label.
 //!
-//! Memory: one [`ExternalSorter`] at a time with the given budget, plus the
-//! read buffers of the runs being merged.
+//! Memory: one sorter at a time with the given budget, plus the read
+//! buffers of the runs being merged.
+//!
+//! Every run of the stage holds fixed-width rows of big-endian integers
+//! ([`Row`]), so the sorters sort tuples in memory and the merges compare
+//! integers; records are read in place ([`RunReader::next_ref`]), never
+//! allocated one by one. The run files are ordinary runs, checksummed and
+//! checked as any other.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use provindex_runs::{ExternalSorter, Merge, Record, RunError, RunReader, RunWriter};
+use provindex_runs::{Record, RunError, RunReader, RunWriter};
 
 use crate::tasks::{TaskError, id_of, time_of};
 
@@ -64,8 +73,6 @@ pub(crate) struct Components {
     /// Runs spilled by the sorts (how far past the budget the data went).
     pub spilled_runs: usize,
 }
-
-type Rows = Merge<RunReader<BufReader<File>>>;
 
 /// Writes the clusters of the graph of `edges` over `nodes` to `out` (see
 /// the module documentation), sorting within `budget` bytes in `scratch`.
@@ -126,15 +133,15 @@ impl Stage<'_> {
             let offers = self.offers(&adjacency, &labels)?;
             let hooks = self.hooks(&labels, &offers)?;
             remove(&offers);
-            let parents = self.path(&format!("parents-{rounds:05}.run"));
-            let hooked = self.hook(&labels, &hooks, &parents)?;
-            remove(&hooks);
-            if hooked == 0 {
-                remove(&[parents]);
+            if hooks.is_empty() {
+                // No root hooks: no edge joins two trees.
                 break;
             }
+            let parents = self.path(&format!("parents-{rounds:05}.run"));
+            let jumps = self.hook(&labels, &hooks, &parents)?;
+            remove(&hooks);
             remove(&[labels]);
-            labels = self.shortcut(parents, rounds)?;
+            labels = self.shortcut(parents, jumps, rounds)?;
         }
         remove(&adjacency);
         let mut summary = self.clusters(&labels, &times, out)?;
@@ -147,17 +154,12 @@ impl Stage<'_> {
         self.dir.join(name)
     }
 
-    fn sorter(&self, prefix: &str) -> ExternalSorter {
-        ExternalSorter::new(&self.dir, prefix, self.budget)
+    fn sorter<T: Row>(&self, prefix: &'static str) -> Sorter<T> {
+        Sorter::new(&self.dir, prefix, self.budget)
     }
 
-    fn finish(&mut self, sorter: ExternalSorter) -> Result<Vec<PathBuf>, TaskError> {
-        let runs: Vec<PathBuf> = sorter
-            .finish()
-            .map_err(retry)?
-            .into_iter()
-            .map(|(path, _)| path)
-            .collect();
+    fn finish<T: Row>(&mut self, sorter: Sorter<T>) -> Result<Vec<PathBuf>, TaskError> {
+        let runs = sorter.finish()?;
         self.spilled_runs += runs.len();
         Ok(runs)
     }
@@ -178,13 +180,15 @@ impl Stage<'_> {
         times: &Path,
         labels: &Path,
     ) -> Result<(), TaskError> {
-        let mut times_out = writer(times)?;
-        let mut labels_out = writer(labels)?;
+        let mut times_out = RowWriter::create(times)?;
+        let mut labels_out = RowWriter::create(labels)?;
         let mut current: Option<(u128, i64)> = None;
         let mut emit = |(content, time): (u128, i64)| -> Result<(), TaskError> {
-            let id = content.to_be_bytes();
-            times_out.push(&id, &time.to_be_bytes()).map_err(retry)?;
-            labels_out.push(&id, &id).map_err(retry)
+            times_out.push(&Time { content, time })?;
+            labels_out.push(&Pair {
+                key: content,
+                value: content,
+            })
         };
         for row in nodes {
             self.tick()?;
@@ -209,8 +213,8 @@ impl Stage<'_> {
         if let Some(done) = current {
             emit(done)?;
         }
-        close(times_out, times)?;
-        close(labels_out, labels)
+        times_out.close()?;
+        labels_out.close()
     }
 
     /// Every edge in both directions, source ‖ target, sorted by source.
@@ -228,10 +232,9 @@ impl Stage<'_> {
                     key.len()
                 )));
             }
-            let mut reverse = key[16..].to_vec();
-            reverse.extend_from_slice(&key[..16]);
-            sorter.push(key, Vec::new()).map_err(retry)?;
-            sorter.push(reverse, Vec::new()).map_err(retry)?;
+            let (a, b) = (id_of(&key[..16], "edge")?, id_of(&key[16..], "edge")?);
+            sorter.push(Edge { from: a, to: b })?;
+            sorter.push(Edge { from: b, to: a })?;
         }
         self.finish(sorter)
     }
@@ -241,21 +244,20 @@ impl Stage<'_> {
     /// label, sorted by target.
     fn offers(&mut self, adjacency: &[PathBuf], labels: &Path) -> Result<Vec<PathBuf>, TaskError> {
         let mut sorter = self.sorter("offers");
-        let mut label_of = Cursor::new(read(&[labels.to_path_buf()])?);
-        for row in read(adjacency)? {
+        let mut label_of = Cursor::new(Rows::<Pair>::open(&[labels.to_path_buf()])?);
+        let mut edges = Rows::<Edge>::open(adjacency)?;
+        while let Some(Edge { from, to }) = edges.next()? {
             self.tick()?;
-            let (key, _) = row.map_err(retry)?;
-            let source = id_of(&key[..16], "edge")?;
-            let target = id_of(&key[16..], "edge")?;
-            let Some(label) = label_of.get(source)? else {
+            let Some(label) = label_of.get(from)? else {
                 return Err(TaskError::Permanent(
                     "an edge names a content missing from the node runs".into(),
                 ));
             };
-            if label < target {
-                sorter
-                    .push(target.to_be_bytes().to_vec(), label.to_be_bytes().to_vec())
-                    .map_err(retry)?;
+            if label.value < to {
+                sorter.push(Pair {
+                    key: to,
+                    value: label.value,
+                })?;
             }
         }
         self.finish(sorter)
@@ -265,30 +267,31 @@ impl Stage<'_> {
     /// root → offer, sorted by root.
     fn hooks(&mut self, labels: &Path, offers: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
         let mut hooks = self.sorter("hooks");
-        let mut offers = read(offers)?.peekable();
-        for row in read(&[labels.to_path_buf()])? {
+        let mut offers = Rows::<Pair>::open(offers)?;
+        let mut labels = Rows::<Pair>::open(&[labels.to_path_buf()])?;
+        while let Some(Pair {
+            key: content,
+            value: root,
+        }) = labels.next()?
+        {
             self.tick()?;
-            let (content, root) = label_row(row)?;
-            let key = content.to_be_bytes();
             let mut best = root;
-            while let Some(offer) =
-                offers.next_if(|o| o.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
-            {
-                let (target, value) = offer.map_err(retry)?;
-                if target[..] != key[..] {
+            while let Some(offer) = offers.next_if(|o| o.key <= content)? {
+                if offer.key != content {
                     return Err(TaskError::Permanent(
                         "components: an offer names a content missing from the labels".into(),
                     ));
                 }
-                best = best.min(id_of(&value, "offer label")?);
+                best = best.min(offer.value);
             }
             if best < root {
-                hooks
-                    .push(root.to_be_bytes().to_vec(), best.to_be_bytes().to_vec())
-                    .map_err(retry)?;
+                hooks.push(Pair {
+                    key: root,
+                    value: best,
+                })?;
             }
         }
-        if offers.next().is_some() {
+        if offers.next()?.is_some() {
             return Err(TaskError::Permanent(
                 "components: an offer names a content missing from the labels".into(),
             ));
@@ -297,65 +300,69 @@ impl Stage<'_> {
     }
 
     /// The labels with every hooked root under its smallest hook, written
-    /// to `parents`; returns how many roots were hooked.
-    fn hook(&mut self, labels: &Path, hooks: &[PathBuf], parents: &Path) -> Result<u64, TaskError> {
-        let mut out = writer(parents)?;
-        let mut hooks = read(hooks)?.peekable();
-        let mut hooked = 0u64;
-        for row in read(&[labels.to_path_buf()])? {
+    /// to `parents`; returns the first shortcut pass's jumps (see
+    /// [`jumps_of`]).
+    fn hook(
+        &mut self,
+        labels: &Path,
+        hooks: &[PathBuf],
+        parents: &Path,
+    ) -> Result<Sorter<Edge>, TaskError> {
+        let mut out = RowWriter::create(parents)?;
+        let mut jumps = self.sorter("jumps");
+        let mut hooks = Rows::<Pair>::open(hooks)?;
+        let mut labels = Rows::<Pair>::open(&[labels.to_path_buf()])?;
+        while let Some(Pair {
+            key: content,
+            value: label,
+        }) = labels.next()?
+        {
             self.tick()?;
-            let (content, label) = label_row(row)?;
-            let key = content.to_be_bytes();
             let mut parent = label;
-            while let Some(hook) =
-                hooks.next_if(|h| h.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
-            {
-                let (root, value) = hook.map_err(retry)?;
+            while let Some(hook) = hooks.next_if(|h| h.key <= content)? {
                 // Hooks name roots, which are contents labelled with themselves.
-                if root[..] != key[..] || label != content {
+                if hook.key != content || label != content {
                     return Err(TaskError::Permanent(format!(
                         "components: a hook names {content:032x}, not a root"
                     )));
                 }
-                parent = parent.min(id_of(&value, "hook")?);
+                parent = parent.min(hook.value);
             }
-            if parent != label {
-                hooked += 1;
-            }
-            out.push(&key, &parent.to_be_bytes()).map_err(retry)?;
+            let row = Pair {
+                key: content,
+                value: parent,
+            };
+            out.push(&row)?;
+            jumps_of(&row, &mut jumps)?;
         }
-        if hooks.next().is_some() {
+        if hooks.next()?.is_some() {
             return Err(TaskError::Permanent(
                 "components: a hook names a content missing from the labels".into(),
             ));
         }
-        close(out, parents)?;
-        Ok(hooked)
+        out.close()?;
+        Ok(jumps)
     }
 
-    /// Step 3: pointer jumping until every label is a root; returns the
-    /// path of the final labels (`labels-<round>-<pass>.run`).
-    fn shortcut(&mut self, mut parents: PathBuf, round: u32) -> Result<PathBuf, TaskError> {
+    /// Step 3: pointer jumping until every label is a root; `jumps` are
+    /// those of `parents`. Returns the path of the final labels
+    /// (`labels-<round>-<pass>.run`).
+    fn shortcut(
+        &mut self,
+        mut parents: PathBuf,
+        mut jumps: Sorter<Edge>,
+        round: u32,
+    ) -> Result<PathBuf, TaskError> {
         // Each pass halves the depth of the forest, so 128 passes cover any
         // depth a u128 id space allows: more means a broken invariant.
         for pass in 0..128u32 {
-            let mut jumps = self.sorter("jumps");
-            for row in read(&[parents.clone()])? {
-                self.tick()?;
-                let (content, parent) = label_row(row)?;
-                if parent != content {
-                    let mut jump = parent.to_be_bytes().to_vec();
-                    jump.extend_from_slice(&content.to_be_bytes());
-                    jumps.push(jump, Vec::new()).map_err(retry)?;
-                }
-            }
             let (moves, moved) = self.jump(jumps, &parents)?;
             if moved == 0 {
                 remove(&moves);
                 return Ok(parents);
             }
             let next = self.path(&format!("labels-{round:05}-{pass:03}.run"));
-            self.apply(&parents, &moves, &next)?;
+            jumps = self.apply(&parents, &moves, &next)?;
             remove(&moves);
             remove(&[parents]);
             parents = next;
@@ -370,60 +377,65 @@ impl Stage<'_> {
     /// content, and how many moved.
     fn jump(
         &mut self,
-        jumps: ExternalSorter,
+        jumps: Sorter<Edge>,
         parents: &Path,
     ) -> Result<(Vec<PathBuf>, u64), TaskError> {
         let jumps = self.finish(jumps)?;
         let mut sorter = self.sorter("moves");
-        let mut parent_of = Cursor::new(read(&[parents.to_path_buf()])?);
+        let mut parent_of = Cursor::new(Rows::<Pair>::open(&[parents.to_path_buf()])?);
         let mut moved = 0u64;
-        for row in read(&jumps)? {
+        let mut rows = Rows::<Edge>::open(&jumps)?;
+        while let Some(Edge { from: via, to }) = rows.next()? {
             self.tick()?;
-            let (key, _) = row.map_err(retry)?;
-            let via = id_of(&key[..16], "jump label")?;
             let Some(parent) = parent_of.get(via)? else {
                 return Err(TaskError::Permanent(format!(
                     "components: label {via:032x} is no content's"
                 )));
             };
-            if parent < via {
+            if parent.value < via {
                 moved += 1;
-                sorter
-                    .push(key[16..].to_vec(), parent.to_be_bytes().to_vec())
-                    .map_err(retry)?;
+                sorter.push(Pair {
+                    key: to,
+                    value: parent.value,
+                })?;
             }
         }
         remove(&jumps);
         Ok((self.finish(sorter)?, moved))
     }
 
-    /// The parents with the moves applied, written to `next`.
-    fn apply(&mut self, parents: &Path, moves: &[PathBuf], next: &Path) -> Result<(), TaskError> {
-        let mut out = writer(next)?;
-        let mut moves = read(moves)?.peekable();
-        for row in read(&[parents.to_path_buf()])? {
+    /// The parents with the moves applied, written to `next`; returns the
+    /// next pass's jumps.
+    fn apply(
+        &mut self,
+        parents: &Path,
+        moves: &[PathBuf],
+        next: &Path,
+    ) -> Result<Sorter<Edge>, TaskError> {
+        let mut out = RowWriter::create(next)?;
+        let mut jumps = self.sorter("jumps");
+        let mut moves = Rows::<Pair>::open(moves)?;
+        let mut rows = Rows::<Pair>::open(&[parents.to_path_buf()])?;
+        while let Some(mut row) = rows.next()? {
             self.tick()?;
-            let (content, mut parent) = label_row(row)?;
-            let key = content.to_be_bytes();
-            if let Some(moved) =
-                moves.next_if(|m| m.as_ref().map_or(true, |(k, _)| k[..] <= key[..]))
-            {
-                let (target, value) = moved.map_err(retry)?;
-                if target[..] != key[..] {
+            if let Some(moved) = moves.next_if(|m| m.key <= row.key)? {
+                if moved.key != row.key {
                     return Err(TaskError::Permanent(
                         "components: a jump names a content missing from the labels".into(),
                     ));
                 }
-                parent = id_of(&value, "jump label")?;
+                row.value = moved.value;
             }
-            out.push(&key, &parent.to_be_bytes()).map_err(retry)?;
+            out.push(&row)?;
+            jumps_of(&row, &mut jumps)?;
         }
-        if moves.next().is_some() {
+        if moves.next()?.is_some() {
             return Err(TaskError::Permanent(
                 "components: a jump names a content missing from the labels".into(),
             ));
         }
-        close(out, next)
+        out.close()?;
+        Ok(jumps)
     }
 
     /// The final labels → clusters: sorted by label (cluster id), each
@@ -435,44 +447,55 @@ impl Stage<'_> {
         out: &mut RunWriter<W>,
     ) -> Result<Components, TaskError> {
         let mut members = self.sorter("members");
-        let mut times_rows = read(&[times.to_path_buf()])?;
-        for row in read(&[labels.to_path_buf()])? {
+        let mut times_rows = Rows::<Time>::open(&[times.to_path_buf()])?;
+        let mut labels_rows = Rows::<Pair>::open(&[labels.to_path_buf()])?;
+        while let Some(Pair {
+            key: content,
+            value: label,
+        }) = labels_rows.next()?
+        {
             self.tick()?;
-            let (content, label) = label_row(row)?;
-            let (key, time) = times_rows
-                .next()
-                .ok_or_else(|| TaskError::Permanent("components: a label without a time".into()))?
-                .map_err(retry)?;
-            if key[..] != content.to_be_bytes() {
+            let time = times_rows
+                .next()?
+                .ok_or_else(|| TaskError::Permanent("components: a label without a time".into()))?;
+            if time.content != content {
                 return Err(TaskError::Permanent(
                     "components: labels and times disagree on the contents".into(),
                 ));
             }
-            let mut member = label.to_be_bytes().to_vec();
-            member.extend_from_slice(&key);
-            members.push(member, time).map_err(retry)?;
+            members.push(Member {
+                label,
+                content,
+                time: time.time,
+            })?;
         }
+        drop((times_rows, labels_rows));
         remove(&[labels.to_path_buf(), times.to_path_buf()]);
         let members = self.finish(members)?;
 
         // Per cluster id, its keeper and size (label order).
         let summaries = self.path("summaries.run");
-        let mut summary_out = writer(&summaries)?;
+        let mut summary_out = RowWriter::create(&summaries)?;
         let mut summary = Components::default();
         let mut current: Option<(u128, (i64, u128), u64)> = None;
         let mut emit = |(label, (_, keeper), size): (u128, (i64, u128), u64)| {
             if size > 1 {
                 summary.clusters += 1;
             }
-            let mut value = keeper.to_be_bytes().to_vec();
-            value.extend_from_slice(&size.to_be_bytes());
-            summary_out
-                .push(&label.to_be_bytes(), &value)
-                .map_err(retry)
+            summary_out.push(&Summary {
+                label,
+                keeper,
+                size,
+            })
         };
-        for row in read(&members)? {
+        let mut rows = Rows::<Member>::open(&members)?;
+        while let Some(Member {
+            label,
+            content,
+            time,
+        }) = rows.next()?
+        {
             self.tick()?;
-            let (label, content, time) = member_row(row)?;
             match &mut current {
                 Some((cluster, keeper, size)) if *cluster == label => {
                     *size += 1;
@@ -491,52 +514,460 @@ impl Stage<'_> {
         if let Some(done) = current {
             emit(done)?;
         }
-        close(summary_out, &summaries)?;
+        summary_out.close()?;
 
         // Every member of a cluster of more than one, by content id.
-        let mut rows = self.sorter("rows");
-        let mut summary_of = Cursor::new(read(&[summaries.clone()])?);
-        for row in read(&members)? {
+        let mut clustered = self.sorter("rows");
+        let mut summary_of = Cursor::new(Rows::<Summary>::open(&[summaries.clone()])?);
+        let mut rows = Rows::<Member>::open(&members)?;
+        while let Some(Member { label, content, .. }) = rows.next()? {
             self.tick()?;
-            let (label, content, _) = member_row(row)?;
-            let Some(value) = summary_of.get_value(label)? else {
+            let Some(cluster) = summary_of.get(label)? else {
                 return Err(TaskError::Permanent(format!(
                     "components: cluster {label:032x} has no summary"
                 )));
             };
-            let size = u64::from_be_bytes(value[16..24].try_into().unwrap_or_default());
-            if size < 2 {
+            if cluster.size < 2 {
                 continue;
             }
-            let mut row = label.to_be_bytes().to_vec();
-            row.extend_from_slice(&value);
-            rows.push(content.to_be_bytes().to_vec(), row)
-                .map_err(retry)?;
+            clustered.push(Clustered {
+                content,
+                label,
+                keeper: cluster.keeper,
+                size: cluster.size,
+            })?;
         }
+        drop((rows, summary_of));
         remove(&members);
         remove(&[summaries]);
-        let rows = self.finish(rows)?;
-        for row in read(&rows)? {
+        let clustered = self.finish(clustered)?;
+        let mut rows = Rows::<Clustered>::open(&clustered)?;
+        let mut bytes = [0u8; Clustered::LEN];
+        while let Some(row) = rows.next()? {
             self.tick()?;
-            let (key, value) = row.map_err(retry)?;
-            out.push(&key, &value).map_err(retry)?;
+            row.put(&mut bytes);
+            out.push(&bytes[..Clustered::KEY], &bytes[Clustered::KEY..])
+                .map_err(retry)?;
             summary.clustered_contents += 1;
         }
-        remove(&rows);
+        drop(rows);
+        remove(&clustered);
         Ok(summary)
     }
 }
 
-/// A merge join's side: the value of each key asked for, keys asked in
-/// non-decreasing order, over rows of unique 16-byte keys.
-struct Cursor {
-    rows: Rows,
-    current: Option<(u128, Vec<u8>)>,
+/// The shortcut pass's jumps of one parents row: `parent ‖ content` for a
+/// content that is not a root, sorted by parent to look the parent's own
+/// parent up.
+fn jumps_of(row: &Pair, jumps: &mut Sorter<Edge>) -> Result<(), TaskError> {
+    if row.value != row.key {
+        jumps.push(Edge {
+            from: row.value,
+            to: row.key,
+        })?;
+    }
+    Ok(())
+}
+
+/// A fixed-width row of one of the stage's runs: key ‖ value, big-endian
+/// integers field by field, so the derived order on the fields (key fields
+/// first) is the runs' byte order of keys, and sorting rows sorts the run.
+trait Row: Copy + Ord {
+    /// Bytes of the key; the value is the rest of [`Row::LEN`].
+    const KEY: usize;
+    /// Bytes of key and value.
+    const LEN: usize;
+    /// Writes the row's `LEN` bytes.
+    fn put(&self, bytes: &mut [u8]);
+    /// The row of `LEN` bytes.
+    fn get(bytes: &[u8]) -> Self;
+    /// The leading content id of the key (what [`Cursor`] looks up).
+    fn id(&self) -> u128;
+}
+
+/// The widest [`Row::LEN`].
+const MAX_ROW: usize = 56;
+
+fn u128_at(bytes: &[u8], at: usize) -> u128 {
+    u128::from_be_bytes(bytes[at..at + 16].try_into().expect("16 bytes"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// A content id → content id run: labels, parents, offers (target →
+/// label), hooks (root → offer), moves (content → new parent).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Pair {
+    key: u128,
+    value: u128,
+}
+
+impl Row for Pair {
+    const KEY: usize = 16;
+    const LEN: usize = 32;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.key.to_be_bytes());
+        bytes[16..32].copy_from_slice(&self.value.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Pair {
+            key: u128_at(bytes, 0),
+            value: u128_at(bytes, 16),
+        }
+    }
+    fn id(&self) -> u128 {
+        self.key
+    }
+}
+
+/// Two content ids as the key, no value: adjacency (source ‖ target) and
+/// jumps (parent ‖ content).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Edge {
+    from: u128,
+    to: u128,
+}
+
+impl Row for Edge {
+    const KEY: usize = 32;
+    const LEN: usize = 32;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.from.to_be_bytes());
+        bytes[16..32].copy_from_slice(&self.to.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Edge {
+            from: u128_at(bytes, 0),
+            to: u128_at(bytes, 16),
+        }
+    }
+    fn id(&self) -> u128 {
+        self.from
+    }
+}
+
+/// Content → earliest capture time.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Time {
+    content: u128,
+    time: i64,
+}
+
+impl Row for Time {
+    const KEY: usize = 16;
+    const LEN: usize = 24;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.content.to_be_bytes());
+        bytes[16..24].copy_from_slice(&self.time.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Time {
+            content: u128_at(bytes, 0),
+            time: u64_at(bytes, 16) as i64,
+        }
+    }
+    fn id(&self) -> u128 {
+        self.content
+    }
+}
+
+/// Label ‖ content → time: the members of each cluster (keys are unique,
+/// so the time's order never matters).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Member {
+    label: u128,
+    content: u128,
+    time: i64,
+}
+
+impl Row for Member {
+    const KEY: usize = 32;
+    const LEN: usize = 40;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.label.to_be_bytes());
+        bytes[16..32].copy_from_slice(&self.content.to_be_bytes());
+        bytes[32..40].copy_from_slice(&self.time.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Member {
+            label: u128_at(bytes, 0),
+            content: u128_at(bytes, 16),
+            time: u64_at(bytes, 32) as i64,
+        }
+    }
+    fn id(&self) -> u128 {
+        self.label
+    }
+}
+
+/// Cluster id → keeper ‖ size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Summary {
+    label: u128,
+    keeper: u128,
+    size: u64,
+}
+
+impl Row for Summary {
+    const KEY: usize = 16;
+    const LEN: usize = 40;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.label.to_be_bytes());
+        bytes[16..32].copy_from_slice(&self.keeper.to_be_bytes());
+        bytes[32..40].copy_from_slice(&self.size.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Summary {
+            label: u128_at(bytes, 0),
+            keeper: u128_at(bytes, 16),
+            size: u64_at(bytes, 32),
+        }
+    }
+    fn id(&self) -> u128 {
+        self.label
+    }
+}
+
+/// A `clusters.run` row: content → cluster id ‖ keeper ‖ size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Clustered {
+    content: u128,
+    label: u128,
+    keeper: u128,
+    size: u64,
+}
+
+impl Row for Clustered {
+    const KEY: usize = 16;
+    const LEN: usize = 56;
+    fn put(&self, bytes: &mut [u8]) {
+        bytes[..16].copy_from_slice(&self.content.to_be_bytes());
+        bytes[16..32].copy_from_slice(&self.label.to_be_bytes());
+        bytes[32..48].copy_from_slice(&self.keeper.to_be_bytes());
+        bytes[48..56].copy_from_slice(&self.size.to_be_bytes());
+    }
+    fn get(bytes: &[u8]) -> Self {
+        Clustered {
+            content: u128_at(bytes, 0),
+            label: u128_at(bytes, 16),
+            keeper: u128_at(bytes, 32),
+            size: u64_at(bytes, 48),
+        }
+    }
+    fn id(&self) -> u128 {
+        self.content
+    }
+}
+
+/// External sort of rows: buffers up to `budget` bytes of rows, sorts them
+/// (unstably: rows equal in every field are interchangeable) and spills
+/// them as the run `{dir}/{prefix}-{n:05}.run`.
+struct Sorter<T> {
+    dir: PathBuf,
+    prefix: &'static str,
+    /// Rows buffered before a spill.
+    limit: usize,
+    rows: Vec<T>,
+    runs: Vec<PathBuf>,
+}
+
+impl<T: Row> Sorter<T> {
+    fn new(dir: &Path, prefix: &'static str, budget: usize) -> Self {
+        Sorter {
+            dir: dir.to_path_buf(),
+            prefix,
+            limit: (budget / size_of::<T>()).max(1),
+            rows: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: T) -> Result<(), TaskError> {
+        if self.rows.len() == self.limit {
+            self.spill()?;
+        }
+        if self.rows.len() == self.rows.capacity() {
+            // Grow by doubling, but never past the budget.
+            let want = (self.rows.len() * 2).max(1024).min(self.limit);
+            self.rows.reserve_exact(want - self.rows.len());
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<(), TaskError> {
+        let path = self
+            .dir
+            .join(format!("{}-{:05}.run", self.prefix, self.runs.len()));
+        self.rows.sort_unstable();
+        let mut out = RowWriter::create(&path)?;
+        for row in &self.rows {
+            out.push(row)?;
+        }
+        out.close()?;
+        self.rows.clear();
+        self.runs.push(path);
+        Ok(())
+    }
+
+    /// Spills what is buffered; every run in spill order.
+    fn finish(mut self) -> Result<Vec<PathBuf>, TaskError> {
+        if !self.rows.is_empty() {
+            self.spill()?;
+        }
+        Ok(self.runs)
+    }
+}
+
+/// A run file of rows being written.
+struct RowWriter {
+    run: RunWriter<File>,
+}
+
+impl RowWriter {
+    fn create(path: &Path) -> Result<Self, TaskError> {
+        let file =
+            File::create(path).map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
+        let run = RunWriter::new(file, &path.display().to_string()).map_err(retry)?;
+        Ok(RowWriter { run })
+    }
+
+    fn push<T: Row>(&mut self, row: &T) -> Result<(), TaskError> {
+        let mut bytes = [0u8; MAX_ROW];
+        row.put(&mut bytes[..T::LEN]);
+        self.run
+            .push(&bytes[..T::KEY], &bytes[T::KEY..T::LEN])
+            .map_err(retry)
+    }
+
+    fn close(self) -> Result<(), TaskError> {
+        // finish flushes into the file; nothing of it is buffered here.
+        self.run.finish().map(drop).map_err(retry)
+    }
+}
+
+/// The rows of one run file, checked to be `T`'s width.
+struct RowReader<T> {
+    run: RunReader<BufReader<File>>,
+    row: std::marker::PhantomData<T>,
+}
+
+impl<T: Row> RowReader<T> {
+    fn next(&mut self) -> Result<Option<T>, TaskError> {
+        let mut bytes = [0u8; MAX_ROW];
+        let (key, value) = match self.run.next_ref() {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(retry(e)),
+            Some(Ok((key, value))) => {
+                if key.len() == T::KEY && key.len() + value.len() == T::LEN {
+                    bytes[..T::KEY].copy_from_slice(key);
+                    bytes[T::KEY..T::LEN].copy_from_slice(value);
+                    return Ok(Some(T::get(&bytes[..T::LEN])));
+                }
+                (key.len(), value.len())
+            }
+        };
+        Err(TaskError::Permanent(format!(
+            "components: run {} record {}: {key}-byte key and {value}-byte value, expected {} and {}",
+            self.run.name(),
+            self.run.records_read() - 1,
+            T::KEY,
+            T::LEN - T::KEY
+        )))
+    }
+}
+
+/// The k-way merge of sorted run files of rows, with one row of lookahead
+/// for merge joins.
+struct Rows<T> {
+    runs: Vec<RowReader<T>>,
+    /// The head row of each run but the one `next` takes from directly
+    /// when there is only one.
+    heap: BinaryHeap<Reverse<(T, usize)>>,
+    peeked: Option<T>,
+}
+
+impl<T: Row> Rows<T> {
+    fn open(paths: &[PathBuf]) -> Result<Self, TaskError> {
+        let runs = paths
+            .iter()
+            .map(|path| {
+                provindex_runs::open_file(path).map(|run| RowReader {
+                    run,
+                    row: std::marker::PhantomData,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(retry)?;
+        let mut rows = Rows {
+            runs,
+            heap: BinaryHeap::new(),
+            peeked: None,
+        };
+        if rows.runs.len() > 1 {
+            for i in 0..rows.runs.len() {
+                if let Some(row) = rows.runs[i].next()? {
+                    rows.heap.push(Reverse((row, i)));
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    fn pull(&mut self) -> Result<Option<T>, TaskError> {
+        if self.runs.len() == 1 {
+            return self.runs[0].next();
+        }
+        let Some(mut top) = self.heap.peek_mut() else {
+            return Ok(None);
+        };
+        let Reverse((row, run)) = *top;
+        match self.runs[run].next()? {
+            Some(next) => *top = Reverse((next, run)),
+            None => {
+                PeekMut::pop(top);
+            }
+        }
+        Ok(Some(row))
+    }
+
+    fn next(&mut self) -> Result<Option<T>, TaskError> {
+        match self.peeked.take() {
+            Some(row) => Ok(Some(row)),
+            None => self.pull(),
+        }
+    }
+
+    /// The next row if `take` accepts it.
+    fn next_if(&mut self, take: impl FnOnce(&T) -> bool) -> Result<Option<T>, TaskError> {
+        let row = match self.peeked.take() {
+            Some(row) => row,
+            None => match self.pull()? {
+                Some(row) => row,
+                None => return Ok(None),
+            },
+        };
+        if take(&row) {
+            Ok(Some(row))
+        } else {
+            self.peeked = Some(row);
+            Ok(None)
+        }
+    }
+}
+
+/// A merge join's side: the row of each id asked for, ids asked in
+/// non-decreasing order, over rows of unique ids.
+struct Cursor<T> {
+    rows: Rows<T>,
+    current: Option<T>,
     done: bool,
 }
 
-impl Cursor {
-    fn new(rows: Rows) -> Self {
+impl<T: Row> Cursor<T> {
+    fn new(rows: Rows<T>) -> Self {
         Self {
             rows,
             current: None,
@@ -544,55 +975,17 @@ impl Cursor {
         }
     }
 
-    fn get_value(&mut self, key: u128) -> Result<Option<Vec<u8>>, TaskError> {
+    fn get(&mut self, id: u128) -> Result<Option<T>, TaskError> {
         loop {
-            match &self.current {
-                Some((k, value)) if *k >= key => {
-                    return Ok((*k == key).then(|| value.clone()));
-                }
+            match self.current {
+                Some(row) if row.id() >= id => return Ok((row.id() == id).then_some(row)),
                 _ if self.done => return Ok(None),
                 _ => {}
             }
-            match self.rows.next() {
-                None => {
-                    self.done = true;
-                    self.current = None;
-                }
-                Some(row) => {
-                    let (k, value) = row.map_err(retry)?;
-                    self.current = Some((id_of(&k, "run key")?, value));
-                }
-            }
+            self.current = self.rows.next()?;
+            self.done = self.current.is_none();
         }
     }
-
-    fn get(&mut self, key: u128) -> Result<Option<u128>, TaskError> {
-        self.get_value(key)?
-            .map(|value| id_of(&value, "label"))
-            .transpose()
-    }
-}
-
-fn read(paths: &[PathBuf]) -> Result<Rows, TaskError> {
-    let runs = paths
-        .iter()
-        .map(|path| provindex_runs::open_file(path))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(retry)?;
-    Ok(provindex_runs::merge(runs))
-}
-
-fn writer(path: &Path) -> Result<RunWriter<BufWriter<File>>, TaskError> {
-    let file =
-        File::create(path).map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))?;
-    RunWriter::new(BufWriter::new(file), &path.display().to_string()).map_err(retry)
-}
-
-fn close(writer: RunWriter<BufWriter<File>>, path: &Path) -> Result<(), TaskError> {
-    let (_, mut inner) = writer.finish().map_err(retry)?;
-    inner
-        .flush()
-        .map_err(|e| TaskError::Retry(format!("{}: {e}", path.display())))
 }
 
 /// Scratch files no longer needed (a failed removal only costs disk
@@ -606,26 +999,6 @@ fn remove(paths: &[PathBuf]) {
 fn retry(e: RunError) -> TaskError {
     // Our own scratch runs, or a staged input run torn in transfer.
     TaskError::Retry(e.to_string())
-}
-
-fn label_row(row: Result<Record, RunError>) -> Result<(u128, u128), TaskError> {
-    let (key, value) = row.map_err(retry)?;
-    Ok((id_of(&key, "label run key")?, id_of(&value, "label")?))
-}
-
-fn member_row(row: Result<Record, RunError>) -> Result<(u128, u128, i64), TaskError> {
-    let (key, value) = row.map_err(retry)?;
-    if key.len() != 32 {
-        return Err(TaskError::Permanent(format!(
-            "components: member key of {} bytes, expected 32",
-            key.len()
-        )));
-    }
-    Ok((
-        id_of(&key[..16], "cluster id")?,
-        id_of(&key[16..], "member id")?,
-        time_of(&value, "member time")?,
-    ))
 }
 
 #[cfg(test)]
