@@ -22,9 +22,11 @@
 //! 2. joins the offers with the labels by target: a target whose root is
 //!    larger than its smallest offer hooks that root under the offer, sorted
 //!    by root, and each root keeps the smallest hook;
-//! 3. shortcuts the hooked forest back to stars: a content labelled `w`
-//!    takes `w`'s label (one sort by label per pass) until no label changes,
-//!    so a chain of hooks of depth d takes about log2(d) passes.
+//! 3. shortcuts the hooked forest back to stars: its inner contents (those
+//!    others hang from) pointer-jump — a content whose parent is `w` takes
+//!    `w`'s parent, two sorts per pass — until no parent changes, so a chain
+//!    of hooks of depth d takes about log2(d) passes; then every content
+//!    takes its parent's root in one pass.
 //!
 //! A round hooks every tree that has a neighbouring tree with a smaller root,
 //! so the trees that remain are at most the local minima among them: about
@@ -300,8 +302,8 @@ impl Stage<'_> {
     }
 
     /// The labels with every hooked root under its smallest hook, written
-    /// to `parents`; returns the first shortcut pass's jumps (see
-    /// [`jumps_of`]).
+    /// to `parents`; returns their jumps (see [`jumps_of`]), which
+    /// [`Stage::shortcut`] calls hangs.
     fn hook(
         &mut self,
         labels: &Path,
@@ -309,7 +311,7 @@ impl Stage<'_> {
         parents: &Path,
     ) -> Result<Sorter<Edge>, TaskError> {
         let mut out = RowWriter::create(parents)?;
-        let mut jumps = self.sorter("jumps");
+        let mut jumps = self.sorter("hangs");
         let mut hooks = Rows::<Pair>::open(hooks)?;
         let mut labels = Rows::<Pair>::open(&[labels.to_path_buf()])?;
         while let Some(Pair {
@@ -344,10 +346,68 @@ impl Stage<'_> {
         Ok(jumps)
     }
 
-    /// Step 3: pointer jumping until every label is a root; `jumps` are
-    /// those of `parents`. Returns the path of the final labels
-    /// (`labels-<round>-<pass>.run`).
+    /// Step 3: the hooked forest back to stars; `hangs` are the jumps of
+    /// `parents` (see [`jumps_of`]). Only the forest's inner contents —
+    /// those some content hangs from — pointer-jump; every other content
+    /// then takes its parent's root in one pass, so leaves (most contents
+    /// of the cluster stage's stars) are not carried through every pass.
+    /// Returns the path of the final labels (`labels-<round>.run`).
     fn shortcut(
+        &mut self,
+        parents: PathBuf,
+        hangs: Sorter<Edge>,
+        round: u32,
+    ) -> Result<PathBuf, TaskError> {
+        let hangs = self.finish(hangs)?;
+        let inner = self.path(&format!("inner-{round:05}.run"));
+        let jumps = self.inner(&hangs, &parents, &inner)?;
+        let roots = self.pointer_jump(inner, jumps, round)?;
+        let moves = self.settle(&hangs, &roots)?;
+        remove(&hangs);
+        remove(&[roots]);
+        let labels = self.path(&format!("labels-{round:05}.run"));
+        self.apply(&parents, &moves, &labels, None)?;
+        remove(&moves);
+        remove(&[parents]);
+        Ok(labels)
+    }
+
+    /// The inner contents of the forest with their parents, written to
+    /// `inner` in content order, from `hangs` (parent ‖ content, by
+    /// parent); returns their jumps.
+    fn inner(
+        &mut self,
+        hangs: &[PathBuf],
+        parents: &Path,
+        inner: &Path,
+    ) -> Result<Sorter<Edge>, TaskError> {
+        let mut out = RowWriter::create(inner)?;
+        let mut jumps = self.sorter("jumps");
+        let mut parent_of = Cursor::new(Rows::<Pair>::open(&[parents.to_path_buf()])?);
+        let mut rows = Rows::<Edge>::open(hangs)?;
+        let mut last = None;
+        while let Some(Edge { from: via, .. }) = rows.next()? {
+            self.tick()?;
+            if last == Some(via) {
+                continue;
+            }
+            last = Some(via);
+            let Some(row) = parent_of.get(via)? else {
+                return Err(TaskError::Permanent(format!(
+                    "components: label {via:032x} is no content's"
+                )));
+            };
+            out.push(&row)?;
+            jumps_of(&row, &mut jumps)?;
+        }
+        out.close()?;
+        Ok(jumps)
+    }
+
+    /// Pointer jumping over `parents` (closed under parent) until every
+    /// parent is a root; `jumps` are those of `parents`. Returns the path
+    /// of the result (`inner-<round>-<pass>.run`).
+    fn pointer_jump(
         &mut self,
         mut parents: PathBuf,
         mut jumps: Sorter<Edge>,
@@ -361,8 +421,9 @@ impl Stage<'_> {
                 remove(&moves);
                 return Ok(parents);
             }
-            let next = self.path(&format!("labels-{round:05}-{pass:03}.run"));
-            jumps = self.apply(&parents, &moves, &next)?;
+            let next = self.path(&format!("inner-{round:05}-{pass:03}.run"));
+            jumps = self.sorter("jumps");
+            self.apply(&parents, &moves, &next, Some(&mut jumps))?;
             remove(&moves);
             remove(&[parents]);
             parents = next;
@@ -370,6 +431,30 @@ impl Stage<'_> {
         Err(TaskError::Permanent(
             "components: labels still moving after 128 shortcut passes".into(),
         ))
+    }
+
+    /// Every content hanging from an inner content takes that one's root
+    /// (`roots`, in content order): content → root, sorted by content,
+    /// where that is not its parent already.
+    fn settle(&mut self, hangs: &[PathBuf], roots: &Path) -> Result<Vec<PathBuf>, TaskError> {
+        let mut moves = self.sorter("settled");
+        let mut root_of = Cursor::new(Rows::<Pair>::open(&[roots.to_path_buf()])?);
+        let mut rows = Rows::<Edge>::open(hangs)?;
+        while let Some(Edge { from: via, to }) = rows.next()? {
+            self.tick()?;
+            let Some(root) = root_of.get(via)? else {
+                return Err(TaskError::Permanent(format!(
+                    "components: label {via:032x} is no inner content's"
+                )));
+            };
+            if root.value != via {
+                moves.push(Pair {
+                    key: to,
+                    value: root.value,
+                })?;
+            }
+        }
+        self.finish(moves)
     }
 
     /// One shortcut pass: a content whose parent is `w` takes `w`'s
@@ -404,16 +489,18 @@ impl Stage<'_> {
         Ok((self.finish(sorter)?, moved))
     }
 
-    /// The parents with the moves applied, written to `next`; returns the
-    /// next pass's jumps.
+    /// The parents with the moves applied, written to `next`. With
+    /// `jumps`, the next pass's jumps go there: those of the moved rows
+    /// only, as a content that did not move hangs from a root (its parent's
+    /// parent was not smaller) and roots stay roots.
     fn apply(
         &mut self,
         parents: &Path,
         moves: &[PathBuf],
         next: &Path,
-    ) -> Result<Sorter<Edge>, TaskError> {
+        mut jumps: Option<&mut Sorter<Edge>>,
+    ) -> Result<(), TaskError> {
         let mut out = RowWriter::create(next)?;
-        let mut jumps = self.sorter("jumps");
         let mut moves = Rows::<Pair>::open(moves)?;
         let mut rows = Rows::<Pair>::open(&[parents.to_path_buf()])?;
         while let Some(mut row) = rows.next()? {
@@ -425,17 +512,18 @@ impl Stage<'_> {
                     ));
                 }
                 row.value = moved.value;
+                if let Some(jumps) = jumps.as_deref_mut() {
+                    jumps_of(&row, jumps)?;
+                }
             }
             out.push(&row)?;
-            jumps_of(&row, &mut jumps)?;
         }
         if moves.next()?.is_some() {
             return Err(TaskError::Permanent(
                 "components: a jump names a content missing from the labels".into(),
             ));
         }
-        out.close()?;
-        Ok(jumps)
+        out.close()
     }
 
     /// The final labels → clusters: sorted by label (cluster id), each
