@@ -14,10 +14,11 @@ use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts};
-pub use html5ever::tokenizer::{Tag, TokenSinkResult};
+use html5ever::tokenizer::{BufferQueue, Token, TokenSink, Tokenizer, TokenizerOpts};
+pub use html5ever::tokenizer::{TagKind, TokenSinkResult};
 
 mod tokenizer;
+pub use tokenizer::TagView;
 
 /// Sees the tokens of [`extract_observed`]'s tokenizer pass, so another scan
 /// of the page (license, opt-out signals) needs no second pass.
@@ -29,8 +30,8 @@ pub trait TokenObserver {
     /// `style`, `xmp`, `iframe`, `noembed`, `noframes`, `noscript` (raw
     /// text), `title`, `textarea` (RCDATA) and `plaintext`, except inside
     /// content it drops (`svg`, `math`, `template`, `object`, `select`, ...).
-    fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>);
-    fn end_tag(&mut self, tag: &Tag);
+    fn start_tag(&mut self, tag: &TagView<'_>, next: &TokenSinkResult<()>);
+    fn end_tag(&mut self, tag: &TagView<'_>);
     /// Text, character references decoded (as the tokenizer gives it).
     fn text(&mut self, text: &str);
     /// The end of the document.
@@ -39,8 +40,8 @@ pub trait TokenObserver {
 
 /// Sees nothing ([`extract`]).
 impl TokenObserver for () {
-    fn start_tag(&mut self, _: &Tag, _: &TokenSinkResult<()>) {}
-    fn end_tag(&mut self, _: &Tag) {}
+    fn start_tag(&mut self, _: &TagView<'_>, _: &TokenSinkResult<()>) {}
+    fn end_tag(&mut self, _: &TagView<'_>) {}
     fn text(&mut self, _: &str) {}
     fn end(&mut self) {}
 }
@@ -85,7 +86,7 @@ impl<O: TokenObserver + ?Sized> tokenizer::TokenSink for Both<'_, O> {
         self.st.text(text);
     }
 
-    fn tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
+    fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         match tag.kind {
             TagKind::StartTag => {
                 let next = self.st.tag(tag);
@@ -161,24 +162,20 @@ pub fn differs_from_html5ever(html: &str) -> Option<String> {
 struct Recorder(Vec<String>);
 
 impl Recorder {
-    fn tag(&mut self, tag: &Tag, next: Option<&TokenSinkResult<()>>) {
-        let attrs: Vec<(&str, &str)> = tag
-            .attrs
-            .iter()
-            .map(|a| (&*a.name.local, &*a.value))
-            .collect();
+    fn tag(&mut self, tag: &TagView<'_>, next: Option<&TokenSinkResult<()>>) {
+        let attrs: Vec<_> = tag.attrs().collect();
         self.0.push(format!(
             "{:?} {:?} {attrs:?} self_closing={} duplicates={} next={next:?}",
-            tag.kind, &*tag.name, tag.self_closing, tag.had_duplicate_attributes
+            tag.kind, tag.name, tag.self_closing, tag.had_duplicate_attributes
         ));
     }
 }
 
 impl TokenObserver for Recorder {
-    fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>) {
+    fn start_tag(&mut self, tag: &TagView<'_>, next: &TokenSinkResult<()>) {
         self.tag(tag, Some(next));
     }
-    fn end_tag(&mut self, tag: &Tag) {
+    fn end_tag(&mut self, tag: &TagView<'_>) {
         self.tag(tag, None);
     }
     fn text(&mut self, text: &str) {
@@ -391,10 +388,10 @@ impl<O: TokenObserver + ?Sized> TokenSink for Sink<'_, O> {
             Token::TagToken(tag) => match tag.kind {
                 TagKind::StartTag => {
                     let next = self.process(&token);
-                    observer.start_tag(tag, &next);
+                    observer.start_tag(&TagView::of_html5ever(tag), &next);
                     return next;
                 }
-                TagKind::EndTag => observer.end_tag(tag),
+                TagKind::EndTag => observer.end_tag(&TagView::of_html5ever(tag)),
             },
             Token::EOFToken => observer.end(),
             _ => {}
@@ -409,7 +406,7 @@ impl<O: ?Sized> Sink<'_, O> {
         let mut st = self.st.borrow_mut();
         match token {
             Token::CharacterTokens(t) => st.text(t),
-            Token::TagToken(tag) => return st.tag(tag),
+            Token::TagToken(tag) => return st.tag(&TagView::of_html5ever(tag)),
             Token::NullCharacterToken
             | Token::CommentToken(_)
             | Token::DoctypeToken(_)
@@ -422,17 +419,15 @@ impl<O: ?Sized> Sink<'_, O> {
 
 impl State {
     /// The extractor's handling of a tag: what to read after it.
-    fn tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
+    fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         let st = self;
-        let name: &str = &tag.name;
+        let name: &str = tag.name;
         match tag.kind {
             TagKind::StartTag => {
                 if name == "html" && st.lang.is_none() {
                     st.lang = tag
-                        .attrs
-                        .iter()
-                        .find(|a| &*a.name.local == "lang")
-                        .map(|a| a.value.trim().to_string())
+                        .attr("lang")
+                        .map(|v| v.trim().to_string())
                         .filter(|l| !l.is_empty());
                 }
                 if name == "head" {

@@ -1,11 +1,12 @@
 //! One crawl record → the rows it contributes to the index. Pure computation.
 
-use provindex_corpus::html::{Extracted, Tag, TokenObserver, TokenSinkResult};
+use provindex_corpus::html::{Extracted, TagView, TokenObserver, TokenSinkResult};
 use provindex_corpus::{DocKind, Framing, ReaderOptions, SourceDoc};
 use provindex_index::NewContent;
 use provindex_index::records::{self, CaptureRecord, LicenseRecord, SignalRecord};
-use provindex_signals::{HtmlScanner, LicenseClass, LicenseFinding, Signal, Verdict};
+use provindex_signals::{HtmlScanner, HtmlTag, LicenseClass, LicenseFinding, Signal, Verdict};
 use provindex_sketch::{MinHasher, SketchSpec};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// Bytes of normalized text kept as a content preview (cut at a character
@@ -105,16 +106,37 @@ pub fn reader_options(options: ScanOptions) -> ReaderOptions {
 struct SignalsObserver(HtmlScanner);
 
 impl TokenObserver for SignalsObserver {
-    fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>) {
-        self.0.start_tag(tag, next);
+    fn start_tag(&mut self, tag: &TagView<'_>, next: &TokenSinkResult<()>) {
+        self.0.start_tag(&ScanTag(tag), next);
     }
-    fn end_tag(&mut self, tag: &Tag) {
-        self.0.end_tag(tag);
+    fn end_tag(&mut self, tag: &TagView<'_>) {
+        self.0.end_tag(&ScanTag(tag));
     }
     fn text(&mut self, text: &str) {
         self.0.text(text);
     }
     fn end(&mut self) {}
+}
+
+/// The extractor's tag as the signals scanner reads it (borrowed: no
+/// attribute is decoded unless the scanner asks for it).
+struct ScanTag<'t, 'a>(&'t TagView<'a>);
+
+impl HtmlTag for ScanTag<'_, '_> {
+    fn name(&self) -> &str {
+        self.0.name
+    }
+    fn self_closing(&self) -> bool {
+        self.0.self_closing
+    }
+    fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.0.attr(name)
+    }
+    fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (name, value) in self.0.attrs() {
+            f(&name, &value);
+        }
+    }
 }
 
 /// One tokenizer pass over an HTML page: its text (as

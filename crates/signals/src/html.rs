@@ -3,13 +3,13 @@
 //! JSON-LD blocks that license detection and opt-out signals need, with the
 //! structural context (head / footer / figure) each one was found in.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts};
 pub use html5ever::tokenizer::{Tag, TokenSinkResult};
-use html5ever::{LocalName, local_name};
 
 use crate::swar::{CASE, bytes_equal, word_at};
 use crate::visible_text::VisibleText;
@@ -91,9 +91,44 @@ const MAX_TAG: usize = 600;
 /// Raw text collected for [`HtmlScanner`] to tokenize (a `<noscript>`).
 const MAX_COLLECTED: usize = 64 << 20;
 
+/// A start or end tag as the scan reads it: html5ever's [`Tag`], or a
+/// borrowed view of another tokenizer's (issue 17: no interned names, no
+/// owned attributes; values decoded only when asked for).
+pub trait HtmlTag {
+    /// The name, ASCII lowercase.
+    fn name(&self) -> &str;
+    fn self_closing(&self) -> bool;
+    /// The value of the (first) attribute named `name` (ASCII lowercase).
+    fn attr(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Every attribute (the first of each name), in order.
+    fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str));
+}
+
+impl HtmlTag for Tag {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn self_closing(&self) -> bool {
+        self.self_closing
+    }
+    fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.attrs
+            .iter()
+            .find(|a| &*a.name.local == name)
+            .map(|a| Cow::Borrowed(&*a.value))
+    }
+    fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str)) {
+        for a in &self.attrs {
+            f(&a.name.local, &a.value);
+        }
+    }
+}
+
+/// An open element: its name is `names[start..]` up to the next frame's
+/// `start` (one buffer for the stack: no allocation per element).
 #[derive(Debug)]
 struct Frame {
-    name: LocalName,
+    start: usize,
     footer: bool,
     figure: bool,
 }
@@ -110,6 +145,8 @@ struct OpenAnchor {
 struct State {
     scan: PageScan,
     stack: Vec<Frame>,
+    /// The names of the open elements in `stack`, one after the other.
+    names: String,
     footer_depth: usize,
     figure_depth: usize,
     in_head: bool,
@@ -135,23 +172,16 @@ struct Sink {
     nested: bool,
 }
 
-fn attr<'a>(tag: &'a Tag, name: &LocalName) -> Option<&'a str> {
-    tag.attrs
-        .iter()
-        .find(|a| a.name.local == *name)
-        .map(|a| &*a.value)
-}
-
-fn render_tag(tag: &Tag) -> String {
+fn render_tag<T: HtmlTag + ?Sized>(tag: &T) -> String {
     let mut s = String::with_capacity(64);
     s.push('<');
-    s.push_str(&tag.name);
-    for a in &tag.attrs {
+    s.push_str(tag.name());
+    tag.for_each_attr(&mut |name, value| {
         s.push(' ');
-        s.push_str(&a.name.local);
+        s.push_str(name);
         s.push_str("=\"");
         // (`replace('"', "&quot;")` without a copy of every value.)
-        let mut rest: &str = &a.value;
+        let mut rest = value;
         while let Some(i) = memchr::memchr(b'"', rest.as_bytes()) {
             s.push_str(&rest[..i]);
             s.push_str("&quot;");
@@ -159,7 +189,7 @@ fn render_tag(tag: &Tag) -> String {
         }
         s.push_str(rest);
         s.push('"');
-    }
+    });
     s.push('>');
     cap(s, MAX_TAG)
 }
@@ -275,24 +305,24 @@ pub(crate) fn push_collapsed_chars(buf: &mut String, text: &str, lowercase: bool
     }
 }
 
-fn is_void(name: &LocalName) -> bool {
+fn is_void(name: &str) -> bool {
     matches!(
-        *name,
-        local_name!("area")
-            | local_name!("base")
-            | local_name!("br")
-            | local_name!("col")
-            | local_name!("embed")
-            | local_name!("hr")
-            | local_name!("img")
-            | local_name!("input")
-            | local_name!("link")
-            | local_name!("meta")
-            | local_name!("source")
-            | local_name!("track")
-            | local_name!("wbr")
-            | local_name!("param")
-            | local_name!("keygen")
+        name,
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "link"
+            | "meta"
+            | "source"
+            | "track"
+            | "wbr"
+            | "param"
+            | "keygen"
     )
 }
 
@@ -395,16 +425,17 @@ fn class_marks_at(b: &[u8], i: usize, footer: &mut bool, figure: &mut bool) {
 /// Whether an element opens a footer (`<footer>`, `role=contentinfo`, or
 /// [`class_marks`] of its `id` or `class`) and a figure (`<figure>`,
 /// `<figcaption>`, or [`class_marks`]).
-fn marks(tag: &Tag) -> (bool, bool) {
-    let mut footer = tag.name == local_name!("footer");
-    let mut figure = tag.name == local_name!("figure") || tag.name == local_name!("figcaption");
+fn marks<T: HtmlTag + ?Sized>(tag: &T) -> (bool, bool) {
+    let name = tag.name();
+    let mut footer = name == "footer";
+    let mut figure = name == "figure" || name == "figcaption";
     // The tokenizer keeps the first of repeated attributes only.
-    for a in &tag.attrs {
-        let name = &a.name.local;
-        if *name == local_name!("role") {
-            footer |= a.value.eq_ignore_ascii_case("contentinfo");
-        } else if *name == local_name!("id") || *name == local_name!("class") {
-            let (fo, fi) = class_marks(&a.value);
+    if let Some(role) = tag.attr("role") {
+        footer |= role.eq_ignore_ascii_case("contentinfo");
+    }
+    for a in ["id", "class"] {
+        if let Some(v) = tag.attr(a) {
+            let (fo, fi) = class_marks(&v);
             footer |= fo;
             figure |= fi;
         }
@@ -474,8 +505,16 @@ impl State {
         }
     }
 
-    fn pop_to(&mut self, name: &LocalName) {
-        if let Some(pos) = self.stack.iter().rposition(|f| f.name == *name) {
+    fn pop_to(&mut self, name: &str) {
+        let mut end = self.names.len();
+        let names = &self.names;
+        let found = self.stack.iter().rposition(|f| {
+            let this = &names[f.start..end];
+            end = f.start;
+            this == name
+        });
+        if let Some(pos) = found {
+            self.names.truncate(self.stack[pos].start);
             for f in self.stack.drain(pos..) {
                 if f.footer {
                     self.footer_depth -= 1;
@@ -487,22 +526,25 @@ impl State {
         }
     }
 
-    fn start_tag(&mut self, tag: &Tag) -> Option<RawKind> {
-        match tag.name {
-            local_name!("head") => self.in_head = true,
-            local_name!("body") => {
+    fn start_tag<T: HtmlTag + ?Sized>(&mut self, tag: &T) -> Option<RawKind> {
+        let name = tag.name();
+        match name {
+            "head" => self.in_head = true,
+            "body" => {
                 self.in_head = false;
                 self.seen_body = true;
             }
-            local_name!("meta") if self.scan.metas.len() < MAX_ITEMS => {
-                let lower = |n: LocalName| attr(tag, &n).map(|v| v.trim().to_ascii_lowercase());
+            "meta" if self.scan.metas.len() < MAX_ITEMS => {
+                let lower = |n: &str| tag.attr(n).map(|v| v.trim().to_ascii_lowercase());
                 let m = MetaTag {
-                    name: lower(local_name!("name"))
-                        .or_else(|| lower(local_name!("property")))
-                        .or_else(|| lower(local_name!("itemprop")))
+                    name: lower("name")
+                        .or_else(|| lower("property"))
+                        .or_else(|| lower("itemprop"))
                         .unwrap_or_default(),
-                    http_equiv: lower(local_name!("http-equiv")).unwrap_or_default(),
-                    content: attr(tag, &local_name!("content"))
+                    http_equiv: lower("http-equiv").unwrap_or_default(),
+                    content: tag
+                        .attr("content")
+                        .as_deref()
                         .unwrap_or("")
                         .trim()
                         .to_string(),
@@ -511,33 +553,39 @@ impl State {
                 };
                 self.scan.metas.push(m);
             }
-            local_name!("link") if self.scan.links.len() < MAX_ITEMS => {
+            "link" if self.scan.links.len() < MAX_ITEMS => {
                 self.scan.links.push(LinkTag {
-                    rel: attr(tag, &local_name!("rel"))
+                    rel: tag
+                        .attr("rel")
+                        .as_deref()
                         .unwrap_or("")
                         .to_ascii_lowercase(),
-                    itemprop: attr(tag, &local_name!("itemprop"))
+                    itemprop: tag
+                        .attr("itemprop")
+                        .as_deref()
                         .unwrap_or("")
                         .to_ascii_lowercase(),
-                    href: attr(tag, &local_name!("href"))
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
+                    href: tag.attr("href").as_deref().unwrap_or("").trim().to_string(),
                     section: self.head_like_section(),
                     tag: render_tag(tag),
                 });
             }
-            local_name!("a") => {
+            "a" => {
                 self.close_anchor();
-                let href = attr(tag, &local_name!("href")).unwrap_or("").trim();
+                let href = tag.attr("href");
+                let href = href.as_deref().unwrap_or("").trim();
                 let anchor = crate::license::may_be_cc_url(href, self.base_may_be_cc).then(|| {
                     let before = self.visible.context();
                     Box::new(Anchor {
                         href: href.to_string(),
-                        rel: attr(tag, &local_name!("rel"))
+                        rel: tag
+                            .attr("rel")
+                            .as_deref()
                             .unwrap_or("")
                             .to_ascii_lowercase(),
-                        itemprop: attr(tag, &local_name!("itemprop"))
+                        itemprop: tag
+                            .attr("itemprop")
+                            .as_deref()
                             .unwrap_or("")
                             .to_ascii_lowercase(),
                         text: String::new(),
@@ -552,22 +600,24 @@ impl State {
                     })
                 });
                 self.anchor = Some(OpenAnchor { anchor });
-                if tag.self_closing {
+                if tag.self_closing() {
                     self.close_anchor();
                 }
                 return None;
             }
-            local_name!("img") => {
+            "img" => {
                 // An image inside an anchor: its alt text is the anchor text.
                 if let Some(OpenAnchor { anchor: Some(a) }) = self.anchor.as_mut()
-                    && let Some(alt) = attr(tag, &local_name!("alt"))
+                    && let Some(alt) = tag.attr("alt")
                 {
-                    push_collapsed(&mut a.text, alt, false, MAX_TEXT);
+                    push_collapsed(&mut a.text, &alt, false, MAX_TEXT);
                     a.text.push(' ');
                 }
             }
-            local_name!("script") => {
-                let ty = attr(tag, &local_name!("type"))
+            "script" => {
+                let ty = tag
+                    .attr("type")
+                    .as_deref()
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
@@ -577,18 +627,14 @@ impl State {
                 self.in_raw = true;
                 return Some(RawKind::ScriptData);
             }
-            local_name!("style")
-            | local_name!("xmp")
-            | local_name!("iframe")
-            | local_name!("noembed")
-            | local_name!("noframes") => {
+            "style" | "xmp" | "iframe" | "noembed" | "noframes" => {
                 self.in_raw = true;
                 return Some(RawKind::Rawtext);
             }
-            local_name!("title") | local_name!("textarea") => return Some(RawKind::Rcdata),
+            "title" | "textarea" => return Some(RawKind::Rcdata),
             _ => {}
         }
-        if !is_void(&tag.name) && !tag.self_closing && self.stack.len() < MAX_STACK {
+        if !is_void(name) && !tag.self_closing() && self.stack.len() < MAX_STACK {
             let (footer, figure) = marks(tag);
             if footer {
                 self.footer_depth += 1;
@@ -597,48 +643,34 @@ impl State {
                 self.figure_depth += 1;
             }
             self.stack.push(Frame {
-                name: tag.name.clone(),
+                start: self.names.len(),
                 footer,
                 figure,
             });
+            self.names.push_str(name);
         }
         None
     }
 
-    fn end_tag(&mut self, tag: &Tag) {
-        match tag.name {
-            local_name!("head") => self.in_head = false,
-            local_name!("a") => self.close_anchor(),
-            local_name!("script") => {
+    fn end_tag<T: HtmlTag + ?Sized>(&mut self, tag: &T) {
+        let name = tag.name();
+        match name {
+            "head" => self.in_head = false,
+            "a" => self.close_anchor(),
+            "script" => {
                 self.in_raw = false;
                 if let Some(text) = self.jsonld.take() {
                     let section = self.body_section();
                     self.scan.jsonld.push(JsonLd { text, section });
                 }
             }
-            local_name!("style")
-            | local_name!("xmp")
-            | local_name!("iframe")
-            | local_name!("noembed")
-            | local_name!("noframes") => self.in_raw = false,
+            "style" | "xmp" | "iframe" | "noembed" | "noframes" => self.in_raw = false,
             // Block ends separate text runs (a space in the visible text).
-            local_name!("p")
-            | local_name!("div")
-            | local_name!("li")
-            | local_name!("td")
-            | local_name!("tr")
-            | local_name!("section")
-            | local_name!("article")
-            | local_name!("figure")
-            | local_name!("figcaption")
-            | local_name!("footer")
-            | local_name!("header")
-            | local_name!("ul")
-            | local_name!("ol")
-            | local_name!("br") => self.visible.push(" "),
+            "p" | "div" | "li" | "td" | "tr" | "section" | "article" | "figure" | "figcaption"
+            | "footer" | "header" | "ul" | "ol" | "br" => self.visible.push(" "),
             _ => {}
         }
-        self.pop_to(&tag.name);
+        self.pop_to(name);
     }
 }
 
@@ -750,22 +782,22 @@ impl HtmlScanner {
 
     /// A start tag; `next` is what the driving tokenizer's sink returned for
     /// it (`RawData`, `Plaintext` or `Continue`).
-    pub fn start_tag(&mut self, tag: &Tag, next: &TokenSinkResult<()>) {
+    pub fn start_tag<T: HtmlTag + ?Sized>(&mut self, tag: &T, next: &TokenSinkResult<()>) {
         match &self.divert {
             // The driver tokenizes what the scan reads as raw text: the tag
             // is text here, as near as it can be rebuilt.
             Divert::Raw { .. } => {
                 let mut source = String::with_capacity(64);
                 source.push('<');
-                source.push_str(&tag.name);
-                for a in &tag.attrs {
+                source.push_str(tag.name());
+                tag.for_each_attr(&mut |name, value| {
                     source.push(' ');
-                    source.push_str(&a.name.local);
+                    source.push_str(name);
                     source.push_str("=\"");
-                    source.push_str(&a.value);
+                    source.push_str(value);
                     source.push('"');
-                }
-                source.push_str(if tag.self_closing { "/>" } else { ">" });
+                });
+                source.push_str(if tag.self_closing() { "/>" } else { ">" });
                 self.state.text(&source);
                 return;
             }
@@ -780,7 +812,7 @@ impl HtmlScanner {
         );
         self.divert = match (wanted, driver_raw) {
             (Some(_), false) => Divert::Raw {
-                name: tag.name.to_string(),
+                name: tag.name().to_string(),
             },
             (None, true) => Divert::Collect {
                 text: String::new(),
@@ -790,12 +822,12 @@ impl HtmlScanner {
     }
 
     /// An end tag.
-    pub fn end_tag(&mut self, tag: &Tag) {
+    pub fn end_tag<T: HtmlTag + ?Sized>(&mut self, tag: &T) {
         match &self.divert {
             Divert::None => {}
             Divert::Raw { name } => {
-                if *name != *tag.name {
-                    self.state.text(&format!("</{}>", tag.name));
+                if name != tag.name() {
+                    self.state.text(&format!("</{}>", tag.name()));
                     return;
                 }
                 self.divert = Divert::None;

@@ -19,7 +19,7 @@ mod time;
 pub mod urls;
 mod visible_text;
 
-pub use html::{HtmlScanner, Section};
+pub use html::{HtmlScanner, HtmlTag, Section};
 pub use license::{
     CcKind, CcLicense, LicenseCandidate, LicenseClass, LicenseFinding, LicenseLocation,
     detect_license, detect_license_at, parse_cc_text, parse_cc_url,

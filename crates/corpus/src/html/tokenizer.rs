@@ -17,19 +17,133 @@
 
 use std::borrow::Cow;
 
+use html5ever::Attribute;
 use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
-use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{Tag, TagKind, TokenSinkResult};
-use html5ever::{Attribute, LocalName, QualName, ns};
+use html5ever::tokenizer::{TagKind, TokenSinkResult};
 
 /// What the tokenizer gives: text and tags, then the end.
 pub(crate) trait TokenSink {
     /// Text with character references decoded (a piece of it).
     fn text(&mut self, text: &str);
     /// A start or end tag; for a start tag, what to read after it.
-    fn tag(&mut self, tag: &Tag) -> TokenSinkResult<()>;
+    fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()>;
     fn end(&mut self);
+}
+
+/// A start or end tag, borrowed from the tokenizer (issue 17: no interned
+/// names, no owned attributes). Attribute values are decoded only when
+/// asked for: most tags' attributes are never looked at.
+#[derive(Clone, Copy)]
+pub struct TagView<'a> {
+    pub kind: TagKind,
+    /// The name, ASCII lowercase (NUL as U+FFFD).
+    pub name: &'a str,
+    pub self_closing: bool,
+    /// An attribute name was repeated (only the first is kept).
+    pub had_duplicate_attributes: bool,
+    attrs: Attrs<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Attrs<'a> {
+    /// Where each attribute (the first of each name) is in the input.
+    Spans { src: &'a str, spans: &'a [AttrSpan] },
+    /// html5ever's (the reference tokenizer's) attributes.
+    Html5ever(&'a [Attribute]),
+}
+
+/// Where an attribute's name and value are in the input (byte ranges; the
+/// value as written, between its quotes).
+#[derive(Clone, Copy)]
+pub(crate) struct AttrSpan {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl<'a> TagView<'a> {
+    /// A view of one of html5ever's tags.
+    pub(crate) fn of_html5ever(tag: &'a html5ever::tokenizer::Tag) -> Self {
+        TagView {
+            kind: tag.kind,
+            name: &tag.name,
+            self_closing: tag.self_closing,
+            had_duplicate_attributes: tag.had_duplicate_attributes,
+            attrs: Attrs::Html5ever(&tag.attrs),
+        }
+    }
+
+    /// The value of the attribute named `name` (ASCII lowercase), character
+    /// references decoded.
+    pub fn attr(&self, name: &str) -> Option<Cow<'a, str>> {
+        match self.attrs {
+            Attrs::Spans { src, spans } => spans
+                .iter()
+                // (Equal ignoring ASCII case to a lowercase name without
+                // NUL is equal once folded.)
+                .find(|a| src[a.name.0..a.name.1].eq_ignore_ascii_case(name))
+                .map(|a| attr_value(src, a.value)),
+            Attrs::Html5ever(attrs) => attrs
+                .iter()
+                .find(|a| &*a.name.local == name)
+                .map(|a| Cow::Borrowed(&*a.value)),
+        }
+    }
+
+    /// The attributes in order (the first of each name): names ASCII
+    /// lowercase, values with character references decoded.
+    pub fn attrs(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + 'a {
+        let (spans, html5ever) = match self.attrs {
+            Attrs::Spans { src, spans } => (Some((src, spans)), None),
+            Attrs::Html5ever(attrs) => (None, Some(attrs)),
+        };
+        let spans = spans.into_iter().flat_map(|(src, spans)| {
+            spans.iter().map(move |a| {
+                (
+                    fold_name(&src[a.name.0..a.name.1]),
+                    attr_value(src, a.value),
+                )
+            })
+        });
+        let html5ever = html5ever.into_iter().flat_map(|attrs| {
+            attrs
+                .iter()
+                .map(|a| (Cow::Borrowed(&*a.name.local), Cow::Borrowed(&*a.value)))
+        });
+        spans.chain(html5ever)
+    }
+}
+
+/// An attribute value as written at `value` in `src`, with character
+/// references decoded and NUL as U+FFFD (borrowed when it has neither).
+fn attr_value(src: &str, (start, end): (usize, usize)) -> Cow<'_, str> {
+    let b = &src.as_bytes()[..end];
+    let Some(first) = memchr::memchr2(b'&', 0, &b[start..]) else {
+        return Cow::Borrowed(&src[start..end]);
+    };
+    let mut value = String::with_capacity(end - start);
+    let mut i = start;
+    let mut j = start + first;
+    loop {
+        value.push_str(&src[i..j]);
+        if b[j] == 0 {
+            value.push('\u{fffd}');
+            i = j + 1;
+        } else {
+            let mut buf = [0u8; 8];
+            // (A reference ends before the value does: at a letter, digit
+            // or `;`; the value at a quote, space or `>`.)
+            let (text, next) = char_ref(src, j + 1, true, &mut buf);
+            value.push_str(text);
+            i = next;
+        }
+        match memchr::memchr2(b'&', 0, &b[i..]) {
+            Some(k) => j = i + k,
+            None => break,
+        }
+    }
+    value.push_str(&src[i..end]);
+    Cow::Owned(value)
 }
 
 /// Reading mode between tags.
@@ -50,7 +164,9 @@ pub(crate) fn tokenize<S: TokenSink + ?Sized>(html: &str, sink: &mut S) {
     let mut t = Tokenizer {
         s: &input,
         b: input.as_bytes(),
-        last_start: None,
+        last_start: String::new(),
+        name: String::new(),
+        spans: Vec::new(),
     };
     t.run(sink);
     sink.end();
@@ -82,8 +198,21 @@ fn is_space(b: u8) -> bool {
 struct Tokenizer<'a> {
     s: &'a str,
     b: &'a [u8],
-    /// Name of the last start tag (the appropriate end tag of raw text).
-    last_start: Option<LocalName>,
+    /// Name of the last start tag (the appropriate end tag of raw text;
+    /// empty before the first).
+    last_start: String,
+    /// The folded name of the tag being read, when it is not as written.
+    name: String,
+    /// The attributes of the tag being read (reused from tag to tag).
+    spans: Vec<AttrSpan>,
+}
+
+/// Where a tag's name is: as written (`At`) or folded into
+/// [`Tokenizer::name`].
+#[derive(Clone, Copy)]
+enum Name {
+    At(usize, usize),
+    Folded,
 }
 
 /// Where a script-data escape state stands.
@@ -137,7 +266,7 @@ impl Tokenizer<'_> {
                 0 => i = j + 1,
                 b'&' => {
                     let mut buf = [0u8; 8];
-                    let (text, next) = self.char_ref(j + 1, false, &mut buf);
+                    let (text, next) = char_ref(self.s, j + 1, false, &mut buf);
                     sink.text(text);
                     i = next;
                 }
@@ -235,27 +364,35 @@ impl Tokenizer<'_> {
         while j < self.b.len() && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
             j += 1;
         }
-        let name = fold_name(&self.s[i..j]);
-        let name = LocalName::from(&*name);
+        let name = self.name_at(i, j);
         self.attributes(j, kind, name, sink)
     }
 
+    /// The name at `i..j`, folded into `self.name` if it needs folding.
+    fn name_at(&mut self, i: usize, j: usize) -> Name {
+        match fold_name(&self.s[i..j]) {
+            Cow::Borrowed(_) => Name::At(i, j),
+            Cow::Owned(folded) => {
+                self.name = folded;
+                Name::Folded
+            }
+        }
+    }
+
     /// The rest of a tag after its name (from the before-attribute-name
-    /// state at `j`): attributes, `/>`, `>`; emits the tag.
+    /// state at `j`): attributes, `/>`, `>`; emits the tag. Attribute
+    /// values are only delimited here: references in them do not change
+    /// where they end (a reference ends at a character that is neither a
+    /// quote, a space nor `>`), [`TagView::attr`] decodes them.
     fn attributes<S: TokenSink + ?Sized>(
         &mut self,
         mut j: usize,
         kind: TagKind,
-        name: LocalName,
+        name: Name,
         sink: &mut S,
     ) -> (usize, Mode) {
-        let mut tag = Tag {
-            kind,
-            name,
-            self_closing: false,
-            attrs: Vec::new(),
-            had_duplicate_attributes: false,
-        };
+        self.spans.clear();
+        let mut duplicates = false;
         let n = self.b.len();
         let eof = (n, Mode::Data);
         loop {
@@ -270,8 +407,7 @@ impl Tokenizer<'_> {
                     match self.byte(j + 1) {
                         None => return eof,
                         Some(b'>') => {
-                            tag.self_closing = true;
-                            return self.emit_tag(tag, j + 2, sink);
+                            return self.emit_tag(kind, name, true, duplicates, j + 2, sink);
                         }
                         Some(_) => {
                             j += 1;
@@ -279,7 +415,7 @@ impl Tokenizer<'_> {
                         }
                     }
                 }
-                b'>' => return self.emit_tag(tag, j + 1, sink),
+                b'>' => return self.emit_tag(kind, name, false, duplicates, j + 1, sink),
                 _ => {}
             }
             // Attribute name: the first character whatever it is (even `=`).
@@ -288,12 +424,13 @@ impl Tokenizer<'_> {
             while j < n && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>' | b'=') {
                 j += 1;
             }
-            let attr_name = fold_name(&self.s[start..j]);
+            let attr_name = (start, j);
             // After attribute name.
             while j < n && is_space(self.b[j]) {
                 j += 1;
             }
-            let mut value = StrTendril::new();
+            let mut value = (j, j);
+            let mut closed = None;
             if self.byte(j) == Some(b'=') {
                 j += 1;
                 // Before attribute value.
@@ -303,93 +440,96 @@ impl Tokenizer<'_> {
                 match self.byte(j) {
                     None => return eof,
                     Some(q @ (b'"' | b'\'')) => {
-                        let Some(end) = self.attr_value(j + 1, Some(q), &mut value) else {
+                        let Some(end) = memchr::memchr(q, &self.b[j + 1..]).map(|e| j + 1 + e)
+                        else {
                             return eof;
                         };
+                        value = (j + 1, end);
                         j = end + 1;
                         // After attribute value (quoted).
                         match self.byte(j) {
                             None => return eof,
-                            Some(b'>') => {
-                                push_attr(&mut tag, &attr_name, value);
-                                return self.emit_tag(tag, j + 1, sink);
-                            }
+                            Some(b'>') => closed = Some(j + 1),
                             // Space, `/` (self-closing state) and anything
                             // else go on in the before-attribute-name state.
                             Some(_) => {}
                         }
                     }
-                    Some(b'>') => {
-                        push_attr(&mut tag, &attr_name, value);
-                        return self.emit_tag(tag, j + 1, sink);
-                    }
+                    Some(b'>') => closed = Some(j + 1),
                     Some(_) => {
-                        let Some(end) = self.attr_value(j, None, &mut value) else {
+                        let Some(end) = self.b[j..]
+                            .iter()
+                            .position(|&c| matches!(c, b'\t' | b'\n' | 0x0C | b' ' | b'>'))
+                            .map(|e| j + e)
+                        else {
                             return eof;
                         };
+                        value = (j, end);
                         j = end;
                         if self.b[j] == b'>' {
-                            push_attr(&mut tag, &attr_name, value);
-                            return self.emit_tag(tag, j + 1, sink);
+                            closed = Some(j + 1);
                         }
                     }
                 }
             }
-            push_attr(&mut tag, &attr_name, value);
+            duplicates |= !self.push_attr(attr_name, value);
+            if let Some(next) = closed {
+                return self.emit_tag(kind, name, false, duplicates, next, sink);
+            }
         }
     }
 
-    /// An attribute value from `i`: up to `quote`, or (unquoted) to a space
-    /// or `>`; character references decoded, NUL as U+FFFD. Returns the
-    /// position of the quote / the space or `>`, None at the end of input.
-    fn attr_value(&self, mut i: usize, quote: Option<u8>, value: &mut StrTendril) -> Option<usize> {
-        let n = self.b.len();
-        loop {
-            let stop = match quote {
-                Some(q) => memchr::memchr3(q, b'&', 0, &self.b[i..]).map(|j| i + j),
-                None => self.b[i..]
-                    .iter()
-                    .position(|&c| matches!(c, b'\t' | b'\n' | 0x0C | b' ' | b'&' | b'>' | 0))
-                    .map(|j| i + j),
-            };
-            let Some(j) = stop else {
-                return None;
-            };
-            if j > i {
-                value.push_slice(&self.s[i..j]);
+    /// Adds an attribute unless the tag has one of that name (the first
+    /// wins); whether it was added.
+    fn push_attr(&mut self, name: (usize, usize), value: (usize, usize)) -> bool {
+        let new = &self.s[name.0..name.1];
+        let same = |a: &AttrSpan| {
+            let old = &self.s[a.name.0..a.name.1];
+            if memchr::memchr(0, old.as_bytes()).is_some()
+                || memchr::memchr(0, new.as_bytes()).is_some()
+            {
+                fold_name(old) == fold_name(new)
+            } else {
+                old.eq_ignore_ascii_case(new)
             }
-            match self.b[j] {
-                0 => {
-                    value.push_char('\u{fffd}');
-                    i = j + 1;
-                }
-                b'&' => {
-                    let mut buf = [0u8; 8];
-                    let (text, next) = self.char_ref(j + 1, true, &mut buf);
-                    value.push_slice(text);
-                    i = next;
-                }
-                _ => return Some(j),
-            }
-            if i >= n {
-                return None;
-            }
+        };
+        if self.spans.iter().any(same) {
+            return false;
         }
+        self.spans.push(AttrSpan { name, value });
+        true
     }
 
     fn emit_tag<S: TokenSink + ?Sized>(
         &mut self,
-        tag: Tag,
+        kind: TagKind,
+        name: Name,
+        self_closing: bool,
+        had_duplicate_attributes: bool,
         next: usize,
         sink: &mut S,
     ) -> (usize, Mode) {
-        if tag.kind == TagKind::EndTag {
+        let s = self.s;
+        let tag = TagView {
+            kind,
+            name: match name {
+                Name::At(i, j) => &s[i..j],
+                Name::Folded => &self.name,
+            },
+            self_closing,
+            had_duplicate_attributes,
+            attrs: Attrs::Spans {
+                src: s,
+                spans: &self.spans,
+            },
+        };
+        let result = sink.tag(&tag);
+        if kind == TagKind::EndTag {
             // (An end tag's sink result is not acted on by html5ever's
             // sinks either: they return `Continue`.)
-            let _ = sink.tag(&tag);
             return (next, Mode::Data);
         }
-        let mode = match sink.tag(&tag) {
+        let mode = match result {
             TokenSinkResult::Plaintext => Mode::Plaintext,
             TokenSinkResult::RawData(RawKind::Rcdata) => Mode::Rcdata,
             TokenSinkResult::RawData(RawKind::Rawtext) => Mode::Rawtext,
@@ -398,7 +538,11 @@ impl Tokenizer<'_> {
             TokenSinkResult::RawData(RawKind::ScriptDataEscaped(_)) => Mode::Script,
             _ => Mode::Data,
         };
-        self.last_start = Some(tag.name);
+        self.last_start.clear();
+        match name {
+            Name::At(i, j) => self.last_start.push_str(&s[i..j]),
+            Name::Folded => self.last_start.push_str(&self.name),
+        }
         (next, mode)
     }
 
@@ -429,7 +573,7 @@ impl Tokenizer<'_> {
                 }
                 b'&' => {
                     let mut buf = [0u8; 8];
-                    let (text, next) = self.char_ref(j + 1, false, &mut buf);
+                    let (text, next) = char_ref(self.s, j + 1, false, &mut buf);
                     sink.text(text);
                     i = next;
                 }
@@ -459,17 +603,13 @@ impl Tokenizer<'_> {
             j += 1;
         }
         let letters = &self.s[start..j];
-        let appropriate = !letters.is_empty()
-            && self
-                .last_start
-                .as_ref()
-                .is_some_and(|l| l.len() == letters.len() && str::eq_ignore_ascii_case(l, letters));
+        let appropriate = !letters.is_empty() && self.last_start.eq_ignore_ascii_case(letters);
         if appropriate
             && self
                 .byte(j)
                 .is_some_and(|c| is_space(c) || c == b'/' || c == b'>')
         {
-            let name = LocalName::from(&*fold_name(letters));
+            let name = self.name_at(start, j);
             return Ok(self.attributes(j, TagKind::EndTag, name, sink));
         }
         sink.text("</");
@@ -647,93 +787,90 @@ impl Tokenizer<'_> {
         let len = self.s[i..].chars().next().map_or(0, char::len_utf8);
         &self.s[i..i + len]
     }
+}
 
-    /// A character reference after the `&` (`i`): the text it stands for
-    /// (`&` itself if none) and where the input goes on.
-    fn char_ref<'b>(&self, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
-        match self.byte(i) {
-            Some(b'#') => self.numeric_ref(i + 1, buf),
-            Some(c) if c.is_ascii_alphanumeric() => self.named_ref(i, in_attribute, buf),
-            _ => (amp(buf), i),
+/// A character reference in `s` after the `&` (`i`): the text it stands for
+/// (`&` itself if none) and where the input goes on.
+fn char_ref<'b>(s: &str, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+    match byte(s, i) {
+        Some(b'#') => numeric_ref(s, i + 1, buf),
+        Some(c) if c.is_ascii_alphanumeric() => named_ref(s, i, in_attribute, buf),
+        _ => (amp(buf), i),
+    }
+}
+
+fn numeric_ref<'b>(s: &str, i: usize, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+    let (base, mut j) = match byte(s, i) {
+        Some(b'x' | b'X') => (16, i + 1),
+        _ => (10, i),
+    };
+    let start = j;
+    let mut num: u32 = 0;
+    let mut too_big = false;
+    while let Some(d) = byte(s, j).and_then(|c| char::from(c).to_digit(base)) {
+        num = num.wrapping_mul(base);
+        if num > 0x10FFFF {
+            too_big = true;
+        }
+        num = num.wrapping_add(d);
+        j += 1;
+    }
+    if j == start {
+        // No digits: `&` is text, and so is `#` / `#x` after it.
+        return (amp(buf), i - 1);
+    }
+    if byte(s, j) == Some(b';') {
+        j += 1;
+    }
+    let c = match num {
+        n if n > 0x10FFFF || too_big => '\u{fffd}',
+        0x00 | 0xD800..=0xDFFF => '\u{fffd}',
+        0x80..=0x9F => C1_REPLACEMENTS[(num - 0x80) as usize]
+            .unwrap_or_else(|| char::from_u32(num).unwrap_or('\u{fffd}')),
+        n => char::from_u32(n).unwrap_or('\u{fffd}'),
+    };
+    (c.encode_utf8(&mut buf[..4]), j)
+}
+
+fn named_ref<'b>(s: &str, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+    // Longest full match among the prefixes html5ever's table knows
+    // (its keys are ASCII letters, digits and `;`).
+    let mut best: Option<(usize, (u32, u32))> = None;
+    let mut k = i;
+    while let Some(c) = byte(s, k) {
+        if !(c.is_ascii_alphanumeric() || c == b';') {
+            break;
+        }
+        let Some(&m) = NAMED_ENTITIES.get(&s[i..=k]) else {
+            break;
+        };
+        if m.0 != 0 {
+            best = Some((k + 1, m));
+        }
+        k += 1;
+    }
+    let Some((end, (c1, c2))) = best else {
+        // No reference: `&` and the name are text.
+        return (amp(buf), i);
+    };
+    if in_attribute
+        && s.as_bytes()[end - 1] != b';'
+        && byte(s, end).is_some_and(|c| c == b'=' || c.is_ascii_alphanumeric())
+    {
+        return (amp(buf), i);
+    }
+    let mut len = 0;
+    for cp in [c1, c2] {
+        if cp != 0 {
+            let c = char::from_u32(cp).unwrap_or('\u{fffd}');
+            len += c.encode_utf8(&mut buf[len..]).len();
         }
     }
+    (std::str::from_utf8(&buf[..len]).unwrap_or("\u{fffd}"), end)
+}
 
-    fn numeric_ref<'b>(&self, i: usize, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
-        let (base, mut j) = match self.byte(i) {
-            Some(b'x' | b'X') => (16, i + 1),
-            _ => (10, i),
-        };
-        let start = j;
-        let mut num: u32 = 0;
-        let mut too_big = false;
-        while let Some(d) = self.byte(j).and_then(|c| char::from(c).to_digit(base)) {
-            num = num.wrapping_mul(base);
-            if num > 0x10FFFF {
-                too_big = true;
-            }
-            num = num.wrapping_add(d);
-            j += 1;
-        }
-        if j == start {
-            // No digits: `&` is text, and so is `#` / `#x` after it.
-            return (amp(buf), i - 1);
-        }
-        if self.byte(j) == Some(b';') {
-            j += 1;
-        }
-        let c = match num {
-            n if n > 0x10FFFF || too_big => '\u{fffd}',
-            0x00 | 0xD800..=0xDFFF => '\u{fffd}',
-            0x80..=0x9F => C1_REPLACEMENTS[(num - 0x80) as usize]
-                .unwrap_or_else(|| char::from_u32(num).unwrap_or('\u{fffd}')),
-            n => char::from_u32(n).unwrap_or('\u{fffd}'),
-        };
-        (c.encode_utf8(&mut buf[..4]), j)
-    }
-
-    fn named_ref<'b>(
-        &self,
-        i: usize,
-        in_attribute: bool,
-        buf: &'b mut [u8; 8],
-    ) -> (&'b str, usize) {
-        // Longest full match among the prefixes html5ever's table knows
-        // (its keys are ASCII letters, digits and `;`).
-        let mut best: Option<(usize, (u32, u32))> = None;
-        let mut k = i;
-        while let Some(c) = self.byte(k) {
-            if !(c.is_ascii_alphanumeric() || c == b';') {
-                break;
-            }
-            let Some(&m) = NAMED_ENTITIES.get(&self.s[i..=k]) else {
-                break;
-            };
-            if m.0 != 0 {
-                best = Some((k + 1, m));
-            }
-            k += 1;
-        }
-        let Some((end, (c1, c2))) = best else {
-            // No reference: `&` and the name are text.
-            return (amp(buf), i);
-        };
-        if in_attribute
-            && self.b[end - 1] != b';'
-            && self
-                .byte(end)
-                .is_some_and(|c| c == b'=' || c.is_ascii_alphanumeric())
-        {
-            return (amp(buf), i);
-        }
-        let mut len = 0;
-        for cp in [c1, c2] {
-            if cp != 0 {
-                let c = char::from_u32(cp).unwrap_or('\u{fffd}');
-                len += c.encode_utf8(&mut buf[len..]).len();
-            }
-        }
-        (std::str::from_utf8(&buf[..len]).unwrap_or("\u{fffd}"), end)
-    }
+fn byte(s: &str, i: usize) -> Option<u8> {
+    s.as_bytes().get(i).copied()
 }
 
 fn amp(buf: &mut [u8; 8]) -> &str {
@@ -776,16 +913,4 @@ fn fold_name(name: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(name)
     }
-}
-
-/// Adds an attribute unless the tag has one of that name (the first wins).
-fn push_attr(tag: &mut Tag, name: &str, value: StrTendril) {
-    if tag.attrs.iter().any(|a| &*a.name.local == name) {
-        tag.had_duplicate_attributes = true;
-        return;
-    }
-    tag.attrs.push(Attribute {
-        name: QualName::new(None, ns!(), LocalName::from(name)),
-        value,
-    });
 }
