@@ -78,6 +78,16 @@ pub fn digest_key(digest: &str, capture_key: &[u8]) -> Option<Vec<u8>> {
     Some(key)
 }
 
+/// Whether a SURT can take part in the URL joins: the runs end a SURT with
+/// a NUL byte ([`keys::SURT_TERMINATOR`]), so one holding a NUL would be
+/// read as a shorter SURT. `provindex_signals::surt` never makes one (a NUL
+/// in a URL is escaped as `%00`, or the URL refused: its property test
+/// `surt_keys_never_hold_a_nul_byte`), so a run holding one was not written
+/// by this build's scan, and the stage refuses it ([`Failure::Refused`]).
+fn nul_surt(surt: &[u8]) -> bool {
+    surt.contains(&keys::SURT_TERMINATOR)
+}
+
 fn url_prefix(surt: &str, time: Option<i64>) -> Vec<u8> {
     let mut prefix = surt.as_bytes().to_vec();
     prefix.push(keys::SURT_TERMINATOR);
@@ -120,6 +130,21 @@ const ANSWER_DIGEST: u8 = 3;
 const ANSWER_TARGET_STATIC: u8 = 4;
 const ANSWER_TARGET_DYNAMIC: u8 = 5;
 const ANSWER_WANTED_BY_TARGET: u8 = 6;
+
+/// Why the joins failed.
+enum Failure {
+    /// Reading or writing a run failed, or a row was malformed.
+    Runs(String),
+    /// A run holds what this build's scan never writes (a SURT with a NUL
+    /// byte): no retry resolves it.
+    Refused(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Runs(message)
+    }
+}
 
 /// Pass number of the revisits no pass resolved (they come last).
 const UNRESOLVED_PASS: u32 = u32::MAX;
@@ -167,21 +192,30 @@ fn seq_of(key: &[u8]) -> Result<&[u8], String> {
 /// are then read back in passes, each pass writing the ones it could not
 /// resolve to the next pass's run; within a pass, rounds of merge joins
 /// with the revisits resolved before (chain links) decide them.
+///
+/// Errors: `fail` makes the error of a run that could not be read or
+/// written, or of a malformed row; `refuse` that of a revisit record or
+/// targets row whose SURT holds a NUL byte ([`nul_surt`]), which no retry
+/// resolves.
 pub fn resolve_sorted<'a, E>(
     revisits: impl Iterator<Item = Result<(Vec<u8>, PreparedCapture), E>>,
     open: &OpenLookup<'a>,
     scratch: &Path,
     budget: usize,
     fail: impl Fn(String) -> E,
+    refuse: impl Fn(String) -> E,
     mut emit: impl FnMut(Vec<u8>, PreparedCapture) -> Result<(), E>,
 ) -> Result<RevisitCounts, E> {
     let dir = scratch.join("revisits-resolve");
     let result = (|| {
-        let Some(wanted) = Wanted::write(revisits, &dir, budget, &fail)? else {
+        let Some(wanted) = Wanted::write(revisits, &dir, budget, &fail, &refuse)? else {
             return Ok(RevisitCounts::default());
         };
         let keys = wanted.keys.clone();
-        let (counts, out) = wanted.resolve(open, budget).map_err(&fail)?;
+        let (counts, out) = wanted.resolve(open, budget).map_err(|e| match e {
+            Failure::Runs(message) => fail(message),
+            Failure::Refused(message) => refuse(message),
+        })?;
         emit_in_key_order(&keys, &out, &fail, &mut emit)?;
         Ok(counts)
     })();
@@ -203,9 +237,6 @@ struct Wanted {
     surts: Vec<(PathBuf, provindex_runs::RunInfo)>,
     times: Vec<(PathBuf, provindex_runs::RunInfo)>,
     own_urls: Vec<(PathBuf, provindex_runs::RunInfo)>,
-    /// A SURT with a NUL byte was seen: URL matching is then by bytes, as
-    /// the in-memory rules do, so every URL request is treated as dynamic.
-    nul_surts: bool,
 }
 
 impl Wanted {
@@ -214,6 +245,7 @@ impl Wanted {
         dir: &Path,
         budget: usize,
         fail: &impl Fn(String) -> E,
+        refuse: &impl Fn(String) -> E,
     ) -> Result<Option<Self>, E> {
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
         let part = (budget / 8).max(1);
@@ -233,7 +265,7 @@ impl Wanted {
         let keys_name = keys_path.display().to_string();
         let file = File::create(&keys_path).map_err(|e| fail(format!("{keys_name}: {e}")))?;
         let mut scan_keys = RunWriter::new(file, &keys_name).map_err(|e| fail(run_err(e)))?;
-        let (mut count, mut id_requests, mut nul_surts) = (0u64, false, false);
+        let (mut count, mut id_requests) = (0u64, false);
         let mut last_key: Option<Vec<u8>> = None;
         for item in revisits {
             let (key, prepared) = item?;
@@ -264,32 +296,40 @@ impl Wanted {
                     .push(cat(&[digest.as_bytes(), &[0], &seq]), Vec::new())
                     .map_err(run)?;
             }
-            if let Some((surt, time)) = &reference.target {
-                if surt.as_bytes().contains(&keys::SURT_TERMINATOR) {
-                    nul_surts = true;
-                } else {
-                    let prefix = url_prefix(surt, *time);
-                    let into = if time.is_some() {
-                        &mut times
-                    } else {
-                        &mut surts
-                    };
-                    into.push(cat(&[&prefix, &seq]), Vec::new()).map_err(run)?;
+            let target = reference.target.as_ref();
+            for (what, surt) in [
+                ("its target SURT", target.map(|(surt, _)| surt.as_str())),
+                ("its SURT", Some(prepared.record.surt.as_str())),
+            ] {
+                if let Some(surt) = surt.filter(|surt| nul_surt(surt.as_bytes())) {
+                    return Err(refuse(format!(
+                        "revisit run: the record of capture {:032x} ({} at offset {}): \
+                         {what} {surt:?} holds a NUL byte, which no SURT key of this \
+                         build holds (a run it did not write?)",
+                        prepared.capture_id,
+                        prepared.record.location_uri,
+                        prepared.record.location_offset,
+                    )));
                 }
+            }
+            if let Some((surt, time)) = target {
+                let prefix = url_prefix(surt, *time);
+                let into = if time.is_some() {
+                    &mut times
+                } else {
+                    &mut surts
+                };
+                into.push(cat(&[&prefix, &seq]), Vec::new()).map_err(run)?;
             }
             let surt = &prepared.record.surt;
             if !surt.is_empty() {
-                if surt.as_bytes().contains(&keys::SURT_TERMINATOR) {
-                    nul_surts = true;
-                } else {
-                    let own = target_key(
-                        surt,
-                        prepared.record.capture_time,
-                        prepared.capture_id,
-                        &seq,
-                    );
-                    own_urls.push(own, Vec::new()).map_err(run)?;
-                }
+                let own = target_key(
+                    surt,
+                    prepared.record.capture_time,
+                    prepared.capture_id,
+                    &seq,
+                );
+                own_urls.push(own, Vec::new()).map_err(run)?;
             }
             let mut value = Vec::new();
             value.extend_from_slice(&(key.len() as u32).to_be_bytes());
@@ -315,7 +355,6 @@ impl Wanted {
             surts: done(surts)?,
             times: done(times)?,
             own_urls: done(own_urls)?,
-            nul_surts,
         }))
     }
 
@@ -326,24 +365,17 @@ impl Wanted {
         self,
         open: &OpenLookup<'_>,
         budget: usize,
-    ) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), String> {
+    ) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), Failure> {
         let mut answers = ExternalSorter::new(&self.dir, "answers", (budget / 2).max(1));
         join_ids(&self.ids, self.id_requests, open, &mut answers)?;
         join_digests(&self.digests, open, &mut answers)?;
         for (requests, timed) in [(&self.surts, false), (&self.times, true)] {
-            join_targets(
-                requests,
-                &self.own_urls,
-                timed,
-                self.nul_surts,
-                open,
-                &mut answers,
-            )?;
+            join_targets(requests, &self.own_urls, timed, open, &mut answers)?;
         }
         let answers = answers.finish().map_err(run_err)?;
         let pending = self.dir.join("pass-00001-00000.run");
         annotate(&self.base, &answers, &pending)?;
-        passes(&self.dir, pending, self.nul_surts, budget)
+        Ok(passes(&self.dir, pending, budget)?)
     }
 }
 
@@ -523,6 +555,45 @@ fn url_group(key: &[u8], timed: bool) -> Result<&[u8], String> {
         .ok_or_else(|| format!("targets run key of {} bytes", key.len()))
 }
 
+/// The bytes of a `targets` row after its SURT: the terminator, time (8),
+/// capture id (16), input ordinal (4) and record number (8).
+const TARGET_ROW_TAIL: usize = 1 + 8 + 16 + 4 + 8;
+
+/// A `targets` row's `urls` row key (SURT ‖ 0 ‖ time ‖ capture id). The
+/// SURT ends where the fixed tail begins, so one holding a NUL byte is
+/// seen, and refused ([`nul_surt`]), not read as a shorter SURT.
+fn target_url_key(row: &[u8]) -> Result<&[u8], Failure> {
+    let end = row
+        .len()
+        .checked_sub(TARGET_ROW_TAIL)
+        .filter(|end| row[*end] == keys::SURT_TERMINATOR)
+        .ok_or_else(|| {
+            format!(
+                "targets run key of {} bytes, not SURT ‖ 0 ‖ {} bytes",
+                row.len(),
+                TARGET_ROW_TAIL - 1
+            )
+        })?;
+    let (surt, tail) = (&row[..end], &row[end + 1..]);
+    if nul_surt(surt) {
+        let number = |at: std::ops::Range<usize>| {
+            tail[at]
+                .iter()
+                .fold(0u128, |n, b| (n << 8) | u128::from(*b))
+        };
+        return Err(Failure::Refused(format!(
+            "targets lookup run: the row of capture {:032x} (input {}, record {}): its SURT \
+             {:?} holds a NUL byte, which no SURT key of this build holds (a run it did not \
+             write?)",
+            number(8..24),
+            number(24..28),
+            number(28..36),
+            String::from_utf8_lossy(surt),
+        )));
+    }
+    Ok(&row[..end + 1 + 8 + 16])
+}
+
 /// Wanted target prefixes (SURT ‖ 0 [‖ time] ‖ seq) joined with the
 /// `targets` run and the revisits' own URLs: a request gets the first
 /// [`TARGET_CANDIDATES`] captures under its prefix — their first content
@@ -533,10 +604,9 @@ fn join_targets(
     wanted: &[(PathBuf, provindex_runs::RunInfo)],
     own_urls: &[(PathBuf, provindex_runs::RunInfo)],
     timed: bool,
-    nul_surts: bool,
     open: &OpenLookup<'_>,
     answers: &mut ExternalSorter,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     if wanted.is_empty() {
         return Ok(());
     }
@@ -549,7 +619,7 @@ fn join_targets(
         let seq = seq_of(&key)?;
         let prefix = &key[..key.len() - 8];
         if group.as_ref().map(|g| g.0.as_slice()) != Some(prefix) {
-            let mut dynamic = nul_surts;
+            let mut dynamic = false;
             while let Some((url, _)) = own.peek()? {
                 match url_group(url, timed)?.cmp(prefix) {
                     std::cmp::Ordering::Less => {}
@@ -567,15 +637,10 @@ fn join_targets(
             let mut candidates = Vec::new();
             let mut last_url_key: Option<Vec<u8>> = None;
             while let Some((row, value)) = rows.peek()? {
-                let row_group = url_group(row, timed)?;
-                match row_group.cmp(prefix) {
+                let url_key = target_url_key(row)?;
+                match url_group(url_key, timed)?.cmp(prefix) {
                     std::cmp::Ordering::Less => {}
                     std::cmp::Ordering::Equal => {
-                        // The urls row key: SURT ‖ 0 ‖ time (8) ‖ capture_id (16).
-                        let url_key_len = url_group(row, false)?.len() + 8 + 16;
-                        let url_key = row
-                            .get(..url_key_len)
-                            .ok_or_else(|| format!("targets run key of {} bytes", row.len()))?;
                         // A capture id seen twice has one urls row: the first.
                         if last_url_key.as_deref() != Some(url_key) {
                             last_url_key = Some(url_key.to_vec());
@@ -610,7 +675,7 @@ fn join_targets(
         }
     }
     while let Some((row, _)) = rows.peek()? {
-        url_group(row, false)?;
+        target_url_key(row)?;
         rows.advance();
     }
     Ok(())
@@ -994,31 +1059,6 @@ fn split_join_key(key: &[u8]) -> Result<(&[u8], &[u8], u8), String> {
     Ok((&key[..end], &key[end + 1..end + 9], key[end + 9]))
 }
 
-/// The request prefixes a URL key lies under: SURT ‖ 0, with and without
-/// its time. When some SURT holds a NUL byte, URLs match by bytes, so every
-/// prefix of the key that ends at a NUL byte (or eight bytes after one).
-fn url_groups(url_key: &[u8], nul_surts: bool) -> Result<Vec<&[u8]>, String> {
-    if !nul_surts {
-        let untimed = url_group(url_key, false)?;
-        let timed = url_group(url_key, true)?;
-        return Ok(vec![untimed, timed]);
-    }
-    let mut groups = Vec::new();
-    for (at, _) in url_key
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == keys::SURT_TERMINATOR)
-    {
-        groups.push(&url_key[..at + 1]);
-        if let Some(timed) = url_key.get(..at + 9) {
-            groups.push(timed);
-        }
-    }
-    groups.sort();
-    groups.dedup();
-    Ok(groups)
-}
-
 /// Pushes the join entries of a revisit later revisits may find.
 fn push_entries(
     join: &mut ExternalSorter,
@@ -1027,7 +1067,6 @@ fn push_entries(
     annotated: &Annotated,
     revisit: &PreparedCapture,
     entry: Entry,
-    nul_surts: bool,
 ) -> Result<(), String> {
     let value = encode_entry(entry);
     let id = revisit.capture_id.to_be_bytes();
@@ -1035,11 +1074,14 @@ fn push_entries(
         join.push(join_key(KIND_ID, &id, phase, seq, TAG_ENTRY), value.clone())
             .map_err(run_err)?;
     }
-    if !revisit.record.surt.is_empty() && (annotated.wanted_by_target || nul_surts) {
+    if !revisit.record.surt.is_empty() && annotated.wanted_by_target {
         let mut url_key = url_prefix(&revisit.record.surt, Some(revisit.record.capture_time));
         url_key.extend_from_slice(&id);
         let item = cat(&[&(url_key.len() as u32).to_be_bytes(), &url_key, &value]);
-        for group in url_groups(&url_key, nul_surts)? {
+        // The request prefixes the key lies under: SURT ‖ 0, with and
+        // without its time.
+        for timed in [false, true] {
+            let group = url_group(&url_key, timed)?;
             join.push(
                 join_key(KIND_URL, group, phase, seq, TAG_ENTRY),
                 item.clone(),
@@ -1052,17 +1094,9 @@ fn push_entries(
 
 /// Whether an undecided revisit's URL lookup goes through the join: its
 /// prefix, when the lookup can matter and may see resolved revisits.
-fn url_request(
-    annotated: &Annotated,
-    revisit: &PreparedCapture,
-    nul_surts: bool,
-) -> Option<Vec<u8>> {
+fn url_request(annotated: &Annotated, revisit: &PreparedCapture) -> Option<Vec<u8>> {
     let (surt, time) = revisit.revisit.as_ref()?.target.as_ref()?;
-    let dynamic = match annotated.target {
-        TargetAnswer::Dynamic(_) => true,
-        TargetAnswer::None => nul_surts,
-        TargetAnswer::Static(_) => false,
-    };
+    let dynamic = matches!(annotated.target, TargetAnswer::Dynamic(_));
     (dynamic && annotated.digest.is_none() && annotated.id.is_none())
         .then(|| url_prefix(surt, *time))
 }
@@ -1078,7 +1112,6 @@ fn url_request(
 fn passes(
     dir: &Path,
     mut pending: PathBuf,
-    nul_surts: bool,
     budget: usize,
 ) -> Result<(RevisitCounts, Vec<(PathBuf, provindex_runs::RunInfo)>), String> {
     let mut counts = RevisitCounts::default();
@@ -1091,15 +1124,7 @@ fn passes(
         loop {
             round += 1;
             let next = dir.join(format!("pass-{pass:05}-{round:05}.run"));
-            let undecided = run_round(
-                dir,
-                &pending,
-                &next,
-                &earlier,
-                (pass, round),
-                nul_surts,
-                budget,
-            )?;
+            let undecided = run_round(dir, &pending, &next, &earlier, (pass, round), budget)?;
             let _ = std::fs::remove_file(&pending);
             pending = next;
             if undecided == 0 {
@@ -1131,15 +1156,7 @@ fn passes(
                     dups.push(&id, &[]).map_err(run_err)?;
                     last_dup = Some(id);
                 }
-                push_entries(
-                    &mut added,
-                    PHASE_EARLIER,
-                    &seq,
-                    &annotated,
-                    &revisit,
-                    entry,
-                    nul_surts,
-                )?;
+                push_entries(&mut added, PHASE_EARLIER, &seq, &annotated, &revisit, entry)?;
             }
             match status {
                 Status::Resolved(original) => {
@@ -1243,7 +1260,6 @@ fn run_round(
     next: &Path,
     earlier: &[(PathBuf, provindex_runs::RunInfo)],
     (pass, round): (u32, u32),
-    nul_surts: bool,
     budget: usize,
 ) -> Result<u64, String> {
     let tag = format!("{pass:05}-{round:05}");
@@ -1255,9 +1271,7 @@ fn run_round(
         let (status, annotated) = decode_state(&value)?;
         let (_, revisit) = annotated.capture()?;
         if let Some(entry) = reps.entry(revisit.capture_id, &annotated, status) {
-            push_entries(
-                &mut join, PHASE_THIS, &seq, &annotated, &revisit, entry, nul_surts,
-            )?;
+            push_entries(&mut join, PHASE_THIS, &seq, &annotated, &revisit, entry)?;
         }
         if status != Status::Undecided {
             continue;
@@ -1278,7 +1292,7 @@ fn run_round(
             )
             .map_err(run_err)?;
         }
-        if let Some(prefix) = url_request(&annotated, &revisit, nul_surts) {
+        if let Some(prefix) = url_request(&annotated, &revisit) {
             requests += 1;
             join.push(
                 join_key(KIND_URL, &prefix, PHASE_THIS, &seq, TAG_REQUEST),
@@ -1328,7 +1342,7 @@ fn run_round(
             continue;
         }
         let (_, revisit) = annotated.capture()?;
-        let decided = decide(&annotated, &revisit, id_answer, &url_answer, nul_surts);
+        let decided = decide(&annotated, &revisit, id_answer, &url_answer);
         let status = match decided {
             None => {
                 undecided += 1;
@@ -1422,7 +1436,6 @@ fn decide(
     revisit: &PreparedCapture,
     id_answer: Option<Entry>,
     url_answer: &[(Vec<u8>, Entry)],
-    nul_surts: bool,
 ) -> Option<Option<Option<u128>>> {
     let Some(reference) = revisit.revisit.as_ref() else {
         return Some(None);
@@ -1443,7 +1456,6 @@ fn decide(
         content = match &annotated.target {
             TargetAnswer::Static(content) => Some(*content),
             TargetAnswer::Dynamic(candidates) => url_content(candidates, url_answer)?,
-            TargetAnswer::None if nul_surts => url_content(&[], url_answer)?,
             TargetAnswer::None => None,
         };
     }
@@ -1811,7 +1823,8 @@ mod tests {
     type Row = (Vec<u8>, Vec<u8>);
 
     /// [`resolve_sorted`] over in-memory lookup rows, spilling under a
-    /// fresh scratch directory with `budget` bytes for its sorters.
+    /// fresh scratch directory with `budget` bytes for its sorters. A
+    /// refusal's error starts with "refused: ".
     fn bounded(
         revisits: &[(Vec<u8>, PreparedCapture)],
         ids: &[Row],
@@ -1837,6 +1850,7 @@ mod tests {
             scratch.path(),
             budget,
             |e| e,
+            |e| format!("refused: {e}"),
             |key, revisit| {
                 out.push((key, revisit));
                 Ok(())
@@ -2028,6 +2042,71 @@ mod tests {
         assert!(err.contains("3 bytes"), "{err}");
         let err = reference::resolve(vec![one], rows(ids), rows(vec![]), rows(vec![])).unwrap_err();
         assert!(err.contains("3 bytes"), "{err}");
+    }
+
+    /// A SURT with a NUL byte, which `provindex_signals::surt` never makes,
+    /// in a revisit record (its own or its target) or in a targets row is
+    /// refused, naming the record or row: not matched by bytes, nor read
+    /// as the shorter SURT before the NUL.
+    #[test]
+    fn a_surt_with_a_nul_byte_is_refused_naming_its_record() {
+        let by_target = |surt: &str| {
+            revisit(
+                1,
+                RevisitRef {
+                    refers_to_capture: None,
+                    payload_digest: None,
+                    target: Some((surt.into(), None)),
+                },
+            )
+        };
+        let row = |surt: &str, content: u128| {
+            let key = scan_key(7, 2, 9);
+            (
+                target_key(surt, 100, 7, &key[16..]),
+                encode_content(Some(content)),
+            )
+        };
+        let targets = vec![row("org,example)/a", 0xc1)];
+        let fine = by_target("org,example)/a");
+        let (out, _) = bounded(&[(key(1), fine.clone())], &[], &[], &targets, 1 << 20).unwrap();
+        assert_eq!(content_of(&out[0].1), Some(0xc1), "resolved without NULs");
+
+        let mut bad_target = by_target("org,example)/a\0b");
+        bad_target.record.location_uri = "in.warc".into();
+        bad_target.record.location_offset = 1234;
+        let mut bad_own = fine.clone();
+        bad_own.record.surt = "org,example)/r\01".into();
+        bad_own.record.location_uri = "in.warc".into();
+        bad_own.record.location_offset = 1234;
+        let record = "refused: revisit run: the record of capture \
+                      00000000000000000000000000000001 (in.warc at offset 1234): ";
+        for (bad, what) in [
+            (bad_target, r#"its target SURT "org,example)/a\0b""#),
+            (bad_own, r#"its SURT "org,example)/r\01""#),
+        ] {
+            let err = bounded(&[(key(1), bad)], &[], &[], &targets, 1 << 20).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{record}{what} holds a NUL byte")),
+                "{err}"
+            );
+        }
+
+        // The row of "org,example)/a\0b" was read as one of "org,example)/a".
+        let nul_row = vec![row("org,example)/a\0b", 0xc2)];
+        let err = bounded(&[(key(1), fine.clone())], &[], &[], &nul_row, 1 << 20).unwrap_err();
+        assert!(
+            err.starts_with(
+                "refused: targets lookup run: the row of capture \
+                 00000000000000000000000000000007 (input 2, record 9): \
+                 its SURT \"org,example)/a\\0b\" holds a NUL byte"
+            ),
+            "{err}"
+        );
+        // A row cut short is malformed, not refused.
+        let short = vec![(targets[0].0[..30].to_vec(), targets[0].1.clone())];
+        let err = bounded(&[(key(1), fine)], &[], &[], &short, 1 << 20).unwrap_err();
+        assert!(err.starts_with("targets run key of 30 bytes"), "{err}");
     }
 
     /// A deterministic generator (xorshift64*), so a failure reproduces.

@@ -1067,6 +1067,7 @@ fn revisits(
         scratch,
         ctx.sort_budget,
         |e| TaskError::Retry(format!("revisit lookup runs: {e}")),
+        TaskError::Permanent,
         |key, revisit| {
             let encoded = crate::scan_record::encode(&revisit);
             let owner = partitioning.of_capture(revisit.capture_id, &revisit.record.surt);
