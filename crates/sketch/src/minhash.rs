@@ -416,9 +416,7 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out
     let base = out.len();
     out.resize(base + windows, 0);
     acc.clear();
-    if n != 5 {
-        acc.resize(windows, 0);
-    }
+    acc.resize(if n == 5 { tokens.len() } else { windows }, 0);
     if let Some(dst) = out.get_mut(base..) {
         combine_windows(tokens, powers.get(..n).unwrap_or(&[]), acc, dst);
     }
@@ -430,27 +428,30 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out
     "x86_64+sse4.1"
 ))]
 fn combine_windows(tokens: &[u64], powers: &[u64], acc: &mut [u64], dst: &mut [u32]) {
-    // The default shingle size in one pass, without the accumulator array.
-    if let (&[p0, p1, p2, p3, p4], Some(t0), Some(t1), Some(t2), Some(t3), Some(t4)) = (
+    // The default shingle size with three multiplications per window instead
+    // of five (64-bit multiplies are emulated below AVX-512): with
+    // `u_k = t_k·P + t_{k+1}` (in `acc`), `H_k = (u_k·P² + u_{k+2})·P + t_{k+4}`
+    // — the same polynomial, expanded, mod 2^64.
+    if let (&[_, _, p2, p1, 1], Some(u), Some(t1), Some(t4)) = (
         powers,
-        tokens.get(..dst.len()),
-        tokens.get(1..=dst.len()),
-        tokens.get(2..dst.len() + 2),
-        tokens.get(3..dst.len() + 3),
+        acc.get_mut(..dst.len() + 3),
+        tokens.get(1..dst.len() + 4),
         tokens.get(4..dst.len() + 4),
     ) {
-        for (((((d, &a), &b), &c), &e), &f) in
-            dst.iter_mut().zip(t0).zip(t1).zip(t2).zip(t3).zip(t4)
-        {
-            let h = a
-                .wrapping_mul(p0)
-                .wrapping_add(b.wrapping_mul(p1))
-                .wrapping_add(c.wrapping_mul(p2))
-                .wrapping_add(e.wrapping_mul(p3))
-                .wrapping_add(f.wrapping_mul(p4));
-            *d = finish_shingle(h);
+        for ((u, &a), &b) in u.iter_mut().zip(tokens).zip(t1) {
+            *u = a.wrapping_mul(p1).wrapping_add(b);
         }
-        return;
+        if let (Some(u0), Some(u2)) = (u.get(..dst.len()), u.get(2..dst.len() + 2)) {
+            for (((d, &a), &c), &e) in dst.iter_mut().zip(u0).zip(u2).zip(t4) {
+                let h = a
+                    .wrapping_mul(p2)
+                    .wrapping_add(c)
+                    .wrapping_mul(p1)
+                    .wrapping_add(e);
+                *d = finish_shingle(h);
+            }
+            return;
+        }
     }
     for (j, &pw) in powers.iter().enumerate() {
         if let Some(src) = tokens.get(j..j + acc.len()) {
@@ -622,6 +623,29 @@ fn min_block(a: &[u32; LANES], b: &[u32; LANES], hashes: &[u32]) -> [u32; LANES]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts of 0–299 words (1–20 bytes, some repeated) for every shingle
+    /// size 1–8: the batched hashes (for size 5 the three-multiplication
+    /// form of `combine_windows`) equal the per-shingle definition.
+    #[test]
+    fn batched_hashes_equal_per_shingle_hashes_on_long_texts() {
+        let mut state = 7u64;
+        for words in 0..300 {
+            let text: Vec<String> = (0..words)
+                .map(|_| {
+                    let r = splitmix64(&mut state);
+                    let len = 1 + (r % 20) as usize;
+                    let letter = char::from(b'a' + (r >> 8) as u8 % 4);
+                    letter.to_string().repeat(len)
+                })
+                .collect();
+            let text = text.join(" ");
+            for n in 1..=8 {
+                let want: Vec<u32> = shingles(&text, n).map(shingle_hash).collect();
+                assert_eq!(shingle_hashes(&text, n), want, "{words} words, n={n}");
+            }
+        }
+    }
 
     #[test]
     fn rolling_hashes_equal_per_shingle_hashes() {
