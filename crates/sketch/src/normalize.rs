@@ -403,7 +403,7 @@ fn swar_map(x: u64) -> (u64, u64) {
     // 0xFF in each word byte.
     let word_bytes = (word >> 7) * 0xFF;
     let lower = x | (letter >> 2);
-    let mapped = (lower & word_bytes) | (0x20 * ONES & !word_bytes);
+    let mapped = (lower & word_bytes) | ((0x20 * ONES) & !word_bytes);
     (word, mapped)
 }
 
@@ -853,8 +853,30 @@ pub fn token_count(normalized: &str) -> u32 {
     if normalized.is_empty() {
         return 0;
     }
-    let spaces = normalized.bytes().filter(|&b| b == b' ').count();
-    u32::try_from(spaces + 1).unwrap_or(u32::MAX)
+    u32::try_from(count_spaces(normalized.as_bytes()) + 1).unwrap_or(u32::MAX)
+}
+
+/// Number of `b' '` bytes: 32 per step into byte counters (a vector compare
+/// and subtract), summed every 255 steps before they could overflow; a
+/// `filter().count()` widens every byte to a 64-bit counter instead.
+fn count_spaces(bytes: &[u8]) -> usize {
+    let mut total = 0usize;
+    let mut blocks = bytes.chunks_exact(32);
+    loop {
+        let mut acc = [0u8; 32];
+        let mut steps = 0;
+        for block in blocks.by_ref().take(255) {
+            for (a, &b) in acc.iter_mut().zip(block) {
+                *a += u8::from(b == b' ');
+            }
+            steps += 1;
+        }
+        total += acc.iter().map(|&a| usize::from(a)).sum::<usize>();
+        if steps < 255 {
+            break;
+        }
+    }
+    total + blocks.remainder().iter().filter(|&&b| b == b' ').count()
 }
 
 #[cfg(test)]
@@ -1029,6 +1051,30 @@ mod tests {
         }
         for c in (0x800..0x1_0000_u32).filter_map(char::from_u32) {
             check(&format!("{c}a{c}b\u{3099}\u{11A8}{c}{c}가\u{11A8} {c}"));
+        }
+    }
+
+    /// `count_spaces` across its 32-byte blocks and 255-block flushes.
+    #[test]
+    fn count_spaces_counts_every_space() {
+        for len in [
+            0,
+            1,
+            31,
+            32,
+            33,
+            255 * 32 - 1,
+            255 * 32,
+            255 * 32 + 1,
+            3 * 255 * 32 + 17,
+        ] {
+            for every in [1, 2, 7] {
+                let text: Vec<u8> = (0..len)
+                    .map(|i| if i % every == 0 { b' ' } else { b'a' })
+                    .collect();
+                let want = text.iter().filter(|&&b| b == b' ').count();
+                assert_eq!(count_spaces(&text), want, "len {len}, every {every}");
+            }
         }
     }
 
