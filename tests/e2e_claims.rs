@@ -319,7 +319,7 @@ async fn claims_pay_their_claimants_in_minor_units_summing_to_the_pool() {
             "{name}"
         );
     }
-    let unclaimed = before.unclaimed.clone().expect("unclaimed");
+    let unclaimed = before.unclaimed.expect("unclaimed");
     assert_eq!(
         Some(unclaimed.amount_minor_units),
         statement["unclaimed"]["amount_minor_units"].as_u64()
@@ -377,7 +377,7 @@ async fn claims_pay_their_claimants_in_minor_units_summing_to_the_pool() {
         "{after:?}"
     );
     assert_eq!(after.rightholder_shares.len(), 2);
-    let unclaimed_after = after.unclaimed.clone().expect("unclaimed");
+    let unclaimed_after = after.unclaimed.expect("unclaimed");
     assert_eq!(
         unclaimed_after.tokens,
         total - sum(&news) - tokens_of[&order]

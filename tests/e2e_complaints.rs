@@ -171,7 +171,7 @@ async fn an_upheld_complaint_flips_check_opt_out_and_every_step_is_audited() {
         .await
         .expect("file");
     assert_eq!(filed.state, "received");
-    assert_eq!(filed.content_ids, [contact.clone()]);
+    assert_eq!(filed.content_ids, std::slice::from_ref(&contact));
     assert_eq!(filed.complainant, "ann");
     assert_eq!(filed.due_at, filed.filed_at + 15 * 86_400);
     assert!(!filed.overdue);
@@ -273,7 +273,7 @@ async fn an_upheld_complaint_flips_check_opt_out_and_every_step_is_audited() {
     assert!(!entry.is_empty());
     let (after, entries) = verdict(&channel, &contact).await;
     assert_eq!(after, "reserved");
-    assert_eq!(entries, [entry.clone()]);
+    assert_eq!(entries, std::slice::from_ref(&entry));
     let status = review(
         &channel,
         &id,

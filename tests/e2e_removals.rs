@@ -316,7 +316,6 @@ async fn blocked_sources_and_erased_personal_data_leave_the_export() {
     let check = ProvenanceServiceClient::new(channel.clone())
         .check_opt_out(CheckOptOutRequest {
             target: Some(Target::ContentId(thread.clone())),
-            ..Default::default()
         })
         .await
         .expect("check")

@@ -182,7 +182,10 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     // The cache holds that partition alone, marked verified, every file of
     // the listed size.
     let digest_dir = cache.join(&publication.index.digest);
-    assert_eq!(entries(&cache), [publication.index.digest.clone()]);
+    assert_eq!(
+        entries(&cache),
+        std::slice::from_ref(&publication.index.digest)
+    );
     assert_eq!(entries(&digest_dir), ["partitions", "publication.json"]);
     assert_eq!(
         entries(&digest_dir.join("partitions")),

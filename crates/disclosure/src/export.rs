@@ -292,7 +292,7 @@ pub fn build_export_observed(
     // Every content walked is kept or excluded (an error ends the walk).
     let mut walked = 0u64;
     let mut tick = |walked: u64, kept: u64| {
-        if walked % PROGRESS_EVERY == 0 {
+        if walked.is_multiple_of(PROGRESS_EVERY) {
             observe(&WalkProgress {
                 step: "contents",
                 done: walked,

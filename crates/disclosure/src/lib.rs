@@ -532,7 +532,7 @@ pub fn build_report_observed<'a>(
     // Aggregates only: the walk's order across partitions does not matter.
     reader.for_each_owned_capture(|_, capture| -> Result<()> {
         captures += 1;
-        if captures % PROGRESS_EVERY == 0 {
+        if captures.is_multiple_of(PROGRESS_EVERY) {
             observe(&WalkProgress {
                 step: "captures",
                 done: captures,
@@ -608,7 +608,7 @@ pub fn build_report_observed<'a>(
             slot.0 += view.record.token_count;
             slot.1 += 1;
         }
-        if contents % PROGRESS_EVERY == 0 {
+        if contents.is_multiple_of(PROGRESS_EVERY) {
             observe(&WalkProgress {
                 step: "contents",
                 done: contents,

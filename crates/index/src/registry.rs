@@ -813,6 +813,10 @@ impl State {
     }
 }
 
+/// An active erasure by personal identifier and its keyed hash (HMAC of the
+/// identifier), as [`Registry::pii_erasures`] lists them.
+pub type PiiErasure = (Arc<OptOutEntry>, [u8; 32]);
+
 /// The opt-out registry database. Open it once per process; it is `Sync` and
 /// serializes writes internally.
 pub struct Registry {
@@ -1680,9 +1684,9 @@ impl Registry {
 
     /// Every active erasure by personal identifier, with its keyed hash, in
     /// id order: the caller asks the index which contents hold each.
-    pub fn pii_erasures(&self) -> Result<Vec<(Arc<OptOutEntry>, [u8; 32])>, IndexError> {
+    pub fn pii_erasures(&self) -> Result<Vec<PiiErasure>, IndexError> {
         let state = self.state.read().map_err(lock_poisoned)?;
-        let mut out: Vec<(Arc<OptOutEntry>, [u8; 32])> = Vec::new();
+        let mut out: Vec<PiiErasure> = Vec::new();
         for (scope, ids) in &state.removals {
             if let Scope::ErasedPii(hmac) = scope {
                 for id in ids {

@@ -120,13 +120,13 @@ impl ClusterLookup {
                 )));
             }
             last = Some(content);
-            if records % stride == 0 {
+            if records.is_multiple_of(stride) {
                 if index.len() == max_index {
                     // Twice the stride: keep every other block start.
                     stride *= 2;
                     index = index.into_iter().step_by(2).collect();
                 }
-                if records % stride == 0 {
+                if records.is_multiple_of(stride) {
                     index.push(content);
                 }
             }
@@ -205,14 +205,17 @@ fn read_id(bytes: &[u8]) -> u128 {
 mod tests {
     use super::*;
 
-    fn row(content: u128, cluster: u128, keeper: u128, size: u64) -> (Vec<u8>, Vec<u8>) {
+    /// A `clusters.run` row: key, value.
+    type Row = (Vec<u8>, Vec<u8>);
+
+    fn row(content: u128, cluster: u128, keeper: u128, size: u64) -> Row {
         let mut value = cluster.to_be_bytes().to_vec();
         value.extend_from_slice(&keeper.to_be_bytes());
         value.extend_from_slice(&size.to_be_bytes());
         (content.to_be_bytes().to_vec(), value)
     }
 
-    fn rows(ids: &[u128]) -> Vec<Result<(Vec<u8>, Vec<u8>), String>> {
+    fn rows(ids: &[u128]) -> Vec<Result<Row, String>> {
         ids.iter()
             .map(|id| Ok(row(*id, id / 7, id / 3, (*id as u64) % 5 + 2)))
             .collect()

@@ -1146,14 +1146,14 @@ mod tests {
     }
 
     fn scan_result() -> TaskResult {
-        TaskResult::Scan(ScanResult {
+        TaskResult::Scan(Box::new(ScanResult {
             attempt: "a".into(),
             capture_runs: vec![vec!["c".into()]],
             band_runs: vec![vec!["b0".into()], vec![]],
             records: 3,
             contents: 2,
             ..ScanResult::default()
-        })
+        }))
     }
 
     fn cluster_result() -> TaskResult {

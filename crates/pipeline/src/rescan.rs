@@ -126,7 +126,7 @@ pub(crate) fn rescan(
     };
     let mut number = 0u64;
     let mut emit = |outputs: &mut ScanOutputs, prepared: PreparedCapture| {
-        if number % 1024 == 0 && cancel.load(Ordering::Relaxed) {
+        if number.is_multiple_of(1024) && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
         let key = scan_key(prepared.capture_id, BASE_ORDINAL, number);

@@ -97,8 +97,14 @@ fn url_prefix(surt: &str, time: Option<i64>) -> Vec<u8> {
     prefix
 }
 
+/// A run's row: key, value.
+pub type Row = (Vec<u8>, Vec<u8>);
+
 /// A sorted lookup run's rows (merged over every scan task).
-pub type Rows<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), String>> + 'a>;
+pub type Rows<'a> = Box<dyn Iterator<Item = Result<Row, String>> + 'a>;
+
+/// A capture under a target prefix: its `urls` row key and its content.
+type Candidate = (Vec<u8>, Option<u128>);
 
 /// What the stage found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -382,7 +388,7 @@ impl Wanted {
 /// A lookup run's rows with one row of look-ahead.
 struct Cursor<'a> {
     rows: Rows<'a>,
-    head: Option<(Vec<u8>, Vec<u8>)>,
+    head: Option<Row>,
 }
 
 impl<'a> Cursor<'a> {
@@ -390,7 +396,7 @@ impl<'a> Cursor<'a> {
         Cursor { rows, head: None }
     }
 
-    fn peek(&mut self) -> Result<Option<&(Vec<u8>, Vec<u8>)>, String> {
+    fn peek(&mut self) -> Result<Option<&Row>, String> {
         if self.head.is_none() {
             self.head = self.rows.next().transpose()?;
         }
@@ -613,7 +619,7 @@ fn join_targets(
     let mut rows = Cursor::new(open(Lookup::Targets)?);
     let own: Rows<'_> = Box::new(open_runs(own_urls)?.map(|r| r.map_err(run_err)));
     let mut own = Cursor::new(own);
-    let mut group: Option<(Vec<u8>, Vec<(Vec<u8>, Option<u128>)>, bool)> = None;
+    let mut group: Option<(Vec<u8>, Vec<Candidate>, bool)> = None;
     for entry in open_runs(wanted)? {
         let (key, _) = entry.map_err(run_err)?;
         let seq = seq_of(&key)?;
@@ -681,7 +687,7 @@ fn join_targets(
     Ok(())
 }
 
-fn encode_candidates(candidates: &[(Vec<u8>, Option<u128>)]) -> Vec<u8> {
+fn encode_candidates(candidates: &[Candidate]) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, content) in candidates {
         let content = encode_content(*content);
@@ -723,7 +729,7 @@ impl<'b> Fields<'b> {
     }
 }
 
-fn decode_candidates(mut bytes: &[u8]) -> Result<Vec<(Vec<u8>, Option<u128>)>, String> {
+fn decode_candidates(mut bytes: &[u8]) -> Result<Vec<Candidate>, String> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let mut fields = Fields { bytes };
@@ -743,7 +749,7 @@ enum TargetAnswer {
     /// No revisit under the prefix: the lookup's result.
     Static(Option<u128>),
     /// The first originals under the prefix, to merge with resolved revisits.
-    Dynamic(Vec<(Vec<u8>, Option<u128>)>),
+    Dynamic(Vec<Candidate>),
 }
 
 /// A revisit with what the joins found for it.
@@ -1468,7 +1474,7 @@ fn decide(
 /// when there is any, else `None` — and `None` outside while an undecided
 /// revisit comes first (it may or may not count).
 fn url_content(
-    originals: &[(Vec<u8>, Option<u128>)],
+    originals: &[Candidate],
     resolved: &[(Vec<u8>, Entry)],
 ) -> Option<Option<Option<u128>>> {
     let mut candidates: Vec<(&[u8], Entry)> = originals
@@ -1639,7 +1645,7 @@ mod reference {
         digests: HashMap<String, Option<u128>>,
         /// Target prefix (SURT, and time when known) → the first candidates in
         /// `urls` key order: (url key, content).
-        targets: HashMap<Vec<u8>, Vec<(Vec<u8>, Option<u128>)>>,
+        targets: HashMap<Vec<u8>, Vec<Candidate>>,
     }
 
     impl Originals {
@@ -1802,7 +1808,13 @@ mod tests {
         }
     }
 
-    fn rows(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Rows<'static> {
+    /// A revisit with its scan key.
+    type Keyed = (Vec<u8>, PreparedCapture);
+
+    /// Revisits, and the ids, digests and targets lookup rows.
+    type Corpus = (Vec<Keyed>, Vec<Row>, Vec<Row>, Vec<Row>);
+
+    fn rows(rows: Vec<Row>) -> Rows<'static> {
         Box::new(rows.into_iter().map(Ok))
     }
 
@@ -1820,21 +1832,19 @@ mod tests {
         p.record.content_id()
     }
 
-    type Row = (Vec<u8>, Vec<u8>);
-
     /// [`resolve_sorted`] over in-memory lookup rows, spilling under a
     /// fresh scratch directory with `budget` bytes for its sorters. A
     /// refusal's error starts with "refused: ".
     fn bounded(
-        revisits: &[(Vec<u8>, PreparedCapture)],
+        revisits: &[Keyed],
         ids: &[Row],
         digests: &[Row],
         targets: &[Row],
         budget: usize,
-    ) -> Result<(Vec<(Vec<u8>, PreparedCapture)>, RevisitCounts), String> {
+    ) -> Result<(Vec<Keyed>, RevisitCounts), String> {
         let scratch = tempfile::tempdir().unwrap();
-        fn owned<'r>(rows: &[Row]) -> Rows<'r> {
-            Box::new(rows.to_vec().into_iter().map(Ok))
+        fn owned<'r>(rows: &'r [Row]) -> Rows<'r> {
+            Box::new(rows.iter().cloned().map(Ok))
         }
         let open = |lookup: Lookup| {
             Ok(owned(match lookup {
@@ -1865,11 +1875,11 @@ mod tests {
     /// the stage did before (the n-th revisit of a capture id in one-pass
     /// order gets the n-th of its keys), sorted by key.
     fn in_memory(
-        revisits: &[(Vec<u8>, PreparedCapture)],
+        revisits: &[Keyed],
         ids: &[Row],
         digests: &[Row],
         targets: &[Row],
-    ) -> (Vec<(Vec<u8>, Vec<u8>)>, RevisitCounts) {
+    ) -> (Vec<Row>, RevisitCounts) {
         let mut keys: HashMap<u128, Vec<Vec<u8>>> = HashMap::new();
         for (key, p) in revisits {
             keys.entry(p.capture_id).or_default().push(key.clone());
@@ -1882,7 +1892,7 @@ mod tests {
         )
         .unwrap();
         let mut used: HashMap<u128, usize> = HashMap::new();
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = done
+        let mut out: Vec<Row> = done
             .iter()
             .map(|p| {
                 let n = used.entry(p.capture_id).or_default();
@@ -1975,7 +1985,7 @@ mod tests {
                 encode_content(Some(0xc5)),
             ),
         ]);
-        let revisits: Vec<(Vec<u8>, PreparedCapture)> = {
+        let revisits: Vec<Keyed> = {
             let mut all = vec![lost, by_target, by_digest, late, chained, by_id];
             all.sort_by_key(|p| p.capture_id);
             all.into_iter().map(|p| (key(p.capture_id), p)).collect()
@@ -2076,14 +2086,14 @@ mod tests {
         bad_target.record.location_uri = "in.warc".into();
         bad_target.record.location_offset = 1234;
         let mut bad_own = fine.clone();
-        bad_own.record.surt = "org,example)/r\01".into();
+        bad_own.record.surt = "org,example)/r\0b".into();
         bad_own.record.location_uri = "in.warc".into();
         bad_own.record.location_offset = 1234;
         let record = "refused: revisit run: the record of capture \
                       00000000000000000000000000000001 (in.warc at offset 1234): ";
         for (bad, what) in [
             (bad_target, r#"its target SURT "org,example)/a\0b""#),
-            (bad_own, r#"its SURT "org,example)/r\01""#),
+            (bad_own, r#"its SURT "org,example)/r\0b""#),
         ] {
             let err = bounded(&[(key(1), bad)], &[], &[], &targets, 1 << 20).unwrap_err();
             assert!(
@@ -2137,14 +2147,7 @@ mod tests {
     /// chains (revisits of revisits, in either capture-id order),
     /// duplicated record ids, digests and URLs with several candidate
     /// originals, and originals in other inputs (ordinals) all occur.
-    fn corpus(
-        seed: u64,
-    ) -> (
-        Vec<(Vec<u8>, PreparedCapture)>,
-        Vec<Row>,
-        Vec<Row>,
-        Vec<Row>,
-    ) {
+    fn corpus(seed: u64) -> Corpus {
         let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         const DIGESTS: &[&str] = &["sha1:A", "sha1:B", "sha1:C", "sha1:D"];
         const SURTS: &[&str] = &["org,ex)/a", "org,ex)/b", "org,ex)/a/b", "org,ey)/"];
@@ -2239,7 +2242,7 @@ mod tests {
             let budget = if seed % 2 == 0 { 512 } else { 64 << 20 };
             let (out, counts) = bounded(&revisits, &ids, &digests, &targets, budget)
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-            let out: Vec<(Vec<u8>, Vec<u8>)> = out
+            let out: Vec<Row> = out
                 .iter()
                 .map(|(key, p)| (key.clone(), crate::scan_record::encode(p)))
                 .collect();
@@ -2252,7 +2255,7 @@ mod tests {
                 .iter()
                 .filter_map(|(_, p)| p.revisit.as_ref()?.refers_to_capture)
                 .filter(|o| {
-                    revisit_ids.contains(o) && !original_ids.contains(&o.to_be_bytes().to_vec())
+                    revisit_ids.contains(o) && !original_ids.contains(o.to_be_bytes().as_slice())
                 })
                 .count();
             duplicated += revisits.len() - revisit_ids.len();

@@ -253,7 +253,9 @@ impl TaskPayload {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "stage", content = "result", rename_all = "snake_case")]
 pub enum TaskResult {
-    Scan(ScanResult),
+    // Boxed: a scan result (run lists per partition, counts) is several
+    // times the size of the other stages' results.
+    Scan(Box<ScanResult>),
     Cluster(ClusterResult),
     Components(ComponentsResult),
     Revisits(RevisitsResult),
@@ -492,7 +494,8 @@ fn run_stage(
     }
     match &lease.payload {
         TaskPayload::Scan(payload) => {
-            Ok(TaskResult::Scan(scan(ctx, lease, payload, &attempt, scratch, cancel)?).to_json())
+            let result = scan(ctx, lease, payload, &attempt, scratch, cancel)?;
+            Ok(TaskResult::Scan(Box::new(result)).to_json())
         }
         TaskPayload::Cluster(payload) => {
             Ok(TaskResult::Cluster(cluster(ctx, payload, &attempt, scratch, cancel)?).to_json())

@@ -153,7 +153,7 @@ impl IndexWriter {
     /// Completes a capture; only owned captures count in the site-signal
     /// statistics (a copy is completed the same way in its owner).
     fn complete(&mut self, prepared: &mut PreparedCapture, owned: bool) -> Result<(), IndexError> {
-        let before = self.site_files.stats.clone();
+        let before = self.site_files.stats;
         complete(&mut self.site_files, &mut self.clusters, prepared)?;
         if !owned {
             self.site_files.stats = before;

@@ -124,7 +124,7 @@ fn every_test_crawl_added_to_a_partitioned_base_equals_the_build_from_scratch() 
         .collect();
     files.sort();
     assert!(files.len() >= 10, "{files:?}");
-    let (base_files, new_files): (Vec<(usize, String)>, Vec<(usize, String)>) = files
+    let (base_files, new_files): (Vec<_>, Vec<_>) = files
         .iter()
         .cloned()
         .enumerate()

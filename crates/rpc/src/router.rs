@@ -406,7 +406,7 @@ impl Router {
             self.first_found(call).await?
         };
         match answer {
-            Answer::Capture(answer) => Ok(answer),
+            Answer::Capture(answer) => Ok(*answer),
             _ => Err(mismatched()),
         }
     }
@@ -590,7 +590,7 @@ impl ProvenanceService for RouterApi {
                 .on_partition(p, Call::Capture(request.into_inner()))
                 .await?
             {
-                Answer::Capture(a) => Ok(a),
+                Answer::Capture(a) => Ok(*a),
                 _ => Err(mismatched()),
             },
             None => self.router.capture(request.into_inner()).await,
@@ -665,13 +665,13 @@ mod tests {
         async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
             assert!(matches!(call, Call::Capture(_)));
             match self.answers.get(&partition) {
-                Some(Ok(url)) => Ok(Answer::Capture(GetCaptureResponse {
+                Some(Ok(url)) => Ok(Answer::Capture(Box::new(GetCaptureResponse {
                     capture: Some(Capture {
                         url: url.clone(),
                         ..Default::default()
                     }),
                     record: Vec::new(),
-                })),
+                }))),
                 Some(Err(code)) => Err(Status::new(*code, format!("{} says {code:?}", self.name))),
                 None => Err(Status::failed_precondition("not held")),
             }

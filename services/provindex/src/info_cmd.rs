@@ -137,16 +137,8 @@ fn key_range_text(range: &KeyRange) -> String {
 
 fn print_partitions(partitions: &[(&Partition, &Manifest)]) {
     println!(
-        "{:<9} {:<22} {:>8} {:>10} {:>10} {:>10} {:>14} {:>6}  {}",
-        "partition",
-        "key range",
-        "chunks",
-        "captures",
-        "contents",
-        "urls",
-        "bytes",
-        "files",
-        "digest"
+        "{:<9} {:<22} {:>8} {:>10} {:>10} {:>10} {:>14} {:>6}  digest",
+        "partition", "key range", "chunks", "captures", "contents", "urls", "bytes", "files",
     );
     for (partition, m) in partitions {
         let chunks = partition

@@ -48,7 +48,9 @@ pub enum Call {
 pub enum Answer {
     Url(LookupUrlResponse),
     Content(LookupContentResponse),
-    Capture(GetCaptureResponse),
+    // Boxed: a capture (its record, its signals) is twice the size of the
+    // next largest answer.
+    Capture(Box<GetCaptureResponse>),
     Work(FindWorkResponse),
     OptOut(CheckOptOutResponse),
     Prove(ProveContentResponse),
@@ -131,9 +133,9 @@ impl Backend for LocalBackend {
             Call::Url(request) => Answer::Url(api.url(request).await?),
             Call::Content(request) => Answer::Content(api.content(request).await?),
             Call::OptOut(request) => Answer::OptOut(api.opt_out(request).await?),
-            Call::Capture(request) => {
-                Answer::Capture(api.get_capture(Request::new(request)).await?.into_inner())
-            }
+            Call::Capture(request) => Answer::Capture(Box::new(
+                api.get_capture(Request::new(request)).await?.into_inner(),
+            )),
             Call::Work(request) => {
                 Answer::Work(api.find_work(Request::new(request)).await?.into_inner())
             }
@@ -234,12 +236,12 @@ impl Backend for RemoteBackend {
                     .await?
                     .into_inner(),
             ),
-            Call::Capture(r) => Answer::Capture(
+            Call::Capture(r) => Answer::Capture(Box::new(
                 client
                     .get_capture(for_partition(partition, r))
                     .await?
                     .into_inner(),
-            ),
+            )),
             Call::Work(r) => Answer::Work(
                 client
                     .find_work(for_partition(partition, r))

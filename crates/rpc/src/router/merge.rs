@@ -425,7 +425,7 @@ mod tests {
             ..Default::default()
         };
         let (merged, offsets) = merge_work_pages(vec![p0, p1], &[0, 0], 3);
-        let order: Vec<&str> = merged.matches.iter().map(|m| content_id_of(m)).collect();
+        let order: Vec<&str> = merged.matches.iter().map(content_id_of).collect();
         assert_eq!(
             order,
             [
