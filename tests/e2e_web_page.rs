@@ -12,7 +12,9 @@
 //!   "received", and — once a reviewer upheld it through the real gRPC
 //!   AuditService (ReviewComplaint with an admin token, run by this test
 //!   when the script asks) — sees it "upheld" and the match's verdict turn
-//!   reserved; it saves docs/images/rightholder-page.png;
+//!   reserved; it saves a screenshot of the page, in the test's temporary
+//!   directory, or as docs/images/rightholder-page.png (the README's) when
+//!   PROVINDEX_UPDATE_SCREENSHOTS=1;
 //! - plain HTTP requests check what a browser does not show: 413 for an
 //!   oversized form, 401 without a session, 403 without the CSRF token,
 //!   Accept-Language, escaping in the raw HTML, 404 for a complaint about
@@ -491,9 +493,14 @@ fn rightholder_web_page_in_headless_chromium() {
         "{head}"
     );
 
-    // The browser.
-    let screenshot =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images/rightholder-page.png");
+    // The browser. Its screenshot replaces the README's only when asked
+    // for: a run otherwise leaves the checkout as it was.
+    let update_docs = std::env::var_os("PROVINDEX_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1");
+    let screenshot = if update_docs {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images/rightholder-page.png")
+    } else {
+        dir.path().join("rightholder-page.png")
+    };
     std::fs::create_dir_all(screenshot.parent().expect("docs/images")).expect("mkdir docs/images");
     // The Chinese page as a file to upload, and a file type the page refuses.
     let upload = dir.path().join("raid.html");
