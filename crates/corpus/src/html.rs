@@ -240,6 +240,17 @@ impl State {
                 self.line.push_str(&s[start..i]);
                 continue;
             }
+            if b[i] < 0x80 {
+                // ASCII but not visible: whitespace or a control character
+                // (the loop below without decoding a character).
+                if b[i] == b'\n' && self.pre > 0 {
+                    self.newline();
+                } else if !self.line.is_empty() {
+                    self.pending_space = true;
+                }
+                i += 1;
+                continue;
+            }
             let Some(c) = s[i..].chars().next() else {
                 break;
             };

@@ -59,6 +59,8 @@ enum Attrs<'a> {
 pub(crate) struct AttrSpan {
     name: (usize, usize),
     value: (usize, usize),
+    /// The name has a NUL (folded, it is longer than as written).
+    nul: bool,
 }
 
 impl<'a> TagView<'a> {
@@ -483,11 +485,10 @@ impl Tokenizer<'_> {
     /// wins); whether it was added.
     fn push_attr(&mut self, name: (usize, usize), value: (usize, usize)) -> bool {
         let new = &self.s[name.0..name.1];
+        let nul = memchr::memchr(0, new.as_bytes()).is_some();
         let same = |a: &AttrSpan| {
             let old = &self.s[a.name.0..a.name.1];
-            if memchr::memchr(0, old.as_bytes()).is_some()
-                || memchr::memchr(0, new.as_bytes()).is_some()
-            {
+            if a.nul || nul {
                 fold_name(old) == fold_name(new)
             } else {
                 old.eq_ignore_ascii_case(new)
@@ -496,7 +497,7 @@ impl Tokenizer<'_> {
         if self.spans.iter().any(same) {
             return false;
         }
-        self.spans.push(AttrSpan { name, value });
+        self.spans.push(AttrSpan { name, value, nul });
         true
     }
 
