@@ -168,7 +168,7 @@ impl Stage<'_> {
 
     fn tick(&mut self) -> Result<(), TaskError> {
         self.rows += 1;
-        if self.rows % 65536 == 0 && self.cancel.load(Ordering::Relaxed) {
+        if self.rows.is_multiple_of(65536) && self.cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
         Ok(())
@@ -606,7 +606,7 @@ impl Stage<'_> {
 
         // Every member of a cluster of more than one, by content id.
         let mut clustered = self.sorter("rows");
-        let mut summary_of = Cursor::new(Rows::<Summary>::open(&[summaries.clone()])?);
+        let mut summary_of = Cursor::new(Rows::<Summary>::open(std::slice::from_ref(&summaries))?);
         let mut rows = Rows::<Member>::open(&members)?;
         while let Some(Member { label, content, .. }) = rows.next()? {
             self.tick()?;
@@ -1232,11 +1232,14 @@ mod tests {
         }
     }
 
+    /// Nodes (content, time) and edges of a test graph.
+    type Graph = (Vec<(u128, i64)>, Vec<(u128, u128)>);
+
     /// A graph like the cluster stage's: buckets of random members, each a
     /// star to its smallest member, plus chains (a content shares a band
     /// with the next one only), contents seen with several times, and ties
     /// of times so the keeper's id rule matters.
-    fn random_graph(seed: u64, contents: usize) -> (Vec<(u128, i64)>, Vec<(u128, u128)>) {
+    fn random_graph(seed: u64, contents: usize) -> Graph {
         let mut random = Random(seed);
         let ids: Vec<u128> = (0..contents)
             .map(|_| (u128::from(random.next()) << 64) | u128::from(random.next() % 1000))
