@@ -171,6 +171,22 @@ fn page_search(addr: &str, text: &str) -> (u16, String) {
     http_post_form(addr, "/find?lang=en", &format!("text={}", percent(text)))
 }
 
+/// The page's results for `text` from the single server and through the
+/// router, which must be the same and hold at least one match.
+fn same_page_results(one_http: &str, routed_http: &str, text: &str) -> PageResults {
+    let (status, expected) = page_search(one_http, text);
+    assert_eq!(status, 200, "single server's page: {expected}");
+    let (status, got) = page_search(routed_http, text);
+    assert_eq!(status, 200, "router's page: {got}");
+    let expected = PageResults::of(&expected);
+    assert_eq!(PageResults::of(&got), expected, "{text:.80}");
+    assert!(
+        !expected.matches.is_empty(),
+        "no matches on the page for {text:.80}"
+    );
+    expected
+}
+
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}')
 }
@@ -861,16 +877,7 @@ async fn a_router_over_two_partition_servers_answers_like_one_server() {
     let mut near = 0usize;
     let mut verdicts = BTreeMap::<String, usize>::new();
     for text in &work_texts {
-        let (status, expected) = page_search(&one_http, text);
-        assert_eq!(status, 200, "single server's page: {expected}");
-        let (status, got) = page_search(&routed_http, text);
-        assert_eq!(status, 200, "router's page: {got}");
-        let expected = PageResults::of(&expected);
-        assert_eq!(PageResults::of(&got), expected, "{text:.80}");
-        assert!(
-            !expected.matches.is_empty(),
-            "no matches on the page for {text:.80}"
-        );
+        let expected = same_page_results(&one_http, &routed_http, text);
         page_matches += expected.matches.len();
         near += expected
             .matches
@@ -1573,13 +1580,7 @@ async fn partition_servers_consult_the_registry_service() {
     assert!(texts.len() >= 2, "{} data.gov.uk texts", texts.len());
     let mut reserved_on_page = 0;
     for text in &texts {
-        let (status, expected) = page_search(&one_http, text);
-        assert_eq!(status, 200, "single server's page: {expected}");
-        let (status, got) = page_search(&routed_http, text);
-        assert_eq!(status, 200, "router's page: {got}");
-        let expected = PageResults::of(&expected);
-        assert_eq!(PageResults::of(&got), expected, "{text:.80}");
-        assert!(!expected.matches.is_empty(), "no matches for {text:.80}");
+        let expected = same_page_results(&one_http, &routed_http, text);
         reserved_on_page += expected
             .matches
             .iter()
