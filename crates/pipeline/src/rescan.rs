@@ -137,19 +137,19 @@ pub(crate) fn rescan(
     // Captures with text, with their content, from the content's holder.
     reader
         .for_each_content(|content_id, record: ContentRecord| {
-            let band_keys: Vec<u64> = bands
-                .take(content_id)?
-                .iter()
-                .map(|(_, value)| band_key_of(value))
-                .collect::<Result<_, _>>()?;
-            let pii_keys = pii
-                .take(content_id)?
-                .iter()
-                .map(|(key, _)| {
-                    <[u8; 32]>::try_from(&key[16..])
-                        .map_err(|_| Failure::corrupt(format!("pii run key of {} bytes", key.len())))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut band_keys = Vec::new();
+            bands.take(content_id, |_, value| {
+                band_keys.push(band_key_of(value)?);
+                Ok(())
+            })?;
+            let mut pii_keys = Vec::new();
+            pii.take(content_id, |key, _| {
+                let hmac = <[u8; 32]>::try_from(&key[16..]).map_err(|_| {
+                    Failure::corrupt(format!("pii run key of {} bytes", key.len()))
+                })?;
+                pii_keys.push(hmac);
+                Ok(())
+            })?;
             let sketch = reader
                 .signature(content_id)?
                 .map(|values| PreparedSketch {
@@ -256,11 +256,9 @@ fn band_key_of(value: &[u8]) -> Result<u64, Failure> {
 }
 
 /// Sorted runs keyed content_id ‖ …, read one content at a time in content
-/// order.
+/// order, each row in place.
 struct ByContent {
-    merged: std::iter::Peekable<
-        provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<std::fs::File>>>,
-    >,
+    merged: provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<std::fs::File>>>,
 }
 
 impl ByContent {
@@ -271,21 +269,22 @@ impl ByContent {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TaskError::Retry(e.to_string()))?;
         Ok(Self {
-            merged: provindex_runs::merge(readers).peekable(),
+            merged: provindex_runs::Merge::new(readers),
         })
     }
 
-    /// The rows of `content_id` (skipping any of smaller ids).
-    fn take(&mut self, content_id: u128) -> Result<Vec<provindex_runs::Record>, Failure> {
+    /// Gives `row` the rows of `content_id` (skipping any of smaller ids).
+    fn take(
+        &mut self,
+        content_id: u128,
+        mut row: impl FnMut(&[u8], &[u8]) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
         let id = content_id.to_be_bytes();
-        let mut rows = Vec::new();
-        while let Some(row) = self.merged.next_if(|row| match row {
-            Ok((key, _)) => key.get(..16).is_none_or(|k| k <= &id[..]),
-            Err(_) => true,
-        }) {
-            let (key, value) = row.map_err(|e| Failure::Task(TaskError::Retry(e.to_string())))?;
+        while let Some(next) = self.merged.peek_ref() {
+            let (key, value) = next.map_err(|e| Failure::Task(TaskError::Retry(e.to_string())))?;
             match key.get(..16) {
-                Some(k) if k == &id[..] => rows.push((key, value)),
+                Some(k) if k > &id[..] => break,
+                Some(k) if k == &id[..] => row(key, value)?,
                 Some(_) => {}
                 None => {
                     return Err(Failure::corrupt(format!(
@@ -294,8 +293,9 @@ impl ByContent {
                     )));
                 }
             }
+            self.merged.next_ref();
         }
-        Ok(rows)
+        Ok(())
     }
 }
 

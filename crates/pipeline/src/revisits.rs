@@ -169,7 +169,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 fn open_runs(
     runs: &[(PathBuf, provindex_runs::RunInfo)],
-) -> Result<provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<File>>>, String> {
+) -> Result<provindex_runs::Merged<provindex_runs::RunReader<std::io::BufReader<File>>>, String> {
     let readers = runs
         .iter()
         .map(|(path, _)| provindex_runs::open_file(path).map_err(run_err))

@@ -4,7 +4,8 @@
 //! non-decreasing. Builders write runs with [`RunWriter`] (or let
 //! [`ExternalSorter`] sort and spill them within a memory budget), read them back
 //! with [`RunReader`] / [`open_file`], and combine them with the deterministic
-//! k-way [`merge`].
+//! k-way [`Merge`], which lends each record from its run's read buffer
+//! ([`Merge::next_ref`]), or [`merge`], its iterator of owned records.
 //!
 //! # File format (version 1)
 //!
@@ -63,7 +64,7 @@ mod sorter;
 mod writer;
 
 pub use error::RunError;
-pub use merge::{Merge, merge};
+pub use merge::{IterInput, Merge, MergeInput, Merged, merge, merge_iters};
 pub use reader::{RunReader, open_file};
 pub use sorter::ExternalSorter;
 pub use writer::RunWriter;

@@ -36,6 +36,9 @@ pub struct RunReader<R: Read> {
     records: u64,
     /// Where the previous record's key is in `buf` (kept there by refills).
     last_key: Range<usize>,
+    /// Where the previous record's value is in `buf`, valid until the next
+    /// record is read (the [`crate::MergeInput`] current record's).
+    last_value: Range<usize>,
     state: State,
 }
 
@@ -63,6 +66,7 @@ impl<R: Read> RunReader<R> {
             offset: 0,
             records: 0,
             last_key: 0..0,
+            last_value: 0..0,
             state: State::Records,
         };
         reader.need(HEADER_MAGIC.len(), "header")?;
@@ -100,17 +104,39 @@ impl<R: Read> RunReader<R> {
     /// The next record as slices of the read buffer, valid until the next
     /// call: the iterator's item without the copies. Same errors, same end.
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, RunError>> {
+        match self.step() {
+            Ok(true) => Some(Ok(self.record())),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Reads the next record into place: `Ok(false)` at the end, and after
+    /// an error (which is returned once).
+    fn step(&mut self) -> Result<bool, RunError> {
         if self.state != State::Records {
-            return None;
+            return Ok(false);
         }
         match self.next_record() {
-            Ok(Some((key, value))) => Some(Ok((&self.buf[key], &self.buf[value]))),
-            Ok(None) => None,
+            Ok(Some((_, value))) => {
+                // next_record keeps the key's span for the order check.
+                self.last_value = value;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
             Err(e) => {
                 self.state = State::Failed;
-                Some(Err(e))
+                Err(e)
             }
         }
+    }
+
+    /// The record [`RunReader::step`] read last.
+    fn record(&self) -> RecordRef<'_> {
+        (
+            &self.buf[self.last_key.clone()],
+            &self.buf[self.last_value.clone()],
+        )
     }
 
     fn consume(&mut self, n: usize) {
@@ -300,6 +326,16 @@ impl<R: Read> RunReader<R> {
             checksum: actual,
         });
         Ok(())
+    }
+}
+
+impl<R: Read> crate::MergeInput for RunReader<R> {
+    fn advance(&mut self) -> Result<bool, RunError> {
+        self.step()
+    }
+
+    fn current(&self) -> RecordRef<'_> {
+        self.record()
     }
 }
 

@@ -1,7 +1,7 @@
 //! merge and ExternalSorter: determinism, stability, error propagation.
 
 use proptest::prelude::*;
-use provindex_runs::{ExternalSorter, RunError, RunInfo, RunWriter, merge, open_file};
+use provindex_runs::{ExternalSorter, RunError, RunInfo, RunWriter, merge, merge_iters, open_file};
 
 type Record = (Vec<u8>, Vec<u8>);
 type Item = Result<Record, RunError>;
@@ -43,7 +43,7 @@ fn merge_equal_keys_in_run_order() {
         ok_run(vec![]),
         ok_run(vec![rec("", "3.0"), rec("b", "3.1")]),
     ];
-    let got: Vec<Record> = merge(runs).collect::<Result<_, _>>().unwrap();
+    let got: Vec<Record> = merge_iters(runs).collect::<Result<_, _>>().unwrap();
     let want = vec![
         rec("", "3.0"),
         rec("a", "0.0"),
@@ -59,8 +59,11 @@ fn merge_equal_keys_in_run_order() {
 
 #[test]
 fn merge_of_nothing() {
-    assert_eq!(merge(Vec::<std::vec::IntoIter<Item>>::new()).count(), 0);
-    assert_eq!(merge(vec![ok_run(vec![]), ok_run(vec![])]).count(), 0);
+    assert_eq!(
+        merge_iters(Vec::<std::vec::IntoIter<Item>>::new()).count(),
+        0
+    );
+    assert_eq!(merge_iters(vec![ok_run(vec![]), ok_run(vec![])]).count(), 0);
 }
 
 #[test]
@@ -75,7 +78,7 @@ fn merge_error_ends_the_merge() {
         Ok(rec("c", "never")),
     ];
     let good = vec![Ok(rec("a", "g")), Ok(rec("d", "g"))];
-    let out: Vec<Item> = merge(vec![good.into_iter(), bad.into_iter()]).collect();
+    let out: Vec<Item> = merge_iters(vec![good.into_iter(), bad.into_iter()]).collect();
     assert_eq!(out.len(), 3, "{out:?}");
     assert_eq!(out[0].as_ref().unwrap(), &rec("a", "g"));
     assert_eq!(out[1].as_ref().unwrap(), &rec("b", "1"));
@@ -87,7 +90,8 @@ fn merge_error_ends_the_merge() {
         offset: 0,
         reason: "test".into(),
     })];
-    let out: Vec<Item> = merge(vec![ok_run(vec![rec("a", "")]), first_bad.into_iter()]).collect();
+    let out: Vec<Item> =
+        merge_iters(vec![ok_run(vec![rec("a", "")]), first_bad.into_iter()]).collect();
     assert_eq!(out.len(), 1);
     assert!(out[0].is_err());
 }
@@ -95,7 +99,7 @@ fn merge_error_ends_the_merge() {
 #[test]
 fn merge_rejects_decreasing_input() {
     let runs = vec![ok_run(vec![rec("a", ""), rec("c", ""), rec("b", "")])];
-    let out: Vec<Item> = merge(runs).collect();
+    let out: Vec<Item> = merge_iters(runs).collect();
     assert_eq!(out.len(), 3);
     assert!(
         matches!(&out[2], Err(RunError::OutOfOrder { name, record: 2 }) if name == "merge input 0")
@@ -198,7 +202,7 @@ proptest! {
     ) {
         let runs: Vec<Vec<Record>> = runs.into_iter().map(stable_sorted).collect();
         let want = stable_sorted(runs.concat());
-        let got: Vec<Record> = merge(runs.into_iter().map(ok_run).collect()).collect::<Result<_, _>>().unwrap();
+        let got: Vec<Record> = merge_iters(runs.into_iter().map(ok_run).collect()).collect::<Result<_, _>>().unwrap();
         prop_assert_eq!(got, want);
     }
 }
