@@ -40,19 +40,16 @@
 //!
 //! Every run of the stage holds fixed-width rows of big-endian integers
 //! ([`Row`]), so the sorters sort tuples in memory and the merges compare
-//! integers; records are read in place ([`RunReader::next_ref`]), never
-//! allocated one by one. The run files are ordinary runs, checksummed and
+//! integers; records are read in place (the runs crate's lending [`Merge`]),
+//! never allocated one by one. The run files are ordinary runs, checksummed and
 //! checked as any other.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::collections::binary_heap::PeekMut;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use provindex_runs::{Record, RunError, RunReader, RunWriter};
+use provindex_runs::{Merge, MergeInput, RunError, RunReader, RunWriter};
 
 use crate::tasks::{TaskError, id_of, time_of};
 
@@ -79,8 +76,8 @@ pub(crate) struct Components {
 /// Writes the clusters of the graph of `edges` over `nodes` to `out` (see
 /// the module documentation), sorting within `budget` bytes in `scratch`.
 pub(crate) fn components<W: std::io::Write>(
-    nodes: impl Iterator<Item = Result<Record, RunError>>,
-    edges: impl Iterator<Item = Result<Record, RunError>>,
+    nodes: Merge<impl MergeInput>,
+    edges: Merge<impl MergeInput>,
     scratch: &Path,
     budget: usize,
     max_rounds: u32,
@@ -114,8 +111,8 @@ struct Stage<'a> {
 impl Stage<'_> {
     fn run<W: std::io::Write>(
         &mut self,
-        nodes: impl Iterator<Item = Result<Record, RunError>>,
-        edges: impl Iterator<Item = Result<Record, RunError>>,
+        nodes: Merge<impl MergeInput>,
+        edges: Merge<impl MergeInput>,
         max_rounds: u32,
         out: &mut RunWriter<W>,
     ) -> Result<Components, TaskError> {
@@ -178,7 +175,7 @@ impl Stage<'_> {
     /// first labels: every content its own.
     fn write_nodes(
         &mut self,
-        nodes: impl Iterator<Item = Result<Record, RunError>>,
+        mut nodes: Merge<impl MergeInput>,
         times: &Path,
         labels: &Path,
     ) -> Result<(), TaskError> {
@@ -192,11 +189,11 @@ impl Stage<'_> {
                 value: content,
             })
         };
-        for row in nodes {
+        while let Some(row) = nodes.next_ref() {
             self.tick()?;
             let (key, value) = row.map_err(retry)?;
-            let content = id_of(&key, "node run content id")?;
-            let time = time_of(&value, "node run time")?;
+            let content = id_of(key, "node run content id")?;
+            let time = time_of(value, "node run time")?;
             match current {
                 // The same content from several partitions: its earliest time.
                 Some((last, first)) if last == content => current = Some((last, first.min(time))),
@@ -220,12 +217,9 @@ impl Stage<'_> {
     }
 
     /// Every edge in both directions, source ‖ target, sorted by source.
-    fn adjacency(
-        &mut self,
-        edges: impl Iterator<Item = Result<Record, RunError>>,
-    ) -> Result<Vec<PathBuf>, TaskError> {
+    fn adjacency(&mut self, mut edges: Merge<impl MergeInput>) -> Result<Vec<PathBuf>, TaskError> {
         let mut sorter = self.sorter("adjacency");
-        for row in edges {
+        while let Some(row) = edges.next_ref() {
             self.tick()?;
             let (key, _) = row.map_err(retry)?;
             if key.len() != 32 {
@@ -936,16 +930,30 @@ impl RowWriter {
     }
 }
 
-/// The rows of one run file, checked to be `T`'s width.
-struct RowReader<T> {
-    run: RunReader<BufReader<File>>,
-    row: std::marker::PhantomData<T>,
+/// The k-way merge of sorted run files of rows (the runs crate's, each row
+/// read in place and checked to be `T`'s width), with one row of lookahead
+/// for merge joins.
+struct Rows<T> {
+    merged: Merge<RunReader<BufReader<File>>>,
+    peeked: Option<T>,
 }
 
-impl<T: Row> RowReader<T> {
-    fn next(&mut self) -> Result<Option<T>, TaskError> {
+impl<T: Row> Rows<T> {
+    fn open(paths: &[PathBuf]) -> Result<Self, TaskError> {
+        let runs = paths
+            .iter()
+            .map(|path| provindex_runs::open_file(path))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(retry)?;
+        Ok(Rows {
+            merged: Merge::new(runs),
+            peeked: None,
+        })
+    }
+
+    fn pull(&mut self) -> Result<Option<T>, TaskError> {
         let mut bytes = [0u8; MAX_ROW];
-        let (key, value) = match self.run.next_ref() {
+        let (key, value) = match self.merged.next_ref() {
             None => return Ok(None),
             Some(Err(e)) => return Err(retry(e)),
             Some(Ok((key, value))) => {
@@ -957,68 +965,14 @@ impl<T: Row> RowReader<T> {
                 (key.len(), value.len())
             }
         };
+        let run = &self.merged.inputs()[self.merged.taken_from().unwrap_or_default()];
         Err(TaskError::Permanent(format!(
             "components: run {} record {}: {key}-byte key and {value}-byte value, expected {} and {}",
-            self.run.name(),
-            self.run.records_read() - 1,
+            run.name(),
+            run.records_read() - 1,
             T::KEY,
             T::LEN - T::KEY
         )))
-    }
-}
-
-/// The k-way merge of sorted run files of rows, with one row of lookahead
-/// for merge joins.
-struct Rows<T> {
-    runs: Vec<RowReader<T>>,
-    /// The head row of each run but the one `next` takes from directly
-    /// when there is only one.
-    heap: BinaryHeap<Reverse<(T, usize)>>,
-    peeked: Option<T>,
-}
-
-impl<T: Row> Rows<T> {
-    fn open(paths: &[PathBuf]) -> Result<Self, TaskError> {
-        let runs = paths
-            .iter()
-            .map(|path| {
-                provindex_runs::open_file(path).map(|run| RowReader {
-                    run,
-                    row: std::marker::PhantomData,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(retry)?;
-        let mut rows = Rows {
-            runs,
-            heap: BinaryHeap::new(),
-            peeked: None,
-        };
-        if rows.runs.len() > 1 {
-            for i in 0..rows.runs.len() {
-                if let Some(row) = rows.runs[i].next()? {
-                    rows.heap.push(Reverse((row, i)));
-                }
-            }
-        }
-        Ok(rows)
-    }
-
-    fn pull(&mut self) -> Result<Option<T>, TaskError> {
-        if self.runs.len() == 1 {
-            return self.runs[0].next();
-        }
-        let Some(mut top) = self.heap.peek_mut() else {
-            return Ok(None);
-        };
-        let Reverse((row, run)) = *top;
-        match self.runs[run].next()? {
-            Some(next) => *top = Reverse((next, run)),
-            None => {
-                PeekMut::pop(top);
-            }
-        }
-        Ok(Some(row))
     }
 
     fn next(&mut self) -> Result<Option<T>, TaskError> {
@@ -1093,7 +1047,14 @@ fn retry(e: RunError) -> TaskError {
 mod tests {
     use std::collections::HashMap;
 
+    use provindex_runs::{IterInput, Record};
+
     use super::*;
+
+    /// Rows as one merge input, as the staged runs give them.
+    fn input<I: Iterator<Item = Result<Record, RunError>>>(rows: I) -> Merge<IterInput<I>> {
+        Merge::new(vec![IterInput::new(rows, "rows")])
+    }
 
     /// The stage before issue 17's bound, kept as the reference: union-find
     /// over every candidate, the root the smallest id, the keeper by
@@ -1199,8 +1160,8 @@ mod tests {
         let scratch = tempfile::tempdir().unwrap();
         let mut out = RunWriter::new(Vec::new(), "clusters.run").unwrap();
         let found = components(
-            node_rows(nodes).into_iter(),
-            edge_rows(edges).into_iter(),
+            input(node_rows(nodes).into_iter()),
+            input(edge_rows(edges).into_iter()),
             scratch.path(),
             budget,
             max_rounds,
@@ -1422,12 +1383,14 @@ mod tests {
             let scratch = tempfile::tempdir().unwrap();
             let mut out = RunWriter::new(std::io::sink(), "clusters.run").unwrap();
             let found = components(
-                nodes().map(|(c, t)| Ok((c.to_be_bytes().to_vec(), t.to_be_bytes().to_vec()))),
-                edges().map(|(a, b)| {
+                input(
+                    nodes().map(|(c, t)| Ok((c.to_be_bytes().to_vec(), t.to_be_bytes().to_vec()))),
+                ),
+                input(edges().map(|(a, b)| {
                     let mut key = a.to_be_bytes().to_vec();
                     key.extend_from_slice(&b.to_be_bytes());
                     Ok((key, Vec::new()))
-                }),
+                })),
                 scratch.path(),
                 crate::tasks::SORT_BUDGET,
                 MAX_ROUNDS,
