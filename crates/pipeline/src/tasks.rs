@@ -917,10 +917,13 @@ fn cluster(
         bucket.clear();
         Ok(())
     };
-    for (n, item) in provindex_runs::merge(runs).enumerate() {
+    let mut merged = provindex_runs::Merge::new(runs);
+    let mut n = 0u64;
+    while let Some(item) = merged.next_ref() {
         if n % 65536 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
+        n += 1;
         let (key, value) = item.map_err(run_error)?;
         if key.len() != 26 {
             return Err(TaskError::Permanent(format!(
@@ -934,7 +937,7 @@ fn cluster(
             bucket_key = Some(this);
         }
         let content = id_of(&key[10..], "band run content id")?;
-        let time = time_of(&value, "band run time")?;
+        let time = time_of(value, "band run time")?;
         match bucket.last_mut() {
             // The same content from several inputs: keep its earliest time.
             Some((last, first)) if *last == content => *first = (*first).min(time),
@@ -964,7 +967,7 @@ fn components(
         uris.iter()
             .map(|uri| open_run(ctx, uri))
             .collect::<Result<Vec<_>, _>>()
-            .map(provindex_runs::merge)
+            .map(provindex_runs::Merge::new)
     };
     let path = scratch.join("clusters.run");
     let file = std::fs::File::create(&path)
@@ -1155,9 +1158,10 @@ fn read_site_files(ctx: &TaskContext, uris: &[String]) -> Result<SiteFiles, Task
         .collect::<Result<Vec<_>, _>>()?;
     let mut site_files = SiteFiles::default();
     let mut last: Option<u128> = None;
-    for item in provindex_runs::merge(runs) {
+    let mut merged = provindex_runs::Merge::new(runs);
+    while let Some(item) = merged.next_ref() {
         let (_, value) = item.map_err(run_error)?;
-        let mut prepared = crate::scan_record::decode(&value)
+        let mut prepared = crate::scan_record::decode(value)
             .map_err(|e| TaskError::Permanent(format!("site-file run: {e}")))?;
         if last == Some(prepared.capture_id) {
             continue;
@@ -1252,15 +1256,18 @@ fn build(
         .iter()
         .map(|uri| open_run(ctx, uri))
         .collect::<Result<Vec<_>, _>>()?;
-    for (n, item) in provindex_runs::merge(runs).enumerate() {
+    let mut merged = provindex_runs::Merge::new(runs);
+    let mut n = 0u64;
+    while let Some(item) = merged.next_ref() {
         if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
+        n += 1;
         if !ctx.record_delay.is_zero() {
             std::thread::sleep(ctx.record_delay);
         }
         let (_, value) = item.map_err(run_error)?;
-        let prepared = crate::scan_record::decode(&value)
+        let prepared = crate::scan_record::decode(value)
             .map_err(|e| TaskError::Permanent(format!("capture run: {e}")))?;
         writer.add(prepared).map_err(index_error)?;
     }
@@ -1269,9 +1276,10 @@ fn build(
         .iter()
         .map(|uri| open_run(ctx, uri))
         .collect::<Result<Vec<_>, _>>()?;
-    for item in provindex_runs::merge(revisit_runs) {
+    let mut merged = provindex_runs::Merge::new(revisit_runs);
+    while let Some(item) = merged.next_ref() {
         let (_, value) = item.map_err(run_error)?;
-        let revisit = crate::scan_record::decode(&value)
+        let revisit = crate::scan_record::decode(value)
             .map_err(|e| TaskError::Permanent(format!("revisit run: {e}")))?;
         writer.add_revisit(revisit).map_err(index_error)?;
     }
