@@ -34,6 +34,7 @@
 mod fold;
 mod ids;
 mod lang;
+pub mod langid;
 mod lsh;
 mod minhash;
 mod normalize;

@@ -1,0 +1,580 @@
+//! langid.py's naive Bayes language identifier (Lui & Baldwin 2012), in Rust.
+//!
+//! The model is langid.py 1.1.6's published one (BSD; see `langid.model.LICENSE`):
+//! 97 languages, 7,480 byte n-gram features of 1–4 bytes, a log-probability
+//! per feature and language and a prior term per language. It is stored in
+//! `langid.model` (written by `tools/langid_model.py`, compiled in, parsed
+//! once per process). Scoring is langid.py's: count every (overlapping)
+//! occurrence of every feature in the text's UTF-8 bytes, score a language as
+//! Σ count × log-probability + prior (in `f64`, as numpy's `dot` of langid.py's
+//! `uint32` counts with its `float32` weights), take the best; its probability
+//! is the softmax of the scores, as langid.py's `norm_probs`.
+//!
+//! The features are found by an Aho-Corasick automaton built from the feature
+//! strings (a full transition table, one lookup per byte): the number of times
+//! each state is entered is counted during the walk, then each visited state
+//! credits the features it ends (langid.py's `instance2fv`).
+
+use std::sync::LazyLock;
+
+/// The model file (format in `tools/langid_model.py`).
+const MODEL: &[u8] = include_bytes!("langid.model");
+const MAGIC: &[u8] = b"PXLANGID1\n";
+
+/// What [`classify`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LangidAnswer {
+    /// langid.py's class label (ISO 639-1, e.g. `"en"`, `"zh"`).
+    pub class: &'static str,
+    /// The same language as an ISO 639-3 code (`"eng"`, `"cmn"`, …).
+    pub code: &'static str,
+    /// Softmax probability of the best class in `[0, 1]`.
+    pub probability: f64,
+    /// Feature occurrences counted in the text (0: only the priors spoke).
+    pub features: u32,
+}
+
+/// The parsed model and its automaton.
+struct Model {
+    /// Classes in model order: (langid label, ISO 639-3 code).
+    classes: Vec<(&'static str, &'static str)>,
+    /// Prior term per class.
+    prior: Vec<f64>,
+    /// `weights[f * classes + c]`: log P(feature f | class c).
+    weights: Vec<f32>,
+    /// The automaton over the feature strings.
+    automaton: Automaton,
+}
+
+static MODEL_PARSED: LazyLock<Model> = LazyLock::new(|| match parse(MODEL) {
+    Ok(m) => m,
+    // The file is compiled in and checked by the tests: a failure is a
+    // build defect, not an input error.
+    Err(e) => panic!("src/langid.model: {e}"),
+});
+
+/// langid.py's labels and the ISO 639-3 codes provindex stores for them (as
+/// `whatlang` spells them where it knows the language: `"cmn"` for Chinese,
+/// `"pes"` for Persian).
+const CODES: &[(&str, &str)] = &[
+    ("af", "afr"),
+    ("am", "amh"),
+    ("an", "arg"),
+    ("ar", "ara"),
+    ("as", "asm"),
+    ("az", "aze"),
+    ("be", "bel"),
+    ("bg", "bul"),
+    ("bn", "ben"),
+    ("br", "bre"),
+    ("bs", "bos"),
+    ("ca", "cat"),
+    ("cs", "ces"),
+    ("cy", "cym"),
+    ("da", "dan"),
+    ("de", "deu"),
+    ("dz", "dzo"),
+    ("el", "ell"),
+    ("en", "eng"),
+    ("eo", "epo"),
+    ("es", "spa"),
+    ("et", "est"),
+    ("eu", "eus"),
+    ("fa", "pes"),
+    ("fi", "fin"),
+    ("fo", "fao"),
+    ("fr", "fra"),
+    ("ga", "gle"),
+    ("gl", "glg"),
+    ("gu", "guj"),
+    ("he", "heb"),
+    ("hi", "hin"),
+    ("hr", "hrv"),
+    ("ht", "hat"),
+    ("hu", "hun"),
+    ("hy", "hye"),
+    ("id", "ind"),
+    ("is", "isl"),
+    ("it", "ita"),
+    ("ja", "jpn"),
+    ("jv", "jav"),
+    ("ka", "kat"),
+    ("kk", "kaz"),
+    ("km", "khm"),
+    ("kn", "kan"),
+    ("ko", "kor"),
+    ("ku", "kur"),
+    ("ky", "kir"),
+    ("la", "lat"),
+    ("lb", "ltz"),
+    ("lo", "lao"),
+    ("lt", "lit"),
+    ("lv", "lav"),
+    ("mg", "mlg"),
+    ("mk", "mkd"),
+    ("ml", "mal"),
+    ("mn", "mon"),
+    ("mr", "mar"),
+    ("ms", "msa"),
+    ("mt", "mlt"),
+    ("nb", "nob"),
+    ("ne", "nep"),
+    ("nl", "nld"),
+    ("nn", "nno"),
+    ("no", "nor"),
+    ("oc", "oci"),
+    ("or", "ori"),
+    ("pa", "pan"),
+    ("pl", "pol"),
+    ("ps", "pus"),
+    ("pt", "por"),
+    ("qu", "que"),
+    ("ro", "ron"),
+    ("ru", "rus"),
+    ("rw", "kin"),
+    ("se", "sme"),
+    ("si", "sin"),
+    ("sk", "slk"),
+    ("sl", "slv"),
+    ("sq", "sqi"),
+    ("sr", "srp"),
+    ("sv", "swe"),
+    ("sw", "swa"),
+    ("ta", "tam"),
+    ("te", "tel"),
+    ("th", "tha"),
+    ("tl", "tgl"),
+    ("tr", "tur"),
+    ("ug", "uig"),
+    ("uk", "ukr"),
+    ("ur", "urd"),
+    ("vi", "vie"),
+    ("vo", "vol"),
+    ("wa", "wln"),
+    ("xh", "xho"),
+    ("zh", "cmn"),
+    ("zu", "zul"),
+];
+
+/// Reads the model file's fields in order, naming the one that is short.
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
+        let Some(end) = end else {
+            return Err(format!(
+                "{what} at offset {}: file ends at {}",
+                self.at,
+                self.data.len()
+            ));
+        };
+        let s = &self.data[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16, String> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, String> {
+        let b = self.take(n * 4, what)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+fn parse(data: &[u8]) -> Result<Model, String> {
+    let mut r = Reader { data, at: 0 };
+    if r.take(MAGIC.len(), "magic")? != MAGIC {
+        return Err("not a PXLANGID1 model (magic)".into());
+    }
+    let n_classes = usize::from(r.u16("class count")?);
+    let n_feats = usize::from(r.u16("feature count")?);
+    let n_palette = r.u32("palette size")? as usize;
+    let mut classes = Vec::with_capacity(n_classes);
+    for i in 0..n_classes {
+        let label = r.take(2, "class label")?;
+        let label =
+            std::str::from_utf8(label).map_err(|_| format!("class {i}: label not UTF-8"))?;
+        let pair = CODES.iter().find(|(l, _)| *l == label);
+        let &(label, code) = pair.ok_or_else(|| format!("class {i}: unknown label {label:?}"))?;
+        classes.push((label, code));
+    }
+    let prior = r
+        .f32s(n_classes, "priors")?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let palette = r.f32s(n_palette, "palette")?;
+    let mut feats = Vec::with_capacity(n_feats);
+    for f in 0..n_feats {
+        let len = usize::from(r.take(1, "feature length")?[0]);
+        if len == 0 {
+            return Err(format!("feature {f}: empty"));
+        }
+        feats.push(r.take(len, "feature bytes")?);
+    }
+    let index = r.take(n_feats * n_classes * 2, "weights")?;
+    let mut weights = Vec::with_capacity(n_feats * n_classes);
+    for (i, c) in index.chunks_exact(2).enumerate() {
+        let p = usize::from(u16::from_le_bytes([c[0], c[1]]));
+        let w = palette
+            .get(p)
+            .ok_or_else(|| format!("weight {i}: palette index {p} of {n_palette}"))?;
+        weights.push(*w);
+    }
+    if r.at != data.len() {
+        return Err(format!("{} bytes after the weights", data.len() - r.at));
+    }
+    let automaton = automaton(&feats)?;
+    // A zero row for each padding slot: crediting one adds nothing.
+    weights.resize((n_feats + MAX_FEATURE) * n_classes, 0.0);
+    Ok(Model {
+        classes,
+        prior,
+        weights,
+        automaton,
+    })
+}
+
+/// Aho-Corasick over the feature strings. States are numbered so that those
+/// which end at least one feature come first (`0..ending`): the walk keeps
+/// only those, without a branch.
+struct Automaton {
+    /// `next[state][byte]`: the transition.
+    next: Vec<[u16; 256]>,
+    /// The state before any byte.
+    start: u16,
+    /// States `0..ending` end a feature, the others none.
+    ending: u16,
+    /// `ends[state]`: the features state `state < ending` ends (its own and
+    /// its suffixes', at most one per length), padded with the padding
+    /// slots `features..features + MAX_FEATURE` (one per position, so
+    /// consecutive credits to padding do not wait on one counter).
+    ends: Vec<[u16; MAX_FEATURE]>,
+}
+
+/// Builds the automaton: a trie of the feature strings, failure links
+/// breadth first, a full transition table, then the renumbering.
+fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
+    let n_feats = u16::try_from(feats.len() + MAX_FEATURE)
+        .map_err(|_| format!("{} features do not fit u16", feats.len()))?
+        - MAX_FEATURE as u16;
+    // Trie (goto), with -1 for "no edge".
+    let mut goto: Vec<[i32; 256]> = vec![[-1; 256]];
+    let mut own: Vec<Option<u16>> = vec![None];
+    for (f, bytes) in feats.iter().enumerate() {
+        if bytes.len() > MAX_FEATURE {
+            return Err(format!(
+                "feature {f}: {} bytes, more than {MAX_FEATURE}",
+                bytes.len()
+            ));
+        }
+        let mut s = 0usize;
+        for &b in *bytes {
+            let t = goto[s][usize::from(b)];
+            s = if t >= 0 {
+                t as usize
+            } else {
+                goto.push([-1; 256]);
+                own.push(None);
+                let n = goto.len() - 1;
+                goto[s][usize::from(b)] = n as i32;
+                n
+            };
+        }
+        if own[s].is_some() {
+            return Err(format!("feature {f}: duplicate string {bytes:?}"));
+        }
+        own[s] = Some(f as u16);
+    }
+    let states = goto.len();
+    if states > usize::from(u16::MAX) {
+        return Err(format!("{states} automaton states do not fit u16"));
+    }
+    // Breadth first: a state's fail link is set before its children's.
+    let mut next = vec![[0u16; 256]; states];
+    let mut fail = vec![0usize; states];
+    let mut order = Vec::with_capacity(states);
+    let mut queue = std::collections::VecDeque::new();
+    for b in 0..256 {
+        let t = goto[0][b];
+        if t >= 0 {
+            next[0][b] = t as u16;
+            queue.push_back(t as usize);
+        }
+    }
+    while let Some(s) = queue.pop_front() {
+        order.push(s);
+        for b in 0..256 {
+            let t = goto[s][b];
+            let via_fail = next[fail[s]][b];
+            if t >= 0 {
+                let t = t as usize;
+                fail[t] = usize::from(via_fail);
+                next[s][b] = t as u16;
+                queue.push_back(t);
+            } else {
+                next[s][b] = via_fail;
+            }
+        }
+    }
+    // Outputs: the state's own feature, then its fail state's outputs.
+    let mut outputs: Vec<Vec<u16>> = vec![Vec::new(); states];
+    for &s in &order {
+        let mut o: Vec<u16> = own[s].into_iter().collect();
+        o.extend_from_slice(&outputs[fail[s]]);
+        outputs[s] = o;
+    }
+    // Renumber: ending states first, each group in trie order.
+    let (mut ids, mut ending) = (vec![0u16; states], 0u16);
+    for (s, o) in outputs.iter().enumerate().filter(|(_, o)| !o.is_empty()) {
+        if o.len() > MAX_FEATURE {
+            return Err(format!("state {s} ends {} features", o.len()));
+        }
+        ids[s] = ending;
+        ending += 1;
+    }
+    let others = outputs.iter().enumerate().filter(|(_, o)| o.is_empty());
+    for (id, (s, _)) in (ending..).zip(others) {
+        ids[s] = id;
+    }
+    let mut renumbered = vec![[0u16; 256]; states];
+    let mut ends = vec![[0u16; MAX_FEATURE]; usize::from(ending)];
+    for s in 0..states {
+        let row = &mut renumbered[usize::from(ids[s])];
+        for (to, &from) in row.iter_mut().zip(&next[s]) {
+            *to = ids[usize::from(from)];
+        }
+        if let Some(e) = ends.get_mut(usize::from(ids[s])) {
+            for (slot, e) in e.iter_mut().enumerate() {
+                *e = outputs[s]
+                    .get(slot)
+                    .copied()
+                    .unwrap_or(n_feats + slot as u16);
+            }
+        }
+    }
+    Ok(Automaton {
+        next: renumbered,
+        start: ids[0],
+        ending,
+        ends,
+    })
+}
+
+/// Per-thread buffers reused across calls.
+struct Scratch {
+    /// The state after each byte, then (front) the ending states only.
+    trail: Vec<u16>,
+    /// Occurrences of each feature and padding slot (zero between calls).
+    count: Vec<u32>,
+    /// Features (and padding slots) with a nonzero count, first credit first.
+    touched: Vec<u16>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch { trail: Vec::new(), count: Vec::new(), touched: Vec::new() })
+    };
+}
+
+/// Longest feature (bytes): the automaton's state is a function of this many
+/// last bytes.
+const MAX_FEATURE: usize = 4;
+
+/// Independent walks over parts of the text: the automaton's state depends
+/// only on the last [`MAX_FEATURE`] bytes, so each part starts from a walk
+/// over the bytes before it, and the walks' loads overlap instead of waiting
+/// on each other.
+const LANES: usize = 8;
+
+/// Writes into `trail` the state after each byte of `bytes` (the same states
+/// as one walk from the start).
+fn walk(a: &Automaton, bytes: &[u8], trail: &mut Vec<u16>) {
+    let next = &a.next;
+    let step = |s: u16, b: u8| next[usize::from(s)][usize::from(b)];
+    trail.clear();
+    let part = bytes.len() / LANES;
+    let mut s = a.start;
+    let mut rest = bytes;
+    if part >= 2 * MAX_FEATURE {
+        // Lane k walks bytes[k * part..(k + 1) * part].
+        let mut state = [a.start; LANES];
+        for (k, st) in state.iter_mut().enumerate().skip(1) {
+            let start = k * part;
+            *st = bytes[start - MAX_FEATURE..start]
+                .iter()
+                .fold(a.start, |s, &b| step(s, b));
+        }
+        trail.resize(LANES * part, 0);
+        let lanes = &bytes[..LANES * part];
+        let out = &mut trail[..LANES * part];
+        for i in 0..part {
+            for (k, st) in state.iter_mut().enumerate() {
+                let at = k * part + i;
+                *st = step(*st, lanes[at]);
+                out[at] = *st;
+            }
+        }
+        s = state[LANES - 1];
+        rest = &bytes[LANES * part..];
+    }
+    for &b in rest {
+        s = step(s, b);
+        trail.push(s);
+    }
+}
+
+/// Counts every feature occurrence in `trail` (states after each byte):
+/// keeps the ending states at its front (branch-free), then credits each
+/// one's features and padding slots, listing first credits in `touched`.
+fn credit(a: &Automaton, trail: &mut [u16], count: &mut [u32], touched: &mut Vec<u16>) {
+    // In place, but read ahead of the write position in blocks, so a load
+    // never waits on the store just before it.
+    let mut kept = 0;
+    let mut block = [0u16; 64];
+    for start in (0..trail.len()).step_by(block.len()) {
+        let n = block.len().min(trail.len() - start);
+        block[..n].copy_from_slice(&trail[start..start + n]);
+        for &s in &block[..n] {
+            trail[kept] = s;
+            kept += usize::from(s < a.ending);
+        }
+    }
+    touched.clear();
+    touched.resize(count.len() + 1, 0); // one slot past the last distinct one
+    let mut t = 0;
+    for &s in &trail[..kept] {
+        for &f in &a.ends[usize::from(s)] {
+            let c = &mut count[usize::from(f)];
+            touched[t] = f;
+            t += usize::from(*c == 0);
+            *c += 1;
+        }
+    }
+    touched.truncate(t);
+}
+
+/// `scores[c] += n * row[c]` for each touched feature (and resets its
+/// count), in `f64` without fused multiply-add, so every target gives the
+/// same sums; compiled for the vector extensions this CPU has.
+#[multiversion::multiversion(targets("x86_64+avx2", "x86_64+sse4.1"))]
+fn accumulate(scores: &mut [f64], touched: &[u16], count: &mut [u32], weights: &[f32]) {
+    let n_classes = scores.len();
+    for &f in touched {
+        let f = usize::from(f);
+        let n = f64::from(std::mem::take(&mut count[f]));
+        let row = &weights[f * n_classes..][..n_classes];
+        for (s, &w) in scores.iter_mut().zip(row) {
+            *s += n * f64::from(w);
+        }
+    }
+}
+
+/// langid.py's answer for `bytes` (the UTF-8 bytes of a text): the best
+/// class, its softmax probability and the number of feature occurrences.
+/// Cost is one table lookup per byte plus one weight row per distinct
+/// feature, so callers bound `bytes` (see [`crate::LANG_SAMPLE_BYTES`]).
+#[must_use]
+pub fn classify(bytes: &[u8]) -> LangidAnswer {
+    let m = &*MODEL_PARSED;
+    let n_classes = m.classes.len();
+    let n_feats = m.weights.len() / n_classes - MAX_FEATURE;
+    let mut scores = m.prior.clone();
+    let total = SCRATCH.with_borrow_mut(|sc| {
+        sc.count.resize(n_feats + MAX_FEATURE, 0);
+        walk(&m.automaton, bytes, &mut sc.trail);
+        credit(&m.automaton, &mut sc.trail, &mut sc.count, &mut sc.touched);
+        // Ascending rows: the weight table is read front to back.
+        sc.touched.sort_unstable();
+        let total = sc.touched.iter().filter(|&&f| usize::from(f) < n_feats);
+        let total = total.map(|&f| sc.count[usize::from(f)]).sum::<u32>();
+        accumulate(&mut scores, &sc.touched, &mut sc.count, &m.weights);
+        total
+    });
+    let (best, top) =
+        scores
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |a, (i, s)| if s > a.1 { (i, s) } else { a },
+            );
+    // langid.py's norm_probs: 1 / Σ exp(s_j − s_best).
+    let sum: f64 = scores.iter().map(|&s| (s - top).exp()).sum();
+    let (class, code) = m.classes[best];
+    LangidAnswer {
+        class,
+        code,
+        probability: 1.0 / sum,
+        features: total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_parses_with_langid_py_shape() {
+        let m = parse(MODEL).unwrap();
+        assert_eq!(m.classes.len(), 97);
+        assert_eq!(m.weights.len(), (7480 + MAX_FEATURE) * 97);
+        assert_eq!(m.classes[18], ("en", "eng"));
+        assert!(m.classes.contains(&("zh", "cmn")));
+    }
+
+    #[test]
+    fn damaged_model_is_refused_naming_the_field() {
+        let e = parse(&MODEL[..MODEL.len() - 1]).err().unwrap();
+        assert!(e.contains("weights"), "{e}");
+        let mut bad = MODEL.to_vec();
+        bad[0] = b'X';
+        assert!(parse(&bad).err().unwrap().contains("magic"));
+    }
+
+    /// Overlapping occurrences are all counted: a brute-force count of every
+    /// feature at every position equals the walk's and the credits', over
+    /// texts long enough for the lanes and short ones.
+    #[test]
+    fn automaton_counts_every_overlapping_occurrence() {
+        let feats: Vec<&[u8]> = vec![b"a", b"aa", b"aaa", b"ab", b"b", b"ba", b"xyz", b"aaab"];
+        let a = automaton(&feats).unwrap();
+        for text in [
+            &b"aaabaaxyzbaab"[..],
+            &b"xyaaabaaxyzbaabbbaxyzaaaab".repeat(7),
+        ] {
+            let mut trail = Vec::new();
+            walk(&a, text, &mut trail);
+            assert_eq!(trail.len(), text.len());
+            let mut count = vec![0u32; feats.len() + MAX_FEATURE];
+            let mut touched = Vec::new();
+            credit(&a, &mut trail, &mut count, &mut touched);
+            let want: Vec<u32> = feats
+                .iter()
+                .map(|f| text.windows(f.len()).filter(|w| w == f).count() as u32)
+                .collect();
+            assert_eq!(&count[..feats.len()], &want[..]);
+            let mut seen: Vec<u16> = (0..count.len() as u16)
+                .filter(|&f| count[usize::from(f)] > 0)
+                .collect();
+            touched.sort_unstable();
+            seen.sort_unstable();
+            assert_eq!(touched, seen);
+        }
+    }
+}
