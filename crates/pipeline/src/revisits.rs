@@ -167,14 +167,25 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn open_runs(
-    runs: &[(PathBuf, provindex_runs::RunInfo)],
-) -> Result<provindex_runs::Merged<provindex_runs::RunReader<std::io::BufReader<File>>>, String> {
+/// Merged runs of this stage's scratch, each row read in place.
+type Merged = provindex_runs::Merge<provindex_runs::RunReader<std::io::BufReader<File>>>;
+
+fn open_runs(runs: &[(PathBuf, provindex_runs::RunInfo)]) -> Result<Merged, String> {
     let readers = runs
         .iter()
         .map(|(path, _)| provindex_runs::open_file(path).map_err(run_err))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(provindex_runs::merge(readers))
+    Ok(provindex_runs::Merge::new(readers))
+}
+
+/// The next row of `runs` without taking it ([`Cursor::peek`] in place).
+fn peek(runs: &mut Merged) -> Result<Option<provindex_runs::RecordRef<'_>>, String> {
+    runs.peek_ref().transpose().map_err(run_err)
+}
+
+/// Opens one run of this stage's scratch.
+fn open_run(path: &Path) -> Result<provindex_runs::RunReader<std::io::BufReader<File>>, String> {
+    provindex_runs::open_file(path).map_err(run_err)
 }
 
 fn seq_of(key: &[u8]) -> Result<&[u8], String> {
@@ -431,14 +442,15 @@ fn join_ids(
     };
     // The current id, whether it is requested, and its original's content.
     let mut group: Option<([u8; 16], bool, Option<Option<u128>>)> = None;
-    for entry in open_runs(wanted)? {
+    let mut wanted = open_runs(wanted)?;
+    while let Some(entry) = wanted.next_ref() {
         let (key, _) = entry.map_err(run_err)?;
         let id: [u8; 16] = key
             .get(..16)
             .and_then(|b| b.try_into().ok())
             .ok_or("a wanted-id key shorter than an id")?;
         let tag = *key.get(16).ok_or("a wanted-id key without its tag")?;
-        let seq = seq_of(&key)?;
+        let seq = seq_of(key)?;
         if group.as_ref().map(|g| g.0) != Some(id) {
             // Requests (tag 0) sort before the revisits with that id.
             let requested = tag == 0;
@@ -512,9 +524,10 @@ fn join_digests(
     }
     let mut rows = Cursor::new(open(Lookup::Digests)?);
     let mut group: Option<(Vec<u8>, Option<Option<u128>>)> = None;
-    for entry in open_runs(wanted)? {
+    let mut wanted = open_runs(wanted)?;
+    while let Some(entry) = wanted.next_ref() {
         let (key, _) = entry.map_err(run_err)?;
-        let seq = seq_of(&key)?;
+        let seq = seq_of(key)?;
         let digest = &key[..key.len().saturating_sub(9)];
         if group.as_ref().map(|g| g.0.as_slice()) != Some(digest) {
             // Digests hold no NUL byte (requests with one are not made), so
@@ -617,16 +630,16 @@ fn join_targets(
         return Ok(());
     }
     let mut rows = Cursor::new(open(Lookup::Targets)?);
-    let own: Rows<'_> = Box::new(open_runs(own_urls)?.map(|r| r.map_err(run_err)));
-    let mut own = Cursor::new(own);
+    let mut own = open_runs(own_urls)?;
     let mut group: Option<(Vec<u8>, Vec<Candidate>, bool)> = None;
-    for entry in open_runs(wanted)? {
+    let mut wanted = open_runs(wanted)?;
+    while let Some(entry) = wanted.next_ref() {
         let (key, _) = entry.map_err(run_err)?;
-        let seq = seq_of(&key)?;
+        let seq = seq_of(key)?;
         let prefix = &key[..key.len() - 8];
         if group.as_ref().map(|g| g.0.as_slice()) != Some(prefix) {
             let mut dynamic = false;
-            while let Some((url, _)) = own.peek()? {
+            while let Some((url, _)) = peek(&mut own)? {
                 match url_group(url, timed)?.cmp(prefix) {
                     std::cmp::Ordering::Less => {}
                     std::cmp::Ordering::Equal => {
@@ -638,7 +651,7 @@ fn join_targets(
                     }
                     std::cmp::Ordering::Greater => break,
                 }
-                own.advance();
+                own.next_ref();
             }
             let mut candidates = Vec::new();
             let mut last_url_key: Option<Vec<u8>> = None;
@@ -880,15 +893,15 @@ fn annotate(
     let name = pending.display().to_string();
     let file = File::create(pending).map_err(|e| format!("{name}: {e}"))?;
     let mut out = RunWriter::new(file, &name).map_err(run_err)?;
-    let answers: Rows<'_> = Box::new(open_runs(answers)?.map(|r| r.map_err(run_err)));
-    let mut answers = Cursor::new(answers);
+    let mut answers = open_runs(answers)?;
     // One revisit of look-ahead, to mark duplicate capture ids.
     let mut previous: Option<(Vec<u8>, u128, Annotated)> = None;
-    for row in provindex_runs::open_file(base).map_err(run_err)? {
+    let mut base = open_run(base)?;
+    while let Some(row) = base.next_ref() {
         let (seq, record) = row.map_err(run_err)?;
         let mut annotated = Annotated::default();
-        while let Some((key, value)) = answers.peek()? {
-            if key.len() != seq.len() + 1 || !key.starts_with(&seq) {
+        while let Some((key, value)) = peek(&mut answers)? {
+            if key.len() != seq.len() + 1 || !key.starts_with(seq) {
                 break;
             }
             match key[seq.len()] {
@@ -905,10 +918,10 @@ fn annotate(
                 ANSWER_WANTED_BY_TARGET => annotated.wanted_by_target = true,
                 kind => return Err(format!("an answer of unknown kind {kind}")),
             }
-            answers.advance();
+            answers.next_ref();
         }
-        let capture_id = capture_id_of(&record)?;
-        annotated.record = record;
+        let capture_id = capture_id_of(record)?;
+        annotated.record = record.to_vec();
         if let Some((prev_seq, prev_id, mut prev)) = previous.take() {
             if prev_id == capture_id {
                 prev.has_dup = true;
@@ -917,13 +930,13 @@ fn annotate(
             out.push(&prev_seq, &encode_state(Status::Undecided, &prev.encode()))
                 .map_err(run_err)?;
         }
-        previous = Some((seq, capture_id, annotated));
+        previous = Some((seq.to_vec(), capture_id, annotated));
     }
     if let Some((seq, _, last)) = previous {
         out.push(&seq, &encode_state(Status::Undecided, &last.encode()))
             .map_err(run_err)?;
     }
-    if let Some((key, _)) = answers.peek()? {
+    if let Some((key, _)) = peek(&mut answers)? {
         return Err(format!("an answer for no revisit ({} bytes)", key.len()));
     }
     out.finish().map_err(run_err)?;
@@ -1148,10 +1161,11 @@ fn passes(
         let mut reps = Reps::default();
         let mut last_dup: Option<[u8; 16]> = None;
         let (mut before, mut left) = (0u64, 0u64);
-        for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+        let mut run = open_run(&pending)?;
+        while let Some(row) = run.next_ref() {
             let (seq, value) = row.map_err(run_err)?;
             before += 1;
-            let (status, annotated) = decode_state(&value)?;
+            let (status, annotated) = decode_state(value)?;
             let (_, mut revisit) = annotated.capture()?;
             let entry = reps.entry(revisit.capture_id, &annotated, status);
             if let Some(entry) = entry {
@@ -1162,7 +1176,7 @@ fn passes(
                     dups.push(&id, &[]).map_err(run_err)?;
                     last_dup = Some(id);
                 }
-                push_entries(&mut added, PHASE_EARLIER, &seq, &annotated, &revisit, entry)?;
+                push_entries(&mut added, PHASE_EARLIER, seq, &annotated, &revisit, entry)?;
             }
             match status {
                 Status::Resolved(original) => {
@@ -1173,7 +1187,7 @@ fn passes(
                         None => counts.without_text += 1,
                     }
                     counts.resolved += 1;
-                    let key = cat(&[&revisit.capture_id.to_be_bytes(), &pass.to_be_bytes(), &seq]);
+                    let key = cat(&[&revisit.capture_id.to_be_bytes(), &pass.to_be_bytes(), seq]);
                     resolved
                         .push(key, crate::scan_record::encode(&revisit))
                         .map_err(run_err)?;
@@ -1192,15 +1206,11 @@ fn passes(
         let name = next.display().to_string();
         let file = File::create(&next).map_err(|e| format!("{name}: {e}"))?;
         let mut unresolved = RunWriter::new(file, &name).map_err(run_err)?;
-        let dups_rows: Rows<'_> = Box::new(
-            provindex_runs::open_file(&dups_path)
-                .map_err(run_err)?
-                .map(|r| r.map_err(run_err)),
-        );
-        let mut dups_rows = Cursor::new(dups_rows);
-        for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+        let mut dups_rows = provindex_runs::Merge::new(vec![open_run(&dups_path)?]);
+        let mut run = open_run(&pending)?;
+        while let Some(row) = run.next_ref() {
             let (seq, value) = row.map_err(run_err)?;
-            let (status, mut annotated) = decode_state(&value)?;
+            let (status, mut annotated) = decode_state(value)?;
             if status != Status::Unresolved {
                 continue;
             }
@@ -1208,21 +1218,18 @@ fn passes(
             // the others skip decoding their record for the id.
             if annotated.has_dup {
                 let id = capture_id_of(&annotated.record)?.to_be_bytes();
-                while let Some((row, _)) = dups_rows.peek()? {
-                    if row.as_slice() >= id.as_slice() {
+                while let Some((row, _)) = peek(&mut dups_rows)? {
+                    if row >= id.as_slice() {
                         break;
                     }
-                    dups_rows.advance();
+                    dups_rows.next_ref();
                 }
-                if dups_rows
-                    .peek()?
-                    .is_some_and(|(row, _)| row.as_slice() == id.as_slice())
-                {
+                if peek(&mut dups_rows)?.is_some_and(|(row, _)| row == id.as_slice()) {
                     annotated.dup_done = true;
                 }
             }
             unresolved
-                .push(&seq, &encode_state(Status::Undecided, &annotated.encode()))
+                .push(seq, &encode_state(Status::Undecided, &annotated.encode()))
                 .map_err(run_err)?;
         }
         unresolved.finish().map_err(run_err)?;
@@ -1234,16 +1241,17 @@ fn passes(
         }
     }
     // The unresolved, in capture-id order, after every pass's resolved.
-    for row in provindex_runs::open_file(&pending).map_err(run_err)? {
+    let mut run = open_run(&pending)?;
+    while let Some(row) = run.next_ref() {
         let (seq, value) = row.map_err(run_err)?;
-        let (_, annotated) = decode_state(&value)?;
+        let (_, annotated) = decode_state(value)?;
         counts.unresolved += 1;
         counts.without_text += 1;
         let (_, revisit) = annotated.capture()?;
         let key = cat(&[
             &revisit.capture_id.to_be_bytes(),
             &UNRESOLVED_PASS.to_be_bytes(),
-            &seq,
+            seq,
         ]);
         resolved
             .push(key, crate::scan_record::encode(&revisit))
@@ -1272,12 +1280,13 @@ fn run_round(
     let mut join = ExternalSorter::new(dir, &format!("join-{tag}"), (budget / 4).max(1));
     let mut reps = Reps::default();
     let mut requests = 0u64;
-    for row in provindex_runs::open_file(state).map_err(run_err)? {
+    let mut run = open_run(state)?;
+    while let Some(row) = run.next_ref() {
         let (seq, value) = row.map_err(run_err)?;
-        let (status, annotated) = decode_state(&value)?;
+        let (status, annotated) = decode_state(value)?;
         let (_, revisit) = annotated.capture()?;
         if let Some(entry) = reps.entry(revisit.capture_id, &annotated, status) {
-            push_entries(&mut join, PHASE_THIS, &seq, &annotated, &revisit, entry)?;
+            push_entries(&mut join, PHASE_THIS, seq, &annotated, &revisit, entry)?;
         }
         if status != Status::Undecided {
             continue;
@@ -1291,7 +1300,7 @@ fn run_round(
                     KIND_ID,
                     &original.to_be_bytes(),
                     PHASE_THIS,
-                    &seq,
+                    seq,
                     TAG_REQUEST,
                 ),
                 Vec::new(),
@@ -1301,7 +1310,7 @@ fn run_round(
         if let Some(prefix) = url_request(&annotated, &revisit) {
             requests += 1;
             join.push(
-                join_key(KIND_URL, &prefix, PHASE_THIS, &seq, TAG_REQUEST),
+                join_key(KIND_URL, &prefix, PHASE_THIS, seq, TAG_REQUEST),
                 Vec::new(),
             )
             .map_err(run_err)?;
@@ -1320,15 +1329,15 @@ fn run_round(
     let name = next.display().to_string();
     let file = File::create(next).map_err(|e| format!("{name}: {e}"))?;
     let mut out = RunWriter::new(file, &name).map_err(run_err)?;
-    let answer_rows: Rows<'_> = Box::new(open_runs(&answers)?.map(|r| r.map_err(run_err)));
-    let mut answer_rows = Cursor::new(answer_rows);
+    let mut answer_rows = open_runs(&answers)?;
     let mut undecided = 0u64;
-    for row in provindex_runs::open_file(state).map_err(run_err)? {
+    let mut run = open_run(state)?;
+    while let Some(row) = run.next_ref() {
         let (seq, value) = row.map_err(run_err)?;
-        let (status, annotated) = decode_state(&value)?;
+        let (status, annotated) = decode_state(value)?;
         let (mut id_answer, mut url_answer) = (None, Vec::new());
-        while let Some((key, value)) = answer_rows.peek()? {
-            if key.len() != seq.len() + 1 || !key.starts_with(&seq) {
+        while let Some((key, value)) = peek(&mut answer_rows)? {
+            if key.len() != seq.len() + 1 || !key.starts_with(seq) {
                 break;
             }
             let mut fields = Fields { bytes: value };
@@ -1341,10 +1350,10 @@ fn run_round(
                     url_answer.push((url_key, decode_entry(&mut fields)?));
                 }
             }
-            answer_rows.advance();
+            answer_rows.next_ref();
         }
         if status != Status::Undecided {
-            out.push(&seq, &value).map_err(run_err)?;
+            out.push(seq, value).map_err(run_err)?;
             continue;
         }
         let (_, revisit) = annotated.capture()?;
@@ -1357,10 +1366,10 @@ fn run_round(
             Some(None) => Status::Unresolved,
             Some(Some(content)) => Status::Resolved(content),
         };
-        out.push(&seq, &encode_state(status, &annotated.encode()))
+        out.push(seq, &encode_state(status, &annotated.encode()))
             .map_err(run_err)?;
     }
-    if let Some((key, _)) = answer_rows.peek()? {
+    if let Some((key, _)) = peek(&mut answer_rows)? {
         return Err(format!(
             "a chain-link answer for no revisit ({} bytes)",
             key.len()
@@ -1385,9 +1394,10 @@ fn answer_links(
     let mut group: Vec<u8> = Vec::new();
     let mut first: Option<Entry> = None;
     let mut under: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
-    for row in open_runs(runs)? {
+    let mut rows = open_runs(runs)?;
+    while let Some(row) = rows.next_ref() {
         let (key, value) = row.map_err(run_err)?;
-        let (this_group, seq, tag) = split_join_key(&key)?;
+        let (this_group, seq, tag) = split_join_key(key)?;
         if this_group != group.as_slice() {
             group = this_group.to_vec();
             first = None;
@@ -1507,13 +1517,14 @@ fn emit_in_key_order<E>(
     emit: &mut impl FnMut(Vec<u8>, PreparedCapture) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut revisits = open_runs(resolved).map_err(fail)?;
-    for row in provindex_runs::open_file(keys_run).map_err(|e| fail(run_err(e)))? {
+    let mut keys = open_run(keys_run).map_err(fail)?;
+    while let Some(row) = keys.next_ref() {
         let (_, key) = row.map_err(|e| fail(run_err(e)))?;
         let (_, record) = revisits
-            .next()
+            .next_ref()
             .ok_or_else(|| fail("fewer resolved revisits than scan keys".to_string()))?
             .map_err(|e| fail(run_err(e)))?;
-        let revisit = crate::scan_record::decode(&record).map_err(&fail)?;
+        let revisit = crate::scan_record::decode(record).map_err(&fail)?;
         if key.get(..16) != Some(&revisit.capture_id.to_be_bytes()[..]) {
             return Err(fail(format!(
                 "scan key of capture {:032x} given to capture {:032x}",
@@ -1525,9 +1536,9 @@ fn emit_in_key_order<E>(
                 revisit.capture_id
             )));
         }
-        emit(key, revisit)?;
+        emit(key.to_vec(), revisit)?;
     }
-    if revisits.next().is_some() {
+    if revisits.next_ref().is_some() {
         return Err(fail("more resolved revisits than scan keys".to_string()));
     }
     Ok(())
