@@ -191,8 +191,10 @@ impl TokenObserver for Recorder {
 
 #[derive(Default)]
 struct State {
+    /// The text so far; its last line (not ended yet) is `out[line_start..]`
+    /// (written in place: no line buffer copied at every line end).
     out: String,
-    line: String,
+    line_start: usize,
     pending_space: bool,
     /// Inside elements whose content is dropped.
     skip: u32,
@@ -205,12 +207,99 @@ struct State {
     lang: Option<String>,
 }
 
+/// How [`State::text`] reads a byte: a character that is neither whitespace
+/// nor control ([`VISIBLE`]: visible ASCII, a continuation byte, or the lead
+/// byte of a character that never is), a space, other ASCII whitespace or
+/// control ([`BLANK`]), or the lead byte of a character that may be
+/// whitespace or control (`U+0080`–`U+00BF`, `U+1000`–`U+1FFF`,
+/// `U+2000`–`U+2FFF`, `U+3000`–`U+3FFF`: decoded to tell).
+const VISIBLE: u8 = 0;
+const SPACE: u8 = 1;
+const BLANK: u8 = 2;
+const LEAD: u8 = 3;
+const CLASS: [u8; 256] = {
+    let mut t = [VISIBLE; 256];
+    let mut b = 0;
+    while b < 0x21 {
+        t[b] = BLANK;
+        b += 1;
+    }
+    t[b' ' as usize] = SPACE;
+    t[0x7F] = BLANK;
+    t[0xC2] = LEAD;
+    t[0xE1] = LEAD;
+    t[0xE2] = LEAD;
+    t[0xE3] = LEAD;
+    t
+};
+
+/// Whether a character is dropped as whitespace (collapsed) by the text.
+fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+const HIGH: u64 = ONES * 0x80;
+
+/// 0x80 in each byte of `w` equal to `c` (SWAR, exact per byte: no carries
+/// between bytes).
+#[inline(always)]
+fn bytes_equal(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & !HIGH) + !HIGH) | x) & HIGH
+}
+
+/// 0x80 in each byte of `w` that is not [`VISIBLE`] (ASCII whitespace or
+/// control, a space, a [`LEAD`] byte), exact per byte.
+#[inline(always)]
+fn not_visible(w: u64) -> u64 {
+    let low = w & !HIGH;
+    // (Low seven bits plus 0x5F reach 0x80 from 0x21 on; plus 1, at 0x7F.)
+    let from_21 = (low + ONES * 0x5F) & HIGH;
+    let from_7f = (low + ONES) & HIGH;
+    let ascii = ((from_21 ^ HIGH) | from_7f) & !(w & HIGH);
+    // 0xC2, and 0xE1 to 0xE3 (0xE0 to 0xE3 but 0xE0).
+    let lead = bytes_equal(w, 0xC2) | (bytes_equal(w & !(ONES * 3), 0xE0) & !bytes_equal(w, 0xE0));
+    ascii | lead
+}
+
+/// 0x80 in each byte of `w` where a run of [`State::text`] stops: a byte
+/// that is not [`VISIBLE`], except a space followed by one (the byte after
+/// the last is taken as not visible).
+#[inline(always)]
+fn run_stops(w: u64) -> u64 {
+    let not_visible = not_visible(w);
+    let space = bytes_equal(w, b' ');
+    let next_not_visible = (not_visible >> 8) | (0x80 << 56);
+    not_visible & !(space & !next_not_visible)
+}
+
+/// The eight bytes of `b` from `i`, little-endian; past its end, zeros
+/// (read from `b` itself, overlapping, when it has eight bytes).
+#[inline(always)]
+fn word_from(b: &[u8], i: usize) -> u64 {
+    let load = |j: usize| match b.get(j..j + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        Some(w) => u64::from_le_bytes(w),
+        None => 0,
+    };
+    if i + 8 <= b.len() {
+        load(i)
+    } else if b.len() >= 8 {
+        load(b.len() - 8) >> ((8 - (b.len() - i)) * 8)
+    } else {
+        b[i..].iter().rev().fold(0, |t, &c| t << 8 | u64::from(c))
+    }
+}
+
 impl State {
+    fn line_is_empty(&self) -> bool {
+        self.out.len() == self.line_start
+    }
+
     fn newline(&mut self) {
-        if !self.line.is_empty() {
-            self.out.push_str(&self.line);
+        if !self.line_is_empty() {
             self.out.push('\n');
-            self.line.clear();
+            self.line_start = self.out.len();
         }
         self.pending_space = false;
     }
@@ -224,49 +313,81 @@ impl State {
             return;
         }
         let b = s.as_bytes();
+        let n = b.len();
         let mut i = 0;
-        while i < b.len() {
-            // A run of visible ASCII (neither whitespace nor control) is
-            // copied at once; the rest one character at a time.
+        while i < n {
+            // A run of visible characters with single spaces between them
+            // is appended at once (it collapses to itself); eight bytes at
+            // a time while they are visible ASCII.
             let start = i;
-            while i < b.len() && (0x21..0x7F).contains(&b[i]) {
-                i += 1;
+            loop {
+                while i < n {
+                    let w = word_from(b, i);
+                    let mut stop = run_stops(w);
+                    if i == start {
+                        // (A run does not start with a space.)
+                        stop |= u64::from(w & 0xFF == u64::from(b' ')) * 0x80;
+                    }
+                    if stop != 0 {
+                        // (At most at the end: the bytes past it are zeros.)
+                        i += stop.trailing_zeros() as usize / 8;
+                        break;
+                    }
+                    i += 8;
+                }
+                let Some(&c) = b.get(i) else { break };
+                match CLASS[usize::from(c)] {
+                    VISIBLE => i += 1,
+                    SPACE
+                        if i > start
+                            && b.get(i + 1)
+                                .is_some_and(|&d| CLASS[usize::from(d)] == VISIBLE) =>
+                    {
+                        i += 2;
+                    }
+                    LEAD => match s[i..].chars().next() {
+                        Some(ch) if !is_blank(ch) => i += ch.len_utf8(),
+                        _ => break,
+                    },
+                    _ => break,
+                }
             }
             if i > start {
                 if self.pending_space {
-                    self.line.push(' ');
+                    self.out.push(' ');
                     self.pending_space = false;
                 }
-                self.line.push_str(&s[start..i]);
+                self.out.push_str(&s[start..i]);
                 continue;
             }
+            // Whitespace or a control character (collapsed): one at a time
+            // in `<pre>` (a line feed ends the line there), else the run.
             if b[i] < 0x80 {
-                // ASCII but not visible: whitespace or a control character
-                // (the loop below without decoding a character).
-                if b[i] == b'\n' && self.pre > 0 {
-                    self.newline();
-                } else if !self.line.is_empty() {
-                    self.pending_space = true;
+                if self.pre > 0 {
+                    if b[i] == b'\n' {
+                        self.newline();
+                    } else if !self.line_is_empty() {
+                        self.pending_space = true;
+                    }
+                    i += 1;
+                } else {
+                    while i < n && b[i] < 0x80 && CLASS[usize::from(b[i])] != VISIBLE {
+                        i += 1;
+                    }
+                    if !self.line_is_empty() {
+                        self.pending_space = true;
+                    }
                 }
-                i += 1;
                 continue;
             }
+            // A non-ASCII whitespace or control character (the run above
+            // stopped at it).
             let Some(c) = s[i..].chars().next() else {
                 break;
             };
             i += c.len_utf8();
-            if c == '\n' && self.pre > 0 {
-                self.newline();
-            } else if c.is_whitespace() || c.is_control() {
-                if !self.line.is_empty() {
-                    self.pending_space = true;
-                }
-            } else {
-                if self.pending_space {
-                    self.line.push(' ');
-                    self.pending_space = false;
-                }
-                self.line.push(c);
+            if !self.line_is_empty() {
+                self.pending_space = true;
             }
         }
     }
@@ -290,103 +411,166 @@ struct Sink<'o, O: ?Sized> {
     observer: RefCell<&'o mut O>,
 }
 
-fn is_skipped(name: &str) -> bool {
-    matches!(
-        name,
-        "script"
-            | "style"
-            | "noscript"
-            | "template"
-            | "svg"
-            | "math"
-            | "iframe"
-            | "noembed"
-            | "noframes"
-            | "object"
-            | "select"
-            | "datalist"
-    )
+/// Elements whose content is dropped.
+const SKIPPED: [&str; 12] = [
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "noembed", "noframes",
+    "object", "select", "datalist",
+];
+
+/// Elements that start and end a line.
+const BLOCK: [&str; 50] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "html",
+    "legend",
+    "li",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "option",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "tfoot",
+    "thead",
+    "tr",
+    "ul",
+    "textarea",
+    "frameset",
+    "img",
+];
+
+/// Elements that do not end `<head>`.
+const IN_HEAD: [&str; 10] = [
+    "head", "html", "title", "meta", "link", "base", "script", "style", "noscript", "template",
+];
+
+/// Elements after whose start tag the tokenizer reads raw text.
+const RAW: [(&str, RawKind); 9] = [
+    ("script", RawKind::ScriptData),
+    ("style", RawKind::Rawtext),
+    ("xmp", RawKind::Rawtext),
+    ("iframe", RawKind::Rawtext),
+    ("noembed", RawKind::Rawtext),
+    ("noframes", RawKind::Rawtext),
+    ("noscript", RawKind::Rawtext),
+    ("title", RawKind::Rcdata),
+    ("textarea", RawKind::Rcdata),
+];
+
+/// What the extractor does with an element, found once per tag
+/// ([`Element::of`]) rather than by matching the name against each list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Element {
+    skipped: bool,
+    block: bool,
+    in_head: bool,
+    raw: Option<RawKind>,
 }
 
-fn raw_kind(name: &str) -> Option<RawKind> {
-    match name {
-        "script" => Some(RawKind::ScriptData),
-        "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => Some(RawKind::Rawtext),
-        "title" | "textarea" => Some(RawKind::Rcdata),
-        _ => None,
+/// Slots of [`Elements`] (a power of two, over four times the names).
+const SLOTS: usize = 256;
+
+/// The [`Element`] of every name in the lists above, in an open-addressed
+/// table keyed by [`name_key`].
+struct Elements([(u128, Element); SLOTS]);
+
+/// A name of at most 15 bytes as a number: its bytes and its length (0 for
+/// other names, which are in no list).
+fn name_key(name: &str) -> u128 {
+    let b = name.as_bytes();
+    if b.len() > 15 {
+        return 0;
+    }
+    b.iter()
+        .rev()
+        .fold(b.len() as u128, |k, &c| k << 8 | u128::from(c))
+}
+
+fn slot(key: u128) -> usize {
+    let h = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SLOTS
+}
+
+impl Elements {
+    fn build() -> Box<Self> {
+        let mut t = Box::new(Elements([(0, Element::default()); SLOTS]));
+        let names = SKIPPED
+            .iter()
+            .chain(&BLOCK)
+            .chain(&IN_HEAD)
+            .copied()
+            .chain(RAW.iter().map(|&(n, _)| n));
+        for name in names {
+            let key = name_key(name);
+            let element = Element {
+                skipped: SKIPPED.contains(&name),
+                block: BLOCK.contains(&name),
+                in_head: IN_HEAD.contains(&name),
+                raw: raw_kind(name),
+            };
+            let mut i = slot(key);
+            while t.0[i].0 != 0 && t.0[i].0 != key {
+                i = (i + 1) % SLOTS;
+            }
+            t.0[i] = (key, element);
+        }
+        t
     }
 }
 
-fn is_block(name: &str) -> bool {
-    matches!(
-        name,
-        "address"
-            | "article"
-            | "aside"
-            | "blockquote"
-            | "body"
-            | "br"
-            | "caption"
-            | "center"
-            | "dd"
-            | "details"
-            | "dialog"
-            | "dir"
-            | "div"
-            | "dl"
-            | "dt"
-            | "fieldset"
-            | "figcaption"
-            | "figure"
-            | "footer"
-            | "form"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "header"
-            | "hgroup"
-            | "hr"
-            | "html"
-            | "legend"
-            | "li"
-            | "main"
-            | "menu"
-            | "nav"
-            | "ol"
-            | "option"
-            | "p"
-            | "pre"
-            | "section"
-            | "summary"
-            | "table"
-            | "tbody"
-            | "tfoot"
-            | "thead"
-            | "tr"
-            | "ul"
-            | "textarea"
-            | "frameset"
-            | "img"
-    )
+impl Element {
+    fn of(name: &str) -> Element {
+        static TABLE: std::sync::OnceLock<Box<Elements>> = std::sync::OnceLock::new();
+        let table = TABLE.get_or_init(Elements::build);
+        let key = name_key(name);
+        if key == 0 {
+            return Element::default();
+        }
+        let mut i = slot(key);
+        loop {
+            match table.0[i] {
+                (0, _) => return Element::default(),
+                (k, element) if k == key => return element,
+                _ => i = (i + 1) % SLOTS,
+            }
+        }
+    }
 }
 
-fn allowed_in_head(name: &str) -> bool {
-    matches!(
-        name,
-        "head"
-            | "html"
-            | "title"
-            | "meta"
-            | "link"
-            | "base"
-            | "script"
-            | "style"
-            | "noscript"
-            | "template"
-    )
+fn raw_kind(name: &str) -> Option<RawKind> {
+    RAW.iter().find(|&&(n, _)| n == name).map(|&(_, k)| k)
 }
 
 impl<O: TokenObserver + ?Sized> TokenSink for Sink<'_, O> {
@@ -433,6 +617,7 @@ impl State {
     fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         let st = self;
         let name: &str = tag.name;
+        let element = Element::of(name);
         match tag.kind {
             TagKind::StartTag => {
                 if name == "html" && st.lang.is_none() {
@@ -443,14 +628,14 @@ impl State {
                 }
                 if name == "head" {
                     st.in_head = true;
-                } else if st.in_head && !allowed_in_head(name) {
+                } else if st.in_head && !element.in_head {
                     st.in_head = false;
                 }
                 if name == "title" && st.skip == 0 {
                     st.in_title = !tag.self_closing;
-                } else if is_skipped(name) {
+                } else if element.skipped {
                     if !tag.self_closing {
-                        if raw_kind(name).is_some() {
+                        if element.raw.is_some() {
                             st.raw_skip = true;
                         } else {
                             st.skip = st.skip.saturating_add(1);
@@ -458,10 +643,10 @@ impl State {
                     }
                 } else if name == "pre" {
                     st.pre = st.pre.saturating_add(1);
-                } else if (name == "td" || name == "th") && !st.line.is_empty() {
+                } else if (name == "td" || name == "th") && !st.line_is_empty() {
                     st.pending_space = true;
                 }
-                if is_block(name) {
+                if element.block {
                     st.newline();
                 }
                 if tag.self_closing || st.skip > 0 && name != "svg" && name != "math" {
@@ -470,7 +655,7 @@ impl State {
                 if name == "plaintext" {
                     return TokenSinkResult::Plaintext;
                 }
-                if let Some(k) = raw_kind(name) {
+                if let Some(k) = element.raw {
                     return TokenSinkResult::RawData(k);
                 }
             }
@@ -479,8 +664,8 @@ impl State {
                     st.in_title = false;
                 } else if name == "head" {
                     st.in_head = false;
-                } else if is_skipped(name) {
-                    if raw_kind(name).is_some() {
+                } else if element.skipped {
+                    if element.raw.is_some() {
                         st.raw_skip = false;
                     } else {
                         st.skip = st.skip.saturating_sub(1);
@@ -488,7 +673,7 @@ impl State {
                 } else if name == "pre" {
                     st.pre = st.pre.saturating_sub(1);
                 }
-                if is_block(name) {
+                if element.block {
                     st.newline();
                 }
             }
@@ -559,6 +744,180 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The extractor's text handling before its run-at-once scan (with a
+    /// line buffer): the reference the scan is checked against.
+    #[derive(Default)]
+    struct Reference {
+        out: String,
+        line: String,
+        pending_space: bool,
+        pre: u32,
+    }
+
+    impl Reference {
+        fn newline(&mut self) {
+            if !self.line.is_empty() {
+                self.out.push_str(&self.line);
+                self.out.push('\n');
+                self.line.clear();
+            }
+            self.pending_space = false;
+        }
+
+        fn text(&mut self, s: &str) {
+            for c in s.chars() {
+                if c == '\n' && self.pre > 0 {
+                    self.newline();
+                } else if c.is_whitespace() || c.is_control() {
+                    if !self.line.is_empty() {
+                        self.pending_space = true;
+                    }
+                } else {
+                    if self.pending_space {
+                        self.line.push(' ');
+                        self.pending_space = false;
+                    }
+                    self.line.push(c);
+                }
+            }
+        }
+    }
+
+    /// Every non-ASCII character that is whitespace or control starts with
+    /// a byte `State::text` decodes (it copies the others undecoded).
+    #[test]
+    fn blank_characters_start_with_a_lead_byte() {
+        for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+            if is_blank(c) {
+                let mut buf = [0u8; 4];
+                let lead = c.encode_utf8(&mut buf).as_bytes()[0];
+                assert_eq!(CLASS[usize::from(lead)], LEAD, "{c:?}");
+            }
+        }
+        for b in 0u8..0x80 {
+            let blank = is_blank(char::from(b));
+            assert_eq!(CLASS[usize::from(b)] != VISIBLE, blank, "{b:#x}");
+            let w = u64::from_le_bytes([b'a', b'b', b, b'c', 0x7E, 0x21, b'x', b'y']);
+            assert_eq!(not_visible(w) != 0, blank, "{b:#x}");
+        }
+        // A run stops at a space only before a byte that is not visible
+        // ASCII, or at the end of the word.
+        let w = u64::from_le_bytes(*b"a b  c\td");
+        assert_eq!(run_stops(w), 0x80 << 24 | 0x80 << 48);
+        let w = u64::from_le_bytes(*b"abcdefg ");
+        assert_eq!(run_stops(w), 0x80 << 56);
+        let w = u64::from_le_bytes(*b" \xC3\xA9 a~ !");
+        assert_eq!(run_stops(w), 0);
+        let w = u64::from_le_bytes(*b"a \xE2\x80\x99 \xC2\xA0");
+        assert_eq!(
+            run_stops(w),
+            0x80 << 8 | 0x80 << 16 | 0x80 << 40 | 0x80 << 48
+        );
+        for b in 0x80..=0xFFu8 {
+            let w = u64::from_le_bytes([b'a', b'b', b'c', b'd', b'e', b'f', b'g', b]);
+            let lead = CLASS[usize::from(b)] == LEAD;
+            assert_eq!(not_visible(w), u64::from(lead) * 0x80 << 56, "{b:#x}");
+            let w = u64::from_le_bytes([b, 0xE0, 0xE4, 0xC3, 0x80, 0xBF, b'a', b'~']);
+            assert_eq!(not_visible(w), u64::from(lead) * 0x80, "{b:#x}");
+        }
+        let b = b"abcdefghij k";
+        assert_eq!(word_from(b, 9), u64::from_le_bytes(*b"j k\0\0\0\0\0"));
+        assert_eq!(word_from(&b[..5], 2), u64::from_le_bytes(*b"cde\0\0\0\0\0"));
+        assert_eq!(word_from(b, 1), u64::from_le_bytes(*b"bcdefghi"));
+    }
+
+    proptest::proptest! {
+        /// `State::text` (runs at once, eight bytes at a time, no line
+        /// buffer) gives the text of the character-at-a-time loop, in and
+        /// out of `<pre>`, with lines ended between pieces.
+        #[test]
+        fn text_equals_the_character_loop(
+            steps in proptest::collection::vec(
+                (
+                    proptest::collection::vec(
+                        proptest::sample::select(vec![
+                            "a", "word", "Two words", "exactly8", "sixteen bytes ok", " ", "  ",
+                            "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1}", "\u{7f}", "~!", "\u{85}",
+                            "\u{a0}", "\u{a9}", "\u{1680}", "\u{1e9e}", "\u{2003}", "\u{2019}",
+                            "\u{2028}", "\u{202f}", "\u{3000}", "\u{3042}", "\u{e9}t\u{e9}", "\u{1F600}",
+                            "x \u{2019}", "a b c d e f g h", "abcdefg\u{80}", "\u{9f}", " a", "b ",
+                        ]),
+                        0..12,
+                    ),
+                    0u8..4,
+                    proptest::bool::ANY,
+                ),
+                0..8,
+            ),
+        ) {
+            let mut st = State::default();
+            let mut reference = Reference::default();
+            for (pieces, action, joined) in steps {
+                // (One text token, or one per piece.)
+                let pieces = if joined { vec![pieces.concat()] } else { pieces.iter().map(|p| p.to_string()).collect() };
+                for piece in pieces.iter() {
+                    st.text(piece);
+                    reference.text(piece);
+                }
+                match action {
+                    0 => {
+                        st.newline();
+                        reference.newline();
+                    }
+                    1 => {
+                        st.pre += 1;
+                        reference.pre += 1;
+                    }
+                    2 => {
+                        st.pre = st.pre.saturating_sub(1);
+                        reference.pre = reference.pre.saturating_sub(1);
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(st.line_is_empty(), reference.line.is_empty());
+                proptest::prop_assert_eq!(st.pending_space, reference.pending_space);
+            }
+            st.newline();
+            reference.newline();
+            proptest::prop_assert_eq!(&st.out, &reference.out);
+        }
+    }
+
+    /// `Element::of` says of every name what the lists say.
+    #[test]
+    fn elements_are_the_lists() {
+        let listed = SKIPPED.iter().chain(&BLOCK).chain(&IN_HEAD).copied();
+        let others = [
+            "a",
+            "span",
+            "b",
+            "x",
+            "scrip",
+            "scripts",
+            "h7",
+            "svgs",
+            "tablea",
+            "\u{fffd}",
+            "",
+            "abcdefghijklmno",
+            "abcdefghijklmnop",
+            "blockquotes",
+            "figcaptio",
+            "xmp",
+        ];
+        for name in listed.chain(RAW.iter().map(|&(n, _)| n)).chain(others) {
+            let want = Element {
+                skipped: SKIPPED.contains(&name),
+                block: BLOCK.contains(&name),
+                in_head: IN_HEAD.contains(&name),
+                raw: RAW.iter().find(|&&(n, _)| n == name).map(|&(_, k)| k),
+            };
+            assert_eq!(Element::of(name), want, "{name:?}");
+        }
+        assert!(Element::of("div").block && Element::of("script").raw.is_some());
+        assert_eq!(Element::of("span"), Element::default());
     }
 
     #[test]
