@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 /// content previews of 64 bytes (were 120), so an incremental build's rows
 /// from its base are the rows a fresh build writes; 32 KiB blocks, restarts
 /// every 32 keys and Ribbon filters (readable by any version, but measured
-/// with this one).
-pub const FORMAT_VERSION: u32 = 9;
+/// with this one). 10: content languages by langid.py's model (were
+/// `whatlang`'s), so an incremental build does not mix the two detectors.
+pub const FORMAT_VERSION: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

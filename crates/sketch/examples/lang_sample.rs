@@ -1,6 +1,7 @@
 //! Agreement of language detection on a shorter sample with the
-//! [`LANG_SAMPLE_BYTES`] one (issue 17): how often `whatlang` on the first
-//! N bytes of a text gives the same reliable guess as on the first 8192.
+//! [`LANG_SAMPLE_BYTES`] one (issue 17): how often the detector (whatlang
+//! then; langid since) on the first N bytes of a text gives the same reliable
+//! guess as on the first 8192.
 //!
 //! Usage: `lang_sample PATH... [--sizes 1024,2048,4096]` — each PATH a
 //! `.jsonl`/`.jsonl.gz` file whose lines have a `text` field. For each size

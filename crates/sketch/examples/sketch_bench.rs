@@ -197,7 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if run("lang") {
         report(
-            "detect_language (whatlang, raw text)",
+            "detect_language (langid, raw text)",
             best(rounds, || {
                 texts
                     .iter()

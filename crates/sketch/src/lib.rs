@@ -13,7 +13,7 @@
 //!   first ([`fold_for_sketch`]). [`MinHasher::sketch`] normalizes and signs
 //!   raw text in one call. [`optimal_param`] chooses bands × rows for a
 //!   threshold.
-//! - [`detect_language`] — ISO 639-3 language of a content (`whatlang`).
+//! - [`detect_language`] — ISO 639-3 language of a content (langid.py's model, [`langid`]).
 //!
 //! See `README.md` beside this crate's `Cargo.toml` for the version 2 design
 //! and the identity decision.
@@ -43,7 +43,10 @@ mod wordhash;
 
 pub use fold::{fold_char, fold_for_sketch, fold_pairs_from_opencc, fold_table_digest};
 pub use ids::{ContentId, ParseIdError, content_id, sha256};
-pub use lang::{LANG_SAMPLE_BYTES, LanguageGuess, detect_language, detect_language_info};
+pub use lang::{
+    LANG_RELIABLE_MIN_BYTES, LANG_RELIABLE_PROBABILITY, LANG_SAMPLE_BYTES, LanguageGuess,
+    detect_language, detect_language_info,
+};
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
 pub use minhash::{
     COMPARED_BITS, LANES, MinHasher, SHINGLE_POLY, Shingles, Signature, SignatureError, agreement,
