@@ -137,6 +137,9 @@ impl HtmlTag for ScanTag<'_, '_> {
             f(&name, &value);
         }
     }
+    fn role_id_class(&self) -> [Option<Cow<'_, str>>; 3] {
+        self.0.attrs_named(["role", "id", "class"])
+    }
 }
 
 /// One tokenizer pass over an HTML page: its text (as

@@ -102,6 +102,11 @@ pub trait HtmlTag {
     fn attr(&self, name: &str) -> Option<Cow<'_, str>>;
     /// Every attribute (the first of each name), in order.
     fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str));
+    /// [`attr`](Self::attr) of `role`, `id` and `class` (asked of most
+    /// elements: one pass over the attributes where a tag can).
+    fn role_id_class(&self) -> [Option<Cow<'_, str>>; 3] {
+        [self.attr("role"), self.attr("id"), self.attr("class")]
+    }
 }
 
 impl HtmlTag for Tag {
@@ -430,15 +435,14 @@ fn marks<T: HtmlTag + ?Sized>(tag: &T) -> (bool, bool) {
     let mut footer = name == "footer";
     let mut figure = name == "figure" || name == "figcaption";
     // The tokenizer keeps the first of repeated attributes only.
-    if let Some(role) = tag.attr("role") {
+    let [role, id, class] = tag.role_id_class();
+    if let Some(role) = role {
         footer |= role.eq_ignore_ascii_case("contentinfo");
     }
-    for a in ["id", "class"] {
-        if let Some(v) = tag.attr(a) {
-            let (fo, fi) = class_marks(&v);
-            footer |= fo;
-            figure |= fi;
-        }
+    for v in [id, class].into_iter().flatten() {
+        let (fo, fi) = class_marks(&v);
+        footer |= fo;
+        figure |= fi;
     }
     (footer, figure)
 }

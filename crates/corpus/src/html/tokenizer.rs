@@ -83,13 +83,39 @@ impl<'a> TagView<'a> {
                 .iter()
                 // (Equal ignoring ASCII case to a lowercase name without
                 // NUL is equal once folded.)
-                .find(|a| src[a.name.0..a.name.1].eq_ignore_ascii_case(name))
+                .find(|a| src.as_bytes()[a.name.0..a.name.1].eq_ignore_ascii_case(name.as_bytes()))
                 .map(|a| attr_value(src, a.value)),
             Attrs::Html5ever(attrs) => attrs
                 .iter()
                 .find(|a| &*a.name.local == name)
                 .map(|a| Cow::Borrowed(&*a.value)),
         }
+    }
+
+    /// [`attr`](Self::attr) of each of `names` (ASCII lowercase, without
+    /// NUL), in one pass over the attributes.
+    pub fn attrs_named<const N: usize>(&self, names: [&str; N]) -> [Option<Cow<'a, str>>; N] {
+        let mut values = [const { None }; N];
+        match self.attrs {
+            Attrs::Spans { src, spans } => {
+                for a in spans {
+                    let name = &src.as_bytes()[a.name.0..a.name.1];
+                    // (The tokenizer keeps one attribute of each name.)
+                    if let Some(k) = names
+                        .iter()
+                        .position(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+                    {
+                        values[k] = Some(attr_value(src, a.value));
+                    }
+                }
+            }
+            Attrs::Html5ever(_) => {
+                for (value, name) in values.iter_mut().zip(names) {
+                    *value = self.attr(name);
+                }
+            }
+        }
+        values
     }
 
     /// The attributes in order (the first of each name): names ASCII
@@ -913,5 +939,52 @@ fn fold_name(name: &str) -> Cow<'_, str> {
         )
     } else {
         Cow::Borrowed(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks every tag's `attrs_named` against `attr`.
+    struct Check(Vec<String>);
+
+    impl TokenSink for Check {
+        fn text(&mut self, _: &str) {}
+        fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
+            let names = ["role", "id", "class", "data-x"];
+            let one_pass = tag.attrs_named(names);
+            let each = names.map(|n| tag.attr(n));
+            if one_pass != each {
+                self.0
+                    .push(format!("{:?}: {one_pass:?} != {each:?}", tag.name));
+            }
+            TokenSinkResult::Continue
+        }
+        fn end(&mut self) {}
+    }
+
+    proptest::proptest! {
+        /// `attrs_named` finds what `attr` finds, name by name (case,
+        /// repeats, references, NUL, unquoted values).
+        #[test]
+        fn attrs_named_equals_attr(
+            tags in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        " id=a", " ID='b c'", " class=\"x footer\"", " Class=y", " role=contentinfo",
+                        " rOLE=\"n&amp;m\"", " id=\"&lt;&#x41;\"", " data-x", " data-X=1", " idd=2",
+                        " i\0d=3", " clas=4", " class", " =5", " role='\0'", " /", " ids=6",
+                    ]),
+                    0..6,
+                ),
+                1..4,
+            ),
+        ) {
+            let html: String = tags.iter().map(|t| format!("<div{}>t</div>", t.concat())).collect();
+            let mut check = Check(Vec::new());
+            tokenize(&html, &mut check);
+            proptest::prop_assert!(check.0.is_empty(), "{}: {:?}", html, check.0);
+        }
     }
 }
