@@ -192,7 +192,8 @@ pub(crate) fn tokenize<S: TokenSink + ?Sized>(html: &str, sink: &mut S) {
     let mut t = Tokenizer {
         s: &input,
         b: input.as_bytes(),
-        last_start: String::new(),
+        last_start: Name::At(0, 0),
+        last_start_folded: String::new(),
         name: String::new(),
         spans: Vec::new(),
     };
@@ -228,7 +229,10 @@ struct Tokenizer<'a> {
     b: &'a [u8],
     /// Name of the last start tag (the appropriate end tag of raw text;
     /// empty before the first).
-    last_start: String,
+    last_start: Name,
+    /// [`Self::last_start`]'s name when it is [`Name::Folded`] (the
+    /// folded name of the tag being read is in [`Self::name`]).
+    last_start_folded: String,
     /// The folded name of the tag being read, when it is not as written.
     name: String,
     /// The attributes of the tag being read (reused from tag to tag).
@@ -389,10 +393,17 @@ impl Tokenizer<'_> {
         sink: &mut S,
     ) -> (usize, Mode) {
         let mut j = i;
+        // (Whether it needs folding, found on the way.)
+        let mut fold = false;
         while j < self.b.len() && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
+            fold |= self.b[j].is_ascii_uppercase() | (self.b[j] == 0);
             j += 1;
         }
-        let name = self.name_at(i, j);
+        let name = if fold {
+            self.name_at(i, j)
+        } else {
+            Name::At(i, j)
+        };
         self.attributes(j, kind, name, sink)
     }
 
@@ -510,12 +521,13 @@ impl Tokenizer<'_> {
     /// Adds an attribute unless the tag has one of that name (the first
     /// wins); whether it was added.
     fn push_attr(&mut self, name: (usize, usize), value: (usize, usize)) -> bool {
-        let new = &self.s[name.0..name.1];
-        let nul = memchr::memchr(0, new.as_bytes()).is_some();
+        // (Bytes: names start and end at character boundaries.)
+        let new = &self.b[name.0..name.1];
+        let nul = new.iter().any(|&c| c == 0);
         let same = |a: &AttrSpan| {
-            let old = &self.s[a.name.0..a.name.1];
+            let old = &self.b[a.name.0..a.name.1];
             if a.nul || nul {
-                fold_name(old) == fold_name(new)
+                fold_name(&self.s[a.name.0..a.name.1]) == fold_name(&self.s[name.0..name.1])
             } else {
                 old.eq_ignore_ascii_case(new)
             }
@@ -565,10 +577,11 @@ impl Tokenizer<'_> {
             TokenSinkResult::RawData(RawKind::ScriptDataEscaped(_)) => Mode::Script,
             _ => Mode::Data,
         };
-        self.last_start.clear();
-        match name {
-            Name::At(i, j) => self.last_start.push_str(&s[i..j]),
-            Name::Folded => self.last_start.push_str(&self.name),
+        // (Where the name is, copied only when folded.)
+        self.last_start = name;
+        if let Name::Folded = name {
+            self.last_start_folded.clear();
+            self.last_start_folded.push_str(&self.name);
         }
         (next, mode)
     }
@@ -630,7 +643,11 @@ impl Tokenizer<'_> {
             j += 1;
         }
         let letters = &self.s[start..j];
-        let appropriate = !letters.is_empty() && self.last_start.eq_ignore_ascii_case(letters);
+        let last_start = match self.last_start {
+            Name::At(i, j) => &self.s[i..j],
+            Name::Folded => &self.last_start_folded,
+        };
+        let appropriate = !letters.is_empty() && last_start.eq_ignore_ascii_case(letters);
         if appropriate
             && self
                 .byte(j)
@@ -962,6 +979,20 @@ mod tests {
             TokenSinkResult::Continue
         }
         fn end(&mut self) {}
+    }
+
+    /// Raw text ends at the end tag of its start tag however either is
+    /// written (the start tag's name kept where it is, or folded), as in
+    /// html5ever.
+    #[test]
+    fn raw_text_ends_at_its_end_tag_in_any_case() {
+        for page in [
+            "<STYLE>a</style>b<TiTle>x</TITLE>y<Script>z</sCRIPT>w<XMP>q</xmp>e",
+            "<title>a</TITLE>b<STYLE>c</styl></STYLE>d<textarea>e</title></textarea>f",
+            "<TITLE>a<STYLE>b</style></title>c<xmp>d</XMP >e<Sty\0le>f</sty\u{fffd}le>g",
+        ] {
+            assert_eq!(super::super::differs_from_html5ever(page), None, "{page}");
+        }
     }
 
     proptest::proptest! {
