@@ -55,7 +55,9 @@ static MODEL_PARSED: LazyLock<Model> = LazyLock::new(|| match parse(MODEL) {
 
 /// langid.py's labels and the ISO 639-3 codes provindex stores for them (as
 /// `whatlang` spells them where it knows the language: `"cmn"` for Chinese,
-/// `"pes"` for Persian).
+/// `"pes"` for Persian). Its `no` class is Bokmål (`"nob"`, as its `nb`): it
+/// was trained on Norwegian Wikipedia, which is written in Bokmål, and on
+/// debian-handbook's nb-NO pages it answers `no` 41 times of 50, `nb` 8.
 const CODES: &[(&str, &str)] = &[
     ("af", "afr"),
     ("am", "amh"),
@@ -121,7 +123,7 @@ const CODES: &[(&str, &str)] = &[
     ("ne", "nep"),
     ("nl", "nld"),
     ("nn", "nno"),
-    ("no", "nor"),
+    ("no", "nob"),
     ("oc", "oci"),
     ("or", "ori"),
     ("pa", "pan"),
