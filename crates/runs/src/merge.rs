@@ -7,11 +7,11 @@ use crate::{Record, RecordRef, RunError};
 /// reader: [`RunError::Corrupt`] naming the run and the byte offset);
 /// [`IterInput`] adapts an iterator of owned records.
 pub trait MergeInput {
-    /// Moves to the next record; `Ok(false)` at the end. Not called again
-    /// after the end or an error.
-    fn advance(&mut self) -> Result<bool, RunError>;
+    /// Moves to the next record and returns it; `Ok(None)` at the end.
+    /// Not called again after the end or an error.
+    fn advance(&mut self) -> Result<Option<RecordRef<'_>>, RunError>;
 
-    /// The record the last `advance` that returned `Ok(true)` moved to.
+    /// The record the last `advance` returned.
     fn current(&self) -> RecordRef<'_>;
 }
 
@@ -44,9 +44,9 @@ impl<I> MergeInput for IterInput<I>
 where
     I: Iterator<Item = Result<Record, RunError>>,
 {
-    fn advance(&mut self) -> Result<bool, RunError> {
+    fn advance(&mut self) -> Result<Option<RecordRef<'_>>, RunError> {
         match self.iter.next() {
-            None => Ok(false),
+            None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(record)) => {
                 if self.records > 0 && crate::key_less(&record.0, &self.record.0) {
@@ -57,7 +57,7 @@ where
                 }
                 self.record = record;
                 self.records += 1;
-                Ok(true)
+                Ok(Some((&self.record.0, &self.record.1)))
             }
         }
     }
@@ -117,6 +117,31 @@ impl<S: MergeInput> Merge<S> {
     /// The next record, valid until the next call. Same records, errors
     /// and end as [`merge`]'s iterator, without the copies.
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, RunError>> {
+        if self.inputs.len() == 1 {
+            // One input (most of the components stage's reads): its
+            // records as they come, no tree.
+            return match self.state {
+                State::Done => None,
+                State::Ready => {
+                    self.state = State::Taken;
+                    Some(Ok(self.inputs[0].current()))
+                }
+                State::Start | State::Taken => match self.inputs[0].advance() {
+                    Ok(Some(record)) => {
+                        self.state = State::Taken;
+                        Some(Ok(record))
+                    }
+                    Ok(None) => {
+                        self.state = State::Done;
+                        None
+                    }
+                    Err(e) => {
+                        self.state = State::Done;
+                        Some(Err(e))
+                    }
+                },
+            };
+        }
         match self.ready() {
             Ok(true) => {
                 self.state = State::Taken;
@@ -174,10 +199,15 @@ impl<S: MergeInput> Merge<S> {
         }
     }
 
+    /// Advances `input`: whether it holds a record.
     fn advance(&mut self, input: usize) -> Result<bool, RunError> {
-        self.inputs[input].advance().inspect_err(|_| {
-            self.state = State::Done;
-        })
+        match self.inputs[input].advance() {
+            Ok(record) => Ok(record.is_some()),
+            Err(e) => {
+                self.state = State::Done;
+                Err(e)
+            }
+        }
     }
 
     /// Whether input `a`'s record comes before input `b`'s: by key, equal

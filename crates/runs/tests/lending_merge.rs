@@ -125,6 +125,31 @@ fn peek_does_not_take_and_the_input_is_known() {
     assert_eq!(keys, [b"a", b"b", b"c", b"d"]);
     assert_eq!(from, [Some(1), Some(0), Some(1), Some(0), None]);
     assert_eq!(merge.inputs()[1].name(), "1.run");
+
+    // One input takes a path of its own: peeks and takes in any mix.
+    let bytes = vec![run_bytes(&[rec("a", "0"), rec("b", "1"), rec("c", "2")])];
+    let mut one = Merge::new(readers(&bytes));
+    let mut seen = Vec::new();
+    for peek_first in [true, false, true, true, false, false] {
+        if peek_first {
+            let peeked = one.peek_ref().map(|r| r.unwrap().0.to_vec());
+            let taken = one.next_ref().map(|r| r.unwrap().0.to_vec());
+            assert_eq!(peeked, taken);
+            seen.push(taken);
+        } else {
+            seen.push(one.next_ref().map(|r| r.unwrap().0.to_vec()));
+        }
+        assert_eq!(one.taken_from(), seen.last().unwrap().as_ref().map(|_| 0));
+    }
+    let want = [
+        Some(b"a".to_vec()),
+        Some(b"b".to_vec()),
+        Some(b"c".to_vec()),
+        None,
+        None,
+        None,
+    ];
+    assert_eq!(seen, want);
 }
 
 /// Fixed-size records (8-byte key, 8-byte value: 24 bytes framed), so an
