@@ -144,9 +144,16 @@ impl<'a> TagView<'a> {
 
 /// An attribute value as written at `value` in `src`, with character
 /// references decoded and NUL as U+FFFD (borrowed when it has neither).
+#[inline]
 fn attr_value(src: &str, (start, end): (usize, usize)) -> Cow<'_, str> {
     let b = &src.as_bytes()[..end];
-    let Some(first) = memchr::memchr2(b'&', 0, &b[start..]) else {
+    // (Most values are short: scanned in place rather than by a call.)
+    let first = if end - start <= 32 {
+        b[start..].iter().position(|&c| c == b'&' || c == 0)
+    } else {
+        memchr::memchr2(b'&', 0, &b[start..])
+    };
+    let Some(first) = first else {
         return Cow::Borrowed(&src[start..end]);
     };
     let mut value = String::with_capacity(end - start);
