@@ -255,6 +255,37 @@ fn an_error_before_the_first_record_ends_the_merge() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    /// Keys around the merge's 16-byte integer prefix: a shared head of
+    /// 13 to 18 bytes, then a short tail, so keys end before, at and after
+    /// byte 16 and differ there.
+    #[test]
+    fn long_keys_equal_a_stable_sort(
+        runs in proptest::collection::vec(
+            proptest::collection::vec(
+                (13usize..19, proptest::collection::vec(0u8..3, 0..4), any::<u8>()),
+                0..30,
+            ),
+            1..6,
+        ),
+    ) {
+        let runs: Vec<Vec<Record>> = runs
+            .into_iter()
+            .map(|r| {
+                let mut r: Vec<Record> = r
+                    .into_iter()
+                    .map(|(head, tail, v)| ([vec![7u8; head], tail].concat(), vec![v]))
+                    .collect();
+                r.sort_by(|a, b| a.0.cmp(&b.0));
+                r
+            })
+            .collect();
+        let want = reference(&runs);
+        let bytes: Vec<_> = runs.iter().map(|r| run_bytes(r)).collect();
+        let (got, err) = drain(&mut Merge::new(readers(&bytes)));
+        prop_assert!(err.is_none());
+        prop_assert_eq!(got, want);
+    }
+
     /// The merge of sorted runs is the stable sort of their concatenation,
     /// through run files and through iterator inputs alike.
     #[test]
