@@ -274,8 +274,9 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
     let n_feats = u16::try_from(feats.len() + MAX_FEATURE)
         .map_err(|_| format!("{} features do not fit u16", feats.len()))?
         - MAX_FEATURE as u16;
-    // Trie (goto), with -1 for "no edge".
-    let mut goto: Vec<[i32; 256]> = vec![[-1; 256]];
+    // The trie, in the transition table itself: 0 is "no edge" (the start
+    // state 0 is no state's child), one table the whole build long.
+    let mut next: Vec<[u16; 256]> = vec![[0; 256]];
     let mut own: Vec<Option<u16>> = vec![None];
     for (f, bytes) in feats.iter().enumerate() {
         if bytes.len() > MAX_FEATURE {
@@ -286,15 +287,16 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
         }
         let mut s = 0usize;
         for &b in *bytes {
-            let t = goto[s][usize::from(b)];
-            s = if t >= 0 {
-                t as usize
+            let t = next[s][usize::from(b)];
+            s = if t != 0 {
+                usize::from(t)
             } else {
-                goto.push([-1; 256]);
+                let n = u16::try_from(next.len())
+                    .map_err(|_| "more than 65536 automaton states".to_string())?;
+                next.push([0; 256]);
                 own.push(None);
-                let n = goto.len() - 1;
-                goto[s][usize::from(b)] = n as i32;
-                n
+                next[s][usize::from(b)] = n;
+                usize::from(n)
             };
         }
         if own[s].is_some() {
@@ -302,34 +304,25 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
         }
         own[s] = Some(f as u16);
     }
-    let states = goto.len();
-    if states > usize::from(u16::MAX) {
-        return Err(format!("{states} automaton states do not fit u16"));
-    }
-    // Breadth first: a state's fail link is set before its children's.
-    let mut next = vec![[0u16; 256]; states];
+    let states = next.len();
+    // Breadth first: a state's fail link (and its fail state's row) is final
+    // before its children's; a missing edge takes the fail state's.
     let mut fail = vec![0usize; states];
     let mut order = Vec::with_capacity(states);
-    let mut queue = std::collections::VecDeque::new();
-    for b in 0..256 {
-        let t = goto[0][b];
-        if t >= 0 {
-            next[0][b] = t as u16;
-            queue.push_back(t as usize);
-        }
-    }
+    let mut queue: std::collections::VecDeque<usize> = next[0]
+        .iter()
+        .filter(|&&t| t != 0)
+        .map(|&t| usize::from(t))
+        .collect();
     while let Some(s) = queue.pop_front() {
         order.push(s);
-        for b in 0..256 {
-            let t = goto[s][b];
-            let via_fail = next[fail[s]][b];
-            if t >= 0 {
-                let t = t as usize;
-                fail[t] = usize::from(via_fail);
-                next[s][b] = t as u16;
-                queue.push_back(t);
+        let fail_row = next[fail[s]];
+        for (t, &via_fail) in next[s].iter_mut().zip(&fail_row) {
+            if *t != 0 {
+                fail[usize::from(*t)] = usize::from(via_fail);
+                queue.push_back(usize::from(*t));
             } else {
-                next[s][b] = via_fail;
+                *t = via_fail;
             }
         }
     }
@@ -353,13 +346,32 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
     for (id, (s, _)) in (ending..).zip(others) {
         ids[s] = id;
     }
-    let mut renumbered = vec![[0u16; 256]; states];
+    // In place: every target renamed, then every row moved to its new
+    // number along the permutation's cycles.
+    for row in &mut next {
+        for t in row.iter_mut() {
+            *t = ids[usize::from(*t)];
+        }
+    }
+    let mut placed = vec![false; states];
+    for i in 0..states {
+        if placed[i] {
+            continue;
+        }
+        // Position k still holds state k's row until its cycle reaches it.
+        let (mut carried, mut j) = (next[i], i);
+        loop {
+            let k = usize::from(ids[j]);
+            std::mem::swap(&mut carried, &mut next[k]);
+            placed[k] = true;
+            if k == i {
+                break;
+            }
+            j = k;
+        }
+    }
     let mut ends = vec![[0u16; MAX_FEATURE]; usize::from(ending)];
     for s in 0..states {
-        let row = &mut renumbered[usize::from(ids[s])];
-        for (to, &from) in row.iter_mut().zip(&next[s]) {
-            *to = ids[usize::from(from)];
-        }
         if let Some(e) = ends.get_mut(usize::from(ids[s])) {
             for (slot, e) in e.iter_mut().enumerate() {
                 *e = outputs[s]
@@ -370,7 +382,7 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
         }
     }
     Ok(Automaton {
-        next: renumbered,
+        next,
         start: ids[0],
         ending,
         ends,
