@@ -4,9 +4,10 @@
 //! deterministic). Only the first [`LANG_SAMPLE_BYTES`] bytes of a text (cut
 //! at a character boundary) are looked at: the cost per document is bounded,
 //! and a long page is classified by its beginning. Until issue 17 this was
-//! `whatlang`, about 5× the CPU (435 µs a page against 85, release build,
-//! `examples/langid_bench.rs`); an index records which through its format
-//! version (10: langid).
+//! `whatlang`, 4.2–5.3× the CPU alone (435 µs a page against 82–104,
+//! `examples/langid_bench.rs`; langid's table lookups suffer more from a
+//! loaded machine) and 22 % of a one-file build's; an index records which
+//! through its format version (10: langid).
 //!
 //! A guess is reliable when langid.py's probability is at least
 //! [`LANG_RELIABLE_PROBABILITY`] on a sample of at least [`LANG_RELIABLE_MIN_BYTES`]
