@@ -318,7 +318,7 @@ impl State {
         while i < n {
             // A run of visible characters with single spaces between them
             // is appended at once (it collapses to itself); eight bytes at
-            // a time while they are visible ASCII.
+            // a time while no byte is one to look at ([`run_stops`]).
             let start = i;
             loop {
                 while i < n {
