@@ -6,7 +6,7 @@
 //! and a long page is classified by its beginning. Until issue 17 this was
 //! `whatlang`, 4.2–5.3× the CPU alone (435 µs a page against 82–104,
 //! `examples/langid_bench.rs`; langid's table lookups suffer more from a
-//! loaded machine) and 22 % of a one-file build's; an index records which
+//! loaded machine) and 14–22 % of a one-file build's; an index records which
 //! through its format version (10: langid).
 //!
 //! A guess is reliable when langid.py's probability is at least
