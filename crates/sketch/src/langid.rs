@@ -504,6 +504,14 @@ fn accumulate(scores: &mut [f64], touched: &[u16], count: &mut [u32], weights: &
 /// feature, so callers bound `bytes` (see [`crate::LANG_SAMPLE_BYTES`]).
 #[must_use]
 pub fn classify(bytes: &[u8]) -> LangidAnswer {
+    classify_excluding(bytes, &[])
+}
+
+/// [`classify`] over every class but those labelled in `excluded` (langid.py
+/// labels, e.g. `"la"`): the best of the others and its probability among
+/// them, as langid.py's `set_languages` with the remaining classes.
+#[must_use]
+pub fn classify_excluding(bytes: &[u8], excluded: &[&str]) -> LangidAnswer {
     let m = &*MODEL_PARSED;
     let n_classes = m.classes.len();
     let n_feats = m.weights.len() / n_classes - MAX_FEATURE;
@@ -519,17 +527,21 @@ pub fn classify(bytes: &[u8]) -> LangidAnswer {
         accumulate(&mut scores, &sc.touched, &mut sc.count, &m.weights);
         total
     });
-    let (best, top) =
+    let candidates = || {
         scores
             .iter()
             .copied()
             .enumerate()
-            .fold(
-                (0, f64::NEG_INFINITY),
-                |a, (i, s)| if s > a.1 { (i, s) } else { a },
-            );
+            .filter(|&(i, _)| !excluded.contains(&m.classes[i].0))
+    };
+    let (best, top) = candidates().fold(
+        (0, f64::NEG_INFINITY),
+        |a, (i, s)| {
+            if s > a.1 { (i, s) } else { a }
+        },
+    );
     // langid.py's norm_probs: 1 / Σ exp(s_j − s_best).
-    let sum: f64 = scores.iter().map(|&s| (s - top).exp()).sum();
+    let sum: f64 = candidates().map(|(_, s)| (s - top).exp()).sum();
     let (class, code) = m.classes[best];
     LangidAnswer {
         class,

@@ -52,3 +52,35 @@ fn codes_are_iso_639_3() {
     assert!(en.features > 0);
     assert_eq!(langid::classify(b"").features, 0);
 }
+
+/// The start of a partly translated debian-handbook page (vi-VN, chapter
+/// 6.2): langid.py's full model calls its English prose Latin.
+const HANDBOOK_VI_6_2: &str = "Download the ebook\nTrước đó\nSổ tay Quản trị Debian\nKế tiếp\n6.2. Các lệnh aptitude, apt-get, và apt\nAPT is a vast project, whose original plans included a graphical interface. It is based on a library which contains the core application, and apt-get is the first front end — command-line based — which";
+
+/// De Bello Gallico 1.1.
+const CAESAR: &str = "Gallia est omnis divisa in partes tres, quarum unam incolunt Belgae, aliam Aquitani, tertiam qui ipsorum lingua Celtae, nostra Galli appellantur. Hi omnes lingua, institutis, legibus inter se differunt. Gallos ab Aquitanis Garumna flumen, a Belgis Matrona et Sequana dividit.";
+
+#[test]
+fn latin_is_never_answered() {
+    // Answers of langid.py 1.1.6 (norm_probs) with all classes, and with
+    // set_languages(every class but "la").
+    let full = langid::classify(HANDBOOK_VI_6_2.as_bytes());
+    assert_eq!(full.class, "la");
+    let rest = langid::classify_excluding(HANDBOOK_VI_6_2.as_bytes(), &["la"]);
+    assert_eq!(rest.class, "en");
+    assert!(rest.probability > 0.999, "{}", rest.probability);
+    assert_eq!(
+        provindex_sketch::detect_language(HANDBOOK_VI_6_2),
+        Some("eng")
+    );
+
+    assert_eq!(langid::classify(CAESAR.as_bytes()).class, "la");
+    let rest = langid::classify_excluding(CAESAR.as_bytes(), &["la"]);
+    assert_eq!(rest.class, "oc");
+    assert!(
+        (rest.probability - 0.602_625).abs() < 1e-5,
+        "{}",
+        rest.probability
+    );
+    assert_eq!(provindex_sketch::detect_language(CAESAR), None);
+}
