@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             100.0 * changed as f64 / texts.len().max(1) as f64
         );
         let mut top: Vec<_> = diffs.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1));
+        top.sort_by_key(|b| std::cmp::Reverse(b.1));
         for ((a, b), c) in top.iter().take(6) {
             println!("        {a} -> {b}: {c}");
         }

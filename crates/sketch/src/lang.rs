@@ -67,7 +67,7 @@ fn sample(text: &str) -> &str {
 pub fn detect_language_info(text: &str) -> Option<LanguageGuess> {
     let sample = sample(text);
     let answer = crate::langid::classify_excluding(sample.as_bytes(), EXCLUDED_CLASSES);
-    (answer.features > 0).then(|| LanguageGuess {
+    (answer.features > 0).then_some(LanguageGuess {
         code: answer.code,
         confidence: answer.probability,
         reliable: answer.probability >= LANG_RELIABLE_PROBABILITY
