@@ -252,6 +252,17 @@ fn an_error_before_the_first_record_ends_the_merge() {
     assert!(merge.next_ref().is_none());
 }
 
+/// Merges `runs` written as run files and checks the output is
+/// [`reference`]'s; returns it.
+fn merge_of_run_files_is_the_reference(runs: &[Vec<Record>]) -> Result<Vec<Record>, TestCaseError> {
+    let want = reference(runs);
+    let bytes: Vec<_> = runs.iter().map(|r| run_bytes(r)).collect();
+    let (got, err) = drain(&mut Merge::new(readers(&bytes)));
+    prop_assert!(err.is_none());
+    prop_assert_eq!(&got, &want);
+    Ok(want)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -279,11 +290,7 @@ proptest! {
                 r
             })
             .collect();
-        let want = reference(&runs);
-        let bytes: Vec<_> = runs.iter().map(|r| run_bytes(r)).collect();
-        let (got, err) = drain(&mut Merge::new(readers(&bytes)));
-        prop_assert!(err.is_none());
-        prop_assert_eq!(got, want);
+        merge_of_run_files_is_the_reference(&runs)?;
     }
 
     /// The merge of sorted runs is the stable sort of their concatenation,
@@ -305,11 +312,7 @@ proptest! {
                 r
             })
             .collect();
-        let want = reference(&runs);
-        let bytes: Vec<_> = runs.iter().map(|r| run_bytes(r)).collect();
-        let (got, err) = drain(&mut Merge::new(readers(&bytes)));
-        prop_assert!(err.is_none());
-        prop_assert_eq!(&got, &want);
+        let want = merge_of_run_files_is_the_reference(&runs)?;
         let iters = runs
             .into_iter()
             .map(|r| IterInput::new(r.into_iter().map(Ok), "rows"))
