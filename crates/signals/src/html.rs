@@ -310,27 +310,6 @@ pub(crate) fn push_collapsed_chars(buf: &mut String, text: &str, lowercase: bool
     }
 }
 
-fn is_void(name: &str) -> bool {
-    matches!(
-        name,
-        "area"
-            | "base"
-            | "br"
-            | "col"
-            | "embed"
-            | "hr"
-            | "img"
-            | "input"
-            | "link"
-            | "meta"
-            | "source"
-            | "track"
-            | "wbr"
-            | "param"
-            | "keygen"
-    )
-}
-
 /// `hay[i..]` starts with `needle` (lowercase ASCII), ASCII case ignored.
 pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool {
     hay.get(i..i + needle.len())
@@ -532,6 +511,9 @@ impl State {
 
     fn start_tag<T: HtmlTag + ?Sized>(&mut self, tag: &T) -> Option<RawKind> {
         let name = tag.name();
+        // Void elements never open a frame; the one match over the name
+        // tells them too (no second pass over the names).
+        let mut void = false;
         match name {
             "head" => self.in_head = true,
             "body" => {
@@ -556,6 +538,7 @@ impl State {
                     tag: render_tag(tag),
                 };
                 self.scan.metas.push(m);
+                void = true;
             }
             "link" if self.scan.links.len() < MAX_ITEMS => {
                 self.scan.links.push(LinkTag {
@@ -573,6 +556,7 @@ impl State {
                     section: self.head_like_section(),
                     tag: render_tag(tag),
                 });
+                void = true;
             }
             "a" => {
                 self.close_anchor();
@@ -617,6 +601,7 @@ impl State {
                     push_collapsed(&mut a.text, &alt, false, MAX_TEXT);
                     a.text.push(' ');
                 }
+                void = true;
             }
             "script" => {
                 let ty = tag
@@ -636,9 +621,12 @@ impl State {
                 return Some(RawKind::Rawtext);
             }
             "title" | "textarea" => return Some(RawKind::Rcdata),
+            // (`meta` and `link` here once their lists are full.)
+            "area" | "base" | "br" | "col" | "embed" | "hr" | "input" | "link" | "meta"
+            | "source" | "track" | "wbr" | "param" | "keygen" => void = true,
             _ => {}
         }
-        if !is_void(name) && !tag.self_closing() && self.stack.len() < MAX_STACK {
+        if !void && !tag.self_closing() && self.stack.len() < MAX_STACK {
             let (footer, figure) = marks(tag);
             if footer {
                 self.footer_depth += 1;
