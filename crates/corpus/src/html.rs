@@ -818,7 +818,7 @@ mod tests {
         for b in 0x80..=0xFFu8 {
             let w = u64::from_le_bytes([b'a', b'b', b'c', b'd', b'e', b'f', b'g', b]);
             let lead = CLASS[usize::from(b)] == LEAD;
-            assert_eq!(not_visible(w), u64::from(lead) * 0x80 << 56, "{b:#x}");
+            assert_eq!(not_visible(w), (u64::from(lead) * 0x80) << 56, "{b:#x}");
             let w = u64::from_le_bytes([b, 0xE0, 0xE4, 0xC3, 0x80, 0xBF, b'a', b'~']);
             assert_eq!(not_visible(w), u64::from(lead) * 0x80, "{b:#x}");
         }

@@ -1407,7 +1407,7 @@ fn answer_links(
         match (kind, tag) {
             (KIND_ID, TAG_ENTRY) => {
                 if first.is_none() {
-                    first = Some(decode_entry(&mut Fields { bytes: &value })?);
+                    first = Some(decode_entry(&mut Fields { bytes: value })?);
                 }
             }
             (KIND_ID, _) => {
@@ -1418,7 +1418,7 @@ fn answer_links(
                 }
             }
             (_, TAG_ENTRY) => {
-                let mut fields = Fields { bytes: &value };
+                let mut fields = Fields { bytes: value };
                 let len = fields.u32()? as usize;
                 let url_key = fields.take(len)?.to_vec();
                 under.insert(url_key, decode_entry(&mut fields)?);

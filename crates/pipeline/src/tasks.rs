@@ -920,7 +920,7 @@ fn cluster(
     let mut merged = provindex_runs::Merge::new(runs);
     let mut n = 0u64;
     while let Some(item) = merged.next_ref() {
-        if n % 65536 == 0 && cancel.load(Ordering::Relaxed) {
+        if n.is_multiple_of(65536) && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
         n += 1;
@@ -1259,7 +1259,7 @@ fn build(
     let mut merged = provindex_runs::Merge::new(runs);
     let mut n = 0u64;
     while let Some(item) = merged.next_ref() {
-        if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+        if n.is_multiple_of(4096) && cancel.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
         n += 1;

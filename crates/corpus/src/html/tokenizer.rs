@@ -530,7 +530,7 @@ impl Tokenizer<'_> {
     fn push_attr(&mut self, name: (usize, usize), value: (usize, usize)) -> bool {
         // (Bytes: names start and end at character boundaries.)
         let new = &self.b[name.0..name.1];
-        let nul = new.iter().any(|&c| c == 0);
+        let nul = new.contains(&0);
         let same = |a: &AttrSpan| {
             let old = &self.b[a.name.0..a.name.1];
             if a.nul || nul {
