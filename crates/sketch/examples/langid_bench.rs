@@ -1,6 +1,6 @@
 //! langid.py's identifier ([`provindex_sketch::langid`]) next to `whatlang`
 //! (issue 17): answers and cost per text on the same samples (the first
-//! [`LANG_SAMPLE_BYTES`] bytes of each text, cut at a character boundary).
+//! [`provindex_sketch::LANG_SAMPLE_BYTES`] bytes of each text, cut at a character boundary).
 //!
 //! Usage: `langid_bench PATH [--answers] [--rounds N]` — PATH a `.jsonl` or
 //! `.jsonl.gz` file whose lines have a `text` field.
@@ -12,16 +12,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use provindex_sketch::LANG_SAMPLE_BYTES;
 use provindex_sketch::langid;
-
-fn sample(text: &str) -> &str {
-    let mut end = LANG_SAMPLE_BYTES.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+use provindex_sketch::language_sample as sample;
 
 fn thread_cpu() -> f64 {
     // /proc/thread-self/stat fields 14 and 15: user and system clock ticks.

@@ -47,9 +47,10 @@ pub struct LanguageGuess {
     pub reliable: bool,
 }
 
-/// The longest prefix of `text` of at most [`LANG_SAMPLE_BYTES`] bytes that
-/// ends at a character boundary.
-fn sample(text: &str) -> &str {
+/// The part of `text` the detector looks at: its longest prefix of at most
+/// [`LANG_SAMPLE_BYTES`] bytes that ends at a character boundary.
+#[must_use]
+pub fn language_sample(text: &str) -> &str {
     if text.len() <= LANG_SAMPLE_BYTES {
         return text;
     }
@@ -65,7 +66,7 @@ fn sample(text: &str) -> &str {
 /// digits and punctuation only).
 #[must_use]
 pub fn detect_language_info(text: &str) -> Option<LanguageGuess> {
-    let sample = sample(text);
+    let sample = language_sample(text);
     let answer = crate::langid::classify_excluding(sample.as_bytes(), EXCLUDED_CLASSES);
     (answer.features > 0).then_some(LanguageGuess {
         code: answer.code,
