@@ -10,8 +10,17 @@
 //! time), so other load on the machine does not count. MB are 10^6 bytes of
 //! the original (raw) document text, for every figure.
 //!
-//! `--only PHASE` runs one phase (`normalize`, `hashes`, `signature`, `full`,
-//! `lang`), e.g. under a profiler. `lang` is `detect_language` on the raw text.
+//! `--only PHASE` runs one phase (`normalize`, `tokens`, `hashes`,
+//! `signature`, `full`, `prepare`, `lang`), e.g. under a profiler. `lang` is
+//! `detect_language` on the raw text; `tokens` is `token_count_with` on the
+//! normalized text; `prepare` is what the pipeline's `prepare_keyed` asks of
+//! this crate per page besides the language and the ids: normalize, signature,
+//! band keys and token count. Each figure is also printed in µs per document.
+//!
+//! An FNV-1a digest of every normalized text, token count, signature and band
+//! key is printed first (equal digests: equal output). The input's duplicate
+//! shingles are reported too (the share of a
+//! document's shingle hashes that repeat one of its earlier ones).
 //!
 //! `--norm 2` uses normalization version 2 and a version 2 spec (issue 16:
 //! one token per CJK/Thai/… character; the signature phases include the
@@ -25,7 +34,7 @@ use std::time::Instant;
 
 use provindex_sketch::{
     MinHasher, NormalizationVersion, SketchSpec, detect_language, normalize_with,
-    shingle_hashes_into,
+    shingle_hashes_into, token_count_with,
 };
 
 /// Seconds of CPU time of this thread, if Linux tells us.
@@ -152,16 +161,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run = |phase: &str| only.as_deref().is_none_or(|o| o == phase);
     let report = |name: &str, (cpu, wall, _): (f64, f64, u64)| {
         println!(
-            "{name:<36} {:>8.1} MB/s {:>9.0} docs/s  (cpu {cpu:.3} s, wall {wall:.3} s)",
+            "{name:<36} {:>8.1} MB/s {:>9.0} docs/s {:>7.2} us/doc  (cpu {cpu:.3} s, wall {wall:.3} s)",
             mb / cpu,
-            docs / cpu
+            docs / cpu,
+            cpu * 1e6 / docs
         );
     };
+    {
+        // What the figures must not change: every normalized text, token
+        // count, signature and band key (FNV-1a), so two builds compare.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for n in &normalized {
+            eat(n.as_bytes());
+            eat(&token_count_with(version, n).to_le_bytes());
+            if let Some(sig) = hasher.signature(n) {
+                eat(&sig.to_bytes());
+                for key in hasher.band_keys(&sig) {
+                    eat(&key.to_le_bytes());
+                }
+            }
+        }
+        println!("output digest {h:016x}");
+    }
+    if only.is_none() {
+        let (mut all, mut distinct) = (0usize, 0usize);
+        for n in &normalized {
+            let mut h = hasher.shingle_hashes(n);
+            all += h.len();
+            h.sort_unstable();
+            h.dedup();
+            distinct += h.len();
+        }
+        println!(
+            "shingles={all} distinct per document={distinct} ({:.1} % repeats)",
+            100.0 * (all - distinct) as f64 / all.max(1) as f64
+        );
+    }
     if run("normalize") {
         report(
             "rust normalize",
             best(rounds, || {
                 texts.iter().map(|s| normalize(s).len() as u64).sum()
+            }),
+        );
+    }
+    if run("tokens") {
+        report(
+            "rust token count (pre-normalized)",
+            best(rounds, || {
+                normalized
+                    .iter()
+                    .map(|n| u64::from(token_count_with(version, n)))
+                    .sum()
             }),
         );
     }
@@ -215,6 +272,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if let Some(sig) = hasher.signature(&normalize(s)) {
                         acc = acc.wrapping_add(hasher.band_keys(&sig)[0]);
                     }
+                }
+                acc
+            }),
+        );
+    }
+    if run("prepare") {
+        report(
+            "normalize+signature+bands+tokens",
+            best(rounds, || {
+                let mut acc = 0u64;
+                for s in &texts {
+                    let n = normalize(s);
+                    if let Some(sig) = hasher.signature(&n) {
+                        acc = acc.wrapping_add(hasher.band_keys(&sig)[0]);
+                    }
+                    acc = acc.wrapping_add(u64::from(token_count_with(version, &n)));
                 }
                 acc
             }),
