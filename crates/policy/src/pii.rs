@@ -502,6 +502,11 @@ fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
             i += 1;
             continue;
         }
+        if let Some(end) = short_lone_group(b, i) {
+            // What `parse_run` would return, with fewer than 8 digits.
+            i = end;
+            continue;
+        }
         match parse_run(text, i, &mut run) {
             Some(end) => {
                 // The shortest identifier (+CC and 7 digits) has 8 digits:
@@ -514,6 +519,33 @@ fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
             None => i += 1,
         }
     }
+}
+
+/// The end of the run at `i` if it is a lone group of fewer than 8 ASCII
+/// digits (a year, a section number, a version), decided from its bytes
+/// without decoding; `None` if it may be more (then [`parse_run`] decides).
+/// A group ends at the first byte that is not a digit; the run goes on only
+/// if that byte starts a separator, a check character or a full-width
+/// character ([`fold`]: ' ', '-', '(', ')', 'x', 'X', and the lead bytes
+/// 0xC2, 0xE2, 0xE3, 0xEF of U+00A0, U+2002–U+2212, U+3000, U+FF01–U+FF5E).
+fn short_lone_group(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let len = rest
+        .iter()
+        .take(8)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if len == 0 || len == 8 {
+        return None;
+    }
+    let next = rest.get(len).copied();
+    let may_continue = next.is_some_and(|c| {
+        matches!(
+            c,
+            b' ' | b'-' | b'(' | b')' | b'x' | b'X' | 0xC2 | 0xE2 | 0xE3 | 0xEF
+        )
+    });
+    (!may_continue).then_some(i + len)
 }
 
 /// Whether byte `c` may begin a run: an ASCII digit, `+`, or 0xEF (the lead
@@ -1442,6 +1474,102 @@ mod tests {
         assert!(!msg.contains("1101"), "{msg}");
     }
 
+    /// `scan_numbers` without its shortcuts (the loop before issue 17):
+    /// every candidate start goes through `parse_run`.
+    fn scan_numbers_reference(text: &str, out: &mut impl FnMut(Match)) {
+        let b = text.as_bytes();
+        let mut run = Run {
+            start: 0,
+            plus: false,
+            groups: Vec::new(),
+            digits: Vec::new(),
+            left_ok: false,
+            right_ok: false,
+        };
+        let mut i = 0;
+        while i < b.len() {
+            match b[i..]
+                .iter()
+                .position(|&c| c.is_ascii_digit() || c == b'+' || c == 0xEF)
+            {
+                Some(o) => i += o,
+                None => break,
+            }
+            if !is_candidate_start(b, i) {
+                i += 1;
+                continue;
+            }
+            match parse_run(text, i, &mut run) {
+                Some(end) => {
+                    if run.digits.len() >= 8 {
+                        match_run(&run, out);
+                    }
+                    i = end;
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Every match of `scan_numbers`, as (kind, canonical, start, end).
+    fn number_matches(
+        text: &str,
+        scan: fn(&str, &mut dyn FnMut(Match)),
+    ) -> Vec<(PiiKind, String, usize, usize)> {
+        let mut v = Vec::new();
+        scan(text, &mut |m: Match| {
+            v.push((m.kind, m.canonical, m.start, m.end))
+        });
+        v
+    }
+
+    fn check_numbers(text: &str) {
+        let fast = number_matches(text, |t, out| scan_numbers(t, &mut |m| out(m)));
+        let slow = number_matches(text, |t, out| scan_numbers_reference(t, &mut |m| out(m)));
+        assert_eq!(fast, slow, "{text:?}");
+    }
+
+    /// Short digit groups next to every byte that may or may not continue a
+    /// run, before identifiers: the shortcut finds what `parse_run` finds.
+    #[test]
+    fn short_groups_do_not_hide_identifiers() {
+        let phone = "13800138000";
+        let nexts = [
+            "", ".", ",", ":", "a", "x", "X", " ", "-", "(", ")", "\u{a0}", "\u{2010}", "\u{2212}",
+            "\u{3000}", "－", "（", "）", "ｘ", "０", "1", "  ", " -", "é", "中", "@", "_",
+        ];
+        for digits in [
+            "1",
+            "12",
+            "86",
+            "010",
+            "0086",
+            "1234567",
+            "12345678",
+            "123456789",
+        ] {
+            for next in nexts {
+                for tail in [phone, "0013 8000", "-0013-8000", "3800138000", "12345678"] {
+                    check_numbers(&format!("{digits}{next}{tail}"));
+                    check_numbers(&format!("a {digits}{next}{tail} b"));
+                    check_numbers(&format!("+86 {digits}{next}{tail}"));
+                }
+            }
+        }
+        // The reference sees these identifiers, so the comparison can fail.
+        assert_eq!(
+            number_matches("138 0013 8000", |t, out| scan_numbers(t, &mut |m| out(m))).len(),
+            1
+        );
+        assert_eq!(
+            number_matches("2024 13800138000", |t, out| scan_numbers(t, &mut |m| out(
+                m
+            )))
+            .len(),
+            1
+        );
+    }
+
     /// `next_candidate`'s definition: the first candidate byte, one byte at a
     /// time (the loop it replaced).
     fn next_candidate_bytewise(b: &[u8], from: usize) -> Option<usize> {
@@ -1491,6 +1619,17 @@ mod tests {
             from in 0usize..210,
         ) {
             proptest::prop_assert_eq!(next_candidate(&b, from), next_candidate_bytewise(&b, from));
+        }
+
+        /// On digit soup with every separator `fold` knows, `scan_numbers`
+        /// equals the shortcut-free reference.
+        #[test]
+        fn scan_numbers_equals_reference(
+            s in "[0-9０-９xXｘ+＋@.,:\\- ()（）－a-z中\u{a0}\u{2010}\u{2212}\u{3000}]{0,60}"
+        ) {
+            let fast = number_matches(&s, |t, out| scan_numbers(t, &mut |m| out(m)));
+            let slow = number_matches(&s, |t, out| scan_numbers_reference(t, &mut |m| out(m)));
+            proptest::prop_assert_eq!(fast, slow);
         }
 
         #[test]
