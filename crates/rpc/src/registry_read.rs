@@ -192,10 +192,13 @@ impl RegistryReadService for RegistryReadApi {
 }
 
 /// `provindex registry-server`: OptOutService (the one writer), the
-/// RegistryReadService index servers consult, health and reflection, with
-/// `config`'s limits, TLS and tokens, until `shutdown` resolves. `index`
-/// gives work registrations their sketch spec and content registrations
-/// their captures (for a rightholder's granted scopes).
+/// RegistryReadService index servers consult, AuditService (the registry's
+/// labels, complaints, claims and mandates; routers forward those calls
+/// here), health and reflection, with `config`'s limits, TLS and tokens,
+/// until `shutdown` resolves. `index` (the whole index) gives work
+/// registrations their sketch spec, content registrations their captures
+/// (for a rightholder's granted scopes), and the audit calls what they
+/// look up (a complaint's target, a claim's captures, a label's sample).
 pub async fn serve_registry(
     listener: tokio::net::TcpListener,
     registry: Arc<Registry>,
@@ -205,16 +208,36 @@ pub async fn serve_registry(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use crate::conn::{Tracked, guarded_incoming};
     use crate::metrics::Metered;
+    use provindex_proto::v1::audit_service_server::AuditServiceServer;
     use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
     use provindex_proto::v1::registry_read_service_server::RegistryReadServiceServer;
 
     let opt_out = OptOutServiceServer::new(crate::OptOutApi::new(
         Arc::clone(&registry),
-        index,
+        Arc::clone(&index),
         config.auth.clone(),
     )?)
     .max_decoding_message_size(config.max_message_bytes)
     .max_encoding_message_size(config.max_message_bytes);
+    // AuditService's registry calls (labels, rates, complaints, claims,
+    // mandates) answered here, over the registry and the index it applies
+    // to, exactly as `serve --registry`: routers forward them
+    // (`router --registry-url`), so their state has this one writer. No PII
+    // key: FindPersonalData answers so.
+    let audit = crate::auth::ReadGated::new(
+        AuditServiceServer::new(
+            crate::AuditApi::new(
+                Arc::clone(&index),
+                Some(Arc::clone(&registry)),
+                config.auth.clone(),
+                None,
+            )
+            .with_complaint_due_days(config.complaint_due_days),
+        )
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
     let read = RegistryReadServiceServer::new(RegistryReadApi::new(registry))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -253,6 +276,7 @@ pub async fn serve_registry(
         )))
         .add_service(Tracked::new(Metered::new(opt_out, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(read, config.metrics.clone())))
+        .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())

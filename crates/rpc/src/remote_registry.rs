@@ -60,22 +60,8 @@ impl RemoteRegistry {
         index: Arc<IndexReader>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| format!("registry URL {url:?}: {e}"))?;
-        match endpoint.uri().scheme_str() {
-            Some("http") => {}
-            other => {
-                return Err(format!(
-                    "registry URL {url:?}: scheme {:?} is not http (e.g. http://registry:50061)",
-                    other.unwrap_or("")
-                ));
-            }
-        }
         let _entered = runtime.enter();
-        let channel = endpoint
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .connect_lazy();
+        let channel = registry_channel(url, timeout)?;
         Ok(Self {
             url: url.to_owned(),
             runtime,
@@ -135,6 +121,27 @@ impl RemoteRegistry {
                 ))
             })
     }
+}
+
+/// A lazily connected channel to the registry service at `url`
+/// (`http://host:port`), each call bounded by `timeout`, connecting
+/// included. Must be called inside a tokio runtime.
+pub(crate) fn registry_channel(url: &str, timeout: Duration) -> Result<Channel, String> {
+    let endpoint =
+        Endpoint::from_shared(url.to_owned()).map_err(|e| format!("registry URL {url:?}: {e}"))?;
+    match endpoint.uri().scheme_str() {
+        Some("http") => {}
+        other => {
+            return Err(format!(
+                "registry URL {url:?}: scheme {:?} is not http (e.g. http://registry:50061)",
+                other.unwrap_or("")
+            ));
+        }
+    }
+    Ok(endpoint
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .connect_lazy())
 }
 
 impl OptOutRegistry for RemoteRegistry {

@@ -15,9 +15,12 @@
 //!   contents) and merges by rank; its page token records each partition's
 //!   position.
 //! - AuditService's DrawSample asks every partition for its share of the
-//!   sample and merges them (`audit`, [`merge`]); its other calls need the
-//!   registry or the PII key and are UNIMPLEMENTED here, as ReportService's
-//!   are (`report`: they walk the whole index; the CLI reads a publication).
+//!   sample and merges them (`audit`, [`merge`]); its calls on the
+//!   registry's state go to the registry service (`--registry-url`,
+//!   [`RegistryAudit`]), which answers them as one server does;
+//!   FindPersonalData needs the PII key and is UNIMPLEMENTED here, as
+//!   ReportService's calls are (`report`: they walk the whole index; the
+//!   CLI reads a publication).
 //!
 //! Partitions are reached through [`Backend`]s: in-process (`serve
 //! --partitions 0,1` holding several) or remote (`provindex router`), any
@@ -48,7 +51,7 @@ use provindex_proto::v1::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-pub use audit::RouterAuditApi;
+pub use audit::{RegistryAudit, RouterAuditApi};
 pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
 pub use ledger::RouterLedgerApi;
 pub use report::RouterReportApi;

@@ -209,6 +209,11 @@ impl Access {
         Ok(Some(Arc::new(remote)))
     }
 
+    /// `--registry-url URL` as given.
+    pub fn registry_url(&self) -> Option<&str> {
+        self.registry_url.as_deref()
+    }
+
     /// The registry opened (none with --registry-url, or without a registry).
     pub fn registry(&self) -> Option<&Arc<Registry>> {
         self.registry.as_ref()

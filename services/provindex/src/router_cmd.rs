@@ -16,6 +16,10 @@ use provindex_rpc::router::{
 
 use crate::fetch;
 
+/// Deadline of an AuditService call forwarded by a partition server to the
+/// registry service (a router uses its --backend-timeout-secs).
+const REGISTRY_AUDIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `provindex router`.
 #[derive(Args, Debug)]
 pub struct RouterArgs {
@@ -48,6 +52,27 @@ pub struct RouterArgs {
     /// need the registry and name the server to use instead.
     #[arg(long)]
     http_listen: Option<String>,
+    /// The registry service (`provindex registry-server`, `http://HOST:PORT`)
+    /// AuditService's calls on the registry's state (labels, failure rates,
+    /// complaints, claims, mandates) are forwarded to, with the caller's
+    /// token; without it they answer UNIMPLEMENTED. Partition servers
+    /// consult it with `serve --registry-url`.
+    #[arg(long)]
+    registry_url: Option<String>,
+}
+
+/// The registry service AuditService's registry calls go to; made inside
+/// the runtime. Each call is bounded by `timeout` (a label draws its
+/// sample over the registry service's index).
+fn registry_audit(
+    url: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<Option<provindex_rpc::router::RegistryAudit>> {
+    url.map(|url| {
+        provindex_rpc::router::RegistryAudit::connect_lazy(url, timeout)
+            .map_err(|e| anyhow::anyhow!("--registry-url: {e}"))
+    })
+    .transpose()
 }
 
 pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
@@ -107,7 +132,10 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let facts = router.facts().clone();
         let description = facts.describe((0..facts.partitions).collect());
         let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
-        let mut config = RouterServerConfig::default();
+        let mut config = RouterServerConfig {
+            registry: registry_audit(args.registry_url.as_deref(), timeout)?,
+            ..RouterServerConfig::default()
+        };
         let mut http_metrics = None;
         if let (Some(metrics_listen), Some(metrics)) = (&args.metrics_listen, metrics) {
             let (metrics_listener, _) = crate::bind_announced(metrics_listen, "metrics on").await?;
@@ -192,9 +220,11 @@ pub struct PartitionServe {
 /// ledgers when the publication is signed, and with `--http-listen` the
 /// `/cdx` and `/record` routes and the web page's search over the same
 /// routing, and AuditService's DrawSample (each partition's share, merged;
-/// its opt-out verdicts from the same registry service). The other services
-/// of `serve` (OptOut, Report, the rest of Audit, the page's registry forms)
-/// need the whole index or the registry and are not served here.
+/// its opt-out verdicts from the same registry service) and its registry
+/// calls (forwarded to that registry service). The other services of
+/// `serve` (OptOut, Report, FindPersonalData, the page's registry forms)
+/// need the whole index, the registry or the PII key and are not served
+/// here.
 pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
     let local = fetch::resolve_partitions(
         &args.index,
@@ -292,6 +322,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         let (listener, local_addr) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
             connections: args.connections,
+            registry: registry_audit(args.access.registry_url(), REGISTRY_AUDIT_TIMEOUT)?,
             ..RouterServerConfig::default()
         };
         let mut http_metrics = None;

@@ -8,16 +8,29 @@
 //!   the merged count gives one server's NOT_FOUND and FAILED_PRECONDITION
 //!   (`crate::audit`), and a partition's INVALID_ARGUMENT is one server's.
 //!   A partition none of whose backends answers makes it UNAVAILABLE.
-//! - Every other call needs the registry (labels, rates, complaints,
-//!   claims, mandates) or the PII key, which neither a router nor a
-//!   partition server holds, and the registry service does not serve
-//!   AuditService: they are UNIMPLEMENTED, saying so, rather than answered
-//!   from a part of what one server would read.
+//! - The calls on the registry's state (RecordLabel, SourceFailureRate,
+//!   FileComplaint, GetComplaint, ReviewComplaint, ClaimContent,
+//!   RegisterMandate, RevokeClaim) are forwarded, with the caller's
+//!   `authorization` metadata, to the registry service
+//!   (`router --registry-url`, `serve --partitions --registry-url`), which
+//!   answers them with the one server's code (`crate::audit`) over the
+//!   registry and the whole index it applies to: one writer, so every
+//!   router and replica gives the same answer, and the rules are in one
+//!   place. Its answers and errors are passed on as they are; a registry
+//!   service that cannot be reached is UNAVAILABLE naming its URL. Without
+//!   `--registry-url` they are UNIMPLEMENTED, saying what to start.
+//! - FindPersonalData needs the PII key the index was built with, which
+//!   neither a router, a partition server nor the registry service holds:
+//!   UNIMPLEMENTED, saying so.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use provindex_proto::v1 as pb;
+use provindex_proto::v1::audit_service_client::AuditServiceClient;
 use provindex_proto::v1::audit_service_server::AuditService;
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use super::{Answer, Call, Router, merge, mismatched};
@@ -70,30 +83,127 @@ fn sample_answer(answer: Result<Answer, Status>) -> Result<pb::DrawSampleRespons
     }
 }
 
-/// What a call needs that a router does not have, as its UNIMPLEMENTED
-/// answer.
-fn not_routed(method: &str, needs: &str) -> Status {
-    Status::unimplemented(format!(
-        "{method} is not served through the router or partition servers: it needs {needs}, which \
-         they do not hold, and the registry service (registry-server) serves no AuditService; \
-         a `provindex serve --registry DIR` of an unpartitioned build of the index answers it"
-    ))
+/// The registry service's AuditService (`provindex registry-server`), to
+/// which a router forwards the calls on the registry's state.
+#[derive(Clone)]
+pub struct RegistryAudit {
+    url: String,
+    client: AuditServiceClient<Channel>,
 }
 
-const REGISTRY_LOG: &str = "the registry's audit log";
+impl std::fmt::Debug for RegistryAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAudit")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryAudit {
+    /// A client of the registry service at `url` (`http://host:port`),
+    /// connecting on first use (a router starts while the registry is
+    /// down); each call is bounded by `timeout`. Must be called inside a
+    /// tokio runtime.
+    pub fn connect_lazy(url: &str, timeout: Duration) -> Result<Self, String> {
+        let channel = crate::remote_registry::registry_channel(url, timeout)?;
+        Ok(Self {
+            url: url.to_owned(),
+            client: AuditServiceClient::new(channel),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `call` on the registry service with the caller's token (the service
+    /// authenticates and authorizes, as one server does). Its answer or
+    /// error is passed on; a failure to reach it names it.
+    async fn forward<Q, A, F, Fut>(
+        &self,
+        method: &str,
+        request: Request<Q>,
+        call: F,
+    ) -> Result<Response<A>, Status>
+    where
+        F: FnOnce(AuditServiceClient<Channel>, Request<Q>) -> Fut,
+        Fut: Future<Output = Result<Response<A>, Status>>,
+    {
+        let (metadata, _, message) = request.into_parts();
+        let mut forwarded = Request::new(message);
+        if let Some(token) = metadata.get("authorization") {
+            forwarded
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
+        match call(self.client.clone(), forwarded).await {
+            Ok(answer) => Ok(Response::new(answer.into_inner())),
+            // Not reached, or no answer in time: said to be the registry
+            // service's (one server would not have failed this way).
+            Err(status)
+                if matches!(
+                    status.code(),
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+                ) =>
+            {
+                Err(Status::new(
+                    status.code(),
+                    format!(
+                        "registry service {} ({method}): {}",
+                        crate::echo(&self.url),
+                        status.message()
+                    ),
+                ))
+            }
+            Err(status) => Err(status),
+        }
+    }
+}
+
+/// A call on the registry's state without a registry service to forward it
+/// to, as its UNIMPLEMENTED answer.
+fn no_registry(method: &str, needs: &str) -> Status {
+    Status::unimplemented(format!(
+        "{method} needs {needs}, which routers and partition servers do not hold: start them \
+         with --registry-url URL of the registry service (provindex registry-server), which \
+         answers it, or use a `provindex serve --registry DIR` of an unpartitioned build of the \
+         index"
+    ))
+}
 
 /// AuditService over a shared router; a DrawSample naming a partition (the
 /// partition header) is that partition's share alone.
 #[derive(Clone)]
 pub struct RouterAuditApi {
     router: Arc<Router>,
+    registry: Option<RegistryAudit>,
 }
 
 impl RouterAuditApi {
     pub fn new(router: Arc<Router>) -> Self {
-        Self { router }
+        Self {
+            router,
+            registry: None,
+        }
+    }
+
+    /// Forwards the calls on the registry's state to `registry`.
+    #[must_use]
+    pub fn with_registry(mut self, registry: Option<RegistryAudit>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The registry service, or the UNIMPLEMENTED answer without one.
+    fn registry(&self, method: &str, needs: &str) -> Result<&RegistryAudit, Status> {
+        self.registry
+            .as_ref()
+            .ok_or_else(|| no_registry(method, needs))
     }
 }
+
+const COMPLAINTS: &str = "the registry's complaints";
+const CLAIMS: &str = "the registry's claims";
 
 #[tonic::async_trait]
 impl AuditService for RouterAuditApi {
@@ -114,77 +224,110 @@ impl AuditService for RouterAuditApi {
 
     async fn record_label(
         &self,
-        _request: Request<pb::RecordLabelRequest>,
+        request: Request<pb::RecordLabelRequest>,
     ) -> Result<Response<pb::RecordLabelResponse>, Status> {
-        Err(not_routed(
+        self.registry(
             "RecordLabel",
             "the registry (a label is appended to its audit log)",
-        ))
+        )?
+        .forward("RecordLabel", request, |mut c, r| async move {
+            c.record_label(r).await
+        })
+        .await
     }
 
     async fn source_failure_rate(
         &self,
-        _request: Request<pb::SourceFailureRateRequest>,
+        request: Request<pb::SourceFailureRateRequest>,
     ) -> Result<Response<pb::SourceFailureRateResponse>, Status> {
-        Err(not_routed(
+        self.registry(
             "SourceFailureRate",
-            &format!("the labels in {REGISTRY_LOG}"),
-        ))
+            "the labels in the registry's audit log",
+        )?
+        .forward("SourceFailureRate", request, |mut c, r| async move {
+            c.source_failure_rate(r).await
+        })
+        .await
     }
 
     async fn find_personal_data(
         &self,
         _request: Request<pb::FindPersonalDataRequest>,
     ) -> Result<Response<pb::FindPersonalDataResponse>, Status> {
-        Err(not_routed(
-            "FindPersonalData",
-            "the PII key the index was built with (serve --pii-key, which partition servers \
-             refuse) and an audit log to record the look-up in",
+        Err(Status::unimplemented(
+            "FindPersonalData is not served through the router, partition servers or the \
+             registry service: it needs the PII key the index was built with (serve --pii-key, \
+             which partition servers refuse); a `provindex serve --registry DIR --pii-key FILE` \
+             of an unpartitioned build of the index answers it",
         ))
     }
 
     async fn file_complaint(
         &self,
-        _request: Request<pb::FileComplaintRequest>,
+        request: Request<pb::FileComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        Err(not_routed("FileComplaint", "the registry's complaints"))
+        self.registry("FileComplaint", COMPLAINTS)?
+            .forward("FileComplaint", request, |mut c, r| async move {
+                c.file_complaint(r).await
+            })
+            .await
     }
 
     async fn get_complaint(
         &self,
-        _request: Request<pb::GetComplaintRequest>,
+        request: Request<pb::GetComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        Err(not_routed("GetComplaint", "the registry's complaints"))
+        self.registry("GetComplaint", COMPLAINTS)?
+            .forward("GetComplaint", request, |mut c, r| async move {
+                c.get_complaint(r).await
+            })
+            .await
     }
 
     async fn review_complaint(
         &self,
-        _request: Request<pb::ReviewComplaintRequest>,
+        request: Request<pb::ReviewComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        Err(not_routed(
+        self.registry(
             "ReviewComplaint",
             "the registry's complaints (upholding one writes a registry entry)",
-        ))
+        )?
+        .forward("ReviewComplaint", request, |mut c, r| async move {
+            c.review_complaint(r).await
+        })
+        .await
     }
 
     async fn claim_content(
         &self,
-        _request: Request<pb::ClaimContentRequest>,
+        request: Request<pb::ClaimContentRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
-        Err(not_routed("ClaimContent", "the registry's claims"))
+        self.registry("ClaimContent", CLAIMS)?
+            .forward("ClaimContent", request, |mut c, r| async move {
+                c.claim_content(r).await
+            })
+            .await
     }
 
     async fn register_mandate(
         &self,
-        _request: Request<pb::RegisterMandateRequest>,
+        request: Request<pb::RegisterMandateRequest>,
     ) -> Result<Response<pb::RegisterMandateResponse>, Status> {
-        Err(not_routed("RegisterMandate", "the registry's mandates"))
+        self.registry("RegisterMandate", "the registry's mandates")?
+            .forward("RegisterMandate", request, |mut c, r| async move {
+                c.register_mandate(r).await
+            })
+            .await
     }
 
     async fn revoke_claim(
         &self,
-        _request: Request<pb::RevokeClaimRequest>,
+        request: Request<pb::RevokeClaimRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
-        Err(not_routed("RevokeClaim", "the registry's claims"))
+        self.registry("RevokeClaim", CLAIMS)?
+            .forward("RevokeClaim", request, |mut c, r| async move {
+                c.revoke_claim(r).await
+            })
+            .await
     }
 }

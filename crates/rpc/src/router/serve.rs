@@ -1,5 +1,6 @@
 //! The gRPC server of a router or of a server holding partitions:
-//! ProvenanceService, LedgerService and AuditService over a [`Router`],
+//! ProvenanceService, LedgerService and AuditService over a [`Router`]
+//! (AuditService's registry calls forwarded to the registry service),
 //! ReportService's refusals naming the CLI, PartitionService (Describe),
 //! health and reflection, with the same connection limits as `crate::serve`.
 
@@ -16,7 +17,7 @@ use provindex_proto::v1::report_service_server::ReportServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use super::{Router, RouterApi, RouterAuditApi, RouterLedgerApi, RouterReportApi};
+use super::{RegistryAudit, Router, RouterApi, RouterAuditApi, RouterLedgerApi, RouterReportApi};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
@@ -28,6 +29,8 @@ pub struct RouterServerConfig {
     pub concurrency_per_connection: usize,
     pub connections: ConnectionLimits,
     pub metrics: Option<Metrics>,
+    /// The registry service AuditService's registry calls are forwarded to.
+    pub registry: Option<RegistryAudit>,
 }
 
 impl Default for RouterServerConfig {
@@ -39,6 +42,7 @@ impl Default for RouterServerConfig {
             concurrency_per_connection: server.concurrency_per_connection,
             connections: server.connections,
             metrics: None,
+            registry: None,
         }
     }
 }
@@ -56,10 +60,14 @@ pub async fn serve_router(
     let ledger = LedgerServiceServer::new(RouterLedgerApi::new(Arc::clone(&router)))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
-    // DrawSample; the registry's and the PII key's calls answer UNIMPLEMENTED.
-    let audit = AuditServiceServer::new(RouterAuditApi::new(Arc::clone(&router)))
-        .max_decoding_message_size(config.max_message_bytes)
-        .max_encoding_message_size(config.max_message_bytes);
+    // DrawSample through the partitions; the registry's calls forwarded to
+    // the registry service (UNIMPLEMENTED without one), the PII key's
+    // UNIMPLEMENTED.
+    let audit = AuditServiceServer::new(
+        RouterAuditApi::new(Arc::clone(&router)).with_registry(config.registry.clone()),
+    )
+    .max_decoding_message_size(config.max_message_bytes)
+    .max_encoding_message_size(config.max_message_bytes);
     let provenance = ProvenanceServiceServer::new(RouterApi::new(router))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
