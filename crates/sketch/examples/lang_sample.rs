@@ -1,32 +1,34 @@
-//! Agreement of language detection on a shorter sample with the
-//! [`LANG_SAMPLE_BYTES`] one (issue 17): how often the detector (whatlang
-//! then; langid since) on the first N bytes of a text gives the same reliable
-//! guess as on the first 8192.
+//! Agreement of language detection on another sample size with a reference
+//! one (issue 17): how often the detector (whatlang then; langid since) on
+//! the first N bytes of a text gives the same reliable guess as on the first
+//! `--reference` bytes (default [`LANG_SAMPLE_BYTES`]).
 //!
-//! Usage: `lang_sample PATH... [--sizes 1024,2048,4096]` — each PATH a
-//! `.jsonl`/`.jsonl.gz` file whose lines have a `text` field. For each size
-//! prints: texts with a reliable guess at 8192 bytes, how many of those get
+//! Usage: `lang_sample PATH... [--sizes 1024,2048,4096] [--reference BYTES]` —
+//! each PATH a `.jsonl`/`.jsonl.gz` file whose lines have a `text` field. For
+//! each size prints: texts with a reliable guess at the reference, how many of those get
 //! the same reliable guess at N bytes (agreement), and how many texts change
 //! their `detect_language` result at all (either way). Then the cascade
 //! each size would allow: a reliable guess on the first N bytes is taken,
-//! else the [`LANG_SAMPLE_BYTES`] one — its agreement over all texts and
-//! how many texts it decides early.
+//! else the reference one — its agreement over all texts and how many texts
+//! it decides early.
 
 use std::io::{BufRead, BufReader, Read};
 
-use provindex_sketch::{LANG_SAMPLE_BYTES, detect_language, detect_language_info};
+use provindex_sketch::{
+    LANG_SAMPLE_BYTES, LanguageGuess, language_guess, language_sample_of as prefix,
+};
 
-fn prefix(text: &str, max: usize) -> &str {
-    let mut end = max.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+/// `detect_language` on a text whose sample is `sample`.
+fn detect(sample: &str) -> Option<&'static str> {
+    language_guess(sample)
+        .filter(|g| g.reliable)
+        .map(|g| g.code)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut paths = Vec::new();
     let mut sizes = vec![1024usize, 2048, 4096];
+    let mut reference = LANG_SAMPLE_BYTES;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--sizes" {
@@ -36,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(str::parse)
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("--sizes {v:?}: {e}"))?;
+        } else if a == "--reference" {
+            let v = args.next().ok_or("--reference needs a value")?;
+            reference = v.parse().map_err(|e| format!("--reference {v:?}: {e}"))?;
         } else {
             paths.push(a);
         }
@@ -55,21 +60,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let full: Vec<Option<&str>> = texts
-        .iter()
-        .map(|t| detect_language(prefix(t, LANG_SAMPLE_BYTES)))
-        .collect();
+    let full: Vec<Option<&str>> = texts.iter().map(|t| detect(prefix(t, reference))).collect();
     let reliable = full.iter().filter(|g| g.is_some()).count();
     let longer = texts.iter().filter(|t| t.len() > 1024).count();
     println!(
-        "texts {}  reliable at {LANG_SAMPLE_BYTES}: {reliable}  longer than 1024 B: {longer}",
+        "texts {}  reliable at {reference}: {reliable}  longer than 1024 B: {longer}",
         texts.len()
     );
     for &n in &sizes {
         let (mut same, mut changed) = (0usize, 0usize);
         let mut diffs = std::collections::BTreeMap::<(String, String), usize>::new();
         for (t, g) in texts.iter().zip(&full) {
-            let s = detect_language(prefix(t, n));
+            let s = detect(prefix(t, n));
             if g.is_some() && s == *g {
                 same += 1;
             }
@@ -96,10 +98,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut early = 0usize;
         let mut same = 0usize;
         for (t, g) in texts.iter().zip(&full) {
-            let guess = match detect_language_info(prefix(t, n)) {
-                Some(short) if short.reliable => {
+            let guess = match language_guess(prefix(t, n)) {
+                Some(LanguageGuess {
+                    code,
+                    reliable: true,
+                    ..
+                }) => {
                     early += 1;
-                    Some(short.code)
+                    Some(code)
                 }
                 _ => *g,
             };

@@ -44,8 +44,9 @@ mod wordhash;
 pub use fold::{fold_char, fold_for_sketch, fold_pairs_from_opencc, fold_table_digest};
 pub use ids::{ContentId, ParseIdError, content_id, sha256};
 pub use lang::{
-    LANG_RELIABLE_MIN_BYTES, LANG_RELIABLE_PROBABILITY, LANG_SAMPLE_BYTES, LanguageGuess,
-    detect_language, detect_language_info, language_sample,
+    LANG_EXCLUDED_CLASSES, LANG_RELIABLE_MIN_BYTES, LANG_RELIABLE_PROBABILITY, LANG_SAMPLE_BYTES,
+    LanguageGuess, detect_language, detect_language_info, language_guess, language_sample,
+    language_sample_of,
 };
 pub use lsh::{band_key, banding_error_areas, candidate_probability, optimal_param};
 pub use minhash::{
