@@ -378,8 +378,11 @@ const ASCII_MAP: [u8; 128] = {
     t
 };
 
-/// Input bytes per step of [`Filter::ascii`]'s stack buffer.
-const ASCII_CHUNK: usize = 64;
+/// Input bytes per step of [`Filter::ascii`]'s stack buffer: 256 costs
+/// 13 % less than 64 on page texts (fewer `str` checks and appends; 1024
+/// is slower again), and the same on Chinese text, whose ASCII runs are
+/// short.
+const ASCII_CHUNK: usize = 256;
 
 /// The high bit of every byte of a `u64`.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -492,8 +495,8 @@ impl Filter {
         }
         // Through a stack buffer: runs in CJK text are short, and a heap
         // scratch buffer cost more to clear and size than the loop.
+        let mut buf = [0u8; ASCII_CHUNK];
         for chunk in run.chunks(ASCII_CHUNK) {
-            let mut buf = [0u8; ASCII_CHUNK];
             let mut o = 0;
             let mut blocks = chunk.chunks_exact(8);
             for block in &mut blocks {
@@ -1078,10 +1081,11 @@ mod tests {
         }
     }
 
-    /// Long ASCII runs cross the 64-byte chunks of `Filter::ascii`.
+    /// Long ASCII runs cross the chunks of `Filter::ascii`.
     #[test]
     fn ascii_chunk_boundaries() {
-        for len in 0..200 {
+        assert_eq!(ASCII_CHUNK, 256, "update the lengths below");
+        for len in (0..200).chain(250..270).chain(505..520).chain([700]) {
             for pattern in ["ab ", "a", " ", "a-", "--x"] {
                 let run: String = pattern.chars().cycle().take(len).collect();
                 check(&run);
@@ -1111,7 +1115,7 @@ mod tests {
             2 => prop::sample::select(b".,-'/()\n\t@_".to_vec()),
             1 => 0u8..0x80,
         ];
-        prop::collection::vec(byte, 0..150)
+        prop::collection::vec(byte, 0..600)
     }
 
     proptest! {
