@@ -489,14 +489,44 @@ const RAW: [(&str, RawKind); 9] = [
     ("textarea", RawKind::Rcdata),
 ];
 
+/// Elements [`State::tag`] treats each its own way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Named {
+    #[default]
+    Other,
+    Html,
+    Head,
+    Title,
+    Pre,
+    /// `td`, `th`.
+    Cell,
+    /// `svg`, `math`.
+    Foreign,
+    Plaintext,
+}
+
+const NAMED: [(&str, Named); 9] = [
+    ("html", Named::Html),
+    ("head", Named::Head),
+    ("title", Named::Title),
+    ("pre", Named::Pre),
+    ("td", Named::Cell),
+    ("th", Named::Cell),
+    ("svg", Named::Foreign),
+    ("math", Named::Foreign),
+    ("plaintext", Named::Plaintext),
+];
+
 /// What the extractor does with an element, found once per tag
-/// ([`Element::of`]) rather than by matching the name against each list.
+/// ([`Element::of`]) rather than by matching the name against each list
+/// (and against the names in [`NAMED`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Element {
     skipped: bool,
     block: bool,
     in_head: bool,
     raw: Option<RawKind>,
+    named: Named,
 }
 
 /// Slots of [`Elements`] (a power of two, over four times the names).
@@ -506,16 +536,19 @@ const SLOTS: usize = 256;
 /// table keyed by [`name_key`].
 struct Elements([(u128, Element); SLOTS]);
 
-/// A name of at most 15 bytes as a number: its bytes and its length (0 for
-/// other names, which are in no list).
-fn name_key(name: &str) -> u128 {
-    let b = name.as_bytes();
-    if b.len() > 15 {
+/// A name of at most 15 bytes without NUL as a number: its bytes ASCII
+/// lowercase (the name as the tokenizer folds it), and its length in the
+/// top byte; 0 for other names, which are in no list. The tokenizer
+/// computes it as it reads a tag's name ([`TagView`]'s `key`).
+fn name_key(name: &[u8]) -> u128 {
+    if name.len() > 15 || name.contains(&0) {
         return 0;
     }
-    b.iter()
-        .rev()
-        .fold(b.len() as u128, |k, &c| k << 8 | u128::from(c))
+    name.iter()
+        .enumerate()
+        .fold((name.len() as u128) << 120, |k, (i, &c)| {
+            k | u128::from(c.to_ascii_lowercase()) << (8 * i)
+        })
 }
 
 fn slot(key: u128) -> usize {
@@ -531,14 +564,16 @@ impl Elements {
             .chain(&BLOCK)
             .chain(&IN_HEAD)
             .copied()
-            .chain(RAW.iter().map(|&(n, _)| n));
+            .chain(RAW.iter().map(|&(n, _)| n))
+            .chain(NAMED.iter().map(|&(n, _)| n));
         for name in names {
-            let key = name_key(name);
+            let key = name_key(name.as_bytes());
             let element = Element {
                 skipped: SKIPPED.contains(&name),
                 block: BLOCK.contains(&name),
                 in_head: IN_HEAD.contains(&name),
                 raw: raw_kind(name),
+                named: named(name),
             };
             let mut i = slot(key);
             while t.0[i].0 != 0 && t.0[i].0 != key {
@@ -551,10 +586,10 @@ impl Elements {
 }
 
 impl Element {
-    fn of(name: &str) -> Element {
+    /// The element of the name whose [`name_key`] is `key`.
+    fn of(key: u128) -> Element {
         static TABLE: std::sync::OnceLock<Box<Elements>> = std::sync::OnceLock::new();
         let table = TABLE.get_or_init(Elements::build);
-        let key = name_key(name);
         if key == 0 {
             return Element::default();
         }
@@ -567,6 +602,13 @@ impl Element {
             }
         }
     }
+}
+
+fn named(name: &str) -> Named {
+    NAMED
+        .iter()
+        .find(|&&(n, _)| n == name)
+        .map_or(Named::Other, |&(_, k)| k)
 }
 
 fn raw_kind(name: &str) -> Option<RawKind> {
@@ -616,22 +658,22 @@ impl State {
     /// The extractor's handling of a tag: what to read after it.
     fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         let st = self;
-        let name: &str = tag.name;
-        let element = Element::of(name);
+        let element = Element::of(tag.key);
+        let named = element.named;
         match tag.kind {
             TagKind::StartTag => {
-                if name == "html" && st.lang.is_none() {
+                if named == Named::Html && st.lang.is_none() {
                     st.lang = tag
                         .attr("lang")
                         .map(|v| v.trim().to_string())
                         .filter(|l| !l.is_empty());
                 }
-                if name == "head" {
+                if named == Named::Head {
                     st.in_head = true;
                 } else if st.in_head && !element.in_head {
                     st.in_head = false;
                 }
-                if name == "title" && st.skip == 0 {
+                if named == Named::Title && st.skip == 0 {
                     st.in_title = !tag.self_closing;
                 } else if element.skipped {
                     if !tag.self_closing {
@@ -641,18 +683,18 @@ impl State {
                             st.skip = st.skip.saturating_add(1);
                         }
                     }
-                } else if name == "pre" {
+                } else if named == Named::Pre {
                     st.pre = st.pre.saturating_add(1);
-                } else if (name == "td" || name == "th") && !st.line_is_empty() {
+                } else if named == Named::Cell && !st.line_is_empty() {
                     st.pending_space = true;
                 }
                 if element.block {
                     st.newline();
                 }
-                if tag.self_closing || st.skip > 0 && name != "svg" && name != "math" {
+                if tag.self_closing || st.skip > 0 && named != Named::Foreign {
                     return TokenSinkResult::Continue;
                 }
-                if name == "plaintext" {
+                if named == Named::Plaintext {
                     return TokenSinkResult::Plaintext;
                 }
                 if let Some(k) = element.raw {
@@ -660,9 +702,9 @@ impl State {
                 }
             }
             TagKind::EndTag => {
-                if name == "title" {
+                if named == Named::Title {
                     st.in_title = false;
-                } else if name == "head" {
+                } else if named == Named::Head {
                     st.in_head = false;
                 } else if element.skipped {
                     if element.raw.is_some() {
@@ -670,7 +712,7 @@ impl State {
                     } else {
                         st.skip = st.skip.saturating_sub(1);
                     }
-                } else if name == "pre" {
+                } else if named == Named::Pre {
                     st.pre = st.pre.saturating_sub(1);
                 }
                 if element.block {
@@ -889,6 +931,7 @@ mod tests {
     #[test]
     fn elements_are_the_lists() {
         let listed = SKIPPED.iter().chain(&BLOCK).chain(&IN_HEAD).copied();
+        let listed = listed.chain(NAMED.iter().map(|&(n, _)| n));
         let others = [
             "a",
             "span",
@@ -913,11 +956,16 @@ mod tests {
                 block: BLOCK.contains(&name),
                 in_head: IN_HEAD.contains(&name),
                 raw: RAW.iter().find(|&&(n, _)| n == name).map(|&(_, k)| k),
+                named: NAMED
+                    .iter()
+                    .find(|&&(n, _)| n == name)
+                    .map_or(Named::Other, |&(_, k)| k),
             };
-            assert_eq!(Element::of(name), want, "{name:?}");
+            assert_eq!(Element::of(name_key(name.as_bytes())), want, "{name:?}");
         }
-        assert!(Element::of("div").block && Element::of("script").raw.is_some());
-        assert_eq!(Element::of("span"), Element::default());
+        let of = |name: &str| Element::of(name_key(name.as_bytes()));
+        assert!(of("div").block && of("script").raw.is_some());
+        assert_eq!(of("span"), Element::default());
     }
 
     #[test]

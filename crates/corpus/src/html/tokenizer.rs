@@ -42,6 +42,9 @@ pub struct TagView<'a> {
     pub self_closing: bool,
     /// An attribute name was repeated (only the first is kept).
     pub had_duplicate_attributes: bool,
+    /// [`super::name_key`] of the name as written (found while the name
+    /// was read: the extractor looks the element up by it).
+    pub(crate) key: u128,
     attrs: Attrs<'a>,
 }
 
@@ -71,6 +74,7 @@ impl<'a> TagView<'a> {
             name: &tag.name,
             self_closing: tag.self_closing,
             had_duplicate_attributes: tag.had_duplicate_attributes,
+            key: super::name_key(tag.name.as_bytes()),
             attrs: Attrs::Html5ever(&tag.attrs),
         }
     }
@@ -202,6 +206,7 @@ pub(crate) fn tokenize<S: TokenSink + ?Sized>(html: &str, sink: &mut S) {
         last_start: Name::At(0, 0),
         last_start_folded: String::new(),
         name: String::new(),
+        key: 0,
         spans: Vec::new(),
     };
     t.run(sink);
@@ -242,6 +247,8 @@ struct Tokenizer<'a> {
     last_start_folded: String,
     /// The folded name of the tag being read, when it is not as written.
     name: String,
+    /// [`super::name_key`] of the name of the tag being read.
+    key: u128,
     /// The attributes of the tag being read (reused from tag to tag).
     spans: Vec<AttrSpan>,
 }
@@ -400,12 +407,24 @@ impl Tokenizer<'_> {
         sink: &mut S,
     ) -> (usize, Mode) {
         let mut j = i;
-        // (Whether it needs folding, found on the way.)
-        let mut fold = false;
+        // (Whether it needs folding, and its key, found on the way.)
+        let (mut fold, mut nul, mut key) = (false, false, 0u128);
         while j < self.b.len() && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
-            fold |= self.b[j].is_ascii_uppercase() | (self.b[j] == 0);
+            let c = self.b[j];
+            fold |= c.is_ascii_uppercase();
+            nul |= c == 0;
+            if j - i < 16 {
+                key |= u128::from(c.to_ascii_lowercase()) << (8 * (j - i));
+            }
             j += 1;
         }
+        fold |= nul;
+        // ([`super::name_key`]'s rule.)
+        self.key = if j - i > 15 || nul {
+            0
+        } else {
+            key | ((j - i) as u128) << 120
+        };
         let name = if fold {
             self.name_at(i, j)
         } else {
@@ -466,8 +485,11 @@ impl Tokenizer<'_> {
             }
             // Attribute name: the first character whatever it is (even `=`).
             let start = j;
+            // (Whether the name has a NUL, found on the way.)
+            let mut nul = self.b[j] == 0;
             j += self.s[j..].chars().next().map_or(1, char::len_utf8);
             while j < n && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>' | b'=') {
+                nul |= self.b[j] == 0;
                 j += 1;
             }
             let attr_name = (start, j);
@@ -518,7 +540,7 @@ impl Tokenizer<'_> {
                     }
                 }
             }
-            duplicates |= !self.push_attr(attr_name, value);
+            duplicates |= !self.push_attr(attr_name, nul, value);
             if let Some(next) = closed {
                 return self.emit_tag(kind, name, false, duplicates, next, sink);
             }
@@ -526,11 +548,10 @@ impl Tokenizer<'_> {
     }
 
     /// Adds an attribute unless the tag has one of that name (the first
-    /// wins); whether it was added.
-    fn push_attr(&mut self, name: (usize, usize), value: (usize, usize)) -> bool {
+    /// wins); whether it was added. `nul`: the name has a NUL.
+    fn push_attr(&mut self, name: (usize, usize), nul: bool, value: (usize, usize)) -> bool {
         // (Bytes: names start and end at character boundaries.)
         let new = &self.b[name.0..name.1];
-        let nul = new.contains(&0);
         let same = |a: &AttrSpan| {
             let old = &self.b[a.name.0..a.name.1];
             if a.nul || nul {
@@ -564,6 +585,7 @@ impl Tokenizer<'_> {
             },
             self_closing,
             had_duplicate_attributes,
+            key: self.key,
             attrs: Attrs::Spans {
                 src: s,
                 spans: &self.spans,
@@ -661,6 +683,7 @@ impl Tokenizer<'_> {
                 .is_some_and(|c| is_space(c) || c == b'/' || c == b'>')
         {
             let name = self.name_at(start, j);
+            self.key = super::name_key(letters.as_bytes());
             return Ok(self.attributes(j, TagKind::EndTag, name, sink));
         }
         sink.text("</");
@@ -999,6 +1022,62 @@ mod tests {
             "<TITLE>a<STYLE>b</style></title>c<xmp>d</XMP >e<Sty\0le>f</sty\u{fffd}le>g",
         ] {
             assert_eq!(super::super::differs_from_html5ever(page), None, "{page}");
+        }
+    }
+
+    /// Checks every tag's key against its name, and reads after it what
+    /// the extractor reads (raw text after `script`, `title`, ...).
+    struct Keys(Vec<String>, super::super::State);
+
+    impl TokenSink for Keys {
+        fn text(&mut self, _: &str) {}
+        fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
+            use super::super::{Element, name_key};
+            let (by_key, by_name) = (
+                Element::of(tag.key),
+                Element::of(name_key(tag.name.as_bytes())),
+            );
+            if by_key != by_name {
+                self.0
+                    .push(format!("{:?}: {by_key:?} != {by_name:?}", tag.name));
+            }
+            self.1.tag(tag)
+        }
+        fn end(&mut self) {}
+    }
+
+    proptest::proptest! {
+        /// The key the tokenizer computes as it reads a start or end tag's
+        /// name finds the element its folded name finds (any case, NUL,
+        /// long names, raw text's end tags).
+        #[test]
+        fn tag_keys_find_the_elements_of_their_names(
+            tags in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "div", "DIV", "Div", "p", "P", "script", "sCrIpT", "title", "TITLE", "style",
+                        "STYLE", "textarea", "TextArea", "td", "Th", "br", "BR", "head", "HEAD",
+                        "html", "Html", "pre", "PRE", "svg", "SVG", "math", "figcaption",
+                        "FIGCAPTION", "blockquote", "BlockQuote", "noscript", "NOSCRIPT", "a\0b",
+                        "Scr\0ipt", "span", "abcdefghijklmno", "abcdefghijklmnop", "ABCDEFGHIJKLMNOP",
+                        "\u{e9}", "X\u{e9}", "iframe", "IFRAME", "xmp", "XMP", "select",
+                    ]),
+                    proptest::sample::select(vec![">", " a=1>", "/>", "\t>"]),
+                    proptest::bool::ANY,
+                ),
+                1..8,
+            ),
+        ) {
+            let html: String = tags
+                .iter()
+                .map(|(name, rest, upper)| {
+                    let end = if *upper { name.to_ascii_uppercase() } else { name.to_ascii_lowercase() };
+                    format!("<{name}{rest}x</{end}>y")
+                })
+                .collect();
+            let mut keys = Keys(Vec::new(), super::super::State::default());
+            tokenize(&html, &mut keys);
+            proptest::prop_assert!(keys.0.is_empty(), "{:?}: {:?}", html, keys.0);
         }
     }
 
