@@ -395,13 +395,21 @@ struct Scratch {
     trail: Vec<u16>,
     /// Occurrences of each feature and padding slot (zero between calls).
     count: Vec<u32>,
-    /// Features (and padding slots) with a nonzero count, first credit first.
+    /// Bit `f` set when feature (or padding slot) `f` was credited (zero
+    /// between calls): ascending order without a sort.
+    seen: Vec<u64>,
+    /// Features (and padding slots) with a nonzero count, ascending.
     touched: Vec<u16>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = const {
-        std::cell::RefCell::new(Scratch { trail: Vec::new(), count: Vec::new(), touched: Vec::new() })
+        std::cell::RefCell::new(Scratch {
+            trail: Vec::new(),
+            count: Vec::new(),
+            seen: Vec::new(),
+            touched: Vec::new(),
+        })
     };
 }
 
@@ -454,8 +462,8 @@ fn walk(a: &Automaton, bytes: &[u8], trail: &mut Vec<u16>) {
 
 /// Counts every feature occurrence in `trail` (states after each byte):
 /// keeps the ending states at its front (branch-free), then credits each
-/// one's features and padding slots, listing first credits in `touched`.
-fn credit(a: &Automaton, trail: &mut [u16], count: &mut [u32], touched: &mut Vec<u16>) {
+/// one's features and padding slots, marking each in `seen`.
+fn credit(a: &Automaton, trail: &mut [u16], count: &mut [u32], seen: &mut [u64]) {
     // In place, but read ahead of the write position in blocks, so a load
     // never waits on the store just before it.
     let mut kept = 0;
@@ -468,35 +476,70 @@ fn credit(a: &Automaton, trail: &mut [u16], count: &mut [u32], touched: &mut Vec
             kept += usize::from(s < a.ending);
         }
     }
-    touched.clear();
-    touched.resize(count.len() + 1, 0); // one slot past the last distinct one
-    let mut t = 0;
     for &s in &trail[..kept] {
         for &f in &a.ends[usize::from(s)] {
-            let c = &mut count[usize::from(f)];
-            touched[t] = f;
-            t += usize::from(*c == 0);
-            *c += 1;
+            let f = usize::from(f);
+            count[f] += 1;
+            seen[f / 64] |= 1 << (f % 64);
         }
     }
-    touched.truncate(t);
 }
 
-/// `scores[c] += n * row[c]` for each touched feature (and resets its
-/// count), in `f64` without fused multiply-add, so every target gives the
-/// same sums; compiled for the vector extensions this CPU has.
+/// Lists the features marked in `seen` in `touched`, ascending, and clears
+/// `seen`.
+fn list_seen(seen: &mut [u64], touched: &mut Vec<u16>) {
+    touched.clear();
+    for (w, word) in seen.iter_mut().enumerate() {
+        let mut bits = std::mem::take(word);
+        while bits != 0 {
+            // w * 64 + bit < seen.len() * 64, which fits u16 (the features do).
+            touched.push((w * 64) as u16 + bits.trailing_zeros() as u16);
+            bits &= bits - 1;
+        }
+    }
+}
+
+/// Classes summed together by [`accumulate`]: their sums stay in registers
+/// across the features.
+const TILE: usize = 32;
+
+/// `scores[c] += n * row[c]` for each touched feature in order (and resets
+/// its count), in `f64` without fused multiply-add, so every target gives
+/// the same sums; compiled for the vector extensions this CPU has. [`TILE`]
+/// classes at a time over all features: each class's sum is the same
+/// sequence of additions, without a load and store of it per feature.
 #[multiversion::multiversion(targets("x86_64+avx2", "x86_64+sse4.1"))]
 fn accumulate(scores: &mut [f64], touched: &[u16], count: &mut [u32], weights: &[f32]) {
     let n_classes = scores.len();
+    let mut tiles = scores.chunks_exact_mut(TILE);
+    let mut first = 0;
+    for tile in &mut tiles {
+        let mut sum = [0f64; TILE];
+        sum.copy_from_slice(tile);
+        for &f in touched {
+            let f = usize::from(f);
+            let n = f64::from(count[f]);
+            let row = &weights[f * n_classes + first..][..TILE];
+            for (s, &w) in sum.iter_mut().zip(row) {
+                *s += n * f64::from(w);
+            }
+        }
+        tile.copy_from_slice(&sum);
+        first += TILE;
+    }
+    let rest = tiles.into_remainder();
     for &f in touched {
         let f = usize::from(f);
         let n = f64::from(std::mem::take(&mut count[f]));
-        let row = &weights[f * n_classes..][..n_classes];
-        for (s, &w) in scores.iter_mut().zip(row) {
+        let row = &weights[f * n_classes + first..][..rest.len()];
+        for (s, &w) in rest.iter_mut().zip(row) {
             *s += n * f64::from(w);
         }
     }
 }
+
+/// Below this, `exp` is 0 in `f64` (e^-750 < 2^-1075).
+const UNDERFLOW: f64 = -750.0;
 
 /// langid.py's answer for `bytes` (the UTF-8 bytes of a text): the best
 /// class, its softmax probability and the number of feature occurrences.
@@ -518,21 +561,28 @@ pub fn classify_excluding(bytes: &[u8], excluded: &[&str]) -> LangidAnswer {
     let mut scores = m.prior.clone();
     let total = SCRATCH.with_borrow_mut(|sc| {
         sc.count.resize(n_feats + MAX_FEATURE, 0);
+        sc.seen.resize((n_feats + MAX_FEATURE).div_ceil(64), 0);
         walk(&m.automaton, bytes, &mut sc.trail);
-        credit(&m.automaton, &mut sc.trail, &mut sc.count, &mut sc.touched);
+        credit(&m.automaton, &mut sc.trail, &mut sc.count, &mut sc.seen);
         // Ascending rows: the weight table is read front to back.
-        sc.touched.sort_unstable();
+        list_seen(&mut sc.seen, &mut sc.touched);
         let total = sc.touched.iter().filter(|&&f| usize::from(f) < n_feats);
         let total = total.map(|&f| sc.count[usize::from(f)]).sum::<u32>();
         accumulate(&mut scores, &sc.touched, &mut sc.count, &m.weights);
         total
     });
+    // Labels compared byte by byte: no string comparison call per class.
+    let is_excluded = |label: &str| {
+        excluded
+            .iter()
+            .any(|e| e.len() == label.len() && e.bytes().zip(label.bytes()).all(|(a, b)| a == b))
+    };
     let candidates = || {
         scores
             .iter()
             .copied()
             .enumerate()
-            .filter(|&(i, _)| !excluded.contains(&m.classes[i].0))
+            .filter(|&(i, _)| !is_excluded(m.classes[i].0))
     };
     let (best, top) = candidates().fold(
         (0, f64::NEG_INFINITY),
@@ -540,8 +590,13 @@ pub fn classify_excluding(bytes: &[u8], excluded: &[&str]) -> LangidAnswer {
             if s > a.1 { (i, s) } else { a }
         },
     );
-    // langid.py's norm_probs: 1 / Σ exp(s_j − s_best).
-    let sum: f64 = candidates().map(|(_, s)| (s - top).exp()).sum();
+    // langid.py's norm_probs: 1 / Σ exp(s_j − s_best). exp of less than
+    // UNDERFLOW is 0 (under half the least subnormal): not computed.
+    let sum: f64 = candidates()
+        .map(|(_, s)| s - top)
+        .filter(|&d| d >= UNDERFLOW)
+        .map(f64::exp)
+        .sum();
     let (class, code) = m.classes[best];
     LangidAnswer {
         class,
@@ -588,19 +643,20 @@ mod tests {
             walk(&a, text, &mut trail);
             assert_eq!(trail.len(), text.len());
             let mut count = vec![0u32; feats.len() + MAX_FEATURE];
+            let mut seen = vec![0u64; count.len().div_ceil(64)];
             let mut touched = Vec::new();
-            credit(&a, &mut trail, &mut count, &mut touched);
+            credit(&a, &mut trail, &mut count, &mut seen);
+            list_seen(&mut seen, &mut touched);
+            assert!(seen.iter().all(|&w| w == 0));
             let want: Vec<u32> = feats
                 .iter()
                 .map(|f| text.windows(f.len()).filter(|w| w == f).count() as u32)
                 .collect();
             assert_eq!(&count[..feats.len()], &want[..]);
-            let mut seen: Vec<u16> = (0..count.len() as u16)
+            let nonzero: Vec<u16> = (0..count.len() as u16)
                 .filter(|&f| count[usize::from(f)] > 0)
                 .collect();
-            touched.sort_unstable();
-            seen.sort_unstable();
-            assert_eq!(touched, seen);
+            assert_eq!(touched, nonzero);
         }
     }
 }
