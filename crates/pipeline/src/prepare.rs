@@ -137,8 +137,9 @@ impl HtmlTag for ScanTag<'_, '_> {
             f(&name, &value);
         }
     }
-    fn role_id_class(&self) -> [Option<Cow<'_, str>>; 3] {
-        self.0.attrs_named(["role", "id", "class"])
+    fn for_role_id_class(&self, f: &mut dyn FnMut(usize, &str)) {
+        self.0
+            .for_each_named(["role", "id", "class"], |k, value| f(k, &value));
     }
 }
 

@@ -102,10 +102,16 @@ pub trait HtmlTag {
     fn attr(&self, name: &str) -> Option<Cow<'_, str>>;
     /// Every attribute (the first of each name), in order.
     fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str));
-    /// [`attr`](Self::attr) of `role`, `id` and `class` (asked of most
-    /// elements: one pass over the attributes where a tag can).
-    fn role_id_class(&self) -> [Option<Cow<'_, str>>; 3] {
-        [self.attr("role"), self.attr("id"), self.attr("class")]
+    /// `f(k, value)` for each of `role`, `id` and `class` (`k` = 0, 1, 2)
+    /// the tag has, as [`attr`](Self::attr) gives them (asked of most
+    /// elements: one pass over the attributes where a tag can, and no
+    /// array of values moved through the calls).
+    fn for_role_id_class(&self, f: &mut dyn FnMut(usize, &str)) {
+        for (k, name) in ["role", "id", "class"].into_iter().enumerate() {
+            if let Some(value) = self.attr(name) {
+                f(k, &value);
+            }
+        }
     }
 }
 
@@ -414,15 +420,15 @@ fn marks<T: HtmlTag + ?Sized>(tag: &T) -> (bool, bool) {
     let mut footer = name == "footer";
     let mut figure = name == "figure" || name == "figcaption";
     // The tokenizer keeps the first of repeated attributes only.
-    let [role, id, class] = tag.role_id_class();
-    if let Some(role) = role {
-        footer |= role.eq_ignore_ascii_case("contentinfo");
-    }
-    for v in [id, class].into_iter().flatten() {
-        let (fo, fi) = class_marks(&v);
-        footer |= fo;
-        figure |= fi;
-    }
+    tag.for_role_id_class(&mut |k, v| {
+        if k == 0 {
+            footer |= v.eq_ignore_ascii_case("contentinfo");
+        } else {
+            let (fo, fi) = class_marks(v);
+            footer |= fo;
+            figure |= fi;
+        }
+    });
     (footer, figure)
 }
 

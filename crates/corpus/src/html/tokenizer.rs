@@ -100,6 +100,20 @@ impl<'a> TagView<'a> {
     /// NUL), in one pass over the attributes.
     pub fn attrs_named<const N: usize>(&self, names: [&str; N]) -> [Option<Cow<'a, str>>; N] {
         let mut values = [const { None }; N];
+        self.for_each_named(names, |k, value| values[k] = Some(value));
+        values
+    }
+
+    /// Calls `f(k, value)` for each of `names` (ASCII lowercase, without
+    /// NUL) the tag has, `k` its index in `names`, in one pass over the
+    /// attributes: [`attrs_named`](Self::attrs_named) without an array of
+    /// values to move (issue 17: the signals scan asks it of most tags).
+    #[inline]
+    pub fn for_each_named<const N: usize>(
+        &self,
+        names: [&str; N],
+        mut f: impl FnMut(usize, Cow<'a, str>),
+    ) {
         match self.attrs {
             Attrs::Spans { src, spans } => {
                 for a in spans {
@@ -109,17 +123,18 @@ impl<'a> TagView<'a> {
                         .iter()
                         .position(|n| name.eq_ignore_ascii_case(n.as_bytes()))
                     {
-                        values[k] = Some(attr_value(src, a.value));
+                        f(k, attr_value(src, a.value));
                     }
                 }
             }
             Attrs::Html5ever(_) => {
-                for (value, name) in values.iter_mut().zip(names) {
-                    *value = self.attr(name);
+                for (k, name) in names.into_iter().enumerate() {
+                    if let Some(value) = self.attr(name) {
+                        f(k, value);
+                    }
                 }
             }
         }
-        values
     }
 
     /// The attributes in order (the first of each name): names ASCII
