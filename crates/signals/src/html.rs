@@ -85,6 +85,19 @@ pub(crate) struct PageScan {
 
 const MAX_ITEMS: usize = 2000;
 const MAX_STACK: usize = 512;
+/// Buckets of [`name_bucket`].
+const BUCKETS: usize = 32;
+const _: () = assert!(MAX_STACK <= u16::MAX as usize);
+
+/// A bucket of element names (of their lengths and first and last bytes).
+fn name_bucket(name: &str) -> usize {
+    let b = name.as_bytes();
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    (b.len() ^ usize::from(first).wrapping_mul(5) ^ usize::from(last).wrapping_mul(3)) % BUCKETS
+}
 const MAX_TEXT: usize = 300;
 const MAX_JSONLD: usize = 1 << 20;
 const MAX_TAG: usize = 600;
@@ -158,6 +171,11 @@ struct State {
     stack: Vec<Frame>,
     /// The names of the open elements in `stack`, one after the other.
     names: String,
+    /// How many open elements have a name in each [`name_bucket`]: an end
+    /// tag whose bucket is empty closes none, and the stack is not searched
+    /// (issue 17: unclosed elements such as `<p>` pile up on it, and end
+    /// tags that close nothing searched all of it).
+    open_in_bucket: [u16; BUCKETS],
     footer_depth: usize,
     figure_depth: usize,
     in_head: bool,
@@ -495,6 +513,9 @@ impl State {
     }
 
     fn pop_to(&mut self, name: &str) {
+        if self.open_in_bucket[name_bucket(name)] == 0 {
+            return;
+        }
         let mut end = self.names.len();
         let names = &self.names;
         let found = self.stack.iter().rposition(|f| {
@@ -503,8 +524,11 @@ impl State {
             this == name
         });
         if let Some(pos) = found {
-            self.names.truncate(self.stack[pos].start);
-            for f in self.stack.drain(pos..) {
+            let mut end = self.names.len();
+            for f in self.stack.drain(pos..).rev() {
+                let bucket = name_bucket(&self.names[f.start..end]);
+                self.open_in_bucket[bucket] -= 1;
+                end = f.start;
                 if f.footer {
                     self.footer_depth -= 1;
                 }
@@ -512,6 +536,7 @@ impl State {
                     self.figure_depth -= 1;
                 }
             }
+            self.names.truncate(end);
         }
     }
 
@@ -646,6 +671,7 @@ impl State {
                 figure,
             });
             self.names.push_str(name);
+            self.open_in_bucket[name_bucket(name)] += 1;
         }
         None
     }
@@ -913,6 +939,77 @@ mod tests {
             push_collapsed_chars(&mut slow, &text, lowercase);
             proptest::prop_assert_eq!(&fast, &slow);
             proptest::prop_assert_eq!(appended, slow.len() - start.len());
+        }
+    }
+
+    /// A tag with a name and a class.
+    struct Named(&'static str, Option<&'static str>);
+
+    impl HtmlTag for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn self_closing(&self) -> bool {
+            false
+        }
+        fn attr(&self, name: &str) -> Option<Cow<'_, str>> {
+            (name == "class")
+                .then_some(self.1.map(Cow::Borrowed))
+                .flatten()
+        }
+        fn for_each_attr(&self, f: &mut dyn FnMut(&str, &str)) {
+            if let Some(class) = self.1 {
+                f("class", class);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The open elements (and footer and figure depths) after start
+        /// and end tags are those of a plain search of the stack at every
+        /// end tag: the name buckets only skip searches that find nothing.
+        #[test]
+        fn end_tags_close_what_a_plain_search_closes(
+            tags in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "p", "div", "li", "ul", "span", "footer", "figure", "b", "bd", "db", "pp",
+                        "section", "sectiom", "td", "tr", "a", "br", "figcaption", "x", "xx",
+                    ]),
+                    proptest::option::of(proptest::sample::select(vec!["footer", "credit", "x"])),
+                    proptest::bool::ANY,
+                ),
+                0..200,
+            ),
+        ) {
+            let mut st = State::default();
+            let mut reference: Vec<(&str, bool, bool)> = Vec::new();
+            for (name, class, start) in tags {
+                let tag = Named(name, class);
+                if start {
+                    let depth = st.stack.len();
+                    st.start_tag(&tag);
+                    if st.stack.len() > depth {
+                        let f = st.stack.last().map(|f| (f.footer, f.figure)).unwrap_or_default();
+                        reference.push((name, f.0, f.1));
+                    }
+                } else {
+                    st.end_tag(&tag);
+                    if let Some(pos) = reference.iter().rposition(|e| e.0 == name) {
+                        reference.truncate(pos);
+                    }
+                }
+                let mut open = Vec::new();
+                let mut end = st.names.len();
+                for f in st.stack.iter().rev() {
+                    open.push((&st.names[f.start..end], f.footer, f.figure));
+                    end = f.start;
+                }
+                open.reverse();
+                proptest::prop_assert_eq!(&open, &reference);
+                proptest::prop_assert_eq!(st.footer_depth, reference.iter().filter(|e| e.1).count());
+                proptest::prop_assert_eq!(st.figure_depth, reference.iter().filter(|e| e.2).count());
+            }
         }
     }
 
