@@ -13,6 +13,9 @@
 //!   framing + HTTP head parsing + transfer/content decoding + charset
 //!   detection and decoding + HTML→text (`keep_html = false`). Non-document
 //!   records (warcinfo, request, metadata) are framed and skipped.
+//! * `docs`: as `extract`, but HTML pages are decoded and left as HTML
+//!   (`html_text = false`), as the build's scan reads them before its own
+//!   HTML pass; `text_bytes` counts the HTML.
 //!
 //! Prints one JSON line: records (by WARC type), docs, bytes (`input_bytes`:
 //! the files as stored, i.e. compressed; `block_bytes`: sum of the records'
@@ -94,9 +97,10 @@ fn run_parse(file: &Path, c: &mut Counts) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_extract(file: &Path, c: &mut Counts) {
+fn run_extract(file: &Path, c: &mut Counts, html_text: bool) {
     let opts = ReaderOptions {
         keep_html: false,
+        html_text,
         ..ReaderOptions::default()
     };
     let mut docs = read_path_with(file, opts);
@@ -104,12 +108,13 @@ fn run_extract(file: &Path, c: &mut Counts) {
         match d {
             Ok(SourceDoc {
                 text,
+                html,
                 record_length,
                 ..
             }) => {
                 c.docs += 1;
                 c.block_bytes += record_length;
-                if let Some(t) = text {
+                if let Some(t) = text.or(html) {
                     c.docs_with_text += 1;
                     c.text_bytes += std::hint::black_box(t.len()) as u64;
                 }
@@ -127,9 +132,9 @@ fn run_extract(file: &Path, c: &mut Counts) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: warc_bench parse|extract PATH...";
+    let usage = "usage: warc_bench parse|extract|docs PATH...";
     let (mode, paths) = args.split_first().ok_or(usage)?;
-    if mode != "parse" && mode != "extract" {
+    if !["parse", "extract", "docs"].contains(&mode.as_str()) {
         return Err(usage.into());
     }
     let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
@@ -149,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if mode == "parse" {
             run_parse(f, &mut c)?;
         } else {
-            run_extract(f, &mut c);
+            run_extract(f, &mut c, mode == "extract");
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();

@@ -379,12 +379,14 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
                 .map(|l| l.trim().to_string())
                 .filter(|l| !l.is_empty());
         }
-        let mut body = block[head.body_start.min(block.len())..].to_vec();
         let te = head
             .header("Transfer-Encoding")
             .map(str::to_ascii_lowercase);
         let ce = head.header("Content-Encoding").map(str::to_string);
         doc.http_headers = head.headers;
+        // The body moved to the front of the block's buffer: no second copy.
+        let mut body = block;
+        body.drain(..head.body_start.min(body.len()));
         if kind == DocKind::Revisit {
             doc.content_type = m;
             return Ok(Some(doc));
@@ -450,7 +452,7 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
     };
     if kind == DocKind::Conversion {
         let (text, cs) = http::decode_text(
-            &body,
+            body,
             declared_charset.as_deref().or(Some("utf-8")),
             false,
             None,
@@ -460,8 +462,7 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         return Ok(Some(doc));
     }
     if as_html {
-        let (html, cs) =
-            http::decode_text(&body, declared_charset.as_deref(), true, tld.as_deref());
+        let (html, cs) = http::decode_text(body, declared_charset.as_deref(), true, tld.as_deref());
         doc.charset = Some(cs.to_string());
         if !opts.html_text {
             doc.html = Some(html);
@@ -480,7 +481,7 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         || doc.url.as_deref().and_then(site_file_path).is_some()
     {
         let (text, cs) =
-            http::decode_text(&body, declared_charset.as_deref(), false, tld.as_deref());
+            http::decode_text(body, declared_charset.as_deref(), false, tld.as_deref());
         doc.charset = Some(cs.to_string());
         doc.text = Some(text);
     }

@@ -301,19 +301,20 @@ fn meta_charset_in(head: &[u8]) -> Option<&'static Encoding> {
 
 /// Decodes bytes to UTF-8: BOM, then the declared charset (HTTP header), then
 /// `<meta>` (for HTML), then chardetng sniffing. Returns the text and the
-/// encoding's name.
+/// encoding's name. Takes the bytes so that text already in UTF-8 (or ASCII
+/// in an ASCII-compatible encoding) keeps their buffer instead of a copy.
 pub fn decode_text(
-    bytes: &[u8],
+    bytes: Vec<u8>,
     declared: Option<&str>,
     is_html: bool,
     tld: Option<&[u8]>,
 ) -> (String, &'static str) {
-    let enc = Encoding::for_bom(bytes)
+    let enc = Encoding::for_bom(&bytes)
         .map(|(e, _)| e)
         .or_else(|| declared.and_then(|l| Encoding::for_label(l.as_bytes())))
         .or_else(|| {
             if is_html {
-                sniff_meta_charset(bytes)
+                sniff_meta_charset(&bytes)
             } else {
                 None
             }
@@ -321,7 +322,24 @@ pub fn decode_text(
     let Some(enc) = enc else {
         return sniff_and_decode(bytes, tld);
     };
-    let (text, used, _had_errors) = enc.decode(bytes);
+    decode_with(enc, bytes)
+}
+
+/// `enc.decode(&bytes)`, reusing the buffer when decoding would return the
+/// bytes unchanged: no BOM, and UTF-8 that is valid or ASCII in an encoding
+/// whose bytes 0x00–0x7F are ASCII.
+fn decode_with(enc: &'static Encoding, bytes: Vec<u8>) -> (String, &'static str) {
+    let bytes = if Encoding::for_bom(&bytes).is_some() {
+        bytes
+    } else if enc == encoding_rs::UTF_8 || (enc.is_ascii_compatible() && bytes.is_ascii()) {
+        match String::from_utf8(bytes) {
+            Ok(text) => return (text, enc.name()),
+            Err(e) => e.into_bytes(),
+        }
+    } else {
+        bytes
+    };
+    let (text, used, _had_errors) = enc.decode(&bytes);
     (text.into_owned(), used.name())
 }
 
@@ -333,10 +351,11 @@ pub fn decode_text(
 /// hint outweighs the content, so a GBK page on a `.tw` host was read as
 /// Big5, replacement characters in it, and a Big5 page on a `.cn` host as
 /// GBK, which accepts Big5's bytes: mojibake without an error).
-fn sniff_and_decode(bytes: &[u8], tld: Option<&[u8]>) -> (String, &'static str) {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return (text.to_owned(), encoding_rs::UTF_8.name());
-    }
+fn sniff_and_decode(bytes: Vec<u8>, tld: Option<&[u8]>) -> (String, &'static str) {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return (text, encoding_rs::UTF_8.name()),
+        Err(e) => e.into_bytes(),
+    };
     let mut det = chardetng::EncodingDetector::new();
     let sample = &bytes[..bytes.len().min(64 * 1024)];
     det.feed(sample, sample.len() == bytes.len());
@@ -346,12 +365,12 @@ fn sniff_and_decode(bytes: &[u8], tld: Option<&[u8]>) -> (String, &'static str) 
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
     });
     let enc = det.guess(tld, true);
-    let (text, used, had_errors) = enc.decode(bytes);
+    let (text, used, had_errors) = enc.decode(&bytes);
     if tld.is_some() {
         let generic = det.guess(None, true);
         let chinese = |e: &'static Encoding| e == encoding_rs::GBK || e == encoding_rs::BIG5;
         if generic != enc && (had_errors || (chinese(enc) && chinese(generic))) {
-            let (other, other_used, other_errors) = generic.decode(bytes);
+            let (other, other_used, other_errors) = generic.decode(&bytes);
             if !other_errors {
                 return (other.into_owned(), other_used.name());
             }
@@ -363,6 +382,49 @@ fn sniff_and_decode(bytes: &[u8], tld: Option<&[u8]>) -> (String, &'static str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes that make each case of `decode_with` likely: BOMs, ASCII, UTF-8
+    /// and bytes that are not.
+    fn decodable_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(b"\xEF\xBB\xBF".to_vec()),
+            Just(b"\xFF\xFE".to_vec()),
+            Just(b"\xFE\xFF".to_vec()),
+            Just("caf\u{e9} \u{4e2d}\u{6587}".as_bytes().to_vec()),
+            proptest::collection::vec(0x20u8..0x7f, 0..12),
+            proptest::collection::vec(any::<u8>(), 0..6),
+        ];
+        proptest::collection::vec(piece, 0..5).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        /// Reusing the buffer gives what decoding a copy gives, in every
+        /// encoding kind: UTF-8, ASCII-compatible single and multi-byte,
+        /// and the ones that are not (UTF-16, ISO-2022-JP).
+        #[test]
+        fn decode_with_equals_encoding_decode(
+            bytes in decodable_bytes(),
+            enc in proptest::sample::select(vec![
+                encoding_rs::UTF_8, encoding_rs::WINDOWS_1252, encoding_rs::GBK,
+                encoding_rs::SHIFT_JIS, encoding_rs::UTF_16LE, encoding_rs::UTF_16BE,
+                encoding_rs::ISO_2022_JP,
+            ]),
+        ) {
+            let (expected, used, _) = enc.decode(&bytes);
+            proptest::prop_assert_eq!(
+                decode_with(enc, bytes.clone()),
+                (expected.into_owned(), used.name())
+            );
+        }
+
+        /// Undeclared bytes that are UTF-8 come back as they are.
+        #[test]
+        fn undeclared_utf8_is_kept(text in "\\PC{0,40}") {
+            let (decoded, name) = decode_text(text.clone().into_bytes(), None, false, None);
+            proptest::prop_assert_eq!((decoded.as_str(), name), (text.as_str(), "UTF-8"));
+        }
+    }
 
     #[test]
     fn head_and_chunks() {
