@@ -11,11 +11,10 @@
 mod common;
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{ServerProcess, corpus_dir, provindex_bin, with_token};
+use common::{RegistryServer, ServerProcess, corpus_dir, provindex_bin, with_token};
 use provindex_proto::v1::{
     CheckOptOutRequest, CheckOptOutResponse, ListOptOutsRequest, LookupUrlRequest, OptOutScope,
     RegisterOptOutRequest, RevokeOptOutRequest, UrlMatch, check_opt_out_request::Target,
@@ -49,56 +48,6 @@ fn build_index(dir: &Path) -> PathBuf {
         .expect("run provindex index");
     assert!(output.status.success(), "{output:?}");
     index
-}
-
-/// A `provindex registry-server` child process, killed on drop.
-struct RegistryServer {
-    child: Child,
-    addr: String,
-}
-
-impl RegistryServer {
-    fn start(index: &Path, registry: &Path, auth: &Path) -> Self {
-        let mut child = Command::new(provindex_bin())
-            .arg("registry-server")
-            .arg("--index")
-            .arg(index)
-            .arg("--registry")
-            .arg(registry)
-            .arg("--create")
-            .arg("--auth")
-            .arg(auth)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex registry-server");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read");
-        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
-            let _ = child.kill();
-            panic!("registry server did not start: {line:?}");
-        };
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Self { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for RegistryServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn check(

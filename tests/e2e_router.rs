@@ -18,16 +18,20 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{ServerProcess, corpus_dir, provindex_bin, scan_warc};
+use common::{RegistryServer, ServerProcess, corpus_dir, provindex_bin, scan_warc};
 use provindex_index::partition::Partitioning;
 use provindex_proto::v1::{
-    BatchLookupRequest, CheckOptOutRequest, DrawSampleRequest, DrawSampleResponse,
+    BatchLookupRequest, CheckOptOutRequest, ClaimContentRequest, ClaimContentResponse,
+    ComplaintResponse, DrawSampleRequest, DrawSampleResponse, FileComplaintRequest,
     FindPersonalDataRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
-    GetTransparencyReportRequest, LookupContentRequest, LookupUrlRequest, LookupUrlResponse,
-    Source, SourceFailureRateRequest, SourceKind, UrlMatch,
-    audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
-    check_opt_out_request::Target, lookup_content_request::Key,
-    provenance_service_client::ProvenanceServiceClient, report_service_client::ReportServiceClient,
+    GetComplaintRequest, GetTransparencyReportRequest, LabelVerdict, LookupContentRequest,
+    LookupUrlRequest, LookupUrlResponse, OptOutScope, RecordLabelRequest, RecordLabelResponse,
+    RegisterMandateRequest, RegisterMandateResponse, ReviewAction, ReviewComplaintRequest,
+    RevokeClaimRequest, Source, SourceFailureRateRequest, SourceFailureRateResponse, SourceKind,
+    UrlMatch, audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
+    check_opt_out_request::Target, file_complaint_request::Target as ComplaintTarget,
+    lookup_content_request::Key, opt_out_scope, provenance_service_client::ProvenanceServiceClient,
+    report_service_client::ReportServiceClient,
 };
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -71,17 +75,24 @@ struct RouterProcess {
 
 impl RouterProcess {
     fn start(backends: &[&ServerProcess]) -> Result<Self, String> {
-        Self::spawn(backends, false)
+        Self::spawn(backends, false, &[])
     }
 
     /// With `--http-listen 127.0.0.1:0` (`/cdx`, `/record`).
     fn start_http(backends: &[&ServerProcess]) -> Result<Self, String> {
-        Self::spawn(backends, true)
+        Self::spawn(backends, true, &[])
     }
 
-    fn spawn(backends: &[&ServerProcess], http: bool) -> Result<Self, String> {
+    /// With `--registry-url URL` (AuditService's registry calls).
+    fn start_with_registry(backends: &[&ServerProcess], url: &str) -> Result<Self, String> {
+        Self::spawn(backends, false, &["--registry-url", url])
+    }
+
+    fn spawn(backends: &[&ServerProcess], http: bool, extra: &[&str]) -> Result<Self, String> {
         let mut command = Command::new(provindex_bin());
-        command.args(["router", "--listen", "127.0.0.1:0"]);
+        command
+            .args(["router", "--listen", "127.0.0.1:0"])
+            .args(extra);
         if http {
             command.args(["--http-listen", "127.0.0.1:0"]);
         }
@@ -1392,12 +1403,9 @@ async fn audit_samples_through_the_router_are_one_servers() {
 
 const ADMIN: &str = "admin-token-0123456789";
 
-/// The opt-out registry as a service: partition servers started with
-/// `--registry-url` consult it, so CheckOptOut through the router gives one
-/// server's answer, registry entries included.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partition_servers_consult_the_registry_service() {
-    let temp = tempfile::tempdir().expect("temp");
+/// The first gov.uk crawl and the IANA crawl indexed under `root` whole and
+/// in 4 partitions: (the WARCs, whole, parted).
+fn build_whole_and_parted(root: &Path) -> ([PathBuf; 2], PathBuf, PathBuf) {
     let inputs = [
         corpus_dir().join("warc/gov.uk-2014-crawl-a.warc.gz"),
         corpus_dir().join("warc/iana.org-2014.warc.gz"),
@@ -1414,10 +1422,19 @@ async fn partition_servers_consult_the_registry_service() {
             .expect("run provindex index");
         assert!(output.status.success(), "index {extra:?}: {output:?}");
     };
-    let dir1 = temp.path().join("whole");
-    let dir4 = temp.path().join("parted");
-    build(&dir1, &[]);
-    build(&dir4, &["--index-partitions", "4"]);
+    let (whole, parted) = (root.join("whole"), root.join("parted"));
+    build(&whole, &[]);
+    build(&parted, &["--index-partitions", "4"]);
+    (inputs, whole, parted)
+}
+
+/// The opt-out registry as a service: partition servers started with
+/// `--registry-url` consult it, so CheckOptOut through the router gives one
+/// server's answer, registry entries included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_servers_consult_the_registry_service() {
+    let temp = tempfile::tempdir().expect("temp");
+    let (inputs, dir1, dir4) = build_whole_and_parted(temp.path());
     let auth = temp.path().join("auth.json");
     std::fs::write(
         &auth,
@@ -1425,39 +1442,8 @@ async fn partition_servers_consult_the_registry_service() {
     )
     .expect("auth file");
 
-    let mut registry = Command::new(provindex_bin())
-        .arg("registry-server")
-        .arg("--index")
-        .arg(&dir1)
-        .arg("--registry")
-        .arg(temp.path().join("registry"))
-        .arg("--create")
-        .arg("--auth")
-        .arg(&auth)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start provindex registry-server");
-    let mut stdout = BufReader::new(registry.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    // Keep reading: a server writing to a closed pipe would fail.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let registry_url = format!(
-        "http://{}",
-        line.trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("registry server did not start: {line:?}"))
-    );
-    struct KillOnDrop(Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _registry = KillOnDrop(registry);
+    let registry = RegistryServer::start(&dir1, &temp.path().join("registry"), &auth);
+    let registry_url = registry.url();
 
     let with_registry = [
         "--registry-url",
@@ -1638,4 +1624,501 @@ async fn partition_servers_consult_the_registry_service() {
             .count();
     }
     assert!(reserved > 0, "no sampled content reserved by the registry");
+}
+
+const GOV: &str = "gov-token-0123456789";
+const CMO: &str = "cmo-token-0123456789";
+const READER: &str = "reader-token-0123456789";
+
+/// `request` with `token` (none when empty).
+fn as_caller<T>(request: T, token: &str) -> tonic::Request<T> {
+    match token {
+        "" => tonic::Request::new(request),
+        token => common::with_token(request, token),
+    }
+}
+
+/// An AuditService answer with the clocks of its two servers taken out:
+/// the single server and the registry service stamp the same call a moment
+/// apart (a complaint's due date stays, as its distance from filing).
+trait Untimed: Clone + PartialEq + std::fmt::Debug {
+    fn untimed(self) -> Self {
+        self
+    }
+}
+
+impl Untimed for RecordLabelResponse {}
+impl Untimed for RegisterMandateResponse {}
+impl Untimed for SourceFailureRateResponse {}
+
+impl Untimed for ComplaintResponse {
+    fn untimed(mut self) -> Self {
+        if let Some(c) = &mut self.complaint {
+            c.due_at -= c.filed_at;
+            c.filed_at = 0;
+            c.decided_at = c.decided_at.map(|_| 0);
+            for step in &mut c.history {
+                step.at = 0;
+            }
+        }
+        self
+    }
+}
+
+impl Untimed for ClaimContentResponse {
+    fn untimed(mut self) -> Self {
+        if let Some(c) = &mut self.claim {
+            c.created_at = i64::from(c.created_at != 0);
+            c.revoked_at = i64::from(c.revoked_at != 0);
+        }
+        self
+    }
+}
+
+type Answered<A> = Result<A, (Code, String)>;
+
+fn answered<A>(answer: Result<tonic::Response<A>, Status>) -> Answered<A> {
+    answer
+        .map(tonic::Response::into_inner)
+        .map_err(|s| (s.code(), s.message().to_owned()))
+}
+
+/// The single server's and the router's answers to one call: equal field
+/// by field (clocks aside), errors by code and message. The router's.
+fn same<A: Untimed>(
+    what: impl std::fmt::Debug,
+    one: Result<tonic::Response<A>, Status>,
+    routed: Result<tonic::Response<A>, Status>,
+) -> Answered<A> {
+    let (one, routed) = (answered(one), answered(routed));
+    assert_eq!(
+        routed.clone().map(Untimed::untimed),
+        one.map(Untimed::untimed),
+        "{what:?}"
+    );
+    routed
+}
+
+/// `$method($request)` as `$token` on the single server and through the
+/// router, compared ([`same`]).
+macro_rules! both {
+    ($one:expr, $routed:expr, $method:ident, $request:expr, $token:expr) => {{
+        let request = $request;
+        let one = $one.$method(as_caller(request.clone(), $token)).await;
+        let routed = $routed.$method(as_caller(request.clone(), $token)).await;
+        same((stringify!($method), $token, &request), one, routed)
+    }};
+}
+
+/// AuditService's calls on the registry's state through routers: each
+/// answers as one `serve --registry DIR` over the unpartitioned index —
+/// complaints filed (by content, URL and work text), read and reviewed
+/// (upholding applies to CheckOptOut through the partitions), mandates,
+/// claims and revocations, labels and failure rates, every refusal by code
+/// and message — because the routers forward them to the registry service,
+/// which is where their state lives: a second router and a partition
+/// server see what the first one wrote. A registry service that cannot be
+/// reached is UNAVAILABLE naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_registry_calls_through_the_router_are_one_servers() {
+    let temp = tempfile::tempdir().expect("temp");
+    let (inputs, dir1, dir4) = build_whole_and_parted(temp.path());
+    let auth = temp.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"tokens": {{
+                "{ADMIN}": {{"role": "admin", "name": "ops"}},
+                "{GOV}": {{"role": "rightholder", "name": "Gov", "scopes": ["data.gov.uk"]}},
+                "{CMO}": {{"role": "rightholder", "name": "CMO", "scopes": ["iana.org"]}},
+                "{READER}": {{"role": "reader", "name": "auditor"}}
+            }}}}"#
+        ),
+    )
+    .expect("auth file");
+    let registry = RegistryServer::start(&dir1, &temp.path().join("registry"), &auth);
+    let registry_url = registry.url();
+    let single = ServerProcess::start_with_registry(&dir1, &auth, &temp.path().join("one"));
+    let with_registry = |partitions| {
+        [
+            "--partitions",
+            partitions,
+            "--registry-url",
+            registry_url.as_str(),
+        ]
+    };
+    let low = ServerProcess::start_with(&dir4, &with_registry("0,1"));
+    let high = ServerProcess::start_with(&dir4, &with_registry("2,3"));
+    let router =
+        RouterProcess::start_with_registry(&[&low, &high], &registry_url).expect("router starts");
+    let second = RouterProcess::start_with_registry(&[&low, &high], &registry_url)
+        .expect("second router starts");
+    let mut one = audit_client(&single.addr).await;
+    let mut routed = audit_client(&router.addr).await;
+
+    // The captures of a domain with text, from the single server.
+    let with_text = |domain: &'static str| {
+        let addr = single.addr.clone();
+        async move {
+            let request = LookupUrlRequest {
+                url: domain.into(),
+                r#match: UrlMatch::Domain as i32,
+                page_size: 200,
+                ..Default::default()
+            };
+            let mut lookups = client(&addr).await;
+            let answer = lookups.lookup_url(request).await.expect("captures");
+            let mut captures = answer.into_inner().captures;
+            captures.retain(|c| !c.content_id.is_empty());
+            captures
+        }
+    };
+    // Targets from the index: a data.gov.uk content and URL, a page's text.
+    let captures = with_text("data.gov.uk").await;
+    let capture = captures
+        .iter()
+        .find(|c| !c.content_id.is_empty())
+        .expect("a data.gov.uk capture with text");
+    let content = capture.content_id.clone();
+    let url = captures
+        .iter()
+        .rev()
+        .find(|c| !c.content_id.is_empty() && c.content_id != content)
+        .expect("another data.gov.uk capture")
+        .url
+        .clone();
+    let work_text = provindex_corpus::read_path(&inputs[0])
+        .filter_map(Result::ok)
+        .filter_map(|doc| doc.text)
+        .find(|text| text.split_whitespace().count() > 100)
+        .expect("a page's text");
+
+    // Complaints: filed, refused, read, reviewed.
+    let file = |kind: &str, target: ComplaintTarget, rightholder: &str| FileComplaintRequest {
+        kind: kind.into(),
+        target: Some(target),
+        description: "this page copies our report".into(),
+        rightholder: rightholder.into(),
+    };
+    let filed = [
+        (
+            file(
+                "copyright",
+                ComplaintTarget::ContentId(content.clone()),
+                "Gov",
+            ),
+            GOV,
+        ),
+        (
+            file("unlawful_content", ComplaintTarget::Url(url.clone()), ""),
+            READER,
+        ),
+        (
+            file(
+                "copyright",
+                ComplaintTarget::WorkText(work_text.clone()),
+                "",
+            ),
+            GOV,
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (request, token) in filed {
+        let complaint = both!(one, routed, file_complaint, request, token)
+            .expect("filed")
+            .complaint
+            .expect("complaint");
+        assert!(!complaint.content_ids.is_empty(), "{complaint:?}");
+        ids.push(complaint.id);
+    }
+    assert_eq!(ids, ["1", "2", "3"]);
+    let refused = [
+        (
+            file("copyright", ComplaintTarget::ContentId(content.clone()), ""),
+            "",
+            Code::Unauthenticated,
+        ),
+        (
+            file(
+                "personal_information",
+                ComplaintTarget::ContentId(format!("{:032x}", 1)),
+                "",
+            ),
+            READER,
+            Code::NotFound,
+        ),
+        (
+            file("spam", ComplaintTarget::Url(url.clone()), ""),
+            READER,
+            Code::InvalidArgument,
+        ),
+        (
+            file("unlawful_content", ComplaintTarget::Url(url.clone()), "Gov"),
+            GOV,
+            Code::InvalidArgument,
+        ),
+    ];
+    for (request, token, code) in refused {
+        let (got, _) = both!(one, routed, file_complaint, request, token).expect_err("refused");
+        assert_eq!(got, code);
+    }
+    for id in ["1", "2", "3", "0", "99", "x"] {
+        for token in [GOV, READER, ADMIN] {
+            let _ = both!(
+                one,
+                routed,
+                get_complaint,
+                GetComplaintRequest { id: id.into() },
+                token
+            );
+        }
+    }
+    let review =
+        |id: &str, action: ReviewAction, note: &str, remedy: &str| ReviewComplaintRequest {
+            id: id.into(),
+            action: action as i32,
+            note: note.into(),
+            remedy: remedy.into(),
+        };
+    let reviews = [
+        (review("1", ReviewAction::StartReview, "", ""), GOV),
+        (review("1", ReviewAction::StartReview, "", ""), ADMIN),
+        (
+            review("1", ReviewAction::Uphold, "licence checked", ""),
+            ADMIN,
+        ),
+        (review("1", ReviewAction::Uphold, "again", ""), ADMIN),
+        (review("2", ReviewAction::Uphold, "", "nonsense"), ADMIN),
+        (review("2", ReviewAction::StartReview, "", ""), ADMIN),
+        (
+            review("2", ReviewAction::Uphold, "unlawful", "source_block_host"),
+            ADMIN,
+        ),
+        (review("3", ReviewAction::Reject, "", ""), ADMIN),
+        (review("3", ReviewAction::Reject, "not the work", ""), ADMIN),
+        (review("4", ReviewAction::Reject, "none", ""), ADMIN),
+    ];
+    let mut upheld = 0;
+    for (request, token) in reviews {
+        if let Ok(answer) = both!(one, routed, review_complaint, request, token) {
+            let complaint = answer.complaint.expect("complaint");
+            upheld += usize::from(!complaint.registry_entry_id.is_empty());
+        }
+    }
+    assert_eq!(upheld, 2, "complaints 1 and 2 upheld with registry entries");
+    // The registry the upheld complaints wrote to is the one the
+    // partitions consult: CheckOptOut through them is the single server's.
+    let (mut one_lookups, mut routed_lookups) =
+        (client(&single.addr).await, client(&router.addr).await);
+    for target in [Target::ContentId(content.clone()), Target::Url(url.clone())] {
+        let request = CheckOptOutRequest {
+            target: Some(target),
+        };
+        let expected = one_lookups
+            .check_opt_out(request.clone())
+            .await
+            .expect("check")
+            .into_inner();
+        assert!(expected.registry_checked, "{expected:?}");
+        let got = routed_lookups
+            .check_opt_out(request)
+            .await
+            .expect("check")
+            .into_inner();
+        assert_eq!(got, expected);
+    }
+
+    // Mandates and claims.
+    let mandate = |cmo: &str, member: &str| RegisterMandateRequest {
+        cmo: cmo.into(),
+        member: member.into(),
+        evidence: "mandate 2024-3".into(),
+    };
+    for (request, token) in [
+        (mandate("CMO", "Member"), GOV),
+        (mandate("", "Member"), ADMIN),
+        (mandate("CMO", "Member"), ADMIN),
+    ] {
+        let _ = both!(one, routed, register_mandate, request, token);
+    }
+    let claim = |member: &str, scope: opt_out_scope::Scope| ClaimContentRequest {
+        member: member.into(),
+        scope: Some(OptOutScope { scope: Some(scope) }),
+        evidence: "licence 2024-7".into(),
+    };
+    let domain = |d: &str| opt_out_scope::Scope::Domain(d.into());
+    let claims = [
+        (claim("Member", domain("iana.org")), CMO),
+        (claim("Stranger", domain("iana.org")), CMO),
+        (
+            claim("", opt_out_scope::Scope::ContentId(content.clone())),
+            GOV,
+        ),
+        (
+            claim("", opt_out_scope::Scope::ContentId(content.clone())),
+            GOV,
+        ),
+        (claim("", domain("iana.org")), GOV),
+        (claim("", domain("iana.org")), READER),
+    ];
+    let mut claimed = Vec::new();
+    for (request, token) in claims {
+        if let Ok(answer) = both!(one, routed, claim_content, request, token) {
+            claimed.push(answer.claim.expect("claim").id);
+        }
+    }
+    // The CMO's for its member and Gov's (at least): [1] is Gov's.
+    assert!(claimed.len() >= 2, "{claimed:?}");
+    let revoke = |id: &str| RevokeClaimRequest {
+        id: id.into(),
+        reason: "licence ended".into(),
+    };
+    for (request, token) in [
+        (revoke(&claimed[1]), CMO),
+        (revoke("x"), GOV),
+        (revoke(&claimed[1]), GOV),
+        (revoke(&claimed[1]), GOV),
+    ] {
+        let _ = both!(one, routed, revoke_claim, request, token);
+    }
+
+    // Labels on a sample drawn through the partitions, and the rates.
+    let gov = source(SourceKind::Domain, "data.gov.uk");
+    let drawn = sample(
+        &mut routed,
+        &DrawSampleRequest {
+            source: Some(gov.clone()),
+            n: 3,
+            seed: 7,
+            include_text: false,
+        },
+    )
+    .await
+    .expect("a sample");
+    assert_eq!(drawn.items.len(), 3, "{drawn:?}");
+    let outside = with_text("iana.org")
+        .await
+        .first()
+        .expect("an iana.org content")
+        .content_id
+        .clone();
+    let label = |content_id: &str, verdict: LabelVerdict, category: &str| RecordLabelRequest {
+        source: Some(gov.clone()),
+        n: 3,
+        seed: 7,
+        content_id: content_id.into(),
+        verdict: verdict as i32,
+        category: category.into(),
+        note: String::new(),
+    };
+    let labels = [
+        (
+            label(&drawn.items[0].content_id, LabelVerdict::Fail, "unlawful"),
+            ADMIN,
+        ),
+        (
+            label(&drawn.items[1].content_id, LabelVerdict::Pass, ""),
+            ADMIN,
+        ),
+        (
+            label(&drawn.items[2].content_id, LabelVerdict::Fail, ""),
+            ADMIN,
+        ),
+        (label(&outside, LabelVerdict::Pass, ""), ADMIN),
+        (
+            label(&drawn.items[2].content_id, LabelVerdict::Pass, ""),
+            GOV,
+        ),
+    ];
+    let mut recorded = 0;
+    for (request, token) in labels {
+        recorded += usize::from(both!(one, routed, record_label, request, token).is_ok());
+    }
+    assert_eq!(recorded, 2);
+    let rates = [
+        SourceFailureRateRequest::default(),
+        SourceFailureRateRequest {
+            source: Some(gov.clone()),
+        },
+        SourceFailureRateRequest {
+            source: Some(source(SourceKind::Host, "www.iana.org")),
+        },
+    ];
+    let mut rate_answers = Vec::new();
+    for request in rates {
+        let answer = both!(one, routed, source_failure_rate, request.clone(), READER);
+        let rate = answer.clone().expect("rates");
+        rate_answers.push((request, answer));
+        assert!(!rate.sources.is_empty());
+    }
+    let all = rate_answers[0].1.clone().expect("rates");
+    assert_eq!(all.sources.len(), 1, "{all:?}");
+    assert_eq!(
+        (all.sources[0].labelled, all.sources[0].failed),
+        (2, 1),
+        "{all:?}"
+    );
+
+    // One state: a second router and a partition server answer what the
+    // first router wrote, timestamps included; a label recorded through
+    // the second counts through the first.
+    for addr in [&second.addr, &low.addr] {
+        let mut other = audit_client(addr).await;
+        for id in &ids {
+            let request = GetComplaintRequest { id: id.clone() };
+            assert_eq!(
+                answered(other.get_complaint(as_caller(request.clone(), ADMIN)).await),
+                answered(routed.get_complaint(as_caller(request, ADMIN)).await),
+                "{addr}: complaint {id}"
+            );
+        }
+        for (request, answer) in &rate_answers {
+            assert_eq!(
+                &answered(
+                    other
+                        .source_failure_rate(as_caller(request.clone(), READER))
+                        .await
+                ),
+                answer,
+                "{addr}"
+            );
+        }
+    }
+    let mut other = audit_client(&second.addr).await;
+    other
+        .record_label(as_caller(
+            label(&drawn.items[2].content_id, LabelVerdict::Fail, "harmful"),
+            ADMIN,
+        ))
+        .await
+        .expect("labelled through the second router");
+    let rates = routed
+        .source_failure_rate(as_caller(SourceFailureRateRequest::default(), READER))
+        .await
+        .expect("rates")
+        .into_inner();
+    assert_eq!(
+        (rates.sources[0].labelled, rates.sources[0].failed),
+        (3, 2),
+        "{rates:?}"
+    );
+
+    // A registry service that cannot be reached: UNAVAILABLE naming it,
+    // never another answer.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", listener.local_addr().expect("addr"))
+    };
+    let cut_off = RouterProcess::start_with_registry(&[&low, &high], &closed)
+        .expect("a router starts while its registry is down");
+    let status = audit_client(&cut_off.addr)
+        .await
+        .get_complaint(as_caller(GetComplaintRequest { id: "1".into() }, ADMIN))
+        .await
+        .expect_err("no registry service");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains(&closed) && status.message().contains("GetComplaint"),
+        "{status:?}"
+    );
 }

@@ -517,6 +517,58 @@ pub fn sha256sum(bytes: &[u8]) -> String {
         .to_string()
 }
 
+/// A `provindex registry-server` child process, killed on drop.
+pub struct RegistryServer {
+    child: Child,
+    pub addr: String,
+}
+
+impl RegistryServer {
+    /// `registry-server --index INDEX --registry REGISTRY --create --auth AUTH`
+    /// on 127.0.0.1:0.
+    pub fn start(index: &Path, registry: &Path, auth: &Path) -> Self {
+        let mut child = Command::new(provindex_bin())
+            .arg("registry-server")
+            .arg("--index")
+            .arg(index)
+            .arg("--registry")
+            .arg(registry)
+            .arg("--create")
+            .arg("--auth")
+            .arg(auth)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start provindex registry-server");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            panic!("registry server did not start: {line:?}");
+        };
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self { child, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for RegistryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A request carrying `Authorization: Bearer TOKEN`.
 pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
