@@ -261,8 +261,11 @@ pub fn prepare_keyed(
             && content.pii != provindex_index::records::PiiCounts::default()
         {
             let version = hasher.spec().normalization_version;
-            let redacted =
-                provindex_sketch::normalize_with(version, &provindex_policy::pii::redact(text));
+            let redacted = provindex_sketch::normalized_prefix(
+                version,
+                &provindex_policy::pii::redact(text),
+                content.preview.len(),
+            );
             let mut end = redacted.len().min(content.preview.len());
             while !redacted.is_char_boundary(end) {
                 end -= 1;

@@ -56,6 +56,6 @@ pub use minhash::{
 };
 pub use normalize::{
     NORMALIZATION_VERSION, NormalizationVersion, is_no_space, normalize, normalize_with,
-    token_count, token_count_with,
+    normalized_prefix, token_count, token_count_with,
 };
 pub use spec::{MAX_NUM_PERM, MAX_SHINGLE_SIZE, SketchSpec, SpecError, SpecParseError};

@@ -184,6 +184,35 @@ pub fn normalize_with(version: NormalizationVersion, text: &str) -> String {
     out
 }
 
+/// The start of `normalize_with(version, text)`: at least its first
+/// `min_bytes` bytes, or all of it when it is shorter, normalizing only as
+/// much of `text` as that takes (a content preview of a long text).
+///
+/// Normalization is local: `text` cut just before an ASCII character
+/// normalizes to a prefix of the whole text's normalization (NFKC does not
+/// compose across an ASCII character, lowercasing is per character, a
+/// combining mark attaches only to what precedes it, and the separators at
+/// the cut either are trimmed or collapse to the one space that follows).
+#[must_use]
+pub fn normalized_prefix(version: NormalizationVersion, text: &str, min_bytes: usize) -> String {
+    let mut take = min_bytes.saturating_mul(4).max(256);
+    loop {
+        let Some(cut) = text
+            .as_bytes()
+            .get(take..)
+            .and_then(|rest| rest.iter().position(u8::is_ascii))
+            .map(|at| take + at)
+        else {
+            return normalize_with(version, text);
+        };
+        let out = normalize_with(version, &text[..cut]);
+        if out.len() >= min_bytes {
+            return out;
+        }
+        take = cut.saturating_mul(2);
+    }
+}
+
 /// Steps 1–4 once. Returns the output and whether it is known to be NFKC.
 ///
 /// Fast path: NFKC distributes over segments that start with an ASCII
@@ -1116,6 +1145,37 @@ mod tests {
             1 => 0u8..0x80,
         ];
         prop::collection::vec(byte, 0..600)
+    }
+
+    /// A cut before a combining mark would split `e` + U+0301 (NFKC: `é`).
+    #[test]
+    fn normalized_prefix_cuts_only_before_ascii() {
+        let s = format!("{}e\u{301} tail", "x".repeat(255));
+        let whole = normalize_with(NormalizationVersion::V2, &s);
+        let prefix = normalized_prefix(NormalizationVersion::V2, &s, 64);
+        assert!(whole.starts_with(&prefix), "{prefix:?}");
+        assert!(prefix.ends_with('\u{e9}'), "{prefix:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// A prefix normalized alone starts the whole text's normalization
+        /// and is long enough, wherever the ASCII cuts fall (texts of up to
+        /// 800 characters, so several cuts are tried).
+        #[test]
+        fn normalized_prefix_starts_the_normalization(
+            s in prop::collection::vec(mixed_char(), 0..800)
+                .prop_map(|v| v.into_iter().collect::<String>()),
+            min_bytes in 0usize..160,
+        ) {
+            for v in NormalizationVersion::ALL {
+                let whole = normalize_with(v, &s);
+                let prefix = normalized_prefix(v, &s, min_bytes);
+                prop_assert!(whole.starts_with(&prefix), "version {}, input {:?}", v, s);
+                prop_assert!(prefix.len() >= min_bytes.min(whole.len()), "version {}, input {:?}", v, s);
+            }
+        }
     }
 
     proptest! {
