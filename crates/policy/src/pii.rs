@@ -445,6 +445,7 @@ enum Sep {
     },
 }
 
+#[derive(Default)]
 struct Run {
     /// Byte offset of the run (its '+' if any).
     start: usize,
@@ -482,14 +483,7 @@ fn is_candidate_start(b: &[u8], i: usize) -> bool {
 /// "2024-01-01 138 0013 8000" still finds the phone.
 fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
     let b = text.as_bytes();
-    let mut run = Run {
-        start: 0,
-        plus: false,
-        groups: Vec::new(),
-        digits: Vec::new(),
-        left_ok: false,
-        right_ok: false,
-    };
+    let mut run = Run::default();
     let mut i = 0;
     while i < b.len() {
         // Skip to the next byte that may start a run: most bytes of most
@@ -1488,14 +1482,7 @@ mod tests {
     /// every candidate start goes through `parse_run`.
     fn scan_numbers_reference(text: &str, out: &mut impl FnMut(Match)) {
         let b = text.as_bytes();
-        let mut run = Run {
-            start: 0,
-            plus: false,
-            groups: Vec::new(),
-            digits: Vec::new(),
-            left_ok: false,
-            right_ok: false,
-        };
+        let mut run = Run::default();
         let mut i = 0;
         while i < b.len() {
             match b[i..]
