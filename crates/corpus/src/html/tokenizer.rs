@@ -22,6 +22,8 @@ use html5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{TagKind, TokenSinkResult};
 
+use super::{HIGH, ONES, bytes_equal};
+
 /// What the tokenizer gives: text and tags, then the end.
 pub(crate) trait TokenSink {
     /// Text with character references decoded (a piece of it).
@@ -317,7 +319,7 @@ impl Tokenizer<'_> {
     /// The data state from `i`, up to the next tag (included) or the end.
     fn data<S: TokenSink + ?Sized>(&mut self, mut i: usize, sink: &mut S) -> (usize, Mode) {
         loop {
-            let Some(j) = memchr::memchr3(b'<', b'&', 0, &self.b[i..]).map(|j| i + j) else {
+            let Some(j) = data_stop(self.b, i) else {
                 emit(sink, &self.s[i..]);
                 return (self.b.len(), Mode::Data);
             };
@@ -421,30 +423,18 @@ impl Tokenizer<'_> {
         kind: TagKind,
         sink: &mut S,
     ) -> (usize, Mode) {
-        let mut j = i;
-        // (Whether it needs folding, and its key, found on the way.)
-        let (mut fold, mut nul, mut key) = (false, false, 0u128);
-        while j < self.b.len() && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
-            let c = self.b[j];
-            fold |= c.is_ascii_uppercase();
-            nul |= c == 0;
-            if j - i < 16 {
-                key |= u128::from(c.to_ascii_lowercase()) << (8 * (j - i));
-            }
-            j += 1;
-        }
-        fold |= nul;
-        // ([`super::name_key`]'s rule.)
-        self.key = if j - i > 15 || nul {
-            0
-        } else {
-            key | ((j - i) as u128) << 120
-        };
+        let (j, key, fold) = tag_name(self.b, i);
+        self.key = key;
         let name = if fold {
             self.name_at(i, j)
         } else {
             Name::At(i, j)
         };
+        if self.byte(j) == Some(b'>') {
+            // (Most tags have no attributes: no call to read them.)
+            self.spans.clear();
+            return self.emit_tag(kind, name, false, false, j + 1, sink);
+        }
         self.attributes(j, kind, name, sink)
     }
 
@@ -503,10 +493,9 @@ impl Tokenizer<'_> {
             // (Whether the name has a NUL, found on the way.)
             let mut nul = self.b[j] == 0;
             j += self.s[j..].chars().next().map_or(1, char::len_utf8);
-            while j < n && !matches!(self.b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>' | b'=') {
-                nul |= self.b[j] == 0;
-                j += 1;
-            }
+            let (end, nul_after) = attr_name_end(self.b, j);
+            nul |= nul_after;
+            j = end;
             let attr_name = (start, j);
             // After attribute name.
             while j < n && is_space(self.b[j]) {
@@ -523,10 +512,10 @@ impl Tokenizer<'_> {
                 match self.byte(j) {
                     None => return eof,
                     Some(q @ (b'"' | b'\'')) => {
-                        let Some(end) = memchr::memchr(q, &self.b[j + 1..]).map(|e| j + 1 + e)
-                        else {
+                        let end = find(self.b, j + 1, |w| bytes_equal(w, q), |c| c == q);
+                        if end == n {
                             return eof;
-                        };
+                        }
                         value = (j + 1, end);
                         j = end + 1;
                         // After attribute value (quoted).
@@ -540,13 +529,15 @@ impl Tokenizer<'_> {
                     }
                     Some(b'>') => closed = Some(j + 1),
                     Some(_) => {
-                        let Some(end) = self.b[j..]
-                            .iter()
-                            .position(|&c| matches!(c, b'\t' | b'\n' | 0x0C | b' ' | b'>'))
-                            .map(|e| j + e)
-                        else {
+                        let end = find(
+                            self.b,
+                            j,
+                            |w| bytes_to_space(w) | bytes_equal(w, b'>'),
+                            |c| is_space(c) || c == b'>',
+                        );
+                        if end == n {
                             return eof;
-                        };
+                        }
                         value = (j, end);
                         j = end;
                         if self.b[j] == b'>' {
@@ -878,6 +869,133 @@ impl Tokenizer<'_> {
     }
 }
 
+/// The first `<`, `&` or NUL of `b` from `i` (where the data state stops).
+/// Most are within eight bytes (the next tag, after a line feed or a
+/// word): one word looked at before `memchr`'s call (issue 17).
+#[inline(always)]
+fn data_stop(b: &[u8], i: usize) -> Option<usize> {
+    if let Some(w) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let w = u64::from_le_bytes(w);
+        let m = bytes_equal(w, b'<') | bytes_equal(w, b'&') | bytes_equal(w, 0);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize / 8);
+        }
+        return memchr::memchr3(b'<', b'&', 0, &b[i + 8..]).map(|j| i + 8 + j);
+    }
+    memchr::memchr3(b'<', b'&', 0, &b[i..]).map(|j| i + j)
+}
+
+/// 0x80 in each byte of `w` that is at most 0x20 (ASCII whitespace, a
+/// control character or a space; exact per byte).
+#[inline(always)]
+fn bytes_to_space(w: u64) -> u64 {
+    !(((w & !HIGH) + ONES * 0x5F) | w) & HIGH
+}
+
+/// The first byte of `b` from `i` for which `is` holds, or `b.len()`;
+/// `candidates(w)` has 0x80 in (at least) each such byte of the word `w`.
+/// Eight bytes at a time (issue 17: a loop a byte at a time mispredicts
+/// its exit at every tag name, attribute name and value; `memchr`'s call
+/// costs more than it saves on a value of a few bytes).
+#[inline(always)]
+fn find(
+    b: &[u8],
+    mut i: usize,
+    candidates: impl Fn(u64) -> u64,
+    mut is: impl FnMut(u8) -> bool,
+) -> usize {
+    while let Some(w) = b.get(i..i + 8) {
+        let mut m = candidates(<[u8; 8]>::try_from(w).map_or(!0, u64::from_le_bytes));
+        while m != 0 {
+            let k = i + m.trailing_zeros() as usize / 8;
+            if is(b[k]) {
+                return k;
+            }
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    while i < b.len() && !is(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of a tag name from `i`: a space, `/` or `>`, or the end.
+#[inline]
+fn tag_name_end(b: &[u8], i: usize) -> usize {
+    find(
+        b,
+        i,
+        |w| bytes_to_space(w) | bytes_equal(w, b'/') | bytes_equal(w, b'>'),
+        |c| is_space(c) || c == b'/' || c == b'>',
+    )
+}
+
+/// The end of an attribute name from `i` (a space, `/`, `>` or `=`, or
+/// the end), and whether the name has a NUL before it.
+#[inline]
+fn attr_name_end(b: &[u8], i: usize) -> (usize, bool) {
+    let mut nul = false;
+    // (A NUL is a candidate: every one before the end is looked at.)
+    let end = find(
+        b,
+        i,
+        |w| bytes_to_space(w) | bytes_equal(w, b'/') | bytes_equal(w, b'>') | bytes_equal(w, b'='),
+        |c| {
+            nul |= c == 0;
+            is_space(c) || c == b'/' || c == b'>' || c == b'='
+        },
+    );
+    (end, nul)
+}
+
+/// 0x80 in each byte of `w` that is an ASCII uppercase letter (exact per
+/// byte: no carries between bytes).
+#[inline(always)]
+fn bytes_upper(w: u64) -> u64 {
+    let low = w & !HIGH;
+    // (Low seven bits plus 0x3F reach 0x80 from `A` on; plus 0x25, past `Z`.)
+    let from_a = (low + ONES * 0x3F) & HIGH;
+    let past_z = (low + ONES * 0x25) & HIGH;
+    from_a & !past_z & !w
+}
+
+/// The tag name from `i` (an ASCII letter): where it ends (a space, `/`,
+/// `>` or the end), its [`super::name_key`], and whether it needs folding
+/// (it has an ASCII uppercase letter or a NUL). A name of at most seven
+/// bytes ends within the word from `i`: one word's work (issue 17: a loop
+/// a byte at a time, shifting a `u128`, was a quarter of the data state's
+/// time, and mispredicts its exit at every tag).
+#[inline(always)]
+fn tag_name(b: &[u8], i: usize) -> (usize, u128, bool) {
+    if let Some(w) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let w = u64::from_le_bytes(w);
+        // (NUL and the other control characters are candidates too: when
+        // the first is a space, `/` or `>`, the name has none of them.)
+        let stops = bytes_to_space(w) | bytes_equal(w, b'/') | bytes_equal(w, b'>');
+        let len = stops.trailing_zeros() as usize / 8;
+        if len < 8 && matches!(b[i + len], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>') {
+            let name = w & !(!0 << (8 * len));
+            let upper = bytes_upper(name);
+            let key = u128::from(name | upper >> 2) | (len as u128) << 120;
+            return (i + len, key, upper != 0);
+        }
+    }
+    long_tag_name(b, i)
+}
+
+/// [`tag_name`] of a name that does not end within its first word (or
+/// near the end of the input).
+#[cold]
+#[inline(never)]
+fn long_tag_name(b: &[u8], i: usize) -> (usize, u128, bool) {
+    let j = tag_name_end(b, i);
+    let name = &b[i..j];
+    let fold = name.iter().any(|&c| c.is_ascii_uppercase() || c == 0);
+    (j, super::name_key(name), fold)
+}
+
 /// A character reference in `s` after the `&` (`i`): the text it stands for
 /// (`&` itself if none) and where the input goes on.
 fn char_ref<'b>(s: &str, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
@@ -1093,6 +1211,56 @@ mod tests {
             let mut keys = Keys(Vec::new(), super::super::State::default());
             tokenize(&html, &mut keys);
             proptest::prop_assert!(keys.0.is_empty(), "{:?}: {:?}", html, keys.0);
+        }
+    }
+
+    proptest::proptest! {
+        /// `tag_name` (one word at a time) finds the end of a name as a
+        /// byte-at-a-time loop does, with `name_key` and whether the name
+        /// has an ASCII uppercase letter or a NUL, for names of any length,
+        /// anywhere in the input (up to its end).
+        #[test]
+        fn tag_name_equals_the_byte_loop(
+            name in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b'a', b'z', b'A', b'Z', b'@', b'[', b'`', b'{', b'0', b'-', 0, 1, 0x1F, b'\r',
+                    0x7F, 0x80, 0xC3, 0xDA, 0xC1, 0xE1, 0xFF,
+                ]),
+                0..20,
+            ),
+            end in proptest::sample::select(vec![&b""[..], b" ", b"\t", b"\n", b"\x0C", b"/", b">", b" x=1>"]),
+            after in 0usize..12,
+        ) {
+            let mut b = b"<a".to_vec();
+            b.extend_from_slice(&name);
+            b.extend_from_slice(end);
+            b.extend(std::iter::repeat_n(b'Q', after));
+            let j = (1..b.len())
+                .find(|&j| matches!(b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
+                .unwrap_or(b.len());
+            let name = &b[1..j];
+            let want = (
+                j,
+                super::super::name_key(name),
+                name.iter().any(|&c| c.is_ascii_uppercase() || c == 0),
+            );
+            proptest::prop_assert_eq!(tag_name(&b, 1), want, "{:?}", b);
+        }
+    }
+
+    proptest::proptest! {
+        /// `data_stop` (a word, then `memchr3`) finds what `memchr3` finds,
+        /// from anywhere in the input.
+        #[test]
+        fn data_stop_equals_memchr3(
+            b in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b' ', b'<', b'&', 0, b'>', b';', 0x3C ^ 0x80, 0xA6, 0x80]),
+                0..40,
+            ),
+            from in 0usize..40,
+        ) {
+            let i = from.min(b.len());
+            proptest::prop_assert_eq!(data_stop(&b, i), memchr::memchr3(b'<', b'&', 0, &b[i..]).map(|j| i + j));
         }
     }
 
