@@ -258,7 +258,11 @@ fn not_visible(w: u64) -> u64 {
     let from_21 = (low + ONES * 0x5F) & HIGH;
     let from_7f = (low + ONES) & HIGH;
     let ascii = ((from_21 ^ HIGH) | from_7f) & !(w & HIGH);
-    // 0xC2, and 0xE1 to 0xE3 (0xE0 to 0xE3 but 0xE0).
+    // 0xC2, and 0xE1 to 0xE3 (0xE0 to 0xE3 but 0xE0); none in an ASCII
+    // word (most words: issue 17, a quarter of the work for the others).
+    if w & HIGH == 0 {
+        return ascii;
+    }
     let lead = bytes_equal(w, 0xC2) | (bytes_equal(w & !(ONES * 3), 0xE0) & !bytes_equal(w, 0xE0));
     ascii | lead
 }
@@ -320,36 +324,35 @@ impl State {
             // is appended at once (it collapses to itself); eight bytes at
             // a time while no byte is one to look at ([`run_stops`]).
             let start = i;
-            loop {
-                while i < n {
-                    let w = word_from(b, i);
-                    let mut stop = run_stops(w);
-                    if i == start {
-                        // (A run does not start with a space.)
-                        stop |= u64::from(w & 0xFF == u64::from(b' ')) * 0x80;
+            // (A run does not start with a space.)
+            if b[start] != b' ' {
+                loop {
+                    while i < n {
+                        let w = word_from(b, i);
+                        let stop = run_stops(w);
+                        if stop != 0 {
+                            // (At most at the end: the bytes past it are zeros.)
+                            i += stop.trailing_zeros() as usize / 8;
+                            break;
+                        }
+                        i += 8;
                     }
-                    if stop != 0 {
-                        // (At most at the end: the bytes past it are zeros.)
-                        i += stop.trailing_zeros() as usize / 8;
-                        break;
-                    }
-                    i += 8;
-                }
-                let Some(&c) = b.get(i) else { break };
-                match CLASS[usize::from(c)] {
-                    VISIBLE => i += 1,
-                    SPACE
-                        if i > start
-                            && b.get(i + 1)
-                                .is_some_and(|&d| CLASS[usize::from(d)] == VISIBLE) =>
-                    {
-                        i += 2;
-                    }
-                    LEAD => match s[i..].chars().next() {
-                        Some(ch) if !is_blank(ch) => i += ch.len_utf8(),
+                    let Some(&c) = b.get(i) else { break };
+                    match CLASS[usize::from(c)] {
+                        VISIBLE => i += 1,
+                        SPACE
+                            if i > start
+                                && b.get(i + 1)
+                                    .is_some_and(|&d| CLASS[usize::from(d)] == VISIBLE) =>
+                        {
+                            i += 2;
+                        }
+                        LEAD => match s[i..].chars().next() {
+                            Some(ch) if !is_blank(ch) => i += ch.len_utf8(),
+                            _ => break,
+                        },
                         _ => break,
-                    },
-                    _ => break,
+                    }
                 }
             }
             if i > start {
