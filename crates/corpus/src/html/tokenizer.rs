@@ -1221,20 +1221,17 @@ mod tests {
         /// anywhere in the input (up to its end).
         #[test]
         fn tag_name_equals_the_byte_loop(
-            name in proptest::collection::vec(
+            rest in proptest::collection::vec(
                 proptest::sample::select(vec![
                     b'a', b'z', b'A', b'Z', b'@', b'[', b'`', b'{', b'0', b'-', 0, 1, 0x1F, b'\r',
-                    0x7F, 0x80, 0xC3, 0xDA, 0xC1, 0xE1, 0xFF,
+                    0x7F, 0x80, 0xC3, 0xDA, 0xC1, 0xE1, 0xFF, b'\t', b'\n', 0x0C, b' ', b'/',
+                    b'>', b'=', b'"',
                 ]),
-                0..20,
+                0..24,
             ),
-            end in proptest::sample::select(vec![&b""[..], b" ", b"\t", b"\n", b"\x0C", b"/", b">", b" x=1>"]),
-            after in 0usize..12,
         ) {
             let mut b = b"<a".to_vec();
-            b.extend_from_slice(&name);
-            b.extend_from_slice(end);
-            b.extend(std::iter::repeat_n(b'Q', after));
+            b.extend_from_slice(&rest);
             let j = (1..b.len())
                 .find(|&j| matches!(b[j], b'\t' | b'\n' | 0x0C | b' ' | b'/' | b'>'))
                 .unwrap_or(b.len());
