@@ -255,10 +255,14 @@ fn parse(data: &[u8]) -> Result<Model, String> {
 /// which end at least one feature come first (`0..ending`): the walk keeps
 /// only those, without a branch.
 struct Automaton {
-    /// `next[state][byte]`: the transition.
-    next: Vec<[u16; 256]>,
-    /// The state before any byte.
-    start: u16,
+    /// `next[row * 256 + byte]`: the transition, as `state << 16 | row` of
+    /// the state entered. Only states with children in the trie have a row
+    /// of their own; any other has its failure state's (the same
+    /// transitions): 2,494 rows for langid.py's 9,118 states, 2.6 MB
+    /// instead of 4.7 MB, so the walk's lookups miss the caches less often.
+    next: Vec<u32>,
+    /// The entry of the state before any byte.
+    start: u32,
     /// States `0..ending` end a feature, the others none.
     ending: u16,
     /// `ends[state]`: the features state `state < ending` ends (its own and
@@ -269,7 +273,8 @@ struct Automaton {
 }
 
 /// Builds the automaton: a trie of the feature strings, failure links
-/// breadth first, a full transition table, then the renumbering.
+/// breadth first, a full transition table, the renumbering, then the rows
+/// of the states with children.
 fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
     let n_feats = u16::try_from(feats.len() + MAX_FEATURE)
         .map_err(|_| format!("{} features do not fit u16", feats.len()))?
@@ -278,6 +283,7 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
     // state 0 is no state's child), one table the whole build long.
     let mut next: Vec<[u16; 256]> = vec![[0; 256]];
     let mut own: Vec<Option<u16>> = vec![None];
+    let mut has_child = vec![false];
     for (f, bytes) in feats.iter().enumerate() {
         if bytes.len() > MAX_FEATURE {
             return Err(format!(
@@ -295,6 +301,8 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
                     .map_err(|_| "more than 65536 automaton states".to_string())?;
                 next.push([0; 256]);
                 own.push(None);
+                has_child.push(false);
+                has_child[s] = true;
                 next[s][usize::from(b)] = n;
                 usize::from(n)
             };
@@ -346,29 +354,24 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
     for (id, (s, _)) in (ending..).zip(others) {
         ids[s] = id;
     }
-    // In place: every target renamed, then every row moved to its new
-    // number along the permutation's cycles.
-    for row in &mut next {
-        for t in row.iter_mut() {
-            *t = ids[usize::from(*t)];
+    // Rows: a state without children (`rep[s] != s`) transitions as its
+    // failure state does, so it takes that state's row.
+    let mut rep: Vec<usize> = (0..states).collect();
+    for &s in &order {
+        if !has_child[s] {
+            rep[s] = rep[fail[s]];
         }
     }
-    let mut placed = vec![false; states];
-    for i in 0..states {
-        if placed[i] {
-            continue;
-        }
-        // Position k still holds state k's row until its cycle reaches it.
-        let (mut carried, mut j) = (next[i], i);
-        loop {
-            let k = usize::from(ids[j]);
-            std::mem::swap(&mut carried, &mut next[k]);
-            placed[k] = true;
-            if k == i {
-                break;
-            }
-            j = k;
-        }
+    let mut row = vec![0u32; states];
+    let mut rows = 0u32;
+    for s in (0..states).filter(|&s| rep[s] == s) {
+        row[s] = rows;
+        rows += 1;
+    }
+    let entry = |t: usize| (u32::from(ids[t]) << 16) | row[rep[t]];
+    let mut table = Vec::with_capacity(rows as usize * 256);
+    for s in (0..states).filter(|&s| rep[s] == s) {
+        table.extend(next[s].iter().map(|&t| entry(usize::from(t))));
     }
     let mut ends = vec![[0u16; MAX_FEATURE]; usize::from(ending)];
     for s in 0..states {
@@ -382,8 +385,8 @@ fn automaton(feats: &[&[u8]]) -> Result<Automaton, String> {
         }
     }
     Ok(Automaton {
-        next,
-        start: ids[0],
+        next: table,
+        start: entry(0),
         ending,
         ends,
     })
@@ -426,16 +429,19 @@ const LANES: usize = 8;
 /// Writes into `trail` the state after each byte of `bytes` (the same states
 /// as one walk from the start).
 fn walk(a: &Automaton, bytes: &[u8], trail: &mut Vec<u16>) {
-    let next = &a.next;
-    let step = |s: u16, b: u8| next[usize::from(s)][usize::from(b)];
+    let next = &a.next[..];
+    let step = |e: u32, b: u8| next[(((e & 0xFFFF) as usize) << 8) | usize::from(b)];
+    // The state in an entry's high half (an automaton has < 2^16 states).
+    #[allow(clippy::cast_possible_truncation)]
+    let state = |e: u32| (e >> 16) as u16;
     trail.clear();
     let part = bytes.len() / LANES;
     let mut s = a.start;
     let mut rest = bytes;
     if part >= 2 * MAX_FEATURE {
         // Lane k walks bytes[k * part..(k + 1) * part].
-        let mut state = [a.start; LANES];
-        for (k, st) in state.iter_mut().enumerate().skip(1) {
+        let mut lane = [a.start; LANES];
+        for (k, st) in lane.iter_mut().enumerate().skip(1) {
             let start = k * part;
             *st = bytes[start - MAX_FEATURE..start]
                 .iter()
@@ -445,18 +451,18 @@ fn walk(a: &Automaton, bytes: &[u8], trail: &mut Vec<u16>) {
         let lanes = &bytes[..LANES * part];
         let out = &mut trail[..LANES * part];
         for i in 0..part {
-            for (k, st) in state.iter_mut().enumerate() {
+            for (k, st) in lane.iter_mut().enumerate() {
                 let at = k * part + i;
                 *st = step(*st, lanes[at]);
-                out[at] = *st;
+                out[at] = state(*st);
             }
         }
-        s = state[LANES - 1];
+        s = lane[LANES - 1];
         rest = &bytes[LANES * part..];
     }
     for &b in rest {
         s = step(s, b);
-        trail.push(s);
+        trail.push(state(s));
     }
 }
 
@@ -626,6 +632,66 @@ mod tests {
         let mut bad = MODEL.to_vec();
         bad[0] = b'X';
         assert!(parse(&bad).err().unwrap().contains("magic"));
+    }
+
+    /// The model's feature strings, read as `parse` reads them.
+    fn model_features() -> Vec<&'static [u8]> {
+        let mut r = Reader {
+            data: MODEL,
+            at: MAGIC.len(),
+        };
+        let n_classes = usize::from(r.u16("").unwrap());
+        let n_feats = usize::from(r.u16("").unwrap());
+        let n_palette = r.u32("").unwrap() as usize;
+        r.take(n_classes * 2 + n_classes * 4 + n_palette * 4, "")
+            .unwrap();
+        (0..n_feats)
+            .map(|_| {
+                let len = usize::from(r.take(1, "").unwrap()[0]);
+                r.take(len, "").unwrap()
+            })
+            .collect()
+    }
+
+    /// With the model's automaton, where most states share their failure
+    /// state's row: the walk and the credits count exactly the occurrences
+    /// of each feature found by brute force, in texts of several scripts
+    /// and in random bytes.
+    #[test]
+    fn model_automaton_counts_every_occurrence() {
+        let feats = model_features();
+        let a = &MODEL_PARSED.automaton;
+        let mut texts: Vec<Vec<u8>> = [
+            "The quick brown fox jumps over the lazy dog. Der Äther, la façade, ça va?",
+            "Съешь же ещё этих мягких французских булок, да выпей чаю. Ελληνικά κείμενα",
+            "用Rust写的API，版本2.0。日本語のテキストです。ภาษาไทย 한국어 텍스트 العربية",
+        ]
+        .iter()
+        .map(|t| t.repeat(9).into_bytes())
+        .collect();
+        let mut state = 1u64;
+        texts.push(
+            (0..3000)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1);
+                    (state >> 56) as u8
+                })
+                .collect(),
+        );
+        for text in texts {
+            let mut trail = Vec::new();
+            walk(a, &text, &mut trail);
+            let mut count = vec![0u32; feats.len() + MAX_FEATURE];
+            let mut seen = vec![0u64; count.len().div_ceil(64)];
+            credit(a, &mut trail, &mut count, &mut seen);
+            let want: Vec<u32> = feats
+                .iter()
+                .map(|f| text.windows(f.len()).filter(|w| w == f).count() as u32)
+                .collect();
+            assert_eq!(&count[..feats.len()], &want[..]);
+        }
     }
 
     /// Overlapping occurrences are all counted: a brute-force count of every
