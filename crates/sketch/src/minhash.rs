@@ -415,9 +415,13 @@ fn combine_shingles(tokens: &[u64], shingle_size: usize, acc: &mut Vec<u64>, out
     let windows = tokens.len() - n + 1;
     let base = out.len();
     out.resize(base + windows, 0);
-    acc.clear();
-    acc.resize(if n == 5 { tokens.len() } else { windows }, 0);
-    if let Some(dst) = out.get_mut(base..) {
+    // Grown, never cleared here: `combine_windows` zeroes it only where it
+    // adds to it.
+    let need = if n == 5 { tokens.len() } else { windows };
+    if acc.len() < need {
+        acc.resize(need, 0);
+    }
+    if let (Some(dst), Some(acc)) = (out.get_mut(base..), acc.get_mut(..need)) {
         combine_windows(tokens, powers.get(..n).unwrap_or(&[]), acc, dst);
     }
 }
@@ -453,6 +457,7 @@ fn combine_windows(tokens: &[u64], powers: &[u64], acc: &mut [u64], dst: &mut [u
             return;
         }
     }
+    acc.fill(0);
     for (j, &pw) in powers.iter().enumerate() {
         if let Some(src) = tokens.get(j..j + acc.len()) {
             for (a, &t) in acc.iter_mut().zip(src) {
@@ -641,6 +646,24 @@ mod tests {
                 .collect();
             let text = text.join(" ");
             for n in 1..=8 {
+                let want: Vec<u32> = shingles(&text, n).map(shingle_hash).collect();
+                assert_eq!(shingle_hashes(&text, n), want, "{words} words, n={n}");
+            }
+        }
+    }
+
+    /// The per-thread buffer of partial sums is reused without clearing:
+    /// texts of decreasing length, shingle sizes alternating between 5 and
+    /// others, still give the per-shingle hashes.
+    #[test]
+    fn reused_buffers_give_the_same_hashes() {
+        let mut state = 11u64;
+        for words in (0..200).rev().step_by(7) {
+            let text: Vec<String> = (0..words)
+                .map(|_| format!("w{}", splitmix64(&mut state) % 50))
+                .collect();
+            let text = text.join(" ");
+            for n in [5, 3, 5, 7, 5, 1] {
                 let want: Vec<u32> = shingles(&text, n).map(shingle_hash).collect();
                 assert_eq!(shingle_hashes(&text, n), want, "{words} words, n={n}");
             }
