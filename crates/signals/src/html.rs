@@ -11,7 +11,6 @@ use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, Tokenizer, TokenizerOpts};
 pub use html5ever::tokenizer::{Tag, TokenSinkResult};
 
-use crate::swar::{CASE, bytes_equal, word_at};
 use crate::visible_text::VisibleText;
 pub(crate) use crate::visible_text::says_all_rights_reserved;
 
@@ -340,94 +339,79 @@ pub(crate) fn at_ignore_ascii_case(hay: &[u8], i: usize, needle: &[u8]) -> bool 
         .is_some_and(|w| w.eq_ignore_ascii_case(needle))
 }
 
+/// The words [`class_marks`] looks for (lowercase), each with whether it
+/// marks a footer (else a figure).
+const CLASS_WORDS: [(&str, bool); 7] = [
+    ("footer", true),
+    ("copyright", true),
+    ("license", true),
+    ("licence", true),
+    ("caption", false),
+    ("credit", false),
+    ("attribution", false),
+];
+
+/// [`CLASS_WORDS`] for a shift-and (bitap) search: each word has one bit
+/// per letter, the words one after the other; `masks[b]` has the bits of
+/// the letters byte `b` is, ASCII case ignored.
+struct ClassBitap {
+    masks: [u64; 256],
+    /// The first letter of each word.
+    starts: u64,
+    /// The last letter of each footer word, of each figure word.
+    footer_ends: u64,
+    figure_ends: u64,
+}
+
+const CLASS_BITAP: ClassBitap = {
+    let mut t = ClassBitap {
+        masks: [0; 256],
+        starts: 0,
+        footer_ends: 0,
+        figure_ends: 0,
+    };
+    let mut offset = 0;
+    let mut w = 0;
+    while w < CLASS_WORDS.len() {
+        let (word, footer) = CLASS_WORDS[w];
+        let word = word.as_bytes();
+        t.starts |= 1 << offset;
+        let mut j = 0;
+        while j < word.len() {
+            t.masks[word[j] as usize] |= 1 << (offset + j);
+            t.masks[word[j].to_ascii_uppercase() as usize] |= 1 << (offset + j);
+            j += 1;
+        }
+        let last = 1 << (offset + word.len() - 1);
+        if footer {
+            t.footer_ends |= last;
+        } else {
+            t.figure_ends |= last;
+        }
+        offset += word.len();
+        w += 1;
+    }
+    assert!(offset <= 64);
+    t
+};
+
 /// Whether an `id`/`class` value marks a footer (it contains `footer`,
 /// `copyright`, `license` or `licence`) and a figure (`caption`, `credit`,
 /// `attribution`), in any ASCII case: one pass over the value.
 fn class_marks(v: &str) -> (bool, bool) {
-    let (mut footer, mut figure) = (false, false);
-    let b = v.as_bytes();
     // (The shortest words, `footer` and `credit`, have six letters.)
-    if b.len() < 6 {
+    if v.len() < 6 {
         return (false, false);
     }
-    let mut visit = |mut starts: u64, from: usize| {
-        while starts != 0 {
-            let i = from + starts.trailing_zeros() as usize / 8;
-            class_marks_at(b, i, &mut footer, &mut figure);
-            starts &= starts - 1;
-        }
-    };
-    let mut i = 0;
-    while let Some(bytes) = b.get(i..i + 10) {
-        visit(
-            word_starts(word_at(bytes, 0), word_at(bytes, 1), word_at(bytes, 2)),
-            i,
-        );
-        i += 8;
+    let t = &CLASS_BITAP;
+    // Bit k of `d`: the bytes up to this one are the letters of a word up
+    // to bit k's.
+    let (mut d, mut seen) = (0u64, 0u64);
+    for &b in v.as_bytes() {
+        d = ((d << 1) | t.starts) & t.masks[usize::from(b)];
+        seen |= d;
     }
-    // The last (at most nine) bytes; zeros past the end are no letters, so
-    // they start nothing (and the ninth position has too few bytes left).
-    if i < b.len() {
-        let t = tail_bytes(b, i);
-        visit(word_starts(t as u64, (t >> 8) as u64, (t >> 16) as u64), i);
-    }
-    (footer, figure)
-}
-
-/// The bytes of `b` from `i` (at most nine), little-endian, zero past the
-/// end: from overlapping loads of `b` itself (a zero-padded copy on the
-/// stack, read back in overlapping words, stalls store forwarding).
-#[inline(always)]
-fn tail_bytes(b: &[u8], i: usize) -> u128 {
-    let rest = b.len() - i;
-    if b.len() >= 8 {
-        let last = u128::from(word_at(b, b.len() - 8));
-        if rest >= 8 {
-            u128::from(word_at(b, i)) | last << ((rest - 8) * 8)
-        } else {
-            last >> ((8 - rest) * 8)
-        }
-    } else {
-        b[i..].iter().rev().fold(0, |t, &c| t << 8 | u128::from(c))
-    }
-}
-
-/// Of eight positions, given the words of bytes at each (`x`), one after
-/// (`y`) and two after (`z`): 0x80 in the byte of each where, ASCII case
-/// ignored, the first three letters of a word of [`class_marks`] (`foo`,
-/// `cop`, `cap`, `cre`, `lic`, `att`) are: only there can one start. (SWAR,
-/// no per-byte branches; `| 0x20` maps exactly the two cases of a letter to
-/// its lowercase, and no other byte to a lowercase letter.)
-#[inline(always)]
-fn word_starts(x: u64, y: u64, z: u64) -> u64 {
-    let (x, y, z) = (x | CASE, y | CASE, z | CASE);
-    let eq = bytes_equal;
-    (eq(x, b'f') & eq(y, b'o') & eq(z, b'o'))
-        | (eq(x, b'c')
-            & ((eq(y, b'o') & eq(z, b'p'))
-                | (eq(y, b'a') & eq(z, b'p'))
-                | (eq(y, b'r') & eq(z, b'e'))))
-        | (eq(x, b'l') & eq(y, b'i') & eq(z, b'c'))
-        | (eq(x, b'a') & eq(y, b't') & eq(z, b't'))
-}
-
-/// [`class_marks`]' words starting at `b[i]`.
-#[inline(always)]
-fn class_marks_at(b: &[u8], i: usize, footer: &mut bool, figure: &mut bool) {
-    match b[i].to_ascii_lowercase() {
-        b'f' => *footer |= at_ignore_ascii_case(b, i, b"footer"),
-        b'c' => {
-            *footer |= at_ignore_ascii_case(b, i, b"copyright");
-            *figure |=
-                at_ignore_ascii_case(b, i, b"caption") || at_ignore_ascii_case(b, i, b"credit");
-        }
-        b'l' => {
-            *footer |=
-                at_ignore_ascii_case(b, i, b"license") || at_ignore_ascii_case(b, i, b"licence");
-        }
-        b'a' => *figure |= at_ignore_ascii_case(b, i, b"attribution"),
-        _ => {}
-    }
+    (seen & t.footer_ends != 0, seen & t.figure_ends != 0)
 }
 
 /// Whether an element opens a footer (`<footer>`, `role=contentinfo`, or
@@ -905,6 +889,7 @@ mod tests {
                     "foot", "er", "Footer", "COPYRIGHT", "copy", "right", "licen", "se", "ce",
                     "caption", "Credit", "attribution", "ATTRIB", "x", " ", "-", "é", "İ",
                     "F", "o", "fO", "cR", "cA", "lI", "aT", "foo", "CoP", "caP", "crE", "LIC", "aTt", "@", "\u{c6}", "col-lg-4 ", "content",
+                    "attrib", "Ution", "cred", "IT", "capt", "ion", "li", "cense", "COPY", "ff",
                 ]),
                 0..16,
             ),
