@@ -364,6 +364,30 @@ fn robots_directives(value: &str) -> Vec<(Option<String>, String)> {
     out
 }
 
+/// Whether every directive [`robots_directives`] reads in `value` is one of
+/// [`KNOWN_DIRECTIVES`] for every agent, without collecting them (asked of
+/// most `<meta name>` contents: descriptions, keywords, ...; the first word
+/// most often tells).
+fn only_known_directives(value: &str) -> bool {
+    // (`KNOWN_DIRECTIVES` are lowercase ASCII: a test checks.)
+    let known = |w: &str| KNOWN_DIRECTIVES.iter().any(|k| k.eq_ignore_ascii_case(w));
+    let mut agent = false;
+    for part in value.split(',') {
+        let mut part = part.trim();
+        if let Some((left, right)) = part.split_once(':') {
+            let l = left.trim();
+            if !l.is_empty() && !l.contains(char::is_whitespace) && !known(l) {
+                agent = true;
+                part = right.trim();
+            }
+        }
+        if part.split_ascii_whitespace().any(|d| agent || !known(d)) {
+            return false;
+        }
+    }
+    true
+}
+
 fn noai_signals(
     value: &str,
     source: SignalSource,
@@ -569,10 +593,8 @@ pub(crate) fn from_scan(scan: &PageScan) -> Vec<Signal> {
                     || AI_CRAWLER_TOKENS
                         .iter()
                         .any(|t| t.eq_ignore_ascii_case(name));
-                let only_directives = !m.content.trim().is_empty()
-                    && robots_directives(&m.content)
-                        .iter()
-                        .all(|(a, d)| a.is_none() && KNOWN_DIRECTIVES.contains(&d.as_str()));
+                let only_directives =
+                    !m.content.trim().is_empty() && only_known_directives(&m.content);
                 if is_bot || only_directives {
                     let original = m
                         .tag
@@ -872,6 +894,35 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    proptest::proptest! {
+        /// `only_known_directives` is the test on `robots_directives` it
+        /// replaces.
+        #[test]
+        fn only_known_directives_equals_the_collected_test(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "noindex", "NoFollow", "ALL", "none", "googlebot", "GPTBot", "max-snippet",
+                    "20", ":", ",", " ", "\t", "\u{a0}", "x", "é", "noai", "unavailable_after",
+                    "index", "follow ", " :", ": ", "a b",
+                ]),
+                0..12,
+            ),
+        ) {
+            let value: String = parts.concat();
+            let old = robots_directives(&value)
+                .iter()
+                .all(|(a, d)| a.is_none() && KNOWN_DIRECTIVES.contains(&d.as_str()));
+            proptest::prop_assert_eq!(only_known_directives(&value), old, "{:?}", value);
+        }
+    }
+
+    #[test]
+    fn known_directives_are_lowercase_ascii() {
+        for d in KNOWN_DIRECTIVES {
+            assert!(d.is_ascii() && d.to_ascii_lowercase() == *d, "{d}");
+        }
     }
 
     #[test]
