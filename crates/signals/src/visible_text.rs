@@ -19,6 +19,8 @@ use crate::swar::{HIGH, ONES, bytes_equal};
 pub(crate) const CONTEXT_CHARS: usize = 200;
 /// Raw bytes kept before a trim.
 const RAW_MAX: usize = 32 << 10;
+/// Raw bytes reserved at first.
+const RAW_FIRST: usize = 16 << 10;
 /// Raw bytes a trim keeps, when they hold enough visible text.
 const RAW_KEEP: usize = 1024;
 /// Collapsed bytes a phrase search keeps between appends.
@@ -54,7 +56,8 @@ pub(crate) struct VisibleText {
 impl Default for VisibleText {
     fn default() -> Self {
         VisibleText {
-            raw: String::new(),
+            // (Most pages' text fits: no reallocation and copy as it grows.)
+            raw: String::with_capacity(RAW_FIRST),
             raw_after_space: true,
             searched: 0,
             phrase_tail: None,
