@@ -75,6 +75,8 @@ pub(crate) struct JsonLd {
 #[derive(Debug, Default)]
 pub(crate) struct PageScan {
     pub metas: Vec<MetaTag>,
+    /// License links (`license::rel_is_license`) among the first
+    /// [`MAX_ITEMS`] links.
     pub links: Vec<LinkTag>,
     pub anchors: Vec<Anchor>,
     pub jsonld: Vec<JsonLd>,
@@ -210,6 +212,9 @@ struct State {
     anchor: Option<OpenAnchor>,
     /// Anchors closed so far (kept or not): the first [`MAX_ITEMS`] count.
     anchors_seen: usize,
+    /// `<link>`s so far (license links or not): the first [`MAX_ITEMS`]
+    /// count.
+    links_seen: usize,
     /// Relative links may resolve to creativecommons.org
     /// (`license::base_may_be_cc` of the page URL).
     base_may_be_cc: bool,
@@ -579,22 +584,21 @@ impl State {
                 self.scan.metas.push(m);
                 void = true;
             }
-            "link" if self.scan.links.len() < MAX_ITEMS => {
-                self.scan.links.push(LinkTag {
-                    rel: tag
-                        .attr("rel")
-                        .as_deref()
-                        .unwrap_or("")
-                        .to_ascii_lowercase(),
-                    itemprop: tag
-                        .attr("itemprop")
-                        .as_deref()
-                        .unwrap_or("")
-                        .to_ascii_lowercase(),
-                    href: tag.attr("href").as_deref().unwrap_or("").trim().to_string(),
-                    section: self.head_like_section(),
-                    tag: render_tag(tag),
-                });
+            "link" if self.links_seen < MAX_ITEMS => {
+                self.links_seen += 1;
+                let lower = |n: &str| tag.attr(n).as_deref().unwrap_or("").to_ascii_lowercase();
+                let (rel, itemprop) = (lower("rel"), lower("itemprop"));
+                // Only license links are read (stylesheets, icons, ... are
+                // not rendered and kept).
+                if crate::license::rel_is_license(&rel, &itemprop) {
+                    self.scan.links.push(LinkTag {
+                        rel,
+                        itemprop,
+                        href: tag.attr("href").as_deref().unwrap_or("").trim().to_string(),
+                        section: self.head_like_section(),
+                        tag: render_tag(tag),
+                    });
+                }
                 void = true;
             }
             "a" => {
@@ -1028,6 +1032,28 @@ mod tests {
                 proptest::prop_assert_eq!(&open, &reference);
                 proptest::prop_assert_eq!(st.footer_depth, reference.iter().filter(|e| e.1).count());
                 proptest::prop_assert_eq!(st.figure_depth, reference.iter().filter(|e| e.2).count());
+            }
+        }
+    }
+
+    /// Only license links are kept, but every link counts towards
+    /// [`MAX_ITEMS`]: a license link is read when at most `MAX_ITEMS - 1`
+    /// links come before it.
+    #[test]
+    fn license_links_after_other_links() {
+        for (before, kept) in [(0, true), (MAX_ITEMS - 1, true), (MAX_ITEMS, false)] {
+            let html = format!(
+                "<head>{}<LINK REL=License href=\"https://creativecommons.org/licenses/by/4.0/\"></head>",
+                r#"<link rel="stylesheet" href="/a.css">"#.repeat(before)
+            );
+            let s = scan(&html, None);
+            assert_eq!(s.links.len(), usize::from(kept), "{before}");
+            if kept {
+                assert_eq!(s.links[0].rel, "license");
+                assert_eq!(
+                    s.links[0].tag,
+                    r#"<link rel="License" href="https://creativecommons.org/licenses/by/4.0/">"#
+                );
             }
         }
     }

@@ -617,7 +617,7 @@ const META_NAMES: &[&str] = &[
     "copyright",
 ];
 
-fn rel_is_license(rel: &str, itemprop: &str) -> bool {
+pub(crate) fn rel_is_license(rel: &str, itemprop: &str) -> bool {
     rel.split_ascii_whitespace().any(|t| {
         matches!(
             t,
