@@ -348,6 +348,14 @@ fn may_end_a_phrase(raw: &[u8], p: usize) -> bool {
         let word = word.as_bytes();
         p >= word.len() && raw[p - word.len()..p].eq_ignore_ascii_case(word)
     };
+    // Most `v`s: neither an `r` before (`reserv…`) nor an `o` after
+    // (`vorb…`), so none of the tests below can hold.
+    if p >= "réser".len()
+        && raw[p - 1] | 0x20 != b'r'
+        && raw.get(p + 1).is_some_and(|&b| b | 0x20 != b'o')
+    {
+        return false;
+    }
     let rest = &raw[p + 1..];
     let continues = |word: &[u8]| {
         let n = rest.len().min(word.len());
@@ -741,6 +749,43 @@ mod tests {
         let mut visible = VisibleText::default();
         visible.push("转载请注明出处。欢迎转载。");
         assert!(!visible.says_all_rights_reserved());
+    }
+
+    proptest::proptest! {
+        /// `may_end_a_phrase`'s quick rejection (no `r` before, no `o`
+        /// after) rejects only where its word tests fail.
+        #[test]
+        fn may_end_a_phrase_equals_its_word_tests(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "v", "V", "r", "R", "o", "O", "reser", "RISER", "réser", "rÉser", "orb", "oorb",
+                    "e", "s", "x", " ", "é", "\u{e9}v", "serv",
+                ]),
+                0..10,
+            ),
+        ) {
+            let text: String = parts.concat();
+            let raw = text.as_bytes();
+            for p in (0..raw.len()).filter(|&p| raw[p] | 0x20 == b'v') {
+                let after = |word: &str| {
+                    let word = word.as_bytes();
+                    p >= word.len() && raw[p - word.len()..p].eq_ignore_ascii_case(word)
+                };
+                let rest = &raw[p + 1..];
+                let continues = |word: &[u8]| {
+                    let n = rest.len().min(word.len());
+                    rest[..n].eq_ignore_ascii_case(&word[..n])
+                };
+                let want = p < "réser".len()
+                    || after("reser")
+                    || after("riser")
+                    || after("réser")
+                    || after("rÉser")
+                    || continues(b"orb")
+                    || continues(b"oorb");
+                proptest::prop_assert_eq!(may_end_a_phrase(raw, p), want, "{:?} at {}", text, p);
+            }
+        }
     }
 
     #[test]
