@@ -86,6 +86,7 @@ impl<O: TokenObserver + ?Sized> tokenizer::TokenSink for Both<'_, O> {
         self.st.text(text);
     }
 
+    #[inline(always)]
     fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         match tag.kind {
             TagKind::StartTag => {
@@ -543,62 +544,109 @@ struct Elements([(u128, Element); SLOTS]);
 /// lowercase (the name as the tokenizer folds it), and its length in the
 /// top byte; 0 for other names, which are in no list. The tokenizer
 /// computes it as it reads a tag's name ([`TagView`]'s `key`).
-fn name_key(name: &[u8]) -> u128 {
-    if name.len() > 15 || name.contains(&0) {
+const fn name_key(name: &[u8]) -> u128 {
+    if name.len() > 15 {
         return 0;
     }
-    name.iter()
-        .enumerate()
-        .fold((name.len() as u128) << 120, |k, (i, &c)| {
-            k | u128::from(c.to_ascii_lowercase()) << (8 * i)
-        })
+    let mut k = (name.len() as u128) << 120;
+    let mut i = 0;
+    while i < name.len() {
+        if name[i] == 0 {
+            return 0;
+        }
+        k |= (name[i].to_ascii_lowercase() as u128) << (8 * i);
+        i += 1;
+    }
+    k
 }
 
-fn slot(key: u128) -> usize {
+const fn slot(key: u128) -> usize {
     let h = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SLOTS
 }
 
+/// Whether `names` has `name` (a `const` `contains`).
+const fn listed(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        let mut k = 0;
+        while k < a.len() && k < b.len() && a[k] == b[k] {
+            k += 1;
+        }
+        if k == a.len() && k == b.len() {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The table, built at compile time (issue 17: no `OnceLock` to check at
+/// every tag).
+static ELEMENTS: Elements = Elements::build();
+
 impl Elements {
-    fn build() -> Box<Self> {
-        let mut t = Box::new(Elements([(0, Element::default()); SLOTS]));
-        let names = SKIPPED
-            .iter()
-            .chain(&BLOCK)
-            .chain(&IN_HEAD)
-            .copied()
-            .chain(RAW.iter().map(|&(n, _)| n))
-            .chain(NAMED.iter().map(|&(n, _)| n));
-        for name in names {
-            let key = name_key(name.as_bytes());
-            let element = Element {
-                skipped: SKIPPED.contains(&name),
-                block: BLOCK.contains(&name),
-                in_head: IN_HEAD.contains(&name),
-                raw: raw_kind(name),
-                named: named(name),
-            };
-            let mut i = slot(key);
-            while t.0[i].0 != 0 && t.0[i].0 != key {
-                i = (i + 1) % SLOTS;
+    const fn build() -> Self {
+        let mut t = Elements([(0, Element::DEFAULT); SLOTS]);
+        let lists: [&[&str]; 3] = [&SKIPPED, &BLOCK, &IN_HEAD];
+        let mut l = 0;
+        while l < lists.len() {
+            let mut n = 0;
+            while n < lists[l].len() {
+                t.insert(lists[l][n]);
+                n += 1;
             }
-            t.0[i] = (key, element);
+            l += 1;
+        }
+        let mut n = 0;
+        while n < RAW.len() {
+            t.insert(RAW[n].0);
+            n += 1;
+        }
+        let mut n = 0;
+        while n < NAMED.len() {
+            t.insert(NAMED[n].0);
+            n += 1;
         }
         t
+    }
+
+    const fn insert(&mut self, name: &str) {
+        let key = name_key(name.as_bytes());
+        let element = Element {
+            skipped: listed(&SKIPPED, name),
+            block: listed(&BLOCK, name),
+            in_head: listed(&IN_HEAD, name),
+            raw: raw_kind(name),
+            named: named(name),
+        };
+        let mut i = slot(key);
+        while self.0[i].0 != 0 && self.0[i].0 != key {
+            i = (i + 1) % SLOTS;
+        }
+        self.0[i] = (key, element);
     }
 }
 
 impl Element {
+    const DEFAULT: Element = Element {
+        skipped: false,
+        block: false,
+        in_head: false,
+        raw: None,
+        named: Named::Other,
+    };
+
     /// The element of the name whose [`name_key`] is `key`.
+    #[inline]
     fn of(key: u128) -> Element {
-        static TABLE: std::sync::OnceLock<Box<Elements>> = std::sync::OnceLock::new();
-        let table = TABLE.get_or_init(Elements::build);
         if key == 0 {
             return Element::default();
         }
         let mut i = slot(key);
         loop {
-            match table.0[i] {
+            match ELEMENTS.0[i] {
                 (0, _) => return Element::default(),
                 (k, element) if k == key => return element,
                 _ => i = (i + 1) % SLOTS,
@@ -607,15 +655,26 @@ impl Element {
     }
 }
 
-fn named(name: &str) -> Named {
-    NAMED
-        .iter()
-        .find(|&&(n, _)| n == name)
-        .map_or(Named::Other, |&(_, k)| k)
+const fn named(name: &str) -> Named {
+    let mut i = 0;
+    while i < NAMED.len() {
+        if listed(&[NAMED[i].0], name) {
+            return NAMED[i].1;
+        }
+        i += 1;
+    }
+    Named::Other
 }
 
-fn raw_kind(name: &str) -> Option<RawKind> {
-    RAW.iter().find(|&&(n, _)| n == name).map(|&(_, k)| k)
+const fn raw_kind(name: &str) -> Option<RawKind> {
+    let mut i = 0;
+    while i < RAW.len() {
+        if listed(&[RAW[i].0], name) {
+            return Some(RAW[i].1);
+        }
+        i += 1;
+    }
+    None
 }
 
 impl<O: TokenObserver + ?Sized> TokenSink for Sink<'_, O> {
@@ -659,6 +718,7 @@ impl<O: ?Sized> Sink<'_, O> {
 
 impl State {
     /// The extractor's handling of a tag: what to read after it.
+    #[inline(always)]
     fn tag(&mut self, tag: &TagView<'_>) -> TokenSinkResult<()> {
         let st = self;
         let element = Element::of(tag.key);
