@@ -555,18 +555,17 @@ impl Tokenizer<'_> {
 
     /// Adds an attribute unless the tag has one of that name (the first
     /// wins); whether it was added. `nul`: the name has a NUL.
+    #[inline(always)]
     fn push_attr(&mut self, name: (usize, usize), nul: bool, value: (usize, usize)) -> bool {
-        // (Bytes: names start and end at character boundaries.)
-        let new = &self.b[name.0..name.1];
-        let same = |a: &AttrSpan| {
-            let old = &self.b[a.name.0..a.name.1];
-            if a.nul || nul {
-                fold_name(&self.s[a.name.0..a.name.1]) == fold_name(&self.s[name.0..name.1])
-            } else {
-                old.eq_ignore_ascii_case(new)
-            }
-        };
-        if self.spans.iter().any(same) {
+        // (Names of other lengths without NUL differ: compared only by
+        // length inline, issue 17.)
+        let len = name.1 - name.0;
+        let maybe_same = |a: &AttrSpan| a.nul || nul || a.name.1 - a.name.0 == len;
+        if self
+            .spans
+            .iter()
+            .any(|a| maybe_same(a) && same_name(self.s, a, name, nul))
+        {
             return false;
         }
         self.spans.push(AttrSpan { name, value, nul });
@@ -866,6 +865,19 @@ impl Tokenizer<'_> {
     fn char_at(&self, i: usize) -> &str {
         let len = self.s[i..].chars().next().map_or(0, char::len_utf8);
         &self.s[i..i + len]
+    }
+}
+
+/// Whether the attribute `a` has the name at `name` in `s` once folded
+/// (`nul`: that name has a NUL).
+#[inline(never)]
+fn same_name(s: &str, a: &AttrSpan, name: (usize, usize), nul: bool) -> bool {
+    // (Bytes: names start and end at character boundaries.)
+    let b = s.as_bytes();
+    if a.nul || nul {
+        fold_name(&s[a.name.0..a.name.1]) == fold_name(&s[name.0..name.1])
+    } else {
+        b[a.name.0..a.name.1].eq_ignore_ascii_case(&b[name.0..name.1])
     }
 }
 
