@@ -430,12 +430,17 @@ impl Tokenizer<'_> {
         } else {
             Name::At(i, j)
         };
-        if self.byte(j) == Some(b'>') {
+        let (self_closing, duplicates, next) = if self.byte(j) == Some(b'>') {
             // (Most tags have no attributes: no call to read them.)
             self.spans.clear();
-            return self.emit_tag(kind, name, false, false, j + 1, sink);
-        }
-        self.attributes(j, kind, name, sink)
+            (false, false, j + 1)
+        } else {
+            match self.attributes(j) {
+                Some(end) => end,
+                None => return (self.b.len(), Mode::Data),
+            }
+        };
+        self.emit_tag(kind, name, self_closing, duplicates, next, sink)
     }
 
     /// The name at `i..j`, folded into `self.name` if it needs folding.
@@ -450,21 +455,17 @@ impl Tokenizer<'_> {
     }
 
     /// The rest of a tag after its name (from the before-attribute-name
-    /// state at `j`): attributes, `/>`, `>`; emits the tag. Attribute
+    /// state at `j`): attributes, `/>`, `>`. Returns whether the tag is
+    /// self-closing, whether it had duplicate attributes and where it
+    /// ends, or None if the input ends first (the tag is dropped). Attribute
     /// values are only delimited here: references in them do not change
     /// where they end (a reference ends at a character that is neither a
     /// quote, a space nor `>`), [`TagView::attr`] decodes them.
-    fn attributes<S: TokenSink + ?Sized>(
-        &mut self,
-        mut j: usize,
-        kind: TagKind,
-        name: Name,
-        sink: &mut S,
-    ) -> (usize, Mode) {
+    fn attributes(&mut self, mut j: usize) -> Option<(bool, bool, usize)> {
         self.spans.clear();
         let mut duplicates = false;
         let n = self.b.len();
-        let eof = (n, Mode::Data);
+        let eof = None;
         loop {
             // Before attribute name.
             while j < n && is_space(self.b[j]) {
@@ -477,7 +478,7 @@ impl Tokenizer<'_> {
                     match self.byte(j + 1) {
                         None => return eof,
                         Some(b'>') => {
-                            return self.emit_tag(kind, name, true, duplicates, j + 2, sink);
+                            return Some((true, duplicates, j + 2));
                         }
                         Some(_) => {
                             j += 1;
@@ -485,7 +486,7 @@ impl Tokenizer<'_> {
                         }
                     }
                 }
-                b'>' => return self.emit_tag(kind, name, false, duplicates, j + 1, sink),
+                b'>' => return Some((false, duplicates, j + 1)),
                 _ => {}
             }
             // Attribute name: the first character whatever it is (even `=`).
@@ -548,7 +549,7 @@ impl Tokenizer<'_> {
             }
             duplicates |= !self.push_attr(attr_name, nul, value);
             if let Some(next) = closed {
-                return self.emit_tag(kind, name, false, duplicates, next, sink);
+                return Some((false, duplicates, next));
             }
         }
     }
@@ -572,6 +573,7 @@ impl Tokenizer<'_> {
         true
     }
 
+    #[inline(always)]
     fn emit_tag<S: TokenSink + ?Sized>(
         &mut self,
         kind: TagKind,
@@ -689,7 +691,12 @@ impl Tokenizer<'_> {
         {
             let name = self.name_at(start, j);
             self.key = super::name_key(letters.as_bytes());
-            return Ok(self.attributes(j, TagKind::EndTag, name, sink));
+            return Ok(match self.attributes(j) {
+                Some((self_closing, duplicates, next)) => {
+                    self.emit_tag(TagKind::EndTag, name, self_closing, duplicates, next, sink)
+                }
+                None => (self.b.len(), Mode::Data),
+            });
         }
         sink.text("</");
         emit(sink, letters);
