@@ -334,8 +334,15 @@ impl Tokenizer<'_> {
                     i = next;
                 }
                 _ => {
-                    if let Some(r) = self.tag_open(j, sink) {
-                        return r;
+                    match self.tag_open(j, sink) {
+                        // (Most tags: data goes on, without a return to
+                        // `run` at every tag.)
+                        Some((next, Mode::Data)) => {
+                            i = next;
+                            continue;
+                        }
+                        Some(r) => return r,
+                        None => {}
                     }
                     // Not a tag: the `<` was text.
                     sink.text("<");
