@@ -536,8 +536,8 @@ struct Element {
 /// Slots of [`Elements`] (a power of two, over four times the names).
 const SLOTS: usize = 256;
 
-/// The [`Element`] of every name in the lists above, in an open-addressed
-/// table keyed by [`name_key`].
+/// The [`Element`] of every name in the lists above, in a table keyed by
+/// [`name_key`] with one name a slot (issue 17: no probing).
 struct Elements([(u128, Element); SLOTS]);
 
 /// A name of at most 15 bytes without NUL as a number: its bytes ASCII
@@ -562,7 +562,8 @@ const fn name_key(name: &[u8]) -> u128 {
 
 const fn slot(key: u128) -> usize {
     let h = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SLOTS
+    // (A multiplier that gives every listed name a slot of its own.)
+    (h.wrapping_mul(0x30FD_14E8_CE0E_2E5D) >> 56) as usize % SLOTS
 }
 
 /// Whether `names` has `name` (a `const` `contains`).
@@ -621,10 +622,12 @@ impl Elements {
             raw: raw_kind(name),
             named: named(name),
         };
-        let mut i = slot(key);
-        while self.0[i].0 != 0 && self.0[i].0 != key {
-            i = (i + 1) % SLOTS;
-        }
+        let i = slot(key);
+        // (A name in two lists is inserted twice.)
+        assert!(
+            self.0[i].0 == 0 || self.0[i].0 == key,
+            "two names in one slot"
+        );
         self.0[i] = (key, element);
     }
 }
@@ -638,19 +641,14 @@ impl Element {
         named: Named::Other,
     };
 
-    /// The element of the name whose [`name_key`] is `key`.
+    /// The element of the name whose [`name_key`] is `key`: one slot
+    /// looked at (every listed name has its own; the others, key 0
+    /// included, find an empty slot or another name's).
     #[inline]
     fn of(key: u128) -> Element {
-        if key == 0 {
-            return Element::default();
-        }
-        let mut i = slot(key);
-        loop {
-            match ELEMENTS.0[i] {
-                (0, _) => return Element::default(),
-                (k, element) if k == key => return element,
-                _ => i = (i + 1) % SLOTS,
-            }
+        match ELEMENTS.0[slot(key)] {
+            (k, element) if k == key => element,
+            _ => Element::DEFAULT,
         }
     }
 }
