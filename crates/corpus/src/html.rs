@@ -348,6 +348,9 @@ impl State {
                         {
                             i += 2;
                         }
+                        // (U+3040 to U+3FFF, kana among them, are none of
+                        // them blank: skipped undecoded, issue 17.)
+                        LEAD if c == 0xE3 && b.get(i + 1) != Some(&0x80) => i += 3,
                         LEAD => match s[i..].chars().next() {
                             Some(ch) if !is_blank(ch) => i += ch.len_utf8(),
                             _ => break,
@@ -898,6 +901,10 @@ mod tests {
                 let lead = c.encode_utf8(&mut buf).as_bytes()[0];
                 assert_eq!(CLASS[usize::from(lead)], LEAD, "{c:?}");
             }
+        }
+        // (What `State::text` skips undecoded after 0xE3.)
+        for c in '\u{3040}'..='\u{3fff}' {
+            assert!(!is_blank(c), "{c:?}");
         }
         for b in 0u8..0x80 {
             let blank = is_blank(char::from(b));
