@@ -21,8 +21,12 @@
 
 use std::path::{Path, PathBuf};
 
+use provindex_store::{Durability, OpenMode, Store};
+
 use crate::partition::{Partitioning, content_chunk};
+use crate::reader::{chunk_of_row, digest_store};
 use crate::records::{CaptureRecord, ContentRecord};
+use crate::schema::{META, Meta, MetaKey, TABLES};
 use crate::{IndexError, IndexReader, Manifest, digest_of_chunks};
 
 /// Every partition of an index, opened (or one unpartitioned index).
@@ -147,6 +151,92 @@ impl PartitionedIndex {
             manifest,
             label: label.to_path_buf(),
         })
+    }
+
+    /// Writes the whole index into a new database at `out` — every
+    /// partition's owned rows (copies left out: each is owned elsewhere)
+    /// and the whole index's manifest — and opens it with a block cache of
+    /// `block_cache_bytes`. Refuses a result whose digest is not this
+    /// index's. The database is written beside `out` and renamed onto it
+    /// once checked; `out` must not exist. Needs the disk of the whole
+    /// index: for a server that answers from all of it in one process (the
+    /// registry service).
+    pub fn assemble(
+        &self,
+        out: &Path,
+        block_cache_bytes: usize,
+    ) -> Result<IndexReader, IndexError> {
+        if out.exists() {
+            return Err(IndexError::AlreadyExists(out.to_path_buf()));
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| IndexError::Io { path, source }
+        };
+        let name = out
+            .file_name()
+            .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
+        let scratch = out.with_file_name(format!(".{name}.assembling-{}", std::process::id()));
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).map_err(io(&scratch))?;
+        }
+        let written = self.assemble_into(&scratch);
+        if let Err(error) = written {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(error);
+        }
+        std::fs::rename(&scratch, out).map_err(io(out))?;
+        IndexReader::open_with_cache(out, block_cache_bytes)
+    }
+
+    fn assemble_into(&self, scratch: &Path) -> Result<(), IndexError> {
+        /// Bytes of rows per write batch.
+        const BATCH_BYTES: usize = 4 << 20;
+        let partitioning = self.view().partitioning()?;
+        let store = Store::open(scratch, &TABLES, OpenMode::ReadWrite, 8 << 20)?;
+        for (n, part) in self.parts.iter().enumerate() {
+            let owned = partitioning.chunks(n as u32);
+            for spec in TABLES.iter().filter(|t| t.name != META) {
+                let mut batch = store.batch();
+                let mut failure = None;
+                part.store().for_each_raw(spec.name, |key, value| {
+                    if failure.is_some() {
+                        return;
+                    }
+                    match chunk_of_row(spec.name, key, value) {
+                        Ok(chunk) if owned.contains(&u32::from(chunk)) => {
+                            batch.put_raw(spec.name, key, value);
+                        }
+                        Ok(_) => {}
+                        Err(error) => failure = Some(error),
+                    }
+                    if batch.size_in_bytes() >= BATCH_BYTES {
+                        let full = std::mem::take(&mut batch);
+                        if let Err(error) = store.write(full, Durability::Unlogged) {
+                            failure = Some(error.into());
+                        }
+                    }
+                })?;
+                if let Some(error) = failure {
+                    return Err(error);
+                }
+                store.write(batch, Durability::Unlogged)?;
+            }
+        }
+        store.put::<Meta>(&MetaKey::Manifest, &self.manifest, Durability::Unlogged)?;
+        store.flush_all()?;
+        let digest = digest_store(&store)?;
+        if digest != self.manifest.digest {
+            return Err(IndexError::NotAnIndex {
+                path: self.label.clone(),
+                reason: format!(
+                    "its partitions' rows assembled into one index have digest {digest}, \
+                     not the index's {}",
+                    self.manifest.digest
+                ),
+            });
+        }
+        Ok(())
     }
 
     pub fn view(&self) -> IndexParts<'_> {

@@ -109,6 +109,10 @@ impl IndexReader {
         &self.manifest
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -568,7 +572,11 @@ pub fn chunk_digests(
 }
 
 /// The chunk a stored row belongs to ([`crate::partition`]).
-fn chunk_of_row(table: &'static str, key: &[u8], value: &[u8]) -> Result<u8, IndexError> {
+pub(crate) fn chunk_of_row(
+    table: &'static str,
+    key: &[u8],
+    value: &[u8],
+) -> Result<u8, IndexError> {
     let corrupt = |reason: String| IndexError::Corrupt { cf: table, reason };
     let byte_at = |bytes: &[u8], at: usize, what: &str| {
         bytes

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use provindex_index::IndexReader;
 use provindex_index::partition::Partitioning;
+use provindex_index::{IndexReader, PartitionedIndex};
 use provindex_pipeline::publish::Publication;
 use provindex_pipeline::{LocalBuild, build_local};
 
@@ -134,6 +134,61 @@ fn four_partitions_hold_the_one_partition_index_split_by_the_partitioning() {
         "contents spread over every partition: {spread:?}"
     );
     assert!(!contents_of.is_empty());
+}
+
+/// The partitions' owned rows assembled into one database are the
+/// one-partition index: the same digest, the same rows in every table, the
+/// same answers.
+#[test]
+fn assembled_partitions_are_the_one_partition_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole_dir = tmp.path().join("whole");
+    let expected = build(whole_dir.clone(), 1, 1);
+    let parted_dir = tmp.path().join("parted");
+    assert_eq!(build(parted_dir.clone(), 4, 2), expected, "digest");
+    let dirs: Vec<PathBuf> = (0..4)
+        .map(|p| parted_dir.join(format!("partitions/p{p:04}")))
+        .collect();
+    let parted = PartitionedIndex::open(&parted_dir, &dirs, Some(&expected)).expect("open");
+    let out = tmp.path().join("assembled");
+    let assembled = parted.assemble(&out, 8 << 20).expect("assemble");
+    let whole = IndexReader::open(&whole_dir).expect("open whole");
+
+    let (a, w) = (assembled.manifest(), whole.manifest());
+    assert_eq!(a.digest, expected);
+    assert_eq!(a, w, "manifest");
+    let rows = |reader: &IndexReader| -> Vec<(&'static str, u64, u64, u64)> {
+        reader
+            .table_sizes()
+            .expect("table sizes")
+            .into_iter()
+            .filter(|t| t.table != provindex_index::schema::META)
+            .map(|t| (t.table, t.rows, t.key_bytes, t.value_bytes))
+            .collect()
+    };
+    let whole_rows = rows(&whole);
+    assert!(
+        whole_rows.iter().any(|(_, n, _, _)| *n > 100),
+        "{whole_rows:?}"
+    );
+    assert_eq!(rows(&assembled), whole_rows);
+    let mut captures = 0;
+    whole
+        .for_each_capture::<provindex_index::IndexError>(|id, record| {
+            captures += 1;
+            assert_eq!(assembled.capture(id)?, Some(record));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(captures, w.captures);
+
+    // The output is never overwritten.
+    let again = parted.assemble(&out, 8 << 20);
+    assert!(
+        matches!(again, Err(provindex_index::IndexError::AlreadyExists(_))),
+        "{:?}",
+        again.err()
+    );
 }
 
 #[test]

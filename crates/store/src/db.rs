@@ -374,6 +374,13 @@ impl SchemaBatch {
         self.rows.push((S::COLUMN_FAMILY, key, value));
     }
 
+    /// A row as stored bytes, into column family `name` (copying rows
+    /// between databases of the same schemas, without decoding them).
+    pub fn put_raw(&mut self, name: &'static str, key: &[u8], value: &[u8]) {
+        self.bytes += key.len() + value.len();
+        self.rows.push((name, key.to_vec(), value.to_vec()));
+    }
+
     /// Bytes of keys and values held.
     pub fn size_in_bytes(&self) -> usize {
         self.bytes
