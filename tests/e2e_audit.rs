@@ -742,3 +742,132 @@ async fn labels_go_to_the_audit_log_and_give_the_hand_computed_failure_rate() {
     let refused = log.iter().filter(|r| r.action == "label_rejected").count();
     assert_eq!(refused, 5, "{log:#?}");
 }
+
+/// `provindex router --registry-url REGISTRY` over `backends` on 127.0.0.1:0.
+fn start_router(backends: &[&Server], registry: &str) -> (common::ChildProcess, String) {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(provindex_bin());
+    command.args([
+        "router",
+        "--listen",
+        "127.0.0.1:0",
+        "--registry-url",
+        registry,
+    ]);
+    for backend in backends {
+        command.arg("--backend").arg(backend.url());
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start provindex router");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read");
+    let child = common::ChildProcess(child);
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("router did not start: {line:?}"))
+        .to_owned();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// A partitioned index served by two partition servers behind a router:
+/// FindPersonalData and ReportService, forwarded to the registry service
+/// (`registry-server --pii-key`, which assembles the publication's
+/// partitions into one index), answer exactly as one server over the
+/// one-partition build does, and are refused alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn personal_data_and_reports_through_the_router_are_one_servers() {
+    let dir = tempdir();
+    let key = write_key(dir.path());
+    let whole = build(dir.path(), "whole", 2, Some(&key));
+    let parted = dir.path().join("parted");
+    let output = std::process::Command::new(provindex_bin())
+        .arg("index")
+        .arg(data_dir())
+        .arg("--out")
+        .arg(&parted)
+        .args(["--crawl", "pii-test", "--built-at", "1714550400"])
+        .args(["--workers", "2", "--index-partitions", "4", "--pii-key"])
+        .arg(&key)
+        .output()
+        .expect("run provindex index");
+    assert!(output.status.success(), "{output:?}");
+
+    let one = serve(&whole, dir.path(), &key);
+    let auth = auth_file(dir.path());
+    let key_arg: [&std::ffi::OsStr; 2] = ["--pii-key".as_ref(), key.as_os_str()];
+    let registry =
+        common::RegistryServer::start_with(&parted, &dir.path().join("registry"), &auth, &key_arg);
+    let registry_url = registry.url();
+    let partitions = |set: &str| {
+        Server::start_with(
+            &parted,
+            &["--partitions", set, "--registry-url", registry_url.as_str()],
+        )
+    };
+    let (low, high) = (partitions("0,1"), partitions("2,3"));
+    let (_router, router_addr) = start_router(&[&low, &high], &registry_url);
+    let routed = Channel::from_shared(format!("http://{router_addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the router");
+    let single = one.channel().await;
+
+    let mut compared = 0;
+    for (kind, value) in [
+        ("email", "wei.zhang@example.com"),
+        ("email", "WEI.ZHANG@example.com"),
+        ("email", "m.rossi@example.org"),
+        ("phone", "138 0013 8000"),
+        ("email", "nobody@example.com"),
+    ] {
+        let expected = find(&single, kind, value, ADMIN).await.expect(value);
+        let answer = find(&routed, kind, value, ADMIN).await.expect(value);
+        assert_eq!(answer, expected, "{kind} {value}");
+        compared += expected.len();
+    }
+    assert!(compared >= 4, "{compared} contents found");
+    for (kind, value, token, code) in [
+        (
+            "email",
+            "wei.zhang@example.com",
+            READER,
+            Code::PermissionDenied,
+        ),
+        ("email", "not an address", ADMIN, Code::InvalidArgument),
+        ("galaxy", "x", ADMIN, Code::InvalidArgument),
+    ] {
+        let expected = find(&single, kind, value, token).await.expect_err(value);
+        let status = find(&routed, kind, value, token).await.expect_err(value);
+        assert_eq!(status.code(), code, "{status:?}");
+        assert_eq!(status.code(), expected.code(), "{status:?} / {expected:?}");
+    }
+
+    let report = |channel: Channel| async move {
+        ReportServiceClient::new(channel)
+            .get_transparency_report(with_token(GetTransparencyReportRequest {}, READER))
+            .await
+            .map(|r| r.into_inner())
+    };
+    // Where each server holds its index and when it wrote the report are
+    // its own; the rest is the index's.
+    let untimed = |mut report: provindex_proto::v1::TransparencyReport| {
+        assert!(report.generated_at > 0 && !report.index.is_empty());
+        report.generated_at = 0;
+        report.index.clear();
+        report
+    };
+    let expected = untimed(report(single).await.expect("one server's report"));
+    let answer = untimed(report(routed).await.expect("the report through the router"));
+    assert_eq!(
+        expected.personal_data.as_ref().map(|p| p.contents_with_any),
+        Some(4)
+    );
+    assert!(!expected.index_digest.is_empty());
+    assert_eq!(answer, expected);
+}

@@ -1343,7 +1343,10 @@ async fn audit_samples_through_the_router_are_one_servers() {
         .await
         .expect_err("needs the PII key");
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
-    assert!(status.message().contains("--pii-key"), "{status:?}");
+    assert!(
+        status.message().contains("PII key") && status.message().contains("--registry-url"),
+        "{status:?}"
+    );
     // The value is never echoed.
     assert!(!status.message().contains("someone@"), "{status:?}");
 
@@ -1370,7 +1373,8 @@ async fn audit_samples_through_the_router_are_one_servers() {
         "{request:?}"
     );
 
-    // ReportService walks the whole index: UNIMPLEMENTED naming the command.
+    // ReportService walks the whole index: without a registry service to
+    // forward it to, UNIMPLEMENTED naming it.
     let mut reports = ReportServiceClient::new(connect(format!("http://{}", router.addr)).await);
     let status = reports
         .get_transparency_report(GetTransparencyReportRequest {})
@@ -1378,7 +1382,8 @@ async fn audit_samples_through_the_router_are_one_servers() {
         .expect_err("the whole index");
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     assert!(
-        status.message().contains("provindex report PUBLICATION"),
+        status.message().contains("GetTransparencyReport")
+            && status.message().contains("provindex registry-server"),
         "{status:?}"
     );
 
@@ -1736,7 +1741,8 @@ async fn audit_registry_calls_through_the_router_are_one_servers() {
         ),
     )
     .expect("auth file");
-    let registry = RegistryServer::start(&dir1, &temp.path().join("registry"), &auth);
+    // The registry service over the partitioned publication (assembled).
+    let registry = RegistryServer::start(&dir4, &temp.path().join("registry"), &auth);
     let registry_url = registry.url();
     let single = ServerProcess::start_with_registry(&dir1, &auth, &temp.path().join("one"));
     let with_registry = |partitions| {

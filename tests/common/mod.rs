@@ -525,8 +525,18 @@ pub struct RegistryServer {
 
 impl RegistryServer {
     /// `registry-server --index INDEX --registry REGISTRY --create --auth AUTH`
-    /// on 127.0.0.1:0.
+    /// on 127.0.0.1:0 (a partitioned index is assembled in `REGISTRY.cache`).
     pub fn start(index: &Path, registry: &Path, auth: &Path) -> Self {
+        Self::start_with(index, registry, auth, &[] as &[&str])
+    }
+
+    /// [`Self::start`] with `extra` arguments.
+    pub fn start_with(
+        index: &Path,
+        registry: &Path,
+        auth: &Path,
+        extra: &[impl AsRef<OsStr>],
+    ) -> Self {
         let mut child = Command::new(provindex_bin())
             .arg("registry-server")
             .arg("--index")
@@ -536,7 +546,10 @@ impl RegistryServer {
             .arg("--create")
             .arg("--auth")
             .arg(auth)
+            .arg("--cache-dir")
+            .arg(registry.with_extension("cache"))
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

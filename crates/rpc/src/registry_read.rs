@@ -193,8 +193,9 @@ impl RegistryReadService for RegistryReadApi {
 
 /// `provindex registry-server`: OptOutService (the one writer), the
 /// RegistryReadService index servers consult, AuditService (the registry's
-/// labels, complaints, claims and mandates; routers forward those calls
-/// here), health and reflection, with `config`'s limits, TLS and tokens,
+/// labels, complaints, claims and mandates, and FindPersonalData with the
+/// PII key) and ReportService (routers forward those calls here), health
+/// and reflection, with `config`'s limits, TLS and tokens,
 /// until `shutdown` resolves. `index` (the whole index) gives work
 /// registrations their sketch spec, content registrations their captures
 /// (for a rightholder's granted scopes), and the audit calls what they
@@ -211,6 +212,7 @@ pub async fn serve_registry(
     use provindex_proto::v1::audit_service_server::AuditServiceServer;
     use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
     use provindex_proto::v1::registry_read_service_server::RegistryReadServiceServer;
+    use provindex_proto::v1::report_service_server::ReportServiceServer;
 
     let opt_out = OptOutServiceServer::new(crate::OptOutApi::new(
         Arc::clone(&registry),
@@ -220,20 +222,32 @@ pub async fn serve_registry(
     .max_decoding_message_size(config.max_message_bytes)
     .max_encoding_message_size(config.max_message_bytes);
     // AuditService's registry calls (labels, rates, complaints, claims,
-    // mandates) answered here, over the registry and the index it applies
-    // to, exactly as `serve --registry`: routers forward them
-    // (`router --registry-url`), so their state has this one writer. No PII
-    // key: FindPersonalData answers so.
+    // mandates) and FindPersonalData (with `--pii-key`) answered here, over
+    // the registry and the whole index it applies to, exactly as `serve
+    // --registry`: routers forward them (`router --registry-url`), so their
+    // state has this one writer.
     let audit = crate::auth::ReadGated::new(
         AuditServiceServer::new(
             crate::AuditApi::new(
                 Arc::clone(&index),
                 Some(Arc::clone(&registry)),
                 config.auth.clone(),
-                None,
+                config.pii_key.clone(),
             )
             .with_complaint_due_days(config.complaint_due_days),
         )
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
+    // The reports walk the whole index and the export consults the
+    // registry: routers forward them here too.
+    let report = crate::auth::ReadGated::new(
+        ReportServiceServer::new(crate::ReportApi::new(
+            Arc::clone(&index),
+            Some(Arc::clone(&registry)),
+            config.auth.clone(),
+        ))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
@@ -277,6 +291,7 @@ pub async fn serve_registry(
         .add_service(Tracked::new(Metered::new(opt_out, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(read, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
+        .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())

@@ -16,11 +16,10 @@
 //!   position.
 //! - AuditService's DrawSample asks every partition for its share of the
 //!   sample and merges them (`audit`, [`merge`]); its calls on the
-//!   registry's state go to the registry service (`--registry-url`,
-//!   [`RegistryAudit`]), which answers them as one server does;
-//!   FindPersonalData needs the PII key and is UNIMPLEMENTED here, as
-//!   ReportService's calls are (`report`: they walk the whole index; the
-//!   CLI reads a publication).
+//!   registry's state, FindPersonalData and ReportService's calls (which walk
+//!   the whole index) go to the registry service (`--registry-url`,
+//!   [`RegistryService`]), which holds the registry, the PII key and the
+//!   whole index and answers them as one server does.
 //!
 //! Partitions are reached through [`Backend`]s: in-process (`serve
 //! --partitions 0,1` holding several) or remote (`provindex router`), any
@@ -32,6 +31,7 @@ mod audit;
 mod backend;
 mod ledger;
 mod merge;
+mod registry;
 mod report;
 mod serve;
 
@@ -51,9 +51,10 @@ use provindex_proto::v1::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-pub use audit::{RegistryAudit, RouterAuditApi};
+pub use audit::RouterAuditApi;
 pub use backend::{Answer, Backend, Call, LocalBackend, RemoteBackend};
 pub use ledger::RouterLedgerApi;
+pub use registry::RegistryService;
 pub use report::RouterReportApi;
 pub use serve::{RouterServerConfig, serve_router};
 

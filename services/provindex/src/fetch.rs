@@ -351,3 +351,62 @@ fn check_local_index(index: &Path) -> anyhow::Result<()> {
         "{path}: not an index: found neither {publication} (a published index) nor CURRENT (an index database)"
     )
 }
+
+/// The whole index at `index` as one database, for a server answering from
+/// all of it (the registry service): an index directory as it is; a
+/// publication's one partition as [`resolve_partitions`] gives it; every
+/// partition of a partitioned publication fetched and verified, then
+/// assembled (`PartitionedIndex::assemble`, checked against the
+/// publication's digest) into `<cache>/<digest>.whole`, which later starts
+/// reuse. Opened with a block cache of `block_cache_bytes`.
+pub fn open_one_database(
+    index: &Path,
+    cache_dir: Option<&Path>,
+    block_cache_bytes: usize,
+) -> anyhow::Result<IndexReader> {
+    let text = index.to_string_lossy().into_owned();
+    let open = |dir: &Path| {
+        IndexReader::open_with_cache(dir, block_cache_bytes)
+            .with_context(|| format!("opening index {}", dir.display()))
+    };
+    if publication_of(index)?.is_none() {
+        anyhow::ensure!(
+            !publish::is_remote(&text),
+            "{text} holds no {} (not published, or still being published)",
+            publish::PUBLICATION_FILE
+        );
+        check_local_index(index)?;
+        return open(index);
+    }
+    let local = resolve_partitions(index, cache_dir, None)?;
+    let digest = local.publication.index.digest.clone();
+    let check = |reader: IndexReader| {
+        anyhow::ensure!(
+            reader.manifest().digest == digest,
+            "{}: index digest {}, but the publication {text} says {digest}; refusing it",
+            reader.path().display(),
+            reader.manifest().digest
+        );
+        Ok(reader)
+    };
+    if let [(_, dir)] = local.partitions.as_slice() {
+        return check(open(dir)?);
+    }
+    let cache = cache_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(default_cache_dir);
+    let out = cache.join(format!("{digest}.whole"));
+    if out.join("CURRENT").is_file() {
+        tracing::info!(index = text, whole = %out.display(), "reusing the assembled index");
+        return check(open(&out)?);
+    }
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let dirs: Vec<PathBuf> = local.partitions.into_iter().map(|(_, dir)| dir).collect();
+    let parts = PartitionedIndex::open(index, &dirs, Some(&digest))
+        .with_context(|| format!("opening the partitions of {text}"))?;
+    tracing::info!(index = text, partitions = dirs.len(), whole = %out.display(), "assembling the partitions into one index");
+    let reader = parts
+        .assemble(&out, block_cache_bytes)
+        .with_context(|| format!("assembling the partitions of {text} into {}", out.display()))?;
+    check(reader)
+}

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use provindex_index::IndexReader;
 
 use crate::registry_cli::AccessArgs;
 
@@ -60,11 +59,12 @@ pub fn run(args: RegistryServerArgs) -> anyhow::Result<()> {
         args.connections.max_connections > 0,
         "--max-connections must be at least 1"
     );
-    let local = crate::fetch::resolve(&args.index, args.cache_dir.as_deref())?;
-    let reader = IndexReader::open_with_cache(&local.dir, INDEX_BLOCK_CACHE_BYTES)
-        .with_context(|| format!("opening index {}", local.dir.display()))?;
-    local.check(reader.manifest())?;
-    let access = args.access.open(&local.registry_base)?;
+    let reader = crate::fetch::open_one_database(
+        &args.index,
+        args.cache_dir.as_deref(),
+        INDEX_BLOCK_CACHE_BYTES,
+    )?;
+    let access = args.access.open(&args.index)?;
     let registry = Arc::clone(
         access
             .registry()

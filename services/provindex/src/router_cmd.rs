@@ -54,22 +54,23 @@ pub struct RouterArgs {
     http_listen: Option<String>,
     /// The registry service (`provindex registry-server`, `http://HOST:PORT`)
     /// AuditService's calls on the registry's state (labels, failure rates,
-    /// complaints, claims, mandates) are forwarded to, with the caller's
-    /// token; without it they answer UNIMPLEMENTED. Partition servers
-    /// consult it with `serve --registry-url`.
+    /// complaints, claims, mandates), FindPersonalData and ReportService's
+    /// calls are forwarded to, with the caller's token; without it they
+    /// answer UNIMPLEMENTED. Partition servers consult it with `serve
+    /// --registry-url`.
     #[arg(long)]
     registry_url: Option<String>,
 }
 
-/// The registry service AuditService's registry calls go to; made inside
-/// the runtime. Each call is bounded by `timeout` (a label draws its
-/// sample over the registry service's index).
-fn registry_audit(
+/// The registry service the registry's calls and the whole-index calls go
+/// to; made inside the runtime. Each call is bounded by `timeout` (a label
+/// draws its sample over the registry service's index).
+fn registry_service(
     url: Option<&str>,
     timeout: Duration,
-) -> anyhow::Result<Option<provindex_rpc::router::RegistryAudit>> {
+) -> anyhow::Result<Option<provindex_rpc::router::RegistryService>> {
     url.map(|url| {
-        provindex_rpc::router::RegistryAudit::connect_lazy(url, timeout)
+        provindex_rpc::router::RegistryService::connect_lazy(url, timeout)
             .map_err(|e| anyhow::anyhow!("--registry-url: {e}"))
     })
     .transpose()
@@ -133,7 +134,7 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let description = facts.describe((0..facts.partitions).collect());
         let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
-            registry: registry_audit(args.registry_url.as_deref(), timeout)?,
+            registry: registry_service(args.registry_url.as_deref(), timeout)?,
             ..RouterServerConfig::default()
         };
         let mut http_metrics = None;
@@ -322,7 +323,7 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         let (listener, local_addr) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
             connections: args.connections,
-            registry: registry_audit(args.access.registry_url(), REGISTRY_AUDIT_TIMEOUT)?,
+            registry: registry_service(args.access.registry_url(), REGISTRY_AUDIT_TIMEOUT)?,
             ..RouterServerConfig::default()
         };
         let mut http_metrics = None;

@@ -10,29 +10,25 @@
 //!   A partition none of whose backends answers makes it UNAVAILABLE.
 //! - The calls on the registry's state (RecordLabel, SourceFailureRate,
 //!   FileComplaint, GetComplaint, ReviewComplaint, ClaimContent,
-//!   RegisterMandate, RevokeClaim) are forwarded, with the caller's
-//!   `authorization` metadata, to the registry service
-//!   (`router --registry-url`, `serve --partitions --registry-url`), which
-//!   answers them with the one server's code (`crate::audit`) over the
-//!   registry and the whole index it applies to: one writer, so every
-//!   router and replica gives the same answer, and the rules are in one
-//!   place. Its answers and errors are passed on as they are; a registry
-//!   service that cannot be reached is UNAVAILABLE naming its URL. Without
-//!   `--registry-url` they are UNIMPLEMENTED, saying what to start.
-//! - FindPersonalData needs the PII key the index was built with, which
-//!   neither a router, a partition server nor the registry service holds:
-//!   UNIMPLEMENTED, saying so.
+//!   RegisterMandate, RevokeClaim) and FindPersonalData are forwarded, with
+//!   the caller's `authorization` metadata, to the registry service
+//!   (`router --registry-url`, [`RegistryService`]), which answers them with
+//!   the one server's code (`crate::audit`) over the registry, the whole
+//!   index it applies to and its PII key (`registry-server --pii-key`): one
+//!   writer, so every router and replica gives the same answer, and the
+//!   rules are in one place. Its answers and errors are passed on as they
+//!   are; a registry service that cannot be reached is UNAVAILABLE naming
+//!   its URL. Without `--registry-url` they are UNIMPLEMENTED, saying what
+//!   to start.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::audit_service_client::AuditServiceClient;
 use provindex_proto::v1::audit_service_server::AuditService;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
+use super::registry::{RegistryService, no_registry};
 use super::{Answer, Call, Router, merge, mismatched};
 use crate::partition_service::requested_partition;
 
@@ -83,100 +79,12 @@ fn sample_answer(answer: Result<Answer, Status>) -> Result<pb::DrawSampleRespons
     }
 }
 
-/// The registry service's AuditService (`provindex registry-server`), to
-/// which a router forwards the calls on the registry's state.
-#[derive(Clone)]
-pub struct RegistryAudit {
-    url: String,
-    client: AuditServiceClient<Channel>,
-}
-
-impl std::fmt::Debug for RegistryAudit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryAudit")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RegistryAudit {
-    /// A client of the registry service at `url` (`http://host:port`),
-    /// connecting on first use (a router starts while the registry is
-    /// down); each call is bounded by `timeout`. Must be called inside a
-    /// tokio runtime.
-    pub fn connect_lazy(url: &str, timeout: Duration) -> Result<Self, String> {
-        let channel = crate::remote_registry::registry_channel(url, timeout)?;
-        Ok(Self {
-            url: url.to_owned(),
-            client: AuditServiceClient::new(channel),
-        })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// `call` on the registry service with the caller's token (the service
-    /// authenticates and authorizes, as one server does). Its answer or
-    /// error is passed on; a failure to reach it names it.
-    async fn forward<Q, A, F, Fut>(
-        &self,
-        method: &str,
-        request: Request<Q>,
-        call: F,
-    ) -> Result<Response<A>, Status>
-    where
-        F: FnOnce(AuditServiceClient<Channel>, Request<Q>) -> Fut,
-        Fut: Future<Output = Result<Response<A>, Status>>,
-    {
-        let (metadata, _, message) = request.into_parts();
-        let mut forwarded = Request::new(message);
-        if let Some(token) = metadata.get("authorization") {
-            forwarded
-                .metadata_mut()
-                .insert("authorization", token.clone());
-        }
-        match call(self.client.clone(), forwarded).await {
-            Ok(answer) => Ok(Response::new(answer.into_inner())),
-            // Not reached, or no answer in time: said to be the registry
-            // service's (one server would not have failed this way).
-            Err(status)
-                if matches!(
-                    status.code(),
-                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-                ) =>
-            {
-                Err(Status::new(
-                    status.code(),
-                    format!(
-                        "registry service {} ({method}): {}",
-                        crate::echo(&self.url),
-                        status.message()
-                    ),
-                ))
-            }
-            Err(status) => Err(status),
-        }
-    }
-}
-
-/// A call on the registry's state without a registry service to forward it
-/// to, as its UNIMPLEMENTED answer.
-fn no_registry(method: &str, needs: &str) -> Status {
-    Status::unimplemented(format!(
-        "{method} needs {needs}, which routers and partition servers do not hold: start them \
-         with --registry-url URL of the registry service (provindex registry-server), which \
-         answers it, or use a `provindex serve --registry DIR` of an unpartitioned build of the \
-         index"
-    ))
-}
-
 /// AuditService over a shared router; a DrawSample naming a partition (the
 /// partition header) is that partition's share alone.
 #[derive(Clone)]
 pub struct RouterAuditApi {
     router: Arc<Router>,
-    registry: Option<RegistryAudit>,
+    registry: Option<RegistryService>,
 }
 
 impl RouterAuditApi {
@@ -189,13 +97,13 @@ impl RouterAuditApi {
 
     /// Forwards the calls on the registry's state to `registry`.
     #[must_use]
-    pub fn with_registry(mut self, registry: Option<RegistryAudit>) -> Self {
+    pub fn with_registry(mut self, registry: Option<RegistryService>) -> Self {
         self.registry = registry;
         self
     }
 
     /// The registry service, or the UNIMPLEMENTED answer without one.
-    fn registry(&self, method: &str, needs: &str) -> Result<&RegistryAudit, Status> {
+    fn registry(&self, method: &str, needs: &str) -> Result<&RegistryService, Status> {
         self.registry
             .as_ref()
             .ok_or_else(|| no_registry(method, needs))
@@ -230,8 +138,8 @@ impl AuditService for RouterAuditApi {
             "RecordLabel",
             "the registry (a label is appended to its audit log)",
         )?
-        .forward("RecordLabel", request, |mut c, r| async move {
-            c.record_label(r).await
+        .forward("RecordLabel", request, |c, r| async move {
+            AuditServiceClient::new(c).record_label(r).await
         })
         .await
     }
@@ -244,22 +152,24 @@ impl AuditService for RouterAuditApi {
             "SourceFailureRate",
             "the labels in the registry's audit log",
         )?
-        .forward("SourceFailureRate", request, |mut c, r| async move {
-            c.source_failure_rate(r).await
+        .forward("SourceFailureRate", request, |c, r| async move {
+            AuditServiceClient::new(c).source_failure_rate(r).await
         })
         .await
     }
 
     async fn find_personal_data(
         &self,
-        _request: Request<pb::FindPersonalDataRequest>,
+        request: Request<pb::FindPersonalDataRequest>,
     ) -> Result<Response<pb::FindPersonalDataResponse>, Status> {
-        Err(Status::unimplemented(
-            "FindPersonalData is not served through the router, partition servers or the \
-             registry service: it needs the PII key the index was built with (serve --pii-key, \
-             which partition servers refuse); a `provindex serve --registry DIR --pii-key FILE` \
-             of an unpartitioned build of the index answers it",
-        ))
+        self.registry(
+            "FindPersonalData",
+            "the PII key the index was built with and the registry's audit log",
+        )?
+        .forward("FindPersonalData", request, |c, r| async move {
+            AuditServiceClient::new(c).find_personal_data(r).await
+        })
+        .await
     }
 
     async fn file_complaint(
@@ -267,8 +177,8 @@ impl AuditService for RouterAuditApi {
         request: Request<pb::FileComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
         self.registry("FileComplaint", COMPLAINTS)?
-            .forward("FileComplaint", request, |mut c, r| async move {
-                c.file_complaint(r).await
+            .forward("FileComplaint", request, |c, r| async move {
+                AuditServiceClient::new(c).file_complaint(r).await
             })
             .await
     }
@@ -278,8 +188,8 @@ impl AuditService for RouterAuditApi {
         request: Request<pb::GetComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
         self.registry("GetComplaint", COMPLAINTS)?
-            .forward("GetComplaint", request, |mut c, r| async move {
-                c.get_complaint(r).await
+            .forward("GetComplaint", request, |c, r| async move {
+                AuditServiceClient::new(c).get_complaint(r).await
             })
             .await
     }
@@ -292,8 +202,8 @@ impl AuditService for RouterAuditApi {
             "ReviewComplaint",
             "the registry's complaints (upholding one writes a registry entry)",
         )?
-        .forward("ReviewComplaint", request, |mut c, r| async move {
-            c.review_complaint(r).await
+        .forward("ReviewComplaint", request, |c, r| async move {
+            AuditServiceClient::new(c).review_complaint(r).await
         })
         .await
     }
@@ -303,8 +213,8 @@ impl AuditService for RouterAuditApi {
         request: Request<pb::ClaimContentRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
         self.registry("ClaimContent", CLAIMS)?
-            .forward("ClaimContent", request, |mut c, r| async move {
-                c.claim_content(r).await
+            .forward("ClaimContent", request, |c, r| async move {
+                AuditServiceClient::new(c).claim_content(r).await
             })
             .await
     }
@@ -314,8 +224,8 @@ impl AuditService for RouterAuditApi {
         request: Request<pb::RegisterMandateRequest>,
     ) -> Result<Response<pb::RegisterMandateResponse>, Status> {
         self.registry("RegisterMandate", "the registry's mandates")?
-            .forward("RegisterMandate", request, |mut c, r| async move {
-                c.register_mandate(r).await
+            .forward("RegisterMandate", request, |c, r| async move {
+                AuditServiceClient::new(c).register_mandate(r).await
             })
             .await
     }
@@ -325,8 +235,8 @@ impl AuditService for RouterAuditApi {
         request: Request<pb::RevokeClaimRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
         self.registry("RevokeClaim", CLAIMS)?
-            .forward("RevokeClaim", request, |mut c, r| async move {
-                c.revoke_claim(r).await
+            .forward("RevokeClaim", request, |c, r| async move {
+                AuditServiceClient::new(c).revoke_claim(r).await
             })
             .await
     }

@@ -17,7 +17,7 @@ use provindex_proto::v1::report_service_server::ReportServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use super::{RegistryAudit, Router, RouterApi, RouterAuditApi, RouterLedgerApi, RouterReportApi};
+use super::{RegistryService, Router, RouterApi, RouterAuditApi, RouterLedgerApi, RouterReportApi};
 use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
@@ -29,8 +29,9 @@ pub struct RouterServerConfig {
     pub concurrency_per_connection: usize,
     pub connections: ConnectionLimits,
     pub metrics: Option<Metrics>,
-    /// The registry service AuditService's registry calls are forwarded to.
-    pub registry: Option<RegistryAudit>,
+    /// The registry service AuditService's registry calls, FindPersonalData
+    /// and ReportService are forwarded to.
+    pub registry: Option<RegistryService>,
 }
 
 impl Default for RouterServerConfig {
@@ -60,9 +61,9 @@ pub async fn serve_router(
     let ledger = LedgerServiceServer::new(RouterLedgerApi::new(Arc::clone(&router)))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
-    // DrawSample through the partitions; the registry's calls forwarded to
-    // the registry service (UNIMPLEMENTED without one), the PII key's
-    // UNIMPLEMENTED.
+    // DrawSample through the partitions; the registry's calls and
+    // FindPersonalData forwarded to the registry service (UNIMPLEMENTED
+    // without one), as ReportService's are.
     let audit = AuditServiceServer::new(
         RouterAuditApi::new(Arc::clone(&router)).with_registry(config.registry.clone()),
     )
@@ -113,7 +114,9 @@ pub async fn serve_router(
         .add_service(Tracked::new(Metered::new(ledger, metered(&config.metrics))))
         .add_service(Tracked::new(Metered::new(audit, metered(&config.metrics))))
         .add_service(Tracked::new(Metered::new(
-            ReportServiceServer::new(RouterReportApi),
+            ReportServiceServer::new(RouterReportApi::new(config.registry.clone()))
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
             metered(&config.metrics),
         )))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
