@@ -358,7 +358,9 @@ fn check_local_index(index: &Path) -> anyhow::Result<()> {
 /// partition of a partitioned publication fetched and verified, then
 /// assembled (`PartitionedIndex::assemble`, checked against the
 /// publication's digest) into `<cache>/<digest>.whole`, which later starts
-/// reuse. Opened with a block cache of `block_cache_bytes`.
+/// reuse without fetching. The fetched partitions of a remote publication
+/// are removed once assembled: the assembled index is the copy kept.
+/// Opened with a block cache of `block_cache_bytes`.
 pub fn open_one_database(
     index: &Path,
     cache_dir: Option<&Path>,
@@ -369,7 +371,7 @@ pub fn open_one_database(
         IndexReader::open_with_cache(dir, block_cache_bytes)
             .with_context(|| format!("opening index {}", dir.display()))
     };
-    if publication_of(index)?.is_none() {
+    let Some(publication) = publication_of(index)? else {
         anyhow::ensure!(
             !publish::is_remote(&text),
             "{text} holds no {} (not published, or still being published)",
@@ -377,9 +379,8 @@ pub fn open_one_database(
         );
         check_local_index(index)?;
         return open(index);
-    }
-    let local = resolve_partitions(index, cache_dir, None)?;
-    let digest = local.publication.index.digest.clone();
+    };
+    let digest = publication.index.digest.clone();
     let check = |reader: IndexReader| {
         anyhow::ensure!(
             reader.manifest().digest == digest,
@@ -389,24 +390,34 @@ pub fn open_one_database(
         );
         Ok(reader)
     };
-    if let [(_, dir)] = local.partitions.as_slice() {
-        return check(open(dir)?);
-    }
     let cache = cache_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(default_cache_dir);
     let out = cache.join(format!("{digest}.whole"));
-    if out.join("CURRENT").is_file() {
+    if publication.partitions.len() > 1 && out.join("CURRENT").is_file() {
         tracing::info!(index = text, whole = %out.display(), "reusing the assembled index");
         return check(open(&out)?);
     }
+    let local = resolve_partitions(index, cache_dir, None)?;
+    if let [(_, dir)] = local.partitions.as_slice() {
+        return check(open(dir)?);
+    }
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    let dirs: Vec<PathBuf> = local.partitions.into_iter().map(|(_, dir)| dir).collect();
+    let dirs: Vec<PathBuf> = local.partitions.iter().map(|(_, dir)| dir.clone()).collect();
     let parts = PartitionedIndex::open(index, &dirs, Some(&digest))
         .with_context(|| format!("opening the partitions of {text}"))?;
     tracing::info!(index = text, partitions = dirs.len(), whole = %out.display(), "assembling the partitions into one index");
     let reader = parts
         .assemble(&out, block_cache_bytes)
         .with_context(|| format!("assembling the partitions of {text} into {}", out.display()))?;
+    drop(parts);
+    if publish::is_remote(&text) {
+        std::fs::remove_dir_all(&local.publication_dir).with_context(|| {
+            format!(
+                "removing the fetched partitions {}",
+                local.publication_dir.display()
+            )
+        })?;
+    }
     check(reader)
 }
