@@ -7,7 +7,9 @@
 //! reuses its verified partition on restart without reading it again,
 //! starts when a file of a partition it does not serve is tampered with, and
 //! refuses to start, naming the file and both checksums, when one of its own
-//! files is.
+//! files is. The registry service over the same publication fetches every
+//! partition, assembles them into one index (the digest checked), keeps
+//! only that, reuses it on restart, and refuses a tampered publication.
 
 mod common;
 
@@ -16,8 +18,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_env, moto_venv, provindex_bin,
-    sha256sum, start_moto_logging, with_moto_store,
+    RegistryServer, ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_env, moto_venv,
+    provindex_bin, sha256sum, start_moto_logging, with_moto_store,
 };
 use provindex_pipeline::publish::Publication;
 
@@ -273,4 +275,94 @@ async fn serve_fetches_and_verifies_only_its_partitions() {
     let reused = ServerProcess::start_with_env(Path::new(URI), &args, &env);
     assert_eq!(partition_gets(&log).len(), before);
     assert_eq!(lookup_answers(&reused, &URLS).await, from_local);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_service_assembles_a_published_index() {
+    use provindex_proto::v1::GetTransparencyReportRequest;
+    use provindex_proto::v1::report_service_client::ReportServiceClient;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let venv = moto_venv();
+    let log = tmp.path().join("moto.log");
+    let moto = start_moto_logging(&venv, "pub", std::fs::File::create(&log).expect("log file"));
+    let env = moto_env(&moto.endpoint);
+    let output = index(URI, &env);
+    assert!(output.status.success(), "{output:?}");
+    let publication: Publication = with_moto_store(&moto.endpoint, |store| {
+        let text = store
+            .get_bytes(&format!("{URI}/publication.json"))
+            .expect("publication.json");
+        serde_json::from_slice(&text).expect("publication")
+    });
+    let digest = publication.index.digest.clone();
+    let auth = tmp.path().join("auth.json");
+    std::fs::write(&auth, r#"{"tokens": {}}"#).expect("auth file");
+    let registry_dir = tmp.path().join("registry");
+    let cache = registry_dir.with_extension("cache");
+
+    let report = |url: String| async move {
+        let channel = tonic::transport::Channel::from_shared(url)
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to the registry service");
+        ReportServiceClient::new(channel)
+            .get_transparency_report(GetTransparencyReportRequest {})
+            .await
+            .expect("the report")
+            .into_inner()
+    };
+    let started =
+        RegistryServer::start_with_env(Path::new(URI), &registry_dir, &auth, &[] as &[&str], &env);
+    let first = report(started.url()).await;
+    assert_eq!(first.index_digest, digest);
+    assert_eq!(
+        first.totals.as_ref().map(|t| t.captures),
+        Some(publication.index.captures)
+    );
+    drop(started);
+    // The assembled index is the copy kept; the fetched partitions are gone.
+    assert_eq!(entries(&cache), [format!("{digest}.whole")]);
+    let gets = partition_gets(&log).len();
+    assert!(gets > 0);
+
+    // Restarted: the assembled index reused, no partition read again.
+    let restarted =
+        RegistryServer::start_with_env(Path::new(URI), &registry_dir, &auth, &[] as &[&str], &env);
+    let mut again = report(restarted.url()).await;
+    assert_eq!(partition_gets(&log).len(), gets);
+    again.generated_at = first.generated_at;
+    assert_eq!(again, first);
+    drop(restarted);
+
+    // A tampered partition file: a registry service with a fresh cache
+    // refuses the publication, naming the file.
+    let file = publication.partitions[2]
+        .files
+        .iter()
+        .max_by_key(|f| f.size)
+        .expect("a file")
+        .clone();
+    let object = format!("{URI}/{}", file.path);
+    with_moto_store(&moto.endpoint, move |store| {
+        let mut bytes = store.get_bytes(&object).expect("get").to_vec();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        store.put(&object, bytes.into()).expect("overwrite");
+    });
+    let output = Command::new(provindex_bin())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["registry-server", "--index", URI, "--listen", "127.0.0.1:0"])
+        .arg("--registry")
+        .arg(tmp.path().join("registry-2"))
+        .arg("--create")
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache-2"))
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run provindex registry-server");
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&file.path), "{stderr}");
 }

@@ -537,7 +537,19 @@ impl RegistryServer {
         auth: &Path,
         extra: &[impl AsRef<OsStr>],
     ) -> Self {
+        Self::start_with_env(index, registry, auth, extra, &[] as &[(&str, &str)])
+    }
+
+    /// [`Self::start_with`] with extra environment variables.
+    pub fn start_with_env(
+        index: &Path,
+        registry: &Path,
+        auth: &Path,
+        extra: &[impl AsRef<OsStr>],
+        env: &[(impl AsRef<OsStr>, impl AsRef<OsStr>)],
+    ) -> Self {
         let mut child = Command::new(provindex_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("registry-server")
             .arg("--index")
             .arg(index)

@@ -403,7 +403,11 @@ pub fn open_one_database(
         return check(open(dir)?);
     }
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    let dirs: Vec<PathBuf> = local.partitions.iter().map(|(_, dir)| dir.clone()).collect();
+    let dirs: Vec<PathBuf> = local
+        .partitions
+        .iter()
+        .map(|(_, dir)| dir.clone())
+        .collect();
     let parts = PartitionedIndex::open(index, &dirs, Some(&digest))
         .with_context(|| format!("opening the partitions of {text}"))?;
     tracing::info!(index = text, partitions = dirs.len(), whole = %out.display(), "assembling the partitions into one index");
