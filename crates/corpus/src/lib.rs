@@ -15,6 +15,7 @@
 pub mod aws_profile;
 pub mod date;
 pub mod doc;
+mod gzip;
 pub mod html;
 pub mod http;
 mod input;

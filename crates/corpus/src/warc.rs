@@ -2,8 +2,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::bufread::GzDecoder;
-
+use crate::gzip::{GzMember, Inflater, ReadBlock};
 use crate::input::{Compression, RawReader, ZstdMulti};
 use crate::{Framing, ReadError, ReadStats, ReaderOptions, RecordLocation};
 
@@ -138,10 +137,8 @@ pub(crate) fn strip_angle(s: &str) -> String {
         .to_string()
 }
 
-type Member<R> = BufReader<GzDecoder<RawReader<R>>>;
-
 struct MemberState<R: Read> {
-    dec: Member<R>,
+    dec: GzMember<R>,
     raw_start: u64,
     dec_start: u64,
     records: u32,
@@ -164,10 +161,7 @@ enum Held {
 
 impl<R: Read> MemberState<R> {
     fn raw_pos(&self) -> u64 {
-        self.dec.get_ref().get_ref().pos()
-    }
-    fn into_raw(self) -> RawReader<R> {
-        self.dec.into_inner().into_inner()
+        self.dec.raw().pos()
     }
 }
 
@@ -225,6 +219,8 @@ pub struct WarcReader<R: Read> {
     /// error; errors of false candidates are suppressed.
     raw_resync: bool,
     compression: Option<Compression>,
+    /// The inflate state and buffer of the last gzip member, for the next.
+    inflater: Option<Box<Inflater>>,
     /// Records and errors to return, in order, before reading on.
     pending: std::collections::VecDeque<Result<WarcRecord, ReadError>>,
     pub(crate) stats: ReadStats,
@@ -245,6 +241,7 @@ impl<R: Read> WarcReader<R> {
             resync: false,
             raw_resync: false,
             compression: None,
+            inflater: None,
             pending: Default::default(),
             stats: ReadStats::default(),
         }
@@ -392,7 +389,10 @@ impl<R: Read> WarcReader<R> {
                         // Kept until the member ends, to rescan it if it is damaged.
                         raw.start_recording();
                         self.stream = Stream::Member(Box::new(MemberState {
-                            dec: BufReader::with_capacity(64 * 1024, GzDecoder::new(raw)),
+                            dec: GzMember::new(
+                                raw,
+                                self.inflater.take().unwrap_or_else(Inflater::new),
+                            ),
                             raw_start,
                             dec_start: self.dec_pos,
                             records: 0,
@@ -431,7 +431,7 @@ impl<R: Read> WarcReader<R> {
                         Ok([]) => {
                             // The member ends sound: what it held is real.
                             self.release_held(&mut m);
-                            let mut raw = m.into_raw();
+                            let mut raw = self.end_member(*m);
                             raw.stop_recording();
                             self.stream = Stream::Between(raw);
                             match self.pending.pop_front() {
@@ -468,7 +468,7 @@ impl<R: Read> WarcReader<R> {
                                         length: m.raw_pos() - m.raw_start,
                                         framing: Framing::GzipMember,
                                     };
-                                    let mut raw = m.into_raw();
+                                    let mut raw = self.end_member(*m);
                                     raw.stop_recording();
                                     self.stream = Stream::Between(raw);
                                     return Some(Ok(
@@ -480,7 +480,7 @@ impl<R: Read> WarcReader<R> {
                                     self.release_held(&mut m);
                                     let rec = self.finish_record(version, headers, block, loc);
                                     self.pending.push_back(Ok(rec));
-                                    let mut raw = m.into_raw();
+                                    let mut raw = self.end_member(*m);
                                     raw.stop_recording();
                                     self.stream = Stream::Between(raw);
                                 }
@@ -569,6 +569,13 @@ impl<R: Read> WarcReader<R> {
         }
     }
 
+    /// The raw reader after a member; its inflater is kept for the next.
+    fn end_member(&mut self, m: MemberState<R>) -> RawReader<R> {
+        let (raw, inflater) = m.dec.into_parts();
+        self.inflater = Some(inflater);
+        raw
+    }
+
     /// Queues what a member held, in order: it read on soundly.
     fn release_held(&mut self, m: &mut MemberState<R>) {
         for held in std::mem::take(&mut m.held) {
@@ -610,7 +617,7 @@ impl<R: Read> WarcReader<R> {
             Held::Error(..) => None,
         });
         // The decompressed position restarts being meaningful at the next member.
-        let mut raw = m.into_raw();
+        let mut raw = self.end_member(m);
         let mut reason = format!(
             "gzip member at byte {raw_start}: {} (near compressed byte {fail_at})",
             describe_io(&e)
@@ -673,7 +680,7 @@ impl<R: Read> WarcReader<R> {
     }
 
     /// Frames one record from a decompressed byte stream.
-    fn parse<B: BufRead>(&mut self, r: &mut B) -> Parsed {
+    fn parse<B: ReadBlock>(&mut self, r: &mut B) -> Parsed {
         let max_header = self.opts.max_header_size;
         let max_record = self.opts.max_record_size;
         let pos = &mut self.dec_pos;
@@ -818,7 +825,7 @@ impl<R: Read> WarcReader<R> {
         }
         // 5. Block.
         let mut block = Vec::with_capacity(cl.min(1 << 20) as usize);
-        let got = io_try!(r.by_ref().take(cl).read_to_end(&mut block));
+        let got = io_try!(r.read_block(cl, &mut block));
         *pos += got as u64;
         if (got as u64) < cl {
             return Parsed::Error {
