@@ -179,21 +179,37 @@ impl<R: Read> Read for GzMember<R> {
 const BLOCK_STEP: usize = 1 << 20;
 
 impl<R: Read> ReadBlock for GzMember<R> {
-    /// The buffered bytes, then the rest inflated straight into `out`.
+    /// Inflates straight into `out` where the `BufReader` let a read bypass
+    /// its buffer (buffer empty, 64 KiB or more to read), so an inflate call
+    /// never reads past the block there; the rest goes through the buffer as
+    /// before. The output of a failing call is lost, so where calls end
+    /// decides whether a block was read whole before a damaged member fails.
     fn read_block(&mut self, n: u64, out: &mut Vec<u8>) -> io::Result<usize> {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         let start = out.len();
-        let z = &mut *self.z;
-        let mut got = (z.end - z.pos).min(n);
-        out.extend_from_slice(&z.buf[z.pos..z.pos + got]);
-        z.pos += got;
+        let mut got = 0;
         while got < n {
-            if out.len() == start + got {
-                out.resize(start + got + (n - got).min(BLOCK_STEP), 0);
-            }
-            match z.st.read(&mut self.raw, &mut out[start + got..]) {
+            let want = n - got;
+            let res = if self.z.pos == self.z.end && want >= BUF_SIZE {
+                if out.len() == start + got {
+                    out.resize(start + got + want.min(BLOCK_STEP), 0);
+                }
+                self.z.st.read(&mut self.raw, &mut out[start + got..])
+            } else {
+                out.truncate(start + got);
+                self.fill_buf().map(|buf| {
+                    let k = buf.len().min(want);
+                    out.extend_from_slice(&buf[..k]);
+                    k
+                })
+            };
+            match res {
                 Ok(0) => break,
-                Ok(k) => got += k,
+                Ok(k) => {
+                    // A no-op after a read past the (empty) buffer.
+                    self.consume(k);
+                    got += k;
+                }
                 Err(e) => {
                     out.truncate(start + got);
                     return Err(e);
@@ -356,51 +372,55 @@ mod tests {
     use flate2::{Compression, GzBuilder};
     use std::io::{BufReader, Write};
 
-    /// How much output reached the caller, the error (kind and message) and
-    /// the raw position where reading stopped.
+    /// The output that reached the caller (length, CRC32), the error (kind
+    /// and message) and the raw position where reading stopped.
     #[derive(Debug, PartialEq)]
     struct Outcome {
-        bytes: Vec<u8>,
+        bytes: (usize, u32),
         error: Option<(ErrorKind, String)>,
         raw_pos: u64,
     }
 
     /// Reads a member as the WARC parser does: `fill_buf`/`consume` steps of
     /// `step` bytes, with blocks of `block` bytes read in between (0: none).
-    fn run<B: ReadBlock>(r: &mut B, step: usize, block: u64) -> Result<Vec<u8>, io::Error> {
+    /// On an error, what the calls before it returned (a block read only in
+    /// part counts for nothing: the parser drops it).
+    fn run<B: ReadBlock>(r: &mut B, step: usize, block: u64) -> (Vec<u8>, Option<io::Error>) {
         let mut out = Vec::new();
         loop {
-            let buf = r.fill_buf()?;
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) => return (out, Some(e)),
+            };
             if buf.is_empty() {
-                return Ok(out);
+                return (out, None);
             }
             let n = buf.len().min(step);
             out.extend_from_slice(&buf[..n]);
             r.consume(n);
             if block > 0 {
                 let mut b = Vec::with_capacity(block.min(1 << 20) as usize);
-                let got = r.read_block(block, &mut b)?;
-                assert_eq!(got, b.len());
-                out.extend_from_slice(&b);
-                if (got as u64) < block {
-                    return Ok(out);
+                match r.read_block(block, &mut b) {
+                    Ok(got) => {
+                        assert_eq!(got, b.len());
+                        out.extend_from_slice(&b);
+                        if (got as u64) < block {
+                            return (out, None);
+                        }
+                    }
+                    Err(e) => return (out, Some(e)),
                 }
             }
         }
     }
 
-    fn outcome(res: io::Result<Vec<u8>>, raw_pos: u64, partial: Vec<u8>) -> Outcome {
-        match res {
-            Ok(bytes) => Outcome {
-                bytes,
-                error: None,
-                raw_pos,
-            },
-            Err(e) => Outcome {
-                bytes: partial,
-                error: Some((e.kind(), e.to_string())),
-                raw_pos,
-            },
+    fn outcome((bytes, error): (Vec<u8>, Option<io::Error>), raw_pos: u64) -> Outcome {
+        let mut crc = Crc::new();
+        crc.update(&bytes);
+        Outcome {
+            bytes: (bytes.len(), crc.sum()),
+            error: error.map(|e| (e.kind(), e.to_string())),
+            raw_pos,
         }
     }
 
@@ -424,27 +444,27 @@ mod tests {
     impl ReadBlock for Reference<'_> {}
 
     /// Both readers over `data` (a member, maybe damaged, maybe followed by
-    /// more); the bytes read before an error are left out of the comparison
-    /// only where inflating failed (flate2 drops the output of the failing
-    /// call, and blocks are now read in other slices than `read_to_end`'s).
-    fn compare(data: &[u8], label: &str) {
-        for (step, block) in [
+    /// more), with blocks of several sizes and one ending just before the
+    /// end of the member's data, `len` bytes.
+    fn compare(data: &[u8], len: usize, label: &str) {
+        let patterns = [
             (usize::MAX, 0),
             (37, 0),
             (200, 5_000),
             (10, 70_000),
             (1, 300_000),
-        ] {
+            (300, len.saturating_sub(302).max(1) as u64),
+        ];
+        for (step, block) in patterns {
             let mut old = Reference(BufReader::with_capacity(
                 BUF_SIZE,
                 flate2::bufread::GzDecoder::new(RawReader::new(data)),
             ));
             let res = run(&mut old, step, block);
-            let pos = old.0.get_ref().get_ref().pos();
-            let want = outcome(res, pos, Vec::new());
+            let want = outcome(res, old.0.get_ref().get_ref().pos());
             let mut new = GzMember::new(RawReader::new(data), Inflater::new());
             let res = run(&mut new, step, block);
-            let got = outcome(res, new.raw().pos(), Vec::new());
+            let got = outcome(res, new.raw().pos());
             assert_eq!(got, want, "{label}, step {step}, block {block}");
         }
         // With the inflater of an earlier member reused.
@@ -462,6 +482,12 @@ mod tests {
             }
             z = new.into_parts().1;
         }
+    }
+
+    /// The length of an intact member's data.
+    fn inflated_len(member: &[u8]) -> usize {
+        let mut d = flate2::bufread::GzDecoder::new(member);
+        io::copy(&mut d, &mut io::sink()).unwrap() as usize
     }
 
     /// The first members of a real per-record-gzip WARC.
@@ -514,12 +540,46 @@ mod tests {
         let ms = real_members(40);
         let mut all = Vec::new();
         for (i, m) in ms.iter().enumerate() {
-            compare(m, &format!("member {i}"));
+            compare(m, inflated_len(m), &format!("member {i}"));
             all.extend_from_slice(m);
         }
         // Followed by the next members: exactly one member is consumed.
-        compare(&all, "members in a row");
-        compare(&big_member(), "big member");
+        compare(&all, inflated_len(&ms[0]), "members in a row");
+        let big = big_member();
+        compare(&big, inflated_len(&big), "big member");
+    }
+
+    /// A member whose last deflate block, holding its last 2 bytes, has an
+    /// invalid block type: inflating fails just after the rest came out.
+    /// Whether a block read ending there is whole before the error depends
+    /// on where the inflate calls end, as with flate2 behind the `BufReader`.
+    #[test]
+    fn a_failing_last_deflate_block_fails_the_same() {
+        for len in [2_000, 60_000, 70_000, 150_000, 300_000] {
+            let text: Vec<u8> = (0..len)
+                .map(|i| b"abcdefgh  \r\n"[i % 11] ^ (i % 7) as u8)
+                .collect();
+            let mut c = flate2::Compress::new(Compression::default(), false);
+            let mut deflate = Vec::with_capacity(len + 1024);
+            c.compress_vec(&text[..len - 2], &mut deflate, flate2::FlushCompress::Sync)
+                .unwrap();
+            let last = deflate.len();
+            c.compress_vec(
+                &text[len - 2..],
+                &mut deflate,
+                flate2::FlushCompress::Finish,
+            )
+            .unwrap();
+            let mut m = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+            m.extend_from_slice(&deflate);
+            let mut crc = Crc::new();
+            crc.update(&text);
+            m.extend_from_slice(&crc.sum().to_le_bytes());
+            m.extend_from_slice(&(len as u32).to_le_bytes());
+            compare(&m, len, &format!("{len} bytes, intact"));
+            m[10 + last] |= 0b110;
+            compare(&m, len, &format!("{len} bytes, bad last block"));
+        }
     }
 
     #[test]
@@ -527,33 +587,33 @@ mod tests {
         let mut ms = real_members(4);
         ms.push(big_member());
         for (i, m) in ms.iter().enumerate() {
+            let len = inflated_len(m);
             let next = &ms[(i + 1) % ms.len()];
             let stride = (m.len() / 41).max(1);
-            for at in (0..m.len())
-                .step_by(stride)
-                .chain(m.len().saturating_sub(12)..m.len())
-            {
-                compare(&m[..at], &format!("member {i} cut at {at}"));
+            // Every byte of the end: the deflate stream's last blocks, the trailer.
+            let end = m.len().saturating_sub(40)..m.len();
+            for at in (0..m.len()).step_by(stride).chain(end) {
+                compare(&m[..at], len, &format!("member {i} cut at {at}"));
                 for bit in [0x01, 0x40] {
                     let mut bad = m.clone();
                     bad[at] ^= bit;
                     bad.extend_from_slice(next);
-                    compare(&bad, &format!("member {i} byte {at} ^ {bit:#x}"));
+                    compare(&bad, len, &format!("member {i} byte {at} ^ {bit:#x}"));
                 }
             }
             for flag in [FHCRC, FEXTRA, FNAME, FCOMMENT, 0x20] {
                 let mut bad = m.clone();
                 bad[3] ^= flag;
                 bad.extend_from_slice(next);
-                compare(&bad, &format!("member {i} flag {flag:#x}"));
+                compare(&bad, len, &format!("member {i} flag {flag:#x}"));
             }
         }
         // A header field longer than flate2 accepts.
         let mut long = vec![0x1f, 0x8b, 8, FNAME, 0, 0, 0, 0, 0, 3];
         long.extend(std::iter::repeat_n(b'a', 70_000));
         long.push(0);
-        compare(&long, "long file name");
-        compare(&[], "empty");
-        compare(&[0x1f, 0x8b], "two bytes");
+        compare(&long, 0, "long file name");
+        compare(&[], 0, "empty");
+        compare(&[0x1f, 0x8b], 0, "two bytes");
     }
 }
