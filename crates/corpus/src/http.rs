@@ -61,7 +61,7 @@ pub fn parse_head(block: &[u8], max_head: usize) -> Option<HttpHead> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if first {
             first = false;
-            let s = String::from_utf8_lossy(line);
+            let s = crate::utf8_lossy(line);
             status = s
                 .split_whitespace()
                 .nth(1)
@@ -74,14 +74,14 @@ pub fn parse_head(block: &[u8], max_head: usize) -> Option<HttpHead> {
         if matches!(line[0], b' ' | b'\t') {
             if let Some(last) = headers.last_mut() {
                 last.1.push(' ');
-                last.1.push_str(String::from_utf8_lossy(line).trim());
+                last.1.push_str(crate::utf8_lossy(line).trim());
             }
             continue;
         }
         if let Some(i) = memchr::memchr(b':', line) {
             headers.push((
-                String::from_utf8_lossy(&line[..i]).trim().to_string(),
-                String::from_utf8_lossy(&line[i + 1..]).trim().to_string(),
+                crate::utf8_lossy(&line[..i]).trim().to_string(),
+                crate::utf8_lossy(&line[i + 1..]).trim().to_string(),
             ));
         }
     }
@@ -139,7 +139,7 @@ pub fn dechunk(body: &[u8], max: u64) -> Result<Vec<u8>, String> {
             return Ok(out);
         }
         let nl = memchr::memchr(b'\n', rest).ok_or("chunk size line without end")?;
-        let line = String::from_utf8_lossy(&rest[..nl]);
+        let line = crate::utf8_lossy(&rest[..nl]);
         let size_str = line.split(';').next().unwrap_or("").trim();
         if size_str.is_empty() || size_str.len() > 15 {
             return Err(format!("bad chunk size line {:?}", truncate(&line, 40)));

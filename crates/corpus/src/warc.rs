@@ -749,7 +749,7 @@ impl<R: Read> WarcReader<R> {
             }
         }
         self.resync = false;
-        let version = String::from_utf8_lossy(trim_eol(&line)).trim().to_string();
+        let version = crate::utf8_lossy(trim_eol(&line)).trim().to_string();
         // 3. Header fields.
         let mut headers: Vec<(String, String)> = Vec::with_capacity(16);
         let mut total = line.len();
@@ -779,13 +779,13 @@ impl<R: Read> WarcReader<R> {
             if matches!(l[0], b' ' | b'\t') {
                 if let Some(last) = headers.last_mut() {
                     last.1.push(' ');
-                    last.1.push_str(String::from_utf8_lossy(l).trim());
+                    last.1.push_str(crate::utf8_lossy(l).trim());
                 }
                 continue;
             }
             if let Some(i) = memchr::memchr(b':', l) {
-                let name = String::from_utf8_lossy(&l[..i]).trim().to_string();
-                let value = String::from_utf8_lossy(&l[i + 1..]).trim().to_string();
+                let name = crate::utf8_lossy(&l[..i]).trim().to_string();
+                let value = crate::utf8_lossy(&l[i + 1..]).trim().to_string();
                 headers.push((name, value));
             } else if is_version_line(l) {
                 // A new record starts inside this header: the previous one is cut.
