@@ -6,8 +6,9 @@
 //! check and `io::Error`s (kind and message), and it consumes exactly the
 //! member's bytes from the raw reader. A WARC file holds one member per
 //! record, so a new decoder per member cost an inflate state, its window and
-//! a buffer each time; a record's block is also inflated straight into the
-//! block ([`ReadBlock::read_block`]) rather than through the buffer.
+//! a buffer each time. Where the `BufReader` let a read bypass its buffer, a
+//! record's block is inflated straight into the block
+//! ([`ReadBlock::read_block`]).
 
 use std::io::{self, BufRead, ErrorKind, Read};
 
