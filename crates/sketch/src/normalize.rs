@@ -317,13 +317,20 @@ fn normalize_round(text: &str, v2: bool) -> (String, bool) {
 }
 
 /// Index of the first non-ASCII byte at or after `from`, or `bytes.len()`;
-/// eight bytes per step.
+/// 32 bytes per step (a vector OR), then eight.
 #[inline]
 fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let rest = bytes.get(from..).unwrap_or_default();
-    let mut words = rest.chunks_exact(8);
     let mut at = from;
+    let mut blocks = bytes.get(from..).unwrap_or_default().chunks_exact(32);
+    for block in &mut blocks {
+        if block.iter().fold(0, |any, &b| any | b) & 0x80 != 0 {
+            break;
+        }
+        at += 32;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    let mut words = rest.chunks_exact(8);
     for w in &mut words {
         let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
         if w & HIGH != 0 {
@@ -1106,6 +1113,24 @@ mod tests {
                     .collect();
                 let want = text.iter().filter(|&&b| b == b' ').count();
                 assert_eq!(count_spaces(&text), want, "len {len}, every {every}");
+            }
+        }
+    }
+
+    /// The first non-ASCII byte is found wherever it is, from any start.
+    #[test]
+    fn next_non_ascii_finds_the_first() {
+        for len in 0..80 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if let Some(b) = bytes.get_mut(at) {
+                    *b = 0xC3;
+                }
+                bytes.extend([b'b', 0xE4]);
+                for from in 0..=at.min(len) {
+                    let want = from + bytes[from..].iter().position(|b| !b.is_ascii()).unwrap();
+                    assert_eq!(next_non_ascii(&bytes, from), want, "{len} {at} {from}");
+                }
             }
         }
     }
