@@ -165,21 +165,22 @@ impl<'a> TagView<'a> {
 
 /// An attribute value as written at `value` in `src`, with character
 /// references decoded and NUL as U+FFFD (borrowed when it has neither).
-#[inline]
+#[inline(always)]
 fn attr_value(src: &str, (start, end): (usize, usize)) -> Cow<'_, str> {
+    match first_amp_or_nul(src.as_bytes(), start, end) {
+        None => Cow::Borrowed(&src[start..end]),
+        Some(first) => Cow::Owned(decode_value(src, (start, end), start + first)),
+    }
+}
+
+/// [`attr_value`] of a value with a `&` or NUL at `first` (out of line: the
+/// borrowed case, most values, is a few instructions where it is asked).
+#[inline(never)]
+fn decode_value(src: &str, (start, end): (usize, usize), first: usize) -> String {
     let b = &src.as_bytes()[..end];
-    // (Most values are short: scanned in place rather than by a call.)
-    let first = if end - start <= 32 {
-        b[start..].iter().position(|&c| c == b'&' || c == 0)
-    } else {
-        memchr::memchr2(b'&', 0, &b[start..])
-    };
-    let Some(first) = first else {
-        return Cow::Borrowed(&src[start..end]);
-    };
     let mut value = String::with_capacity(end - start);
     let mut i = start;
-    let mut j = start + first;
+    let mut j = first;
     loop {
         value.push_str(&src[i..j]);
         if b[j] == 0 {
@@ -199,7 +200,46 @@ fn attr_value(src: &str, (start, end): (usize, usize)) -> Cow<'_, str> {
         }
     }
     value.push_str(&src[i..end]);
-    Cow::Owned(value)
+    value
+}
+
+/// Offset from `start` of the first `&` or NUL in `src[start..end]`: most
+/// values are short and have neither, so eight bytes at a time, in place
+/// (a word may reach past `end` into `src`; bytes past `end` are masked).
+#[inline]
+fn first_amp_or_nul(src: &[u8], start: usize, end: usize) -> Option<usize> {
+    let hits = |i: usize| {
+        let w = u64::from_le_bytes(src[i..i + 8].try_into().unwrap_or([0; 8]));
+        bytes_equal(w, b'&') | bytes_equal(w, 0)
+    };
+    let len = end - start;
+    if len > 64 {
+        return memchr::memchr2(b'&', 0, &src[start..end]);
+    }
+    if len < 8 {
+        if start + 8 > src.len() {
+            return src[start..end].iter().position(|&c| c == b'&' || c == 0);
+        }
+        let m = hits(start) & ((1u64 << (8 * len)) - 1);
+        return (m != 0).then(|| m.trailing_zeros() as usize / 8);
+    }
+    let mut i = start;
+    while i + 8 <= end {
+        let m = hits(i);
+        if m != 0 {
+            return Some(i - start + m.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    // The last bytes, in the word that ends at `end` (its bytes before `i`
+    // have neither).
+    if i < end {
+        let m = hits(end - 8);
+        if m != 0 {
+            return Some(end - 8 - start + m.trailing_zeros() as usize / 8);
+        }
+    }
+    None
 }
 
 /// Reading mode between tags.
@@ -1206,6 +1246,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `first_amp_or_nul` finds what a byte-at-a-time search finds, for
+        /// every value span of any bytes (words reaching past the span's
+        /// end, and past the input's, included).
+        #[test]
+        fn first_amp_or_nul_equals_the_bytewise_search(
+            b in proptest::collection::vec(proptest::prop_oneof![
+                6 => proptest::sample::select(b"ab\"' =>%\x26\x27\x01\xFF".to_vec()),
+                1 => proptest::sample::select(b"&\0".to_vec()),
+            ], 0..100),
+            start in 0usize..100,
+            len in 0usize..90,
+        ) {
+            let start = start.min(b.len());
+            let end = (start + len).min(b.len());
+            let bytewise = b[start..end].iter().position(|&c| c == b'&' || c == 0);
+            proptest::prop_assert_eq!(first_amp_or_nul(&b, start, end), bytewise);
+        }
+    }
+
+    proptest::proptest! {
         /// The key the tokenizer computes as it reads a start or end tag's
         /// name finds the element its folded name finds (any case, NUL,
         /// long names, raw text's end tags).
@@ -1298,13 +1358,17 @@ mod tests {
                         " id=a", " ID='b c'", " class=\"x footer\"", " Class=y", " role=contentinfo",
                         " rOLE=\"n&amp;m\"", " id=\"&lt;&#x41;\"", " data-x", " data-X=1", " idd=2",
                         " i\0d=3", " clas=4", " class", " =5", " role='\0'", " /", " ids=6",
+                        " ROLE=7", " cLaSs=8", " iD", " cl@ss=9", " cl[ss", " r\u{f6}le=10", " r`le",
+                        " classes=11", " data-role=12", " Id\u{e9}=13",
                     ]),
                     0..6,
                 ),
                 1..4,
             ),
+            // (Names near the end of the input: no word to read past them.)
+            end in proptest::sample::select(vec!["t</div>", ""]),
         ) {
-            let html: String = tags.iter().map(|t| format!("<div{}>t</div>", t.concat())).collect();
+            let html: String = tags.iter().map(|t| format!("<div{}>{end}", t.concat())).collect();
             let mut check = Check(Vec::new());
             tokenize(&html, &mut check);
             proptest::prop_assert!(check.0.is_empty(), "{}: {:?}", html, check.0);
