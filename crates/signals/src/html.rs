@@ -465,9 +465,9 @@ fn marks<T: HtmlTag + ?Sized>(tag: &T) -> (bool, bool) {
 }
 
 impl State {
-    fn for_base(base: Option<&url::Url>) -> Self {
+    fn for_base(base_may_be_cc: bool) -> Self {
         State {
-            base_may_be_cc: crate::license::base_may_be_cc(base),
+            base_may_be_cc,
             ..State::default()
         }
     }
@@ -737,10 +737,11 @@ impl TokenSink for Sink {
 }
 
 /// Tokenizes `html` once and collects what the signal extractors need
-/// (anchors only when they may be licenses on a page at `base`).
-pub(crate) fn scan(html: &str, base: Option<&url::Url>) -> PageScan {
+/// (anchors only when they may be licenses on a page whose URL
+/// `base_may_be_cc`: `license::PageUrl::may_be_cc`).
+pub(crate) fn scan(html: &str, base_may_be_cc: bool) -> PageScan {
     let sink = Sink {
-        state: RefCell::new(State::for_base(base)),
+        state: RefCell::new(State::for_base(base_may_be_cc)),
         nested: false,
     };
     let sink = tokenize(sink, html, true);
@@ -804,19 +805,19 @@ enum Divert {
 pub struct HtmlScanner {
     state: State,
     divert: Divert,
-    /// The page URL, parsed (relative links resolve against it).
-    base: Option<url::Url>,
+    /// The page URL (relative links resolve against it; parsed at the end
+    /// if a link needs it).
+    page_url: Option<String>,
 }
 
 impl HtmlScanner {
     /// A scanner for the page at `page_url` (relative links resolve
     /// against it, as in [`analyze_html`](crate::analyze_html)).
     pub fn new(page_url: Option<&str>) -> Self {
-        let base = page_url.and_then(|u| url::Url::parse(u).ok());
         HtmlScanner {
-            state: State::for_base(base.as_ref()),
+            state: State::for_base(crate::license::PageUrl::new(page_url).may_be_cc()),
             divert: Divert::None,
-            base,
+            page_url: page_url.map(str::to_owned),
         }
     }
 
@@ -901,10 +902,10 @@ impl HtmlScanner {
     }
 
     /// The end of the document: what the page says.
-    pub(crate) fn end(mut self) -> (PageScan, Option<url::Url>) {
+    pub(crate) fn end(mut self) -> (PageScan, Option<String>) {
         self.flush_collected();
         self.state.eof();
-        (self.state.scan, self.base)
+        (self.state.scan, self.page_url)
     }
 }
 
@@ -1046,7 +1047,7 @@ mod tests {
                 "<head>{}<LINK REL=License href=\"https://creativecommons.org/licenses/by/4.0/\"></head>",
                 r#"<link rel="stylesheet" href="/a.css">"#.repeat(before)
             );
-            let s = scan(&html, None);
+            let s = scan(&html, false);
             assert_eq!(s.links.len(), usize::from(kept), "{before}");
             if kept {
                 assert_eq!(s.links[0].rel, "license");
@@ -1068,7 +1069,7 @@ mod tests {
             <a href="https://creativecommons.org/licenses/by/2.0/">CC BY</a></figcaption></figure>
             <div id="footer"><p>Content is licensed under <a rel="license" href="//creativecommons.org/licenses/by-sa/3.0/"><img alt="CC BY-SA"></a></p></div>
             <p>All Rights Reserved.</p></body></html>"#;
-        let s = scan(html, None);
+        let s = scan(html, false);
         assert_eq!(s.metas.len(), 1);
         assert_eq!(s.metas[0].name, "robots");
         assert_eq!(s.links[0].rel, "license");

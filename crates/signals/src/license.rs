@@ -424,6 +424,54 @@ pub fn parse_cc_url(href: &str, base: Option<&url::Url>) -> Option<CcLicense> {
     parse_cc_url_unfiltered(href, base)
 }
 
+/// A page's URL, parsed only when a link on the page that may be a license
+/// is resolved against it (issue 17: most pages have none, and every
+/// page's URL was parsed).
+pub(crate) struct PageUrl<'a> {
+    url: Option<&'a str>,
+    /// [`base_may_be_cc`] of the parsed URL.
+    may_be_cc: bool,
+    parsed: std::cell::OnceCell<Option<url::Url>>,
+}
+
+impl<'a> PageUrl<'a> {
+    pub(crate) fn new(url: Option<&'a str>) -> Self {
+        let mut page = PageUrl {
+            url,
+            may_be_cc: false,
+            parsed: std::cell::OnceCell::new(),
+        };
+        // A URL that cannot name a creativecommons.org host
+        // ([`may_be_cc_url`]) has no such host once parsed: it is not
+        // parsed to tell.
+        page.may_be_cc =
+            url.is_some_and(|u| may_be_cc_url(u, false)) && base_may_be_cc(page.parsed());
+        page
+    }
+
+    /// The URL, parsed (`None` if there is none or it does not parse).
+    pub(crate) fn parsed(&self) -> Option<&url::Url> {
+        self.parsed
+            .get_or_init(|| self.url.and_then(|u| url::Url::parse(u).ok()))
+            .as_ref()
+    }
+
+    /// [`base_may_be_cc`] of [`parsed`](Self::parsed).
+    pub(crate) fn may_be_cc(&self) -> bool {
+        self.may_be_cc
+    }
+}
+
+/// [`parse_cc_url`] relative to `page`, parsed only if `href` may be a
+/// license.
+fn parse_cc_url_on(href: &str, page: &PageUrl<'_>) -> Option<CcLicense> {
+    let href = href.trim();
+    if !may_be_cc_url(href, page.may_be_cc()) {
+        return None;
+    }
+    parse_cc_url_unfiltered(href, page.parsed())
+}
+
 /// [`parse_cc_url`] without the [`may_be_cc_url`] shortcut.
 fn parse_cc_url_unfiltered(href: &str, base: Option<&url::Url>) -> Option<CcLicense> {
     let href = href.trim();
@@ -716,12 +764,8 @@ fn tail(s: &str, n: usize) -> &str {
     &s[start..]
 }
 
-fn anchor_candidate(
-    a: &Anchor,
-    base: Option<&url::Url>,
-    page_arr: bool,
-) -> Option<LicenseCandidate> {
-    let license = parse_cc_url(&a.href, base)?;
+fn anchor_candidate(a: &Anchor, base: &PageUrl<'_>, page_arr: bool) -> Option<LicenseCandidate> {
+    let license = parse_cc_url_on(&a.href, base)?;
     let is_rel = rel_is_license(&a.rel, &a.itemprop);
     let location = if is_rel {
         LicenseLocation::AnchorRel
@@ -842,9 +886,9 @@ pub fn detect_license_at(html: &str, page_url: Option<&str>) -> LicenseFinding {
     if !quick_check(html) {
         return LicenseFinding::unknown();
     }
-    let base = page_url.and_then(|u| url::Url::parse(u).ok());
-    let scan = html::scan(html, base.as_ref());
-    from_scan(&scan, base.as_ref())
+    let base = PageUrl::new(page_url);
+    let scan = html::scan(html, base.may_be_cc());
+    from_scan(&scan, &base)
 }
 
 /// Whether a relative link on a page with this base URL may resolve to a
@@ -899,12 +943,7 @@ fn href_classes(bytes: &[u8]) -> u8 {
 /// ignored: checked from each `v` (rarer in URLs than `c`:
 /// `creati[v]ecommons`) and `x`, found eight bytes at a time.
 fn names_cc_host(h: &[u8]) -> bool {
-    let at = html::at_ignore_ascii_case;
-    let check = |i: usize| match h[i] | 0x20 {
-        b'v' => i >= 6 && at(h, i - 6, b"creativecommons"),
-        b'x' => at(h, i, b"xn--"),
-        _ => false,
-    };
+    let check = |i: usize| names_cc_host_at(h, i);
     let mut i = 0;
     while i + 8 <= h.len() {
         let folded = word_at(h, i) | CASE;
@@ -920,6 +959,18 @@ fn names_cc_host(h: &[u8]) -> bool {
     (i..h.len()).any(check)
 }
 
+/// Whether `h[i]` is the `v` of `creativecommons` or the `x` of `xn--`
+/// ([`names_cc_host`]).
+#[inline(always)]
+fn names_cc_host_at(h: &[u8], i: usize) -> bool {
+    let at = html::at_ignore_ascii_case;
+    match h[i] | 0x20 {
+        b'v' => i >= 6 && at(h, i - 6, b"creativecommons"),
+        b'x' => at(h, i, b"xn--"),
+        _ => false,
+    }
+}
+
 /// False only when `href` cannot resolve to a creativecommons.org host, so
 /// [`parse_cc_url`] would say None: the host then comes from `href` itself
 /// (or from a base that [`base_may_be_cc`] rules out), and an ASCII `href`
@@ -932,9 +983,11 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
         return true;
     }
     // Most `href`s are printable ASCII without `%`: one cheap pass tells,
-    // and finds whether there is a `v` or `x` at all.
+    // and looks for the host names from each `v` and `x` as it goes (a
+    // name found in the raw bytes is found in them with tabs and newlines
+    // removed, too).
     let h = href.as_bytes();
-    let (mut unusual, mut v_or_x) = (0u64, 0u64);
+    let mut unusual = 0u64;
     let mut i = 0;
     while i + 8 <= h.len() {
         let w = word_at(h, i);
@@ -942,17 +995,24 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
         // no ASCII byte; a non-ASCII byte is unusual anyway), or `%`.
         unusual |= w | !w.wrapping_add(ONES * 0x60) | bytes_equal(w, b'%');
         let folded = w | CASE;
-        v_or_x |= bytes_equal(folded, b'v') | bytes_equal(folded, b'x');
+        let mut found = bytes_equal(folded, b'v') | bytes_equal(folded, b'x');
+        while found != 0 {
+            if names_cc_host_at(h, i + found.trailing_zeros() as usize / 8) {
+                return true;
+            }
+            found &= found - 1;
+        }
         i += 8;
     }
     let mut unusual = unusual & HIGH != 0;
-    let mut v_or_x = v_or_x != 0;
-    for &b in &h[i..] {
+    for (k, &b) in h.iter().enumerate().skip(i) {
         unusual |= !(0x20..0x80).contains(&b) || b == b'%';
-        v_or_x |= matches!(b | 0x20, b'v' | b'x');
+        if names_cc_host_at(h, k) {
+            return true;
+        }
     }
     if !unusual {
-        return v_or_x && names_cc_host(h);
+        return false;
     }
     // Else the classes of every byte.
     let seen = href_classes(h);
@@ -993,7 +1053,7 @@ fn quick_check(html: &str) -> bool {
         || crate::rights_zh::may_say_all_rights_reserved_zh(html.as_bytes())
 }
 
-pub(crate) fn from_scan(scan: &PageScan, base: Option<&url::Url>) -> LicenseFinding {
+pub(crate) fn from_scan(scan: &PageScan, base: &PageUrl<'_>) -> LicenseFinding {
     let mut candidates: Vec<LicenseCandidate> = Vec::new();
     let mut all_rights_reserved = scan.all_rights_reserved;
 
@@ -1005,7 +1065,7 @@ pub(crate) fn from_scan(scan: &PageScan, base: Option<&url::Url>) -> LicenseFind
         if html::says_all_rights_reserved(&lower) {
             all_rights_reserved = true;
         }
-        let license = parse_cc_url(&m.content, base).or_else(|| parse_cc_text(&m.content));
+        let license = parse_cc_url_on(&m.content, base).or_else(|| parse_cc_text(&m.content));
         if let Some(license) = license {
             candidates.push(LicenseCandidate {
                 license,
@@ -1024,7 +1084,7 @@ pub(crate) fn from_scan(scan: &PageScan, base: Option<&url::Url>) -> LicenseFind
         let mut found = Vec::new();
         jsonld_licenses(&v, true, 0, &mut found);
         for (value, page_level) in found {
-            let license = parse_cc_url(&value, base).or_else(|| parse_cc_text(&value));
+            let license = parse_cc_url_on(&value, base).or_else(|| parse_cc_text(&value));
             if let Some(license) = license {
                 candidates.push(LicenseCandidate {
                     license,
@@ -1044,7 +1104,7 @@ pub(crate) fn from_scan(scan: &PageScan, base: Option<&url::Url>) -> LicenseFind
         if !rel_is_license(&l.rel, &l.itemprop) {
             continue;
         }
-        if let Some(license) = parse_cc_url(&l.href, base) {
+        if let Some(license) = parse_cc_url_on(&l.href, base) {
             candidates.push(LicenseCandidate {
                 license,
                 location: LicenseLocation::LinkRel,
@@ -1138,6 +1198,34 @@ mod tests {
                 proptest::prop_assert!(may_be_cc_url(href.trim(), base_may_be_cc(base.as_ref())));
             }
             proptest::prop_assert_eq!(parse_cc_url(&href, base.as_ref()), full);
+        }
+    }
+
+    proptest::proptest! {
+        /// `PageUrl` (its URL parsed only when the string may name a
+        /// creativecommons.org host, or a link needs it) says what the
+        /// parsed URL says, and resolves as `parse_cc_url` does.
+        #[test]
+        fn page_url_equals_the_parsed_url(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "https://", "http://", "//", "ftp://", "x:", "creative", "commons", "CreativeCommons",
+                    "creativecommons", ".org", ".", "\t", "\n", " ", "%63", "%2e", "ｃ", "\u{ad}", "xn--",
+                    "www.", "i.", "/", "licenses/by/4.0/", "@", ":80", "?q", "#f", "example", "\\", "é",
+                ]),
+                0..10,
+            ),
+            href in proptest::sample::select(vec![
+                "", "/licenses/by/4.0/", "licenses/by-sa/3.0/de/", "//creativecommons.org/publicdomain/zero/1.0/",
+                "https://creativecommons.org/licenses/by-nc/4.0/", "../by/2.0/", "https://example.org/", "?x",
+            ]),
+        ) {
+            let url: String = parts.concat();
+            let parsed = url::Url::parse(&url).ok();
+            let page = PageUrl::new(Some(&url));
+            proptest::prop_assert_eq!(page.may_be_cc(), base_may_be_cc(parsed.as_ref()));
+            proptest::prop_assert_eq!(parse_cc_url_on(href, &page), parse_cc_url(href, parsed.as_ref()));
+            proptest::prop_assert_eq!(page.parsed(), parsed.as_ref());
         }
     }
 

@@ -561,7 +561,7 @@ pub fn html_signals(html: &str) -> Vec<Signal> {
         return Vec::new();
     }
     // (No page URL: anchors, which only licenses use, are left out.)
-    from_scan(&html::scan(html, None))
+    from_scan(&html::scan(html, false))
 }
 
 fn html_may_have_signals(html: &str) -> bool {
@@ -864,13 +864,13 @@ pub fn analyze_html(
     html: &str,
     page_url: Option<&str>,
 ) -> (crate::license::LicenseFinding, Vec<Signal>) {
-    let base = page_url.and_then(|u| url::Url::parse(u).ok());
-    analyze_scan(&html::scan(html, base.as_ref()), base.as_ref())
+    let base = crate::license::PageUrl::new(page_url);
+    analyze_scan(&html::scan(html, base.may_be_cc()), &base)
 }
 
 fn analyze_scan(
     scan: &PageScan,
-    base: Option<&url::Url>,
+    base: &crate::license::PageUrl<'_>,
 ) -> (crate::license::LicenseFinding, Vec<Signal>) {
     (crate::license::from_scan(scan, base), from_scan(scan))
 }
@@ -880,8 +880,8 @@ impl html::HtmlScanner {
     /// [`analyze_html`] gives them for the page URL given to
     /// [`new`](html::HtmlScanner::new).
     pub fn finish(self) -> (crate::license::LicenseFinding, Vec<Signal>) {
-        let (scan, base) = self.end();
-        analyze_scan(&scan, base.as_ref())
+        let (scan, page_url) = self.end();
+        analyze_scan(&scan, &crate::license::PageUrl::new(page_url.as_deref()))
     }
 }
 
