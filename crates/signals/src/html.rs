@@ -36,6 +36,8 @@ pub(crate) struct MetaTag {
     pub http_equiv: String,
     pub content: String,
     pub section: Option<Section>,
+    /// The tag as found, when it may be read
+    /// (`optout::meta_tag_may_be_read`), else empty.
     pub tag: String,
 }
 
@@ -566,20 +568,24 @@ impl State {
             }
             "meta" if self.scan.metas.len() < MAX_ITEMS => {
                 let lower = |n: &str| tag.attr(n).map(|v| v.trim().to_ascii_lowercase());
+                let name = lower("name")
+                    .or_else(|| lower("property"))
+                    .or_else(|| lower("itemprop"))
+                    .unwrap_or_default();
+                let http_equiv = lower("http-equiv").unwrap_or_default();
+                let content = tag
+                    .attr("content")
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let read = crate::optout::meta_tag_may_be_read(&name, &http_equiv, &content);
                 let m = MetaTag {
-                    name: lower("name")
-                        .or_else(|| lower("property"))
-                        .or_else(|| lower("itemprop"))
-                        .unwrap_or_default(),
-                    http_equiv: lower("http-equiv").unwrap_or_default(),
-                    content: tag
-                        .attr("content")
-                        .as_deref()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
+                    name,
+                    http_equiv,
+                    content,
                     section: Some(self.head_like_section()),
-                    tag: render_tag(tag),
+                    tag: if read { render_tag(tag) } else { String::new() },
                 };
                 self.scan.metas.push(m);
                 void = true;

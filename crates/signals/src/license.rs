@@ -665,6 +665,11 @@ const META_NAMES: &[&str] = &[
     "copyright",
 ];
 
+/// Whether [`from_scan`] reads a `<meta>` (lowercased name, content).
+pub(crate) fn meta_may_state_a_license(name: &str, content: &str) -> bool {
+    META_NAMES.contains(&name) && !content.is_empty()
+}
+
 pub(crate) fn rel_is_license(rel: &str, itemprop: &str) -> bool {
     rel.split_ascii_whitespace().any(|t| {
         matches!(
@@ -1058,7 +1063,7 @@ pub(crate) fn from_scan(scan: &PageScan, base: &PageUrl<'_>) -> LicenseFinding {
     let mut all_rights_reserved = scan.all_rights_reserved;
 
     for m in &scan.metas {
-        if !META_NAMES.contains(&m.name.as_str()) || m.content.is_empty() {
+        if !meta_may_state_a_license(&m.name, &m.content) {
             continue;
         }
         let lower = m.content.to_lowercase();

@@ -571,6 +571,28 @@ fn html_may_have_signals(html: &str) -> bool {
         .any(|n| memchr::memmem::find(lower.as_bytes(), n.as_bytes()).is_some())
 }
 
+/// Whether a `<meta>` of another name than [`from_scan`]'s own is read as
+/// robots directives: its name is a crawler's, or its content is only
+/// known directives.
+fn names_a_bot_or_directives(name: &str, content: &str) -> bool {
+    let is_bot = OTHER_BOT_NAMES.contains(&name)
+        || AI_CRAWLER_TOKENS
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name));
+    is_bot || (!content.trim().is_empty() && only_known_directives(content))
+}
+
+/// Whether [`from_scan`] or the license scan may read a `<meta>`'s tag
+/// (the evidence of what they find), from its lowercased name and
+/// http-equiv and its content: the page scan renders no other's (issue 17:
+/// most `<meta>`s are read by neither).
+pub(crate) fn meta_tag_may_be_read(name: &str, http_equiv: &str, content: &str) -> bool {
+    matches!(http_equiv, "x-robots-tag" | "tdm-reservation")
+        || matches!(name, "tdm-reservation" | "tdm-policy" | "robots")
+        || (!name.is_empty() && names_a_bot_or_directives(name, content))
+        || crate::license::meta_may_state_a_license(name, content)
+}
+
 pub(crate) fn from_scan(scan: &PageScan) -> Vec<Signal> {
     let src = SignalSource::HtmlMeta;
     let mut out = Vec::new();
@@ -589,13 +611,7 @@ pub(crate) fn from_scan(scan: &PageScan) -> Vec<Signal> {
             "tdm-policy" => out.push(tdm_policy(&m.content, src, &m.tag)),
             "robots" => out.extend(noai_signals(&m.content, src, &m.tag, None)),
             name => {
-                let is_bot = OTHER_BOT_NAMES.contains(&name)
-                    || AI_CRAWLER_TOKENS
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(name));
-                let only_directives =
-                    !m.content.trim().is_empty() && only_known_directives(&m.content);
-                if is_bot || only_directives {
+                if names_a_bot_or_directives(name, &m.content) {
                     let original = m
                         .tag
                         .split("name=\"")
@@ -894,6 +910,60 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    proptest::proptest! {
+        /// A `<meta>` whose tag `meta_tag_may_be_read` says is not read
+        /// (the page scan leaves it empty) changes neither the signals nor
+        /// the license found.
+        #[test]
+        fn unread_meta_tags_change_nothing(
+            metas in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "", "robots", "googlebot", "gptbot", "ccbot", "description", "viewport",
+                        "dc.rights", "license", "copyright", "og:license", "tdm-reservation",
+                        "tdm-policy", "keywords", "x", "rights",
+                    ]),
+                    proptest::sample::select(vec![
+                        "", "x-robots-tag", "tdm-reservation", "content-type", "refresh",
+                    ]),
+                    proptest::sample::select(vec![
+                        "", " ", "noai", "noindex, nofollow", "NoImageAI", "1", "0", "a b",
+                        "https://creativecommons.org/licenses/by/4.0/", "CC BY-SA 4.0",
+                        "All rights reserved", "width=device-width", "googlebot: noai",
+                        "gptbot: noindex", "https://example.org/policy.json",
+                    ]),
+                ),
+                0..6,
+            ),
+        ) {
+            let full: Vec<html::MetaTag> = metas
+                .iter()
+                .enumerate()
+                .map(|(i, (name, http_equiv, content))| html::MetaTag {
+                    name: name.to_string(),
+                    http_equiv: http_equiv.to_string(),
+                    content: content.to_string(),
+                    section: Some(html::Section::Head),
+                    tag: format!("<meta name=\"{}\" content=\"{content}\" n=\"{i}\">", name.to_uppercase()),
+                })
+                .collect();
+            let lazy: Vec<html::MetaTag> = full
+                .iter()
+                .cloned()
+                .map(|mut m| {
+                    if !meta_tag_may_be_read(&m.name, &m.http_equiv, &m.content) {
+                        m.tag.clear();
+                    }
+                    m
+                })
+                .collect();
+            let page = crate::license::PageUrl::new(None);
+            let full = analyze_scan(&PageScan { metas: full, ..PageScan::default() }, &page);
+            let lazy = analyze_scan(&PageScan { metas: lazy, ..PageScan::default() }, &page);
+            proptest::prop_assert_eq!(full, lazy);
+        }
     }
 
     proptest::proptest! {
