@@ -743,37 +743,6 @@ async fn labels_go_to_the_audit_log_and_give_the_hand_computed_failure_rate() {
     assert_eq!(refused, 5, "{log:#?}");
 }
 
-/// `provindex router --registry-url REGISTRY` over `backends` on 127.0.0.1:0.
-fn start_router(backends: &[&Server], registry: &str) -> (common::ChildProcess, String) {
-    use std::io::BufRead;
-    let mut command = std::process::Command::new(provindex_bin());
-    command.args([
-        "router",
-        "--listen",
-        "127.0.0.1:0",
-        "--registry-url",
-        registry,
-    ]);
-    for backend in backends {
-        command.arg("--backend").arg(backend.url());
-    }
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start provindex router");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    let child = common::ChildProcess(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("router did not start: {line:?}"))
-        .to_owned();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    (child, addr)
-}
-
 /// A partitioned index served by two partition servers behind a router:
 /// FindPersonalData and ReportService, forwarded to the registry service
 /// (`registry-server --pii-key`, which assembles the publication's
@@ -810,8 +779,8 @@ async fn personal_data_and_reports_through_the_router_are_one_servers() {
         )
     };
     let (low, high) = (partitions("0,1"), partitions("2,3"));
-    let (_router, router_addr) = start_router(&[&low, &high], &registry_url);
-    let routed = Channel::from_shared(format!("http://{router_addr}"))
+    let router = common::RouterProcess::start(&[&low, &high], &["--registry-url", &registry_url]);
+    let routed = Channel::from_shared(router.url())
         .expect("uri")
         .connect()
         .await

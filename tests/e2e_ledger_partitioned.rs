@@ -15,11 +15,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{ServerProcess, corpus_dir, provindex_bin, venv::venv_python};
+use common::{RouterProcess, ServerProcess, corpus_dir, provindex_bin, venv::venv_python};
 use provindex_index::{IndexError, IndexReader};
 use provindex_ledger::wire::{self, PartitionedClaim};
 use provindex_ledger::{LeafFacts, TreeKind};
@@ -77,45 +76,6 @@ fn walk(index: &Path) -> (BTreeMap<u128, [u8; 32]>, BTreeMap<u128, Option<u128>>
         })
         .expect("walk captures");
     (contents, captures)
-}
-
-/// A `provindex router` child process, killed on drop.
-struct RouterProcess {
-    child: Child,
-    addr: String,
-}
-
-impl RouterProcess {
-    fn start(backends: &[&ServerProcess]) -> Self {
-        let mut command = Command::new(provindex_bin());
-        command.args(["router", "--listen", "127.0.0.1:0"]);
-        for backend in backends {
-            command.arg("--backend").arg(backend.url());
-        }
-        let mut child = command
-            .args(["--describe-timeout-secs", "10"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start provindex router");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("router did not start: {line:?}"))
-            .to_owned();
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Self { child, addr }
-    }
-}
-
-impl Drop for RouterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn python() -> PathBuf {
@@ -262,7 +222,7 @@ async fn a_router_over_partition_servers_proves_every_content_and_absence() {
 
     let low = ServerProcess::start_with(&index, &["--partitions", "0,1"]);
     let high = ServerProcess::start_with(&index, &["--partitions", "2,3"]);
-    let router = RouterProcess::start(&[&low, &high]);
+    let router = RouterProcess::start(&[&low, &high], &[]);
     let channel = Channel::from_shared(format!("http://{}", router.addr))
         .expect("uri")
         .connect()
@@ -527,7 +487,7 @@ async fn a_router_over_partition_servers_proves_every_content_and_absence() {
     // partition covering every chunk): its proofs are the whole index's.
     let replica_a = ServerProcess::start(&whole);
     let replica_b = ServerProcess::start(&whole);
-    let whole_router = RouterProcess::start(&[&replica_a, &replica_b]);
+    let whole_router = RouterProcess::start(&[&replica_a, &replica_b], &[]);
     let channel = Channel::from_shared(format!("http://{}", whole_router.addr))
         .expect("uri")
         .connect()

@@ -595,6 +595,53 @@ impl Drop for RegistryServer {
 }
 
 /// A request carrying `Authorization: Bearer TOKEN`.
+/// A `provindex router` child process over `backends` on 127.0.0.1:0,
+/// killed on drop.
+pub struct RouterProcess {
+    child: Child,
+    pub addr: String,
+}
+
+impl RouterProcess {
+    /// `provindex router --backend URL… EXTRA…`, waiting up to 10 s for the
+    /// backends to describe themselves.
+    pub fn start(backends: &[&ServerProcess], extra: &[&str]) -> Self {
+        let mut command = Command::new(provindex_bin());
+        command
+            .args(["router", "--listen", "127.0.0.1:0"])
+            .args(extra);
+        for backend in backends {
+            command.arg("--backend").arg(backend.url());
+        }
+        let mut child = command
+            .args(["--describe-timeout-secs", "10"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start provindex router");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            panic!("router did not start: {line:?}");
+        };
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Self { child, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
