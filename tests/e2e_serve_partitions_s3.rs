@@ -14,12 +14,12 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    RegistryServer, ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_env, moto_venv,
-    provindex_bin, sha256sum, start_moto_logging, with_moto_store,
+    Moto, RegistryServer, ServerProcess, gov_uk_and_iana_warcs, lookup_answers, moto_env,
+    moto_venv, provindex_bin, sha256sum, start_moto_logging, with_moto_store,
 };
 use provindex_pipeline::publish::Publication;
 
@@ -49,6 +49,28 @@ fn index(out: &str, env: &[(&str, String)]) -> Output {
         .args(["--workers", "2", "--index-partitions", "4"])
         .output()
         .expect("run provindex index")
+}
+
+/// A moto server logging its requests to `<tmp>/moto.log`, the bundled
+/// crawl published to [`URI`] on it in 4 partitions, and its publication.
+fn publish(tmp: &Path) -> (Moto, Vec<(&'static str, String)>, PathBuf, Publication) {
+    let venv = moto_venv();
+    let log = tmp.join("moto.log");
+    let moto = start_moto_logging(&venv, "pub", std::fs::File::create(&log).expect("log file"));
+    let env = moto_env(&moto.endpoint);
+    let output = index(URI, &env);
+    assert!(
+        output.status.success(),
+        "index --out {URI}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let publication: Publication = with_moto_store(&moto.endpoint, |store| {
+        let text = store
+            .get_bytes(&format!("{URI}/publication.json"))
+            .expect("publication.json");
+        serde_json::from_slice(&text).expect("publication")
+    });
+    (moto, env, log, publication)
 }
 
 const URLS: [&str; 6] = [
@@ -85,23 +107,7 @@ fn entries(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_fetches_and_verifies_only_its_partitions() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let venv = moto_venv();
-    let log = tmp.path().join("moto.log");
-    let moto = start_moto_logging(&venv, "pub", std::fs::File::create(&log).expect("log file"));
-    let env = moto_env(&moto.endpoint);
-
-    let output = index(URI, &env);
-    assert!(
-        output.status.success(),
-        "index --out {URI}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let publication: Publication = with_moto_store(&moto.endpoint, |store| {
-        let text = store
-            .get_bytes(&format!("{URI}/publication.json"))
-            .expect("publication.json");
-        serde_json::from_slice(&text).expect("publication")
-    });
+    let (moto, env, log, publication) = publish(tmp.path());
     let ids: Vec<&str> = publication
         .partitions
         .iter()
@@ -283,18 +289,7 @@ async fn the_registry_service_assembles_a_published_index() {
     use provindex_proto::v1::report_service_client::ReportServiceClient;
 
     let tmp = tempfile::tempdir().expect("tempdir");
-    let venv = moto_venv();
-    let log = tmp.path().join("moto.log");
-    let moto = start_moto_logging(&venv, "pub", std::fs::File::create(&log).expect("log file"));
-    let env = moto_env(&moto.endpoint);
-    let output = index(URI, &env);
-    assert!(output.status.success(), "{output:?}");
-    let publication: Publication = with_moto_store(&moto.endpoint, |store| {
-        let text = store
-            .get_bytes(&format!("{URI}/publication.json"))
-            .expect("publication.json");
-        serde_json::from_slice(&text).expect("publication")
-    });
+    let (moto, env, log, publication) = publish(tmp.path());
     let digest = publication.index.digest.clone();
     let auth = tmp.path().join("auth.json");
     std::fs::write(&auth, r#"{"tokens": {}}"#).expect("auth file");

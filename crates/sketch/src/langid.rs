@@ -756,8 +756,10 @@ mod tests {
         assert!(parse(&bad).err().unwrap().contains("magic"));
     }
 
-    /// The model's weights as the file has them: `[f * classes + c]`.
-    fn flat_weights() -> Vec<f32> {
+    /// The model file's sections, read as `parse` reads them: the class
+    /// count, the weight palette, the feature strings and the weight index
+    /// (`[f * classes + c]`, two bytes each).
+    fn raw_model() -> (usize, Vec<f32>, Vec<&'static [u8]>, &'static [u8]) {
         let mut r = Reader {
             data: MODEL,
             at: MAGIC.len(),
@@ -767,13 +769,21 @@ mod tests {
         let n_palette = r.u32("").unwrap() as usize;
         r.take(n_classes * 2 + n_classes * 4, "").unwrap();
         let palette = r.f32s(n_palette, "").unwrap();
-        for _ in 0..n_feats {
-            let len = usize::from(r.take(1, "").unwrap()[0]);
-            r.take(len, "").unwrap();
-        }
+        let features = (0..n_feats)
+            .map(|_| {
+                let len = usize::from(r.take(1, "").unwrap()[0]);
+                r.take(len, "").unwrap()
+            })
+            .collect();
         let index = r.take(n_feats * n_classes * 2, "").unwrap();
-        let index = index.chunks_exact(2);
+        (n_classes, palette, features, index)
+    }
+
+    /// The model's weights as the file has them: `[f * classes + c]`.
+    fn flat_weights() -> Vec<f32> {
+        let (_, palette, _, index) = raw_model();
         index
+            .chunks_exact(2)
             .map(|c| palette[usize::from(u16::from_le_bytes([c[0], c[1]]))])
             .collect()
     }
@@ -837,21 +847,7 @@ mod tests {
 
     /// The model's feature strings, read as `parse` reads them.
     fn model_features() -> Vec<&'static [u8]> {
-        let mut r = Reader {
-            data: MODEL,
-            at: MAGIC.len(),
-        };
-        let n_classes = usize::from(r.u16("").unwrap());
-        let n_feats = usize::from(r.u16("").unwrap());
-        let n_palette = r.u32("").unwrap() as usize;
-        r.take(n_classes * 2 + n_classes * 4 + n_palette * 4, "")
-            .unwrap();
-        (0..n_feats)
-            .map(|_| {
-                let len = usize::from(r.take(1, "").unwrap()[0]);
-                r.take(len, "").unwrap()
-            })
-            .collect()
+        raw_model().2
     }
 
     /// With the model's automaton, where most states share their failure

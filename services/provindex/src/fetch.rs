@@ -311,12 +311,7 @@ pub fn open_described(
 ) -> anyhow::Result<(PartitionedIndex, Option<publish::Publication>)> {
     let text = index.to_string_lossy();
     if publication_of(index)?.is_none() {
-        anyhow::ensure!(
-            !publish::is_remote(&text),
-            "{text} holds no {} (not published, or still being published)",
-            publish::PUBLICATION_FILE
-        );
-        check_local_index(index)?;
+        check_unpublished(index)?;
         let reader = IndexReader::open(index)
             .with_context(|| format!("opening index {}", index.display()))?;
         return Ok((PartitionedIndex::whole(reader), None));
@@ -326,6 +321,18 @@ pub fn open_described(
     let whole = PartitionedIndex::open(index, &dirs, Some(&local.publication.index.digest))
         .with_context(|| format!("opening the partitions of {text}"))?;
     Ok((whole, Some(local.publication)))
+}
+
+/// Refuses an `index` without a publication unless it is a local index
+/// directory: an object-store URI must be published.
+fn check_unpublished(index: &Path) -> anyhow::Result<()> {
+    let text = index.to_string_lossy();
+    anyhow::ensure!(
+        !publish::is_remote(&text),
+        "{text} holds no {} (not published, or still being published)",
+        publish::PUBLICATION_FILE
+    );
+    check_local_index(index)
 }
 
 /// Refuses a local path that is neither a publication nor an index
@@ -372,12 +379,7 @@ pub fn open_one_database(
             .with_context(|| format!("opening index {}", dir.display()))
     };
     let Some(publication) = publication_of(index)? else {
-        anyhow::ensure!(
-            !publish::is_remote(&text),
-            "{text} holds no {} (not published, or still being published)",
-            publish::PUBLICATION_FILE
-        );
-        check_local_index(index)?;
+        check_unpublished(index)?;
         return open(index);
     };
     let digest = publication.index.digest.clone();

@@ -28,7 +28,7 @@ use provindex_proto::v1::audit_service_client::AuditServiceClient;
 use provindex_proto::v1::audit_service_server::AuditService;
 use tonic::{Code, Request, Response, Status};
 
-use super::registry::{RegistryService, no_registry};
+use super::registry::{RegistryService, required};
 use super::{Answer, Call, Router, merge, mismatched};
 use crate::partition_service::requested_partition;
 
@@ -101,13 +101,6 @@ impl RouterAuditApi {
         self.registry = registry;
         self
     }
-
-    /// The registry service, or the UNIMPLEMENTED answer without one.
-    fn registry(&self, method: &str, needs: &str) -> Result<&RegistryService, Status> {
-        self.registry
-            .as_ref()
-            .ok_or_else(|| no_registry(method, needs))
-    }
 }
 
 const COMPLAINTS: &str = "the registry's complaints";
@@ -134,7 +127,8 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::RecordLabelRequest>,
     ) -> Result<Response<pb::RecordLabelResponse>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "RecordLabel",
             "the registry (a label is appended to its audit log)",
         )?
@@ -148,7 +142,8 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::SourceFailureRateRequest>,
     ) -> Result<Response<pb::SourceFailureRateResponse>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "SourceFailureRate",
             "the labels in the registry's audit log",
         )?
@@ -162,7 +157,8 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::FindPersonalDataRequest>,
     ) -> Result<Response<pb::FindPersonalDataResponse>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "FindPersonalData",
             "the PII key the index was built with and the registry's audit log",
         )?
@@ -176,7 +172,7 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::FileComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        self.registry("FileComplaint", COMPLAINTS)?
+        required(self.registry.as_ref(), "FileComplaint", COMPLAINTS)?
             .forward("FileComplaint", request, |c, r| async move {
                 AuditServiceClient::new(c).file_complaint(r).await
             })
@@ -187,7 +183,7 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::GetComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        self.registry("GetComplaint", COMPLAINTS)?
+        required(self.registry.as_ref(), "GetComplaint", COMPLAINTS)?
             .forward("GetComplaint", request, |c, r| async move {
                 AuditServiceClient::new(c).get_complaint(r).await
             })
@@ -198,7 +194,8 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::ReviewComplaintRequest>,
     ) -> Result<Response<pb::ComplaintResponse>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "ReviewComplaint",
             "the registry's complaints (upholding one writes a registry entry)",
         )?
@@ -212,7 +209,7 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::ClaimContentRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
-        self.registry("ClaimContent", CLAIMS)?
+        required(self.registry.as_ref(), "ClaimContent", CLAIMS)?
             .forward("ClaimContent", request, |c, r| async move {
                 AuditServiceClient::new(c).claim_content(r).await
             })
@@ -223,18 +220,22 @@ impl AuditService for RouterAuditApi {
         &self,
         request: Request<pb::RegisterMandateRequest>,
     ) -> Result<Response<pb::RegisterMandateResponse>, Status> {
-        self.registry("RegisterMandate", "the registry's mandates")?
-            .forward("RegisterMandate", request, |c, r| async move {
-                AuditServiceClient::new(c).register_mandate(r).await
-            })
-            .await
+        required(
+            self.registry.as_ref(),
+            "RegisterMandate",
+            "the registry's mandates",
+        )?
+        .forward("RegisterMandate", request, |c, r| async move {
+            AuditServiceClient::new(c).register_mandate(r).await
+        })
+        .await
     }
 
     async fn revoke_claim(
         &self,
         request: Request<pb::RevokeClaimRequest>,
     ) -> Result<Response<pb::ClaimContentResponse>, Status> {
-        self.registry("RevokeClaim", CLAIMS)?
+        required(self.registry.as_ref(), "RevokeClaim", CLAIMS)?
             .forward("RevokeClaim", request, |c, r| async move {
                 AuditServiceClient::new(c).revoke_claim(r).await
             })

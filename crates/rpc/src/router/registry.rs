@@ -84,13 +84,20 @@ impl RegistryService {
     }
 }
 
-/// A call answered by the registry service, on a router or partition server
-/// without one to forward it to: UNIMPLEMENTED, saying what to start.
-pub(crate) fn no_registry(method: &str, needs: &str) -> Status {
-    Status::unimplemented(format!(
-        "{method} needs {needs}, which routers and partition servers do not hold: start them \
-         with --registry-url URL of the registry service (provindex registry-server), which \
-         answers it, or use a `provindex serve --registry DIR` of an unpartitioned build of the \
-         index"
-    ))
+/// The registry service that answers `method`, or, on a router or
+/// partition server without one to forward it to, UNIMPLEMENTED saying what
+/// the call needs and what to start.
+pub(crate) fn required<'a>(
+    registry: Option<&'a RegistryService>,
+    method: &str,
+    needs: &str,
+) -> Result<&'a RegistryService, Status> {
+    registry.ok_or_else(|| {
+        Status::unimplemented(format!(
+            "{method} needs {needs}, which routers and partition servers do not hold: start \
+             them with --registry-url URL of the registry service (provindex registry-server), \
+             which answers it, or use a `provindex serve --registry DIR` of an unpartitioned \
+             build of the index"
+        ))
+    })
 }

@@ -11,35 +11,33 @@
 use provindex_proto::v1 as pb;
 use provindex_proto::v1::report_service_client::ReportServiceClient;
 use provindex_proto::v1::report_service_server::ReportService;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::registry::{RegistryService, no_registry};
-
-/// Answers the reports carry: larger than a request, bounded all the same.
-const MAX_REPORT_BYTES: usize = 64 << 20;
+use super::registry::{RegistryService, required};
 
 const WHOLE_INDEX: &str = "a walk over the whole index";
 
 /// ReportService forwarding every call to the registry service.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RouterReportApi {
     registry: Option<RegistryService>,
+    /// The largest message the router sends, and so decodes from the
+    /// registry service.
+    max_message_bytes: usize,
 }
 
 impl RouterReportApi {
-    pub fn new(registry: Option<RegistryService>) -> Self {
-        Self { registry }
+    pub fn new(registry: Option<RegistryService>, max_message_bytes: usize) -> Self {
+        Self {
+            registry,
+            max_message_bytes,
+        }
     }
 
-    fn registry(&self, method: &str, needs: &str) -> Result<&RegistryService, Status> {
-        self.registry
-            .as_ref()
-            .ok_or_else(|| no_registry(method, needs))
+    fn client(&self, channel: Channel) -> ReportServiceClient<Channel> {
+        ReportServiceClient::new(channel).max_decoding_message_size(self.max_message_bytes)
     }
-}
-
-fn client(channel: tonic::transport::Channel) -> ReportServiceClient<tonic::transport::Channel> {
-    ReportServiceClient::new(channel).max_decoding_message_size(MAX_REPORT_BYTES)
 }
 
 #[tonic::async_trait]
@@ -48,9 +46,9 @@ impl ReportService for RouterReportApi {
         &self,
         request: Request<pb::GetTransparencyReportRequest>,
     ) -> Result<Response<pb::TransparencyReport>, Status> {
-        self.registry("GetTransparencyReport", WHOLE_INDEX)?
+        required(self.registry.as_ref(), "GetTransparencyReport", WHOLE_INDEX)?
             .forward("GetTransparencyReport", request, |c, r| async move {
-                client(c).get_transparency_report(r).await
+                self.client(c).get_transparency_report(r).await
             })
             .await
     }
@@ -59,12 +57,13 @@ impl ReportService for RouterReportApi {
         &self,
         request: Request<pb::GetCompensationStatementRequest>,
     ) -> Result<Response<pb::CompensationStatement>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "GetCompensationStatement",
             "a walk over the whole index and the registry's claims",
         )?
         .forward("GetCompensationStatement", request, |c, r| async move {
-            client(c).get_compensation_statement(r).await
+            self.client(c).get_compensation_statement(r).await
         })
         .await
     }
@@ -73,12 +72,13 @@ impl ReportService for RouterReportApi {
         &self,
         request: Request<pb::ExportTrainingManifestRequest>,
     ) -> Result<Response<pb::ExportSummary>, Status> {
-        self.registry(
+        required(
+            self.registry.as_ref(),
             "ExportTrainingManifest",
             "a walk over the whole index and the registry's opt-outs",
         )?
         .forward("ExportTrainingManifest", request, |c, r| async move {
-            client(c).export_training_manifest(r).await
+            self.client(c).export_training_manifest(r).await
         })
         .await
     }

@@ -114,9 +114,12 @@ pub async fn serve_router(
         .add_service(Tracked::new(Metered::new(ledger, metered(&config.metrics))))
         .add_service(Tracked::new(Metered::new(audit, metered(&config.metrics))))
         .add_service(Tracked::new(Metered::new(
-            ReportServiceServer::new(RouterReportApi::new(config.registry.clone()))
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
+            ReportServiceServer::new(RouterReportApi::new(
+                config.registry.clone(),
+                config.max_message_bytes,
+            ))
+            .max_decoding_message_size(config.max_message_bytes)
+            .max_encoding_message_size(config.max_message_bytes),
             metered(&config.metrics),
         )))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
