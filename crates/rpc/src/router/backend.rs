@@ -21,7 +21,7 @@ use provindex_proto::v1::{
     LookupUrlResponse, ProveContentRequest, ProveContentResponse,
 };
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
 
 use crate::partition_service::PARTITION_HEADER;
 use crate::{AuditApi, ProvenanceApi};
@@ -222,6 +222,26 @@ impl Backend for RemoteBackend {
     }
 
     async fn call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
+        self.ask(partition, call).await.map_err(unanswered)
+    }
+}
+
+/// A remote call's status as the router reads it: the router cancels no
+/// call, so CANCELLED is a connection the backend dropped mid-call (killed,
+/// restarting) — the backend did not answer: UNAVAILABLE, so the next
+/// replica is asked.
+fn unanswered(status: Status) -> Status {
+    match status.code() {
+        Code::Cancelled => Status::unavailable(format!(
+            "the connection was lost during the call ({})",
+            status.message()
+        )),
+        _ => status,
+    }
+}
+
+impl RemoteBackend {
+    async fn ask(&self, partition: u32, call: Call) -> Result<Answer, Status> {
         let mut client = self.provenance.clone();
         Ok(match call {
             Call::Url(r) => Answer::Url(
@@ -283,5 +303,29 @@ impl Backend for RemoteBackend {
                     .into_inner(),
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_connection_is_unavailable_other_statuses_pass() {
+        let lost = unanswered(Status::cancelled("operation was canceled"));
+        assert_eq!(lost.code(), Code::Unavailable);
+        assert!(
+            lost.message().contains("operation was canceled"),
+            "{lost:?}"
+        );
+        for code in [
+            Code::NotFound,
+            Code::InvalidArgument,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+        ] {
+            let status = unanswered(Status::new(code, "as answered"));
+            assert_eq!((status.code(), status.message()), (code, "as answered"));
+        }
     }
 }
