@@ -2127,4 +2127,30 @@ async fn audit_registry_calls_through_the_router_are_one_servers() {
         status.message().contains(&closed) && status.message().contains("GetComplaint"),
         "{status:?}"
     );
+    // A registry service that accepts connections but never answers: the
+    // router's --request-timeout-secs bounds the forwarded call (a report
+    // walks the whole index: its deadline is the operator's), and the error
+    // names the service, not the router's own deadline.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
+    let bounded = RouterProcess::spawn(
+        &[&low, &high],
+        false,
+        &["--registry-url", &silent_url, "--request-timeout-secs", "2"],
+    )
+    .expect("router");
+    let status = ReportServiceClient::new(connect(format!("http://{}", bounded.addr)).await)
+        .get_transparency_report(as_caller(GetTransparencyReportRequest {}, ADMIN))
+        .await
+        .expect_err("no answer from the registry service");
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains(&silent_url)
+            && status.message().contains("GetTransparencyReport"),
+        "{status:?}"
+    );
+    drop(silent);
 }

@@ -41,4 +41,6 @@ pub use registry_check::RegistryCheck;
 pub use registry_read::{RegistryReadApi, serve_registry};
 pub use remote_registry::{OptOutRedirect, RemoteRegistry};
 pub use report::ReportApi;
-pub use server::{DEFAULT_COMPLAINT_DUE_DAYS, ServerConfig, incoming, serve};
+pub use server::{
+    DEFAULT_COMPLAINT_DUE_DAYS, DEFAULT_REQUEST_TIMEOUT, ServerConfig, incoming, serve,
+};

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub complaint_due_days: u32,
 }
 
+/// Deadline of one call unless configured otherwise (`--request-timeout-secs`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Days from receipt by which a complaint is due unless configured otherwise.
 pub const DEFAULT_COMPLAINT_DUE_DAYS: u32 = provindex_policy::complaint::DEFAULT_DUE_DAYS;
 
@@ -68,7 +71,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_message_bytes: 8 << 20,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             concurrency_per_connection: 256,
             connections: ConnectionLimits::default(),
             // Finds dead peers (vanished NAT entries, half-open TCP) that

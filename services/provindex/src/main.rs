@@ -173,6 +173,29 @@ struct ConnectionArgs {
     /// (clients reconnect on their next call); 0: never.
     #[arg(long, default_value_t = conn::DEFAULT_IDLE_TIMEOUT.as_secs())]
     idle_timeout_secs: u64,
+    #[command(flatten)]
+    request: RequestTimeoutArgs,
+}
+
+/// `--request-timeout-secs`, of every server role.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct RequestTimeoutArgs {
+    /// Deadline of one call, after which it ends in DEADLINE_EXCEEDED. A
+    /// transparency report, compensation statement or export walks the
+    /// whole index: raise it on the server that answers them (`serve`,
+    /// `registry-server`) and on a router forwarding them.
+    #[arg(long, default_value_t = provindex_rpc::DEFAULT_REQUEST_TIMEOUT.as_secs())]
+    request_timeout_secs: u64,
+}
+
+impl RequestTimeoutArgs {
+    fn timeout(self) -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(
+            self.request_timeout_secs > 0,
+            "--request-timeout-secs must be at least 1"
+        );
+        Ok(std::time::Duration::from_secs(self.request_timeout_secs))
+    }
 }
 
 impl ConnectionArgs {
@@ -304,6 +327,7 @@ fn run_serve(
         connections.max_connections > 0,
         "--max-connections must be at least 1"
     );
+    let request_timeout = connections.request.timeout()?;
     let block_cache_bytes = block_cache_mb
         .checked_mul(1 << 20)
         .with_context(|| format!("--block-cache-mb {block_cache_mb} is too large"))?;
@@ -323,6 +347,7 @@ fn run_serve(
         let (listener, local) = bind_announced(&listen, "listening on").await?;
         let mut config = provindex_rpc::ServerConfig {
             connections: connections.limits(),
+            request_timeout,
             ..Default::default()
         };
         access.apply(&mut config);
@@ -411,6 +436,7 @@ fn run_partition_serve(
         http_listen,
         block_cache_bytes,
         connections: connections.limits(),
+        request_timeout: connections.request.timeout()?,
         access,
     })
 }

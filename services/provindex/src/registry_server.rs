@@ -59,6 +59,7 @@ pub fn run(args: RegistryServerArgs) -> anyhow::Result<()> {
         args.connections.max_connections > 0,
         "--max-connections must be at least 1"
     );
+    let request_timeout = args.connections.request.timeout()?;
     let reader = crate::fetch::open_one_database(
         &args.index,
         args.cache_dir.as_deref(),
@@ -75,6 +76,7 @@ pub fn run(args: RegistryServerArgs) -> anyhow::Result<()> {
         let (listener, bound) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = provindex_rpc::ServerConfig {
             connections: args.connections.limits(),
+            request_timeout,
             ..Default::default()
         };
         access.apply(&mut config);

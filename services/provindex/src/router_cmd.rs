@@ -16,10 +16,6 @@ use provindex_rpc::router::{
 
 use crate::fetch;
 
-/// Deadline of an AuditService call forwarded by a partition server to the
-/// registry service (a router uses its --backend-timeout-secs).
-const REGISTRY_AUDIT_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// `provindex router`.
 #[derive(Args, Debug)]
 pub struct RouterArgs {
@@ -60,11 +56,16 @@ pub struct RouterArgs {
     /// --registry-url`.
     #[arg(long)]
     registry_url: Option<String>,
+    /// Also the deadline of a call forwarded to the registry service.
+    #[command(flatten)]
+    request: crate::RequestTimeoutArgs,
 }
 
 /// The registry service the registry's calls and the whole-index calls go
-/// to; made inside the runtime. Each call is bounded by `timeout` (a label
-/// draws its sample over the registry service's index).
+/// to; made inside the runtime. Each call is bounded by `timeout`, the
+/// forwarding server's own deadline of a call: a forwarded call is all of
+/// its work (a label draws its sample over the registry service's index, a
+/// report walks it).
 fn registry_service(
     url: Option<&str>,
     timeout: Duration,
@@ -77,6 +78,7 @@ fn registry_service(
 }
 
 pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
+    let request_timeout = args.request.timeout()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // Made before the backends are described: each is wrapped in its metrics.
     let metrics = args
@@ -134,7 +136,8 @@ pub fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         let description = facts.describe((0..facts.partitions).collect());
         let (listener, local) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
-            registry: registry_service(args.registry_url.as_deref(), timeout)?,
+            request_timeout,
+            registry: registry_service(args.registry_url.as_deref(), request_timeout)?,
             ..RouterServerConfig::default()
         };
         let mut http_metrics = None;
@@ -209,6 +212,8 @@ pub struct PartitionServe {
     pub http_listen: Option<String>,
     pub block_cache_bytes: usize,
     pub connections: provindex_rpc::ConnectionLimits,
+    /// `--request-timeout-secs`: of every call, forwarded ones included.
+    pub request_timeout: Duration,
     /// `--registry-url`: CheckOptOut on every partition consults it.
     pub access: crate::registry_cli::Access,
 }
@@ -323,7 +328,8 @@ pub fn run_partition_serve(args: PartitionServe) -> anyhow::Result<()> {
         let (listener, local_addr) = crate::bind_announced(&args.listen, "listening on").await?;
         let mut config = RouterServerConfig {
             connections: args.connections,
-            registry: registry_service(args.access.registry_url(), REGISTRY_AUDIT_TIMEOUT)?,
+            request_timeout: args.request_timeout,
+            registry: registry_service(args.access.registry_url(), args.request_timeout)?,
             ..RouterServerConfig::default()
         };
         let mut http_metrics = None;

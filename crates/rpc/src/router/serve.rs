@@ -22,9 +22,15 @@ use crate::conn::{ConnectionLimits, Tracked, guarded_incoming};
 use crate::metrics::{Metered, Metrics};
 use crate::partition_service::PartitionApi;
 
+/// How much longer a router lets a call run than the deadline it gives the
+/// calls it forwards.
+const FORWARDING_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct RouterServerConfig {
     pub max_message_bytes: usize,
+    /// Deadline of a call forwarded to the registry service; the router's
+    /// own is [`FORWARDING_GRACE`] later.
     pub request_timeout: Duration,
     pub concurrency_per_connection: usize,
     pub connections: ConnectionLimits,
@@ -89,7 +95,9 @@ pub async fn serve_router(
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let metered = |metrics: &Option<Metrics>| metrics.clone();
     Server::builder()
-        .timeout(config.request_timeout)
+        // The forwarded call's own deadline ends first, so the caller learns
+        // which service did not answer.
+        .timeout(config.request_timeout + FORWARDING_GRACE)
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .add_service(Tracked::new(Metered::new(
             health_service,
