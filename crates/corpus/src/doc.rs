@@ -79,8 +79,10 @@ impl<R: Read> DocReader<R> {
     }
 
     pub fn with_options(reader: R, uri: impl Into<String>, opts: ReaderOptions) -> Self {
+        let mut warc = WarcReader::with_options(reader, uri, opts);
+        warc.http_body_apart = true;
         DocReader {
-            warc: WarcReader::with_options(reader, uri, opts),
+            warc,
             warcinfo: Vec::new(),
         }
     }
@@ -352,8 +354,9 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         .map(http::parse_content_type)
         .unwrap_or((None, None));
 
-    // Split off the HTTP head when there is one.
-    let block = rec.block;
+    // Split off the HTTP head when there is one (the reader may have).
+    let mut block = rec.block;
+    let http_body = rec.http_body;
     let is_http_block = matches!(kind, DocKind::Response | DocKind::Revisit)
         && (warc_mime.as_deref() == Some("application/http") || http::looks_like_http(&block));
     let (mime, declared_charset, body): (Option<String>, Option<String>, Vec<u8>) = if is_http_block
@@ -384,9 +387,15 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
             .map(str::to_ascii_lowercase);
         let ce = head.header("Content-Encoding").map(str::to_string);
         doc.http_headers = head.headers;
-        // The body moved to the front of the block's buffer: no second copy.
-        let mut body = block;
-        body.drain(..head.body_start.min(body.len()));
+        let mut body = match http_body {
+            // (`block` is the head then: `body_start` is its end.)
+            Some(body) => body,
+            None => {
+                // The body moved to the front of the block's buffer: no second copy.
+                block.drain(..head.body_start.min(block.len()));
+                block
+            }
+        };
         if kind == DocKind::Revisit {
             doc.content_type = m;
             return Ok(Some(doc));
@@ -430,6 +439,8 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         if kind == DocKind::Revisit {
             return Ok(Some(doc));
         }
+        // (Not read apart by the reader: its HTTP records are HTTP blocks.)
+        block.extend(http_body.unwrap_or_default());
         (warc_mime.clone(), warc_charset.clone(), block)
     };
     let mime = mime.filter(|m| !m.is_empty());

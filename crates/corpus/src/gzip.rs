@@ -34,9 +34,19 @@ pub(crate) trait ReadBlock: BufRead + Sized {
     fn read_block(&mut self, n: u64, out: &mut Vec<u8>) -> io::Result<usize> {
         self.by_ref().take(n).read_to_end(out)
     }
+
+    /// Bytes already read ahead, to look at without reading on (which
+    /// could move where a read ends); none for a reader that does not say.
+    fn buffered(&self) -> &[u8] {
+        &[]
+    }
 }
 
-impl<R: Read> ReadBlock for RawReader<R> {}
+impl<R: Read> ReadBlock for RawReader<R> {
+    fn buffered(&self) -> &[u8] {
+        self.buffer()
+    }
+}
 impl<R: Read> ReadBlock for io::BufReader<R> {}
 
 /// The state kept from member to member.
@@ -180,6 +190,10 @@ impl<R: Read> Read for GzMember<R> {
 const BLOCK_STEP: usize = 1 << 20;
 
 impl<R: Read> ReadBlock for GzMember<R> {
+    fn buffered(&self) -> &[u8] {
+        &self.z.buf[self.z.pos..self.z.end]
+    }
+
     /// Inflates straight into `out` where the `BufReader` let a read bypass
     /// its buffer (buffer empty, 64 KiB or more to read), so an inflate call
     /// never reads past the block there; the rest goes through the buffer as

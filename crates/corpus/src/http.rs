@@ -92,6 +92,31 @@ pub fn parse_head(block: &[u8], max_head: usize) -> Option<HttpHead> {
     })
 }
 
+/// [`parse_head`]'s `body_start` for any block that starts with `prefix`,
+/// when `prefix` decides it: the head's empty line ends (with its `\n`) in
+/// `prefix`, before `max_head`. The head up to there, `block[..end]`, then
+/// parses as the whole block does.
+pub(crate) fn head_end(prefix: &[u8], max_head: usize) -> Option<usize> {
+    let lead = prefix.len() - trim_start(prefix).len();
+    let b = &prefix[lead..];
+    if !looks_like_http(b) {
+        return None;
+    }
+    // `parse_head`'s loop, without the fields; any line it might read
+    // differently in a longer block (cut by the end of `prefix`) is None.
+    let limit = b.len().min(max_head);
+    let mut pos = memchr::memchr(b'\n', b)? + 1;
+    while pos < limit {
+        let i = memchr::memchr(b'\n', &b[pos..])?;
+        let line = &b[pos..pos + i];
+        pos += i + 1;
+        if matches!(line, [] | [b'\r']) {
+            return Some(lead + pos);
+        }
+    }
+    None
+}
+
 /// Splits a Content-Type value into (lowercased mime, charset label).
 pub fn parse_content_type(v: &str) -> (Option<String>, Option<String>) {
     let mut parts = v.split(';');
@@ -418,6 +443,37 @@ mod tests {
             );
         }
 
+        /// Where `head_end` decides from a prefix of a block, it is where
+        /// `parse_head` ends the head of the whole block, and the head up
+        /// to there parses as the whole block does; it decides for a whole
+        /// head ended by an empty line.
+        #[test]
+        fn head_end_is_parse_heads_end(
+            lead in proptest::sample::select(vec!["", "\r\n", " \t", "x"]),
+            status in proptest::sample::select(vec!["HTTP/1.1 200 OK", "http/1.0 404", "HTTP/", "HTTX"]),
+            lines in proptest::collection::vec((
+                proptest::sample::select(vec!["", "A: b", " folded", "Content-Type: text/html", "x", "\r"]),
+                proptest::sample::select(vec!["\r\n", "\n", ""]),
+            ), 0..8),
+            cut in 0usize..120,
+            max_head in proptest::prop_oneof![0usize..80, proptest::strategy::Just(1 << 16)],
+        ) {
+            let mut block = format!("{lead}{status}");
+            for (line, eol) in lines {
+                block.push_str(eol);
+                block.push_str(line);
+            }
+            block.push_str("\r\n\r\nbody");
+            let block = block.into_bytes();
+            let cut = cut.min(block.len());
+            let whole = parse_head(&block, max_head);
+            if let Some(end) = head_end(&block[..cut], max_head) {
+                let whole = whole.expect("a head");
+                proptest::prop_assert_eq!(end, whole.body_start);
+                proptest::prop_assert_eq!(parse_head(&block[..end], max_head), Some(whole));
+            }
+        }
+
         /// Undeclared bytes that are UTF-8 come back as they are.
         #[test]
         fn undeclared_utf8_is_kept(text in "\\PC{0,40}") {
@@ -439,6 +495,19 @@ mod tests {
             parse_content_type("Text/HTML; Charset=\"utf-8\""),
             (Some("text/html".into()), Some("utf-8".into()))
         );
+    }
+
+    #[test]
+    fn head_end_of_whole_heads() {
+        let b = b"\r\n HTTP/1.1 200 OK\r\nA: b\r\n c\n\r\nbody\r\n\r\nmore";
+        let end = head_end(b, 1 << 16);
+        assert_eq!(end, Some(parse_head(b, 1 << 16).unwrap().body_start));
+        assert_eq!(&b[end.unwrap()..], b"body\r\n\r\nmore");
+        // Not decided: no empty line yet, or the head runs past `max_head`.
+        assert_eq!(head_end(&b[..end.unwrap() - 1], 1 << 16), None);
+        assert_eq!(head_end(b, 20), None);
+        assert_eq!(head_end(b"HTTP/1.1 200 OK\r\n\r\n", 1 << 16), Some(19));
+        assert_eq!(head_end(b"<html>\r\n\r\n", 1 << 16), None);
     }
 
     #[test]

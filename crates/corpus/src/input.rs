@@ -158,6 +158,11 @@ impl<R: Read> RawReader<R> {
         true
     }
 
+    /// The bytes read ahead and not consumed yet.
+    pub(crate) fn buffer(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
     /// Bytes consumed so far.
     pub(crate) fn pos(&self) -> u64 {
         self.pos

@@ -72,8 +72,15 @@ pub struct WarcRecord {
     pub content_type: Option<String>,
     pub content_length: u64,
     pub location: RecordLocation,
-    /// The record block (Content-Length bytes).
+    /// The record block (Content-Length bytes), up to the end of its HTTP
+    /// head when `http_body` holds the rest.
     pub block: Vec<u8>,
+    /// The HTTP body of a response or revisit record that a [`DocReader`]'s
+    /// reader kept apart from its head (so it becomes the doc's text where
+    /// it is, not moved to the front of the block's buffer).
+    ///
+    /// [`DocReader`]: crate::DocReader
+    pub(crate) http_body: Option<Vec<u8>>,
 }
 
 impl WarcRecord {
@@ -88,7 +95,7 @@ impl WarcRecord {
     fn from_parts(
         version: String,
         headers: Vec<(String, String)>,
-        block: Vec<u8>,
+        block: Block,
         location: RecordLocation,
     ) -> WarcRecord {
         let get = |name: &str| -> Option<String> {
@@ -118,13 +125,21 @@ impl WarcRecord {
             refers_to_target_uri: get("WARC-Refers-To-Target-URI").map(|u| strip_angle(&u)),
             refers_to_date: get("WARC-Refers-To-Date"),
             content_type: get("Content-Type"),
-            content_length: block.len() as u64,
+            content_length: (block.bytes.len() + block.http_body.as_ref().map_or(0, Vec::len))
+                as u64,
             version,
             headers,
             location,
-            block,
+            block: block.bytes,
+            http_body: block.http_body,
         }
     }
+}
+
+/// A record block as read: see [`WarcRecord::block`].
+struct Block {
+    bytes: Vec<u8>,
+    http_body: Option<Vec<u8>>,
 }
 
 /// Removes one pair of surrounding `<>` (WARC 1.1 writes URIs bare, some
@@ -154,7 +169,7 @@ struct MemberState<R: Read> {
 const MAX_HELD: usize = 4;
 
 enum Held {
-    Record(String, Vec<(String, String)>, Vec<u8>, RecordLocation),
+    Record(String, Vec<(String, String)>, Block, RecordLocation),
     /// Offset and reason.
     Error(u64, String),
 }
@@ -180,7 +195,7 @@ enum Parsed {
         end: u64,
         version: String,
         headers: Vec<(String, String)>,
-        block: Vec<u8>,
+        block: Block,
     },
     Eof,
     Error {
@@ -223,6 +238,9 @@ pub struct WarcReader<R: Read> {
     inflater: Option<Box<Inflater>>,
     /// Records and errors to return, in order, before reading on.
     pending: std::collections::VecDeque<Result<WarcRecord, ReadError>>,
+    /// Reads the HTTP body of response and revisit records apart from the
+    /// head where it can ([`WarcRecord::http_body`]).
+    pub(crate) http_body_apart: bool,
     pub(crate) stats: ReadStats,
 }
 
@@ -243,6 +261,7 @@ impl<R: Read> WarcReader<R> {
             compression: None,
             inflater: None,
             pending: Default::default(),
+            http_body_apart: false,
             stats: ReadStats::default(),
         }
     }
@@ -667,7 +686,7 @@ impl<R: Read> WarcReader<R> {
         &mut self,
         version: String,
         headers: Vec<(String, String)>,
-        block: Vec<u8>,
+        block: Block,
         loc: RecordLocation,
     ) -> WarcRecord {
         let rec = WarcRecord::from_parts(version, headers, block, loc);
@@ -824,8 +843,41 @@ impl<R: Read> WarcReader<R> {
             };
         }
         // 5. Block.
-        let mut block = Vec::with_capacity(cl.min(1 << 20) as usize);
-        let got = io_try!(r.read_block(cl, &mut block));
+        let head_len = if self.http_body_apart && is_http_record(&headers) {
+            let buffered = r.buffered();
+            let n = usize::try_from(cl).map_or(buffered.len(), |cl| cl.min(buffered.len()));
+            crate::http::head_end(&buffered[..n], max_header)
+        } else {
+            None
+        };
+        let (block, got) = match head_len {
+            // The head is read ahead already: reading it, then the body, ends
+            // inflate calls where reading the block at once does.
+            Some(head_len) => {
+                let mut head = Vec::with_capacity(head_len);
+                let mut got = io_try!(r.read_block(head_len as u64, &mut head));
+                let mut body = Vec::new();
+                if got == head_len {
+                    let rest = cl - head_len as u64;
+                    body.reserve(rest.min(1 << 20) as usize);
+                    got += io_try!(r.read_block(rest, &mut body));
+                }
+                let block = Block {
+                    bytes: head,
+                    http_body: Some(body),
+                };
+                (block, got)
+            }
+            None => {
+                let mut bytes = Vec::with_capacity(cl.min(1 << 20) as usize);
+                let got = io_try!(r.read_block(cl, &mut bytes));
+                let block = Block {
+                    bytes,
+                    http_body: None,
+                };
+                (block, got)
+            }
+        };
         *pos += got as u64;
         if (got as u64) < cl {
             return Parsed::Error {
@@ -863,6 +915,19 @@ impl<R: Read> Iterator for WarcReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record()
     }
+}
+
+/// Whether a record's WARC-Type (as [`WarcRecord::record_type`] reads it)
+/// is response or revisit: those whose block [`crate::record_to_doc`] reads
+/// as HTTP when it starts like HTTP.
+fn is_http_record(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("WARC-Type"))
+        .is_some_and(|(_, v)| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("response") || v.eq_ignore_ascii_case("revisit")
+        })
 }
 
 fn is_version_line(line: &[u8]) -> bool {
