@@ -320,27 +320,29 @@ pub fn record_to_doc(rec: WarcRecord, opts: &ReaderOptions) -> Result<Option<Sou
         RecordType::Conversion => DocKind::Conversion,
         _ => return Ok(None),
     };
+    let language = rec
+        .header("WARC-Identified-Content-Language")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     let mut doc = SourceDoc {
-        record_id: rec.record_id.clone(),
+        record_id: rec.record_id,
         kind,
-        url: rec.target_uri.clone(),
+        url: rec.target_uri,
         date_unix: rec.date_unix,
-        date_raw: rec.date_raw.clone(),
-        date_error: rec.date_error.clone(),
-        payload_digest: rec.payload_digest.clone(),
-        refers_to: rec.refers_to.clone(),
-        refers_to_target_uri: rec.refers_to_target_uri.clone(),
-        refers_to_date: rec.refers_to_date.clone(),
-        language: rec
-            .header("WARC-Identified-Content-Language")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        location: rec.location.clone(),
+        date_raw: rec.date_raw,
+        date_error: None,
+        payload_digest: rec.payload_digest,
+        refers_to: rec.refers_to,
+        refers_to_target_uri: rec.refers_to_target_uri,
+        refers_to_date: rec.refers_to_date,
+        language,
+        location: rec.location,
         record_length: rec.content_length,
         ..SourceDoc::default()
     };
-    if let Some(e) = &rec.date_error {
+    if let Some(e) = rec.date_error {
         doc.warnings.push(format!("WARC-Date: {e}"));
+        doc.date_error = Some(e);
     }
     if let Some(u) = &doc.url
         && u.contains(char::is_whitespace)

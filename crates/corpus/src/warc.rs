@@ -22,17 +22,20 @@ pub enum RecordType {
 
 impl RecordType {
     pub fn parse(s: &str) -> RecordType {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "warcinfo" => RecordType::Warcinfo,
-            "response" => RecordType::Response,
-            "resource" => RecordType::Resource,
-            "request" => RecordType::Request,
-            "metadata" => RecordType::Metadata,
-            "revisit" => RecordType::Revisit,
-            "conversion" => RecordType::Conversion,
-            "continuation" => RecordType::Continuation,
-            other => RecordType::Other(other.to_string()),
-        }
+        let s = s.trim();
+        [
+            RecordType::Warcinfo,
+            RecordType::Response,
+            RecordType::Resource,
+            RecordType::Request,
+            RecordType::Metadata,
+            RecordType::Revisit,
+            RecordType::Conversion,
+            RecordType::Continuation,
+        ]
+        .into_iter()
+        .find(|t| s.eq_ignore_ascii_case(t.as_str()))
+        .unwrap_or_else(|| RecordType::Other(s.to_ascii_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -98,13 +101,14 @@ impl WarcRecord {
         block: Block,
         location: RecordLocation,
     ) -> WarcRecord {
-        let get = |name: &str| -> Option<String> {
+        let find = |name: &str| -> Option<&str> {
             headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.as_str())
                 .filter(|v| !v.is_empty())
         };
+        let get = |name: &str| find(name).map(str::to_string);
         let date_raw = get("WARC-Date");
         let (date_unix, date_error) = match &date_raw {
             Some(d) => match crate::date::parse_warc_date(d) {
@@ -114,15 +118,15 @@ impl WarcRecord {
             None => (None, None),
         };
         WarcRecord {
-            record_type: RecordType::parse(&get("WARC-Type").unwrap_or_default()),
+            record_type: RecordType::parse(find("WARC-Type").unwrap_or_default()),
             record_id: get("WARC-Record-ID"),
-            target_uri: get("WARC-Target-URI").map(|u| strip_angle(&u)),
+            target_uri: find("WARC-Target-URI").map(strip_angle),
             date_raw,
             date_unix,
             date_error,
             payload_digest: get("WARC-Payload-Digest"),
             refers_to: get("WARC-Refers-To"),
-            refers_to_target_uri: get("WARC-Refers-To-Target-URI").map(|u| strip_angle(&u)),
+            refers_to_target_uri: find("WARC-Refers-To-Target-URI").map(strip_angle),
             refers_to_date: get("WARC-Refers-To-Date"),
             content_type: get("Content-Type"),
             content_length: (block.bytes.len() + block.http_body.as_ref().map_or(0, Vec::len))
@@ -690,11 +694,13 @@ impl<R: Read> WarcReader<R> {
         loc: RecordLocation,
     ) -> WarcRecord {
         let rec = WarcRecord::from_parts(version, headers, block, loc);
-        *self
-            .stats
-            .records_by_type
-            .entry(rec.record_type.as_str().to_string())
-            .or_insert(0) += 1;
+        let counts = &mut self.stats.records_by_type;
+        match counts.get_mut(rec.record_type.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(rec.record_type.as_str().to_string(), 1);
+            }
+        }
         rec
     }
 
@@ -1021,5 +1027,37 @@ fn describe_io(e: &io::Error) -> String {
             format!("corrupt gzip data ({e})")
         }
         _ => format!("{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// `RecordType::parse` as it was written: on the trimmed,
+        /// lowercased value.
+        #[test]
+        fn record_types_parse_as_lowercased(
+            pad in "[ \t]{0,2}",
+            name in proptest::sample::select(vec![
+                "warcinfo", "Response", "RESOURCE", "request", "metaData", "revisit",
+                "conversion", "continuation", "responses", "", "x-Custom", "ﬀresponse",
+            ]),
+        ) {
+            let s = format!("{pad}{name}{pad}");
+            let want = match s.trim().to_ascii_lowercase().as_str() {
+                "warcinfo" => RecordType::Warcinfo,
+                "response" => RecordType::Response,
+                "resource" => RecordType::Resource,
+                "request" => RecordType::Request,
+                "metadata" => RecordType::Metadata,
+                "revisit" => RecordType::Revisit,
+                "conversion" => RecordType::Conversion,
+                "continuation" => RecordType::Continuation,
+                other => RecordType::Other(other.to_string()),
+            };
+            proptest::prop_assert_eq!(RecordType::parse(&s), want);
+        }
     }
 }
