@@ -36,7 +36,10 @@ pub(crate) struct RawReader<R> {
 /// possible gzip member start (a rewind only looks for one).
 struct Recording {
     from: u64,
+    /// The kept bytes: these, then `buf[in_buf..start]` of the reader (not
+    /// copied while they stay there: most members end before it is reused).
     bytes: Vec<u8>,
+    in_buf: usize,
     trim_at: usize,
     /// `bytes[0]` is still the mark (a member's first byte, never rescanned).
     at_mark: bool,
@@ -119,6 +122,7 @@ impl<R: Read> RawReader<R> {
         self.recording = Some(Recording {
             from: self.pos,
             bytes,
+            in_buf: self.start,
             trim_at: TRIM_AT,
             at_mark: true,
         });
@@ -135,6 +139,7 @@ impl<R: Read> RawReader<R> {
     /// the next reads return those bytes again. Ends the recording; false if
     /// there was none.
     pub(crate) fn rewind(&mut self, to: u64) -> bool {
+        self.keep_recorded();
         let Some(rec) = self.recording.take() else {
             return false;
         };
@@ -156,6 +161,26 @@ impl<R: Read> RawReader<R> {
         self.end = 0;
         self.pos = to;
         true
+    }
+
+    /// Copies the recorded bytes still in `buf` to the recording, before
+    /// `start` moves to 0.
+    fn keep_recorded(&mut self) {
+        if let Some(rec) = &mut self.recording {
+            rec.bytes
+                .extend_from_slice(&self.buf[rec.in_buf..self.start]);
+            rec.in_buf = 0;
+        }
+    }
+
+    /// The recording's start and kept bytes.
+    #[cfg(test)]
+    fn recorded(&self) -> Option<(u64, Vec<u8>)> {
+        self.recording.as_ref().map(|rec| {
+            let mut bytes = rec.bytes.clone();
+            bytes.extend_from_slice(&self.buf[rec.in_buf..self.start]);
+            (rec.from, bytes)
+        })
     }
 
     /// The bytes read ahead and not consumed yet.
@@ -205,6 +230,7 @@ impl<R: Read> RawReader<R> {
         let n = n.min(self.buf.len());
         if self.end - self.start < n {
             if self.start > 0 {
+                self.keep_recorded();
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
@@ -254,6 +280,7 @@ impl<R: Read> RawReader<R> {
 impl<R: Read> BufRead for RawReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.start == self.end {
+            self.keep_recorded();
             self.start = 0;
             self.end = 0;
             self.read_more()?;
@@ -264,9 +291,11 @@ impl<R: Read> BufRead for RawReader<R> {
     fn consume(&mut self, amt: usize) {
         let amt = amt.min(self.end - self.start);
         if let Some(rec) = &mut self.recording {
-            rec.bytes
-                .extend_from_slice(&self.buf[self.start..self.start + amt]);
-            if rec.bytes.len() >= rec.trim_at {
+            let end = self.start + amt;
+            // Trimmed as soon as the kept bytes reach the size.
+            if rec.bytes.len() + (end - rec.in_buf) >= rec.trim_at {
+                rec.bytes.extend_from_slice(&self.buf[rec.in_buf..end]);
+                rec.in_buf = end;
                 rec.trim();
             }
         }
@@ -356,6 +385,7 @@ impl<R: BufRead> Read for ZstdMulti<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     /// Filler without any 0x1f byte, so it holds no member start.
     fn filler(n: usize) -> Vec<u8> {
@@ -405,6 +435,76 @@ mod tests {
         assert!(r.rewind(1));
         assert!(r.scan_gzip_magic().unwrap());
         assert_eq!(r.pos(), 200_000);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Consume(usize),
+        Peek(usize),
+        Read(usize),
+        Record,
+    }
+
+    proptest::proptest! {
+        /// The kept bytes are those of a recording that copies every
+        /// consumed byte at once (trimmed whenever they reach the size),
+        /// whatever the reads and peeks in between.
+        #[test]
+        fn recording_keeps_what_copying_each_byte_kept(
+            chunks in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (1usize..40_000).prop_map(filler),
+                    proptest::strategy::Just(vec![0x1f, 0x8b, 0x08, 0x00]),
+                    proptest::strategy::Just(vec![0x1f]),
+                ],
+                1..40,
+            ),
+            ops in proptest::collection::vec(proptest::prop_oneof![
+                (1usize..30_000).prop_map(Op::Consume),
+                (1usize..70_000).prop_map(Op::Peek),
+                (1usize..100_000).prop_map(Op::Read),
+                proptest::strategy::Just(Op::Record),
+            ], 1..60),
+        ) {
+            let data = chunks.concat();
+            let mut r = RawReader::new(&data[..]);
+            let mut shadow: Option<Recording> = None;
+            for op in ops {
+                let before = r.pos() as usize;
+                match op {
+                    // (One `consume` per step, as the shadow trims.)
+                    Op::Consume(n) => {
+                        let k = r.fill_buf().unwrap().len().min(n);
+                        r.consume(k);
+                    }
+                    Op::Peek(n) => {
+                        let _ = r.peek(n).unwrap();
+                    }
+                    Op::Read(n) => {
+                        let mut buf = vec![0; n];
+                        let _ = r.read(&mut buf).unwrap();
+                    }
+                    Op::Record => {
+                        r.start_recording();
+                        shadow = Some(Recording {
+                            from: r.pos(),
+                            bytes: Vec::new(),
+                            in_buf: 0,
+                            trim_at: TRIM_AT,
+                            at_mark: true,
+                        });
+                    }
+                }
+                if let Some(rec) = &mut shadow {
+                    rec.bytes.extend_from_slice(&data[before..r.pos() as usize]);
+                    if r.pos() as usize > before && rec.bytes.len() >= rec.trim_at {
+                        rec.trim();
+                    }
+                }
+                let want = shadow.as_ref().map(|rec| (rec.from, rec.bytes.clone()));
+                proptest::prop_assert_eq!(r.recorded(), want);
+            }
+        }
     }
 
     #[test]
