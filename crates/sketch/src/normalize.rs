@@ -423,27 +423,106 @@ const ASCII_CHUNK: usize = 256;
 /// The high bit of every byte of a `u64`.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Eight ASCII bytes (as a little-endian `u64`) classified and mapped at
-/// once: returns (high bit of each byte set iff it is alphanumeric, each
-/// alphanumeric byte lowercased and every other byte a space).
-#[inline]
-fn swar_map(x: u64) -> (u64, u64) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Bytes are < 0x80, so none of these sums carries into the next byte.
-    // A byte's high bit of `(x + (0x80 - lo)) & !(x + (0x7F - hi))` is set
-    // iff lo <= byte <= hi.
-    let in_range = |v: u64, lo: u64, hi: u64| {
-        v.wrapping_add((0x80 - lo) * ONES) & !v.wrapping_add((0x7F - hi) * ONES) & HIGH_BITS
-    };
-    let folded = x | (0x20 * ONES);
-    let letter = in_range(folded, u64::from(b'a'), u64::from(b'z'));
-    let digit = in_range(x, u64::from(b'0'), u64::from(b'9'));
-    let word = letter | digit;
-    // 0xFF in each word byte.
-    let word_bytes = (word >> 7) * 0xFF;
-    let lower = x | (letter >> 2);
-    let mapped = (lower & word_bytes) | ((0x20 * ONES) & !word_bytes);
-    (word, mapped)
+/// Input bytes per block of [`ascii_chunk`].
+const BLOCK: usize = 64;
+
+/// [`Filter::ascii`] on at most [`ASCII_CHUNK`] bytes: writes to `buf` each
+/// byte mapped (a word byte lowercased, another a space) that is a word byte
+/// or follows one (`prev_word`: the byte before `chunk` is a word byte);
+/// returns the bytes written and whether the last byte is a word byte.
+/// Compiled for the vector extensions this CPU has: the chunk is mapped in
+/// vector registers, 64 bytes at a time, then the kept bytes are copied 64
+/// at a time, from the start of each run of them (no branch per byte
+/// where two separators follow each other, as `", "` and `". "` do).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2"))]
+fn ascii_chunk(
+    chunk: &[u8],
+    buf: &mut [u8; ASCII_CHUNK + BLOCK],
+    prev_word: bool,
+) -> (usize, bool) {
+    // The chunk mapped, then zeros: a copy of 64 bytes from any start stays
+    // inside. Mapped in a pass of its own, so the copies do not load what
+    // was just stored.
+    let mut mapped = [0u8; ASCII_CHUNK + BLOCK];
+    let mut blocks = chunk.chunks_exact(BLOCK);
+    let mut to = mapped.chunks_exact_mut(BLOCK);
+    for (block, m) in (&mut blocks).zip(&mut to) {
+        if let (Ok(block), Ok(m)) = (block.try_into(), m.try_into()) {
+            map_block(block, m);
+        }
+    }
+    let rest = blocks.remainder();
+    if let Some(Ok(m)) = to
+        .next()
+        .filter(|_| !rest.is_empty())
+        .map(<&mut [u8; BLOCK]>::try_from)
+    {
+        let mut padded = [0u8; BLOCK];
+        if let Some(p) = padded.get_mut(..rest.len()) {
+            p.copy_from_slice(rest);
+        }
+        map_block(&padded, m);
+    }
+    let mut o = 0;
+    let mut prev = u64::from(prev_word);
+    for start in (0..chunk.len()).step_by(BLOCK) {
+        let len = chunk.len() - start;
+        // Bit i set iff byte `start + i` is a word byte: mapped, it is above
+        // b' ' (and at most b'z', so adding 0x5F carries into no other
+        // byte).
+        let mut word = 0u64;
+        let eights = mapped.get(start..start + BLOCK).unwrap_or_default();
+        for (k, eight) in eights.chunks_exact(8).take(len.div_ceil(8)).enumerate() {
+            let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+            let high = x.wrapping_add(0x5F5F_5F5F_5F5F_5F5F) & HIGH_BITS;
+            // Gathers the eight high bits into one byte, byte j to bit j.
+            word |= ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        }
+        let len = len.min(BLOCK);
+        let valid = u64::MAX >> (BLOCK - len);
+        let keep = word | (word << 1) | prev;
+        prev = (word >> (len - 1)) & 1;
+        // Each run of kept bytes is copied with the 64 bytes from its
+        // start; what follows it is overwritten by the next copy or not
+        // read.
+        let mut dropped = !keep & valid;
+        let mut from = start;
+        while dropped != 0 {
+            let at = start + dropped.trailing_zeros() as usize;
+            dropped &= dropped - 1;
+            copy_block(buf, o, &mapped, from);
+            o += at - from;
+            from = at + 1;
+        }
+        copy_block(buf, o, &mapped, from);
+        o += start + len - from;
+    }
+    (o, prev != 0)
+}
+
+/// Each byte of `block` (64) to `mapped`: a word byte lowercased, another a
+/// space.
+#[inline(always)]
+fn map_block(block: &[u8; BLOCK], mapped: &mut [u8; BLOCK]) {
+    for (m, &b) in mapped.iter_mut().zip(block) {
+        // The letters' lowercase; digits have the 0x20 bit already.
+        let l = b | 0x20;
+        let word = l.wrapping_sub(b'a') < 26 || b.wrapping_sub(b'0') < 10;
+        *m = if word { l } else { b' ' };
+    }
+}
+
+/// `buf[o..o + 64] = mapped[from..from + 64]`.
+#[inline(always)]
+fn copy_block(
+    buf: &mut [u8; ASCII_CHUNK + BLOCK],
+    o: usize,
+    mapped: &[u8; ASCII_CHUNK + BLOCK],
+    from: usize,
+) {
+    if let (Some(dst), Some(src)) = (buf.get_mut(o..o + BLOCK), mapped.get(from..from + BLOCK)) {
+        dst.copy_from_slice(src);
+    }
 }
 
 /// Steps 2–4 as a state machine over characters.
@@ -507,11 +586,10 @@ impl Filter {
     /// Spaces are written eagerly here: the first separator after a word
     /// becomes a space at once (later separators of the run write nothing),
     /// and a space left at the end of the run is taken back and becomes
-    /// `pending_space` again. So a block of eight bytes in which every
-    /// separator follows a word character — most blocks of prose — is copied
-    /// whole, each separator mapped to a space and each letter lowercased
-    /// (SWAR on a `u64`); other blocks go byte by byte. The same output as
-    /// [`Self::ascii_bytewise`] (the proptest `ascii_equals_bytewise`).
+    /// `pending_space` again. So a byte is kept if it or the byte before it
+    /// is a word byte, and the kept bytes are copied a block of 64 at a time
+    /// ([`ascii_chunk`]). The same output as [`Self::ascii_bytewise`] (the
+    /// proptest `ascii_equals_bytewise`).
     fn ascii(&mut self, run: &[u8]) {
         let Some(&last) = run.last() else {
             return;
@@ -531,41 +609,10 @@ impl Filter {
         }
         // Through a stack buffer: runs in CJK text are short, and a heap
         // scratch buffer cost more to clear and size than the loop.
-        let mut buf = [0u8; ASCII_CHUNK];
+        let mut buf = [0u8; ASCII_CHUNK + BLOCK];
         for chunk in run.chunks(ASCII_CHUNK) {
-            let mut o = 0;
-            let mut blocks = chunk.chunks_exact(8);
-            for block in &mut blocks {
-                let x = u64::from_le_bytes(block.try_into().unwrap_or([0; 8]));
-                let (word, mapped) = swar_map(x);
-                // Separators whose previous byte is not a word byte.
-                let prev = (word << 8) | if prev_word { HIGH_BITS & 0xFF } else { 0 };
-                if !word & !prev & HIGH_BITS == 0 {
-                    if let Some(dst) = buf.get_mut(o..o + 8) {
-                        dst.copy_from_slice(&mapped.to_le_bytes());
-                    }
-                    o += 8;
-                    prev_word = word >> 63 != 0;
-                } else {
-                    for (i, m) in mapped.to_le_bytes().into_iter().enumerate() {
-                        let w = (word >> (8 * i + 7)) & 1 != 0;
-                        if let Some(slot) = buf.get_mut(o) {
-                            *slot = m;
-                        }
-                        o += usize::from(w | prev_word);
-                        prev_word = w;
-                    }
-                }
-            }
-            for &b in blocks.remainder() {
-                let m = ASCII_MAP.get(usize::from(b)).copied().unwrap_or(0);
-                let w = m != 0;
-                if let Some(slot) = buf.get_mut(o) {
-                    *slot = if w { m } else { b' ' };
-                }
-                o += usize::from(w | prev_word);
-                prev_word = w;
-            }
+            let o;
+            (o, prev_word) = ascii_chunk(chunk, &mut buf, prev_word);
             // ASCII by construction, so this check takes the ASCII fast path.
             if let Some(Ok(kept)) = buf.get(..o).map(std::str::from_utf8) {
                 self.out.push_str(kept);
