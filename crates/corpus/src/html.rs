@@ -66,7 +66,12 @@ pub fn extract(html: &str) -> Extracted {
 /// `observer` in document order.
 pub fn extract_observed<O: TokenObserver + ?Sized>(html: &str, observer: &mut O) -> Extracted {
     let mut sink = Both {
-        st: State::default(),
+        st: State {
+            // (Most pages' text fits: no reallocation and copy as it grows,
+            // issue 17; `finish` gives back what is left over.)
+            out: String::with_capacity(html.len() / 4),
+            ..State::default()
+        },
         observer,
     };
     tokenizer::tokenize(html, &mut sink);
@@ -426,6 +431,9 @@ impl State {
         self.newline();
         if self.out.ends_with('\n') {
             self.out.pop();
+        }
+        if self.out.capacity() > self.out.len() + self.out.len() / 2 {
+            self.out.shrink_to_fit();
         }
         let title = self.title.split_whitespace().collect::<Vec<_>>().join(" ");
         Extracted {

@@ -19,8 +19,10 @@ use crate::swar::{HIGH, ONES, bytes_equal};
 pub(crate) const CONTEXT_CHARS: usize = 200;
 /// Raw bytes kept before a trim.
 const RAW_MAX: usize = 32 << 10;
-/// Raw bytes reserved at first.
-const RAW_FIRST: usize = 16 << 10;
+/// Raw bytes reserved at first: what a trim lets `raw` reach, and a token
+/// more (issue 17: grown from 16 KiB, it was copied twice on text-heavy
+/// pages).
+const RAW_FIRST: usize = 2 * RAW_MAX;
 /// Raw bytes a trim keeps, when they hold enough visible text.
 const RAW_KEEP: usize = 1024;
 /// Collapsed bytes a phrase search keeps between appends.
