@@ -1106,6 +1106,36 @@ fn numeric_ref<'b>(s: &str, i: usize, buf: &'b mut [u8; 8]) -> (&'b str, usize) 
 }
 
 fn named_ref<'b>(s: &str, i: usize, in_attribute: bool, buf: &'b mut [u8; 8]) -> (&'b str, usize) {
+    match common_ref(&s.as_bytes()[i..]) {
+        Some((text, len)) => (text, i + len),
+        None => longest_named_ref(s, i, in_attribute, buf),
+    }
+}
+
+/// The commonest named references, when `rest` starts with one: its text
+/// and length (issue 17: [`longest_named_ref`] looks up every prefix of a
+/// name in html5ever's table, hashed with SipHash). What it gives them: no
+/// name in the table goes on after a `;`, so the longest match is the
+/// whole reference, in an attribute or not.
+#[inline]
+fn common_ref(rest: &[u8]) -> Option<(&'static str, usize)> {
+    let (name, text): (&[u8], &str) = match rest.first()? {
+        b'a' => (b"amp;", "&"),
+        b'n' => (b"nbsp;", "\u{a0}"),
+        b'l' => (b"lt;", "<"),
+        b'g' => (b"gt;", ">"),
+        b'q' => (b"quot;", "\""),
+        _ => return None,
+    };
+    rest.starts_with(name).then_some((text, name.len()))
+}
+
+fn longest_named_ref<'b>(
+    s: &str,
+    i: usize,
+    in_attribute: bool,
+    buf: &'b mut [u8; 8],
+) -> (&'b str, usize) {
     // Longest full match among the prefixes html5ever's table knows
     // (its keys are ASCII letters, digits and `;`).
     let mut best: Option<(usize, (u32, u32))> = None;
@@ -1328,6 +1358,30 @@ mod tests {
                 name.iter().any(|&c| c.is_ascii_uppercase() || c == 0),
             );
             proptest::prop_assert_eq!(tag_name(&b, 1), want, "{:?}", b);
+        }
+    }
+
+    proptest::proptest! {
+        /// `named_ref` (the commonest references at once) gives what the
+        /// longest-match loop gives, in text and in attributes.
+        #[test]
+        fn named_ref_equals_the_longest_match(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "amp", "amp;", "AMP;", "nbsp", "nbsp;", "nbs", "lt", "lt;", "gt;", "gtr;",
+                    "quot;", "quo", "ampx", "a", "n", "l", "g", "q", ";", "=", "x", "1", " ",
+                    "notin;", "not", "nbs;", "ltrif;", "gt", "quot", "\u{e9}",
+                ]),
+                1..5,
+            ),
+            in_attribute: bool,
+        ) {
+            let s = format!("&{}", parts.concat());
+            let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+            let fast = named_ref(&s, 1, in_attribute, &mut a);
+            let fast = (fast.0.to_string(), fast.1);
+            let slow = longest_named_ref(&s, 1, in_attribute, &mut b);
+            proptest::prop_assert_eq!(fast, (slow.0.to_string(), slow.1), "{:?}", s);
         }
     }
 
