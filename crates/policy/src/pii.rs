@@ -307,8 +307,14 @@ fn fold(c: char) -> char {
 }
 
 /// The folded char at byte `p` and its encoded length.
+#[inline]
 fn char_at(text: &str, p: usize) -> Option<(char, usize)> {
-    text[p..].chars().next().map(|c| (fold(c), c.len_utf8()))
+    // ASCII without decoding (`fold` keeps it): most chars the scanners
+    // look at are digits, separators and letters.
+    match text.as_bytes().get(p) {
+        Some(&c) if c.is_ascii() => Some((char::from(c), 1)),
+        _ => text[p..].chars().next().map(|c| (fold(c), c.len_utf8())),
+    }
 }
 
 /// One detected identifier: canonical value and its byte span in the text.
@@ -1695,6 +1701,15 @@ mod tests {
             let fast = number_matches(&s, |t, out| scan_numbers(t, &mut |m| out(m)));
             let slow = number_matches(&s, |t, out| scan_numbers_reference(t, &mut |m| out(m)));
             proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// `char_at`'s ASCII shortcut gives what decoding and folding give.
+        #[test]
+        fn char_at_equals_decoding(s in "[0-9a-zX +\\-().@_\u{0}\u{7f}\u{a0}\u{3000}０-９＋－（中é]{0,20}") {
+            for p in (0..=s.len()).filter(|&p| s.is_char_boundary(p)) {
+                let decoded = s[p..].chars().next().map(|c| (fold(c), c.len_utf8()));
+                proptest::prop_assert_eq!(char_at(&s, p), decoded);
+            }
         }
 
         #[test]
