@@ -828,12 +828,11 @@ fn lens(run: &Run, i: usize, j: usize) -> impl Iterator<Item = usize> + '_ {
     run.groups[i..j].iter().map(|g| g.len)
 }
 
-fn concat(run: &Run, i: usize, j: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(20);
-    for g in i..j {
-        v.extend_from_slice(run.d(g));
-    }
-    v
+/// The digits of groups `i..j`: consecutive in the run's digit buffer
+/// ([`parse_run`] appends each group's digits after the previous one's).
+fn concat(run: &Run, i: usize, j: usize) -> &[u8] {
+    let (first, last) = (&run.groups[i], &run.groups[j - 1]);
+    &run.digits[first.at..last.at + last.len]
 }
 
 fn match_resident_id(run: &Run, i: usize) -> Found {
@@ -855,19 +854,22 @@ fn match_resident_id(run: &Run, i: usize) -> Found {
         if !fits {
             continue;
         }
-        let mut id = concat(run, i, j);
-        if last.x {
-            id.push(b'X');
+        let digits = concat(run, i, j);
+        if digits.len() + usize::from(last.x) != 18 {
+            // 18 digits and an 'X': not an identity number.
+            continue;
         }
+        let mut id = [b'X'; 18];
+        id[..digits.len()].copy_from_slice(digits);
         if validate_resident_id(&id).is_ok() {
-            return Some((PiiKind::ChineseResidentId, ascii(id), j));
+            return Some((PiiKind::ChineseResidentId, ascii(&id), j));
         }
     }
     None
 }
 
-fn ascii(v: Vec<u8>) -> String {
-    v.into_iter().map(char::from).collect()
+fn ascii(v: &[u8]) -> String {
+    v.iter().copied().map(char::from).collect()
 }
 
 /// Chinese mobile or landline, with an optional +86 / 0086 / 86 prefix.
@@ -887,8 +889,9 @@ fn match_cn_phone(run: &Run, i: usize) -> Found {
 
 fn cn_phone(run: &Run, i: usize, j: usize, plus: bool) -> Option<String> {
     let first = run.d(i);
-    // Group lengths of the national number, and its digits.
-    let (national_lens, national, prefixed): (Vec<usize>, Vec<u8>, bool) = {
+    // Group lengths of the national number (at most 4 groups), and its digits.
+    let mut lens_buf = [0; 4];
+    let (national_lens, national, prefixed): (&[usize], &[u8], bool) = {
         let prefix = if plus {
             Some(2).filter(|_| first.starts_with(b"86"))
         } else if first.starts_with(b"0086") {
@@ -900,18 +903,21 @@ fn cn_phone(run: &Run, i: usize, j: usize, plus: bool) -> Option<String> {
         };
         match prefix {
             // "+86 138 0013 8000": the prefix is a group of its own.
-            Some(p) if first.len() == p && j > i + 1 => {
-                (lens(run, i + 1, j).collect(), concat(run, i + 1, j), true)
-            }
+            Some(p) if first.len() == p && j > i + 1 => (
+                lens_of(run, i + 1, j, &mut lens_buf),
+                concat(run, i + 1, j),
+                true,
+            ),
             // "+8613800138000": glued to a single-group national number.
             Some(p) if first.len() > p && j == i + 1 => {
-                (vec![first.len() - p], first[p..].to_vec(), true)
+                lens_buf[0] = first.len() - p;
+                (&lens_buf[..1], &first[p..], true)
             }
             _ if plus => return None,
-            _ => (lens(run, i, j).collect(), concat(run, i, j), false),
+            _ => (lens_of(run, i, j, &mut lens_buf), concat(run, i, j), false),
         }
     };
-    if is_cn_mobile(&national) && matches!(national_lens[..], [11] | [3, 4, 4] | [3, 8]) {
+    if is_cn_mobile(national) && matches!(national_lens, [11] | [3, 4, 4] | [3, 8]) {
         return Some(format!("+86{}", ascii(national)));
     }
     // Landline: area code, then a 7-8 digit local number (possibly 3-4/4-4);
@@ -925,8 +931,15 @@ fn cn_phone(run: &Run, i: usize, j: usize, plus: bool) -> Option<String> {
     };
     let local_ok = matches!(local_lens, [7] | [8] | [3, 4] | [4, 4])
         && matches!(local.first(), Some(b'2'..=b'9'));
-    (is_cn_area_code(area) && local_ok)
-        .then(|| format!("+86{}{}", ascii(area.to_vec()), ascii(local.to_vec())))
+    (is_cn_area_code(area) && local_ok).then(|| format!("+86{}{}", ascii(area), ascii(local)))
+}
+
+/// The lengths of groups `i..j` (at most `buf.len()` groups) in `buf`.
+fn lens_of<'a>(run: &Run, i: usize, j: usize, buf: &'a mut [usize]) -> &'a [usize] {
+    for (slot, len) in buf.iter_mut().zip(lens(run, i, j)) {
+        *slot = len;
+    }
+    &buf[..j - i]
 }
 
 /// 1[3-9] and 9 more digits.
@@ -960,7 +973,7 @@ fn match_international(run: &Run, i: usize) -> Found {
     }
     (9..=16)
         .contains(&digits.len())
-        .then(|| (PiiKind::Phone, ascii(digits), k))
+        .then(|| (PiiKind::Phone, ascii(&digits), k))
 }
 
 fn match_card(run: &Run, i: usize) -> Found {
@@ -1010,10 +1023,10 @@ fn match_card(run: &Run, i: usize) -> Found {
     }
     let digits = concat(run, i, j);
     // A resident identity number with a typo is still not a card number.
-    if matches!(validate_resident_id(&digits), Err(PiiError::BadIdChecksum)) {
+    if matches!(validate_resident_id(digits), Err(PiiError::BadIdChecksum)) {
         return None;
     }
-    validate_card(&digits)
+    validate_card(digits)
         .is_ok()
         .then(|| (PiiKind::PaymentCard, ascii(digits), j))
 }
@@ -1356,9 +1369,17 @@ mod tests {
             "时间戳 1717171717171",
             "邮编 100000，电话区号 010",
             "0000000000000000000000000",
+            // A valid identity number with a digit check character, and an
+            // 'X' after it: 19 characters.
+            "身份证 110105194912310003X",
+            "身份证 110105 19491231 0003X",
         ] {
             assert_eq!(found(text), [], "{text}");
         }
+        assert_eq!(
+            found("身份证 110105194912310003"),
+            one(PiiKind::ChineseResidentId, "110105194912310003")
+        );
         // A date before a phone does not swallow it.
         assert_eq!(phones("2024-01-01 138 0013 8000"), ["+8613800138000"]);
     }
@@ -1701,6 +1722,24 @@ mod tests {
             let fast = number_matches(&s, |t, out| scan_numbers(t, &mut |m| out(m)));
             let slow = number_matches(&s, |t, out| scan_numbers_reference(t, &mut |m| out(m)));
             proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// `concat` (a slice of the run's digit buffer) is the digits of
+        /// the groups, one after the other.
+        #[test]
+        fn concat_is_the_groups_digits(s in "[0-9０-９xX+ \\-()a]{1,40}") {
+            let mut run = Run::default();
+            for pos in (0..s.len()).filter(|&p| s.is_char_boundary(p)) {
+                if parse_run(&s, pos, &mut run).is_none() {
+                    continue;
+                }
+                for i in 0..run.groups.len() {
+                    for j in i + 1..=run.groups.len() {
+                        let joined: Vec<u8> = (i..j).flat_map(|g| run.d(g).to_vec()).collect();
+                        proptest::prop_assert_eq!(concat(&run, i, j), &joined[..]);
+                    }
+                }
+            }
         }
 
         /// `char_at`'s ASCII shortcut gives what decoding and folding give.
