@@ -327,21 +327,17 @@ struct Match {
 
 fn scan(text: &str, out: &mut impl FnMut(Match)) {
     scan_emails(text, out);
-    scan_numbers(text, out);
+    scan_numbers_with(text, true, out);
 }
 
 // ---------------------------------------------------------------- e-mail
 
+/// The addresses around each '@'; those around '＠' (EF BC A0) are found by
+/// [`scan_numbers_with`], which stops at its lead byte anyway.
 fn scan_emails(text: &str, out: &mut impl FnMut(Match)) {
-    let bytes = text.as_bytes();
-    // Prefilter: most texts hold neither '@' nor '＠' (EF BC A0).
-    for at in memchr::memchr_iter(b'@', bytes) {
+    // Prefilter: most texts hold no '@'.
+    for at in memchr::memchr_iter(b'@', text.as_bytes()) {
         if let Ok(m) = email_at(text, at, 1) {
-            out(m);
-        }
-    }
-    for at in memchr::memmem::find_iter(bytes, "＠".as_bytes()) {
-        if let Ok(m) = email_at(text, at, 3) {
             out(m);
         }
     }
@@ -496,6 +492,13 @@ fn is_candidate_start(b: &[u8], i: usize) -> bool {
 /// groups, so digits inside a longer digit string never match, while
 /// "2024-01-01 138 0013 8000" still finds the phone.
 fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
+    scan_numbers_with(text, false, out);
+}
+
+/// [`scan_numbers`], with `fullwidth_at` also the addresses around each '＠':
+/// its lead byte 0xEF is a candidate byte, so this pass visits every one
+/// (no run contains a '＠'), and the text is not searched a second time.
+fn scan_numbers_with(text: &str, fullwidth_at: bool, out: &mut impl FnMut(Match)) {
     let b = text.as_bytes();
     let mut run = Run::default();
     let mut candidates = Candidates::new(b);
@@ -508,6 +511,12 @@ fn scan_numbers(text: &str, out: &mut impl FnMut(Match)) {
             None => break,
         }
         if !is_candidate_start(b, i) {
+            if fullwidth_at
+                && b[i + 1..].starts_with(&[0xBC, 0xA0])
+                && let Ok(m) = email_at(text, i, 3)
+            {
+                out(m);
+            }
             i += 1;
             continue;
         }
@@ -1626,6 +1635,51 @@ mod tests {
         })
     }
 
+    /// `scan` as it was before issue 17: '@' and '＠' each searched for in a
+    /// pass of their own, then the numbers.
+    fn scan_reference(text: &str, out: &mut impl FnMut(Match)) {
+        for at in memchr::memchr_iter(b'@', text.as_bytes()) {
+            if let Ok(m) = email_at(text, at, 1) {
+                out(m);
+            }
+        }
+        for at in memchr::memmem::find_iter(text.as_bytes(), "＠".as_bytes()) {
+            if let Ok(m) = email_at(text, at, 3) {
+                out(m);
+            }
+        }
+        scan_numbers(text, out);
+    }
+
+    /// Every match of a scan, as sorted (kind, canonical, start, end).
+    fn sorted_matches(
+        text: &str,
+        scan: fn(&str, &mut dyn FnMut(Match)),
+    ) -> Vec<(PiiKind, String, usize, usize)> {
+        let mut v = Vec::new();
+        scan(text, &mut |m: Match| {
+            v.push((m.kind, m.canonical, m.start, m.end))
+        });
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn fullwidth_at_is_found_in_the_number_pass() {
+        for text in [
+            "ｆｏｏ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+            "13800138000＠qq.com",
+            "tel 138-0013-8000＠qq.com，ａ＠ｂ．ｃｎ＋ｘ＠ｙ．ｃｏｍ",
+            "＋＠ａ．ｃｎ ＠＠ x＠ x＠y.cn\u{ff20}",
+            "１２＠x.cn 1＠x.cn 123456789012＠x.cn",
+        ] {
+            let fast = sorted_matches(text, |t, out| scan(t, &mut |m| out(m)));
+            let slow = sorted_matches(text, |t, out| scan_reference(t, &mut |m| out(m)));
+            assert_eq!(fast, slow, "{text}");
+            assert!(fast.iter().any(|m| m.0 == PiiKind::Email), "{text}");
+        }
+    }
+
     /// `email_at` at every '@' and '＠' of `text`, as comparable values.
     fn emails_with(
         text: &str,
@@ -1832,6 +1886,17 @@ mod tests {
         ) {
             let fast = number_matches(&s, |t, out| scan_numbers(t, &mut |m| out(m)));
             let slow = number_matches(&s, |t, out| scan_numbers_reference(t, &mut |m| out(m)));
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// `scan` equals its reference (a pass of its own for '＠') on
+        /// address and number soup.
+        #[test]
+        fn scan_equals_reference(
+            s in "([a-z0-9.\\-＠@．ｃｘ０-９＋+ ，中]|\\.cn|\\.com|13800138000){0,40}"
+        ) {
+            let fast = sorted_matches(&s, |t, out| scan(t, &mut |m| out(m)));
+            let slow = sorted_matches(&s, |t, out| scan_reference(t, &mut |m| out(m)));
             proptest::prop_assert_eq!(fast, slow);
         }
 
