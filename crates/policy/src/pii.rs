@@ -546,6 +546,7 @@ fn scan_numbers_with(text: &str, fullwidth_at: bool, out: &mut impl FnMut(Match)
 /// if that byte starts a separator, a check character or a full-width
 /// character ([`fold`]: ' ', '-', '(', ')', 'x', 'X', and the lead bytes
 /// 0xC2, 0xE2, 0xE3, 0xEF of U+00A0, U+2002–U+2212, U+3000, U+FF01–U+FF5E).
+#[inline]
 fn short_lone_group(b: &[u8], i: usize) -> Option<usize> {
     let rest = b.get(i..)?;
     let len = rest
@@ -601,6 +602,7 @@ impl<'a> Candidates<'a> {
     }
 
     /// Offset of the first candidate byte at or after `from`, if any.
+    #[inline]
     fn next(&mut self, from: usize) -> Option<usize> {
         if from >= self.b.len() {
             return None;
