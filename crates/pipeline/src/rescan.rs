@@ -101,7 +101,7 @@ pub(crate) fn rescan(
             let mut key = content_id.to_be_bytes().to_vec();
             key.extend_from_slice(&band.to_be_bytes());
             bands
-                .push(key, band_key.to_be_bytes().to_vec())
+                .push(key, band_key.to_be_bytes())
                 .map_err(|e| Failure::Task(run_error(e)))
         })
         .map_err(|f: Failure| f.into_task(&index_error))?;

@@ -650,7 +650,7 @@ impl ScanOutputs {
         }
         if prepared.site_file.is_some() {
             self.site_files
-                .push(key.clone(), crate::scan_record::encode(&prepared))
+                .push(&key, crate::scan_record::encode(&prepared))
                 .map_err(run_error)?;
             prepared.site_file = None;
         }
@@ -660,15 +660,13 @@ impl ScanOutputs {
         }
         let content = prepared.content.as_ref().map(|c| c.content_id);
         let reference = crate::revisits::encode_content(content);
-        self.ids
-            .push(key.clone(), reference.clone())
-            .map_err(run_error)?;
+        self.ids.push(&key, &reference).map_err(run_error)?;
         if !prepared.record.payload_digest.is_empty()
             && let Some(digest_key) =
                 crate::revisits::digest_key(&prepared.record.payload_digest, &key)
         {
             self.digests
-                .push(digest_key, reference.clone())
+                .push(digest_key, &reference)
                 .map_err(run_error)?;
         }
         if !prepared.record.surt.is_empty() {
@@ -692,7 +690,7 @@ impl ScanOutputs {
             .filter(|holder| *holder != owner)
         {
             self.captures[holder as usize]
-                .push(key.clone(), encoded.clone())
+                .push(&key, &encoded)
                 .map_err(run_error)?;
         }
         self.captures[owner as usize]
@@ -746,7 +744,7 @@ impl ScanOutputs {
                 key.extend_from_slice(&band_key.to_be_bytes());
                 key.extend_from_slice(&content_id.to_be_bytes());
                 bands[partition_of(band, band_key, partitions as u32)]
-                    .push(key, time.to_be_bytes().to_vec())
+                    .push(key, time.to_be_bytes())
                     .map_err(run_error)?;
             }
         }
@@ -905,7 +903,7 @@ fn cluster(
             let root = bucket[0].0;
             for (content, time) in bucket.iter() {
                 nodes
-                    .push(content.to_be_bytes().to_vec(), time.to_be_bytes().to_vec())
+                    .push(content.to_be_bytes(), time.to_be_bytes())
                     .map_err(run_error)?;
                 if *content != root {
                     let mut key = content.to_be_bytes().to_vec();
@@ -1084,7 +1082,7 @@ fn revisits(
                 .filter(|holder| *holder != owner)
             {
                 sorters[holder as usize]
-                    .push(key.clone(), encoded.clone())
+                    .push(&key, &encoded)
                     .map_err(run_error)?;
             }
             sorters[owner as usize]
