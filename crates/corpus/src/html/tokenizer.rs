@@ -121,10 +121,7 @@ impl<'a> TagView<'a> {
                 for a in spans {
                     let name = &src.as_bytes()[a.name.0..a.name.1];
                     // (The tokenizer keeps one attribute of each name.)
-                    if let Some(k) = names
-                        .iter()
-                        .position(|n| name.eq_ignore_ascii_case(n.as_bytes()))
-                    {
+                    if let Some(k) = names.iter().position(|n| eq_lowercase(name, n.as_bytes())) {
                         f(k, attr_value(src, a.value));
                     }
                 }
@@ -161,6 +158,23 @@ impl<'a> TagView<'a> {
         });
         spans.chain(html5ever)
     }
+}
+
+/// `name` equals `lower` (ASCII lowercase) ignoring ASCII case:
+/// `eq_ignore_ascii_case` without folding both sides (issue 17: asked of
+/// every attribute of most tags). Against a lowercase letter, only the
+/// letter and its capital are `| 0x20` of it; against any other byte of
+/// `lower`, only the byte itself folds to it.
+#[inline(always)]
+fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name.iter().zip(lower).all(|(&a, &b)| {
+            if b.is_ascii_lowercase() {
+                a | 0x20 == b
+            } else {
+                a == b
+            }
+        })
 }
 
 /// An attribute value as written at `value` in `src`, with character
@@ -1399,6 +1413,30 @@ mod tests {
             let i = from.min(b.len());
             proptest::prop_assert_eq!(data_stop(&b, i), memchr::memchr3(b'<', b'&', 0, &b[i..]).map(|j| i + j));
         }
+    }
+
+    #[test]
+    fn eq_lowercase_equals_eq_ignore_ascii_case() {
+        for b in 0u8..=255 {
+            if b.is_ascii_uppercase() {
+                continue;
+            }
+            for a in 0u8..=255 {
+                assert_eq!(
+                    eq_lowercase(&[a], &[b]),
+                    a.eq_ignore_ascii_case(&b),
+                    "{a:#x} {b:#x}"
+                );
+                let (name, lower) = ([b'x', a, b'Y'], [b'x', b, b'y']);
+                assert_eq!(
+                    eq_lowercase(&name, &lower),
+                    name.eq_ignore_ascii_case(&lower)
+                );
+            }
+        }
+        assert!(!eq_lowercase(b"clas", b"class"));
+        assert!(!eq_lowercase(b"classes", b"class"));
+        assert!(eq_lowercase(b"", b""));
     }
 
     proptest::proptest! {
