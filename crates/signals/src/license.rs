@@ -1009,14 +1009,30 @@ pub(crate) fn may_be_cc_url(href: &str, base_may_be_cc: bool) -> bool {
         }
         i += 8;
     }
-    let mut unusual = unusual & HIGH != 0;
-    for (k, &b) in h.iter().enumerate().skip(i) {
-        unusual |= !(0x20..0x80).contains(&b) || b == b'%';
-        if names_cc_host_at(h, k) {
-            return true;
+    if i < h.len() {
+        // The last bytes in one more word: the word that ends at the end
+        // (its bytes before `i` were seen), or a short `href` padded. (A
+        // byte left out carries into no byte kept that was not unusual
+        // already: only a non-ASCII byte carries.)
+        let (at, w, kept) = match h.len().checked_sub(8) {
+            Some(at) => (at, word_at(h, at), !0 << (8 * (i - at))),
+            None => {
+                let mut padded = [0u8; 8];
+                padded[..h.len()].copy_from_slice(h);
+                (0, u64::from_le_bytes(padded), !(!0 << (8 * h.len())))
+            }
+        };
+        unusual |= (w | !w.wrapping_add(ONES * 0x60) | bytes_equal(w, b'%')) & kept;
+        let folded = w | CASE;
+        let mut found = (bytes_equal(folded, b'v') | bytes_equal(folded, b'x')) & kept;
+        while found != 0 {
+            if names_cc_host_at(h, at + found.trailing_zeros() as usize / 8) {
+                return true;
+            }
+            found &= found - 1;
         }
     }
-    if !unusual {
+    if unusual & HIGH == 0 {
         return false;
     }
     // Else the classes of every byte.
@@ -1257,6 +1273,42 @@ mod tests {
                     || memchr::memchr2_iter(b'x', b'X', &h).any(|i| at(&h, i, b"xn--"))
             };
             proptest::prop_assert_eq!(may_be_cc_url(&href, base_may_be_cc), old);
+        }
+    }
+
+    /// `may_be_cc_url`'s last word (overlapping the one before it, or a
+    /// short `href` padded) sees each byte once: every length, every place
+    /// of an unusual byte or a host name.
+    #[test]
+    fn may_be_cc_url_reads_the_last_bytes() {
+        let reference = |href: &str| {
+            !href.is_ascii() || href.contains('%') || {
+                let h: Vec<u8> = href
+                    .bytes()
+                    .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+                    .collect();
+                let at = html::at_ignore_ascii_case;
+                memchr::memchr2_iter(b'c', b'C', &h).any(|i| at(&h, i, b"creativecommons"))
+                    || memchr::memchr2_iter(b'x', b'X', &h).any(|i| at(&h, i, b"xn--"))
+            }
+        };
+        for len in 0..26 {
+            for at in 0..=len {
+                for piece in [
+                    "v",
+                    "X",
+                    "%",
+                    "\u{1}",
+                    "\u{7f}",
+                    "\t",
+                    "é",
+                    "xN--",
+                    "creaTive\ncommons",
+                ] {
+                    let href = format!("{}{piece}{}", "a".repeat(at), "/".repeat(len - at));
+                    assert_eq!(may_be_cc_url(&href, false), reference(&href), "{href:?}");
+                }
+            }
         }
     }
 
