@@ -549,6 +549,9 @@ impl State {
         }
     }
 
+    // (Inlined into its one caller, once per end tag: as a call it saved
+    // and restored most registers.)
+    #[inline(always)]
     fn pop_to(&mut self, name: &str) {
         let key = NameKey::of(name);
         if self.open_in_bucket[key.bucket()] == 0 {
