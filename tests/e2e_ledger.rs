@@ -660,7 +660,7 @@ fn serve_refuses_a_ledger_that_does_not_describe_the_index() {
     assert!(output.status.success());
     assert!(!other.join("ledger.json").exists(), "no key, no ledger");
     {
-        // Without ledger.json the index serves, without LedgerService.
+        // Without ledger.json the index serves; LedgerService answers Lineage only.
         let server = ServerProcess::start(&other);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let status = runtime.block_on(async {
@@ -670,6 +670,7 @@ fn serve_refuses_a_ledger_that_does_not_describe_the_index() {
                 .expect_err("no ledger")
         });
         assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+        assert!(status.message().contains("--signing-key"), "{status:?}");
     }
     std::fs::copy(index.join("ledger.json"), other.join("ledger.json")).unwrap();
     let stderr = serve_refused(&other);

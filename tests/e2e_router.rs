@@ -24,12 +24,13 @@ use provindex_proto::v1::{
     BatchLookupRequest, CheckOptOutRequest, ClaimContentRequest, ClaimContentResponse,
     ComplaintResponse, DrawSampleRequest, DrawSampleResponse, FileComplaintRequest,
     FindPersonalDataRequest, FindWorkRequest, FindWorkResponse, GetCaptureRequest,
-    GetComplaintRequest, GetTransparencyReportRequest, LabelVerdict, LookupContentRequest,
-    LookupUrlRequest, LookupUrlResponse, OptOutScope, RecordLabelRequest, RecordLabelResponse,
-    RegisterMandateRequest, RegisterMandateResponse, ReviewAction, ReviewComplaintRequest,
-    RevokeClaimRequest, Source, SourceFailureRateRequest, SourceFailureRateResponse, SourceKind,
-    UrlMatch, audit_service_client::AuditServiceClient, batch_lookup_request::Lookup,
-    check_opt_out_request::Target, file_complaint_request::Target as ComplaintTarget,
+    GetComplaintRequest, GetTransparencyReportRequest, LabelVerdict, LineageRequest,
+    LineageResponse, LookupContentRequest, LookupUrlRequest, LookupUrlResponse, OptOutScope,
+    RecordLabelRequest, RecordLabelResponse, RegisterMandateRequest, RegisterMandateResponse,
+    ReviewAction, ReviewComplaintRequest, RevokeClaimRequest, Source, SourceFailureRateRequest,
+    SourceFailureRateResponse, SourceKind, UrlMatch, audit_service_client::AuditServiceClient,
+    batch_lookup_request::Lookup, check_opt_out_request::Target,
+    file_complaint_request::Target as ComplaintTarget, ledger_service_client::LedgerServiceClient,
     lookup_content_request::Key, opt_out_scope, provenance_service_client::ProvenanceServiceClient,
     report_service_client::ReportServiceClient,
 };
@@ -1505,7 +1506,7 @@ async fn partition_servers_consult_the_registry_service() {
             one.lookup_url(LookupUrlRequest {
                 url: "iana.org".into(),
                 r#match: UrlMatch::Domain as i32,
-                page_size: 50,
+                page_size: 200,
                 ..Default::default()
             })
             .await
@@ -1514,6 +1515,62 @@ async fn partition_servers_consult_the_registry_service() {
             .captures,
         )
         .collect();
+    // A work near (not equal) to the text of an iana.org page whose content
+    // another partition than its URL's holds: CheckOptOut by that URL on
+    // the URL's partition matches the entry by the content's signature,
+    // which the registry service reads from its index.
+    let texts: BTreeMap<String, String> = provindex_corpus::read_path(&inputs[1])
+        .filter_map(Result::ok)
+        .filter_map(|doc| Some((doc.url?, doc.text?)))
+        .filter(|(_, text)| text.split_whitespace().count() > 200)
+        .collect();
+    let elsewhere = captures
+        .iter()
+        .find(|c| {
+            !c.content_id.is_empty()
+                && texts.contains_key(&c.url)
+                && content_partition(&c.content_id) != partition_of_surt(&c.surt)
+        })
+        .expect("an iana.org page with text held by another partition");
+    let mut words: Vec<&str> = texts[&elsewhere.url].split_whitespace().collect();
+    words.pop();
+    words.push("rewritten");
+    let work = optouts
+        .register_opt_out(common::with_token(
+            provindex_proto::v1::RegisterOptOutRequest {
+                rightholder: "IANA".into(),
+                scope: Some(provindex_proto::v1::OptOutScope {
+                    scope: Some(provindex_proto::v1::opt_out_scope::Scope::WorkText(
+                        words.join(" "),
+                    )),
+                }),
+                effective_from: Some(1_400_000_000),
+                evidence: "signed declaration #18".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("work registered at the registry server")
+        .into_inner()
+        .registration
+        .expect("registration")
+        .id;
+    let near = one
+        .check_opt_out(CheckOptOutRequest {
+            target: Some(Target::Url(elsewhere.url.clone())),
+        })
+        .await
+        .expect("checked")
+        .into_inner();
+    assert!(
+        near.content_id == elsewhere.content_id
+            && near
+                .reserving
+                .iter()
+                .any(|f| f.origin == "registry" && f.registry_entry_id == work),
+        "{near:?}"
+    );
+
     let mut by_registry = 0;
     for capture in &captures {
         let mut targets = vec![Target::Url(capture.url.clone())];
@@ -2153,4 +2210,255 @@ async fn audit_registry_calls_through_the_router_are_one_servers() {
         "{status:?}"
     );
     drop(silent);
+}
+
+/// A Lineage answer without what differs between two servers of the same
+/// index and registry state: where the served index and the export files
+/// are (`out` is the export's directory) and when the export ran.
+fn placeless(mut answer: LineageResponse, out: &Path) -> LineageResponse {
+    let out = out.to_str().expect("utf-8");
+    let strip = |uri: &mut String| *uri = uri.replace(out, "OUT");
+    for version in &mut answer.versions {
+        if version.relation == "served" {
+            version.uri.clear();
+        }
+    }
+    for export in &mut answer.exports {
+        strip(&mut export.summary_uri);
+        strip(&mut export.manifest_uri);
+        strip(&mut export.exclusions_uri);
+        export.exported_at = 0;
+    }
+    for content in &mut answer.contents {
+        for export in &mut content.exports {
+            strip(&mut export.summary_uri);
+            export.exported_at = 0;
+        }
+    }
+    answer
+}
+
+/// The first capture with text of `domain`'s.
+async fn first_with_text(lookups: &mut Client, domain: &str) -> provindex_proto::v1::Capture {
+    let request = LookupUrlRequest {
+        url: domain.into(),
+        r#match: UrlMatch::Domain as i32,
+        page_size: 200,
+        ..Default::default()
+    };
+    lookups
+        .lookup_url(request)
+        .await
+        .expect("captures")
+        .into_inner()
+        .captures
+        .into_iter()
+        .find(|c| !c.content_id.is_empty())
+        .expect("a capture with text")
+}
+
+/// The single server and the router, each with its export's directory.
+struct LineageSides<'a> {
+    one: &'a mut LedgerServiceClient<Channel>,
+    routed: &'a mut LedgerServiceClient<Channel>,
+    one_out: &'a Path,
+    routed_out: &'a Path,
+}
+
+impl LineageSides<'_> {
+    /// `request` on both, compared [`placeless`]: the router's answer.
+    async fn lineage(&mut self, request: LineageRequest) -> Answered<LineageResponse> {
+        let expected = answered(self.one.lineage(request.clone()).await)
+            .map(|answer| placeless(answer, self.one_out));
+        let got = answered(self.routed.lineage(request.clone()).await)
+            .map(|answer| placeless(answer, self.routed_out));
+        assert_eq!(got, expected, "{request:?}");
+        got
+    }
+}
+
+/// LedgerService.Lineage through a router is forwarded to the registry
+/// service, which holds the registry's lineage log (exports forwarded there
+/// recorded it) and the whole index: after the same opt-out and the same
+/// export on each side, every question (a content by id, a URL, a work's
+/// text) and every refusal is the single `serve --registry DIR`'s answer
+/// over the unpartitioned index, places and clocks aside. Without a
+/// registry service Lineage is UNIMPLEMENTED naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lineage_through_the_router_is_the_registry_services() {
+    use provindex_proto::v1::lineage_request::Subject;
+    use provindex_proto::v1::opt_out_service_client::OptOutServiceClient;
+    use provindex_proto::v1::{
+        ExportTrainingManifestRequest, GetSignedManifestRequest, ProveContentRequest,
+        RegisterOptOutRequest, prove_content_request,
+    };
+
+    let temp = tempfile::tempdir().expect("temp");
+    let (inputs, dir1, dir4) = build_whole_and_parted(temp.path());
+    let auth = temp.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"tokens": {{"{ADMIN}": {{"role": "admin", "name": "ops"}}}}}}"#),
+    )
+    .expect("auth file");
+    let registry = RegistryServer::start(&dir4, &temp.path().join("registry"), &auth);
+    let registry_url = registry.url();
+    let single = ServerProcess::start_with_registry(&dir1, &auth, &temp.path().join("one"));
+    let with_registry = |partitions| {
+        [
+            "--partitions",
+            partitions,
+            "--registry-url",
+            registry_url.as_str(),
+        ]
+    };
+    let low = ServerProcess::start_with(&dir4, &with_registry("0,1"));
+    let high = ServerProcess::start_with(&dir4, &with_registry("2,3"));
+    let router =
+        RouterProcess::start_with_registry(&[&low, &high], &registry_url).expect("router starts");
+
+    // The same opt-out on each side's registry, then the same export.
+    let opt_out = RegisterOptOutRequest {
+        rightholder: "Gov".into(),
+        scope: Some(OptOutScope {
+            scope: Some(opt_out_scope::Scope::Domain("data.gov.uk".into())),
+        }),
+        effective_from: Some(1_400_000_000),
+        evidence: "signed declaration #18".into(),
+    };
+    for writer in [single.url(), registry_url.clone()] {
+        OptOutServiceClient::new(connect(writer).await)
+            .register_opt_out(common::with_token(opt_out.clone(), ADMIN))
+            .await
+            .expect("opt-out registered");
+    }
+    let (one_out, routed_out) = (temp.path().join("one-out"), temp.path().join("routed-out"));
+    for (addr, out) in [(&single.addr, &one_out), (&router.addr, &routed_out)] {
+        let summary = ReportServiceClient::new(connect(format!("http://{addr}")).await)
+            .export_training_manifest(common::with_token(
+                ExportTrainingManifestRequest {
+                    output_uri: out.join("m.jsonl").to_str().expect("utf-8").to_owned(),
+                    at: Some(1_500_000_000),
+                },
+                ADMIN,
+            ))
+            .await
+            .expect("exported")
+            .into_inner();
+        assert!(summary.excluded > 0 && summary.kept > 0, "{summary:?}");
+    }
+
+    // Questions from the index: a data.gov.uk content (opted out) and an
+    // iana.org one, their URLs, a page's text.
+    let mut lookups = client(&single.addr).await;
+    let gov = first_with_text(&mut lookups, "data.gov.uk").await;
+    let iana = first_with_text(&mut lookups, "iana.org").await;
+    let work_text = provindex_corpus::read_path(&inputs[0])
+        .filter_map(Result::ok)
+        .filter_map(|doc| doc.text)
+        .find(|text| text.split_whitespace().count() > 100)
+        .expect("a page's text");
+    let ask = |subject: Option<Subject>| LineageRequest {
+        subject,
+        min_similarity: None,
+    };
+    let mut one = LedgerServiceClient::new(connect(single.url()).await);
+    let mut routed = LedgerServiceClient::new(connect(format!("http://{}", router.addr)).await);
+    let mut sides = LineageSides {
+        one: &mut one,
+        routed: &mut routed,
+        one_out: &one_out,
+        routed_out: &routed_out,
+    };
+
+    let answer = sides
+        .lineage(ask(Some(Subject::ContentId(gov.content_id.clone()))))
+        .await
+        .expect("the gov content's lineage");
+    assert!(answer.registry_checked, "{answer:?}");
+    assert_eq!(answer.exports.len(), 1, "{answer:?}");
+    assert_eq!(answer.versions[0].relation, "served");
+    assert_eq!(answer.contents.len(), 1, "{answer:?}");
+    let in_export = &answer.contents[0].exports[0];
+    assert_eq!(in_export.inclusion, "excluded", "{answer:?}");
+    assert!(
+        in_export.covered && !in_export.covering.is_empty(),
+        "{answer:?}"
+    );
+    assert_eq!(answer.contents[0].versions[0].presence, "present");
+
+    let answer = sides
+        .lineage(ask(Some(Subject::ContentId(iana.content_id.clone()))))
+        .await
+        .expect("the iana content's lineage");
+    // Not opted out (it may still be left out as a near-duplicate).
+    let in_export = &answer.contents[0].exports[0];
+    assert!(
+        in_export.coverage_known && !in_export.covered && !in_export.reason.starts_with("registry"),
+        "{answer:?}"
+    );
+
+    for url in [&gov.url, &iana.url] {
+        let answer = sides
+            .lineage(ask(Some(Subject::Url(url.clone()))))
+            .await
+            .expect("a URL's lineage");
+        assert!(
+            answer.contents.iter().all(|c| c.matched == "url") && !answer.contents.is_empty(),
+            "{answer:?}"
+        );
+    }
+    let answer = sides
+        .lineage(ask(Some(Subject::WorkText(work_text))))
+        .await
+        .expect("a work's lineage");
+    assert_eq!(answer.contents[0].matched, "exact", "{answer:?}");
+
+    for (subject, code) in [
+        (None, Code::InvalidArgument),
+        (
+            Some(Subject::ContentId("not hex".into())),
+            Code::InvalidArgument,
+        ),
+        (
+            Some(Subject::Url("https://absent.example/nothing".into())),
+            Code::NotFound,
+        ),
+        (Some(Subject::WorkText("   ".into())), Code::InvalidArgument),
+    ] {
+        let (got, _) = sides.lineage(ask(subject)).await.expect_err("refused");
+        assert_eq!(got, code);
+    }
+
+    // The registry service answers Lineage only; an unsigned single server
+    // answers Lineage and no proofs.
+    let status = LedgerServiceClient::new(connect(registry_url.clone()).await)
+        .get_signed_manifest(GetSignedManifestRequest {})
+        .await
+        .expect_err("no proofs at the registry service");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("Lineage only"), "{status:?}");
+    let status = one
+        .prove_content(ProveContentRequest {
+            key: Some(prove_content_request::Key::ContentId(
+                gov.content_id.clone(),
+            )),
+        })
+        .await
+        .expect_err("unsigned");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(status.message().contains("--signing-key"), "{status:?}");
+
+    // A router without a registry service: UNIMPLEMENTED naming it.
+    let bare = RouterProcess::start(&[&low, &high]).expect("router without a registry");
+    let status = LedgerServiceClient::new(connect(format!("http://{}", bare.addr)).await)
+        .lineage(ask(Some(Subject::ContentId(gov.content_id.clone()))))
+        .await
+        .expect_err("no registry service");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert!(
+        status.message().contains("Lineage")
+            && status.message().contains("provindex registry-server"),
+        "{status:?}"
+    );
 }

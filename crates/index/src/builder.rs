@@ -307,11 +307,11 @@ impl IndexBuilder {
         Ok(true)
     }
 
-    /// Adds a content's MinHash signature (`signatures`: the compared bits of
-    /// each value) and, in the partition holding the content, its LSH bucket
-    /// entries (`lsh`, band index = position in `band_keys`); elsewhere the
-    /// signature is a copy for the partition's captures. Writing the same
-    /// content again writes the same rows: idempotent.
+    /// In the partition holding the content (every content when not
+    /// partitioned), adds its MinHash signature (`signatures`: the compared
+    /// bits of each value) and its LSH bucket entries (`lsh`, band index =
+    /// position in `band_keys`); elsewhere nothing. Writing the same content
+    /// again writes the same rows: idempotent.
     pub fn add_sketch(
         &mut self,
         content_id: u128,
@@ -328,15 +328,15 @@ impl IndexBuilder {
                 ),
             });
         }
+        if !self.holds_content(content_id) {
+            return Ok(());
+        }
         let id = ContentId(content_id);
         let stored = signature
             .iter()
             .map(|v| provindex_sketch::compared_bits(*v))
             .collect();
         self.sorted.signatures.push(&id, &Signature(stored))?;
-        if !self.holds_content(content_id) {
-            return Ok(());
-        }
         for (band, band_key) in band_keys.iter().enumerate() {
             let band = u8::try_from(band).map_err(|_| IndexError::Corrupt {
                 cf: "lsh",

@@ -13,9 +13,10 @@
 //!
 //! A partition also holds *copies* so that every query routed to it is
 //! answered there: the capture records of its contents' captures (LookupContent,
-//! FindWork, CheckOptOut by content) and the signatures of its captures'
-//! contents (CheckOptOut by URL matches work entries). Copies are not owned:
-//! the digest and the counts skip them.
+//! FindWork, CheckOptOut by content). Copies are not owned: the digest and the
+//! counts skip them. The signature of a content held elsewhere is not copied:
+//! CheckOptOut by URL asks the registry service, which matches work entries,
+//! to read it from its own index (`signature_from_index`).
 
 use std::ops::Range;
 

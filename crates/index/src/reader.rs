@@ -113,6 +113,16 @@ impl IndexReader {
         &self.store
     }
 
+    /// Whether this database holds `content_id`'s content-side rows (its
+    /// record, signature and bands) when it has them: the whole index, or
+    /// the partition owning the id's chunk.
+    pub fn holds_content(&self, content_id: u128) -> bool {
+        let (partitions, partition) = (self.manifest.partitions, self.manifest.partition);
+        partitions <= 1
+            || crate::partition::Partitioning::new(partitions)
+                .is_ok_and(|p| p.of_content(content_id) == partition)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -77,7 +77,8 @@ fn four_partitions_hold_the_one_partition_index_split_by_the_partitioning() {
     assert_eq!(publication.index.captures, m.captures);
 
     // Every capture in its owner, equal; every content in its holder, equal,
-    // with each of its captures readable there (copies) and its signature.
+    // with each of its captures readable there (copies) and its signature,
+    // which no other partition holds (not copied: format 12).
     let mut captures = 0;
     let mut contents_of: HashMap<u128, Vec<u128>> = HashMap::new();
     whole
@@ -91,12 +92,19 @@ fn four_partitions_hold_the_one_partition_index_split_by_the_partitioning() {
             );
             if let Some(content) = record.content_id() {
                 contents_of.entry(content).or_default().push(id);
-                // The owner can match work entries: the signature is there.
-                assert_eq!(
-                    parts[owner].signature(content)?,
-                    whole.signature(content)?,
-                    "signature copy of {content:032x} in p{owner}"
-                );
+                let holder = partitioning.of_content(content) as usize;
+                for (p, part) in parts.iter().enumerate() {
+                    let expected = match p == holder {
+                        true => whole.signature(content)?,
+                        false => None,
+                    };
+                    assert_eq!(
+                        part.signature(content)?,
+                        expected,
+                        "signature of {content:032x} in p{p} (held by p{holder})"
+                    );
+                    assert_eq!(part.holds_content(content), p == holder);
+                }
             }
             Ok(())
         })

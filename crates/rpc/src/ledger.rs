@@ -19,8 +19,13 @@ use tonic::{Request, Response, Status};
 use crate::convert::hex_u128;
 use crate::error::{ApiError, echo};
 
+/// Why an unsigned index answers the ledger's calls UNIMPLEMENTED.
+pub const NO_LEDGER: &str = "the index has no ledger (built without --signing-key)";
+
 pub struct LedgerApi {
-    ledger: Arc<LoadedLedger>,
+    /// `Err`: why GetSignedManifest, ProveContent and GetCaptureLink are
+    /// UNIMPLEMENTED here (Lineage needs no ledger).
+    ledger: Result<Arc<LoadedLedger>, &'static str>,
     index: Arc<IndexReader>,
     // Lineage reads the registry's lineage log and the exports' files.
     registry: Option<Arc<provindex_index::Registry>>,
@@ -31,6 +36,19 @@ impl LedgerApi {
     /// Must be called inside a tokio runtime (Lineage reads export files
     /// through object stores on it).
     pub fn new(ledger: Arc<LoadedLedger>, index: Arc<IndexReader>) -> Self {
+        Self::with_ledger(Ok(ledger), index)
+    }
+
+    /// Lineage only: the ledger's own calls answer UNIMPLEMENTED saying
+    /// `why` (e.g. [`NO_LEDGER`]). Must be called inside a tokio runtime.
+    pub fn lineage_only(index: Arc<IndexReader>, why: &'static str) -> Self {
+        Self::with_ledger(Err(why), index)
+    }
+
+    fn with_ledger(
+        ledger: Result<Arc<LoadedLedger>, &'static str>,
+        index: Arc<IndexReader>,
+    ) -> Self {
         Self {
             ledger,
             index,
@@ -45,6 +63,12 @@ impl LedgerApi {
     pub fn with_registry(mut self, registry: Option<Arc<provindex_index::Registry>>) -> Self {
         self.registry = registry;
         self
+    }
+
+    fn ledger(&self) -> Result<&Arc<LoadedLedger>, Status> {
+        self.ledger
+            .as_ref()
+            .map_err(|why| Status::unimplemented(*why))
     }
 }
 
@@ -297,10 +321,11 @@ impl LedgerService for LedgerApi {
         &self,
         _request: Request<GetSignedManifestRequest>,
     ) -> Result<Response<GetSignedManifestResponse>, Status> {
-        let signed = &self.ledger.signed;
+        let ledger = self.ledger()?;
+        let signed = &ledger.signed;
         let manifest = &signed.manifest;
         Ok(Response::new(GetSignedManifestResponse {
-            signed_manifest_json: self.ledger.json.clone(),
+            signed_manifest_json: ledger.json.clone(),
             content_root: hex::encode(manifest.content_root),
             sha256_root: hex::encode(manifest.sha256_root),
             content_count: manifest.content_count,
@@ -313,7 +338,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<ProveContentRequest>,
     ) -> Result<Response<ProveContentResponse>, Status> {
-        Ok(Response::new(prove(&self.ledger, &request.into_inner())?))
+        Ok(Response::new(prove(self.ledger()?, &request.into_inner())?))
     }
 
     async fn get_capture_link(
@@ -321,7 +346,7 @@ impl LedgerService for LedgerApi {
         request: Request<GetCaptureLinkRequest>,
     ) -> Result<Response<GetCaptureLinkResponse>, Status> {
         let request = request.into_inner();
-        let (ledger, index) = (Arc::clone(&self.ledger), Arc::clone(&self.index));
+        let (ledger, index) = (Arc::clone(self.ledger()?), Arc::clone(&self.index));
         let response = tokio::task::spawn_blocking(move || capture_link(&ledger, &index, &request))
             .await
             .map_err(|join| ApiError::Internal(format!("query task failed: {join}")))??;

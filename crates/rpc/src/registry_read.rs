@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use provindex_index::Registry;
 use provindex_index::registry::{CoverQuery, registered_domain_of_surt};
+use provindex_index::{IndexReader, Registry};
 use provindex_policy::{Cover, RegistryCover};
 use provindex_proto::v1::{
     self as pb, CoversForContentRequest, CoversForUrlRequest, CoversResponse,
@@ -57,6 +57,23 @@ pub(crate) fn content_covers(
         .iter()
         .map(|c| c.to_policy())
         .collect())
+}
+
+/// `content_id`'s signature in `index` (`None` when its text had none);
+/// FAILED_PRECONDITION when the index lacks the content: the asking server
+/// serves another index.
+fn signature_in(index: &IndexReader, content_id: u128) -> Result<Option<Vec<u32>>, ApiError> {
+    if let Some(signature) = index.signature(content_id)? {
+        return Ok(Some(signature));
+    }
+    if index.content(content_id)?.is_none() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "content {content_id:032x} is not in the registry service's index (digest {}): \
+             the index servers and the registry service must serve one index",
+            index.manifest().digest
+        )));
+    }
+    Ok(None)
 }
 
 /// A cover as sent over the wire.
@@ -115,11 +132,22 @@ pub(crate) fn cover_from_proto(cover: pb::RegistryCover) -> Result<RegistryCover
 #[derive(Clone)]
 pub struct RegistryReadApi {
     registry: Arc<Registry>,
+    /// The index the entries apply to: the signatures of contents a
+    /// partition server does not hold (`signature_from_index`).
+    index: Option<Arc<IndexReader>>,
 }
 
 impl RegistryReadApi {
     pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry }
+        Self {
+            registry,
+            index: None,
+        }
+    }
+
+    pub fn with_index(mut self, index: Arc<IndexReader>) -> Self {
+        self.index = Some(index);
+        self
     }
 
     /// Runs a registry look-up off the async workers (it takes the
@@ -178,23 +206,43 @@ impl RegistryReadService for RegistryReadApi {
             )
             .into());
         }
+        let index = match (request.signature_from_index, &self.index) {
+            (false, _) => None,
+            (true, Some(index)) => Some(Arc::clone(index)),
+            (true, None) => {
+                return Err(ApiError::FailedPrecondition(
+                    "signature_from_index: this registry service has no index".into(),
+                )
+                .into());
+            }
+        };
         self.blocking(move |registry| {
             let keys: Vec<(&str, &str)> = request
                 .captures
                 .iter()
                 .map(|c| (c.surt.as_str(), c.registered_domain.as_str()))
                 .collect();
-            let signature = (!request.signature.is_empty()).then_some(request.signature.as_slice());
+            let signature = match &index {
+                Some(index) => signature_in(index, content_id)?,
+                None => Some(request.signature),
+            };
+            let signature = signature.as_deref().filter(|s| !s.is_empty());
             content_covers(registry, content_id, signature, &keys)
         })
         .await
     }
 }
 
+/// Why the registry service answers LedgerService's calls other than Lineage
+/// UNIMPLEMENTED.
+const LINEAGE_ONLY: &str = "the registry service answers LedgerService.Lineage only: ask the \
+     index servers (or their router) for the signed manifest and proofs";
+
 /// `provindex registry-server`: OptOutService (the one writer), the
 /// RegistryReadService index servers consult, AuditService (the registry's
 /// labels, complaints, claims and mandates, and FindPersonalData with the
-/// PII key) and ReportService (routers forward those calls here), health
+/// PII key), ReportService and LedgerService.Lineage (routers forward those
+/// calls here), health
 /// and reflection, with `config`'s limits, TLS and tokens,
 /// until `shutdown` resolves. `index` (the whole index) gives work
 /// registrations their sketch spec, content registrations their captures
@@ -210,6 +258,7 @@ pub async fn serve_registry(
     use crate::conn::{Tracked, guarded_incoming};
     use crate::metrics::Metered;
     use provindex_proto::v1::audit_service_server::AuditServiceServer;
+    use provindex_proto::v1::ledger_service_server::LedgerServiceServer;
     use provindex_proto::v1::opt_out_service_server::OptOutServiceServer;
     use provindex_proto::v1::registry_read_service_server::RegistryReadServiceServer;
     use provindex_proto::v1::report_service_server::ReportServiceServer;
@@ -252,9 +301,23 @@ pub async fn serve_registry(
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
-    let read = RegistryReadServiceServer::new(RegistryReadApi::new(registry))
+    // Lineage reads the registry's lineage log (the exports forwarded here
+    // recorded it) and the whole index: routers forward it here too. The
+    // proofs are the index servers'.
+    let lineage = crate::auth::ReadGated::new(
+        LedgerServiceServer::new(
+            crate::LedgerApi::lineage_only(Arc::clone(&index), LINEAGE_ONLY)
+                .with_registry(Some(Arc::clone(&registry))),
+        )
         .max_decoding_message_size(config.max_message_bytes)
-        .max_encoding_message_size(config.max_message_bytes);
+        .max_encoding_message_size(config.max_message_bytes),
+        config.auth.clone(),
+    );
+    let read = RegistryReadServiceServer::new(
+        RegistryReadApi::new(Arc::clone(&registry)).with_index(Arc::clone(&index)),
+    )
+    .max_decoding_message_size(config.max_message_bytes)
+    .max_encoding_message_size(config.max_message_bytes);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<OptOutServiceServer<crate::OptOutApi>>()
@@ -292,6 +355,7 @@ pub async fn serve_registry(
         .add_service(Tracked::new(Metered::new(read, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(audit, config.metrics.clone())))
         .add_service(Tracked::new(Metered::new(report, config.metrics.clone())))
+        .add_service(Tracked::new(Metered::new(lineage, config.metrics.clone())))
         .serve_with_incoming_shutdown(guarded_incoming(listener, config.connections), shutdown)
         .await?;
     Ok(())

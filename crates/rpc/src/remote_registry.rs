@@ -160,11 +160,14 @@ impl OptOutRegistry for RemoteRegistry {
         content_id: u128,
         captures: &[(&str, &str)],
     ) -> Result<Vec<RegistryCover>, ApiError> {
-        // The signature is the index's: the registry server has no index.
-        let signature = self.index.signature(content_id)?.unwrap_or_default();
+        // A partition holds its own contents' signatures only; the registry
+        // service reads another partition's from its (whole) index.
+        let signature = self.index.signature(content_id)?;
+        let signature_from_index = signature.is_none() && !self.index.holds_content(content_id);
         let request = CoversForContentRequest {
             content_id: format!("{content_id:032x}"),
-            signature,
+            signature: signature.unwrap_or_default(),
+            signature_from_index,
             captures: captures
                 .iter()
                 .map(|(surt, domain)| CaptureKey {

@@ -54,8 +54,8 @@ pub struct ServerConfig {
     /// The HMAC key personal identifiers were hashed with at build time
     /// (`serve --pii-key`); `None`: FindPersonalData is refused.
     pub pii_key: Option<Arc<Vec<u8>>>,
-    /// The index's verified ledger (`ledger.json`); `None` serves no
-    /// LedgerService.
+    /// The index's verified ledger (`ledger.json`); `None`: LedgerService
+    /// answers Lineage only.
     pub ledger: Option<Arc<provindex_pipeline::ledger::LoadedLedger>>,
     /// Days from receipt by which a complaint is due (`serve --complaint-due-days`).
     pub complaint_due_days: u32,
@@ -147,17 +147,17 @@ pub async fn serve(
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
-    let ledger = config.ledger.as_ref().map(|ledger| {
-        ReadGated::new(
-            LedgerServiceServer::new(
-                LedgerApi::new(Arc::clone(ledger), Arc::clone(&index))
-                    .with_registry(config.registry.clone()),
-            )
+    // Lineage needs no ledger; without one the proofs are UNIMPLEMENTED.
+    let ledger_api = match &config.ledger {
+        Some(ledger) => LedgerApi::new(Arc::clone(ledger), Arc::clone(&index)),
+        None => LedgerApi::lineage_only(Arc::clone(&index), crate::ledger::NO_LEDGER),
+    };
+    let ledger = ReadGated::new(
+        LedgerServiceServer::new(ledger_api.with_registry(config.registry.clone()))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes),
-            config.auth.clone(),
-        )
-    });
+        config.auth.clone(),
+    );
     // Samples and rates are reads; RecordLabel and FindPersonalData check
     // for an admin token themselves.
     let audit = ReadGated::new(
@@ -217,11 +217,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<AuditServiceServer<AuditApi>>()
         .await;
-    if ledger.is_some() {
-        health_reporter
-            .set_serving::<LedgerServiceServer<LedgerApi>>()
-            .await;
-    }
+    health_reporter
+        .set_serving::<LedgerServiceServer<LedgerApi>>()
+        .await;
     if opt_out.is_some() {
         health_reporter
             .set_serving::<OptOutServiceServer<OptOutApi>>()
@@ -269,7 +267,7 @@ pub async fn serve(
             partition,
             config.metrics.clone(),
         )))
-        .add_optional_service(ledger.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))))
+        .add_service(Tracked::new(Metered::new(ledger, config.metrics.clone())))
         .add_optional_service(
             opt_out.map(|s| Tracked::new(Metered::new(s, config.metrics.clone()))),
         )

@@ -100,9 +100,11 @@ impl LocalBackend {
     }
 
     async fn ledger_call(&self, partition: u32, call: Call) -> Result<Answer, Status> {
-        let ledger = self.ledgers.get(&partition).cloned().ok_or_else(|| {
-            Status::unimplemented("the index has no ledger (built without --signing-key)")
-        })?;
+        let ledger = self
+            .ledgers
+            .get(&partition)
+            .cloned()
+            .ok_or_else(|| Status::unimplemented(crate::ledger::NO_LEDGER))?;
         // Proofs and capture reads run off the async workers.
         let answer = tokio::task::spawn_blocking(move || match call {
             Call::Prove(r) => ledger.prove(&r).map(Answer::Prove),

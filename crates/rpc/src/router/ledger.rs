@@ -12,7 +12,10 @@
 //! - GetCaptureLink asks every partition: the content's partition (which
 //!   holds a copy of the capture) answers, the others say NOT_FOUND;
 //! - GetSignedManifest is the publication's signed manifest (any partition's
-//!   copy: they are the same document).
+//!   copy: they are the same document);
+//! - Lineage is forwarded, with the caller's token, to the registry service
+//!   (`--registry-url`): it holds the registry's lineage log (the exports
+//!   recorded it there) and the whole index, and answers as one server.
 //!
 //! The router verifies nothing: a client verifies every proof against the
 //! publication manifest with the operator's key.
@@ -20,6 +23,7 @@
 use std::sync::Arc;
 
 use provindex_index::partition::Partitioning;
+use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::ledger_service_server::LedgerService;
 use provindex_proto::v1::prove_content_request::Key;
 use provindex_proto::v1::{
@@ -29,6 +33,7 @@ use provindex_proto::v1::{
 };
 use tonic::{Code, Request, Response, Status};
 
+use super::registry::{RegistryService, required};
 use super::{Answer, Call, Router, mismatched};
 use crate::partition_service::requested_partition;
 
@@ -97,11 +102,30 @@ fn prove_answer(answer: Result<Answer, Status>) -> Result<ProveContentResponse, 
 #[derive(Clone)]
 pub struct RouterLedgerApi {
     router: Arc<Router>,
+    registry: Option<RegistryService>,
+    /// The largest message the router sends, and so decodes from the
+    /// registry service.
+    max_message_bytes: usize,
 }
 
 impl RouterLedgerApi {
     pub fn new(router: Arc<Router>) -> Self {
-        Self { router }
+        Self {
+            router,
+            registry: None,
+            max_message_bytes: crate::ServerConfig::default().max_message_bytes,
+        }
+    }
+
+    /// Lineage forwarded to `registry` (UNIMPLEMENTED without one).
+    pub fn with_registry(
+        mut self,
+        registry: Option<RegistryService>,
+        max_message_bytes: usize,
+    ) -> Self {
+        self.registry = registry;
+        self.max_message_bytes = max_message_bytes;
+        self
     }
 }
 
@@ -153,10 +177,20 @@ impl LedgerService for RouterLedgerApi {
 
     async fn lineage(
         &self,
-        _request: Request<LineageRequest>,
+        request: Request<LineageRequest>,
     ) -> Result<Response<LineageResponse>, Status> {
-        Err(Status::unimplemented(
-            "Lineage needs the whole index and its registry: ask a `provindex serve` of an unpartitioned index",
-        ))
+        let max = self.max_message_bytes;
+        required(
+            self.registry.as_ref(),
+            "Lineage",
+            "the whole index and the registry's lineage log",
+        )?
+        .forward("Lineage", request, |channel, request| async move {
+            LedgerServiceClient::new(channel)
+                .max_decoding_message_size(max)
+                .lineage(request)
+                .await
+        })
+        .await
     }
 }

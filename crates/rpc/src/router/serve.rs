@@ -63,10 +63,14 @@ pub async fn serve_router(
     config: RouterServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // Partitions without a ledger answer its calls UNIMPLEMENTED themselves.
-    let ledger = LedgerServiceServer::new(RouterLedgerApi::new(Arc::clone(&router)))
-        .max_decoding_message_size(config.max_message_bytes)
-        .max_encoding_message_size(config.max_message_bytes);
+    // Partitions without a ledger answer its calls UNIMPLEMENTED themselves;
+    // Lineage is forwarded to the registry service.
+    let ledger = LedgerServiceServer::new(
+        RouterLedgerApi::new(Arc::clone(&router))
+            .with_registry(config.registry.clone(), config.max_message_bytes),
+    )
+    .max_decoding_message_size(config.max_message_bytes)
+    .max_encoding_message_size(config.max_message_bytes);
     // DrawSample through the partitions; the registry's calls and
     // FindPersonalData forwarded to the registry service (UNIMPLEMENTED
     // without one), as ReportService's are.
