@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 /// 11: the language is detected on a text's first 2 KiB (was 8 KiB), which
 /// changes it on 2.7 % of the benchmark's pages. 12: a partition holds the
 /// signatures of its own contents only (no copies for its captures), so a
-/// server of an older version would skip near-duplicate work entries.
+/// server of an older version would skip near-duplicate work entries; blocks
+/// compressed with Zstandard, not LZ4.
 pub const FORMAT_VERSION: u32 = 12;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

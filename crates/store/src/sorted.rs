@@ -1,7 +1,7 @@
 //! Tables written as SST files: rows that nothing reads while a database is
 //! being built are sorted externally ([`provindex_runs::ExternalSorter`]),
 //! written as one SST file with the column family's own options
-//! (`SstFileWriter`: block size, filter, LZ4) and ingested. Rows with a
+//! (`SstFileWriter`: block size, filter, Zstandard) and ingested. Rows with a
 //! key already written collapse to the first. SST blocks carry RocksDB's
 //! checksums, verified on ingestion.
 
