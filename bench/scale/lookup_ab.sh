@@ -21,6 +21,7 @@ mkdir -p "$OUT"
 [ -s "$URLS" ] || python3 bench/query/prepare.py urls "$CORPUS" "$URLS" 20000
 
 PID=""
+ADDR=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null || true' EXIT
 for v in old new; do
     bin="$OLD"; [ "$v" = new ] && bin="$NEW"
@@ -39,14 +40,16 @@ serve() {
         grep -q '^listening on ' "$OUT/serve.out" 2>/dev/null && break
         sleep 0.1
     done
-    echo "http://$(sed -n 's/^listening on //p' "$OUT/serve.out" | head -n1)"
+    ADDR="http://$(sed -n 's/^listening on //p' "$OUT/serve.out" | head -n1)"
 }
 
 for cache in $CACHES; do
     for round in 1 2; do
         for v in old new; do
             bin="$OLD"; [ "$v" = new ] && bin="$NEW"
-            addr="$(serve "$bin" "$OUT/$v" "$cache")"
+            # In this shell, not a command substitution: PID must outlive it.
+            serve "$bin" "$OUT/$v" "$cache"
+            addr="$ADDR"
             for c in 1 32; do
                 "$LOADGEN" grpc --addr "$addr" --rpc url --urls "$URLS" --concurrency "$c" \
                     --warmup 2 --duration 8 --label "$v cache=$cache c=$c round=$round" | tail -n1
