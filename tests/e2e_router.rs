@@ -1772,6 +1772,40 @@ macro_rules! both {
     }};
 }
 
+/// The registry service over the partitioned publication (assembled), one
+/// `serve --registry` over the unpartitioned index with its own registry,
+/// two partition servers consulting the registry service and a router
+/// forwarding to it.
+struct RegistryCluster {
+    registry: RegistryServer,
+    registry_url: String,
+    single: ServerProcess,
+    low: ServerProcess,
+    high: ServerProcess,
+    router: RouterProcess,
+}
+
+impl RegistryCluster {
+    fn start(root: &Path, dir1: &Path, dir4: &Path, auth: &Path) -> Self {
+        let registry = RegistryServer::start(dir4, &root.join("registry"), auth);
+        let registry_url = registry.url();
+        let single = ServerProcess::start_with_registry(dir1, auth, &root.join("one"));
+        let partitions = |held| ["--partitions", held, "--registry-url", &registry_url];
+        let low = ServerProcess::start_with(dir4, &partitions("0,1"));
+        let high = ServerProcess::start_with(dir4, &partitions("2,3"));
+        let router = RouterProcess::start_with_registry(&[&low, &high], &registry_url)
+            .expect("router starts");
+        Self {
+            registry,
+            registry_url,
+            single,
+            low,
+            high,
+            router,
+        }
+    }
+}
+
 /// AuditService's calls on the registry's state through routers: each
 /// answers as one `serve --registry DIR` over the unpartitioned index —
 /// complaints filed (by content, URL and work text), read and reviewed
@@ -1798,22 +1832,14 @@ async fn audit_registry_calls_through_the_router_are_one_servers() {
         ),
     )
     .expect("auth file");
-    // The registry service over the partitioned publication (assembled).
-    let registry = RegistryServer::start(&dir4, &temp.path().join("registry"), &auth);
-    let registry_url = registry.url();
-    let single = ServerProcess::start_with_registry(&dir1, &auth, &temp.path().join("one"));
-    let with_registry = |partitions| {
-        [
-            "--partitions",
-            partitions,
-            "--registry-url",
-            registry_url.as_str(),
-        ]
-    };
-    let low = ServerProcess::start_with(&dir4, &with_registry("0,1"));
-    let high = ServerProcess::start_with(&dir4, &with_registry("2,3"));
-    let router =
-        RouterProcess::start_with_registry(&[&low, &high], &registry_url).expect("router starts");
+    let RegistryCluster {
+        registry: _registry,
+        registry_url,
+        single,
+        low,
+        high,
+        router,
+    } = RegistryCluster::start(temp.path(), &dir1, &dir4, &auth);
     let second = RouterProcess::start_with_registry(&[&low, &high], &registry_url)
         .expect("second router starts");
     let mut one = audit_client(&single.addr).await;
@@ -2301,21 +2327,14 @@ async fn lineage_through_the_router_is_the_registry_services() {
         format!(r#"{{"tokens": {{"{ADMIN}": {{"role": "admin", "name": "ops"}}}}}}"#),
     )
     .expect("auth file");
-    let registry = RegistryServer::start(&dir4, &temp.path().join("registry"), &auth);
-    let registry_url = registry.url();
-    let single = ServerProcess::start_with_registry(&dir1, &auth, &temp.path().join("one"));
-    let with_registry = |partitions| {
-        [
-            "--partitions",
-            partitions,
-            "--registry-url",
-            registry_url.as_str(),
-        ]
-    };
-    let low = ServerProcess::start_with(&dir4, &with_registry("0,1"));
-    let high = ServerProcess::start_with(&dir4, &with_registry("2,3"));
-    let router =
-        RouterProcess::start_with_registry(&[&low, &high], &registry_url).expect("router starts");
+    let RegistryCluster {
+        registry: _registry,
+        registry_url,
+        single,
+        low,
+        high,
+        router,
+    } = RegistryCluster::start(temp.path(), &dir1, &dir4, &auth);
 
     // The same opt-out on each side's registry, then the same export.
     let opt_out = RegisterOptOutRequest {
