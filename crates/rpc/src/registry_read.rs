@@ -134,20 +134,12 @@ pub struct RegistryReadApi {
     registry: Arc<Registry>,
     /// The index the entries apply to: the signatures of contents a
     /// partition server does not hold (`signature_from_index`).
-    index: Option<Arc<IndexReader>>,
+    index: Arc<IndexReader>,
 }
 
 impl RegistryReadApi {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self {
-            registry,
-            index: None,
-        }
-    }
-
-    pub fn with_index(mut self, index: Arc<IndexReader>) -> Self {
-        self.index = Some(index);
-        self
+    pub fn new(registry: Arc<Registry>, index: Arc<IndexReader>) -> Self {
+        Self { registry, index }
     }
 
     /// Runs a registry look-up off the async workers (it takes the
@@ -206,16 +198,9 @@ impl RegistryReadService for RegistryReadApi {
             )
             .into());
         }
-        let index = match (request.signature_from_index, &self.index) {
-            (false, _) => None,
-            (true, Some(index)) => Some(Arc::clone(index)),
-            (true, None) => {
-                return Err(ApiError::FailedPrecondition(
-                    "signature_from_index: this registry service has no index".into(),
-                )
-                .into());
-            }
-        };
+        let index = request
+            .signature_from_index
+            .then(|| Arc::clone(&self.index));
         self.blocking(move |registry| {
             let keys: Vec<(&str, &str)> = request
                 .captures
@@ -313,9 +298,10 @@ pub async fn serve_registry(
         .max_encoding_message_size(config.max_message_bytes),
         config.auth.clone(),
     );
-    let read = RegistryReadServiceServer::new(
-        RegistryReadApi::new(Arc::clone(&registry)).with_index(Arc::clone(&index)),
-    )
+    let read = RegistryReadServiceServer::new(RegistryReadApi::new(
+        Arc::clone(&registry),
+        Arc::clone(&index),
+    ))
     .max_decoding_message_size(config.max_message_bytes)
     .max_encoding_message_size(config.max_message_bytes);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
