@@ -176,21 +176,15 @@ fn walk_contents(
 }
 
 /// One content with its captures read from the index (the partition
-/// holding the content: it has a copy of each of its captures).
+/// holding the content: it has each of its captures, as copies in
+/// `content_captures` when owned elsewhere).
 fn view_of(reader: &IndexReader, id: u128, record: ContentRecord) -> Result<ContentView> {
     let mut captures = Vec::new();
     let mut after = None;
     loop {
-        let (ids, more) = reader.content_captures(id, after, 1000)?;
-        for capture_id in &ids {
-            let capture = reader.capture(*capture_id)?.ok_or_else(|| {
-                DisclosureError::Inconsistent(format!(
-                    "capture {capture_id:032x} of content {id:032x} is missing"
-                ))
-            })?;
-            captures.push((*capture_id, capture));
-        }
-        after = ids.last().copied();
+        let (page, more) = reader.content_captures(id, after, 1000)?;
+        after = page.last().map(|(capture_id, _)| *capture_id);
+        captures.extend(page);
         if !more || after.is_none() {
             break;
         }

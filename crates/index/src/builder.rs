@@ -21,9 +21,9 @@ use crate::keys::{self, LshMember};
 use crate::partition::Partitioning;
 use crate::records::{CaptureRecord, ClusterInfo, ContentRecord, PiiCounts};
 use crate::schema::{
-    CaptureTime, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptureTimes,
+    CaptureCopy, Captures, ClusterMemberKey, Clusters, ContentCaptureKey, ContentCaptureTimes,
     ContentCaptures, ContentSha256, Contents, Lsh, LshKey, Meta, MetaKey, ShaKey, Signature,
-    Signatures, TABLES, UrlKey, Urls,
+    Signatures, TABLES, TimedCapture, UrlKey, Urls,
 };
 use crate::schema::{PiiKeyRow, PiiKeys};
 use crate::{IndexError, Manifest, manifest::FORMAT_VERSION};
@@ -222,10 +222,12 @@ impl IndexBuilder {
 
     /// Adds one capture with its final record (and its content, when the
     /// capture is the first seen with that text). Returns `false`, writing
-    /// nothing, when a capture with the same id is already in the index or
-    /// the capture has no row in this partition. A partition writes the
-    /// URL-side rows of the captures it owns and the content-side rows of
-    /// its contents, plus the capture records of its contents' captures.
+    /// nothing, when this partition owns the capture and a capture with the
+    /// same id is already in it, or when the capture has no row here. A
+    /// partition writes the URL-side rows of the captures it owns and the
+    /// content-side rows of its contents; a capture of its contents owned
+    /// elsewhere is copied into its `content_captures` row (a copy added
+    /// twice is kept once: equal keys collapse to the first).
     pub fn add_capture(
         &mut self,
         capture_id: u128,
@@ -239,17 +241,16 @@ impl IndexBuilder {
         if !owned && !content_here {
             return Ok(false);
         }
-        if self.seen_captures.contains(&capture_id) {
-            self.flush()?;
-            if self.store.contains::<Captures>(&CaptureId(capture_id))? {
-                self.duplicate_captures += u64::from(owned);
-                return Ok(false);
-            }
-        }
-        self.seen_captures.insert(&capture_id);
-
-        self.batch.put::<Captures>(&CaptureId(capture_id), record);
         if owned {
+            if self.seen_captures.contains(&capture_id) {
+                self.flush()?;
+                if self.store.contains::<Captures>(&CaptureId(capture_id))? {
+                    self.duplicate_captures += 1;
+                    return Ok(false);
+                }
+            }
+            self.seen_captures.insert(&capture_id);
+            self.batch.put::<Captures>(&CaptureId(capture_id), record);
             self.captures += 1;
         }
         if owned && !record.surt.is_empty() {
@@ -264,12 +265,19 @@ impl IndexBuilder {
             self.urls += 1;
         }
         if let Some(content_id) = record.content_id().filter(|_| content_here) {
+            let copy = match owned {
+                true => CaptureCopy::Owned,
+                false => CaptureCopy::Copy(Box::new(record.clone())),
+            };
             self.sorted.content_captures.push(
                 &ContentCaptureKey {
                     content_id: ContentId(content_id),
                     capture_id: CaptureId(capture_id),
                 },
-                &CaptureTime(record.capture_time),
+                &TimedCapture {
+                    time: record.capture_time,
+                    copy,
+                },
             )?;
         }
         if let Some(content) = content.filter(|_| content_here) {
@@ -517,8 +525,8 @@ fn write_contents(
                 Ok(())
             };
             for link in links {
-                let (key, time) = link?;
-                link_sink.put(&key, &())?;
+                let (key, TimedCapture { time, copy }) = link?;
+                link_sink.put(&key, &copy)?;
                 if current.as_ref().is_none_or(|(id, _)| *id != key.content_id) {
                     finish(current.take(), &mut counts)?;
                     let record = next_content(&mut contents, key.content_id)?;
@@ -526,7 +534,7 @@ fn write_contents(
                 }
                 let (_, record) = current.as_mut().expect("a content was just started");
                 record.capture_count += 1;
-                record.first_seen = Some(record.first_seen.map_or(time.0, |t| t.min(time.0)));
+                record.first_seen = Some(record.first_seen.map_or(time, |t| t.min(time)));
             }
             finish(current.take(), &mut counts)?;
             if let Some(row) = contents.next() {

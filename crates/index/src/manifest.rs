@@ -21,8 +21,10 @@ use serde::{Deserialize, Serialize};
 /// changes it on 2.7 % of the benchmark's pages. 12: a partition holds the
 /// signatures of its own contents only (no copies for its captures), so a
 /// server of an older version would skip near-duplicate work entries; blocks
-/// compressed with Zstandard, not LZ4.
-pub const FORMAT_VERSION: u32 = 12;
+/// compressed with Zstandard, not LZ4. 13: a partition's copies of its
+/// contents' captures owned elsewhere are `content_captures` values (the
+/// record without its content id), not `captures` rows.
+pub const FORMAT_VERSION: u32 = 13;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -9,9 +9,9 @@
 //!   give the global `content_id` order; a content's captures (copies of
 //!   those owned elsewhere included) and its signature are in its own
 //!   partition, so a content is read from that partition alone.
-//! - `captures` hold copies (capture records of a partition's contents'
-//!   captures owned elsewhere): a walk over captures skips them, so each
-//!   capture is visited once. Its order is capture-id order within each
+//! - A partition's `captures` are the captures it owns (the copies its
+//!   contents need are in `content_captures`), so a walk over captures
+//!   visits each once. Its order is capture-id order within each
 //!   partition, not across them: every caller aggregates (counts, sets,
 //!   minimum and maximum), which does not depend on the order.
 //! - The whole index's manifest is the partitions' with their owned counts
@@ -26,7 +26,7 @@ use provindex_store::{Durability, OpenMode, Store};
 use crate::partition::{Partitioning, content_chunk};
 use crate::reader::{chunk_of_row, digest_store};
 use crate::records::{CaptureRecord, ContentRecord};
-use crate::schema::{META, Meta, MetaKey, TABLES};
+use crate::schema::{CONTENT_CAPTURES, META, Meta, MetaKey, TABLES};
 use crate::{IndexError, IndexReader, Manifest, digest_of_chunks};
 
 /// Every partition of an index, opened (or one unpartitioned index).
@@ -205,6 +205,11 @@ impl PartitionedIndex {
                     }
                     match chunk_of_row(spec.name, key, value) {
                         Ok(chunk) if owned.contains(&u32::from(chunk)) => {
+                            // Every capture is in `captures` of the whole index.
+                            let value = match spec.name == CONTENT_CAPTURES {
+                                true => &[][..],
+                                false => value,
+                            };
                             batch.put_raw(spec.name, key, value);
                         }
                         Ok(_) => {}
@@ -390,21 +395,14 @@ impl<'a> IndexParts<'a> {
         Ok(())
     }
 
-    /// Visits every capture once, copies left out: partition by partition,
-    /// capture-id order within each (see the module doc).
+    /// Visits every capture once: partition by partition, capture-id order
+    /// within each (see the module doc).
     pub fn for_each_owned_capture<E: From<IndexError>>(
         &self,
         mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
     ) -> Result<(), E> {
-        let partitioning = self.partitioning()?;
-        for (n, part) in self.parts.iter().enumerate() {
-            let n = n as u32;
-            part.for_each_capture(|id, record| {
-                if partitioning.of_capture(id, &record.surt) != n {
-                    return Ok(());
-                }
-                visit(id, record)
-            })?;
+        for part in self.parts {
+            part.for_each_capture(&mut visit)?;
         }
         Ok(())
     }

@@ -10,8 +10,8 @@ use crate::keys::{self, LshMember};
 use crate::partition::Partitioning;
 use crate::records::{CaptureRecord, ContentRecord};
 use crate::schema::{
-    Captures, Clusters, ContentCaptureKey, ContentCaptures, ContentSha256, Contents, Lsh, Meta,
-    MetaKey, PiiKeys, SHA_PREFIX_LEN, Signatures, TABLES, Urls,
+    CaptureCopy, Captures, Clusters, ContentCaptureKey, ContentCaptures, ContentSha256, Contents,
+    Lsh, Meta, MetaKey, PiiKeys, SHA_PREFIX_LEN, Signatures, TABLES, Urls,
 };
 use crate::{IndexError, Manifest};
 
@@ -235,14 +235,17 @@ impl IndexReader {
         Ok(ids)
     }
 
-    /// Capture ids of one content in ascending order, starting after `after`.
-    /// Returns the ids and whether more follow.
+    /// One content's captures, by capture id ascending, starting after
+    /// `after`: each id with its record (read from `captures` when this
+    /// database owns the capture, else from the copy in its
+    /// `content_captures` row). Returns at most `limit` and whether more
+    /// follow.
     pub fn content_captures(
         &self,
         content_id: u128,
         after: Option<u128>,
         limit: usize,
-    ) -> Result<(Vec<u128>, bool), IndexError> {
+    ) -> Result<(Vec<(u128, CaptureRecord)>, bool), IndexError> {
         let prefix = keys::id_key(content_id);
         let mut iter = self.store.iter::<ContentCaptures>()?;
         match after {
@@ -258,7 +261,72 @@ impl IndexReader {
             }
             None => iter.seek(&prefix),
         }
-        collect_ids(iter, &prefix, limit, |key| key.capture_id.0)
+        let mut rows = Vec::new();
+        let mut more = false;
+        while iter.key_bytes().is_some_and(|key| key.starts_with(&prefix)) {
+            if rows.len() == limit {
+                more = true;
+                break;
+            }
+            if let Some(row) = iter.entry() {
+                let (key, copy) = row?;
+                rows.push((key.capture_id.0, copy));
+            }
+            iter.next();
+        }
+        iter.status()?;
+        let owned: Vec<u128> = rows
+            .iter()
+            .filter(|(_, copy)| *copy == CaptureCopy::Owned)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut owned_records = self.captures(&owned)?.into_iter();
+        let mut captures = Vec::with_capacity(rows.len());
+        for (capture_id, copy) in rows {
+            let record = match copy {
+                CaptureCopy::Copy(record) => CaptureRecord {
+                    content_id: prefix.to_vec(),
+                    ..*record
+                },
+                CaptureCopy::Owned => {
+                    owned_records
+                        .next()
+                        .flatten()
+                        .ok_or_else(|| IndexError::Corrupt {
+                            cf: ContentCaptures::COLUMN_FAMILY,
+                            reason: format!(
+                                "content {content_id:032x} names capture {capture_id:032x}, \
+                             which has no record"
+                            ),
+                        })?
+                }
+            };
+            captures.push((capture_id, record));
+        }
+        Ok((captures, more))
+    }
+
+    /// Visits every capture of the contents this database holds (each
+    /// content's captures wherever their URLs are), in no particular order:
+    /// the owned ones in `captures`, then the copies in `content_captures`.
+    pub fn for_each_capture_of_held_contents<E: From<IndexError>>(
+        &self,
+        mut visit: impl FnMut(u128, CaptureRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.for_each_capture(|capture_id, record| match record.content_id() {
+            Some(content_id) if self.holds_content(content_id) => visit(capture_id, record),
+            _ => Ok(()),
+        })?;
+        walk::<ContentCaptures, E>(&self.store, |key, copy| match copy {
+            CaptureCopy::Copy(record) => {
+                let record = CaptureRecord {
+                    content_id: keys::id_key(key.content_id.0).to_vec(),
+                    ..*record
+                };
+                visit(key.capture_id.0, record)
+            }
+            CaptureCopy::Owned => Ok(()),
+        })
     }
 
     /// Contents holding the personal identifier whose HMAC under the
@@ -536,9 +604,10 @@ pub fn digest_of_chunks(chunks: &[[u8; 32]]) -> String {
 
 /// One SHA-256 per chunk of partition `partition`: over every table but
 /// `meta`, in [`TABLES`] order, the table's name, then each row of the chunk
-/// (key and value, length-prefixed) in key order. Rows of other chunks —
-/// copies a partition holds for local answers — are left out, so the chunk
-/// digests of all partitions make the digest of the one-partition index.
+/// (key and value, length-prefixed) in key order. Rows of other chunks are
+/// left out, and `content_captures` rows count with an empty value (a copy
+/// there is its owner's `captures` row again), so the chunk digests of all
+/// partitions make the digest of the one-partition index.
 pub fn chunk_digests(
     store: &Store,
     partitioning: Partitioning,
@@ -567,6 +636,10 @@ pub fn chunk_digests(
                 }
             };
             if range.contains(&chunk) {
+                let value = match spec.name == ContentCaptures::COLUMN_FAMILY {
+                    true => &[][..],
+                    false => value,
+                };
                 let hasher = &mut hashers[(chunk - range.start) as usize];
                 hasher.update((key.len() as u32).to_be_bytes());
                 hasher.update(key);

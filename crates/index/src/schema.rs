@@ -28,10 +28,11 @@ define_schema!(
     "contents"
 );
 define_schema!(
-    /// content_id ‖ capture_id → nothing: a content's captures.
+    /// content_id ‖ capture_id → where the capture's record is: a content's
+    /// captures ([`CaptureCopy`]).
     ContentCaptures,
     ContentCaptureKey,
-    (),
+    CaptureCopy,
     "content_captures"
 );
 define_schema!(
@@ -39,7 +40,7 @@ define_schema!(
     /// each capture's time, from which it computes a content's first seen.
     ContentCaptureTimes,
     ContentCaptureKey,
-    CaptureTime,
+    TimedCapture,
     "content_capture_times"
 );
 define_schema!(
@@ -109,6 +110,7 @@ pub const TABLES: [ColumnFamilySpec; 10] = [
 
 /// Column family names of [`TABLES`], for errors that name a table.
 pub const CAPTURES: &str = TABLES[0].name;
+pub const CONTENT_CAPTURES: &str = TABLES[2].name;
 pub const SIGNATURES: &str = TABLES[5].name;
 pub const META: &str = TABLES[8].name;
 
@@ -193,18 +195,79 @@ impl ValueCodec<Contents> for ContentRecord {
     }
 }
 
-/// A capture's time in the builder's [`ContentCaptureTimes`] (unix seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CaptureTime(pub i64);
+/// A `content_captures` value: where the record of the key's capture is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureCopy {
+    /// In `captures`: this database owns the capture (stored as no bytes).
+    Owned,
+    /// Here: the record of a capture another partition owns, so the
+    /// content's partition answers for all its captures. Stored compacted
+    /// like `captures` and without its content id (the key's), after a
+    /// [`COPY_TAG`] byte; decoded with the content id left empty.
+    Copy(Box<CaptureRecord>),
+}
 
-impl ValueCodec<ContentCaptureTimes> for CaptureTime {
+/// First byte of a [`CaptureCopy::Copy`] value (an owned capture's value is empty).
+pub const COPY_TAG: u8 = 1;
+
+impl ValueCodec<ContentCaptures> for CaptureCopy {
     fn encode_value(&self) -> Vec<u8> {
-        keys::encode_time(self.0).to_vec()
+        match self {
+            CaptureCopy::Owned => Vec::new(),
+            CaptureCopy::Copy(record) => {
+                let mut stored = record.compacted();
+                stored.content_id.clear();
+                let mut value = vec![COPY_TAG];
+                value.extend(prost::Message::encode_to_vec(&stored));
+                value
+            }
+        }
     }
     fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
-        <[u8; 8]>::try_from(bytes)
-            .map(|b| CaptureTime(keys::decode_time(b)))
-            .map_err(|_| CodecError::length("capture time", bytes.len(), 8))
+        match bytes.split_first() {
+            None => Ok(CaptureCopy::Owned),
+            Some((&COPY_TAG, stored)) => {
+                let mut record: CaptureRecord = decode_record(stored)?;
+                if !record.content_id.is_empty() {
+                    return Err(CodecError::new(
+                        "a copied capture carries a content id; the key gives it",
+                    ));
+                }
+                record.validate().map_err(CodecError::new)?;
+                record.expand().map_err(CodecError::new)?;
+                Ok(CaptureCopy::Copy(Box::new(record)))
+            }
+            Some((tag, _)) => Err(CodecError::new(format!(
+                "value starts with {tag:#04x}: neither empty (owned) nor a copy ({COPY_TAG:#04x})"
+            ))),
+        }
+    }
+}
+
+/// A row of the builder's [`ContentCaptureTimes`]: the capture's time (unix
+/// seconds) and its `content_captures` value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedCapture {
+    pub time: i64,
+    pub copy: CaptureCopy,
+}
+
+impl ValueCodec<ContentCaptureTimes> for TimedCapture {
+    fn encode_value(&self) -> Vec<u8> {
+        let mut value = keys::encode_time(self.time).to_vec();
+        value.extend(<CaptureCopy as ValueCodec<ContentCaptures>>::encode_value(
+            &self.copy,
+        ));
+        value
+    }
+    fn decode_value(bytes: &[u8]) -> Result<Self, CodecError> {
+        let (time, copy) = bytes
+            .split_first_chunk::<8>()
+            .ok_or_else(|| CodecError::length("capture time", bytes.len(), 8))?;
+        Ok(TimedCapture {
+            time: keys::decode_time(*time),
+            copy: <CaptureCopy as ValueCodec<ContentCaptures>>::decode_value(copy)?,
+        })
     }
 }
 
@@ -278,7 +341,7 @@ macro_rules! empty_value {
         }
     )+};
 }
-empty_value!(Urls, Lsh, Clusters, ContentSha256, ContentCaptures);
+empty_value!(Urls, Lsh, Clusters, ContentSha256);
 
 /// Bytes of a SHA-256 kept in a [`ContentSha256`] key: enough that two
 /// contents rarely share them (a shared prefix costs a content read, never a
@@ -443,6 +506,7 @@ impl ValueCodec<Meta> for Manifest {
 mod strategies {
     use proptest::prelude::*;
 
+    use super::CaptureCopy;
     use crate::ids::{CaptureId, ContentId};
     use crate::records::*;
 
@@ -568,6 +632,18 @@ mod strategies {
             )
     }
 
+    /// A `content_captures` value: owned, or a copy (stored without its
+    /// content id).
+    pub fn capture_copy() -> impl Strategy<Value = CaptureCopy> {
+        prop_oneof![
+            Just(CaptureCopy::Owned),
+            capture().prop_map(|mut record| {
+                record.content_id.clear();
+                CaptureCopy::Copy(Box::new(record))
+            }),
+        ]
+    }
+
     pub fn content() -> impl Strategy<Value = ContentRecord> {
         (
             any::<[u8; 32]>(),
@@ -611,7 +687,7 @@ provindex_store::test_schema_codecs!(
             capture_id,
         }
     }),
-    Just(())
+    strategies::capture_copy()
 );
 provindex_store::test_schema_codecs!(
     content_capture_times_codecs,
@@ -622,7 +698,7 @@ provindex_store::test_schema_codecs!(
             capture_id,
         }
     }),
-    any::<i64>().prop_map(CaptureTime)
+    (any::<i64>(), strategies::capture_copy()).prop_map(|(time, copy)| TimedCapture { time, copy })
 );
 provindex_store::test_schema_codecs!(
     urls_codecs,

@@ -200,12 +200,15 @@ fn contents_link_their_captures_and_aggregate() {
     assert_eq!(first.len(), 3);
     assert!(more);
     let (rest, more) = reader
-        .content_captures(welcome.content_id, first.last().copied(), 3)
+        .content_captures(welcome.content_id, first.last().map(|(id, _)| *id), 3)
         .expect("page");
     assert_eq!(rest.len(), 1);
     assert!(!more);
-    let capture = reader.capture(first[0]).expect("read").expect("capture");
-    assert_eq!(capture.content_id(), Some(welcome.content_id));
+    for (capture_id, record) in first.iter().chain(&rest) {
+        let stored = reader.capture(*capture_id).expect("read");
+        assert_eq!(stored.as_ref(), Some(record));
+        assert_eq!(record.content_id(), Some(welcome.content_id));
+    }
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub fn leaf_facts(reader: &IndexReader) -> Result<Vec<LeafFacts>, LedgerBuildErr
     // At most one reserved and one not_reserved finding per content: all the
     // verdict rule looks at.
     let mut signals: HashMap<u128, Vec<CaptureSignal>> = HashMap::new();
-    reader.for_each_capture(|capture_id, record| {
+    reader.for_each_capture_of_held_contents(|capture_id, record| {
         if record.content_id.is_empty() {
             return Ok::<_, LedgerBuildError>(());
         }

@@ -144,34 +144,26 @@ pub(crate) fn rescan(
             })?;
             let mut pii_keys = Vec::new();
             pii.take(content_id, |key, _| {
-                let hmac = <[u8; 32]>::try_from(&key[16..]).map_err(|_| {
-                    Failure::corrupt(format!("pii run key of {} bytes", key.len()))
-                })?;
+                let hmac = <[u8; 32]>::try_from(&key[16..])
+                    .map_err(|_| Failure::corrupt(format!("pii run key of {} bytes", key.len())))?;
                 pii_keys.push(hmac);
                 Ok(())
             })?;
-            let sketch = reader
-                .signature(content_id)?
-                .map(|values| PreparedSketch {
-                    signature: provindex_sketch::Signature(values).to_bytes(),
-                    band_keys,
-                });
+            let sketch = reader.signature(content_id)?.map(|values| PreparedSketch {
+                signature: provindex_sketch::Signature(values).to_bytes(),
+                band_keys,
+            });
             let content = new_content(content_id, &record, pii_keys)?;
             let mut after = None;
             loop {
-                let (ids, more) = reader.content_captures(content_id, after, CAPTURES_PAGE)?;
-                after = ids.last().copied();
-                for (capture_id, capture) in ids.iter().zip(reader.captures(&ids)?) {
-                    let capture = capture.ok_or_else(|| {
-                        Failure::corrupt(format!(
-                            "content {content_id:032x} lists capture {capture_id:032x}, which the partition does not hold"
-                        ))
-                    })?;
+                let (captures, more) = reader.content_captures(content_id, after, CAPTURES_PAGE)?;
+                after = captures.last().map(|(id, _)| *id);
+                for (capture_id, capture) in captures {
                     if capture.record_kind() == RecordKind::Revisit {
                         continue;
                     }
                     let prepared = prepared_capture(
-                        *capture_id,
+                        capture_id,
                         capture,
                         Some(content.clone()),
                         sketch.clone(),

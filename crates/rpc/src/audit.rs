@@ -187,11 +187,11 @@ fn draw(index: &IndexReader, source: &Source, seed: u64, n: usize) -> Result<Dra
 
 /// The index's own contents of `source` (their count) and the `n` smallest
 /// ranks among them, however few. A partition of a partitioned index owns
-/// the contents of its chunks and holds copies of every capture of them
-/// (`provindex_index::partition`), so whether its content is in a source
-/// is decided on it alone; the captures it owns of other partitions'
-/// contents are left to those. The whole index's sample is the `n`
-/// smallest of the partitions' shares (`router::merge`).
+/// the contents of its chunks and holds every capture of them (copies of
+/// those owned elsewhere; `provindex_index::partition`), so whether its
+/// content is in a source is decided on it alone; the captures it owns of
+/// other partitions' contents are left to those. The whole index's sample
+/// is the `n` smallest of the partitions' shares (`router::merge`).
 fn draw_share(
     index: &IndexReader,
     source: &Source,
@@ -211,9 +211,8 @@ fn draw_share(
         })?;
     } else {
         let mut seen = HashSet::new();
-        index.for_each_capture::<ApiError>(|_, record| {
+        index.for_each_capture_of_held_contents::<ApiError>(|_, record| {
             if let Some(content) = record.content_id()
-                && owns(content)
                 && source.holds(&record)
                 && seen.insert(content)
             {
@@ -284,20 +283,19 @@ fn evidence(
     source: &Source,
     content_id: u128,
 ) -> Result<(Option<(u128, CaptureRecord)>, u64), ApiError> {
-    let (ids, _) = index.content_captures(content_id, None, MAX_EVIDENCE_CAPTURES)?;
+    let (captures, _) = index.content_captures(content_id, None, MAX_EVIDENCE_CAPTURES)?;
     let mut best: Option<(u128, CaptureRecord)> = None;
     let mut count = 0;
-    for (id, record) in ids.iter().zip(index.captures(&ids)?) {
-        let Some(record) = record else { continue };
+    for (id, record) in captures {
         if !source.holds(&record) {
             continue;
         }
         count += 1;
         let better = best.as_ref().is_none_or(|(best_id, best_record)| {
-            (record.capture_time, *id) < (best_record.capture_time, *best_id)
+            (record.capture_time, id) < (best_record.capture_time, *best_id)
         });
         if better {
-            best = Some((*id, record));
+            best = Some((id, record));
         }
     }
     Ok((best, count))

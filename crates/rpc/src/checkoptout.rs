@@ -200,27 +200,24 @@ fn check_content(
     let mut keys: Vec<(String, String)> = Vec::new();
     let mut after = None;
     loop {
-        let (ids, more) = index.content_captures(content_id, after, 1000)?;
-        for capture_id in &ids {
-            let Some(record) = index.capture(*capture_id)? else {
-                continue;
-            };
+        let (captures, more) = index.content_captures(content_id, after, 1000)?;
+        after = captures.last().map(|(id, _)| *id);
+        for (capture_id, record) in captures {
             checked += 1;
             let key = (record.surt.clone(), record.registered_domain.clone());
             if registry.is_some() && !record.surt.is_empty() && !keys.contains(&key) {
                 keys.push(key);
             }
-            let signal = record.crawl_signal(*capture_id);
-            let finding = capture_finding(*capture_id, &record);
+            let signal = record.crawl_signal(capture_id);
+            let finding = capture_finding(capture_id, &record);
             if newest.as_ref().is_none_or(|n| finding.since > n.since) {
                 newest = Some(finding.clone());
             }
             if signal.verdict == Verdict::Reserved {
-                findings.insert(*capture_id, finding);
+                findings.insert(capture_id, finding);
             }
             signals.push(signal);
         }
-        after = ids.last().copied();
         if !more || checked >= MAX_CAPTURES_CHECKED || after.is_none() {
             break;
         }

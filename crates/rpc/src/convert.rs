@@ -53,17 +53,12 @@ pub fn capture(capture_id: u128, record: CaptureRecord) -> v1::Capture {
     }
 }
 
-/// Captures read in one batch; ids without a capture record are skipped.
-pub fn captures(
-    index: &provindex_index::IndexReader,
-    capture_ids: &[u128],
-) -> Result<Vec<v1::Capture>, provindex_index::IndexError> {
-    let records = index.captures(capture_ids)?;
-    Ok(capture_ids
-        .iter()
-        .zip(records)
-        .filter_map(|(capture_id, record)| Some(capture(*capture_id, record?)))
-        .collect())
+/// A content's captures as read with their records.
+pub fn content_captures(captures: Vec<(u128, CaptureRecord)>) -> Vec<v1::Capture> {
+    captures
+        .into_iter()
+        .map(|(capture_id, record)| capture(capture_id, record))
+        .collect()
 }
 
 pub fn content(content_id: u128, record: ContentRecord) -> v1::Content {

@@ -235,12 +235,12 @@ pub fn find_work(
             continue;
         };
         let capture_count = record.capture_count;
-        let (capture_ids, more) = index.content_captures(id, None, captures_per_match)?;
-        let captures = convert::captures(index, &capture_ids)?;
-        let captures_page_token = match (more, capture_ids.last()) {
-            (true, Some(last)) => format!("{last:032x}"),
+        let (captures, more) = index.content_captures(id, None, captures_per_match)?;
+        let captures_page_token = match (more, captures.last()) {
+            (true, Some((last, _))) => format!("{last:032x}"),
             _ => String::new(),
         };
+        let captures = convert::content_captures(captures);
         matches.push(WorkMatch {
             content: Some(convert::content(id, record)),
             similarity,

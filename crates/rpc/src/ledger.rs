@@ -268,9 +268,9 @@ impl PartitionLedger {
         Ok(response)
     }
 
-    /// GetCaptureLink in this partition: NOT_FOUND unless it holds the
-    /// capture and owns its content (the content's partition holds a copy
-    /// of each of its captures).
+    /// GetCaptureLink in this partition: NOT_FOUND unless it owns the
+    /// capture and its content (a router asks the capture's owner for its
+    /// content, then the content's partition for the proof).
     pub fn capture_link(
         &self,
         request: &GetCaptureLinkRequest,

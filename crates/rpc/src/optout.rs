@@ -567,16 +567,13 @@ fn revoke_audit_json(request: &RevokeOptOutRequest) -> serde_json::Value {
 /// for [`authorization::authorize_scope`].
 fn capture_surts(index: &IndexReader, content_id: u128) -> Result<Vec<String>, crate::ApiError> {
     let internal = crate::ApiError::Index;
-    let (capture_ids, _) = index
+    let (captures, _) = index
         .content_captures(content_id, None, MAX_CAPTURES_CHECKED)
         .map_err(internal)?;
-    let mut surts = Vec::new();
-    for capture_id in capture_ids {
-        if let Some(capture) = index.capture(capture_id).map_err(internal)? {
-            surts.push(capture.surt);
-        }
-    }
-    Ok(surts)
+    Ok(captures
+        .into_iter()
+        .map(|(_, capture)| capture.surt)
+        .collect())
 }
 
 impl OptOutApi {

@@ -394,12 +394,12 @@ fn lookup_content(
     } else {
         Some(parse_id("page_token", &request.page_token)?)
     };
-    let (capture_ids, more) = index.content_captures(content_id, after, limit)?;
-    let captures = convert::captures(index, &capture_ids)?;
-    let next_page_token = match (more, capture_ids.last()) {
-        (true, Some(last)) => format!("{last:032x}"),
+    let (captures, more) = index.content_captures(content_id, after, limit)?;
+    let next_page_token = match (more, captures.last()) {
+        (true, Some((last, _))) => format!("{last:032x}"),
         _ => String::new(),
     };
+    let captures = convert::content_captures(captures);
     Ok(LookupContentResponse {
         content: Some(convert::content(content_id, record)),
         captures,

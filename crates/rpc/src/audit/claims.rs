@@ -34,17 +34,14 @@ fn actor(principal: &Principal) -> Actor {
 
 /// (SURT key, registered domain) of a content's captures.
 fn capture_keys(index: &IndexReader, content_id: u128) -> Result<Vec<CaptureKey>, ApiError> {
-    let (ids, _) = index.content_captures(content_id, None, MAX_CAPTURES)?;
-    let mut keys = Vec::new();
-    for id in ids {
-        if let Some(capture) = index.capture(id)? {
-            keys.push(CaptureKey {
-                surt: capture.surt,
-                registered_domain: capture.registered_domain,
-            });
-        }
-    }
-    Ok(keys)
+    let (captures, _) = index.content_captures(content_id, None, MAX_CAPTURES)?;
+    Ok(captures
+        .into_iter()
+        .map(|(_, capture)| CaptureKey {
+            surt: capture.surt,
+            registered_domain: capture.registered_domain,
+        })
+        .collect())
 }
 
 fn to_proto(claim: &ClaimRecord) -> pb::Claim {

@@ -203,14 +203,12 @@ fn registration(
         .and_then(|hex| crate::convert::hex_u128(hex))
         .ok_or_else(|| corrupt("content"))?;
     let earliest = || -> Result<provindex_index::records::CaptureRecord, ApiError> {
-        let (ids, _) = index.content_captures(content, None, MAX_CAPTURES)?;
+        let (captures, _) = index.content_captures(content, None, MAX_CAPTURES)?;
         let mut best: Option<(i64, u128, provindex_index::records::CaptureRecord)> = None;
-        for id in ids {
-            if let Some(capture) = index.capture(id)? {
-                let key = (capture.capture_time, id);
-                if best.as_ref().is_none_or(|(t, i, _)| key < (*t, *i)) {
-                    best = Some((key.0, key.1, capture));
-                }
+        for (id, capture) in captures {
+            let key = (capture.capture_time, id);
+            if best.as_ref().is_none_or(|(t, i, _)| key < (*t, *i)) {
+                best = Some((key.0, key.1, capture));
             }
         }
         best.map(|(_, _, c)| c).ok_or_else(|| {

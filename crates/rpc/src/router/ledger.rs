@@ -9,8 +9,8 @@
 //!   answers; absent everywhere, the partitions' non-inclusion parts are
 //!   joined into one proof over all P partitions. A partition that cannot
 //!   answer makes it UNAVAILABLE (absence needs every partition);
-//! - GetCaptureLink asks every partition: the content's partition (which
-//!   holds a copy of the capture) answers, the others say NOT_FOUND;
+//! - GetCaptureLink finds the capture like GetCapture (its owner answers)
+//!   and proves its content on the content's partition;
 //! - GetSignedManifest is the publication's signed manifest (any partition's
 //!   copy: they are the same document);
 //! - Lineage is forwarded, with the caller's token, to the registry service
@@ -27,7 +27,7 @@ use provindex_proto::v1::ledger_service_client::LedgerServiceClient;
 use provindex_proto::v1::ledger_service_server::LedgerService;
 use provindex_proto::v1::prove_content_request::Key;
 use provindex_proto::v1::{
-    GetCaptureLinkRequest, GetCaptureLinkResponse, GetSignedManifestRequest,
+    GetCaptureLinkRequest, GetCaptureLinkResponse, GetCaptureRequest, GetSignedManifestRequest,
     GetSignedManifestResponse, LineageRequest, LineageResponse, ProveContentRequest,
     ProveContentResponse,
 };
@@ -87,6 +87,52 @@ impl Router {
             }
             None => prove_answer(self.on_any_partition(Call::Prove(request)).await),
         }
+    }
+}
+
+impl Router {
+    /// GetCaptureLink over every partition: the capture's record from its
+    /// owner (GetCapture), then its content's inclusion proof from the
+    /// content's partition.
+    async fn capture_link(
+        &self,
+        request: GetCaptureLinkRequest,
+    ) -> Result<GetCaptureLinkResponse, Status> {
+        if self.facts.partitions == 1 {
+            return match self.on_partition(0, Call::CaptureLink(request)).await? {
+                Answer::CaptureLink(r) => Ok(r),
+                _ => Err(mismatched()),
+            };
+        }
+        let found = self
+            .capture(GetCaptureRequest {
+                capture_id: request.capture_id,
+                include_record: false,
+            })
+            .await?;
+        let capture = found.capture.ok_or_else(mismatched)?;
+        if capture.content_id.is_empty() {
+            return Err(Status::failed_precondition(format!(
+                "capture {} has no text, so it links to no content",
+                capture.capture_id
+            )));
+        }
+        let proof = self
+            .prove(ProveContentRequest {
+                key: Some(Key::ContentId(capture.content_id.clone())),
+            })
+            .await?;
+        if !proof.present {
+            return Err(Status::internal(format!(
+                "capture {} links to content {}, not in the ledger",
+                capture.capture_id, capture.content_id
+            )));
+        }
+        Ok(GetCaptureLinkResponse {
+            capture_id: capture.capture_id,
+            content_id: capture.content_id,
+            inclusion_json: proof.inclusion_json,
+        })
     }
 }
 
@@ -164,14 +210,19 @@ impl LedgerService for RouterLedgerApi {
         &self,
         request: Request<GetCaptureLinkRequest>,
     ) -> Result<Response<GetCaptureLinkResponse>, Status> {
-        let call = Call::CaptureLink(request.get_ref().clone());
-        let answer = match requested_partition(request.metadata())? {
-            Some(p) => self.router.on_partition(p, call).await,
-            None => self.router.first_found(call).await,
-        };
-        match answer? {
-            Answer::CaptureLink(r) => Ok(Response::new(r)),
-            _ => Err(mismatched()),
+        match requested_partition(request.metadata())? {
+            Some(p) => {
+                let call = Call::CaptureLink(request.into_inner());
+                match self.router.on_partition(p, call).await? {
+                    Answer::CaptureLink(r) => Ok(Response::new(r)),
+                    _ => Err(mismatched()),
+                }
+            }
+            None => self
+                .router
+                .capture_link(request.into_inner())
+                .await
+                .map(Response::new),
         }
     }
 
