@@ -205,6 +205,16 @@ async fn claims_pay_their_claimants_in_minor_units_summing_to_the_pool() {
     let press = claim(&channel, "", Scope::ContentId(order.clone()), PRESS)
         .await
         .expect("press claims one order page");
+    let status = claim(&channel, "", Scope::ContentId(order.clone()), PRESS)
+        .await
+        .expect_err("the same claim again");
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains(&format!("repeats claim {} of Press", press.id)),
+        "{status:?}"
+    );
     let status = claim(&channel, "", Scope::ContentId(order.clone()), FORUM)
         .await
         .expect_err("outside grants");

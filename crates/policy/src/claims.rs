@@ -107,10 +107,35 @@ pub fn covers(scope: &ClaimScope, content_id: u128, captures: &[(&str, &str)]) -
     }
 }
 
-/// Refuses `new` when it overlaps another rightholder's claim; the message
-/// names that claim, its rightholder and scope. A rightholder's own claims
-/// may overlap (it is paid once per content all the same).
+/// Whether two claims cover exactly the same: the same scope, or the same
+/// content as a content and as a work.
+fn same_coverage(a: &ClaimScope, b: &ClaimScope) -> bool {
+    use ClaimScope::*;
+    match (a, b) {
+        (Content(x) | Work(x), Content(y) | Work(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Refuses `new` when it overlaps another rightholder's claim, or repeats
+/// one of its rightholder's (the same coverage); the message names that
+/// claim, its rightholder and scope. A rightholder's own claims may
+/// otherwise overlap (it is paid once per content all the same).
 pub fn check_overlap(new: &ClaimFacts, existing: &[ClaimFacts]) -> Result<(), String> {
+    if let Some(same) = existing
+        .iter()
+        .find(|c| c.rightholder == new.rightholder && same_coverage(&c.scope, &new.scope))
+    {
+        return Err(format!(
+            "the {} claim {} repeats claim {} of {} ({} {}), which is active",
+            new.scope.kind(),
+            new.scope.value(),
+            same.id,
+            same.rightholder,
+            same.scope.kind(),
+            same.scope.value()
+        ));
+    }
     match existing
         .iter()
         .filter(|c| c.rightholder != new.rightholder)
@@ -256,6 +281,15 @@ mod tests {
         ];
         let mine = claim(0, "Press", UrlPrefix("org,example)/news".into()), &[]);
         assert!(check_overlap(&mine, &existing).is_ok());
+        let again = claim(0, "Press", Domain("example.org".into()), &[]);
+        let error = check_overlap(&again, &existing).unwrap_err();
+        assert!(
+            error.contains("repeats claim 3 of Press (domain example.org)"),
+            "{error}"
+        );
+        let as_work = claim(0, "Writers", Work(9), &[]);
+        let error = check_overlap(&as_work, &existing).unwrap_err();
+        assert!(error.contains("repeats claim 4 of Writers"), "{error}");
         let theirs = claim(0, "Photo", UrlPrefix("org,example)/news".into()), &[]);
         let error = check_overlap(&theirs, &existing).unwrap_err();
         assert!(
