@@ -88,7 +88,9 @@ async fn content_of(channel: &Channel, url: &str) -> String {
         .clone()
 }
 
-async fn verdict(channel: &Channel, content: &str) -> (String, Vec<String>) {
+/// CheckOptOut of a content: its verdict, the registry entries among its
+/// reserving findings, and the entry deciding it (empty: a capture decides).
+async fn verdict(channel: &Channel, content: &str) -> (String, Vec<String>, String) {
     let answer = ProvenanceServiceClient::new(channel.clone())
         .check_opt_out(CheckOptOutRequest {
             target: Some(Target::ContentId(content.into())),
@@ -102,7 +104,8 @@ async fn verdict(channel: &Channel, content: &str) -> (String, Vec<String>) {
         .map(|f| f.registry_entry_id.clone())
         .filter(|id| !id.is_empty())
         .collect();
-    (answer.verdict, entries)
+    let deciding = answer.deciding.unwrap_or_default().registry_entry_id;
+    (answer.verdict, entries, deciding)
 }
 
 async fn file(
@@ -163,7 +166,7 @@ async fn an_upheld_complaint_flips_check_opt_out_and_every_step_is_audited() {
     let channel = server.channel().await;
     let contact_url = "https://news.example.com/contact";
     let contact = content_of(&channel, contact_url).await;
-    let (before, _) = verdict(&channel, &contact).await;
+    let (before, _, _) = verdict(&channel, &contact).await;
     assert_ne!(before, "reserved");
 
     // Filed by a member of the public, received with a due date 15 days on.
@@ -271,9 +274,10 @@ async fn an_upheld_complaint_flips_check_opt_out_and_every_step_is_audited() {
     );
     let entry = upheld.registry_entry_id.clone();
     assert!(!entry.is_empty());
-    let (after, entries) = verdict(&channel, &contact).await;
+    let (after, entries, deciding) = verdict(&channel, &contact).await;
     assert_eq!(after, "reserved");
     assert_eq!(entries, std::slice::from_ref(&entry));
+    assert_eq!(deciding, entry, "the upheld complaint's entry decides");
     let status = review(
         &channel,
         &id,
