@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LookupUrl through the router vs direct (issue 17). The same corpus is built
+# LookupUrl (or LookupContent, RPC=content) through the router vs direct (issue 17). The same corpus is built
 # once as one partition and once as PARTITIONS partitions; `provindex serve`
 # over the one-partition index is "direct"; "router" is `provindex router` in
 # front of two partition servers (`serve --partitions`, each half of the
@@ -16,7 +16,9 @@
 #      PARTITIONS (4), CONCURRENCY ("1 32"), RATES ("1000"), WARMUP (3),
 #      DURATION (10), SAMPLE (20000), BIN_DIR (default the release build dir
 #      /root/.cache/provindex-target-release/release: provindex and
-#      provindex-loadgen).
+#      provindex-loadgen), PROVINDEX and LOADGEN (default in BIN_DIR), RPC
+#      (url, or content: LookupContent of the sample's contents), OUT (the
+#      indexes and results; default bench/out/scale).
 # Output: a markdown table on stdout; JSON lines in bench/out/scale/router.jsonl.
 set -euo pipefail
 
@@ -30,9 +32,10 @@ WARMUP="${WARMUP:-3}"
 DURATION="${DURATION:-10}"
 SAMPLE="${SAMPLE:-20000}"
 BIN_DIR="${BIN_DIR:-/root/.cache/provindex-target-release/release}"
-PROVINDEX="$BIN_DIR/provindex"
-LOADGEN="$BIN_DIR/provindex-loadgen"
-OUT="bench/out/scale"
+PROVINDEX="${PROVINDEX:-$BIN_DIR/provindex}"
+LOADGEN="${LOADGEN:-$BIN_DIR/provindex-loadgen}"
+RPC="${RPC:-url}"
+OUT="${OUT:-bench/out/scale}"
 NAME="$(basename "$CORPUS")"
 IDX1="$OUT/router-$NAME-1"
 IDXP="$OUT/router-$NAME-$PARTITIONS"
@@ -102,7 +105,7 @@ echo "== direct $DIRECT, router $ROUTER over $P_LOW ($LOW) and $P_HIGH ($HIGH)" 
 measure() {
     local target="$1" addr="$2"
     shift 2
-    "$LOADGEN" grpc --addr "$addr" --rpc url --connections 4 --urls "$URLS" \
+    "$LOADGEN" grpc --addr "$addr" --rpc "$RPC" --connections 4 --urls "$URLS" \
         --warmup "$WARMUP" --duration "$DURATION" --label "$target" "$@" | tail -n1 > "$OUT/line.json"
     python3 - "$OUT/line.json" "$target" "$(cut -d' ' -f1 /proc/loadavg)" >> "$RESULTS" <<'PY'
 import json, sys
