@@ -122,28 +122,27 @@ fn same_coverage(a: &ClaimScope, b: &ClaimScope) -> bool {
 /// claim, its rightholder and scope. A rightholder's own claims may
 /// otherwise overlap (it is paid once per content all the same).
 pub fn check_overlap(new: &ClaimFacts, existing: &[ClaimFacts]) -> Result<(), String> {
-    if let Some(same) = existing
+    let repeated = existing
         .iter()
         .find(|c| c.rightholder == new.rightholder && same_coverage(&c.scope, &new.scope))
-    {
-        return Err(format!(
-            "the {} claim {} repeats claim {} of {} ({} {}), which is active",
-            new.scope.kind(),
-            new.scope.value(),
-            same.id,
-            same.rightholder,
-            same.scope.kind(),
-            same.scope.value()
-        ));
-    }
-    match existing
-        .iter()
-        .filter(|c| c.rightholder != new.rightholder)
-        .find(|c| overlaps(new, c))
-    {
+        .map(|same| (same, "repeats", ", which is active"));
+    let refused = repeated.or_else(|| {
+        existing
+            .iter()
+            .filter(|c| c.rightholder != new.rightholder)
+            .find(|c| overlaps(new, c))
+            .map(|other| {
+                (
+                    other,
+                    "overlaps",
+                    ": one content is claimed by one rightholder",
+                )
+            })
+    });
+    match refused {
         None => Ok(()),
-        Some(other) => Err(format!(
-            "the {} claim {} overlaps claim {} of {} ({} {}): one content is claimed by one rightholder",
+        Some((other, relation, why)) => Err(format!(
+            "the {} claim {} {relation} claim {} of {} ({} {}){why}",
             new.scope.kind(),
             new.scope.value(),
             other.id,
