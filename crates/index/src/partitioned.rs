@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use provindex_store::{Durability, OpenMode, Store};
 
 use crate::partition::{Partitioning, content_chunk};
-use crate::reader::{chunk_of_row, digest_store};
+use crate::reader::{chunk_of_row, digest_store, whole_index_value};
 use crate::records::{CaptureRecord, ContentRecord};
-use crate::schema::{CONTENT_CAPTURES, META, Meta, MetaKey, TABLES};
+use crate::schema::{META, Meta, MetaKey, TABLES};
 use crate::{IndexError, IndexReader, Manifest, digest_of_chunks};
 
 /// Every partition of an index, opened (or one unpartitioned index).
@@ -205,12 +205,7 @@ impl PartitionedIndex {
                     }
                     match chunk_of_row(spec.name, key, value) {
                         Ok(chunk) if owned.contains(&u32::from(chunk)) => {
-                            // Every capture is in `captures` of the whole index.
-                            let value = match spec.name == CONTENT_CAPTURES {
-                                true => &[][..],
-                                false => value,
-                            };
-                            batch.put_raw(spec.name, key, value);
+                            batch.put_raw(spec.name, key, whole_index_value(spec.name, value));
                         }
                         Ok(_) => {}
                         Err(error) => failure = Some(error),

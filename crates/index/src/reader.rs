@@ -284,10 +284,7 @@ impl IndexReader {
         let mut captures = Vec::with_capacity(rows.len());
         for (capture_id, copy) in rows {
             let record = match copy {
-                CaptureCopy::Copy(record) => CaptureRecord {
-                    content_id: prefix.to_vec(),
-                    ..*record
-                },
+                CaptureCopy::Copy(record) => copied_record(*record, content_id),
                 CaptureCopy::Owned => {
                     owned_records
                         .next()
@@ -319,11 +316,7 @@ impl IndexReader {
         })?;
         walk::<ContentCaptures, E>(&self.store, |key, copy| match copy {
             CaptureCopy::Copy(record) => {
-                let record = CaptureRecord {
-                    content_id: keys::id_key(key.content_id.0).to_vec(),
-                    ..*record
-                };
-                visit(key.capture_id.0, record)
+                visit(key.capture_id.0, copied_record(*record, key.content_id.0))
             }
             CaptureCopy::Owned => Ok(()),
         })
@@ -570,6 +563,25 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// A copy from `content_captures` with its content id, which the row's key
+/// gives, restored.
+fn copied_record(record: CaptureRecord, content_id: u128) -> CaptureRecord {
+    CaptureRecord {
+        content_id: keys::id_key(content_id).to_vec(),
+        ..record
+    }
+}
+
+/// A row's value as the whole index has it: a `content_captures` value is
+/// a partition's copy of its owner's `captures` row, so the whole index (the
+/// digest, an assembled index) has the row by key only.
+pub(crate) fn whole_index_value<'v>(table: &str, value: &'v [u8]) -> &'v [u8] {
+    match table == ContentCaptures::COLUMN_FAMILY {
+        true => &[],
+        false => value,
+    }
+}
+
 fn read_manifest(store: &Store, path: &Path) -> Result<Manifest, IndexError> {
     let not_an_index = |reason: String| IndexError::NotAnIndex {
         path: path.to_path_buf(),
@@ -636,10 +648,7 @@ pub fn chunk_digests(
                 }
             };
             if range.contains(&chunk) {
-                let value = match spec.name == ContentCaptures::COLUMN_FAMILY {
-                    true => &[][..],
-                    false => value,
-                };
+                let value = whole_index_value(spec.name, value);
                 let hasher = &mut hashers[(chunk - range.start) as usize];
                 hasher.update((key.len() as u32).to_be_bytes());
                 hasher.update(key);

@@ -110,7 +110,6 @@ pub const TABLES: [ColumnFamilySpec; 10] = [
 
 /// Column family names of [`TABLES`], for errors that name a table.
 pub const CAPTURES: &str = TABLES[0].name;
-pub const CONTENT_CAPTURES: &str = TABLES[2].name;
 pub const SIGNATURES: &str = TABLES[5].name;
 pub const META: &str = TABLES[8].name;
 
